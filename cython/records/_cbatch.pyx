@@ -1,10 +1,14 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """Cython twin of hpbroker/records/_pybatch.py: RecordBatch v2 header checks and in-place patches.
 
-Byte layout: hpbroker/records/layout.py. Works on any writable/readable buffer (bytearray, mmap,
-memoryview) through the buffer protocol; the only pass over record bytes is the CRC-32C, done by
-the crc32c library's hardware path with the GIL released.
+Byte layout: hpbroker/records/layout.py. Works on any C-contiguous byte buffer (bytes, bytearray,
+mmap, memoryview slices) through the buffer protocol. The passes over record bytes are the CRC-32C
+(the crc32c library's hardware path, handed a memoryview built straight from the pointer) and,
+for uncompressed batches, a walk over the records' length varints that counts them; both run here,
+never in Python. Error codes and messages match the twin exactly (the parity tests compare them).
 """
+from cpython.memoryview cimport PyMemoryView_FromMemory
+from cpython.buffer cimport PyBUF_READ
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
 from crc32c import crc32c as _crc32c
@@ -16,6 +20,15 @@ cdef int INVALID_RECORD = 87
 cdef Py_ssize_t OVERHEAD = 61
 cdef Py_ssize_t LOG_OVERHEAD = 12
 cdef int32_t MIN_BATCH_LENGTH = 49
+cdef int MIN_RECORD_BODY = 6  # attributes + five one-byte varints
+
+# Outcome of the frame check, shared by validate (which raises) and scan (which stops)
+cdef enum:
+    FRAME_OK = 0
+    FRAME_SHORT = 1
+    FRAME_MAGIC = 2
+    FRAME_LENGTH = 3
+    FRAME_CRC = 4
 
 
 cdef inline uint64_t _u64(const uint8_t* p) noexcept nogil:
@@ -47,6 +60,73 @@ cdef object _header(const uint8_t* p):
         <int32_t>_u32(p + 57))
 
 
+cdef inline uint32_t _crc(const uint8_t* p, Py_ssize_t n) except? 0:
+    # A read-only memoryview over the pointer: no copy, no slice of a Python-level view
+    return _crc32c(PyMemoryView_FromMemory(<char*>p, n, PyBUF_READ))
+
+
+cdef int _frame(const uint8_t* base, Py_ssize_t pos, Py_ssize_t end, bint check_crc) except -1:
+    """Length, magic and (optionally) CRC of the batch at pos, which must end at or before end."""
+    cdef const uint8_t* p
+    cdef int32_t length
+    if end - pos < OVERHEAD:
+        return FRAME_SHORT
+    p = base + pos
+    if p[16] != 2:
+        return FRAME_MAGIC
+    length = <int32_t>_u32(p + 8)
+    # int64 arithmetic: a hostile batchLength near INT32_MAX must not wrap
+    if length < MIN_BATCH_LENGTH or <int64_t>pos + length + LOG_OVERHEAD > end:
+        return FRAME_LENGTH
+    if check_crc and _crc(p + 21, length + LOG_OVERHEAD - 21) != _u32(p + 17):
+        return FRAME_CRC
+    return FRAME_OK
+
+
+cdef int _raise_frame(int code, const uint8_t* p, Py_ssize_t pos, Py_ssize_t end) except -1:
+    cdef uint32_t stored
+    if code == FRAME_SHORT:
+        raise InvalidRecordBatch(CORRUPT_MESSAGE, "record batch shorter than its 61-byte header")
+    if code == FRAME_MAGIC:
+        # Produce v3+ accepts magic 2 only (Kafka's ProduceRequest.validateRecords)
+        raise InvalidRecordBatch(INVALID_RECORD, f"unsupported magic {<signed char>p[16]}")
+    if code == FRAME_LENGTH:
+        raise InvalidRecordBatch(CORRUPT_MESSAGE, f"batch length {<int32_t>_u32(p + 8)} does not fit")
+    stored = _u32(p + 17)
+    computed = _crc(p + 21, <int32_t>_u32(p + 8) + LOG_OVERHEAD - 21)
+    raise InvalidRecordBatch(CORRUPT_MESSAGE, f"CRC mismatch: stored {stored:#x}, computed {computed:#x}")
+
+
+cdef inline Py_ssize_t _skip_varint(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end,
+                                    int64_t* value) noexcept nogil:
+    """Zig-zag varint32 at pos (at most 5 bytes, as Kafka's readVarint); new pos or -1."""
+    cdef uint64_t raw = 0
+    cdef int shift = 0
+    cdef uint8_t b
+    while pos < end and shift <= 28:
+        b = p[pos]
+        pos += 1
+        raw |= <uint64_t>(b & 0x7F) << shift
+        if not b & 0x80:
+            raw = <uint32_t>raw
+            value[0] = <int64_t>(<int32_t>((raw >> 1) ^ (-(<int64_t>(raw & 1)))))
+            return pos
+        shift += 7
+    return -1
+
+
+cdef int _records_fill(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, int64_t count) noexcept nogil:
+    """1 when exactly ``count`` length-prefixed records fill [pos, end) of an uncompressed batch."""
+    cdef int64_t length, n = 0
+    while n < count:
+        pos = _skip_varint(p, pos, end, &length)
+        if pos < 0 or length < MIN_RECORD_BODY or length > end - pos:
+            return 0
+        pos += length
+        n += 1
+    return pos == end
+
+
 def read_header(buf, Py_ssize_t pos=0):
     cdef const uint8_t[::1] v = buf
     if pos < 0 or v.shape[0] - pos < OVERHEAD:
@@ -54,52 +134,56 @@ def read_header(buf, Py_ssize_t pos=0):
     return _header(&v[pos])
 
 
-cdef int32_t _check_frame(const uint8_t[::1] v, object buf, Py_ssize_t pos, Py_ssize_t end) except -1:
-    """Length, magic and CRC of the batch at pos; returns batchLength or raises."""
-    cdef const uint8_t* p
-    cdef int32_t length
-    cdef uint32_t stored
-    if pos < 0 or end - pos < OVERHEAD:
-        raise InvalidRecordBatch(CORRUPT_MESSAGE, "record batch shorter than its 61-byte header")
-    p = &v[pos]
-    if p[16] != 2:
-        raise InvalidRecordBatch(CORRUPT_MESSAGE, f"unsupported magic {<signed char>p[16]}")
-    length = <int32_t>_u32(p + 8)
-    if length < MIN_BATCH_LENGTH or pos + length + LOG_OVERHEAD > end:
-        raise InvalidRecordBatch(CORRUPT_MESSAGE, f"batch length {length} does not fit")
-    stored = _u32(p + 17)
-    crc = _crc32c(memoryview(buf)[pos + 21: pos + LOG_OVERHEAD + length])
-    if crc != stored:
-        raise InvalidRecordBatch(CORRUPT_MESSAGE, f"CRC mismatch: stored {stored:#x}, computed {crc:#x}")
-    return length
-
-
 def validate(buf, Py_ssize_t pos=0, Py_ssize_t end=-1):
     cdef const uint8_t[::1] v = buf
     cdef const uint8_t* p
+    cdef int code
     cdef int32_t length, count, delta
+    cdef int16_t attributes
     if end < 0:
         end = v.shape[0]
-    if end > v.shape[0]:
-        end = v.shape[0]
-    length = _check_frame(v, buf, pos, end)
+    if pos < 0 or end > v.shape[0]:
+        raise ValueError(f"batch range [{pos}, {end}) lies outside a buffer of {v.shape[0]} bytes")
+    if end - pos < OVERHEAD:
+        raise InvalidRecordBatch(CORRUPT_MESSAGE, "record batch shorter than its 61-byte header")
     p = &v[pos]
+    code = _frame(&v[0], pos, end, True)
+    if code != FRAME_OK:
+        _raise_frame(code, p, pos, end)
+    length = <int32_t>_u32(p + 8)
     if pos + length + LOG_OVERHEAD != end:
         raise InvalidRecordBatch(INVALID_RECORD, "exactly one record batch per partition is allowed")
+    attributes = _i16(p + 21)
+    if attributes & 0x07 > 4:
+        # Kafka fails such a batch with an IllegalArgumentException (UNKNOWN_SERVER_ERROR); the
+        # bytes cannot be decoded, so the producer hears CORRUPT_MESSAGE
+        raise InvalidRecordBatch(CORRUPT_MESSAGE, f"unknown compression codec {attributes & 0x07}")
     count = <int32_t>_u32(p + 57)
     delta = <int32_t>_u32(p + 23)
     if count <= 0 or <int64_t>delta + 1 != count:
         raise InvalidRecordBatch(
             INVALID_RECORD, f"records count {count} does not match last offset delta {delta}")
-    if _i16(p + 21) & 0x20:
+    if attributes & 0x20:
         raise InvalidRecordBatch(INVALID_RECORD, "clients may not send control batches")
     if <int64_t>_u64(p + 43) >= 0 and <int32_t>_u32(p + 53) < 0:
         raise InvalidRecordBatch(INVALID_RECORD, "idempotent batch without a base sequence")
+    if attributes & 0x07 == 0 and not _records_fill(p, OVERHEAD, length + LOG_OVERHEAD, count):
+        # Kafka walks uncompressed records on append and rejects a count that does not match
+        raise InvalidRecordBatch(INVALID_RECORD, f"records do not fill the batch as its count {count} says")
     return _header(p)
 
 
+cdef uint8_t[::1] _writable(object buf) except *:
+    cdef uint8_t[::1] v
+    try:
+        v = buf
+    except (ValueError, BufferError, TypeError) as exc:
+        raise TypeError(f"argument must be a writable contiguous byte buffer: {exc}") from None
+    return v
+
+
 def patch(buf, Py_ssize_t pos, int64_t base_offset, int32_t partition_leader_epoch):
-    cdef uint8_t[::1] v = buf
+    cdef uint8_t[::1] v = _writable(buf)
     if pos < 0 or v.shape[0] - pos < OVERHEAD:
         raise InvalidRecordBatch(CORRUPT_MESSAGE, "record batch shorter than its 61-byte header")
     _put_u64(&v[pos], <uint64_t>base_offset)
@@ -107,19 +191,19 @@ def patch(buf, Py_ssize_t pos, int64_t base_offset, int32_t partition_leader_epo
 
 
 def set_log_append_time(buf, Py_ssize_t pos, int64_t timestamp):
-    cdef uint8_t[::1] v = buf
+    cdef uint8_t[::1] v = _writable(buf)
     cdef int32_t length
     cdef int16_t attrs
     if pos < 0 or v.shape[0] - pos < OVERHEAD:
         raise InvalidRecordBatch(CORRUPT_MESSAGE, "record batch shorter than its 61-byte header")
     length = <int32_t>_u32(&v[pos + 8])
-    if length < MIN_BATCH_LENGTH or pos + length + LOG_OVERHEAD > v.shape[0]:
+    if length < MIN_BATCH_LENGTH or <int64_t>pos + length + LOG_OVERHEAD > v.shape[0]:
         raise InvalidRecordBatch(CORRUPT_MESSAGE, f"batch length {length} does not fit")
     attrs = _i16(&v[pos + 21]) | 0x08
     v[pos + 21] = <uint8_t>((<uint16_t>attrs) >> 8)
     v[pos + 22] = <uint8_t>(attrs & 0xFF)
     _put_u64(&v[pos + 35], <uint64_t>timestamp)
-    _put_u32(&v[pos + 17], _crc32c(memoryview(buf)[pos + 21: pos + LOG_OVERHEAD + length]))
+    _put_u32(&v[pos + 17], _crc(&v[pos + 21], length + LOG_OVERHEAD - 21))
 
 
 def scan(buf, Py_ssize_t pos=0, Py_ssize_t end=-1, bint check_crc=True):
@@ -127,20 +211,16 @@ def scan(buf, Py_ssize_t pos=0, Py_ssize_t end=-1, bint check_crc=True):
     cdef const uint8_t* p
     cdef int32_t length
     cdef int64_t base
-    out = []
+    if pos < 0:
+        raise ValueError(f"negative scan position {pos}")
     if end < 0 or end > v.shape[0]:
         end = v.shape[0]
+    out = []
     while end - pos >= OVERHEAD:
+        if _frame(&v[0], pos, end, check_crc) != FRAME_OK:
+            break
         p = &v[pos]
-        if check_crc:
-            try:
-                length = _check_frame(v, buf, pos, end)
-            except InvalidRecordBatch:
-                break
-        else:
-            length = <int32_t>_u32(p + 8)
-            if p[16] != 2 or length < MIN_BATCH_LENGTH or pos + length + LOG_OVERHEAD > end:
-                break
+        length = <int32_t>_u32(p + 8)
         base = <int64_t>_u64(p)
         out.append((pos, base, base + <int32_t>_u32(p + 23), <int64_t>_u64(p + 35), length + LOG_OVERHEAD))
         pos += length + LOG_OVERHEAD

@@ -1,7 +1,10 @@
 """Pure-Python twin of cython/records/_cbatch.pyx (the reference for the parity tests).
 
-Touches only the 61-byte header of each batch; the CRC over the records runs in the crc32c
-library (hardware CRC-32C), so even this twin never walks record bytes in Python.
+Reads the 61-byte header of each batch with ``struct``; the CRC over the records runs in the
+crc32c library (hardware CRC-32C). The one walk over record bytes, counting the length-prefixed
+records of an uncompressed batch in ``validate``, is per-record Python here and C in the twin:
+this module is the slow, obvious reference, used in production only if the build is broken.
+Error codes and messages match the compiled twin exactly.
 """
 from __future__ import annotations
 
@@ -10,16 +13,20 @@ import struct
 from crc32c import crc32c
 
 from hpbroker.records.layout import (
+    CODEC_MASK,
     CONTROL_MASK,
     CORRUPT_MESSAGE,
     INVALID_RECORD,
     LOG_OVERHEAD,
     MAGIC,
     OFF_ATTRIBUTES,
+    OFF_BATCH_LENGTH,
     OFF_CRC,
     OFF_MAX_TIMESTAMP,
+    OFF_PARTITION_LEADER_EPOCH,
     RECORD_BATCH_OVERHEAD,
     TIMESTAMP_TYPE_MASK,
+    ZSTD,
     BatchHeader,
     InvalidRecordBatch,
 )
@@ -30,34 +37,80 @@ _I32 = struct.Struct(">i")
 _U32 = struct.Struct(">I")
 _I16 = struct.Struct(">h")
 _MIN_BATCH_LENGTH = RECORD_BATCH_OVERHEAD - LOG_OVERHEAD
+_MIN_RECORD_BODY = 6  # attributes + five one-byte varints
+_SHORT = "record batch shorter than its 61-byte header"
 
 
 def read_header(buf, pos: int = 0) -> BatchHeader:
     if pos < 0 or len(buf) - pos < RECORD_BATCH_OVERHEAD:
-        raise InvalidRecordBatch(CORRUPT_MESSAGE, "record batch shorter than its 61-byte header")
+        raise InvalidRecordBatch(CORRUPT_MESSAGE, _SHORT)
     return BatchHeader._make(_HEADER.unpack_from(buf, pos))
 
 
-def _check_frame(buf, pos: int, end: int) -> BatchHeader:
-    """Length, magic and CRC of the batch at ``pos``, which must end at or before ``end``."""
+def _crc(buf, start: int, stop: int) -> int:
+    with memoryview(buf) as m:  # released at once: an mmap with a live export cannot close
+        return crc32c(m[start:stop])
+
+
+def _frame(buf, pos: int, end: int, check_crc: bool) -> tuple[BatchHeader | None, InvalidRecordBatch | None]:
+    """Length, magic and (optionally) CRC of the batch at ``pos``, which must end by ``end``."""
+    if end - pos < RECORD_BATCH_OVERHEAD:
+        return None, InvalidRecordBatch(CORRUPT_MESSAGE, _SHORT)
     h = read_header(buf, pos)
     if h.magic != MAGIC:
-        raise InvalidRecordBatch(CORRUPT_MESSAGE, f"unsupported magic {h.magic}")
+        # Produce v3+ accepts magic 2 only (Kafka's ProduceRequest.validateRecords)
+        return h, InvalidRecordBatch(INVALID_RECORD, f"unsupported magic {h.magic}")
     if h.batch_length < _MIN_BATCH_LENGTH or pos + h.batch_length + LOG_OVERHEAD > end:
-        raise InvalidRecordBatch(CORRUPT_MESSAGE, f"batch length {h.batch_length} does not fit")
-    crc = crc32c(memoryview(buf)[pos + OFF_ATTRIBUTES : pos + LOG_OVERHEAD + h.batch_length])
-    if crc != h.crc:
-        raise InvalidRecordBatch(CORRUPT_MESSAGE, f"CRC mismatch: stored {h.crc:#x}, computed {crc:#x}")
-    return h
+        return h, InvalidRecordBatch(CORRUPT_MESSAGE, f"batch length {h.batch_length} does not fit")
+    if check_crc:
+        crc = _crc(buf, pos + OFF_ATTRIBUTES, pos + LOG_OVERHEAD + h.batch_length)
+        if crc != h.crc:
+            return h, InvalidRecordBatch(CORRUPT_MESSAGE, f"CRC mismatch: stored {h.crc:#x}, computed {crc:#x}")
+    return h, None
+
+
+def _skip_varint(buf, pos: int, end: int) -> tuple[int, int]:
+    """Zig-zag varint32 at ``pos`` (at most 5 bytes, as Kafka's readVarint); (value, pos) or pos -1."""
+    raw = 0
+    shift = 0
+    while pos < end and shift <= 28:
+        b = buf[pos]
+        pos += 1
+        raw |= (b & 0x7F) << shift
+        if not b & 0x80:
+            raw &= 0xFFFFFFFF
+            value = (raw >> 1) ^ -(raw & 1)
+            return value, pos
+        shift += 7
+    return 0, -1
+
+
+def _records_fill(buf, pos: int, end: int, count: int) -> bool:
+    """True when exactly ``count`` length-prefixed records fill [pos, end) of an uncompressed batch."""
+    for _ in range(count):
+        length, pos = _skip_varint(buf, pos, end)
+        if pos < 0 or length < _MIN_RECORD_BODY or length > end - pos:
+            return False
+        pos += length
+    return pos == end
 
 
 def validate(buf, pos: int = 0, end: int = -1) -> BatchHeader:
     """Check one batch from a client that must fill [pos, end) exactly (Produce v3+ rule)."""
     if end < 0:
         end = len(buf)
-    h = _check_frame(buf, pos, end)
+    if pos < 0 or end > len(buf):
+        raise ValueError(f"batch range [{pos}, {end}) lies outside a buffer of {len(buf)} bytes")
+    h, err = _frame(buf, pos, end, True)
+    if err is not None:
+        raise err
     if pos + h.batch_length + LOG_OVERHEAD != end:
         raise InvalidRecordBatch(INVALID_RECORD, "exactly one record batch per partition is allowed")
+    codec = h.attributes & CODEC_MASK
+    if codec > ZSTD:
+        # Kafka fails such a batch with an IllegalArgumentException (UNKNOWN_SERVER_ERROR); the
+        # bytes cannot be decoded, so the producer hears CORRUPT_MESSAGE
+        raise InvalidRecordBatch(CORRUPT_MESSAGE, f"unknown compression codec {codec}")
     if h.records_count <= 0 or h.last_offset_delta + 1 != h.records_count:
         raise InvalidRecordBatch(
             INVALID_RECORD,
@@ -67,40 +120,60 @@ def validate(buf, pos: int = 0, end: int = -1) -> BatchHeader:
         raise InvalidRecordBatch(INVALID_RECORD, "clients may not send control batches")
     if h.producer_id >= 0 and h.base_sequence < 0:
         raise InvalidRecordBatch(INVALID_RECORD, "idempotent batch without a base sequence")
+    if codec == 0:
+        with memoryview(buf) as m:
+            ok = _records_fill(m, pos + RECORD_BATCH_OVERHEAD, end, h.records_count)
+        if not ok:
+            # Kafka walks uncompressed records on append and rejects a count that does not match
+            raise InvalidRecordBatch(
+                INVALID_RECORD, f"records do not fill the batch as its count {h.records_count} says"
+            )
     return h
 
 
+def _writable(buf, pos: int) -> int:
+    """Check that ``buf`` can be patched at ``pos``; return its length."""
+    with memoryview(buf) as m:
+        if m.readonly:
+            raise TypeError("argument must be a writable contiguous byte buffer: read-only buffer")
+        n = m.nbytes
+    if pos < 0 or n - pos < RECORD_BATCH_OVERHEAD:
+        raise InvalidRecordBatch(CORRUPT_MESSAGE, _SHORT)
+    return n
+
+
 def patch(buf, pos: int, base_offset: int, partition_leader_epoch: int) -> None:
+    _writable(buf, pos)
     _I64.pack_into(buf, pos, base_offset)
-    _I32.pack_into(buf, pos + 12, partition_leader_epoch)
+    _I32.pack_into(buf, pos + OFF_PARTITION_LEADER_EPOCH, partition_leader_epoch)
 
 
 def set_log_append_time(buf, pos: int, timestamp: int) -> None:
+    n = _writable(buf, pos)
+    length = _I32.unpack_from(buf, pos + OFF_BATCH_LENGTH)[0]
+    if length < _MIN_BATCH_LENGTH or pos + length + LOG_OVERHEAD > n:
+        raise InvalidRecordBatch(CORRUPT_MESSAGE, f"batch length {length} does not fit")
     attributes = _I16.unpack_from(buf, pos + OFF_ATTRIBUTES)[0] | TIMESTAMP_TYPE_MASK
     _I16.pack_into(buf, pos + OFF_ATTRIBUTES, attributes)
     _I64.pack_into(buf, pos + OFF_MAX_TIMESTAMP, timestamp)
-    length = _I32.unpack_from(buf, pos + 8)[0]
-    _U32.pack_into(buf, pos + OFF_CRC, crc32c(memoryview(buf)[pos + OFF_ATTRIBUTES : pos + LOG_OVERHEAD + length]))
+    _U32.pack_into(buf, pos + OFF_CRC, _crc(buf, pos + OFF_ATTRIBUTES, pos + LOG_OVERHEAD + length))
 
 
 def scan(buf, pos: int = 0, end: int = -1, check_crc: bool = True):
     """Walk whole batches from ``pos``; stop at the first that is short, not magic 2 or bad.
 
     Returns ``(valid_end, batches)`` with one ``(pos, base_offset, last_offset, max_timestamp,
-    size)`` tuple per valid batch: what log recovery and index rebuilding need.
+    size)`` tuple per valid batch: what log recovery and index rebuilding need. An ``end`` past
+    the buffer is clamped to it: recovery asks for the valid prefix of whatever exists.
     """
-    if end < 0:
+    if pos < 0:
+        raise ValueError(f"negative scan position {pos}")
+    if end < 0 or end > len(buf):
         end = len(buf)
     out = []
     while end - pos >= RECORD_BATCH_OVERHEAD:
-        try:
-            if check_crc:
-                h = _check_frame(buf, pos, end)
-            else:
-                h = read_header(buf, pos)
-                if h.magic != MAGIC or h.batch_length < _MIN_BATCH_LENGTH or pos + h.batch_length + LOG_OVERHEAD > end:
-                    break
-        except InvalidRecordBatch:
+        h, err = _frame(buf, pos, end, check_crc)
+        if err is not None:
             break
         size = h.batch_length + LOG_OVERHEAD
         out.append((pos, h.base_offset, h.base_offset + h.last_offset_delta, h.max_timestamp, size))

@@ -8,6 +8,12 @@ lz4 frame, zstd; one maintained wheel with the reference C/Rust implementations)
 Snappy on the wire comes in two forms: raw snappy blocks (librdkafka, kafka-python) and the
 xerial framing of the Java client (magic b"\\x82SNAPPY\\x00", version, compat, then
 [int32 length, raw block]*). Both are read; raw blocks are written, which every client reads.
+
+Every decompression is bounded by ``max_size`` before the output is allocated or while it is
+written, so a hostile payload (a "zip bomb" inside a 1 MiB produce request) cannot take the
+broker's memory: gzip through zlib's max_length, snappy through the length each raw block
+declares up front, lz4 and zstd by decompressing into a buffer of ``max_size + 1`` bytes that
+the codec may not overrun (numpy.empty: pages are only committed as the codec writes them).
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ import struct
 import zlib
 
 import cramjam
+import numpy
 
 from hpbroker.records.layout import GZIP, LZ4, NO_COMPRESSION, SNAPPY, ZSTD
 
@@ -25,8 +32,12 @@ NAMES = {NO_COMPRESSION: "none", GZIP: "gzip", SNAPPY: "snappy", LZ4: "lz4", ZST
 BY_NAME = {v: k for k, v in NAMES.items()}
 
 
+#: Default bound on what one batch payload may expand to (records.iter_records uses it too)
+MAX_DECOMPRESSED = 1 << 28
+
+
 class CompressionError(ValueError):
-    pass
+    """A payload that does not decompress, or expands beyond the allowed size."""
 
 
 def compress(codec: int, data: bytes) -> bytes:
@@ -44,35 +55,63 @@ def compress(codec: int, data: bytes) -> bytes:
     raise CompressionError(f"unknown compression codec {codec}")
 
 
-def decompress(codec: int, data, max_size: int = 1 << 31) -> bytes:
+def decompress(codec: int, data, max_size: int = MAX_DECOMPRESSED) -> bytes:
     """Decompress a batch payload; ``max_size`` bounds what a hostile payload may expand to."""
+    name = NAMES.get(codec, codec)
     try:
         if codec == NO_COMPRESSION:
-            return bytes(data)
-        if codec == GZIP:
+            out = bytes(data)
+        elif codec == GZIP:
             d = zlib.decompressobj(47)  # gzip or zlib header, auto-detected
             out = d.decompress(bytes(data), max_size)
             if d.unconsumed_tail:
-                raise CompressionError("gzip payload expands beyond the limit")
-            return out
-        if codec == SNAPPY:
+                raise CompressionError(f"gzip payload expands beyond {max_size} bytes")
+            if not d.eof:
+                raise CompressionError("gzip payload is truncated")
+        elif codec == SNAPPY:
             data = bytes(data)
             if data.startswith(_XERIAL_MAGIC):
-                return _xerial_decompress(data)
-            return bytes(cramjam.snappy.decompress_raw(data))
-        if codec == LZ4:
-            return bytes(cramjam.lz4.decompress(bytes(data)))
-        if codec == ZSTD:
-            return bytes(cramjam.zstd.decompress(bytes(data)))
+                out = _xerial_decompress(data, max_size)
+            else:
+                out = _snappy_block(data, max_size)
+        elif codec in (LZ4, ZSTD):
+            out = _decompress_bounded(cramjam.lz4 if codec == LZ4 else cramjam.zstd, data, max_size)
+        else:
+            raise CompressionError(f"unknown compression codec {codec}")
     except CompressionError:
         raise
     except Exception as exc:  # codec libraries raise their own types for corrupt input
-        raise CompressionError(f"{NAMES.get(codec, codec)} payload does not decompress: {exc}") from exc
-    raise CompressionError(f"unknown compression codec {codec}")
+        raise CompressionError(f"{name} payload does not decompress: {exc}") from exc
+    if len(out) > max_size:
+        raise CompressionError(f"{name} payload expands beyond {max_size} bytes")
+    return out
 
 
-def _xerial_decompress(data: bytes) -> bytes:
+def _decompress_bounded(module, data, max_size: int) -> bytes:
+    # One byte of slack tells "exactly max_size" from "more than max_size": the codec fails
+    # ("failed to write whole buffer") when the output does not fit.
+    out = numpy.empty(max_size + 1, numpy.uint8)
+    try:
+        n = module.decompress_into(bytes(data), out)
+    except Exception as exc:
+        raise CompressionError(
+            f"payload does not decompress within {max_size} bytes: {exc}"
+        ) from exc
+    if n > max_size:
+        raise CompressionError(f"payload expands beyond {max_size} bytes")
+    return out[:n].tobytes()
+
+
+def _snappy_block(data: bytes, max_size: int) -> bytes:
+    # A raw snappy block starts with its uncompressed length: check it before allocating
+    if cramjam.snappy.decompress_raw_len(data) > max_size:
+        raise CompressionError(f"snappy payload expands beyond {max_size} bytes")
+    return bytes(cramjam.snappy.decompress_raw(data))
+
+
+def _xerial_decompress(data: bytes, max_size: int) -> bytes:
     out = []
+    total = 0
     pos = _XERIAL_HEADER
     while pos < len(data):
         if pos + 4 > len(data):
@@ -81,6 +120,8 @@ def _xerial_decompress(data: bytes) -> bytes:
         pos += 4
         if n < 0 or pos + n > len(data):
             raise CompressionError("xerial snappy block length out of range")
-        out.append(bytes(cramjam.snappy.decompress_raw(data[pos : pos + n])))
+        block = _snappy_block(data[pos : pos + n], max_size - total)
+        total += len(block)
+        out.append(block)
         pos += n
     return b"".join(out)

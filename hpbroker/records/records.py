@@ -13,18 +13,24 @@ Record layout (varints are zig-zag, 7 bits a byte, as Kafka's ByteUtils)::
     headerCount     varint
     headers         [keyLength varint, key UTF-8, valueLength varint (-1 null), value]
 
-This is per-record Python: used for internal topics, tools and tests, never on the produce or
-fetch path, where batches move as opaque byte ranges.
+This is per-record Python: used for internal topics, compaction, tools and tests, never on the
+produce or fetch path, where batches move as opaque byte ranges.
+
+Hostile input: every read is bounded by the record's own length, which is bounded by the
+(decompressed) payload, itself bounded by ``max_size``; a records count larger than the payload
+could hold is refused before the first record, so no count makes a loop run longer than the
+bytes allow. Malformed records raise InvalidRecordBatch(CORRUPT_MESSAGE).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from hpbroker.records.compression import decompress
+from hpbroker.records.compression import MAX_DECOMPRESSED, CompressionError, decompress
 from hpbroker.records.layout import (
     CODEC_MASK,
     CORRUPT_MESSAGE,
+    LOG_OVERHEAD,
     RECORD_BATCH_OVERHEAD,
     TIMESTAMP_TYPE_MASK,
     BatchHeader,
@@ -50,11 +56,14 @@ def write_varint(out: bytearray, value: int) -> None:
     out.append(v)
 
 
-def read_varint(buf, pos: int) -> tuple[int, int]:
+def read_varint(buf, pos: int, end: int = -1) -> tuple[int, int]:
+    """Zig-zag varlong at ``pos``, not reading at or past ``end``; returns (value, next pos)."""
+    if end < 0:
+        end = len(buf)
     result = 0
     shift = 0
     while True:
-        if pos >= len(buf):
+        if pos >= end:
             raise InvalidRecordBatch(CORRUPT_MESSAGE, "varint runs past the end of the record")
         b = buf[pos]
         pos += 1
@@ -64,6 +73,7 @@ def read_varint(buf, pos: int) -> tuple[int, int]:
         shift += 7
         if shift > 63:
             raise InvalidRecordBatch(CORRUPT_MESSAGE, "varint longer than 10 bytes")
+    result &= 0xFFFFFFFFFFFFFFFF  # a 10th byte may carry bits past 64: Java drops them too
     return (result >> 1) ^ -(result & 1), pos
 
 
@@ -91,45 +101,71 @@ def encode_record(offset_delta: int, timestamp_delta: int, key, value, headers=(
 
 
 def _read_bytes(buf, pos: int, end: int):
-    n, pos = read_varint(buf, pos)
+    n, pos = read_varint(buf, pos, end)
     if n < 0:
         return None, pos
-    if pos + n > end:
+    if n > end - pos:
         raise InvalidRecordBatch(CORRUPT_MESSAGE, "record field runs past the end of the record")
     return bytes(buf[pos : pos + n]), pos + n
 
 
-def iter_records(header: BatchHeader, payload) -> Iterator[Record]:
-    """Records of a batch whose header is ``header`` and bytes after byte 61 are ``payload``."""
+# length varint + attributes + timestampDelta + offsetDelta + keyLength + valueLength + headerCount
+_MIN_RECORD_SIZE = 7
+
+
+def iter_records(header: BatchHeader, payload, max_size: int = MAX_DECOMPRESSED) -> Iterator[Record]:
+    """Records of a batch whose header is ``header`` and bytes after byte 61 are ``payload``.
+
+    ``max_size`` bounds the decompressed payload. Under LogAppendTime every record's timestamp
+    is the batch's maxTimestamp, as Kafka's consumers read it.
+    """
     codec = header.attributes & CODEC_MASK
-    data = decompress(codec, payload) if codec else payload
+    try:
+        data = decompress(codec, payload, max_size) if codec else payload
+    except CompressionError as exc:
+        raise InvalidRecordBatch(CORRUPT_MESSAGE, str(exc)) from exc
+    count = header.records_count
+    if count < 0 or count * _MIN_RECORD_SIZE > len(data):
+        raise InvalidRecordBatch(CORRUPT_MESSAGE, f"records count {count} does not fit {len(data)} bytes")
     log_append = bool(header.attributes & TIMESTAMP_TYPE_MASK)
+    size = len(data)
     pos = 0
-    for _ in range(header.records_count):
-        length, pos = read_varint(data, pos)
+    for _ in range(count):
+        length, pos = read_varint(data, pos, size)
+        if length < _MIN_RECORD_SIZE - 1 or length > size - pos:
+            raise InvalidRecordBatch(CORRUPT_MESSAGE, f"record length {length} out of range")
         end = pos + length
-        if length < 0 or end > len(data):
-            raise InvalidRecordBatch(CORRUPT_MESSAGE, "record length out of range")
-        pos += 1  # attributes
-        ts_delta, pos = read_varint(data, pos)
-        off_delta, pos = read_varint(data, pos)
+        pos += 1  # attributes: unused
+        ts_delta, pos = read_varint(data, pos, end)
+        off_delta, pos = read_varint(data, pos, end)
         key, pos = _read_bytes(data, pos, end)
         value, pos = _read_bytes(data, pos, end)
-        n_headers, pos = read_varint(data, pos)
+        n_headers, pos = read_varint(data, pos, end)
+        if n_headers < 0 or n_headers * 2 > end - pos:
+            raise InvalidRecordBatch(CORRUPT_MESSAGE, f"invalid number of record headers {n_headers}")
         headers = []
-        for _h in range(max(n_headers, 0)):
+        for _h in range(n_headers):
             hk, pos = _read_bytes(data, pos, end)
+            if hk is None:
+                raise InvalidRecordBatch(CORRUPT_MESSAGE, "null header key")
             hv, pos = _read_bytes(data, pos, end)
-            headers.append(((hk or b"").decode("utf-8", "replace"), hv))
-        pos = end
+            headers.append((hk.decode("utf-8", "replace"), hv))
+        if pos != end:
+            raise InvalidRecordBatch(
+                CORRUPT_MESSAGE, f"record declares {length} bytes but its fields use {length - (end - pos)}"
+            )
         ts = header.max_timestamp if log_append else header.base_timestamp + ts_delta
         yield Record(header.base_offset + off_delta, ts, key, value, headers)
+    if pos != size:
+        raise InvalidRecordBatch(CORRUPT_MESSAGE, f"{size - pos} bytes left after {count} records")
 
 
-def iter_batch_records(buf, pos: int = 0) -> Iterator[Record]:
-    """Records of the batch at ``pos`` in ``buf`` (header read, CRC not checked here)."""
+def iter_batch_records(buf, pos: int = 0, max_size: int = MAX_DECOMPRESSED) -> Iterator[Record]:
+    """Records of the batch at ``pos`` in ``buf`` (header and length read, CRC not checked here:
+    callers iterate batches that ``validate`` or ``scan`` already accepted)."""
     from hpbroker.records.batch import read_header
 
     h = read_header(buf, pos)
-    end = pos + h.size
-    return iter_records(h, memoryview(buf)[pos + RECORD_BATCH_OVERHEAD : end])
+    if h.batch_length < RECORD_BATCH_OVERHEAD - LOG_OVERHEAD or pos + h.size > len(buf):
+        raise InvalidRecordBatch(CORRUPT_MESSAGE, f"batch length {h.batch_length} does not fit")
+    return iter_records(h, memoryview(buf)[pos + RECORD_BATCH_OVERHEAD : pos + h.size], max_size)
