@@ -7,13 +7,22 @@ from __future__ import annotations
 
 from hpbroker import _speedups
 from hpbroker.records.layout import *  # noqa: F401,F403  (constants, BatchHeader, errors)
-from hpbroker.records.layout import BatchHeader, InvalidRecordBatch  # noqa: F401
+from hpbroker.records.layout import (  # noqa: F401
+    CODEC_MASK,
+    UNSUPPORTED_COMPRESSION_TYPE,
+    ZSTD,
+    BatchHeader,
+    InvalidRecordBatch,
+)
 
 _impl = _speedups.load("hpbroker.records._cbatch", "hpbroker.records._pybatch")
 
 #: read_header(buf, pos=0) -> BatchHeader (no CRC check; raises InvalidRecordBatch if short)
 read_header = _impl.read_header
-#: validate(buf, pos=0, end=-1) -> BatchHeader: exactly one client batch filling [pos, end)
+#: validate(buf, pos=0, end=-1) -> BatchHeader: exactly one client batch filling [pos, end);
+#: raises InvalidRecordBatch (error_code CORRUPT_MESSAGE or INVALID_RECORD), ValueError if the
+#: range lies outside buf. Checks PROTOCOL.md 3.3: length, magic, CRC, codec 0-4, records count
+#: vs lastOffsetDelta (and, uncompressed, vs the records present), no control batch, sequence
 validate = _impl.validate
 #: patch(buf, pos, base_offset, partition_leader_epoch): stamp the fields outside the CRC
 patch = _impl.patch
@@ -22,3 +31,12 @@ set_log_append_time = _impl.set_log_append_time
 #: scan(buf, pos=0, end=-1, check_crc=True) -> (valid_end, [(pos, base_offset, last_offset,
 #: max_timestamp, size), ...]): walk whole batches until the first one that is short or bad
 scan = _impl.scan
+
+
+def check_produce_version(header: BatchHeader, api_version: int) -> None:
+    """Produce-version rule on a validated batch (Kafka's ProduceRequest.validateRecords):
+    zstd needs Produce v7+, older requests get UNSUPPORTED_COMPRESSION_TYPE. Header fields only."""
+    if api_version < 7 and header.attributes & CODEC_MASK == ZSTD:
+        raise InvalidRecordBatch(
+            UNSUPPORTED_COMPRESSION_TYPE, f"zstd compression needs Produce v7+, got v{api_version}"
+        )
