@@ -24,12 +24,15 @@ read_header = _impl.read_header
 #: range lies outside buf. Checks PROTOCOL.md 3.3: length, magic, CRC, codec 0-4, records count
 #: vs lastOffsetDelta (and, uncompressed, vs the records present), no control batch, sequence
 validate = _impl.validate
-#: patch(buf, pos, base_offset, partition_leader_epoch): stamp the fields outside the CRC
+#: patch(buf, pos, base_offset, partition_leader_epoch): stamp the fields outside the CRC;
+#: TypeError if buf is read-only (bytes, mmap ACCESS_READ), InvalidRecordBatch if pos is out of range
 patch = _impl.patch
 #: set_log_append_time(buf, pos, timestamp): LogAppendTime bit + maxTimestamp, CRC recomputed
+#: (same errors as patch, and InvalidRecordBatch if the batch length does not fit buf)
 set_log_append_time = _impl.set_log_append_time
 #: scan(buf, pos=0, end=-1, check_crc=True) -> (valid_end, [(pos, base_offset, last_offset,
-#: max_timestamp, size), ...]): walk whole batches until the first one that is short or bad
+#: max_timestamp, size), ...]): walk whole batches until the first one that is short or bad;
+#: ValueError for a negative pos, an end past buf is clamped
 scan = _impl.scan
 
 

@@ -111,8 +111,9 @@ class BatchHeader(NamedTuple):
 class InvalidRecordBatch(ValueError):
     """A batch from a peer (client or file) that must not reach the log.
 
-    ``error_code`` is the Kafka error a producer gets for it: CORRUPT_MESSAGE (bad CRC, length
-    or magic) or INVALID_RECORD (well-formed bytes that break a rule).
+    ``error_code`` is the Kafka error a producer gets for it: CORRUPT_MESSAGE (bad CRC or length,
+    unknown codec, undecodable records), INVALID_RECORD (magic other than 2, or well-formed bytes
+    that break a rule) or UNSUPPORTED_COMPRESSION_TYPE (zstd before Produce v7).
     """
 
     def __init__(self, error_code: int, reason: str):

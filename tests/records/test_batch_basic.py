@@ -32,3 +32,49 @@ def test_scan_stops_at_torn_tail():
     assert end == len(buf) and [f[1] for f in found] == [0, 1]
     end, found = batch.scan(buf[:-1])
     assert end == len(a) and len(found) == 1
+
+
+def _rewrite(buf, offset, fmt, value):
+    import struct
+
+    from crc32c import crc32c
+
+    struct.pack_into(fmt, buf, offset, value)
+    struct.pack_into(">I", buf, 17, crc32c(memoryview(buf)[21:]))
+    return buf
+
+
+@pytest.mark.parametrize(
+    "offset, fmt, value, code",
+    [
+        (16, ">b", 1, batch.INVALID_RECORD),  # magic 1: Produce v3+ takes magic 2 only
+        (21, ">h", 5, batch.CORRUPT_MESSAGE),  # codec 5-7 do not exist
+        (21, ">h", 7, batch.CORRUPT_MESSAGE),
+        (21, ">h", 0x20, batch.INVALID_RECORD),  # control batch from a client
+        (57, ">i", 2, batch.INVALID_RECORD),  # count vs lastOffsetDelta
+        (43, ">q", 5, batch.INVALID_RECORD),  # producer id without a base sequence
+    ],
+)
+def test_validate_error_codes(offset, fmt, value, code):
+    b = _rewrite(build_batch([b"x"]), offset, fmt, value)
+    with pytest.raises(batch.InvalidRecordBatch) as e:
+        batch.validate(b)
+    assert e.value.error_code == code
+
+
+def test_uncompressed_records_must_match_their_count():
+    b = build_batch([b"a", b"b"])
+    _rewrite(b, 23, ">i", 0)
+    _rewrite(b, 57, ">i", 1)  # header says one record, two are present
+    with pytest.raises(batch.InvalidRecordBatch) as e:
+        batch.validate(b)
+    assert e.value.error_code == batch.INVALID_RECORD
+
+
+def test_zstd_needs_produce_v7():
+    h = batch.validate(build_batch([b"x"], compression=batch.ZSTD))
+    batch.check_produce_version(h, 7)
+    with pytest.raises(batch.InvalidRecordBatch) as e:
+        batch.check_produce_version(h, 6)
+    assert e.value.error_code == batch.UNSUPPORTED_COMPRESSION_TYPE
+    batch.check_produce_version(batch.validate(build_batch([b"x"], compression=batch.LZ4)), 3)
