@@ -56,6 +56,8 @@ def _utf8(raw):
 
 
 def read_uvarint(buf, pos):
+    if pos < 0:
+        raise ProtocolError("negative position")
     result = 0
     shift = 0
     n = len(buf)
