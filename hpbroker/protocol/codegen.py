@@ -372,6 +372,7 @@ def source(message: Message, version: int, kind: str) -> tuple[str, dict]:
         head = "def decode(buf, pos):"
     else:
         _gen_encode_struct(g, message.fields, version, flexible, "value", 1)
+        g.emit(1, "return None")  # an empty body (e.g. ListGroups v0) still needs a statement
         head = "def encode(value, out):"
     return "\n".join([head] + g.lines) + "\n", g.consts
 
