@@ -239,3 +239,44 @@ def skip_tagged_fields(buf, Py_ssize_t pos):
         return pos
     finally:
         PyBuffer_Release(&view)
+
+
+def read_request_header_full(buf, Py_ssize_t pos, dict first_flexible):
+    cdef Py_buffer view
+    cdef const uint8_t* p
+    cdef int16_t api_key, api_version, n
+    cdef int32_t correlation_id
+    cdef uint64_t count, i, tag, size
+    cdef object client_id = None
+    PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
+    try:
+        p = <const uint8_t*>view.buf
+        if pos < 0 or view.len - pos < 10:
+            raise ProtocolError("request header truncated")
+        api_key = _i16(p + pos)
+        api_version = _i16(p + pos + 2)
+        correlation_id = _i32(p + pos + 4)
+        n = _i16(p + pos + 8)
+        pos += 10
+        if n < 0:
+            if n != -1:
+                raise ProtocolError(f"negative client_id length {n}")
+        else:
+            if pos + n > view.len:
+                raise ProtocolError("client_id exceeds the frame")
+            client_id = _utf8(p + pos, n)
+            pos += n
+        flex = first_flexible.get(api_key)
+        if flex is not None and api_version >= flex:
+            pos = _uvarint(p, view.len, pos, &count)
+            i = 0
+            while i < count:
+                pos = _uvarint(p, view.len, pos, &tag)
+                pos = _uvarint(p, view.len, pos, &size)
+                if size > <uint64_t>(view.len - pos):
+                    raise ProtocolError("tagged field exceeds the frame")
+                pos += <Py_ssize_t>size
+                i += 1
+        return api_key, api_version, correlation_id, client_id, pos
+    finally:
+        PyBuffer_Release(&view)

@@ -169,3 +169,14 @@ def skip_tagged_fields(buf, pos):
         if pos > len(buf):
             raise ProtocolError("tagged field exceeds the frame")
     return pos
+
+
+def read_request_header_full(buf, pos, first_flexible):
+    """Whole request header: v1 fields, plus the v2 tagged section when ``api_version`` is at
+    or above ``first_flexible[api_key]`` -> (api_key, api_version, correlation_id, client_id,
+    body position). One call for the server's hottest decode."""
+    api_key, api_version, correlation_id, client_id, pos = read_request_header(buf, pos)
+    flex = first_flexible.get(api_key)
+    if flex is not None and api_version >= flex:
+        pos = skip_tagged_fields(buf, pos)
+    return api_key, api_version, correlation_id, client_id, pos

@@ -58,16 +58,23 @@ def frame_size(buf, offset: int = 0, max_size: int = MAX_FRAME_SIZE) -> Optional
     return size
 
 
+#: api key -> first flexible version (request header v2 from there on)
+_FIRST_FLEXIBLE = {key: req.flexible[0] for key, (req, _) in MESSAGES.items()
+                   if req.flexible[0] <= req.flexible[1]}
+_read_header = prim.read_request_header_full
+_new_tuple = tuple.__new__
+
+
 def decode_request_header(buf, offset: int = 0) -> tuple[RequestHeader, int]:
     """Request header at ``offset`` -> (RequestHeader, offset of the body).
 
     The header version follows the flexible-versions rule of the api key; for an api key this
     codec does not know, the v1 fields are returned and the body offset follows client_id
     (the caller answers or closes without reading the body)."""
-    api_key, api_version, correlation_id, client_id, pos = prim.read_request_header(buf, offset)
-    if request_header_version(api_key, api_version) == 2:
-        pos = prim.skip_tagged_fields(buf, pos)
-    return RequestHeader(api_key, api_version, correlation_id, client_id), pos
+    api_key, api_version, correlation_id, client_id, pos = _read_header(
+        buf, offset, _FIRST_FLEXIBLE)
+    # tuple.__new__ skips the NamedTuple constructor's argument handling (hot path)
+    return _new_tuple(RequestHeader, (api_key, api_version, correlation_id, client_id)), pos
 
 
 def decode_response_header(api_key: int, api_version: int, buf, offset: int = 0
@@ -90,11 +97,22 @@ def _message(api_key: int, api_version: int, which: int):
     return MESSAGES[api_key][which]
 
 
-def _decode(api_key, api_version, buf, offset, which) -> dict:
+#: (api_key << 16 | api_version) << 1 | which -> generated decoder, filled on first use
+_DECODERS: dict[int, object] = {}
+
+
+def _decoder(api_key, api_version, which):
     fn = codegen.compiled(_message(api_key, api_version, which), api_version, "decode")
-    mv = buf if isinstance(buf, memoryview) else memoryview(buf)
+    _DECODERS[(api_key << 16 | api_version) << 1 | which] = fn
+    return fn
+
+
+def _decode(api_key, api_version, buf, offset, which) -> dict:
+    fn = _DECODERS.get((api_key << 16 | api_version) << 1 | which)
+    if fn is None:
+        fn = _decoder(api_key, api_version, which)
     try:
-        value, _ = fn(mv, offset)
+        value, _ = fn(buf if type(buf) is memoryview else memoryview(buf), offset)
     except _STRUCT_ERRORS as exc:
         raise ProtocolError(f"api key {api_key} v{api_version}: truncated ({exc})") from None
     return value

@@ -380,16 +380,26 @@ def source(message: Message, version: int, kind: str) -> tuple[str, dict]:
 _CACHE: dict[tuple[str, int, str], object] = {}
 
 
+def build(message: Message, version: int, kind: str, primitives=None):
+    """Compile the generated function; ``primitives`` overrides the primitive codec (the
+    benchmarks compare the Cython and pure twins in one run)."""
+    text, consts = source(message, version, kind)
+    ns = dict(_NAMESPACE)
+    if primitives is not None:
+        ns.update({k: getattr(primitives, v.__name__) for k, v in _NAMESPACE.items()
+                   if callable(v) and getattr(primitives, getattr(v, "__name__", ""), None)})
+        ns["prim"] = primitives
+    ns.update(consts)
+    ns["_I8"] = struct.Struct(">b")
+    code = compile(text, f"<hpbroker.protocol {message.name} v{version} {kind}>", "exec")
+    exec(code, ns)
+    return ns[kind]
+
+
 def compiled(message: Message, version: int, kind: str):
     """The generated function for (message, version, kind), compiled on first use."""
     key = (message.name, version, kind)
     fn = _CACHE.get(key)
     if fn is None:
-        text, consts = source(message, version, kind)
-        ns = dict(_NAMESPACE)
-        ns.update(consts)
-        ns["_I8"] = struct.Struct(">b")
-        code = compile(text, f"<hpbroker.protocol {message.name} v{version} {kind}>", "exec")
-        exec(code, ns)
-        fn = _CACHE[key] = ns[kind]
+        fn = _CACHE[key] = build(message, version, kind)
     return fn

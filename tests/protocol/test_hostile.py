@@ -1,5 +1,6 @@
 """Random and mutated frames decode to a value or raise ProtocolError, nothing else."""
 import random
+import struct
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -111,3 +112,36 @@ def test_responses_survive_truncation():
                 decode_response(key, version, frame[:cut], 8)
             except ProtocolError:
                 pass
+
+
+try:
+    from hpbroker.protocol import _cprimitives
+except ImportError:  # pragma: no cover
+    _cprimitives = None
+
+
+def _outcome(fn, buf, offset):
+    try:
+        value, pos = fn(memoryview(buf), offset)
+    except ProtocolError:
+        return "ProtocolError"
+    except (struct.error, IndexError, OverflowError):  # what codec._decode turns into ProtocolError
+        return "ProtocolError"
+    return value, pos
+
+
+@pytest.mark.skipif(_cprimitives is None, reason="compiled primitives not built")
+@settings(max_examples=300, deadline=None)
+@given(index=st.integers(0, len(FRAMES) - 1), seed=st.integers(0, 2**32))
+def test_generated_decoders_agree_on_both_primitive_twins(index, seed):
+    from hpbroker.protocol import _pyprimitives, codegen
+
+    rng = random.Random(seed)
+    frame = bytearray(FRAMES[index])
+    for _ in range(rng.randrange(1, 4)):
+        frame[rng.randrange(len(frame))] = rng.randrange(256)
+    header, offset = decode_request_header(FRAMES[index], 0)
+    message = MESSAGES[header.api_key][0]
+    fast = codegen.build(message, header.api_version, "decode", _cprimitives)
+    slow = codegen.build(message, header.api_version, "decode", _pyprimitives)
+    assert _outcome(fast, bytes(frame), offset) == _outcome(slow, bytes(frame), offset)

@@ -44,6 +44,16 @@ def test_readers_agree(buf, pos, name):
 
 
 @needs_c
+@settings(max_examples=400, deadline=None)
+@given(buf=buffers, pos=st.integers(-1, 4), flex=st.sampled_from([{}, {0: 0}, {1: 2, 0: 9}]))
+def test_full_request_header_agrees(buf, pos, flex):
+    head = b"\x00\x00\x00\x02\x00\x00\x00\x07\xff\xff"  # api key 0, version 2, null client_id
+    for data in (buf, head + buf):
+        assert (_outcome(c.read_request_header_full, data, pos, flex)
+                == _outcome(py.read_request_header_full, data, pos, flex))
+
+
+@needs_c
 @settings(max_examples=300, deadline=None)
 @given(buf=buffers, pos=st.integers(0, 8), min_size=st.integers(1, 40),
        name=st.sampled_from(COUNTERS))
