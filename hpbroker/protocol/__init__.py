@@ -28,7 +28,21 @@ Entry points (hpbroker.protocol)
     ErrorCode, RETRIABLE                 Kafka's error codes (errors.py)
 
 Decoders take the bytes *after* the int32 size prefix, starting at ``offset``; encoders return
-whole frames including it. Layout per module: codec.py (frames, headers), _pyprimitives.py
+whole frames including it. Tagged fields this codec does not declare are skipped on decode
+(Kafka keeps them only to forward them; a broker has nothing to forward).
+
+A server's request path::
+
+    size = frame_size(buf)                       # None until 4 bytes are there
+    header, offset = decode_request_header(frame)         # frame = the `size` bytes after it
+    if header.api_key == 18 and header.api_version > advertised_max:
+        send(api_versions_unsupported_response(header.correlation_id, advertised))
+    else:
+        body = decode_request(header.api_key, header.api_version, frame, offset)
+        ...
+        send(encode_response(header.api_key, header.api_version, header.correlation_id, reply))
+
+Any ProtocolError on that path means the connection is beyond repair: close it, as Kafka does. Layout per module: codec.py (frames, headers), _pyprimitives.py
 (primitive types; Cython twin in cython/protocol/_cprimitives.pyx), schema.py (declarations
 as data), messages/ (one module per API), codegen.py (flat functions compiled from them).
 """
