@@ -4,7 +4,8 @@ import struct
 import pytest
 
 from hpbroker.protocol import (
-    API_KEYS, API_NAMES, RETRIABLE, ErrorCode, ExternalBytes, api_versions_unsupported_response,
+    API_KEYS, API_NAMES, RETRIABLE, ErrorCode, ExternalBytes, ProtocolError,
+    api_versions_unsupported_response,
     decode_request, decode_request_header, decode_response, decode_response_header,
     encode_request, encode_response, encode_response_parts, request_header_version,
     response_header_version,
@@ -114,3 +115,13 @@ def test_error_codes():
     assert ErrorCode.NOT_COORDINATOR.retriable and not ErrorCode.INVALID_RECORD.retriable
     assert ErrorCode(-1).name == "UNKNOWN_SERVER_ERROR"
     assert all(isinstance(e, ErrorCode) for e in RETRIABLE)
+
+
+def test_header_of_a_future_api_versions_request_still_decodes():
+    # ApiVersions v9 (unknown): header v2 by the flexible rule, so the broker can find the
+    # correlation id and answer with the v0 error body.
+    frame = struct.pack(">hhih", 18, 9, 77, 3) + b"cli" + b"\x00" + b"\x07future"
+    header, offset = decode_request_header(frame, 0)
+    assert header == (18, 9, 77, "cli") and offset == 14
+    with pytest.raises(ProtocolError):
+        decode_request(18, 9, frame, offset)
