@@ -1,0 +1,85 @@
+"""Which Kafka APIs the protocol layer knows, the versions it decodes, and header versions.
+
+``SUPPORTED_VERSIONS`` is what this codec can decode and encode (and what the tests round-trip);
+what the broker *advertises* in ApiVersions is the handlers' registry, which must stay inside
+these ranges. The ranges reach one version past each API's first flexible version where Kafka
+has one, so advertising a flexible version later is a change of data, not of code.
+"""
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from hpbroker.protocol.messages import (
+    alter_configs, api_versions, create_partitions, create_topics, delete_groups, delete_records,
+    delete_topics, describe_configs, describe_groups, fetch, find_coordinator, heartbeat,
+    init_producer_id, join_group, leave_group, list_groups, list_offsets, metadata,
+    offset_commit, offset_fetch, offset_for_leader_epoch, produce, sasl_authenticate,
+    sasl_handshake, sync_group,
+)
+from hpbroker.protocol.schema import Message
+
+_MODULES = (
+    produce, fetch, list_offsets, metadata, offset_commit, offset_fetch, find_coordinator,
+    join_group, heartbeat, leave_group, sync_group, describe_groups, list_groups, sasl_handshake,
+    api_versions, create_topics, delete_topics, delete_records, init_producer_id,
+    offset_for_leader_epoch, describe_configs, alter_configs, sasl_authenticate,
+    create_partitions, delete_groups,
+)
+
+#: Kafka API name <-> api key, both ways: API_KEYS["Produce"] == 0, API_NAMES[0] == "Produce"
+API_KEYS = MappingProxyType({m.NAME: m.API_KEY for m in _MODULES})
+API_NAMES = MappingProxyType({m.API_KEY: m.NAME for m in _MODULES})
+
+#: api key -> (request declaration, response declaration)
+MESSAGES: "MappingProxyType[int, tuple[Message, Message]]" = MappingProxyType(
+    {m.API_KEY: (m.REQUEST, m.RESPONSE) for m in _MODULES}
+)
+
+#: api key -> inclusive (min, max) versions this codec decodes and encodes
+SUPPORTED_VERSIONS = MappingProxyType({
+    0: (3, 10),    # Produce: 3 = magic 2 only; 9 first flexible
+    1: (4, 13),    # Fetch: 12 first flexible, 13 topic ids
+    2: (1, 7),     # ListOffsets: 6 first flexible
+    3: (0, 10),    # Metadata: 9 first flexible
+    8: (2, 9),     # OffsetCommit: 8 first flexible
+    9: (1, 7),     # OffsetFetch: 6 first flexible
+    10: (0, 4),    # FindCoordinator: 3 first flexible
+    11: (0, 7),    # JoinGroup: 6 first flexible
+    12: (0, 4),    # Heartbeat: 4 first flexible
+    13: (0, 5),    # LeaveGroup: 4 first flexible
+    14: (0, 5),    # SyncGroup: 4 first flexible
+    15: (0, 5),    # DescribeGroups: 5 first flexible
+    16: (0, 4),    # ListGroups: 3 first flexible
+    17: (0, 1),    # SaslHandshake: never flexible
+    18: (0, 4),    # ApiVersions: 3 first flexible (body only for the response, see below)
+    19: (0, 6),    # CreateTopics: 5 first flexible
+    20: (0, 5),    # DeleteTopics: 4 first flexible
+    21: (0, 2),    # DeleteRecords: 2 first flexible
+    22: (0, 3),    # InitProducerId: 2 first flexible
+    23: (0, 4),    # OffsetForLeaderEpoch: 4 first flexible
+    32: (0, 4),    # DescribeConfigs: 4 first flexible
+    33: (0, 2),    # AlterConfigs: 2 first flexible
+    36: (0, 2),    # SaslAuthenticate: 2 first flexible
+    37: (0, 3),    # CreatePartitions: 2 first flexible
+    42: (0, 2),    # DeleteGroups: 2 first flexible
+})
+
+API_VERSIONS_KEY = 18
+
+
+def is_flexible(api_key: int, api_version: int) -> bool:
+    """True when (api_key, api_version) uses compact encodings and tagged fields."""
+    pair = MESSAGES.get(api_key)
+    return pair is not None and pair[0].is_flexible(api_version)
+
+
+def request_header_version(api_key: int, api_version: int) -> int:
+    return 2 if is_flexible(api_key, api_version) else 1
+
+
+def response_header_version(api_key: int, api_version: int) -> int:
+    # ApiVersions answers with header v0 at every version (KIP-511): a client that does not
+    # yet know the broker's versions must be able to read the header of the answer.
+    if api_key == API_VERSIONS_KEY:
+        return 0
+    return 1 if is_flexible(api_key, api_version) else 0
