@@ -315,8 +315,9 @@ class Segment:
         if h is None:
             return 0
         removed = self.size - pos
-        self.index.truncate_to(offset)
-        self.time_index.truncate_to(offset)
+        # entries name batch base offsets: cut at the first removed batch, not at ``offset``
+        self.index.truncate_to(h.base_offset)
+        self.time_index.truncate_to(h.base_offset)
         os.ftruncate(self.handle.fd, pos)
         self.size = pos
         self.load_tail()
