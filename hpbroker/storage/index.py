@@ -51,6 +51,8 @@ class MmapIndex:
         self._warm_entries = max(1, WARM_BYTES // self.entry_size)
         self._mm = None
         self._arr = None
+        #: False when the file had to be created: a missing index of a non-empty segment is rebuilt
+        self.existed = os.path.exists(path)
         flags = (os.O_RDWR | os.O_CREAT) if writable else os.O_RDONLY
         self._fd = os.open(path, flags | os.O_CLOEXEC, 0o644)
         length = os.fstat(self._fd).st_size
@@ -112,7 +114,9 @@ class MmapIndex:
         return self.entries >= min(self.max_entries, len(self._arr)) if self.writable else True
 
     def reset(self) -> None:
+        """Empty the index before a rebuild from the .log."""
         self.truncate_to_entries(0)
+        self.length_ok = self.existed = True
 
     def truncate_to_entries(self, n: int) -> None:
         n = max(0, min(n, self.entries))

@@ -107,6 +107,20 @@ def _load_trusted(seg: Segment, next_base: int | None, last: bool) -> bool:
     """Set up a segment believed whole; False when its indexes do not fit its .log."""
     if not seg.index.sanity_check(seg.size):
         return False
+    if seg.size:
+        if not (seg.index.existed and seg.time_index.existed):
+            return False
+        first = seg.read_header(0)
+        if first is None or first.base_offset != seg.base_offset and first.base_offset < seg.base_offset:
+            return False
+        # a segment longer than one index interval past its first batch must have entries
+        if seg.index.entries == 0:
+            # Kafka's rule puts an entry at the first batch starting past index.interval.bytes
+            for pos, _ in seg.iter_headers(first.size, seg.size):
+                if pos > seg.config.index_interval_bytes:
+                    return False
+        if not last and seg.time_index.entries == 0 and first.max_timestamp >= 0:
+            return False
     if last:
         if not seg.load_tail():
             return False
