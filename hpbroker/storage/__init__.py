@@ -1,0 +1,16 @@
+"""The partitioned log (DESIGN.md sections 3-4): segments, sparse mmap indexes, recovery.
+
+Public API: LogConfig, PartitionLog (+ AppendInfo, ReadResult, FileRegion), PartitionLogReader,
+LogManager, OffsetOutOfRange. No network code lives here.
+"""
+from hpbroker.storage.config import LogConfig
+from hpbroker.storage.errors import OffsetOutOfRange
+from hpbroker.storage.log import AppendInfo, PartitionLog, ReadResult
+from hpbroker.storage.manager import LogManager, parse_topic_partition
+from hpbroker.storage.reader import PartitionLogReader
+from hpbroker.storage.segment import FileHandle, FileRegion, Segment
+
+__all__ = [
+    "AppendInfo", "FileHandle", "FileRegion", "LogConfig", "LogManager", "OffsetOutOfRange",
+    "PartitionLog", "PartitionLogReader", "ReadResult", "Segment", "parse_topic_partition",
+]

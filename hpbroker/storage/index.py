@@ -1,0 +1,220 @@
+"""Sparse offset index of a segment: ``<base offset>.index``, a numpy array over mmap.
+
+Byte layout (8 bytes an entry, little-endian: the native order of every host we run on, so the
+numpy arrays are searched in place without a byte swap; Kafka writes the same fields
+big-endian, so these files are not interchangeable with Kafka's)::
+
+    off width field
+      0   4   relative_offset  uint32  batch base offset - segment base offset
+      4   4   position         uint32  byte position of that batch in the .log
+
+One entry is added when more than ``index.interval.bytes`` have been appended since the last one
+(Kafka's rule, so a segment's first batch has none: position 0 is implied). Entries increase
+strictly in both columns. The file of the active segment is preallocated to
+``segment.index.bytes`` (zeros past the last entry) and trimmed to its entries on roll and on
+clean shutdown, so a trimmed file's length says how many entries it holds.
+
+Crash story: the index is a cache of the .log. After an unclean stop it is rebuilt for every
+segment past the recovery point; a file that fails ``sanity_check`` (length not a multiple of 8,
+columns not increasing, last entry past the end of the .log) is rebuilt too. A zero tail left by
+preallocation is never trusted because a clean shutdown trims it.
+
+Who may touch it: the writer of the partition (PartitionLog) appends and truncates; reader
+processes map the same file read-only and only trust entries below a published upper bound
+(``refresh``).
+"""
+from __future__ import annotations
+
+import mmap
+import os
+
+import numpy as np
+
+#: entries at the end of an index that lookups try first: the pages that are warm in the page
+#: cache because appends and tailing consumers hit them (AbstractIndex uses 8 KiB the same way)
+WARM_BYTES = 8192
+
+
+class MmapIndex:
+    """Shared machinery of the offset and time indexes: a structured array over a mapped file."""
+
+    DTYPE: np.dtype
+    KEY: str  # the column searched by lookups
+
+    def __init__(self, path: str, base_offset: int, max_index_size: int, *, writable: bool = True,
+                 preallocate: bool = False):
+        self.path = path
+        self.base_offset = base_offset
+        self.writable = writable
+        self.entry_size = self.DTYPE.itemsize
+        self.max_entries = max(1, max_index_size // self.entry_size)
+        self._warm_entries = max(1, WARM_BYTES // self.entry_size)
+        self._mm = None
+        self._arr = None
+        #: False when the file had to be created: a missing index of a non-empty segment is rebuilt
+        self.existed = os.path.exists(path)
+        flags = (os.O_RDWR | os.O_CREAT) if writable else os.O_RDONLY
+        self._fd = os.open(path, flags | os.O_CLOEXEC, 0o644)
+        length = os.fstat(self._fd).st_size
+        #: False when the file length is not a whole number of entries: the caller rebuilds
+        self.length_ok = length % self.entry_size == 0
+        self.entries = length // self.entry_size
+        self._map(self.max_entries * self.entry_size if preallocate else length)
+
+    # -- mapping ------------------------------------------------------------------------------
+    def _map(self, length: int) -> None:
+        self._unmap()
+        length -= length % self.entry_size
+        if self.writable and os.fstat(self._fd).st_size != length:
+            os.ftruncate(self._fd, length)
+        self.entries = min(self.entries, length // self.entry_size)
+        if length == 0:
+            self._arr = np.zeros(0, dtype=self.DTYPE)
+            return
+        access = mmap.ACCESS_WRITE if self.writable else mmap.ACCESS_READ
+        self._mm = mmap.mmap(self._fd, length, access=access)
+        self._arr = np.frombuffer(self._mm, dtype=self.DTYPE)
+
+    def _unmap(self) -> None:
+        self._arr = None  # drop the buffer export before closing the map
+        if self._mm is not None:
+            self._mm.close()
+            self._mm = None
+
+    def preallocate(self) -> None:
+        """Grow the file back to ``segment.index.bytes`` (the segment became active again)."""
+        self._map(self.max_entries * self.entry_size)
+
+    def trim(self) -> None:
+        """Cut the file to its entries (roll, clean shutdown): its length then counts them."""
+        n = self.entries
+        self.flush()
+        self._map(n * self.entry_size)
+        self.entries = n
+
+    def flush(self) -> None:
+        if self._mm is not None and self.writable:
+            self._mm.flush()
+
+    def close(self) -> None:
+        self._unmap()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def delete(self) -> None:
+        self.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+    # -- entries ------------------------------------------------------------------------------
+    def is_full(self) -> bool:
+        return self.entries >= min(self.max_entries, len(self._arr)) if self.writable else True
+
+    def reset(self) -> None:
+        """Empty the index before a rebuild from the .log."""
+        self.truncate_to_entries(0)
+        self.length_ok = self.existed = True
+
+    def truncate_to_entries(self, n: int) -> None:
+        n = max(0, min(n, self.entries))
+        if self.writable and n < self.entries:
+            self._arr[n:self.entries] = 0  # keep the zero tail honest for readers
+        self.entries = n
+
+    def column(self, name: str) -> np.ndarray:
+        return self._arr[name][: self.entries]
+
+    def _floor(self, name: str, key: int) -> int:
+        """Index of the last entry whose ``name`` column is <= key, or -1.
+
+        Searches the warm tail first (most lookups are for recent offsets), then the rest.
+        """
+        n = self.entries
+        if n == 0:
+            return -1
+        col = self._arr[name]
+        warm = max(0, n - self._warm_entries)
+        if key >= col[warm]:
+            return warm + int(np.searchsorted(col[warm:n], key, side="right")) - 1
+        return int(np.searchsorted(col[:warm], key, side="right")) - 1
+
+    def _is_increasing(self, name: str) -> bool:
+        col = self.column(name).astype(np.int64)
+        return bool(np.all(col[1:] > col[:-1]))
+
+    def __len__(self) -> int:
+        return self.entries
+
+
+class OffsetIndex(MmapIndex):
+    DTYPE = np.dtype([("relative_offset", "<u4"), ("position", "<u4")])
+
+    def append(self, offset: int, position: int) -> None:
+        n = self.entries
+        rel = offset - self.base_offset
+        if n and (rel <= int(self._arr["relative_offset"][n - 1]) or position <= int(self._arr["position"][n - 1])):
+            raise ValueError(f"index entry ({offset}, {position}) not after the last one in {self.path}")
+        self._arr[n] = (rel, position)
+        self.entries = n + 1
+
+    def lookup(self, offset: int) -> tuple[int, int]:
+        """(offset, position) of the last entry at or below ``offset``; (base_offset, 0) if none."""
+        i = self._floor("relative_offset", offset - self.base_offset)
+        if i < 0:
+            return self.base_offset, 0
+        e = self._arr[i]
+        return self.base_offset + int(e["relative_offset"]), int(e["position"])
+
+    def lookup_position(self, position: int) -> tuple[int, int]:
+        """(offset, position) of the last entry at or below byte ``position``."""
+        i = self._floor("position", position)
+        if i < 0:
+            return self.base_offset, 0
+        e = self._arr[i]
+        return self.base_offset + int(e["relative_offset"]), int(e["position"])
+
+    def last_entry(self) -> tuple[int, int]:
+        if self.entries == 0:
+            return self.base_offset, 0
+        e = self._arr[self.entries - 1]
+        return self.base_offset + int(e["relative_offset"]), int(e["position"])
+
+    def truncate_to(self, offset: int) -> None:
+        """Drop entries for offsets >= ``offset``."""
+        self.truncate_to_entries(int(np.searchsorted(self.column("relative_offset"),
+                                                     max(0, offset - self.base_offset), side="left")))
+
+    def sanity_check(self, log_size: int) -> bool:
+        if not self.length_ok:
+            return False
+        if self.entries == 0:
+            return True
+        pos = self.column("position")
+        return (self._is_increasing("relative_offset") and self._is_increasing("position")
+                and int(pos[0]) > 0 and int(pos[-1]) < log_size)
+
+    def refresh(self, upper_bound: int) -> None:
+        """Reader side: extend ``entries`` over entries the writer added below ``upper_bound``.
+
+        The writer adds an entry after the batch's bytes are written and before it publishes a
+        bound past that batch, so entries below the bound are complete; a zero or torn entry
+        breaks the strictly increasing columns and stops the walk.
+        """
+        arr = self._arr
+        n = self.entries
+        while n < len(arr):
+            chunk = arr[n:n + 4096]
+            rel = chunk["relative_offset"].astype(np.int64)
+            pos = chunk["position"].astype(np.int64)
+            prev_rel = int(arr[n - 1]["relative_offset"]) if n else -1
+            prev_pos = int(arr[n - 1]["position"]) if n else 0
+            ok = ((rel + self.base_offset < upper_bound) & (pos > 0)
+                  & (np.diff(rel, prepend=prev_rel) > 0) & (np.diff(pos, prepend=prev_pos) > 0))
+            good = len(ok) if ok.all() else int(np.argmin(ok))
+            n += good
+            if good < len(ok):
+                break
+        self.entries = n

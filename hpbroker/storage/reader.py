@@ -1,0 +1,129 @@
+"""PartitionLogReader: read a partition's log from a process that does not own it.
+
+Contract (the writer's side is in log.py):
+- Files are opened read-only; the reader never writes, truncates or deletes.
+- Every read takes ``upper_bound``: an offset the writer published after the batches below it
+  were written and indexed. Only batches whose last offset is below it are returned, so a batch
+  being written (visible as a prefix of its bytes) is never served.
+- New segments are found by re-listing the directory when a read reaches the end of the last
+  segment this reader knows of before reaching the bound. Segments deleted by retention stay
+  readable through the descriptors this reader already holds; they are dropped when a re-list
+  no longer finds them (FileRegions handed out keep their descriptor until released).
+
+Who may touch it: one thread of the reader process at a time (e.g. a processor's event loop).
+"""
+from __future__ import annotations
+
+import bisect
+import os
+
+from hpbroker.storage.config import LogConfig
+from hpbroker.storage.errors import OffsetOutOfRange
+from hpbroker.storage.log import ReadResult
+from hpbroker.storage.recovery import list_segment_offsets
+from hpbroker.storage.segment import FileRegion, Segment
+
+
+class PartitionLogReader:
+    def __init__(self, directory: str, config: LogConfig | None = None):
+        self.directory = directory
+        self.config = config or LogConfig()
+        self._segments: dict[int, Segment] = {}
+        self._bases: list[int] = []
+        self._sealed_size: dict[int, int] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-list the directory: open new segments, forget deleted ones."""
+        try:
+            bases = list_segment_offsets(self.directory)
+        except FileNotFoundError:
+            bases = []
+        opened = {}
+        for b in bases:
+            seg = self._segments.get(b)
+            if seg is None:
+                try:
+                    seg = Segment(self.directory, b, self.config, writable=False)
+                except FileNotFoundError:  # deleted between listing and opening
+                    continue
+            opened[b] = seg
+        for b, seg in self._segments.items():
+            if b not in opened:
+                seg.close()
+                self._sealed_size.pop(b, None)
+        self._segments = opened
+        self._bases = sorted(opened)
+
+    def _max_position(self, i: int, seg: Segment, upper_bound: int, relisted: bool) -> int | None:
+        """Byte position where the bound cuts segment ``i``; None if this reader's view of the
+        directory is too old to tell (the bound lies in a segment it has not listed)."""
+        if i + 1 < len(self._bases) and self._bases[i + 1] <= upper_bound:
+            size = self._sealed_size.get(seg.base_offset)
+            if size is None:  # a segment with a successor is sealed: its size is final
+                size = self._sealed_size[seg.base_offset] = os.fstat(seg.handle.fd).st_size
+            return size
+        seg.index.refresh(upper_bound)
+        pos, h = seg.translate(upper_bound, None)
+        if h is not None or relisted and i == len(self._bases) - 1:
+            # found the first batch at the bound; or, with a fresh listing, the file ends (or
+            # a header is still being written) right where the complete batches end
+            return pos
+        return None
+
+    def read(self, fetch_offset: int, max_bytes: int, *, upper_bound: int, min_one_batch: bool = True,
+             log_start_offset: int | None = None) -> ReadResult:
+        result = ReadResult(first_offset=fetch_offset, high_watermark=upper_bound)
+        if fetch_offset >= upper_bound:
+            return result
+        for attempt in (0, 1):
+            if attempt or not self._bases or fetch_offset < self._bases[0]:
+                self.refresh()
+            if not self._bases or fetch_offset < self._bases[0] or (
+                    log_start_offset is not None and fetch_offset < log_start_offset):
+                first = self._bases[0] if self._bases else upper_bound
+                raise OffsetOutOfRange(fetch_offset, max(first, log_start_offset or 0), upper_bound)
+            result = ReadResult(first_offset=fetch_offset, high_watermark=upper_bound,
+                                log_start_offset=self._bases[0])
+            if self._read_into(result, fetch_offset, max_bytes, upper_bound, min_one_batch, attempt == 1):
+                return result
+        return result
+
+    def _read_into(self, result: ReadResult, offset: int, max_bytes: int, upper_bound: int,
+                   min_one_batch: bool, relisted: bool) -> bool:
+        """False when the directory must be re-listed (the bound passed the last segment)."""
+        remaining = max_bytes
+        start = max(0, bisect.bisect_right(self._bases, offset) - 1)
+        for i in range(start, len(self._bases)):
+            seg = self._segments[self._bases[i]]
+            if seg.base_offset >= upper_bound:
+                return True
+            max_position = self._max_position(i, seg, upper_bound, relisted)
+            if max_position is None:
+                return False
+            seg.size = max_position  # the walk never passes the bound
+            got = seg.read(offset, remaining, max_position, min_one_batch and not result.regions)
+            if got is None:
+                offset = self._bases[i + 1] if i + 1 < len(self._bases) else upper_bound
+                continue
+            pos, length, h = got
+            if length == 0:
+                return True
+            if not result.regions:
+                result.first_offset = h.base_offset
+            result.regions.append(FileRegion(seg.handle, pos, length))
+            result.size += length
+            remaining -= length
+            if remaining <= 0 or pos + length < max_position:
+                return True
+            offset = self._bases[i + 1] if i + 1 < len(self._bases) else upper_bound
+        return offset >= upper_bound or bool(result.regions)
+
+    def read_bytes(self, fetch_offset: int, max_bytes: int, **kw) -> bytes:
+        return self.read(fetch_offset, max_bytes, **kw).read_bytes()
+
+    def close(self) -> None:
+        for seg in self._segments.values():
+            seg.close()
+        self._segments = {}
+        self._bases = []
