@@ -1,15 +1,74 @@
-"""Command line entry point (``hpbroker`` console script and ``python -m hpbroker``)."""
+"""Command line: ``hpbroker [--host H] [--port P] [--data-dir D] [--config server.properties]``.
+
+Precedence: defaults < the properties file (Kafka names: listeners, log.dirs, num.partitions,
+...) < flags. SIGTERM/SIGINT stop the broker cleanly (logs closed with the clean-shutdown
+marker), and a restart serves every acknowledged record again.
+"""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
+import os
+import signal
 import sys
+
+from hpbroker.config import BrokerConfig, ConfigError, read_properties
+from hpbroker.server.broker import BrokerServer, parse_listener
+
+
+def build_config(args: argparse.Namespace) -> BrokerConfig:
+    props = read_properties(args.config) if args.config else {}
+    if args.host is not None or args.port is not None:
+        host, port = parse_listener(props.get("listeners", "PLAINTEXT://127.0.0.1:9092"))
+        host = args.host if args.host is not None else host
+        port = args.port if args.port is not None else port
+        props["listeners"] = f"PLAINTEXT://{host}:{port}"
+    if args.data_dir is not None:
+        props["log.dirs"] = args.data_dir
+    if args.processors is not None:
+        props["num.network.threads"] = str(args.processors)
+    if args.handlers is not None:
+        props["num.io.threads"] = str(args.handlers)
+    for kv in args.override or []:
+        k, _, v = kv.partition("=")
+        props[k.strip()] = v.strip()
+    return BrokerConfig(props)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hpbroker", description="A broker that speaks Kafka's wire protocol.")
+    p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None, help="listen port (default 9092; 0 = any free port)")
+    p.add_argument("--data-dir", default=None, help="log directory, Kafka's log.dirs (default ./data)")
+    p.add_argument("--config", default=None, help="server.properties file with Kafka property names")
+    p.add_argument("--processors", type=int, default=None, help="network processor processes")
+    p.add_argument("--handlers", type=int, default=None, help="request handler processes")
+    p.add_argument("--override", action="append", metavar="NAME=VALUE", help="set any broker property")
+    p.add_argument("--log-level", default=os.environ.get("HPBROKER_LOG_LEVEL", "INFO"))
+    return p
+
+
+async def _run(config: BrokerConfig) -> None:
+    server = BrokerServer(config)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, server.request_stop)
+    try:
+        await server.serve_until_stopped()
+    finally:
+        await server.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hpbroker", description=__doc__)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9092)
-    parser.add_argument("--data-dir", default="./data")
-    parser.parse_args(argv)
-    print("hpbroker: the network server is not built yet", file=sys.stderr)
-    return 1
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = build_config(args)
+    except (ConfigError, OSError) as exc:
+        print(f"hpbroker: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(_run(config))
+    return 0

@@ -10,7 +10,7 @@ import mmap
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from records_strategies import batches, damaged
+from tests.records.records_strategies import batches, damaged
 
 from hpbroker.records import _cbatch, _pybatch
 from hpbroker.records.layout import CORRUPT_MESSAGE, INVALID_RECORD, InvalidRecordBatch

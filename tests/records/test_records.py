@@ -8,7 +8,7 @@ import cramjam
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from records_strategies import CODECS, batches, damaged, fix_crc
+from tests.records.records_strategies import CODECS, batches, damaged, fix_crc
 
 from hpbroker.records import batch
 from hpbroker.records.builder import build_batch

@@ -1,0 +1,261 @@
+"""Broker and topic configuration, with Kafka's property names.
+
+Broker properties come from defaults, then ``--config server.properties``, then command-line
+flags (flags win). Topic configs (``retention.ms`` ...) default to a broker property
+(``log.retention.ms`` ...) and may be overridden per topic (CreateTopics, AlterConfigs).
+``DescribeConfigs`` reports each value with its source, as Kafka does.
+
+Who may touch: built once at start-up; ``BrokerConfig`` is then read-only except through
+AlterConfigs on the broker resource (dynamic configs, held in memory by the broker).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+# DescribeConfigs config_source values (DescribeConfigsResponse.json)
+SOURCE_TOPIC_CONFIG = 1
+SOURCE_DYNAMIC_BROKER_CONFIG = 2
+SOURCE_STATIC_BROKER_CONFIG = 4
+SOURCE_DEFAULT_CONFIG = 5
+
+# ConfigType values (DescribeConfigs v3+)
+TYPE_BOOLEAN, TYPE_STRING, TYPE_INT, TYPE_SHORT, TYPE_LONG, TYPE_DOUBLE, TYPE_LIST = 1, 2, 3, 4, 5, 6, 7
+
+
+class ConfigError(ValueError):
+    """An invalid config name or value (Kafka error INVALID_CONFIG)."""
+
+
+def _bool(v: str) -> bool:
+    s = str(v).strip().lower()
+    if s in ("true", "false"):
+        return s == "true"
+    raise ConfigError(f"{v!r} is not a boolean")
+
+
+def _int(v: str) -> int:
+    try:
+        return int(str(v).strip())
+    except ValueError:
+        raise ConfigError(f"{v!r} is not an integer") from None
+
+
+def _nonneg(v: str) -> int:
+    n = _int(v)
+    if n < 0:
+        raise ConfigError(f"{v!r} must be >= 0")
+    return n
+
+
+def _positive(v: str) -> int:
+    n = _int(v)
+    if n <= 0:
+        raise ConfigError(f"{v!r} must be > 0")
+    return n
+
+
+def _long_or_unlimited(v: str) -> int:
+    n = _int(v)
+    if n < -1:
+        raise ConfigError(f"{v!r} must be -1 (unlimited) or >= 0")
+    return n
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(v: str) -> str:
+        s = str(v).strip()
+        if s not in allowed:
+            raise ConfigError(f"{v!r} is not one of {', '.join(allowed)}")
+        return s
+
+    return parse
+
+
+def _cleanup_policy(v: str) -> str:
+    parts = [p.strip() for p in str(v).split(",") if p.strip()]
+    if not parts or any(p not in ("delete", "compact") for p in parts):
+        raise ConfigError(f"{v!r} is not a list of delete/compact")
+    return ",".join(parts)
+
+
+def _str(v: str) -> str:
+    return str(v)
+
+
+@dataclass(frozen=True)
+class TopicConfigDef:
+    name: str
+    broker_property: str | None  # the broker default it falls back to
+    default: str
+    parse: Callable[[str], object]
+    config_type: int
+
+
+# name -> definition: the topic configs hpbroker knows. Unknown names are INVALID_CONFIG.
+TOPIC_CONFIGS: dict[str, TopicConfigDef] = {
+    d.name: d
+    for d in (
+        TopicConfigDef("cleanup.policy", "log.cleanup.policy", "delete", _cleanup_policy, TYPE_LIST),
+        TopicConfigDef("retention.ms", "log.retention.ms", "604800000", _long_or_unlimited, TYPE_LONG),
+        TopicConfigDef("retention.bytes", "log.retention.bytes", "-1", _long_or_unlimited, TYPE_LONG),
+        TopicConfigDef("segment.bytes", "log.segment.bytes", "1073741824", _positive, TYPE_INT),
+        TopicConfigDef("segment.ms", "log.roll.ms", "604800000", _positive, TYPE_LONG),
+        TopicConfigDef("segment.index.bytes", "log.index.size.max.bytes", "10485760", _positive, TYPE_INT),
+        TopicConfigDef("index.interval.bytes", "log.index.interval.bytes", "4096", _nonneg, TYPE_INT),
+        TopicConfigDef("flush.messages", "log.flush.interval.messages", "9223372036854775807", _positive, TYPE_LONG),
+        TopicConfigDef("flush.ms", "log.flush.interval.ms", "9223372036854775807", _nonneg, TYPE_LONG),
+        TopicConfigDef("max.message.bytes", "message.max.bytes", "1048588", _nonneg, TYPE_INT),
+        TopicConfigDef(
+            "message.timestamp.type", "log.message.timestamp.type", "CreateTime",
+            _choice("CreateTime", "LogAppendTime"), TYPE_STRING,
+        ),
+        TopicConfigDef("min.insync.replicas", "min.insync.replicas", "1", _positive, TYPE_INT),
+        TopicConfigDef("compression.type", "compression.type", "producer",
+                       _choice("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), TYPE_STRING),
+        TopicConfigDef("unclean.leader.election.enable", "unclean.leader.election.enable", "false", _bool, TYPE_BOOLEAN),
+        TopicConfigDef("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms",
+                       "9223372036854775807", _nonneg, TYPE_LONG),
+        TopicConfigDef("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms",
+                       "9223372036854775807", _nonneg, TYPE_LONG),
+    )
+}
+
+
+@dataclass(frozen=True)
+class BrokerConfigDef:
+    name: str
+    default: str
+    parse: Callable[[str], object]
+    config_type: int
+    read_only: bool = True
+
+
+BROKER_CONFIGS: dict[str, BrokerConfigDef] = {
+    d.name: d
+    for d in (
+        BrokerConfigDef("broker.id", "0", _nonneg, TYPE_INT),
+        BrokerConfigDef("node.id", "0", _nonneg, TYPE_INT),
+        BrokerConfigDef("listeners", "PLAINTEXT://127.0.0.1:9092", _str, TYPE_LIST),
+        BrokerConfigDef("advertised.listeners", "", _str, TYPE_LIST),
+        BrokerConfigDef("log.dirs", "./data", _str, TYPE_LIST),
+        BrokerConfigDef("num.partitions", "1", _positive, TYPE_INT, False),
+        BrokerConfigDef("default.replication.factor", "1", _positive, TYPE_SHORT),
+        BrokerConfigDef("auto.create.topics.enable", "true", _bool, TYPE_BOOLEAN),
+        BrokerConfigDef("delete.topic.enable", "true", _bool, TYPE_BOOLEAN),
+        BrokerConfigDef("log.segment.bytes", "1073741824", _positive, TYPE_INT, False),
+        BrokerConfigDef("log.roll.ms", "604800000", _positive, TYPE_LONG, False),
+        BrokerConfigDef("log.retention.ms", "604800000", _long_or_unlimited, TYPE_LONG, False),
+        BrokerConfigDef("log.retention.bytes", "-1", _long_or_unlimited, TYPE_LONG, False),
+        BrokerConfigDef("log.retention.check.interval.ms", "300000", _positive, TYPE_LONG),
+        BrokerConfigDef("log.index.interval.bytes", "4096", _nonneg, TYPE_INT, False),
+        BrokerConfigDef("log.index.size.max.bytes", "10485760", _positive, TYPE_INT, False),
+        BrokerConfigDef("log.flush.interval.messages", "9223372036854775807", _positive, TYPE_LONG, False),
+        BrokerConfigDef("log.flush.interval.ms", "9223372036854775807", _nonneg, TYPE_LONG, False),
+        BrokerConfigDef("log.cleanup.policy", "delete", _cleanup_policy, TYPE_LIST, False),
+        BrokerConfigDef("log.message.timestamp.type", "CreateTime", _choice("CreateTime", "LogAppendTime"), TYPE_STRING, False),
+        BrokerConfigDef("log.message.timestamp.before.max.ms", "9223372036854775807", _nonneg, TYPE_LONG, False),
+        BrokerConfigDef("log.message.timestamp.after.max.ms", "9223372036854775807", _nonneg, TYPE_LONG, False),
+        BrokerConfigDef("message.max.bytes", "1048588", _nonneg, TYPE_INT, False),
+        BrokerConfigDef("min.insync.replicas", "1", _positive, TYPE_INT, False),
+        BrokerConfigDef("compression.type", "producer", _str, TYPE_STRING, False),
+        BrokerConfigDef("unclean.leader.election.enable", "false", _bool, TYPE_BOOLEAN, False),
+        BrokerConfigDef("socket.request.max.bytes", "104857600", _positive, TYPE_INT),
+        BrokerConfigDef("num.network.threads", "1", _nonneg, TYPE_INT),
+        BrokerConfigDef("num.io.threads", "0", _nonneg, TYPE_INT),
+        BrokerConfigDef("offsets.topic.num.partitions", "50", _positive, TYPE_INT),
+        BrokerConfigDef("group.initial.rebalance.delay.ms", "3000", _nonneg, TYPE_INT),
+        BrokerConfigDef("group.min.session.timeout.ms", "6000", _nonneg, TYPE_INT),
+        BrokerConfigDef("group.max.session.timeout.ms", "1800000", _nonneg, TYPE_INT),
+        BrokerConfigDef("transactional.id.expiration.ms", "604800000", _positive, TYPE_INT),
+    )
+}
+
+
+def read_properties(path: str) -> dict[str, str]:
+    """Parse a Java .properties file (key=value or key: value, # and ! comments)."""
+    out: dict[str, str] = {}
+    with open(path, encoding="utf-8") as f:
+        pending = ""
+        for raw in f:
+            line = raw.rstrip("\n")
+            if pending:
+                line = pending + line.lstrip()
+                pending = ""
+            if line.endswith("\\"):
+                pending = line[:-1]
+                continue
+            s = line.strip()
+            if not s or s[0] in "#!":
+                continue
+            for i, ch in enumerate(s):
+                if ch in "=:":
+                    out[s[:i].strip()] = s[i + 1 :].strip()
+                    break
+            else:
+                out[s] = ""
+    return out
+
+
+class BrokerConfig:
+    """The broker's effective properties: default < static file/flags < dynamic (AlterConfigs)."""
+
+    def __init__(self, static: dict[str, str] | None = None):
+        self.static: dict[str, str] = {}
+        self.dynamic: dict[str, str] = {}
+        for name, value in (static or {}).items():
+            d = BROKER_CONFIGS.get(name)
+            if d is not None:
+                d.parse(value)  # fail fast on a bad value
+            self.static[name] = str(value)
+
+    def raw(self, name: str) -> str:
+        if name in self.dynamic:
+            return self.dynamic[name]
+        if name in self.static:
+            return self.static[name]
+        d = BROKER_CONFIGS.get(name)
+        if d is None:
+            tdef = next((t for t in TOPIC_CONFIGS.values() if t.broker_property == name), None)
+            if tdef is None:
+                raise KeyError(name)
+            return tdef.default
+        return d.default
+
+    def get(self, name: str):
+        d = BROKER_CONFIGS.get(name)
+        return d.parse(self.raw(name)) if d else self.raw(name)
+
+    def source(self, name: str) -> int:
+        if name in self.dynamic:
+            return SOURCE_DYNAMIC_BROKER_CONFIG
+        if name in self.static:
+            return SOURCE_STATIC_BROKER_CONFIG
+        return SOURCE_DEFAULT_CONFIG
+
+    # topic configs -------------------------------------------------------------------------
+    def topic_default(self, name: str) -> tuple[str, int]:
+        """(value, source) of topic config ``name`` when the topic does not override it."""
+        d = TOPIC_CONFIGS[name]
+        if d.broker_property and (d.broker_property in self.dynamic or d.broker_property in self.static):
+            return self.raw(d.broker_property), self.source(d.broker_property)
+        return d.default, SOURCE_DEFAULT_CONFIG
+
+    def effective_topic_config(self, overrides: dict[str, str]) -> dict[str, str]:
+        out = {name: self.topic_default(name)[0] for name in TOPIC_CONFIGS}
+        out.update(overrides)
+        return out
+
+
+def validate_topic_configs(configs: dict[str, str | None]) -> dict[str, str]:
+    """Check names and values of topic config overrides; raise ConfigError on the first bad one."""
+    out = {}
+    for name, value in configs.items():
+        d = TOPIC_CONFIGS.get(name)
+        if d is None:
+            raise ConfigError(f"Unknown topic config name: {name}")
+        if value is None:
+            raise ConfigError(f"Null value not supported for topic config {name}")
+        d.parse(value)
+        out[name] = str(value)
+    return out

@@ -1,0 +1,44 @@
+"""One module per Kafka API, each declaring ``API_KEY``, ``MIN_VERSION``, ``MAX_VERSION`` and
+``handle(ctx, request) -> response dict | None | awaitable``.
+
+``REGISTRY`` lists them all; the ApiVersions answer is computed from it, never hand-maintained.
+A handler returns ``None`` only when the protocol sends no response (Produce with acks=0).
+"""
+from __future__ import annotations
+
+from hpbroker.handlers import (
+    alter_configs,
+    api_versions,
+    create_partitions,
+    create_topics,
+    delete_records,
+    delete_topics,
+    describe_configs,
+    fetch,
+    init_producer_id,
+    list_offsets,
+    metadata,
+    produce,
+)
+
+_MODULES = (
+    produce,
+    fetch,
+    list_offsets,
+    metadata,
+    api_versions,
+    create_topics,
+    delete_topics,
+    delete_records,
+    init_producer_id,
+    describe_configs,
+    alter_configs,
+    create_partitions,
+)
+
+REGISTRY = {m.API_KEY: m for m in _MODULES}
+
+
+def supported_versions() -> dict[int, tuple[int, int]]:
+    """api_key -> (min_version, max_version) advertised in ApiVersions."""
+    return {k: (m.MIN_VERSION, m.MAX_VERSION) for k, m in sorted(REGISTRY.items())}

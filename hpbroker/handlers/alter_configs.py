@@ -1,0 +1,56 @@
+"""AlterConfigs (key 33), versions 0-1: replace a topic's config overrides, or set the broker's
+dynamic configs. Non-incremental, as Kafka: the request's set replaces all existing overrides.
+
+Unknown topic -> UNKNOWN_TOPIC_OR_PARTITION; unknown name or bad value -> INVALID_CONFIG; a
+read-only broker config -> INVALID_CONFIG; ``validate_only`` changes nothing.
+"""
+from hpbroker.config import BROKER_CONFIGS, ConfigError, validate_topic_configs
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 33
+MIN_VERSION, MAX_VERSION = 0, 1
+
+RESOURCE_TOPIC = 2
+RESOURCE_BROKER = 4
+
+
+def _alter_broker(broker, configs, validate_only):
+    new = {}
+    for name, value in configs.items():
+        d = BROKER_CONFIGS.get(name)
+        if d is None or d.read_only:
+            raise ConfigError(f"Cannot update these configs dynamically: {name}")
+        if value is not None:
+            d.parse(value)
+            new[name] = str(value)
+    if not validate_only:
+        broker.config.dynamic = new
+
+
+def handle(ctx, request):
+    broker = ctx.broker
+    validate_only = request.get("validate_only", False)
+    out = []
+    for r in request["resources"]:
+        rtype, rname = r["resource_type"], r["resource_name"]
+        configs = {c["name"]: c["value"] for c in r["configs"]}
+        code, message = 0, None
+        try:
+            if rtype == RESOURCE_TOPIC:
+                if rname not in broker.topics:
+                    code, message = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"Topic {rname} does not exist"
+                else:
+                    checked = validate_topic_configs(configs)
+                    if not validate_only:
+                        broker.set_topic_configs(rname, checked)
+            elif rtype == RESOURCE_BROKER:
+                if rname not in ("", str(broker.node.node_id)):
+                    code, message = ErrorCode.INVALID_REQUEST, f"Unexpected broker id {rname}"
+                else:
+                    _alter_broker(broker, configs, validate_only)
+            else:
+                code, message = ErrorCode.INVALID_REQUEST, f"Unsupported resource type {rtype}"
+        except ConfigError as exc:
+            code, message = ErrorCode.INVALID_CONFIG, str(exc)
+        out.append({"error_code": code, "error_message": message, "resource_type": rtype, "resource_name": rname})
+    return {"throttle_time_ms": 0, "responses": out}

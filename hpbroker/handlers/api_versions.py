@@ -1,0 +1,20 @@
+"""ApiVersions (key 18): the versions of every API this broker serves, from the registry.
+
+Versions 3+ carry the client's software name and version (flexible body), but the response
+header stays v0 (PROTOCOL.md 1.2); an unsupported version is answered by the server layer with
+a v0 error body before this handler is reached.
+"""
+API_KEY = 18
+MIN_VERSION, MAX_VERSION = 0, 4
+
+
+def handle(ctx, request):
+    from hpbroker.handlers import supported_versions
+
+    return {
+        "error_code": 0,
+        "api_keys": [
+            {"api_key": k, "min_version": lo, "max_version": hi} for k, (lo, hi) in supported_versions().items()
+        ],
+        "throttle_time_ms": 0,
+    }

@@ -1,0 +1,137 @@
+"""What request handlers work with: the node's config, topics and the partitions it leads.
+
+``BrokerContext`` plays the part of Kafka's ReplicaManager + single-node controller: it turns
+topic operations (create, delete, add partitions, alter configs) into registry changes and
+partition logs, and gives handlers the ``Partition`` objects they append to and read from.
+
+Who may touch: the event loop of the process that owns these partitions (in-process mode: the
+only process).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hpbroker.config import TOPIC_CONFIGS, BrokerConfig
+from hpbroker.metadata.topics import TopicInfo, TopicRegistry
+from hpbroker.replication.partition import Partition
+from hpbroker.replication.purgatory import Purgatory
+from hpbroker.storage import LogConfig, LogManager
+
+log = logging.getLogger(__name__)
+
+_MAX_LONG = 9223372036854775807
+
+
+@dataclass(frozen=True)
+class Node:
+    node_id: int
+    host: str
+    port: int
+
+
+def log_config_for(effective: dict[str, str]) -> LogConfig:
+    """Storage settings of a topic from its effective (Kafka-named) topic configs."""
+    def num(name):
+        return int(TOPIC_CONFIGS[name].parse(effective[name]))
+
+    flush_messages = num("flush.messages")
+    flush_ms = num("flush.ms")
+    return LogConfig(
+        segment_bytes=num("segment.bytes"),
+        segment_ms=num("segment.ms"),
+        segment_index_bytes=num("segment.index.bytes"),
+        index_interval_bytes=num("index.interval.bytes"),
+        retention_ms=num("retention.ms"),
+        retention_bytes=num("retention.bytes"),
+        flush_messages=None if flush_messages >= _MAX_LONG else flush_messages,
+        flush_ms=None if flush_ms >= _MAX_LONG else flush_ms,
+    )
+
+
+class BrokerContext:
+    def __init__(self, config: BrokerConfig, node: Node, cluster_id: str = "hpbroker-cluster"):
+        self.config = config
+        self.node = node
+        self.cluster_id = cluster_id
+        self.log_dirs = [d for d in config.get("log.dirs").split(",") if d]
+        for d in self.log_dirs:
+            Path(d).mkdir(parents=True, exist_ok=True)
+        self.topics = TopicRegistry(Path(self.log_dirs[0]) / "__topics.json")
+        self.logs = LogManager(self.log_dirs, log_config_for(config.effective_topic_config({})))
+        self.logs.load({t.name: log_config_for(self.effective_topic_config(t)) for t in self.topics})
+        self.partitions: dict[tuple[str, int], Partition] = {}
+        self.fetch_purgatory = Purgatory()
+        self._next_producer_id = int(time.time() * 1000) << 8  # unique across restarts of one node
+        for topic in self.topics:
+            self._open_partitions(topic, range(topic.num_partitions))
+        # logs left behind by a delete that crashed half-way
+        for (t, p) in list(self._log_keys()):
+            info = self.topics.get(t)
+            if info is None or p >= info.num_partitions:
+                log.warning("deleting orphan partition log %s-%d (topic deleted before a crash)", t, p)
+                self.logs.delete(t, p)
+
+    # topics --------------------------------------------------------------------------------
+    def _log_keys(self):
+        return [tp for tp, _ in self.logs.logs()]
+
+    def effective_topic_config(self, topic: TopicInfo) -> dict[str, str]:
+        return self.config.effective_topic_config(topic.configs)
+
+    def topic_config_value(self, topic: TopicInfo, name: str):
+        return TOPIC_CONFIGS[name].parse(self.effective_topic_config(topic)[name])
+
+    def _open_partitions(self, topic: TopicInfo, indexes) -> None:
+        lc = log_config_for(self.effective_topic_config(topic))
+        for i in indexes:
+            plog = self.logs.get_or_create(topic.name, i, lc)
+            self.partitions[(topic.name, i)] = Partition(topic.name, i, plog)
+
+    def create_topic(self, name: str, num_partitions: int, configs: dict[str, str]) -> TopicInfo:
+        info = self.topics.create(name, num_partitions, configs)
+        self._open_partitions(info, range(num_partitions))
+        return info
+
+    def delete_topic(self, name: str) -> None:
+        info = self.topics.delete(name)
+        for i in range(info.num_partitions):
+            self.partitions.pop((name, i), None)
+            self.logs.delete(name, i)
+            self.fetch_purgatory.notify((name, i))
+
+    def add_partitions(self, name: str, count: int) -> None:
+        info = self.topics.get(name)
+        old = info.num_partitions
+        self.topics.set_partitions(name, count)
+        self._open_partitions(info, range(old, count))
+
+    def set_topic_configs(self, name: str, configs: dict[str, str]) -> None:
+        self.topics.set_configs(name, configs)
+        info = self.topics.get(name)
+        lc = log_config_for(self.effective_topic_config(info))
+        for i in range(info.num_partitions):
+            p = self.partitions.get((name, i))
+            if p is not None:
+                p.log.config = lc
+
+    def partition(self, topic: str, index: int) -> Partition | None:
+        return self.partitions.get((topic, index))
+
+    def next_producer_id(self) -> int:
+        self._next_producer_id += 1
+        return self._next_producer_id
+
+    def notify_append(self, topic: str, index: int) -> None:
+        self.fetch_purgatory.notify((topic, index))
+
+    def run_maintenance(self) -> None:
+        self.logs.run_maintenance()
+        for p in self.partitions.values():
+            if p.log.log_start_offset > p.high_watermark:  # retention cannot pass the HW
+                p.log.high_watermark = p.log.log_start_offset
+
+    def close(self) -> None:
+        self.logs.close()

@@ -1,0 +1,33 @@
+"""CreatePartitions (key 37), versions 0-1: grow a topic to ``count`` partitions.
+
+Unknown topic -> UNKNOWN_TOPIC_OR_PARTITION; a count not above the current one ->
+INVALID_PARTITIONS; assignments that name another broker -> INVALID_REPLICA_ASSIGNMENT."""
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 37
+MIN_VERSION, MAX_VERSION = 0, 1
+
+
+def handle(ctx, request):
+    broker = ctx.broker
+    results = []
+    for t in request["topics"]:
+        name, count = t["name"], t["count"]
+        info = broker.topics.get(name)
+        code, message = 0, None
+        if info is None:
+            code, message = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"The topic '{name}' does not exist."
+        elif count <= info.num_partitions:
+            code = ErrorCode.INVALID_PARTITIONS
+            message = (f"Topic currently has {info.num_partitions} partitions, which is higher than "
+                       f"the requested {count}." if count < info.num_partitions
+                       else f"Topic already has {count} partitions.")
+        elif t.get("assignments") is not None and (
+            len(t["assignments"]) != count - info.num_partitions
+            or any(a["broker_ids"] != [broker.node.node_id] for a in t["assignments"])
+        ):
+            code, message = ErrorCode.INVALID_REPLICA_ASSIGNMENT, "Invalid replica assignment."
+        elif not request.get("validate_only", False):
+            broker.add_partitions(name, count)
+        results.append({"name": name, "error_code": code, "error_message": message})
+    return {"throttle_time_ms": 0, "results": results}

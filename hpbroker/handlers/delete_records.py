@@ -1,0 +1,35 @@
+"""DeleteRecords (key 21), versions 0-1: move a partition's log start offset forward.
+
+offset -1 means "up to the high watermark"; an offset above the high watermark or below zero ->
+OFFSET_OUT_OF_RANGE. Whole segments below the new log start offset are deleted; the answer's
+low_watermark is the new log start offset.
+"""
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 21
+MIN_VERSION, MAX_VERSION = 0, 1
+
+
+def handle(ctx, request):
+    broker = ctx.broker
+    topics = []
+    for t in request["topics"]:
+        parts = []
+        for p in t["partitions"]:
+            index, offset = p["partition_index"], p["offset"]
+            partition = broker.partition(t["name"], index)
+            ans = {"partition_index": index, "low_watermark": -1, "error_code": 0}
+            if partition is None:
+                ans["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+            else:
+                if offset == -1:
+                    offset = partition.high_watermark
+                if offset < 0 or offset > partition.high_watermark:
+                    ans["error_code"] = ErrorCode.OFFSET_OUT_OF_RANGE
+                else:
+                    if offset > partition.log_start_offset:
+                        partition.log.advance_log_start_offset(offset)
+                    ans["low_watermark"] = partition.log_start_offset
+            parts.append(ans)
+        topics.append({"name": t["name"], "partitions": parts})
+    return {"throttle_time_ms": 0, "topics": topics}

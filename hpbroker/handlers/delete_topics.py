@@ -1,0 +1,23 @@
+"""DeleteTopics (key 20), versions 0-3: unknown topic -> UNKNOWN_TOPIC_OR_PARTITION;
+``delete.topic.enable=false`` -> TOPIC_DELETION_DISABLED. Parked fetches on the deleted
+partitions are woken and answer UNKNOWN_TOPIC_OR_PARTITION."""
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 20
+MIN_VERSION, MAX_VERSION = 0, 3
+
+
+def handle(ctx, request):
+    broker = ctx.broker
+    results = []
+    enabled = broker.config.get("delete.topic.enable")
+    for name in request["topic_names"]:
+        if not enabled:
+            code = ErrorCode.TOPIC_DELETION_DISABLED
+        elif name not in broker.topics:
+            code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        else:
+            broker.delete_topic(name)
+            code = 0
+        results.append({"name": name, "error_code": code, "error_message": None})
+    return {"throttle_time_ms": 0, "responses": results}

@@ -1,0 +1,127 @@
+"""Fetch (key 1), versions 4-11: records as file regions, sent with os.sendfile.
+
+Rules (Kafka's ReplicaManager.fetchMessages / readFromLog, PROTOCOL.md section 5):
+- Partitions are read in request order with a shrinking ``max_bytes`` budget; each partition is
+  also capped by its ``partition_max_bytes``. The first batch of the first non-empty partition is
+  returned whole even if it exceeds both limits (KIP-74), so a consumer can always progress.
+- Only bytes below the high watermark (read_uncommitted) or last stable offset (read_committed;
+  equal without transactions) are visible.
+- Every requested partition appears in the answer (kafka-python drops a full fetch response
+  whose partition set differs from its request), with empty records if there is nothing.
+- Answer at once if max_wait_ms <= 0, if min_bytes are available or on any error; otherwise park
+  the request in the fetch purgatory until an append to one of its partitions or max_wait_ms.
+- Sessions (KIP-227): we always answer session_id 0 (sessionless), which every client accepts.
+
+The records of each partition are an ``ExternalBytes`` holding file regions: the protocol encoder
+writes their length, the connection sends them from the segment files with os.sendfile.
+"""
+from __future__ import annotations
+
+import time
+
+from hpbroker.protocol import ExternalBytes
+from hpbroker.protocol.errors import ErrorCode
+from hpbroker.storage import OffsetOutOfRange
+
+API_KEY = 1
+MIN_VERSION, MAX_VERSION = 4, 11
+
+READ_COMMITTED = 1
+
+
+def file_records(regions, size) -> ExternalBytes:
+    """Record bytes that stay in segment files: ``source`` is a list of storage FileRegion (fd,
+    position, length) sent with os.sendfile; holding them keeps the segment files open."""
+    return ExternalBytes(size, regions)
+
+
+def _partition_answer(index, code, partition=None):
+    hw = partition.high_watermark if partition is not None else -1
+    lso = hw
+    lso_start = partition.log_start_offset if partition is not None else -1
+    return {
+        "partition_index": index,
+        "error_code": code,
+        "high_watermark": hw,
+        "last_stable_offset": lso,
+        "log_start_offset": lso_start,
+        "aborted_transactions": None,
+        "preferred_read_replica": -1,
+        "records": b"",
+    }
+
+
+def _read_all(ctx, request, plan):
+    """One pass over the requested partitions. Returns (topics answer, bytes, had_error)."""
+    broker = ctx.broker
+    budget = request.get("max_bytes", 0x7FFFFFFF)
+    read_committed = request.get("isolation_level", 0) == READ_COMMITTED
+    total = 0
+    had_error = False
+    out = []
+    for topic, parts in plan:
+        answers = []
+        for fp in parts:
+            index = fp["partition"]
+            partition = broker.partition(topic, index)
+            if partition is None:
+                answers.append(_partition_answer(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+                had_error = True
+                continue
+            epoch = fp.get("current_leader_epoch", -1)
+            if epoch >= 0 and epoch != partition.leader_epoch:
+                code = ErrorCode.UNKNOWN_LEADER_EPOCH if epoch > partition.leader_epoch else ErrorCode.FENCED_LEADER_EPOCH
+                answers.append(_partition_answer(index, code, partition))
+                had_error = True
+                continue
+            ans = _partition_answer(index, 0, partition)
+            if read_committed:
+                ans["aborted_transactions"] = []
+            limit = min(fp["partition_max_bytes"], max(budget - total, 0))
+            try:
+                result = partition.log.read(
+                    fp["fetch_offset"], limit, upper_bound=partition.high_watermark, min_one_batch=(total == 0)
+                )
+            except OffsetOutOfRange:
+                ans["error_code"] = ErrorCode.OFFSET_OUT_OF_RANGE
+                answers.append(ans)
+                had_error = True
+                continue
+            if result.size:
+                ans["records"] = file_records(result.regions, result.size)
+                total += result.size
+            answers.append(ans)
+        out.append({"topic": topic, "partitions": answers})
+    return out, total, had_error
+
+
+async def _long_poll(ctx, request, plan, deadline, min_bytes):
+    keys = [(topic, fp["partition"]) for topic, parts in plan for fp in parts]
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        await ctx.broker.fetch_purgatory.wait(keys, remaining)
+        topics, total, had_error = _read_all(ctx, request, plan)
+        if total >= min_bytes or had_error:
+            return _response(topics)
+    topics, _, _ = _read_all(ctx, request, plan)
+    return _response(topics)
+
+
+def _response(topics):
+    return {"throttle_time_ms": 0, "error_code": 0, "session_id": 0, "responses": topics}
+
+
+def handle(ctx, request):
+    if request.get("session_epoch", -1) > 0:
+        # we never grant sessions, so an incremental fetch names a session we do not have
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.FETCH_SESSION_ID_NOT_FOUND,
+                "session_id": 0, "responses": []}
+    plan = [(t["topic"], t["partitions"]) for t in request["topics"]]
+    topics, total, had_error = _read_all(ctx, request, plan)
+    min_bytes = min(request.get("min_bytes", 1), request.get("max_bytes", 0x7FFFFFFF))
+    max_wait = request.get("max_wait_ms", 0)
+    if max_wait <= 0 or total >= min_bytes or had_error or not plan:
+        return _response(topics)
+    return _long_poll(ctx, request, plan, time.monotonic() + max_wait / 1000.0, min_bytes)

@@ -1,0 +1,17 @@
+"""InitProducerId (key 22), versions 0-1: a new producer id (epoch 0) for an idempotent producer.
+
+Producer ids are unique across restarts of the node (seeded from the clock at start-up), so a
+restarted broker never hands out an id whose sequence state is still in a log. Transactions are
+not supported yet: a transactional id is refused with INVALID_REQUEST, since this node runs no
+transaction coordinator.
+"""
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 22
+MIN_VERSION, MAX_VERSION = 0, 1
+
+
+def handle(ctx, request):
+    if request.get("transactional_id") is not None:
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.INVALID_REQUEST, "producer_id": -1, "producer_epoch": -1}
+    return {"throttle_time_ms": 0, "error_code": 0, "producer_id": ctx.broker.next_producer_id(), "producer_epoch": 0}

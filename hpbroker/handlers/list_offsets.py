@@ -1,0 +1,57 @@
+"""ListOffsets (key 2), versions 1-5: offsets by timestamp.
+
+timestamp -2 (earliest) -> log start offset; -1 (latest) -> high watermark (= last stable offset
+without transactions); t >= 0 -> the first offset whose batch has a timestamp >= t, from the time
+index, or offset -1 if there is none. Leader epoch (v4+) is constant on a single node.
+"""
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 2
+MIN_VERSION, MAX_VERSION = 1, 5
+
+LATEST, EARLIEST = -1, -2
+
+
+def _lookup(partition, timestamp):
+    if timestamp == LATEST:
+        return -1, partition.high_watermark
+    if timestamp == EARLIEST:
+        return -1, partition.log_start_offset
+    if timestamp < 0:
+        return None
+    found = partition.log.offset_for_timestamp(timestamp)
+    if found is None:
+        return -1, -1
+    offset, ts = found
+    if offset >= partition.high_watermark:
+        return -1, -1
+    return ts, max(offset, partition.log_start_offset)
+
+
+def handle(ctx, request):
+    broker = ctx.broker
+    topics = []
+    for t in request["topics"]:
+        parts = []
+        for p in t["partitions"]:
+            index = p["partition_index"]
+            partition = broker.partition(t["name"], index)
+            ans = {"partition_index": index, "error_code": 0, "old_style_offsets": [], "timestamp": -1,
+                   "offset": -1, "leader_epoch": -1}
+            if partition is None:
+                ans["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+            else:
+                epoch = p.get("current_leader_epoch", -1)
+                if epoch >= 0 and epoch != partition.leader_epoch:
+                    ans["error_code"] = (ErrorCode.UNKNOWN_LEADER_EPOCH if epoch > partition.leader_epoch
+                                         else ErrorCode.FENCED_LEADER_EPOCH)
+                else:
+                    found = _lookup(partition, p["timestamp"])
+                    if found is None:
+                        ans["error_code"] = ErrorCode.INVALID_REQUEST
+                    else:
+                        ans["timestamp"], ans["offset"] = found
+                        ans["leader_epoch"] = partition.leader_epoch
+            parts.append(ans)
+        topics.append({"name": t["name"], "partitions": parts})
+    return {"throttle_time_ms": 0, "topics": topics}

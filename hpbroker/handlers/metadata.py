@@ -1,0 +1,72 @@
+"""Metadata (key 3): brokers, controller and the partitions of the requested topics.
+
+Topics: v0 empty list = all topics; v1+ null = all, empty = none (brokers only). A missing topic
+is created when ``auto.create.topics.enable`` and the request allows it (v4+ flag), and answered
+LEADER_NOT_AVAILABLE on that first request, as Kafka does while a topic is being created; the
+client asks again and finds it. The controller id is this node, so admin clients send their
+requests here. Leader epoch is constant (0) on a single node.
+"""
+from hpbroker.metadata.topics import InvalidTopic, validate_topic_name
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 3
+MIN_VERSION, MAX_VERSION = 0, 8
+
+
+def _topic_entry(ctx, info):
+    node_id = ctx.broker.node.node_id
+    return {
+        "error_code": 0,
+        "name": info.name,
+        "is_internal": info.internal,
+        "partitions": [
+            {
+                "error_code": 0,
+                "partition_index": i,
+                "leader_id": node_id,
+                "leader_epoch": 0,
+                "replica_nodes": [node_id],
+                "isr_nodes": [node_id],
+                "offline_replicas": [],
+            }
+            for i in range(info.num_partitions)
+        ],
+    }
+
+
+def _error_entry(name, code):
+    return {"error_code": code, "name": name, "is_internal": False, "partitions": []}
+
+
+def handle(ctx, request):
+    broker = ctx.broker
+    requested = request.get("topics")
+    if requested is None or (ctx.api_version == 0 and not requested):
+        topics = [_topic_entry(ctx, t) for t in broker.topics]
+    else:
+        allow_create = request.get("allow_auto_topic_creation", True) and broker.config.get("auto.create.topics.enable")
+        topics = []
+        for t in requested:
+            name = t["name"]
+            info = broker.topics.get(name)
+            if info is not None:
+                topics.append(_topic_entry(ctx, info))
+                continue
+            try:
+                validate_topic_name(name or "")
+            except InvalidTopic:
+                topics.append(_error_entry(name, ErrorCode.INVALID_TOPIC_EXCEPTION))
+                continue
+            if allow_create:
+                broker.create_topic(name, broker.config.get("num.partitions"), {})
+                topics.append(_error_entry(name, ErrorCode.LEADER_NOT_AVAILABLE))
+            else:
+                topics.append(_error_entry(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+    node = broker.node
+    return {
+        "throttle_time_ms": 0,
+        "brokers": [{"node_id": node.node_id, "host": node.host, "port": node.port, "rack": None}],
+        "cluster_id": broker.cluster_id,
+        "controller_id": node.node_id,
+        "topics": topics,
+    }

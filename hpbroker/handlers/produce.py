@@ -1,0 +1,79 @@
+"""Produce (key 0), versions 3-8: one RecordBatch v2 per partition.
+
+Per partition: unknown topic/partition -> UNKNOWN_TOPIC_OR_PARTITION; the batch is checked and
+appended by ``Partition.append_from_client`` (size, CRC, format, timestamps, idempotence), which
+answers a duplicate of one of the producer's last five batches with its original offsets.
+acks must be 0, 1 or -1 (INVALID_REQUIRED_ACKS). acks=-1 needs min.insync.replicas <= the ISR
+size (1 on a single node), else NOT_ENOUGH_REPLICAS. acks=0 gets no response at all; if any
+partition failed, the connection is closed instead, which is how Kafka tells such a producer.
+"""
+from hpbroker.handlers.request import CloseConnection
+from hpbroker.protocol.errors import ErrorCode
+from hpbroker.replication.partition import AppendError
+
+API_KEY = 0
+MIN_VERSION, MAX_VERSION = 3, 8
+
+_ISR_SIZE = 1  # single node
+
+
+def _failed(index, code, message=None):
+    return {"index": index, "error_code": code, "base_offset": -1, "log_append_time_ms": -1,
+            "log_start_offset": -1, "record_errors": [], "error_message": message}
+
+
+def handle(ctx, request):
+    broker = ctx.broker
+    acks = request["acks"]
+    responses = []
+    any_error = False
+    allow_zstd = ctx.api_version >= 7
+    for topic_data in request["topic_data"]:
+        name = topic_data["name"]
+        info = broker.topics.get(name)
+        parts = []
+        if info is not None:
+            eff = broker.effective_topic_config(info)
+            max_message_bytes = int(eff["max.message.bytes"])
+            log_append_time = eff["message.timestamp.type"] == "LogAppendTime"
+            min_isr = int(eff["min.insync.replicas"])
+            before = int(eff["message.timestamp.before.max.ms"])
+            after = int(eff["message.timestamp.after.max.ms"])
+        for pd in topic_data["partition_data"]:
+            index = pd["index"]
+            if acks not in (0, 1, -1):
+                parts.append(_failed(index, ErrorCode.INVALID_REQUIRED_ACKS))
+                any_error = True
+                continue
+            partition = broker.partition(name, index) if info is not None else None
+            if partition is None:
+                parts.append(_failed(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+                any_error = True
+                continue
+            if acks == -1 and min_isr > _ISR_SIZE:
+                parts.append(_failed(index, ErrorCode.NOT_ENOUGH_REPLICAS,
+                                     f"ISR size {_ISR_SIZE} is below min.insync.replicas {min_isr}"))
+                any_error = True
+                continue
+            try:
+                r = partition.append_from_client(
+                    pd["records"], max_message_bytes=max_message_bytes, log_append_time=log_append_time,
+                    allow_zstd=allow_zstd,
+                    timestamp_before_ms=None if before >= 2**63 - 1 else before,
+                    timestamp_after_ms=None if after >= 2**63 - 1 else after,
+                )
+            except AppendError as exc:
+                parts.append(_failed(index, exc.error_code, str(exc)))
+                any_error = True
+                continue
+            if not r.duplicate:
+                broker.notify_append(name, index)
+            parts.append({"index": index, "error_code": 0, "base_offset": r.base_offset,
+                          "log_append_time_ms": r.log_append_time, "log_start_offset": r.log_start_offset,
+                          "record_errors": [], "error_message": None})
+        responses.append({"name": name, "partition_responses": parts})
+    if acks == 0:
+        if any_error:
+            raise CloseConnection("acks=0 produce failed")
+        return None
+    return {"responses": responses, "throttle_time_ms": 0}

@@ -1,0 +1,19 @@
+"""The per-request context a handler receives, and the signals it can raise."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class CloseConnection(Exception):
+    """Close the client's connection without a response (Kafka's answer to a failed acks=0
+    Produce, and to requests that cannot be answered at all)."""
+
+
+@dataclass(slots=True)
+class RequestContext:
+    broker: object  # hpbroker.handlers.context.BrokerContext
+    api_key: int
+    api_version: int
+    correlation_id: int
+    client_id: str | None
+    peer: str

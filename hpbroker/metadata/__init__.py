@@ -1,0 +1,1 @@
+"""Cluster metadata of a node: which topics exist, their partitions and config overrides."""

@@ -1,0 +1,111 @@
+"""The topic registry: topic names, ids, partition counts and per-topic config overrides.
+
+On disk: ``<first log dir>/__topics.json``, rewritten whole on every change (tmp file, fsync,
+rename, fsync of the directory), so a crash leaves either the old or the new registry. Topic
+metadata changes are rare (create/delete/alter), so rewriting the file is cheaper than a log.
+With a cluster this role moves to ZooKeeper (DESIGN.md section 5).
+
+Who may touch: the broker's main event loop only (single-node controller duties).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MAX_TOPIC_NAME = 249
+_LEGAL = re.compile(r"^[a-zA-Z0-9._-]+$")
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+
+
+class InvalidTopic(ValueError):
+    """A topic name Kafka would refuse (INVALID_TOPIC_EXCEPTION)."""
+
+
+def validate_topic_name(name: str) -> None:
+    if not name:
+        raise InvalidTopic("Topic name is illegal, it can't be empty")
+    if name in (".", ".."):
+        raise InvalidTopic("Topic name cannot be \".\" or \"..\"")
+    if len(name) > MAX_TOPIC_NAME:
+        raise InvalidTopic(f"Topic name is longer than {MAX_TOPIC_NAME} characters")
+    if not _LEGAL.match(name):
+        raise InvalidTopic(
+            f"Topic name {name!r} is illegal, it contains a character other than ASCII "
+            "alphanumerics, '.', '_' and '-'"
+        )
+
+
+@dataclass
+class TopicInfo:
+    name: str
+    topic_id: bytes  # 16-byte UUID, as Kafka's topic ids
+    num_partitions: int
+    configs: dict[str, str] = field(default_factory=dict)  # overrides only
+
+    @property
+    def internal(self) -> bool:
+        return self.name in INTERNAL_TOPICS
+
+
+class TopicRegistry:
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.topics: dict[str, TopicInfo] = {}
+        if self.path.exists():
+            data = json.loads(self.path.read_text())
+            for t in data.get("topics", []):
+                info = TopicInfo(t["name"], bytes.fromhex(t["topic_id"]), int(t["num_partitions"]), dict(t["configs"]))
+                self.topics[info.name] = info
+
+    def get(self, name: str) -> TopicInfo | None:
+        return self.topics.get(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.topics
+
+    def __iter__(self):
+        return iter(list(self.topics.values()))
+
+    def create(self, name: str, num_partitions: int, configs: dict[str, str] | None = None) -> TopicInfo:
+        info = TopicInfo(name, uuid.uuid4().bytes, num_partitions, dict(configs or {}))
+        self.topics[name] = info
+        self._save()
+        return info
+
+    def delete(self, name: str) -> TopicInfo:
+        info = self.topics.pop(name)
+        self._save()
+        return info
+
+    def set_partitions(self, name: str, count: int) -> None:
+        self.topics[name].num_partitions = count
+        self._save()
+
+    def set_configs(self, name: str, configs: dict[str, str]) -> None:
+        self.topics[name].configs = dict(configs)
+        self._save()
+
+    def _save(self) -> None:
+        data = {
+            "version": 1,
+            "topics": [
+                {"name": t.name, "topic_id": t.topic_id.hex(), "num_partitions": t.num_partitions, "configs": t.configs}
+                for t in self.topics.values()
+            ],
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        dfd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)

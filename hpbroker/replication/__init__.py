@@ -1,0 +1,1 @@
+"""Partition state on top of the log: leader epoch, high watermark, producer state, purgatory."""

@@ -1,0 +1,108 @@
+"""A partition this node leads: its log, leader epoch, high watermark and producer state.
+
+Single node: the ISR is this node alone, so the high watermark follows the log end offset right
+after every append and acks=all is satisfied by the local write. Replication (DESIGN.md section 5)
+will move the high watermark to the minimum log end offset of the ISR instead.
+
+Append path for client batches (Kafka's UnifiedLog.appendAsLeader + LogValidator), per batch:
+size limit, CRC/format (Cython), timestamp bounds, idempotence, then the log assigns offsets in
+place. Record bytes are never touched in Python.
+
+Who may touch: the one owner of the partition (the event loop of its handler); readers in other
+processes see only what ``high_watermark`` published.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from hpbroker.records import batch as rb
+from hpbroker.replication.producer_state import ProducerStateError, ProducerStateManager
+
+NONE = 0
+CORRUPT_MESSAGE = 2
+MESSAGE_TOO_LARGE = 10
+INVALID_TIMESTAMP = 32
+UNSUPPORTED_COMPRESSION_TYPE = 76
+INVALID_RECORD = 87
+
+
+class AppendError(Exception):
+    def __init__(self, error_code: int, message: str):
+        super().__init__(message)
+        self.error_code = error_code
+
+
+@dataclass(slots=True)
+class AppendResult:
+    base_offset: int
+    last_offset: int
+    log_append_time: int  # -1 under CreateTime
+    log_start_offset: int
+    duplicate: bool = False
+
+
+class Partition:
+    def __init__(self, topic: str, index: int, log, leader_epoch: int = 0):
+        self.topic = topic
+        self.index = index
+        self.log = log
+        self.leader_epoch = leader_epoch
+        self.producer_state = ProducerStateManager()
+        self.producer_state.rebuild(log.iter_batch_headers(log.log_start_offset))
+        # single node: everything in the log is replicated to the whole ISR (this node)
+        self.log.high_watermark = self.log.log_end_offset
+
+    @property
+    def high_watermark(self) -> int:
+        return self.log.high_watermark
+
+    @property
+    def log_end_offset(self) -> int:
+        return self.log.log_end_offset
+
+    @property
+    def log_start_offset(self) -> int:
+        return self.log.log_start_offset
+
+    def append_from_client(self, buf, *, max_message_bytes: int, log_append_time: bool,
+                           allow_zstd: bool = True, timestamp_before_ms: int | None = None,
+                           timestamp_after_ms: int | None = None) -> AppendResult:
+        """Validate one client batch (Produce v3+: exactly one per partition) and append it."""
+        if buf is None or len(buf) == 0:
+            raise AppendError(INVALID_RECORD, "produce request without a record batch")
+        if len(buf) > max_message_bytes:
+            raise AppendError(
+                MESSAGE_TOO_LARGE,
+                f"record batch of {len(buf)} bytes exceeds max.message.bytes {max_message_bytes}",
+            )
+        try:
+            h = rb.validate(buf)
+        except rb.InvalidRecordBatch as exc:
+            raise AppendError(exc.error_code, exc.reason) from None
+        codec = h.attributes & rb.CODEC_MASK
+        if codec > rb.ZSTD:
+            raise AppendError(CORRUPT_MESSAGE, f"unknown compression codec {codec}")
+        if codec == rb.ZSTD and not allow_zstd:
+            raise AppendError(UNSUPPORTED_COMPRESSION_TYPE, "zstd needs Produce v7 or later")
+        now = int(time.time() * 1000)
+        if not log_append_time:
+            if timestamp_before_ms is not None and h.base_timestamp < now - timestamp_before_ms:
+                raise AppendError(INVALID_TIMESTAMP, f"timestamp {h.base_timestamp} is too far in the past")
+            if timestamp_after_ms is not None and h.max_timestamp > now + timestamp_after_ms:
+                raise AppendError(INVALID_TIMESTAMP, f"timestamp {h.max_timestamp} is too far in the future")
+        idempotent = h.producer_id >= 0
+        if idempotent:
+            try:
+                dup = self.producer_state.check(h.producer_id, h.producer_epoch, h.base_sequence, h.last_sequence)
+            except ProducerStateError as exc:
+                raise AppendError(exc.error_code, str(exc)) from None
+            if dup is not None:
+                return AppendResult(dup.first_offset, dup.last_offset, dup.timestamp, self.log.log_start_offset, True)
+        info = self.log.append(buf, leader_epoch=self.leader_epoch, log_append_time=now if log_append_time else None)
+        append_time = now if log_append_time else -1
+        if idempotent:
+            self.producer_state.update(h.producer_id, h.producer_epoch, h.base_sequence, h.last_sequence,
+                                       info.base_offset, info.last_offset, append_time)
+        self.log.high_watermark = self.log.log_end_offset
+        return AppendResult(info.base_offset, info.last_offset, append_time, self.log.log_start_offset)

@@ -1,0 +1,54 @@
+"""Purgatory: requests parked until something they wait for happens, or their timeout.
+
+A delayed Fetch waits for new bytes on any of its partitions; a delayed JoinGroup waits for the
+rebalance to complete. Each waiter is an asyncio future registered under one or more keys (a
+TopicPartition, a group id); ``notify(key)`` wakes every waiter of that key, the caller re-checks
+its condition and either answers or parks again. Timeouts are asyncio timers, so a parked request
+costs no polling.
+
+Who may touch: the event loop of the process that owns the keys.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+
+class Purgatory:
+    def __init__(self) -> None:
+        self._waiters: dict[object, set[asyncio.Future]] = defaultdict(set)
+
+    def watch(self, keys) -> asyncio.Future:
+        fut = asyncio.get_running_loop().create_future()
+        for k in keys:
+            self._waiters[k].add(fut)
+        fut.add_done_callback(lambda f, ks=tuple(keys): self._forget(f, ks))
+        return fut
+
+    def _forget(self, fut, keys) -> None:
+        for k in keys:
+            s = self._waiters.get(k)
+            if s is not None:
+                s.discard(fut)
+                if not s:
+                    del self._waiters[k]
+
+    def notify(self, key) -> None:
+        s = self._waiters.get(key)
+        if not s:
+            return
+        for fut in list(s):
+            if not fut.done():
+                fut.set_result(key)
+
+    def __len__(self) -> int:
+        return sum(len(s) for s in self._waiters.values())
+
+    async def wait(self, keys, timeout_s: float) -> bool:
+        """Park until one key is notified (True) or ``timeout_s`` passes (False)."""
+        fut = self.watch(keys)
+        try:
+            await asyncio.wait_for(fut, timeout_s)
+            return True
+        except asyncio.TimeoutError:
+            return False

@@ -1,0 +1,117 @@
+"""A single-process hpbroker: the listener, its connections and the partitions, in one event loop.
+
+This is the in-process mode of DESIGN.md section 2 (``--processors 1 --handlers 0``): it runs
+the same handler modules the multi-process topology runs, and is what the test fixture starts.
+
+Who may touch: everything here runs on one asyncio event loop; ``BrokerServer.stop`` may be
+called from another thread through ``request_stop``.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+from hpbroker.config import BrokerConfig
+from hpbroker.handlers.context import BrokerContext, Node
+from hpbroker.server.connection import Connection
+
+log = logging.getLogger("hpbroker")
+
+MAINTENANCE_INTERVAL_S = 1.0
+
+
+def parse_listener(value: str) -> tuple[str, int]:
+    """'PLAINTEXT://host:port' (first of a comma list) -> (host, port)."""
+    first = value.split(",")[0].strip()
+    if "://" in first:
+        first = first.split("://", 1)[1]
+    host, _, port = first.rpartition(":")
+    return host or "0.0.0.0", int(port)
+
+
+class BrokerServer:
+    def __init__(self, config: BrokerConfig):
+        self.config = config
+        self.host, self.port = parse_listener(config.get("listeners"))
+        self.max_request_bytes = config.get("socket.request.max.bytes")
+        self.broker: BrokerContext | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.connections: set[Connection] = set()
+        self._lsock: socket.socket | None = None
+        self._stopped: asyncio.Event | None = None
+        self._maintenance: asyncio.TimerHandle | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.broker.node.host}:{self.broker.node.port}"
+
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        lsock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.bind((self.host, self.port))
+        lsock.listen(1024)
+        lsock.setblocking(False)
+        self._lsock = lsock
+        port = lsock.getsockname()[1]
+        adv = self.config.raw("advertised.listeners")
+        adv_host, adv_port = parse_listener(adv) if adv else (self.host, port)
+        if adv_host in ("0.0.0.0", "::", ""):
+            adv_host = socket.gethostname()
+        node_id = self.config.get("node.id") if "node.id" in self.config.static else self.config.get("broker.id")
+        self.broker = BrokerContext(self.config, Node(node_id, adv_host, adv_port or port))
+        self.loop.add_reader(lsock.fileno(), self._accept)
+        self._schedule_maintenance()
+        log.info("hpbroker listening on %s:%d (node %d, log.dirs %s)", self.host, port, node_id,
+                 self.config.get("log.dirs"))
+
+    def _schedule_maintenance(self) -> None:
+        self._maintenance = self.loop.call_later(MAINTENANCE_INTERVAL_S, self._run_maintenance)
+
+    def _run_maintenance(self) -> None:
+        try:
+            self.broker.run_maintenance()
+        except Exception:
+            log.exception("log maintenance failed")
+        self._schedule_maintenance()
+
+    def _accept(self) -> None:
+        for _ in range(64):
+            try:
+                sock, addr = self._lsock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("accept failed: %s", exc)
+                return
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = Connection(self, sock, f"{addr[0]}:{addr[1]}")
+            self.connections.add(conn)
+            conn.start()
+
+    def forget(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+
+    async def serve_until_stopped(self) -> None:
+        await self._stopped.wait()
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop (safe from signal handlers and other threads)."""
+        self.loop.call_soon_threadsafe(self._stopped.set)
+
+    async def stop(self) -> None:
+        if self._lsock is not None:
+            self.loop.remove_reader(self._lsock.fileno())
+            self._lsock.close()
+            self._lsock = None
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+        for conn in list(self.connections):
+            conn.close()
+        await asyncio.sleep(0)
+        if self.broker is not None:
+            self.broker.close()
+        log.info("hpbroker stopped cleanly")

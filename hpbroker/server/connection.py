@@ -1,0 +1,295 @@
+"""One client connection: framing, dispatch to handlers, responses in request order, sendfile.
+
+Theory of operation
+-------------------
+The socket is non-blocking and registered with the event loop through ``add_reader`` /
+``add_writer`` (no asyncio transports: we need ``os.sendfile`` on the socket and control over
+buffers). Reading fills a 64 KiB buffer; every complete frame is copied once into its own
+``bytearray`` (writable, so Produce batches are patched in place and appended from it); a frame
+larger than what is buffered gets its own ``bytearray`` of the announced size and the rest of it
+is received straight into it. A size below zero or above ``socket.request.max.bytes`` closes the
+connection before anything is allocated.
+
+Each request gets a sequence number. Handlers answer at once or later (long-poll Fetch); finished
+responses wait in ``_done`` until every earlier one is out, because Kafka clients match
+responses to requests by order on a connection. Response chunks are ``bytes`` or file regions;
+bytes go out with ``sendmsg`` (gathering), regions with ``os.sendfile`` from the segment file.
+
+Back-pressure: with too many requests in flight or too many bytes queued, the connection stops
+reading until the backlog drains, so one client cannot make the broker buffer without bound.
+
+Who may touch: the event loop thread of the process that accepted the socket.
+"""
+from __future__ import annotations
+
+import asyncio
+import errno
+import inspect
+import logging
+import os
+import socket
+import struct
+from collections import deque
+
+from hpbroker import protocol
+from hpbroker.handlers import REGISTRY, supported_versions
+from hpbroker.handlers.request import CloseConnection, RequestContext
+from hpbroker.protocol import ExternalBytes, ProtocolError
+
+log = logging.getLogger(__name__)
+
+READ_BUFFER = 64 * 1024
+MAX_IN_FLIGHT = 128
+MAX_QUEUED_BYTES = 32 * 1024 * 1024
+API_VERSIONS = 18
+_SIZE = struct.Struct(">i")
+
+
+class Connection:
+    def __init__(self, server, sock: socket.socket, peer: str):
+        self.server = server
+        self.broker = server.broker
+        self.loop = server.loop
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.peer = peer
+        self.max_request = server.max_request_bytes
+        self._buf = bytearray(READ_BUFFER)
+        self._view = memoryview(self._buf)
+        self._start = 0  # first unparsed byte in _buf
+        self._end = 0  # end of received bytes in _buf
+        self._frame: bytearray | None = None  # a large frame being received directly
+        self._frame_filled = 0
+        self._next_seq = 0
+        self._write_seq = 0
+        self._done: dict[int, list] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._out: deque = deque()  # bytes-like chunks and [fd, position, remaining, keepalive] lists
+        self._out_bytes = 0
+        self._reading = False
+        self._writing = False
+        self.closed = False
+
+    # lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._resume_reading()
+
+    def close(self, reason: str | None = None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if reason:
+            log.warning("closing connection from %s: %s", self.peer, reason)
+        self._pause_reading()
+        if self._writing:
+            self.loop.remove_writer(self.fd)
+            self._writing = False
+        for t in list(self._tasks):
+            t.cancel()
+        self._out.clear()
+        self._done.clear()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        self.server.forget(self)
+
+    def _pause_reading(self) -> None:
+        if self._reading:
+            self.loop.remove_reader(self.fd)
+            self._reading = False
+
+    def _resume_reading(self) -> None:
+        if not self._reading and not self.closed:
+            self.loop.add_reader(self.fd, self._on_readable)
+            self._reading = True
+
+    def _backlogged(self) -> bool:
+        return (self._next_seq - self._write_seq) >= MAX_IN_FLIGHT or self._out_bytes >= MAX_QUEUED_BYTES
+
+    # reading ---------------------------------------------------------------------------------
+    def _on_readable(self) -> None:
+        try:
+            if self._frame is not None:
+                n = self.sock.recv_into(memoryview(self._frame)[self._frame_filled:])
+                if n == 0:
+                    return self.close()
+                self._frame_filled += n
+                if self._frame_filled == len(self._frame):
+                    frame, self._frame = self._frame, None
+                    self._dispatch(frame)
+                return
+            if self._start == self._end:
+                self._start = self._end = 0
+            elif len(self._buf) - self._end < 4096:
+                # compact: move the unparsed tail to the front
+                tail = self._end - self._start
+                self._buf[:tail] = self._buf[self._start:self._end]
+                self._start, self._end = 0, tail
+            n = self.sock.recv_into(self._view[self._end:])
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            return self.close(f"read failed: {exc}")
+        if n == 0:
+            return self.close()
+        self._end += n
+        self._parse_frames()
+
+    def _parse_frames(self) -> None:
+        buf = self._buf
+        while not self.closed and self._end - self._start >= 4:
+            (size,) = _SIZE.unpack_from(buf, self._start)
+            if size < 0 or size > self.max_request:
+                return self.close(f"invalid request size {size} (socket.request.max.bytes {self.max_request})")
+            have = self._end - self._start - 4
+            if have >= size:
+                begin = self._start + 4
+                frame = buf[begin:begin + size]  # the one copy: socket buffer -> request
+                self._start = begin + size
+                self._dispatch(frame)
+            else:
+                if size + 4 > len(buf):
+                    # larger than our buffer: receive the rest straight into the frame
+                    self._frame = bytearray(size)
+                    self._frame[:have] = buf[self._start + 4:self._end]
+                    self._frame_filled = have
+                    self._start = self._end = 0
+                break
+            if self._backlogged():
+                self._pause_reading()
+                break
+
+    # dispatch --------------------------------------------------------------------------------
+    def _dispatch(self, frame: bytearray) -> None:
+        try:
+            header, offset = protocol.decode_request_header(frame)
+        except ProtocolError as exc:
+            return self.close(f"bad request header: {exc}")
+        api_key, version = header.api_key, header.api_version
+        handler = REGISTRY.get(api_key)
+        if handler is None:
+            return self.close(f"unknown api key {api_key}")
+        seq = self._next_seq
+        self._next_seq += 1
+        if not handler.MIN_VERSION <= version <= handler.MAX_VERSION:
+            if api_key == API_VERSIONS:
+                data = protocol.api_versions_unsupported_response(header.correlation_id, supported_versions())
+                return self._complete(seq, [data])
+            return self.close(f"unsupported version {version} of api key {api_key}")
+        try:
+            request = protocol.decode_request(api_key, version, frame, offset)
+        except ProtocolError as exc:
+            return self.close(f"api key {api_key} v{version} body does not decode: {exc}")
+        ctx = RequestContext(self.broker, api_key, version, header.correlation_id, header.client_id, self.peer)
+        try:
+            result = handler.handle(ctx, request)
+        except CloseConnection as exc:
+            return self.close(str(exc))
+        except Exception:
+            log.exception("%s failed on api key %d v%d from %s", handler.__name__, api_key, version, self.peer)
+            return self.close("internal error")
+        if inspect.isawaitable(result):
+            task = self.loop.create_task(result)
+            self._tasks.add(task)
+            task.add_done_callback(lambda t, s=seq, c=ctx: self._finish_task(t, s, c))
+        else:
+            self._respond(seq, ctx, result)
+
+    def _finish_task(self, task: asyncio.Task, seq: int, ctx: RequestContext) -> None:
+        self._tasks.discard(task)
+        if self.closed or task.cancelled():
+            return
+        exc = task.exception()
+        if isinstance(exc, CloseConnection):
+            return self.close(str(exc))
+        if exc is not None:
+            log.error("api key %d v%d from %s failed", ctx.api_key, ctx.api_version, self.peer, exc_info=exc)
+            return self.close("internal error")
+        self._respond(seq, ctx, task.result())
+
+    def _respond(self, seq: int, ctx: RequestContext, body) -> None:
+        if body is None:  # acks=0 Produce: the protocol has no response
+            return self._complete(seq, [])
+        try:
+            parts = protocol.encode_response_parts(ctx.api_key, ctx.api_version, ctx.correlation_id, body)
+        except Exception:
+            log.exception("cannot encode response to api key %d v%d", ctx.api_key, ctx.api_version)
+            return self.close("internal error")
+        self._complete(seq, parts)
+
+    def _complete(self, seq: int, parts: list) -> None:
+        if self.closed:
+            return
+        self._done[seq] = parts
+        while self._write_seq in self._done:
+            for chunk in self._done.pop(self._write_seq):
+                if isinstance(chunk, ExternalBytes):
+                    for r in chunk.source:
+                        self._out.append([r.fd, r.position, r.length, r])
+                        self._out_bytes += r.length
+                else:
+                    self._out.append(chunk)
+                    self._out_bytes += len(chunk)
+            self._write_seq += 1
+        self._flush()
+        if not self.closed and not self._reading and not self._backlogged():
+            self._resume_reading()
+            if self._end - self._start >= 4:
+                self._parse_frames()
+
+    # writing ---------------------------------------------------------------------------------
+    def _flush(self) -> None:
+        out = self._out
+        try:
+            while out:
+                head = out[0]
+                if isinstance(head, list):  # file region: [fd, position, remaining, keepalive]
+                    sent = os.sendfile(self.fd, head[0], head[1], head[2])
+                    if sent == 0:
+                        raise OSError(errno.EIO, "segment file shorter than its region")
+                    self._out_bytes -= sent
+                    if sent < head[2]:
+                        head[1] += sent
+                        head[2] -= sent
+                        break
+                    out.popleft()
+                    continue
+                # gather the run of bytes chunks at the head into one sendmsg
+                bufs = []
+                wanted = 0
+                for c in out:
+                    if isinstance(c, list) or len(bufs) >= 64:
+                        break
+                    bufs.append(c)
+                    wanted += len(c)
+                sent = self.sock.sendmsg(bufs)
+                self._out_bytes -= sent
+                left = sent
+                while left:
+                    c = out[0]
+                    if left >= len(c):
+                        left -= len(c)
+                        out.popleft()
+                    else:
+                        out[0] = memoryview(c)[left:]
+                        left = 0
+                if sent < wanted:
+                    break  # kernel send buffer full
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError as exc:
+            return self.close(f"write failed: {exc}")
+        if out and not self._writing:
+            self.loop.add_writer(self.fd, self._on_writable)
+            self._writing = True
+        elif not out and self._writing:
+            self.loop.remove_writer(self.fd)
+            self._writing = False
+
+    def _on_writable(self) -> None:
+        self._flush()
+        if not self.closed and not self._reading and not self._backlogged():
+            self._resume_reading()
+            if self._end - self._start >= 4:
+                self._parse_frames()

@@ -1,0 +1,173 @@
+"""Start a real hpbroker for your own tests, in well under a second, without a JVM or Docker.
+
+    from hpbroker.testing import running_broker
+
+    with running_broker() as broker:          # in-process (a background thread)
+        producer = Producer({"bootstrap.servers": broker.bootstrap})
+
+    with running_broker(subprocess=True) as broker:   # a separate `python -m hpbroker`
+        ...
+
+With pytest, the plugin (installed with hpbroker) gives the fixture ``hpbroker_bootstrap``: a
+broker per test module on a free port with a temporary data directory, as "host:port".
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess as _subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RunningBroker:
+    bootstrap: str
+    data_dir: str
+    host: str
+    port: int
+    process: _subprocess.Popen | None = None
+    _server: object = None
+    _thread: threading.Thread | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def server(self):
+        """The in-process BrokerServer (None in subprocess mode)."""
+        return self._server
+
+
+def _props(data_dir: str, port: int, host: str, overrides: dict | None) -> dict:
+    props = {"listeners": f"PLAINTEXT://{host}:{port}", "log.dirs": data_dir}
+    props.update({k: str(v) for k, v in (overrides or {}).items()})
+    return props
+
+
+@contextmanager
+def running_broker(*, subprocess: bool = False, data_dir: str | None = None, host: str = "127.0.0.1",
+                   port: int = 0, config: dict | None = None, args: list[str] | None = None,
+                   startup_timeout: float = 30.0):
+    """A broker for the duration of the ``with`` block; its data dir is removed afterwards unless
+    ``data_dir`` was given (so a test can restart a broker on the same data)."""
+    own_dir = data_dir is None
+    data_dir = data_dir or tempfile.mkdtemp(prefix="hpbroker-")
+    try:
+        if subprocess:
+            with _subprocess_broker(data_dir, host, port, config, args or [], startup_timeout) as b:
+                yield b
+        else:
+            with _inprocess_broker(data_dir, host, port, config, startup_timeout) as b:
+                yield b
+    finally:
+        if own_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextmanager
+def _inprocess_broker(data_dir, host, port, config, timeout):
+    from hpbroker.config import BrokerConfig
+    from hpbroker.server.broker import BrokerServer
+
+    server = BrokerServer(BrokerConfig(_props(data_dir, port, host, config)))
+    ready = threading.Event()
+    failure: list[BaseException] = []
+
+    def run():
+        async def main():
+            try:
+                await server.start()
+            except BaseException as exc:  # surface start-up errors to the caller
+                failure.append(exc)
+                ready.set()
+                return
+            ready.set()
+            try:
+                await server.serve_until_stopped()
+            finally:
+                await server.stop()
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=run, name="hpbroker", daemon=True)
+    thread.start()
+    if not ready.wait(timeout):
+        raise TimeoutError("hpbroker did not start")
+    if failure:
+        raise failure[0]
+    node = server.broker.node
+    try:
+        yield RunningBroker(f"{node.host}:{node.port}", data_dir, node.host, node.port, _server=server, _thread=thread)
+    finally:
+        server.request_stop()
+        thread.join(timeout)
+
+
+_LISTENING = re.compile(r"listening on (\S+):(\d+)")
+
+
+@contextmanager
+def _subprocess_broker(data_dir, host, port, config, args, timeout):
+    cmd = [sys.executable, "-m", "hpbroker", "--host", host, "--port", str(port), "--data-dir", data_dir]
+    for k, v in (config or {}).items():
+        cmd += ["--override", f"{k}={v}"]
+    cmd += args
+    log_path = os.path.join(data_dir, "broker.log") if os.path.isdir(data_dir) else None
+    proc = _subprocess.Popen(cmd, stderr=_subprocess.PIPE, stdout=_subprocess.DEVNULL, text=True,
+                             start_new_session=True)
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    bound = None
+    try:
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            m = _LISTENING.search(line)
+            if m:
+                bound = (m.group(1), int(m.group(2)))
+                break
+        if bound is None:
+            raise RuntimeError("hpbroker did not start:\n" + "".join(lines))
+        # keep draining stderr so the broker never blocks on a full pipe
+        drain = threading.Thread(target=_drain, args=(proc.stderr, lines, log_path), daemon=True)
+        drain.start()
+        yield RunningBroker(f"{bound[0]}:{bound[1]}", data_dir, bound[0], bound[1], process=proc,
+                            extra={"log": lines})
+    finally:
+        stop_process(proc, timeout)
+
+
+def _drain(stream, lines, log_path):
+    for line in stream:
+        lines.append(line)
+        if len(lines) > 10000:
+            del lines[:5000]
+
+
+def stop_process(proc: _subprocess.Popen, timeout: float = 30.0) -> int | None:
+    """SIGTERM, wait, then SIGKILL the whole process group: no orphan survives a test."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout)
+        except _subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        return proc.wait(5)
+    except _subprocess.TimeoutExpired:
+        return None

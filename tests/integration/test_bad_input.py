@@ -1,0 +1,137 @@
+"""Hostile bytes: the offending connection is closed (or gets Kafka's error), everyone else is
+served, memory does not follow a claimed size, and corrupt batches never reach the log."""
+import socket
+import struct
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hpbroker import protocol
+from hpbroker.records.builder import build_batch
+from tests.integration.conftest import confluent_consume_all, create_topic
+from tests.integration.rawclient import RawClient, produce_body, produce_result
+
+pytestmark = pytest.mark.integration
+
+
+def _closed_after(bootstrap, payload: bytes) -> bool:
+    with RawClient(bootstrap) as c:
+        c.sock.sendall(payload)
+        return c.is_closed_by_peer()
+
+
+def _header(api_key, version, cid=1, client_id=b"x"):
+    return struct.pack(">hhih", api_key, version, cid, len(client_id)) + client_id
+
+
+def test_negative_and_oversized_frame_sizes_close(bootstrap):
+    assert _closed_after(bootstrap, struct.pack(">i", -5))
+    # 2 GB claimed: closed before anything is allocated
+    assert _closed_after(bootstrap, struct.pack(">i", 0x7FFFFFF0) + b"\x00" * 10)
+
+
+def test_truncated_header_unknown_key_bad_version_bad_body(bootstrap):
+    assert _closed_after(bootstrap, struct.pack(">i", 3) + b"\x00\x01\x00")
+    body = _header(999, 0)
+    assert _closed_after(bootstrap, struct.pack(">i", len(body)) + body)
+    body = _header(3, 99)  # Metadata v99
+    assert _closed_after(bootstrap, struct.pack(">i", len(body)) + body)
+    body = _header(3, 1) + struct.pack(">i", 1000)  # array count past the end
+    assert _closed_after(bootstrap, struct.pack(">i", len(body)) + body)
+
+
+def test_unsupported_api_versions_gets_v0_error_body(bootstrap):
+    with RawClient(bootstrap) as c:
+        body = _header(18, 99, cid=7) + b"\x00"  # header v2: an empty tagged-field section
+        c.sock.sendall(struct.pack(">i", len(body)) + body)
+        frame = c.recv_frame()
+        cid, err, n = struct.unpack_from(">ihi", frame)
+        assert (cid, err) == (7, 35) and n > 0
+        keys = {struct.unpack_from(">hhh", frame, 10 + 6 * i)[0]: struct.unpack_from(">hhh", frame, 10 + 6 * i)[1:]
+                for i in range(n)}
+        assert keys[18] == (0, 4)
+
+
+def test_corrupt_batch_is_refused_and_not_stored(bootstrap, topic_name):
+    create_topic(bootstrap, topic_name)
+    good = build_batch([b"good"])
+    bad = bytearray(good)
+    bad[-1] ^= 0x55
+    with RawClient(bootstrap) as c:
+        assert produce_result(c.request(0, 8, produce_body(topic_name, 0, bytes(bad))))[0] == 2  # CORRUPT_MESSAGE
+        two = bytes(good) + bytes(build_batch([b"second"]))
+        assert produce_result(c.request(0, 8, produce_body(topic_name, 0, two)))[0] == 87  # INVALID_RECORD
+        assert produce_result(c.request(0, 8, produce_body(topic_name, 0, bytes(good)))) == (0, 0)
+        big = build_batch([b"x" * 2_000_000])
+        assert produce_result(c.request(0, 8, produce_body(topic_name, 0, bytes(big))))[0] == 10  # MESSAGE_TOO_LARGE
+        assert produce_result(c.request(0, 8, produce_body(topic_name + "-none", 0, bytes(good))))[0] == 3
+    got = confluent_consume_all(bootstrap, topic_name, 1, 1)
+    assert [m.value() for m in got] == [b"good"]
+
+
+def _valid_frames():
+    frames = []
+    for key, version, body in [
+        (18, 3, {"client_software_name": "fuzz", "client_software_version": "1"}),
+        (3, 8, {"topics": None, "allow_auto_topic_creation": False, "include_cluster_authorized_operations": False,
+                "include_topic_authorized_operations": False}),
+        (0, 8, produce_body("fuzz", 0, bytes(build_batch([b"a", b"b"])))),
+        (1, 11, {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 1, "max_bytes": 1000, "isolation_level": 0,
+                 "session_id": 0, "session_epoch": -1, "topics": [{"topic": "fuzz", "partitions": [
+                     {"partition": 0, "current_leader_epoch": -1, "fetch_offset": 0, "log_start_offset": -1,
+                      "partition_max_bytes": 1000}]}], "forgotten_topics_data": [], "rack_id": ""}),
+    ]:
+        frames.append(protocol.encode_request(key, version, 1, "fuzz", body))
+    return frames
+
+
+FRAMES = _valid_frames()
+
+
+@st.composite
+def hostile_frames(draw):
+    kind = draw(st.sampled_from(["random", "mutated", "truncated"]))
+    if kind == "random":
+        body = draw(st.binary(min_size=0, max_size=200))
+        return struct.pack(">i", len(body)) + body
+    frame = bytearray(draw(st.sampled_from(FRAMES)))
+    if kind == "truncated":
+        cut = draw(st.integers(4, len(frame) - 1))
+        body = frame[4:cut]
+        return struct.pack(">i", len(body)) + bytes(body)
+    for _ in range(draw(st.integers(1, 8))):
+        i = draw(st.integers(4, len(frame) - 1))
+        frame[i] = draw(st.integers(0, 255))
+    return bytes(frame)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(frames=st.lists(hostile_frames(), min_size=1, max_size=4))
+def test_random_and_mutated_frames_then_clients_still_work(bootstrap, frames):
+    host, port = bootstrap.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        for f in frames:
+            try:
+                s.sendall(f)
+            except OSError:
+                break
+        s.settimeout(0.05)
+        try:
+            while s.recv(65536):
+                pass
+        except (socket.timeout, OSError):
+            pass
+
+
+def test_clients_work_after_fuzzing(bootstrap, topic_name):
+    # runs after the fuzz test in this module: the broker must still serve a real client
+    test_random_and_mutated_frames_then_clients_still_work(bootstrap)
+    from confluent_kafka import Producer
+
+    create_topic(bootstrap, topic_name)
+    p = Producer({"bootstrap.servers": bootstrap})
+    for i in range(20):
+        p.produce(topic_name, value=b"after-%d" % i)
+    assert p.flush(15) == 0
+    assert len(confluent_consume_all(bootstrap, topic_name, 1, 20)) == 20

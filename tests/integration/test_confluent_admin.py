@@ -1,0 +1,90 @@
+"""confluent-kafka AdminClient against hpbroker: topics, configs, partitions, records."""
+import pytest
+from confluent_kafka import KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def admin(bootstrap):
+    return AdminClient({"bootstrap.servers": bootstrap})
+
+
+def _err(future):
+    with pytest.raises(KafkaException) as e:
+        future.result(timeout=15)
+    return e.value.args[0]
+
+
+def test_create_list_describe_delete(admin, topic_name):
+    fs = admin.create_topics([NewTopic(topic_name, num_partitions=3, replication_factor=1,
+                                       config={"retention.ms": "3600000", "cleanup.policy": "delete"})])
+    fs[topic_name].result(timeout=15)
+    md = admin.list_topics(timeout=10)
+    assert topic_name in md.topics and len(md.topics[topic_name].partitions) == 3
+    assert md.controller_id == md.brokers[next(iter(md.brokers))].id
+
+    # configs with their sources
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic_name)
+    configs = admin.describe_configs([res])[res].result(timeout=15)
+    assert configs["retention.ms"].value == "3600000"
+    assert configs["retention.ms"].source == 1  # DYNAMIC_TOPIC_CONFIG
+    assert configs["segment.bytes"].value == "1073741824"
+    assert configs["segment.bytes"].source == 5  # DEFAULT_CONFIG
+    for name in ("cleanup.policy", "retention.bytes", "message.timestamp.type", "max.message.bytes",
+                 "min.insync.replicas"):
+        assert name in configs
+
+    # already exists, bad partitions, bad replication factor, bad config
+    assert _err(admin.create_topics([NewTopic(topic_name, 1, 1)])[topic_name]).code() == 36
+    assert _err(admin.create_topics([NewTopic(topic_name + "x", 0, 1)])[topic_name + "x"]).code() == 37
+    assert _err(admin.create_topics([NewTopic(topic_name + "y", 1, 3)])[topic_name + "y"]).code() == 38
+    assert _err(admin.create_topics([NewTopic(topic_name + "z", 1, 1, config={"no.such": "1"})])[topic_name + "z"]).code() == 40
+
+    # validate_only creates nothing
+    admin.create_topics([NewTopic(topic_name + "v", 2, 1)], validate_only=True)[topic_name + "v"].result(timeout=15)
+    assert topic_name + "v" not in admin.list_topics(timeout=10).topics
+
+    # partitions grow, never shrink
+    admin.create_partitions([NewPartitions(topic_name, 5)])[topic_name].result(timeout=15)
+    assert len(admin.list_topics(timeout=10).topics[topic_name].partitions) == 5
+    assert _err(admin.create_partitions([NewPartitions(topic_name, 2)])[topic_name]).code() == 37
+
+    admin.delete_topics([topic_name])[topic_name].result(timeout=15)
+    assert topic_name not in admin.list_topics(timeout=10).topics
+    assert _err(admin.delete_topics([topic_name])[topic_name]).code() == 3
+
+
+def test_alter_configs_topic_and_broker(admin, topic_name):
+    admin.create_topics([NewTopic(topic_name, 1, 1)])[topic_name].result(timeout=15)
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic_name, set_config={"retention.bytes": "12345"})
+    admin.alter_configs([res])[res].result(timeout=15)
+    configs = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic_name)])
+    got = list(configs.values())[0].result(timeout=15)
+    assert got["retention.bytes"].value == "12345" and got["retention.bytes"].source == 1
+    bad = ConfigResource(ConfigResource.Type.TOPIC, topic_name, set_config={"retention.bytes": "lots"})
+    assert _err(admin.alter_configs([bad])[bad]).code() == 40
+    broker = ConfigResource(ConfigResource.Type.BROKER, "0")
+    bconf = admin.describe_configs([broker])[broker].result(timeout=15)
+    assert bconf["log.retention.ms"].value == "604800000"
+    missing = ConfigResource(ConfigResource.Type.TOPIC, topic_name + "-missing")
+    assert _err(admin.describe_configs([missing])[missing]).code() == 3
+
+
+def test_delete_records(admin, bootstrap, topic_name):
+    admin.create_topics([NewTopic(topic_name, 1, 1)])[topic_name].result(timeout=15)
+    p = Producer({"bootstrap.servers": bootstrap})
+    for i in range(10):
+        p.produce(topic_name, value=b"x%d" % i)
+    p.flush(10)
+    fs = admin.delete_records([TopicPartition(topic_name, 0, 4)])
+    r = list(fs.values())[0].result(timeout=15)
+    assert r.low_watermark == 4
+    from confluent_kafka import Consumer
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "dr"})
+    try:
+        assert c.get_watermark_offsets(TopicPartition(topic_name, 0), timeout=10) == (4, 10)
+    finally:
+        c.close()
