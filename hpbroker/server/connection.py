@@ -6,8 +6,9 @@ The socket is non-blocking and registered with the event loop through ``add_read
 ``add_writer`` (no asyncio transports: we need ``os.sendfile`` on the socket and control over
 buffers). Reading fills a 64 KiB buffer; every complete frame is copied once into its own
 ``bytearray`` (writable, so Produce batches are patched in place and appended from it); a frame
-larger than what is buffered gets its own ``bytearray`` of the announced size and the rest of it
-is received straight into it. A size below zero or above ``socket.request.max.bytes`` closes the
+larger than what is buffered gets its own ``bytearray`` and the rest of it is received straight
+into it; that buffer grows (doubling) as bytes arrive, so memory follows what a peer sent rather
+than the size it announced. A size below zero or above ``socket.request.max.bytes`` closes the
 connection before anything is allocated.
 
 Each request gets a sequence number. Handlers answer at once or later (long-poll Fetch); finished
@@ -39,6 +40,9 @@ from hpbroker.protocol import ExternalBytes, ProtocolError
 log = logging.getLogger(__name__)
 
 READ_BUFFER = 64 * 1024
+# A large frame's buffer starts at this size and doubles as bytes arrive, so memory follows what
+# a peer sent, not what it claimed (a 100 MB size prefix followed by silence costs 1 MiB).
+FIRST_FRAME_ALLOCATION = 1 << 20
 MAX_IN_FLIGHT = 128
 MAX_QUEUED_BYTES = 32 * 1024 * 1024
 API_VERSIONS = 18
@@ -60,6 +64,7 @@ class Connection:
         self._end = 0  # end of received bytes in _buf
         self._frame: bytearray | None = None  # a large frame being received directly
         self._frame_filled = 0
+        self._frame_size = 0
         self._next_seq = 0
         self._write_seq = 0
         self._done: dict[int, list] = {}
@@ -111,12 +116,17 @@ class Connection:
     def _on_readable(self) -> None:
         try:
             if self._frame is not None:
-                n = self.sock.recv_into(memoryview(self._frame)[self._frame_filled:])
+                frame = self._frame
+                if self._frame_filled == len(frame):
+                    # grow with what actually arrived, never to the claimed size up front
+                    frame.extend(bytes(min(self._frame_size, 2 * len(frame)) - len(frame)))
+                with memoryview(frame) as mv:
+                    n = self.sock.recv_into(mv[self._frame_filled:])
                 if n == 0:
                     return self.close()
                 self._frame_filled += n
-                if self._frame_filled == len(self._frame):
-                    frame, self._frame = self._frame, None
+                if self._frame_filled == self._frame_size:
+                    self._frame = None
                     self._dispatch(frame)
                 return
             if self._start == self._end:
@@ -151,9 +161,10 @@ class Connection:
             else:
                 if size + 4 > len(buf):
                     # larger than our buffer: receive the rest straight into the frame
-                    self._frame = bytearray(size)
+                    self._frame = bytearray(min(size, max(FIRST_FRAME_ALLOCATION, have)))
                     self._frame[:have] = buf[self._start + 4:self._end]
                     self._frame_filled = have
+                    self._frame_size = size
                     self._start = self._end = 0
                 break
             if self._backlogged():

@@ -135,3 +135,33 @@ def test_clients_work_after_fuzzing(bootstrap, topic_name):
         p.produce(topic_name, value=b"after-%d" % i)
     assert p.flush(15) == 0
     assert len(confluent_consume_all(bootstrap, topic_name, 1, 20)) == 20
+
+
+def test_memory_follows_bytes_sent_not_sizes_claimed():
+    import psutil
+
+    from hpbroker.testing import running_broker
+
+    with running_broker(subprocess=True) as b:
+        proc = psutil.Process(b.process.pid)
+        # virtual size: a zero-filled buffer of the claimed size would not show in RSS until written
+        before = proc.memory_info().vms
+        socks = []
+        try:
+            for _ in range(40):  # 40 x 100 MB claimed = 4 GB if sizes were trusted
+                s = socket.create_connection((b.host, b.port), timeout=5)
+                s.sendall(struct.pack(">i", 100_000_000) + b"\x00" * 70_000)
+                socks.append(s)
+            import time
+
+            time.sleep(1.0)
+            grown = proc.memory_info().vms - before
+            assert grown < 400 * 1024 * 1024, f"broker grew by {grown} bytes"
+            from confluent_kafka import Producer
+
+            p = Producer({"bootstrap.servers": b.bootstrap})
+            p.produce("still-serving", value=b"ok")
+            assert p.flush(15) == 0
+        finally:
+            for s in socks:
+                s.close()
