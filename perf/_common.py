@@ -95,7 +95,8 @@ def percentiles(values, points=(50, 95, 99, 99.9, 100)) -> dict[str, float | Non
         if not ordered:
             out[key] = None
             continue
-        rank = max(1, math.ceil(point / 100 * len(ordered)))
+        # round() first: 99.9 / 100 * 1000 is 999.0000000000001 in binary floating point
+        rank = max(1, math.ceil(round(point / 100 * len(ordered), 9)))
         out[key] = ordered[rank - 1]
     return out
 
