@@ -199,7 +199,11 @@ def main(argv=None) -> int:
         floor_figures = floor.measure(int(ns.floor_gb * 1e9), ns.floor_dir or tempfile.gettempdir(),
                                       int(min(256e6, ns.floor_gb * 1e9)))
         progress.say(floor.summary_line(floor_figures))
-    brokers = start_brokers(ns)
+    try:
+        brokers = start_brokers(ns)
+    except (RuntimeError, FileNotFoundError) as exc:
+        raise SystemExit(f"compare.py: {exc}\n(--hpbroker-bootstrap / --peer-bootstrap use "
+                         "brokers that are already running)")
     runs = []
     try:
         progress.say(f"hpbroker at {brokers[HP].bootstrap}, peer at {brokers[PEER].bootstrap}")
