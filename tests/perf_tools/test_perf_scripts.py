@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.perf_tools.conftest import ROOT, run_script
+from .conftest import ROOT, run_script
 
 pytestmark = pytest.mark.integration
 
