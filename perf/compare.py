@@ -61,17 +61,20 @@ def run_workload(work: dict, broker, round_no: int, topics: dict) -> dict:
     base = ["--bootstrap", broker.bootstrap, "--quiet"]
     if work["kind"] == "produce":
         topic = f"cmp-{work['key']}-r{round_no}-{int(time.time())}"
-        topics[(broker.name, work["key"])] = topic
         module, argv = produce_perf, base + ["--topic", topic] + work["argv"]
     elif work["kind"] == "consume":
         module = consume_perf
-        argv = base + ["--topic", topics[(broker.name, work["source"])]] + work["argv"]
+        # Read exactly what was produced: the high watermark some brokers report is not it.
+        topic, records = topics[(broker.name, work["source"])]
+        argv = base + ["--topic", topic, "--records", str(records)] + work["argv"]
     else:
         module, argv = e2e_latency, base + work["argv"]
     args = module.args_dict(module.build_parser().parse_args(argv))
     cpu0 = _common.tree_cpu_seconds(broker.pid) if broker.pid else None
     result = module.run(args)
     cpu1 = _common.tree_cpu_seconds(broker.pid) if broker.pid else None
+    if work["kind"] == "produce":
+        topics[(broker.name, work["key"])] = (args["topic"], result["records"])
     if work["kind"] == "e2e":
         nbytes = result["sent"] * args["record_size"]
         figure = result["latency_ms"]["p99"]
@@ -92,8 +95,7 @@ def start_brokers(ns) -> dict:
         if ns.peer_bootstrap:
             brokers[PEER] = _brokers.External(PEER, ns.peer_bootstrap, ns.peer_pid)
         else:
-            brokers[PEER] = _brokers.start_tansu()
-            brokers[PEER].name = PEER
+            brokers[PEER] = _brokers.start_tansu(name=PEER)
         if ns.hpbroker_bootstrap:
             brokers[HP] = _brokers.External(HP, ns.hpbroker_bootstrap, ns.hpbroker_pid)
         else:

@@ -8,7 +8,10 @@ the target is reached, or when they have read nothing for --idle-timeout seconds
 --mode assign each worker is assigned a round-robin share of the partitions from the earliest
 offset; with --mode group the workers join one new consumer group (auto.offset.reset=earliest)
 and the broker's group coordinator spreads the partitions. Throughput is measured from the
-first record read by any worker to the last, so group joins and the idle tail do not count.
+consume() call that returned the first records (in any worker) to the last record, so group
+joins and the idle tail do not count. The high watermarks come from the broker's ListOffsets;
+a broker that under-reports them (Tansu 0.6 does) makes the run stop early, so give
+--records when the count is known.
 """
 from __future__ import annotations
 
@@ -69,6 +72,7 @@ def _worker(index: int, args: dict, partitions: list[int], group: str, target: i
     progress = _common.Progress(f"consumer {index}", quiet=args["quiet"] or index != 0)
     consume = consumer.consume
     while counter.value < target:
+        called = time.time()
         batch = consume(BATCH, 0.2)
         now = time.monotonic()
         if not batch:
@@ -76,9 +80,10 @@ def _worker(index: int, args: dict, partitions: list[int], group: str, target: i
                 break
             continue
         idle_since = now
-        stamp = time.time()
-        first = first or stamp
-        last = stamp
+        # The window opens when the call that returned the first records was made, so that
+        # a run read in one batch still has a duration.
+        first = first or called
+        last = time.time()
         good = 0
         for msg in batch:
             if msg.error() is None:

@@ -26,9 +26,11 @@ def test_produce_then_consume(tansu, tmp_path):
 
     consumed = tmp_path / "consume.json"
     run_script("consume_perf.py", "--bootstrap", tansu.bootstrap, "--topic", "smoke-pc",
-               "--consumers", "2", "--mode", "assign", "--json-out", str(consumed))
+               "--consumers", "2", "--mode", "assign", "--records", "3000",
+               "--json-out", str(consumed))
     result = _load(consumed)
     assert result["records"] >= 3000 and result["bytes"] >= 3000 * 200
+    assert 0 < result["records_per_s"] < 1e8
     assert result["errors"] == 0
 
 
