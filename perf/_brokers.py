@@ -153,6 +153,7 @@ def start_hpbroker(command: str = HPBROKER_CMD, port: int | None = None,
     port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="perf-hpbroker-")
     data_dir = os.path.join(workdir, "data")
+    os.makedirs(data_dir)
     argv = [part.format(python=sys.executable, port=port, data_dir=data_dir)
             for part in shlex.split(command)]
     broker = BrokerProcess("hpbroker", argv, ready_from_log=True, workdir=workdir)

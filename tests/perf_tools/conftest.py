@@ -29,17 +29,22 @@ def tansu():
 
 def run_script(script: str, *args: str, timeout: float = 60, cwd: Path = ROOT
                ) -> subprocess.CompletedProcess:
-    """Run perf/<script> (or any argv after the interpreter) in its own process group; on a
-    timeout the whole group is killed, so no worker or broker outlives the test."""
+    """Run perf/<script> (or any argv after the interpreter) in its own process group, which
+    is killed afterwards, so no worker outlives the test. (Brokers that compare.py starts run
+    in sessions of their own and are stopped by compare.py itself; its test checks that.)"""
     argv = [sys.executable, str(PERF / script) if script.endswith(".py") else script, *args]
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
     finally:
-        if proc.poll() is None:
+        # Whatever the script left in its process group (workers of a failed run, or all of
+        # it after a timeout) goes too.
+        try:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        except ProcessLookupError:
+            pass
+        proc.wait()
     result = subprocess.CompletedProcess(argv, proc.returncode, out, err)
     assert result.returncode == 0, f"{argv} failed:\nstdout:\n{out}\nstderr:\n{err[-3000:]}"
     return result
