@@ -1,0 +1,101 @@
+"""Smoke tests: every perf script runs briefly against a real broker (Tansu) and writes a
+sensible JSON result. Sizes are tiny: these check the tools work, not how fast anything is."""
+import json
+
+import pytest
+
+from .conftest import ROOT, run_script
+
+pytestmark = pytest.mark.integration
+
+
+def _load(path):
+    return json.loads(path.read_text())
+
+
+def test_produce_then_consume(tansu, tmp_path):
+    produced = tmp_path / "produce.json"
+    run_script("produce_perf.py", "--bootstrap", tansu.bootstrap, "--topic", "smoke-pc",
+               "--records", "3000", "--record-size", "200", "--partitions", "3",
+               "--producers", "2", "--acks", "all", "--idempotence", "--compression", "lz4",
+               "--json-out", str(produced))
+    result = _load(produced)
+    assert result["records"] == 3000 and result["errors"] == 0
+    assert result["mb_per_s"] > 0 and result["latency_ms"]["p99"] is not None
+    assert result["machine"]["nproc"] >= 1
+
+    consumed = tmp_path / "consume.json"
+    run_script("consume_perf.py", "--bootstrap", tansu.bootstrap, "--topic", "smoke-pc",
+               "--consumers", "2", "--mode", "assign", "--records", "3000",
+               "--json-out", str(consumed))
+    result = _load(consumed)
+    assert result["records"] >= 3000 and result["bytes"] >= 3000 * 200
+    assert 0 < result["records_per_s"] < 1e8
+    assert result["errors"] == 0
+
+
+def test_e2e_latency(tansu, tmp_path):
+    out = tmp_path / "e2e.json"
+    run_script("e2e_latency.py", "--bootstrap", tansu.bootstrap, "--rate", "400",
+               "--duration", "1", "--warmup", "0.2", "--acks", "all", "--json-out", str(out))
+    result = _load(out)
+    assert result["lost"] == 0 and result["measured"] == 400
+    assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["p99.9"]
+
+
+def test_sweep_writes_table_and_plots(tansu, tmp_path):
+    run_script("sweep.py", "--bootstrap", tansu.bootstrap, "--batch-sizes", "16384,65536",
+               "--linger-ms", "0", "--compressions", "none", "--record-sizes", "500",
+               "--mb-per-run", "0.2", "--out", str(tmp_path))
+    rows = _load(tmp_path / "results.json")["rows"]
+    assert [r["batch_size"] for r in rows] == [16384, 65536]
+    assert all(r["mb_per_s"] > 0 for r in rows)
+    assert "| 500 | none |" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "sweep-500B.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_floor(tmp_path):
+    out = tmp_path / "floor.json"
+    run_script("floor.py", "--gb", "0.05", "--file-mb", "8", "--dir", str(tmp_path),
+               "--json-out", str(out))
+    result = _load(out)
+    for side in ("in", "out"):
+        assert result[side]["bytes"] >= 50_000_000
+        assert result[side]["gb_per_s"] > 0 and result[side]["cpu_s_per_gb"] >= 0
+    assert [p.name for p in tmp_path.iterdir()] == ["floor.json"]  # its files are removed
+
+
+def test_compare_starts_both_brokers_and_stops_them(tmp_path):
+    """compare.py starts 'hpbroker' from a command template (here a stand-in that runs Tansu
+    and prints hpbroker's readiness line) and the Tansu peer, runs every workload on both,
+    and leaves no broker behind."""
+    import _brokers
+
+    if _brokers.tansu_binary() is None:
+        pytest.skip("no Tansu binary")
+    fake = ROOT / "tests" / "perf_tools" / "fake_hpbroker.py"
+    out = tmp_path / "compare.json"
+    run_script("compare.py", "--hpbroker-cmd", f"{{python}} {fake} --port {{port}} --data-dir {{data_dir}}",
+               "--rounds", "1", "--records-1k", "2000", "--records-100b", "5000",
+               "--e2e-rate", "500", "--e2e-duration", "0.5", "--floor-gb", "0.02",
+               "--json-out", str(out), timeout=90)
+    result = _load(out)
+    assert [row["workload"].split(",")[0] for row in result["summary"]] == [
+        "produce 1 partition", "produce 6 partitions", "consume from the beginning", "e2e latency"]
+    for row in result["summary"]:
+        assert row["hpbroker"] and row["peer"] and row["ratio"]
+    assert result["summary"][0]["hpbroker_cpu_s_per_gb"] is not None
+    assert "| produce 1 partition, 1 KB, acks=all |" in out.with_suffix(".md").read_text()
+    for bootstrap in result["brokers"].values():
+        host, port = bootstrap.split(":")
+        assert not _brokers.port_open(host, int(port)), f"a broker still listens on {bootstrap}"
+
+
+def test_locust_produces_and_consumes(tansu, tmp_path):
+    run_script("-m", "locust", "-f", str(ROOT / "loadtest" / "locustfile.py"), "--headless",
+               "-u", "4", "-r", "4", "-t", "3s", "--host", tansu.bootstrap,
+               "--kafka-topic", "smoke-locust", "--csv", str(tmp_path / "run"), "--only-summary",
+               timeout=60)
+    stats = (tmp_path / "run_stats.csv").read_text().splitlines()
+    counts = {line.split(",")[0]: int(line.split(",")[2]) for line in stats[1:]}
+    assert counts.get("produce", 0) > 0 and counts.get("consume", 0) > 0, stats
