@@ -59,7 +59,13 @@ class MmapIndex:
         #: False when the file length is not a whole number of entries: the caller rebuilds
         self.length_ok = length % self.entry_size == 0
         self.entries = length // self.entry_size
-        self._map(self.max_entries * self.entry_size if preallocate else length)
+        if writable:
+            self._map(self.max_entries * self.entry_size if preallocate else length)
+        else:
+            # Readers copy entries in with pread (``refresh``) instead of mapping: the writer
+            # trims the file on roll, and touching a mapped page past the new end is SIGBUS.
+            self.entries = 0
+            self._arr = np.zeros(64, dtype=self.DTYPE)
 
     # -- mapping ------------------------------------------------------------------------------
     def _map(self, length: int) -> None:
@@ -197,24 +203,35 @@ class OffsetIndex(MmapIndex):
                 and int(pos[0]) > 0 and int(pos[-1]) < log_size)
 
     def refresh(self, upper_bound: int) -> None:
-        """Reader side: extend ``entries`` over entries the writer added below ``upper_bound``.
+        """Reader side: copy in the entries the writer added below ``upper_bound``.
 
         The writer adds an entry after the batch's bytes are written and before it publishes a
         bound past that batch, so entries below the bound are complete; a zero or torn entry
         breaks the strictly increasing columns and stops the walk.
         """
-        arr = self._arr
-        n = self.entries
-        while n < len(arr):
-            chunk = arr[n:n + 4096]
+        if self.writable:
+            return
+        chunk_entries = 4096
+        while True:
+            n = self.entries
+            raw = os.pread(self._fd, chunk_entries * self.entry_size, n * self.entry_size)
+            k = len(raw) // self.entry_size
+            if k == 0:
+                return
+            chunk = np.frombuffer(raw, dtype=self.DTYPE, count=k)
             rel = chunk["relative_offset"].astype(np.int64)
             pos = chunk["position"].astype(np.int64)
-            prev_rel = int(arr[n - 1]["relative_offset"]) if n else -1
-            prev_pos = int(arr[n - 1]["position"]) if n else 0
+            prev_rel = int(self._arr["relative_offset"][n - 1]) if n else -1
+            prev_pos = int(self._arr["position"][n - 1]) if n else 0
             ok = ((rel + self.base_offset < upper_bound) & (pos > 0)
                   & (np.diff(rel, prepend=prev_rel) > 0) & (np.diff(pos, prepend=prev_pos) > 0))
-            good = len(ok) if ok.all() else int(np.argmin(ok))
-            n += good
-            if good < len(ok):
-                break
-        self.entries = n
+            good = k if ok.all() else int(np.argmin(ok))
+            if good:
+                if n + good > len(self._arr):
+                    grown = np.zeros(max(2 * len(self._arr), n + good), dtype=self.DTYPE)
+                    grown[:n] = self._arr[:n]
+                    self._arr = grown
+                self._arr[n:n + good] = chunk[:good]
+                self.entries = n + good
+            if good < chunk_entries:
+                return

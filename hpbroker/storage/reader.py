@@ -63,7 +63,6 @@ class PartitionLogReader:
             if size is None:  # a segment with a successor is sealed: its size is final
                 size = self._sealed_size[seg.base_offset] = os.fstat(seg.handle.fd).st_size
             return size
-        seg.index.refresh(upper_bound)
         pos, h = seg.translate(upper_bound, None)
         if h is not None or relisted and i == len(self._bases) - 1:
             # found the first batch at the bound; or, with a fresh listing, the file ends (or
@@ -98,6 +97,7 @@ class PartitionLogReader:
             seg = self._segments[self._bases[i]]
             if seg.base_offset >= upper_bound:
                 return True
+            seg.index.refresh(upper_bound)
             max_position = self._max_position(i, seg, upper_bound, relisted)
             if max_position is None:
                 return False
