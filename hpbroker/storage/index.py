@@ -59,13 +59,17 @@ class MmapIndex:
         #: False when the file length is not a whole number of entries: the caller rebuilds
         self.length_ok = length % self.entry_size == 0
         self.entries = length // self.entry_size
+        # Lookups search contiguous in-memory copies of the columns (Redpanda's index_state
+        # layout): numpy's searchsorted would copy a strided column of the mapped records on
+        # every call. The mapped file is what persists; the columns are rebuilt from it on open.
+        self._cols = {name: np.zeros(64, dtype=self.DTYPE[name]) for name in self.DTYPE.names}
         if writable:
             self._map(self.max_entries * self.entry_size if preallocate else length)
+            self._put_many(self._arr[: self.entries].copy(), at=0)
         else:
             # Readers copy entries in with pread (``refresh``) instead of mapping: the writer
             # trims the file on roll, and touching a mapped page past the new end is SIGBUS.
             self.entries = 0
-            self._arr = np.zeros(64, dtype=self.DTYPE)
 
     # -- mapping ------------------------------------------------------------------------------
     def _map(self, length: int) -> None:
@@ -116,6 +120,23 @@ class MmapIndex:
             pass
 
     # -- entries ------------------------------------------------------------------------------
+    def _put_many(self, records: np.ndarray, at: int) -> None:
+        """Copy ``records`` into the columns at entry ``at`` (not into the file)."""
+        need = at + len(records)
+        for name, col in self._cols.items():
+            if need > len(col):
+                grown = np.zeros(max(2 * len(col), need), dtype=col.dtype)
+                grown[:at] = col[:at]
+                self._cols[name] = col = grown
+            col[at:need] = records[name]
+        self.entries = need
+
+    def _put(self, values: tuple) -> None:
+        """Append one entry to the file and the columns."""
+        n = self.entries
+        self._arr[n] = values
+        self._put_many(self._arr[n:n + 1], at=n)
+
     def is_full(self) -> bool:
         return self.entries >= min(self.max_entries, len(self._arr)) if self.writable else True
 
@@ -131,7 +152,7 @@ class MmapIndex:
         self.entries = n
 
     def column(self, name: str) -> np.ndarray:
-        return self._arr[name][: self.entries]
+        return self._cols[name][: self.entries]
 
     def _floor(self, name: str, key: int) -> int:
         """Index of the last entry whose ``name`` column is <= key, or -1.
@@ -141,7 +162,7 @@ class MmapIndex:
         n = self.entries
         if n == 0:
             return -1
-        col = self._arr[name]
+        col = self._cols[name]
         warm = max(0, n - self._warm_entries)
         if key >= col[warm]:
             return warm + int(np.searchsorted(col[warm:n], key, side="right")) - 1
@@ -161,32 +182,29 @@ class OffsetIndex(MmapIndex):
     def append(self, offset: int, position: int) -> None:
         n = self.entries
         rel = offset - self.base_offset
-        if n and (rel <= int(self._arr["relative_offset"][n - 1]) or position <= int(self._arr["position"][n - 1])):
+        if n and (rel <= int(self._cols["relative_offset"][n - 1]) or position <= int(self._cols["position"][n - 1])):
             raise ValueError(f"index entry ({offset}, {position}) not after the last one in {self.path}")
-        self._arr[n] = (rel, position)
-        self.entries = n + 1
+        self._put((rel, position))
 
     def lookup(self, offset: int) -> tuple[int, int]:
         """(offset, position) of the last entry at or below ``offset``; (base_offset, 0) if none."""
         i = self._floor("relative_offset", offset - self.base_offset)
         if i < 0:
             return self.base_offset, 0
-        e = self._arr[i]
-        return self.base_offset + int(e["relative_offset"]), int(e["position"])
+        return self.base_offset + int(self._cols["relative_offset"][i]), int(self._cols["position"][i])
 
     def lookup_position(self, position: int) -> tuple[int, int]:
         """(offset, position) of the last entry at or below byte ``position``."""
         i = self._floor("position", position)
         if i < 0:
             return self.base_offset, 0
-        e = self._arr[i]
-        return self.base_offset + int(e["relative_offset"]), int(e["position"])
+        return self.base_offset + int(self._cols["relative_offset"][i]), int(self._cols["position"][i])
 
     def last_entry(self) -> tuple[int, int]:
         if self.entries == 0:
             return self.base_offset, 0
-        e = self._arr[self.entries - 1]
-        return self.base_offset + int(e["relative_offset"]), int(e["position"])
+        i = self.entries - 1
+        return self.base_offset + int(self._cols["relative_offset"][i]), int(self._cols["position"][i])
 
     def truncate_to(self, offset: int) -> None:
         """Drop entries for offsets >= ``offset``."""
@@ -221,17 +239,12 @@ class OffsetIndex(MmapIndex):
             chunk = np.frombuffer(raw, dtype=self.DTYPE, count=k)
             rel = chunk["relative_offset"].astype(np.int64)
             pos = chunk["position"].astype(np.int64)
-            prev_rel = int(self._arr["relative_offset"][n - 1]) if n else -1
-            prev_pos = int(self._arr["position"][n - 1]) if n else 0
+            prev_rel = int(self._cols["relative_offset"][n - 1]) if n else -1
+            prev_pos = int(self._cols["position"][n - 1]) if n else 0
             ok = ((rel + self.base_offset < upper_bound) & (pos > 0)
                   & (np.diff(rel, prepend=prev_rel) > 0) & (np.diff(pos, prepend=prev_pos) > 0))
             good = k if ok.all() else int(np.argmin(ok))
             if good:
-                if n + good > len(self._arr):
-                    grown = np.zeros(max(2 * len(self._arr), n + good), dtype=self.DTYPE)
-                    grown[:n] = self._arr[:n]
-                    self._arr = grown
-                self._arr[n:n + good] = chunk[:good]
-                self.entries = n + good
+                self._put_many(chunk[:good], at=n)
             if good < chunk_entries:
                 return
