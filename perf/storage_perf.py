@@ -107,7 +107,7 @@ def bench_index(directory: str) -> tuple[float, float, float]:
     idx = OffsetIndex(os.path.join(directory, "bench.index"), 0, 10 * MIB, preallocate=True)
     n = idx.max_entries
     for i in range(1, n + 1):
-        idx.append(4 * i, 4096 * i)
+        idx.append(4 * i, 1024 * i)
     rng = random.Random(1)
     cold = [rng.randrange(0, 4 * n) for _ in range(50_000)]
     warm = [4 * n - rng.randrange(0, 4000) for _ in range(50_000)]

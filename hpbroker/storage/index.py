@@ -63,6 +63,8 @@ class MmapIndex:
         # layout): numpy's searchsorted would copy a strided column of the mapped records on
         # every call. The mapped file is what persists; the columns are rebuilt from it on open.
         self._cols = {name: np.zeros(64, dtype=self.DTYPE[name]) for name in self.DTYPE.names}
+        self._key_types = {name: (int(np.iinfo(self.DTYPE[name]).min), int(np.iinfo(self.DTYPE[name]).max),
+                                  self.DTYPE[name].type) for name in self.DTYPE.names}
         if writable:
             self._map(self.max_entries * self.entry_size if preallocate else length)
             self._put_many(self._arr[: self.entries].copy(), at=0)
@@ -163,10 +165,17 @@ class MmapIndex:
         if n == 0:
             return -1
         col = self._cols[name]
-        warm = max(0, n - self._warm_entries)
+        # a key of the column's own dtype: a Python int would make numpy cast the whole column
+        lo, hi, make = self._key_types[name]
+        if key < lo:
+            return -1
+        key = make(key if key < hi else hi)
+        warm = n - self._warm_entries
+        if warm <= 0:
+            return int(col[:n].searchsorted(key, side="right")) - 1
         if key >= col[warm]:
-            return warm + int(np.searchsorted(col[warm:n], key, side="right")) - 1
-        return int(np.searchsorted(col[:warm], key, side="right")) - 1
+            return warm + int(col[warm:n].searchsorted(key, side="right")) - 1
+        return int(col[:warm].searchsorted(key, side="right")) - 1
 
     def _is_increasing(self, name: str) -> bool:
         col = self.column(name).astype(np.int64)
