@@ -134,12 +134,14 @@ def test_retention_by_bytes_and_time_never_active(tmp_path):
 
     plog = PartitionLog(str(tmp_path / "u-0"), LogConfig(segment_bytes=1000, retention_ms=100))
     for i in range(12):
-        plog.append(make_batch(1, 300, 1000 * i))
+        plog.append(make_batch(1, 300, 1000 * i))  # two batches a segment
+    assert [s.base_offset for s in plog.segments] == [0, 2, 4, 6, 8, 10]
     newest_sealed = plog.segments[-2]
-    n = plog.delete_old_segments(newest_sealed.max_timestamp + 100)  # all but the newest sealed expire
-    assert n == len(plog.segments) == 2 or plog.segments[0] is newest_sealed
-    assert plog.delete_old_segments(10**12) >= 1 and len(plog.segments) == 1
-    assert plog.log_start_offset == plog.log_end_offset - (plog.log_end_offset - plog.active.base_offset)
+    assert newest_sealed.max_timestamp == 9000
+    assert plog.delete_old_segments(9000 + 100) == 4  # 100 ms old is not past 100 ms retention
+    assert [s.base_offset for s in plog.segments] == [8, 10] and plog.log_start_offset == 8
+    assert plog.delete_old_segments(10**12) == 1  # never the active segment
+    assert [s.base_offset for s in plog.segments] == [10] and plog.log_start_offset == 10
     plog.close()
 
 
