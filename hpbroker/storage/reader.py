@@ -9,6 +9,9 @@ Contract (the writer's side is in log.py):
   segment this reader knows of before reaching the bound. Segments deleted by retention stay
   readable through the descriptors this reader already holds; they are dropped when a re-list
   no longer finds them (FileRegions handed out keep their descriptor until released).
+- After the writer truncates (``PartitionLog.truncate_to``, follower only) the bytes at an
+  offset can change; the owner must publish that, and readers call ``reset()`` before reading
+  on, since index entries cached from the old tail would point into the new one.
 
 Who may touch it: one thread of the reader process at a time (e.g. a processor's event loop).
 """
@@ -121,6 +124,11 @@ class PartitionLogReader:
 
     def read_bytes(self, fetch_offset: int, max_bytes: int, **kw) -> bytes:
         return self.read(fetch_offset, max_bytes, **kw).read_bytes()
+
+    def reset(self) -> None:
+        """Forget every cached segment and index entry (after the writer truncated)."""
+        self.close()
+        self.refresh()
 
     def close(self) -> None:
         for seg in self._segments.values():
