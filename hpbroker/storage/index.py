@@ -59,7 +59,19 @@ class MmapIndex:
         #: False when the file length is not a whole number of entries: the caller rebuilds
         self.length_ok = length % self.entry_size == 0
         self.entries = length // self.entry_size
-        self._map(self.max_entries * self.entry_size if preallocate else length)
+        # Lookups search contiguous in-memory copies of the columns (Redpanda's index_state
+        # layout): numpy's searchsorted would copy a strided column of the mapped records on
+        # every call. The mapped file is what persists; the columns are rebuilt from it on open.
+        self._cols = {name: np.zeros(64, dtype=self.DTYPE[name]) for name in self.DTYPE.names}
+        self._key_types = {name: (int(np.iinfo(self.DTYPE[name]).min), int(np.iinfo(self.DTYPE[name]).max),
+                                  self.DTYPE[name].type) for name in self.DTYPE.names}
+        if writable:
+            self._map(self.max_entries * self.entry_size if preallocate else length)
+            self._put_many(self._arr[: self.entries].copy(), at=0)
+        else:
+            # Readers copy entries in with pread (``refresh``) instead of mapping: the writer
+            # trims the file on roll, and touching a mapped page past the new end is SIGBUS.
+            self.entries = 0
 
     # -- mapping ------------------------------------------------------------------------------
     def _map(self, length: int) -> None:
@@ -110,6 +122,23 @@ class MmapIndex:
             pass
 
     # -- entries ------------------------------------------------------------------------------
+    def _put_many(self, records: np.ndarray, at: int) -> None:
+        """Copy ``records`` into the columns at entry ``at`` (not into the file)."""
+        need = at + len(records)
+        for name, col in self._cols.items():
+            if need > len(col):
+                grown = np.zeros(max(2 * len(col), need), dtype=col.dtype)
+                grown[:at] = col[:at]
+                self._cols[name] = col = grown
+            col[at:need] = records[name]
+        self.entries = need
+
+    def _put(self, values: tuple) -> None:
+        """Append one entry to the file and the columns."""
+        n = self.entries
+        self._arr[n] = values
+        self._put_many(self._arr[n:n + 1], at=n)
+
     def is_full(self) -> bool:
         return self.entries >= min(self.max_entries, len(self._arr)) if self.writable else True
 
@@ -125,7 +154,7 @@ class MmapIndex:
         self.entries = n
 
     def column(self, name: str) -> np.ndarray:
-        return self._arr[name][: self.entries]
+        return self._cols[name][: self.entries]
 
     def _floor(self, name: str, key: int) -> int:
         """Index of the last entry whose ``name`` column is <= key, or -1.
@@ -135,11 +164,18 @@ class MmapIndex:
         n = self.entries
         if n == 0:
             return -1
-        col = self._arr[name]
-        warm = max(0, n - self._warm_entries)
+        col = self._cols[name]
+        # a key of the column's own dtype: a Python int would make numpy cast the whole column
+        lo, hi, make = self._key_types[name]
+        if key < lo:
+            return -1
+        key = make(key if key < hi else hi)
+        warm = n - self._warm_entries
+        if warm <= 0:
+            return int(col[:n].searchsorted(key, side="right")) - 1
         if key >= col[warm]:
-            return warm + int(np.searchsorted(col[warm:n], key, side="right")) - 1
-        return int(np.searchsorted(col[:warm], key, side="right")) - 1
+            return warm + int(col[warm:n].searchsorted(key, side="right")) - 1
+        return int(col[:warm].searchsorted(key, side="right")) - 1
 
     def _is_increasing(self, name: str) -> bool:
         col = self.column(name).astype(np.int64)
@@ -155,32 +191,29 @@ class OffsetIndex(MmapIndex):
     def append(self, offset: int, position: int) -> None:
         n = self.entries
         rel = offset - self.base_offset
-        if n and (rel <= int(self._arr["relative_offset"][n - 1]) or position <= int(self._arr["position"][n - 1])):
+        if n and (rel <= int(self._cols["relative_offset"][n - 1]) or position <= int(self._cols["position"][n - 1])):
             raise ValueError(f"index entry ({offset}, {position}) not after the last one in {self.path}")
-        self._arr[n] = (rel, position)
-        self.entries = n + 1
+        self._put((rel, position))
 
     def lookup(self, offset: int) -> tuple[int, int]:
         """(offset, position) of the last entry at or below ``offset``; (base_offset, 0) if none."""
         i = self._floor("relative_offset", offset - self.base_offset)
         if i < 0:
             return self.base_offset, 0
-        e = self._arr[i]
-        return self.base_offset + int(e["relative_offset"]), int(e["position"])
+        return self.base_offset + int(self._cols["relative_offset"][i]), int(self._cols["position"][i])
 
     def lookup_position(self, position: int) -> tuple[int, int]:
         """(offset, position) of the last entry at or below byte ``position``."""
         i = self._floor("position", position)
         if i < 0:
             return self.base_offset, 0
-        e = self._arr[i]
-        return self.base_offset + int(e["relative_offset"]), int(e["position"])
+        return self.base_offset + int(self._cols["relative_offset"][i]), int(self._cols["position"][i])
 
     def last_entry(self) -> tuple[int, int]:
         if self.entries == 0:
             return self.base_offset, 0
-        e = self._arr[self.entries - 1]
-        return self.base_offset + int(e["relative_offset"]), int(e["position"])
+        i = self.entries - 1
+        return self.base_offset + int(self._cols["relative_offset"][i]), int(self._cols["position"][i])
 
     def truncate_to(self, offset: int) -> None:
         """Drop entries for offsets >= ``offset``."""
@@ -197,24 +230,30 @@ class OffsetIndex(MmapIndex):
                 and int(pos[0]) > 0 and int(pos[-1]) < log_size)
 
     def refresh(self, upper_bound: int) -> None:
-        """Reader side: extend ``entries`` over entries the writer added below ``upper_bound``.
+        """Reader side: copy in the entries the writer added below ``upper_bound``.
 
         The writer adds an entry after the batch's bytes are written and before it publishes a
         bound past that batch, so entries below the bound are complete; a zero or torn entry
         breaks the strictly increasing columns and stops the walk.
         """
-        arr = self._arr
-        n = self.entries
-        while n < len(arr):
-            chunk = arr[n:n + 4096]
+        if self.writable:
+            return
+        chunk_entries = 4096
+        while True:
+            n = self.entries
+            raw = os.pread(self._fd, chunk_entries * self.entry_size, n * self.entry_size)
+            k = len(raw) // self.entry_size
+            if k == 0:
+                return
+            chunk = np.frombuffer(raw, dtype=self.DTYPE, count=k)
             rel = chunk["relative_offset"].astype(np.int64)
             pos = chunk["position"].astype(np.int64)
-            prev_rel = int(arr[n - 1]["relative_offset"]) if n else -1
-            prev_pos = int(arr[n - 1]["position"]) if n else 0
+            prev_rel = int(self._cols["relative_offset"][n - 1]) if n else -1
+            prev_pos = int(self._cols["position"][n - 1]) if n else 0
             ok = ((rel + self.base_offset < upper_bound) & (pos > 0)
                   & (np.diff(rel, prepend=prev_rel) > 0) & (np.diff(pos, prepend=prev_pos) > 0))
-            good = len(ok) if ok.all() else int(np.argmin(ok))
-            n += good
-            if good < len(ok):
-                break
-        self.entries = n
+            good = k if ok.all() else int(np.argmin(ok))
+            if good:
+                self._put_many(chunk[:good], at=n)
+            if good < chunk_entries:
+                return

@@ -301,6 +301,8 @@ class PartitionLog:
 
     def truncate_to(self, offset: int) -> None:
         """Drop every batch whose last offset is >= ``offset`` (follower truncation)."""
+        if offset < 0:
+            raise ValueError(f"cannot truncate to negative offset {offset}")
         if offset >= self._log_end_offset:
             return
         if offset < self._log_start_offset:

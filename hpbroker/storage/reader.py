@@ -9,6 +9,9 @@ Contract (the writer's side is in log.py):
   segment this reader knows of before reaching the bound. Segments deleted by retention stay
   readable through the descriptors this reader already holds; they are dropped when a re-list
   no longer finds them (FileRegions handed out keep their descriptor until released).
+- After the writer truncates (``PartitionLog.truncate_to``, follower only) the bytes at an
+  offset can change; the owner must publish that, and readers call ``reset()`` before reading
+  on, since index entries cached from the old tail would point into the new one.
 
 Who may touch it: one thread of the reader process at a time (e.g. a processor's event loop).
 """
@@ -63,7 +66,6 @@ class PartitionLogReader:
             if size is None:  # a segment with a successor is sealed: its size is final
                 size = self._sealed_size[seg.base_offset] = os.fstat(seg.handle.fd).st_size
             return size
-        seg.index.refresh(upper_bound)
         pos, h = seg.translate(upper_bound, None)
         if h is not None or relisted and i == len(self._bases) - 1:
             # found the first batch at the bound; or, with a fresh listing, the file ends (or
@@ -98,6 +100,7 @@ class PartitionLogReader:
             seg = self._segments[self._bases[i]]
             if seg.base_offset >= upper_bound:
                 return True
+            seg.index.refresh(upper_bound)
             max_position = self._max_position(i, seg, upper_bound, relisted)
             if max_position is None:
                 return False
@@ -121,6 +124,11 @@ class PartitionLogReader:
 
     def read_bytes(self, fetch_offset: int, max_bytes: int, **kw) -> bytes:
         return self.read(fetch_offset, max_bytes, **kw).read_bytes()
+
+    def reset(self) -> None:
+        """Forget every cached segment and index entry (after the writer truncated)."""
+        self.close()
+        self.refresh()
 
     def close(self) -> None:
         for seg in self._segments.values():

@@ -30,27 +30,25 @@ class TimeIndex(MmapIndex):
     def append(self, timestamp: int, offset: int) -> None:
         """Add (timestamp, offset) if timestamp is larger than the last entry's; else nothing."""
         n = self.entries
-        if n and timestamp <= int(self._arr["timestamp"][n - 1]):
+        if n and timestamp <= int(self._cols["timestamp"][n - 1]):
             return
         rel = offset - self.base_offset
-        if n and rel <= int(self._arr["relative_offset"][n - 1]):
+        if n and rel <= int(self._cols["relative_offset"][n - 1]):
             return
-        self._arr[n] = (timestamp, rel)
-        self.entries = n + 1
+        self._put((timestamp, rel))
 
     def lookup(self, timestamp: int) -> tuple[int, int] | None:
         """(timestamp, offset) of the last entry with timestamp <= ``timestamp``, or None."""
         i = self._floor("timestamp", timestamp)
         if i < 0:
             return None
-        e = self._arr[i]
-        return int(e["timestamp"]), self.base_offset + int(e["relative_offset"])
+        return int(self._cols["timestamp"][i]), self.base_offset + int(self._cols["relative_offset"][i])
 
     def last_entry(self) -> tuple[int, int] | None:
         if self.entries == 0:
             return None
-        e = self._arr[self.entries - 1]
-        return int(e["timestamp"]), self.base_offset + int(e["relative_offset"])
+        i = self.entries - 1
+        return int(self._cols["timestamp"][i]), self.base_offset + int(self._cols["relative_offset"][i])
 
     def truncate_to(self, offset: int) -> None:
         """Drop entries for offsets >= ``offset``."""

@@ -48,9 +48,10 @@ def test_sigkill_while_appending_keeps_every_acknowledged_batch(tmp_path):
         opened_at = int(first.split()[1])
         # everything acknowledged before the previous kill must still be there
         assert opened_at >= max((b[0] + 1 for b in acked.values()), default=0)
-        time.sleep(rng.uniform(0.02, 0.4))
+        first_ack = child.stdout.readline()  # the writer is appending: kill it at a random moment
+        time.sleep(rng.uniform(0.0, 0.3))
         child.send_signal(signal.SIGKILL)
-        for line in child.stdout:  # acknowledged lines printed before the kill
+        for line in [first_ack, *child.stdout]:  # acknowledged lines printed before the kill
             base, last, size = map(int, line.split())
             acked[base] = (last, size)
         child.wait()

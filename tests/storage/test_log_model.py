@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from hpbroker.records import batch as rb
-from hpbroker.storage import LogConfig, OffsetOutOfRange, PartitionLog
+from hpbroker.storage import LogConfig, OffsetOutOfRange, PartitionLog, PartitionLogReader
 
 from .helpers import crash, make_batch
 
@@ -28,6 +28,7 @@ class LogMachine(RuleBasedStateMachine):
         self.config = LogConfig(segment_bytes=segment_bytes, index_interval_bytes=index_interval,
                                 segment_index_bytes=index_bytes, segment_ms=10_000, retention_ms=-1)
         self.log = PartitionLog(self.dir, self.config)
+        self.reader = PartitionLogReader(self.dir, self.config)  # as another process would
         self.batches = []  # (base, last, max_ts, bytes) of every batch holding offsets >= lso
         self.lso = 0
         self.leo = 0
@@ -37,6 +38,7 @@ class LogMachine(RuleBasedStateMachine):
     def teardown(self):
         if hasattr(self, "log"):
             crash(self.log)
+            self.reader.close()
             shutil.rmtree(self.root, ignore_errors=True)
 
     # -- model helpers ------------------------------------------------------------------------
@@ -97,6 +99,24 @@ class LogMachine(RuleBasedStateMachine):
             assert res.first_offset == rb.read_header(got).base_offset
 
     @rule(data=st.data())
+    def reader_read(self, data):
+        """A reader with a published bound sees exactly what the writer would serve."""
+        fetch = data.draw(st.integers(self.lso - 1, self.leo), "fetch")
+        ub = data.draw(st.integers(self.lso, self.leo), "ub")
+        max_bytes = data.draw(st.integers(0, 6000), "max_bytes")
+        min_one = data.draw(st.booleans(), "min_one")
+        if fetch < self.lso:
+            try:
+                self.reader.read(fetch, max_bytes, upper_bound=ub, min_one_batch=min_one,
+                                 log_start_offset=self.lso)
+            except OffsetOutOfRange:
+                return
+            raise AssertionError("OffsetOutOfRange expected")
+        res = self.reader.read(fetch, max_bytes, upper_bound=ub, min_one_batch=min_one,
+                               log_start_offset=self.lso)
+        assert res.read_bytes() == self.expected_read(fetch, max_bytes, ub, min_one)
+
+    @rule(data=st.data())
     def set_high_watermark(self, data):
         hw = data.draw(st.integers(self.lso - 2, self.leo + 2))
         self.log.high_watermark = hw
@@ -106,6 +126,7 @@ class LogMachine(RuleBasedStateMachine):
     def truncate(self, data):
         offset = data.draw(st.integers(self.lso, self.leo + 1))
         self.log.truncate_to(offset)
+        self.reader.reset()  # the owner tells readers about a truncation
         if offset < self.leo:
             removed = [b for b in self.batches if b[1] >= offset]
             if removed:
