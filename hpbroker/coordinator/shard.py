@@ -89,7 +89,10 @@ class GroupCoordinatorShard:
                 return
             group = self.groups.get(key.group)
             if group is None:
-                self.groups[key.group] = self._load_group(key.group, value)
+                group = self.groups[key.group] = Group(key.group)
+            if group.is_(E) and not group.members:
+                # loading, or a live Empty group (it may exist already, made by its offsets' records)
+                self._load_into(group, value)
             else:  # a live group: the record is its own current outcome, re-applied
                 group.generation_id = value.generation
                 group.protocol_type = value.protocol_type
@@ -102,19 +105,18 @@ class GroupCoordinatorShard:
         else:
             raise TypeError(f"not a __consumer_offsets key: {key!r}")
 
-    def _load_group(self, group_id: str, value: GroupMetadataValue) -> Group:
-        group = Group(group_id, generation_id=value.generation, protocol_type=value.protocol_type,
-                      protocol_name=value.protocol, leader_id=value.leader)
+    def _load_into(self, group: Group, value: GroupMetadataValue) -> None:
+        group.generation_id = value.generation
+        group.protocol_type = value.protocol_type
+        group.protocol_name = value.protocol
         for mm in value.members:
-            m = Member(mm.member_id, mm.group_instance_id, "", mm.client_host, mm.session_timeout,
+            m = Member(mm.member_id, mm.group_instance_id, mm.client_id, mm.client_host, mm.session_timeout,
                        mm.rebalance_timeout, value.protocol_type, [(value.protocol or "", mm.subscription)],
                        mm.assignment)
-            m.client_id = mm.client_id
             group.add(m)
-            self._schedule_expiry(group, m)
-        group.leader_id = value.leader
-        group.state = S if group.members else E  # loading, not a transition
-        return group
+            self._schedule_expiry(group, m)  # members that never come back expire as usual
+        group.leader_id = value.leader if group.members else None
+        group.state = S if group.members else E  # loading a generation's outcome, not a transition
 
     def _unload(self, group: Group) -> None:
         group.state = D
@@ -317,13 +319,12 @@ class GroupCoordinatorShard:
                 member_id = f"{client_id}-{uuid.uuid4()}"
             member = Member(member_id, instance_id, client_id, client_host, session_ms, rebalance_ms,
                             protocol_type, protocols, is_new=True)
-            member.join_future = asyncio.get_running_loop().create_future()
+            fut = member.join_future = asyncio.get_running_loop().create_future()
             group.add(member)
             if group.is_(PR) and group.generation_id == 0:
                 group.new_member_added = True
             self._schedule_expiry(group, member)
-            records = self._maybe_prepare_rebalance(group)
-            return records, member.join_future
+            return self._maybe_prepare_rebalance(group), fut
 
         member = known
         if group.is_(PR):
