@@ -90,33 +90,34 @@ class GroupCoordinatorShard:
             group = self.groups.get(key.group)
             if group is None:
                 group = self.groups[key.group] = Group(key.group)
-            if group.is_(E) and not group.members:
-                # loading, or a live Empty group (it may exist already, made by its offsets' records)
-                self._load_into(group, value)
-            else:  # a live group: the record is its own current outcome, re-applied
-                group.generation_id = value.generation
-                group.protocol_type = value.protocol_type
-                group.protocol_name = value.protocol
-                group.leader_id = value.leader
-                for mm in value.members:
-                    m = group.members.get(mm.member_id)
-                    if m is not None:
-                        m.assignment = mm.assignment
+            self._apply_group_record(group, value)
         else:
             raise TypeError(f"not a __consumer_offsets key: {key!r}")
 
-    def _load_into(self, group: Group, value: GroupMetadataValue) -> None:
+    def _apply_group_record(self, group: Group, value: GroupMetadataValue) -> None:
+        """Make the group's persisted part equal the record: generation, protocol, leader, members
+        and their assignments. For a live group this changes nothing (the record was just made
+        from it); loading adds the members, a later record of the same group replaces them."""
         group.generation_id = value.generation
         group.protocol_type = value.protocol_type
         group.protocol_name = value.protocol
+        in_record = {mm.member_id for mm in value.members}
+        for m in [m for m in group.members.values() if m.member_id not in in_record]:
+            self._drop_member(group, m, ErrorCode.UNKNOWN_MEMBER_ID)
         for mm in value.members:
-            m = Member(mm.member_id, mm.group_instance_id, mm.client_id, mm.client_host, mm.session_timeout,
-                       mm.rebalance_timeout, value.protocol_type, [(value.protocol or "", mm.subscription)],
-                       mm.assignment)
-            group.add(m)
-            self._schedule_expiry(group, m)  # members that never come back expire as usual
+            m = group.members.get(mm.member_id)
+            if m is None:
+                m = Member(mm.member_id, mm.group_instance_id, mm.client_id, mm.client_host, mm.session_timeout,
+                           mm.rebalance_timeout, value.protocol_type, [(value.protocol or "", mm.subscription)])
+                group.add(m)
+                self._schedule_expiry(group, m)  # members that never come back expire as usual
+            m.assignment = mm.assignment
         group.leader_id = value.leader if group.members else None
-        group.state = S if group.members else E  # loading a generation's outcome, not a transition
+        # loading a generation's outcome, not a transition of a live group
+        if group.is_(E) and group.members:
+            group.state = S
+        elif group.is_(S) and not group.members:
+            group.state = E
 
     def _unload(self, group: Group) -> None:
         group.state = D

@@ -93,3 +93,12 @@ def test_coordinator_restart_replays_its_partitions(tmp_path):
     asyncio.run(first())
     v = asyncio.run(second())
     assert v.offset == 12 and v.metadata == ""
+
+
+def test_a_later_record_replaces_the_members():
+    s = _fresh()
+    s.replay(GroupMetadataKey("g"), GroupMetadataValue("consumer", 1, "range", "m1", -1, [
+        MemberMetadata("m1", None, "c", "/h", 5000, 6000, b"", b"A")]))
+    s.replay(GroupMetadataKey("g"), GroupMetadataValue("consumer", 2, None, None, -1, []))
+    g = s.groups["g"]
+    assert g.state is GroupState.EMPTY and g.members == {} and g.generation_id == 2
