@@ -120,8 +120,11 @@ class GroupCoordinatorShard:
             group.state = E
 
     def _unload(self, group: Group) -> None:
-        group.state = D
+        group.transition_to(D)
         self._cancel_timer(group, "join_timer")
+        for t in group.pending_members.values():
+            t.cancel()
+        group.pending_members.clear()
         for m in list(group.members.values()):
             self._drop_member(group, m, ErrorCode.COORDINATOR_NOT_AVAILABLE)
 
@@ -432,8 +435,10 @@ class GroupCoordinatorShard:
         group = self.groups.get(group_id)
         if not group_id:
             return [], ErrorCode.INVALID_GROUP_ID, []
-        if group is None or group.is_(D):
-            return [], ErrorCode.UNKNOWN_MEMBER_ID if group is None else ErrorCode.COORDINATOR_NOT_AVAILABLE, []
+        if group is None:  # as Kafka: no top-level error, every member unknown
+            return [], 0, [ErrorCode.UNKNOWN_MEMBER_ID] * len(leaving)
+        if group.is_(D):
+            return [], ErrorCode.COORDINATOR_NOT_AVAILABLE, []
         records, errors = [], []
         for member_id, instance_id in leaving:
             if instance_id is not None and not member_id:

@@ -1,7 +1,8 @@
 """FindCoordinator (key 10), versions 0-2: which node coordinates a group.
 
-key_type 0 (group): this node, which owns every __consumer_offsets partition on a single node;
-the topic is created on the first request. key_type 1 (transaction): no transaction coordinator
+key_type 0 (group): this node, which leads every __consumer_offsets partition on a single node
+(which of its processes holds the group's shard is the server's routing, not the client's
+concern); the topic is created and its shards loaded on the first request. key_type 1 (transaction): no transaction coordinator
 yet -> COORDINATOR_NOT_AVAILABLE, which clients treat as retriable.
 """
 from hpbroker.coordinator.coordinator import get_coordinator
@@ -19,10 +20,7 @@ def handle(ctx, request):
         return {"throttle_time_ms": 0, "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE,
                 "error_message": "no transaction coordinator on this broker",
                 "node_id": -1, "host": "", "port": -1}
-    coordinator = get_coordinator(ctx.broker)
-    if coordinator.shard_for(request["key"]) is None:  # owned by another process (multi-process mode)
-        return {"throttle_time_ms": 0, "error_code": ErrorCode.NOT_COORDINATOR, "error_message": None,
-                "node_id": -1, "host": "", "port": -1}
+    get_coordinator(ctx.broker)
     node = ctx.broker.node
     return {"throttle_time_ms": 0, "error_code": 0, "error_message": None,
             "node_id": node.node_id, "host": node.host, "port": node.port}

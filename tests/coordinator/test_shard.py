@@ -1,8 +1,6 @@
 """GroupCoordinatorShard: the classic protocol step by step, with a hand-driven clock."""
 import asyncio
 
-import pytest
-
 from hpbroker.coordinator.records import GroupMetadataKey, OffsetCommitKey
 from hpbroker.coordinator.shard import CoordinatorConfig, GroupCoordinatorShard
 from hpbroker.coordinator.state import GroupState
@@ -284,3 +282,9 @@ def test_delete_group():
         h.write(records)
         assert "simple" not in h.shard.groups and "simple" not in h.shard.offsets
     run(main())
+
+
+def test_leave_of_an_unknown_group_names_each_member():
+    h = Harness()
+    records, err, errs = h.shard.leave_group("nope", [("a", None), ("b", None)])
+    assert (records, err, errs) == ([], 0, [ErrorCode.UNKNOWN_MEMBER_ID] * 2)
