@@ -10,7 +10,9 @@ replaying its partition, and runs every write the same way:
     coordinator.write(shard, records)          # append one batch, then shard.replay(each record)
 
 In multi-process mode a handler process builds a GroupCoordinator for the partitions it owns
-(``owned`` below); nothing here assumes it holds them all except ``list_groups`` over ``shards``.
+(``owned`` below), and the processors route every group request (JoinGroup, SyncGroup,
+Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, DeleteGroups) by
+``partition_for(group_id)`` to the owner of that partition; ListGroups must ask every owner.
 
 Who may touch: the event loop of the process that owns the shards.
 """
