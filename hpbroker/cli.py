@@ -1,5 +1,8 @@
 """Command line: ``hpbroker [--host H] [--port P] [--data-dir D] [--config server.properties]``.
 
+Tools: ``hpbroker groups list --bootstrap HOST:PORT`` and ``hpbroker groups describe GROUP
+--bootstrap HOST:PORT`` (consumer groups of any Kafka-protocol cluster; hpbroker/admin/groups.py).
+
 Precedence: defaults < the properties file (Kafka names: listeners, log.dirs, num.partitions,
 ...) < flags. SIGTERM/SIGINT stop the broker cleanly (logs closed with the clean-shutdown
 marker), and a restart serves every acknowledged record again.
@@ -61,7 +64,23 @@ async def _run(config: BrokerConfig) -> None:
         await server.stop()
 
 
+def groups_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hpbroker groups", description="Consumer groups of a Kafka-protocol cluster.")
+    sub = p.add_subparsers(dest="groups_command", required=True)
+    lp = sub.add_parser("list", help="every group of the cluster")
+    lp.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
+    dp = sub.add_parser("describe", help="members, assignment, committed offset, log end offset and lag")
+    dp.add_argument("group")
+    dp.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "groups":  # a tool, not the broker: the broker's flags stay as they were
+        from hpbroker.admin.groups import main as groups_main
+
+        return groups_main(groups_parser().parse_args(argv[1:]))
     args = parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

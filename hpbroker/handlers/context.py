@@ -64,6 +64,7 @@ class BrokerContext:
         self.logs.load({t.name: log_config_for(self.effective_topic_config(t)) for t in self.topics})
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.fetch_purgatory = Purgatory()
+        self.group_coordinator = None  # hpbroker.coordinator GroupCoordinator, made on first group request
         self._next_producer_id = int(time.time() * 1000) << 8  # unique across restarts of one node
         for topic in self.topics:
             self._open_partitions(topic, range(topic.num_partitions))

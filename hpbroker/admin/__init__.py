@@ -1,0 +1,1 @@
+"""Command-line tools that talk to any Kafka-protocol broker (hpbroker or Kafka) over the wire."""

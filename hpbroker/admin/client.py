@@ -1,0 +1,83 @@
+"""A small blocking Kafka-protocol client for tools: one socket per broker, versions negotiated
+with ApiVersions, requests encoded by hpbroker.protocol.
+
+Each API is used at the highest version both the broker and this client speak, capped at the
+versions whose fields the tools rely on (``CAPS``), so it works against any Kafka release that
+still accepts those versions.
+"""
+from __future__ import annotations
+
+import socket
+import struct
+
+from hpbroker import protocol
+from hpbroker.protocol import API_KEYS
+
+API_VERSIONS = 18
+CAPS = {
+    "Metadata": 8, "FindCoordinator": 2, "ListGroups": 2, "DescribeGroups": 4, "OffsetFetch": 5,
+    "ListOffsets": 5,
+}
+
+
+class ToolError(Exception):
+    """What went wrong, in words for the command line."""
+
+
+class BrokerConnection:
+    def __init__(self, host: str, port: int, timeout: float = 10.0, client_id: str = "hpbroker-groups"):
+        try:
+            self.sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as exc:
+            raise ToolError(f"cannot connect to {host}:{port}: {exc}") from None
+        self.client_id = client_id
+        self.correlation_id = 0
+        body = self._request(API_VERSIONS, 0, {})
+        if body["error_code"]:
+            raise ToolError(f"ApiVersions failed on {host}:{port}: error {body['error_code']}")
+        self.versions = {a["api_key"]: (a["min_version"], a["max_version"]) for a in body["api_keys"]}
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _recv_exact(self, n: int) -> bytes:
+        chunks = []
+        while n:
+            c = self.sock.recv(n)
+            if not c:
+                raise ToolError("broker closed the connection")
+            chunks.append(c)
+            n -= len(c)
+        return b"".join(chunks)
+
+    def _request(self, api_key: int, version: int, body: dict) -> dict:
+        self.correlation_id += 1
+        self.sock.sendall(protocol.encode_request(api_key, version, self.correlation_id, self.client_id, body))
+        size = struct.unpack(">i", self._recv_exact(4))[0]
+        frame = self._recv_exact(size)
+        header, offset = protocol.decode_response_header(api_key, version, frame, 0)
+        if header.correlation_id != self.correlation_id:
+            raise ToolError("response out of order")
+        return protocol.decode_response(api_key, version, frame, offset)
+
+    def version_of(self, api: str) -> int:
+        key = API_KEYS[api]
+        if key not in self.versions:
+            raise ToolError(f"broker does not support {api}")
+        lo, hi = self.versions[key]
+        ours_lo, ours_hi = protocol.SUPPORTED_VERSIONS[key]
+        v = min(hi, CAPS.get(api, ours_hi), ours_hi)
+        if v < max(lo, ours_lo):
+            raise ToolError(f"no common version of {api} (broker {lo}-{hi})")
+        return v
+
+    def call(self, api: str, body: dict) -> tuple[int, dict]:
+        """(version used, decoded response)."""
+        v = self.version_of(api)
+        return v, self._request(API_KEYS[api], v, body)

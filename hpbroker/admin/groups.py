@@ -1,0 +1,180 @@
+"""``hpbroker groups list|describe``: consumer groups of any Kafka-protocol cluster.
+
+list      ListGroups on every broker of the cluster (each lists the groups it coordinates).
+describe  FindCoordinator -> DescribeGroups + OffsetFetch (all committed partitions) at the
+          coordinator; the members' assignments decoded from the consumer protocol; log end
+          offsets with ListOffsets(latest) at each partition's leader; lag = end - committed.
+"""
+from __future__ import annotations
+
+import sys
+
+from dataclasses import dataclass, field
+
+from hpbroker.admin.client import BrokerConnection, ToolError
+from hpbroker.coordinator.consumer_protocol import decode_assignment
+
+LATEST = -1
+
+
+@dataclass
+class PartitionRow:
+    topic: str
+    partition: int
+    committed_offset: int | None  # None: nothing committed
+    log_end_offset: int | None
+    member_id: str | None = None
+    host: str | None = None
+    client_id: str | None = None
+
+    @property
+    def lag(self) -> int | None:
+        if self.committed_offset is None or self.log_end_offset is None:
+            return None
+        return max(self.log_end_offset - self.committed_offset, 0)
+
+
+@dataclass
+class GroupDescription:
+    group_id: str
+    state: str
+    protocol_type: str
+    protocol: str
+    members: list[dict] = field(default_factory=list)  # member_id, client_id, host, assignment [(t, [p])]
+    partitions: list[PartitionRow] = field(default_factory=list)
+
+
+def _split(hostport: str) -> tuple[str, int]:
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ToolError(f"--bootstrap wants HOST:PORT, got {hostport!r}")
+    return host, int(port)
+
+
+def _metadata(conn: BrokerConnection, topics: list[str] | None) -> dict:
+    _, md = conn.call("Metadata", {"topics": None if topics is None else [{"name": t} for t in topics],
+                                   "allow_auto_topic_creation": False})
+    return md
+
+
+def _brokers(md: dict) -> dict[int, tuple[str, int]]:
+    return {b["node_id"]: (b["host"], b["port"]) for b in md["brokers"]}
+
+
+def list_groups(bootstrap: str) -> list[tuple[str, str]]:
+    """(group_id, protocol_type) of every group in the cluster, sorted."""
+    with BrokerConnection(*_split(bootstrap)) as boot:
+        brokers = _brokers(_metadata(boot, []))
+    out = set()
+    for host, port in brokers.values():
+        with BrokerConnection(host, port) as conn:
+            _, resp = conn.call("ListGroups", {})
+            if resp["error_code"]:
+                raise ToolError(f"ListGroups failed on {host}:{port}: error {resp['error_code']}")
+            out.update((g["group_id"], g["protocol_type"]) for g in resp["groups"])
+    return sorted(out)
+
+
+def describe_group(bootstrap: str, group_id: str) -> GroupDescription:
+    with BrokerConnection(*_split(bootstrap)) as boot:
+        _, fc = boot.call("FindCoordinator", {"key": group_id, "key_type": 0})
+        if fc["error_code"]:
+            raise ToolError(f"FindCoordinator for group {group_id!r} failed: error {fc['error_code']}")
+        with BrokerConnection(fc["host"], fc["port"]) as coord:
+            _, dg = coord.call("DescribeGroups", {"groups": [group_id], "include_authorized_operations": False})
+            g = dg["groups"][0]
+            if g["error_code"]:
+                raise ToolError(f"DescribeGroups for {group_id!r} failed: error {g['error_code']}")
+            _, of = coord.call("OffsetFetch", {"group_id": group_id, "topics": None, "require_stable": False})
+            if of.get("error_code"):
+                raise ToolError(f"OffsetFetch for {group_id!r} failed: error {of['error_code']}")
+        desc = GroupDescription(group_id, g["group_state"], g["protocol_type"], g["protocol_data"])
+        owner: dict[tuple[str, int], dict] = {}
+        for m in g["members"]:
+            assignment = decode_assignment(m["member_assignment"]) if g["protocol_type"] == "consumer" else []
+            member = {"member_id": m["member_id"], "client_id": m["client_id"], "host": m["client_host"],
+                      "assignment": assignment}
+            desc.members.append(member)
+            for topic, parts in assignment:
+                for p in parts:
+                    owner[(topic, p)] = member
+        committed = {(t["name"], p["partition_index"]): p["committed_offset"]
+                     for t in of["topics"] for p in t["partitions"] if p["error_code"] == 0}
+        tps = sorted(set(committed) | set(owner))
+        ends = _log_end_offsets(boot, tps)
+    for tp in tps:
+        c = committed.get(tp)
+        m = owner.get(tp)
+        desc.partitions.append(PartitionRow(tp[0], tp[1], c if c is not None and c >= 0 else None, ends.get(tp),
+                                            m and m["member_id"], m and m["host"], m and m["client_id"]))
+    return desc
+
+
+def _log_end_offsets(boot: BrokerConnection, tps) -> dict[tuple[str, int], int]:
+    if not tps:
+        return {}
+    md = _metadata(boot, sorted({t for t, _ in tps}))
+    brokers = _brokers(md)
+    leader = {(t["name"], p["partition_index"]): p["leader_id"] for t in md["topics"] for p in t["partitions"]}
+    by_leader: dict[int, list] = {}
+    for tp in tps:
+        if tp in leader:
+            by_leader.setdefault(leader[tp], []).append(tp)
+    out = {}
+    for node, parts in by_leader.items():
+        if node not in brokers:
+            continue
+        topics: dict[str, list] = {}
+        for t, p in parts:
+            topics.setdefault(t, []).append({"partition_index": p, "timestamp": LATEST, "current_leader_epoch": -1})
+        with BrokerConnection(*brokers[node]) as conn:
+            _, lo = conn.call("ListOffsets", {"replica_id": -1, "isolation_level": 0,
+                                              "topics": [{"name": t, "partitions": ps} for t, ps in topics.items()]})
+        for t in lo["topics"]:
+            for p in t["partitions"]:
+                if p["error_code"] == 0:
+                    out[(t["name"], p["partition_index"])] = p["offset"]
+    return out
+
+
+# -- formatting ----------------------------------------------------------------------------------
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def format_description(d: GroupDescription) -> str:
+    dash = "-"
+    lines = [f"Group {d.group_id}: state {d.state}, protocol {d.protocol_type or dash}/{d.protocol or dash}, "
+             f"{len(d.members)} member(s)", ""]
+    rows = [["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST",
+             "CLIENT-ID"]]
+    for r in d.partitions:
+        rows.append([d.group_id, r.topic, str(r.partition),
+                     dash if r.committed_offset is None else str(r.committed_offset),
+                     dash if r.log_end_offset is None else str(r.log_end_offset),
+                     dash if r.lag is None else str(r.lag),
+                     r.member_id or dash, r.host or dash, r.client_id or dash])
+    lines.append(_table(rows))
+    if d.members:
+        lines.append("")
+        mrows = [["CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS", "ASSIGNMENT"]]
+        for m in d.members:
+            n = sum(len(ps) for _, ps in m["assignment"])
+            text = ",".join(f"{t}:{'/'.join(map(str, sorted(ps)))}" for t, ps in m["assignment"]) or dash
+            mrows.append([m["member_id"], m["host"], m["client_id"], str(n), text])
+        lines.append(_table(mrows))
+    return "\n".join(lines)
+
+
+def main(args) -> int:
+    try:
+        if args.groups_command == "list":
+            for group_id, _ in list_groups(args.bootstrap):
+                print(group_id)
+            return 0
+        print(format_description(describe_group(args.bootstrap, args.group)))
+        return 0
+    except ToolError as exc:
+        print(f"hpbroker groups: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,132 @@
+"""GroupCoordinator: this process's shards, and the one path from records to the log to state.
+
+The coordinator of a group is the owner of its __consumer_offsets partition
+(``partition_for(group_id, offsets.topic.num.partitions)``). Each partition has its own
+``GroupCoordinatorShard``; this class holds the shards of the partitions this process owns (in
+the single-process server: all of them), creates the topic on first use, loads each shard by
+replaying its partition, and runs every write the same way:
+
+    records, result = shard.<operation>(...)   # decide
+    coordinator.write(shard, records)          # append one batch, then shard.replay(each record)
+
+In multi-process mode a handler process builds a GroupCoordinator for the partitions it owns
+(``owned`` below), and the processors route every group request (JoinGroup, SyncGroup,
+Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, DeleteGroups) by
+``partition_for(group_id)`` to the owner of that partition; ListGroups must ask every owner.
+
+Who may touch: the event loop of the process that owns the shards.
+"""
+from __future__ import annotations
+
+import logging
+
+from hpbroker.coordinator.records import (
+    RecordFormatError, decode_key, decode_value, encode_key, encode_value, partition_for,
+)
+from hpbroker.coordinator.shard import CoordinatorConfig, GroupCoordinatorShard
+from hpbroker.records.batch import read_header
+from hpbroker.records.builder import build_batch
+from hpbroker.records.records import iter_batch_records
+
+log = logging.getLogger(__name__)
+
+GROUP_METADATA_TOPIC = "__consumer_offsets"
+_READ_CHUNK = 1 << 20
+
+
+def coordinator_config(config) -> CoordinatorConfig:
+    return CoordinatorConfig(
+        initial_rebalance_delay_ms=int(config.get("group.initial.rebalance.delay.ms")),
+        min_session_timeout_ms=int(config.get("group.min.session.timeout.ms")),
+        max_session_timeout_ms=int(config.get("group.max.session.timeout.ms")),
+    )
+
+
+class GroupCoordinator:
+    def __init__(self, broker, owned=None):
+        self.broker = broker
+        self.config = coordinator_config(broker.config)
+        info = broker.topics.get(GROUP_METADATA_TOPIC)
+        if info is None:
+            n = int(broker.config.get("offsets.topic.num.partitions"))
+            info = broker.create_topic(GROUP_METADATA_TOPIC, n, {"cleanup.policy": "compact"})
+            log.info("created %s with %d partitions", GROUP_METADATA_TOPIC, n)
+        # the partition count fixed at creation decides placement forever (changing it would move groups)
+        self.num_partitions = info.num_partitions
+        self.shards: dict[int, GroupCoordinatorShard] = {}
+        for p in (range(self.num_partitions) if owned is None else owned):
+            self.shards[p] = self._load(p)
+
+    # -- placement --------------------------------------------------------------------------------
+    def partition_for(self, group_id: str) -> int:
+        return partition_for(group_id, self.num_partitions)
+
+    def shard_for(self, group_id: str) -> GroupCoordinatorShard | None:
+        """The shard coordinating ``group_id``, or None if another process owns it."""
+        return self.shards.get(self.partition_for(group_id))
+
+    # -- the write path ---------------------------------------------------------------------------
+    def write(self, shard: GroupCoordinatorShard, records) -> None:
+        """Append ``records`` [(key, value)] to the shard's partition as one batch, then replay
+        them into the shard. Nothing changes in memory if the append fails."""
+        if not records:
+            return
+        partition = self.broker.partition(GROUP_METADATA_TOPIC, shard.partition_index)
+        batch = build_batch([(encode_key(k), encode_value(v)) for k, v in records])
+        partition.log.append(batch, leader_epoch=partition.leader_epoch)
+        partition.log.high_watermark = partition.log.log_end_offset  # single node: ISR is us
+        self.broker.notify_append(GROUP_METADATA_TOPIC, shard.partition_index)
+        for k, v in records:
+            shard.replay(k, v)
+
+    # -- loading ----------------------------------------------------------------------------------
+    def _load(self, index: int) -> GroupCoordinatorShard:
+        shard = GroupCoordinatorShard(index, self.config)
+        shard._write = lambda records, s=shard: self.write(s, records)
+        partition = self.broker.partition(GROUP_METADATA_TOPIC, index)
+        n = 0
+        for key_bytes, value_bytes in iter_log_records(partition.log):
+            try:
+                key = decode_key(key_bytes)
+                value = decode_value(key, value_bytes)
+            except RecordFormatError as exc:
+                log.warning("%s-%d: skipping a record: %s", GROUP_METADATA_TOPIC, index, exc)
+                continue
+            shard.replay(key, value)
+            n += 1
+        if n:
+            log.info("%s-%d: loaded %d groups from %d records", GROUP_METADATA_TOPIC, index, len(shard.groups), n)
+        return shard
+
+
+def iter_log_records(plog):
+    """(key, value) of every data record in a partition log, oldest first."""
+    offset = plog.log_start_offset
+    end = plog.log_end_offset
+    while offset < end:
+        buf = plog.read_bytes(offset, _READ_CHUNK, upper_bound=end, min_one_batch=True)
+        if not buf:
+            break
+        pos = 0
+        last = None
+        while pos + 61 <= len(buf):
+            h = read_header(buf, pos)
+            if pos + h.size > len(buf):
+                break
+            if not h.is_control:
+                for r in iter_batch_records(buf, pos):
+                    if r.offset >= offset and r.key is not None:
+                        yield r.key, r.value
+            last = h.last_offset
+            pos += h.size
+        if last is None:
+            break
+        offset = last + 1
+
+
+def get_coordinator(broker) -> GroupCoordinator:
+    """The process's GroupCoordinator, created (topic, shards loaded) on the first group request."""
+    coordinator = getattr(broker, "group_coordinator", None)
+    if coordinator is None:
+        coordinator = broker.group_coordinator = GroupCoordinator(broker)
+    return coordinator

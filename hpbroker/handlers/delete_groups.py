@@ -1,0 +1,23 @@
+"""DeleteGroups (key 42), versions 0-1: delete Empty groups and their committed offsets.
+
+A group with members -> NON_EMPTY_GROUP; unknown -> GROUP_ID_NOT_FOUND. Deletion writes
+tombstones (null values) for every committed offset and for the group metadata.
+"""
+from hpbroker.handlers.group_common import shard_of
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 42
+MIN_VERSION, MAX_VERSION = 0, 1
+
+
+def handle(ctx, request):
+    results = []
+    for group_id in request["groups_names"]:
+        coordinator, shard = shard_of(ctx, group_id)
+        if shard is None:
+            results.append({"group_id": group_id, "error_code": ErrorCode.NOT_COORDINATOR})
+            continue
+        records, error = shard.delete_group(group_id)
+        coordinator.write(shard, records)
+        results.append({"group_id": group_id, "error_code": error})
+    return {"throttle_time_ms": 0, "results": results}

@@ -1,0 +1,41 @@
+"""DescribeGroups (key 15), versions 0-4: state, protocol and members of groups.
+
+As Kafka's GroupMetadata.summary: members' metadata and assignments only when Stable (otherwise
+they are being replaced); an unknown group is described as Dead with no error.
+"""
+from hpbroker.coordinator.state import GroupState
+from hpbroker.handlers.group_common import shard_of
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 15
+MIN_VERSION, MAX_VERSION = 0, 4
+
+
+def _describe(ctx, group_id):
+    out = {"error_code": 0, "group_id": group_id, "group_state": GroupState.DEAD.value, "protocol_type": "",
+           "protocol_data": "", "members": []}
+    if not group_id:
+        out["error_code"] = ErrorCode.INVALID_GROUP_ID
+        return out
+    _, shard = shard_of(ctx, group_id)
+    if shard is None:
+        out["error_code"] = ErrorCode.NOT_COORDINATOR
+        return out
+    group = shard.groups.get(group_id)
+    if group is None:
+        return out
+    stable = group.is_(GroupState.STABLE)
+    out.update(group_state=group.state.value, protocol_type=group.protocol_type or "",
+               protocol_data=(group.protocol_name or "") if stable else "")
+    out["members"] = [
+        {"member_id": m.member_id, "group_instance_id": m.group_instance_id, "client_id": m.client_id,
+         "client_host": m.client_host,
+         "member_metadata": m.metadata(group.protocol_name) if stable else b"",
+         "member_assignment": m.assignment if stable else b""}
+        for m in group.members.values()
+    ]
+    return out
+
+
+def handle(ctx, request):
+    return {"throttle_time_ms": 0, "groups": [_describe(ctx, g) for g in request["groups"]]}

@@ -1,0 +1,15 @@
+"""Heartbeat (key 12), versions 0-3: keeps a member's session alive; says when to rejoin
+(REBALANCE_IN_PROGRESS), when its generation is stale (ILLEGAL_GENERATION) or it is unknown."""
+from hpbroker.handlers.group_common import finish, shard_of
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 12
+MIN_VERSION, MAX_VERSION = 0, 3
+
+
+def handle(ctx, request):
+    coordinator, shard = shard_of(ctx, request["group_id"])
+    if shard is None:
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.NOT_COORDINATOR}
+    records, result = shard.heartbeat(request)
+    return finish(coordinator, shard, records, result)

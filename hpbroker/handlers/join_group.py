@@ -1,0 +1,20 @@
+"""JoinGroup (key 11), versions 0-5: join or rejoin a group; long-polls until the rebalance ends.
+
+The shard decides (MEMBER_ID_REQUIRED round on v4+, INVALID_SESSION_TIMEOUT, INCONSISTENT_GROUP_
+PROTOCOL, UNKNOWN_MEMBER_ID, ...); a join that must wait for the other members is parked as a
+future and answered when the rebalance completes, without holding the event loop.
+"""
+from hpbroker.handlers.group_common import client_host, finish, shard_of
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 11
+MIN_VERSION, MAX_VERSION = 0, 5
+
+
+def handle(ctx, request):
+    coordinator, shard = shard_of(ctx, request["group_id"])
+    if shard is None:
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.NOT_COORDINATOR, "generation_id": -1,
+                "protocol_name": "", "leader": "", "member_id": request["member_id"], "members": []}
+    records, result = shard.join_group(request, ctx.api_version, ctx.client_id or "", client_host(ctx))
+    return finish(coordinator, shard, records, result)

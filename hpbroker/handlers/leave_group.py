@@ -1,0 +1,28 @@
+"""LeaveGroup (key 13), versions 0-3: members leave; the group rebalances without them.
+
+v0-2 name one member (errors top-level); v3+ a batch of (member_id, group_instance_id) with an
+error per member (KIP-345).
+"""
+from hpbroker.handlers.group_common import shard_of
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 13
+MIN_VERSION, MAX_VERSION = 0, 3
+
+
+def handle(ctx, request):
+    group_id = request["group_id"]
+    if ctx.api_version >= 3:
+        leaving = [(m["member_id"], m.get("group_instance_id")) for m in request["members"]]
+    else:
+        leaving = [(request["member_id"], None)]
+    coordinator, shard = shard_of(ctx, group_id)
+    if shard is None:
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.NOT_COORDINATOR, "members": []}
+    records, error, errors = shard.leave_group(group_id, leaving)
+    coordinator.write(shard, records)
+    if ctx.api_version < 3:
+        return {"throttle_time_ms": 0, "error_code": error or (errors[0] if errors else 0)}
+    return {"throttle_time_ms": 0, "error_code": error,
+            "members": [{"member_id": m, "group_instance_id": i, "error_code": e}
+                        for (m, i), e in zip(leaving, errors)]}

@@ -1,0 +1,28 @@
+"""OffsetCommit (key 8), versions 2-7: committed offsets become __consumer_offsets records.
+
+Group checks first (as Kafka: simple commits with generation -1 on an Empty or absent group,
+else member and generation must match; REBALANCE_IN_PROGRESS while CompletingRebalance), then
+per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE. v2-4 retention_time_ms is
+accepted and ignored (offsets live until their group is deleted).
+"""
+from hpbroker.handlers.group_common import shard_of
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 8
+MIN_VERSION, MAX_VERSION = 2, 7
+
+
+def handle(ctx, request):
+    coordinator, shard = shard_of(ctx, request["group_id"])
+    if shard is None:
+        results = {(t["name"], p["partition_index"]): ErrorCode.NOT_COORDINATOR
+                   for t in request["topics"] for p in t["partitions"]}
+    else:
+        broker = ctx.broker
+        records, results = shard.commit_offsets(request, lambda t, p: broker.partition(t, p) is not None)
+        coordinator.write(shard, records)
+    return {"throttle_time_ms": 0, "topics": [
+        {"name": t["name"], "partitions": [
+            {"partition_index": p["partition_index"], "error_code": results[(t["name"], p["partition_index"])]}
+            for p in t["partitions"]]}
+        for t in request["topics"]]}

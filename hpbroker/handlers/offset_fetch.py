@@ -1,0 +1,31 @@
+"""OffsetFetch (key 9), versions 1-5: a group's committed offsets.
+
+Any group state. A partition without a commit answers offset -1 with error 0; v2+ topics null
+means every committed partition of the group; the leader epoch (v5+) is the committed one or -1.
+"""
+from hpbroker.handlers.group_common import shard_of
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 9
+MIN_VERSION, MAX_VERSION = 1, 5
+
+
+def handle(ctx, request):
+    group_id = request["group_id"]
+    topics = request["topics"]
+    wanted = None if topics is None else [(t["name"], t["partition_indexes"]) for t in topics]
+    coordinator, shard = shard_of(ctx, group_id)
+    if shard is None:
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.NOT_COORDINATOR, "topics": []}
+    committed = shard.fetch_offsets(group_id, wanted)
+    by_topic: dict[str, list] = {}
+    for (topic, p), v in sorted(committed.items()) if wanted is None else committed.items():
+        by_topic.setdefault(topic, []).append({
+            "partition_index": p,
+            "committed_offset": -1 if v is None else v.offset,
+            "committed_leader_epoch": -1 if v is None else v.leader_epoch,
+            "metadata": "" if v is None else v.metadata,
+            "error_code": 0,
+        })
+    return {"throttle_time_ms": 0, "error_code": 0,
+            "topics": [{"name": t, "partitions": parts} for t, parts in by_topic.items()]}

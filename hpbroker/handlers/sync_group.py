@@ -1,0 +1,18 @@
+"""SyncGroup (key 14), versions 0-3: the leader hands in the assignment; every member gets its own.
+
+In CompletingRebalance a member's SyncGroup is parked until the leader's arrives; the leader's
+completes the generation (Stable) and persists the group's metadata record.
+"""
+from hpbroker.handlers.group_common import finish, shard_of
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 14
+MIN_VERSION, MAX_VERSION = 0, 3
+
+
+def handle(ctx, request):
+    coordinator, shard = shard_of(ctx, request["group_id"])
+    if shard is None:
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.NOT_COORDINATOR, "assignment": b""}
+    records, result = shard.sync_group(request)
+    return finish(coordinator, shard, records, result)

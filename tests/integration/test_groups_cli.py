@@ -1,0 +1,68 @@
+"""``hpbroker groups list`` and ``hpbroker groups describe`` against a live group."""
+import subprocess
+import sys
+import time
+
+import pytest
+from confluent_kafka import TopicPartition
+
+from hpbroker.admin.groups import describe_group, format_description, list_groups
+from hpbroker.testing import running_broker
+
+from .conftest import create_topic
+from .groupclients import GROUP_BROKER_CONFIG, confluent_consumer, group_id, produce
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def gbroker():
+    with running_broker(config=GROUP_BROKER_CONFIG) as b:
+        yield b
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "hpbroker", "groups", *args], capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_groups_list_and_describe(gbroker, topic_name):
+    create_topic(gbroker.bootstrap, topic_name, 3)
+    produce(gbroker.bootstrap, topic_name, 3, 4)  # log end offset 4 everywhere
+    group = group_id()
+    c = confluent_consumer(gbroker.bootstrap, group, **{"client.id": "cli-test-client"})
+    try:
+        c.subscribe([topic_name])
+        deadline = time.monotonic() + 20
+        while len(c.assignment()) < 3 and time.monotonic() < deadline:
+            c.poll(0.05)
+        c.commit(offsets=[TopicPartition(topic_name, 0, 4), TopicPartition(topic_name, 1, 1)], asynchronous=False)
+
+        assert (group, "consumer") in list_groups(gbroker.bootstrap)
+        d = describe_group(gbroker.bootstrap, group)
+        assert d.state == "Stable" and d.protocol_type == "consumer" and d.protocol == "range"
+        assert len(d.members) == 1 and d.members[0]["client_id"] == "cli-test-client"
+        assert d.members[0]["assignment"] == [(topic_name, [0, 1, 2])]
+        rows = {r.partition: (r.committed_offset, r.log_end_offset, r.lag, r.client_id) for r in d.partitions}
+        assert rows == {0: (4, 4, 0, "cli-test-client"), 1: (1, 4, 3, "cli-test-client"),
+                        2: (None, 4, None, "cli-test-client")}
+
+        out = _cli("list", "--bootstrap", gbroker.bootstrap)
+        assert out.returncode == 0 and group in out.stdout.split()
+        out = _cli("describe", group, "--bootstrap", gbroker.bootstrap)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout == format_description(describe_group(gbroker.bootstrap, group)) + "\n"
+        lines = [ln.split() for ln in out.stdout.splitlines()]
+        assert "CURRENT-OFFSET" in lines[2] and "LAG" in lines[2]
+        assert [group, topic_name, "1", "1", "4", "3"] == lines[4][:6]
+        assert any("cli-test-client" in ln and f"{topic_name}:0/1/2" in ln for ln in out.stdout.splitlines())
+    finally:
+        c.close()
+
+
+def test_cli_reports_errors_and_keeps_broker_flags(gbroker):
+    out = _cli("describe", "g", "--bootstrap", "127.0.0.1:1")
+    assert out.returncode == 1 and "cannot connect" in out.stderr
+    assert _cli("describe").returncode == 2  # argparse: GROUP and --bootstrap are required
+    helped = subprocess.run([sys.executable, "-m", "hpbroker", "--help"], capture_output=True, text=True, timeout=30)
+    assert helped.returncode == 0 and "--port" in helped.stdout
