@@ -198,16 +198,31 @@ def read_properties(path: str) -> dict[str, str]:
 
 
 class BrokerConfig:
-    """The broker's effective properties: default < static file/flags < dynamic (AlterConfigs)."""
+    """The broker's effective properties: default < static file/flags < dynamic (AlterConfigs).
+
+    ``dynamic`` is replaced as a whole, never changed in place: assigning it bumps
+    ``generation``, which is how caches of values derived from this config (the per-topic
+    effective configs in BrokerContext) know they are stale.
+    """
 
     def __init__(self, static: dict[str, str] | None = None):
         self.static: dict[str, str] = {}
-        self.dynamic: dict[str, str] = {}
+        self.generation = 0
+        self._dynamic: dict[str, str] = {}
         for name, value in (static or {}).items():
             d = BROKER_CONFIGS.get(name)
             if d is not None:
                 d.parse(value)  # fail fast on a bad value
             self.static[name] = str(value)
+
+    @property
+    def dynamic(self) -> dict[str, str]:
+        return self._dynamic
+
+    @dynamic.setter
+    def dynamic(self, configs: dict[str, str]) -> None:
+        self._dynamic = configs
+        self.generation += 1
 
     def raw(self, name: str) -> str:
         if name in self.dynamic:

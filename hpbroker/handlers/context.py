@@ -13,6 +13,8 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping, NamedTuple
 
 from hpbroker.config import TOPIC_CONFIGS, BrokerConfig
 from hpbroker.metadata.topics import TopicInfo, TopicRegistry
@@ -32,7 +34,39 @@ class Node:
     port: int
 
 
-def log_config_for(effective: dict[str, str]) -> LogConfig:
+class ProduceSettings(NamedTuple):
+    """The topic configs a Produce checks every batch against, parsed once per config change."""
+    max_message_bytes: int
+    log_append_time: bool
+    min_insync_replicas: int
+    timestamp_before_ms: int | None  # None: no bound (Long.MAX_VALUE)
+    timestamp_after_ms: int | None
+
+
+def produce_settings_for(effective: Mapping[str, str]) -> ProduceSettings:
+    before = int(effective["message.timestamp.before.max.ms"])
+    after = int(effective["message.timestamp.after.max.ms"])
+    return ProduceSettings(
+        max_message_bytes=int(effective["max.message.bytes"]),
+        log_append_time=effective["message.timestamp.type"] == "LogAppendTime",
+        min_insync_replicas=int(effective["min.insync.replicas"]),
+        timestamp_before_ms=None if before >= _MAX_LONG else before,
+        timestamp_after_ms=None if after >= _MAX_LONG else after,
+    )
+
+
+class _TopicConfigEntry(NamedTuple):
+    # What the entry was computed from, compared by identity (TopicRegistry replaces a
+    # topic's config dict on every change and a re-created topic is a new TopicInfo) and by
+    # the broker config's generation (bumped by every dynamic change).
+    topic: TopicInfo
+    overrides: dict
+    generation: int
+    effective: Mapping[str, str]
+    produce: ProduceSettings
+
+
+def log_config_for(effective: Mapping[str, str]) -> LogConfig:
     """Storage settings of a topic from its effective (Kafka-named) topic configs."""
     def num(name):
         return int(TOPIC_CONFIGS[name].parse(effective[name]))
@@ -60,6 +94,9 @@ class BrokerContext:
         for d in self.log_dirs:
             Path(d).mkdir(parents=True, exist_ok=True)
         self.topics = TopicRegistry(Path(self.log_dirs[0]) / "__topics.json")
+        # Effective topic configs by topic name. Building one merges every topic config with
+        # the broker's defaults (~10 us); Produce needs it for every topic of every request.
+        self._topic_configs: dict[str, _TopicConfigEntry] = {}
         self.logs = LogManager(self.log_dirs, log_config_for(config.effective_topic_config({})))
         self.logs.load({t.name: log_config_for(self.effective_topic_config(t)) for t in self.topics})
         self.partitions: dict[tuple[str, int], Partition] = {}
@@ -79,8 +116,23 @@ class BrokerContext:
     def _log_keys(self):
         return [tp for tp, _ in self.logs.logs()]
 
-    def effective_topic_config(self, topic: TopicInfo) -> dict[str, str]:
-        return self.config.effective_topic_config(topic.configs)
+    def _topic_config_entry(self, topic: TopicInfo) -> _TopicConfigEntry:
+        entry = self._topic_configs.get(topic.name)
+        if (entry is None or entry.topic is not topic or entry.overrides is not topic.configs
+                or entry.generation != self.config.generation):
+            effective = MappingProxyType(self.config.effective_topic_config(topic.configs))
+            entry = _TopicConfigEntry(topic, topic.configs, self.config.generation, effective,
+                                      produce_settings_for(effective))
+            self._topic_configs[topic.name] = entry
+        return entry
+
+    def effective_topic_config(self, topic: TopicInfo) -> Mapping[str, str]:
+        """Every topic config of ``topic`` (its overrides over the broker's defaults), read-only
+        and cached until the topic's overrides or the broker's dynamic configs change."""
+        return self._topic_config_entry(topic).effective
+
+    def produce_settings(self, topic: TopicInfo) -> ProduceSettings:
+        return self._topic_config_entry(topic).produce
 
     def topic_config_value(self, topic: TopicInfo, name: str):
         return TOPIC_CONFIGS[name].parse(self.effective_topic_config(topic)[name])
@@ -98,6 +150,7 @@ class BrokerContext:
 
     def delete_topic(self, name: str) -> None:
         info = self.topics.delete(name)
+        self._topic_configs.pop(name, None)
         for i in range(info.num_partitions):
             self.partitions.pop((name, i), None)
             self.logs.delete(name, i)

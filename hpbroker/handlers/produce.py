@@ -33,12 +33,8 @@ def handle(ctx, request):
         info = broker.topics.get(name)
         parts = []
         if info is not None:
-            eff = broker.effective_topic_config(info)
-            max_message_bytes = int(eff["max.message.bytes"])
-            log_append_time = eff["message.timestamp.type"] == "LogAppendTime"
-            min_isr = int(eff["min.insync.replicas"])
-            before = int(eff["message.timestamp.before.max.ms"])
-            after = int(eff["message.timestamp.after.max.ms"])
+            settings = broker.produce_settings(info)  # cached per topic, not rebuilt per request
+            min_isr = settings.min_insync_replicas
         for pd in topic_data["partition_data"]:
             index = pd["index"]
             if acks not in (0, 1, -1):
@@ -57,10 +53,10 @@ def handle(ctx, request):
                 continue
             try:
                 r = partition.append_from_client(
-                    pd["records"], max_message_bytes=max_message_bytes, log_append_time=log_append_time,
-                    allow_zstd=allow_zstd,
-                    timestamp_before_ms=None if before >= 2**63 - 1 else before,
-                    timestamp_after_ms=None if after >= 2**63 - 1 else after,
+                    pd["records"], max_message_bytes=settings.max_message_bytes,
+                    log_append_time=settings.log_append_time, allow_zstd=allow_zstd,
+                    timestamp_before_ms=settings.timestamp_before_ms,
+                    timestamp_after_ms=settings.timestamp_after_ms,
                 )
             except AppendError as exc:
                 parts.append(_failed(index, exc.error_code, str(exc)))
