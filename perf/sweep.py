@@ -3,8 +3,12 @@
     python perf/sweep.py --bootstrap 127.0.0.1:9092 --batch-sizes 16384,131072,1048576 \
         --linger-ms 0,5,50 --compressions none,lz4,zstd --record-sizes 100,1000 --out perf/results/sweep
 
-Every grid point is a short produce_perf run (--mb-per-run of data, a fresh topic each). Writes
-results.json, results.md (one table row per point) and PNG plots (one per record size:
+Every grid point is a short produce_perf run (--mb-per-run of data, a fresh topic each). With
+--rounds N the whole grid is run N times over and each point reports the median of its N runs
+(a grid point takes about a second, so one run is at the mercy of a neighbour's load); with
+--broker-pid the CPU time of the broker's process tree is sampled around every run and
+reported as CPU-s per GB produced. Writes results.json (every single run too), results.md (one
+table row per point) and PNG plots (one per record size:
 throughput and p99 delivery latency against batch.size, a line per linger.ms x compression) into
 --out. tuning.md embeds committed copies of the plots, so the default grid stays small enough to
 finish in a few minutes.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import statistics
 import sys
 from pathlib import Path
 
@@ -35,15 +40,33 @@ def run_point(ns, point: dict) -> dict:
     for pair in ns.client_config:
         argv += ["-X", pair]
     args = produce_perf.args_dict(produce_perf.build_parser().parse_args(argv))
+    cpu0 = _common.tree_cpu_seconds(ns.broker_pid) if ns.broker_pid else None
     result = produce_perf.run(args)
+    cpu = _common.tree_cpu_seconds(ns.broker_pid) - cpu0 if ns.broker_pid else None
     return {**point, "records": result["records"], "records_per_s": result["records_per_s"],
             "mb_per_s": result["mb_per_s"], "p50_ms": result["latency_ms"]["p50"],
-            "p99_ms": result["latency_ms"]["p99"], "errors": result["errors"]}
+            "p99_ms": result["latency_ms"]["p99"], "errors": result["errors"],
+            "cpu_s_per_gb": None if cpu is None or not result["bytes"]
+            else round(cpu / (result["bytes"] / 1e9), 3)}
+
+
+FIGURES = ("records_per_s", "mb_per_s", "p50_ms", "p99_ms", "cpu_s_per_gb")
+
+
+def median_row(runs: list[dict]) -> dict:
+    """One row per grid point: the median of each figure over the rounds, errors summed."""
+    row = dict(runs[0])
+    for key in FIGURES:
+        values = [r[key] for r in runs if r[key] is not None]
+        row[key] = round(statistics.median(values), 3) if values else None
+    row["errors"] = sum(r["errors"] for r in runs)
+    row["rounds"] = len(runs)
+    return row
 
 
 def markdown(rows: list[dict]) -> str:
     cols = ["record_size", "compression", "linger_ms", "batch_size", "records_per_s", "mb_per_s",
-            "p50_ms", "p99_ms", "errors"]
+            "p50_ms", "p99_ms", "cpu_s_per_gb", "errors"]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(f"{row[c]:g}" if isinstance(row[c], float) else str(row[c])
                                 for c in cols) + " |" for row in rows]
@@ -94,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--acks", default="1", choices=("0", "1", "all", "-1"))
     parser.add_argument("--partitions", type=int, default=1)
     parser.add_argument("--producers", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the grid this many times; each point reports its median")
+    parser.add_argument("--broker-pid", type=int, default=None,
+                        help="broker pid: report its process tree's CPU-s per GB produced")
     parser.add_argument("-X", dest="client_config", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--title", default="produce sweep", help="plot title prefix, e.g. the broker")
     parser.add_argument("--out", type=Path, default=_common.RESULTS_DIR / "sweep")
@@ -108,14 +135,19 @@ def main(argv=None) -> int:
     ns.out.mkdir(parents=True, exist_ok=True)
     points = grid(ns)
     progress = _common.Progress("sweep", interval=0)
-    rows = []
-    for n, point in enumerate(points, 1):
-        row = run_point(ns, point)
-        rows.append(row)
-        progress.say(f"{n}/{len(points)} {point}: {row['mb_per_s']} MB/s, p99 {row['p99_ms']} ms")
+    runs: list[list[dict]] = [[] for _ in points]
+    for round_no in range(ns.rounds):
+        for n, point in enumerate(points):
+            row = run_point(ns, point)
+            runs[n].append(row)
+            progress.say(f"round {round_no + 1}/{ns.rounds} {n + 1}/{len(points)} {point}: "
+                         f"{row['mb_per_s']} MB/s, p99 {row['p99_ms']} ms, "
+                         f"broker CPU-s/GB {row['cpu_s_per_gb']}")
+    rows = [median_row(r) for r in runs]
     table = markdown(rows)
     (ns.out / "results.md").write_text(table)
-    _common.write_json({"params": {k: str(v) for k, v in vars(ns).items()}, "rows": rows},
+    _common.write_json({"params": {k: str(v) for k, v in vars(ns).items()}, "rows": rows,
+                        "runs": [r for point_runs in runs for r in point_runs]},
                        ns.out / "results.json", "sweep")
     plots = plot(rows, ns.out, ns.title)
     print(table)
