@@ -6,7 +6,7 @@ flags (flags win). Topic configs (``retention.ms`` ...) default to a broker prop
 ``DescribeConfigs`` reports each value with its source, as Kafka does.
 
 Who may touch: built once at start-up; ``BrokerConfig`` is then read-only except through
-AlterConfigs on the broker resource (dynamic configs, held in memory by the broker).
+AlterConfigs on the broker resource (dynamic configs, persisted with the topic registry).
 """
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ def _alter_broker(broker, configs, validate_only):
             d.parse(value)
             new[name] = str(value)
     if not validate_only:
-        broker.config.dynamic = new
+        broker.set_broker_dynamic_configs(new)
 
 
 def handle(ctx, request):

@@ -94,6 +94,8 @@ class BrokerContext:
         for d in self.log_dirs:
             Path(d).mkdir(parents=True, exist_ok=True)
         self.topics = TopicRegistry(Path(self.log_dirs[0]) / "__topics.json")
+        if self.topics.broker_configs:
+            config.dynamic = dict(self.topics.broker_configs)
         # Effective topic configs by topic name. Building one merges every topic config with
         # the broker's defaults (~10 us); Produce needs it for every topic of every request.
         self._topic_configs: dict[str, _TopicConfigEntry] = {}
@@ -170,6 +172,18 @@ class BrokerContext:
             p = self.partitions.get((name, i))
             if p is not None:
                 p.log.config = lc
+
+    def set_broker_dynamic_configs(self, configs: dict[str, str]) -> None:
+        """AlterConfigs on the broker: persist the dynamic configs (they survive a restart, as
+        Kafka's do) and push changed log settings to every partition already open."""
+        self.topics.set_broker_configs(configs)
+        self.config.dynamic = dict(configs)
+        for info in self.topics:
+            lc = log_config_for(self.effective_topic_config(info))
+            for i in range(info.num_partitions):
+                p = self.partitions.get((info.name, i))
+                if p is not None:
+                    p.log.config = lc
 
     def partition(self, topic: str, index: int) -> Partition | None:
         return self.partitions.get((topic, index))

@@ -1,4 +1,5 @@
-"""The topic registry: topic names, ids, partition counts and per-topic config overrides.
+"""The topic registry: topic names, ids, partition counts and per-topic config overrides (and
+the broker's dynamic configs).
 
 On disk: ``<first log dir>/__topics.json``, rewritten whole on every change (tmp file, fsync,
 rename, fsync of the directory), so a crash leaves either the old or the new registry. Topic
@@ -55,8 +56,11 @@ class TopicRegistry:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.topics: dict[str, TopicInfo] = {}
+        #: dynamic broker configs set through AlterConfigs (Kafka keeps them in ZooKeeper)
+        self.broker_configs: dict[str, str] = {}
         if self.path.exists():
             data = json.loads(self.path.read_text())
+            self.broker_configs = dict(data.get("broker_configs", {}))
             for t in data.get("topics", []):
                 info = TopicInfo(t["name"], bytes.fromhex(t["topic_id"]), int(t["num_partitions"]), dict(t["configs"]))
                 self.topics[info.name] = info
@@ -89,9 +93,14 @@ class TopicRegistry:
         self.topics[name].configs = dict(configs)
         self._save()
 
+    def set_broker_configs(self, configs: dict[str, str]) -> None:
+        self.broker_configs = dict(configs)
+        self._save()
+
     def _save(self) -> None:
         data = {
             "version": 1,
+            "broker_configs": self.broker_configs,
             "topics": [
                 {"name": t.name, "topic_id": t.topic_id.hex(), "num_partitions": t.num_partitions, "configs": t.configs}
                 for t in self.topics.values()
