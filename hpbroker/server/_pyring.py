@@ -96,6 +96,17 @@ class Ring:
         _U64.pack_into(mv, TAIL_AT, self._tail)
         return WAKE if _U64.unpack_from(mv, HEAD_AT)[0] == old_tail else PUSHED
 
+    def can_push(self, length: int) -> bool:
+        """Would a record of ``length`` bytes fit now? If not, the producer is marked waiting
+        (exactly as a failed ``try_push``), so the consumer's next ``release`` reports it."""
+        need = (4 + length + 7) & ~7
+        to_end = self.capacity - (self._tail & self._mask)
+        total = need + (to_end if need > to_end else 0)
+        if total <= self.capacity - (self._tail - _U64.unpack_from(self._mv, HEAD_AT)[0]):
+            return True
+        _U32.pack_into(self._mv, WAITING_AT, 1)
+        return total <= self.capacity - (self._tail - _U64.unpack_from(self._mv, HEAD_AT)[0])
+
     def free_bytes(self) -> int:
         return self.capacity - (self._tail - _U64.unpack_from(self._mv, HEAD_AT)[0])
 

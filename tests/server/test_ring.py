@@ -129,3 +129,13 @@ def test_two_processes_exchange_records():
         ring.release()
         seen += 1
     os.waitpid(pid, 0)
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_can_push_matches_try_push(impl):
+    r = impl.Ring(_region(256))
+    while r.can_push(40):
+        assert r.try_push(b"y" * 40) != impl.FULL
+    assert r.try_push(b"y" * 40) == impl.FULL
+    r.peek()
+    assert r.release() is True
