@@ -3,6 +3,10 @@
 Precedence: defaults < the properties file (Kafka names: listeners, log.dirs, num.partitions,
 ...) < flags. SIGTERM/SIGINT stop the broker cleanly (logs closed with the clean-shutdown
 marker), and a restart serves every acknowledged record again.
+
+``--processors P --handlers H`` (Kafka: num.network.threads / num.io.threads) chooses the
+process topology; neither given = one of each per core; ``--handlers 0`` = the in-process mode
+(one process, what the test fixtures run).
 """
 from __future__ import annotations
 
