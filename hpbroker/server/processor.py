@@ -111,6 +111,8 @@ class ProcessorServer:
         self.pending: dict[tuple[int, int], Pending] = {}
         self.stalled: set[ProcessorConnection] = set()
         self._next_conn_id = os.getpid() << 24
+        self._to_wake: set[int] = set()  # handler eventfds to write at the end of this pass
+        self._wake_scheduled = False
 
     async def run(self, ready_fd: int | None = None) -> None:
         topo, p = self.topo, self.index
@@ -241,12 +243,26 @@ class ProcessorServer:
                 self.stalled.add(conn)
                 return False
             if res == WAKE:
-                topo.wake(topo.handler_efds[h])
+                self._wake(h)
         conn._next_seq += 1
         self.pending[(conn.conn_id, seq)] = Pending(conn, seq, header.api_key, header.api_version,
                                                     header.correlation_id, tuple(h for h, _ in targets),
                                                     split_request)
         return True
+
+    def _wake(self, h: int) -> None:
+        """Write handler ``h``'s eventfd once per event-loop pass: all the frames parsed from
+        one read share a wake-up (an eventfd write that wakes a process costs microseconds)."""
+        self._to_wake.add(h)
+        if not self._wake_scheduled:
+            self._wake_scheduled = True
+            self.loop.call_soon(self._flush_wakes)
+
+    def _flush_wakes(self) -> None:
+        self._wake_scheduled = False
+        efds = self.topo.handler_efds
+        while self._to_wake:
+            self.topo.wake(efds[self._to_wake.pop()])
 
     # responses --------------------------------------------------------------------------------
     def _on_wake(self) -> None:
@@ -262,7 +278,7 @@ class ProcessorServer:
                 if pend is not None:
                     self._deliver(pend, status, view[env.RESPONSE.size:])
                 if ring.release():
-                    topo.wake(topo.handler_efds[h])
+                    self._wake(h)
         if self.stalled:
             stalled, self.stalled = self.stalled, set()
             for conn in stalled:
