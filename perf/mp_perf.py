@@ -9,7 +9,8 @@ partitions. Clients are confluent-kafka (librdkafka) in separate processes, one 
 the broker each: producers send ``--messages`` values of ``--size`` bytes in total (acks=1,
 linger 5 ms, round-robin over the partitions), then as many consumers read everything back
 (each assigned its share of the partitions). Broker CPU is user+system time of the supervisor
-and all its children (psutil), measured over each phase. Output: one Markdown table row per
+and all its children (psutil), measured over each phase; "broker cores" is that CPU time over
+the phase's wall time (how many cores the broker kept busy). Output: one Markdown table row per
 run, ready for tuning.md (throughput: the best of ``--repeat`` runs; CPU per GB: the lowest).
 """
 from __future__ import annotations
@@ -122,6 +123,7 @@ def _measure(processors, handlers, connections, messages, size, partitions, data
         assert not any(results), f"undelivered messages: {results}"
         row["produce_mb_s"] = total * size / elapsed / 1e6
         row["produce_cpu_s_gb"] = cpu / gb
+        row["produce_cores"] = cpu / elapsed
         shares = [[p for p in range(partitions) if p % connections == k] for k in range(connections)]
         procs, start, done = _run_clients(
             _consumer, [(b.bootstrap, "perf", s, total // partitions * len(s)) for s in shares])
@@ -134,6 +136,7 @@ def _measure(processors, handlers, connections, messages, size, partitions, data
         assert got >= total, f"consumed {got} of {total}"
         row["consume_mb_s"] = total * size / elapsed / 1e6
         row["consume_cpu_s_gb"] = cpu / gb
+        row["consume_cores"] = cpu / elapsed
         return row
 
 
@@ -148,8 +151,9 @@ def main() -> None:
     ap.add_argument("--data-root", default=None,
                     help="where the brokers' data dirs go (e.g. a tmpfs, to take the disk out)")
     a = ap.parse_args()
-    print("| processors/handlers | connections | produce MB/s | produce CPU-s/GB | consume MB/s | consume CPU-s/GB |")
-    print("|---|---|---|---|---|---|")
+    print("| processors/handlers | connections | produce MB/s | produce CPU-s/GB | broker cores (produce) "
+          "| consume MB/s | consume CPU-s/GB | broker cores (consume) |")
+    print("|---|---|---|---|---|---|---|---|")
     for conns in [int(c) for c in a.connections.split(",")]:
         for topo in a.topologies.split(","):
             p, h = (int(x) for x in topo.split("/"))
@@ -159,8 +163,9 @@ def main() -> None:
             best["produce_cpu_s_gb"] = min(r["produce_cpu_s_gb"] for r in runs)
             bestc["consume_cpu_s_gb"] = min(r["consume_cpu_s_gb"] for r in runs)
             name = "in-process" if h == 0 else f"{p}/{h}"
-            print(f"| {name} | {conns} | {best['produce_mb_s']:.0f} | {best['produce_cpu_s_gb']:.1f} | "
-                  f"{bestc['consume_mb_s']:.0f} | {bestc['consume_cpu_s_gb']:.1f} |", flush=True)
+            print(f"| {name} | {conns} | {best['produce_mb_s']:.0f} | {best['produce_cpu_s_gb']:.2f} | "
+                  f"{best['produce_cores']:.2f} | {bestc['consume_mb_s']:.0f} | {bestc['consume_cpu_s_gb']:.2f} | "
+                  f"{bestc['consume_cores']:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -115,6 +115,16 @@ cdef class Ring:
         hpb_store_seq_u64(self._tail_p, self._tail)
         return WAKE if hpb_load_seq_u64(self._head_p) == old_tail else PUSHED
 
+    def can_push(self, Py_ssize_t length):
+        """Would a record of ``length`` bytes fit now? If not, mark the producer waiting."""
+        cdef uint64_t need = (4 + length + 7) & ~(<uint64_t> 7)
+        cdef uint64_t to_end = self.capacity - (self._tail & self._mask)
+        cdef uint64_t total = need + (to_end if need > to_end else 0)
+        if total <= self.capacity - (self._tail - hpb_load_acquire_u64(self._head_p)):
+            return True
+        hpb_store_seq_u32(self._waiting_p, 1)
+        return total <= self.capacity - (self._tail - hpb_load_seq_u64(self._head_p))
+
     def free_bytes(self):
         return self.capacity - (self._tail - hpb_load_acquire_u64(self._head_p))
 

@@ -152,6 +152,15 @@ class MmapIndex:
 class OffsetIndex(MmapIndex):
     DTYPE = np.dtype([("relative_offset", "<u4"), ("position", "<u4")])
 
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        if not self.writable:
+            # a reader may open the writer's preallocated active index, whose length counts the
+            # zero tail too: trust only the valid prefix (``refresh`` extends it as the writer
+            # adds entries). Taking the zeros made every lookup walk the segment from byte 0.
+            self.entries = 0
+            self.refresh(2**63 - 1)
+
     def append(self, offset: int, position: int) -> None:
         n = self.entries
         rel = offset - self.base_offset
