@@ -8,10 +8,12 @@ Each topology (processors/handlers; "0/0" = in-process mode) gets a fresh broker
 partitions. Clients are confluent-kafka (librdkafka) in separate processes, one connection to
 the broker each: producers send ``--messages`` values of ``--size`` bytes in total (acks=1,
 linger 5 ms, round-robin over the partitions), then as many consumers read everything back
-(each assigned its share of the partitions). Broker CPU is user+system time of the supervisor
+(each assigned its share of the partitions). ``--linger-ms 0 --size 100`` turns it into a
+per-request benchmark: many small Produce requests, where the broker, not the client, is the
+bottleneck. Broker CPU is user+system time of the supervisor
 and all its children (psutil), measured over each phase; "broker cores" is that CPU time over
 the phase's wall time (how many cores the broker kept busy). Output: one Markdown table row per
-run, ready for tuning.md (throughput: the best of ``--repeat`` runs; CPU per GB: the lowest).
+run, ready for tuning.md: the median of ``--repeat`` rounds (each round runs every cell once).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import argparse
 import multiprocessing as mp
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -45,10 +48,10 @@ def _cpu(pid: int) -> float:
     return total
 
 
-def _producer(bootstrap, topic, n, size, partitions, start, done):
+def _producer(bootstrap, topic, n, size, partitions, linger_ms, start, done):
     from confluent_kafka import Producer
 
-    p = Producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": 5, "batch.size": 1000000,
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": linger_ms, "batch.size": 1000000,
                   "queue.buffering.max.messages": 500000, "queue.buffering.max.kbytes": 1048576,
                   "enable.idempotence": False})
     p.list_topics(topic, timeout=10)
@@ -93,15 +96,15 @@ def _run_clients(target, args_per_client):
 
 
 def measure(processors: int, handlers: int, connections: int, messages: int, size: int, partitions: int,
-            data_root: str | None = None):
+            data_root: str | None = None, linger_ms: float = 5):
     data_dir = tempfile.mkdtemp(prefix="perf-", dir=data_root)
     try:
-        return _measure(processors, handlers, connections, messages, size, partitions, data_dir)
+        return _measure(processors, handlers, connections, messages, size, partitions, data_dir, linger_ms)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _measure(processors, handlers, connections, messages, size, partitions, data_dir):
+def _measure(processors, handlers, connections, messages, size, partitions, data_dir, linger_ms):
     from confluent_kafka.admin import AdminClient, NewTopic
 
     args = ["--processors", str(max(processors, 1)), "--handlers", str(handlers)]
@@ -113,7 +116,7 @@ def _measure(processors, handlers, connections, messages, size, partitions, data
         total = per * connections
         gb = total * size / 1e9
         row = {}
-        procs, start, done = _run_clients(_producer, [(b.bootstrap, "perf", per, size, partitions)] * connections)
+        procs, start, done = _run_clients(_producer, [(b.bootstrap, "perf", per, size, partitions, linger_ms)] * connections)
         cpu0, t0 = _cpu(b.process.pid), time.monotonic()
         start.set()
         results = [done.get(timeout=600) for _ in procs]
@@ -147,26 +150,31 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=400000)
     ap.add_argument("--size", type=int, default=1000)
     ap.add_argument("--partitions", type=int, default=4)
-    ap.add_argument("--repeat", type=int, default=1, help="runs per cell; the best is reported")
+    ap.add_argument("--linger-ms", type=float, default=5,
+                    help="producer linger.ms: 0 makes many small requests (per-request cost dominates)")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds over every cell; medians are reported")
     ap.add_argument("--data-root", default=None,
                     help="where the brokers' data dirs go (e.g. a tmpfs, to take the disk out)")
     a = ap.parse_args()
     print("| processors/handlers | connections | produce MB/s | produce CPU-s/GB | broker cores (produce) "
           "| consume MB/s | consume CPU-s/GB | broker cores (consume) |")
     print("|---|---|---|---|---|---|---|---|")
-    for conns in [int(c) for c in a.connections.split(",")]:
-        for topo in a.topologies.split(","):
+    cells = [(int(c), topo) for c in a.connections.split(",") for topo in a.topologies.split(",")]
+    runs: dict = {cell: [] for cell in cells}
+    # rounds interleave the topologies, so a slow minute of a shared machine hits them all
+    for _ in range(a.repeat):
+        for conns, topo in cells:
             p, h = (int(x) for x in topo.split("/"))
-            runs = [measure(p, h, conns, a.messages, a.size, a.partitions, a.data_root) for _ in range(a.repeat)]
-            best = max(runs, key=lambda r: r["produce_mb_s"])
-            bestc = max(runs, key=lambda r: r["consume_mb_s"])
-            best["produce_cpu_s_gb"] = min(r["produce_cpu_s_gb"] for r in runs)
-            bestc["consume_cpu_s_gb"] = min(r["consume_cpu_s_gb"] for r in runs)
-            name = "in-process" if h == 0 else f"{p}/{h}"
-            print(f"| {name} | {conns} | {best['produce_mb_s']:.0f} | {best['produce_cpu_s_gb']:.2f} | "
-                  f"{best['produce_cores']:.2f} | {bestc['consume_mb_s']:.0f} | {bestc['consume_cpu_s_gb']:.2f} | "
-                  f"{bestc['consume_cores']:.2f} |", flush=True)
-
+            runs[(conns, topo)].append(measure(p, h, conns, a.messages, a.size, a.partitions, a.data_root,
+                                               a.linger_ms))
+    for conns, topo in cells:
+        rs = runs[(conns, topo)]
+        med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+        p, h = (int(x) for x in topo.split("/"))
+        name = "in-process" if h == 0 else f"{p}/{h}"
+        print(f"| {name} | {conns} | {med['produce_mb_s']:.0f} | {med['produce_cpu_s_gb']:.2f} | "
+              f"{med['produce_cores']:.2f} | {med['consume_mb_s']:.0f} | {med['consume_cpu_s_gb']:.2f} | "
+              f"{med['consume_cores']:.2f} |", flush=True)
 
 if __name__ == "__main__":
     main()
