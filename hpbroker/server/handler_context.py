@@ -27,6 +27,7 @@ class HandlerContext(BrokerContext):
         self.table = table
         self.rows: dict[tuple[str, int], int] = {}
         self.metadata_dirty = False
+        self.appended = False  # since the handler process last told processors with parked Fetches
         table.clear(handler)  # rows of a previous incarnation describe logs not yet recovered
         super().__init__(config, node, owns=owns)
 
@@ -60,6 +61,7 @@ class HandlerContext(BrokerContext):
 
     def notify_append(self, topic: str, index: int) -> None:
         self.publish(topic, index)
+        self.appended = True
         super().notify_append(topic, index)
 
     def run_maintenance(self) -> None:

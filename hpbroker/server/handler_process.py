@@ -146,6 +146,12 @@ class HandlerProcess:
                 again = True
         if again:
             self.loop.call_soon(self._drain)
+        if self.ctx.appended:
+            # new data: wake the processors with parked long-poll Fetches (once per pass)
+            self.ctx.appended = False
+            for q in range(topo.processors):
+                if topo.processor_has_parked_fetches(q):
+                    self._to_wake.add(q)
         self._flush_wakes()
 
     def _wake(self, p: int) -> None:

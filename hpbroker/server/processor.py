@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 METADATA = 3
 HOUSEKEEPING_S = 0.05
-FETCH_POLL_S = 0.002
+FETCH_POLL_S = 0.01  # fallback only: handlers wake processors with parked Fetches
 
 
 @dataclass(slots=True)
@@ -202,7 +202,9 @@ class ProcessorServer:
                         return self._forward(conn, view, header, ((CONTROLLER_HANDLER, env.WHOLE),), None)
                 conn.dispatch_here(frame)
                 if kind == FETCH and self._fetch_poll is None:
-                    # a long poll may park: watch the partition table until nobody waits
+                    # a long poll may park: ask handlers for wake-ups and watch the table until
+                    # nobody waits
+                    self.topo.set_processor_has_parked_fetches(self.index, True)
                     self._fetch_poll = self.loop.call_later(FETCH_POLL_S, self._poll_fetches)
                 return True
             if kind == PARTITIONED:
@@ -268,6 +270,8 @@ class ProcessorServer:
     def _on_wake(self) -> None:
         self.topo.drain(self._efd)
         self._drain()
+        if len(self.broker.fetch_purgatory):
+            self.broker.poll_table()  # a handler appended: maybe what a parked Fetch waits for
 
     def _drain(self) -> None:
         topo = self.topo
@@ -328,8 +332,12 @@ class ProcessorServer:
                 pend.conn.close(f"handler {h} restarted while answering")
 
     def _poll_fetches(self) -> None:
+        """While Fetches are parked: tell the handlers (they wake us after appending) and poll
+        the table as a fallback (a wake-up lost to a race costs at most FETCH_POLL_S)."""
         self._fetch_poll = None
-        if not len(self.broker.fetch_purgatory):
+        parked = bool(len(self.broker.fetch_purgatory))
+        self.topo.set_processor_has_parked_fetches(self.index, parked)
+        if not parked:
             return
         self.broker.poll_table()
         self._fetch_poll = self.loop.call_later(FETCH_POLL_S, self._poll_fetches)

@@ -9,8 +9,9 @@ object where the in-process mode gives them a BrokerContext:
   high_watermark and log_end_offset from the owner's row of the partition table, and a
   PartitionLogReader over the segment files that never reads at or above that high watermark;
 - ``fetch_purgatory``: parked long-poll Fetches; ``poll_table`` wakes the keys whose row moved
-  since the waiter last read it. It runs on a short timer only while someone is parked
-  (measured in tuning.md: cheaper than an eventfd write per append on the handler side).
+  since the waiter last read it. It runs when a handler wakes this processor after an append
+  (handlers do that only while the processor flags parked Fetches in the control block) and on
+  a slow fallback timer (tuning.md compares this with polling alone).
 
 Who may touch: the event loop of one processor process.
 """

@@ -11,6 +11,9 @@ see them and a leftover of a killed supervisor is recognised and removed at the 
     word 8 + 8*h + 1           metadata generation handler h has applied (it writes it; the
                                controller waits for all before answering CreateTopics & co.)
     word 8 + 8*H + 8*p + 0     processor p incarnation (supervisor)
+    word 8 + 8*H + 8*p + 1     1 while processor p has parked long-poll Fetches (it writes it;
+                               handlers write its eventfd after appending, so the wait ends at
+                               once instead of at the processor's next table poll)
     then the partition table (server/partition_table.py), aligned to 64 bytes
 
 ``rings``: 2 * P * H rings (server/_pyring.py layout), request rings first:
@@ -149,6 +152,12 @@ class Topology:
 
     def bump_processor_incarnation(self, p: int) -> None:
         self.control[self._processor_word(p, 0)] += 1
+
+    def processor_has_parked_fetches(self, p: int) -> bool:
+        return bool(self.control[self._processor_word(p, 1)])
+
+    def set_processor_has_parked_fetches(self, p: int, parked: bool) -> None:
+        self.control[self._processor_word(p, 1)] = 1 if parked else 0
 
     # wake-ups ---------------------------------------------------------------------------------
     @staticmethod
