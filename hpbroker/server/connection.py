@@ -153,7 +153,7 @@ class Connection:
             else:
                 if size + 4 > len(buf):
                     # larger than our buffer: receive the rest straight into the frame
-                    self._frame = bytearray(size)
+                    self._frame = self._new_frame(size)
                     self._frame[:have] = buf[self._start + 4:self._end]
                     self._frame_filled = have
                     self._start = self._end = 0
@@ -161,6 +161,10 @@ class Connection:
             if self._backlogged():
                 self._pause_reading()
                 break
+
+    def _new_frame(self, size: int):
+        """Memory for a frame larger than the read buffer; here it becomes the request itself."""
+        return bytearray(size)
 
     # dispatch --------------------------------------------------------------------------------
     def _frame_ready(self, buf: bytearray, begin: int, size: int) -> bool:

@@ -77,6 +77,9 @@ class HandlerProcess:
         for p, ring in enumerate(self.req_rings):
             if ring.discard_all():
                 topo.wake(topo.processor_efds[p])
+        # only now: processors close the connections waiting on the previous incarnation when
+        # they see this move, and whatever they send after that is answered
+        topo.bump_handler_incarnation(h)
         self._seen_generation = topo.metadata_generation
         topo.set_handler_seen_generation(h, self._seen_generation)
         self._efd = topo.handler_efds[h]

@@ -67,7 +67,16 @@ class ProcessorConnection(Connection):
     def __init__(self, server, sock, peer, conn_id):
         super().__init__(server, sock, peer)
         self.conn_id = conn_id
-        self._stalled: bytearray | None = None  # a large frame waiting for ring space
+        self._stalled = None  # a large frame waiting for ring space (a view of _big)
+        self._big: bytearray | None = None
+
+    def _new_frame(self, size: int):
+        # the frame is copied into a ring as soon as it is complete, so one buffer per
+        # connection is reused: a fresh bytearray(size) would zero-fill every large frame first
+        # (13% of a processor's busy time in the produce profile, tuning.md)
+        if self._big is None or len(self._big) < size:
+            self._big = bytearray(size)
+        return memoryview(self._big)[:size]
 
     def _frame_ready(self, buf, begin, size) -> bool:
         return self.server.route(self, memoryview(buf)[begin:begin + size])

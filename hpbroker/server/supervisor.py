@@ -4,8 +4,9 @@ It creates the shared segments and eventfds (server/topology.py), reserves the p
 handler processes (they recover their partitions from disk), then the processors (they bind the
 same port with SO_REUSEPORT), and logs "listening on" once every child reported ready.
 
-Then it only watches: a child that dies for any reason (SIGKILL, a crash) is forked again, with
-its incarnation word bumped so its peers know; a crash loop is slowed down, never given up.
+Then it only watches: a child that dies for any reason (SIGKILL, a crash) is forked again (a
+handler then bumps its incarnation word so processors know); a crash loop is slowed down, never
+given up.
 
 SIGTERM / SIGINT: processors stop first (no new requests), then handlers (logs closed cleanly
 with the clean-shutdown marker), anything still alive after the grace period is killed, and the
@@ -85,10 +86,10 @@ class Supervisor:
 
     # children ---------------------------------------------------------------------------------
     def _start(self, role: str, index: int) -> int:
-        if role == HANDLER:
-            self.topo.bump_handler_incarnation(index)
-        else:
+        if role == PROCESSOR:
             self.topo.bump_processor_incarnation(index)
+        # a handler bumps its own incarnation once it has discarded its request rings: a
+        # processor that reacts to the bump must not send requests the new handler discards
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:

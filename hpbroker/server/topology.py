@@ -7,7 +7,8 @@ see them and a leftover of a killed supervisor is recognised and removed at the 
     word 0                     metadata generation: the controller (handler 0) bumps it after
                                rewriting ``__topics.json``; every other process reloads the
                                registry when it sees it change
-    word 8 + 8*h + 0           handler h incarnation (the supervisor bumps it on every start)
+    word 8 + 8*h + 0           handler h incarnation (each new handler process bumps it after
+                               discarding what its predecessor left in the request rings)
     word 8 + 8*h + 1           metadata generation handler h has applied (it writes it; the
                                controller waits for all before answering CreateTopics & co.)
     word 8 + 8*H + 8*p + 0     processor p incarnation (supervisor)
