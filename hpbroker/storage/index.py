@@ -214,8 +214,14 @@ class OffsetIndex(MmapIndex):
         """
         arr = self._arr
         n = self.entries
+        if n < len(arr):
+            first = arr[n]
+            if int(first["position"]) == 0 or int(first["relative_offset"]) + self.base_offset >= upper_bound:
+                return  # nothing new below the bound: a reader polling the tail, the common case
+        step = 64  # a few new entries per call is the norm: scan small chunks first
         while n < len(arr):
-            chunk = arr[n:n + 4096]
+            chunk = arr[n:n + step]
+            step = min(step * 4, 4096)
             rel = chunk["relative_offset"].astype(np.int64)
             pos = chunk["position"].astype(np.int64)
             prev_rel = int(arr[n - 1]["relative_offset"]) if n else -1
