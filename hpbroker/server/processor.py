@@ -119,6 +119,7 @@ class ProcessorServer:
         self.connections: dict[int, ProcessorConnection] = {}
         self.pending: dict[tuple[int, int], Pending] = {}
         self.stalled: set[ProcessorConnection] = set()
+        self.ring_full_pauses = 0  # reported at shutdown: how often back-pressure paused a client
         self._next_conn_id = os.getpid() << 24
         self._to_wake: set[int] = set()  # handler eventfds to write at the end of this pass
         self._wake_scheduled = False
@@ -163,6 +164,7 @@ class ProcessorServer:
                 conn.close()
             await asyncio.sleep(0)
             self.broker.close()
+            log.info("processor %d stopped: %d ring-full pauses", p, self.ring_full_pauses)
 
     # connections ------------------------------------------------------------------------------
     def _accept(self) -> None:
@@ -244,6 +246,7 @@ class ProcessorServer:
             return True
         if len(targets) > 1 and not all(r.can_push(length) for r in rings):
             self.stalled.add(conn)  # all or nothing: a split request is never half sent
+            self.ring_full_pauses += 1
             return False
         seq = conn._next_seq
         for (h, kind), ring in zip(targets, rings):
@@ -252,6 +255,7 @@ class ProcessorServer:
             res = ring.try_push(head, view)
             if res == FULL:
                 self.stalled.add(conn)
+                self.ring_full_pauses += 1
                 return False
             if res == WAKE:
                 self._wake(h)

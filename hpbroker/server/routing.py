@@ -18,9 +18,12 @@ Every API key maps to one ``Route``:
 
 An API missing from the table goes to the controller: correct for anything, if not the fastest.
 
-Partition ownership: ``owner(topic, partition, handlers)`` = CRC-32 of ``"topic-partition"``
-modulo the handler count. zlib.crc32 is the same in every process and across restarts (Python's
-``hash`` of a str is salted per process, so it must not be used here).
+Partition ownership: ``owner(topic, partition, handlers)`` = (CRC-32 of the topic name +
+partition) modulo the handler count: a topic's partitions go round-robin over the handlers from
+a start that depends on the topic (Kafka assigns replicas the same way), so a 4-partition topic
+on 2 handlers is split 2 + 2. (CRC-32 of "topic-partition" modulo a power of two is not: CRC is
+linear, so "t-0".."t-3" can all land on one handler.) zlib.crc32 is the same in every process
+and across restarts; Python's ``hash`` of a str is salted per process and must not be used.
 """
 from __future__ import annotations
 
@@ -84,7 +87,7 @@ def route_for(api_key: int) -> Route:
 
 def owner(topic: str, partition: int, handlers: int) -> int:
     """The handler that owns (and is the only writer of) ``topic``-``partition``."""
-    return zlib.crc32(f"{topic}-{partition}".encode()) % handlers
+    return (zlib.crc32(topic.encode()) + partition) % handlers
 
 
 def java_string_hash(s: str) -> int:

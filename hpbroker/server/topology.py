@@ -48,7 +48,9 @@ log = logging.getLogger(__name__)
 
 SHM_DIR = "/dev/shm"
 PREFIX = "hpbroker-"
-REQUEST_RING_BYTES = 16 << 20   # records up to 8 MiB: a produce request of several 1 MiB batches
+# records up to 8 MiB: a produce request of several 1 MiB batches. Tests shrink the rings through
+# the environment (HPBROKER_REQUEST_RING_BYTES, a power of two) to exercise back-pressure.
+REQUEST_RING_BYTES = int(os.environ.get("HPBROKER_REQUEST_RING_BYTES", 16 << 20))
 RESPONSE_RING_BYTES = 1 << 20   # answers forwarded by handlers are small (Fetch never uses them)
 SLOTS_PER_HANDLER = 4096
 CONTROL_WORDS_FIXED = 8
