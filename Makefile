@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.hpbroker-installed
 BUILD_INPUTS := pyproject.toml setup.py $(shell find cython -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: install run test test-compiled test-pure bench clean
+.PHONY: install run test test-compiled test-pure test-multiproc bench clean
 
 install: $(STAMP)
 
@@ -23,14 +23,18 @@ run: install
 	$(VENV)/bin/hpbroker --host 127.0.0.1 --port 9092 --data-dir ./data
 
 # The suite runs twice: with the compiled extensions (and a test asserting they are the ones
-# loaded), then with HPBROKER_PURE=1 selecting the pure-Python twins.
-test: test-compiled test-pure
+# loaded), then with HPBROKER_PURE=1 selecting the pure-Python twins. A third pass runs the
+# integration tests (real clients) against the multi-process topology (2 processors, 2 handlers).
+test: test-compiled test-pure test-multiproc
 
 test-compiled: install
 	$(PYTEST) -q --benchmark-skip tests
 
 test-pure: install
 	HPBROKER_PURE=1 $(PYTEST) -q --benchmark-skip tests
+
+test-multiproc: install
+	HPBROKER_TEST_MODE=multiproc $(PYTEST) -q tests/integration
 
 bench: install
 	$(PYTEST) -q --benchmark-only --benchmark-columns=min,median,mean,ops,rounds tests/bench

@@ -6,6 +6,10 @@ Tools: ``hpbroker groups list --bootstrap HOST:PORT`` and ``hpbroker groups desc
 Precedence: defaults < the properties file (Kafka names: listeners, log.dirs, num.partitions,
 ...) < flags. SIGTERM/SIGINT stop the broker cleanly (logs closed with the clean-shutdown
 marker), and a restart serves every acknowledged record again.
+
+``--processors P --handlers H`` (Kafka: num.network.threads / num.io.threads) chooses the
+process topology; neither given = one of each per core; ``--handlers 0`` = the in-process mode
+(one process, what the test fixtures run).
 """
 from __future__ import annotations
 
@@ -45,11 +49,25 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None, help="listen port (default 9092; 0 = any free port)")
     p.add_argument("--data-dir", default=None, help="log directory, Kafka's log.dirs (default ./data)")
     p.add_argument("--config", default=None, help="server.properties file with Kafka property names")
-    p.add_argument("--processors", type=int, default=None, help="network processor processes")
-    p.add_argument("--handlers", type=int, default=None, help="request handler processes")
+    p.add_argument("--processors", type=int, default=None,
+                   help="network processor processes (default: the number of cores)")
+    p.add_argument("--handlers", type=int, default=None,
+                   help="request handler processes (default: the number of cores; 0 = in-process mode)")
     p.add_argument("--override", action="append", metavar="NAME=VALUE", help="set any broker property")
     p.add_argument("--log-level", default=os.environ.get("HPBROKER_LOG_LEVEL", "INFO"))
     return p
+
+
+def topology_of(config: BrokerConfig) -> tuple[int, int]:
+    """(processors, handlers). Neither given (flag or num.network.threads / num.io.threads
+    property): one of each per core. handlers 0 = in-process mode."""
+    given = "num.network.threads" in config.static or "num.io.threads" in config.static
+    if not given:
+        cores = os.cpu_count() or 1
+        return cores, cores
+    processors = config.get("num.network.threads") if "num.network.threads" in config.static else 1
+    handlers = config.get("num.io.threads") if "num.io.threads" in config.static else 0
+    return max(processors, 1), handlers
 
 
 async def _run(config: BrokerConfig) -> None:
@@ -89,5 +107,14 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, OSError) as exc:
         print(f"hpbroker: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(_run(config))
-    return 0
+    processors, handlers = topology_of(config)
+    if handlers == 0:
+        if processors > 1:
+            print("hpbroker: --processors above 1 needs --handlers 1 or more "
+                  "(--handlers 0 is the in-process mode)", file=sys.stderr)
+            return 2
+        asyncio.run(_run(config))
+        return 0
+    from hpbroker.server.supervisor import Supervisor
+
+    return Supervisor(config, processors, handlers).run()

@@ -4,6 +4,10 @@
 topic operations (create, delete, add partitions, alter configs) into registry changes and
 partition logs, and gives handlers the ``Partition`` objects they append to and read from.
 
+With ``owns`` (multi-process mode: a handler process), only the partitions for which
+``owns(topic, partition)`` is true are opened, appended to, deleted and maintained here; every
+other partition belongs to another handler. In-process mode owns them all.
+
 Who may touch: the event loop of the process that owns these partitions (in-process mode: the
 only process).
 """
@@ -86,8 +90,9 @@ def log_config_for(effective: Mapping[str, str]) -> LogConfig:
 
 
 class BrokerContext:
-    def __init__(self, config: BrokerConfig, node: Node, cluster_id: str = "hpbroker-cluster"):
+    def __init__(self, config: BrokerConfig, node: Node, cluster_id: str = "hpbroker-cluster", owns=None):
         self.config = config
+        self.owns = owns or (lambda topic, partition: True)
         self.node = node
         self.cluster_id = cluster_id
         self.log_dirs = [d for d in config.get("log.dirs").split(",") if d]
@@ -99,7 +104,8 @@ class BrokerContext:
         # Effective topic configs by topic name. Building one merges every topic config with
         # the broker's defaults (~10 us); Produce needs it for every topic of every request.
         self._topic_configs: dict[str, _TopicConfigEntry] = {}
-        self.logs = LogManager(self.log_dirs, log_config_for(config.effective_topic_config({})))
+        self.logs = LogManager(self.log_dirs, log_config_for(config.effective_topic_config({})),
+                               partition_filter=self.owns)
         self.logs.load({t.name: log_config_for(self.effective_topic_config(t)) for t in self.topics})
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.fetch_purgatory = Purgatory()
@@ -142,6 +148,8 @@ class BrokerContext:
     def _open_partitions(self, topic: TopicInfo, indexes) -> None:
         lc = log_config_for(self.effective_topic_config(topic))
         for i in indexes:
+            if not self.owns(topic.name, i):
+                continue
             plog = self.logs.get_or_create(topic.name, i, lc)
             self.partitions[(topic.name, i)] = Partition(topic.name, i, plog)
 
@@ -154,6 +162,8 @@ class BrokerContext:
         info = self.topics.delete(name)
         self._topic_configs.pop(name, None)
         for i in range(info.num_partitions):
+            if not self.owns(name, i):
+                continue  # its owner deletes it when it sees the new registry
             self.partitions.pop((name, i), None)
             self.logs.delete(name, i)
             self.fetch_purgatory.notify((name, i))

@@ -41,6 +41,10 @@ class Purgatory:
             if not fut.done():
                 fut.set_result(key)
 
+    def keys(self) -> list:
+        """The keys someone waits on (a poller in another process checks only these)."""
+        return list(self._waiters)
+
     def __len__(self) -> int:
         return sum(len(s) for s in self._waiters.values())
 

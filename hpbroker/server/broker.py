@@ -30,6 +30,16 @@ def parse_listener(value: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port)
 
 
+def advertised_node(config: BrokerConfig, host: str, port: int) -> Node:
+    """This node as clients should reach it (advertised.listeners, else the bound address)."""
+    adv = config.raw("advertised.listeners")
+    adv_host, adv_port = parse_listener(adv) if adv else (host, port)
+    if adv_host in ("0.0.0.0", "::", ""):
+        adv_host = socket.gethostname()
+    node_id = config.get("node.id") if "node.id" in config.static else config.get("broker.id")
+    return Node(node_id, adv_host, adv_port or port)
+
+
 class BrokerServer:
     def __init__(self, config: BrokerConfig):
         self.config = config
@@ -56,12 +66,9 @@ class BrokerServer:
         lsock.setblocking(False)
         self._lsock = lsock
         port = lsock.getsockname()[1]
-        adv = self.config.raw("advertised.listeners")
-        adv_host, adv_port = parse_listener(adv) if adv else (self.host, port)
-        if adv_host in ("0.0.0.0", "::", ""):
-            adv_host = socket.gethostname()
-        node_id = self.config.get("node.id") if "node.id" in self.config.static else self.config.get("broker.id")
-        self.broker = BrokerContext(self.config, Node(node_id, adv_host, adv_port or port))
+        node = advertised_node(self.config, self.host, port)
+        node_id = node.node_id
+        self.broker = BrokerContext(self.config, node)
         self.loop.add_reader(lsock.fileno(), self._accept)
         self._schedule_maintenance()
         log.info("hpbroker listening on %s:%d (node %d, log.dirs %s)", self.host, port, node_id,

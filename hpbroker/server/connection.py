@@ -174,13 +174,19 @@ class Connection:
             have = self._end - self._start - 4
             if have >= size:
                 begin = self._start + 4
-                frame = buf[begin:begin + size]  # the one copy: socket buffer -> request
                 self._start = begin + size
-                self._dispatch(frame)
+                if not self._frame_ready(buf, begin, size):
+                    self._start = begin - 4  # not taken (a full ring): parse it again on resume
+                    self._pause_reading()
+                    break
             else:
                 if size + 4 > len(buf):
                     # larger than our buffer: receive the rest straight into the frame
+<<<<<<< HEAD
                     self._frame = bytearray(min(size, max(FIRST_FRAME_ALLOCATION, have)))
+=======
+                    self._frame = self._new_frame(size)
+>>>>>>> multiproc
                     self._frame[:have] = buf[self._start + 4:self._end]
                     self._frame_filled = have
                     self._frame_size = size
@@ -191,7 +197,18 @@ class Connection:
                 self._pause_reading()
                 break
 
+    def _new_frame(self, size: int):
+        """Memory for a frame larger than the read buffer; here it becomes the request itself."""
+        return bytearray(size)
+
     # dispatch --------------------------------------------------------------------------------
+    def _frame_ready(self, buf: bytearray, begin: int, size: int) -> bool:
+        """A complete frame at ``buf[begin:begin + size]``; False if it cannot be taken now.
+        Here it is always taken; a processor of the multi-process mode overrides this to copy
+        it straight into a shared-memory ring instead."""
+        self._dispatch(buf[begin:begin + size])  # the one copy: socket buffer -> request
+        return True
+
     def _dispatch(self, frame: bytearray) -> None:
         try:
             header, offset = protocol.decode_request_header(frame)

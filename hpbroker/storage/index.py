@@ -188,6 +188,15 @@ class MmapIndex:
 class OffsetIndex(MmapIndex):
     DTYPE = np.dtype([("relative_offset", "<u4"), ("position", "<u4")])
 
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        if not self.writable:
+            # a reader may open the writer's preallocated active index, whose length counts the
+            # zero tail too: trust only the valid prefix (``refresh`` extends it as the writer
+            # adds entries). Taking the zeros made every lookup walk the segment from byte 0.
+            self.entries = 0
+            self.refresh(2**63 - 1)
+
     def append(self, offset: int, position: int) -> None:
         n = self.entries
         rel = offset - self.base_offset
@@ -236,6 +245,7 @@ class OffsetIndex(MmapIndex):
         bound past that batch, so entries below the bound are complete; a zero or torn entry
         breaks the strictly increasing columns and stops the walk.
         """
+<<<<<<< HEAD
         if self.writable:
             return
         chunk_entries = 4096
@@ -246,6 +256,18 @@ class OffsetIndex(MmapIndex):
             if k == 0:
                 return
             chunk = np.frombuffer(raw, dtype=self.DTYPE, count=k)
+=======
+        arr = self._arr
+        n = self.entries
+        if n < len(arr):
+            first = arr[n]
+            if int(first["position"]) == 0 or int(first["relative_offset"]) + self.base_offset >= upper_bound:
+                return  # nothing new below the bound: a reader polling the tail, the common case
+        step = 64  # a few new entries per call is the norm: scan small chunks first
+        while n < len(arr):
+            chunk = arr[n:n + step]
+            step = min(step * 4, 4096)
+>>>>>>> multiproc
             rel = chunk["relative_offset"].astype(np.int64)
             pos = chunk["position"].astype(np.int64)
             prev_rel = int(self._cols["relative_offset"][n - 1]) if n else -1

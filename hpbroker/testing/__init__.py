@@ -8,6 +8,9 @@
     with running_broker(subprocess=True) as broker:   # a separate `python -m hpbroker`
         ...
 
+    with running_broker(subprocess=True, args=["--processors", "2", "--handlers", "2"]) as b:
+        ...                                           # the multi-process topology
+
 With pytest, the plugin (installed with hpbroker) gives the fixture ``hpbroker_bootstrap``: a
 broker per test module on a free port with a temporary data directory, as "host:port".
 """
@@ -117,6 +120,10 @@ def _subprocess_broker(data_dir, host, port, config, args, timeout):
     cmd = [sys.executable, "-m", "hpbroker", "--host", host, "--port", str(port), "--data-dir", data_dir]
     for k, v in (config or {}).items():
         cmd += ["--override", f"{k}={v}"]
+    if "--processors" not in args and "--handlers" not in args:
+        # the broker's own default is one processor and handler per core; a test broker is
+        # in-process unless the test asks for the multi-process topology
+        cmd += ["--processors", "1", "--handlers", "0"]
     cmd += args
     log_path = os.path.join(data_dir, "broker.log") if os.path.isdir(data_dir) else None
     proc = _subprocess.Popen(cmd, stderr=_subprocess.PIPE, stdout=_subprocess.DEVNULL, text=True,

@@ -1,7 +1,8 @@
 """Integration tests: real Kafka clients against a real hpbroker.
 
 ``broker`` is one in-process hpbroker per test module (set HPBROKER_TEST_SUBPROCESS=1 to run it
-as a separate process). Tests that restart or kill a broker start their own subprocess broker.
+as a separate process, HPBROKER_TEST_MODE=multiproc to run it as a supervisor with 2 processor
+and 2 handler processes). Tests that restart or kill a broker start their own subprocess broker.
 """
 import itertools
 import os
@@ -16,10 +17,23 @@ pytestmark = pytest.mark.integration
 _counter = itertools.count()
 
 
+MULTIPROC_ARGS = ["--processors", "2", "--handlers", "2"]
+
+
+def multiproc() -> bool:
+    """HPBROKER_TEST_MODE=multiproc: every broker of the suite runs the multi-process topology."""
+    return os.environ.get("HPBROKER_TEST_MODE", "") == "multiproc"
+
+
+def mode_args() -> list[str]:
+    """Command-line arguments of the topology under test (for tests starting their own broker)."""
+    return list(MULTIPROC_ARGS) if multiproc() else []
+
+
 @pytest.fixture(scope="module")
 def broker():
-    sub = os.environ.get("HPBROKER_TEST_SUBPROCESS", "") not in ("", "0")
-    with running_broker(subprocess=sub) as b:
+    sub = multiproc() or os.environ.get("HPBROKER_TEST_SUBPROCESS", "") not in ("", "0")
+    with running_broker(subprocess=sub, args=mode_args()) as b:
         yield b
 
 

@@ -3,7 +3,7 @@ import pytest
 
 from hpbroker.records.builder import build_batch
 from hpbroker.testing import running_broker
-from tests.integration.conftest import create_topic
+from tests.integration.conftest import create_topic, mode_args
 from tests.integration.rawclient import RawClient, produce_body, produce_result
 
 pytestmark = pytest.mark.integration
@@ -46,12 +46,12 @@ def test_duplicates_fencing_and_gaps(bootstrap, topic_name):
 
 
 def test_producer_state_survives_restart(tmp_path):
-    with running_broker(subprocess=True, data_dir=str(tmp_path)) as b:
+    with running_broker(subprocess=True, data_dir=str(tmp_path), args=mode_args()) as b:
         create_topic(b.bootstrap, "idem")
         with RawClient(b.bootstrap) as c:
             pid, epoch = _init(c)
             assert produce_result(c.request(PRODUCE, 8, produce_body("idem", 0, _batch(pid, epoch, 0)))) == (0, 0)
-    with running_broker(subprocess=True, data_dir=str(tmp_path)) as b:
+    with running_broker(subprocess=True, data_dir=str(tmp_path), args=mode_args()) as b:
         with RawClient(b.bootstrap) as c:
             # the retry after a restart is still recognised as a duplicate
             assert produce_result(c.request(PRODUCE, 8, produce_body("idem", 0, _batch(pid, epoch, 0)))) == (0, 0)

@@ -1,0 +1,148 @@
+"""Single-producer/single-consumer byte ring in shared memory: the pure-Python twin.
+
+Byte layout of one ring (little-endian, native to the machines we run on; both ends are
+processes of the same broker on the same host):
+
+    offset  size  field
+    0       8     head      bytes consumed so far (u64, only the consumer writes it)
+    8       4     waiting   1 = the producer found the ring full and waits for a wake-up
+                            (u32, the producer sets it, the consumer clears it)
+    64      8     tail      bytes produced so far (u64, only the producer writes it); head and
+                            tail sit on separate cache lines so the two sides do not share one
+    128     cap   data      ``cap`` is a power of two; a position is ``counter & (cap - 1)``
+
+A record is ``u32 length`` + ``length`` payload bytes, padded to a multiple of 8 so every
+length field is aligned. A record never wraps: when it does not fit before the end of the data
+area, the producer writes the wrap marker 0xFFFFFFFF and starts the record at position 0.
+Records are at most ``cap // 2 - 8`` bytes, which guarantees that an empty ring always has room
+for one (after a wrap), so a maximal record can never deadlock.
+
+Publication: the producer writes the record, then stores ``tail``; the consumer reads ``tail``,
+then the record, and stores ``head`` when it no longer needs the bytes. Wake-ups: after storing
+``tail`` the producer loads ``head``; if it equals the old tail the consumer had drained the ring
+and may be asleep, so ``try_push`` returns WAKE and the caller writes the consumer's eventfd.
+Symmetrically ``release`` reports a waiting producer. The compiled twin (cython/server/_cring.pyx)
+does these loads and stores with C11 atomics; this twin relies on CPython writing an aligned
+8-byte struct field with one store, which holds on x86-64 and aarch64. Both ends also drain on
+a slow timer, so a lost wake-up costs latency, never a stuck request.
+
+Crash story: nothing in a ring is durable. A record becomes visible only when ``tail`` moves
+past it, so a producer killed mid-write leaves no torn record. A restarted consumer re-reads
+``head``; the broker discards what a dead peer left (see server/topology.py).
+
+Who may touch: exactly one producer process and one consumer process per ring; within each,
+the event loop thread only.
+"""
+from __future__ import annotations
+
+import struct
+
+HEADER = 128
+HEAD_AT, WAITING_AT, TAIL_AT = 0, 8, 64
+WRAP = 0xFFFFFFFF
+FULL, WAKE, PUSHED = 0, 1, 2
+
+_U64 = struct.Struct("<Q")
+_U32 = struct.Struct("<I")
+
+
+def ring_bytes(capacity: int) -> int:
+    """Size of the shared-memory region of a ring with ``capacity`` data bytes."""
+    return HEADER + capacity
+
+
+class Ring:
+    def __init__(self, buf):
+        mv = memoryview(buf).cast("B")
+        cap = len(mv) - HEADER
+        if cap < 64 or cap & (cap - 1):
+            raise ValueError(f"ring data area must be a power of two >= 64, not {cap}")
+        self._mv = mv
+        self.capacity = cap
+        self.max_record = cap // 2 - 8
+        self._mask = cap - 1
+        self._head = _U64.unpack_from(mv, HEAD_AT)[0]  # consumer's copy
+        self._tail = _U64.unpack_from(mv, TAIL_AT)[0]  # producer's copy
+        self._next = -1
+
+    # producer ---------------------------------------------------------------------------------
+    def try_push(self, head: bytes, body=b"") -> int:
+        """Append one record ``head + body``: FULL (nothing written), WAKE (written; the
+        consumer may be asleep) or PUSHED."""
+        mv = self._mv
+        length = len(head) + len(body)
+        if length > self.max_record:
+            raise ValueError(f"record of {length} bytes exceeds the ring's {self.max_record}")
+        need = (4 + length + 7) & ~7
+        old_tail = tail = self._tail
+        pos = tail & self._mask
+        to_end = self.capacity - pos
+        total = need + (to_end if need > to_end else 0)
+        if total > self.capacity - (tail - _U64.unpack_from(mv, HEAD_AT)[0]):
+            _U32.pack_into(mv, WAITING_AT, 1)
+            if total > self.capacity - (tail - _U64.unpack_from(mv, HEAD_AT)[0]):
+                return FULL
+        if need > to_end:
+            _U32.pack_into(mv, HEADER + pos, WRAP)
+            tail += to_end
+            pos = 0
+        at = HEADER + pos
+        _U32.pack_into(mv, at, length)
+        at += 4
+        mv[at:at + len(head)] = head
+        at += len(head)
+        mv[at:at + len(body)] = body
+        self._tail = tail + need
+        _U64.pack_into(mv, TAIL_AT, self._tail)
+        return WAKE if _U64.unpack_from(mv, HEAD_AT)[0] == old_tail else PUSHED
+
+    def can_push(self, length: int) -> bool:
+        """Would a record of ``length`` bytes fit now? If not, the producer is marked waiting
+        (exactly as a failed ``try_push``), so the consumer's next ``release`` reports it."""
+        need = (4 + length + 7) & ~7
+        to_end = self.capacity - (self._tail & self._mask)
+        total = need + (to_end if need > to_end else 0)
+        if total <= self.capacity - (self._tail - _U64.unpack_from(self._mv, HEAD_AT)[0]):
+            return True
+        _U32.pack_into(self._mv, WAITING_AT, 1)
+        return total <= self.capacity - (self._tail - _U64.unpack_from(self._mv, HEAD_AT)[0])
+
+    def free_bytes(self) -> int:
+        return self.capacity - (self._tail - _U64.unpack_from(self._mv, HEAD_AT)[0])
+
+    # consumer ---------------------------------------------------------------------------------
+    def peek(self):
+        """A memoryview of the next record's payload (valid until ``release``), or None."""
+        mv = self._mv
+        head = self._head
+        if head == _U64.unpack_from(mv, TAIL_AT)[0]:
+            return None
+        pos = head & self._mask
+        length = _U32.unpack_from(mv, HEADER + pos)[0]
+        if length == WRAP:
+            head += self.capacity - pos
+            self._head = head
+            pos = 0
+            length = _U32.unpack_from(mv, HEADER)[0]
+        self._next = head + ((4 + length + 7) & ~7)
+        at = HEADER + pos + 4
+        return mv[at:at + length]
+
+    def release(self) -> bool:
+        """Free the record returned by ``peek``; True if the producer waits for space."""
+        self._head = self._next
+        _U64.pack_into(self._mv, HEAD_AT, self._head)
+        if _U32.unpack_from(self._mv, WAITING_AT)[0]:
+            _U32.pack_into(self._mv, WAITING_AT, 0)
+            return True
+        return False
+
+    def discard_all(self) -> bool:
+        """Consumer side: drop every unread record (a restarted consumer whose peer's requests
+        are being answered by closing their connections). True if the producer waits."""
+        self._head = _U64.unpack_from(self._mv, TAIL_AT)[0]
+        self._next = self._head
+        return self.release()
+
+    def close(self) -> None:
+        self._mv.release()

@@ -1,0 +1,24 @@
+"""The fixed headers in front of every ring record (little-endian, no padding).
+
+Request record (processor -> handler), 32 bytes, then the request frame without its size prefix:
+
+    u64 connection id   processor-unique (the processor's pid in the high bits, so the answers
+                        to a dead processor's connections are recognised and dropped)
+    u64 sequence        the request's number on its connection (responses are released in it)
+    u16 kind            WHOLE: act on the whole request; OWNED: act only on the partitions this
+                        handler owns (one part of a split Produce/ListOffsets/DeleteRecords)
+    i16 api key, i16 api version, u16 reserved, i32 correlation id, u32 reserved
+
+Response record (handler -> processor), 24 bytes, then (status FRAME) the whole response frame,
+size prefix included, ready to be written to the socket:
+
+    u64 connection id, u64 sequence, u16 status (FRAME, NONE = the protocol has no answer, as
+    acks=0 Produce; CLOSE = close the connection), u16 reserved, u32 reserved
+"""
+import struct
+
+REQUEST = struct.Struct("<QQHhhHiI")
+RESPONSE = struct.Struct("<QQHHI")
+
+WHOLE, OWNED = 1, 2
+FRAME, NONE, CLOSE = 0, 1, 2

@@ -1,0 +1,275 @@
+"""A handler process: the only writer of the partitions that hash to it.
+
+Theory of operation
+-------------------
+Each processor has one request ring into this handler and one response ring back. When a
+processor writes its eventfd, the handler drains every request ring: it decodes the request
+(Produce straight from the ring memory: the record batch is validated, patched in place and
+written to the segment file from shared memory, so the socket -> ring copy is the only copy;
+other requests are small and copied into a bytearray first because their handler may still
+use them after the ring slot is freed), runs the same handler module the in-process mode runs,
+and writes the encoded answer into the response ring of the processor that asked.
+
+Back-pressure: if a response ring is full the answer waits in a per-processor deque and this
+handler stops taking requests from that processor until the processor frees space (it writes
+our eventfd when it does), so the deque holds at most the answers of requests already taken.
+
+Controller (handler 0): after a request changed the topic registry, it bumps the metadata
+generation in shared memory, wakes every handler, and answers only when all of them have applied
+the new registry, so a client that created a topic can produce to every partition at once.
+
+Restart: a new incarnation discards what is left in its request rings (the processors close the
+connections that waited on the old one; clients reconnect and retry, idempotent producers
+without duplicates) and recovers its partitions from disk.
+
+Who may touch: everything here belongs to this process's event loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import signal
+from collections import deque
+
+from hpbroker import protocol
+from hpbroker.handlers import REGISTRY
+from hpbroker.handlers.request import CloseConnection, RequestContext
+from hpbroker.protocol import ProtocolError
+from hpbroker.server import envelope as env
+from hpbroker.server.handler_context import HandlerContext
+from hpbroker.server.ring import FULL, WAKE
+from hpbroker.server.routing import CONTROLLER_HANDLER, owned_request, owner, route_for
+
+log = logging.getLogger(__name__)
+
+PRODUCE, LIST_OFFSETS = 0, 2
+BATCH = 256  # records taken from one ring before looking at the others (fairness)
+SAFETY_DRAIN_S = 0.05  # a lost wake-up costs at most this much latency
+MAINTENANCE_S = 1.0
+METADATA_SYNC_TIMEOUT_S = 10.0
+
+
+class HandlerProcess:
+    def __init__(self, topology, index: int, config, node):
+        self.topo = topology
+        self.index = index
+        self.config = config
+        self.node = node
+        self.is_controller = index == CONTROLLER_HANDLER
+
+    async def run(self, ready_fd: int | None = None) -> None:
+        topo, h = self.topo, self.index
+        self.loop = loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        handlers = topo.handlers
+        self.ctx = HandlerContext(self.config, self.node, handler=h, table=topo.table(),
+                                  owns=lambda t, p: owner(t, p, handlers) == h)
+        self.req_rings = [topo.request_ring(p, h) for p in range(topo.processors)]
+        self.resp_rings = [topo.response_ring(p, h) for p in range(topo.processors)]
+        self.blocked = [deque() for _ in range(topo.processors)]
+        self._tasks: set[asyncio.Task] = set()
+        self._to_wake: set[int] = set()  # processor eventfds to write once this pass is over
+        self._wake_scheduled = False
+        for p, ring in enumerate(self.req_rings):
+            if ring.discard_all():
+                topo.wake(topo.processor_efds[p])
+        # only now: processors close the connections waiting on the previous incarnation when
+        # they see this move, and whatever they send after that is answered
+        topo.bump_handler_incarnation(h)
+        self._seen_generation = topo.metadata_generation
+        topo.set_handler_seen_generation(h, self._seen_generation)
+        self._efd = topo.handler_efds[h]
+        loop.add_reader(self._efd, self._on_wake)
+        self._timer = loop.call_later(SAFETY_DRAIN_S, self._tick)
+        self._maintenance = loop.call_later(MAINTENANCE_S, self._run_maintenance)
+        log.info("handler %d ready (pid %d): %d partitions", h, os.getpid(), len(self.ctx.partitions))
+        if ready_fd is not None:
+            os.write(ready_fd, b"r")
+            os.close(ready_fd)
+        self._drain()
+        try:
+            await self._stop.wait()
+        finally:
+            loop.remove_reader(self._efd)
+            self._timer.cancel()
+            self._maintenance.cancel()
+            for t in list(self._tasks):
+                t.cancel()
+            self.ctx.close()
+            log.info("handler %d stopped cleanly", h)
+
+    # wake-ups ---------------------------------------------------------------------------------
+    def _on_wake(self) -> None:
+        self.topo.drain(self._efd)
+        self._drain()
+
+    def _tick(self) -> None:
+        self._drain()
+        self._timer = self.loop.call_later(SAFETY_DRAIN_S, self._tick)
+
+    def _run_maintenance(self) -> None:
+        try:
+            self.ctx.run_maintenance()
+        except Exception:
+            log.exception("log maintenance failed")
+        self._maintenance = self.loop.call_later(MAINTENANCE_S, self._run_maintenance)
+
+    def _sync_metadata(self) -> None:
+        gen = self.topo.metadata_generation
+        if gen != self._seen_generation:
+            if not self.is_controller:  # the controller wrote it: its registry is current
+                self.ctx.sync_topics()
+            self._seen_generation = gen
+            self.topo.set_handler_seen_generation(self.index, gen)
+
+    # requests ---------------------------------------------------------------------------------
+    def _drain(self) -> None:
+        self._sync_metadata()
+        topo = self.topo
+        again = False
+        for p, ring in enumerate(self.req_rings):
+            if self.blocked[p] and not self._flush_blocked(p):
+                continue
+            for _ in range(BATCH):
+                view = ring.peek()
+                if view is None:
+                    break
+                try:
+                    self._handle_record(p, view)
+                finally:
+                    if ring.release():
+                        self._wake(p)
+                if self.blocked[p]:
+                    break
+            else:
+                again = True
+        if again:
+            self.loop.call_soon(self._drain)
+        if self.ctx.appended:
+            # new data: wake the processors with parked long-poll Fetches (once per pass)
+            self.ctx.appended = False
+            for q in range(topo.processors):
+                if topo.processor_has_parked_fetches(q):
+                    self._to_wake.add(q)
+        self._flush_wakes()
+
+    def _wake(self, p: int) -> None:
+        """Wake processor ``p`` once per pass, not once per record: an eventfd write that
+        wakes a sleeping process costs several microseconds (the top cost in a profile)."""
+        self._to_wake.add(p)
+        if not self._wake_scheduled:
+            self._wake_scheduled = True
+            self.loop.call_soon(self._flush_wakes)
+
+    def _flush_wakes(self) -> None:
+        self._wake_scheduled = False
+        efds = self.topo.processor_efds
+        while self._to_wake:
+            self.topo.wake(efds[self._to_wake.pop()])
+
+    def _handle_record(self, p: int, view: memoryview) -> None:
+        conn_id, seq, kind, api_key, api_version, _, correlation_id, _ = env.REQUEST.unpack_from(view)
+        frame = view[env.REQUEST.size:]
+        if api_key != PRODUCE:
+            frame = bytearray(frame)  # small; its handler may keep it after the slot is freed
+        reply = (p, conn_id, seq, api_key, api_version, correlation_id)
+        handler = REGISTRY.get(api_key)
+        try:
+            header, offset = protocol.decode_request_header(frame)
+            request = protocol.decode_request(api_key, api_version, frame, offset)
+        except ProtocolError as exc:
+            log.warning("api key %d v%d from processor %d does not decode: %s", api_key, api_version, p, exc)
+            return self._push(reply, env.CLOSE)
+        if handler is None:
+            return self._push(reply, env.CLOSE)
+        if kind == env.OWNED:
+            request = owned_request(request, route_for(api_key).split, self.ctx.owns)
+        ctx = RequestContext(self.ctx, api_key, api_version, correlation_id, header.client_id, f"processor {p}")
+        try:
+            result = handler.handle(ctx, request)
+        except CloseConnection:
+            return self._push(reply, env.CLOSE)
+        except Exception:
+            log.exception("%s failed on api key %d v%d", handler.__name__, api_key, api_version)
+            return self._push(reply, env.CLOSE)
+        if inspect.isawaitable(result):
+            task = self.loop.create_task(self._finish(reply, result))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        if api_key not in (PRODUCE, LIST_OFFSETS):
+            self.ctx.publish_all()  # DeleteRecords, topic changes: log_start_offset may move
+        if self.ctx.metadata_dirty:
+            task = self.loop.create_task(self._answer_after_sync(reply, result))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        self._answer(reply, result)
+
+    async def _finish(self, reply, awaitable) -> None:
+        try:
+            result = await awaitable
+        except CloseConnection:
+            return self._push(reply, env.CLOSE)
+        except Exception:
+            log.exception("api key %d failed", reply[3])
+            return self._push(reply, env.CLOSE)
+        self._answer(reply, result)
+
+    async def _answer_after_sync(self, reply, result) -> None:
+        """Controller: publish the new registry and wait until every handler applied it."""
+        self.ctx.metadata_dirty = False
+        topo = self.topo
+        gen = topo.bump_metadata_generation()
+        self._seen_generation = gen
+        topo.set_handler_seen_generation(self.index, gen)
+        for efd in topo.handler_efds:
+            topo.wake(efd)
+        deadline = self.loop.time() + METADATA_SYNC_TIMEOUT_S
+        while self.loop.time() < deadline:
+            if all(topo.handler_seen_generation(h) >= gen for h in range(topo.handlers)):
+                break
+            await asyncio.sleep(0.001)
+        else:
+            log.warning("metadata generation %d not applied by every handler within %.0fs",
+                        gen, METADATA_SYNC_TIMEOUT_S)
+        self._answer(reply, result)
+
+    def _answer(self, reply, result) -> None:
+        if result is None:  # acks=0 Produce: the protocol has no response
+            return self._push(reply, env.NONE)
+        _, _, _, api_key, api_version, correlation_id = reply
+        try:
+            frame = protocol.encode_response(api_key, api_version, correlation_id, result)
+        except Exception:
+            log.exception("cannot encode response to api key %d v%d", api_key, api_version)
+            return self._push(reply, env.CLOSE)
+        self._push(reply, env.FRAME, frame)
+
+    # responses --------------------------------------------------------------------------------
+    def _push(self, reply, status: int, body: bytes = b"") -> None:
+        p, conn_id, seq = reply[0], reply[1], reply[2]
+        head = env.RESPONSE.pack(conn_id, seq, status, 0, 0)
+        if self.blocked[p]:
+            self.blocked[p].append((head, body))
+            return
+        res = self.resp_rings[p].try_push(head, body)
+        if res == FULL:
+            self.blocked[p].append((head, body))
+        elif res == WAKE:
+            self._wake(p)
+
+    def _flush_blocked(self, p: int) -> bool:
+        ring, pending = self.resp_rings[p], self.blocked[p]
+        while pending:
+            head, body = pending[0]
+            res = ring.try_push(head, body)
+            if res == FULL:
+                return False
+            pending.popleft()
+        self._wake(p)
+        return True

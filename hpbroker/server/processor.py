@@ -1,0 +1,356 @@
+"""A processor process: client connections on the shared port, requests routed to handlers.
+
+Theory of operation
+-------------------
+Every processor binds the broker's port with SO_REUSEPORT; the kernel spreads new connections
+over them. A connection is the in-process ``Connection`` (framing, per-connection sequence
+numbers, responses released in request order, sendfile) with one hook changed: a complete frame
+is routed by API (server/routing.py) instead of being dispatched to a handler module here.
+
+- Local APIs (ApiVersions, Metadata, Fetch) run the same handler modules in this process,
+  against ``ProcessorBroker`` (metadata snapshot + partition table + segment readers).
+- Forwarded APIs are copied from the connection's read buffer straight into the request ring of
+  the owning handler: that is the one copy of the payload between socket and log. A Produce
+  whose partitions belong to several handlers goes to each of them flagged OWNED; the partial
+  answers are joined into one response.
+- A full ring pauses the connection (the frame stays unparsed in its buffer) until the handler
+  frees space and writes our eventfd: back-pressure reaches the client through TCP.
+- Answers arrive on the response rings; ``_complete`` puts them in request order.
+
+A handler restart (its incarnation word moves) closes every connection that waits for an answer
+from it: the client reconnects and retries. A restarted processor starts connection ids at its
+pid, so answers meant for the connections of its previous incarnation are dropped.
+
+Who may touch: everything here belongs to this process's event loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from dataclasses import dataclass, field
+
+from hpbroker import protocol
+from hpbroker.handlers import REGISTRY
+from hpbroker.protocol import ProtocolError
+from hpbroker.server import envelope as env
+from hpbroker.server.connection import Connection
+from hpbroker.server.processor_view import ProcessorBroker
+from hpbroker.server.ring import FULL, WAKE
+from hpbroker.server.routing import (
+    CONTROLLER, CONTROLLER_HANDLER, FETCH, GROUP, LOCAL, PARTITIONED, group_owner, join_responses,
+    owners_of, route_for,
+)
+
+log = logging.getLogger(__name__)
+
+METADATA = 3
+HOUSEKEEPING_S = 0.05
+FETCH_POLL_S = 0.01  # fallback only: handlers wake processors with parked Fetches
+
+
+@dataclass(slots=True)
+class Pending:
+    conn: "ProcessorConnection"
+    seq: int
+    api_key: int
+    api_version: int
+    correlation_id: int
+    handlers: tuple
+    request: dict | None  # kept only for a split request, to join the answers
+    parts: list = field(default_factory=list)
+
+
+class ProcessorConnection(Connection):
+    def __init__(self, server, sock, peer, conn_id):
+        super().__init__(server, sock, peer)
+        self.conn_id = conn_id
+        self._stalled = None  # a large frame waiting for ring space (a view of _big)
+        self._big: bytearray | None = None
+
+    def _new_frame(self, size: int):
+        # the frame is copied into a ring as soon as it is complete, so one buffer per
+        # connection is reused: a fresh bytearray(size) would zero-fill every large frame first
+        # (13% of a processor's busy time in the produce profile, tuning.md)
+        if self._big is None or len(self._big) < size:
+            self._big = bytearray(size)
+        return memoryview(self._big)[:size]
+
+    def _frame_ready(self, buf, begin, size) -> bool:
+        return self.server.route(self, memoryview(buf)[begin:begin + size])
+
+    def _dispatch(self, frame) -> None:
+        # large frames (received into their own bytearray) arrive here
+        if not self.server.route(self, memoryview(frame)):
+            self._stalled = frame
+            self._pause_reading()
+
+    def dispatch_here(self, frame) -> None:
+        Connection._dispatch(self, frame)
+
+    def _resume_reading(self) -> None:
+        if self._stalled is None:  # nothing may overtake a stalled frame
+            super()._resume_reading()
+
+    def retry(self) -> None:
+        """The ring this connection waited for has space again (or may have)."""
+        if self.closed:
+            return
+        if self._stalled is not None:
+            if not self.server.route(self, memoryview(self._stalled)):
+                return
+            self._stalled = None
+        if not self._reading and not self._backlogged():
+            self._resume_reading()
+            if self._end - self._start >= 4:
+                self._parse_frames()
+
+
+class ProcessorServer:
+    def __init__(self, topology, index: int, config, node, host: str, port: int):
+        self.topo = topology
+        self.index = index
+        self.config = config
+        self.node = node
+        self.host, self.port = host, port
+        self.max_request_bytes = config.get("socket.request.max.bytes")
+        self.connections: dict[int, ProcessorConnection] = {}
+        self.pending: dict[tuple[int, int], Pending] = {}
+        self.stalled: set[ProcessorConnection] = set()
+        self.ring_full_pauses = 0  # reported at shutdown: how often back-pressure paused a client
+        self._next_conn_id = os.getpid() << 24
+        self._to_wake: set[int] = set()  # handler eventfds to write at the end of this pass
+        self._wake_scheduled = False
+
+    async def run(self, ready_fd: int | None = None) -> None:
+        topo, p = self.topo, self.index
+        self.loop = loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        self.broker = ProcessorBroker(self.config, self.node, topo)
+        self.req_rings = [topo.request_ring(p, h) for h in range(topo.handlers)]
+        self.resp_rings = [topo.response_ring(p, h) for h in range(topo.handlers)]
+        for h, ring in enumerate(self.resp_rings):
+            if ring.discard_all():  # answers for the connections of a previous incarnation
+                topo.wake(topo.handler_efds[h])
+        self._incarnations = [topo.handler_incarnation(h) for h in range(topo.handlers)]
+        self._efd = topo.processor_efds[p]
+        lsock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        lsock.bind((self.host, self.port))
+        lsock.listen(1024)
+        lsock.setblocking(False)
+        self._lsock = lsock
+        loop.add_reader(lsock.fileno(), self._accept)
+        loop.add_reader(self._efd, self._on_wake)
+        self._housekeeping = loop.call_later(HOUSEKEEPING_S, self._tick)
+        self._fetch_poll = None
+        log.info("processor %d ready (pid %d)", p, os.getpid())
+        if ready_fd is not None:
+            os.write(ready_fd, b"r")
+            os.close(ready_fd)
+        try:
+            await self._stop.wait()
+        finally:
+            loop.remove_reader(self._efd)
+            loop.remove_reader(lsock.fileno())
+            lsock.close()
+            self._housekeeping.cancel()
+            for conn in list(self.connections.values()):
+                conn.close()
+            await asyncio.sleep(0)
+            self.broker.close()
+            log.info("processor %d stopped: %d ring-full pauses", p, self.ring_full_pauses)
+
+    # connections ------------------------------------------------------------------------------
+    def _accept(self) -> None:
+        for _ in range(64):
+            try:
+                sock, addr = self._lsock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("accept failed: %s", exc)
+                return
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._next_conn_id += 1
+            conn = ProcessorConnection(self, sock, f"{addr[0]}:{addr[1]}", self._next_conn_id)
+            self.connections[conn.conn_id] = conn
+            conn.start()
+
+    def forget(self, conn: ProcessorConnection) -> None:
+        self.connections.pop(conn.conn_id, None)
+        self.stalled.discard(conn)
+
+    # requests ---------------------------------------------------------------------------------
+    def route(self, conn: ProcessorConnection, view: memoryview) -> bool:
+        """Take one request frame; False if a ring is full (nothing was taken)."""
+        try:
+            header, offset = protocol.decode_request_header(view)
+        except ProtocolError as exc:
+            conn.close(f"bad request header: {exc}")
+            return True
+        api_key, version = header.api_key, header.api_version
+        handler = REGISTRY.get(api_key)
+        if handler is None or not handler.MIN_VERSION <= version <= handler.MAX_VERSION:
+            conn.dispatch_here(bytearray(view))  # the in-process path answers or closes
+            return True
+        route = route_for(api_key)
+        kind = route.kind
+        request = None
+        try:
+            if kind in (LOCAL, FETCH):
+                self.broker.refresh()
+                frame = bytearray(view)  # small requests: decoded here, may be parked (Fetch)
+                if api_key == METADATA:
+                    body = protocol.decode_request(api_key, version, frame, offset)
+                    if self.broker.needs_controller(body, version):
+                        return self._forward(conn, view, header, ((CONTROLLER_HANDLER, env.WHOLE),), None)
+                conn.dispatch_here(frame)
+                if kind == FETCH and self._fetch_poll is None:
+                    # a long poll may park: ask handlers for wake-ups and watch the table until
+                    # nobody waits
+                    self.topo.set_processor_has_parked_fetches(self.index, True)
+                    self._fetch_poll = self.loop.call_later(FETCH_POLL_S, self._poll_fetches)
+                return True
+            if kind == PARTITIONED:
+                request = protocol.decode_request(api_key, version, view, offset)
+                owners = owners_of(request, route.split, self.topo.handlers)
+                if len(owners) > 1:
+                    return self._forward(conn, view, header, tuple((h, env.OWNED) for h in owners), request)
+                targets = ((owners[0] if owners else CONTROLLER_HANDLER, env.WHOLE),)
+            elif kind == GROUP:
+                request = protocol.decode_request(api_key, version, view, offset)
+                partitions = self.config.get("offsets.topic.num.partitions")
+                targets = ((group_owner(request[route.group_field] or "", partitions, self.topo.handlers),
+                            env.WHOLE),)
+            else:
+                assert kind == CONTROLLER
+                targets = ((CONTROLLER_HANDLER, env.WHOLE),)
+        except ProtocolError as exc:
+            conn.close(f"api key {api_key} v{version} body does not decode: {exc}")
+            return True
+        return self._forward(conn, view, header, targets, None)
+
+    def _forward(self, conn, view, header, targets, split_request) -> bool:
+        topo = self.topo
+        length = env.REQUEST.size + len(view)
+        rings = [self.req_rings[h] for h, _ in targets]
+        if length > rings[0].max_record:
+            conn.close(f"request of {len(view)} bytes exceeds the ring record limit {rings[0].max_record}")
+            return True
+        if len(targets) > 1 and not all(r.can_push(length) for r in rings):
+            self.stalled.add(conn)  # all or nothing: a split request is never half sent
+            self.ring_full_pauses += 1
+            return False
+        seq = conn._next_seq
+        for (h, kind), ring in zip(targets, rings):
+            head = env.REQUEST.pack(conn.conn_id, seq, kind, header.api_key, header.api_version, 0,
+                                    header.correlation_id, 0)
+            res = ring.try_push(head, view)
+            if res == FULL:
+                self.stalled.add(conn)
+                self.ring_full_pauses += 1
+                return False
+            if res == WAKE:
+                self._wake(h)
+        conn._next_seq += 1
+        self.pending[(conn.conn_id, seq)] = Pending(conn, seq, header.api_key, header.api_version,
+                                                    header.correlation_id, tuple(h for h, _ in targets),
+                                                    split_request)
+        return True
+
+    def _wake(self, h: int) -> None:
+        """Write handler ``h``'s eventfd once per event-loop pass: all the frames parsed from
+        one read share a wake-up (an eventfd write that wakes a process costs microseconds)."""
+        self._to_wake.add(h)
+        if not self._wake_scheduled:
+            self._wake_scheduled = True
+            self.loop.call_soon(self._flush_wakes)
+
+    def _flush_wakes(self) -> None:
+        self._wake_scheduled = False
+        efds = self.topo.handler_efds
+        while self._to_wake:
+            self.topo.wake(efds[self._to_wake.pop()])
+
+    # responses --------------------------------------------------------------------------------
+    def _on_wake(self) -> None:
+        self.topo.drain(self._efd)
+        self._drain()
+        if len(self.broker.fetch_purgatory):
+            self.broker.poll_table()  # a handler appended: maybe what a parked Fetch waits for
+
+    def _drain(self) -> None:
+        topo = self.topo
+        for h, ring in enumerate(self.resp_rings):
+            while (view := ring.peek()) is not None:
+                conn_id, seq, status, _, _ = env.RESPONSE.unpack_from(view)
+                pend = self.pending.get((conn_id, seq))
+                if pend is not None:
+                    self._deliver(pend, status, view[env.RESPONSE.size:])
+                if ring.release():
+                    self._wake(h)
+        if self.stalled:
+            stalled, self.stalled = self.stalled, set()
+            for conn in stalled:
+                conn.retry()
+
+    def _deliver(self, pend: Pending, status: int, payload: memoryview) -> None:
+        conn = pend.conn
+        if status == env.CLOSE:
+            self.pending.pop((conn.conn_id, pend.seq), None)
+            return conn.close("the handler closed the request")
+        pend.parts.append(bytes(payload) if status == env.FRAME else None)
+        if len(pend.parts) < len(pend.handlers):
+            return
+        del self.pending[(conn.conn_id, pend.seq)]
+        if conn.closed:
+            return
+        if len(pend.parts) == 1:
+            return conn._complete(pend.seq, [pend.parts[0]] if pend.parts[0] is not None else [])
+        frames = [f for f in pend.parts if f is not None]
+        if not frames:
+            return conn._complete(pend.seq, [])
+        bodies = []
+        for f in frames:
+            _, offset = protocol.decode_response_header(pend.api_key, pend.api_version, f, 4)
+            bodies.append(protocol.decode_response(pend.api_key, pend.api_version, f, offset))
+        joined = join_responses(pend.request, route_for(pend.api_key).split, bodies)
+        conn._complete(pend.seq, protocol.encode_response_parts(pend.api_key, pend.api_version,
+                                                                pend.correlation_id, joined))
+
+    # timers -----------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        """Safety drain, handler restarts, and the parked-Fetch poller's start."""
+        self._drain()
+        for h in range(self.topo.handlers):
+            inc = self.topo.handler_incarnation(h)
+            if inc != self._incarnations[h]:
+                self._incarnations[h] = inc
+                self._handler_restarted(h)
+        if self._fetch_poll is None and len(self.broker.fetch_purgatory):
+            self._poll_fetches()
+        self._housekeeping = self.loop.call_later(HOUSEKEEPING_S, self._tick)
+
+    def _handler_restarted(self, h: int) -> None:
+        for key, pend in list(self.pending.items()):
+            if h in pend.handlers:
+                del self.pending[key]
+                pend.conn.close(f"handler {h} restarted while answering")
+
+    def _poll_fetches(self) -> None:
+        """While Fetches are parked: tell the handlers (they wake us after appending) and poll
+        the table as a fallback (a wake-up lost to a race costs at most FETCH_POLL_S)."""
+        self._fetch_poll = None
+        parked = bool(len(self.broker.fetch_purgatory))
+        self.topo.set_processor_has_parked_fetches(self.index, parked)
+        if not parked:
+            return
+        self.broker.poll_table()
+        self._fetch_poll = self.loop.call_later(FETCH_POLL_S, self._poll_fetches)

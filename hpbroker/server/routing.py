@@ -1,0 +1,159 @@
+"""Where a request goes in the multi-process topology: a table keyed by API.
+
+Every API key maps to one ``Route``:
+
+- ``LOCAL``: the processor answers from its metadata snapshot (ApiVersions, Metadata for known
+  topics, FindCoordinator once it exists: on one node the coordinator is always this node).
+- ``FETCH``: the processor serves it from the segment files (PartitionLogReader + sendfile),
+  below the high watermarks published in the partition table.
+- ``PARTITIONED``: split by owning handler. Each handler gets the request with a flag telling it
+  to act on the partitions it owns only; the processor joins the partial answers in request
+  order (``Split`` names the fields that hold the topics and partitions).
+- ``CONTROLLER``: forwarded whole to handler 0, which acts as the node's controller (topic
+  registry changes, configs, producer ids).
+- ``GROUP``: forwarded whole to the handler owning the group's ``__consumer_offsets``
+  partition (group id -> partition as Kafka's ``Utils.abs(groupId.hashCode) %
+  offsets.topic.num.partitions`` -> owner). The group APIs register themselves in
+  hpbroker.handlers.REGISTRY; this table already knows where they go.
+
+An API missing from the table goes to the controller: correct for anything, if not the fastest.
+
+Partition ownership: ``owner(topic, partition, handlers)`` = (CRC-32 of the topic name +
+partition) modulo the handler count: a topic's partitions go round-robin over the handlers from
+a start that depends on the topic (Kafka assigns replicas the same way), so a 4-partition topic
+on 2 handlers is split 2 + 2. (CRC-32 of "topic-partition" modulo a power of two is not: CRC is
+linear, so "t-0".."t-3" can all land on one handler.) zlib.crc32 is the same in every process
+and across restarts; Python's ``hash`` of a str is salted per process and must not be used.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+LOCAL, FETCH, PARTITIONED, CONTROLLER, GROUP = "local", "fetch", "partitioned", "controller", "group"
+CONTROLLER_HANDLER = 0
+
+
+@dataclass(frozen=True)
+class Split:
+    """Field names of a per-partition request and its response (snake_case, as decoded)."""
+    req_topics: str
+    req_name: str
+    req_partitions: str
+    req_index: str
+    resp_topics: str
+    resp_name: str
+    resp_partitions: str
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str
+    split: Split | None = None
+    group_field: str | None = None
+
+
+ROUTES: dict[int, Route] = {
+    0: Route(PARTITIONED, Split("topic_data", "name", "partition_data", "index",
+                                "responses", "name", "partition_responses")),          # Produce
+    1: Route(FETCH),                                                                    # Fetch
+    2: Route(PARTITIONED, Split("topics", "name", "partitions", "partition_index",
+                                "topics", "name", "partitions")),                       # ListOffsets
+    3: Route(LOCAL),                                                                    # Metadata
+    8: Route(GROUP, group_field="group_id"),                                            # OffsetCommit
+    9: Route(GROUP, group_field="group_id"),                                            # OffsetFetch
+    10: Route(LOCAL),                                                                   # FindCoordinator
+    11: Route(GROUP, group_field="group_id"),                                           # JoinGroup
+    12: Route(GROUP, group_field="group_id"),                                           # Heartbeat
+    13: Route(GROUP, group_field="group_id"),                                           # LeaveGroup
+    14: Route(GROUP, group_field="group_id"),                                           # SyncGroup
+    18: Route(LOCAL),                                                                   # ApiVersions
+    19: Route(CONTROLLER),                                                              # CreateTopics
+    20: Route(CONTROLLER),                                                              # DeleteTopics
+    21: Route(PARTITIONED, Split("topics", "name", "partitions", "partition_index",
+                                 "topics", "name", "partitions")),                      # DeleteRecords
+    22: Route(CONTROLLER),                                                              # InitProducerId
+    32: Route(CONTROLLER),                                                              # DescribeConfigs
+    33: Route(CONTROLLER),                                                              # AlterConfigs
+    37: Route(CONTROLLER),                                                              # CreatePartitions
+}
+
+DEFAULT_ROUTE = Route(CONTROLLER)
+
+
+def route_for(api_key: int) -> Route:
+    return ROUTES.get(api_key, DEFAULT_ROUTE)
+
+
+def owner(topic: str, partition: int, handlers: int) -> int:
+    """The handler that owns (and is the only writer of) ``topic``-``partition``."""
+    return (zlib.crc32(topic.encode()) + partition) % handlers
+
+
+def java_string_hash(s: str) -> int:
+    """Java's String.hashCode, as Kafka uses to place a group in __consumer_offsets."""
+    h = 0
+    units = s.encode("utf-16-be")  # Java strings are UTF-16 code units
+    for i in range(0, len(units), 2):
+        h = (31 * h + (units[i] << 8 | units[i + 1])) & 0xFFFFFFFF
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def group_partition(group_id: str, offsets_partitions: int) -> int:
+    """The __consumer_offsets partition of a group (Kafka: abs(hashCode) % partitions)."""
+    return abs(java_string_hash(group_id)) % offsets_partitions
+
+
+def group_owner(group_id: str, offsets_partitions: int, handlers: int) -> int:
+    return owner("__consumer_offsets", group_partition(group_id, offsets_partitions), handlers)
+
+
+def owned_request(request: dict, split: Split, is_mine) -> dict:
+    """``request`` restricted to the partitions ``is_mine(topic, index)`` (topics with none
+    left are dropped); the handler code then runs unchanged on it."""
+    topics = []
+    for t in request[split.req_topics]:
+        name = t[split.req_name]
+        parts = [p for p in t[split.req_partitions] if is_mine(name, p[split.req_index])]
+        if parts:
+            t = dict(t)
+            t[split.req_partitions] = parts
+            topics.append(t)
+    out = dict(request)
+    out[split.req_topics] = topics
+    return out
+
+
+def owners_of(request: dict, split: Split, handlers: int) -> list[int]:
+    """Distinct owning handlers of a per-partition request, in first-seen order."""
+    seen: dict[int, None] = {}
+    for t in request[split.req_topics]:
+        name = t[split.req_name]
+        for p in t[split.req_partitions]:
+            seen.setdefault(owner(name, p[split.req_index], handlers), None)
+    return list(seen)
+
+
+def join_responses(request: dict, split: Split, parts: list[dict]) -> dict:
+    """One response from the partial answers of several handlers, topics and partitions in the
+    order of the request (clients match answers by name and index, some also by position)."""
+    answers: dict[tuple[str, int], dict] = {}
+    base = None
+    for body in parts:
+        if body is None:
+            continue
+        if base is None:
+            base = body
+        for t in body[split.resp_topics]:
+            for p in t[split.resp_partitions]:
+                index = p.get("index", p.get("partition_index"))
+                answers[(t[split.resp_name], index)] = p
+    out = dict(base or {})
+    topics = []
+    for t in request[split.req_topics]:
+        name = t[split.req_name]
+        ps = [answers[(name, p[split.req_index])] for p in t[split.req_partitions]
+              if (name, p[split.req_index]) in answers]
+        topics.append({split.resp_name: name, split.resp_partitions: ps})
+    out[split.resp_topics] = topics
+    return out

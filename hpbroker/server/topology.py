@@ -1,0 +1,186 @@
+"""The shared structures of a multi-process broker, created by the supervisor before any fork.
+
+Segments (files under /dev/shm, named ``hpbroker-<supervisor pid>-<what>``, so an operator can
+see them and a leftover of a killed supervisor is recognised and removed at the next start):
+
+``control``: little-endian int64 words
+    word 0                     metadata generation: the controller (handler 0) bumps it after
+                               rewriting ``__topics.json``; every other process reloads the
+                               registry when it sees it change
+    word 8 + 8*h + 0           handler h incarnation (each new handler process bumps it after
+                               discarding what its predecessor left in the request rings)
+    word 8 + 8*h + 1           metadata generation handler h has applied (it writes it; the
+                               controller waits for all before answering CreateTopics & co.)
+    word 8 + 8*H + 8*p + 0     processor p incarnation (supervisor)
+    word 8 + 8*H + 8*p + 1     1 while processor p has parked long-poll Fetches (it writes it;
+                               handlers write its eventfd after appending, so the wait ends at
+                               once instead of at the processor's next table poll)
+    then the partition table (server/partition_table.py), aligned to 64 bytes
+
+``rings``: 2 * P * H rings (server/_pyring.py layout), request rings first:
+    request ring (p, h) = index p*H + h        producer: processor p, consumer: handler h
+    response ring (p, h) = P*H + p*H + h       producer: handler h, consumer: processor p
+One ring per pair and direction keeps every ring single-producer/single-consumer.
+
+Wake-ups: one eventfd per handler ("a request ring has records") and one per processor ("a
+response ring has records, or a request ring has space again"), created here and inherited by
+the children through fork. An eventfd is a counter: many writers, one reader, no data.
+
+Crash story: everything here is volatile and rebuilt at start-up; what must survive is in the
+logs. The supervisor keeps every mapping and descriptor, so a restarted child inherits the same
+segments and eventfds; restarts are told apart by the incarnation words.
+
+Who may touch: see each region above; the supervisor creates and unlinks the segments.
+"""
+from __future__ import annotations
+
+import glob
+import logging
+import mmap
+import os
+
+import numpy as np
+
+from hpbroker.server.partition_table import PartitionTable, table_bytes
+from hpbroker.server.ring import Ring, ring_bytes
+
+log = logging.getLogger(__name__)
+
+SHM_DIR = "/dev/shm"
+PREFIX = "hpbroker-"
+# records up to 8 MiB: a produce request of several 1 MiB batches. Tests shrink the rings through
+# the environment (HPBROKER_REQUEST_RING_BYTES, a power of two) to exercise back-pressure.
+REQUEST_RING_BYTES = int(os.environ.get("HPBROKER_REQUEST_RING_BYTES", 16 << 20))
+RESPONSE_RING_BYTES = 1 << 20   # answers forwarded by handlers are small (Fetch never uses them)
+SLOTS_PER_HANDLER = 4096
+CONTROL_WORDS_FIXED = 8
+WORDS_PER_CHILD = 8
+
+
+def _create_segment(path: str, size: int) -> mmap.mmap:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.ftruncate(fd, size)
+        return mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+    finally:
+        os.close(fd)
+
+
+def remove_stale_segments() -> list[str]:
+    """Unlink segments left by a supervisor that no longer runs (it was SIGKILLed)."""
+    removed = []
+    for path in glob.glob(os.path.join(SHM_DIR, PREFIX + "*")):
+        try:
+            pid = int(os.path.basename(path)[len(PREFIX):].split("-", 1)[0])
+        except ValueError:
+            continue
+        try:
+            os.kill(pid, 0)
+            continue  # still alive: not ours to touch
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue
+        try:
+            os.unlink(path)
+            removed.append(path)
+        except OSError:
+            pass
+    return removed
+
+
+class Topology:
+    def __init__(self, processors: int, handlers: int, *, request_ring_bytes: int = REQUEST_RING_BYTES,
+                 response_ring_bytes: int = RESPONSE_RING_BYTES, slots_per_handler: int = SLOTS_PER_HANDLER):
+        if processors < 1 or handlers < 1:
+            raise ValueError("the multi-process topology needs at least one processor and one handler")
+        self.processors, self.handlers = processors, handlers
+        self.request_ring_bytes, self.response_ring_bytes = request_ring_bytes, response_ring_bytes
+        self.slots_per_handler = slots_per_handler
+        base = os.path.join(SHM_DIR, f"{PREFIX}{os.getpid()}-")
+        self.paths = [base + "control", base + "rings"]
+        self._control_words = CONTROL_WORDS_FIXED + WORDS_PER_CHILD * (handlers + processors)
+        table_at = (self._control_words * 8 + 63) & ~63
+        self._table_at = table_at
+        self.control_mm = _create_segment(self.paths[0], table_at + table_bytes(handlers, slots_per_handler))
+        self._req_size = ring_bytes(request_ring_bytes)
+        self._resp_size = ring_bytes(response_ring_bytes)
+        n = processors * handlers
+        self.rings_mm = _create_segment(self.paths[1], n * (self._req_size + self._resp_size))
+        self.handler_efds = [os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC) for _ in range(handlers)]
+        self.processor_efds = [os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC) for _ in range(processors)]
+        self.control = np.ndarray((self._control_words,), dtype="<i8", buffer=self.control_mm)
+
+    # views (built in each child after the fork) -----------------------------------------------
+    def table(self) -> PartitionTable:
+        return PartitionTable(memoryview(self.control_mm)[self._table_at:], self.handlers, self.slots_per_handler)
+
+    def request_ring(self, p: int, h: int) -> Ring:
+        at = (p * self.handlers + h) * self._req_size
+        return Ring(memoryview(self.rings_mm)[at:at + self._req_size])
+
+    def response_ring(self, p: int, h: int) -> Ring:
+        at = self.processors * self.handlers * self._req_size + (p * self.handlers + h) * self._resp_size
+        return Ring(memoryview(self.rings_mm)[at:at + self._resp_size])
+
+    # control words ----------------------------------------------------------------------------
+    @property
+    def metadata_generation(self) -> int:
+        return int(self.control[0])
+
+    def bump_metadata_generation(self) -> int:
+        self.control[0] += 1
+        return int(self.control[0])
+
+    def _handler_word(self, h: int, i: int) -> int:
+        return CONTROL_WORDS_FIXED + WORDS_PER_CHILD * h + i
+
+    def _processor_word(self, p: int, i: int) -> int:
+        return CONTROL_WORDS_FIXED + WORDS_PER_CHILD * (self.handlers + p) + i
+
+    def handler_incarnation(self, h: int) -> int:
+        return int(self.control[self._handler_word(h, 0)])
+
+    def bump_handler_incarnation(self, h: int) -> None:
+        self.control[self._handler_word(h, 0)] += 1
+
+    def handler_seen_generation(self, h: int) -> int:
+        return int(self.control[self._handler_word(h, 1)])
+
+    def set_handler_seen_generation(self, h: int, gen: int) -> None:
+        self.control[self._handler_word(h, 1)] = gen
+
+    def processor_incarnation(self, p: int) -> int:
+        return int(self.control[self._processor_word(p, 0)])
+
+    def bump_processor_incarnation(self, p: int) -> None:
+        self.control[self._processor_word(p, 0)] += 1
+
+    def processor_has_parked_fetches(self, p: int) -> bool:
+        return bool(self.control[self._processor_word(p, 1)])
+
+    def set_processor_has_parked_fetches(self, p: int, parked: bool) -> None:
+        self.control[self._processor_word(p, 1)] = 1 if parked else 0
+
+    # wake-ups ---------------------------------------------------------------------------------
+    @staticmethod
+    def wake(efd: int) -> None:
+        try:
+            os.eventfd_write(efd, 1)
+        except BlockingIOError:  # counter saturated: the reader is awake anyway
+            pass
+
+    @staticmethod
+    def drain(efd: int) -> None:
+        try:
+            os.eventfd_read(efd)
+        except BlockingIOError:
+            pass
+
+    def unlink(self) -> None:
+        """Supervisor, at shutdown: remove the names; mappings die with the processes."""
+        for path in self.paths:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass

@@ -1,0 +1,180 @@
+"""Produce and consume throughput, and broker CPU-seconds per GB, per process topology.
+
+    .venv/bin/python perf/mp_perf.py                       # every topology, 1 and 4 connections
+    .venv/bin/python perf/mp_perf.py --topologies 0/0,2/2 --connections 1 --messages 100000
+
+Each topology (processors/handlers; "0/0" = in-process mode) gets a fresh broker (a
+``python -m hpbroker`` subprocess on a temporary data dir) and a topic of ``--partitions``
+partitions. Clients are confluent-kafka (librdkafka) in separate processes, one connection to
+the broker each: producers send ``--messages`` values of ``--size`` bytes in total (acks=1,
+linger 5 ms, round-robin over the partitions), then as many consumers read everything back
+(each assigned its share of the partitions). ``--linger-ms 0 --size 100`` turns it into a
+per-request benchmark: many small Produce requests, where the broker, not the client, is the
+bottleneck. Broker CPU is user+system time of the supervisor
+and all its children (psutil), measured over each phase; "broker cores" is that CPU time over
+the phase's wall time (how many cores the broker kept busy). Output: one Markdown table row per
+run, ready for tuning.md: the median of ``--repeat`` rounds (each round runs every cell once).
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+import psutil
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from hpbroker.testing import running_broker  # noqa: E402
+
+
+def _cpu(pid: int) -> float:
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for p in [root] + root.children(recursive=True):
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+    except psutil.NoSuchProcess:
+        pass
+    return total
+
+
+def _producer(bootstrap, topic, n, size, partitions, linger_ms, start, done):
+    from confluent_kafka import Producer
+
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": linger_ms, "batch.size": 1000000,
+                  "queue.buffering.max.messages": 500000, "queue.buffering.max.kbytes": 1048576,
+                  "enable.idempotence": False})
+    p.list_topics(topic, timeout=10)
+    payload = b"x" * size
+    start.wait()
+    for i in range(n):
+        while True:
+            try:
+                p.produce(topic, payload, partition=i % partitions)
+                break
+            except BufferError:
+                p.poll(0.005)
+    left = p.flush(120)
+    done.put(left)
+
+
+def _consumer(bootstrap, topic, parts, expected, start, done):
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"perf-{os.getpid()}", "enable.auto.commit": False,
+                  "fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 10485760,
+                  "fetch.wait.max.ms": 100, "queued.max.messages.kbytes": 262144})
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+    start.wait()
+    got = 0
+    deadline = time.monotonic() + 300
+    while got < expected and time.monotonic() < deadline:
+        msgs = c.consume(10000, 0.5)
+        got += sum(1 for m in msgs if not m.error())
+    c.close()
+    done.put(got)
+
+
+def _run_clients(target, args_per_client):
+    ctx = mp.get_context("fork")
+    start, done = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*a, start, done)) for a in args_per_client]
+    for p in procs:
+        p.start()
+    time.sleep(1.0)  # connections and metadata settled before the clock starts
+    return procs, start, done
+
+
+def measure(processors: int, handlers: int, connections: int, messages: int, size: int, partitions: int,
+            data_root: str | None = None, linger_ms: float = 5):
+    data_dir = tempfile.mkdtemp(prefix="perf-", dir=data_root)
+    try:
+        return _measure(processors, handlers, connections, messages, size, partitions, data_dir, linger_ms)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _measure(processors, handlers, connections, messages, size, partitions, data_dir, linger_ms):
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    args = ["--processors", str(max(processors, 1)), "--handlers", str(handlers)]
+    with running_broker(subprocess=True, args=args, data_dir=data_dir, startup_timeout=60) as b:
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        for f in admin.create_topics([NewTopic("perf", num_partitions=partitions, replication_factor=1)]).values():
+            f.result(20)
+        per = messages // connections // partitions * partitions
+        total = per * connections
+        gb = total * size / 1e9
+        row = {}
+        procs, start, done = _run_clients(_producer, [(b.bootstrap, "perf", per, size, partitions, linger_ms)] * connections)
+        cpu0, t0 = _cpu(b.process.pid), time.monotonic()
+        start.set()
+        results = [done.get(timeout=600) for _ in procs]
+        elapsed, cpu = time.monotonic() - t0, _cpu(b.process.pid) - cpu0
+        for p in procs:
+            p.join()
+        assert not any(results), f"undelivered messages: {results}"
+        row["produce_mb_s"] = total * size / elapsed / 1e6
+        row["produce_cpu_s_gb"] = cpu / gb
+        row["produce_cores"] = cpu / elapsed
+        shares = [[p for p in range(partitions) if p % connections == k] for k in range(connections)]
+        procs, start, done = _run_clients(
+            _consumer, [(b.bootstrap, "perf", s, total // partitions * len(s)) for s in shares])
+        cpu0, t0 = _cpu(b.process.pid), time.monotonic()
+        start.set()
+        got = sum(done.get(timeout=600) for _ in procs)
+        elapsed, cpu = time.monotonic() - t0, _cpu(b.process.pid) - cpu0
+        for p in procs:
+            p.join()
+        assert got >= total, f"consumed {got} of {total}"
+        row["consume_mb_s"] = total * size / elapsed / 1e6
+        row["consume_cpu_s_gb"] = cpu / gb
+        row["consume_cores"] = cpu / elapsed
+        return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--topologies", default="0/0,1/1,2/2,4/4,8/16")
+    ap.add_argument("--connections", default="1,4")
+    ap.add_argument("--messages", type=int, default=400000)
+    ap.add_argument("--size", type=int, default=1000)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--linger-ms", type=float, default=5,
+                    help="producer linger.ms: 0 makes many small requests (per-request cost dominates)")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds over every cell; medians are reported")
+    ap.add_argument("--data-root", default=None,
+                    help="where the brokers' data dirs go (e.g. a tmpfs, to take the disk out)")
+    a = ap.parse_args()
+    print("| processors/handlers | connections | produce MB/s | produce CPU-s/GB | broker cores (produce) "
+          "| consume MB/s | consume CPU-s/GB | broker cores (consume) |")
+    print("|---|---|---|---|---|---|---|---|")
+    cells = [(int(c), topo) for c in a.connections.split(",") for topo in a.topologies.split(",")]
+    runs: dict = {cell: [] for cell in cells}
+    # rounds interleave the topologies, so a slow minute of a shared machine hits them all
+    for _ in range(a.repeat):
+        for conns, topo in cells:
+            p, h = (int(x) for x in topo.split("/"))
+            runs[(conns, topo)].append(measure(p, h, conns, a.messages, a.size, a.partitions, a.data_root,
+                                               a.linger_ms))
+    for conns, topo in cells:
+        rs = runs[(conns, topo)]
+        med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+        p, h = (int(x) for x in topo.split("/"))
+        name = "in-process" if h == 0 else f"{p}/{h}"
+        print(f"| {name} | {conns} | {med['produce_mb_s']:.0f} | {med['produce_cpu_s_gb']:.2f} | "
+              f"{med['produce_cores']:.2f} | {med['consume_mb_s']:.0f} | {med['consume_cpu_s_gb']:.2f} | "
+              f"{med['consume_cores']:.2f} |", flush=True)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""The multi-process topology's supervisor: restarts after SIGKILL, clean stop on SIGTERM.
+
+These tests always run ``--processors 2 --handlers 2`` (whatever HPBROKER_TEST_MODE says): they
+test the supervisor itself.
+"""
+import glob
+import os
+import re
+import signal
+import threading
+import time
+
+import psutil
+import pytest
+from confluent_kafka import Producer
+
+from hpbroker.testing import running_broker
+from tests.integration.conftest import MULTIPROC_ARGS, confluent_consume_all, create_topic
+
+pytestmark = pytest.mark.integration
+
+_READY = re.compile(r"(handler|processor) (\d+) ready \(pid (\d+)\)")
+
+
+def _children(b, role):
+    """role index -> pid of the latest incarnation, from the broker's log."""
+    out = {}
+    for line in list(b.extra["log"]):
+        m = _READY.search(line)
+        if m and m.group(1) == role:
+            out[int(m.group(2))] = int(m.group(3))
+    return out
+
+
+def _wait_for(cond, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _shm():
+    return set(glob.glob("/dev/shm/hpbroker-*"))
+
+
+def test_sigterm_stops_every_child_and_unlinks_shared_memory(tmp_path):
+    before = _shm()
+    with running_broker(subprocess=True, data_dir=str(tmp_path), args=MULTIPROC_ARGS) as b:
+        sup = b.process.pid
+        mine = {p for p in _shm() - before if f"hpbroker-{sup}-" in p}
+        assert len(mine) == 2, mine  # control + rings, named after the supervisor
+        assert _wait_for(lambda: len(_children(b, "processor")) == 2)
+        kids = [c.pid for c in psutil.Process(sup).children()]
+        assert len(kids) == 4
+        create_topic(b.bootstrap, "t", partitions=2)
+        os.kill(sup, signal.SIGTERM)  # the supervisor alone: it must stop its children itself
+        assert b.process.wait(60) == 0
+        for pid in kids:
+            assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        assert _shm() - before == set()
+        log = "".join(b.extra["log"])
+        assert "handler 0 stopped cleanly" in log and "handler 1 stopped cleanly" in log
+
+
+def _produce_while(bootstrap, topic, stop, acked, errors):
+    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+                  "linger.ms": 5, "message.timeout.ms": 60000})
+    i = 0
+
+    def done(err, msg):
+        if err is None:
+            acked.append(msg.value())
+        else:
+            errors.append(err)
+
+    while not stop.is_set():
+        p.produce(topic, value=b"m%d" % i, partition=i % 4, on_delivery=done)
+        i += 1
+        if i % 200 == 0:
+            p.poll(0.01)
+    assert p.flush(60) == 0
+
+
+@pytest.mark.parametrize("role", ["handler", "processor"])
+def test_sigkilled_child_is_restarted_and_no_acknowledged_record_is_lost(tmp_path, role):
+    with running_broker(subprocess=True, data_dir=str(tmp_path), args=MULTIPROC_ARGS) as b:
+        create_topic(b.bootstrap, "durable", partitions=4)
+        assert _wait_for(lambda: len(_children(b, "processor")) == 2)
+        stop, acked, errors = threading.Event(), [], []
+        t = threading.Thread(target=_produce_while, args=(b.bootstrap, "durable", stop, acked, errors))
+        t.start()
+        try:
+            assert _wait_for(lambda: len(acked) > 2000)
+            victim = _children(b, role)[0]
+            os.kill(victim, signal.SIGKILL)
+            assert _wait_for(lambda: _children(b, role).get(0) not in (None, victim)), "not restarted"
+            n = len(acked)
+            assert _wait_for(lambda: len(acked) > n + 2000, 60), "producing did not resume"
+        finally:
+            stop.set()
+            t.join(90)
+        assert not errors, errors[:3]
+        got = confluent_consume_all(b.bootstrap, "durable", 4, len(acked), timeout=60)
+        values = [m.value() for m in got]
+        assert set(acked) <= set(values)
+        assert len(values) == len(set(values)), "an idempotent producer's retry was appended twice"
+        assert "died with signal 9; restarting it" in "".join(b.extra["log"])
+
+
+def test_full_request_rings_pause_clients_and_lose_nothing(tmp_path, monkeypatch):
+    """32 KiB request rings fill up under three pipelining producers: processors stop reading
+    those sockets until the handler frees space (never an unbounded queue), and every record
+    lands exactly once."""
+    monkeypatch.setenv("HPBROKER_REQUEST_RING_BYTES", str(1 << 15))
+    with running_broker(subprocess=True, data_dir=str(tmp_path), args=MULTIPROC_ARGS) as b:
+        create_topic(b.bootstrap, "bp", partitions=4)
+        acked, errors = [], []
+
+        def produce(k):
+            # many small requests in flight (not idempotent: no limit of 5 in flight)
+            p = Producer({"bootstrap.servers": b.bootstrap, "acks": "1", "batch.size": 2048, "linger.ms": 0})
+            for i in range(4000):
+                p.produce("bp", value=b"%d-%d-" % (k, i) + b"x" * 900, partition=i % 4,
+                          on_delivery=lambda err, msg: (errors if err else acked).append(err or msg.value()))
+                if i % 500 == 0:
+                    p.poll(0)
+            assert p.flush(60) == 0
+
+        threads = [threading.Thread(target=produce, args=(k,)) for k in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not errors, errors[:3]
+        assert len(acked) == 12000
+        got = confluent_consume_all(b.bootstrap, "bp", 4, 12000, timeout=60)
+        assert sorted(m.value() for m in got) == sorted(acked)
+        os.kill(b.process.pid, signal.SIGTERM)
+        assert b.process.wait(60) == 0
+        time.sleep(0.2)
+        pauses = [int(n) for n in re.findall(r"(\d+) ring-full pauses", "".join(b.extra["log"]))]
+        assert len(pauses) == 2
+        assert sum(pauses) > 0, "the rings never filled: the test did not exercise back-pressure"

@@ -1,0 +1,141 @@
+"""The shared-memory ring: behaviour of both implementations and byte-for-byte parity."""
+import mmap
+import os
+import random
+
+import pytest
+
+from hpbroker.server import _pyring
+
+try:
+    from hpbroker.server import _cring
+except ImportError:  # pure-only environment: the compiled half of the parity test is skipped
+    _cring = None
+
+IMPLS = [_pyring] + ([_cring] if _cring is not None else [])
+
+
+def _region(capacity):
+    return mmap.mmap(-1, _pyring.ring_bytes(capacity))
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_push_peek_release_in_order(impl):
+    r = impl.Ring(_region(1024))
+    assert r.peek() is None
+    assert r.try_push(b"hd", b"body-1") == impl.WAKE  # empty ring: consumer may sleep
+    assert r.try_push(b"hd", b"body-2") == impl.PUSHED
+    assert bytes(r.peek()) == b"hdbody-1"
+    assert r.release() is False
+    assert bytes(r.peek()) == b"hdbody-2"
+    r.release()
+    assert r.peek() is None
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_full_ring_sets_waiting_and_release_reports_it(impl):
+    r = impl.Ring(_region(256))
+    n = 0
+    while r.try_push(b"x" * 50) != impl.FULL:
+        n += 1
+    assert n >= 3
+    r.peek()
+    assert r.release() is True  # the producer was told to wait: the consumer must wake it
+    assert r.try_push(b"x" * 50) != impl.FULL
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_record_larger_than_half_is_refused(impl):
+    r = impl.Ring(_region(256))
+    with pytest.raises(ValueError):
+        r.try_push(b"x" * (r.max_record + 1))
+    assert r.try_push(b"x" * r.max_record) == impl.WAKE  # a maximal record fits an empty ring
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_discard_all_drops_unread_records(impl):
+    r = impl.Ring(_region(256))
+    r.try_push(b"a")
+    r.try_push(b"b")
+    r.discard_all()
+    assert r.peek() is None
+    r.try_push(b"c")
+    assert bytes(r.peek()) == b"c"
+
+
+@pytest.mark.skipif(_cring is None, reason="compiled ring not built")
+@pytest.mark.parametrize("writer,reader", [(_cring, _pyring), (_pyring, _cring)],
+                         ids=["cython-writes", "python-writes"])
+def test_parity_random_traffic_across_wraps(writer, reader):
+    """Same bytes in the region whichever implementation writes; each reads the other's."""
+    rnd = random.Random(5)
+    region_a, region_b = _region(4096), _region(4096)
+    w, r = writer.Ring(region_a), reader.Ring(region_a)
+    twin_w = reader.Ring(region_b)
+    sent, got = [], []
+    for step in range(3000):
+        if rnd.random() < 0.55:
+            rec = os.urandom(rnd.randrange(0, 1500))
+            cut = rnd.randrange(0, len(rec) + 1)
+            res = w.try_push(rec[:cut], rec[cut:])
+            res_twin = twin_w.try_push(rec[:cut], rec[cut:])
+            assert res == res_twin
+            if res != writer.FULL:
+                sent.append(rec)
+        else:
+            view = r.peek()
+            if view is not None:
+                got.append(bytes(view))
+                r.release()
+                # keep the twin region's consumer in step so both regions stay identical
+                twin_r = writer.Ring(region_b)
+                twin_r.peek()
+                twin_r.release()
+                twin_r.close()
+        assert region_a[:] == region_b[:], f"regions differ at step {step}"
+    while (view := r.peek()) is not None:
+        got.append(bytes(view))
+        r.release()
+    assert got == sent
+
+
+def test_two_processes_exchange_records():
+    """Producer and consumer in different processes (fork), wake-ups through an eventfd."""
+    from hpbroker.server.ring import FULL, WAKE, Ring
+
+    region = mmap.mmap(-1, _pyring.ring_bytes(1 << 16))
+    efd = os.eventfd(0)
+    count = 20000
+    pid = os.fork()
+    if pid == 0:  # producer
+        try:
+            ring = Ring(region)
+            for i in range(count):
+                rec = i.to_bytes(4, "little") * (1 + i % 50)
+                while (res := ring.try_push(rec)) == FULL:
+                    os.sched_yield()
+                if res == WAKE:
+                    os.eventfd_write(efd, 1)
+        finally:
+            os._exit(0)
+    ring = Ring(region)
+    seen = 0
+    while seen < count:
+        view = ring.peek()
+        if view is None:
+            os.eventfd_read(efd)
+            continue
+        assert bytes(view) == seen.to_bytes(4, "little") * (1 + seen % 50)
+        ring.release()
+        seen += 1
+    os.waitpid(pid, 0)
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_can_push_matches_try_push(impl):
+    r = impl.Ring(_region(256))
+    while r.can_push(40):
+        assert r.try_push(b"y" * 40) != impl.FULL
+    assert r.try_push(b"y" * 40) == impl.FULL
+    r.peek()
+    assert r.release() is True

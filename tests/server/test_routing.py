@@ -1,0 +1,67 @@
+"""Routing table: ownership is stable, groups land where Kafka puts them, split answers join."""
+from hpbroker.handlers import REGISTRY
+from hpbroker.server import routing
+
+
+def test_owner_is_stable_and_spreads():
+    # zlib.crc32, not Python's salted hash: the same in every process and after a restart
+    assert routing.owner("orders", 0, 16) == routing.owner("orders", 0, 16)
+    for topic in ("t", "orders", "a", "b"):
+        # consecutive partitions go to consecutive handlers: an even split
+        assert sorted(routing.owner(topic, p, 4) for p in range(8)) == [0, 0, 1, 1, 2, 2, 3, 3]
+        assert {routing.owner(topic, p, 2) for p in range(2)} == {0, 1}
+
+
+def test_owner_known_values():
+    import zlib
+    assert routing.owner("orders", 3, 7) == (zlib.crc32(b"orders") + 3) % 7
+
+
+def test_group_partition_matches_kafka():
+    # Java: "abc".hashCode() == 96354; Kafka: abs(hash) % offsets.topic.num.partitions
+    assert routing.java_string_hash("abc") == 96354
+    assert routing.group_partition("abc", 50) == 96354 % 50
+    # a long id overflows 32 bits as Java's int arithmetic does
+    h = 0
+    for ch in "consumer-group-with-a-long-name":
+        h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    expected = h - (1 << 32) if h & 0x80000000 else h
+    assert routing.java_string_hash("consumer-group-with-a-long-name") == expected
+
+
+def test_every_registered_api_has_a_route_and_fetch_metadata_stay_local():
+    for key in REGISTRY:
+        assert routing.route_for(key).kind in (routing.LOCAL, routing.FETCH, routing.PARTITIONED,
+                                               routing.CONTROLLER, routing.GROUP)
+    assert routing.route_for(1).kind == routing.FETCH
+    assert routing.route_for(3).kind == routing.LOCAL
+    assert routing.route_for(18).kind == routing.LOCAL
+    assert routing.route_for(999).kind == routing.CONTROLLER
+
+
+def _produce(parts):
+    return {"acks": 1, "timeout_ms": 1000, "transactional_id": None,
+            "topic_data": [{"name": t, "partition_data": [{"index": i, "records": b""} for i in ps]}
+                           for t, ps in parts]}
+
+
+def test_owned_request_and_join_keep_request_order():
+    split = routing.route_for(0).split
+    request = _produce([("a", [0, 1, 2, 3]), ("b", [5, 4])])
+    handlers = 2
+    owners = routing.owners_of(request, split, handlers)
+    assert sorted(owners) == [0, 1]
+    parts = []
+    for h in owners:
+        mine = routing.owned_request(request, split, lambda t, p, h=h: routing.owner(t, p, handlers) == h)
+        parts.append({"throttle_time_ms": 0, "responses": [
+            {"name": t["name"], "partition_responses": [{"index": p["index"], "error_code": 0, "base_offset": h}
+                                                        for p in t["partition_data"]]}
+            for t in mine["topic_data"]]})
+    joined = routing.join_responses(request, split, parts)
+    assert [t["name"] for t in joined["responses"]] == ["a", "b"]
+    assert [p["index"] for p in joined["responses"][0]["partition_responses"]] == [0, 1, 2, 3]
+    assert [p["index"] for p in joined["responses"][1]["partition_responses"]] == [5, 4]
+    for t in joined["responses"]:
+        for p in t["partition_responses"]:
+            assert p["base_offset"] == routing.owner(t["name"], p["index"], handlers)
