@@ -132,19 +132,19 @@ class Connection:
     def _on_readable(self) -> None:
         try:
             if self._frame is not None:
-                frame = self._frame
+                frame, size = self._frame, self._frame_size
                 if self._frame_filled == len(frame):
                     # grow with what actually arrived, never to the claimed size up front
-                    frame.extend(bytes(min(self._frame_size, 2 * len(frame)) - len(frame)))
+                    frame.extend(bytes(min(size, 2 * len(frame)) - len(frame)))
                 with memoryview(frame) as mv:
-                    n = self.sock.recv_into(mv[self._frame_filled:])
+                    n = self.sock.recv_into(mv[self._frame_filled:size])
                 if n == 0:
                     return self.close()
                 self._frame_filled += n
-                if self._frame_filled == self._frame_size:
+                if self._frame_filled == size:
                     self._frame = None
                     self._set_rcvlowat(1)
-                    self._dispatch(frame)
+                    self._dispatch(frame if len(frame) == size else memoryview(frame)[:size])
                 else:
                     self._set_rcvlowat(self._frame_size - self._frame_filled)
                 return
@@ -182,11 +182,7 @@ class Connection:
             else:
                 if size + 4 > len(buf):
                     # larger than our buffer: receive the rest straight into the frame
-<<<<<<< HEAD
-                    self._frame = bytearray(min(size, max(FIRST_FRAME_ALLOCATION, have)))
-=======
-                    self._frame = self._new_frame(size)
->>>>>>> multiproc
+                    self._frame = self._new_frame(size, have)
                     self._frame[:have] = buf[self._start + 4:self._end]
                     self._frame_filled = have
                     self._frame_size = size
@@ -197,9 +193,10 @@ class Connection:
                 self._pause_reading()
                 break
 
-    def _new_frame(self, size: int):
-        """Memory for a frame larger than the read buffer; here it becomes the request itself."""
-        return bytearray(size)
+    def _new_frame(self, size: int, have: int) -> bytearray:
+        """Memory for a frame larger than the read buffer, ``have`` bytes of it already here;
+        here it becomes the request itself. It starts small and grows as bytes arrive."""
+        return bytearray(min(size, max(FIRST_FRAME_ALLOCATION, have)))
 
     # dispatch --------------------------------------------------------------------------------
     def _frame_ready(self, buf: bytearray, begin: int, size: int) -> bool:

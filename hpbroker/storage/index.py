@@ -245,10 +245,11 @@ class OffsetIndex(MmapIndex):
         bound past that batch, so entries below the bound are complete; a zero or torn entry
         breaks the strictly increasing columns and stops the walk.
         """
-<<<<<<< HEAD
         if self.writable:
             return
-        chunk_entries = 4096
+        # A reader polling the tail usually finds nothing or a few new entries: read a small
+        # chunk first and grow, so the common call is one short pread.
+        chunk_entries = 64
         while True:
             n = self.entries
             raw = os.pread(self._fd, chunk_entries * self.entry_size, n * self.entry_size)
@@ -256,18 +257,6 @@ class OffsetIndex(MmapIndex):
             if k == 0:
                 return
             chunk = np.frombuffer(raw, dtype=self.DTYPE, count=k)
-=======
-        arr = self._arr
-        n = self.entries
-        if n < len(arr):
-            first = arr[n]
-            if int(first["position"]) == 0 or int(first["relative_offset"]) + self.base_offset >= upper_bound:
-                return  # nothing new below the bound: a reader polling the tail, the common case
-        step = 64  # a few new entries per call is the norm: scan small chunks first
-        while n < len(arr):
-            chunk = arr[n:n + step]
-            step = min(step * 4, 4096)
->>>>>>> multiproc
             rel = chunk["relative_offset"].astype(np.int64)
             pos = chunk["position"].astype(np.int64)
             prev_rel = int(self._cols["relative_offset"][n - 1]) if n else -1
@@ -279,3 +268,4 @@ class OffsetIndex(MmapIndex):
                 self._put_many(chunk[:good], at=n)
             if good < chunk_entries:
                 return
+            chunk_entries = min(chunk_entries * 4, 4096)
