@@ -128,5 +128,11 @@ def get_coordinator(broker) -> GroupCoordinator:
     """The process's GroupCoordinator, created (topic, shards loaded) on the first group request."""
     coordinator = getattr(broker, "group_coordinator", None)
     if coordinator is None:
-        coordinator = broker.group_coordinator = GroupCoordinator(broker)
+        owns = getattr(broker, "owns", None)
+        owned = None
+        if owns is not None:
+            info = broker.topics.get(GROUP_METADATA_TOPIC)
+            n = info.num_partitions if info else int(broker.config.get("offsets.topic.num.partitions"))
+            owned = [p for p in range(n) if owns(GROUP_METADATA_TOPIC, p)]
+        coordinator = broker.group_coordinator = GroupCoordinator(broker, owned)
     return coordinator

@@ -19,10 +19,17 @@ def handle(ctx, request):
                    for t in request["topics"] for p in t["partitions"]}
     else:
         broker = ctx.broker
-        records, results = shard.commit_offsets(request, lambda t, p: broker.partition(t, p) is not None)
+        records, results = shard.commit_offsets(request, lambda t, p: _partition_exists(broker, t, p))
         coordinator.write(shard, records)
     return {"throttle_time_ms": 0, "topics": [
         {"name": t["name"], "partitions": [
             {"partition_index": p["partition_index"], "error_code": results[(t["name"], p["partition_index"])]}
             for p in t["partitions"]]}
         for t in request["topics"]]}
+
+
+def _partition_exists(broker, topic: str, partition: int) -> bool:
+    # the registry, not this process's partitions: the coordinator may live in another
+    # process than the partition's owner (multi-process mode)
+    info = broker.topics.get(topic)
+    return info is not None and 0 <= partition < info.num_partitions

@@ -89,6 +89,10 @@ class HandlerContext(BrokerContext):
         self.metadata_dirty = True
         super().set_topic_configs(name, configs)
 
+    def set_broker_dynamic_configs(self, configs):
+        self.metadata_dirty = True
+        super().set_broker_dynamic_configs(configs)
+
     # registry changes (every other handler) ---------------------------------------------------
     def sync_topics(self) -> None:
         """Apply the registry the controller wrote: it is the truth for topics and configs."""
@@ -104,6 +108,8 @@ class HandlerContext(BrokerContext):
                 self.logs.delete(name, index)
                 self.fetch_purgatory.notify((name, index))
         self.topics = new
+        if new.broker_configs != self.config.dynamic:
+            self.config.dynamic = dict(new.broker_configs)
         for info in new:
             missing = [i for i in range(info.num_partitions)
                        if self.owns(info.name, i) and (info.name, i) not in self.partitions]

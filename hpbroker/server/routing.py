@@ -3,7 +3,7 @@
 Every API key maps to one ``Route``:
 
 - ``LOCAL``: the processor answers from its metadata snapshot (ApiVersions, Metadata for known
-  topics, FindCoordinator once it exists: on one node the coordinator is always this node).
+  topics).
 - ``FETCH``: the processor serves it from the segment files (PartitionLogReader + sendfile),
   below the high watermarks published in the partition table.
 - ``PARTITIONED``: split by owning handler. Each handler gets the request with a flag telling it
@@ -13,8 +13,8 @@ Every API key maps to one ``Route``:
   registry changes, configs, producer ids).
 - ``GROUP``: forwarded whole to the handler owning the group's ``__consumer_offsets``
   partition (group id -> partition as Kafka's ``Utils.abs(groupId.hashCode) %
-  offsets.topic.num.partitions`` -> owner). The group APIs register themselves in
-  hpbroker.handlers.REGISTRY; this table already knows where they go.
+  offsets.topic.num.partitions`` -> owner; today every such partition lives with the
+  controller, see ``owner``).
 
 An API missing from the table goes to the controller: correct for anything, if not the fastest.
 
@@ -29,6 +29,9 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+
+from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
+from hpbroker.coordinator.records import partition_for
 
 LOCAL, FETCH, PARTITIONED, CONTROLLER, GROUP = "local", "fetch", "partitioned", "controller", "group"
 CONTROLLER_HANDLER = 0
@@ -62,11 +65,13 @@ ROUTES: dict[int, Route] = {
     3: Route(LOCAL),                                                                    # Metadata
     8: Route(GROUP, group_field="group_id"),                                            # OffsetCommit
     9: Route(GROUP, group_field="group_id"),                                            # OffsetFetch
-    10: Route(LOCAL),                                                                   # FindCoordinator
+    10: Route(CONTROLLER),                                                              # FindCoordinator
     11: Route(GROUP, group_field="group_id"),                                           # JoinGroup
     12: Route(GROUP, group_field="group_id"),                                           # Heartbeat
     13: Route(GROUP, group_field="group_id"),                                           # LeaveGroup
     14: Route(GROUP, group_field="group_id"),                                           # SyncGroup
+    15: Route(CONTROLLER),                                                              # DescribeGroups
+    16: Route(CONTROLLER),                                                              # ListGroups
     18: Route(LOCAL),                                                                   # ApiVersions
     19: Route(CONTROLLER),                                                              # CreateTopics
     20: Route(CONTROLLER),                                                              # DeleteTopics
@@ -76,6 +81,7 @@ ROUTES: dict[int, Route] = {
     32: Route(CONTROLLER),                                                              # DescribeConfigs
     33: Route(CONTROLLER),                                                              # AlterConfigs
     37: Route(CONTROLLER),                                                              # CreatePartitions
+    42: Route(CONTROLLER),                                                              # DeleteGroups
 }
 
 DEFAULT_ROUTE = Route(CONTROLLER)
@@ -86,26 +92,20 @@ def route_for(api_key: int) -> Route:
 
 
 def owner(topic: str, partition: int, handlers: int) -> int:
-    """The handler that owns (and is the only writer of) ``topic``-``partition``."""
+    """The handler that owns (and is the only writer of) ``topic``-``partition``.
+
+    Every ``__consumer_offsets`` partition, and so every group coordinator shard, lives with the
+    controller: group APIs that span groups (ListGroups, DescribeGroups, DeleteGroups) and
+    FindCoordinator (which creates the topic) are then answered by one process without a
+    fan-out. Group traffic is light next to Produce/Fetch; spreading the shards over handlers
+    needs those fan-outs first."""
+    if topic == GROUP_METADATA_TOPIC:
+        return CONTROLLER_HANDLER
     return (zlib.crc32(topic.encode()) + partition) % handlers
 
 
-def java_string_hash(s: str) -> int:
-    """Java's String.hashCode, as Kafka uses to place a group in __consumer_offsets."""
-    h = 0
-    units = s.encode("utf-16-be")  # Java strings are UTF-16 code units
-    for i in range(0, len(units), 2):
-        h = (31 * h + (units[i] << 8 | units[i + 1])) & 0xFFFFFFFF
-    return h - (1 << 32) if h & 0x80000000 else h
-
-
-def group_partition(group_id: str, offsets_partitions: int) -> int:
-    """The __consumer_offsets partition of a group (Kafka: abs(hashCode) % partitions)."""
-    return abs(java_string_hash(group_id)) % offsets_partitions
-
-
 def group_owner(group_id: str, offsets_partitions: int, handlers: int) -> int:
-    return owner("__consumer_offsets", group_partition(group_id, offsets_partitions), handlers)
+    return owner(GROUP_METADATA_TOPIC, partition_for(group_id, offsets_partitions), handlers)
 
 
 def owned_request(request: dict, split: Split, is_mine) -> dict:

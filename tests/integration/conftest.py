@@ -30,10 +30,16 @@ def mode_args() -> list[str]:
     return list(MULTIPROC_ARGS) if multiproc() else []
 
 
+def mode_broker(*, subprocess: bool = False, args=(), **kwargs):
+    """running_broker in the topology under test: tests that need their own broker (own configs,
+    own data dir) use this so they too run in every mode of the suite."""
+    sub = subprocess or multiproc() or os.environ.get("HPBROKER_TEST_SUBPROCESS", "") not in ("", "0")
+    return running_broker(subprocess=sub, args=mode_args() + list(args), **kwargs)
+
+
 @pytest.fixture(scope="module")
 def broker():
-    sub = multiproc() or os.environ.get("HPBROKER_TEST_SUBPROCESS", "") not in ("", "0")
-    with running_broker(subprocess=sub, args=mode_args()) as b:
+    with mode_broker() as b:
         yield b
 
 

@@ -3,7 +3,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from hpbroker.testing import running_broker
-from tests.integration.conftest import create_topic
+from tests.integration.conftest import create_topic, mode_args
 
 pytestmark = pytest.mark.integration
 
@@ -34,8 +34,8 @@ def test_dynamic_log_config_reaches_open_partitions(broker, bootstrap, topic_nam
 
 
 def test_dynamic_broker_configs_survive_restart(tmp_path):
-    with running_broker(subprocess=True, data_dir=str(tmp_path)) as b:
+    with running_broker(subprocess=True, data_dir=str(tmp_path), args=mode_args()) as b:
         _alter_broker(b.bootstrap, {"log.retention.ms": "3600000"})
-    with running_broker(subprocess=True, data_dir=str(tmp_path)) as b:
+    with running_broker(subprocess=True, data_dir=str(tmp_path), args=mode_args()) as b:
         got = _describe_broker(b.bootstrap)["log.retention.ms"]
         assert (got.value, got.source) == ("3600000", 2)

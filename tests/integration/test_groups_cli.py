@@ -7,7 +7,7 @@ import pytest
 from confluent_kafka import TopicPartition
 
 from hpbroker.admin.groups import describe_group, format_description, list_groups
-from hpbroker.testing import running_broker
+from tests.integration.conftest import mode_broker
 
 from .conftest import create_topic
 from .groupclients import GROUP_BROKER_CONFIG, confluent_consumer, group_id, produce
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def gbroker():
-    with running_broker(config=GROUP_BROKER_CONFIG) as b:
+    with mode_broker(config=GROUP_BROKER_CONFIG) as b:
         yield b
 
 

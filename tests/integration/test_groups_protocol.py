@@ -3,7 +3,7 @@ import pytest
 
 from hpbroker.coordinator.consumer_protocol import encode_assignment
 from hpbroker.protocol.errors import ErrorCode
-from hpbroker.testing import running_broker
+from tests.integration.conftest import mode_broker
 
 from .conftest import create_topic
 from .groupclients import GROUP_BROKER_CONFIG, group_id
@@ -17,7 +17,7 @@ COMMIT, FETCH, METADATA, API_VERSIONS = 8, 9, 3, 18
 
 @pytest.fixture(scope="module")
 def gbroker():
-    with running_broker(config=GROUP_BROKER_CONFIG) as b:
+    with mode_broker(config=GROUP_BROKER_CONFIG) as b:
         yield b
 
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from hpbroker.testing import running_broker
+from tests.integration.conftest import mode_broker
 
 from .conftest import create_topic
 from .groupclients import GROUP_BROKER_CONFIG, confluent_consumer, group_id, wait_until
@@ -22,7 +22,7 @@ HERE = os.path.dirname(__file__)
 
 @pytest.fixture(scope="module")
 def gbroker():
-    with running_broker(config=GROUP_BROKER_CONFIG) as b:
+    with mode_broker(config=GROUP_BROKER_CONFIG) as b:
         yield b
 
 

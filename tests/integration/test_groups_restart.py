@@ -5,7 +5,7 @@ import time
 import pytest
 
 from hpbroker.admin.groups import describe_group
-from hpbroker.testing import running_broker
+from tests.integration.conftest import mode_broker
 
 from .conftest import create_topic
 from .groupclients import (
@@ -117,7 +117,7 @@ def test_commit_restart_resume_exactly_the_uncommitted_records(tmp_path, client)
     data_dir = str(tmp_path / "data")
     topic = f"resume-{client}"
     group = group_id()
-    with running_broker(subprocess=True, data_dir=data_dir, config=GROUP_BROKER_CONFIG) as b:
+    with mode_broker(subprocess=True, data_dir=data_dir, config=GROUP_BROKER_CONFIG) as b:
         create_topic(b.bootstrap, topic, PARTITIONS)
         produce(b.bootstrap, topic, PARTITIONS, PER_PARTITION)
         first = consume(b.bootstrap, topic, group, PROCESSED, PROCESSED)
@@ -126,7 +126,7 @@ def test_commit_restart_resume_exactly_the_uncommitted_records(tmp_path, client)
         # the restart, or the next consumer waits for the old member's session to expire
         assert wait_until(lambda: describe_group(b.bootstrap, group).state == "Empty", 10)
     committed = _positions(first[:PROCESSED])
-    with running_broker(subprocess=True, data_dir=data_dir, config=GROUP_BROKER_CONFIG) as b:
+    with mode_broker(subprocess=True, data_dir=data_dir, config=GROUP_BROKER_CONFIG) as b:
         produce(b.bootstrap, topic, PARTITIONS, 3, start=PER_PARTITION)  # offsets 10-12 of each partition
         end = PER_PARTITION + 3
         expected = sorted((p, o) for p in range(PARTITIONS) for o in range(committed.get(p, 0), end))

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from hpbroker.testing import running_broker
+from tests.integration.conftest import mode_broker
 
 from .conftest import create_topic
 from .groupclients import (
@@ -22,7 +22,7 @@ TOTAL = PARTITIONS * PER_PARTITION
 
 @pytest.fixture(scope="module")
 def gbroker():
-    with running_broker(config=GROUP_BROKER_CONFIG) as b:
+    with mode_broker(config=GROUP_BROKER_CONFIG) as b:
         yield b
 
 

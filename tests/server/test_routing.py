@@ -17,16 +17,14 @@ def test_owner_known_values():
     assert routing.owner("orders", 3, 7) == (zlib.crc32(b"orders") + 3) % 7
 
 
-def test_group_partition_matches_kafka():
-    # Java: "abc".hashCode() == 96354; Kafka: abs(hash) % offsets.topic.num.partitions
-    assert routing.java_string_hash("abc") == 96354
-    assert routing.group_partition("abc", 50) == 96354 % 50
-    # a long id overflows 32 bits as Java's int arithmetic does
-    h = 0
-    for ch in "consumer-group-with-a-long-name":
-        h = (31 * h + ord(ch)) & 0xFFFFFFFF
-    expected = h - (1 << 32) if h & 0x80000000 else h
-    assert routing.java_string_hash("consumer-group-with-a-long-name") == expected
+def test_groups_live_with_the_controller():
+    # the group's __consumer_offsets partition is Kafka's (hpbroker.coordinator.records is
+    # tested against Java's hashCode); every such partition is owned by the controller handler
+    for group in ("abc", "consumer-group-with-a-long-name", ""):
+        assert routing.group_owner(group, 50, 4) == routing.CONTROLLER_HANDLER
+    assert all(routing.owner("__consumer_offsets", p, 3) == routing.CONTROLLER_HANDLER for p in range(50))
+    for key in (10, 15, 16, 42):  # FindCoordinator, DescribeGroups, ListGroups, DeleteGroups
+        assert routing.route_for(key).kind == routing.CONTROLLER
 
 
 def test_every_registered_api_has_a_route_and_fetch_metadata_stay_local():
