@@ -88,7 +88,10 @@ class HandlerProcess:
         self._maintenance = loop.call_later(MAINTENANCE_S, self._run_maintenance)
         log.info("handler %d ready (pid %d): %d partitions", h, os.getpid(), len(self.ctx.partitions))
         if ready_fd is not None:
-            os.write(ready_fd, b"r")
+            try:
+                os.write(ready_fd, b"r")
+            except OSError:  # a restart: the supervisor does not wait for this one
+                pass
             os.close(ready_fd)
         self._drain()
         try:

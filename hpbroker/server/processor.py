@@ -152,7 +152,10 @@ class ProcessorServer:
         self._fetch_poll = None
         log.info("processor %d ready (pid %d)", p, os.getpid())
         if ready_fd is not None:
-            os.write(ready_fd, b"r")
+            try:
+                os.write(ready_fd, b"r")
+            except OSError:  # a restart: the supervisor does not wait for this one
+                pass
             os.close(ready_fd)
         try:
             await self._stop.wait()

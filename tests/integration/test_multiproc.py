@@ -106,7 +106,9 @@ def test_sigkilled_child_is_restarted_and_no_acknowledged_record_is_lost(tmp_pat
         values = [m.value() for m in got]
         assert set(acked) <= set(values)
         assert len(values) == len(set(values)), "an idempotent producer's retry was appended twice"
-        assert "died with signal 9; restarting it" in "".join(b.extra["log"])
+        log = "".join(b.extra["log"])
+        assert "died with signal 9; restarting it" in log
+        assert "died with exit code" not in log, "the restarted child did not stay up"
 
 
 def test_full_request_rings_pause_clients_and_lose_nothing(tmp_path, monkeypatch):
