@@ -14,6 +14,8 @@ bottleneck. Broker CPU is user+system time of the supervisor
 and all its children (psutil), measured over each phase; "broker cores" is that CPU time over
 the phase's wall time (how many cores the broker kept busy). Output: one Markdown table row per
 run, ready for tuning.md: the median of ``--repeat`` rounds (each round runs every cell once).
+``--event-loops asyncio,uvloop`` runs every cell on each loop (``hpbroker --event-loop``),
+alternating, and adds a column.
 """
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ Produce v8 request (one batch of ``--records`` records of ``--size`` bytes, acks
 connection number modulo ``--partitions``) over and over, ``--window`` requests in flight, and
 only counts response frames. Reported: requests/s and MB/s over ``--seconds``, broker CPU-s
 per GB and broker cores (CPU seconds / wall seconds of the whole broker process tree), median
-of ``--repeat`` interleaved rounds.
+of ``--repeat`` interleaved rounds. ``--event-loops asyncio,uvloop`` runs every cell on each
+loop (``hpbroker --event-loop``), alternating, and adds a column.
 """
 from __future__ import annotations
 
