@@ -10,6 +10,9 @@ marker), and a restart serves every acknowledged record again.
 ``--processors P --handlers H`` (Kafka: num.network.threads / num.io.threads) chooses the
 process topology; neither given = one of each per core; ``--handlers 0`` = the in-process mode
 (one process, what the test fixtures run).
+
+``--event-loop asyncio|uvloop`` (or HPBROKER_EVENT_LOOP) picks the event loop of every process;
+asyncio is the default, uvloop must be installed separately (server/eventloop.py, tuning.md).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import signal
 import sys
 
 from hpbroker.config import BrokerConfig, ConfigError, read_properties
+from hpbroker.server import eventloop
 from hpbroker.server.broker import BrokerServer, parse_listener
 
 
@@ -53,6 +57,9 @@ def parser() -> argparse.ArgumentParser:
                    help="network processor processes (default: the number of cores)")
     p.add_argument("--handlers", type=int, default=None,
                    help="request handler processes (default: the number of cores; 0 = in-process mode)")
+    p.add_argument("--event-loop", default=None, metavar="asyncio|uvloop",
+                   help="event loop of every broker process (default: $HPBROKER_EVENT_LOOP or asyncio; "
+                        "uvloop needs `pip install uvloop`)")
     p.add_argument("--override", action="append", metavar="NAME=VALUE", help="set any broker property")
     p.add_argument("--log-level", default=os.environ.get("HPBROKER_LOG_LEVEL", "INFO"))
     return p
@@ -107,14 +114,19 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, OSError) as exc:
         print(f"hpbroker: {exc}", file=sys.stderr)
         return 2
+    try:
+        event_loop = eventloop.check(args.event_loop or eventloop.default_loop())
+    except eventloop.EventLoopError as exc:
+        print(f"hpbroker: {exc}", file=sys.stderr)
+        return 2
     processors, handlers = topology_of(config)
     if handlers == 0:
         if processors > 1:
             print("hpbroker: --processors above 1 needs --handlers 1 or more "
                   "(--handlers 0 is the in-process mode)", file=sys.stderr)
             return 2
-        asyncio.run(_run(config))
+        eventloop.run(_run(config), event_loop)
         return 0
     from hpbroker.server.supervisor import Supervisor
 
-    return Supervisor(config, processors, handlers).run()
+    return Supervisor(config, processors, handlers, event_loop=event_loop).run()

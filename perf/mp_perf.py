@@ -14,6 +14,8 @@ bottleneck. Broker CPU is user+system time of the supervisor
 and all its children (psutil), measured over each phase; "broker cores" is that CPU time over
 the phase's wall time (how many cores the broker kept busy). Output: one Markdown table row per
 run, ready for tuning.md: the median of ``--repeat`` rounds (each round runs every cell once).
+``--event-loops asyncio,uvloop`` runs every cell on each loop (``hpbroker --event-loop``),
+alternating, and adds a column.
 """
 from __future__ import annotations
 
@@ -96,18 +98,21 @@ def _run_clients(target, args_per_client):
 
 
 def measure(processors: int, handlers: int, connections: int, messages: int, size: int, partitions: int,
-            data_root: str | None = None, linger_ms: float = 5):
+            data_root: str | None = None, linger_ms: float = 5, event_loop: str | None = None):
     data_dir = tempfile.mkdtemp(prefix="perf-", dir=data_root)
     try:
-        return _measure(processors, handlers, connections, messages, size, partitions, data_dir, linger_ms)
+        return _measure(processors, handlers, connections, messages, size, partitions, data_dir, linger_ms,
+                        event_loop)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _measure(processors, handlers, connections, messages, size, partitions, data_dir, linger_ms):
+def _measure(processors, handlers, connections, messages, size, partitions, data_dir, linger_ms, event_loop=None):
     from confluent_kafka.admin import AdminClient, NewTopic
 
     args = ["--processors", str(max(processors, 1)), "--handlers", str(handlers)]
+    if event_loop:
+        args += ["--event-loop", event_loop]
     with running_broker(subprocess=True, args=args, data_dir=data_dir, startup_timeout=60) as b:
         admin = AdminClient({"bootstrap.servers": b.bootstrap})
         for f in admin.create_topics([NewTopic("perf", num_partitions=partitions, replication_factor=1)]).values():
@@ -155,24 +160,30 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="rounds over every cell; medians are reported")
     ap.add_argument("--data-root", default=None,
                     help="where the brokers' data dirs go (e.g. a tmpfs, to take the disk out)")
+    ap.add_argument("--event-loops", default=None,
+                    help="e.g. asyncio,uvloop: every cell runs on each loop (--event-loop), interleaved")
     a = ap.parse_args()
-    print("| processors/handlers | connections | produce MB/s | produce CPU-s/GB | broker cores (produce) "
+    loops = a.event_loops.split(",") if a.event_loops else [None]
+    col = " event loop |" if a.event_loops else ""
+    print(f"| processors/handlers |{col} connections | produce MB/s | produce CPU-s/GB | broker cores (produce) "
           "| consume MB/s | consume CPU-s/GB | broker cores (consume) |")
-    print("|---|---|---|---|---|---|---|---|")
-    cells = [(int(c), topo) for c in a.connections.split(",") for topo in a.topologies.split(",")]
+    print("|---|" + ("---|" if a.event_loops else "") + "---|---|---|---|---|---|---|")
+    cells = [(int(c), topo, lp) for c in a.connections.split(",") for topo in a.topologies.split(",")
+             for lp in loops]
     runs: dict = {cell: [] for cell in cells}
     # rounds interleave the topologies, so a slow minute of a shared machine hits them all
     for _ in range(a.repeat):
-        for conns, topo in cells:
+        for conns, topo, lp in cells:
             p, h = (int(x) for x in topo.split("/"))
-            runs[(conns, topo)].append(measure(p, h, conns, a.messages, a.size, a.partitions, a.data_root,
-                                               a.linger_ms))
-    for conns, topo in cells:
-        rs = runs[(conns, topo)]
+            runs[(conns, topo, lp)].append(measure(p, h, conns, a.messages, a.size, a.partitions, a.data_root,
+                                                   a.linger_ms, lp))
+    for conns, topo, lp in cells:
+        rs = runs[(conns, topo, lp)]
         med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
         p, h = (int(x) for x in topo.split("/"))
         name = "in-process" if h == 0 else f"{p}/{h}"
-        print(f"| {name} | {conns} | {med['produce_mb_s']:.0f} | {med['produce_cpu_s_gb']:.2f} | "
+        cell = f" {lp} |" if a.event_loops else ""
+        print(f"| {name} |{cell} {conns} | {med['produce_mb_s']:.0f} | {med['produce_cpu_s_gb']:.2f} | "
               f"{med['produce_cores']:.2f} | {med['consume_mb_s']:.0f} | {med['consume_cpu_s_gb']:.2f} | "
               f"{med['consume_cores']:.2f} |", flush=True)
 

@@ -6,7 +6,10 @@
 Starts a broker (``--handlers 0`` = in-process), produces ``--messages`` values of 1000 bytes
 from one confluent-kafka producer (one connection), then reads them back, while
 ``py-spy record --subprocesses`` samples the broker's process tree. Prints, per process role,
-the share of busy samples (waiting in epoll excluded) by the innermost hpbroker frame.
+the share of busy samples (waiting in epoll excluded) by the innermost hpbroker frame, and the
+share whose innermost frame is the event loop's own Python code (asyncio's ``_run_once``,
+handle dispatch, selector registration, ``call_soon``/``call_later``: what a faster loop could
+save; ``--event-loop uvloop`` runs the same load on uvloop, whose loop is C and not sampled).
 """
 from __future__ import annotations
 
@@ -60,10 +63,13 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=2000000)
     ap.add_argument("--data-root", default=None)
     ap.add_argument("--top", type=int, default=12)
+    ap.add_argument("--event-loop", default=None, help="asyncio or uvloop (hpbroker --event-loop)")
     a = ap.parse_args()
     data_dir = tempfile.mkdtemp(prefix="prof-", dir=a.data_root)
     out = os.path.join(os.path.dirname(data_dir), f"pyspy-{os.getpid()}.txt")
     args = ["--processors", str(a.processors), "--handlers", str(a.handlers)]
+    if a.event_loop:
+        args += ["--event-loop", a.event_loop]
     try:
         with running_broker(subprocess=True, args=args, data_dir=data_dir) as b:
             spy = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "-p",
@@ -80,7 +86,7 @@ def main() -> None:
                     roles[m.group(3)] = m.group(1)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
-    per, busy = defaultdict(Counter), Counter()
+    per, busy, loop_own = defaultdict(Counter), Counter(), defaultdict(Counter)
     with open(out) as f:
         for line in f:
             stack, _, n = line.rstrip().rpartition(" ")
@@ -91,14 +97,21 @@ def main() -> None:
             pid = re.match(r"process (\d+)", procs[-1]).group(1) if procs else "?"
             role = roles.get(pid, "in-process" if a.handlers == 0 else "supervisor")
             inner = [x for x in frames if "hpbroker/" in x and "supervisor.py" not in x and "cli.py" not in x
-                     and "__main__" not in x]
+                     and "__main__" not in x and "eventloop.py" not in x]
             per[role][inner[-1] if inner else frames[-1]] += int(n)
             busy[role] += int(n)
+            leaf = frames[-1]
+            if "asyncio/" in leaf or "selectors.py" in leaf or "uvloop" in leaf:
+                loop_own[role][leaf] += int(n)
     os.unlink(out)
     for role, c in per.items():
         print(f"\n{role}: {busy[role]} busy samples")
         for frame, n in c.most_common(a.top):
             print(f"  {100 * n / busy[role]:5.1f}%  {frame}")
+        own = loop_own[role]
+        print(f"  event loop's own code: {100 * sum(own.values()) / busy[role]:.1f}% of busy samples")
+        for frame, n in own.most_common(5):
+            print(f"    {100 * n / busy[role]:5.1f}%  {frame}")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ Produce v8 request (one batch of ``--records`` records of ``--size`` bytes, acks
 connection number modulo ``--partitions``) over and over, ``--window`` requests in flight, and
 only counts response frames. Reported: requests/s and MB/s over ``--seconds``, broker CPU-s
 per GB and broker cores (CPU seconds / wall seconds of the whole broker process tree), median
-of ``--repeat`` interleaved rounds.
+of ``--repeat`` interleaved rounds. ``--event-loops asyncio,uvloop`` runs every cell on each
+loop (``hpbroker --event-loop``), alternating, and adds a column.
 """
 from __future__ import annotations
 
@@ -64,11 +65,13 @@ def _client(bootstrap, partition, records, size, window, start, stop, out):
     s.close()
 
 
-def measure(processors, handlers, connections, a, data_root):
+def measure(processors, handlers, connections, a, data_root, event_loop=None):
     from confluent_kafka.admin import AdminClient, NewTopic
 
     data_dir = tempfile.mkdtemp(prefix="req-", dir=data_root)
     args = ["--processors", str(max(processors, 1)), "--handlers", str(handlers)]
+    if event_loop:
+        args += ["--event-loop", event_loop]
     try:
         with running_broker(subprocess=True, args=args, data_dir=data_dir) as b:
             admin = AdminClient({"bootstrap.servers": b.bootstrap})
@@ -110,21 +113,26 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--data-root", default=None)
+    ap.add_argument("--event-loops", default=None,
+                    help="e.g. asyncio,uvloop: every cell runs on each loop (--event-loop), interleaved")
     a = ap.parse_args()
-    cells = [(int(c), t) for c in a.connections.split(",") for t in a.topologies.split(",")]
+    loops = a.event_loops.split(",") if a.event_loops else [None]
+    cells = [(int(c), t, lp) for c in a.connections.split(",") for t in a.topologies.split(",") for lp in loops]
     runs = {c: [] for c in cells}
     for _ in range(a.repeat):
-        for conns, topo in cells:
+        for conns, topo, lp in cells:
             p, h = (int(x) for x in topo.split("/"))
-            runs[(conns, topo)].append(measure(p, h, conns, a, a.data_root))
-    print("| processors/handlers | connections | requests/s | MB/s | broker CPU-s/GB | broker cores |")
-    print("|---|---|---|---|---|---|")
-    for conns, topo in cells:
-        rs = runs[(conns, topo)]
+            runs[(conns, topo, lp)].append(measure(p, h, conns, a, a.data_root, lp))
+    col = " event loop |" if a.event_loops else ""
+    print(f"| processors/handlers |{col} connections | requests/s | MB/s | broker CPU-s/GB | broker cores |")
+    print("|---|" + ("---|" if a.event_loops else "") + "---|---|---|---|---|")
+    for conns, topo, lp in cells:
+        rs = runs[(conns, topo, lp)]
         med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
         h = int(topo.split("/")[1])
         name = "in-process" if h == 0 else topo
-        print(f"| {name} | {conns} | {med['req_s']:.0f} | {med['mb_s']:.1f} | {med['cpu_gb']:.1f} | "
+        cell = f" {lp} |" if a.event_loops else ""
+        print(f"| {name} |{cell} {conns} | {med['req_s']:.0f} | {med['mb_s']:.1f} | {med['cpu_gb']:.1f} | "
               f"{med['cores']:.2f} |", flush=True)
 
 

@@ -71,8 +71,10 @@ class BrokerServer:
         self.broker = BrokerContext(self.config, node)
         self.loop.add_reader(lsock.fileno(), self._accept)
         self._schedule_maintenance()
-        log.info("hpbroker listening on %s:%d (node %d, log.dirs %s)", self.host, port, node_id,
-                 self.config.get("log.dirs"))
+        from hpbroker.server.eventloop import running_loop_name
+
+        log.info("hpbroker listening on %s:%d (node %d, log.dirs %s, %s loop)", self.host, port, node_id,
+                 self.config.get("log.dirs"), running_loop_name())
 
     def _schedule_maintenance(self) -> None:
         self._maintenance = self.loop.call_later(MAINTENANCE_INTERVAL_S, self._run_maintenance)

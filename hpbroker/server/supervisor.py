@@ -46,8 +46,9 @@ def _die_with_parent() -> None:
 
 
 class Supervisor:
-    def __init__(self, config, processors: int, handlers: int):
+    def __init__(self, config, processors: int, handlers: int, event_loop: str = "asyncio"):
         self.config = config
+        self.event_loop = event_loop
         self.processors, self.handlers = processors, handlers
         self.children: dict[int, tuple[str, int, float]] = {}
         self._stopping = False
@@ -73,9 +74,9 @@ class Supervisor:
             if self._await_ready(ready):
                 ready = [self._start(PROCESSOR, p) for p in range(self.processors)]
                 if self._await_ready(ready):
-                    log.info("hpbroker listening on %s:%d (node %d, log.dirs %s, %d processors, %d handlers)",
-                             self.host, self.port, self.node.node_id, self.config.get("log.dirs"),
-                             self.processors, self.handlers)
+                    log.info("hpbroker listening on %s:%d (node %d, log.dirs %s, %d processors, %d handlers, "
+                             "%s loop)", self.host, self.port, self.node.node_id, self.config.get("log.dirs"),
+                             self.processors, self.handlers, self.event_loop)
                     self._watch()
         finally:
             self._shutdown()
@@ -108,7 +109,7 @@ class Supervisor:
             if os.getppid() != self._pid:
                 os._exit(1)
             self._reserve.close()
-            import asyncio
+            from hpbroker.server import eventloop
 
             if role == HANDLER:
                 from hpbroker.server.handler_process import HandlerProcess
@@ -116,7 +117,7 @@ class Supervisor:
             else:
                 from hpbroker.server.processor import ProcessorServer
                 child = ProcessorServer(self.topo, index, self.config, self.node, self.host, self.port)
-            asyncio.run(child.run(ready_w))
+            eventloop.run(child.run(ready_w), self.event_loop)
             code = 0
         except BaseException:
             log.exception("%s %d failed", role, index)

@@ -16,7 +16,6 @@ broker per test module on a free port with a temporary data directory, as "host:
 """
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import shutil
@@ -76,6 +75,7 @@ def running_broker(*, subprocess: bool = False, data_dir: str | None = None, hos
 @contextmanager
 def _inprocess_broker(data_dir, host, port, config, timeout):
     from hpbroker.config import BrokerConfig
+    from hpbroker.server import eventloop
     from hpbroker.server.broker import BrokerServer
 
     server = BrokerServer(BrokerConfig(_props(data_dir, port, host, config)))
@@ -96,7 +96,7 @@ def _inprocess_broker(data_dir, host, port, config, timeout):
             finally:
                 await server.stop()
 
-        asyncio.run(main())
+        eventloop.run(main())  # HPBROKER_EVENT_LOOP picks it, as for `hpbroker`
 
     thread = threading.Thread(target=run, name="hpbroker", daemon=True)
     thread.start()

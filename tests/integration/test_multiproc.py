@@ -145,3 +145,18 @@ def test_full_request_rings_pause_clients_and_lose_nothing(tmp_path, monkeypatch
         pauses = [int(n) for n in re.findall(r"(\d+) ring-full pauses", "".join(b.extra["log"]))]
         assert len(pauses) == 2
         assert sum(pauses) > 0, "the rings never filled: the test did not exercise back-pressure"
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_every_process_runs_the_chosen_event_loop(tmp_path, loop):
+    if loop == "uvloop":
+        pytest.importorskip("uvloop")
+    with running_broker(subprocess=True, data_dir=str(tmp_path), args=MULTIPROC_ARGS + ["--event-loop", loop]) as b:
+        create_topic(b.bootstrap, "loop", partitions=4)
+        p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all"})
+        for i in range(2000):
+            p.produce("loop", value=b"%d" % i, partition=i % 4)
+        assert p.flush(30) == 0
+        got = confluent_consume_all(b.bootstrap, "loop", 4, 2000, timeout=30)
+        assert sorted(int(m.value()) for m in got) == list(range(2000))
+        assert f"2 handlers, {loop} loop)" in "".join(b.extra["log"])
