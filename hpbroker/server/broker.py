@@ -14,7 +14,7 @@ import socket
 
 from hpbroker.config import BrokerConfig
 from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.server.connection import Connection
+from hpbroker.server.connection import Connection, accept_ready
 
 log = logging.getLogger("hpbroker")
 
@@ -87,17 +87,8 @@ class BrokerServer:
         self._schedule_maintenance()
 
     def _accept(self) -> None:
-        for _ in range(64):
-            try:
-                sock, addr = self._lsock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                log.warning("accept failed: %s", exc)
-                return
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = Connection(self, sock, f"{addr[0]}:{addr[1]}")
+        for sock, peer in accept_ready(self._lsock):
+            conn = Connection(self, sock, peer)
             self.connections.add(conn)
             conn.start()
 

@@ -50,6 +50,23 @@ API_VERSIONS = 18
 _SIZE = struct.Struct(">i")
 
 
+def accept_ready(lsock: socket.socket, limit: int = 64):
+    """The connections waiting on a non-blocking listening socket (at most ``limit`` per call,
+    so a burst of connects cannot starve established clients), set up for a Connection:
+    non-blocking, TCP_NODELAY (responses are whole frames; Nagle would only delay them)."""
+    for _ in range(limit):
+        try:
+            sock, addr = lsock.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            log.warning("accept failed: %s", exc)
+            return
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        yield sock, f"{addr[0]}:{addr[1]}"
+
+
 class Connection:
     def __init__(self, server, sock: socket.socket, peer: str):
         self.server = server

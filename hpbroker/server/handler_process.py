@@ -38,6 +38,7 @@ from hpbroker.handlers import REGISTRY
 from hpbroker.handlers.request import CloseConnection, RequestContext
 from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
+from hpbroker.server.topology import WakeBatcher
 from hpbroker.server.handler_context import HandlerContext
 from hpbroker.server.ring import FULL, WAKE
 from hpbroker.server.routing import CONTROLLER_HANDLER, owned_request, owner, route_for
@@ -72,8 +73,7 @@ class HandlerProcess:
         self.resp_rings = [topo.response_ring(p, h) for p in range(topo.processors)]
         self.blocked = [deque() for _ in range(topo.processors)]
         self._tasks: set[asyncio.Task] = set()
-        self._to_wake: set[int] = set()  # processor eventfds to write once this pass is over
-        self._wake_scheduled = False
+        self._wakes = WakeBatcher(loop, topo.processor_efds)  # written once per pass
         for p, ring in enumerate(self.req_rings):
             if ring.discard_all():
                 topo.wake(topo.processor_efds[p])
@@ -157,22 +157,11 @@ class HandlerProcess:
             self.ctx.appended = False
             for q in range(topo.processors):
                 if topo.processor_has_parked_fetches(q):
-                    self._to_wake.add(q)
-        self._flush_wakes()
+                    self._wakes.add(q)
+        self._wakes.flush()
 
     def _wake(self, p: int) -> None:
-        """Wake processor ``p`` once per pass, not once per record: an eventfd write that
-        wakes a sleeping process costs several microseconds (the top cost in a profile)."""
-        self._to_wake.add(p)
-        if not self._wake_scheduled:
-            self._wake_scheduled = True
-            self.loop.call_soon(self._flush_wakes)
-
-    def _flush_wakes(self) -> None:
-        self._wake_scheduled = False
-        efds = self.topo.processor_efds
-        while self._to_wake:
-            self.topo.wake(efds[self._to_wake.pop()])
+        self._wakes.wake(p)
 
     def _handle_record(self, p: int, view: memoryview) -> None:
         conn_id, seq, kind, api_key, api_version, _, correlation_id, _ = env.REQUEST.unpack_from(view)

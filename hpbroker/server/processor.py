@@ -36,7 +36,8 @@ from hpbroker import protocol
 from hpbroker.handlers import REGISTRY
 from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
-from hpbroker.server.connection import Connection
+from hpbroker.server.topology import WakeBatcher
+from hpbroker.server.connection import Connection, accept_ready
 from hpbroker.server.processor_view import ProcessorBroker
 from hpbroker.server.ring import FULL, WAKE
 from hpbroker.server.routing import (
@@ -122,12 +123,12 @@ class ProcessorServer:
         self.stalled: set[ProcessorConnection] = set()
         self.ring_full_pauses = 0  # reported at shutdown: how often back-pressure paused a client
         self._next_conn_id = os.getpid() << 24
-        self._to_wake: set[int] = set()  # handler eventfds to write at the end of this pass
-        self._wake_scheduled = False
+        self._wakes: WakeBatcher | None = None  # handler eventfds, written once per pass
 
     async def run(self, ready_fd: int | None = None) -> None:
         topo, p = self.topo, self.index
         self.loop = loop = asyncio.get_running_loop()
+        self._wakes = WakeBatcher(loop, self.topo.handler_efds)
         self._stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
@@ -172,18 +173,9 @@ class ProcessorServer:
 
     # connections ------------------------------------------------------------------------------
     def _accept(self) -> None:
-        for _ in range(64):
-            try:
-                sock, addr = self._lsock.accept()
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                log.warning("accept failed: %s", exc)
-                return
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for sock, peer in accept_ready(self._lsock):
             self._next_conn_id += 1
-            conn = ProcessorConnection(self, sock, f"{addr[0]}:{addr[1]}", self._next_conn_id)
+            conn = ProcessorConnection(self, sock, peer, self._next_conn_id)
             self.connections[conn.conn_id] = conn
             conn.start()
 
@@ -242,7 +234,6 @@ class ProcessorServer:
         return self._forward(conn, view, header, targets, None)
 
     def _forward(self, conn, view, header, targets, split_request) -> bool:
-        topo = self.topo
         length = env.REQUEST.size + len(view)
         rings = [self.req_rings[h] for h, _ in targets]
         if length > rings[0].max_record:
@@ -270,18 +261,7 @@ class ProcessorServer:
         return True
 
     def _wake(self, h: int) -> None:
-        """Write handler ``h``'s eventfd once per event-loop pass: all the frames parsed from
-        one read share a wake-up (an eventfd write that wakes a process costs microseconds)."""
-        self._to_wake.add(h)
-        if not self._wake_scheduled:
-            self._wake_scheduled = True
-            self.loop.call_soon(self._flush_wakes)
-
-    def _flush_wakes(self) -> None:
-        self._wake_scheduled = False
-        efds = self.topo.handler_efds
-        while self._to_wake:
-            self.topo.wake(efds[self._to_wake.pop()])
+        self._wakes.wake(h)
 
     # responses --------------------------------------------------------------------------------
     def _on_wake(self) -> None:
@@ -291,7 +271,6 @@ class ProcessorServer:
             self.broker.poll_table()  # a handler appended: maybe what a parked Fetch waits for
 
     def _drain(self) -> None:
-        topo = self.topo
         for h, ring in enumerate(self.resp_rings):
             while (view := ring.peek()) is not None:
                 conn_id, seq, status, _, _ = env.RESPONSE.unpack_from(view)
