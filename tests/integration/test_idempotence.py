@@ -57,3 +57,23 @@ def test_producer_state_survives_restart(tmp_path):
             assert produce_result(c.request(PRODUCE, 8, produce_body("idem", 0, _batch(pid, epoch, 0)))) == (0, 0)
             assert produce_result(c.request(PRODUCE, 8, produce_body("idem", 0, _batch(pid, epoch, 7))))[0] == 45
             assert produce_result(c.request(PRODUCE, 8, produce_body("idem", 0, _batch(pid, epoch, 3)))) == (0, 3)
+
+
+def test_acks_zero_gets_no_response_and_a_failure_closes_the_connection(bootstrap, topic_name):
+    from hpbroker import protocol
+
+    create_topic(bootstrap, topic_name)
+    metadata_v1 = {"topics": []}
+    with RawClient(bootstrap) as c:
+        c.send(PRODUCE, 8, produce_body(topic_name, 0, bytes(build_batch([b"fire-and-forget"])), acks=0))
+        cid = c.send(3, 1, metadata_v1)
+        frame = c.recv_frame()  # the next frame answers the Metadata request: acks=0 got none
+        header, _ = protocol.decode_response_header(3, 1, frame, 0)
+        assert header.correlation_id == cid
+        r = c.request(2, 5, {"replica_id": -1, "isolation_level": 0, "topics": [
+            {"name": topic_name, "partitions": [{"partition_index": 0, "current_leader_epoch": -1, "timestamp": -1}]}]})
+        assert r["topics"][0]["partitions"][0]["offset"] == 1  # and the record was appended
+    with RawClient(bootstrap) as c:
+        # a failed acks=0 produce cannot be answered: Kafka closes the connection instead
+        c.send(PRODUCE, 8, produce_body(topic_name + "-missing", 0, bytes(build_batch([b"x"])), acks=0))
+        assert c.is_closed_by_peer()
