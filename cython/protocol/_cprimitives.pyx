@@ -48,30 +48,12 @@ cdef inline Py_ssize_t _uvarint(const uint8_t* p, Py_ssize_t n, Py_ssize_t pos,
             raise ProtocolError("unsigned varint longer than 5 bytes")
 
 
+_NO_FLEXIBLE = {}
+
+
 def read_request_header(buf, Py_ssize_t pos):
-    cdef Py_buffer view
-    cdef const uint8_t* p
-    cdef int16_t api_key, api_version, n
-    cdef int32_t correlation_id
-    PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
-    try:
-        p = <const uint8_t*>view.buf
-        if pos < 0 or view.len - pos < 10:
-            raise ProtocolError("request header truncated")
-        api_key = _i16(p + pos)
-        api_version = _i16(p + pos + 2)
-        correlation_id = _i32(p + pos + 4)
-        n = _i16(p + pos + 8)
-        pos += 10
-        if n < 0:
-            if n != -1:
-                raise ProtocolError(f"negative client_id length {n}")
-            return api_key, api_version, correlation_id, None, pos
-        if pos + n > view.len:
-            raise ProtocolError("client_id exceeds the frame")
-        return api_key, api_version, correlation_id, _utf8(p + pos, n), pos + n
-    finally:
-        PyBuffer_Release(&view)
+    """Request header v1 fields -> (api_key, api_version, correlation_id, client_id, pos)."""
+    return read_request_header_full(buf, pos, _NO_FLEXIBLE)
 
 
 def read_uvarint(buf, Py_ssize_t pos):
@@ -218,24 +200,30 @@ def read_compact_count(buf, Py_ssize_t pos, Py_ssize_t min_size):
         PyBuffer_Release(&view)
 
 
+cdef Py_ssize_t _skip_tags(const uint8_t* p, Py_ssize_t n, Py_ssize_t pos) except -1:
+    """Skip a tagged-field section (uvarint count, then tag, size, data each)."""
+    cdef uint64_t count, i, tag, size
+    pos = _uvarint(p, n, pos, &count)
+    i = 0
+    while i < count:
+        pos = _uvarint(p, n, pos, &tag)
+        pos = _uvarint(p, n, pos, &size)
+        if size > <uint64_t>(n - pos):
+            raise ProtocolError("tagged field exceeds the frame")
+        pos += <Py_ssize_t>size
+        i += 1
+    return pos
+
+
 def skip_tagged_fields(buf, Py_ssize_t pos):
     cdef Py_buffer view
     cdef const uint8_t* p
-    cdef uint64_t count, i, tag, size
     PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
     try:
         p = <const uint8_t*>view.buf
         if pos < 0:
             raise ProtocolError("negative position")
-        pos = _uvarint(p, view.len, pos, &count)
-        i = 0
-        while i < count:
-            pos = _uvarint(p, view.len, pos, &tag)
-            pos = _uvarint(p, view.len, pos, &size)
-            if size > <uint64_t>(view.len - pos):
-                raise ProtocolError("tagged field exceeds the frame")
-            pos += <Py_ssize_t>size
-            i += 1
+        pos = _skip_tags(p, view.len, pos)
         return pos
     finally:
         PyBuffer_Release(&view)
@@ -246,7 +234,6 @@ def read_request_header_full(buf, Py_ssize_t pos, dict first_flexible):
     cdef const uint8_t* p
     cdef int16_t api_key, api_version, n
     cdef int32_t correlation_id
-    cdef uint64_t count, i, tag, size
     cdef object client_id = None
     PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE)
     try:
@@ -268,15 +255,7 @@ def read_request_header_full(buf, Py_ssize_t pos, dict first_flexible):
             pos += n
         flex = first_flexible.get(api_key)
         if flex is not None and api_version >= flex:
-            pos = _uvarint(p, view.len, pos, &count)
-            i = 0
-            while i < count:
-                pos = _uvarint(p, view.len, pos, &tag)
-                pos = _uvarint(p, view.len, pos, &size)
-                if size > <uint64_t>(view.len - pos):
-                    raise ProtocolError("tagged field exceeds the frame")
-                pos += <Py_ssize_t>size
-                i += 1
+            pos = _skip_tags(p, view.len, pos)
         return api_key, api_version, correlation_id, client_id, pos
     finally:
         PyBuffer_Release(&view)

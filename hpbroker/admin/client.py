@@ -24,6 +24,23 @@ class ToolError(Exception):
     """What went wrong, in words for the command line."""
 
 
+def recv_exact(sock: socket.socket, n: int) -> bytes:
+    chunks = []
+    while n:
+        c = sock.recv(n)
+        if not c:
+            raise ToolError("broker closed the connection")
+        chunks.append(c)
+        n -= len(c)
+    return b"".join(chunks)
+
+
+def recv_frame(sock: socket.socket) -> bytes:
+    """One response frame (the bytes after its int32 size prefix), blocking."""
+    size = struct.unpack(">i", recv_exact(sock, 4))[0]
+    return recv_exact(sock, size)
+
+
 class BrokerConnection:
     def __init__(self, host: str, port: int, timeout: float = 10.0, client_id: str = "hpbroker-groups"):
         try:
@@ -46,21 +63,10 @@ class BrokerConnection:
     def __exit__(self, *exc):
         self.close()
 
-    def _recv_exact(self, n: int) -> bytes:
-        chunks = []
-        while n:
-            c = self.sock.recv(n)
-            if not c:
-                raise ToolError("broker closed the connection")
-            chunks.append(c)
-            n -= len(c)
-        return b"".join(chunks)
-
     def _request(self, api_key: int, version: int, body: dict) -> dict:
         self.correlation_id += 1
         self.sock.sendall(protocol.encode_request(api_key, version, self.correlation_id, self.client_id, body))
-        size = struct.unpack(">i", self._recv_exact(4))[0]
-        frame = self._recv_exact(size)
+        frame = recv_frame(self.sock)
         header, offset = protocol.decode_response_header(api_key, version, frame, 0)
         if header.correlation_id != self.correlation_id:
             raise ToolError("response out of order")

@@ -1,9 +1,9 @@
 """A minimal blocking Kafka-protocol client for tests that need exact requests (idempotence
 sequences, hostile frames), built on hpbroker.protocol's encoders and decoders."""
 import socket
-import struct
 
 from hpbroker import protocol
+from hpbroker.admin.client import recv_frame
 
 
 class RawClient:
@@ -27,18 +27,7 @@ class RawClient:
         return self.correlation_id
 
     def recv_frame(self) -> bytes:
-        size = struct.unpack(">i", self._recv_exact(4))[0]
-        return self._recv_exact(size)
-
-    def _recv_exact(self, n):
-        chunks = []
-        while n:
-            c = self.sock.recv(n)
-            if not c:
-                raise ConnectionError("broker closed the connection")
-            chunks.append(c)
-            n -= len(c)
-        return b"".join(chunks)
+        return recv_frame(self.sock)
 
     def request(self, api_key, version, body):
         cid = self.send(api_key, version, body)
