@@ -271,14 +271,19 @@ class ProcessorServer:
             self.broker.poll_table()  # a handler appended: maybe what a parked Fetch waits for
 
     def _drain(self) -> None:
+        corked = []  # connections answered in this pass: each sends once, at the end
         for h, ring in enumerate(self.resp_rings):
             while (view := ring.peek()) is not None:
                 conn_id, seq, status, _, _ = env.RESPONSE.unpack_from(view)
                 pend = self.pending.get((conn_id, seq))
                 if pend is not None:
+                    pend.conn.cork()
+                    corked.append(pend.conn)
                     self._deliver(pend, status, view[env.RESPONSE.size:])
                 if ring.release():
                     self._wake(h)
+        for conn in corked:
+            conn.uncork()
         if self.stalled:
             stalled, self.stalled = self.stalled, set()
             for conn in stalled:
