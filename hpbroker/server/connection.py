@@ -236,7 +236,7 @@ class Connection:
                 if size + 4 > len(buf):
                     # larger than our buffer: receive the rest straight into the frame
                     self._frame = self._new_frame(size, have)
-                    self._frame[:have] = buf[self._start + 4:self._end]
+                    self._frame[:have] = self._view[self._start + 4:self._end]  # no temporary copy
                     self._frame_filled = have
                     self._frame_size = size
                     self._set_rcvlowat(size - have)
