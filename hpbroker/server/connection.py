@@ -41,6 +41,12 @@ from hpbroker.protocol import ExternalBytes, ProtocolError
 log = logging.getLogger(__name__)
 
 READ_BUFFER = 64 * 1024
+# A connection that sends a frame too large for READ_BUFFER gets this much once (a producer):
+# then a frame of up to ~256 KiB (librdkafka's Produce requests at common batch sizes) usually
+# arrives whole in one recv, often with the next one, instead of costing two wake-ups, two recvs
+# and two SO_RCVLOWAT changes each (tuning.md, "Per-request costs of a large Produce").
+# Connections that never send one (consumers, admin) keep 64 KiB.
+LARGE_READ_BUFFER = 256 * 1024
 # A large frame's buffer starts at this size and doubles as bytes arrive, so memory follows what
 # a peer sent, not what it claimed (a 100 MB size prefix followed by silence costs 1 MiB).
 FIRST_FRAME_ALLOCATION = 1 << 20
@@ -233,7 +239,13 @@ class Connection:
                     self._pause_reading()
                     break
             else:
-                if size + 4 > len(buf):
+                if size + 4 <= len(buf) - self._start:
+                    pass  # fits behind what is buffered: read on
+                elif size + 4 <= len(buf):
+                    self._make_room(len(buf))  # fits once moved to the front
+                elif size + 4 <= LARGE_READ_BUFFER:
+                    self._make_room(LARGE_READ_BUFFER)  # a producer: grow the read buffer, once
+                else:
                     # larger than our buffer: receive the rest straight into the frame
                     self._frame = self._new_frame(size, have)
                     self._frame[:have] = self._view[self._start + 4:self._end]  # no temporary copy
@@ -245,6 +257,19 @@ class Connection:
             if self._backlogged():
                 self._pause_reading()
                 break
+
+    def _make_room(self, capacity: int) -> None:
+        """Move the unparsed bytes to the front of a read buffer of ``capacity`` bytes (the same
+        one if it is that large already), so the frame they begin can arrive behind them."""
+        tail = self._end - self._start
+        if len(self._buf) < capacity:
+            buf = bytearray(capacity)
+            buf[:tail] = self._view[self._start:self._end]
+            self._buf, self._view = buf, memoryview(buf)
+        elif self._start:
+            # a bytearray slice (a copy), not a view: the regions may overlap
+            self._buf[:tail] = self._buf[self._start:self._end]
+        self._start, self._end = 0, tail
 
     def _new_frame(self, size: int, have: int) -> bytearray:
         """Memory for a frame larger than the read buffer, ``have`` bytes of it already here;

@@ -45,6 +45,22 @@ def _spare_of(conn, timeout=2.0):
     return None if conn._spare is None else id(conn._spare)
 
 
+def _read_all(client, topic):
+    """Every record value of partition 0 of ``topic``, by one Fetch from offset 0."""
+    fetch = {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 1, "max_bytes": 4 << 20,
+             "isolation_level": 0, "session_id": 0, "session_epoch": -1,
+             "topics": [{"topic": topic, "partitions": [{"partition": 0, "current_leader_epoch": -1,
+                                                        "fetch_offset": 0, "log_start_offset": -1,
+                                                        "partition_max_bytes": 4 << 20}]}],
+             "forgotten_topics_data": [], "rack_id": ""}
+    records = bytes(client.request(FETCH, 11, fetch)["responses"][0]["partitions"][0]["records"])
+    got, pos = [], 0
+    while pos < len(records):
+        got += [bytes(r.value) for r in iter_batch_records(records, pos)]
+        pos += read_header(records, pos).size
+    return got
+
+
 def _create_topic(client, name):
     body = {"topics": [{"name": name, "num_partitions": 1, "replication_factor": 1, "assignments": [],
                         "configs": []}], "timeout_ms": 5000, "validate_only": False}
@@ -89,16 +105,32 @@ def test_large_frame_buffer_is_reused_and_data_stays_intact():
         assert buffers[0] is not None, "an answered large frame should be kept for reuse"
         assert buffers[1] == buffers[0] and buffers[2] == buffers[0], "the buffer is reused"
         # each batch was written before its buffer was reused: read all three back
-        fetch = {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 1, "max_bytes": 4 << 20,
-                 "isolation_level": 0, "session_id": 0, "session_epoch": -1,
-                 "topics": [{"topic": "big", "partitions": [{"partition": 0, "current_leader_epoch": -1,
-                                                            "fetch_offset": 0, "log_start_offset": -1,
-                                                            "partition_max_bytes": 4 << 20}]}],
-                 "forgotten_topics_data": [], "rack_id": ""}
-        resp = client.request(FETCH, 11, fetch)
-        records = bytes(resp["responses"][0]["partitions"][0]["records"])
-        got, pos = [], 0
-        while pos < len(records):
-            got += [bytes(r.value) for r in iter_batch_records(records, pos)]
-            pos += read_header(records, pos).size
-        assert got == [v for vs in values for v in vs]
+        assert _read_all(client, "big") == [v for vs in values for v in vs]
+
+
+def test_read_buffer_grows_once_for_a_producer_and_mid_size_frames_arrive_whole():
+    from hpbroker.server.connection import LARGE_READ_BUFFER, READ_BUFFER
+
+    with running_broker() as b, RawClient(b.bootstrap) as client, RawClient(b.bootstrap) as idle:
+        _create_topic(client, "mid")
+        idle.request(API_VERSIONS, 3, {"client_software_name": "t", "client_software_version": "1"})
+        values = [[bytes([k]) * 1000 for _ in range(150)] for k in range(1, 4)]  # ~150 KB frames
+        # the second frame trickles in: its size prefix and a few bytes, then the rest
+        resp = client.request(PRODUCE, 8, produce_body("mid", 0, build_batch(values[0])))
+        assert produce_result(resp) == (0, 0)
+        frame = protocol.encode_request(PRODUCE, 8, 77, "raw", produce_body("mid", 0, build_batch(values[1])))
+        client.sock.sendall(frame[:10])
+        time.sleep(0.05)
+        client.sock.sendall(frame[10:70000])
+        time.sleep(0.05)
+        client.sock.sendall(frame[70000:])
+        reply = client.recv_frame()
+        header, offset = protocol.decode_response_header(PRODUCE, 8, reply, 0)
+        assert header.correlation_id == 77
+        assert produce_result(protocol.decode_response(PRODUCE, 8, reply, offset)) == (0, 150)
+        resp = client.request(PRODUCE, 8, produce_body("mid", 0, build_batch(values[2])))
+        assert produce_result(resp) == (0, 300)
+        sizes = sorted(len(c._buf) for c in b.server.connections)
+        assert sizes == [READ_BUFFER, LARGE_READ_BUFFER], sizes  # the idle client kept 64 KiB
+        assert all(c._frame is None for c in b.server.connections)
+        assert _read_all(client, "mid") == [v for vs in values for v in vs]
