@@ -18,6 +18,7 @@ Entry points (hpbroker.protocol)
     decode_request_header(buf, offset=0) -> (RequestHeader, body_offset)
     decode_request(api_key, api_version, buf, offset) -> dict
     encode_request(api_key, api_version, correlation_id, client_id, body) -> bytes (whole frame)
+    encode_request_parts(same arguments) -> [bytes | memoryview] (frame without size prefix)
     decode_response_header(api_key, api_version, buf, offset=0) -> (ResponseHeader, body_offset)
     decode_response(api_key, api_version, buf, offset) -> dict
     encode_response(api_key, api_version, correlation_id, body) -> bytes (whole frame)
@@ -53,7 +54,7 @@ from hpbroker.protocol.apis import (
 from hpbroker.protocol.codec import (
     MAX_FRAME_SIZE, RequestHeader, ResponseHeader, api_versions_unsupported_response,
     decode_request, decode_request_header, decode_response, decode_response_header,
-    encode_request, encode_response, encode_response_parts, frame_size,
+    encode_request, encode_request_parts, encode_response, encode_response_parts, frame_size,
 )
 from hpbroker.protocol.codegen import ExternalBytes
 from hpbroker.protocol.errors import RETRIABLE, ErrorCode, ProtocolError
@@ -62,7 +63,7 @@ __all__ = [
     "API_KEYS", "API_NAMES", "MESSAGES", "SUPPORTED_VERSIONS", "MAX_FRAME_SIZE", "ErrorCode",
     "ExternalBytes", "ProtocolError", "RETRIABLE", "RequestHeader", "ResponseHeader",
     "api_versions_unsupported_response", "decode_request", "decode_request_header",
-    "decode_response", "decode_response_header", "encode_request", "encode_response",
-    "encode_response_parts", "frame_size", "is_flexible", "request_header_version",
+    "decode_response", "decode_response_header", "encode_request", "encode_request_parts",
+    "encode_response", "encode_response_parts", "frame_size", "is_flexible", "request_header_version",
     "response_header_version",
 ]

@@ -10,7 +10,8 @@ Byte layout::
                     v1 = v0 | tagged-field section  (flexible versions; never ApiVersions)
 
 Decoders take the bytes after the size prefix (``offset`` says where they start) and return
-plain dicts (see __init__.py). Encoders return whole frames, size prefix included. Nothing
+plain dicts (see __init__.py). Encoders return whole frames, size prefix included, except
+``encode_request_parts`` (a frame without its size prefix, for a ring record, in chunks). Nothing
 here reads a socket: the server hands in bytes and sends what it gets back.
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ from hpbroker.protocol.errors import ErrorCode, ProtocolError
 from hpbroker.protocol.primitives import prim
 
 _I32 = struct.Struct(">i")
-_REQ_HEADER = struct.Struct(">ihhi")  # size, api_key, api_version, correlation_id
+_REQ_HEADER = struct.Struct(">hhi")   # api_key, api_version, correlation_id
 _RESP_HEADER = struct.Struct(">ii")   # size, correlation_id
 _STRUCT_ERRORS = (struct.error, IndexError, OverflowError)
 
@@ -134,10 +135,8 @@ def _body_parts(message, api_version, body) -> list:
     return out
 
 
-def encode_request(api_key: int, api_version: int, correlation_id: int,
-                   client_id: Optional[str], body: dict) -> bytes:
-    """A whole request frame (size prefix, header, body), e.g. for tests and tools."""
-    parts = _body_parts(_message(api_key, api_version, 0), api_version, body)
+def _request_header(api_key, api_version, correlation_id, client_id) -> bytes:
+    """The request header without the frame's size prefix."""
     if client_id is None:
         cid = b"\xff\xff"
     else:
@@ -145,9 +144,38 @@ def encode_request(api_key: int, api_version: int, correlation_id: int,
         cid = struct.pack(">h", len(raw)) + raw
     if request_header_version(api_key, api_version) == 2:
         cid += b"\x00"
+    return _REQ_HEADER.pack(api_key, api_version, correlation_id) + cid
+
+
+def encode_request(api_key: int, api_version: int, correlation_id: int,
+                   client_id: Optional[str], body: dict) -> bytes:
+    """A whole request frame (size prefix, header, body), e.g. for tests and tools."""
+    parts = _body_parts(_message(api_key, api_version, 0), api_version, body)
+    head = _request_header(api_key, api_version, correlation_id, client_id)
     payload = _join(parts)
-    size = 8 + len(cid) + len(payload)
-    return _REQ_HEADER.pack(size, api_key, api_version, correlation_id) + cid + payload
+    return _I32.pack(len(head) + len(payload)) + head + payload
+
+
+def encode_request_parts(api_key: int, api_version: int, correlation_id: int,
+                         client_id: Optional[str], body: dict) -> list:
+    """A request frame WITHOUT its size prefix (header + body), as chunks to be gathered into
+    one buffer: ``bytes`` runs and, as chunks of their own, the memoryviews found in
+    ``bytes``/``records`` fields, never copied here. The frame's size is the sum of the chunks'
+    lengths. The buffers those views slice must stay alive and unchanged until the chunks are
+    written (a processor writes them into a ring at once: the views are slices of the frame
+    it is routing)."""
+    parts = _body_parts(_message(api_key, api_version, 0), api_version, body)
+    chunks: list = []
+    run: list = [_request_header(api_key, api_version, correlation_id, client_id)]
+    for p in parts:
+        if type(p) is memoryview:
+            chunks.append(_join(run))
+            chunks.append(p)
+            run = []
+        else:
+            run.append(p)
+    chunks.append(_join(run))
+    return [c for c in chunks if len(c)]
 
 
 def _join(parts) -> bytes:
@@ -208,6 +236,6 @@ def api_versions_unsupported_response(correlation_id: int, supported_ranges) -> 
 __all__ = [
     "API_VERSIONS_KEY", "ExternalBytes", "MAX_FRAME_SIZE", "RequestHeader", "ResponseHeader",
     "api_versions_unsupported_response", "decode_request", "decode_request_header",
-    "decode_response", "decode_response_header", "encode_request", "encode_response",
-    "encode_response_parts", "frame_size",
+    "decode_response", "decode_response_header", "encode_request", "encode_request_parts",
+    "encode_response", "encode_response_parts", "frame_size",
 ]

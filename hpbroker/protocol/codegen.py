@@ -9,8 +9,9 @@ primitive readers (Cython or their pure twin, see primitives.py) for strings, by
 and counts, which check every length against the bytes that remain.
 
 Generated decoder: ``decode(buf: memoryview, pos: int) -> (dict, pos)``.
-Generated encoder: ``encode(value: dict, out: list) -> None``; appends ``bytes`` chunks (and
-``ExternalBytes`` instances for records not in memory) to ``out``.
+Generated encoder: ``encode(value: dict, out: list) -> None``; appends ``bytes`` chunks (and,
+as they were given, the ``memoryview`` and ``ExternalBytes`` values of bytes/records fields) to
+``out``.
 ``source(message, version, kind)`` returns the generated text, for reading and debugging.
 """
 from __future__ import annotations
@@ -42,7 +43,9 @@ class ExternalBytes:
 
 
 def _write_bytes(out, value, compact, nullable):
-    """bytes/records field: length prefix + data; ExternalBytes stays a separate chunk."""
+    """bytes/records field: length prefix + data. ExternalBytes and memoryviews stay chunks
+    of their own: a memoryview (a decoded request's record batch, a slice of the connection's
+    buffer) is not copied here, so ``encode_request_parts`` can hand it on to be gathered."""
     if value is None:
         if not nullable:
             raise ValueError("non-nullable bytes field is None")
@@ -53,7 +56,7 @@ def _write_bytes(out, value, compact, nullable):
     if isinstance(value, ExternalBytes):
         out.append(value)
     else:
-        out.append(bytes(value) if not isinstance(value, bytes) else value)
+        out.append(value if type(value) is bytes or type(value) is memoryview else bytes(value))
 
 
 _I32 = struct.Struct(">i")

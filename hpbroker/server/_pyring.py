@@ -15,7 +15,9 @@ A record is ``u32 length`` + ``length`` payload bytes, padded to a multiple of 8
 length field is aligned. A record never wraps: when it does not fit before the end of the data
 area, the producer writes the wrap marker 0xFFFFFFFF and starts the record at position 0.
 Records are at most ``cap // 2 - 8`` bytes, which guarantees that an empty ring always has room
-for one (after a wrap), so a maximal record can never deadlock.
+for one (after a wrap), so a maximal record can never deadlock. ``try_push_parts`` writes one
+record gathered from a head and several buffers (views of a connection's frame) in order: the
+layout is the same as ``try_push`` of their concatenation, which is never built.
 
 Publication: the producer writes the record, then stores ``tail``; the consumer reads ``tail``,
 then the record, and stores ``head`` when it no longer needs the bytes. Wake-ups: after storing
@@ -64,37 +66,68 @@ class Ring:
         self._head = _U64.unpack_from(mv, HEAD_AT)[0]  # consumer's copy
         self._tail = _U64.unpack_from(mv, TAIL_AT)[0]  # producer's copy
         self._next = -1
+        self._claimed = self._tail  # tail after the record being written (producer)
 
     # producer ---------------------------------------------------------------------------------
     def try_push(self, head: bytes, body=b"") -> int:
         """Append one record ``head + body``: FULL (nothing written), WAKE (written; the
         consumer may be asleep) or PUSHED."""
-        mv = self._mv
         length = len(head) + len(body)
+        at = self._claim(length)
+        if at < 0:
+            return FULL
+        mv = self._mv
+        mv[at:at + len(head)] = head
+        at += len(head)
+        mv[at:at + len(body)] = body
+        return self._publish()
+
+    def try_push_parts(self, head: bytes, parts) -> int:
+        """Append one record made of ``head`` and then each of ``parts`` (bytes-like objects,
+        typically memoryview slices of a connection's buffer), each copied straight into the
+        ring, with no joined copy in between. Same results and rules as ``try_push``."""
+        views = [memoryview(p).cast("B") for p in parts]
+        length = len(head) + sum(v.nbytes for v in views)
+        at = self._claim(length)
+        if at < 0:
+            return FULL
+        mv = self._mv
+        mv[at:at + len(head)] = head
+        at += len(head)
+        for v in views:
+            mv[at:at + v.nbytes] = v
+            at += v.nbytes
+        return self._publish()
+
+    def _claim(self, length: int) -> int:
+        """Room for a record of ``length`` payload bytes: write its length word (and a wrap
+        marker first if it does not fit before the end) and return where the payload goes, or
+        -1 if the ring is full. Nothing is visible to the consumer until ``_publish``."""
         if length > self.max_record:
             raise ValueError(f"record of {length} bytes exceeds the ring's {self.max_record}")
+        mv = self._mv
         need = (4 + length + 7) & ~7
-        old_tail = tail = self._tail
+        tail = self._tail
         pos = tail & self._mask
         to_end = self.capacity - pos
         total = need + (to_end if need > to_end else 0)
         if total > self.capacity - (tail - _U64.unpack_from(mv, HEAD_AT)[0]):
             _U32.pack_into(mv, WAITING_AT, 1)
             if total > self.capacity - (tail - _U64.unpack_from(mv, HEAD_AT)[0]):
-                return FULL
+                return -1
         if need > to_end:
             _U32.pack_into(mv, HEADER + pos, WRAP)
             tail += to_end
             pos = 0
-        at = HEADER + pos
-        _U32.pack_into(mv, at, length)
-        at += 4
-        mv[at:at + len(head)] = head
-        at += len(head)
-        mv[at:at + len(body)] = body
-        self._tail = tail + need
-        _U64.pack_into(mv, TAIL_AT, self._tail)
-        return WAKE if _U64.unpack_from(mv, HEAD_AT)[0] == old_tail else PUSHED
+        _U32.pack_into(mv, HEADER + pos, length)
+        self._claimed = tail + need
+        return HEADER + pos + 4
+
+    def _publish(self) -> int:
+        """Make the claimed record visible: WAKE if the consumer had drained the ring."""
+        old_tail, self._tail = self._tail, self._claimed
+        _U64.pack_into(self._mv, TAIL_AT, self._tail)
+        return WAKE if _U64.unpack_from(self._mv, HEAD_AT)[0] == old_tail else PUSHED
 
     def can_push(self, length: int) -> bool:
         """Would a record of ``length`` bytes fit now? If not, the producer is marked waiting

@@ -5,8 +5,10 @@ Request record (processor -> handler), 32 bytes, then the request frame without 
     u64 connection id   processor-unique (the processor's pid in the high bits, so the answers
                         to a dead processor's connections are recognised and dropped)
     u64 sequence        the request's number on its connection (responses are released in it)
-    u16 kind            WHOLE: act on the whole request; OWNED: act only on the partitions this
-                        handler owns (one part of a split Produce/ListOffsets/DeleteRecords)
+    u16 kind            WHOLE: act on the whole request; OWNED: one part of a split
+                        Produce/ListOffsets/DeleteRecords, holding only partitions this handler
+                        owns (the handler still acts only on those it owns: a cheap guard of
+                        the one-writer-per-partition rule)
     i16 api key, i16 api version, u16 reserved, i32 correlation id, u32 reserved
 
 Response record (handler -> processor), 24 bytes, then (status FRAME) the whole response frame,

@@ -179,6 +179,8 @@ class HandlerProcess:
         if handler is None:
             return self._push(reply, env.CLOSE)
         if kind == env.OWNED:
+            # the processor sent only our partitions; restricting again costs little and keeps
+            # this process the only writer of its partitions whatever a processor sends
             request = owned_request(request, route_for(api_key).split, self.ctx.owns)
         ctx = RequestContext(self.ctx, api_key, api_version, correlation_id, header.client_id, f"processor {p}")
         try:

@@ -11,8 +11,11 @@ is routed by API (server/routing.py) instead of being dispatched to a handler mo
   against ``ProcessorBroker`` (metadata snapshot + partition table + segment readers).
 - Forwarded APIs are copied from the connection's read buffer straight into the request ring of
   the owning handler: that is the one copy of the payload between socket and log. A Produce
-  whose partitions belong to several handlers goes to each of them flagged OWNED; the partial
-  answers are joined into one response.
+  (ListOffsets, DeleteRecords) whose partitions belong to several handlers is cut into one
+  sub-request per owner, holding only that owner's partitions: its header and small fields are
+  re-encoded, its record batches stay views of the frame, and the ring push gathers them, so
+  each record byte is still copied once, into one ring. Sub-requests go flagged OWNED; the
+  partial answers are joined into one response in the order of the request.
 - A full ring pauses the connection (the frame stays unparsed in its buffer) until the handler
   frees space and writes our eventfd: back-pressure reaches the client through TCP.
 - Answers arrive on the response rings; ``_complete`` puts them in request order.
@@ -42,7 +45,7 @@ from hpbroker.server.processor_view import ProcessorBroker
 from hpbroker.server.ring import FULL, WAKE
 from hpbroker.server.routing import (
     CONTROLLER, CONTROLLER_HANDLER, FETCH, GROUP, LOCAL, PARTITIONED, group_owner, join_responses,
-    owners_of, route_for,
+    owners_of, partition_order, route_for, split_by_owner,
 )
 
 log = logging.getLogger(__name__)
@@ -60,7 +63,7 @@ class Pending:
     api_version: int
     correlation_id: int
     handlers: tuple
-    request: dict | None  # kept only for a split request, to join the answers
+    request: dict | None  # a split request's topics and partitions (partition_order), to join the answers
     parts: list = field(default_factory=list)
 
 
@@ -198,7 +201,6 @@ class ProcessorServer:
             return True
         route = route_for(api_key)
         kind = route.kind
-        request = None
         try:
             if kind in (LOCAL, FETCH):
                 self.broker.refresh()
@@ -206,7 +208,7 @@ class ProcessorServer:
                 if api_key == METADATA:
                     body = protocol.decode_request(api_key, version, frame, offset)
                     if self.broker.needs_controller(body, version):
-                        return self._forward(conn, view, header, ((CONTROLLER_HANDLER, env.WHOLE),), None)
+                        return self._forward(conn, view, header, CONTROLLER_HANDLER)
                 conn.dispatch_here(frame)
                 if kind == FETCH and self._fetch_poll is None:
                     # a long poll may park: ask handlers for wake-ups and watch the table until
@@ -218,47 +220,71 @@ class ProcessorServer:
                 request = protocol.decode_request(api_key, version, view, offset)
                 owners = owners_of(request, route.split, self.topo.handlers)
                 if len(owners) > 1:
-                    return self._forward(conn, view, header, tuple((h, env.OWNED) for h in owners), request)
-                targets = ((owners[0] if owners else CONTROLLER_HANDLER, env.WHOLE),)
+                    return self._forward_split(conn, header, request, route.split)
+                target = owners[0] if owners else CONTROLLER_HANDLER
             elif kind == GROUP:
                 request = protocol.decode_request(api_key, version, view, offset)
                 partitions = self.config.get("offsets.topic.num.partitions")
-                targets = ((group_owner(request[route.group_field] or "", partitions, self.topo.handlers),
-                            env.WHOLE),)
+                target = group_owner(request[route.group_field] or "", partitions, self.topo.handlers)
             else:
                 assert kind == CONTROLLER
-                targets = ((CONTROLLER_HANDLER, env.WHOLE),)
+                target = CONTROLLER_HANDLER
         except ProtocolError as exc:
             conn.close(f"api key {api_key} v{version} body does not decode: {exc}")
             return True
-        return self._forward(conn, view, header, targets, None)
+        return self._forward(conn, view, header, target)
 
-    def _forward(self, conn, view, header, targets, split_request) -> bool:
-        length = env.REQUEST.size + len(view)
-        rings = [self.req_rings[h] for h, _ in targets]
-        if length > rings[0].max_record:
-            conn.close(f"request of {len(view)} bytes exceeds the ring record limit {rings[0].max_record}")
+    def _forward(self, conn, view, header, h: int) -> bool:
+        """The whole frame into handler ``h``'s ring; False if the ring is full."""
+        ring = self.req_rings[h]
+        if env.REQUEST.size + len(view) > ring.max_record:
+            conn.close(f"request of {len(view)} bytes exceeds the ring record limit {ring.max_record}")
             return True
-        if len(targets) > 1 and not all(r.can_push(length) for r in rings):
+        seq = conn._next_seq
+        head = env.REQUEST.pack(conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, 0,
+                                header.correlation_id, 0)
+        res = ring.try_push(head, view)
+        if res == FULL:
+            self.stalled.add(conn)
+            self.ring_full_pauses += 1
+            return False
+        if res == WAKE:
+            self._wake(h)
+        self._taken(conn, seq, header, (h,), None)
+        return True
+
+    def _forward_split(self, conn, header, request, split) -> bool:
+        """One sub-request per owning handler, each with only that handler's partitions; the
+        record batches are gathered from the frame into the rings (``request`` holds views of
+        it), never joined into a bytes object first."""
+        api_key, version = header.api_key, header.api_version
+        subs = []
+        for h, sub in split_by_owner(request, split, self.topo.handlers).items():
+            parts = protocol.encode_request_parts(api_key, version, header.correlation_id,
+                                                  header.client_id, sub)
+            length = env.REQUEST.size + sum(len(p) for p in parts)
+            ring = self.req_rings[h]
+            if length > ring.max_record:
+                conn.close(f"request part of {length} bytes exceeds the ring record limit {ring.max_record}")
+                return True
+            subs.append((h, ring, parts, length))
+        if not all(ring.can_push(length) for _, ring, _, length in subs):
             self.stalled.add(conn)  # all or nothing: a split request is never half sent
             self.ring_full_pauses += 1
             return False
         seq = conn._next_seq
-        for (h, kind), ring in zip(targets, rings):
-            head = env.REQUEST.pack(conn.conn_id, seq, kind, header.api_key, header.api_version, 0,
-                                    header.correlation_id, 0)
-            res = ring.try_push(head, view)
-            if res == FULL:
-                self.stalled.add(conn)
-                self.ring_full_pauses += 1
-                return False
-            if res == WAKE:
+        head = env.REQUEST.pack(conn.conn_id, seq, env.OWNED, api_key, version, 0, header.correlation_id, 0)
+        for h, ring, parts, _ in subs:
+            # cannot be FULL: can_push saw the room, and only this process fills the ring
+            if ring.try_push_parts(head, parts) == WAKE:
                 self._wake(h)
+        self._taken(conn, seq, header, tuple(h for h, _, _, _ in subs), partition_order(request, split))
+        return True
+
+    def _taken(self, conn, seq, header, handlers, split_request) -> None:
         conn._next_seq += 1
         self.pending[(conn.conn_id, seq)] = Pending(conn, seq, header.api_key, header.api_version,
-                                                    header.correlation_id, tuple(h for h, _ in targets),
-                                                    split_request)
-        return True
+                                                    header.correlation_id, handlers, split_request)
 
     def _wake(self, h: int) -> None:
         self._wakes.wake(h)

@@ -6,9 +6,11 @@ Every API key maps to one ``Route``:
   topics).
 - ``FETCH``: the processor serves it from the segment files (PartitionLogReader + sendfile),
   below the high watermarks published in the partition table.
-- ``PARTITIONED``: split by owning handler. Each handler gets the request with a flag telling it
-  to act on the partitions it owns only; the processor joins the partial answers in request
-  order (``Split`` names the fields that hold the topics and partitions).
+- ``PARTITIONED``: split by owning handler. Each handler gets a sub-request holding only the
+  topics and partitions it owns (``split_by_owner``: the processor re-encodes it around views of
+  the original record batches, so each record byte is copied once, into one ring); the processor
+  joins the partial answers in request order (``Split`` names the fields that hold the topics
+  and partitions).
 - ``CONTROLLER``: forwarded whole to handler 0, which acts as the node's controller (topic
   registry changes, configs, producer ids).
 - ``GROUP``: forwarded whole to the handler owning the group's ``__consumer_offsets``
@@ -122,6 +124,38 @@ def owned_request(request: dict, split: Split, is_mine) -> dict:
     out = dict(request)
     out[split.req_topics] = topics
     return out
+
+
+def split_by_owner(request: dict, split: Split, handlers: int) -> dict[int, dict]:
+    """``request`` cut into one request per owning handler, owners in first-seen order (as
+    ``owners_of``), each holding that handler's topics and partitions in request order (topics
+    with none are left out); the other fields are shared. Partition dicts are the request's
+    own: their ``records`` stay views of the frame, nothing is copied."""
+    topics_of: dict[int, list] = {}
+    for t in request[split.req_topics]:
+        name = t[split.req_name]
+        mine: dict[int, list] = {}
+        for p in t[split.req_partitions]:
+            mine.setdefault(owner(name, p[split.req_index], handlers), []).append(p)
+        for h, parts in mine.items():
+            sub = dict(t)
+            sub[split.req_partitions] = parts
+            topics_of.setdefault(h, []).append(sub)
+    out = {}
+    for h, topics in topics_of.items():
+        out[h] = dict(request)
+        out[h][split.req_topics] = topics
+    return out
+
+
+def partition_order(request: dict, split: Split) -> dict:
+    """The topic names and partition indexes of ``request``, in order, and nothing else: what
+    ``join_responses`` needs, without holding views of the frame (its buffer is reused, and
+    grown, while the answers are awaited)."""
+    return {split.req_topics: [
+        {split.req_name: t[split.req_name],
+         split.req_partitions: [{split.req_index: p[split.req_index]} for p in t[split.req_partitions]]}
+        for t in request[split.req_topics]]}
 
 
 def owners_of(request: dict, split: Split, handlers: int) -> list[int]:

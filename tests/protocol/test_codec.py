@@ -1,4 +1,5 @@
-"""Header versions, ApiVersions' exceptions, ExternalBytes chunks, the error table."""
+"""Header versions, ApiVersions' exceptions, ExternalBytes and record-view chunks, the error
+table."""
 import struct
 
 import pytest
@@ -7,9 +8,10 @@ from hpbroker.protocol import (
     API_KEYS, API_NAMES, RETRIABLE, ErrorCode, ExternalBytes, ProtocolError,
     api_versions_unsupported_response,
     decode_request, decode_request_header, decode_response, decode_response_header,
-    encode_request, encode_response, encode_response_parts, request_header_version,
-    response_header_version,
+    MESSAGES, SUPPORTED_VERSIONS, encode_request, encode_request_parts, encode_response,
+    encode_response_parts, request_header_version, response_header_version,
 )
+from tests.protocol.samples import sample
 
 
 def test_api_keys_both_ways():
@@ -83,6 +85,52 @@ def test_external_bytes_become_their_own_chunk(version):
 def test_encode_parts_without_external_bytes_is_one_chunk():
     body = _fetch_body(b"abc")
     assert encode_response_parts(1, 11, 1, body) == [encode_response(1, 11, 1, body)]
+
+
+def _split_apis():
+    # the requests a processor splits by partition owner: Produce, ListOffsets, DeleteRecords
+    return [(key, v) for key in (0, 2, 21)
+            for v in range(SUPPORTED_VERSIONS[key][0], SUPPORTED_VERSIONS[key][1] + 1)]
+
+
+@pytest.mark.parametrize("key,version", _split_apis())
+@pytest.mark.parametrize("client_id", ["producer-1", None, "é"])
+def test_request_parts_are_the_frame_without_its_size(key, version, client_id):
+    body = sample(MESSAGES[key][0].fields, version, nulls=False)
+    frame = encode_request(key, version, 99, client_id, body)
+    # decoded: records fields are views of ``frame``, and stay views of it in the chunks
+    header, offset = decode_request_header(frame, 4)
+    decoded = decode_request(key, version, memoryview(frame), offset)
+    parts = encode_request_parts(key, version, header.correlation_id, header.client_id, decoded)
+    assert b"".join(parts) == frame[4:]
+    assert sum(len(p) for p in parts) == struct.unpack_from(">i", frame)[0]
+    assert b"".join(encode_request_parts(key, version, 99, client_id, body)) == frame[4:]
+    views = [p for p in parts if type(p) is memoryview]
+    if key == 0:  # Produce: one view per partition's records, none of them copied
+        records = [p["records"] for t in decoded["topic_data"] for p in t["partition_data"]]
+        assert len(views) == len(records) == 4
+        assert all(v.obj is frame for v in views)
+        assert [bytes(v) for v in views] == [bytes(r) for r in records]
+    else:
+        assert parts == [frame[4:]]
+
+
+@pytest.mark.parametrize("version", [3, 8])
+def test_request_parts_of_a_produce_subset(version):
+    """A processor's sub-request: some partitions of a decoded Produce, records not copied."""
+    batches = [bytes([i]) * (100 + i) for i in range(4)]
+    body = {"acks": -1, "timeout_ms": 30000, "transactional_id": None, "topic_data": [
+        {"name": "t", "partition_data": [{"index": i, "records": batches[i]} for i in range(4)]}]}
+    frame = encode_request(0, version, 5, "c", body)
+    decoded = decode_request(0, version, memoryview(frame), decode_request_header(frame, 4)[1])
+    sub = dict(decoded, topic_data=[dict(decoded["topic_data"][0],
+                                         partition_data=decoded["topic_data"][0]["partition_data"][1::2])])
+    parts = encode_request_parts(0, version, 5, "c", sub)
+    assert [type(p) for p in parts] == [bytes, memoryview, bytes, memoryview]
+    assert bytes(parts[1]) == batches[1] and bytes(parts[3]) == batches[3]
+    expected = dict(body, topic_data=[{"name": "t", "partition_data": [
+        {"index": i, "records": batches[i]} for i in (1, 3)]}])
+    assert b"".join(parts) == encode_request(0, version, 5, "c", expected)[4:]
 
 
 def test_missing_keys_take_defaults_and_absent_fields_decode_to_defaults():

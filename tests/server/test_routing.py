@@ -63,3 +63,19 @@ def test_owned_request_and_join_keep_request_order():
     for t in joined["responses"]:
         for p in t["partition_responses"]:
             assert p["base_offset"] == routing.owner(t["name"], p["index"], handlers)
+
+
+def test_split_by_owner_is_owned_request_per_owner_and_shares_partitions():
+    split = routing.route_for(0).split
+    request = _produce([("a", [0, 1, 2, 3]), ("b", [5, 4]), ("c", [])])
+    subs = routing.split_by_owner(request, split, 2)
+    assert list(subs) == routing.owners_of(request, split, 2)
+    for h, sub in subs.items():
+        assert sub == routing.owned_request(request, split, lambda t, p, h=h: routing.owner(t, p, 2) == h)
+        for t in sub["topic_data"]:
+            for p in t["partition_data"]:  # the request's own partition dicts, not copies
+                assert any(p is q for u in request["topic_data"] for q in u["partition_data"])
+    order = routing.partition_order(request, split)
+    assert order == {"topic_data": [{"name": "a", "partition_data": [{"index": i} for i in (0, 1, 2, 3)]},
+                                    {"name": "b", "partition_data": [{"index": 5}, {"index": 4}]},
+                                    {"name": "c", "partition_data": []}]}
