@@ -95,18 +95,18 @@ def _read_all(ctx, request, plan):
     return out, total, had_error
 
 
-async def _long_poll(ctx, request, plan, deadline, min_bytes):
-    keys = [(topic, fp["partition"]) for topic, parts in plan for fp in parts]
+async def _long_poll(ctx, request, plan, deadline, min_bytes, keys, woken):
+    """Answer when ``woken`` (a purgatory watch) fires and min_bytes are there, or at the
+    deadline. Every watch is registered before this coroutine yields to the loop, so an append
+    between the read that found too little and the wait cannot go unnoticed."""
+    purgatory = ctx.broker.fetch_purgatory
     while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        await ctx.broker.fetch_purgatory.wait(keys, remaining)
+        await woken  # a key: one of our partitions moved; None: the deadline passed
         topics, total, had_error = _read_all(ctx, request, plan)
-        if total >= min_bytes or had_error:
+        remaining = deadline - time.monotonic()
+        if total >= min_bytes or had_error or remaining <= 0:
             return _response(topics)
-    topics, _, _ = _read_all(ctx, request, plan)
-    return _response(topics)
+        woken = purgatory.watch(keys, remaining)
 
 
 def _response(topics):
@@ -124,4 +124,8 @@ def handle(ctx, request):
     max_wait = request.get("max_wait_ms", 0)
     if max_wait <= 0 or total >= min_bytes or had_error or not plan:
         return _response(topics)
-    return _long_poll(ctx, request, plan, time.monotonic() + max_wait / 1000.0, min_bytes)
+    # Watch now, not when the returned coroutine first runs: an append handled before that (in
+    # this process, or seen in the partition table by a processor) must find the watcher.
+    keys = [(topic, fp["partition"]) for topic, parts in plan for fp in parts]
+    woken = ctx.broker.fetch_purgatory.watch(keys, max_wait / 1000.0)
+    return _long_poll(ctx, request, plan, time.monotonic() + max_wait / 1000.0, min_bytes, keys, woken)

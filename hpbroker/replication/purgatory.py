@@ -14,15 +14,27 @@ import asyncio
 from collections import defaultdict
 
 
+def _expire(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
 class Purgatory:
     def __init__(self) -> None:
         self._waiters: dict[object, set[asyncio.Future]] = defaultdict(set)
 
-    def watch(self, keys) -> asyncio.Future:
-        fut = asyncio.get_running_loop().create_future()
+    def watch(self, keys, timeout_s: float | None = None) -> asyncio.Future:
+        """A future that completes with the first key notified, or with None once ``timeout_s``
+        passes. Registered at once, so a notify after this call is never missed; the timeout
+        also removes a watch whose awaiting task never ran (its connection closed first)."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
         for k in keys:
             self._waiters[k].add(fut)
         fut.add_done_callback(lambda f, ks=tuple(keys): self._forget(f, ks))
+        if timeout_s is not None:
+            timer = loop.call_later(max(timeout_s, 0.0), _expire, fut)
+            fut.add_done_callback(lambda f: timer.cancel())
         return fut
 
     def _forget(self, fut, keys) -> None:

@@ -125,6 +125,7 @@ class ProcessorServer:
         self.pending: dict[tuple[int, int], Pending] = {}
         self.stalled: set[ProcessorConnection] = set()
         self.ring_full_pauses = 0  # reported at shutdown: how often back-pressure paused a client
+        self.late_answers = 0  # reported at shutdown: answers only the safety drain found
         self._next_conn_id = os.getpid() << 24
         self._wakes: WakeBatcher | None = None  # handler eventfds, written once per pass
 
@@ -172,7 +173,8 @@ class ProcessorServer:
                 conn.close()
             await asyncio.sleep(0)
             self.broker.close()
-            log.info("processor %d stopped: %d ring-full pauses", p, self.ring_full_pauses)
+            log.info("processor %d stopped: %d ring-full pauses, %d answers found by the safety drain",
+                     p, self.ring_full_pauses, self.late_answers)
 
     # connections ------------------------------------------------------------------------------
     def _accept(self) -> None:
@@ -342,6 +344,10 @@ class ProcessorServer:
     # timers -----------------------------------------------------------------------------------
     def _tick(self) -> None:
         """Safety drain, handler restarts, and the parked-Fetch poller's start."""
+        if any(ring.peek() is not None for ring in self.resp_rings):
+            # an answer before its wake-up: usually one still in flight (handlers write eventfds
+            # at the end of their loop pass), else a lost one that waited for this tick
+            self.late_answers += 1
         self._drain()
         for h in range(self.topo.handlers):
             inc = self.topo.handler_incarnation(h)
