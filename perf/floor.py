@@ -16,6 +16,7 @@ on the filesystem the broker's data directory uses.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import multiprocessing as mp
 import os
 import resource
@@ -73,6 +74,37 @@ def _receive_and_append(path: str, ports, results) -> None:
         total += n
     elapsed, cpu = time.perf_counter() - t0, _cpu() - cpu0
     os.close(fd)
+    conn.close()
+    results.put((total, elapsed, cpu))
+
+
+def _splice_and_append(path: str, ports, results) -> None:
+    """The 'in' loop with splice(2) instead of recv + write: socket -> pipe -> file, no copy
+    through user space. Measured (``--splice``) to see whether a broker could receive records
+    into the page cache without the recv copy; on loopback it was not cheaper (tuning.md)."""
+    server, port = _listen()
+    ports.put(port)
+    conn, _ = server.accept()
+    server.close()
+    read_end, write_end = os.pipe()
+    try:
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, CHUNK)
+    except OSError:  # above /proc/sys/fs/pipe-max-size: keep the default pipe size
+        pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    cpu0, t0 = _cpu(), time.perf_counter()
+    total = 0
+    while True:
+        n = os.splice(conn.fileno(), write_end, CHUNK)
+        if not n:
+            break
+        moved = 0
+        while moved < n:
+            moved += os.splice(read_end, fd, n - moved, offset_dst=total + moved)
+        total += n
+    elapsed, cpu = time.perf_counter() - t0, _cpu() - cpu0
+    for f in (fd, read_end, write_end):
+        os.close(f)
     conn.close()
     results.put((total, elapsed, cpu))
 
@@ -135,10 +167,11 @@ def _figures(total: int, elapsed: float, cpu: float) -> dict:
             "gb_per_s": round(gb / elapsed, 3), "cpu_s_per_gb": round(cpu / gb, 4)}
 
 
-def measure_in(total: int, directory: str, timeout: float = 600) -> dict:
+def measure_in(total: int, directory: str, timeout: float = 600, splice: bool = False) -> dict:
+    loop = _splice_and_append if splice else _receive_and_append
     with tempfile.TemporaryDirectory(dir=directory, prefix="floor-in-") as tmp:
         path = os.path.join(tmp, "segment.log")
-        return _figures(*_run_pair(_receive_and_append, (path,), _generate, (total,), timeout))
+        return _figures(*_run_pair(loop, (path,), _generate, (total,), timeout))
 
 
 def measure_out(total: int, directory: str, file_bytes: int, timeout: float = 600) -> dict:
@@ -164,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="size of the file sendfile'd (repeatedly) in the 'out' loop")
     parser.add_argument("--dir", default=tempfile.gettempdir(),
                         help="where the files go: the filesystem of the broker's data (default %(default)s)")
+    parser.add_argument("--splice", action="store_true",
+                        help="also measure the 'in' loop with splice(2) (socket -> pipe -> file)")
     parser.add_argument("--json-out", default=None)
     return parser
 
@@ -180,8 +215,13 @@ def main(argv=None) -> int:
     print(f"[floor] moving {ns.gb} GB each way through {ns.dir}", file=sys.stderr, flush=True)
     result = {"params": {"gb": ns.gb, "file_mb": ns.file_mb, "dir": ns.dir},
               **measure(total, ns.dir, int(ns.file_mb * 1e6))}
+    if ns.splice:
+        result["in_splice"] = measure_in(total, ns.dir, splice=True)
     path = _common.write_json(result, ns.json_out, "floor")
     print(summary_line(result))
+    if ns.splice:
+        sp = result["in_splice"]
+        print(f"in (splice socket -> pipe -> file): {sp['gb_per_s']} GB/s, {sp['cpu_s_per_gb']} CPU-s/GB")
     print(f"results: {path}")
     return 0
 
