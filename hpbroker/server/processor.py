@@ -218,7 +218,11 @@ class ProcessorServer:
                     self.topo.set_processor_has_parked_fetches(self.index, True)
                     self._fetch_poll = self.loop.call_later(FETCH_POLL_S, self._poll_fetches)
                 return True
-            if kind == PARTITIONED:
+            if self.topo.handlers == 1:
+                # one handler owns everything: no need to decode the body to find its owner
+                # (the handler decodes it anyway and closes the connection if it is broken)
+                target = CONTROLLER_HANDLER
+            elif kind == PARTITIONED:
                 request = protocol.decode_request(api_key, version, view, offset)
                 owners = owners_of(request, route.split, self.topo.handlers)
                 if len(owners) > 1:

@@ -14,6 +14,7 @@ import psutil
 import pytest
 from confluent_kafka import Producer
 
+from hpbroker.records.builder import build_batch
 from hpbroker.testing import running_broker
 from tests.integration.conftest import MULTIPROC_ARGS, confluent_consume_all, create_topic
 
@@ -160,3 +161,25 @@ def test_every_process_runs_the_chosen_event_loop(tmp_path, loop):
         got = confluent_consume_all(b.bootstrap, "loop", 4, 2000, timeout=30)
         assert sorted(int(m.value()) for m in got) == list(range(2000))
         assert f"2 handlers, {loop} loop)" in "".join(b.extra["log"])
+
+
+def test_one_handler_forwards_undecoded_and_a_broken_body_still_closes(tmp_path):
+    """With one handler the processor forwards without decoding the body: a Produce or group
+    request whose body does not decode must still close its connection (the handler's answer),
+    and everyone else is served."""
+    import struct
+
+    from tests.integration.rawclient import RawClient, produce_body, produce_result
+
+    with running_broker(subprocess=True, data_dir=str(tmp_path), args=["--processors", "1", "--handlers", "1"]) as b:
+        with RawClient(b.bootstrap) as ok:
+            body = {"topics": [{"name": "one", "num_partitions": 2, "replication_factor": 1,
+                                "assignments": [], "configs": []}], "timeout_ms": 5000, "validate_only": False}
+            assert ok.request(19, 4, body)["topics"][0]["error_code"] == 0
+            for api_key, version in ((0, 8), (11, 5), (8, 7)):  # Produce, JoinGroup, OffsetCommit
+                with RawClient(b.bootstrap) as bad:
+                    frame = struct.pack(">hhih", api_key, version, 5, 1) + b"x" + struct.pack(">i", 1000)
+                    bad.sock.sendall(struct.pack(">i", len(frame)) + frame)
+                    assert bad.is_closed_by_peer()
+            resp = ok.request(0, 8, produce_body("one", 1, build_batch([b"still served"])))
+            assert produce_result(resp) == (0, 0)
