@@ -195,6 +195,13 @@ class BrokerContext:
                 if p is not None:
                     p.log.config = lc
 
+    def ensure_group_coordinator(self) -> None:
+        """Create the group coordinator (the __consumer_offsets topic, its shards) if this is the
+        first group request (FindCoordinator)."""
+        from hpbroker.coordinator.coordinator import get_coordinator  # coordinator imports us
+
+        get_coordinator(self)
+
     def partition(self, topic: str, index: int) -> Partition | None:
         return self.partitions.get((topic, index))
 

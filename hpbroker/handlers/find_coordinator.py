@@ -5,7 +5,6 @@ key_type 0 (group): this node, which leads every __consumer_offsets partition on
 concern); the topic is created and its shards loaded on the first request. key_type 1 (transaction): no transaction coordinator
 yet -> COORDINATOR_NOT_AVAILABLE, which clients treat as retriable.
 """
-from hpbroker.coordinator.coordinator import get_coordinator
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 10
@@ -20,7 +19,7 @@ def handle(ctx, request):
         return {"throttle_time_ms": 0, "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE,
                 "error_message": "no transaction coordinator on this broker",
                 "node_id": -1, "host": "", "port": -1}
-    get_coordinator(ctx.broker)
+    ctx.broker.ensure_group_coordinator()
     node = ctx.broker.node
     return {"throttle_time_ms": 0, "error_code": 0, "error_message": None,
             "node_id": node.node_id, "host": node.host, "port": node.port}

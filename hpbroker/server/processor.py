@@ -51,6 +51,7 @@ from hpbroker.server.routing import (
 log = logging.getLogger(__name__)
 
 METADATA = 3
+FIND_COORDINATOR = 10
 HOUSEKEEPING_S = 0.05
 FETCH_POLL_S = 0.01  # fallback only: handlers wake processors with parked Fetches
 
@@ -207,9 +208,10 @@ class ProcessorServer:
             if kind in (LOCAL, FETCH):
                 self.broker.refresh()
                 frame = bytearray(view)  # small requests: decoded here, may be parked (Fetch)
-                if api_key == METADATA:
+                if api_key in (METADATA, FIND_COORDINATOR):
                     body = protocol.decode_request(api_key, version, frame, offset)
-                    if self.broker.needs_controller(body, version):
+                    # only the controller creates topics (auto-created ones, __consumer_offsets)
+                    if self.broker.needs_controller(api_key, body, version):
                         return self._forward(conn, view, header, CONTROLLER_HANDLER)
                 conn.dispatch_here(frame)
                 if kind == FETCH and self._fetch_poll is None:

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import os
 
+from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.handlers.context import log_config_for
 from hpbroker.metadata.topics import TopicRegistry, validate_topic_name, InvalidTopic
 from hpbroker.replication.purgatory import Purgatory
 from hpbroker.server.routing import owner
 from hpbroker.storage import OffsetOutOfRange
 from hpbroker.storage.reader import PartitionLogReader
+
+FIND_COORDINATOR = 10
 
 
 class _ReadView:
@@ -87,8 +90,11 @@ class ProcessorBroker:
     def effective_topic_config(self, info):
         return self.config.effective_topic_config(info.configs)
 
-    def needs_controller(self, request: dict, api_version: int) -> bool:
-        """A Metadata request that would auto-create a topic: only the controller may."""
+    def needs_controller(self, api_key: int, request: dict, api_version: int) -> bool:
+        """A Metadata request that would auto-create a topic, or a FindCoordinator for a group
+        before __consumer_offsets exists (the first one creates it): only the controller may."""
+        if api_key == FIND_COORDINATOR:
+            return request.get("key_type", 0) == 0 and GROUP_METADATA_TOPIC not in self.topics
         requested = request.get("topics")
         if requested is None or (api_version == 0 and not requested):
             return False
@@ -104,6 +110,10 @@ class ProcessorBroker:
                 continue
             return True
         return False
+
+    def ensure_group_coordinator(self) -> None:
+        """FindCoordinator here: the topic exists (else the request went to the controller), and
+        the controller handler creates its coordinator on the first group request it serves."""
 
     def create_topic(self, *args):  # never reached: such Metadata requests go to the controller
         raise RuntimeError("a processor does not create topics")

@@ -3,7 +3,9 @@
 Every API key maps to one ``Route``:
 
 - ``LOCAL``: the processor answers from its metadata snapshot (ApiVersions, Metadata for known
-  topics).
+  topics, FindCoordinator once __consumer_offsets exists); a Metadata request that would create
+  a topic, and the first FindCoordinator (which creates __consumer_offsets), go to the
+  controller instead (``ProcessorBroker.needs_controller``).
 - ``FETCH``: the processor serves it from the segment files (PartitionLogReader + sendfile),
   below the high watermarks published in the partition table.
 - ``PARTITIONED``: split by owning handler. Each handler gets a sub-request holding only the
@@ -67,7 +69,7 @@ ROUTES: dict[int, Route] = {
     3: Route(LOCAL),                                                                    # Metadata
     8: Route(GROUP, group_field="group_id"),                                            # OffsetCommit
     9: Route(GROUP, group_field="group_id"),                                            # OffsetFetch
-    10: Route(CONTROLLER),                                                              # FindCoordinator
+    10: Route(LOCAL),                                                                   # FindCoordinator
     11: Route(GROUP, group_field="group_id"),                                           # JoinGroup
     12: Route(GROUP, group_field="group_id"),                                           # Heartbeat
     13: Route(GROUP, group_field="group_id"),                                           # LeaveGroup
@@ -97,9 +99,8 @@ def owner(topic: str, partition: int, handlers: int) -> int:
     """The handler that owns (and is the only writer of) ``topic``-``partition``.
 
     Every ``__consumer_offsets`` partition, and so every group coordinator shard, lives with the
-    controller: group APIs that span groups (ListGroups, DescribeGroups, DeleteGroups) and
-    FindCoordinator (which creates the topic) are then answered by one process without a
-    fan-out. Group traffic is light next to Produce/Fetch; spreading the shards over handlers
+    controller: group APIs that span groups (ListGroups, DescribeGroups, DeleteGroups) are
+    then answered by one process without a fan-out. Group traffic is light next to Produce/Fetch; spreading the shards over handlers
     needs those fan-outs first."""
     if topic == GROUP_METADATA_TOPIC:
         return CONTROLLER_HANDLER

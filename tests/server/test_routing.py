@@ -23,8 +23,24 @@ def test_groups_live_with_the_controller():
     for group in ("abc", "consumer-group-with-a-long-name", ""):
         assert routing.group_owner(group, 50, 4) == routing.CONTROLLER_HANDLER
     assert all(routing.owner("__consumer_offsets", p, 3) == routing.CONTROLLER_HANDLER for p in range(50))
-    for key in (10, 15, 16, 42):  # FindCoordinator, DescribeGroups, ListGroups, DeleteGroups
+    for key in (15, 16, 42):  # DescribeGroups, ListGroups, DeleteGroups
         assert routing.route_for(key).kind == routing.CONTROLLER
+
+
+def test_find_coordinator_is_local_once_the_offsets_topic_exists():
+    from types import SimpleNamespace
+
+    from hpbroker.server.processor_view import ProcessorBroker
+
+    assert routing.route_for(10).kind == routing.LOCAL
+    before = SimpleNamespace(topics={"orders": object()})
+    after = SimpleNamespace(topics={"orders": object(), "__consumer_offsets": object()})
+    group, txn = {"key": "g", "key_type": 0}, {"key": "t", "key_type": 1}
+    # the first one creates __consumer_offsets: only the controller may
+    assert ProcessorBroker.needs_controller(before, 10, group, 2) is True
+    assert ProcessorBroker.needs_controller(after, 10, group, 2) is False
+    assert ProcessorBroker.needs_controller(before, 10, txn, 2) is False  # answered locally
+    assert ProcessorBroker.needs_controller(before, 10, {"key": "g"}, 0) is True  # v0: group
 
 
 def test_every_registered_api_has_a_route_and_fetch_metadata_stay_local():
