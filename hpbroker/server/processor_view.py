@@ -1,7 +1,7 @@
 """What a processor knows about the node: a read-only ``broker`` for the handlers it runs itself.
 
-The processor runs the ApiVersions, Metadata, FindCoordinator and Fetch handler modules unchanged; they see this
-object where the in-process mode gives them a BrokerContext:
+The processor runs the ApiVersions, Metadata, FindCoordinator and Fetch handler modules
+unchanged; they see this object where the in-process mode gives them a BrokerContext:
 
 - ``topics``: the topic registry, re-read from ``__topics.json`` whenever the metadata
   generation in shared memory moved (the controller rewrites the file, then bumps it);
