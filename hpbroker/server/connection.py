@@ -175,11 +175,8 @@ class Connection:
                     self._set_rcvlowat(1)
                     self.cork()
                     try:
-                        if len(frame) == size:
-                            self._dispatch(frame)
-                        else:
-                            with memoryview(frame)[:size] as view:
-                                self._dispatch(view)
+                        # a view, not a released one: a processor keeps it when the ring is full
+                        self._dispatch(frame if len(frame) == size else memoryview(frame)[:size])
                     finally:
                         self.uncork()
                     if sys.getrefcount(frame) <= _UNREFERENCED:
