@@ -9,6 +9,9 @@ test in tests/server/test_ring.py writes with one and reads with the other).
     8    u32 waiting   producer sets, consumer clears
     128  data[cap]     records: u32 length, payload, padding to 8; 0xFFFFFFFF = wrap marker
 
+Reserved records (``reserve`` / ``publish`` / ``abandon``): the same semantics as the twin,
+whose docstring says when a reservation may be held.
+
 Here head and tail are C11 atomics (cython/server/hpb_atomic.h): release/acquire to publish
 and observe records, sequentially consistent for the store-then-load pairs that decide whether
 the other side must be woken.
@@ -54,11 +57,13 @@ cdef class Ring:
     cdef uint32_t *_waiting_p
     cdef uint64_t _head, _tail, _next, _mask
     cdef uint64_t _claimed  # tail after the record being written (producer)
+    cdef bint _reserved  # a record handed out by ``reserve``, not yet published or abandoned
     cdef readonly Py_ssize_t capacity
     cdef readonly Py_ssize_t max_record
 
     def __cinit__(self, buf):
         self._has_view = False
+        self._reserved = False
 
     def __init__(self, buf):
         PyObject_GetBuffer(buf, &self._view, PyBUF_SIMPLE | PyBUF_WRITABLE)
@@ -134,10 +139,36 @@ cdef class Ring:
                 PyBuffer_Release(&views[i])
             PyMem_Free(views)
 
+    def reserve(self, Py_ssize_t length):
+        """Claim a record of ``length`` payload bytes without publishing it: a writable
+        memoryview of its payload, or None if the ring is full (the producer is then marked
+        waiting, as by a failed ``try_push``). Follow with ``publish`` or ``abandon``."""
+        cdef unsigned char *at = self._claim(length)
+        if at == NULL:
+            return None
+        self._reserved = True
+        cdef Py_ssize_t offset = at - self._base
+        return self._mv[offset:offset + length]
+
+    def publish(self):
+        """Make the reserved record visible: WAKE (the consumer may be asleep) or PUSHED."""
+        if not self._reserved:
+            raise RuntimeError("no reserved record to publish")
+        self._reserved = False
+        return self._publish()
+
+    def abandon(self):
+        """Drop the reserved record: the consumer never sees it, its room is free again."""
+        if not self._reserved:
+            raise RuntimeError("no reserved record to abandon")
+        self._reserved = False
+
     cdef unsigned char *_claim(self, Py_ssize_t length) except? NULL:
         """Room for a record of ``length`` payload bytes: write its length word (and a wrap
         marker first if it does not fit before the end) and return where the payload goes, or
         NULL if the ring is full. Nothing is visible to the consumer until ``_publish``."""
+        if self._reserved:
+            raise RuntimeError("a reserved record is still open")
         if length > self.max_record:
             raise ValueError(f"record of {length} bytes exceeds the ring's {self.max_record}")
         cdef uint64_t need = (4 + length + 7) & ~(<uint64_t> 7)
@@ -167,6 +198,8 @@ cdef class Ring:
 
     def can_push(self, Py_ssize_t length):
         """Would a record of ``length`` bytes fit now? If not, mark the producer waiting."""
+        if self._reserved:
+            raise RuntimeError("a reserved record is still open")
         cdef uint64_t need = (4 + length + 7) & ~(<uint64_t> 7)
         cdef uint64_t to_end = self.capacity - (self._tail & self._mask)
         cdef uint64_t total = need + (to_end if need > to_end else 0)

@@ -19,6 +19,15 @@ for one (after a wrap), so a maximal record can never deadlock. ``try_push_parts
 record gathered from a head and several buffers (views of a connection's frame) in order: the
 layout is the same as ``try_push`` of their concatenation, which is never built.
 
+Reserved records: ``reserve(length)`` claims a record exactly as ``try_push`` would (wrap
+marker, length word, the same room check) and returns a writable view of its payload instead of
+filling it; ``publish()`` then makes it visible, ``abandon()`` forgets it (the bytes written
+past ``tail`` are never read: the next record is claimed over them). While a reservation is open
+the ring refuses every other push, ``can_push`` and a second ``reserve`` (RuntimeError): a
+second record would be claimed at the same position. A reservation must be published or
+abandoned before the event loop runs anything else, since it holds this ring's tail for every
+connection of the process (tuning.md, "Large frames straight into a ring slot").
+
 Publication: the producer writes the record, then stores ``tail``; the consumer reads ``tail``,
 then the record, and stores ``head`` when it no longer needs the bytes. Wake-ups: after storing
 ``tail`` the producer loads ``head``; if it equals the old tail the consumer had drained the ring
@@ -67,6 +76,7 @@ class Ring:
         self._tail = _U64.unpack_from(mv, TAIL_AT)[0]  # producer's copy
         self._next = -1
         self._claimed = self._tail  # tail after the record being written (producer)
+        self._reserved = False  # a record handed out by ``reserve``, not yet published or abandoned
 
     # producer ---------------------------------------------------------------------------------
     def try_push(self, head: bytes, body=b"") -> int:
@@ -99,10 +109,35 @@ class Ring:
             at += v.nbytes
         return self._publish()
 
+    def reserve(self, length: int):
+        """Claim a record of ``length`` payload bytes without publishing it: a writable
+        memoryview of its payload, or None if the ring is full (the producer is then marked
+        waiting, as by a failed ``try_push``). Follow with ``publish`` or ``abandon``."""
+        at = self._claim(length)
+        if at < 0:
+            return None
+        self._reserved = True
+        return self._mv[at:at + length]
+
+    def publish(self) -> int:
+        """Make the reserved record visible: WAKE (the consumer may be asleep) or PUSHED."""
+        if not self._reserved:
+            raise RuntimeError("no reserved record to publish")
+        self._reserved = False
+        return self._publish()
+
+    def abandon(self) -> None:
+        """Drop the reserved record: the consumer never sees it, its room is free again."""
+        if not self._reserved:
+            raise RuntimeError("no reserved record to abandon")
+        self._reserved = False
+
     def _claim(self, length: int) -> int:
         """Room for a record of ``length`` payload bytes: write its length word (and a wrap
         marker first if it does not fit before the end) and return where the payload goes, or
         -1 if the ring is full. Nothing is visible to the consumer until ``_publish``."""
+        if self._reserved:
+            raise RuntimeError("a reserved record is still open")
         if length > self.max_record:
             raise ValueError(f"record of {length} bytes exceeds the ring's {self.max_record}")
         mv = self._mv
@@ -132,6 +167,8 @@ class Ring:
     def can_push(self, length: int) -> bool:
         """Would a record of ``length`` bytes fit now? If not, the producer is marked waiting
         (exactly as a failed ``try_push``), so the consumer's next ``release`` reports it."""
+        if self._reserved:
+            raise RuntimeError("a reserved record is still open")
         need = (4 + length + 7) & ~7
         to_end = self.capacity - (self._tail & self._mask)
         total = need + (to_end if need > to_end else 0)

@@ -4,12 +4,17 @@ Theory of operation
 -------------------
 The socket is non-blocking and registered with the event loop through ``add_reader`` /
 ``add_writer`` (no asyncio transports: we need ``os.sendfile`` on the socket and control over
-buffers). Reading fills a 64 KiB buffer; every complete frame is copied once into its own
-``bytearray`` (writable, so Produce batches are patched in place and appended from it); a frame
-larger than what is buffered gets its own ``bytearray`` and the rest of it is received straight
-into it; that buffer grows (doubling) as bytes arrive, so memory follows what a peer sent rather
-than the size it announced. A size below zero or above ``socket.request.max.bytes`` closes the
-connection before anything is allocated.
+buffers). Reading fills a 64 KiB buffer, grown once to 256 KiB for a connection that sends a
+larger frame (a producer); every complete frame is copied once into its own ``bytearray``
+(writable, so Produce batches are patched in place and appended from it); a frame larger than
+the buffer gets its own ``bytearray`` and the rest of it is received straight into it; that
+buffer grows (doubling) as bytes arrive, so memory follows what a peer sent rather than the size
+it announced (a processor may instead receive the rest straight into a shared-memory ring
+record, ``_take_large_frame``). A size below zero or above ``socket.request.max.bytes`` closes
+the connection before anything is allocated.
+
+Answers to a burst of pipelined requests are corked (``cork``/``uncork``) and leave in one
+``sendmsg``.
 
 Each request gets a sequence number. Handlers answer at once or later (long-poll Fetch); finished
 responses wait in ``_done`` until every earlier one is out, because Kafka clients match
@@ -25,12 +30,14 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import fcntl
 import inspect
 import logging
 import os
 import socket
 import struct
 import sys
+import termios
 from collections import deque
 
 from hpbroker import protocol
@@ -55,6 +62,7 @@ MAX_IN_FLIGHT = 128
 MAX_QUEUED_BYTES = 32 * 1024 * 1024
 API_VERSIONS = 18
 _SIZE = struct.Struct(">i")
+_INT = struct.Struct("=i")
 # sys.getrefcount of a large-frame buffer held only by the reading code: the local name in
 # _on_readable and getrefcount's own argument.
 _UNREFERENCED = 2
@@ -75,6 +83,14 @@ def accept_ready(lsock: socket.socket, limit: int = 64):
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         yield sock, f"{addr[0]}:{addr[1]}"
+
+
+def readable_bytes(sock: socket.socket) -> int:
+    """How many bytes a recv on ``sock`` would return now (FIONREAD); 0 if it cannot tell."""
+    try:
+        return _INT.unpack(fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+    except OSError:
+        return 0
 
 
 class Connection:
@@ -161,6 +177,8 @@ class Connection:
     def _on_readable(self) -> None:
         try:
             if self._frame is not None:
+                if self._take_large_frame(self._frame_size, self._frame, 0, self._frame_filled):
+                    return
                 frame, size = self._frame, self._frame_size
                 if self._frame_filled == len(frame):
                     # grow with what actually arrived, never to the claimed size up front
@@ -175,11 +193,8 @@ class Connection:
                     self._set_rcvlowat(1)
                     self.cork()
                     try:
-                        if len(frame) == size:
-                            self._dispatch(frame)
-                        else:
-                            with memoryview(frame)[:size] as view:
-                                self._dispatch(view)
+                        # a view, not a released one: a processor keeps it when the ring is full
+                        self._dispatch(frame if len(frame) == size else memoryview(frame)[:size])
                     finally:
                         self.uncork()
                     if sys.getrefcount(frame) <= _UNREFERENCED:
@@ -247,11 +262,9 @@ class Connection:
                     self._make_room(LARGE_READ_BUFFER)  # a producer: grow the read buffer, once
                 else:
                     # larger than our buffer: receive the rest straight into the frame
-                    self._frame = self._new_frame(size, have)
-                    self._frame[:have] = self._view[self._start + 4:self._end]  # no temporary copy
-                    self._frame_filled = have
-                    self._frame_size = size
-                    self._set_rcvlowat(size - have)
+                    if not self._take_large_frame(size, buf, self._start + 4, have):
+                        with self._view[self._start + 4:self._end] as head:  # no temporary copy
+                            self._hold_large_frame(size, head)
                     self._start = self._end = 0
                 break
             if self._backlogged():
@@ -270,6 +283,30 @@ class Connection:
             # a bytearray slice (a copy), not a view: the regions may overlap
             self._buf[:tail] = self._buf[self._start:self._end]
         self._start, self._end = 0, tail
+
+    def _hold_large_frame(self, size: int, data) -> None:
+        """Receive the rest of a frame of ``size`` bytes into a buffer of its own. ``data`` are
+        received bytes of it that are not in that buffer yet: its first bytes (from the read
+        buffer), or what a processor had received into a ring record it then gave up."""
+        n = len(data)
+        if self._frame is None:
+            self._frame = self._new_frame(size, n)
+            self._frame_filled = 0
+            self._frame_size = size
+        frame, at = self._frame, self._frame_filled
+        if len(frame) < at + n:
+            frame.extend(bytes(min(size, max(at + n, 2 * len(frame))) - len(frame)))
+        frame[at:at + n] = data
+        self._frame_filled = at + n
+        self._set_rcvlowat(size - self._frame_filled)
+
+    def _take_large_frame(self, size: int, buf, begin: int, have: int) -> bool:
+        """A frame of ``size`` bytes, larger than the read buffer, is pending: its first
+        ``have`` bytes are ``buf[begin:begin + have]`` (the read buffer, or the frame's own
+        buffer). True if this hook took it over (the ordinary path must not touch it any more);
+        False to receive it as usual. Here always False; a processor of the multi-process mode
+        overrides it to receive the rest straight into a shared-memory ring record."""
+        return False
 
     def _new_frame(self, size: int, have: int) -> bytearray:
         """Memory for a frame larger than the read buffer, ``have`` bytes of it already here;

@@ -16,6 +16,19 @@ is routed by API (server/routing.py) instead of being dispatched to a handler mo
   re-encoded, its record batches stay views of the frame, and the ring push gathers them, so
   each record byte is still copied once, into one ring. Sub-requests go flagged OWNED; the
   partial answers are joined into one response in the order of the request.
+- A Produce larger than the read buffer is first received into the connection's large-frame
+  buffer and copied into a ring when complete: two copies. When the rest of such a frame is
+  already in the kernel's receive buffer (FIONREAD; SO_RCVLOWAT at the remainder makes that the
+  usual case at the next wake-up) and its first bytes name its first partition
+  (``routing.produce_first_partition``), the rest is received straight into a record reserved,
+  unpublished, in the ring of that partition's owner, within one callback: nothing else can
+  push to that ring meanwhile, and a partial frame is never published (a short read gives the
+  bytes back to the large-frame buffer and abandons the record). If that handler owns every
+  partition the record is published as it is; otherwise every other owner first gets its
+  partitions gathered from the record (all or nothing, as below), then the record is published
+  flagged OWNED with the whole frame: its handler acts only on its own partitions. Anything
+  else (ring full, bytes still on their way, another API, any doubt) takes the ordinary path.
+  Why not more than that: tuning.md, "Large frames straight into a ring slot".
 - A full ring pauses the connection (the frame stays unparsed in its buffer) until the handler
   frees space and writes our eventfd: back-pressure reaches the client through TCP.
 - Answers arrive on the response rings; ``_complete`` puts them in request order.
@@ -40,18 +53,20 @@ from hpbroker.handlers import REGISTRY
 from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
 from hpbroker.server.topology import WakeBatcher
-from hpbroker.server.connection import Connection, accept_ready
+from hpbroker.server.connection import Connection, accept_ready, readable_bytes
 from hpbroker.server.processor_view import ProcessorBroker
 from hpbroker.server.ring import FULL, WAKE
 from hpbroker.server.routing import (
-    CONTROLLER, CONTROLLER_HANDLER, FETCH, GROUP, LOCAL, PARTITIONED, group_owner, join_responses,
-    owners_of, partition_order, route_for, split_by_owner,
+    CONTROLLER, CONTROLLER_HANDLER, FETCH, GROUP, LOCAL, PARTITIONED, PRODUCE, group_owner,
+    join_responses, owner, owners_of, partition_order, produce_first_partition, route_for,
+    split_by_owner,
 )
 
 log = logging.getLogger(__name__)
 
 METADATA = 3
 FIND_COORDINATOR = 10
+_PRODUCE_VERSIONS = (REGISTRY[PRODUCE].MIN_VERSION, REGISTRY[PRODUCE].MAX_VERSION)
 HOUSEKEEPING_S = 0.05
 FETCH_POLL_S = 0.01  # fallback only: handlers wake processors with parked Fetches
 
@@ -93,6 +108,75 @@ class ProcessorConnection(Connection):
             self._stalled = frame
             self._pause_reading()
 
+    def _take_large_frame(self, size: int, buf, begin: int, have: int) -> bool:
+        """A large Produce whose rest is already in the kernel's receive buffer is received
+        straight into a record reserved in the ring of its first partition's owner, and
+        published from there: one copy of its bytes fewer than through ``_big``. Anything else
+        (another API, a prefix in doubt, bytes still on their way, a full ring) goes the
+        ordinary way. The reservation never outlives this call: it holds the ring's tail."""
+        server = self.server
+        with memoryview(buf) as mv, mv[begin:begin + have] as head:
+            first = produce_first_partition(head)
+        if first is None or not _PRODUCE_VERSIONS[0] <= first[0] <= _PRODUCE_VERSIONS[1]:
+            return False
+        if readable_bytes(self.sock) < size - have:
+            return False
+        version, topic, index = first
+        h = owner(topic, index, server.topo.handlers)
+        ring = server.req_rings[h]
+        if env.REQUEST.size + size > ring.max_record:
+            return False  # the ordinary path closes the connection and says why
+        slot = ring.reserve(env.REQUEST.size + size)
+        if slot is None:
+            return False  # full: the ordinary path waits for room (reserve marked us waiting)
+        try:
+            frame = slot[env.REQUEST.size:]
+            with memoryview(buf) as mv:
+                frame[:have] = mv[begin:begin + have]
+            filled = have
+            while filled < size:
+                n = self.sock.recv_into(frame[filled:])
+                if n == 0:
+                    ring.abandon()
+                    self.close()
+                    return True
+                filled += n
+        except (BlockingIOError, InterruptedError):
+            # fewer bytes than FIONREAD promised: never publish part of a frame; keep what
+            # arrived (abandon leaves the bytes where they are, and nothing writes this ring
+            # before we return) and let the ordinary path wait for the rest
+            ring.abandon()
+            server.slot_fallbacks += 1
+            self._hold_large_frame(size, frame[(self._frame_filled if self._frame is not None else 0):filled])
+            return True
+        except OSError as exc:
+            ring.abandon()
+            self.close(f"read failed: {exc}")
+            return True
+        except BaseException:
+            ring.abandon()
+            raise
+        self._frame = None
+        self._set_rcvlowat(1)
+        try:
+            published = server.route_slot(self, h, ring, slot, version)
+        except BaseException:
+            ring.abandon()  # route_slot raises only before it publishes
+            raise
+        if not published:
+            # in doubt, or another owner's ring is full: the ordinary path, from a copy (made
+            # after abandon, which leaves the bytes where they are)
+            ring.abandon()
+            server.slot_fallbacks += 1
+            big = self._new_frame(size, size)
+            if len(big) < size:
+                big.extend(bytes(size - len(big)))
+            big[:size] = frame
+            self._dispatch(big if len(big) == size else memoryview(big)[:size])
+        elif self._backlogged():
+            self._pause_reading()
+        return True
+
     def dispatch_here(self, frame) -> None:
         Connection._dispatch(self, frame)
 
@@ -127,6 +211,8 @@ class ProcessorServer:
         self.stalled: set[ProcessorConnection] = set()
         self.ring_full_pauses = 0  # reported at shutdown: how often back-pressure paused a client
         self.late_answers = 0  # reported at shutdown: answers only the safety drain found
+        self.slot_frames = 0  # large Produce frames received straight into a ring record
+        self.slot_fallbacks = 0  # ... of which the reservation was abandoned after all
         self._next_conn_id = os.getpid() << 24
         self._wakes: WakeBatcher | None = None  # handler eventfds, written once per pass
 
@@ -174,8 +260,9 @@ class ProcessorServer:
                 conn.close()
             await asyncio.sleep(0)
             self.broker.close()
-            log.info("processor %d stopped: %d ring-full pauses, %d answers found by the safety drain",
-                     p, self.ring_full_pauses, self.late_answers)
+            log.info("processor %d stopped: %d ring-full pauses, %d large frames received into a ring "
+                     "record (%d given back), %d answers found by the safety drain", p,
+                     self.ring_full_pauses, self.slot_frames, self.slot_fallbacks, self.late_answers)
 
     # connections ------------------------------------------------------------------------------
     def _accept(self) -> None:
@@ -287,6 +374,52 @@ class ProcessorServer:
             if ring.try_push_parts(head, parts) == WAKE:
                 self._wake(h)
         self._taken(conn, seq, header, tuple(h for h, _, _, _ in subs), partition_order(request, split))
+        return True
+
+    def route_slot(self, conn, h: int, ring, slot, version: int) -> bool:
+        """A whole Produce in ``slot``, a record reserved in handler ``h``'s ring ``ring`` (room
+        for the envelope head, then the frame); ``h`` owns its first partition. If ``h`` owns
+        them all the record is published as it is. Otherwise each other owner first gets its
+        partitions, gathered from the slot (as ``_forward_split`` does from a frame), and then
+        the record is published flagged OWNED: handler ``h`` acts only on its own partitions
+        of it. False, with nothing pushed anywhere and the reservation still open, when the
+        frame is in doubt or another owner's ring is full: all or nothing, as a split is."""
+        frame = slot[env.REQUEST.size:]
+        try:
+            header, offset = protocol.decode_request_header(frame)
+            # one handler owns everything: it decodes the body itself (as ``route`` does)
+            request = (None if self.topo.handlers == 1
+                       else protocol.decode_request(PRODUCE, version, frame, offset))
+        except ProtocolError:
+            return False  # the ordinary path decodes it again and closes with the reason
+        split = route_for(PRODUCE).split
+        owners = [h] if request is None else owners_of(request, split, self.topo.handlers)
+        if not owners or owners[0] != h:
+            return False
+        seq = conn._next_seq
+        kind, order, others = env.WHOLE, None, []
+        if len(owners) > 1:
+            kind, order = env.OWNED, partition_order(request, split)
+            for oh, sub in split_by_owner(request, split, self.topo.handlers).items():
+                if oh != h:
+                    parts = protocol.encode_request_parts(PRODUCE, version, header.correlation_id,
+                                                          header.client_id, sub)
+                    length = env.REQUEST.size + sum(len(p) for p in parts)
+                    other = self.req_rings[oh]
+                    if length > other.max_record or not other.can_push(length):
+                        return False
+                    others.append((oh, other, parts))
+            head = env.REQUEST.pack(conn.conn_id, seq, env.OWNED, PRODUCE, version, 0, header.correlation_id, 0)
+            for oh, other, parts in others:
+                # cannot be FULL: can_push saw the room, and only this process fills the ring;
+                # pushed before ``h`` sees its record, so no handler reads the slot meanwhile
+                if other.try_push_parts(head, parts) == WAKE:
+                    self._wake(oh)
+        env.REQUEST.pack_into(slot, 0, conn.conn_id, seq, kind, PRODUCE, version, 0, header.correlation_id, 0)
+        if ring.publish() == WAKE:
+            self._wake(h)
+        self._taken(conn, seq, header, tuple(owners), order)
+        self.slot_frames += 1
         return True
 
     def _taken(self, conn, seq, header, handlers, split_request) -> None:

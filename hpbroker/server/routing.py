@@ -31,6 +31,7 @@ and across restarts; Python's ``hash`` of a str is salted per process and must n
 """
 from __future__ import annotations
 
+import struct
 import zlib
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ from hpbroker.coordinator.records import partition_for
 
 LOCAL, FETCH, PARTITIONED, CONTROLLER, GROUP = "local", "fetch", "partitioned", "controller", "group"
 CONTROLLER_HANDLER = 0
+PRODUCE = 0
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,8 @@ def owner(topic: str, partition: int, handlers: int) -> int:
 
     Every ``__consumer_offsets`` partition, and so every group coordinator shard, lives with the
     controller: group APIs that span groups (ListGroups, DescribeGroups, DeleteGroups) are
-    then answered by one process without a fan-out. Group traffic is light next to Produce/Fetch; spreading the shards over handlers
-    needs those fan-outs first."""
+    then answered by one process without a fan-out. Group traffic is light next to
+    Produce/Fetch; spreading the shards over handlers needs those fan-outs first."""
     if topic == GROUP_METADATA_TOPIC:
         return CONTROLLER_HANDLER
     return (zlib.crc32(topic.encode()) + partition) % handlers
@@ -192,3 +194,47 @@ def join_responses(request: dict, split: Split, parts: list[dict]) -> dict:
         topics.append({split.resp_name: name, split.resp_partitions: ps})
     out[split.resp_topics] = topics
     return out
+
+
+# Produce v3-v8 (not flexible), as far as the first partition index. Big-endian, after the
+# frame's size prefix:
+#
+#     request header v1  api_key i16 (0) | api_version i16 | correlation_id i32 |
+#                        client_id i16-length nullable string
+#     body               transactional_id i16-length nullable string | acks i16 | timeout_ms i32 |
+#                        topic_data count i32 | name i16-length string |
+#                        partition_data count i32 | index i32 | records ...
+PRODUCE_PREFIX_VERSIONS = range(3, 9)
+_I16, _I32 = struct.Struct(">h"), struct.Struct(">i")
+
+
+def produce_first_partition(head) -> tuple[int, str, int] | None:
+    """(api_version, topic, partition) of the first partition of a Produce request whose first
+    bytes are ``head`` (the frame without its size prefix), read without decoding the rest;
+    None when ``head`` is anything else, is too short, or looks wrong in any way (the caller
+    then takes the ordinary path, which decodes everything)."""
+    try:
+        api_key, version = _I16.unpack_from(head, 0)[0], _I16.unpack_from(head, 2)[0]
+        if api_key != PRODUCE or version not in PRODUCE_PREFIX_VERSIONS:
+            return None
+        pos = 8
+        for _ in range(2):  # client_id, transactional_id: nullable strings
+            n = _I16.unpack_from(head, pos)[0]
+            if n < -1:
+                return None
+            pos += 2 + max(n, 0)
+        pos += 2 + 4  # acks, timeout_ms
+        if _I32.unpack_from(head, pos)[0] < 1:
+            return None
+        n = _I16.unpack_from(head, pos + 4)[0]
+        pos += 6
+        if n < 0 or pos + n > len(head):
+            return None
+        topic = str(head[pos:pos + n], "utf-8")
+        pos += n
+        if _I32.unpack_from(head, pos)[0] < 1:
+            return None
+        index = _I32.unpack_from(head, pos + 4)[0]
+    except (struct.error, UnicodeDecodeError):
+        return None
+    return (version, topic, index) if index >= 0 else None

@@ -95,3 +95,34 @@ def test_split_by_owner_is_owned_request_per_owner_and_shares_partitions():
     assert order == {"topic_data": [{"name": "a", "partition_data": [{"index": i} for i in (0, 1, 2, 3)]},
                                     {"name": "b", "partition_data": [{"index": 5}, {"index": 4}]},
                                     {"name": "c", "partition_data": []}]}
+
+
+def _produce_frame(version, topics, client_id="c", transactional_id=None):
+    from hpbroker import protocol
+    body = {"acks": -1, "timeout_ms": 1000, "transactional_id": transactional_id, "topic_data": [
+        {"name": t, "partition_data": [{"index": i, "records": b"r" * 10} for i in ps]} for t, ps in topics]}
+    return protocol.encode_request(0, version, 5, client_id, body)[4:]
+
+
+def test_produce_first_partition_reads_only_the_prefix():
+    for version in range(3, 9):
+        frame = _produce_frame(version, [("événements", [7, 1]), ("b", [0])], transactional_id="tx")
+        assert routing.produce_first_partition(frame) == (version, "événements", 7)
+        # the prefix ends with the first index: the bytes after it are not needed
+        cut = frame.index("événements".encode()) + len("événements".encode()) + 8
+        assert routing.produce_first_partition(frame[:cut]) == (version, "événements", 7)
+        assert routing.produce_first_partition(frame[:cut - 1]) is None
+    assert routing.produce_first_partition(_produce_frame(3, [("t", [0])], client_id=None)) == (3, "t", 0)
+
+
+def test_produce_first_partition_doubts_everything_else():
+    from hpbroker import protocol
+    assert routing.produce_first_partition(_produce_frame(9, [("t", [0])])) is None  # flexible
+    assert routing.produce_first_partition(_produce_frame(8, [])) is None
+    assert routing.produce_first_partition(_produce_frame(8, [("t", [])])) is None
+    metadata = protocol.encode_request(3, 1, 5, "c", {"topics": None})[4:]
+    assert routing.produce_first_partition(metadata) is None
+    frame = bytearray(_produce_frame(8, [("t", [0])]))
+    frame[8:10] = b"\xff\xf0"  # client_id length -16
+    assert routing.produce_first_partition(frame) is None
+    assert routing.produce_first_partition(b"") is None
