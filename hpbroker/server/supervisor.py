@@ -27,7 +27,7 @@ import socket
 import time
 
 from hpbroker.server.broker import advertised_node, parse_listener
-from hpbroker.server.topology import Topology, remove_stale_segments
+from hpbroker.server.topology import SharedMemoryTooSmall, Topology, remove_stale_segments
 
 log = logging.getLogger("hpbroker")
 
@@ -66,7 +66,12 @@ class Supervisor:
         self._reserve.bind((host, port))
         self.host, self.port = host, self._reserve.getsockname()[1]
         self.node = advertised_node(self.config, host, self.port)
-        self.topo = Topology(self.processors, self.handlers)
+        try:
+            self.topo = Topology(self.processors, self.handlers)
+        except SharedMemoryTooSmall as exc:
+            log.error("cannot start: %s", exc)
+            self._reserve.close()
+            return 2
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         try:

@@ -53,6 +53,13 @@ PREFIX = "hpbroker-"
 REQUEST_RING_BYTES = int(os.environ.get("HPBROKER_REQUEST_RING_BYTES", 16 << 20))
 RESPONSE_RING_BYTES = 1 << 20   # answers forwarded by handlers are small (Fetch never uses them)
 SLOTS_PER_HANDLER = 4096
+# The smallest request ring the supervisor shrinks to when /dev/shm is short: records up to
+# 2 MiB, so librdkafka's largest Produce request (message.max.bytes 1,000,000) still fits.
+MIN_REQUEST_RING_BYTES = 4 << 20
+# Share of the free /dev/shm space the rings may take: tmpfs pages are allocated when first
+# touched, so rings that do not fit would not fail at start-up but kill a process with SIGBUS
+# later (a container's default /dev/shm is 64 MiB; 2/2 at full size needs 68 MiB).
+SHM_SHARE = 0.5
 CONTROL_WORDS_FIXED = 8
 WORDS_PER_CHILD = 8
 
@@ -64,6 +71,36 @@ def _create_segment(path: str, size: int) -> mmap.mmap:
         return mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
     finally:
         os.close(fd)
+
+
+class SharedMemoryTooSmall(RuntimeError):
+    """/dev/shm cannot hold the rings of the requested topology."""
+
+
+def shm_free_bytes() -> int:
+    st = os.statvfs(SHM_DIR)
+    return st.f_bavail * st.f_frsize
+
+
+def plan_request_ring_bytes(processors: int, handlers: int, free_bytes: int, *,
+                            wanted: int = REQUEST_RING_BYTES,
+                            response_ring_bytes: int = RESPONSE_RING_BYTES) -> int:
+    """The request ring capacity for this topology: ``wanted``, halved until every pair's two
+    rings fit in SHM_SHARE of ``free_bytes``, never below MIN_REQUEST_RING_BYTES (then
+    SharedMemoryTooSmall, with what to do about it)."""
+    pairs = processors * handlers
+    per_pair = int(free_bytes * SHM_SHARE) // pairs - ring_bytes(response_ring_bytes)
+    size = wanted
+    while size > MIN_REQUEST_RING_BYTES and ring_bytes(size) > per_pair:
+        size //= 2
+    if ring_bytes(size) > per_pair:
+        need = pairs * (ring_bytes(min(wanted, MIN_REQUEST_RING_BYTES)) + ring_bytes(response_ring_bytes))
+        raise SharedMemoryTooSmall(
+            f"{processors} processors x {handlers} handlers need at least {need / 2**20:.0f} MiB of "
+            f"{SHM_DIR} for their rings (at most {SHM_SHARE:.0%} of the {free_bytes / 2**20:.0f} MiB "
+            f"free is used): give {SHM_DIR} more room (docker run --shm-size), use fewer "
+            f"processes (--processors/--handlers), or run in-process (--handlers 0)")
+    return size
 
 
 def remove_stale_segments() -> list[str]:
@@ -90,10 +127,18 @@ def remove_stale_segments() -> list[str]:
 
 
 class Topology:
-    def __init__(self, processors: int, handlers: int, *, request_ring_bytes: int = REQUEST_RING_BYTES,
+    def __init__(self, processors: int, handlers: int, *, request_ring_bytes: int | None = None,
                  response_ring_bytes: int = RESPONSE_RING_BYTES, slots_per_handler: int = SLOTS_PER_HANDLER):
         if processors < 1 or handlers < 1:
             raise ValueError("the multi-process topology needs at least one processor and one handler")
+        if request_ring_bytes is None:  # as large as configured, as small as /dev/shm requires
+            free = shm_free_bytes()
+            request_ring_bytes = plan_request_ring_bytes(processors, handlers, free,
+                                                         response_ring_bytes=response_ring_bytes)
+            if request_ring_bytes < REQUEST_RING_BYTES:
+                log.warning("%s has %d MiB free: request rings shrunk to %d MiB, so a request above "
+                            "%d MiB closes its connection in this topology", SHM_DIR, free >> 20,
+                            request_ring_bytes >> 20, request_ring_bytes >> 21)
         self.processors, self.handlers = processors, handlers
         self.request_ring_bytes, self.response_ring_bytes = request_ring_bytes, response_ring_bytes
         self.slots_per_handler = slots_per_handler
