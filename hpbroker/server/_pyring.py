@@ -82,15 +82,7 @@ class Ring:
     def try_push(self, head: bytes, body=b"") -> int:
         """Append one record ``head + body``: FULL (nothing written), WAKE (written; the
         consumer may be asleep) or PUSHED."""
-        length = len(head) + len(body)
-        at = self._claim(length)
-        if at < 0:
-            return FULL
-        mv = self._mv
-        mv[at:at + len(head)] = head
-        at += len(head)
-        mv[at:at + len(body)] = body
-        return self._publish()
+        return self.try_push_parts(head, (body,))
 
     def try_push_parts(self, head: bytes, parts) -> int:
         """Append one record made of ``head`` and then each of ``parts`` (bytes-like objects,

@@ -1,7 +1,6 @@
 """A processor receiving a large Produce straight into a ring record: taken only when the rest
 of the frame is already in the kernel's receive buffer, never published in part, all or nothing
 when split, and the ordinary path (through the connection's large-frame buffer) otherwise."""
-import mmap
 import socket
 
 import pytest
@@ -10,44 +9,16 @@ from hpbroker import protocol
 from hpbroker.server import envelope as env
 from hpbroker.server import processor
 from hpbroker.server.connection import LARGE_READ_BUFFER
-from hpbroker.server.processor import ProcessorConnection, ProcessorServer
-from hpbroker.server.ring import Ring, ring_bytes
+from hpbroker.server.processor import ProcessorConnection
 from hpbroker.server.routing import owned_request, owner, route_for
+from tests.server.processor_fakes import HANDLERS, processor_server
 
-HANDLERS = 2
 BATCH = 110_000  # bytes of records per partition: three make a frame above LARGE_READ_BUFFER
 RING = 1 << 20
 
 
-class _Topology:
-    handlers = HANDLERS
-
-
-class _Wakes:
-    def __init__(self):
-        self.woken = []
-
-    def wake(self, h):
-        self.woken.append(h)
-
-
-class _Loop:
-    """Registrations only: the test calls ``_on_readable`` itself."""
-    def add_reader(self, fd, cb):
-        pass
-
-    def remove_reader(self, fd):
-        pass
-
-    add_writer, remove_writer = add_reader, remove_reader
-
-
 def _server(capacity=RING):
-    server = ProcessorServer(_Topology(), 0, {"socket.request.max.bytes": 100 << 20}, None, "127.0.0.1", 0)
-    server.req_rings = [Ring(mmap.mmap(-1, ring_bytes(capacity))) for _ in range(HANDLERS)]
-    server._wakes = _Wakes()
-    server.loop, server.broker = _Loop(), None
-    return server
+    return processor_server(capacity)
 
 
 def _connection(server):

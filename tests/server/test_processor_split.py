@@ -1,28 +1,13 @@
 """A processor splitting a Produce by partition owner: each handler's ring gets its partitions
 only (record bytes copied once, from the frame into one ring), all or nothing, and the partial
 answers are joined in request order."""
-import mmap
 
 from hpbroker import protocol
 from hpbroker.server import envelope as env
-from hpbroker.server.processor import ProcessorServer
-from hpbroker.server.ring import Ring, ring_bytes
 from hpbroker.server.routing import owner
+from tests.server.processor_fakes import HANDLERS, processor_server
 
-HANDLERS = 2
 BATCH = 1000  # bytes of records per partition (the processor never looks inside them)
-
-
-class _Topology:
-    handlers = HANDLERS
-
-
-class _Wakes:
-    def __init__(self):
-        self.woken = []
-
-    def wake(self, h):
-        self.woken.append(h)
 
 
 class _Conn:
@@ -41,10 +26,7 @@ class _Conn:
 
 
 def _server(capacity=1 << 16):
-    server = ProcessorServer(_Topology(), 0, {"socket.request.max.bytes": 100 << 20}, None, "127.0.0.1", 0)
-    server.req_rings = [Ring(mmap.mmap(-1, ring_bytes(capacity))) for _ in range(HANDLERS)]
-    server._wakes = _Wakes()
-    return server
+    return processor_server(capacity)
 
 
 def _produce(version=8):

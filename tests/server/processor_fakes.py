@@ -1,0 +1,39 @@
+"""A ProcessorServer for unit tests: real routing and in-memory rings, no supervisor, no
+sockets of its own, wake-ups recorded instead of written to eventfds."""
+import mmap
+
+from hpbroker.server.processor import ProcessorServer
+from hpbroker.server.ring import Ring, ring_bytes
+
+HANDLERS = 2
+
+
+class FakeTopology:
+    handlers = HANDLERS
+
+
+class RecordedWakes:
+    def __init__(self):
+        self.woken = []
+
+    def wake(self, h):
+        self.woken.append(h)
+
+
+class RegistrationsOnly:
+    """An event loop that only takes registrations: the test calls ``_on_readable`` itself."""
+    def add_reader(self, fd, cb):
+        pass
+
+    def remove_reader(self, fd):
+        pass
+
+    add_writer, remove_writer = add_reader, remove_reader
+
+
+def processor_server(capacity: int) -> ProcessorServer:
+    server = ProcessorServer(FakeTopology(), 0, {"socket.request.max.bytes": 100 << 20}, None, "127.0.0.1", 0)
+    server.req_rings = [Ring(mmap.mmap(-1, ring_bytes(capacity))) for _ in range(HANDLERS)]
+    server._wakes = RecordedWakes()
+    server.loop, server.broker = RegistrationsOnly(), None
+    return server
