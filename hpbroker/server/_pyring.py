@@ -33,8 +33,9 @@ then the record, and stores ``head`` when it no longer needs the bytes. Wake-ups
 ``tail`` the producer loads ``head``; if it equals the old tail the consumer had drained the ring
 and may be asleep, so ``try_push`` returns WAKE and the caller writes the consumer's eventfd.
 Symmetrically ``release`` reports a waiting producer. The compiled twin (cython/server/_cring.pyx)
-does these loads and stores with C11 atomics; this twin relies on CPython writing an aligned
-8-byte struct field with one store, which holds on x86-64 and aarch64. Both ends also drain on
+does these loads and stores with C11 atomics; this twin relies on CPython storing an aligned
+8-byte memoryview item with one move (a memcpy of the word), which holds on x86-64 and aarch64;
+not on ``struct.pack_into``, which zero-fills the field first. Both ends also drain on
 a slow timer, so a lost wake-up costs latency, never a stuck request.
 
 Crash story: nothing in a ring is durable. A record becomes visible only when ``tail`` moves
@@ -47,14 +48,23 @@ the event loop thread only.
 from __future__ import annotations
 
 import struct
+import sys
 
 HEADER = 128
 HEAD_AT, WAITING_AT, TAIL_AT = 0, 8, 64
 WRAP = 0xFFFFFFFF
 FULL, WAKE, PUSHED = 0, 1, 2
 
-_U64 = struct.Struct("<Q")
+# Length words in the data area are written before their record is published, so struct is
+# fine for them. The shared words (head, tail, waiting) are read and written through memoryview
+# casts instead: ``Struct.pack_into`` zero-fills the field before it writes the value, so the
+# other process could read a transient 0 tail and take garbage for a record (seen under load);
+# a memoryview item store is one memcpy of the whole word. Native order: the layout is
+# little-endian, as on every host this runs on (the compiled twin uses native words too).
+if sys.byteorder != "little":
+    raise ImportError("the shared-memory ring layout is little-endian; this host is not")
 _U32 = struct.Struct("<I")
+_HEAD, _TAIL, _WAITING = HEAD_AT // 8, TAIL_AT // 8, WAITING_AT // 4
 
 
 def ring_bytes(capacity: int) -> int:
@@ -72,8 +82,10 @@ class Ring:
         self.capacity = cap
         self.max_record = cap // 2 - 8
         self._mask = cap - 1
-        self._head = _U64.unpack_from(mv, HEAD_AT)[0]  # consumer's copy
-        self._tail = _U64.unpack_from(mv, TAIL_AT)[0]  # producer's copy
+        self._u64 = mv[:HEADER].cast("Q")  # head, tail
+        self._u32 = mv[:HEADER].cast("I")  # waiting
+        self._head = self._u64[_HEAD]  # consumer's copy
+        self._tail = self._u64[_TAIL]  # producer's copy
         self._next = -1
         self._claimed = self._tail  # tail after the record being written (producer)
         self._reserved = False  # a record handed out by ``reserve``, not yet published or abandoned
@@ -138,9 +150,9 @@ class Ring:
         pos = tail & self._mask
         to_end = self.capacity - pos
         total = need + (to_end if need > to_end else 0)
-        if total > self.capacity - (tail - _U64.unpack_from(mv, HEAD_AT)[0]):
-            _U32.pack_into(mv, WAITING_AT, 1)
-            if total > self.capacity - (tail - _U64.unpack_from(mv, HEAD_AT)[0]):
+        if total > self.capacity - (tail - self._u64[_HEAD]):
+            self._u32[_WAITING] = 1
+            if total > self.capacity - (tail - self._u64[_HEAD]):
                 return -1
         if need > to_end:
             _U32.pack_into(mv, HEADER + pos, WRAP)
@@ -153,8 +165,8 @@ class Ring:
     def _publish(self) -> int:
         """Make the claimed record visible: WAKE if the consumer had drained the ring."""
         old_tail, self._tail = self._tail, self._claimed
-        _U64.pack_into(self._mv, TAIL_AT, self._tail)
-        return WAKE if _U64.unpack_from(self._mv, HEAD_AT)[0] == old_tail else PUSHED
+        self._u64[_TAIL] = self._tail
+        return WAKE if self._u64[_HEAD] == old_tail else PUSHED
 
     def can_push(self, length: int) -> bool:
         """Would a record of ``length`` bytes fit now? If not, the producer is marked waiting
@@ -164,20 +176,20 @@ class Ring:
         need = (4 + length + 7) & ~7
         to_end = self.capacity - (self._tail & self._mask)
         total = need + (to_end if need > to_end else 0)
-        if total <= self.capacity - (self._tail - _U64.unpack_from(self._mv, HEAD_AT)[0]):
+        if total <= self.capacity - (self._tail - self._u64[_HEAD]):
             return True
-        _U32.pack_into(self._mv, WAITING_AT, 1)
-        return total <= self.capacity - (self._tail - _U64.unpack_from(self._mv, HEAD_AT)[0])
+        self._u32[_WAITING] = 1
+        return total <= self.capacity - (self._tail - self._u64[_HEAD])
 
     def free_bytes(self) -> int:
-        return self.capacity - (self._tail - _U64.unpack_from(self._mv, HEAD_AT)[0])
+        return self.capacity - (self._tail - self._u64[_HEAD])
 
     # consumer ---------------------------------------------------------------------------------
     def peek(self):
         """A memoryview of the next record's payload (valid until ``release``), or None."""
         mv = self._mv
         head = self._head
-        if head == _U64.unpack_from(mv, TAIL_AT)[0]:
+        if head == self._u64[_TAIL]:
             return None
         pos = head & self._mask
         length = _U32.unpack_from(mv, HEADER + pos)[0]
@@ -193,16 +205,16 @@ class Ring:
     def release(self) -> bool:
         """Free the record returned by ``peek``; True if the producer waits for space."""
         self._head = self._next
-        _U64.pack_into(self._mv, HEAD_AT, self._head)
-        if _U32.unpack_from(self._mv, WAITING_AT)[0]:
-            _U32.pack_into(self._mv, WAITING_AT, 0)
+        self._u64[_HEAD] = self._head
+        if self._u32[_WAITING]:
+            self._u32[_WAITING] = 0
             return True
         return False
 
     def discard_all(self) -> bool:
         """Consumer side: drop every unread record (a restarted consumer whose peer's requests
         are being answered by closing their connections). True if the producer waits."""
-        self._head = _U64.unpack_from(self._mv, TAIL_AT)[0]
+        self._head = self._u64[_TAIL]
         self._next = self._head
         return self.release()
 
