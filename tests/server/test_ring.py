@@ -100,6 +100,14 @@ def test_parity_random_traffic_across_wraps(writer, reader):
     assert got == sent
 
 
+def _wait_for_room(parent: int) -> None:
+    """A forked producer facing a full ring: yield, but exit if the consumer (the test process)
+    is gone, so a failed test never leaves a child spinning on a ring nobody drains."""
+    if os.getppid() != parent:
+        os._exit(1)
+    os.sched_yield()
+
+
 def test_two_processes_exchange_records():
     """Producer and consumer in different processes (fork), wake-ups through an eventfd."""
     from hpbroker.server.ring import FULL, WAKE, Ring
@@ -107,6 +115,7 @@ def test_two_processes_exchange_records():
     region = mmap.mmap(-1, _pyring.ring_bytes(1 << 16))
     efd = os.eventfd(0)
     count = 20000
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # producer
         try:
@@ -114,7 +123,7 @@ def test_two_processes_exchange_records():
             for i in range(count):
                 rec = i.to_bytes(4, "little") * (1 + i % 50)
                 while (res := ring.try_push(rec)) == FULL:
-                    os.sched_yield()
+                    _wait_for_room(parent)
                 if res == WAKE:
                     os.eventfd_write(efd, 1)
         finally:
@@ -363,6 +372,7 @@ def _tail_went_back(impl, count=20000) -> int:
     watches the tail word; how often it was seen smaller than before."""
     region = mmap.mmap(-1, _pyring.ring_bytes(1 << 16))
     efd = os.eventfd(0)
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # producer
         try:
@@ -370,7 +380,7 @@ def _tail_went_back(impl, count=20000) -> int:
             for i in range(count):
                 rec = i.to_bytes(4, "little") * (1 + i % 50)
                 while (res := ring.try_push(rec)) == impl.FULL:
-                    os.sched_yield()
+                    _wait_for_room(parent)
                 struct.unpack_from("<Q", region, _pyring.TAIL_AT)  # paces the producer as measured
                 if res == impl.WAKE:
                     os.eventfd_write(efd, 1)
