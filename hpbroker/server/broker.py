@@ -84,6 +84,9 @@ class BrokerServer:
             self.broker.run_maintenance()
         except Exception:
             log.exception("log maintenance failed")
+        now = self.loop.time()
+        for conn in list(self.connections):
+            conn.trim(now)
         self._schedule_maintenance()
 
     def _accept(self) -> None:

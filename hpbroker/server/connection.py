@@ -58,6 +58,9 @@ LARGE_READ_BUFFER = 256 * 1024
 # a peer sent, not what it claimed (a 100 MB size prefix followed by silence costs 1 MiB).
 FIRST_FRAME_ALLOCATION = 1 << 20
 RCVLOWAT_MAX = 512 * 1024
+# A connection idle this long gives back what large frames made it grow (read buffer, spare
+# frame buffer): a thousand producers that went quiet should not keep 256 KiB each.
+IDLE_TRIM_S = 10.0
 MAX_IN_FLIGHT = 128
 MAX_QUEUED_BYTES = 32 * 1024 * 1024
 API_VERSIONS = 18
@@ -120,6 +123,7 @@ class Connection:
         self._writing = False
         self._corked = 0  # >0: answers are queued, and go out in one send when uncorked
         self._spare: bytearray | None = None  # a large-frame buffer nobody references any more
+        self._last_read = self.loop.time()
         self.closed = False
 
     # lifecycle -------------------------------------------------------------------------------
@@ -174,7 +178,20 @@ class Connection:
         return (self._next_seq - self._write_seq) >= MAX_IN_FLIGHT or self._out_bytes >= MAX_QUEUED_BYTES
 
     # reading ---------------------------------------------------------------------------------
+    def trim(self, now: float) -> bool:
+        """After IDLE_TRIM_S without a read, drop back to a READ_BUFFER read buffer and forget the
+        spare large-frame buffer (the server's periodic sweep calls this). True if it was idle."""
+        if self._frame is not None or now - self._last_read < IDLE_TRIM_S:
+            return False
+        self._spare = None
+        if len(self._buf) > READ_BUFFER and self._start == self._end:
+            self._buf = bytearray(READ_BUFFER)
+            self._view = memoryview(self._buf)
+            self._start = self._end = 0
+        return True
+
     def _on_readable(self) -> None:
+        self._last_read = self.loop.time()
         try:
             if self._frame is not None:
                 if self._take_large_frame(self._frame_size, self._frame, 0, self._frame_filled):

@@ -68,6 +68,7 @@ METADATA = 3
 FIND_COORDINATOR = 10
 _PRODUCE_VERSIONS = (REGISTRY[PRODUCE].MIN_VERSION, REGISTRY[PRODUCE].MAX_VERSION)
 HOUSEKEEPING_S = 0.05
+TRIM_EVERY_S = 1.0  # how often idle connections are asked to give back grown buffers
 FETCH_POLL_S = 0.01  # fallback only: handlers wake processors with parked Fetches
 
 
@@ -177,6 +178,12 @@ class ProcessorConnection(Connection):
             self._pause_reading()
         return True
 
+    def trim(self, now: float) -> bool:
+        idle = super().trim(now)
+        if idle and self._stalled is None:
+            self._big = None
+        return idle
+
     def dispatch_here(self, frame) -> None:
         Connection._dispatch(self, frame)
 
@@ -240,6 +247,7 @@ class ProcessorServer:
         self._lsock = lsock
         loop.add_reader(lsock.fileno(), self._accept)
         loop.add_reader(self._efd, self._on_wake)
+        self._next_trim = loop.time() + TRIM_EVERY_S
         self._housekeeping = loop.call_later(HOUSEKEEPING_S, self._tick)
         self._fetch_poll = None
         log.info("processor %d ready (pid %d)", p, os.getpid())
@@ -495,6 +503,11 @@ class ProcessorServer:
                 self._handler_restarted(h)
         if self._fetch_poll is None and len(self.broker.fetch_purgatory):
             self._poll_fetches()
+        now = self.loop.time()
+        if now >= self._next_trim:
+            self._next_trim = now + TRIM_EVERY_S
+            for conn in list(self.connections.values()):
+                conn.trim(now)
         self._housekeeping = self.loop.call_later(HOUSEKEEPING_S, self._tick)
 
     def _handler_restarted(self, h: int) -> None:

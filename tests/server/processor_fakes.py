@@ -1,6 +1,7 @@
 """A ProcessorServer for unit tests: real routing and in-memory rings, no supervisor, no
 sockets of its own, wake-ups recorded instead of written to eventfds."""
 import mmap
+import time
 
 from hpbroker.server.processor import ProcessorServer
 from hpbroker.server.ring import Ring, ring_bytes
@@ -29,6 +30,9 @@ class RegistrationsOnly:
         pass
 
     add_writer, remove_writer = add_reader, remove_reader
+
+    def time(self):
+        return time.monotonic()
 
 
 def processor_server(capacity: int) -> ProcessorServer:

@@ -1,5 +1,6 @@
 """Connection: answers to pipelined requests leave in one send, and a large-frame buffer nobody
 references any more is reused for the next large frame (in-process broker, raw client)."""
+import threading
 import time
 
 from hpbroker import protocol
@@ -61,9 +62,10 @@ def _read_all(client, topic):
     return got
 
 
-def _create_topic(client, name):
+def _create_topic(client, name, configs=()):
     body = {"topics": [{"name": name, "num_partitions": 1, "replication_factor": 1, "assignments": [],
-                        "configs": []}], "timeout_ms": 5000, "validate_only": False}
+                        "configs": [{"name": k, "value": v} for k, v in configs]}],
+            "timeout_ms": 5000, "validate_only": False}
     resp = client.request(CREATE_TOPICS, 4, body)
     assert resp["topics"][0]["error_code"] == 0
 
@@ -134,3 +136,31 @@ def test_read_buffer_grows_once_for_a_producer_and_mid_size_frames_arrive_whole(
         assert sizes == [READ_BUFFER, LARGE_READ_BUFFER], sizes  # the idle client kept 64 KiB
         assert all(c._frame is None for c in b.server.connections)
         assert _read_all(client, "mid") == [v for vs in values for v in vs]
+
+
+def test_an_idle_producer_gives_back_its_grown_buffers():
+    from hpbroker.server.connection import IDLE_TRIM_S, READ_BUFFER
+
+    with running_broker() as b, RawClient(b.bootstrap) as client:
+        _create_topic(client, "trim", [("max.message.bytes", "4000000")])
+        conn = _only_connection(b.server)
+        mid = [b"m" * 1000] * 150  # ~150 KB: grows the read buffer
+        big = [b"b" * 1000] * 1200  # ~1.2 MB: a large-frame buffer kept as the spare
+        assert produce_result(client.request(PRODUCE, 8, produce_body("trim", 0, build_batch(mid)))) == (0, 0)
+        assert produce_result(client.request(PRODUCE, 8, produce_body("trim", 0, build_batch(big)))) == (0, 150)
+        assert _spare_of(conn) is not None and len(conn._buf) > READ_BUFFER
+
+        def trim_at(later):
+            done, out = threading.Event(), []
+            b.server.loop.call_soon_threadsafe(
+                lambda: (out.append(conn.trim(b.server.loop.time() + later)), done.set()))
+            assert done.wait(5)
+            return out[0]
+
+        assert trim_at(0) is False  # just used: kept
+        assert len(conn._buf) > READ_BUFFER and conn._spare is not None
+        assert trim_at(IDLE_TRIM_S + 1) is True
+        assert len(conn._buf) == READ_BUFFER and conn._spare is None
+        # and it grows again when needed, with nothing lost
+        assert produce_result(client.request(PRODUCE, 8, produce_body("trim", 0, build_batch(mid)))) == (0, 1350)
+        assert _read_all(client, "trim") == mid + big + mid
