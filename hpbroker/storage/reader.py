@@ -135,3 +135,6 @@ class PartitionLogReader:
             seg.close()
         self._segments = {}
         self._bases = []
+        # a segment's size as sealed is no longer final once the writer truncated: after a
+        # truncation into it and new appends it may be sealed again at another size
+        self._sealed_size = {}
