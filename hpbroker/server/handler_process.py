@@ -38,7 +38,7 @@ from hpbroker.handlers import REGISTRY
 from hpbroker.handlers.request import CloseConnection, RequestContext
 from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
-from hpbroker.server.topology import WakeBatcher
+from hpbroker.server.topology import WakeBatcher, tell_ready
 from hpbroker.server.handler_context import HandlerContext
 from hpbroker.server.ring import FULL, WAKE
 from hpbroker.server.routing import CONTROLLER_HANDLER, owned_request, owner, route_for
@@ -87,12 +87,7 @@ class HandlerProcess:
         self._timer = loop.call_later(SAFETY_DRAIN_S, self._tick)
         self._maintenance = loop.call_later(MAINTENANCE_S, self._run_maintenance)
         log.info("handler %d ready (pid %d): %d partitions", h, os.getpid(), len(self.ctx.partitions))
-        if ready_fd is not None:
-            try:
-                os.write(ready_fd, b"r")
-            except OSError:  # a restart: the supervisor does not wait for this one
-                pass
-            os.close(ready_fd)
+        tell_ready(ready_fd)
         self._drain()
         try:
             await self._stop.wait()

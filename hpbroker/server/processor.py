@@ -52,7 +52,7 @@ from hpbroker import protocol
 from hpbroker.handlers import REGISTRY
 from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
-from hpbroker.server.topology import WakeBatcher
+from hpbroker.server.topology import WakeBatcher, tell_ready
 from hpbroker.server.connection import Connection, accept_ready, readable_bytes
 from hpbroker.server.processor_view import ProcessorBroker
 from hpbroker.server.ring import FULL, WAKE
@@ -251,12 +251,7 @@ class ProcessorServer:
         self._housekeeping = loop.call_later(HOUSEKEEPING_S, self._tick)
         self._fetch_poll = None
         log.info("processor %d ready (pid %d)", p, os.getpid())
-        if ready_fd is not None:
-            try:
-                os.write(ready_fd, b"r")
-            except OSError:  # a restart: the supervisor does not wait for this one
-                pass
-            os.close(ready_fd)
+        tell_ready(ready_fd)
         try:
             await self._stop.wait()
         finally:

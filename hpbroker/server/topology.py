@@ -231,6 +231,18 @@ class Topology:
                 pass
 
 
+def tell_ready(ready_fd: int | None) -> None:
+    """A child process, once it serves: one byte on the pipe the supervisor waits on at start-up
+    (a restarted child's supervisor no longer reads it, hence the ignored error)."""
+    if ready_fd is None:
+        return
+    try:
+        os.write(ready_fd, b"r")
+    except OSError:
+        pass
+    os.close(ready_fd)
+
+
 class WakeBatcher:
     """Wake peer processes once per event-loop pass, not once per record: an eventfd write that
     wakes a sleeping process costs several microseconds (the top cost in a profile before

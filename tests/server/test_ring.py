@@ -108,39 +108,6 @@ def _wait_for_room(parent: int) -> None:
     os.sched_yield()
 
 
-def test_two_processes_exchange_records():
-    """Producer and consumer in different processes (fork), wake-ups through an eventfd."""
-    from hpbroker.server.ring import FULL, WAKE, Ring
-
-    region = mmap.mmap(-1, _pyring.ring_bytes(1 << 16))
-    efd = os.eventfd(0)
-    count = 20000
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # producer
-        try:
-            ring = Ring(region)
-            for i in range(count):
-                rec = i.to_bytes(4, "little") * (1 + i % 50)
-                while (res := ring.try_push(rec)) == FULL:
-                    _wait_for_room(parent)
-                if res == WAKE:
-                    os.eventfd_write(efd, 1)
-        finally:
-            os._exit(0)
-    ring = Ring(region)
-    seen = 0
-    while seen < count:
-        view = ring.peek()
-        if view is None:
-            os.eventfd_read(efd)
-            continue
-        assert bytes(view) == seen.to_bytes(4, "little") * (1 + seen % 50)
-        ring.release()
-        seen += 1
-    os.waitpid(pid, 0)
-
-
 @pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
 def test_can_push_matches_try_push(impl):
     r = impl.Ring(_region(256))
@@ -202,6 +169,23 @@ def test_push_parts_refuses_a_non_contiguous_part_without_writing(impl):
     assert r.peek() is None and r.free_bytes() == r.capacity
 
 
+def _take_one(r, twin_r, got) -> None:
+    """Consume one record, if any, and step the twin region's consumer with it, so both
+    regions stay byte-equal."""
+    view = r.peek()
+    if view is not None:
+        got.append(bytes(view))
+        r.release()
+        twin_r.peek()
+        twin_r.release()
+
+
+def _drain(r, got) -> None:
+    while (view := r.peek()) is not None:
+        got.append(bytes(view))
+        r.release()
+
+
 @pytest.mark.parametrize("writer", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
 @pytest.mark.parametrize("reader", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
 def test_push_parts_region_is_that_of_push_across_wraps(writer, reader):
@@ -222,16 +206,9 @@ def test_push_parts_region_is_that_of_push_across_wraps(writer, reader):
             else:
                 sent.append(head + rec)
         else:
-            view = r.peek()
-            if view is not None:
-                got.append(bytes(view))
-                r.release()
-                twin_r.peek()
-                twin_r.release()
+            _take_one(r, twin_r, got)
         assert region_a[:] == region_b[:], f"regions differ at step {step}"
-    while (view := r.peek()) is not None:
-        got.append(bytes(view))
-        r.release()
+    _drain(r, got)
     assert got == sent
     assert full > 10  # the full case was exercised, not only the happy path
 
@@ -353,23 +330,17 @@ def test_reserve_parity_random_traffic(writer, reader):
             if res != writer.FULL:
                 sent.append(rec)
         else:
-            view = r.peek()
-            if view is not None:
-                got.append(bytes(view))
-                r.release()
-                twin_r.peek()
-                twin_r.release()
+            _take_one(r, twin_r, got)
         assert region_a[:] == region_b[:], f"regions differ at step {step}"
-    while (view := r.peek()) is not None:
-        got.append(bytes(view))
-        r.release()
+    _drain(r, got)
     assert got == sent
     assert full > 10 and abandoned > 10
 
 
 def _tail_went_back(impl, count=20000) -> int:
-    """Push ``count`` records from a forked producer while this process consumes them and
-    watches the tail word; how often it was seen smaller than before."""
+    """Producer and consumer in different processes (fork), wake-ups through an eventfd: push
+    ``count`` records, check every one arrives intact and in order, and watch the tail word;
+    how often it was seen smaller than before."""
     region = mmap.mmap(-1, _pyring.ring_bytes(1 << 16))
     efd = os.eventfd(0)
     parent = os.getpid()
