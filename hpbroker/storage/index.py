@@ -85,6 +85,11 @@ class MmapIndex:
             return
         access = mmap.ACCESS_WRITE if self.writable else mmap.ACCESS_READ
         self._mm = mmap.mmap(self._fd, length, access=access)
+        # Entries are appended a few bytes at a time into a mostly sparse file. Without this, the
+        # first store into a hole makes the kernel read ahead (and zero) a large folio: ~1.4 ms
+        # per new index file on ext4 here, two per new segment (tuning.md, "Index files"). With
+        # it a fault maps one page.
+        self._mm.madvise(mmap.MADV_RANDOM)
         self._arr = np.frombuffer(self._mm, dtype=self.DTYPE)
 
     def _unmap(self) -> None:
