@@ -38,7 +38,7 @@ from hpbroker.handlers import REGISTRY
 from hpbroker.handlers.request import CloseConnection, RequestContext
 from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
-from hpbroker.server.topology import WakeBatcher, tell_ready
+from hpbroker.server.topology import SafetyPeriod, WakeBatcher, tell_ready
 from hpbroker.server.handler_context import HandlerContext
 from hpbroker.server.ring import FULL, WAKE
 from hpbroker.server.routing import CONTROLLER_HANDLER, owned_request, owner, route_for
@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 
 PRODUCE, LIST_OFFSETS = 0, 2
 BATCH = 256  # records taken from one ring before looking at the others (fairness)
-SAFETY_DRAIN_S = 0.05  # a lost wake-up costs at most this much latency
+SAFETY_DRAIN_S = 0.05  # under load, a lost wake-up costs at most this much latency
+IDLE_DRAIN_S = 1.0  # the safety drain's period once nothing flows (topology.SafetyPeriod)
 MAINTENANCE_S = 1.0
 METADATA_SYNC_TIMEOUT_S = 10.0
 
@@ -59,6 +60,7 @@ class HandlerProcess:
         self.config = config
         self.node = node
         self.is_controller = index == CONTROLLER_HANDLER
+        self.handled = 0  # records taken from the request rings (the safety period watches it)
 
     async def run(self, ready_fd: int | None = None) -> None:
         topo, h = self.topo, self.index
@@ -84,6 +86,7 @@ class HandlerProcess:
         topo.set_handler_seen_generation(h, self._seen_generation)
         self._efd = topo.handler_efds[h]
         loop.add_reader(self._efd, self._on_wake)
+        self._period = SafetyPeriod(SAFETY_DRAIN_S, IDLE_DRAIN_S)
         self._timer = loop.call_later(SAFETY_DRAIN_S, self._tick)
         self._maintenance = loop.call_later(MAINTENANCE_S, self._run_maintenance)
         log.info("handler %d ready (pid %d): %d partitions", h, os.getpid(), len(self.ctx.partitions))
@@ -107,7 +110,8 @@ class HandlerProcess:
 
     def _tick(self) -> None:
         self._drain()
-        self._timer = self.loop.call_later(SAFETY_DRAIN_S, self._tick)
+        waiting = bool(self._tasks) or any(self.blocked)
+        self._timer = self.loop.call_later(self._period.next(self.handled, waiting), self._tick)
 
     def _run_maintenance(self) -> None:
         try:
@@ -136,6 +140,7 @@ class HandlerProcess:
                 view = ring.peek()
                 if view is None:
                     break
+                self.handled += 1
                 try:
                     self._handle_record(p, view)
                 finally:

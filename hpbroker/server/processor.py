@@ -52,7 +52,7 @@ from hpbroker import protocol
 from hpbroker.handlers import REGISTRY
 from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
-from hpbroker.server.topology import WakeBatcher, tell_ready
+from hpbroker.server.topology import SafetyPeriod, WakeBatcher, tell_ready
 from hpbroker.server.connection import Connection, accept_ready, readable_bytes
 from hpbroker.server.processor_view import ProcessorBroker
 from hpbroker.server.ring import FULL, WAKE
@@ -67,7 +67,8 @@ log = logging.getLogger(__name__)
 METADATA = 3
 FIND_COORDINATOR = 10
 _PRODUCE_VERSIONS = (REGISTRY[PRODUCE].MIN_VERSION, REGISTRY[PRODUCE].MAX_VERSION)
-HOUSEKEEPING_S = 0.05
+HOUSEKEEPING_S = 0.05  # under load; backs off to IDLE_HOUSEKEEPING_S when idle (SafetyPeriod)
+IDLE_HOUSEKEEPING_S = 1.0
 TRIM_EVERY_S = 1.0  # how often idle connections are asked to give back grown buffers
 FETCH_POLL_S = 0.01  # fallback only: handlers wake processors with parked Fetches
 
@@ -218,6 +219,7 @@ class ProcessorServer:
         self.stalled: set[ProcessorConnection] = set()
         self.ring_full_pauses = 0  # reported at shutdown: how often back-pressure paused a client
         self.late_answers = 0  # reported at shutdown: answers only the safety drain found
+        self.routed = 0  # requests taken and answers drained (the safety period watches it)
         self.slot_frames = 0  # large Produce frames received straight into a ring record
         self.slot_fallbacks = 0  # ... of which the reservation was abandoned after all
         self._next_conn_id = os.getpid() << 24
@@ -248,6 +250,7 @@ class ProcessorServer:
         loop.add_reader(lsock.fileno(), self._accept)
         loop.add_reader(self._efd, self._on_wake)
         self._next_trim = loop.time() + TRIM_EVERY_S
+        self._period = SafetyPeriod(HOUSEKEEPING_S, IDLE_HOUSEKEEPING_S)
         self._housekeeping = loop.call_later(HOUSEKEEPING_S, self._tick)
         self._fetch_poll = None
         log.info("processor %d ready (pid %d)", p, os.getpid())
@@ -282,6 +285,7 @@ class ProcessorServer:
     # requests ---------------------------------------------------------------------------------
     def route(self, conn: ProcessorConnection, view: memoryview) -> bool:
         """Take one request frame; False if a ring is full (nothing was taken)."""
+        self.routed += 1
         try:
             header, offset = protocol.decode_request_header(view)
         except ProtocolError as exc:
@@ -444,6 +448,7 @@ class ProcessorServer:
         corked = []  # connections answered in this pass: each sends once, at the end
         for h, ring in enumerate(self.resp_rings):
             while (view := ring.peek()) is not None:
+                self.routed += 1
                 conn_id, seq, status, _, _ = env.RESPONSE.unpack_from(view)
                 pend = self.pending.get((conn_id, seq))
                 if pend is not None:
@@ -503,7 +508,8 @@ class ProcessorServer:
             self._next_trim = now + TRIM_EVERY_S
             for conn in list(self.connections.values()):
                 conn.trim(now)
-        self._housekeeping = self.loop.call_later(HOUSEKEEPING_S, self._tick)
+        waiting = bool(self.pending) or bool(self.stalled)
+        self._housekeeping = self.loop.call_later(self._period.next(self.routed, waiting), self._tick)
 
     def _handler_restarted(self, h: int) -> None:
         for key, pend in list(self.pending.items()):

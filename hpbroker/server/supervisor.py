@@ -4,7 +4,8 @@ It creates the shared segments and eventfds (server/topology.py), reserves the p
 handler processes (they recover their partitions from disk), then the processors (they bind the
 same port with SO_REUSEPORT), and logs "listening on" once every child reported ready.
 
-Then it only watches: a child that dies for any reason (SIGKILL, a crash) is forked again (a
+Then it only watches, asleep until a signal arrives (SIGCHLD, SIGTERM, SIGINT reach it through
+``signal.set_wakeup_fd``; a one-second timeout is only a backstop): a child that dies for any reason (SIGKILL, a crash) is forked again (a
 handler then bumps its incarnation word so processors know); a crash loop is slowed down, never
 given up.
 
@@ -35,6 +36,7 @@ HANDLER, PROCESSOR = "handler", "processor"
 READY_TIMEOUT_S = 120.0
 PROCESSOR_GRACE_S = 10.0
 HANDLER_GRACE_S = 30.0
+WATCH_BACKSTOP_S = 1.0  # the watch loop sleeps until a signal; this only bounds a missed one
 _PR_SET_PDEATHSIG = 1
 
 
@@ -74,6 +76,11 @@ class Supervisor:
             return 2
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
+        # A child's death or a stop request writes a byte here (at the signal itself, before any
+        # Python runs), so the watch loop sleeps instead of polling waitpid 20 times a second.
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self._wake_w)
+        signal.signal(signal.SIGCHLD, self._on_signal_wake)
         try:
             ready = [self._start(HANDLER, h) for h in range(self.handlers)]
             if self._await_ready(ready):
@@ -89,6 +96,17 @@ class Supervisor:
 
     def _on_signal(self, signum, frame) -> None:
         self._stopping = True
+
+    def _on_signal_wake(self, signum, frame) -> None:
+        pass  # SIGCHLD needs a handler to reach the wake-up fd; the watch loop reaps
+
+    def _sleep_until_signal(self, timeout: float) -> None:
+        select.select([self._wake_r], [], [], timeout)
+        try:
+            while os.read(self._wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
 
     # children ---------------------------------------------------------------------------------
     def _start(self, role: str, index: int) -> int:
@@ -110,6 +128,10 @@ class Supervisor:
         try:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # ^C reaches the group: the supervisor decides
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.set_wakeup_fd(-1)  # the event loop installs its own
+            os.close(self._wake_r)
+            os.close(self._wake_w)
             _die_with_parent()
             if os.getppid() != self._pid:
                 os._exit(1)
@@ -158,7 +180,7 @@ class Supervisor:
             except ChildProcessError:
                 pid, status = 0, 0
             if pid == 0:
-                time.sleep(0.05)
+                self._sleep_until_signal(WATCH_BACKSTOP_S)
                 continue
             entry = self.children.pop(pid, None)
             if entry is None or self._stopping:
