@@ -70,7 +70,8 @@ _PRODUCE_VERSIONS = (REGISTRY[PRODUCE].MIN_VERSION, REGISTRY[PRODUCE].MAX_VERSIO
 HOUSEKEEPING_S = 0.05  # under load; backs off to IDLE_HOUSEKEEPING_S when idle (SafetyPeriod)
 IDLE_HOUSEKEEPING_S = 1.0
 TRIM_EVERY_S = 1.0  # how often idle connections are asked to give back grown buffers
-FETCH_POLL_S = 0.01  # fallback only: handlers wake processors with parked Fetches
+FETCH_POLL_S = 0.01  # backstop only: handlers wake processors with parked Fetches
+FETCH_POLL_MAX_S = 0.25  # ... so while Fetches stay parked it backs off to this
 
 
 @dataclass(slots=True)
@@ -219,7 +220,10 @@ class ProcessorServer:
         self.stalled: set[ProcessorConnection] = set()
         self.ring_full_pauses = 0  # reported at shutdown: how often back-pressure paused a client
         self.late_answers = 0  # reported at shutdown: answers only the safety drain found
-        self.routed = 0  # requests taken and answers drained (the safety period watches it)
+        # answers drained from the response rings: with ``pending`` (requests in flight), what
+        # the safety period watches; requests served here (Fetch, Metadata) never touch a ring
+        self.answered = 0
+        self._fetch_poll_s = FETCH_POLL_S
         self.slot_frames = 0  # large Produce frames received straight into a ring record
         self.slot_fallbacks = 0  # ... of which the reservation was abandoned after all
         self._next_conn_id = os.getpid() << 24
@@ -285,7 +289,6 @@ class ProcessorServer:
     # requests ---------------------------------------------------------------------------------
     def route(self, conn: ProcessorConnection, view: memoryview) -> bool:
         """Take one request frame; False if a ring is full (nothing was taken)."""
-        self.routed += 1
         try:
             header, offset = protocol.decode_request_header(view)
         except ProtocolError as exc:
@@ -307,12 +310,15 @@ class ProcessorServer:
                     # only the controller creates topics (auto-created ones, __consumer_offsets)
                     if self.broker.needs_controller(api_key, body, version):
                         return self._forward(conn, view, header, CONTROLLER_HANDLER)
-                conn.dispatch_here(frame)
                 if kind == FETCH and self._fetch_poll is None:
-                    # a long poll may park: ask handlers for wake-ups and watch the table until
-                    # nobody waits
+                    # A long poll may park: ask handlers for wake-ups, and watch the table until
+                    # nobody waits. The flag goes up before the Fetch reads the table: an append
+                    # landing in between is then either seen by the read or followed by a wake-up
+                    # (the handler publishes, then reads the flag), so the poll is only a backstop.
                     self.topo.set_processor_has_parked_fetches(self.index, True)
+                    self._fetch_poll_s = FETCH_POLL_S
                     self._fetch_poll = self.loop.call_later(FETCH_POLL_S, self._poll_fetches)
+                conn.dispatch_here(frame)
                 return True
             if self.topo.handlers == 1:
                 # one handler owns everything: no need to decode the body to find its owner
@@ -448,7 +454,7 @@ class ProcessorServer:
         corked = []  # connections answered in this pass: each sends once, at the end
         for h, ring in enumerate(self.resp_rings):
             while (view := ring.peek()) is not None:
-                self.routed += 1
+                self.answered += 1
                 conn_id, seq, status, _, _ = env.RESPONSE.unpack_from(view)
                 pend = self.pending.get((conn_id, seq))
                 if pend is not None:
@@ -509,7 +515,7 @@ class ProcessorServer:
             for conn in list(self.connections.values()):
                 conn.trim(now)
         waiting = bool(self.pending) or bool(self.stalled)
-        self._housekeeping = self.loop.call_later(self._period.next(self.routed, waiting), self._tick)
+        self._housekeeping = self.loop.call_later(self._period.next(self.answered, waiting), self._tick)
 
     def _handler_restarted(self, h: int) -> None:
         for key, pend in list(self.pending.items()):
@@ -526,4 +532,7 @@ class ProcessorServer:
         if not parked:
             return
         self.broker.poll_table()
-        self._fetch_poll = self.loop.call_later(FETCH_POLL_S, self._poll_fetches)
+        # backstop only (see route): back off while the same Fetches stay parked, so an idle
+        # consumer's long polls cost a few wake-ups a second, not 100
+        self._fetch_poll_s = min(self._fetch_poll_s * 2, FETCH_POLL_MAX_S)
+        self._fetch_poll = self.loop.call_later(self._fetch_poll_s, self._poll_fetches)

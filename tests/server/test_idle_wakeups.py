@@ -28,3 +28,38 @@ def test_idle_processes_wake_about_once_a_second(tmp_path):
         wakes = [p.num_ctx_switches().voluntary - n for p, n in zip(procs, before)]
     # handlers: safety tick + log maintenance, each once a second; the rest once a second
     assert max(wakes) <= 3 * MEASURE_S + 3, wakes
+
+
+def test_a_parked_consumer_costs_a_few_wakeups_a_second(tmp_path):
+    """A consumer long-polling an empty topic keeps a Fetch parked in a processor nearly all the
+    time. Handlers wake that processor when they append; its own table poll is only a backstop
+    and backs off (10 ms up to 250 ms) while the same Fetches stay parked: it polled every
+    10 ms before, ~107 wake-ups a second."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    with running_broker(subprocess=True, args=["--processors", "1", "--handlers", "1"],
+                        data_dir=str(tmp_path / "data"), startup_timeout=60) as b:
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        for f in admin.create_topics([NewTopic("idle", 1, 1)]).values():
+            f.result(20)
+        consumer = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "idle-test",
+                             "fetch.wait.max.ms": 500, "enable.auto.commit": False})
+        try:
+            consumer.assign([TopicPartition("idle", 0, 0)])
+            deadline = time.monotonic() + SETTLE_S
+            while time.monotonic() < deadline:
+                consumer.poll(0.1)
+            root = psutil.Process(b.process.pid)
+            procs = root.children()
+            before = [p.num_ctx_switches().voluntary for p in procs]
+            deadline = time.monotonic() + MEASURE_S
+            while time.monotonic() < deadline:
+                consumer.poll(0.1)
+            wakes = [p.num_ctx_switches().voluntary - n for p, n in zip(procs, before)]
+        finally:
+            consumer.close()
+    # the processor: 2 Fetches a second and their timeouts, ~4 backstop polls, the safety tick
+    # (measured: 26-27 in 3 s); 326 before
+    assert max(wakes) <= 15 * MEASURE_S, wakes
