@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import mmap
 import os
+import struct
 
 import numpy as np
 
 #: entries at the end of an index that lookups try first: the pages that are warm in the page
 #: cache because appends and tailing consumers hit them (AbstractIndex uses 8 KiB the same way)
 WARM_BYTES = 8192
+_ENTRY = struct.Struct("<II")  # one offset index entry (the layout above)
 
 
 class MmapIndex:
@@ -243,6 +245,14 @@ class OffsetIndex(MmapIndex):
         return (self._is_increasing("relative_offset") and self._is_increasing("position")
                 and int(pos[0]) > 0 and int(pos[-1]) < log_size)
 
+    def _first_is_new(self, raw: bytes, n: int, upper_bound: int) -> bool:
+        """Would the first entry of ``raw`` (entry ``n`` of the file) pass ``refresh``'s checks?"""
+        rel, pos = _ENTRY.unpack_from(raw)
+        if n:
+            return (rel > int(self._cols["relative_offset"][n - 1]) and pos > int(self._cols["position"][n - 1])
+                    and rel + self.base_offset < upper_bound)
+        return pos > 0 and rel + self.base_offset < upper_bound
+
     def refresh(self, upper_bound: int) -> None:
         """Reader side: copy in the entries the writer added below ``upper_bound``.
 
@@ -260,6 +270,10 @@ class OffsetIndex(MmapIndex):
             raw = os.pread(self._fd, chunk_entries * self.entry_size, n * self.entry_size)
             k = len(raw) // self.entry_size
             if k == 0:
+                return
+            if not self._first_is_new(raw, n, upper_bound):
+                # the usual answer at the tail: spares the vectorised check's ~20 µs of numpy
+                # calls on a chunk of the preallocated zero tail, once per Fetch
                 return
             chunk = np.frombuffer(raw, dtype=self.DTYPE, count=k)
             rel = chunk["relative_offset"].astype(np.int64)

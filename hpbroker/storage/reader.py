@@ -19,12 +19,18 @@ from __future__ import annotations
 
 import bisect
 import os
+import time
 
 from hpbroker.storage.config import LogConfig
 from hpbroker.storage.errors import OffsetOutOfRange
 from hpbroker.storage.log import ReadResult
 from hpbroker.storage.recovery import list_segment_offsets
 from hpbroker.storage.segment import FileRegion, Segment
+
+
+#: how long before a listing a directory change must be for the listing to be trusted (its
+#: mtime comes from the kernel's coarse clock, a few milliseconds behind time.time_ns)
+LISTING_SETTLE_NS = 50_000_000
 
 
 class PartitionLogReader:
@@ -39,8 +45,12 @@ class PartitionLogReader:
     def refresh(self) -> None:
         """Re-list the directory: open new segments, forget deleted ones."""
         try:
+            # stat before listing: a segment created in between moves the mtime past this one
+            self._listed_mtime = os.stat(self.directory).st_mtime_ns
+            self._listed_at = time.time_ns()
             bases = list_segment_offsets(self.directory)
         except FileNotFoundError:
+            self._listed_mtime = -1
             bases = []
         opened = {}
         for b in bases:
@@ -67,11 +77,23 @@ class PartitionLogReader:
                 size = self._sealed_size[seg.base_offset] = os.fstat(seg.handle.fd).st_size
             return size
         pos, h = seg.translate(upper_bound, None)
-        if h is not None or relisted and i == len(self._bases) - 1:
-            # found the first batch at the bound; or, with a fresh listing, the file ends (or
+        if h is not None or i == len(self._bases) - 1 and (relisted or self._listing_current()):
+            # found the first batch at the bound; or, with a current listing, the file ends (or
             # a header is still being written) right where the complete batches end
             return pos
         return None
+
+    def _listing_current(self) -> bool:
+        """Has the directory not changed since ``refresh`` listed it? One stat instead of a
+        listdir for every read that ends at the bound (a consumer at the tail: every Fetch).
+        A directory changed within LISTING_SETTLE_NS before the listing is not trusted: its
+        timestamps come from a coarse clock, so a file created just after the listing could
+        carry the same mtime."""
+        try:
+            mtime = os.stat(self.directory).st_mtime_ns
+        except FileNotFoundError:
+            return False
+        return mtime == self._listed_mtime and self._listed_at - mtime > LISTING_SETTLE_NS
 
     def read(self, fetch_offset: int, max_bytes: int, *, upper_bound: int, min_one_batch: bool = True,
              log_start_offset: int | None = None) -> ReadResult:
