@@ -11,7 +11,11 @@ hits both alike. Each workload is the same code as the stand-alone script (produ
 consume_perf, e2e_latency) with fixed parameters from issue 7's targets. A broker's cost is the
 CPU time of its process tree (psutil, user+system of the process and its descendants) sampled
 just before and after each workload, divided by the gigabytes the workload moved. The cost floor
-(perf/floor.py) is measured in the same run, so the CPU-per-GB figures have their yardstick.
+(perf/floor.py) is measured at the start of every round, so each CPU-per-GB figure is divided by
+a yardstick taken minutes, not a whole run, before it: this machine's page-cache costs drift by
+several times within one run (tuning.md, "Cost floor"), and a floor measured once at the start
+made the ratios of later rounds meaningless (0.54x in one run, the floor having come out at
+1.2 CPU-s/GB). "x floor" is the median of the per-round ratios.
 Medians over the rounds are reported; every single figure is in the JSON.
 """
 from __future__ import annotations
@@ -131,7 +135,8 @@ def _median(values):
     return round(statistics.median(values), 3) if values else None
 
 
-def summarize(works: list[dict], runs: list[dict], floor_figures: dict | None) -> list[dict]:
+def summarize(works: list[dict], runs: list[dict], floor_figures: list[dict] | None) -> list[dict]:
+    """Medians per workload; ``floor_figures[k]`` is the floor measured at the start of round k."""
     rows = []
     for work in works:
         per = {name: [r for r in runs if r["workload"] == work["key"] and r["broker"] == name]
@@ -147,22 +152,25 @@ def summarize(works: list[dict], runs: list[dict], floor_figures: dict | None) -
             row[f"{name}_cpu_s_per_gb"] = (_median([r["cpu_s_per_gb"] for r in per[name]])
                                            if work["floor"] else None)
         if floor_figures and work["floor"]:
-            yardstick = floor_figures[work["floor"]]["cpu_s_per_gb"]
-            row["floor_cpu_s_per_gb"] = yardstick
+            row["floor_cpu_s_per_gb"] = _median([f[work["floor"]]["cpu_s_per_gb"] for f in floor_figures])
             for name in (HP, PEER):
-                cost = row[f"{name}_cpu_s_per_gb"]
-                row[f"{name}_x_floor"] = round(cost / yardstick, 2) if cost and yardstick else None
+                # each run against the floor of its own round
+                ratios = [r["cpu_s_per_gb"] / floor_figures[r["round"]][work["floor"]]["cpu_s_per_gb"]
+                          for r in per[name]
+                          if r["cpu_s_per_gb"] and floor_figures[r["round"]][work["floor"]]["cpu_s_per_gb"]]
+                row[f"{name}_x_floor"] = round(statistics.median(ratios), 2) if ratios else None
         rows.append(row)
     return rows
 
 
-def markdown(rows: list[dict], floor_figures: dict | None, rounds: int) -> str:
+def markdown(rows: list[dict], floor_figures: list[dict] | None, rounds: int) -> str:
     def cell(value):
         return "-" if value is None else f"{value:g}"
 
     lines = [f"Medians of {rounds} round(s), alternating brokers. Ratio = hpbroker / peer "
              "(for latency lower is better). CPU = broker process tree, CPU-s per GB moved; "
-             "x floor = that CPU over the same-run floor.", "",
+             "x floor = median over the rounds of that CPU over the floor measured at the start "
+             "of the same round.", "",
              "| workload | metric | hpbroker | peer | ratio | target | hpbroker CPU-s/GB (x floor) "
              "| peer CPU-s/GB (x floor) |",
              "|---|---|---|---|---|---|---|---|"]
@@ -172,10 +180,13 @@ def markdown(rows: list[dict], floor_figures: dict | None, rounds: int) -> str:
         lines.append(f"| {row['workload']} | {row['metric']} | {cell(row[HP])} | {cell(row[PEER])} "
                      f"| {cell(row['ratio'])} | {row['target']} | {hp_cpu} | {peer_cpu} |")
     if floor_figures:
-        i, o = floor_figures["in"], floor_figures["out"]
-        lines += ["", f"Floor, same run: in (recv + append) {i['gb_per_s']} GB/s, "
-                      f"{i['cpu_s_per_gb']} CPU-s/GB; out (sendfile) {o['gb_per_s']} GB/s, "
-                      f"{o['cpu_s_per_gb']} CPU-s/GB."]
+        def spread(way, key):
+            values = [f[way][key] for f in floor_figures]
+            return f"{_median(values):g} ({min(values):g}-{max(values):g})"
+
+        lines += ["", f"Floor, each round (median, range): in (recv + append) {spread('in', 'gb_per_s')} GB/s, "
+                      f"{spread('in', 'cpu_s_per_gb')} CPU-s/GB; out (sendfile) {spread('out', 'gb_per_s')} "
+                      f"GB/s, {spread('out', 'cpu_s_per_gb')} CPU-s/GB."]
     return "\n".join(lines) + "\n"
 
 
@@ -202,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--consumers", type=int, default=1, help="consumer processes")
     parser.add_argument("--e2e-rate", type=float, default=2000)
     parser.add_argument("--e2e-duration", type=float, default=5)
-    parser.add_argument("--floor-gb", type=float, default=1.0, help="0 skips the floor")
+    parser.add_argument("--floor-gb", type=float, default=0.5,
+                        help="GB each way of the floor measured at the start of every round; 0 skips it")
     parser.add_argument("--floor-dir", default=None, help="default: the system temp directory")
     parser.add_argument("--only", default=None,
                         help="comma-separated workload keys to run: p1k,p100,c1k,e2e (c1k needs p1k)")
@@ -223,12 +235,7 @@ def main(argv=None) -> int:
             raise SystemExit("--only: the consume workload reads what p1k produced; add p1k")
     progress = _common.Progress("compare", interval=0)
     started = time.monotonic()
-    floor_figures = None
-    if ns.floor_gb > 0:
-        progress.say(f"cost floor, {ns.floor_gb} GB each way")
-        floor_figures = floor.measure(int(ns.floor_gb * 1e9), ns.floor_dir or tempfile.gettempdir(),
-                                      int(min(256e6, ns.floor_gb * 1e9)))
-        progress.say(floor.summary_line(floor_figures))
+    floor_figures = [] if ns.floor_gb > 0 else None
     try:
         brokers = start_brokers(ns)
     except (RuntimeError, FileNotFoundError) as exc:
@@ -238,6 +245,11 @@ def main(argv=None) -> int:
     try:
         progress.say(f"hpbroker at {brokers[HP].bootstrap}, peer at {brokers[PEER].bootstrap}")
         for round_no in range(ns.rounds):
+            if floor_figures is not None:
+                floor_figures.append(floor.measure(int(ns.floor_gb * 1e9), ns.floor_dir or tempfile.gettempdir(),
+                                                   int(min(256e6, ns.floor_gb * 1e9))))
+                progress.say(f"round {round_no + 1}/{ns.rounds} cost floor, {ns.floor_gb} GB each way: "
+                             f"{floor.summary_line(floor_figures[-1])}")
             order = [HP, PEER] if round_no % 2 == 0 else [PEER, HP]
             topics: dict = {}
             for work in works:

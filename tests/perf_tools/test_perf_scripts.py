@@ -92,6 +92,9 @@ def test_compare_starts_both_brokers_and_stops_them(tmp_path):
     for row in result["summary"]:
         assert row["hpbroker"] and row["peer"] and row["ratio"]
     assert result["summary"][0]["hpbroker_cpu_s_per_gb"] is not None
+    # the floor is measured at the start of every round, and each run is divided by its own
+    assert len(result["floor"]) == 1 and result["floor"][0]["in"]["cpu_s_per_gb"] > 0
+    assert result["summary"][0]["hpbroker_x_floor"] is not None
     assert "| produce 1 partition, 1 KB, acks=all |" in out.with_suffix(".md").read_text()
     for bootstrap in result["brokers"].values():
         host, port = bootstrap.split(":")
