@@ -127,6 +127,16 @@ cdef int _records_fill(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, int64_t
     return pos == end
 
 
+def records_fill(buf, int64_t count):
+    """True when exactly ``count`` length-prefixed records fill ``buf`` (a decompressed payload)."""
+    cdef const uint8_t[::1] v = buf
+    if count < 0:
+        return False
+    if v.shape[0] == 0:
+        return count == 0
+    return bool(_records_fill(&v[0], 0, v.shape[0], count))
+
+
 def read_header(buf, Py_ssize_t pos=0):
     cdef const uint8_t[::1] v = buf
     if pos < 0 or v.shape[0] - pos < OVERHEAD:

@@ -95,6 +95,14 @@ def _records_fill(buf, pos: int, end: int, count: int) -> bool:
     return pos == end
 
 
+def records_fill(buf, count: int) -> bool:
+    """True when exactly ``count`` length-prefixed records fill ``buf`` (a decompressed payload)."""
+    if count < 0:
+        return False
+    with memoryview(buf) as m:
+        return _records_fill(m, 0, m.nbytes, count)
+
+
 def validate(buf, pos: int = 0, end: int = -1) -> BatchHeader:
     """Check one batch from a client that must fill [pos, end) exactly (Produce v3+ rule)."""
     if end < 0:

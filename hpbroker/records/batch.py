@@ -6,9 +6,14 @@ The functions never look at record bytes from Python: they run in Cython
 from __future__ import annotations
 
 from hpbroker import _speedups
+from hpbroker.records.compression import MAX_DECOMPRESSED, CompressionError, decompressed_view
 from hpbroker.records.layout import *  # noqa: F401,F403  (constants, BatchHeader, errors)
 from hpbroker.records.layout import (  # noqa: F401
     CODEC_MASK,
+    CORRUPT_MESSAGE,
+    INVALID_RECORD,
+    NO_COMPRESSION,
+    RECORD_BATCH_OVERHEAD,
     UNSUPPORTED_COMPRESSION_TYPE,
     ZSTD,
     BatchHeader,
@@ -22,7 +27,8 @@ read_header = _impl.read_header
 #: validate(buf, pos=0, end=-1) -> BatchHeader: exactly one client batch filling [pos, end);
 #: raises InvalidRecordBatch (error_code CORRUPT_MESSAGE or INVALID_RECORD), ValueError if the
 #: range lies outside buf. Checks PROTOCOL.md 3.3: length, magic, CRC, codec 0-4, records count
-#: vs lastOffsetDelta (and, uncompressed, vs the records present), no control batch, sequence
+#: vs lastOffsetDelta (and, uncompressed, vs the records present: compressed batches get that
+#: check from validate_compressed_records), no control batch, sequence
 validate = _impl.validate
 #: patch(buf, pos, base_offset, partition_leader_epoch): stamp the fields outside the CRC;
 #: TypeError if buf is read-only (bytes, mmap ACCESS_READ), InvalidRecordBatch if pos is out of range
@@ -30,6 +36,9 @@ patch = _impl.patch
 #: set_log_append_time(buf, pos, timestamp): LogAppendTime bit + maxTimestamp, CRC recomputed
 #: (same errors as patch, and InvalidRecordBatch if the batch length does not fit buf)
 set_log_append_time = _impl.set_log_append_time
+#: records_fill(buf, count) -> bool: exactly ``count`` length-prefixed records fill ``buf`` (the
+#: walk over record length varints that validate does for uncompressed batches)
+records_fill = _impl.records_fill
 #: scan(buf, pos=0, end=-1, check_crc=True) -> (valid_end, [(pos, base_offset, last_offset,
 #: max_timestamp, size), ...]): walk whole batches until the first one that is short or bad;
 #: ValueError for a negative pos, an end past buf is clamped
@@ -43,3 +52,24 @@ def check_produce_version(header: BatchHeader, api_version: int) -> None:
         raise InvalidRecordBatch(
             UNSUPPORTED_COMPRESSION_TYPE, f"zstd compression needs Produce v7+, got v{api_version}"
         )
+
+
+def validate_compressed_records(buf, header: BatchHeader, max_size: int = MAX_DECOMPRESSED) -> None:
+    """The check ``validate`` makes on uncompressed records, for a compressed batch: its payload
+    decompresses, and exactly ``recordsCount`` records fill it. Without this a batch could claim
+    any count (with a matching lastOffsetDelta) over a payload of a few records and move the log
+    end offset by up to 2^31; Kafka decompresses and walks the records on append as well. The
+    codec libraries decompress (bounded by ``max_size``) and the Cython walk counts: no record
+    is touched from Python. CORRUPT_MESSAGE if the payload does not decompress, INVALID_RECORD
+    if the count is wrong."""
+    codec = header.attributes & CODEC_MASK
+    if codec == NO_COMPRESSION:
+        return
+    with memoryview(buf) as m:
+        try:
+            payload = decompressed_view(codec, m[RECORD_BATCH_OVERHEAD:header.size], max_size)
+        except CompressionError as exc:
+            raise InvalidRecordBatch(CORRUPT_MESSAGE, str(exc)) from None
+    if not records_fill(payload, header.records_count):
+        raise InvalidRecordBatch(
+            INVALID_RECORD, f"compressed records do not fill the batch as its count {header.records_count} says")

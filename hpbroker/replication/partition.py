@@ -85,6 +85,11 @@ class Partition:
             raise AppendError(CORRUPT_MESSAGE, f"unknown compression codec {codec}")
         if codec == rb.ZSTD and not allow_zstd:
             raise AppendError(UNSUPPORTED_COMPRESSION_TYPE, "zstd needs Produce v7 or later")
+        if codec:
+            try:
+                rb.validate_compressed_records(buf, h)
+            except rb.InvalidRecordBatch as exc:
+                raise AppendError(exc.error_code, exc.reason) from None
         now = int(time.time() * 1000)
         if not log_append_time:
             if timestamp_before_ms is not None and h.base_timestamp < now - timestamp_before_ms:

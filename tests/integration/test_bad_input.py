@@ -70,6 +70,26 @@ def test_corrupt_batch_is_refused_and_not_stored(bootstrap, topic_name):
     assert [m.value() for m in got] == [b"good"]
 
 
+def test_compressed_batch_claiming_more_records_than_it_holds_is_refused(bootstrap, topic_name):
+    """recordsCount and lastOffsetDelta agree, the CRC is right, the lz4 payload holds 2 records:
+    INVALID_RECORD, and the log end offset does not jump by the claimed count."""
+    from crc32c import crc32c
+
+    from hpbroker.records.layout import LZ4, OFF_ATTRIBUTES, OFF_CRC
+
+    create_topic(bootstrap, topic_name)
+    forged = build_batch([b"a", b"b"], compression=LZ4)
+    struct.pack_into(">i", forged, 23, 999_999)    # lastOffsetDelta
+    struct.pack_into(">i", forged, 57, 1_000_000)  # recordsCount
+    struct.pack_into(">I", forged, OFF_CRC, crc32c(memoryview(forged)[OFF_ATTRIBUTES:]))
+    with RawClient(bootstrap) as c:
+        assert produce_result(c.request(0, 8, produce_body(topic_name, 0, bytes(forged))))[0] == 87
+        honest = build_batch([b"c", b"d"], compression=LZ4)
+        assert produce_result(c.request(0, 8, produce_body(topic_name, 0, bytes(honest)))) == (0, 0)
+    got = confluent_consume_all(bootstrap, topic_name, 1, 2)
+    assert [(m.offset(), m.value()) for m in got] == [(0, b"c"), (1, b"d")]
+
+
 def _valid_frames():
     frames = []
     for key, version, body in [
