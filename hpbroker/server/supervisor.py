@@ -4,10 +4,10 @@ It creates the shared segments and eventfds (server/topology.py), reserves the p
 handler processes (they recover their partitions from disk), then the processors (they bind the
 same port with SO_REUSEPORT), and logs "listening on" once every child reported ready.
 
-Then it only watches, asleep until a signal arrives (SIGCHLD, SIGTERM, SIGINT reach it through
-``signal.set_wakeup_fd``; a one-second timeout is only a backstop): a child that dies for any reason (SIGKILL, a crash) is forked again (a
-handler then bumps its incarnation word so processors know); a crash loop is slowed down, never
-given up.
+Then it only watches, asleep until a signal arrives (SIGCHLD, SIGTERM and SIGINT reach it
+through ``signal.set_wakeup_fd``; a one-second timeout is only a backstop): a child that dies
+for any reason (SIGKILL, a crash) is forked again (a handler then bumps its incarnation word so
+processors know); a crash loop is slowed down, never given up.
 
 SIGTERM / SIGINT: processors stop first (no new requests), then handlers (logs closed cleanly
 with the clean-shutdown marker), anything still alive after the grace period is killed, and the

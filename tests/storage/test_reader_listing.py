@@ -26,14 +26,18 @@ def _counting_listings(monkeypatch):
     return calls
 
 
-def test_reads_at_the_tail_do_not_relist(tmp_path, monkeypatch):
-    path = str(tmp_path / "t-0")
+def _log_and_trusted_reader(path: str, batches: int):
     log = PartitionLog(path)
-    for _ in range(20):
+    for _ in range(batches):
         log.append(_batch())
     reader = PartitionLogReader(path)
     time.sleep(LISTING_SETTLE_NS / 1e9 + 0.02)
     reader.refresh()  # a listing made well after the directory last changed: trusted
+    return log, reader
+
+
+def test_reads_at_the_tail_do_not_relist(tmp_path, monkeypatch):
+    log, reader = _log_and_trusted_reader(str(tmp_path / "t-0"), 20)
     calls = _counting_listings(monkeypatch)
     for _ in range(50):
         got = reader.read(90, 1 << 20, upper_bound=log.log_end_offset)
@@ -45,13 +49,7 @@ def test_reads_at_the_tail_do_not_relist(tmp_path, monkeypatch):
 
 
 def test_a_segment_rolled_after_the_listing_is_found(tmp_path):
-    path = str(tmp_path / "t-0")
-    log = PartitionLog(path)
-    for _ in range(4):
-        log.append(_batch())
-    reader = PartitionLogReader(path)
-    time.sleep(LISTING_SETTLE_NS / 1e9 + 0.02)
-    reader.refresh()
+    log, reader = _log_and_trusted_reader(str(tmp_path / "t-0"), 4)
     assert reader.read(0, 1 << 20, upper_bound=log.log_end_offset).size > 0  # trusted listing
     old_end = log.log_end_offset
     log.roll()
