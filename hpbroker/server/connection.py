@@ -58,6 +58,11 @@ LARGE_READ_BUFFER = 256 * 1024
 # a peer sent, not what it claimed (a 100 MB size prefix followed by silence costs 1 MiB).
 FIRST_FRAME_ALLOCATION = 1 << 20
 RCVLOWAT_MAX = 512 * 1024
+# After a frame that took the large-frame path, the next read at a frame boundary takes at most
+# this much: the first bytes of the next large frame are then copied into its own buffer (or a
+# ring record) from a 16 KiB read, not from a whole read buffer (64 or 256 KiB). What is left
+# stays in the kernel and is received straight where it belongs.
+LARGE_FRAME_HEAD_READ = 16 * 1024
 # A connection idle this long gives back what large frames made it grow (read buffer, spare
 # frame buffer): a thousand producers that went quiet should not keep 256 KiB each.
 IDLE_TRIM_S = 10.0
@@ -111,6 +116,7 @@ class Connection:
         self._end = 0  # end of received bytes in _buf
         self._frame: bytearray | None = None  # a large frame being received directly
         self._frame_filled = 0
+        self._large_next = False  # the last frame was large: read the next head small
         self._frame_size = 0
         self._rcvlowat = 1
         self._next_seq = 0
@@ -229,7 +235,10 @@ class Connection:
                 tail = self._end - self._start
                 self._buf[:tail] = self._buf[self._start:self._end]
                 self._start, self._end = 0, tail
-            n = self.sock.recv_into(self._view[self._end:])
+            if self._large_next and self._start == self._end:
+                n = self.sock.recv_into(self._view[self._end:self._end + LARGE_FRAME_HEAD_READ])
+            else:
+                n = self.sock.recv_into(self._view[self._end:])
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -264,6 +273,7 @@ class Connection:
                 return self.close(f"invalid request size {size} (socket.request.max.bytes {self.max_request})")
             have = self._end - self._start - 4
             if have >= size:
+                self._large_next = False
                 begin = self._start + 4
                 self._start = begin + size
                 if not self._frame_ready(buf, begin, size):
@@ -279,6 +289,7 @@ class Connection:
                     self._make_room(LARGE_READ_BUFFER)  # a producer: grow the read buffer, once
                 else:
                     # larger than our buffer: receive the rest straight into the frame
+                    self._large_next = True
                     if not self._take_large_frame(size, buf, self._start + 4, have):
                         with self._view[self._start + 4:self._end] as head:  # no temporary copy
                             self._hold_large_frame(size, head)

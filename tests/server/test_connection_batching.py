@@ -164,3 +164,41 @@ def test_an_idle_producer_gives_back_its_grown_buffers():
         # and it grows again when needed, with nothing lost
         assert produce_result(client.request(PRODUCE, 8, produce_body("trim", 0, build_batch(mid)))) == (0, 1350)
         assert _read_all(client, "trim") == mid + big + mid
+
+
+class RecordingSocket(CountingSocket):
+    """Also records how many bytes each recv_into offered to take."""
+
+    def __init__(self, sock):
+        super().__init__(sock)
+        self.offered = []
+
+    def recv_into(self, buffer, *args):
+        self.offered.append(len(buffer))
+        return self._sock.recv_into(buffer, *args)
+
+
+def test_after_a_large_frame_the_next_head_is_read_small():
+    """The first bytes of a large frame are copied into its own buffer: after a large frame the
+    read at the next frame boundary takes LARGE_FRAME_HEAD_READ, not the whole read buffer
+    (64 or 256 KiB), so that copy is 16 KiB; the rest goes straight into the frame. A small frame
+    in between puts the reads back to normal, and every byte still lands."""
+    from hpbroker.server.connection import LARGE_FRAME_HEAD_READ
+
+    with running_broker() as b, RawClient(b.bootstrap) as client:
+        _create_topic(client, "heads")
+        conn = _only_connection(b.server)
+        rec = RecordingSocket(conn.sock)
+        conn.sock = rec
+        values = [[bytes([k]) * 1000 for _ in range(300)] for k in range(1, 4)]  # ~300 KB frames
+        assert produce_result(client.request(PRODUCE, 8, produce_body("heads", 0, build_batch(values[0])))) == (0, 0)
+        assert conn._large_next
+        rec.offered.clear()
+        assert produce_result(client.request(PRODUCE, 8, produce_body("heads", 0, build_batch(values[1])))) == (0, 300)
+        assert rec.offered[0] == LARGE_FRAME_HEAD_READ, rec.offered
+        client.request(API_VERSIONS, 3, {"client_software_name": "t", "client_software_version": "1"})
+        assert not conn._large_next  # a small frame: the next read is a normal one again
+        rec.offered.clear()
+        assert produce_result(client.request(PRODUCE, 8, produce_body("heads", 0, build_batch(values[2])))) == (0, 600)
+        assert rec.offered[0] == len(conn._buf) > LARGE_FRAME_HEAD_READ, rec.offered  # the whole buffer
+        assert _read_all(client, "heads") == [v for vs in values for v in vs]
