@@ -157,7 +157,8 @@ def summarize(works: list[dict], runs: list[dict], floor_figures: list[dict] | N
                 # each run against the floor of its own round
                 ratios = [r["cpu_s_per_gb"] / floor_figures[r["round"]][work["floor"]]["cpu_s_per_gb"]
                           for r in per[name]
-                          if r["cpu_s_per_gb"] and floor_figures[r["round"]][work["floor"]]["cpu_s_per_gb"]]
+                          if r["cpu_s_per_gb"] is not None
+                          and floor_figures[r["round"]][work["floor"]]["cpu_s_per_gb"]]
                 row[f"{name}_x_floor"] = round(statistics.median(ratios), 2) if ratios else None
         rows.append(row)
     return rows
