@@ -28,9 +28,13 @@ from hpbroker.storage.recovery import list_segment_offsets
 from hpbroker.storage.segment import FileRegion, Segment
 
 
-#: how long before a listing a directory change must be for the listing to be trusted (its
-#: mtime comes from the kernel's coarse clock, a few milliseconds behind time.time_ns)
-LISTING_SETTLE_NS = 50_000_000
+#: How long before a listing a directory change must be for the listing to be trusted. A file
+#: created after the listing must get a different mtime than the one listed: mtimes come from
+#: the kernel's coarse clock (a few milliseconds behind time.time_ns) and are stored at the
+#: filesystem's granularity (1 ns on ext4, xfs, btrfs and tmpfs; 1 s on some older and network
+#: filesystems). 2 s covers both; until then a reader re-lists at each read that ends at the
+#: bound, which happens only in the seconds after a segment is rolled or deleted.
+LISTING_SETTLE_NS = 2_000_000_000
 
 
 class PartitionLogReader:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from hpbroker.records.builder import build_batch
 from hpbroker.storage import reader as readermod
 from hpbroker.storage.log import PartitionLog
-from hpbroker.storage.reader import LISTING_SETTLE_NS, PartitionLogReader
+from hpbroker.storage.reader import PartitionLogReader
+
+LISTING_SETTLE_NS = 50_000_000  # what the fixture below sets
 
 
 def _batch(n=5):
@@ -24,6 +28,13 @@ def _counting_listings(monkeypatch):
     orig = readermod.list_segment_offsets
     monkeypatch.setattr(readermod, "list_segment_offsets", lambda d: calls.append(d) or orig(d))
     return calls
+
+
+@pytest.fixture(autouse=True)
+def _short_settle(monkeypatch):
+    # the production margin (2 s) covers filesystems with 1 s timestamps; this test's tmp
+    # directory has nanosecond ones, and 50 ms keeps the test fast
+    monkeypatch.setattr(readermod, "LISTING_SETTLE_NS", LISTING_SETTLE_NS)
 
 
 def _log_and_trusted_reader(path: str, batches: int):
