@@ -41,3 +41,18 @@ def processor_server(capacity: int) -> ProcessorServer:
     server._wakes = RecordedWakes()
     server.loop, server.broker = RegistrationsOnly(), None
     return server
+
+
+def drain(ring) -> list[bytes]:
+    """Every record waiting in ``ring``, released as it is read."""
+    out = []
+    while (view := ring.peek()) is not None:
+        out.append(bytes(view))
+        ring.release()
+    return out
+
+
+def fill(ring, record_bytes: int = 10_000) -> None:
+    """Push records of ``record_bytes`` until one more would not fit: a ring with no room."""
+    while ring.can_push(record_bytes):
+        ring.try_push(bytes(record_bytes))

@@ -11,7 +11,7 @@ from hpbroker.server import processor
 from hpbroker.server.connection import LARGE_READ_BUFFER
 from hpbroker.server.processor import ProcessorConnection
 from hpbroker.server.routing import owned_request, owner, route_for
-from tests.server.processor_fakes import HANDLERS, processor_server
+from tests.server.processor_fakes import HANDLERS, drain, fill, processor_server
 
 BATCH = 110_000  # bytes of records per partition: three make a frame above LARGE_READ_BUFFER
 RING = 1 << 20
@@ -45,14 +45,6 @@ def _produce(partitions, topic="orders", version=8, batch=BATCH):
     return body, frame  # size prefix included, as it goes on the wire
 
 
-def _records(ring):
-    out = []
-    while (view := ring.peek()) is not None:
-        out.append(bytes(view))
-        ring.release()
-    return out
-
-
 def _envelope(record):
     conn_id, seq, kind, api_key, version, _, correlation_id, _ = env.REQUEST.unpack_from(record)
     return conn_id, seq, kind, api_key, version, correlation_id
@@ -66,10 +58,10 @@ def test_a_large_produce_already_buffered_goes_straight_into_a_ring_record():
     conn._on_readable()  # the first 64 KiB into the read buffer, the rest into the record
     assert server.slot_frames == 1 and server.slot_fallbacks == 0
     assert conn._big is None and conn._frame is None  # the large-frame buffer was never used
-    (record,) = _records(server.req_rings[0])
+    (record,) = drain(server.req_rings[0])
     assert _envelope(record) == (7, 0, env.WHOLE, 0, 8, 42)
     assert record[env.REQUEST.size:] == frame[4:]
-    assert _records(server.req_rings[1]) == []
+    assert drain(server.req_rings[1]) == []
     assert conn._next_seq == 1 and list(server.pending) == [(7, 0)]
     assert server._wakes.woken == [0]
     assert server.req_rings[0].can_push(10)  # no reservation left open
@@ -82,9 +74,9 @@ def test_a_split_large_produce_sends_each_owner_its_partitions_and_joins_the_ans
     peer.sendall(frame)
     conn._on_readable()
     assert server.slot_frames == 1 and conn._big is None
-    (first,) = _records(server.req_rings[0])  # the whole frame, flagged OWNED
+    (first,) = drain(server.req_rings[0])  # the whole frame, flagged OWNED
     assert _envelope(first) == (7, 0, env.OWNED, 0, 8, 42) and first[env.REQUEST.size:] == frame[4:]
-    (second,) = _records(server.req_rings[1])  # only handler 1's partitions, copied once
+    (second,) = drain(server.req_rings[1])  # only handler 1's partitions, copied once
     assert _envelope(second) == (7, 0, env.OWNED, 0, 8, 42)
     assert BATCH < len(second) < BATCH + 200
     (pend,) = server.pending.values()
@@ -113,35 +105,33 @@ def test_a_split_frame_whose_other_owner_is_full_takes_the_ordinary_path_all_or_
     _, frame = _produce(_partitions("orders", same_owner=False))
     server = _server()
     filler = server.req_rings[1]
-    while filler.can_push(10_000):
-        filler.try_push(bytes(10_000))
+    fill(filler)
     conn, peer = _connection(server)
     peer.sendall(frame)
     conn._on_readable()
     assert server.slot_frames == 0 and server.slot_fallbacks == 1
     assert server.req_rings[0].peek() is None  # the first owner got nothing either
     assert conn in server.stalled and conn._stalled is not None and not conn._reading
-    _records(filler)
+    drain(filler)
     conn.retry()  # the handler made room
     assert conn._stalled is None and conn._next_seq == 1
-    assert [len(r) for r in _records(server.req_rings[0])] and [len(r) for r in _records(filler)]
+    assert [len(r) for r in drain(server.req_rings[0])] and [len(r) for r in drain(filler)]
 
 
 def test_a_full_ring_falls_back_and_the_frame_waits_for_room():
     _, frame = _produce(_partitions("orders", same_owner=True))
     server = _server()
     ring = server.req_rings[0]
-    while ring.can_push(10_000):
-        ring.try_push(bytes(10_000))
+    fill(ring)
     conn, peer = _connection(server)
     peer.sendall(frame)
     conn._on_readable()  # reserve fails: the first bytes go to the large-frame buffer
     assert conn._frame is conn._big and conn._frame_filled > 0
     conn._on_readable()  # still full: the rest too, then the ring push fails
     assert server.slot_frames == 0 and conn in server.stalled and not conn._reading
-    _records(ring)
+    drain(ring)
     conn.retry()
-    (record,) = _records(ring)
+    (record,) = drain(ring)
     assert record[env.REQUEST.size:] == frame[4:] and _envelope(record)[:3] == (7, 0, env.WHOLE)
 
 
@@ -158,7 +148,7 @@ def test_a_trickled_frame_is_received_into_the_large_frame_buffer_until_the_rest
     peer.sendall(frame[cut:])
     conn._on_readable()  # now the rest is all there: received into the record
     assert server.slot_frames == 1 and conn._frame is None
-    (record,) = _records(server.req_rings[0])
+    (record,) = drain(server.req_rings[0])
     assert record[env.REQUEST.size:] == frame[4:]
 
 
@@ -185,7 +175,7 @@ def test_a_short_read_inside_the_record_gives_the_bytes_back_and_publishes_nothi
     monkeypatch.undo()
     peer.sendall(frame[cut:])
     conn._on_readable()
-    (record,) = _records(server.req_rings[0])
+    (record,) = drain(server.req_rings[0])
     assert record[env.REQUEST.size:] == frame[4:] and server.slot_frames == 1
 
 
@@ -196,24 +186,22 @@ def test_a_smaller_large_frame_that_waits_for_room_is_still_intact_on_retry():
     ring = server.req_rings[0]
     conn, peer = _connection(server)
     _, big = _produce(_partitions("orders", same_owner=True), batch=BATCH + 20_000)
-    while ring.can_push(10_000):
-        ring.try_push(bytes(10_000))
+    fill(ring)
     peer.sendall(big)
     conn._on_readable()
     conn._on_readable()
-    _records(ring)
+    drain(ring)
     conn.retry()
-    _records(ring)
-    while ring.can_push(10_000):
-        ring.try_push(bytes(10_000))
+    drain(ring)
+    fill(ring)
     _, frame = _produce(_partitions("orders", same_owner=True))
     peer.sendall(frame)
     conn._on_readable()
     conn._on_readable()
     assert len(conn._big) > len(frame) and conn in server.stalled
-    _records(ring)
+    drain(ring)
     conn.retry()
-    (record,) = _records(ring)
+    (record,) = drain(ring)
     assert record[env.REQUEST.size:] == frame[4:]
 
 

@@ -5,7 +5,7 @@ answers are joined in request order."""
 from hpbroker import protocol
 from hpbroker.server import envelope as env
 from hpbroker.server.routing import owner
-from tests.server.processor_fakes import HANDLERS, processor_server
+from tests.server.processor_fakes import HANDLERS, drain, processor_server
 
 BATCH = 1000  # bytes of records per partition (the processor never looks inside them)
 
@@ -39,21 +39,13 @@ def _produce(version=8):
     return body, frame
 
 
-def _ring_records(ring):
-    out = []
-    while (view := ring.peek()) is not None:
-        out.append(bytes(view))
-        ring.release()
-    return out
-
-
 def test_each_ring_gets_only_the_partitions_its_handler_owns():
     body, frame = _produce()
     server, conn = _server(), _Conn()
     assert server.route(conn, memoryview(frame)) is True
     pushed = 0
     for h, ring in enumerate(server.req_rings):
-        (record,) = _ring_records(ring)
+        (record,) = drain(ring)
         pushed += len(record)
         conn_id, seq, kind, api_key, version, _, correlation_id, _ = env.REQUEST.unpack_from(record)
         assert (conn_id, seq, kind, api_key, version, correlation_id) == (7, 0, env.OWNED, 0, 8, 42)
@@ -91,7 +83,7 @@ def test_partial_answers_are_joined_in_request_order():
     # the pending request keeps names and indexes only: no views pin the connection's buffer
     assert "records" not in repr(pend.request) and "memoryview" not in repr(pend.request)
     for h in reversed(range(HANDLERS)):  # answers arrive in any order
-        (record,) = _ring_records(server.req_rings[h])
+        (record,) = drain(server.req_rings[h])
         payload = record[env.REQUEST.size:]
         sub = protocol.decode_request(0, 3, payload, protocol.decode_request_header(payload)[1])
         answer = {"responses": [{"name": t["name"], "partition_responses": [

@@ -14,13 +14,15 @@ except ImportError:  # pure-only environment: the compiled half of the parity te
     _cring = None
 
 IMPLS = [_pyring] + ([_cring] if _cring is not None else [])
+#: run a test once per ring implementation, named after its module
+per_impl = pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
 
 
 def _region(capacity):
     return mmap.mmap(-1, _pyring.ring_bytes(capacity))
 
 
-@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+@per_impl
 def test_push_peek_release_in_order(impl):
     r = impl.Ring(_region(1024))
     assert r.peek() is None
@@ -33,7 +35,7 @@ def test_push_peek_release_in_order(impl):
     assert r.peek() is None
 
 
-@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+@per_impl
 def test_full_ring_sets_waiting_and_release_reports_it(impl):
     r = impl.Ring(_region(256))
     n = 0
@@ -45,7 +47,7 @@ def test_full_ring_sets_waiting_and_release_reports_it(impl):
     assert r.try_push(b"x" * 50) != impl.FULL
 
 
-@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+@per_impl
 def test_record_larger_than_half_is_refused(impl):
     r = impl.Ring(_region(256))
     with pytest.raises(ValueError):
@@ -53,7 +55,7 @@ def test_record_larger_than_half_is_refused(impl):
     assert r.try_push(b"x" * r.max_record) == impl.WAKE  # a maximal record fits an empty ring
 
 
-@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+@per_impl
 def test_discard_all_drops_unread_records(impl):
     r = impl.Ring(_region(256))
     r.try_push(b"a")
@@ -108,7 +110,7 @@ def _wait_for_room(parent: int) -> None:
     os.sched_yield()
 
 
-@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+@per_impl
 def test_can_push_matches_try_push(impl):
     r = impl.Ring(_region(256))
     while r.can_push(40):
@@ -127,7 +129,7 @@ def _cuts(rnd, rec, n):
     return [mv[a:b] for a, b in zip([0] + marks, marks + [len(rec)])]
 
 
-@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+@per_impl
 def test_push_parts_writes_head_then_parts(impl):
     r = impl.Ring(_region(1024))
     frame = bytearray(b"0123456789abcdef")
@@ -142,7 +144,7 @@ def test_push_parts_writes_head_then_parts(impl):
     assert bytes(r.peek()) == b"only"
 
 
-@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+@per_impl
 def test_push_parts_full_and_too_large(impl):
     r = impl.Ring(_region(256))
     part = memoryview(bytes(range(50)))
@@ -161,7 +163,7 @@ def test_push_parts_full_and_too_large(impl):
     assert impl.Ring(_region(256)).try_push_parts(b"h", [bytes(r.max_record - 1)]) == impl.WAKE
 
 
-@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+@per_impl
 def test_push_parts_refuses_a_non_contiguous_part_without_writing(impl):
     r = impl.Ring(_region(256))
     with pytest.raises((BufferError, TypeError, ValueError)):
@@ -215,7 +217,7 @@ def test_push_parts_region_is_that_of_push_across_wraps(writer, reader):
 
 # reserved records -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+@per_impl
 def test_reserved_record_is_visible_only_after_publish(impl):
     r = impl.Ring(_region(1024))
     slot = r.reserve(11)
@@ -232,7 +234,7 @@ def test_reserved_record_is_visible_only_after_publish(impl):
     assert bytes(r.peek()) == b"abc"
 
 
-@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+@per_impl
 def test_an_open_reservation_refuses_everything_else(impl):
     r = impl.Ring(_region(1024))
     r.reserve(10)
@@ -250,7 +252,7 @@ def test_an_open_reservation_refuses_everything_else(impl):
     assert r.can_push(10)  # a refused reserve leaves nothing open
 
 
-@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+@per_impl
 def test_abandon_then_push_reuses_the_room(impl):
     r = impl.Ring(_region(256))
     free = r.free_bytes()
@@ -261,7 +263,7 @@ def test_abandon_then_push_reuses_the_room(impl):
     assert bytes(r.peek()) == b"after"
 
 
-@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+@per_impl
 def test_reserve_on_a_full_ring_marks_the_producer_waiting(impl):
     r = impl.Ring(_region(256))
     while r.try_push(b"x" * 50) != impl.FULL:
@@ -274,7 +276,7 @@ def test_reserve_on_a_full_ring_marks_the_producer_waiting(impl):
     assert r.release() is True  # the failed reserve marked the producer waiting
 
 
-@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+@per_impl
 def test_reserve_wraps_like_push(impl):
     """A reservation that does not fit before the end of the data area starts at position 0
     behind a wrap marker, as a push would: its view never straddles the end."""
@@ -375,7 +377,7 @@ def _tail_went_back(impl, count=20000) -> int:
     return went_back
 
 
-@pytest.mark.parametrize("impl", IMPLS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+@per_impl
 def test_the_other_process_never_sees_a_torn_tail(impl):
     """The tail word only grows as seen from the consumer's process. ``struct.pack_into`` zero-
     fills a field before writing it, so a twin that stored tail with it let the consumer read a
