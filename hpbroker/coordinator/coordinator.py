@@ -11,8 +11,9 @@ replaying its partition, and runs every write the same way:
 
 In multi-process mode a handler process builds a GroupCoordinator for the partitions it owns
 (``owned`` below), and the processors route every group request (JoinGroup, SyncGroup,
-Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, DeleteGroups) by
-``partition_for(group_id)`` to the owner of that partition; ListGroups must ask every owner.
+Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch) by ``partition_for(group_id)`` to the owner of
+that partition; DescribeGroups and DeleteGroups are split by owner, ListGroups asks every
+handler (server/routing.py).
 
 Who may touch: the event loop of the process that owns the shards.
 """
@@ -124,14 +125,18 @@ def iter_log_records(plog):
         offset = last + 1
 
 
-def get_coordinator(broker) -> GroupCoordinator:
-    """The process's GroupCoordinator, created (topic, shards loaded) on the first group request."""
+def get_coordinator(broker) -> GroupCoordinator | None:
+    """The process's GroupCoordinator, created (topic, shards loaded) on the first group request;
+    None in a process that may not create topics (a handler other than the controller) while
+    __consumer_offsets does not exist: its group requests are then answered NOT_COORDINATOR."""
     coordinator = getattr(broker, "group_coordinator", None)
     if coordinator is None:
+        info = broker.topics.get(GROUP_METADATA_TOPIC)
+        if info is None and not getattr(broker, "creates_topics", True):
+            return None
         owns = getattr(broker, "owns", None)
         owned = None
         if owns is not None:
-            info = broker.topics.get(GROUP_METADATA_TOPIC)
             n = info.num_partitions if info else int(broker.config.get("offsets.topic.num.partitions"))
             owned = [p for p in range(n) if owns(GROUP_METADATA_TOPIC, p)]
         coordinator = broker.group_coordinator = GroupCoordinator(broker, owned)

@@ -110,6 +110,7 @@ class BrokerContext:
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.fetch_purgatory = Purgatory()
         self.group_coordinator = None  # hpbroker.coordinator GroupCoordinator, made on first group request
+        self.creates_topics = True  # in multi-process mode only the controller handler does
         self._next_producer_id = int(time.time() * 1000) << 8  # unique across restarts of one node
         for topic in self.topics:
             self._open_partitions(topic, range(topic.num_partitions))

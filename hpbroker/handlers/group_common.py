@@ -11,9 +11,10 @@ from hpbroker.coordinator.coordinator import get_coordinator
 
 
 def shard_of(ctx, group_id: str):
-    """(coordinator, shard) for ``group_id``; shard None if this process does not own it."""
+    """(coordinator, shard) for ``group_id``; shard None if this process does not own it (or,
+    in a handler other than the controller, before __consumer_offsets exists)."""
     coordinator = get_coordinator(ctx.broker)
-    return coordinator, coordinator.shard_for(group_id)
+    return coordinator, None if coordinator is None else coordinator.shard_for(group_id)
 
 
 def client_host(ctx) -> str:

@@ -17,6 +17,7 @@ import logging
 
 from hpbroker.handlers.context import BrokerContext, log_config_for
 from hpbroker.metadata.topics import TopicRegistry
+from hpbroker.server.routing import CONTROLLER_HANDLER
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class HandlerContext(BrokerContext):
         self.appended = False  # since the handler process last told processors with parked Fetches
         table.clear(handler)  # rows of a previous incarnation describe logs not yet recovered
         super().__init__(config, node, owns=owns)
+        self.creates_topics = handler == CONTROLLER_HANDLER  # the registry has one writer
 
     # the partition table ----------------------------------------------------------------------
     def _open_partitions(self, topic, indexes) -> None:

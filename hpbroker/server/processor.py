@@ -16,6 +16,10 @@ is routed by API (server/routing.py) instead of being dispatched to a handler mo
   re-encoded, its record batches stay views of the frame, and the ring push gathers them, so
   each record byte is still copied once, into one ring. Sub-requests go flagged OWNED; the
   partial answers are joined into one response in the order of the request.
+- Group requests go to the handler coordinating the group (the owner of its __consumer_offsets
+  partition). DescribeGroups and DeleteGroups naming groups of several handlers are split the
+  same way (each handler gets a request naming only its groups), ListGroups goes to every
+  handler; the answers are joined in the order of the request.
 - A Produce larger than the read buffer is first received into the connection's large-frame
   buffer and copied into a ring when complete: two copies. When the rest of such a frame is
   already in the kernel's receive buffer (FIONREAD; SO_RCVLOWAT at the remainder makes that the
@@ -57,9 +61,9 @@ from hpbroker.server.connection import Connection, accept_ready, readable_bytes
 from hpbroker.server.processor_view import ProcessorBroker
 from hpbroker.server.ring import FULL, WAKE
 from hpbroker.server.routing import (
-    CONTROLLER, CONTROLLER_HANDLER, FETCH, GROUP, LOCAL, PARTITIONED, PRODUCE, group_owner,
-    join_responses, owner, owners_of, partition_order, produce_first_partition, route_for,
-    split_by_owner,
+    CONTROLLER, CONTROLLER_HANDLER, EVERY, FETCH, GROUP, GROUPS, LOCAL, PARTITIONED, PRODUCE,
+    group_owner, join_every, join_group_answers, join_responses, owner, owners_of,
+    partition_order, produce_first_partition, route_for, split_by_owner, split_groups,
 )
 
 log = logging.getLogger(__name__)
@@ -82,7 +86,8 @@ class Pending:
     api_version: int
     correlation_id: int
     handlers: tuple
-    request: dict | None  # a split request's topics and partitions (partition_order), to join the answers
+    request: dict | list | None  # what joining the answers needs: a split request's topics and
+    #                              partitions (partition_order), or the group ids it named
     parts: list = field(default_factory=list)
 
 
@@ -328,12 +333,27 @@ class ProcessorServer:
                 request = protocol.decode_request(api_key, version, view, offset)
                 owners = owners_of(request, route.split, self.topo.handlers)
                 if len(owners) > 1:
-                    return self._forward_split(conn, header, request, route.split)
+                    return self._forward_subs(conn, header, split_by_owner(request, route.split, self.topo.handlers),
+                                              env.OWNED, partition_order(request, route.split))
                 target = owners[0] if owners else CONTROLLER_HANDLER
-            elif kind == GROUP:
-                request = protocol.decode_request(api_key, version, view, offset)
-                partitions = self.config.get("offsets.topic.num.partitions")
-                target = group_owner(request[route.group_field] or "", partitions, self.topo.handlers)
+            elif kind in (GROUP, GROUPS, EVERY):
+                self.broker.refresh()
+                n = self.broker.offsets_partitions()
+                if n is None:
+                    target = CONTROLLER_HANDLER  # it creates __consumer_offsets (routing.py)
+                elif kind == EVERY:
+                    return self._forward_every(conn, view, header)
+                else:
+                    request = protocol.decode_request(api_key, version, view, offset)
+                    handlers = self.topo.handlers
+                    if kind == GROUP:
+                        target = group_owner(request[route.group_field] or "", n, handlers)
+                    else:
+                        subs = split_groups(request, route.groups, lambda g: group_owner(g, n, handlers))
+                        if len(subs) > 1:
+                            return self._forward_subs(conn, header, subs, env.WHOLE,
+                                                      list(request[route.groups.req_groups]))
+                        target = next(iter(subs), CONTROLLER_HANDLER)
             else:
                 assert kind == CONTROLLER
                 target = CONTROLLER_HANDLER
@@ -361,13 +381,15 @@ class ProcessorServer:
         self._taken(conn, seq, header, (h,), None)
         return True
 
-    def _forward_split(self, conn, header, request, split) -> bool:
-        """One sub-request per owning handler, each with only that handler's partitions; the
-        record batches are gathered from the frame into the rings (``request`` holds views of
-        it), never joined into a bytes object first."""
+    def _forward_subs(self, conn, header, subs: dict, flag: int, join) -> bool:
+        """One sub-request per handler (``subs``: handler -> decoded request), all or nothing;
+        ``join`` is kept to put the answers together. A Produce's record batches are gathered
+        from the frame into the rings (its sub-requests hold views of it), never joined into a
+        bytes object first. Produce, ListOffsets and DeleteRecords go ``flag`` OWNED (the handler
+        keeps to its own partitions even if sent more), group requests WHOLE."""
         api_key, version = header.api_key, header.api_version
-        subs = []
-        for h, sub in split_by_owner(request, split, self.topo.handlers).items():
+        pushes = []
+        for h, sub in subs.items():
             parts = protocol.encode_request_parts(api_key, version, header.correlation_id,
                                                   header.client_id, sub)
             length = env.REQUEST.size + sum(len(p) for p in parts)
@@ -375,18 +397,37 @@ class ProcessorServer:
             if length > ring.max_record:
                 conn.close(f"request part of {length} bytes exceeds the ring record limit {ring.max_record}")
                 return True
-            subs.append((h, ring, parts, length))
-        if not all(ring.can_push(length) for _, ring, _, length in subs):
+            pushes.append((h, ring, parts, length))
+        if not all(ring.can_push(length) for _, ring, _, length in pushes):
             self.stalled.add(conn)  # all or nothing: a split request is never half sent
             self.ring_full_pauses += 1
             return False
         seq = conn._next_seq
-        head = env.REQUEST.pack(conn.conn_id, seq, env.OWNED, api_key, version, 0, header.correlation_id, 0)
-        for h, ring, parts, _ in subs:
+        head = env.REQUEST.pack(conn.conn_id, seq, flag, api_key, version, 0, header.correlation_id, 0)
+        for h, ring, parts, _ in pushes:
             # cannot be FULL: can_push saw the room, and only this process fills the ring
             if ring.try_push_parts(head, parts) == WAKE:
                 self._wake(h)
-        self._taken(conn, seq, header, tuple(h for h, _, _, _ in subs), partition_order(request, split))
+        self._taken(conn, seq, header, tuple(h for h, _, _, _ in pushes), join)
+        return True
+
+    def _forward_every(self, conn, view, header) -> bool:
+        """The whole frame into every handler's ring (ListGroups), all or nothing."""
+        length = env.REQUEST.size + len(view)
+        if length > self.req_rings[0].max_record:
+            conn.close(f"request of {len(view)} bytes exceeds the ring record limit {self.req_rings[0].max_record}")
+            return True
+        if not all(ring.can_push(length) for ring in self.req_rings):
+            self.stalled.add(conn)
+            self.ring_full_pauses += 1
+            return False
+        seq = conn._next_seq
+        head = env.REQUEST.pack(conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, 0,
+                                header.correlation_id, 0)
+        for h, ring in enumerate(self.req_rings):
+            if ring.try_push(head, view) == WAKE:
+                self._wake(h)
+        self._taken(conn, seq, header, tuple(range(len(self.req_rings))), None)
         return True
 
     def route_slot(self, conn, h: int, ring, slot, version: int) -> bool:
@@ -490,7 +531,13 @@ class ProcessorServer:
         for f in frames:
             _, offset = protocol.decode_response_header(pend.api_key, pend.api_version, f, 4)
             bodies.append(protocol.decode_response(pend.api_key, pend.api_version, f, offset))
-        joined = join_responses(pend.request, route_for(pend.api_key).split, bodies)
+        route = route_for(pend.api_key)
+        if route.kind == GROUPS:
+            joined = join_group_answers(pend.request, route.groups, bodies)
+        elif route.kind == EVERY:
+            joined = join_every(bodies)
+        else:
+            joined = join_responses(pend.request, route.split, bodies)
         conn._complete(pend.seq, protocol.encode_response_parts(pend.api_key, pend.api_version,
                                                                 pend.correlation_id, joined))
 

@@ -111,6 +111,12 @@ class ProcessorBroker:
             return True
         return False
 
+    def offsets_partitions(self) -> int | None:
+        """The partition count __consumer_offsets was created with (it places every group), or
+        None before it exists."""
+        info = self.topics.get(GROUP_METADATA_TOPIC)
+        return None if info is None else info.num_partitions
+
     def ensure_group_coordinator(self) -> None:
         """FindCoordinator here: the topic exists (else the request went to the controller), and
         the controller handler creates its coordinator on the first group request it serves."""

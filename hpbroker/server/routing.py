@@ -17,8 +17,16 @@ Every API key maps to one ``Route``:
   registry changes, configs, producer ids).
 - ``GROUP``: forwarded whole to the handler owning the group's ``__consumer_offsets``
   partition (group id -> partition as Kafka's ``Utils.abs(groupId.hashCode) %
-  offsets.topic.num.partitions`` -> owner; today every such partition lives with the
-  controller, see ``owner``).
+  offsets.topic.num.partitions`` -> owner), which holds that partition's coordinator shard.
+- ``GROUPS``: a request naming several groups (DescribeGroups, DeleteGroups) is cut into one
+  sub-request per owning handler, each holding that handler's groups (``split_groups``); the
+  per-group answers are put back in the order of the request (``join_group_answers``).
+- ``EVERY``: ListGroups asks every handler (each lists the groups of its own shards); the
+  lists are concatenated (``join_every``).
+
+Before ``__consumer_offsets`` exists, every group API goes to the controller, the only process
+that creates topics: the first group request creates it there (a group another handler will
+own is then answered NOT_COORDINATOR, and the client looks its coordinator up again).
 
 An API missing from the table goes to the controller: correct for anything, if not the fastest.
 
@@ -38,7 +46,8 @@ from dataclasses import dataclass
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.coordinator.records import partition_for
 
-LOCAL, FETCH, PARTITIONED, CONTROLLER, GROUP = "local", "fetch", "partitioned", "controller", "group"
+LOCAL, FETCH, PARTITIONED, CONTROLLER = "local", "fetch", "partitioned", "controller"
+GROUP, GROUPS, EVERY = "group", "groups", "every"
 CONTROLLER_HANDLER = 0
 PRODUCE = 0
 
@@ -56,10 +65,18 @@ class Split:
 
 
 @dataclass(frozen=True)
+class GroupSplit:
+    """Field names of a request naming several groups and of its per-group answers."""
+    req_groups: str   # the request's list of group ids
+    resp_groups: str  # the response's list of per-group answers, each with a "group_id"
+
+
+@dataclass(frozen=True)
 class Route:
     kind: str
     split: Split | None = None
     group_field: str | None = None
+    groups: GroupSplit | None = None
 
 
 ROUTES: dict[int, Route] = {
@@ -76,8 +93,8 @@ ROUTES: dict[int, Route] = {
     12: Route(GROUP, group_field="group_id"),                                           # Heartbeat
     13: Route(GROUP, group_field="group_id"),                                           # LeaveGroup
     14: Route(GROUP, group_field="group_id"),                                           # SyncGroup
-    15: Route(CONTROLLER),                                                              # DescribeGroups
-    16: Route(CONTROLLER),                                                              # ListGroups
+    15: Route(GROUPS, groups=GroupSplit("groups", "groups")),                           # DescribeGroups
+    16: Route(EVERY),                                                                   # ListGroups
     18: Route(LOCAL),                                                                   # ApiVersions
     19: Route(CONTROLLER),                                                              # CreateTopics
     20: Route(CONTROLLER),                                                              # DeleteTopics
@@ -87,7 +104,7 @@ ROUTES: dict[int, Route] = {
     32: Route(CONTROLLER),                                                              # DescribeConfigs
     33: Route(CONTROLLER),                                                              # AlterConfigs
     37: Route(CONTROLLER),                                                              # CreatePartitions
-    42: Route(CONTROLLER),                                                              # DeleteGroups
+    42: Route(GROUPS, groups=GroupSplit("groups_names", "results")),                    # DeleteGroups
 }
 
 DEFAULT_ROUTE = Route(CONTROLLER)
@@ -98,19 +115,61 @@ def route_for(api_key: int) -> Route:
 
 
 def owner(topic: str, partition: int, handlers: int) -> int:
-    """The handler that owns (and is the only writer of) ``topic``-``partition``.
-
-    Every ``__consumer_offsets`` partition, and so every group coordinator shard, lives with the
-    controller: group APIs that span groups (ListGroups, DescribeGroups, DeleteGroups) are
-    then answered by one process without a fan-out. Group traffic is light next to
-    Produce/Fetch; spreading the shards over handlers needs those fan-outs first."""
-    if topic == GROUP_METADATA_TOPIC:
-        return CONTROLLER_HANDLER
+    """The handler that owns (and is the only writer of) ``topic``-``partition``. The
+    ``__consumer_offsets`` partitions are spread like any topic's, and with each one the
+    coordinator shard of the groups that hash to it."""
     return (zlib.crc32(topic.encode()) + partition) % handlers
 
 
 def group_owner(group_id: str, offsets_partitions: int, handlers: int) -> int:
+    """The handler coordinating ``group_id``; ``offsets_partitions`` is the partition count
+    ``__consumer_offsets`` was created with (not today's config: that decides new topics only)."""
     return owner(GROUP_METADATA_TOPIC, partition_for(group_id, offsets_partitions), handlers)
+
+
+def split_groups(request: dict, groups: GroupSplit, owner_of) -> dict[int, dict]:
+    """``request`` cut into one request per owning handler (``owner_of(group_id)``), owners in
+    first-seen order, each naming that handler's groups in request order; other fields shared."""
+    ids_of: dict[int, list] = {}
+    for group_id in request[groups.req_groups]:
+        ids_of.setdefault(owner_of(group_id or ""), []).append(group_id)
+    out = {}
+    for h, ids in ids_of.items():
+        out[h] = dict(request)
+        out[h][groups.req_groups] = ids
+    return out
+
+
+def join_group_answers(group_ids: list, groups: GroupSplit, parts: list[dict]) -> dict:
+    """One response from the partial answers of several handlers: the per-group answers in the
+    order of ``group_ids`` (the request's). A group named twice is answered twice by its one
+    owner, in order, so the answers of each id are taken first in, first out."""
+    answers: dict[str, list] = {}
+    base = None
+    for body in parts:
+        if body is None:
+            continue
+        if base is None:
+            base = body
+        for a in body[groups.resp_groups]:
+            answers.setdefault(a["group_id"], []).append(a)
+    out = dict(base or {})
+    out[groups.resp_groups] = [answers[g].pop(0) for g in group_ids if answers.get(g)]
+    if "throttle_time_ms" in out:
+        out["throttle_time_ms"] = max(b.get("throttle_time_ms", 0) for b in parts if b is not None)
+    return out
+
+
+def join_every(parts: list[dict]) -> dict:
+    """ListGroups from every handler's answer: the groups of all of them, and the first error
+    (each handler lists only the groups of its own shards, so none is listed twice)."""
+    bodies = [b for b in parts if b is not None]
+    out = dict(bodies[0])
+    out["groups"] = [g for b in bodies for g in b["groups"]]
+    out["error_code"] = next((b["error_code"] for b in bodies if b["error_code"]), 0)
+    if "throttle_time_ms" in out:
+        out["throttle_time_ms"] = max(b.get("throttle_time_ms", 0) for b in bodies)
+    return out
 
 
 def owned_request(request: dict, split: Split, is_mine) -> dict:

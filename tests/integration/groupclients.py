@@ -122,3 +122,18 @@ def aiokafka_consumer(bootstrap, group, **extra):
 
 def run_async(coro, timeout=60):
     return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def groups_on_every_handler(handlers: int = 2, per_handler: int = 2, offsets_partitions: int = 10) -> list[str]:
+    """Fresh group ids, ``per_handler`` of them coordinated by each of ``handlers`` handler
+    processes (multi-process placement, ``routing.group_owner``; in-process mode coordinates
+    them all), interleaved: handler 0's first, handler 1's first, ..., handler 0's second, ..."""
+    from hpbroker.server.routing import group_owner
+
+    wanted: dict[int, list[str]] = {h: [] for h in range(handlers)}
+    while any(len(ids) < per_handler for ids in wanted.values()):
+        g = group_id()
+        ids = wanted[group_owner(g, offsets_partitions, handlers)]
+        if len(ids) < per_handler:
+            ids.append(g)
+    return [g for row in zip(*wanted.values()) for g in row]

@@ -6,7 +6,7 @@ from hpbroker.protocol.errors import ErrorCode
 from tests.integration.conftest import mode_broker
 
 from .conftest import create_topic
-from .groupclients import GROUP_BROKER_CONFIG, group_id
+from .groupclients import GROUP_BROKER_CONFIG, group_id, groups_on_every_handler
 from .rawclient import RawClient
 
 pytestmark = pytest.mark.integration
@@ -123,3 +123,33 @@ def test_simple_commit_fetch_list_delete(gbroker, raw, topic_name):
     assert _fetch(raw, g, [{"name": topic_name, "partition_indexes": [0]}])["topics"][0]["partitions"][0][
         "committed_offset"] == -1
     assert raw.request(DESCRIBE, 0, {"groups": [g]})["groups"][0]["group_state"] == "Dead"
+
+
+def test_requests_naming_groups_of_several_coordinators(gbroker, raw, topic_name):
+    """In multi-process mode the groups below are coordinated by both handlers: ListGroups asks
+    every handler, DescribeGroups and DeleteGroups are split by coordinator and their answers
+    come back in the order of the request."""
+    create_topic(gbroker.bootstrap, topic_name, 1)
+    groups = groups_on_every_handler()  # handler 0, handler 1, handler 0, handler 1
+    assert raw.request(FIND_COORDINATOR, 2, {"key": groups[1], "key_type": 0})["error_code"] == 0
+    for i, g in enumerate(groups):
+        assert _commit(raw, g, topic_name, [(0, i + 1)])["topics"][0]["partitions"][0]["error_code"] == 0
+    for version in (0, 1, 2):
+        listed = raw.request(LIST, version, {})
+        ids = [x["group_id"] for x in listed["groups"]]
+        assert listed["error_code"] == 0 and set(groups) <= set(ids) and len(ids) == len(set(ids))
+    unknown = group_id()
+    asked = [groups[1], groups[0], unknown, groups[3], groups[1], groups[2]]
+    for version in (0, 4):
+        described = raw.request(DESCRIBE, version, {"groups": asked, "include_authorized_operations": False})
+        assert [(d["group_id"], d["error_code"], d["group_state"]) for d in described["groups"]] == [
+            (g, 0, "Dead" if g == unknown else "Empty") for g in asked]
+    assert raw.request(DESCRIBE, 4, {"groups": []})["groups"] == []
+    res = raw.request(DELETE, 1, {"groups_names": [groups[3], unknown, groups[0]]})["results"]
+    assert [(r["group_id"], r["error_code"]) for r in res] == [
+        (groups[3], 0), (unknown, ErrorCode.GROUP_ID_NOT_FOUND), (groups[0], 0)]
+    listed = {x["group_id"] for x in raw.request(LIST, 2, {})["groups"]}
+    assert groups[0] not in listed and groups[3] not in listed and {groups[1], groups[2]} <= listed
+    for i in (1, 2):
+        p = _fetch(raw, groups[i], [{"name": topic_name, "partition_indexes": [0]}])["topics"][0]["partitions"][0]
+        assert p["committed_offset"] == i + 1

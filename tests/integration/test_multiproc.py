@@ -16,7 +16,10 @@ from confluent_kafka import Producer
 
 from hpbroker.records.builder import build_batch
 from hpbroker.testing import running_broker
+from hpbroker.protocol.errors import ErrorCode
 from tests.integration.conftest import MULTIPROC_ARGS, confluent_consume_all, create_topic
+from tests.integration.groupclients import groups_on_every_handler
+from tests.integration.rawclient import RawClient
 
 pytestmark = pytest.mark.integration
 
@@ -110,6 +113,44 @@ def test_sigkilled_child_is_restarted_and_no_acknowledged_record_is_lost(tmp_pat
         log = "".join(b.extra["log"])
         assert "died with signal 9; restarting it" in log
         assert "died with exit code" not in log, "the restarted child did not stay up"
+
+
+def _commit(raw, group, topic, offset):
+    r = raw.request(8, 7, {"group_id": group, "generation_id_or_member_epoch": -1, "member_id": "",
+                           "group_instance_id": None, "topics": [{"name": topic, "partitions": [
+                               {"partition_index": 0, "committed_offset": offset, "committed_leader_epoch": 0,
+                                "committed_metadata": ""}]}]})
+    return r["topics"][0]["partitions"][0]["error_code"]
+
+
+def _committed(raw, group, topic):
+    r = raw.request(9, 5, {"group_id": group, "topics": [{"name": topic, "partition_indexes": [0]}]})
+    return r["error_code"] or r["topics"][0]["partitions"][0]["committed_offset"]
+
+
+def test_group_coordinators_live_on_every_handler_and_reload_after_sigkill(tmp_path):
+    """Each handler coordinates the groups of the __consumer_offsets partitions it owns. Before
+    that topic exists a group request goes to the controller, which creates it and answers
+    NOT_COORDINATOR for a group another handler coordinates; the client asks again. A handler
+    killed with SIGKILL reloads its groups and their committed offsets from its partitions."""
+    config = {"offsets.topic.num.partitions": "10"}
+    with running_broker(subprocess=True, data_dir=str(tmp_path), args=MULTIPROC_ARGS, config=config) as b:
+        create_topic(b.bootstrap, "t", partitions=1)
+        groups = groups_on_every_handler()  # handler 0, handler 1, handler 0, handler 1
+        with RawClient(b.bootstrap) as raw:
+            assert _commit(raw, groups[1], "t", 1) == ErrorCode.NOT_COORDINATOR  # creates the topic
+            for i, g in enumerate(groups):
+                assert _commit(raw, g, "t", 100 + i) == 0
+            assert _wait_for(lambda: len(_children(b, "handler")) == 2)
+        victim = _children(b, "handler")[1]
+        os.kill(victim, signal.SIGKILL)
+        assert _wait_for(lambda: _children(b, "handler").get(1) not in (None, victim)), "not restarted"
+        with RawClient(b.bootstrap) as raw:
+            assert [_committed(raw, g, "t") for g in groups] == [100, 101, 102, 103]
+            listed = {x["group_id"] for x in raw.request(16, 2, {})["groups"]}
+            assert set(groups) <= listed
+            assert _commit(raw, groups[3], "t", 7) == 0  # the restarted coordinator takes writes
+            assert _committed(raw, groups[3], "t") == 7
 
 
 def test_full_request_rings_pause_clients_and_lose_nothing(tmp_path, monkeypatch):

@@ -17,14 +17,58 @@ def test_owner_known_values():
     assert routing.owner("orders", 3, 7) == (zlib.crc32(b"orders") + 3) % 7
 
 
-def test_groups_live_with_the_controller():
+def test_group_coordinators_spread_over_the_handlers():
     # the group's __consumer_offsets partition is Kafka's (hpbroker.coordinator.records is
-    # tested against Java's hashCode); every such partition is owned by the controller handler
+    # tested against Java's hashCode); those partitions, and with them the coordinator shards,
+    # are owned round-robin like any topic's
+    from hpbroker.coordinator.records import partition_for
+
+    for handlers in (2, 3, 4):
+        owners = [routing.owner("__consumer_offsets", p, handlers) for p in range(50)]
+        assert set(owners) == set(range(handlers))
+        assert max(owners.count(h) for h in range(handlers)) - min(owners.count(h) for h in range(handlers)) <= 1
     for group in ("abc", "consumer-group-with-a-long-name", ""):
-        assert routing.group_owner(group, 50, 4) == routing.CONTROLLER_HANDLER
-    assert all(routing.owner("__consumer_offsets", p, 3) == routing.CONTROLLER_HANDLER for p in range(50))
-    for key in (15, 16, 42):  # DescribeGroups, ListGroups, DeleteGroups
-        assert routing.route_for(key).kind == routing.CONTROLLER
+        assert routing.group_owner(group, 50, 4) == routing.owner("__consumer_offsets", partition_for(group, 50), 4)
+    assert {routing.group_owner(f"g{i}", 50, 2) for i in range(10)} == {0, 1}
+    assert routing.route_for(15).kind == routing.GROUPS  # DescribeGroups
+    assert routing.route_for(42).kind == routing.GROUPS  # DeleteGroups
+    assert routing.route_for(16).kind == routing.EVERY  # ListGroups
+
+
+def test_split_groups_and_join_their_answers_in_request_order():
+    split = routing.route_for(15).groups
+    request = {"groups": ["a", "b", "c", "a", "d"], "include_authorized_operations": False}
+    owner_of = {"a": 1, "b": 0, "c": 1, "d": 2}.get
+    subs = routing.split_groups(request, split, owner_of)
+    assert list(subs) == [1, 0, 2]
+    assert subs[1] == {"groups": ["a", "c", "a"], "include_authorized_operations": False}
+    assert subs[0]["groups"] == ["b"] and subs[2]["groups"] == ["d"]
+    assert request["groups"] == ["a", "b", "c", "a", "d"]  # the original is left alone
+
+    def answer(ids, tag):
+        return {"throttle_time_ms": 0, "groups": [{"group_id": g, "tag": tag, "n": i} for i, g in enumerate(ids)]}
+    parts = [answer(subs[2]["groups"], 2), answer(subs[0]["groups"], 0), answer(subs[1]["groups"], 1)]
+    joined = routing.join_group_answers(request["groups"], split, parts)
+    assert [(g["group_id"], g["tag"], g["n"]) for g in joined["groups"]] == [
+        ("a", 1, 0), ("b", 0, 0), ("c", 1, 1), ("a", 1, 2), ("d", 2, 0)]
+    # DeleteGroups names its fields differently
+    delete = routing.route_for(42).groups
+    subs = routing.split_groups({"groups_names": ["x", "y"]}, delete, {"x": 0, "y": 1}.get)
+    joined = routing.join_group_answers(["x", "y"], delete, [
+        {"throttle_time_ms": 0, "results": [{"group_id": "y", "error_code": 69}]},
+        {"throttle_time_ms": 0, "results": [{"group_id": "x", "error_code": 0}]}])
+    assert joined["results"] == [{"group_id": "x", "error_code": 0}, {"group_id": "y", "error_code": 69}]
+
+
+def test_join_every_concatenates_and_keeps_the_first_error():
+    joined = routing.join_every([
+        {"throttle_time_ms": 0, "error_code": 0, "groups": [{"group_id": "a"}]},
+        {"throttle_time_ms": 0, "error_code": 15, "groups": []},
+        {"throttle_time_ms": 0, "error_code": 0, "groups": [{"group_id": "b"}, {"group_id": "c"}]}])
+    assert joined == {"throttle_time_ms": 0, "error_code": 15,
+                      "groups": [{"group_id": "a"}, {"group_id": "b"}, {"group_id": "c"}]}
+    v0 = routing.join_every([{"error_code": 0, "groups": []}, {"error_code": 0, "groups": [{"group_id": "z"}]}])
+    assert v0 == {"error_code": 0, "groups": [{"group_id": "z"}]}
 
 
 def test_find_coordinator_is_local_once_the_offsets_topic_exists():
@@ -46,7 +90,8 @@ def test_find_coordinator_is_local_once_the_offsets_topic_exists():
 def test_every_registered_api_has_a_route_and_fetch_metadata_stay_local():
     for key in REGISTRY:
         assert routing.route_for(key).kind in (routing.LOCAL, routing.FETCH, routing.PARTITIONED,
-                                               routing.CONTROLLER, routing.GROUP)
+                                               routing.CONTROLLER, routing.GROUP, routing.GROUPS,
+                                               routing.EVERY)
     assert routing.route_for(1).kind == routing.FETCH
     assert routing.route_for(3).kind == routing.LOCAL
     assert routing.route_for(18).kind == routing.LOCAL
