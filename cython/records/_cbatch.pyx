@@ -115,26 +115,47 @@ cdef inline Py_ssize_t _skip_varint(const uint8_t* p, Py_ssize_t pos, Py_ssize_t
     return -1
 
 
-cdef int _records_fill(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, int64_t count) noexcept nogil:
-    """1 when exactly ``count`` length-prefixed records fill [pos, end) of an uncompressed batch."""
-    cdef int64_t length, n = 0
+cdef inline Py_ssize_t _skip_varlong(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end) noexcept nogil:
+    """Past the zig-zag varlong at pos (at most 10 bytes); new pos or -1."""
+    cdef int i
+    for i in range(10):
+        if pos >= end:
+            return -1
+        if not p[pos] & 0x80:
+            return pos + 1
+        pos += 1
+    return -1
+
+
+cdef int _records_fill(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end, int64_t count,
+                       bint offset_deltas=False) noexcept nogil:
+    """1 when exactly ``count`` length-prefixed records fill [pos, end) of an uncompressed batch;
+    with ``offset_deltas`` the i-th record's offsetDelta must also be i (its layout: length,
+    attributes int8, timestampDelta varlong, offsetDelta varint, ...)."""
+    cdef int64_t length, delta, n = 0
+    cdef Py_ssize_t q
     while n < count:
         pos = _skip_varint(p, pos, end, &length)
         if pos < 0 or length < MIN_RECORD_BODY or length > end - pos:
             return 0
+        if offset_deltas:
+            q = _skip_varlong(p, pos + 1, pos + length)
+            if q < 0 or _skip_varint(p, q, pos + length, &delta) < 0 or delta != n:
+                return 0
         pos += length
         n += 1
     return pos == end
 
 
-def records_fill(buf, int64_t count):
-    """True when exactly ``count`` length-prefixed records fill ``buf`` (a decompressed payload)."""
+def records_fill(buf, int64_t count, bint offset_deltas=False):
+    """True when exactly ``count`` length-prefixed records fill ``buf`` (a decompressed payload);
+    with ``offset_deltas``, also when their offsetDeltas run 0, 1, ..., count - 1."""
     cdef const uint8_t[::1] v = buf
     if count < 0:
         return False
     if v.shape[0] == 0:
         return count == 0
-    return bool(_records_fill(&v[0], 0, v.shape[0], count))
+    return bool(_records_fill(&v[0], 0, v.shape[0], count, offset_deltas))
 
 
 def read_header(buf, Py_ssize_t pos=0):

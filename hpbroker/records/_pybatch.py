@@ -85,22 +85,43 @@ def _skip_varint(buf, pos: int, end: int) -> tuple[int, int]:
     return 0, -1
 
 
-def _records_fill(buf, pos: int, end: int, count: int) -> bool:
-    """True when exactly ``count`` length-prefixed records fill [pos, end) of an uncompressed batch."""
-    for _ in range(count):
+def _skip_varlong(buf, pos: int, end: int) -> int:
+    """Past the zig-zag varlong at ``pos`` (at most 10 bytes); new pos or -1."""
+    for _ in range(10):
+        if pos >= end:
+            return -1
+        if not buf[pos] & 0x80:
+            return pos + 1
+        pos += 1
+    return -1
+
+
+def _records_fill(buf, pos: int, end: int, count: int, offset_deltas: bool = False) -> bool:
+    """True when exactly ``count`` length-prefixed records fill [pos, end) of an uncompressed
+    batch; with ``offset_deltas`` the i-th record's offsetDelta must also be i (its layout:
+    length, attributes int8, timestampDelta varlong, offsetDelta varint, ...)."""
+    for n in range(count):
         length, pos = _skip_varint(buf, pos, end)
         if pos < 0 or length < _MIN_RECORD_BODY or length > end - pos:
             return False
+        if offset_deltas:
+            q = _skip_varlong(buf, pos + 1, pos + length)
+            if q < 0:
+                return False
+            delta, q = _skip_varint(buf, q, pos + length)
+            if q < 0 or delta != n:
+                return False
         pos += length
     return pos == end
 
 
-def records_fill(buf, count: int) -> bool:
-    """True when exactly ``count`` length-prefixed records fill ``buf`` (a decompressed payload)."""
+def records_fill(buf, count: int, offset_deltas: bool = False) -> bool:
+    """True when exactly ``count`` length-prefixed records fill ``buf`` (a decompressed payload);
+    with ``offset_deltas``, also when their offsetDeltas run 0, 1, ..., count - 1."""
     if count < 0:
         return False
     with memoryview(buf) as m:
-        return _records_fill(m, 0, m.nbytes, count)
+        return _records_fill(m, 0, m.nbytes, count, offset_deltas)
 
 
 def validate(buf, pos: int = 0, end: int = -1) -> BatchHeader:

@@ -36,8 +36,9 @@ patch = _impl.patch
 #: set_log_append_time(buf, pos, timestamp): LogAppendTime bit + maxTimestamp, CRC recomputed
 #: (same errors as patch, and InvalidRecordBatch if the batch length does not fit buf)
 set_log_append_time = _impl.set_log_append_time
-#: records_fill(buf, count) -> bool: exactly ``count`` length-prefixed records fill ``buf`` (the
-#: walk over record length varints that validate does for uncompressed batches)
+#: records_fill(buf, count, offset_deltas=False) -> bool: exactly ``count`` length-prefixed
+#: records fill ``buf`` (the walk over record length varints that validate does for uncompressed
+#: batches); with ``offset_deltas`` their offsetDeltas must also run 0..count-1
 records_fill = _impl.records_fill
 #: scan(buf, pos=0, end=-1, check_crc=True) -> (valid_end, [(pos, base_offset, last_offset,
 #: max_timestamp, size), ...]): walk whole batches until the first one that is short or bad;
@@ -61,7 +62,9 @@ def validate_compressed_records(buf, header: BatchHeader, max_size: int = MAX_DE
     end offset by up to 2^31; Kafka decompresses and walks the records on append as well. The
     codec libraries decompress (bounded by ``max_size``) and the Cython walk counts: no record
     is touched from Python. CORRUPT_MESSAGE if the payload does not decompress, INVALID_RECORD
-    if the count is wrong."""
+    if the count is wrong or the records' offsetDeltas do not run 0, 1, ... (Kafka's
+    LogValidator: inner records of a compressed batch must have incremental offsets; a consumer
+    computes each record's offset from them, so others would be read at wrong offsets)."""
     codec = header.attributes & CODEC_MASK
     if codec == NO_COMPRESSION:
         return
@@ -70,6 +73,9 @@ def validate_compressed_records(buf, header: BatchHeader, max_size: int = MAX_DE
             payload = decompressed_view(codec, m[RECORD_BATCH_OVERHEAD:header.size], max_size)
         except CompressionError as exc:
             raise InvalidRecordBatch(CORRUPT_MESSAGE, str(exc)) from None
-    if not records_fill(payload, header.records_count):
+    if not records_fill(payload, header.records_count, True):
+        if not records_fill(payload, header.records_count):
+            raise InvalidRecordBatch(
+                INVALID_RECORD, f"compressed records do not fill the batch as its count {header.records_count} says")
         raise InvalidRecordBatch(
-            INVALID_RECORD, f"compressed records do not fill the batch as its count {header.records_count} says")
+            INVALID_RECORD, "inner records of the compressed batch do not have incremental offset deltas 0, 1, ...")

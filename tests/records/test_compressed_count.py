@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 
 from hpbroker.records import _cbatch, _pybatch, batch
 from hpbroker.records.builder import build_batch
+from hpbroker.records.compression import compress
+from hpbroker.records.records import encode_record
 from hpbroker.records.layout import (CORRUPT_MESSAGE, GZIP, INVALID_RECORD, LZ4, OFF_ATTRIBUTES, OFF_CRC,
                                      RECORD_BATCH_OVERHEAD, SNAPPY, ZSTD, InvalidRecordBatch)
 
@@ -78,10 +80,37 @@ def test_uncompressed_batches_are_not_decompressed():
     batch.validate_compressed_records(plain, batch.validate(plain))
 
 
+def _with_offset_deltas(codec, deltas) -> bytearray:
+    """An honest compressed batch of len(deltas) records, but for the records' offsetDeltas."""
+    body = b"".join(encode_record(d, 0, None, b"v" * 30, ()) for d in deltas)
+    head = build_batch([b"v" * 30] * len(deltas), compression=codec)[:RECORD_BATCH_OVERHEAD]
+    return _reseal(bytearray(head) + compress(codec, body))
+
+
+@pytest.mark.parametrize("codec", CODECS)
+@pytest.mark.parametrize("deltas", [[0, 2, 1], [1, 2, 3], [0, 1, 1], [0, 0, 0], [5, 6, 7]])
+def test_inner_offset_deltas_of_a_compressed_batch_must_run_from_zero(codec, deltas):
+    assert _check(_with_offset_deltas(codec, [0, 1, 2])).records_count == 3
+    with pytest.raises(InvalidRecordBatch) as err:
+        _check(_with_offset_deltas(codec, deltas))
+    assert err.value.error_code == INVALID_RECORD and "incremental" in err.value.reason
+
+
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=300), st.integers(-2, 40))
-def test_records_fill_twins_agree(payload, count):
-    assert _cbatch.records_fill(payload, count) == _pybatch.records_fill(payload, count)
+@given(st.binary(max_size=300), st.integers(-2, 40), st.booleans())
+def test_records_fill_twins_agree(payload, count, offset_deltas):
+    assert (_cbatch.records_fill(payload, count, offset_deltas)
+            == _pybatch.records_fill(payload, count, offset_deltas))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-3, 2**31 - 1), min_size=1, max_size=20), st.integers(-2**50, 2**50))
+def test_records_fill_twins_agree_on_offset_deltas_of_real_records(deltas, ts_delta):
+    body = b"".join(encode_record(d, ts_delta, b"k", b"v", ()) for d in deltas)
+    expected = deltas == list(range(len(deltas)))
+    for mod in (_cbatch, _pybatch):
+        assert mod.records_fill(body, len(deltas))
+        assert mod.records_fill(body, len(deltas), True) == expected
 
 
 def test_records_fill_counts_real_payloads():
