@@ -86,6 +86,7 @@ def log_config_for(effective: Mapping[str, str]) -> LogConfig:
         retention_bytes=num("retention.bytes"),
         flush_messages=None if flush_messages >= _MAX_LONG else flush_messages,
         flush_ms=None if flush_ms >= _MAX_LONG else flush_ms,
+        cleanup_delete="delete" in TOPIC_CONFIGS["cleanup.policy"].parse(effective["cleanup.policy"]).split(","),
     )
 
 

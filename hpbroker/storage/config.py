@@ -22,6 +22,10 @@ class LogConfig:
     flush_messages: int | None = None  # None = leave it to the page cache (Kafka's default)
     flush_ms: int | None = None
     file_delete_delay_ms: int = 60_000  # kept for Kafka parity; deletion is immediate (see log.py)
+    #: cleanup.policy holds "delete": only then do retention.ms and retention.bytes delete
+    #: segments (Kafka's LogConfig.delete). A "compact"-only topic keeps every segment: a key's
+    #: latest value (a committed offset in __consumer_offsets) must never age out.
+    cleanup_delete: bool = True
 
     #: Kafka topic config name -> field name
     TOPIC_CONFIG_NAMES = {
@@ -53,6 +57,9 @@ class LogConfig:
         """
         base = defaults or cls()
         changes = {}
+        policy = props.get("cleanup.policy")
+        if policy is not None:
+            changes["cleanup_delete"] = "delete" in [p.strip() for p in str(policy).split(",")]
         for name, value in props.items():
             field = cls.TOPIC_CONFIG_NAMES.get(name)
             if field is None or value is None:
@@ -69,6 +76,7 @@ class LogConfig:
         for name, field in self.TOPIC_CONFIG_NAMES.items():
             v = getattr(self, field)
             out[name] = str((1 << 63) - 1 if v is None else v)
+        out["cleanup.policy"] = "delete" if self.cleanup_delete else "compact"
         return out
 
 

@@ -355,11 +355,20 @@ class PartitionLog:
         return n
 
     def delete_old_segments(self, now_ms_: int | None = None) -> int:
-        """Retention by time and size plus segments below log_start_offset; never the active
-        segment. Returns how many segments were deleted."""
+        """Retention by time and size (cleanup.policy with "delete" only) plus segments below
+        log_start_offset; never the active segment. Returns how many segments were deleted."""
         now = now_ms() if now_ms_ is None else now_ms_
         cfg = self.config
         n = self._delete_segments_below_start()
+        if cfg.cleanup_delete:
+            n += self._delete_past_retention(now)
+        if n:
+            self._write_checkpoint()
+        return n
+
+    def _delete_past_retention(self, now: int) -> int:
+        cfg = self.config
+        n = 0
         if cfg.retention_ms >= 0:
             while len(self._segments) > 1 and now - self._segments[0].largest_timestamp() > cfg.retention_ms:
                 self._pop_oldest()
@@ -370,8 +379,6 @@ class PartitionLog:
                 diff -= self._segments[0].size
                 self._pop_oldest()
                 n += 1
-        if n:
-            self._write_checkpoint()
         return n
 
     def _pop_oldest(self) -> None:

@@ -1,6 +1,7 @@
 """Replay: the records a shard wrote rebuild the same state in a fresh shard (start-up), and the
 runtime's log round trip (append, read back, replay) keeps committed offsets across a restart."""
 import asyncio
+import time
 
 from hpbroker.config import BrokerConfig
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
@@ -10,6 +11,7 @@ from hpbroker.coordinator.records import (
 from hpbroker.coordinator.shard import GroupCoordinatorShard
 from hpbroker.coordinator.state import GroupState
 from hpbroker.handlers.context import BrokerContext, Node
+from hpbroker.records.builder import build_batch
 
 from .fakes import FakeTimers
 from .test_shard import CONFIG, Harness
@@ -102,3 +104,48 @@ def test_a_later_record_replaces_the_members():
     s.replay(GroupMetadataKey("g"), GroupMetadataValue("consumer", 2, None, None, -1, []))
     g = s.groups["g"]
     assert g.state is GroupState.EMPTY and g.members == {} and g.generation_id == 2
+
+
+def test_committed_offsets_never_age_out_of_the_compacted_offsets_topic(tmp_path):
+    """__consumer_offsets is cleanup.policy=compact: retention.ms and retention.bytes do not
+    delete its segments (Kafka deletes by time or size only with "delete" in the policy), so a
+    group that committed once, long ago, still has its offset after a restart."""
+    cfg = BrokerConfig({"log.dirs": str(tmp_path), "offsets.topic.num.partitions": "1",
+                        "log.retention.ms": "1", "log.retention.bytes": "1", "log.segment.bytes": "200"})
+
+    def commit(gc, group, offset):
+        shard = gc.shard_for(group)
+        records, _ = shard.commit_offsets({"group_id": group, "generation_id_or_member_epoch": -1, "member_id": "",
+                                           "topics": [{"name": "t", "partitions": [
+                                               {"partition_index": 0, "committed_offset": offset,
+                                                "committed_metadata": ""}]}]}, lambda t, p: True)
+        gc.write(shard, records)
+
+    async def first():
+        broker = BrokerContext(cfg, Node(0, "localhost", 9092))
+        broker.create_topic("t", 1, {})
+        broker.create_topic("plain", 1, {})
+        gc = GroupCoordinator(broker)
+        commit(gc, "old", 7)
+        for i in range(20):  # roll the segment holding "old"'s commit well behind the active one
+            commit(gc, "busy", i)
+        offsets_log = broker.partition(GROUP_METADATA_TOPIC, 0).log
+        plain = broker.partition("plain", 0).log
+        for _ in range(3):
+            plain.append(build_batch([b"x" * 150]))
+        assert len(offsets_log.segments) > 2 and len(plain.segments) == 3
+        time.sleep(0.01)
+        broker.run_maintenance()
+        assert offsets_log.log_start_offset == 0 and len(offsets_log.segments) > 2
+        assert len(plain.segments) == 1  # a "delete" topic on the same broker still ages out
+        broker.close()
+
+    async def second():
+        broker = BrokerContext(cfg, Node(0, "localhost", 9092))
+        gc = GroupCoordinator(broker)
+        got = {g: gc.shard_for(g).fetch_offsets(g, [("t", [0])])[("t", 0)].offset for g in ("old", "busy")}
+        broker.close()
+        return got
+
+    asyncio.run(first())
+    assert asyncio.run(second()) == {"old": 7, "busy": 19}

@@ -118,6 +118,23 @@ def test_sealed_segment_indexes_trimmed(tmp_path):
     assert os.path.getsize(active.index.path) == 8 * active.index.entries
 
 
+def test_compact_only_logs_are_not_deleted_by_retention(tmp_path):
+    # cleanup.policy=compact (cleanup_delete False): retention.ms/bytes do not apply; a policy
+    # with "delete" in it (the default, or "compact,delete") turns them back on
+    cfg = LogConfig(segment_bytes=1000, retention_bytes=0, retention_ms=0, cleanup_delete=False)
+    plog = PartitionLog(str(tmp_path / "c-0"), cfg)
+    fill(plog, 20, size=200)
+    n = len(plog.segments)
+    assert n > 2 and plog.delete_old_segments(10**13) == 0 and len(plog.segments) == n
+    assert plog.log_start_offset == 0
+    plog.config = LogConfig.from_topic_config({"cleanup.policy": "compact,delete"}, cfg)
+    assert plog.config.cleanup_delete and plog.delete_old_segments(10**13) == n - 1
+    plog.close()
+    assert LogConfig.from_topic_config({"cleanup.policy": "compact"}).cleanup_delete is False
+    assert LogConfig().to_topic_config()["cleanup.policy"] == "delete"
+    assert cfg.to_topic_config()["cleanup.policy"] == "compact"
+
+
 def test_retention_by_bytes_and_time_never_active(tmp_path):
     cfg = LogConfig(segment_bytes=1000, retention_bytes=2000, retention_ms=-1)
     plog = PartitionLog(str(tmp_path / "t-0"), cfg)
