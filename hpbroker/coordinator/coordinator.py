@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 GROUP_METADATA_TOPIC = "__consumer_offsets"
 _READ_CHUNK = 1 << 20
+COMPACT_MIN_RECORDS = 1000  # a partition's log is compacted once it holds this many records ...
+_SNAPSHOT_BATCH = 500  # ... and at least twice its live ones; the live ones go in batches of this
 
 
 def coordinator_config(config) -> CoordinatorConfig:
@@ -79,6 +81,44 @@ class GroupCoordinator:
         self.broker.notify_append(GROUP_METADATA_TOPIC, shard.partition_index)
         for k, v in records:
             shard.replay(k, v)
+
+    # -- compaction -------------------------------------------------------------------------------
+    def compact(self) -> int:
+        """Compact the partitions whose logs are mostly superseded records; how many were."""
+        return sum(self._maybe_compact(shard) for shard in self.shards.values())
+
+    def _maybe_compact(self, shard: GroupCoordinatorShard) -> bool:
+        """__consumer_offsets is a compacted topic: only the latest record of each key matters.
+        Once the records since the log start are at least COMPACT_MIN_RECORDS and twice the live
+        ones, the shard's live records (``snapshot_records``) are appended after a roll, flushed,
+        and the log start moves to them: every older segment is deleted. A crash before the move
+        leaves the old records followed by the snapshot, which replays to the same state; the
+        log is never without a complete copy. Cost: the live records, once per at least as many
+        superseded ones."""
+        partition = self.broker.partition(GROUP_METADATA_TOPIC, shard.partition_index)
+        if partition is None:
+            return False
+        plog = partition.log
+        written = plog.log_end_offset - plog.log_start_offset
+        if written < COMPACT_MIN_RECORDS:
+            return False
+        live = shard.live_records()
+        if written < 2 * live:
+            return False
+        plog.roll()
+        start = plog.log_end_offset
+        records = shard.snapshot_records()
+        for i in range(0, len(records), _SNAPSHOT_BATCH):
+            chunk = records[i:i + _SNAPSHOT_BATCH]
+            plog.append(build_batch([(encode_key(k), encode_value(v)) for k, v in chunk]),
+                        leader_epoch=partition.leader_epoch)
+        plog.high_watermark = plog.log_end_offset
+        plog.flush()  # the snapshot is on disk before the records it replaces are deleted
+        plog.advance_log_start_offset(start)
+        self.broker.notify_append(GROUP_METADATA_TOPIC, shard.partition_index)
+        log.info("%s-%d: compacted %d records into %d", GROUP_METADATA_TOPIC, shard.partition_index,
+                 written, len(records))
+        return True
 
     # -- loading ----------------------------------------------------------------------------------
     def _load(self, index: int) -> GroupCoordinatorShard:

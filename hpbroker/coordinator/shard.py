@@ -9,6 +9,11 @@ and the response (a dict, or a future for a parked JoinGroup/SyncGroup). The run
 offsets and persisted group metadata change in exactly one place, whether they come from a live
 request or from the log.
 
+The latest record of every key (the group's metadata, each committed offset) is what a
+compacted log would keep: ``snapshot_records`` returns exactly those, and replaying them into an
+empty shard rebuilds the same groups and offsets (coordinator.py writes them and drops the log
+before them).
+
 What records do not carry (parked requests, session timers, the rebalance in progress) lives in
 ``Group``/``Member`` and is changed by the operations directly. Timer callbacks (session expiry,
 rebalance timeout, initial delay) write their records through ``self._write`` -- the same
@@ -62,6 +67,7 @@ class GroupCoordinatorShard:
         self.config = config
         self.groups: dict[str, Group] = {}
         self.offsets: dict[str, dict[tuple[str, int], OffsetCommitValue]] = {}
+        self._group_records: dict[str, GroupMetadataValue] = {}  # the latest of each group's
         # write(records): append to our partition, then replay (set by the runtime)
         self._write = write or (lambda records: [self.replay(k, v) for k, v in records])
         self._call_later = call_later or (lambda delay, cb: asyncio.get_running_loop().call_later(delay, cb))
@@ -83,16 +89,30 @@ class GroupCoordinatorShard:
                 self.groups[key.group] = Group(key.group)
         elif isinstance(key, GroupMetadataKey):
             if value is None:
+                self._group_records.pop(key.group, None)
                 group = self.groups.pop(key.group, None)
                 if group is not None:
                     self._unload(group)
                 return
+            self._group_records[key.group] = value
             group = self.groups.get(key.group)
             if group is None:
                 group = self.groups[key.group] = Group(key.group)
             self._apply_group_record(group, value)
         else:
             raise TypeError(f"not a __consumer_offsets key: {key!r}")
+
+    def live_records(self) -> int:
+        """How many records ``snapshot_records`` would return."""
+        return len(self._group_records) + sum(len(o) for o in self.offsets.values())
+
+    def snapshot_records(self) -> list:
+        """The latest record of every live key, [(key, value)]: what compaction of this shard's
+        partition keeps (no tombstones: what they deleted is simply absent)."""
+        out = [(GroupMetadataKey(g), v) for g, v in self._group_records.items()]
+        for g, committed in self.offsets.items():
+            out.extend((OffsetCommitKey(g, t, p), v) for (t, p), v in committed.items())
+        return out
 
     def _apply_group_record(self, group: Group, value: GroupMetadataValue) -> None:
         """Make the group's persisted part equal the record: generation, protocol, leader, members

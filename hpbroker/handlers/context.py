@@ -215,6 +215,11 @@ class BrokerContext:
         self.fetch_purgatory.notify((topic, index))
 
     def run_maintenance(self) -> None:
+        if self.group_coordinator is not None:
+            try:
+                self.group_coordinator.compact()
+            except OSError:
+                log.exception("compacting %s failed", "__consumer_offsets")
         self.logs.run_maintenance()
         for p in self.partitions.values():
             if p.log.log_start_offset > p.high_watermark:  # retention cannot pass the HW
