@@ -72,6 +72,15 @@ def test_floor(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["floor.json"]  # its files are removed
 
 
+def test_cold_cache(tmp_path):
+    out = tmp_path / "cold.json"
+    run_script("cold_cache.py", "--requests", "20", "--sizes", "0,65536", "--dir", str(tmp_path),
+               "--json-out", str(out))
+    rows = _load(out)["rows"]
+    assert [r["copy_bytes"] for r in rows] == [0, 65536] and all(r["us_per_request"] > 0 for r in rows)
+    assert [p.name for p in tmp_path.iterdir()] == ["cold.json"]  # the broker's data is removed
+
+
 def test_compare_starts_both_brokers_and_stops_them(tmp_path):
     """compare.py starts 'hpbroker' from a command template (here a stand-in that runs Tansu
     and prints hpbroker's readiness line) and the Tansu peer, runs every workload on both,
