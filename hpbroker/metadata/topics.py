@@ -59,11 +59,36 @@ class TopicRegistry:
         #: dynamic broker configs set through AlterConfigs (Kafka keeps them in ZooKeeper)
         self.broker_configs: dict[str, str] = {}
         if self.path.exists():
-            data = json.loads(self.path.read_text())
-            self.broker_configs = dict(data.get("broker_configs", {}))
-            for t in data.get("topics", []):
-                info = TopicInfo(t["name"], bytes.fromhex(t["topic_id"]), int(t["num_partitions"]), dict(t["configs"]))
-                self.topics[info.name] = info
+            self._load(self.path.read_bytes())
+
+    @classmethod
+    def from_bytes(cls, path: str | os.PathLike, data: bytes) -> "TopicRegistry":
+        """A registry from ``to_bytes`` output (a shared-memory snapshot), not from the file;
+        ``path`` is where its writer keeps it."""
+        registry = cls.__new__(cls)
+        registry.path = Path(path)
+        registry.topics, registry.broker_configs = {}, {}
+        registry._load(data)
+        return registry
+
+    def _load(self, raw: bytes) -> None:
+        data = json.loads(raw)
+        self.broker_configs = dict(data.get("broker_configs", {}))
+        for t in data.get("topics", []):
+            info = TopicInfo(t["name"], bytes.fromhex(t["topic_id"]), int(t["num_partitions"]), dict(t["configs"]))
+            self.topics[info.name] = info
+
+    def to_bytes(self) -> bytes:
+        """What the file holds (sorted, indented JSON)."""
+        data = {
+            "version": 1,
+            "broker_configs": self.broker_configs,
+            "topics": [
+                {"name": t.name, "topic_id": t.topic_id.hex(), "num_partitions": t.num_partitions, "configs": t.configs}
+                for t in self.topics.values()
+            ],
+        }
+        return json.dumps(data, indent=1, sort_keys=True).encode()
 
     def get(self, name: str) -> TopicInfo | None:
         return self.topics.get(name)
@@ -98,18 +123,10 @@ class TopicRegistry:
         self._save()
 
     def _save(self) -> None:
-        data = {
-            "version": 1,
-            "broker_configs": self.broker_configs,
-            "topics": [
-                {"name": t.name, "topic_id": t.topic_id.hex(), "num_partitions": t.num_partitions, "configs": t.configs}
-                for t in self.topics.values()
-            ],
-        }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
+        with open(tmp, "wb") as f:
+            f.write(self.to_bytes())
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)

@@ -23,9 +23,11 @@ log = logging.getLogger(__name__)
 
 
 class HandlerContext(BrokerContext):
-    def __init__(self, config, node, *, handler: int, table, owns):
+    def __init__(self, config, node, *, handler: int, table, owns, read_registry=None):
         self.handler = handler
         self.table = table
+        # the controller's published registry (Topology.read_registry); the file without one
+        self._read_registry = read_registry or TopicRegistry
         self.rows: dict[tuple[str, int], int] = {}
         self.metadata_dirty = False
         self.appended = False  # since the handler process last told processors with parked Fetches
@@ -97,8 +99,8 @@ class HandlerContext(BrokerContext):
 
     # registry changes (every other handler) ---------------------------------------------------
     def sync_topics(self) -> None:
-        """Apply the registry the controller wrote: it is the truth for topics and configs."""
-        new = TopicRegistry(self.topics.path)
+        """Apply the registry the controller published: it is the truth for topics and configs."""
+        new = self._read_registry(self.topics.path)
         old = self.topics
         for (name, index) in list(self.partitions):
             info, before = new.get(name), old.get(name)

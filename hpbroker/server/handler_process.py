@@ -70,7 +70,8 @@ class HandlerProcess:
             loop.add_signal_handler(sig, self._stop.set)
         handlers = topo.handlers
         self.ctx = HandlerContext(self.config, self.node, handler=h, table=topo.table(),
-                                  owns=lambda t, p: owner(t, p, handlers) == h)
+                                  owns=lambda t, p: owner(t, p, handlers) == h,
+                                  read_registry=topo.read_registry)
         self.req_rings = [topo.request_ring(p, h) for p in range(topo.processors)]
         self.resp_rings = [topo.response_ring(p, h) for p in range(topo.processors)]
         self.blocked = [deque() for _ in range(topo.processors)]
@@ -82,6 +83,11 @@ class HandlerProcess:
         # only now: processors close the connections waiting on the previous incarnation when
         # they see this move, and whatever they send after that is answered
         topo.bump_handler_incarnation(h)
+        if self.is_controller:
+            # the snapshot processors read (they start once every handler is ready); a restarted
+            # controller publishes again, in case its predecessor died between file and snapshot
+            topo.publish_registry(self.ctx.topics)
+            topo.bump_metadata_generation()
         self._seen_generation = topo.metadata_generation
         topo.set_handler_seen_generation(h, self._seen_generation)
         self._efd = topo.handler_efds[h]
@@ -218,6 +224,7 @@ class HandlerProcess:
         """Controller: publish the new registry and wait until every handler applied it."""
         self.ctx.metadata_dirty = False
         topo = self.topo
+        topo.publish_registry(self.ctx.topics)
         gen = topo.bump_metadata_generation()
         self._seen_generation = gen
         topo.set_handler_seen_generation(self.index, gen)

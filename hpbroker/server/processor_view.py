@@ -3,8 +3,8 @@
 The processor runs the ApiVersions, Metadata, FindCoordinator and Fetch handler modules
 unchanged; they see this object where the in-process mode gives them a BrokerContext:
 
-- ``topics``: the topic registry, re-read from ``__topics.json`` whenever the metadata
-  generation in shared memory moved (the controller rewrites the file, then bumps it);
+- ``topics``: the topic registry, re-read from the controller's snapshot in shared memory
+  (server/metadata_snapshot.py) whenever the metadata generation there moved;
 - ``partition(topic, index)``: a read-only view of a partition: log_start_offset,
   high_watermark and log_end_offset from the owner's row of the partition table, and a
   PartitionLogReader over the segment files that never reads at or above that high watermark;
@@ -78,7 +78,7 @@ class ProcessorBroker:
         if gen == self._generation:
             return
         self._generation = gen
-        self.topics = TopicRegistry(os.path.join(self.log_dirs[0], "__topics.json"))
+        self.topics = self.topo.read_registry(os.path.join(self.log_dirs[0], "__topics.json"))
         for key, (topic_id, reader) in list(self._readers.items()):
             info = self.topics.get(key[0])
             if info is None or info.topic_id != topic_id or key[1] >= info.num_partitions:

@@ -5,8 +5,9 @@ see them and a leftover of a killed supervisor is recognised and removed at the 
 
 ``control``: little-endian int64 words
     word 0                     metadata generation: the controller (handler 0) bumps it after
-                               rewriting ``__topics.json``; every other process reloads the
-                               registry when it sees it change
+                               rewriting ``__topics.json`` and publishing the ``metadata``
+                               snapshot; every other process reloads the registry from the
+                               snapshot when it sees it change
     word 8 + 8*h + 0           handler h incarnation (each new handler process bumps it after
                                discarding what its predecessor left in the request rings)
     word 8 + 8*h + 1           metadata generation handler h has applied (it writes it; the
@@ -16,6 +17,10 @@ see them and a leftover of a killed supervisor is recognised and removed at the 
                                handlers write its eventfd after appending, so the wait ends at
                                once instead of at the processor's next table poll)
     then the partition table (server/partition_table.py), aligned to 64 bytes
+
+``metadata``: the topic registry as the controller last published it (two slots, byte layout
+in server/metadata_snapshot.py); processors answer Metadata and FindCoordinator from it and
+the other handlers apply it, whenever the metadata generation moves
 
 ``rings``: 2 * P * H rings (server/_pyring.py layout), request rings first:
     request ring (p, h) = index p*H + h        producer: processor p, consumer: handler h
@@ -41,6 +46,8 @@ import os
 
 import numpy as np
 
+from hpbroker.metadata.topics import TopicRegistry
+from hpbroker.server.metadata_snapshot import MetadataSnapshot, snapshot_bytes
 from hpbroker.server.partition_table import PartitionTable, table_bytes
 from hpbroker.server.ring import Ring, ring_bytes
 
@@ -61,6 +68,9 @@ MIN_REQUEST_RING_BYTES = 4 << 20
 # later (a container's default /dev/shm is 64 MiB; 2/2 at full size needs 68 MiB).
 SHM_SHARE = 0.5
 CONTROL_WORDS_FIXED = 8
+# Room for one registry snapshot (two are kept); tmpfs pages are allocated only as far as the
+# registry reaches. A registry larger than this is read from __topics.json instead.
+METADATA_SNAPSHOT_BYTES = int(os.environ.get("HPBROKER_METADATA_SNAPSHOT_BYTES", 4 << 20))
 WORDS_PER_CHILD = 8
 
 
@@ -143,7 +153,7 @@ class Topology:
         self.request_ring_bytes, self.response_ring_bytes = request_ring_bytes, response_ring_bytes
         self.slots_per_handler = slots_per_handler
         base = os.path.join(SHM_DIR, f"{PREFIX}{os.getpid()}-")
-        self.paths = [base + "control", base + "rings"]
+        self.paths = [base + "control", base + "rings", base + "metadata"]
         self._control_words = CONTROL_WORDS_FIXED + WORDS_PER_CHILD * (handlers + processors)
         table_at = (self._control_words * 8 + 63) & ~63
         self._table_at = table_at
@@ -155,6 +165,8 @@ class Topology:
         self.handler_efds = [os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC) for _ in range(handlers)]
         self.processor_efds = [os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC) for _ in range(processors)]
         self.control = np.ndarray((self._control_words,), dtype="<i8", buffer=self.control_mm)
+        self.metadata_mm = _create_segment(self.paths[2], snapshot_bytes(METADATA_SNAPSHOT_BYTES))
+        self.metadata = MetadataSnapshot(memoryview(self.metadata_mm), METADATA_SNAPSHOT_BYTES)
 
     # views (built in each child after the fork) -----------------------------------------------
     def table(self) -> PartitionTable:
@@ -176,6 +188,19 @@ class Topology:
     def bump_metadata_generation(self) -> int:
         self.control[0] += 1
         return int(self.control[0])
+
+    def publish_registry(self, registry) -> None:
+        """Controller: ``registry`` (a TopicRegistry) becomes the snapshot; call before bumping
+        the generation."""
+        if not self.metadata.publish(registry.to_bytes()):
+            log.warning("the topic registry is larger than the %d MiB metadata snapshot: processors "
+                        "read %s instead", METADATA_SNAPSHOT_BYTES >> 20, registry.path)
+
+    def read_registry(self, path):
+        """The registry the controller last published (``path``: the file it keeps, read only
+        when there is no snapshot or it did not fit)."""
+        data = self.metadata.read()
+        return TopicRegistry(path) if data is None else TopicRegistry.from_bytes(path, data)
 
     def _handler_word(self, h: int, i: int) -> int:
         return CONTROL_WORDS_FIXED + WORDS_PER_CHILD * h + i
