@@ -20,6 +20,7 @@ Who may touch: the event loop of the process that owns the shards.
 from __future__ import annotations
 
 import logging
+import time
 
 from hpbroker.coordinator.records import (
     RecordFormatError, decode_key, decode_value, encode_key, encode_value, partition_for,
@@ -42,6 +43,7 @@ def coordinator_config(config) -> CoordinatorConfig:
         initial_rebalance_delay_ms=int(config.get("group.initial.rebalance.delay.ms")),
         min_session_timeout_ms=int(config.get("group.min.session.timeout.ms")),
         max_session_timeout_ms=int(config.get("group.max.session.timeout.ms")),
+        offsets_retention_ms=int(config.get("offsets.retention.minutes")) * 60_000,
     )
 
 
@@ -57,6 +59,8 @@ class GroupCoordinator:
         # the partition count fixed at creation decides placement forever (changing it would move groups)
         self.num_partitions = info.num_partitions
         self.shards: dict[int, GroupCoordinatorShard] = {}
+        self.expiry_interval_s = int(broker.config.get("offsets.retention.check.interval.ms")) / 1000
+        self._next_expiry = time.monotonic() + self.expiry_interval_s
         for p in (range(self.num_partitions) if owned is None else owned):
             self.shards[p] = self._load(p)
 
@@ -81,6 +85,23 @@ class GroupCoordinator:
         self.broker.notify_append(GROUP_METADATA_TOPIC, shard.partition_index)
         for k, v in records:
             shard.replay(k, v)
+
+    # -- offsets retention ------------------------------------------------------------------------
+    def maybe_expire_offsets(self) -> int:
+        """Every offsets.retention.check.interval.ms: write the tombstones of expired offsets
+        (and groups), shard by shard. Returns how many records were written."""
+        now = time.monotonic()
+        if now < self._next_expiry:
+            return 0
+        self._next_expiry = now + self.expiry_interval_s
+        n = 0
+        for shard in self.shards.values():
+            records = shard.expire_offsets()
+            self.write(shard, records)
+            n += len(records)
+        if n:
+            log.info("expired %d committed offsets and groups (offsets.retention.minutes)", n)
+        return n
 
     # -- compaction -------------------------------------------------------------------------------
     def compact(self) -> int:

@@ -55,6 +55,7 @@ class CoordinatorConfig:
     min_session_timeout_ms: int = 6000
     max_session_timeout_ms: int = 1800000
     offset_metadata_max_bytes: int = 4096
+    offsets_retention_ms: int = 7 * 24 * 3600 * 1000  # offsets.retention.minutes
 
 
 def _now_ms() -> int:
@@ -120,6 +121,8 @@ class GroupCoordinatorShard:
         from it); loading adds the members, a later record of the same group replaces them."""
         group.generation_id = value.generation
         group.protocol_type = value.protocol_type
+        if value.current_state_timestamp >= 0:  # an Empty group's offsets expire from this
+            group.state_timestamp = value.current_state_timestamp
         group.protocol_name = value.protocol
         in_record = {mm.member_id for mm in value.members}
         for m in [m for m in group.members.values() if m.member_id not in in_record]:
@@ -536,6 +539,36 @@ class GroupCoordinatorShard:
         if topics is None:
             return dict(committed)
         return {(name, p): committed.get((name, p)) for name, parts in topics for p in parts}
+
+    def expire_offsets(self, now: int | None = None) -> list:
+        """Tombstones for what offsets.retention.minutes has expired (Kafka's
+        GroupMetadata.removeExpiredOffsets, KIP-211): every offset of a group that uses the group
+        protocol once it has been Empty for the retention (from its state timestamp); an offset
+        of a simple consumer (commits only, no protocol) the retention after it was committed; an
+        offset committed with an explicit retention (OffsetCommit v2-v4) at its expire timestamp.
+        A group left Empty without offsets is deleted as well (Kafka's cleanupGroupMetadata)."""
+        now = _now_ms() if now is None else now
+        retention = self.config.offsets_retention_ms
+        records = []
+        for group_id, group in list(self.groups.items()):
+            committed = self.offsets.get(group_id, {})
+            if group.protocol_type:
+                since = group.state_timestamp if group.is_(E) else None
+            else:
+                since = -1  # each offset from its own commit
+            expired = []
+            if since is not None:
+                for tp, v in committed.items():
+                    if v.expire_timestamp >= 0:
+                        gone = now >= v.expire_timestamp
+                    else:
+                        gone = now - (v.commit_timestamp if since < 0 else since) >= retention
+                    if gone:
+                        expired.append(tp)
+            records += [(OffsetCommitKey(group_id, t, p), None) for t, p in expired]
+            if group.is_(E) and len(expired) == len(committed):
+                records.append((GroupMetadataKey(group_id), None))
+        return records
 
     # -- admin -------------------------------------------------------------------------------------
     def list_groups(self) -> list[Group]:

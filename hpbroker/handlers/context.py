@@ -217,6 +217,7 @@ class BrokerContext:
     def run_maintenance(self) -> None:
         if self.group_coordinator is not None:
             try:
+                self.group_coordinator.maybe_expire_offsets()
                 self.group_coordinator.compact()
             except OSError:
                 log.exception("compacting %s failed", "__consumer_offsets")

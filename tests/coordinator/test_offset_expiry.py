@@ -1,0 +1,120 @@
+"""offsets.retention.minutes (Kafka's KIP-211): a consumer group's offsets expire once it has
+been Empty for the retention, a simple consumer's offsets each from its own commit; an Empty
+group left without offsets is deleted. Expiry writes tombstones through the same path as every
+other change, so a restart sees it too."""
+import asyncio
+import time
+
+from hpbroker.config import BrokerConfig
+from hpbroker.coordinator import shard as shard_module
+from hpbroker.coordinator.coordinator import GroupCoordinator
+from hpbroker.coordinator.records import GroupMetadataKey, OffsetCommitKey, OffsetCommitValue
+from hpbroker.coordinator.state import GroupState
+from hpbroker.handlers.context import BrokerContext, Node
+
+from .test_shard import CONFIG, Harness
+
+RETENTION = CONFIG.offsets_retention_ms
+
+
+def test_a_simple_consumers_offsets_expire_each_from_its_commit(monkeypatch):
+    h = Harness()
+    clock = [1_000_000]
+    monkeypatch.setattr(shard_module, "_now_ms", lambda: clock[0])
+    h.commit(group="s", offsets=[("t", 0, 5)])
+    clock[0] += 1000
+    h.commit(group="s", offsets=[("t", 1, 7)])
+    assert h.shard.expire_offsets(1_000_000 + RETENTION - 1) == []
+    first = h.shard.expire_offsets(1_000_000 + RETENTION)
+    assert first == [(OffsetCommitKey("s", "t", 0), None)]
+    h.write(first)
+    assert set(h.shard.offsets["s"]) == {("t", 1)} and "s" in h.shard.groups
+    last = h.shard.expire_offsets(1_001_000 + RETENTION)
+    assert last == [(OffsetCommitKey("s", "t", 1), None), (GroupMetadataKey("s"), None)]
+    h.write(last)
+    assert "s" not in h.shard.offsets and "s" not in h.shard.groups
+
+
+def test_a_consumer_groups_offsets_wait_until_it_has_been_empty_for_the_retention():
+    async def main():
+        h = Harness()
+        f = h.join_new()
+        h.timers.advance(0.2)
+        m = f.result()["member_id"]
+        await h.sync(m, 1, [(m, b"A")])
+        h.commit(generation=1, member_id=m, offsets=[("t", 0, 5), ("t", 1, 6)])
+        far = int(time.time() * 1000) + 10 * RETENTION
+        assert h.shard.expire_offsets(far) == []  # Stable: its offsets are in use, however old
+        records, _, _ = h.shard.leave_group("g", [(m, None)])
+        h.write(records)
+        assert h.group.state is GroupState.EMPTY
+        empty_since = h.group.state_timestamp
+        assert h.shard.expire_offsets(empty_since + RETENTION - 1) == []
+        expired = h.shard.expire_offsets(empty_since + RETENTION)
+        assert sorted(k.partition for k, _ in expired if isinstance(k, OffsetCommitKey)) == [0, 1]
+        assert expired[-1] == (GroupMetadataKey("g"), None)
+        h.write(expired)
+        assert h.shard.list_groups() == [] and h.shard.fetch_offsets("g", None) == {}
+    asyncio.run(main())
+
+
+def test_an_explicit_expire_timestamp_wins_and_empty_groups_without_offsets_go():
+    h = Harness()
+    h.write([(OffsetCommitKey("old", "t", 0), OffsetCommitValue(3, -1, "", 10, 500))])  # a v1 record
+    assert h.shard.expire_offsets(499) == []
+    assert h.shard.expire_offsets(500) == [(OffsetCommitKey("old", "t", 0), None), (GroupMetadataKey("old"), None)]
+    h.commit(group="bare", offsets=[("t", 0, 1)])
+    h.write([(OffsetCommitKey("bare", "t", 0), None)])  # its only offset deleted: the group is left
+    assert "bare" in h.shard.groups
+    assert (GroupMetadataKey("bare"), None) in h.shard.expire_offsets(0)
+
+
+def test_the_empty_since_timestamp_survives_a_reload():
+    async def main():
+        h = Harness()
+        f = h.join_new()
+        h.timers.advance(0.2)
+        m = f.result()["member_id"]
+        await h.sync(m, 1, [(m, b"A")])
+        records, _, _ = h.shard.leave_group("g", [(m, None)])
+        h.write(records)
+        return h
+    h = asyncio.run(main())
+    from .test_replay import _fresh
+    s = _fresh()
+    for k, v in h.log:
+        s.replay(k, v)
+    assert s.groups["g"].state is GroupState.EMPTY
+    assert s.groups["g"].state_timestamp == h.group.state_timestamp
+
+
+def test_the_coordinator_expires_on_its_interval_and_a_restart_sees_it(tmp_path):
+    cfg = BrokerConfig({"log.dirs": str(tmp_path), "offsets.topic.num.partitions": "1",
+                        "offsets.retention.minutes": "1", "offsets.retention.check.interval.ms": "1"})
+
+    def commit(gc, group, ts):
+        shard = gc.shard_for(group)
+        gc.write(shard, [(OffsetCommitKey(group, "t", 0), OffsetCommitValue(1, -1, "", ts))])
+
+    async def first():
+        broker = BrokerContext(cfg, Node(0, "localhost", 9092))
+        broker.create_topic("t", 1, {})
+        gc = broker.group_coordinator = GroupCoordinator(broker)
+        now = int(time.time() * 1000)
+        commit(gc, "stale", now - 61_000)
+        commit(gc, "fresh", now)
+        time.sleep(0.01)
+        broker.run_maintenance()
+        assert {g.group_id for g in gc.shard_for("fresh").list_groups()} == {"fresh"}
+        broker.close()
+
+    async def second():
+        broker = BrokerContext(cfg, Node(0, "localhost", 9092))
+        gc = GroupCoordinator(broker)
+        out = {g: gc.shard_for(g).fetch_offsets(g, None) for g in ("stale", "fresh")}
+        broker.close()
+        return out
+
+    asyncio.run(first())
+    out = asyncio.run(second())
+    assert out["stale"] == {} and out["fresh"][("t", 0)].offset == 1
