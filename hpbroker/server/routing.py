@@ -144,19 +144,14 @@ def join_group_answers(group_ids: list, groups: GroupSplit, parts: list[dict]) -
     """One response from the partial answers of several handlers: the per-group answers in the
     order of ``group_ids`` (the request's). A group named twice is answered twice by its one
     owner, in order, so the answers of each id are taken first in, first out."""
+    bodies = [b for b in parts if b is not None]
     answers: dict[str, list] = {}
-    base = None
-    for body in parts:
-        if body is None:
-            continue
-        if base is None:
-            base = body
-        for a in body[groups.resp_groups]:
-            answers.setdefault(a["group_id"], []).append(a)
-    out = dict(base or {})
+    for a in (a for b in bodies for a in b[groups.resp_groups]):
+        answers.setdefault(a["group_id"], []).append(a)
+    out = dict(bodies[0]) if bodies else {}
     out[groups.resp_groups] = [answers[g].pop(0) for g in group_ids if answers.get(g)]
     if "throttle_time_ms" in out:
-        out["throttle_time_ms"] = max(b.get("throttle_time_ms", 0) for b in parts if b is not None)
+        out["throttle_time_ms"] = max(b.get("throttle_time_ms", 0) for b in bodies)
     return out
 
 

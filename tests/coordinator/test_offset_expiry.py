@@ -35,19 +35,28 @@ def test_a_simple_consumers_offsets_expire_each_from_its_commit(monkeypatch):
     assert "s" not in h.shard.offsets and "s" not in h.shard.groups
 
 
+async def _stable_then_empty(h, before_leaving=lambda m: None):
+    """One member joins, syncs (Stable), runs ``before_leaving(member_id)``, and leaves (Empty)."""
+    f = h.join_new()
+    h.timers.advance(0.2)
+    m = f.result()["member_id"]
+    await h.sync(m, 1, [(m, b"A")])
+    before_leaving(m)
+    records, _, _ = h.shard.leave_group("g", [(m, None)])
+    h.write(records)
+    assert h.group.state is GroupState.EMPTY
+
+
 def test_a_consumer_groups_offsets_wait_until_it_has_been_empty_for_the_retention():
-    async def main():
-        h = Harness()
-        f = h.join_new()
-        h.timers.advance(0.2)
-        m = f.result()["member_id"]
-        await h.sync(m, 1, [(m, b"A")])
+    h = Harness()
+
+    def commit_while_stable(m):
         h.commit(generation=1, member_id=m, offsets=[("t", 0, 5), ("t", 1, 6)])
         far = int(time.time() * 1000) + 10 * RETENTION
         assert h.shard.expire_offsets(far) == []  # Stable: its offsets are in use, however old
-        records, _, _ = h.shard.leave_group("g", [(m, None)])
-        h.write(records)
-        assert h.group.state is GroupState.EMPTY
+
+    async def main():
+        await _stable_then_empty(h, commit_while_stable)
         empty_since = h.group.state_timestamp
         assert h.shard.expire_offsets(empty_since + RETENTION - 1) == []
         expired = h.shard.expire_offsets(empty_since + RETENTION)
@@ -70,16 +79,8 @@ def test_an_explicit_expire_timestamp_wins_and_empty_groups_without_offsets_go()
 
 
 def test_the_empty_since_timestamp_survives_a_reload():
-    async def main():
-        h = Harness()
-        f = h.join_new()
-        h.timers.advance(0.2)
-        m = f.result()["member_id"]
-        await h.sync(m, 1, [(m, b"A")])
-        records, _, _ = h.shard.leave_group("g", [(m, None)])
-        h.write(records)
-        return h
-    h = asyncio.run(main())
+    h = Harness()
+    asyncio.run(_stable_then_empty(h))
     from .test_replay import _fresh
     s = _fresh()
     for k, v in h.log:
