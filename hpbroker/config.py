@@ -167,6 +167,7 @@ BROKER_CONFIGS: dict[str, BrokerConfigDef] = {
         BrokerConfigDef("group.initial.rebalance.delay.ms", "3000", _nonneg, TYPE_INT),
         BrokerConfigDef("group.min.session.timeout.ms", "6000", _nonneg, TYPE_INT),
         BrokerConfigDef("group.max.session.timeout.ms", "1800000", _nonneg, TYPE_INT),
+        BrokerConfigDef("group.max.size", "2147483647", _positive, TYPE_INT),
         BrokerConfigDef("offsets.retention.minutes", "10080", _positive, TYPE_INT),
         BrokerConfigDef("offsets.retention.check.interval.ms", "600000", _positive, TYPE_LONG),
         BrokerConfigDef("transactional.id.expiration.ms", "604800000", _positive, TYPE_INT),

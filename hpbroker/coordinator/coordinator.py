@@ -44,6 +44,7 @@ def coordinator_config(config) -> CoordinatorConfig:
         min_session_timeout_ms=int(config.get("group.min.session.timeout.ms")),
         max_session_timeout_ms=int(config.get("group.max.session.timeout.ms")),
         offsets_retention_ms=int(config.get("offsets.retention.minutes")) * 60_000,
+        group_max_size=int(config.get("group.max.size")),
     )
 
 

@@ -56,6 +56,7 @@ class CoordinatorConfig:
     max_session_timeout_ms: int = 1800000
     offset_metadata_max_bytes: int = 4096
     offsets_retention_ms: int = 7 * 24 * 3600 * 1000  # offsets.retention.minutes
+    group_max_size: int = 2**31 - 1  # group.max.size
 
 
 def _now_ms() -> int:
@@ -316,6 +317,8 @@ class GroupCoordinatorShard:
             return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE)
         if not group.supports(protocol_type, [n for n, _ in protocols]):
             return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
+        if not self._accepts_joining(group, member_id):
+            return fail(ErrorCode.GROUP_MAX_SIZE_REACHED)
 
         known = group.members.get(member_id)
         if instance_id is not None and instance_id in group.static_members:
@@ -367,6 +370,20 @@ class GroupCoordinatorShard:
             self._schedule_expiry(group, member)
             return [], self._join_response(group, member)
         return fail(ErrorCode.UNKNOWN_MEMBER_ID)  # Empty/Dead know no members
+
+    def _accepts_joining(self, group: Group, member_id: str) -> bool:
+        """group.max.size, as Kafka's acceptJoiningMember: an Empty group takes anyone; while
+        it rebalances, a member already waiting in JoinGroup, or anyone while fewer than the
+        limit wait (so lowering the limit drops the last to rejoin); otherwise a member, or
+        anyone while the group is below the limit."""
+        limit = self.config.group_max_size
+        if group.is_(E):
+            return True
+        member = group.members.get(member_id)
+        if group.is_(PR):
+            waiting = sum(1 for m in group.members.values() if m.awaiting_join)
+            return (member is not None and member.awaiting_join) or waiting < limit
+        return member is not None or len(group.members) < limit
 
     def _on_pending_expired(self, group: Group, member_id: str) -> None:
         if group.pending_members.pop(member_id, None) is not None and group.is_(PR):

@@ -288,3 +288,24 @@ def test_leave_of_an_unknown_group_names_each_member():
     h = Harness()
     records, err, errs = h.shard.leave_group("nope", [("a", None), ("b", None)])
     assert (records, err, errs) == ([], 0, [ErrorCode.UNKNOWN_MEMBER_ID] * 2)
+
+
+def test_group_max_size_refuses_new_members_beyond_it():
+    import dataclasses
+
+    async def main():
+        h = Harness()
+        h.shard.config = dataclasses.replace(CONFIG, group_max_size=2)
+        f1, f2 = h.join_new(), h.join_new()
+        # rebalancing with two members waiting: a third is refused before it gets a member id
+        assert h.join()["error_code"] == ErrorCode.GROUP_MAX_SIZE_REACHED
+        h.timers.advance(0.3)
+        m1, m2 = f1.result()["member_id"], f2.result()["member_id"]
+        await h.sync(m1, 1, [(m1, b"A"), (m2, b"B")])
+        assert h.sync(m2, 1)["error_code"] == 0
+        assert h.group.state is S
+        third = h.join()
+        assert third["error_code"] == ErrorCode.GROUP_MAX_SIZE_REACHED and h.group.state is S
+        assert len(h.group.members) == 2
+        assert isinstance(h.join(member_id=m1), asyncio.Future)  # a member's rejoin is accepted
+    asyncio.run(main())
