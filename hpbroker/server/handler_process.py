@@ -14,9 +14,11 @@ Back-pressure: if a response ring is full the answer waits in a per-processor de
 handler stops taking requests from that processor until the processor frees space (it writes
 our eventfd when it does), so the deque holds at most the answers of requests already taken.
 
-Controller (handler 0): after a request changed the topic registry, it bumps the metadata
-generation in shared memory, wakes every handler, and answers only when all of them have applied
-the new registry, so a client that created a topic can produce to every partition at once.
+Controller (handler 0): after a request changed the topic registry, it publishes the registry
+in shared memory (server/metadata_snapshot.py), bumps the metadata generation, wakes every
+handler, and answers only when all of them have applied the new registry, so a client that
+created a topic can produce to every partition at once. It also publishes once at start-up,
+before the processors start.
 
 Restart: a new incarnation discards what is left in its request rings (the processors close the
 connections that waited on the old one; clients reconnect and retry, idempotent producers

@@ -11,8 +11,8 @@ Byte layout (little-endian), the whole ``metadata`` segment:
     length      bytes of the snapshot (the registry as __topics.json holds it, UTF-8 JSON), or
                 OVERSIZE: the registry did not fit, read __topics.json instead
 
-One writer, the controller handler (and the supervisor, once, before any child starts): it
-writes the slot readers are *not* taking, between two bumps of that slot's sequence, then makes
+One writer, the controller handler (at start-up, and after every registry change): it writes
+the slot readers are *not* taking, between two bumps of that slot's sequence, then makes
 it current. A reader copies the current slot and keeps the copy only if that slot's sequence was
 even and unchanged across the copy (the writer came back to it in the meantime otherwise), so it
 never parses a torn snapshot, and a writer killed half-way leaves the current slot intact. The

@@ -119,7 +119,7 @@ class ProcessorBroker:
 
     def ensure_group_coordinator(self) -> None:
         """FindCoordinator here: the topic exists (else the request went to the controller), and
-        the controller handler creates its coordinator on the first group request it serves."""
+        each handler loads the coordinator shards it owns on the first group request it serves."""
 
     def create_topic(self, *args):  # never reached: such Metadata requests go to the controller
         raise RuntimeError("a processor does not create topics")
