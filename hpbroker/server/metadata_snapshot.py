@@ -19,6 +19,10 @@ never parses a torn snapshot, and a writer killed half-way leaves the current sl
 controller publishes before it bumps the metadata generation (topology.py), so a process that
 sees the new generation finds the new snapshot.
 
+Ordering: the writes are plain stores from Python, in program order (data, then the even
+sequence, then ``current``), and a reader's loads likewise; x86-64 keeps both orders (TSO). The
+registry changes a few times an hour, not per request, so no fence is spent on it.
+
 Who may touch: the controller handler writes; every processor and handler reads.
 """
 from __future__ import annotations
