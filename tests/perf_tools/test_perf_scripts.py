@@ -81,6 +81,15 @@ def test_cold_cache(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["cold.json"]  # the broker's data is removed
 
 
+def test_hop_cost(tmp_path):
+    out = tmp_path / "hop.json"
+    run_script("hop_cost.py", "--round-trips", "200", "--requests", "20", "--json-out", str(out))
+    result = _load(out)
+    assert [w["one_core"] for w in result["wake_round_trips"]] == [False, True]
+    assert all(w["wall_us"] > 0 for w in result["wake_round_trips"])
+    assert result["split_and_join"]["split_us"] > 0 and result["split_and_join"]["join_us"] > 0
+
+
 def test_compare_starts_both_brokers_and_stops_them(tmp_path):
     """compare.py starts 'hpbroker' from a command template (here a stand-in that runs Tansu
     and prints hpbroker's readiness line) and the Tansu peer, runs every workload on both,
