@@ -1,7 +1,8 @@
 """Command line: ``hpbroker [--host H] [--port P] [--data-dir D] [--config server.properties]``.
 
-Tools: ``hpbroker groups list --bootstrap HOST:PORT`` and ``hpbroker groups describe GROUP
---bootstrap HOST:PORT`` (consumer groups of any Kafka-protocol cluster; hpbroker/admin/groups.py).
+Tools: ``hpbroker groups list|describe ... --bootstrap HOST:PORT`` (consumer groups of any
+Kafka-protocol cluster; hpbroker/admin/groups.py) and ``hpbroker topics
+list|describe|create|alter|delete ... --bootstrap HOST:PORT`` (topics; hpbroker/admin/topics.py).
 
 Precedence: defaults < the properties file (Kafka names: listeners, log.dirs, num.partitions,
 ...) < flags. SIGTERM/SIGINT stop the broker cleanly (logs closed with the clean-shutdown
@@ -100,12 +101,40 @@ def groups_parser() -> argparse.ArgumentParser:
     return p
 
 
+def topics_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hpbroker topics", description="Topics of a Kafka-protocol cluster.")
+    sub = p.add_subparsers(dest="topics_command", required=True)
+    lp = sub.add_parser("list", help="every topic's name")
+    lp.add_argument("--exclude-internal", action="store_true", help="leave out __consumer_offsets")
+    dp = sub.add_parser("describe", help="partitions, leaders, replicas, ISR and the topic's own configs")
+    dp.add_argument("topics", nargs="*", metavar="TOPIC", help="default: every topic")
+    cp = sub.add_parser("create", help="a new topic (CreateTopics at the controller)")
+    cp.add_argument("topic")
+    cp.add_argument("--partitions", type=int, default=-1, help="default: the broker's num.partitions")
+    cp.add_argument("--replication-factor", type=int, default=-1, help="default: the broker's")
+    cp.add_argument("--config", action="append", default=[], metavar="NAME=VALUE")
+    ap = sub.add_parser("alter", help="more partitions, or topic configs")
+    ap.add_argument("topic")
+    ap.add_argument("--partitions", type=int, help="the new partition count (only ever more)")
+    ap.add_argument("--config", action="append", default=[], metavar="NAME=VALUE", help="set a topic config")
+    ap.add_argument("--delete-config", action="append", default=[], metavar="NAME", help="back to the default")
+    xp = sub.add_parser("delete", help="delete a topic and its data")
+    xp.add_argument("topic")
+    for sp in (lp, dp, cp, ap, xp):
+        sp.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "groups":  # a tool, not the broker: the broker's flags stay as they were
         from hpbroker.admin.groups import main as groups_main
 
         return groups_main(groups_parser().parse_args(argv[1:]))
+    if argv and argv[0] == "topics":
+        from hpbroker.admin.topics import main as topics_main
+
+        return topics_main(topics_parser().parse_args(argv[1:]))
     args = parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

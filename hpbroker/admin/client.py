@@ -16,7 +16,8 @@ from hpbroker.protocol import API_KEYS
 API_VERSIONS = 18
 CAPS = {
     "Metadata": 8, "FindCoordinator": 2, "ListGroups": 2, "DescribeGroups": 4, "OffsetFetch": 5,
-    "ListOffsets": 5,
+    "ListOffsets": 5, "CreateTopics": 4, "DeleteTopics": 3, "CreatePartitions": 1, "DescribeConfigs": 3,
+    "AlterConfigs": 1,
 }
 
 
@@ -42,7 +43,7 @@ def recv_frame(sock: socket.socket) -> bytes:
 
 
 class BrokerConnection:
-    def __init__(self, host: str, port: int, timeout: float = 10.0, client_id: str = "hpbroker-groups"):
+    def __init__(self, host: str, port: int, timeout: float = 35.0, client_id: str = "hpbroker-admin"):
         try:
             self.sock = socket.create_connection((host, port), timeout=timeout)
         except OSError as exc:
@@ -87,3 +88,22 @@ class BrokerConnection:
         """(version used, decoded response)."""
         v = self.version_of(api)
         return v, self._request(API_KEYS[api], v, body)
+
+
+# -- shared by the tools ---------------------------------------------------------------------------
+def split_hostport(hostport: str) -> tuple[str, int]:
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ToolError(f"--bootstrap wants HOST:PORT, got {hostport!r}")
+    return host, int(port)
+
+
+def brokers_of(metadata: dict) -> dict[int, tuple[str, int]]:
+    """node id -> (host, port) from a Metadata response."""
+    return {b["node_id"]: (b["host"], b["port"]) for b in metadata["brokers"]}
+
+
+def text_table(rows: list[list[str]]) -> str:
+    """Rows as left-aligned columns, two spaces apart, as Kafka's tools print them."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)

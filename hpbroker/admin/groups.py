@@ -11,7 +11,7 @@ import sys
 
 from dataclasses import dataclass, field
 
-from hpbroker.admin.client import BrokerConnection, ToolError
+from hpbroker.admin.client import BrokerConnection, ToolError, brokers_of, split_hostport, text_table
 from hpbroker.coordinator.consumer_protocol import decode_assignment
 
 LATEST = -1
@@ -44,27 +44,16 @@ class GroupDescription:
     partitions: list[PartitionRow] = field(default_factory=list)
 
 
-def _split(hostport: str) -> tuple[str, int]:
-    host, _, port = hostport.rpartition(":")
-    if not host or not port.isdigit():
-        raise ToolError(f"--bootstrap wants HOST:PORT, got {hostport!r}")
-    return host, int(port)
-
-
 def _metadata(conn: BrokerConnection, topics: list[str] | None) -> dict:
     _, md = conn.call("Metadata", {"topics": None if topics is None else [{"name": t} for t in topics],
                                    "allow_auto_topic_creation": False})
     return md
 
 
-def _brokers(md: dict) -> dict[int, tuple[str, int]]:
-    return {b["node_id"]: (b["host"], b["port"]) for b in md["brokers"]}
-
-
 def list_groups(bootstrap: str) -> list[tuple[str, str]]:
     """(group_id, protocol_type) of every group in the cluster, sorted."""
-    with BrokerConnection(*_split(bootstrap)) as boot:
-        brokers = _brokers(_metadata(boot, []))
+    with BrokerConnection(*split_hostport(bootstrap)) as boot:
+        brokers = brokers_of(_metadata(boot, []))
     out = set()
     for host, port in brokers.values():
         with BrokerConnection(host, port) as conn:
@@ -76,7 +65,7 @@ def list_groups(bootstrap: str) -> list[tuple[str, str]]:
 
 
 def describe_group(bootstrap: str, group_id: str) -> GroupDescription:
-    with BrokerConnection(*_split(bootstrap)) as boot:
+    with BrokerConnection(*split_hostport(bootstrap)) as boot:
         _, fc = boot.call("FindCoordinator", {"key": group_id, "key_type": 0})
         if fc["error_code"]:
             raise ToolError(f"FindCoordinator for group {group_id!r} failed: error {fc['error_code']}")
@@ -114,7 +103,7 @@ def _log_end_offsets(boot: BrokerConnection, tps) -> dict[tuple[str, int], int]:
     if not tps:
         return {}
     md = _metadata(boot, sorted({t for t, _ in tps}))
-    brokers = _brokers(md)
+    brokers = brokers_of(md)
     leader = {(t["name"], p["partition_index"]): p["leader_id"] for t in md["topics"] for p in t["partitions"]}
     by_leader: dict[int, list] = {}
     for tp in tps:
@@ -138,11 +127,6 @@ def _log_end_offsets(boot: BrokerConnection, tps) -> dict[tuple[str, int], int]:
 
 
 # -- formatting ----------------------------------------------------------------------------------
-def _table(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
-
-
 def format_description(d: GroupDescription) -> str:
     dash = "-"
     lines = [f"Group {d.group_id}: state {d.state}, protocol {d.protocol_type or dash}/{d.protocol or dash}, "
@@ -155,7 +139,7 @@ def format_description(d: GroupDescription) -> str:
                      dash if r.log_end_offset is None else str(r.log_end_offset),
                      dash if r.lag is None else str(r.lag),
                      r.member_id or dash, r.host or dash, r.client_id or dash])
-    lines.append(_table(rows))
+    lines.append(text_table(rows))
     if d.members:
         lines.append("")
         mrows = [["CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS", "ASSIGNMENT"]]
@@ -163,7 +147,7 @@ def format_description(d: GroupDescription) -> str:
             n = sum(len(ps) for _, ps in m["assignment"])
             text = ",".join(f"{t}:{'/'.join(map(str, sorted(ps)))}" for t, ps in m["assignment"]) or dash
             mrows.append([m["member_id"], m["host"], m["client_id"], str(n), text])
-        lines.append(_table(mrows))
+        lines.append(text_table(mrows))
     return "\n".join(lines)
 
 
