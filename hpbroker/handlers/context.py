@@ -227,4 +227,9 @@ class BrokerContext:
                 p.log.high_watermark = p.log.log_start_offset
 
     def close(self) -> None:
+        for p in self.partitions.values():  # a restart then replays only what comes after them
+            try:
+                p.write_producer_snapshot()
+            except OSError:
+                log.exception("writing the producer snapshot of %s-%d failed", p.topic, p.index)
         self.logs.close()

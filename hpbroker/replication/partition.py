@@ -49,9 +49,17 @@ class Partition:
         self.log = log
         self.leader_epoch = leader_epoch
         self.producer_state = ProducerStateManager()
-        self.producer_state.rebuild(log.iter_batch_headers(log.log_start_offset))
+        snapshot = self.producer_state.load_snapshot(log.directory, log.log_end_offset)
+        start = log.log_start_offset if snapshot is None else max(snapshot, log.log_start_offset)
+        self.producer_state.replay(log.iter_batch_headers(start))
+        self._snapshot_segment = log.active.base_offset  # a roll past it writes a snapshot
         # single node: everything in the log is replicated to the whole ISR (this node)
         self.log.high_watermark = self.log.log_end_offset
+
+    def write_producer_snapshot(self) -> None:
+        """The producer state as of the log end offset (at a roll, and when the broker closes)."""
+        if self.producer_state.producers:
+            self.producer_state.write_snapshot(self.log.directory, self.log.log_end_offset)
 
     @property
     def high_watermark(self) -> int:
@@ -109,5 +117,8 @@ class Partition:
         if idempotent:
             self.producer_state.update(h.producer_id, h.producer_epoch, h.base_sequence, h.last_sequence,
                                        info.base_offset, info.last_offset, append_time)
+        if info.segment_base_offset != self._snapshot_segment:
+            self._snapshot_segment = info.segment_base_offset
+            self.write_producer_snapshot()
         self.log.high_watermark = self.log.log_end_offset
         return AppendResult(info.base_offset, info.last_offset, append_time, self.log.log_start_offset)

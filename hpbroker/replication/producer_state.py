@@ -12,17 +12,35 @@ Rules (Kafka's ProducerAppendInfo.checkProducerEpoch / checkSequence):
   last sequence + 1 (wrapping past INT32_MAX to 0), else 45
 - unknown producer id (new, or state lost): any sequence is accepted
 
-The state is rebuilt on start-up from the batch headers in the log (no snapshot file yet), so a
-restart keeps fencing and duplicate detection.
+Snapshots: the state is written to ``<partition dir>/<offset, 20 digits>.snapshot`` when the
+log rolls a segment and when the broker closes the partition (Kafka does both), where
+``offset`` is the log end offset the state covers. On start-up the newest snapshot at or below
+the log end offset is loaded and only the batch headers from its offset on are replayed, so a
+restart keeps fencing and duplicate detection without reading every header of the log. A
+snapshot above the log end offset (the tail it covered was truncated: a torn write recovered)
+describes batches that are gone and is deleted; one that does not parse is skipped. Without a
+usable snapshot every header from the log start is replayed, as before.
+
+Snapshot format (UTF-8 JSON, written to a temporary name and renamed into place):
+    {"version": 1, "offset": N,
+     "producers": [[producer_id, epoch, [[first_seq, last_seq, first_offset, last_offset,
+                                          timestamp], ... up to 5, oldest first]], ...]}
 
 Who may touch: the single writer of the partition (its owning handler), never readers.
 """
 from __future__ import annotations
 
+import json
+import logging
+import os
 from collections import deque
 from dataclasses import dataclass, field
 
+log = logging.getLogger(__name__)
+
 NUM_BATCHES_TO_RETAIN = 5
+SNAPSHOT_SUFFIX = ".snapshot"
+SNAPSHOTS_KEPT = 2  # the newest two: the one before the latest roll survives a bad last write
 INT32_MAX = 0x7FFFFFFF
 
 OUT_OF_ORDER_SEQUENCE_NUMBER = 45
@@ -101,6 +119,10 @@ class ProducerStateManager:
     def rebuild(self, headers) -> None:
         """Replay batch headers (hpbroker.records.layout.BatchHeader) from the log, oldest first."""
         self.producers.clear()
+        self.replay(headers)
+
+    def replay(self, headers) -> None:
+        """Apply batch headers on top of the current state (after a snapshot), oldest first."""
         for h in headers:
             if h.producer_id < 0 or h.is_control:
                 continue
@@ -111,3 +133,80 @@ class ProducerStateManager:
     def truncate(self) -> None:
         """Forget everything (after a log truncation the caller rebuilds from the log)."""
         self.producers.clear()
+
+    # -- snapshots ----------------------------------------------------------------------------
+    def to_bytes(self, offset: int) -> bytes:
+        producers = [[e.producer_id, e.epoch, [[b.first_seq, b.last_seq, b.first_offset, b.last_offset, b.timestamp]
+                                               for b in e.batches]] for e in self.producers.values()]
+        return json.dumps({"version": 1, "offset": offset, "producers": producers}).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> tuple[int, "ProducerStateManager"]:
+        """(offset, state) of a snapshot; ValueError if it is not one."""
+        try:
+            doc = json.loads(data)
+            if doc.get("version") != 1:
+                raise ValueError(f"snapshot version {doc.get('version')!r}")
+            manager = cls()
+            for pid, epoch, batches in doc["producers"]:
+                entry = ProducerStateEntry(int(pid), int(epoch))
+                for fs, ls, fo, lo, ts in batches:
+                    entry.batches.append(BatchMetadata(int(fs), int(ls), int(fo), int(lo), int(ts)))
+                manager.producers[entry.producer_id] = entry
+            return int(doc["offset"]), manager
+        except (AttributeError, KeyError, TypeError, ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"not a producer state snapshot: {exc}") from None
+
+    def write_snapshot(self, directory: str, offset: int) -> str:
+        """Write the state as covering offsets below ``offset``; keep the newest SNAPSHOTS_KEPT."""
+        path = os.path.join(directory, f"{offset:020d}{SNAPSHOT_SUFFIX}")
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(self.to_bytes(offset))
+        os.replace(tmp, path)  # a crash leaves the old snapshot or the new one, never half of one
+        for old in snapshot_offsets(directory)[:-SNAPSHOTS_KEPT]:
+            _remove(os.path.join(directory, f"{old:020d}{SNAPSHOT_SUFFIX}"))
+        return path
+
+    def load_snapshot(self, directory: str, log_end_offset: int) -> int | None:
+        """Take the state of the newest usable snapshot; the offset to replay headers from, or
+        None when there is none (replay everything)."""
+        for offset in reversed(snapshot_offsets(directory)):
+            path = os.path.join(directory, f"{offset:020d}{SNAPSHOT_SUFFIX}")
+            if offset > log_end_offset:
+                log.info("%s: deleting a producer snapshot above the log end offset %d", path, log_end_offset)
+                _remove(path)
+                continue
+            try:
+                with open(path, "rb") as f:
+                    at, state = self.from_bytes(f.read())
+            except (OSError, ValueError) as exc:
+                log.warning("%s: skipping producer snapshot: %s", path, exc)
+                continue
+            if at != offset:
+                log.warning("%s: skipping producer snapshot that says offset %d", path, at)
+                continue
+            self.producers = state.producers
+            return offset
+        return None
+
+
+def snapshot_offsets(directory: str) -> list[int]:
+    """Offsets of the snapshot files in ``directory``, ascending."""
+    out = []
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return out
+    for name in names:
+        stem = name[:-len(SNAPSHOT_SUFFIX)]
+        if name.endswith(SNAPSHOT_SUFFIX) and len(stem) == 20 and stem.isdigit():
+            out.append(int(stem))
+    return sorted(out)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

@@ -90,6 +90,14 @@ def test_hop_cost(tmp_path):
     assert result["split_and_join"]["split_us"] > 0 and result["split_and_join"]["join_us"] > 0
 
 
+def test_startup_perf(tmp_path):
+    out = tmp_path / "startup.json"
+    run_script("startup_perf.py", "--batches", "300", "--dir", str(tmp_path), "--json-out", str(out))
+    r = _load(out)
+    assert r["batches"] == 300 and r["with_snapshot_ms"] > 0 and r["without_snapshot_ms"] > 0
+    assert [p.name for p in tmp_path.iterdir()] == ["startup.json"]
+
+
 def test_compare_starts_both_brokers_and_stops_them(tmp_path):
     """compare.py starts 'hpbroker' from a command template (here a stand-in that runs Tansu
     and prints hpbroker's readiness line) and the Tansu peer, runs every workload on both,
