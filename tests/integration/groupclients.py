@@ -131,9 +131,13 @@ def groups_on_every_handler(handlers: int = 2, per_handler: int = 2, offsets_par
     from hpbroker.server.routing import group_owner
 
     wanted: dict[int, list[str]] = {h: [] for h in range(handlers)}
-    while any(len(ids) < per_handler for ids in wanted.values()):
+    for _ in range(10_000):  # ~handlers * per_handler tries are enough when groups are spread
+        if all(len(ids) >= per_handler for ids in wanted.values()):
+            break
         g = group_id()
         ids = wanted[group_owner(g, offsets_partitions, handlers)]
         if len(ids) < per_handler:
             ids.append(g)
+    else:
+        raise AssertionError(f"group placement leaves handlers without groups: {wanted}")
     return [g for row in zip(*wanted.values()) for g in row]
