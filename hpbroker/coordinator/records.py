@@ -158,6 +158,13 @@ def encode_value(value) -> bytes | None:
         return None  # tombstone
     out = bytearray()
     if isinstance(value, OffsetCommitValue):
+        if value.expire_timestamp >= 0:  # only v1 carries one (Kafka writes v1 for it too)
+            out += _I16.pack(1)
+            out += _I64.pack(value.offset)
+            _w_str(out, value.metadata or "")
+            out += _I64.pack(value.commit_timestamp)
+            out += _I64.pack(value.expire_timestamp)
+            return bytes(out)
         out += _I16.pack(OFFSET_COMMIT_VALUE_VERSION)
         out += _I64.pack(value.offset)
         out += _I32.pack(value.leader_epoch)

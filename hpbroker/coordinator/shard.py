@@ -534,6 +534,10 @@ class GroupCoordinatorShard:
         if group is None:
             self.groups[group_id] = Group(group_id)
         now = _now_ms()
+        # OffsetCommit v2-v4 may name its own retention (-1: the broker's); Kafka keeps it as the
+        # offsets' expire timestamp, which then wins over offsets.retention.minutes
+        retention = request.get("retention_time_ms", -1)
+        expire = now + retention if retention is not None and retention >= 0 else -1
         records, results = [], {}
         for t in topics:
             for p in t["partitions"]:
@@ -546,8 +550,9 @@ class GroupCoordinatorShard:
                 else:
                     results[tp] = 0
                     records.append((OffsetCommitKey(group_id, tp[0], tp[1]),
-                                    OffsetCommitValue(p["committed_offset"], p.get("committed_leader_epoch", -1),
-                                                      metadata or "", now)))
+                                    OffsetCommitValue(p["committed_offset"],
+                                                      -1 if expire >= 0 else p.get("committed_leader_epoch", -1),
+                                                      metadata or "", now, expire)))
         return records, results
 
     def fetch_offsets(self, group_id: str, topics) -> dict[tuple[str, int], OffsetCommitValue | None]:

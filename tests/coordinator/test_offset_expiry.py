@@ -119,3 +119,25 @@ def test_the_coordinator_expires_on_its_interval_and_a_restart_sees_it(tmp_path)
     asyncio.run(first())
     out = asyncio.run(second())
     assert out["stale"] == {} and out["fresh"][("t", 0)].offset == 1
+
+
+def test_an_offset_commit_v2_to_v4_retention_becomes_the_expire_timestamp(monkeypatch):
+    from hpbroker.coordinator.records import decode_value, encode_key, encode_value
+
+    monkeypatch.setattr(shard_module, "_now_ms", lambda: 5_000)
+    h = Harness()
+    req = {"group_id": "old-client", "generation_id_or_member_epoch": -1, "member_id": "", "retention_time_ms": 1000,
+           "topics": [{"name": "t", "partitions": [{"partition_index": 0, "committed_offset": 9,
+                                                    "committed_metadata": "m"}]}]}
+    records, _ = h.shard.commit_offsets(req, lambda t, p: True)
+    (key, value), = records
+    assert (value.offset, value.commit_timestamp, value.expire_timestamp) == (9, 5_000, 6_000)
+    raw = encode_value(value)
+    assert raw[:2] == b"\x00\x01" and decode_value(key, raw) == value  # written as v1, as Kafka does
+    assert encode_key(key)  # the key is unchanged
+    h.write(records)
+    assert h.shard.expire_offsets(5_999) == []
+    assert (OffsetCommitKey("old-client", "t", 0), None) in h.shard.expire_offsets(6_000)
+    # -1 (and v5+, which has no such field) leaves the broker's retention in charge
+    records, _ = h.shard.commit_offsets({**req, "retention_time_ms": -1}, lambda t, p: True)
+    assert records[0][1].expire_timestamp == -1 and encode_value(records[0][1])[:2] == b"\x00\x03"
