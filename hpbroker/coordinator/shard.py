@@ -32,10 +32,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 import time
 import uuid
 from dataclasses import dataclass
 
+from hpbroker.coordinator.consumer_protocol import decode_subscription
 from hpbroker.coordinator.group import Group, Member
 from hpbroker.coordinator.records import (
     GroupMetadataKey, GroupMetadataValue, OffsetCommitKey, OffsetCommitValue,
@@ -568,19 +570,29 @@ class GroupCoordinatorShard:
         protocol once it has been Empty for the retention (from its state timestamp); an offset
         of a simple consumer (commits only, no protocol) the retention after it was committed; an
         offset committed with an explicit retention (OffsetCommit v2-v4) at its expire timestamp.
-        A group left Empty without offsets is deleted as well (Kafka's cleanupGroupMetadata)."""
+        A Stable consumer group's offsets of topics none of its members subscribes to any more
+        expire the retention after their commit (KIP-496). A group left Empty without offsets is
+        deleted as well (Kafka's cleanupGroupMetadata)."""
         now = _now_ms() if now is None else now
         retention = self.config.offsets_retention_ms
         records = []
         for group_id, group in list(self.groups.items()):
             committed = self.offsets.get(group_id, {})
-            if group.protocol_type:
-                since = group.state_timestamp if group.is_(E) else None
-            else:
+            subscribed: set[str] = set()  # topics whose offsets stay while the group lives
+            if not group.protocol_type:
                 since = -1  # each offset from its own commit
+            elif group.is_(E):
+                since = group.state_timestamp
+            elif group.protocol_type == "consumer" and group.is_(S) and committed:
+                topics = self._subscribed_topics(group)
+                since, subscribed = (None, set()) if topics is None else (-1, topics)
+            else:
+                since = None
             expired = []
             if since is not None:
                 for tp, v in committed.items():
+                    if tp[0] in subscribed:
+                        continue
                     if v.expire_timestamp >= 0:
                         gone = now >= v.expire_timestamp
                     else:
@@ -591,6 +603,18 @@ class GroupCoordinatorShard:
             if group.is_(E) and len(expired) == len(committed):
                 records.append((GroupMetadataKey(group_id), None))
         return records
+
+    @staticmethod
+    def _subscribed_topics(group: Group) -> set[str] | None:
+        """Every topic a member of a consumer group subscribes to; None when a subscription does
+        not decode (then nothing of the group expires while it lives)."""
+        topics: set[str] = set()
+        try:
+            for m in group.members.values():
+                topics.update(decode_subscription(m.metadata(group.protocol_name)))
+        except (ValueError, IndexError, struct.error, UnicodeDecodeError):
+            return None
+        return topics
 
     # -- admin -------------------------------------------------------------------------------------
     def list_groups(self) -> list[Group]:

@@ -141,3 +141,42 @@ def test_an_offset_commit_v2_to_v4_retention_becomes_the_expire_timestamp(monkey
     # -1 (and v5+, which has no such field) leaves the broker's retention in charge
     records, _ = h.shard.commit_offsets({**req, "retention_time_ms": -1}, lambda t, p: True)
     assert records[0][1].expire_timestamp == -1 and encode_value(records[0][1])[:2] == b"\x00\x03"
+
+
+def _subscription(*topics: str) -> bytes:
+    """ConsumerProtocolSubscription v0: version, topics, user data (null)."""
+    import struct
+    out = struct.pack(">hi", 0, len(topics))
+    for t in topics:
+        out += struct.pack(">h", len(t)) + t.encode()
+    return out + struct.pack(">i", -1)
+
+
+def test_a_stable_groups_offsets_of_topics_nobody_subscribes_to_expire_from_their_commit(monkeypatch):
+    """KIP-496: the group lives on, subscribed to "t" only; its old offsets of "gone" expire."""
+    clock = [10_000_000]
+    monkeypatch.setattr(shard_module, "_now_ms", lambda: clock[0])
+
+    async def main():
+        h = Harness()
+
+        def join(member_id="", protocols=(("range", _subscription("t")),)):
+            req = {"group_id": "g", "member_id": member_id, "session_timeout_ms": 10000, "rebalance_timeout_ms": 5000,
+                   "group_instance_id": None, "protocol_type": "consumer",
+                   "protocols": [{"name": n, "metadata": m} for n, m in protocols]}
+            return h.run(h.shard.join_group(req, 5, "client", "/127.0.0.1"))
+        m = join()["member_id"]  # MEMBER_ID_REQUIRED
+        f = join(m)
+        h.timers.advance(0.2)
+        await h.sync(m, 1, [(m, b"")])
+        assert h.group.state is GroupState.STABLE
+        h.commit(generation=1, member_id=m, offsets=[("t", 0, 5)])
+        committed_at = clock[0]  # an offset of a topic it no longer subscribes to, from before:
+        h.write([(OffsetCommitKey("g", "gone", 0), OffsetCommitValue(7, -1, "", committed_at))])
+        assert h.shard.expire_offsets(committed_at + RETENTION - 1) == []
+        assert h.shard.expire_offsets(committed_at + RETENTION) == [(OffsetCommitKey("g", "gone", 0), None)]
+        # a member whose subscription does not decode: nothing of the live group expires
+        h.group.members[m].protocols = [("range", b"\x00")]
+        assert h.shard.expire_offsets(committed_at + 10 * RETENTION) == []
+        assert f.done()
+    asyncio.run(main())
