@@ -98,6 +98,14 @@ def split_hostport(hostport: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def metadata(conn: BrokerConnection, topics: list[str] | None) -> dict:
+    """Metadata for ``topics`` (None: every topic), never creating one."""
+    _, md = conn.call("Metadata", {"topics": None if topics is None else [{"name": t} for t in topics],
+                                   "allow_auto_topic_creation": False, "include_topic_authorized_operations": False,
+                                   "include_cluster_authorized_operations": False})
+    return md
+
+
 def brokers_of(metadata: dict) -> dict[int, tuple[str, int]]:
     """node id -> (host, port) from a Metadata response."""
     return {b["node_id"]: (b["host"], b["port"]) for b in metadata["brokers"]}

@@ -11,7 +11,7 @@ import sys
 
 from dataclasses import dataclass, field
 
-from hpbroker.admin.client import BrokerConnection, ToolError, brokers_of, split_hostport, text_table
+from hpbroker.admin.client import BrokerConnection, ToolError, brokers_of, metadata, split_hostport, text_table
 from hpbroker.coordinator.consumer_protocol import decode_assignment
 
 LATEST = -1
@@ -44,16 +44,10 @@ class GroupDescription:
     partitions: list[PartitionRow] = field(default_factory=list)
 
 
-def _metadata(conn: BrokerConnection, topics: list[str] | None) -> dict:
-    _, md = conn.call("Metadata", {"topics": None if topics is None else [{"name": t} for t in topics],
-                                   "allow_auto_topic_creation": False})
-    return md
-
-
 def list_groups(bootstrap: str) -> list[tuple[str, str]]:
     """(group_id, protocol_type) of every group in the cluster, sorted."""
     with BrokerConnection(*split_hostport(bootstrap)) as boot:
-        brokers = brokers_of(_metadata(boot, []))
+        brokers = brokers_of(metadata(boot, []))
     out = set()
     for host, port in brokers.values():
         with BrokerConnection(host, port) as conn:
@@ -102,7 +96,7 @@ def describe_group(bootstrap: str, group_id: str) -> GroupDescription:
 def _log_end_offsets(boot: BrokerConnection, tps) -> dict[tuple[str, int], int]:
     if not tps:
         return {}
-    md = _metadata(boot, sorted({t for t, _ in tps}))
+    md = metadata(boot, sorted({t for t, _ in tps}))
     brokers = brokers_of(md)
     leader = {(t["name"], p["partition_index"]): p["leader_id"] for t in md["topics"] for p in t["partitions"]}
     by_leader: dict[int, list] = {}

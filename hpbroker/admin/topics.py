@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from hpbroker.admin.client import BrokerConnection, ToolError, brokers_of, split_hostport, text_table
+from hpbroker.admin.client import BrokerConnection, ToolError, brokers_of, metadata, split_hostport, text_table
 from hpbroker.protocol.errors import ErrorCode
 
 TOPIC_RESOURCE = 2
@@ -55,16 +55,9 @@ def _error(code: int, message: str | None = None) -> str:
     return f"{name}: {message}" if message else name
 
 
-def _metadata(conn: BrokerConnection, topics: list[str] | None) -> dict:
-    _, md = conn.call("Metadata", {"topics": None if topics is None else [{"name": t} for t in topics],
-                                   "allow_auto_topic_creation": False, "include_topic_authorized_operations": False,
-                                   "include_cluster_authorized_operations": False})
-    return md
-
-
 def _controller(boot: BrokerConnection) -> BrokerConnection:
     """A connection to the cluster's controller (the bootstrap broker itself if it is)."""
-    md = _metadata(boot, [])
+    md = metadata(boot, [])
     brokers = brokers_of(md)
     controller = md.get("controller_id", -1)
     if controller not in brokers:
@@ -74,7 +67,7 @@ def _controller(boot: BrokerConnection) -> BrokerConnection:
 
 def list_topics(bootstrap: str, exclude_internal: bool = False) -> list[str]:
     with BrokerConnection(*split_hostport(bootstrap)) as boot:
-        md = _metadata(boot, None)
+        md = metadata(boot, None)
     return sorted(t["name"] for t in md["topics"]
                   if t["error_code"] == 0 and not (exclude_internal and t.get("is_internal")))
 
@@ -98,7 +91,7 @@ def _topic_configs(conn: BrokerConnection, name: str) -> dict[str, str]:
 def describe_topics(bootstrap: str, names: list[str] | None = None) -> list[TopicDescription]:
     """Every topic (or ``names``), sorted; an unknown name is an error."""
     with BrokerConnection(*split_hostport(bootstrap)) as boot:
-        md = _metadata(boot, names or None)
+        md = metadata(boot, names or None)
         out = []
         for t in sorted(md["topics"], key=lambda t: t["name"]):
             if t["error_code"]:

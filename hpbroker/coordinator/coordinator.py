@@ -79,13 +79,16 @@ class GroupCoordinator:
         them into the shard. Nothing changes in memory if the append fails."""
         if not records:
             return
-        partition = self.broker.partition(GROUP_METADATA_TOPIC, shard.partition_index)
+        self._append(self.broker.partition(GROUP_METADATA_TOPIC, shard.partition_index), records)
+        for k, v in records:
+            shard.replay(k, v)
+
+    def _append(self, partition, records) -> None:
+        """``records`` [(key, value)] as one batch at the end of ``partition``, published."""
         batch = build_batch([(encode_key(k), encode_value(v)) for k, v in records])
         partition.log.append(batch, leader_epoch=partition.leader_epoch)
         partition.log.high_watermark = partition.log.log_end_offset  # single node: ISR is us
-        self.broker.notify_append(GROUP_METADATA_TOPIC, shard.partition_index)
-        for k, v in records:
-            shard.replay(k, v)
+        self.broker.notify_append(GROUP_METADATA_TOPIC, partition.index)
 
     # -- offsets retention ------------------------------------------------------------------------
     def maybe_expire_offsets(self) -> int:
@@ -131,13 +134,9 @@ class GroupCoordinator:
         start = plog.log_end_offset
         records = shard.snapshot_records()
         for i in range(0, len(records), _SNAPSHOT_BATCH):
-            chunk = records[i:i + _SNAPSHOT_BATCH]
-            plog.append(build_batch([(encode_key(k), encode_value(v)) for k, v in chunk]),
-                        leader_epoch=partition.leader_epoch)
-        plog.high_watermark = plog.log_end_offset
+            self._append(partition, records[i:i + _SNAPSHOT_BATCH])
         plog.flush()  # the snapshot is on disk before the records it replaces are deleted
         plog.advance_log_start_offset(start)
-        self.broker.notify_append(GROUP_METADATA_TOPIC, shard.partition_index)
         log.info("%s-%d: compacted %d records into %d", GROUP_METADATA_TOPIC, shard.partition_index,
                  written, len(records))
         return True

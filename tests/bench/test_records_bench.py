@@ -77,3 +77,13 @@ def test_scan_64mib_of_16kib_batches(benchmark, impl, log_64mib):
     end, found = benchmark(mod.scan, log_64mib)
     assert end == len(log_64mib) and len(found) == len(log_64mib) // found[0][4]
     _gbps(benchmark, len(log_64mib))
+
+
+@pytest.mark.parametrize("offset_deltas", [False, True], ids=["count", "count+offset-deltas"])
+def test_records_fill_1000_records(benchmark, offset_deltas):
+    """The walk over a decompressed payload that every compressed batch pays on append: counting
+    its records, and (what Produce does) checking their offset deltas as well."""
+    from hpbroker.records.layout import RECORD_BATCH_OVERHEAD
+
+    body = bytes(build_batch([b"v" * 100] * 1000, base_timestamp=1)[RECORD_BATCH_OVERHEAD:])
+    assert benchmark(_cbatch.records_fill, body, 1000, offset_deltas)

@@ -153,3 +153,30 @@ def test_requests_naming_groups_of_several_coordinators(gbroker, raw, topic_name
     for i in (1, 2):
         p = _fetch(raw, groups[i], [{"name": topic_name, "partition_indexes": [0]}])["topics"][0]["partitions"][0]
         assert p["committed_offset"] == i + 1
+
+
+def test_kafka_admin_client_sees_groups_of_every_coordinator(gbroker, topic_name):
+    """confluent-kafka's AdminClient against groups coordinated by both handlers (in
+    multi-process mode): it lists them all, describes them, deletes them, and reads offsets."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    create_topic(gbroker.bootstrap, topic_name, 1)
+    groups = groups_on_every_handler()
+    with RawClient(gbroker.bootstrap) as raw:
+        assert raw.request(FIND_COORDINATOR, 2, {"key": groups[1], "key_type": 0})["error_code"] == 0
+        for i, g in enumerate(groups):
+            assert _commit(raw, g, topic_name, [(0, 10 + i)])["topics"][0]["partitions"][0]["error_code"] == 0
+    admin = AdminClient({"bootstrap.servers": gbroker.bootstrap})
+    listed = admin.list_consumer_groups(request_timeout=10).result()
+    assert set(groups) <= {g.group_id for g in listed.valid}
+    described = admin.describe_consumer_groups(groups, request_timeout=10)
+    assert {g: f.result().state.name for g, f in described.items()} == {g: "EMPTY" for g in groups}
+    for i, g in enumerate(groups):
+        fut = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(g, [TopicPartition(topic_name, 0)])])
+        assert fut[g].result().topic_partitions[0].offset == 10 + i
+    deleted = admin.delete_consumer_groups(groups[:3], request_timeout=10)
+    for f in deleted.values():
+        f.result()
+    left = {g.group_id for g in admin.list_consumer_groups(request_timeout=10).result().valid}
+    assert groups[3] in left and not set(groups[:3]) & left

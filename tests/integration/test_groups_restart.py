@@ -136,9 +136,11 @@ def test_commit_restart_resume_exactly_the_uncommitted_records(tmp_path, client)
 
 
 def test_offsets_log_compacted_by_the_coordinator_survives_a_restart(tmp_path):
-    """1,200 commits of one group: the coordinator compacts its __consumer_offsets partition (the
-    log start moves past them, ListOffsets shows it) and after a restart the group's offsets
-    are the last ones committed."""
+    """1,200 commits of one group through confluent-kafka: the coordinator compacts its
+    __consumer_offsets partition (the log start moves past them, ListOffsets shows it) and after
+    a restart the group's offsets are the last ones committed."""
+    from confluent_kafka import Consumer, TopicPartition
+
     from hpbroker.coordinator.records import partition_for
 
     from .rawclient import RawClient
@@ -147,27 +149,29 @@ def test_offsets_log_compacted_by_the_coordinator_survives_a_restart(tmp_path):
     group, topic = group_id(), "compacted"
     partition = partition_for(group, int(GROUP_BROKER_CONFIG["offsets.topic.num.partitions"]))
 
-    def commit(raw, offset):
-        r = raw.request(8, 7, {"group_id": group, "generation_id_or_member_epoch": -1, "member_id": "",
-                               "group_instance_id": None, "topics": [{"name": topic, "partitions": [
-                                   {"partition_index": offset % 2, "committed_offset": offset,
-                                    "committed_leader_epoch": 0, "committed_metadata": ""}]}]})
-        assert r["topics"][0]["partitions"][0]["error_code"] == 0
-
     def earliest(raw):
         r = raw.request(2, 5, {"replica_id": -1, "isolation_level": 0, "topics": [
             {"name": "__consumer_offsets", "partitions": [
                 {"partition_index": partition, "current_leader_epoch": -1, "timestamp": -2}]}]})
         return r["topics"][0]["partitions"][0]["offset"]
 
+    def consumer(bootstrap):
+        return Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+
     with mode_broker(subprocess=True, data_dir=data_dir, config=GROUP_BROKER_CONFIG) as b:
         create_topic(b.bootstrap, topic, PARTITIONS)
+        c = consumer(b.bootstrap)
+        try:
+            for i in range(1200):  # simple commits: no subscription, one offset each
+                c.commit(offsets=[TopicPartition(topic, i % 2, i)], asynchronous=False)
+        finally:
+            c.close()
         with RawClient(b.bootstrap) as raw:
-            assert raw.request(10, 2, {"key": group, "key_type": 0})["error_code"] == 0
-            for i in range(1200):
-                commit(raw, i)
             assert wait_until(lambda: earliest(raw) >= 1000, 10), earliest(raw)
     with mode_broker(subprocess=True, data_dir=data_dir, config=GROUP_BROKER_CONFIG) as b:
-        with RawClient(b.bootstrap) as raw:
-            r = raw.request(9, 5, {"group_id": group, "topics": [{"name": topic, "partition_indexes": [0, 1]}]})
-            assert [p["committed_offset"] for p in r["topics"][0]["partitions"]] == [1198, 1199]
+        c = consumer(b.bootstrap)
+        try:
+            got = c.committed([TopicPartition(topic, 0), TopicPartition(topic, 1)], timeout=10)
+        finally:
+            c.close()
+        assert [tp.offset for tp in got] == [1198, 1199]
