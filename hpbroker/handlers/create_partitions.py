@@ -1,7 +1,11 @@
 """CreatePartitions (key 37), versions 0-1: grow a topic to ``count`` partitions.
 
 Unknown topic -> UNKNOWN_TOPIC_OR_PARTITION; a count not above the current one ->
-INVALID_PARTITIONS; assignments that name another broker -> INVALID_REPLICA_ASSIGNMENT."""
+INVALID_PARTITIONS; assignments that name another broker -> INVALID_REPLICA_ASSIGNMENT;
+``__consumer_offsets`` -> INVALID_REQUEST: a group's coordinator is the partition its id hashes
+to modulo that topic's partition count, so more partitions would move groups away from their
+committed offsets (Kafka accepts it and loses them at the next restart)."""
+from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 37
@@ -17,6 +21,10 @@ def handle(ctx, request):
         code, message = 0, None
         if info is None:
             code, message = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"The topic '{name}' does not exist."
+        elif name == GROUP_METADATA_TOPIC:
+            code = ErrorCode.INVALID_REQUEST
+            message = (f"The partitions of {name} cannot be changed: groups are placed by its "
+                       f"partition count ({info.num_partitions}).")
         elif count <= info.num_partitions:
             code = ErrorCode.INVALID_PARTITIONS
             message = (f"Topic currently has {info.num_partitions} partitions, which is higher than "

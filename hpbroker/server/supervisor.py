@@ -47,6 +47,16 @@ def _die_with_parent() -> None:
         pass
 
 
+def _name_thread(name: str) -> None:
+    """Show a child's role in ps/top (``hpb-p0`` = processor 0, ``hpb-h1`` = handler 1): every
+    child otherwise shows the supervisor's command line."""
+    try:
+        with open("/proc/self/comm", "w") as f:
+            f.write(name[:15])
+    except OSError:  # not Linux
+        pass
+
+
 class Supervisor:
     def __init__(self, config, processors: int, handlers: int, event_loop: str = "asyncio"):
         self.config = config
@@ -136,6 +146,7 @@ class Supervisor:
             if os.getppid() != self._pid:
                 os._exit(1)
             self._reserve.close()
+            _name_thread(f"hpb-{role[0]}{index}")
             from hpbroker.server import eventloop
 
             if role == HANDLER:

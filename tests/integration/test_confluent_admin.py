@@ -88,3 +88,27 @@ def test_delete_records(admin, bootstrap, topic_name):
         assert c.get_watermark_offsets(TopicPartition(topic_name, 0), timeout=10) == (4, 10)
     finally:
         c.close()
+
+
+def test_consumer_offsets_partitions_cannot_grow(admin, bootstrap, topic_name):
+    """Groups are placed by __consumer_offsets' partition count: growing it would move every
+    group's coordinator away from its committed offsets, so the broker refuses."""
+    from confluent_kafka import Consumer
+
+    admin.create_topics([NewTopic(topic_name, 1, 1)])[topic_name].result(timeout=15)
+    group = f"{topic_name}-g"
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        c.commit(offsets=[TopicPartition(topic_name, 0, 7)], asynchronous=False)
+    finally:
+        c.close()
+    before = len(admin.list_topics(timeout=10).topics["__consumer_offsets"].partitions)
+    err = _err(admin.create_partitions([NewPartitions("__consumer_offsets", before + 1)])["__consumer_offsets"])
+    assert err.code() == 42  # INVALID_REQUEST
+    assert "__consumer_offsets" in err.str()
+    assert len(admin.list_topics(timeout=10).topics["__consumer_offsets"].partitions) == before
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        assert c.committed([TopicPartition(topic_name, 0)], timeout=10)[0].offset == 7
+    finally:
+        c.close()

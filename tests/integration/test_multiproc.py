@@ -58,6 +58,8 @@ def test_sigterm_stops_every_child_and_unlinks_shared_memory(tmp_path):
         assert _wait_for(lambda: len(_children(b, "processor")) == 2)
         kids = [c.pid for c in psutil.Process(sup).children()]
         assert len(kids) == 4
+        # each child names its role, as ps and top show it
+        assert sorted(psutil.Process(pid).name() for pid in kids) == ["hpb-h0", "hpb-h1", "hpb-p0", "hpb-p1"]
         create_topic(b.bootstrap, "t", partitions=2)
         os.kill(sup, signal.SIGTERM)  # the supervisor alone: it must stop its children itself
         assert b.process.wait(60) == 0
@@ -100,6 +102,7 @@ def test_sigkilled_child_is_restarted_and_no_acknowledged_record_is_lost(tmp_pat
             victim = _children(b, role)[0]
             os.kill(victim, signal.SIGKILL)
             assert _wait_for(lambda: _children(b, role).get(0) not in (None, victim)), "not restarted"
+            assert psutil.Process(_children(b, role)[0]).name() == f"hpb-{role[0]}0"
             n = len(acked)
             assert _wait_for(lambda: len(acked) > n + 2000, 60), "producing did not resume"
         finally:
