@@ -14,6 +14,10 @@ bottleneck. Broker CPU is user+system time of the supervisor
 and all its children (psutil), measured over each phase; "broker cores" is that CPU time over
 the phase's wall time (how many cores the broker kept busy). Output: one Markdown table row per
 run, ready for tuning.md: the median of ``--repeat`` rounds (each round runs every cell once).
+A second table splits the produce phase by role (the children name themselves ``hpb-p<i>`` and
+``hpb-h<i>``): each role's CPU-s/GB and how often its processes were woken (voluntary context
+switches per GB), and each topology's produce throughput against in-process mode with the same
+connections, the measure of the cross-process hop.
 ``--event-loops asyncio,uvloop`` runs every cell on each loop (``hpbroker --event-loop``),
 alternating, and adds a column.
 """
@@ -36,18 +40,38 @@ from hpbroker.testing import running_broker  # noqa: E402
 
 
 def _cpu(pid: int) -> float:
-    total = 0.0
+    return _tree(pid)["cpu"]
+
+
+def _role(name: str) -> str:
+    # a multi-process broker's children name their role (hpb-p0, hpb-h1); the rest is the
+    # supervisor, or the whole in-process broker
+    return {"hpb-p": "processors", "hpb-h": "handlers"}.get(name[:5], "main")
+
+
+def _tree(pid: int) -> dict:
+    """CPU seconds (user+system) of the broker's process tree, in total and per role, and each
+    role's voluntary context switches: one per time a process went to sleep waiting for work
+    (an epoll_wait that blocked), i.e. how often it was woken."""
+    out = {"cpu": 0.0}
     try:
         root = psutil.Process(pid)
         for p in [root] + root.children(recursive=True):
             try:
-                t = p.cpu_times()
-                total += t.user + t.system
+                with p.oneshot():
+                    t, role, ctx = p.cpu_times(), _role(p.name()), p.num_ctx_switches()
             except psutil.NoSuchProcess:
-                pass
+                continue
+            out["cpu"] += t.user + t.system
+            out[f"cpu_{role}"] = out.get(f"cpu_{role}", 0.0) + t.user + t.system
+            out[f"wakes_{role}"] = out.get(f"wakes_{role}", 0) + ctx.voluntary
     except psutil.NoSuchProcess:
         pass
-    return total
+    return out
+
+
+def _delta(before: dict, after: dict) -> dict:
+    return {k: after[k] - before.get(k, 0) for k in after}
 
 
 def _producer(bootstrap, topic, n, size, partitions, linger_ms, start, done):
@@ -122,16 +146,20 @@ def _measure(processors, handlers, connections, messages, size, partitions, data
         gb = total * size / 1e9
         row = {}
         procs, start, done = _run_clients(_producer, [(b.bootstrap, "perf", per, size, partitions, linger_ms)] * connections)
-        cpu0, t0 = _cpu(b.process.pid), time.monotonic()
+        tree0, t0 = _tree(b.process.pid), time.monotonic()
         start.set()
         results = [done.get(timeout=600) for _ in procs]
-        elapsed, cpu = time.monotonic() - t0, _cpu(b.process.pid) - cpu0
+        elapsed, tree = time.monotonic() - t0, _delta(tree0, _tree(b.process.pid))
+        cpu = tree["cpu"]
         for p in procs:
             p.join()
         assert not any(results), f"undelivered messages: {results}"
         row["produce_mb_s"] = total * size / elapsed / 1e6
         row["produce_cpu_s_gb"] = cpu / gb
         row["produce_cores"] = cpu / elapsed
+        for role in ("main", "processors", "handlers"):
+            row[f"produce_cpu_{role}_gb"] = tree.get(f"cpu_{role}", 0.0) / gb
+            row[f"produce_wakes_{role}_gb"] = tree.get(f"wakes_{role}", 0) / gb
         shares = [[p for p in range(partitions) if p % connections == k] for k in range(connections)]
         procs, start, done = _run_clients(
             _consumer, [(b.bootstrap, "perf", s, total // partitions * len(s)) for s in shares])
@@ -186,6 +214,29 @@ def main() -> None:
         print(f"| {name} |{cell} {conns} | {med['produce_mb_s']:.0f} | {med['produce_cpu_s_gb']:.2f} | "
               f"{med['produce_cores']:.2f} | {med['consume_mb_s']:.0f} | {med['consume_cpu_s_gb']:.2f} | "
               f"{med['consume_cores']:.2f} |", flush=True)
+    _print_roles(cells, runs)
+
+
+def _print_roles(cells, runs) -> None:
+    """Where the produce CPU goes per role, and how often each role was woken (medians): the
+    cost of the hop is what the processors and handlers spend beyond the in-process broker."""
+    print()
+    print("| processors/handlers | connections | produce vs in-process | CPU-s/GB main process | processors "
+          "| handlers | wake-ups per GB main process | processors | handlers |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for conns, topo, lp in cells:
+        rs = runs[(conns, topo, lp)]
+        med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+        base = [r for (c, t, lp2), r in runs.items() if c == conns and t.endswith("/0") and lp2 == lp]
+        rel = "-"
+        if base and base[0]:
+            ref = statistics.median(r["produce_mb_s"] for r in base[0])
+            rel = f"{100 * (med['produce_mb_s'] / ref - 1):+.1f}%"
+        p, h = (int(x) for x in topo.split("/"))
+        name = "in-process" if h == 0 else f"{p}/{h}"
+        print(f"| {name} | {conns} | {rel} | {med['produce_cpu_main_gb']:.2f} | {med['produce_cpu_processors_gb']:.2f} "
+              f"| {med['produce_cpu_handlers_gb']:.2f} | {med['produce_wakes_main_gb']:.0f} "
+              f"| {med['produce_wakes_processors_gb']:.0f} | {med['produce_wakes_handlers_gb']:.0f} |", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -90,6 +90,20 @@ def test_hop_cost(tmp_path):
     assert result["split_and_join"]["split_us"] > 0 and result["split_and_join"]["join_us"] > 0
 
 
+def test_mp_perf_splits_the_hop_by_role(tmp_path):
+    r = run_script("mp_perf.py", "--topologies", "0/0,1/1", "--connections", "1", "--messages", "50000",
+                   "--data-root", str(tmp_path), timeout=120)
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| in-process") or line.startswith("| 1/1")]
+    assert len(rows) == 4, r.stdout  # the throughput table and the per-role table
+    roles = [[c.strip() for c in line.strip("|").split("|")] for line in rows[2:]]
+    inproc, hop = roles
+    assert inproc[2] == "+0.0%" and hop[2].endswith("%")
+    # in-process: only the main process works; 1/1: the processor and the handler do, and wake
+    assert float(inproc[4]) == float(inproc[5]) == 0.0 and int(inproc[6]) > 0
+    assert float(hop[4]) + float(hop[5]) > 0 and int(hop[7]) > 0 and int(hop[8]) > 0
+    assert list(tmp_path.iterdir()) == []  # the brokers' data dirs are removed
+
+
 def test_startup_perf(tmp_path):
     out = tmp_path / "startup.json"
     run_script("startup_perf.py", "--batches", "300", "--dir", str(tmp_path), "--json-out", str(out))
