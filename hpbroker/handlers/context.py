@@ -45,6 +45,11 @@ class ProduceSettings(NamedTuple):
     min_insync_replicas: int
     timestamp_before_ms: int | None  # None: no bound (Long.MAX_VALUE)
     timestamp_after_ms: int | None
+    keys_required: bool = False  # cleanup.policy has compact: every record needs a key
+
+
+def _policies(effective: Mapping[str, str]) -> list[str]:
+    return [p.strip() for p in TOPIC_CONFIGS["cleanup.policy"].parse(effective["cleanup.policy"]).split(",")]
 
 
 def produce_settings_for(effective: Mapping[str, str]) -> ProduceSettings:
@@ -56,6 +61,7 @@ def produce_settings_for(effective: Mapping[str, str]) -> ProduceSettings:
         min_insync_replicas=int(effective["min.insync.replicas"]),
         timestamp_before_ms=None if before >= _MAX_LONG else before,
         timestamp_after_ms=None if after >= _MAX_LONG else after,
+        keys_required="compact" in _policies(effective),
     )
 
 
@@ -86,7 +92,7 @@ def log_config_for(effective: Mapping[str, str]) -> LogConfig:
         retention_bytes=num("retention.bytes"),
         flush_messages=None if flush_messages >= _MAX_LONG else flush_messages,
         flush_ms=None if flush_ms >= _MAX_LONG else flush_ms,
-        cleanup_delete="delete" in TOPIC_CONFIGS["cleanup.policy"].parse(effective["cleanup.policy"]).split(","),
+        cleanup_delete="delete" in _policies(effective),
     )
 
 

@@ -1,7 +1,8 @@
 """Produce (key 0), versions 3-8: one RecordBatch v2 per partition.
 
 Per partition: unknown topic/partition -> UNKNOWN_TOPIC_OR_PARTITION; the batch is checked and
-appended by ``Partition.append_from_client`` (size, CRC, format, timestamps, idempotence), which
+appended by ``Partition.append_from_client`` (size, CRC, format, timestamps, keys on a compacted
+topic -- INVALID_RECORD naming the record in record_errors --, idempotence), which
 answers a duplicate of one of the producer's last five batches with its original offsets.
 acks must be 0, 1 or -1 (INVALID_REQUIRED_ACKS). acks=-1 needs min.insync.replicas <= the ISR
 size (1 on a single node), else NOT_ENOUGH_REPLICAS. acks=0 gets no response at all; if any
@@ -17,9 +18,10 @@ MIN_VERSION, MAX_VERSION = 3, 8
 _ISR_SIZE = 1  # single node
 
 
-def _failed(index, code, message=None):
+def _failed(index, code, message=None, record_errors=()):
     return {"index": index, "error_code": code, "base_offset": -1, "log_append_time_ms": -1,
-            "log_start_offset": -1, "record_errors": [], "error_message": message}
+            "log_start_offset": -1, "error_message": message, "record_errors": [
+                {"batch_index": i, "batch_index_error_message": m} for i, m in record_errors]}
 
 
 def handle(ctx, request):
@@ -57,9 +59,10 @@ def handle(ctx, request):
                     log_append_time=settings.log_append_time, allow_zstd=allow_zstd,
                     timestamp_before_ms=settings.timestamp_before_ms,
                     timestamp_after_ms=settings.timestamp_after_ms,
+                    keys_required=settings.keys_required,
                 )
             except AppendError as exc:
-                parts.append(_failed(index, exc.error_code, str(exc)))
+                parts.append(_failed(index, exc.error_code, str(exc), exc.record_errors))
                 any_error = True
                 continue
             if not r.duplicate:

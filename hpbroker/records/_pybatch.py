@@ -115,6 +115,35 @@ def _records_fill(buf, pos: int, end: int, count: int, offset_deltas: bool = Fal
     return pos == end
 
 
+def first_keyless(buf, count: int, pos: int = 0) -> int:
+    """Index of the first of ``count`` records at ``pos`` whose key is null (keyLength -1), or -1
+    if every record has a key; -2 if the records do not parse. Record layout: length varint,
+    attributes int8, timestampDelta varlong, offsetDelta varint, keyLength varint, ..."""
+    if count <= 0:
+        return -1
+    with memoryview(buf) as m:
+        end = m.nbytes
+        if pos < 0 or pos >= end:
+            return -2
+        for n in range(count):
+            length, pos = _skip_varint(m, pos, end)
+            if pos < 0 or length < _MIN_RECORD_BODY or length > end - pos:
+                return -2
+            q = _skip_varlong(m, pos + 1, pos + length)
+            if q < 0:
+                return -2
+            _, q = _skip_varint(m, q, pos + length)
+            if q < 0:
+                return -2
+            key_length, q = _skip_varint(m, q, pos + length)
+            if q < 0:
+                return -2
+            if key_length < 0:
+                return n
+            pos += length
+    return -1
+
+
 def records_fill(buf, count: int, offset_deltas: bool = False) -> bool:
     """True when exactly ``count`` length-prefixed records fill ``buf`` (a decompressed payload);
     with ``offset_deltas``, also when their offsetDeltas run 0, 1, ..., count - 1."""

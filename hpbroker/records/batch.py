@@ -40,6 +40,10 @@ set_log_append_time = _impl.set_log_append_time
 #: records fill ``buf`` (the walk over record length varints that validate does for uncompressed
 #: batches); with ``offset_deltas`` their offsetDeltas must also run 0..count-1
 records_fill = _impl.records_fill
+#: first_keyless(buf, count, pos=0) -> int: index of the first of ``count`` records at ``pos``
+#: (an uncompressed batch's records start at RECORD_BATCH_OVERHEAD; a decompressed payload's at
+#: 0) whose key is null, -1 if all have keys, -2 if they do not parse
+first_keyless = _impl.first_keyless
 #: scan(buf, pos=0, end=-1, check_crc=True) -> (valid_end, [(pos, base_offset, last_offset,
 #: max_timestamp, size), ...]): walk whole batches until the first one that is short or bad;
 #: ValueError for a negative pos, an end past buf is clamped
@@ -55,7 +59,8 @@ def check_produce_version(header: BatchHeader, api_version: int) -> None:
         )
 
 
-def validate_compressed_records(buf, header: BatchHeader, max_size: int = MAX_DECOMPRESSED) -> None:
+def validate_compressed_records(buf, header: BatchHeader, max_size: int = MAX_DECOMPRESSED,
+                                keys_required: bool = False) -> None:
     """The check ``validate`` makes on uncompressed records, for a compressed batch: its payload
     decompresses, and exactly ``recordsCount`` records fill it. Without this a batch could claim
     any count (with a matching lastOffsetDelta) over a payload of a few records and move the log
@@ -79,3 +84,30 @@ def validate_compressed_records(buf, header: BatchHeader, max_size: int = MAX_DE
                 INVALID_RECORD, f"compressed records do not fill the batch as its count {header.records_count} says")
         raise InvalidRecordBatch(
             INVALID_RECORD, "inner records of the compressed batch do not have incremental offset deltas 0, 1, ...")
+    if keys_required:
+        _require_keys(payload, header.records_count, 0)
+
+
+class KeylessRecord(InvalidRecordBatch):
+    """A record without a key for a compacted topic: INVALID_RECORD, naming the record (Kafka's
+    LogValidator.validateKey; the producer hears it in the response's record_errors)."""
+
+    def __init__(self, batch_index: int):
+        super().__init__(INVALID_RECORD, "Compacted topic cannot accept message without key.")
+        self.batch_index = batch_index
+
+
+def _require_keys(buf, count: int, pos: int) -> None:
+    i = first_keyless(buf, count, pos)
+    if i == -2:  # validate walked these records already; a payload that does not parse is corrupt
+        raise InvalidRecordBatch(CORRUPT_MESSAGE, "records do not parse")
+    if i >= 0:
+        raise KeylessRecord(i)
+
+
+def require_keys(buf, header: BatchHeader) -> None:
+    """A compacted topic's rule for a validated batch: every record has a key (compressed
+    batches are checked by ``validate_compressed_records(..., keys_required=True)``, on the
+    payload it decompresses anyway). Raises KeylessRecord for the first record without one."""
+    if header.attributes & CODEC_MASK == NO_COMPRESSION:
+        _require_keys(buf, header.records_count, RECORD_BATCH_OVERHEAD)

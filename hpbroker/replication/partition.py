@@ -28,9 +28,11 @@ INVALID_RECORD = 87
 
 
 class AppendError(Exception):
-    def __init__(self, error_code: int, message: str):
+    def __init__(self, error_code: int, message: str, record_errors: list | None = None):
         super().__init__(message)
         self.error_code = error_code
+        #: [(batch_index, message)] of the records that made the batch fail (ProduceResponse v8)
+        self.record_errors = record_errors or []
 
 
 @dataclass(slots=True)
@@ -75,7 +77,7 @@ class Partition:
 
     def append_from_client(self, buf, *, max_message_bytes: int, log_append_time: bool,
                            allow_zstd: bool = True, timestamp_before_ms: int | None = None,
-                           timestamp_after_ms: int | None = None) -> AppendResult:
+                           timestamp_after_ms: int | None = None, keys_required: bool = False) -> AppendResult:
         """Validate one client batch (Produce v3+: exactly one per partition) and append it."""
         if buf is None or len(buf) == 0:
             raise AppendError(INVALID_RECORD, "produce request without a record batch")
@@ -93,11 +95,16 @@ class Partition:
             raise AppendError(CORRUPT_MESSAGE, f"unknown compression codec {codec}")
         if codec == rb.ZSTD and not allow_zstd:
             raise AppendError(UNSUPPORTED_COMPRESSION_TYPE, "zstd needs Produce v7 or later")
-        if codec:
-            try:
-                rb.validate_compressed_records(buf, h)
-            except rb.InvalidRecordBatch as exc:
-                raise AppendError(exc.error_code, exc.reason) from None
+        try:
+            if codec:
+                rb.validate_compressed_records(buf, h, keys_required=keys_required)
+            elif keys_required:
+                rb.require_keys(buf, h)
+        except rb.KeylessRecord as exc:
+            message = f"Compacted topic cannot accept message without key in topic partition {self.topic}-{self.index}."
+            raise AppendError(exc.error_code, message, [(exc.batch_index, message)]) from None
+        except rb.InvalidRecordBatch as exc:
+            raise AppendError(exc.error_code, exc.reason) from None
         now = int(time.time() * 1000)
         if not log_append_time:
             if timestamp_before_ms is not None and h.base_timestamp < now - timestamp_before_ms:

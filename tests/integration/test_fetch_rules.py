@@ -110,3 +110,32 @@ def test_fetch_records_leave_as_file_regions(bootstrap, topic_name, broker):
     records = resp["responses"][0]["partitions"][0]["records"]
     assert isinstance(records, ExternalBytes) and records.size > 0
     assert all(hasattr(r, "fd") and r.length > 0 for r in records.source)
+
+
+def test_compacted_topic_needs_a_key_on_every_record(bootstrap, topic_name):
+    """cleanup.policy=compact: a record without a key fails its batch with INVALID_RECORD, the
+    record named in record_errors (Kafka's LogValidator.validateKey); keyed records are taken."""
+    from confluent_kafka import KafkaError, Producer
+
+    create_topic(bootstrap, topic_name, config={"cleanup.policy": "compact"})
+    results = []
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "compression.type": "lz4",
+                  "message.send.max.retries": 0})
+    p.produce(topic_name, key=b"k", value=b"keyed", partition=0, on_delivery=lambda e, m: results.append(e))
+    p.flush(10)
+    p.produce(topic_name, value=b"no key", partition=0, on_delivery=lambda e, m: results.append(e))
+    p.flush(10)
+    assert results[0] is None
+    assert results[1] is not None and results[1].code() == KafkaError.INVALID_RECORD
+    with RawClient(bootstrap) as c:
+        mixed = build_batch([(b"a", b"1"), (None, b"2"), (b"c", b"3")])
+        r = c.request(PRODUCE, 8, produce_body(topic_name, 0, bytes(mixed), acks=1))
+        part = r["responses"][0]["partition_responses"][0]
+        assert part["error_code"] == 87
+        assert [e["batch_index"] for e in part["record_errors"]] == [1]
+        assert "without key" in part["error_message"]
+        assert "without key" in part["record_errors"][0]["batch_index_error_message"]
+        # the same batch goes into a topic that is not compacted
+        create_topic(bootstrap, topic_name + "-d")
+        r = c.request(PRODUCE, 8, produce_body(topic_name + "-d", 0, bytes(mixed), acks=1))
+        assert produce_result(r)[0] == 0
