@@ -233,7 +233,7 @@ def _print_roles(cells, runs) -> None:
             ref = statistics.median(r["produce_mb_s"] for r in base[0])
             rel = f"{100 * (med['produce_mb_s'] / ref - 1):+.1f}%"
         p, h = (int(x) for x in topo.split("/"))
-        name = "in-process" if h == 0 else f"{p}/{h}"
+        name = ("in-process" if h == 0 else f"{p}/{h}") + (f" ({lp})" if lp else "")
         print(f"| {name} | {conns} | {rel} | {med['produce_cpu_main_gb']:.2f} | {med['produce_cpu_processors_gb']:.2f} "
               f"| {med['produce_cpu_handlers_gb']:.2f} | {med['produce_wakes_main_gb']:.0f} "
               f"| {med['produce_wakes_processors_gb']:.0f} | {med['produce_wakes_handlers_gb']:.0f} |", flush=True)

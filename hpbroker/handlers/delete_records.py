@@ -2,8 +2,11 @@
 
 offset -1 means "up to the high watermark"; an offset above the high watermark or below zero ->
 OFFSET_OUT_OF_RANGE. Whole segments below the new log start offset are deleted; the answer's
-low_watermark is the new log start offset.
+low_watermark is the new log start offset. Internal topics -> INVALID_TOPIC_EXCEPTION (Kafka's
+"Cannot delete records of internal topic"): ``__consumer_offsets`` is the groups' state, trimmed
+by its coordinators' own compaction.
 """
+from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 21
@@ -21,6 +24,8 @@ def handle(ctx, request):
             ans = {"partition_index": index, "low_watermark": -1, "error_code": 0}
             if partition is None:
                 ans["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+            elif t["name"] in INTERNAL_TOPICS:
+                ans["error_code"] = ErrorCode.INVALID_TOPIC_EXCEPTION
             else:
                 if offset == -1:
                     offset = partition.high_watermark

@@ -1,6 +1,9 @@
 """DeleteTopics (key 20), versions 0-3: unknown topic -> UNKNOWN_TOPIC_OR_PARTITION;
-``delete.topic.enable=false`` -> TOPIC_DELETION_DISABLED. Parked fetches on the deleted
-partitions are woken and answer UNKNOWN_TOPIC_OR_PARTITION."""
+``delete.topic.enable=false`` -> TOPIC_DELETION_DISABLED; an internal topic -> INVALID_TOPIC_EXCEPTION
+(``__consumer_offsets`` holds every group's state and its coordinators keep it open; Kafka's own
+tools refuse it too). Parked fetches on the deleted partitions are woken and answer
+UNKNOWN_TOPIC_OR_PARTITION."""
+from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 20
@@ -12,12 +15,16 @@ def handle(ctx, request):
     results = []
     enabled = broker.config.get("delete.topic.enable")
     for name in request["topic_names"]:
+        message = None
         if not enabled:
             code = ErrorCode.TOPIC_DELETION_DISABLED
         elif name not in broker.topics:
             code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        elif name in INTERNAL_TOPICS:
+            code = ErrorCode.INVALID_TOPIC_EXCEPTION
+            message = f"Internal topic {name} cannot be deleted."
         else:
             broker.delete_topic(name)
             code = 0
-        results.append({"name": name, "error_code": code, "error_message": None})
+        results.append({"name": name, "error_code": code, "error_message": message})
     return {"throttle_time_ms": 0, "responses": results}

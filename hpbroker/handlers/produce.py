@@ -5,10 +5,14 @@ appended by ``Partition.append_from_client`` (size, CRC, format, timestamps, key
 topic -- INVALID_RECORD naming the record in record_errors --, idempotence), which
 answers a duplicate of one of the producer's last five batches with its original offsets.
 acks must be 0, 1 or -1 (INVALID_REQUIRED_ACKS). acks=-1 needs min.insync.replicas <= the ISR
-size (1 on a single node), else NOT_ENOUGH_REPLICAS. acks=0 gets no response at all; if any
+size (1 on a single node), else NOT_ENOUGH_REPLICAS. Internal topics (``__consumer_offsets``) are
+written by their coordinators only: a client's batch gets INVALID_TOPIC_EXCEPTION (Kafka's "Cannot
+append to internal topic"), since a forged record there would become a group's state on the next
+load. acks=0 gets no response at all; if any
 partition failed, the connection is closed instead, which is how Kafka tells such a producer.
 """
 from hpbroker.handlers.request import CloseConnection
+from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.replication.partition import AppendError
 
@@ -46,6 +50,10 @@ def handle(ctx, request):
             partition = broker.partition(name, index) if info is not None else None
             if partition is None:
                 parts.append(_failed(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+                any_error = True
+                continue
+            if name in INTERNAL_TOPICS:
+                parts.append(_failed(index, ErrorCode.INVALID_TOPIC_EXCEPTION, f"Cannot append to internal topic {name}"))
                 any_error = True
                 continue
             if acks == -1 and min_isr > _ISR_SIZE:

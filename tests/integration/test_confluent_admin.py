@@ -90,10 +90,11 @@ def test_delete_records(admin, bootstrap, topic_name):
         c.close()
 
 
-def test_consumer_offsets_partitions_cannot_grow(admin, bootstrap, topic_name):
-    """Groups are placed by __consumer_offsets' partition count: growing it would move every
-    group's coordinator away from its committed offsets, so the broker refuses."""
-    from confluent_kafka import Consumer
+def test_consumer_offsets_is_written_by_its_coordinators_only(admin, bootstrap, topic_name):
+    """Groups are placed by __consumer_offsets' partition count and their state is its records:
+    clients may not grow it (INVALID_REQUEST), delete it, delete its records or append to it
+    (INVALID_TOPIC_EXCEPTION, as Kafka answers the last two), and the groups' offsets survive."""
+    from confluent_kafka import Consumer, KafkaError
 
     admin.create_topics([NewTopic(topic_name, 1, 1)])[topic_name].result(timeout=15)
     group = f"{topic_name}-g"
@@ -102,11 +103,20 @@ def test_consumer_offsets_partitions_cannot_grow(admin, bootstrap, topic_name):
         c.commit(offsets=[TopicPartition(topic_name, 0, 7)], asynchronous=False)
     finally:
         c.close()
-    before = len(admin.list_topics(timeout=10).topics["__consumer_offsets"].partitions)
-    err = _err(admin.create_partitions([NewPartitions("__consumer_offsets", before + 1)])["__consumer_offsets"])
+    internal = "__consumer_offsets"
+    before = len(admin.list_topics(timeout=10).topics[internal].partitions)
+    err = _err(admin.create_partitions([NewPartitions(internal, before + 1)])[internal])
     assert err.code() == 42  # INVALID_REQUEST
-    assert "__consumer_offsets" in err.str()
-    assert len(admin.list_topics(timeout=10).topics["__consumer_offsets"].partitions) == before
+    assert internal in err.str()
+    assert _err(admin.delete_topics([internal])[internal]).code() == KafkaError.TOPIC_EXCEPTION
+    fs = admin.delete_records([TopicPartition(internal, p, -1) for p in range(before)])
+    assert {_err(f).code() for f in fs.values()} == {KafkaError.TOPIC_EXCEPTION}
+    results = []
+    p = Producer({"bootstrap.servers": bootstrap, "message.send.max.retries": 0})
+    p.produce(internal, key=b"forged", value=b"state", partition=0, on_delivery=lambda e, m: results.append(e))
+    p.flush(10)
+    assert results and results[0] is not None and results[0].code() == KafkaError.TOPIC_EXCEPTION
+    assert len(admin.list_topics(timeout=10).topics[internal].partitions) == before
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
     try:
         assert c.committed([TopicPartition(topic_name, 0)], timeout=10)[0].offset == 7
