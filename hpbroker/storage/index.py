@@ -69,7 +69,12 @@ class MmapIndex:
                                   self.DTYPE[name].type) for name in self.DTYPE.names}
         if writable:
             self._map(self.max_entries * self.entry_size if preallocate else length)
-            self._put_many(self._arr[: self.entries].copy(), at=0)
+            # A file left untrimmed by an unclean stop is as long as its preallocation
+            # (segment.index.bytes, 10 MiB by default): only its prefix of real entries is
+            # copied. Copying it whole faulted in every page of the zero tail and kept columns
+            # of ~1.3 million entries per index: a handler restarted after SIGKILL took ~20 MiB
+            # per partition, ~1 GiB for 50 partitions.
+            self._put_many(self._arr[: self._valid_prefix(self.entries)].copy(), at=0)
         else:
             # Readers copy entries in with pread (``refresh``) instead of mapping: the writer
             # trims the file on roll, and touching a mapped page past the new end is SIGBUS.
@@ -129,6 +134,27 @@ class MmapIndex:
             pass
 
     # -- entries ------------------------------------------------------------------------------
+    def _is_entry(self, i: int) -> bool:
+        """Entry ``i`` of the mapped file is a written one, not the zero tail (subclasses)."""
+        raise NotImplementedError
+
+    def _valid_prefix(self, n: int) -> int:
+        """How many of the first ``n`` mapped entries precede the zero tail: a binary search
+        (a few page faults, not a scan of the file). Entries are written in order, so a real
+        prefix is followed by zeros; should the search stop short on a damaged file, fewer
+        entries are kept, which only makes lookups scan further (any subset of a sparse index
+        is a valid one) until ``sanity_check`` or recovery rebuilds it."""
+        if n == 0 or self._is_entry(n - 1):
+            return n
+        lo, hi = 0, n - 1  # entry hi is not written; find the first entry that is not
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self._is_entry(mid):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
     def _put_many(self, records: np.ndarray, at: int) -> None:
         """Copy ``records`` into the columns at entry ``at`` (not into the file)."""
         need = at + len(records)
@@ -203,6 +229,10 @@ class OffsetIndex(MmapIndex):
             # adds entries). Taking the zeros made every lookup walk the segment from byte 0.
             self.entries = 0
             self.refresh(2**63 - 1)
+
+    def _is_entry(self, i: int) -> bool:
+        # the first entry comes after index.interval.bytes of batches: every position is > 0
+        return int(self._arr[i]["position"]) > 0
 
     def append(self, offset: int, position: int) -> None:
         n = self.entries

@@ -27,6 +27,12 @@ from hpbroker.storage.index import MmapIndex
 class TimeIndex(MmapIndex):
     DTYPE = np.dtype([("timestamp", "<i8"), ("relative_offset", "<u4")])
 
+    def _is_entry(self, i: int) -> bool:
+        # timestamps increase strictly, so only a first entry could be all zeros; taking it for
+        # the tail only drops cached entries (see _valid_prefix)
+        row = self._arr[i]
+        return int(row["timestamp"]) != 0 or int(row["relative_offset"]) != 0
+
     def append(self, timestamp: int, offset: int) -> None:
         """Add (timestamp, offset) if timestamp is larger than the last entry's; else nothing."""
         n = self.entries
