@@ -148,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     except eventloop.EventLoopError as exc:
         print(f"hpbroker: {exc}", file=sys.stderr)
         return 2
+    from hpbroker.storage.fd_limits import raise_open_file_limit
+
+    raise_open_file_limit()  # before any fork: every child inherits it
     processors, handlers = topology_of(config)
     if handlers == 0:
         if processors > 1:

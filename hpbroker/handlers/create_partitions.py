@@ -1,12 +1,14 @@
 """CreatePartitions (key 37), versions 0-1: grow a topic to ``count`` partitions.
 
 Unknown topic -> UNKNOWN_TOPIC_OR_PARTITION; a count not above the current one ->
-INVALID_PARTITIONS; assignments that name another broker -> INVALID_REPLICA_ASSIGNMENT;
+INVALID_PARTITIONS, as is growing by more partitions than the broker's open-file limit leaves
+room for (storage/fd_limits.py); assignments that name another broker -> INVALID_REPLICA_ASSIGNMENT;
 ``__consumer_offsets`` -> INVALID_REQUEST: a group's coordinator is the partition its id hashes
 to modulo that topic's partition count, so more partitions would move groups away from their
 committed offsets (Kafka accepts it and loses them at the next restart)."""
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.storage.fd_limits import no_room_message, partition_room
 
 API_KEY = 37
 MIN_VERSION, MAX_VERSION = 0, 1
@@ -30,6 +32,8 @@ def handle(ctx, request):
             message = (f"Topic currently has {info.num_partitions} partitions, which is higher than "
                        f"the requested {count}." if count < info.num_partitions
                        else f"Topic already has {count} partitions.")
+        elif count - info.num_partitions > (room := partition_room()):
+            code, message = ErrorCode.INVALID_PARTITIONS, no_room_message(count - info.num_partitions, room)
         elif t.get("assignments") is not None and (
             len(t["assignments"]) != count - info.num_partitions
             or any(a["broker_ids"] != [broker.node.node_id] for a in t["assignments"])

@@ -1,7 +1,8 @@
 """CreateTopics (key 19), versions 0-4.
 
 Errors as Kafka chooses them: an illegal name -> INVALID_TOPIC_EXCEPTION; existing topic ->
-TOPIC_ALREADY_EXISTS; partitions 0 or below -1 -> INVALID_PARTITIONS; a replication factor above
+TOPIC_ALREADY_EXISTS; partitions 0 or below -1, or more than the broker's open-file limit leaves
+room for (storage/fd_limits.py) -> INVALID_PARTITIONS; a replication factor above
 the number of brokers (1) -> INVALID_REPLICATION_FACTOR; assignments naming another broker ->
 INVALID_REPLICA_ASSIGNMENT; unknown config or bad value -> INVALID_CONFIG; the same topic twice in
 one request -> INVALID_REQUEST. ``validate_only`` checks everything and creates nothing.
@@ -12,6 +13,7 @@ from collections import Counter
 from hpbroker.config import ConfigError, validate_topic_configs
 from hpbroker.metadata.topics import InvalidTopic, validate_topic_name
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.storage.fd_limits import no_room_message, partition_room
 
 API_KEY = 19
 MIN_VERSION, MAX_VERSION = 0, 4
@@ -51,6 +53,9 @@ def _check(broker, t):
         rf = broker.config.get("default.replication.factor")
     if num_partitions <= 0:
         raise _Refused(ErrorCode.INVALID_PARTITIONS, "Number of partitions must be larger than 0.")
+    room = partition_room()
+    if num_partitions > room:
+        raise _Refused(ErrorCode.INVALID_PARTITIONS, no_room_message(num_partitions, room))
     if rf <= 0:
         raise _Refused(ErrorCode.INVALID_REPLICATION_FACTOR, "Replication factor must be larger than 0.")
     if rf > 1:

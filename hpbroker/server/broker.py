@@ -14,7 +14,7 @@ import socket
 
 from hpbroker.config import BrokerConfig
 from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.server.connection import Connection, accept_ready
+from hpbroker.server.connection import Acceptor, Connection
 
 log = logging.getLogger("hpbroker")
 
@@ -69,7 +69,8 @@ class BrokerServer:
         node = advertised_node(self.config, self.host, port)
         node_id = node.node_id
         self.broker = BrokerContext(self.config, node)
-        self.loop.add_reader(lsock.fileno(), self._accept)
+        self._acceptor = Acceptor(self.loop, lsock, self._accept)
+        self._acceptor.start()
         self._schedule_maintenance()
         from hpbroker.server.eventloop import running_loop_name
 
@@ -89,11 +90,10 @@ class BrokerServer:
             conn.trim(now)
         self._schedule_maintenance()
 
-    def _accept(self) -> None:
-        for sock, peer in accept_ready(self._lsock):
-            conn = Connection(self, sock, peer)
-            self.connections.add(conn)
-            conn.start()
+    def _accept(self, sock, peer) -> None:
+        conn = Connection(self, sock, peer)
+        self.connections.add(conn)
+        conn.start()
 
     def forget(self, conn: Connection) -> None:
         self.connections.discard(conn)
@@ -107,7 +107,7 @@ class BrokerServer:
 
     async def stop(self) -> None:
         if self._lsock is not None:
-            self.loop.remove_reader(self._lsock.fileno())
+            self._acceptor.stop()
             self._lsock.close()
             self._lsock = None
         if self._maintenance is not None:

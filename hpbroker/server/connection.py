@@ -76,21 +76,55 @@ _INT = struct.Struct("=i")
 _UNREFERENCED = 2
 
 
-def accept_ready(lsock: socket.socket, limit: int = 64):
-    """The connections waiting on a non-blocking listening socket (at most ``limit`` per call,
-    so a burst of connects cannot starve established clients), set up for a Connection:
-    non-blocking, TCP_NODELAY (responses are whole frames; Nagle would only delay them)."""
-    for _ in range(limit):
-        try:
-            sock, addr = lsock.accept()
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            log.warning("accept failed: %s", exc)
-            return
-        sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        yield sock, f"{addr[0]}:{addr[1]}"
+#: Out of descriptors (or kernel memory) for a new connection: stop watching the listening
+#: socket this long, as asyncio's own servers do; watched on, its pending connection would
+#: wake the loop at once, again and again, while nothing can be accepted.
+ACCEPT_RETRY_S = 1.0
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+class Acceptor:
+    """Accepts the connections of a non-blocking listening socket when the loop says it is
+    readable (at most ``limit`` per wake-up, so a burst of connects cannot starve established
+    clients), sets each up for a Connection (non-blocking, TCP_NODELAY: responses are whole
+    frames, Nagle would only delay them) and hands it to ``on_connection(sock, peer)``."""
+
+    def __init__(self, loop, lsock: socket.socket, on_connection, limit: int = 64):
+        self.loop, self.lsock, self.on_connection, self.limit = loop, lsock, on_connection, limit
+        self._retry = None
+        self.paused = 0  # how many times accepting was paused for lack of resources
+
+    def start(self) -> None:
+        self.loop.add_reader(self.lsock.fileno(), self._accept)
+
+    def stop(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        self.loop.remove_reader(self.lsock.fileno())
+
+    def _resume(self) -> None:
+        self._retry = None
+        self.start()
+
+    def _accept(self) -> None:
+        for _ in range(self.limit):
+            try:
+                sock, addr = self.lsock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in _OUT_OF_RESOURCES:
+                    log.warning("accept failed: %s; not accepting for %.0f s", exc, ACCEPT_RETRY_S)
+                    self.paused += 1
+                    self.loop.remove_reader(self.lsock.fileno())
+                    self._retry = self.loop.call_later(ACCEPT_RETRY_S, self._resume)
+                else:  # that one connection failed (e.g. reset before we got to it)
+                    log.warning("accept failed: %s", exc)
+                return
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.on_connection(sock, f"{addr[0]}:{addr[1]}")
 
 
 def readable_bytes(sock: socket.socket) -> int:

@@ -57,7 +57,7 @@ from hpbroker.handlers import REGISTRY
 from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
 from hpbroker.server.topology import SafetyPeriod, WakeBatcher, tell_ready
-from hpbroker.server.connection import Connection, accept_ready, readable_bytes
+from hpbroker.server.connection import Acceptor, Connection, readable_bytes
 from hpbroker.server.processor_view import ProcessorBroker
 from hpbroker.server.ring import FULL, WAKE
 from hpbroker.server.routing import (
@@ -256,7 +256,8 @@ class ProcessorServer:
         lsock.listen(1024)
         lsock.setblocking(False)
         self._lsock = lsock
-        loop.add_reader(lsock.fileno(), self._accept)
+        self._acceptor = Acceptor(loop, lsock, self._accept)
+        self._acceptor.start()
         loop.add_reader(self._efd, self._on_wake)
         self._next_trim = loop.time() + TRIM_EVERY_S
         self._period = SafetyPeriod(HOUSEKEEPING_S, IDLE_HOUSEKEEPING_S)
@@ -268,7 +269,7 @@ class ProcessorServer:
             await self._stop.wait()
         finally:
             loop.remove_reader(self._efd)
-            loop.remove_reader(lsock.fileno())
+            self._acceptor.stop()
             lsock.close()
             self._housekeeping.cancel()
             for conn in list(self.connections.values()):
@@ -280,12 +281,11 @@ class ProcessorServer:
                      self.ring_full_pauses, self.slot_frames, self.slot_fallbacks, self.late_answers)
 
     # connections ------------------------------------------------------------------------------
-    def _accept(self) -> None:
-        for sock, peer in accept_ready(self._lsock):
-            self._next_conn_id += 1
-            conn = ProcessorConnection(self, sock, peer, self._next_conn_id)
-            self.connections[conn.conn_id] = conn
-            conn.start()
+    def _accept(self, sock, peer) -> None:
+        self._next_conn_id += 1
+        conn = ProcessorConnection(self, sock, peer, self._next_conn_id)
+        self.connections[conn.conn_id] = conn
+        conn.start()
 
     def forget(self, conn: ProcessorConnection) -> None:
         self.connections.pop(conn.conn_id, None)

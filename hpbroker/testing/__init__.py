@@ -55,14 +55,15 @@ def _props(data_dir: str, port: int, host: str, overrides: dict | None) -> dict:
 @contextmanager
 def running_broker(*, subprocess: bool = False, data_dir: str | None = None, host: str = "127.0.0.1",
                    port: int = 0, config: dict | None = None, args: list[str] | None = None,
-                   startup_timeout: float = 30.0):
+                   startup_timeout: float = 30.0, open_files: int | None = None):
     """A broker for the duration of the ``with`` block; its data dir is removed afterwards unless
-    ``data_dir`` was given (so a test can restart a broker on the same data)."""
+    ``data_dir`` was given (so a test can restart a broker on the same data). ``open_files``
+    (subprocess only) starts it under that RLIMIT_NOFILE, soft and hard."""
     own_dir = data_dir is None
     data_dir = data_dir or tempfile.mkdtemp(prefix="hpbroker-")
     try:
         if subprocess:
-            with _subprocess_broker(data_dir, host, port, config, args or [], startup_timeout) as b:
+            with _subprocess_broker(data_dir, host, port, config, args or [], startup_timeout, open_files) as b:
                 yield b
         else:
             with _inprocess_broker(data_dir, host, port, config, startup_timeout) as b:
@@ -115,9 +116,14 @@ def _inprocess_broker(data_dir, host, port, config, timeout):
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
 
 
+_LIMITED = ("import resource, runpy, sys; n = int(sys.argv.pop(1)); "
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)); runpy.run_module('hpbroker', run_name='__main__')")
+
+
 @contextmanager
-def _subprocess_broker(data_dir, host, port, config, args, timeout):
-    cmd = [sys.executable, "-m", "hpbroker", "--host", host, "--port", str(port), "--data-dir", data_dir]
+def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=None):
+    cmd = [sys.executable, "-m", "hpbroker"] if open_files is None else [sys.executable, "-c", _LIMITED, str(open_files)]
+    cmd += ["--host", host, "--port", str(port), "--data-dir", data_dir]
     for k, v in (config or {}).items():
         cmd += ["--override", f"{k}={v}"]
     if "--processors" not in args and "--handlers" not in args:

@@ -1,0 +1,96 @@
+"""Open files: partitions need descriptors, and a broker out of them keeps serving.
+
+A CreateTopics for more partitions than the open-file limit leaves room for is refused with
+INVALID_PARTITIONS (before, 2^31-1 partitions were created one by one until EMFILE, and the
+topic's Metadata then grew the broker until the OOM killer took it); a listening socket that
+cannot accept for lack of descriptors is paused for a second instead of spinning the loop."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+from confluent_kafka import KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic
+
+from hpbroker.testing import running_broker
+from tests.integration.conftest import MULTIPROC_ARGS, confluent_consume_all, multiproc
+from tests.integration.rawclient import RawClient
+
+pytestmark = pytest.mark.integration
+
+
+def _code(future):
+    with pytest.raises(KafkaException) as e:
+        future.result(timeout=15)
+    return e.value.args[0]
+
+
+def _args():
+    return list(MULTIPROC_ARGS) if multiproc() else []
+
+
+def test_partitions_beyond_the_open_file_limit_are_refused(tmp_path):
+    with running_broker(subprocess=True, data_dir=str(tmp_path), args=_args(), open_files=900) as b:
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        for n in (100_000, 1000):  # librdkafka's own bound is 100,000
+            err = _code(admin.create_topics([NewTopic(f"huge{n}", n, 1)])[f"huge{n}"])
+            assert err.code() == 37 and "open-file limit" in err.str()  # INVALID_PARTITIONS
+        with RawClient(b.bootstrap) as c:
+            r = c.request(19, 4, {"topics": [{"name": "huge-raw", "num_partitions": 2**31 - 1, "replication_factor": 1,
+                                              "assignments": [], "configs": []}], "timeout_ms": 5000,
+                                  "validate_only": False})
+            assert r["topics"][0]["error_code"] == 37
+        admin.create_topics([NewTopic("fits", 20, 1)])["fits"].result(timeout=15)
+        err = _code(admin.create_partitions([NewPartitions("fits", 5000)])["fits"])
+        assert err.code() == 37 and "open-file limit" in err.str()
+        topics = admin.list_topics(timeout=10).topics
+        assert not {"huge1000", "huge100000", "huge-raw"} & set(topics)
+        assert len(topics["fits"].partitions) == 20
+        p = Producer({"bootstrap.servers": b.bootstrap})
+        for i in range(40):
+            p.produce("fits", value=b"v%d" % i, partition=i % 20)
+        assert p.flush(15) == 0
+        assert len(confluent_consume_all(b.bootstrap, "fits", 20, 40)) == 40
+
+
+def test_out_of_descriptors_pauses_accepting_and_serving_resumes(tmp_path):
+    with running_broker(subprocess=True, data_dir=str(tmp_path), open_files=400) as b:
+        host, port = b.bootstrap.rsplit(":", 1)
+        socks = []
+        try:
+            for _ in range(450):  # more than the broker can accept: the rest wait in the backlog
+                socks.append(socket.create_connection((host, int(port)), timeout=5))
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any("not accepting for" in l for l in b.extra["log"]):
+                time.sleep(0.05)
+            assert any("not accepting for" in l for l in b.extra["log"])
+            broker = psutil.Process(b.process.pid)
+            t0 = broker.cpu_times()
+            time.sleep(2.0)
+            t1 = broker.cpu_times()
+            # paused, not re-woken by the pending connections: a spinning loop takes ~2 s here
+            assert (t1.user + t1.system) - (t0.user + t0.system) < 0.5
+        finally:
+            for s in socks:
+                s.close()
+        # descriptors are back: the broker accepts again and serves a real client
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        admin.create_topics([NewTopic("after", 1, 1)])["after"].result(timeout=20)
+        p = Producer({"bootstrap.servers": b.bootstrap})
+        p.produce("after", value=b"x")
+        assert p.flush(20) == 0
+
+
+def test_start_up_raises_the_soft_open_file_limit_to_the_hard_one():
+    code = ("import resource; soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE); "
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard)); "
+            "from hpbroker.storage.fd_limits import raise_open_file_limit, partition_room; "
+            "new = raise_open_file_limit(); "
+            "print(new == min(hard, 1 << 20), resource.getrlimit(resource.RLIMIT_NOFILE)[0] == new, "
+            "partition_room() > 0)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["True", "True", "True"], out.stderr
