@@ -8,6 +8,7 @@ requests here. Leader epoch is constant (0) on a single node.
 """
 from hpbroker.metadata.topics import InvalidTopic, validate_topic_name
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.storage.fd_limits import partition_room
 
 API_KEY = 3
 MIN_VERSION, MAX_VERSION = 0, 8
@@ -57,7 +58,10 @@ def handle(ctx, request):
             except InvalidTopic:
                 topics.append(_error_entry(name, ErrorCode.INVALID_TOPIC_EXCEPTION))
                 continue
-            if allow_create:
+            if allow_create and broker.config.get("num.partitions") > partition_room():
+                # out of open files: not created, as a refused CreateTopics (storage/fd_limits.py)
+                topics.append(_error_entry(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+            elif allow_create:
                 broker.create_topic(name, broker.config.get("num.partitions"), {})
                 topics.append(_error_entry(name, ErrorCode.LEADER_NOT_AVAILABLE))
             else:
