@@ -113,6 +113,7 @@ def topics_parser() -> argparse.ArgumentParser:
     cp.add_argument("--partitions", type=int, default=-1, help="default: the broker's num.partitions")
     cp.add_argument("--replication-factor", type=int, default=-1, help="default: the broker's")
     cp.add_argument("--config", action="append", default=[], metavar="NAME=VALUE")
+    cp.add_argument("--if-not-exists", action="store_true", help="an existing topic is not an error")
     ap = sub.add_parser("alter", help="more partitions, or topic configs")
     ap.add_argument("topic")
     ap.add_argument("--partitions", type=int, help="the new partition count (only ever more)")
@@ -120,6 +121,8 @@ def topics_parser() -> argparse.ArgumentParser:
     ap.add_argument("--delete-config", action="append", default=[], metavar="NAME", help="back to the default")
     xp = sub.add_parser("delete", help="delete a topic and its data")
     xp.add_argument("topic")
+    for sp in (ap, xp):
+        sp.add_argument("--if-exists", action="store_true", help="a missing topic is not an error")
     for sp in (lp, dp, cp, ap, xp):
         sp.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
     return p

@@ -22,7 +22,12 @@ CAPS = {
 
 
 class ToolError(Exception):
-    """What went wrong, in words for the command line."""
+    """What went wrong, in words for the command line; ``code`` is the Kafka error code when a
+    broker refused (so a tool can accept some refusals, e.g. ``--if-not-exists``)."""
+
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
 
 
 def recv_exact(sock: socket.socket, n: int) -> bytes:

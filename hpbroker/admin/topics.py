@@ -79,7 +79,8 @@ def _topic_configs(conn: BrokerConnection, name: str) -> dict[str, str]:
                                             "include_synonyms": False, "include_documentation": False})
     result = resp["results"][0]
     if result["error_code"]:
-        raise ToolError(f"DescribeConfigs for topic {name!r}: {_error(result['error_code'], result['error_message'])}")
+        raise ToolError(f"DescribeConfigs for topic {name!r}: {_error(result['error_code'], result['error_message'])}",
+                        result["error_code"])
     out = {}
     for c in result["configs"]:
         mine = c["config_source"] == _TOPIC_SOURCE if v >= 1 else not c["is_default"]
@@ -116,7 +117,8 @@ def create_topic(bootstrap: str, name: str, partitions: int, replication_factor:
             "timeout_ms": TIMEOUT_MS, "validate_only": False})
     t = resp["topics"][0]
     if t["error_code"]:
-        raise ToolError(f"cannot create topic {name!r}: {_error(t['error_code'], t.get('error_message'))}")
+        raise ToolError(f"cannot create topic {name!r}: {_error(t['error_code'], t.get('error_message'))}",
+                        t["error_code"])
 
 
 def delete_topic(bootstrap: str, name: str) -> None:
@@ -124,7 +126,7 @@ def delete_topic(bootstrap: str, name: str) -> None:
         _, resp = ctl.call("DeleteTopics", {"topic_names": [name], "timeout_ms": TIMEOUT_MS})
     r = resp["responses"][0]
     if r["error_code"]:
-        raise ToolError(f"cannot delete topic {name!r}: {_error(r['error_code'])}")
+        raise ToolError(f"cannot delete topic {name!r}: {_error(r['error_code'])}", r["error_code"])
 
 
 def alter_topic(bootstrap: str, name: str, partitions: int | None = None, set_configs: dict[str, str] | None = None,
@@ -138,7 +140,7 @@ def alter_topic(bootstrap: str, name: str, partitions: int | None = None, set_co
             r = resp["results"][0]
             if r["error_code"]:
                 raise ToolError(f"cannot change the partitions of {name!r}: "
-                                f"{_error(r['error_code'], r.get('error_message'))}")
+                                f"{_error(r['error_code'], r.get('error_message'))}", r["error_code"])
         if set_configs or delete_configs:
             configs = _topic_configs(boot, name)
             configs.update(set_configs or {})
@@ -150,7 +152,7 @@ def alter_topic(bootstrap: str, name: str, partitions: int | None = None, set_co
             r = resp["responses"][0]
             if r["error_code"]:
                 raise ToolError(f"cannot change the configs of {name!r}: "
-                                f"{_error(r['error_code'], r.get('error_message'))}")
+                                f"{_error(r['error_code'], r.get('error_message'))}", r["error_code"])
 
 
 def format_descriptions(ds: list[TopicDescription]) -> str:
@@ -186,16 +188,32 @@ def main(args) -> int:
         elif cmd == "describe":
             print(format_descriptions(describe_topics(args.bootstrap, args.topics)))
         elif cmd == "create":
-            create_topic(args.bootstrap, args.topic, args.partitions, args.replication_factor, _pairs(args.config))
-            print(f"Created topic {args.topic}.")
+            try:
+                create_topic(args.bootstrap, args.topic, args.partitions, args.replication_factor,
+                             _pairs(args.config))
+                print(f"Created topic {args.topic}.")
+            except ToolError as exc:
+                if not (args.if_not_exists and exc.code == ErrorCode.TOPIC_ALREADY_EXISTS):
+                    raise
+                print(f"Topic {args.topic} already exists.")
         elif cmd == "alter":
             if args.partitions is None and not args.config and not args.delete_config:
                 raise ToolError("alter wants --partitions, --config or --delete-config")
-            alter_topic(args.bootstrap, args.topic, args.partitions, _pairs(args.config), args.delete_config)
-            print(f"Altered topic {args.topic}.")
+            try:
+                alter_topic(args.bootstrap, args.topic, args.partitions, _pairs(args.config), args.delete_config)
+                print(f"Altered topic {args.topic}.")
+            except ToolError as exc:
+                if not (args.if_exists and exc.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION):
+                    raise
+                print(f"Topic {args.topic} does not exist.")
         else:
-            delete_topic(args.bootstrap, args.topic)
-            print(f"Deleted topic {args.topic}.")
+            try:
+                delete_topic(args.bootstrap, args.topic)
+                print(f"Deleted topic {args.topic}.")
+            except ToolError as exc:
+                if not (args.if_exists and exc.code == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION):
+                    raise
+                print(f"Topic {args.topic} does not exist.")
         return 0
     except ToolError as exc:
         print(f"hpbroker topics: {exc}", file=sys.stderr)

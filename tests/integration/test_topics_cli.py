@@ -78,6 +78,28 @@ def test_errors_are_kafkas_and_exit_1(bootstrap, topic_name):
     assert _cli("create", topic_name).returncode == 2  # argparse: --bootstrap is required
 
 
+def test_if_not_exists_and_if_exists(bootstrap, topic_name):
+    """kafka-topics.sh's flags: an existing topic for create, a missing one for alter and delete,
+    are then not errors; anything else still is."""
+    b = ["--bootstrap", bootstrap]
+    assert _cli("create", topic_name, "--partitions", "2", "--if-not-exists", *b).returncode == 0
+    again = _cli("create", topic_name, "--partitions", "3", "--if-not-exists", *b)
+    assert again.returncode == 0 and "already exists" in again.stdout
+    assert _partitions(bootstrap, topic_name) == 2  # untouched
+    bad = _cli("create", topic_name + "-x", "--config", "retention.ms=soon", "--if-not-exists", *b)
+    assert bad.returncode == 1 and "INVALID_CONFIG" in bad.stderr
+    missing = topic_name + "-missing"
+    for args in (("delete", missing), ("alter", missing, "--partitions", "4"),
+                 ("alter", missing, "--config", "retention.ms=1000")):
+        assert _cli(*args, *b).returncode == 1
+        ok = _cli(*args, "--if-exists", *b)
+        assert ok.returncode == 0 and "does not exist" in ok.stdout, (args, ok.stderr)
+    fewer = _cli("alter", topic_name, "--partitions", "1", "--if-exists", *b)
+    assert fewer.returncode == 1 and "INVALID_PARTITIONS" in fewer.stderr
+    assert _cli("delete", topic_name, "--if-exists", *b).returncode == 0
+    assert topic_name not in list_topics(bootstrap)
+
+
 def test_list_can_leave_out_internal_topics(bootstrap):
     from confluent_kafka import Consumer
 
