@@ -38,7 +38,8 @@ is routed by API (server/routing.py) instead of being dispatched to a handler mo
 - Answers arrive on the response rings; ``_complete`` puts them in request order.
 
 A handler restart (its incarnation word moves) closes every connection that waits for an answer
-from it: the client reconnects and retries. A restarted processor starts connection ids at its
+from its previous incarnation: the client reconnects and retries. Requests pushed to the new
+incarnation before a tick notices the restart are answered as usual. A restarted processor starts connection ids at its
 pid, so answers meant for the connections of its previous incarnation are dropped.
 
 Who may touch: everything here belongs to this process's event loop.
@@ -88,6 +89,7 @@ class Pending:
     handlers: tuple
     request: dict | list | None  # what joining the answers needs: a split request's topics and
     #                              partitions (partition_order), or the group ids it named
+    incarnations: tuple = ()  # each handler's incarnation when the request was pushed to it
     parts: list = field(default_factory=list)
 
 
@@ -478,8 +480,12 @@ class ProcessorServer:
 
     def _taken(self, conn, seq, header, handlers, split_request) -> None:
         conn._next_seq += 1
+        # the incarnation each handler had at the push: a restart noticed later (at a tick)
+        # only fails the requests pushed to the incarnation before it
+        incarnation = self.topo.handler_incarnation
         self.pending[(conn.conn_id, seq)] = Pending(conn, seq, header.api_key, header.api_version,
-                                                    header.correlation_id, handlers, split_request)
+                                                    header.correlation_id, handlers, split_request,
+                                                    tuple(incarnation(h) for h in handlers))
 
     def _wake(self, h: int) -> None:
         self._wakes.wake(h)
@@ -565,8 +571,12 @@ class ProcessorServer:
         self._housekeeping = self.loop.call_later(self._period.next(self.answered, waiting), self._tick)
 
     def _handler_restarted(self, h: int) -> None:
+        """Fail (close the connections of) the requests pushed to handler ``h``'s previous
+        incarnations: the new one discarded its rings, so they will never be answered. Those
+        pushed since it bumped its incarnation are its own and will be answered."""
+        current = self._incarnations[h]
         for key, pend in list(self.pending.items()):
-            if h in pend.handlers:
+            if h in pend.handlers and pend.incarnations[pend.handlers.index(h)] != current:
                 del self.pending[key]
                 pend.conn.close(f"handler {h} restarted while answering")
 

@@ -12,6 +12,12 @@ HANDLERS = 2
 class FakeTopology:
     handlers = HANDLERS
 
+    def __init__(self):
+        self.incarnations = [0] * HANDLERS  # a test moves one to play a handler restart
+
+    def handler_incarnation(self, h):
+        return self.incarnations[h]
+
 
 class RecordedWakes:
     def __init__(self):
@@ -39,6 +45,7 @@ def processor_server(capacity: int) -> ProcessorServer:
     server = ProcessorServer(FakeTopology(), 0, {"socket.request.max.bytes": 100 << 20}, None, "127.0.0.1", 0)
     server.req_rings = [Ring(mmap.mmap(-1, ring_bytes(capacity))) for _ in range(HANDLERS)]
     server._wakes = RecordedWakes()
+    server._incarnations = [0] * HANDLERS
     server.loop, server.broker = RegistrationsOnly(), None
     return server
 
