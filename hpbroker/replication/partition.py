@@ -105,7 +105,9 @@ class Partition:
             raise AppendError(exc.error_code, message, [(exc.batch_index, message)]) from None
         except rb.InvalidRecordBatch as exc:
             raise AppendError(exc.error_code, exc.reason) from None
-        now = int(time.time() * 1000)
+        # the clock only when something needs it (LogAppendTime, or a timestamp bound set)
+        now = int(time.time() * 1000) if (log_append_time or timestamp_before_ms is not None
+                                          or timestamp_after_ms is not None) else -1
         if not log_append_time:
             if timestamp_before_ms is not None and h.base_timestamp < now - timestamp_before_ms:
                 raise AppendError(INVALID_TIMESTAMP, f"timestamp {h.base_timestamp} is too far in the past")
@@ -119,7 +121,8 @@ class Partition:
                 raise AppendError(exc.error_code, str(exc)) from None
             if dup is not None:
                 return AppendResult(dup.first_offset, dup.last_offset, dup.timestamp, self.log.log_start_offset, True)
-        info = self.log.append(buf, leader_epoch=self.leader_epoch, log_append_time=now if log_append_time else None)
+        info = self.log.append(buf, leader_epoch=self.leader_epoch, log_append_time=now if log_append_time else None,
+                               header=h)
         append_time = now if log_append_time else -1
         if idempotent:
             self.producer_state.update(h.producer_id, h.producer_epoch, h.base_sequence, h.last_sequence,
@@ -127,5 +130,5 @@ class Partition:
         if info.segment_base_offset != self._snapshot_segment:
             self._snapshot_segment = info.segment_base_offset
             self.write_producer_snapshot()
-        self.log.high_watermark = self.log.log_end_offset
+        self.log.high_watermark_to_log_end()
         return AppendResult(info.base_offset, info.last_offset, append_time, self.log.log_start_offset)

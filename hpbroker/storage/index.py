@@ -53,6 +53,7 @@ class MmapIndex:
         self._warm_entries = max(1, WARM_BYTES // self.entry_size)
         self._mm = None
         self._arr = None
+        self._capacity = 0  # entries the mapped file has room for (set by _map)
         #: False when the file had to be created: a missing index of a non-empty segment is rebuilt
         self.existed = os.path.exists(path)
         flags = (os.O_RDWR | os.O_CREAT) if writable else os.O_RDONLY
@@ -87,6 +88,8 @@ class MmapIndex:
         if self.writable and os.fstat(self._fd).st_size != length:
             os.ftruncate(self._fd, length)
         self.entries = min(self.entries, length // self.entry_size)
+        # what is_full compares with on every append (a reader's index is always "full")
+        self._capacity = min(self.max_entries, length // self.entry_size) if self.writable else 0
         if length == 0:
             self._arr = np.zeros(0, dtype=self.DTYPE)
             return
@@ -173,7 +176,7 @@ class MmapIndex:
         self._put_many(self._arr[n:n + 1], at=n)
 
     def is_full(self) -> bool:
-        return self.entries >= min(self.max_entries, len(self._arr)) if self.writable else True
+        return self.entries >= self._capacity
 
     def reset(self) -> None:
         """Empty the index before a rebuild from the .log."""

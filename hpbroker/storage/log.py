@@ -29,6 +29,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from hpbroker.records import batch
 from hpbroker.records.layout import BatchHeader, InvalidRecordBatch
@@ -47,8 +48,8 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@dataclass(frozen=True)
-class AppendInfo:
+class AppendInfo(NamedTuple):
+    # a NamedTuple, built once per appended batch: a third of the cost of a frozen dataclass
     base_offset: int
     last_offset: int
     log_append_time: int  # -1 when the batch keeps CreateTime
@@ -139,6 +140,10 @@ class PartitionLog:
     def high_watermark(self, value: int) -> None:
         self._high_watermark = min(max(int(value), self._log_start_offset), self._log_end_offset)
 
+    def high_watermark_to_log_end(self) -> None:
+        """Everything appended is committed (a single replica: the leader is the whole ISR)."""
+        self._high_watermark = self._log_end_offset
+
     @property
     def size_bytes(self) -> int:
         return sum(s.size for s in self._segments)
@@ -151,9 +156,11 @@ class PartitionLog:
         })
 
     # -- append ----------------------------------------------------------------------------------
-    def append(self, buf, *, leader_epoch: int = 0, log_append_time: int | None = None) -> AppendInfo:
-        """Append ONE validated batch (writable buffer), assigning offsets from log_end_offset."""
-        h = batch.read_header(buf)
+    def append(self, buf, *, leader_epoch: int = 0, log_append_time: int | None = None,
+               header: BatchHeader | None = None) -> AppendInfo:
+        """Append ONE validated batch (writable buffer), assigning offsets from log_end_offset.
+        ``header``: the batch's header as ``validate`` returned it, if the caller has it."""
+        h = batch.read_header(buf) if header is None else header
         size = len(buf)
         if h.size != size:
             raise InvalidRecordBatch(87, f"buffer holds {size} bytes, batch says {h.size}")
