@@ -61,6 +61,9 @@ class CoordinatorConfig:
     group_max_size: int = 2**31 - 1  # group.max.size
 
 
+_INT64_MAX = 2**63 - 1
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -539,7 +542,9 @@ class GroupCoordinatorShard:
         # OffsetCommit v2-v4 may name its own retention (-1: the broker's); Kafka keeps it as the
         # offsets' expire timestamp, which then wins over offsets.retention.minutes
         retention = request.get("retention_time_ms", -1)
-        expire = now + retention if retention is not None and retention >= 0 else -1
+        # a retention near Long.MAX_VALUE means "keep": the sum would not fit the record's int64
+        # (Kafka's sum wraps to a past timestamp and expires the offsets at once)
+        expire = min(now + retention, _INT64_MAX) if retention is not None and retention >= 0 else -1
         records, results = [], {}
         for t in topics:
             for p in t["partitions"]:

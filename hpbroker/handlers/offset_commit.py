@@ -2,8 +2,9 @@
 
 Group checks first (as Kafka: simple commits with generation -1 on an Empty or absent group,
 else member and generation must match; REBALANCE_IN_PROGRESS while CompletingRebalance), then
-per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE. v2-4 retention_time_ms is
-accepted and ignored (offsets live until their group is deleted).
+per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE. v2-4 retention_time_ms
+becomes the offsets' expire timestamp (commit time + retention, at most Long.MAX_VALUE); -1
+leaves offsets.retention.minutes in charge (coordinator/shard.py).
 """
 from hpbroker.handlers.group_common import shard_of
 from hpbroker.protocol.errors import ErrorCode

@@ -143,6 +143,23 @@ def test_an_offset_commit_v2_to_v4_retention_becomes_the_expire_timestamp(monkey
     assert records[0][1].expire_timestamp == -1 and encode_value(records[0][1])[:2] == b"\x00\x03"
 
 
+def test_a_retention_near_long_max_keeps_the_offsets_and_still_encodes(monkeypatch):
+    """retention_time_ms up to Long.MAX_VALUE: commit time + retention would not fit the
+    record's int64 (the handler raised, an internal error); it is held at Long.MAX_VALUE."""
+    from hpbroker.coordinator.records import decode_value, encode_value
+
+    monkeypatch.setattr(shard_module, "_now_ms", lambda: 5_000)
+    h = Harness()
+    req = {"group_id": "g", "generation_id_or_member_epoch": -1, "member_id": "", "retention_time_ms": 2**63 - 1,
+           "topics": [{"name": "t", "partitions": [{"partition_index": 0, "committed_offset": 9}]}]}
+    records, results = h.shard.commit_offsets(req, lambda t, p: True)
+    (key, value), = records
+    assert results[("t", 0)] == 0 and value.expire_timestamp == 2**63 - 1
+    assert decode_value(key, encode_value(value)) == value
+    h.write(records)
+    assert h.shard.expire_offsets(2**62) == []
+
+
 def _subscription(*topics: str) -> bytes:
     """ConsumerProtocolSubscription v0: version, topics, user data (null)."""
     import struct
