@@ -29,6 +29,7 @@ from hpbroker.coordinator.shard import CoordinatorConfig, GroupCoordinatorShard
 from hpbroker.records.batch import read_header
 from hpbroker.records.builder import build_batch
 from hpbroker.records.records import iter_batch_records
+from hpbroker.storage.fd_limits import partition_room
 
 log = logging.getLogger(__name__)
 
@@ -188,12 +189,17 @@ def iter_log_records(plog):
 
 def get_coordinator(broker) -> GroupCoordinator | None:
     """The process's GroupCoordinator, created (topic, shards loaded) on the first group request;
-    None in a process that may not create topics (a handler other than the controller) while
-    __consumer_offsets does not exist: its group requests are then answered NOT_COORDINATOR."""
+    None in a process that may not create topics (a handler other than the controller), or has
+    no room for the topic's partitions under its open-file limit, while __consumer_offsets does
+    not exist: its group requests are then answered NOT_COORDINATOR."""
     coordinator = getattr(broker, "group_coordinator", None)
     if coordinator is None:
         info = broker.topics.get(GROUP_METADATA_TOPIC)
         if info is None and not getattr(broker, "creates_topics", True):
+            return None
+        if info is None and int(broker.config.get("offsets.topic.num.partitions")) > partition_room():
+            # out of open files (storage/fd_limits.py): no topic, no coordinator, until there is room
+            log.warning("cannot create %s: no room under the open-file limit", GROUP_METADATA_TOPIC)
             return None
         owns = getattr(broker, "owns", None)
         owned = None

@@ -203,12 +203,12 @@ class BrokerContext:
                 if p is not None:
                     p.log.config = lc
 
-    def ensure_group_coordinator(self) -> None:
+    def ensure_group_coordinator(self) -> bool:
         """Create the group coordinator (the __consumer_offsets topic, its shards) if this is the
-        first group request (FindCoordinator)."""
+        first group request (FindCoordinator); False if there is none (no room to create it)."""
         from hpbroker.coordinator.coordinator import get_coordinator  # coordinator imports us
 
-        get_coordinator(self)
+        return get_coordinator(self) is not None
 
     def partition(self, topic: str, index: int) -> Partition | None:
         return self.partitions.get((topic, index))

@@ -15,6 +15,7 @@ import socket
 from hpbroker.config import BrokerConfig
 from hpbroker.handlers.context import BrokerContext, Node
 from hpbroker.server.connection import Acceptor, Connection
+from hpbroker.storage.fd_limits import raise_open_file_limit
 
 log = logging.getLogger("hpbroker")
 
@@ -59,6 +60,7 @@ class BrokerServer:
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
+        raise_open_file_limit()  # as the command line does: also when embedded (tests, tools)
         lsock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
         lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         lsock.bind((self.host, self.port))

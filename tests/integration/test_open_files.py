@@ -96,13 +96,22 @@ def test_start_up_raises_the_soft_open_file_limit_to_the_hard_one():
     assert out.stdout.split() == ["True", "True", "True"], out.stderr
 
 
-def test_auto_creation_without_room_creates_nothing(tmp_path):
+def test_auto_creation_and_group_coordinator_without_room_create_nothing(tmp_path):
     with running_broker(subprocess=True, data_dir=str(tmp_path), open_files=260) as b:  # room for none
         with RawClient(b.bootstrap) as c:
             r = c.request(3, 8, {"topics": [{"name": "auto"}], "allow_auto_topic_creation": True,
                                  "include_cluster_authorized_operations": False,
                                  "include_topic_authorized_operations": False})
             assert r["topics"][0]["error_code"] == 3  # UNKNOWN_TOPIC_OR_PARTITION, not created
+            r = c.request(3, 8, {"topics": None, "allow_auto_topic_creation": False,
+                                 "include_cluster_authorized_operations": False,
+                                 "include_topic_authorized_operations": False})
+            assert [t["name"] for t in r["topics"]] == []
+            # nor is __consumer_offsets: no group coordinator until there is room
+            r = c.request(10, 2, {"key": "g", "key_type": 0})
+            assert r["error_code"] == 15  # COORDINATOR_NOT_AVAILABLE
+            r = c.request(9, 5, {"group_id": "g", "topics": None})
+            assert r["error_code"] in (15, 16)  # not available / not coordinator: clients retry
             r = c.request(3, 8, {"topics": None, "allow_auto_topic_creation": False,
                                  "include_cluster_authorized_operations": False,
                                  "include_topic_authorized_operations": False})
