@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import socket
+import threading
 
 import pytest
 from confluent_kafka import Producer
@@ -83,36 +84,73 @@ class Values:
         raise ValueError(t)
 
 
+def _pipelined_rounds(bootstrap, apis, values, rounds, per_round=25) -> int:
+    """``rounds`` connections, each sending ``per_round`` requests back to back, then reading
+    every answer: they must come in request order. Returns how many requests were sent."""
+    host, port = bootstrap.rsplit(":", 1)
+    sent = 0
+    for rnd in range(rounds):
+        expected = []
+        with socket.create_connection((host, int(port)), timeout=15) as s:
+            for j in range(per_round):
+                key = values.r.choice(sorted(apis))
+                version = values.r.randint(*apis[key])
+                cid = rnd * 1000 + j
+                s.sendall(protocol.encode_request(key, version, cid, "fuzz", values.body(key, version)))
+                expected.append(cid)
+            sent += len(expected)
+            got = [int.from_bytes(recv_frame(s)[:4], "big") for _ in expected]
+        assert got == expected, "answers out of order or missing"
+    return sent
+
+
+def _apis(bootstrap) -> dict:
+    with RawClient(bootstrap) as c:
+        av = c.request(18, 3, {"client_software_name": "fuzz", "client_software_version": "1"})
+    return {k["api_key"]: (k["min_version"], k["max_version"]) for k in av["api_keys"]
+            if k["api_key"] not in SKIP_APIS}
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_hostile_values_get_answers_not_internal_errors(tmp_path, seed):
-    values = Values(seed)
     with mode_broker(subprocess=True, data_dir=str(tmp_path)) as b:
         create_topic(b.bootstrap, "fz", partitions=3)
-        with RawClient(b.bootstrap) as c:
-            av = c.request(18, 3, {"client_software_name": "fuzz", "client_software_version": "1"})
-        apis = {k["api_key"]: (k["min_version"], k["max_version"]) for k in av["api_keys"]
-                if k["api_key"] not in SKIP_APIS}
-        host, port = b.bootstrap.rsplit(":", 1)
-        sent = 0
-        for rnd in range(12):  # pipelined: 25 requests back to back on one connection
-            expected = []
-            with socket.create_connection((host, int(port)), timeout=15) as s:
-                for j in range(25):
-                    key = values.r.choice(sorted(apis))
-                    version = values.r.randint(*apis[key])
-                    cid = rnd * 100 + j
-                    s.sendall(protocol.encode_request(key, version, cid, "fuzz", values.body(key, version)))
-                    expected.append((cid, key, version))
-                sent += len(expected)
-                got = [int.from_bytes(recv_frame(s)[:4], "big") for _ in expected]
-            assert got == [cid for cid, _, _ in expected], f"seed {seed}: answers out of order or missing"
-        failures = [line for line in b.extra["log"] if "failed on api key" in line]
-        assert not failures, f"seed {seed}: handlers raised on {len(failures)} of {sent} requests: {failures[:3]}"
-        assert not any("internal error" in line for line in b.extra["log"])
-        # a topic the requests could not have named (they may have deleted or grown "fz")
-        create_topic(b.bootstrap, "after-fuzz", partitions=3)
-        p = Producer({"bootstrap.servers": b.bootstrap})
-        for i in range(30):
-            p.produce("after-fuzz", value=b"after-%d" % i, partition=i % 3)
-        assert p.flush(15) == 0
-        assert len(confluent_consume_all(b.bootstrap, "after-fuzz", 3, 30)) == 30
+        sent = _pipelined_rounds(b.bootstrap, _apis(b.bootstrap), Values(seed), rounds=12)
+        _check_and_serve(b, seed, sent)
+
+
+def test_hostile_values_from_concurrent_connections(tmp_path):
+    """The same from four connections at once (seeded per connection): what one connection's
+    request does to a topic or group meets another's in flight. A longer run of this kind found
+    OffsetCommit's retention overflow (coordinator/shard.py)."""
+    with mode_broker(subprocess=True, data_dir=str(tmp_path)) as b:
+        create_topic(b.bootstrap, "fz", partitions=3)
+        apis, sent, errors = _apis(b.bootstrap), [], []
+
+        def client(seed):
+            try:
+                sent.append(_pipelined_rounds(b.bootstrap, apis, Values(seed), rounds=6))
+            except Exception as exc:  # noqa: BLE001 - reported below, with its seed
+                errors.append((seed, repr(exc)))
+
+        threads = [threading.Thread(target=client, args=(100 + t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert not errors, errors
+        _check_and_serve(b, "100-103", sum(sent))
+
+
+def _check_and_serve(b, seed, sent) -> None:
+    """No handler raised, nothing was closed as an internal error, and a real client is served
+    on a topic the requests could not have named (they may have deleted or grown "fz")."""
+    failures = [line for line in b.extra["log"] if "failed on api key" in line]
+    assert not failures, f"seed {seed}: handlers raised on {len(failures)} of {sent} requests: {failures[:3]}"
+    assert not any("internal error" in line for line in b.extra["log"])
+    create_topic(b.bootstrap, "after-fuzz", partitions=3)
+    p = Producer({"bootstrap.servers": b.bootstrap})
+    for i in range(30):
+        p.produce("after-fuzz", value=b"after-%d" % i, partition=i % 3)
+    assert p.flush(15) == 0
+    assert len(confluent_consume_all(b.bootstrap, "after-fuzz", 3, 30)) == 30
