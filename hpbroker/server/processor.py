@@ -39,8 +39,9 @@ is routed by API (server/routing.py) instead of being dispatched to a handler mo
 
 A handler restart (its incarnation word moves) closes every connection that waits for an answer
 from its previous incarnation: the client reconnects and retries. Requests pushed to the new
-incarnation before a tick notices the restart are answered as usual. A restarted processor starts connection ids at its
-pid, so answers meant for the connections of its previous incarnation are dropped.
+incarnation before a tick notices the restart are answered as usual. A restarted processor
+starts connection ids at its pid, so answers meant for the connections of its previous
+incarnation are dropped.
 
 Who may touch: everything here belongs to this process's event loop.
 """

@@ -47,9 +47,10 @@ def _die_with_parent() -> None:
         pass
 
 
-def _name_thread(name: str) -> None:
+def _name_process(name: str) -> None:
     """Show a child's role in ps/top (``hpb-p0`` = processor 0, ``hpb-h1`` = handler 1): every
-    child otherwise shows the supervisor's command line."""
+    child otherwise shows the supervisor's name. /proc/self/comm names the calling thread, which
+    here is the child's only one, so ps shows it as the process's name."""
     try:
         with open("/proc/self/comm", "w") as f:
             f.write(name[:15])
@@ -146,7 +147,7 @@ class Supervisor:
             if os.getppid() != self._pid:
                 os._exit(1)
             self._reserve.close()
-            _name_thread(f"hpb-{role[0]}{index}")
+            _name_process(f"hpb-{role[0]}{index}")
             from hpbroker.server import eventloop
 
             if role == HANDLER:

@@ -87,3 +87,13 @@ def test_records_fill_1000_records(benchmark, offset_deltas):
 
     body = bytes(build_batch([b"v" * 100] * 1000, base_timestamp=1)[RECORD_BATCH_OVERHEAD:])
     assert benchmark(_cbatch.records_fill, body, 1000, offset_deltas)
+
+
+def test_first_keyless_1000_records(benchmark):
+    """The extra walk a compacted topic's uncompressed batch pays on append (every record needs
+    a key); compare with test_records_fill_1000_records, the walk every batch already pays."""
+    from hpbroker.records.layout import RECORD_BATCH_OVERHEAD
+
+    body = bytes(build_batch([(b"k%d" % i, b"v" * 100) for i in range(1000)],
+                             base_timestamp=1)[RECORD_BATCH_OVERHEAD:])
+    assert benchmark(_cbatch.first_keyless, body, 1000) == -1
