@@ -1,7 +1,7 @@
 """Command line: ``hpbroker [--host H] [--port P] [--data-dir D] [--config server.properties]``.
 
-Tools: ``hpbroker groups list|describe ... --bootstrap HOST:PORT`` (consumer groups of any
-Kafka-protocol cluster; hpbroker/admin/groups.py) and ``hpbroker topics
+Tools: ``hpbroker groups list|describe|delete-offsets ... --bootstrap HOST:PORT`` (consumer
+groups of any Kafka-protocol cluster; hpbroker/admin/groups.py) and ``hpbroker topics
 list|describe|create|alter|delete ... --bootstrap HOST:PORT`` (topics; hpbroker/admin/topics.py).
 
 Precedence: defaults < the properties file (Kafka names: listeners, log.dirs, num.partitions,
@@ -98,6 +98,12 @@ def groups_parser() -> argparse.ArgumentParser:
     dp = sub.add_parser("describe", help="members, assignment, committed offset, log end offset and lag")
     dp.add_argument("group")
     dp.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
+    op = sub.add_parser("delete-offsets", help="delete committed offsets of a group (kafka-consumer-groups "
+                                               "--delete-offsets)")
+    op.add_argument("group")
+    op.add_argument("--topic", action="append", required=True, metavar="TOPIC[:P,...]",
+                    help="every partition of TOPIC, or the ones listed; repeatable")
+    op.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
     return p
 
 

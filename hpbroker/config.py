@@ -277,3 +277,18 @@ def validate_topic_configs(configs: dict[str, str | None]) -> dict[str, str]:
         d.parse(value)
         out[name] = str(value)
     return out
+
+
+def validate_broker_dynamic_configs(configs: dict[str, str | None]) -> dict[str, str]:
+    """Check a broker's dynamic configs (AlterConfigs on the broker): names that may change at
+    run time, values that parse; a None value drops the name. Raise ConfigError on the first
+    bad one."""
+    out = {}
+    for name, value in configs.items():
+        d = BROKER_CONFIGS.get(name)
+        if d is None or d.read_only:
+            raise ConfigError(f"Cannot update these configs dynamically: {name}")
+        if value is not None:
+            d.parse(value)
+            out[name] = str(value)
+    return out

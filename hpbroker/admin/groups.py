@@ -1,9 +1,13 @@
-"""``hpbroker groups list|describe``: consumer groups of any Kafka-protocol cluster.
+"""``hpbroker groups list|describe|delete-offsets``: consumer groups of any Kafka-protocol cluster.
 
-list      ListGroups on every broker of the cluster (each lists the groups it coordinates).
-describe  FindCoordinator -> DescribeGroups + OffsetFetch (all committed partitions) at the
-          coordinator; the members' assignments decoded from the consumer protocol; log end
-          offsets with ListOffsets(latest) at each partition's leader; lag = end - committed.
+list            ListGroups on every broker of the cluster (each lists the groups it coordinates).
+describe        FindCoordinator -> DescribeGroups + OffsetFetch (all committed partitions) at the
+                coordinator; the members' assignments decoded from the consumer protocol; log
+                end offsets with ListOffsets(latest) at each partition's leader; lag = end -
+                committed.
+delete-offsets  FindCoordinator -> OffsetDelete at the coordinator (kafka-consumer-groups.sh
+                --delete-offsets): ``--topic T`` names every partition of T (Metadata),
+                ``--topic T:0,2`` those partitions; a status per partition, exit 1 on any error.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from dataclasses import dataclass, field
 
 from hpbroker.admin.client import BrokerConnection, ToolError, brokers_of, metadata, split_hostport, text_table
 from hpbroker.coordinator.consumer_protocol import decode_assignment
+from hpbroker.protocol.errors import ErrorCode
 
 LATEST = -1
 
@@ -93,6 +98,62 @@ def describe_group(bootstrap: str, group_id: str) -> GroupDescription:
     return desc
 
 
+def _error_name(code: int) -> str:
+    try:
+        return ErrorCode(code).name
+    except ValueError:
+        return f"error {code}"
+
+
+def _partitions_named(boot: BrokerConnection, specs: list[str]) -> list[tuple[str, int]]:
+    """``T`` (every partition of topic T) or ``T:0,2`` -> [(topic, partition)], in order."""
+    out, whole = [], []
+    for spec in specs:
+        topic, sep, parts = spec.rpartition(":") if ":" in spec else (spec, "", "")
+        if sep:
+            try:
+                out += [(topic, int(p)) for p in parts.split(",")]
+            except ValueError:
+                raise ToolError(f"--topic wants TOPIC or TOPIC:P[,P...], got {spec!r}") from None
+        else:
+            whole.append(topic)
+            out.append((topic, None))
+    if whole:
+        md = {t["name"]: t for t in metadata(boot, sorted(set(whole)))["topics"]}
+        expanded = []
+        for topic, p in out:
+            if p is not None:
+                expanded.append((topic, p))
+                continue
+            t = md[topic]
+            if t["error_code"]:
+                raise ToolError(f"topic {topic!r}: {_error_name(t['error_code'])}", t["error_code"])
+            expanded += [(topic, q["partition_index"]) for q in sorted(t["partitions"], key=lambda q: q["partition_index"])]
+        out = expanded
+    return list(dict.fromkeys(out))
+
+
+def delete_offsets(bootstrap: str, group_id: str, topics: list[str]) -> list[tuple[str, int, int]]:
+    """OffsetDelete of ``group_id``'s committed offsets of ``topics`` (see _partitions_named):
+    [(topic, partition, error code)]. A group-level error raises ToolError."""
+    with BrokerConnection(*split_hostport(bootstrap)) as boot:
+        tps = _partitions_named(boot, topics)
+        _, fc = boot.call("FindCoordinator", {"key": group_id, "key_type": 0})
+        if fc["error_code"]:
+            raise ToolError(f"FindCoordinator for group {group_id!r} failed: {_error_name(fc['error_code'])}",
+                            fc["error_code"])
+        by_topic: dict[str, list] = {}
+        for t, p in tps:
+            by_topic.setdefault(t, []).append({"partition_index": p})
+        with BrokerConnection(fc["host"], fc["port"]) as coord:
+            _, resp = coord.call("OffsetDelete", {"group_id": group_id, "topics": [
+                {"name": t, "partitions": ps} for t, ps in by_topic.items()]})
+    if resp["error_code"]:
+        raise ToolError(f"cannot delete offsets of group {group_id!r}: {_error_name(resp['error_code'])}",
+                        resp["error_code"])
+    return [(t["name"], p["partition_index"], p["error_code"]) for t in resp["topics"] for p in t["partitions"]]
+
+
 def _log_end_offsets(boot: BrokerConnection, tps) -> dict[tuple[str, int], int]:
     if not tps:
         return {}
@@ -151,6 +212,12 @@ def main(args) -> int:
             for group_id, _ in list_groups(args.bootstrap):
                 print(group_id)
             return 0
+        if args.groups_command == "delete-offsets":
+            results = delete_offsets(args.bootstrap, args.group, args.topic)
+            rows = [["TOPIC", "PARTITION", "STATUS"]]
+            rows += [[t, str(p), "Successful" if not code else f"Error: {_error_name(code)}"] for t, p, code in results]
+            print(text_table(rows))
+            return 1 if any(code for _, _, code in results) else 0
         print(format_description(describe_group(args.bootstrap, args.group)))
         return 0
     except ToolError as exc:

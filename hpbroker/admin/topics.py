@@ -5,9 +5,10 @@ list      Metadata for every topic; names, sorted (``--exclude-internal`` drops 
 describe  Metadata (partitions, leader, replicas, ISR) + DescribeConfigs (the topic's own configs,
           not the defaults it inherits)
 create    CreateTopics at the controller (Metadata's controller_id)
-alter     CreatePartitions at the controller (``--partitions``), and/or AlterConfigs
-          (``--config NAME=VALUE``, ``--delete-config NAME``): AlterConfigs replaces a topic's
-          whole set of configs, so the tool reads the current ones first and sends them merged
+alter     CreatePartitions at the controller (``--partitions``), and/or
+          IncrementalAlterConfigs (``--config NAME=VALUE`` = SET, ``--delete-config NAME`` =
+          DELETE); against a broker without it, AlterConfigs, which replaces a topic's whole set
+          of configs, so the tool then reads the current ones first and sends them merged
 delete    DeleteTopics at the controller
 
 Errors come back as Kafka names them (TOPIC_ALREADY_EXISTS, UNKNOWN_TOPIC_OR_PARTITION, ...),
@@ -19,9 +20,11 @@ import sys
 from dataclasses import dataclass, field
 
 from hpbroker.admin.client import BrokerConnection, ToolError, brokers_of, metadata, split_hostport, text_table
+from hpbroker.protocol import API_KEYS
 from hpbroker.protocol.errors import ErrorCode
 
 TOPIC_RESOURCE = 2
+SET, DELETE = 0, 1  # IncrementalAlterConfigs operations
 TIMEOUT_MS = 30_000
 # DescribeConfigs v1+ says where each value comes from; these are set on the topic itself
 _TOPIC_SOURCE = 1  # DYNAMIC_TOPIC_CONFIG
@@ -141,7 +144,19 @@ def alter_topic(bootstrap: str, name: str, partitions: int | None = None, set_co
             if r["error_code"]:
                 raise ToolError(f"cannot change the partitions of {name!r}: "
                                 f"{_error(r['error_code'], r.get('error_message'))}", r["error_code"])
-        if set_configs or delete_configs:
+        if (set_configs or delete_configs) and API_KEYS["IncrementalAlterConfigs"] in boot.versions:
+            # only the named configs change, whatever another client changes meanwhile
+            ops = [{"name": k, "config_operation": SET, "value": v} for k, v in sorted((set_configs or {}).items())]
+            ops += [{"name": k, "config_operation": DELETE, "value": None} for k in delete_configs or []]
+            _, resp = boot.call("IncrementalAlterConfigs", {"resources": [{
+                "resource_type": TOPIC_RESOURCE, "resource_name": name, "configs": ops}], "validate_only": False})
+            r = resp["responses"][0]
+            if r["error_code"]:
+                raise ToolError(f"cannot change the configs of {name!r}: "
+                                f"{_error(r['error_code'], r.get('error_message'))}", r["error_code"])
+        elif set_configs or delete_configs:
+            # a broker without IncrementalAlterConfigs (before Kafka 2.3): AlterConfigs replaces
+            # every override, so the ones to keep are read first and sent again
             configs = _topic_configs(boot, name)
             configs.update(set_configs or {})
             for key in delete_configs or []:

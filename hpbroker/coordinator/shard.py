@@ -625,6 +625,39 @@ class GroupCoordinatorShard:
     def list_groups(self) -> list[Group]:
         return [g for g in self.groups.values() if not g.is_(D)]
 
+    def delete_offsets(self, group_id: str, partitions: list[tuple[str, int]]) -> tuple[list, int, dict]:
+        """OffsetDelete (Kafka's GroupCoordinator.handleDeleteOffsets): ``(records, group error,
+        {(topic, partition): error})``. An Empty group loses the offsets of every partition
+        named; a consumer group with members keeps those of topics a member subscribes to
+        (GROUP_SUBSCRIBED_TO_TOPIC) and loses the others; any other group with members answers
+        NON_EMPTY_GROUP. Naming a partition without a committed offset is not an error. An Empty
+        group left without offsets is deleted, as expiry does."""
+        if not group_id:
+            return [], ErrorCode.INVALID_GROUP_ID, {}
+        group = self.groups.get(group_id)
+        if group is None or group.is_(D):
+            return [], ErrorCode.GROUP_ID_NOT_FOUND, {}
+        errors: dict[tuple[str, int], int] = {}
+        if group.is_(E):
+            eligible = list(partitions)
+        elif group.protocol_type == "consumer":
+            subscribed = self._subscribed_topics(group) or set()
+            eligible = []
+            for tp in partitions:
+                if tp[0] in subscribed:
+                    errors[tp] = ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC
+                else:
+                    eligible.append(tp)
+        else:
+            return [], ErrorCode.NON_EMPTY_GROUP, {}
+        committed = self.offsets.get(group_id, {})
+        gone = list(dict.fromkeys(tp for tp in eligible if tp in committed))
+        records = [(OffsetCommitKey(group_id, t, p), None) for t, p in gone]
+        if group.is_(E) and committed and len(gone) == len(committed):
+            records.append((GroupMetadataKey(group_id), None))
+        errors.update((tp, 0) for tp in eligible)
+        return records, 0, errors
+
     def delete_group(self, group_id: str) -> tuple[list, int]:
         group = self.groups.get(group_id)
         if not group_id:

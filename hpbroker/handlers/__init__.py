@@ -19,6 +19,7 @@ from hpbroker.handlers import (
     fetch,
     find_coordinator,
     heartbeat,
+    incremental_alter_configs,
     init_producer_id,
     join_group,
     leave_group,
@@ -26,6 +27,7 @@ from hpbroker.handlers import (
     list_offsets,
     metadata,
     offset_commit,
+    offset_delete,
     offset_fetch,
     produce,
     sync_group,
@@ -43,6 +45,7 @@ _MODULES = (
     init_producer_id,
     describe_configs,
     alter_configs,
+    incremental_alter_configs,
     create_partitions,
     offset_commit,
     offset_fetch,
@@ -54,6 +57,7 @@ _MODULES = (
     describe_groups,
     list_groups,
     delete_groups,
+    offset_delete,
 )
 
 REGISTRY = {m.API_KEY: m for m in _MODULES}

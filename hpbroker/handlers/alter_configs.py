@@ -4,7 +4,7 @@ dynamic configs. Non-incremental, as Kafka: the request's set replaces all exist
 Unknown topic -> UNKNOWN_TOPIC_OR_PARTITION; unknown name or bad value -> INVALID_CONFIG; a
 read-only broker config -> INVALID_CONFIG; ``validate_only`` changes nothing.
 """
-from hpbroker.config import BROKER_CONFIGS, ConfigError, validate_topic_configs
+from hpbroker.config import ConfigError, validate_broker_dynamic_configs, validate_topic_configs
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 33
@@ -15,14 +15,7 @@ RESOURCE_BROKER = 4
 
 
 def _alter_broker(broker, configs, validate_only):
-    new = {}
-    for name, value in configs.items():
-        d = BROKER_CONFIGS.get(name)
-        if d is None or d.read_only:
-            raise ConfigError(f"Cannot update these configs dynamically: {name}")
-        if value is not None:
-            d.parse(value)
-            new[name] = str(value)
+    new = validate_broker_dynamic_configs(configs)
     if not validate_only:
         broker.set_broker_dynamic_configs(new)
 

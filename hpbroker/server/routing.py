@@ -105,6 +105,8 @@ ROUTES: dict[int, Route] = {
     33: Route(CONTROLLER),                                                              # AlterConfigs
     37: Route(CONTROLLER),                                                              # CreatePartitions
     42: Route(GROUPS, groups=GroupSplit("groups_names", "results")),                    # DeleteGroups
+    44: Route(CONTROLLER),                                                              # IncrementalAlterConfigs
+    47: Route(GROUP, group_field="group_id"),                                           # OffsetDelete
 }
 
 DEFAULT_ROUTE = Route(CONTROLLER)

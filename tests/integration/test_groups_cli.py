@@ -66,3 +66,35 @@ def test_cli_reports_errors_and_keeps_broker_flags(gbroker):
     assert _cli("describe").returncode == 2  # argparse: GROUP and --bootstrap are required
     helped = subprocess.run([sys.executable, "-m", "hpbroker", "--help"], capture_output=True, text=True, timeout=30)
     assert helped.returncode == 0 and "--port" in helped.stdout
+
+
+def test_groups_delete_offsets(gbroker, topic_name):
+    """``hpbroker groups delete-offsets``: per-partition status as Kafka's tool prints it; a live
+    member's topic is refused (GROUP_SUBSCRIBED_TO_TOPIC, exit 1), an Empty group's goes."""
+    other = create_topic(gbroker.bootstrap, topic_name + "-o", 2)
+    create_topic(gbroker.bootstrap, topic_name, 2)
+    group = group_id()
+    c = confluent_consumer(gbroker.bootstrap, group)
+    try:
+        c.subscribe([topic_name])
+        deadline = time.monotonic() + 20
+        while len(c.assignment()) < 2 and time.monotonic() < deadline:
+            c.poll(0.05)
+        c.commit(offsets=[TopicPartition(topic_name, 0, 3), TopicPartition(topic_name, 1, 3),
+                          TopicPartition(other, 0, 2), TopicPartition(other, 1, 2)], asynchronous=False)
+        out = _cli("delete-offsets", group, "--topic", topic_name + ":1", "--topic", other,
+                   "--bootstrap", gbroker.bootstrap)
+        assert out.returncode == 1, out.stderr
+        rows = [ln.split(None, 2) for ln in out.stdout.splitlines()]
+        assert rows == [["TOPIC", "PARTITION", "STATUS"], [topic_name, "1", "Error: GROUP_SUBSCRIBED_TO_TOPIC"],
+                        [other, "0", "Successful"], [other, "1", "Successful"]]
+    finally:
+        c.close()
+    committed = {(r.topic, r.partition): r.committed_offset for r in describe_group(gbroker.bootstrap, group).partitions}
+    assert committed == {(topic_name, 0): 3, (topic_name, 1): 3}
+    out = _cli("delete-offsets", group, "--topic", topic_name + ":0", "--bootstrap", gbroker.bootstrap)
+    assert out.returncode == 0, out.stderr
+    committed = {(r.topic, r.partition): r.committed_offset for r in describe_group(gbroker.bootstrap, group).partitions}
+    assert committed == {(topic_name, 1): 3}
+    out = _cli("delete-offsets", group + "-missing", "--topic", topic_name, "--bootstrap", gbroker.bootstrap)
+    assert out.returncode == 1 and "GROUP_ID_NOT_FOUND" in out.stderr

@@ -112,3 +112,27 @@ def test_list_can_leave_out_internal_topics(bootstrap):
         c.close()
     listed = list_topics(bootstrap)
     assert "__consumer_offsets" in listed and "__consumer_offsets" not in list_topics(bootstrap, True)
+
+
+@pytest.mark.parametrize("incremental", [True, False], ids=["IncrementalAlterConfigs", "AlterConfigs"])
+def test_alter_changes_only_the_named_configs(bootstrap, topic_name, monkeypatch, incremental):
+    """With IncrementalAlterConfigs the tool sends only the changes; against a broker without it
+    (here: its ApiVersions answer trimmed) it falls back to AlterConfigs with the merged set."""
+    from hpbroker.admin import topics as tool
+    from hpbroker.admin.client import BrokerConnection
+
+    class OlderBroker(BrokerConnection):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self.versions.pop(44, None)
+
+    if not incremental:
+        monkeypatch.setattr(tool, "BrokerConnection", OlderBroker)
+    sent = []
+    real_call = BrokerConnection.call
+    monkeypatch.setattr(BrokerConnection, "call", lambda self, api, body: (sent.append(api), real_call(self, api, body))[1])
+    tool.create_topic(bootstrap, topic_name, 1, 1, {"retention.ms": "3600000", "segment.ms": "7200000"})
+    tool.alter_topic(bootstrap, topic_name, set_configs={"cleanup.policy": "compact"}, delete_configs=["segment.ms"])
+    assert ("IncrementalAlterConfigs" in sent) == incremental and ("AlterConfigs" in sent) != incremental
+    (d,) = tool.describe_topics(bootstrap, [topic_name])
+    assert d.configs == {"retention.ms": "3600000", "cleanup.policy": "compact"}

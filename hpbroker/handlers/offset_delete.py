@@ -1,0 +1,46 @@
+"""OffsetDelete (key 47), version 0: delete a group's committed offsets of some partitions
+(KIP-496; ``kafka-consumer-groups --delete-offsets``, AdminClient
+``delete_consumer_group_offsets``).
+
+As Kafka: partitions of unknown topics, or past a topic's partition count, answer
+UNKNOWN_TOPIC_OR_PARTITION and go no further; the group then decides the rest
+(``GroupCoordinatorShard.delete_offsets``): an Empty group loses them all, a consumer group with
+members keeps the offsets of topics it subscribes to (GROUP_SUBSCRIBED_TO_TOPIC per partition).
+A group-level error (INVALID_GROUP_ID, GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, NOT_COORDINATOR) is
+the whole answer, with no topics. Deletion writes tombstones to ``__consumer_offsets``.
+"""
+from hpbroker.handlers.group_common import shard_of
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 47
+MIN_VERSION, MAX_VERSION = 0, 0
+
+
+def handle(ctx, request):
+    broker = ctx.broker
+    asked = [(t["name"], p["partition_index"]) for t in request["topics"] for p in t["partitions"]]
+    errors = {}
+    known = []
+    for topic, partition in asked:
+        info = broker.topics.get(topic)
+        if info is None or not 0 <= partition < info.num_partitions:
+            errors[(topic, partition)] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+        else:
+            known.append((topic, partition))
+    coordinator, shard = shard_of(ctx, request["group_id"])
+    if shard is None:
+        return _group_error(ErrorCode.NOT_COORDINATOR)
+    records, group_error, decided = shard.delete_offsets(request["group_id"], known)
+    if group_error:
+        return _group_error(group_error)
+    coordinator.write(shard, records)
+    errors.update(decided)
+    topics: dict[str, list] = {}
+    for tp in asked:
+        topics.setdefault(tp[0], []).append({"partition_index": tp[1], "error_code": errors[tp]})
+    return {"error_code": 0, "throttle_time_ms": 0,
+            "topics": [{"name": name, "partitions": parts} for name, parts in topics.items()]}
+
+
+def _group_error(code: int) -> dict:
+    return {"error_code": code, "throttle_time_ms": 0, "topics": []}
