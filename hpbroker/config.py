@@ -62,6 +62,60 @@ def _long_or_unlimited(v: str) -> int:
     return n
 
 
+def _at_least(low: int) -> Callable[[str], int]:
+    def parse(v: str) -> int:
+        n = _int(v)
+        if n < low:
+            raise ConfigError(f"{v!r} must be >= {low}")
+        return n
+
+    return parse
+
+
+def _int_in(low: int, high: int, *also: int) -> Callable[[str], int]:
+    def parse(v: str) -> int:
+        n = _int(v)
+        if not low <= n <= high and n not in also:
+            raise ConfigError(f"{v!r} must be between {low} and {high}" + (f" or {also[0]}" if also else ""))
+        return n
+
+    return parse
+
+
+def _ratio(v: str) -> float:
+    try:
+        x = float(str(v).strip())
+    except ValueError:
+        raise ConfigError(f"{v!r} is not a number") from None
+    if not 0.0 <= x <= 1.0:
+        raise ConfigError(f"{v!r} must be between 0 and 1")
+    return x
+
+
+def _remote_storage(v: str) -> bool:
+    if _bool(v):
+        raise ConfigError("Tiered Storage functionality is disabled in the broker. "
+                          "Topic cannot be configured with remote log storage.")
+    return False
+
+
+def _throttled_replicas(v: str) -> str:
+    """Kafka's ThrottledReplicaListValidator: empty, ``*``, or ``partition:broker,...``."""
+    s = str(v).strip()
+    if s in ("", "*") or all(len(p.split(":")) == 2 and all(x.strip().isdigit() for x in p.split(":"))
+                             for p in s.split(",")):
+        return s
+    raise ConfigError(f"{v!r} must be '*' or a list of partition:broker pairs")
+
+
+def _message_format_version(v: str) -> str:
+    s = str(v).strip()
+    head = s.split("-")[0].split(".")
+    if not (2 <= len(head) <= 3 and all(x.isdigit() for x in head)):
+        raise ConfigError(f"{v!r} is not a Kafka version (e.g. 3.0-IV1)")
+    return s
+
+
 def _choice(*allowed: str) -> Callable[[str], str]:
     def parse(v: str) -> str:
         s = str(v).strip()
@@ -118,6 +172,36 @@ TOPIC_CONFIGS: dict[str, TopicConfigDef] = {
                        "9223372036854775807", _nonneg, TYPE_LONG),
         TopicConfigDef("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms",
                        "9223372036854775807", _nonneg, TYPE_LONG),
+        # the log cleaner of compacted topics (storage/cleaner.py)
+        TopicConfigDef("delete.retention.ms", "log.cleaner.delete.retention.ms", "86400000", _nonneg, TYPE_LONG),
+        TopicConfigDef("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", "0.5", _ratio, TYPE_DOUBLE),
+        TopicConfigDef("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "0", _nonneg, TYPE_LONG),
+        TopicConfigDef("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "9223372036854775807",
+                       _positive, TYPE_LONG),
+        # The rest of Kafka's topic configs: accepted, validated and reported as Kafka does, so
+        # that clients and tools that set them (Streams, Connect, kafka-configs.sh) work, but
+        # without effect here: segments are unlinked at once (file.delete.delay.ms), never
+        # preallocated or rolled with jitter, there is no tiered storage, no down-conversion
+        # and no replication throttle, and compression.type passes batches through as sent.
+        TopicConfigDef("file.delete.delay.ms", "log.segment.delete.delay.ms", "60000", _nonneg, TYPE_LONG),
+        TopicConfigDef("preallocate", "log.preallocate", "false", _bool, TYPE_BOOLEAN),
+        TopicConfigDef("segment.jitter.ms", "log.roll.jitter.ms", "0", _nonneg, TYPE_LONG),
+        TopicConfigDef("message.downconversion.enable", "log.message.downconversion.enable", "true", _bool,
+                       TYPE_BOOLEAN),
+        TopicConfigDef("message.format.version", "log.message.format.version", "3.0-IV1", _message_format_version,
+                       TYPE_STRING),
+        TopicConfigDef("message.timestamp.difference.max.ms", "log.message.timestamp.difference.max.ms",
+                       "9223372036854775807", _nonneg, TYPE_LONG),
+        TopicConfigDef("remote.storage.enable", None, "false", _remote_storage, TYPE_BOOLEAN),
+        TopicConfigDef("local.retention.ms", "log.local.retention.ms", "-2", _at_least(-2), TYPE_LONG),
+        TopicConfigDef("local.retention.bytes", "log.local.retention.bytes", "-2", _at_least(-2), TYPE_LONG),
+        TopicConfigDef("leader.replication.throttled.replicas", "leader.replication.throttled.replicas", "",
+                       _throttled_replicas, TYPE_LIST),
+        TopicConfigDef("follower.replication.throttled.replicas", "follower.replication.throttled.replicas", "",
+                       _throttled_replicas, TYPE_LIST),
+        TopicConfigDef("compression.gzip.level", "compression.gzip.level", "-1", _int_in(1, 9, -1), TYPE_INT),
+        TopicConfigDef("compression.lz4.level", "compression.lz4.level", "9", _int_in(1, 17), TYPE_INT),
+        TopicConfigDef("compression.zstd.level", "compression.zstd.level", "3", _int_in(-131072, 22), TYPE_INT),
     )
 }
 
@@ -153,6 +237,12 @@ BROKER_CONFIGS: dict[str, BrokerConfigDef] = {
         BrokerConfigDef("log.flush.interval.messages", "9223372036854775807", _positive, TYPE_LONG, False),
         BrokerConfigDef("log.flush.interval.ms", "9223372036854775807", _nonneg, TYPE_LONG, False),
         BrokerConfigDef("log.cleanup.policy", "delete", _cleanup_policy, TYPE_LIST, False),
+        BrokerConfigDef("log.cleaner.enable", "true", _bool, TYPE_BOOLEAN),
+        BrokerConfigDef("log.cleaner.backoff.ms", "15000", _nonneg, TYPE_LONG),
+        BrokerConfigDef("log.cleaner.delete.retention.ms", "86400000", _nonneg, TYPE_LONG, False),
+        BrokerConfigDef("log.cleaner.min.cleanable.ratio", "0.5", _ratio, TYPE_DOUBLE, False),
+        BrokerConfigDef("log.cleaner.min.compaction.lag.ms", "0", _nonneg, TYPE_LONG, False),
+        BrokerConfigDef("log.cleaner.max.compaction.lag.ms", "9223372036854775807", _positive, TYPE_LONG, False),
         BrokerConfigDef("log.message.timestamp.type", "CreateTime", _choice("CreateTime", "LogAppendTime"), TYPE_STRING, False),
         BrokerConfigDef("log.message.timestamp.before.max.ms", "9223372036854775807", _nonneg, TYPE_LONG, False),
         BrokerConfigDef("log.message.timestamp.after.max.ms", "9223372036854775807", _nonneg, TYPE_LONG, False),

@@ -40,3 +40,54 @@ def test_bad_values_refused():
     with pytest.raises(ConfigError):
         validate_topic_configs({"message.timestamp.type": "Whenever"})
     assert validate_topic_configs({"cleanup.policy": "compact,delete"}) == {"cleanup.policy": "compact,delete"}
+
+
+# every topic config of Kafka 3.x, with a value a client may set and one Kafka refuses
+KAFKA_TOPIC_CONFIGS = {
+    "cleanup.policy": ("compact,delete", "archive"),
+    "compression.type": ("zstd", "brotli"),
+    "compression.gzip.level": ("9", "10"),
+    "compression.lz4.level": ("17", "0"),
+    "compression.zstd.level": ("-5", "23"),
+    "delete.retention.ms": ("1000", "-1"),
+    "file.delete.delay.ms": ("0", "soon"),
+    "flush.messages": ("1", "0"),
+    "flush.ms": ("1000", "-1"),
+    "follower.replication.throttled.replicas": ("0:1,1:1", "all"),
+    "index.interval.bytes": ("1024", "-1"),
+    "leader.replication.throttled.replicas": ("*", "0-1"),
+    "local.retention.bytes": ("-2", "-3"),
+    "local.retention.ms": ("-2", "-3"),
+    "max.compaction.lag.ms": ("60000", "0"),
+    "max.message.bytes": ("2000000", "-1"),
+    "message.downconversion.enable": ("false", "no"),
+    "message.format.version": ("3.0-IV1", "latest"),
+    "message.timestamp.after.max.ms": ("1000", "-1"),
+    "message.timestamp.before.max.ms": ("1000", "-1"),
+    "message.timestamp.difference.max.ms": ("1000", "-1"),
+    "message.timestamp.type": ("LogAppendTime", "WallClock"),
+    "min.cleanable.dirty.ratio": ("0.1", "1.5"),
+    "min.compaction.lag.ms": ("1000", "-1"),
+    "min.insync.replicas": ("1", "0"),
+    "preallocate": ("true", "1"),
+    "remote.storage.enable": ("false", "true"),  # no tiered storage: Kafka's answer without it
+    "retention.bytes": ("-1", "-2"),
+    "retention.ms": ("-1", "-2"),
+    "segment.bytes": ("1048576", "0"),
+    "segment.index.bytes": ("4096", "0"),
+    "segment.jitter.ms": ("100", "-1"),
+    "segment.ms": ("60000", "0"),
+    "unclean.leader.election.enable": ("false", "maybe"),
+}
+
+
+def test_every_kafka_topic_config_is_known():
+    from hpbroker.config import TOPIC_CONFIGS
+
+    assert set(TOPIC_CONFIGS) == set(KAFKA_TOPIC_CONFIGS)
+    for name, (good, bad) in KAFKA_TOPIC_CONFIGS.items():
+        assert validate_topic_configs({name: good}) == {name: good}
+        with pytest.raises(ConfigError):
+            validate_topic_configs({name: bad})
+        # the default parses too (DescribeConfigs reports it)
+        TOPIC_CONFIGS[name].parse(TOPIC_CONFIGS[name].default)

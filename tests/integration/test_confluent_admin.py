@@ -122,3 +122,17 @@ def test_consumer_offsets_is_written_by_its_coordinators_only(admin, bootstrap, 
         assert c.committed([TopicPartition(topic_name, 0)], timeout=10)[0].offset == 7
     finally:
         c.close()
+
+
+def test_kafka_topic_configs_a_client_may_set(admin, topic_name):
+    """Configs Kafka knows and tools set at creation (here as Kafka Connect and Streams do) are
+    accepted and described with their types; tiered storage is refused as by a Kafka without it."""
+    configs = {"cleanup.policy": "compact", "min.compaction.lag.ms": "100", "delete.retention.ms": "500",
+               "min.cleanable.dirty.ratio": "0.1", "segment.jitter.ms": "5", "message.downconversion.enable": "false"}
+    admin.create_topics([NewTopic(topic_name, 1, 1, config=configs)])[topic_name].result(timeout=15)
+    got = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic_name)])
+    got = list(got.values())[0].result(timeout=15)
+    assert {k: got[k].value for k in configs} == configs
+    assert got["max.compaction.lag.ms"].value == "9223372036854775807" and got["max.compaction.lag.ms"].source == 5
+    bad = NewTopic(topic_name + "-r", 1, 1, config={"remote.storage.enable": "true"})
+    assert _err(admin.create_topics([bad])[topic_name + "-r"]).code() == 40
