@@ -7,7 +7,10 @@ mmap, memoryview slices) through the buffer protocol. The passes over record byt
 for uncompressed batches, a walk over the records' length varints that counts them; both run here,
 never in Python. Error codes and messages match the twin exactly (the parity tests compare them).
 """
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.memoryview cimport PyMemoryView_FromMemory
+from libc.string cimport memcpy
 from cpython.buffer cimport PyBUF_READ
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
 
@@ -188,6 +191,137 @@ def first_keyless(buf, int64_t count, Py_ssize_t pos=0):
             return n
         pos += length
     return -1
+
+
+cdef inline Py_ssize_t _read_varlong(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end,
+                                     int64_t* value) noexcept nogil:
+    """Zig-zag varlong at pos (at most 10 bytes); new pos or -1."""
+    cdef uint64_t raw = 0
+    cdef int shift = 0
+    cdef uint8_t b
+    while pos < end and shift < 70:
+        b = p[pos]
+        pos += 1
+        raw |= <uint64_t>(b & 0x7F) << shift
+        if not b & 0x80:
+            value[0] = <int64_t>((raw >> 1) ^ (-(raw & 1)))
+            return pos
+        shift += 7
+    return -1
+
+
+cdef struct RecordFields:
+    Py_ssize_t end
+    int64_t ts_delta
+    int64_t offset_delta
+    Py_ssize_t key_at
+    int64_t key_length
+    int64_t value_length
+
+
+cdef inline int _record_fields(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end,
+                               RecordFields* f) noexcept nogil:
+    """One record at pos (layout: length varint, attributes int8, timestampDelta varlong,
+    offsetDelta varint, keyLength varint, key, valueLength varint, ...); 0 if it does not parse."""
+    cdef int64_t length
+    cdef Py_ssize_t q
+    pos = _skip_varint(p, pos, end, &length)
+    if pos < 0 or length < MIN_RECORD_BODY or length > end - pos:
+        return 0
+    f.end = pos + length
+    q = _read_varlong(p, pos + 1, f.end, &f.ts_delta)
+    if q < 0:
+        return 0
+    q = _skip_varint(p, q, f.end, &f.offset_delta)
+    if q < 0:
+        return 0
+    q = _skip_varint(p, q, f.end, &f.key_length)
+    if q < 0 or f.key_length > f.end - q:
+        return 0
+    f.key_at = q
+    if f.key_length > 0:
+        q += f.key_length
+    q = _skip_varint(p, q, f.end, &f.value_length)
+    if q < 0 or f.value_length > f.end - q:
+        return 0
+    return 1
+
+
+def record_keys(buf, int64_t count, Py_ssize_t pos, int64_t base_offset, dict latest):
+    """The cleaner's offset map: for each of ``count`` records at ``pos`` that has a key,
+    ``latest[key] = base_offset + offsetDelta`` (a later record of the key overwrites). Returns
+    how many records had a key, -2 if the records do not parse."""
+    cdef const uint8_t[::1] v = buf
+    cdef const uint8_t* p
+    cdef Py_ssize_t end = v.shape[0]
+    cdef int64_t n, keyed = 0
+    cdef RecordFields f
+    if count <= 0:
+        return 0
+    if pos < 0 or pos >= end:
+        return -2
+    p = &v[0]
+    for n in range(count):
+        if not _record_fields(p, pos, end, &f):
+            return -2
+        if f.key_length >= 0:
+            latest[PyBytes_FromStringAndSize(<const char*>(p + f.key_at), f.key_length)] = base_offset + f.offset_delta
+            keyed += 1
+        pos = f.end
+    return keyed
+
+
+def retain_records(buf, int64_t count, Py_ssize_t pos, int64_t base_offset, int64_t base_timestamp,
+                   dict latest, bint drop_tombstones):
+    """The records of one batch that compaction keeps, verbatim and in order: (their bytes,
+    how many, the largest of their timestamps or -1). A record goes when it has no key, when
+    ``latest`` maps its key to a later offset, or when it is a tombstone (null value) and
+    ``drop_tombstones``. None if the records do not parse."""
+    cdef const uint8_t[::1] v = buf
+    cdef const uint8_t* p
+    cdef Py_ssize_t end = v.shape[0], start, total = 0, i, kept = 0
+    cdef int64_t n, max_ts = -1, ts
+    cdef RecordFields f
+    cdef Py_ssize_t* spans
+    cdef object later, key, out
+    cdef char* dst
+    if count <= 0:
+        return b"", 0, -1
+    if pos < 0 or pos >= end:
+        return None
+    p = &v[0]
+    spans = <Py_ssize_t*> PyMem_Malloc(2 * count * sizeof(Py_ssize_t))
+    if spans == NULL:
+        raise MemoryError()
+    try:
+        for n in range(count):
+            start = pos
+            if not _record_fields(p, pos, end, &f):
+                return None
+            pos = f.end
+            if f.key_length < 0:
+                continue
+            key = PyBytes_FromStringAndSize(<const char*>(p + f.key_at), f.key_length)
+            later = latest.get(key)
+            if later is not None and <int64_t>later > base_offset + f.offset_delta:
+                continue
+            if f.value_length < 0 and drop_tombstones:
+                continue
+            spans[2 * kept] = start
+            spans[2 * kept + 1] = f.end
+            kept += 1
+            total += f.end - start
+            ts = base_timestamp + f.ts_delta
+            if ts > max_ts:
+                max_ts = ts
+        out = PyBytes_FromStringAndSize(NULL, total)
+        dst = PyBytes_AS_STRING(out)
+        for i in range(kept):
+            memcpy(dst, p + spans[2 * i], spans[2 * i + 1] - spans[2 * i])
+            dst += spans[2 * i + 1] - spans[2 * i]
+        return out, kept, max_ts
+    finally:
+        PyMem_Free(spans)
 
 
 def read_header(buf, Py_ssize_t pos=0):

@@ -93,6 +93,12 @@ def log_config_for(effective: Mapping[str, str]) -> LogConfig:
         flush_messages=None if flush_messages >= _MAX_LONG else flush_messages,
         flush_ms=None if flush_ms >= _MAX_LONG else flush_ms,
         cleanup_delete="delete" in _policies(effective),
+        cleanup_compact="compact" in _policies(effective),
+        delete_retention_ms=num("delete.retention.ms"),
+        min_cleanable_dirty_ratio=float(TOPIC_CONFIGS["min.cleanable.dirty.ratio"].parse(
+            effective["min.cleanable.dirty.ratio"])),
+        min_compaction_lag_ms=num("min.compaction.lag.ms"),
+        max_compaction_lag_ms=num("max.compaction.lag.ms"),
     )
 
 

@@ -144,6 +144,102 @@ def first_keyless(buf, count: int, pos: int = 0) -> int:
     return -1
 
 
+def _read_varlong(buf, pos: int, end: int) -> tuple[int, int]:
+    """Zig-zag varlong at ``pos`` (at most 10 bytes); (value, pos) or pos -1."""
+    raw = 0
+    for shift in range(0, 70, 7):
+        if pos >= end:
+            return 0, -1
+        b = buf[pos]
+        pos += 1
+        raw |= (b & 0x7F) << shift
+        if not b & 0x80:
+            raw &= 0xFFFFFFFFFFFFFFFF
+            return (raw >> 1) ^ -(raw & 1), pos
+    return 0, -1
+
+
+def _record_fields(m, pos: int, end: int):
+    """One record at ``pos``: (record end, timestampDelta, offsetDelta, key start, keyLength,
+    valueLength) or None if it does not parse. Layout: length varint, attributes int8,
+    timestampDelta varlong, offsetDelta varint, keyLength varint, key, valueLength varint, ..."""
+    length, pos = _skip_varint(m, pos, end)
+    if pos < 0 or length < _MIN_RECORD_BODY or length > end - pos:
+        return None
+    rec_end = pos + length
+    ts_delta, q = _read_varlong(m, pos + 1, rec_end)
+    if q < 0:
+        return None
+    offset_delta, q = _skip_varint(m, q, rec_end)
+    if q < 0:
+        return None
+    key_length, q = _skip_varint(m, q, rec_end)
+    if q < 0 or key_length > rec_end - q:
+        return None
+    key_at = q
+    q += max(key_length, 0)
+    value_length, q = _skip_varint(m, q, rec_end)
+    if q < 0 or value_length > rec_end - q:
+        return None
+    return rec_end, ts_delta, offset_delta, key_at, key_length, value_length
+
+
+def record_keys(buf, count: int, pos: int, base_offset: int, latest: dict) -> int:
+    """The cleaner's offset map: for each of ``count`` records at ``pos`` that has a key,
+    ``latest[key] = base_offset + offsetDelta`` (a later record of the key overwrites). Returns
+    how many records had a key, -2 if the records do not parse."""
+    keyed = 0
+    if count <= 0:
+        return 0
+    with memoryview(buf) as m:
+        end = m.nbytes
+        if pos < 0 or pos >= end:
+            return -2
+        for _ in range(count):
+            f = _record_fields(m, pos, end)
+            if f is None:
+                return -2
+            rec_end, _, offset_delta, key_at, key_length, _ = f
+            if key_length >= 0:
+                latest[bytes(m[key_at:key_at + key_length])] = base_offset + offset_delta
+                keyed += 1
+            pos = rec_end
+    return keyed
+
+
+def retain_records(buf, count: int, pos: int, base_offset: int, base_timestamp: int, latest: dict,
+                   drop_tombstones: bool):
+    """The records of one batch that compaction keeps, verbatim and in order: (their bytes,
+    how many, the largest of their timestamps or -1). A record goes when it has no key, when
+    ``latest`` maps its key to a later offset, or when it is a tombstone (null value) and
+    ``drop_tombstones``. None if the records do not parse."""
+    out = bytearray()
+    kept, max_ts = 0, -1
+    if count <= 0:
+        return b"", 0, -1
+    with memoryview(buf) as m:
+        end = m.nbytes
+        if pos < 0 or pos >= end:
+            return None
+        for _ in range(count):
+            start = pos
+            f = _record_fields(m, pos, end)
+            if f is None:
+                return None
+            rec_end, ts_delta, offset_delta, key_at, key_length, value_length = f
+            pos = rec_end
+            if key_length < 0:
+                continue
+            if latest.get(bytes(m[key_at:key_at + key_length]), -1) > base_offset + offset_delta:
+                continue
+            if value_length < 0 and drop_tombstones:
+                continue
+            out += m[start:rec_end]
+            kept += 1
+            max_ts = max(max_ts, base_timestamp + ts_delta)
+    return bytes(out), kept, max_ts
+
+
 def records_fill(buf, count: int, offset_deltas: bool = False) -> bool:
     """True when exactly ``count`` length-prefixed records fill ``buf`` (a decompressed payload);
     with ``offset_deltas``, also when their offsetDeltas run 0, 1, ..., count - 1."""

@@ -44,6 +44,14 @@ records_fill = _impl.records_fill
 #: (an uncompressed batch's records start at RECORD_BATCH_OVERHEAD; a decompressed payload's at
 #: 0) whose key is null, -1 if all have keys, -2 if they do not parse
 first_keyless = _impl.first_keyless
+#: record_keys(buf, count, pos, base_offset, latest) -> int: the log cleaner's offset map: for
+#: each of ``count`` records at ``pos`` with a key, latest[key] = base_offset + offsetDelta;
+#: returns how many had a key, -2 if the records do not parse
+record_keys = _impl.record_keys
+#: retain_records(buf, count, pos, base_offset, base_timestamp, latest, drop_tombstones) ->
+#: (bytes, kept, max_timestamp) | None: the records compaction keeps, verbatim, in order (not
+#: keyless, not superseded per ``latest``, not a tombstone if ``drop_tombstones``)
+retain_records = _impl.retain_records
 #: scan(buf, pos=0, end=-1, check_crc=True) -> (valid_end, [(pos, base_offset, last_offset,
 #: max_timestamp, size), ...]): walk whole batches until the first one that is short or bad;
 #: ValueError for a negative pos, an end past buf is clamped

@@ -21,7 +21,9 @@ from hpbroker.records.layout import (
     OFF_ATTRIBUTES,
     OFF_CRC,
     RECORD_BATCH_OVERHEAD,
+    TIMESTAMP_TYPE_MASK,
     TRANSACTIONAL_MASK,
+    BatchHeader,
 )
 from hpbroker.records.records import encode_record
 
@@ -118,3 +120,26 @@ def read_control_record(key: bytes, value: bytes | None) -> tuple[int, int]:
     _version, marker = _CONTROL_KEY.unpack_from(key)
     epoch = _CONTROL_VALUE.unpack_from(value)[1] if value is not None and len(value) >= 6 else -1
     return marker, epoch
+
+
+def rebuild_batch(header: BatchHeader, records: bytes, count: int, max_timestamp: int) -> bytearray:
+    """The batch ``header`` describes, holding only ``records`` (``count`` of its records,
+    verbatim: their offset and timestamp deltas still count from the same base) -- what the log
+    cleaner writes when it drops some records of a batch. Base offset, lastOffsetDelta (so the
+    batch still ends where it did), producer fields and attributes stay; the records are
+    compressed again with the batch's codec; maxTimestamp becomes ``max_timestamp`` unless the
+    batch carries LogAppendTime."""
+    codec = header.attributes & CODEC_MASK
+    payload = compress(codec, records) if codec else records
+    if header.attributes & TIMESTAMP_TYPE_MASK or max_timestamp < 0:
+        max_timestamp = header.max_timestamp
+    batch_length = RECORD_BATCH_OVERHEAD - LOG_OVERHEAD + len(payload)
+    out = bytearray(LOG_OVERHEAD + batch_length)
+    _HEADER.pack_into(
+        out, 0, header.base_offset, batch_length, header.partition_leader_epoch, MAGIC, 0, header.attributes,
+        header.last_offset_delta, header.base_timestamp, max_timestamp, header.producer_id, header.producer_epoch,
+        header.base_sequence, count,
+    )
+    out[RECORD_BATCH_OVERHEAD:] = payload
+    struct.pack_into(">I", out, OFF_CRC, crc32c(memoryview(out)[OFF_ATTRIBUTES:]))
+    return out

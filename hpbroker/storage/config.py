@@ -26,6 +26,13 @@ class LogConfig:
     #: segments (Kafka's LogConfig.delete). A "compact"-only topic keeps every segment: a key's
     #: latest value (a committed offset in __consumer_offsets) must never age out.
     cleanup_delete: bool = True
+    #: cleanup.policy holds "compact": the log cleaner keeps the latest record of each key
+    #: (storage/cleaner.py), with these settings (Kafka's topic configs of the same names)
+    cleanup_compact: bool = False
+    delete_retention_ms: int = DAY_MS  # delete.retention.ms: how long a tombstone stays
+    min_cleanable_dirty_ratio: float = 0.5  # min.cleanable.dirty.ratio
+    min_compaction_lag_ms: int = 0  # min.compaction.lag.ms
+    max_compaction_lag_ms: int = (1 << 63) - 1  # max.compaction.lag.ms
 
     #: Kafka topic config name -> field name
     TOPIC_CONFIG_NAMES = {
@@ -59,7 +66,9 @@ class LogConfig:
         changes = {}
         policy = props.get("cleanup.policy")
         if policy is not None:
-            changes["cleanup_delete"] = "delete" in [p.strip() for p in str(policy).split(",")]
+            parts = [p.strip() for p in str(policy).split(",")]
+            changes["cleanup_delete"] = "delete" in parts
+            changes["cleanup_compact"] = "compact" in parts
         for name, value in props.items():
             field = cls.TOPIC_CONFIG_NAMES.get(name)
             if field is None or value is None:
@@ -76,7 +85,8 @@ class LogConfig:
         for name, field in self.TOPIC_CONFIG_NAMES.items():
             v = getattr(self, field)
             out[name] = str((1 << 63) - 1 if v is None else v)
-        out["cleanup.policy"] = "delete" if self.cleanup_delete else "compact"
+        out["cleanup.policy"] = ",".join(p for p, on in (("delete", self.cleanup_delete),
+                                                         ("compact", self.cleanup_compact)) if on) or "compact"
         return out
 
 

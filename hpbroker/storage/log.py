@@ -36,7 +36,7 @@ from hpbroker.records.layout import BatchHeader, InvalidRecordBatch
 from hpbroker.storage.checkpoint import read_checkpoint, write_checkpoint
 from hpbroker.storage.config import LogConfig
 from hpbroker.storage.errors import OffsetOutOfRange
-from hpbroker.storage.recovery import consume_clean_marker, load_segments, write_clean_marker
+from hpbroker.storage.recovery import consume_clean_marker, load_segments, open_sealed, write_clean_marker
 from hpbroker.storage.segment import FileRegion, Segment
 
 CHECKPOINT_FILE = "partition.checkpoint"
@@ -96,6 +96,9 @@ class PartitionLog:
         self._recovery_point = max(self._log_start_offset, min(rp, self._log_end_offset))
         self._high_watermark = 0
         self.high_watermark = cp.get("high_watermark", 0)
+        #: where the log cleaner's next pass starts: below it, each key is there once at most
+        #: (storage/cleaner.py); kept in the checkpoint
+        self.cleaner_offset = cp.get("cleaner_offset", 0)
         self._unflushed_messages = 0
         self._last_flush_ms = now_ms()
         self._closed = False
@@ -149,11 +152,32 @@ class PartitionLog:
         return sum(s.size for s in self._segments)
 
     def _write_checkpoint(self) -> None:
-        write_checkpoint(os.path.join(self.directory, CHECKPOINT_FILE), {
+        values = {
             "log_start_offset": self._log_start_offset,
             "recovery_point": self._recovery_point,
             "high_watermark": self._high_watermark,
-        })
+        }
+        if self.cleaner_offset:  # only logs the cleaner has been through
+            values["cleaner_offset"] = self.cleaner_offset
+        write_checkpoint(os.path.join(self.directory, CHECKPOINT_FILE), values)
+
+    def save_checkpoint(self) -> None:
+        self._write_checkpoint()
+
+    def replace_segments(self, old: list[Segment], new_bases: list[int]) -> None:
+        """The log cleaner moved its files in (storage/swap.py): the consecutive sealed segments
+        ``old`` are now the segments ``new_bases``. The old Segment objects are closed, never
+        deleted: their paths name the new files now (regions handed out keep the old ones)."""
+        i = next(k for k, s in enumerate(self._segments) if s is old[0])
+        j = i + len(old)
+        if j >= len(self._segments) or self._segments[i:j] != list(old):
+            raise ValueError("replace_segments: not consecutive sealed segments of this log")
+        next_bases = new_bases[1:] + [self._bases[j]]
+        new = [open_sealed(self.directory, b, nb, self.config) for b, nb in zip(new_bases, next_bases)]
+        for seg in old:
+            seg.close()
+        self._segments[i:j] = new
+        self._bases[i:j] = list(new_bases)
 
     # -- append ----------------------------------------------------------------------------------
     def append(self, buf, *, leader_epoch: int = 0, log_append_time: int | None = None,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 
+from hpbroker.storage import swap
 from hpbroker.storage.checkpoint import fsync_dir
 from hpbroker.storage.config import LogConfig
 from hpbroker.storage.segment import INDEX_SUFFIX, LOG_SUFFIX, TIMEINDEX_SUFFIX, Segment
@@ -69,6 +70,7 @@ def write_clean_marker(directory: str) -> None:
 
 def load_segments(directory: str, config: LogConfig, *, clean: bool, recovery_point: int) -> list[Segment]:
     """Open every segment for writing, recovering as the theory above says."""
+    swap.recover(directory)  # a log cleaner's pass cut short: dropped, or finished if committed
     bases = list_segment_offsets(directory)
     remove_strays(directory, bases)
     segments: list[Segment] = []
@@ -101,6 +103,18 @@ def load_segments(directory: str, config: LogConfig, *, clean: bool, recovery_po
     if segments:
         segments[-1].activate()
     return segments
+
+
+def open_sealed(directory: str, base: int, next_base: int, config: LogConfig) -> Segment:
+    """A sealed segment written and fsynced by this process (the log cleaner's), opened for the
+    writer as ``load_segments`` opens one below the recovery point."""
+    seg = Segment(directory, base, config, writable=True)
+    if not _load_trusted(seg, next_base, False):
+        log.warning("%s: indexes inconsistent, rebuilding", seg.log_path)
+        seg.recover(check_crc=True)
+        seg.seal()
+        seg.next_offset = next_base
+    return seg
 
 
 def _load_trusted(seg: Segment, next_base: int | None, last: bool) -> bool:
