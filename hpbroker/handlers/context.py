@@ -13,6 +13,7 @@ only process).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -21,10 +22,11 @@ from types import MappingProxyType
 from typing import Mapping, NamedTuple
 
 from hpbroker.config import TOPIC_CONFIGS, BrokerConfig
-from hpbroker.metadata.topics import TopicInfo, TopicRegistry
+from hpbroker.metadata.topics import INTERNAL_TOPICS, TopicInfo, TopicRegistry
 from hpbroker.replication.partition import Partition
 from hpbroker.replication.purgatory import Purgatory
 from hpbroker.storage import LogConfig, LogManager
+from hpbroker.storage.cleaner import CleanResult, clean_log, dirtiness
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +126,7 @@ class BrokerContext:
         self.fetch_purgatory = Purgatory()
         self.group_coordinator = None  # hpbroker.coordinator GroupCoordinator, made on first group request
         self.creates_topics = True  # in multi-process mode only the controller handler does
+        self._cleaner_next_check = 0  # ms: when run_cleaner looks for a dirty compacted log next
         self._next_producer_id = int(time.time() * 1000) << 8  # unique across restarts of one node
         for topic in self.topics:
             self._open_partitions(topic, range(topic.num_partitions))
@@ -237,6 +240,39 @@ class BrokerContext:
         for p in self.partitions.values():
             if p.log.log_start_offset > p.high_watermark:  # retention cannot pass the HW
                 p.log.high_watermark = p.log.log_start_offset
+        self.run_cleaner()
+
+    def run_cleaner(self, now: int | None = None) -> CleanResult | None:
+        """At most one log cleaner pass (storage/cleaner.py): the dirtiest compacted partition
+        due for one. With none due, the next look is log.cleaner.backoff.ms away, as Kafka's
+        cleaner thread sleeps; internal topics compact their own way (the group coordinator)."""
+        if not self.config.get("log.cleaner.enable"):
+            return None
+        now = int(time.time() * 1000) if now is None else now
+        if now < self._cleaner_next_check:
+            return None
+        best = None
+        for (topic, index), plog in self.logs.logs():
+            if not plog.config.cleanup_compact or topic in INTERNAL_TOPICS:
+                continue
+            ratio = dirtiness(plog, now)
+            if ratio is not None and (best is None or ratio > best[0]):
+                best = (ratio, topic, index, plog)
+        if best is None:
+            self._cleaner_next_check = now + self.config.get("log.cleaner.backoff.ms")
+            return None
+        _, topic, index, plog = best
+        try:
+            return clean_log(plog, now, around_swap=lambda: self.rewriting(topic, index))
+        except (OSError, ValueError):
+            log.exception("cleaning %s-%d failed", topic, index)
+            self._cleaner_next_check = now + self.config.get("log.cleaner.backoff.ms")
+            return None
+
+    def rewriting(self, topic: str, index: int):
+        """Brackets the cleaner's file moves of a partition (readers in other processes must
+        keep off them: server/handler_context.py); nothing to do when all reads are here."""
+        return contextlib.nullcontext()
 
     def close(self) -> None:
         for p in self.partitions.values():  # a restart then replays only what comes after them

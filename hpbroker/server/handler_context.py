@@ -13,6 +13,7 @@ Who may touch: the event loop of this handler process only.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from hpbroker.handlers.context import BrokerContext, log_config_for
@@ -71,6 +72,20 @@ class HandlerContext(BrokerContext):
     def run_maintenance(self) -> None:
         super().run_maintenance()
         self.publish_all()  # retention moves log_start_offset
+
+    @contextlib.contextmanager
+    def rewriting(self, topic: str, index: int):
+        """The log cleaner moves this partition's segment files: processors reading it keep
+        off them meanwhile and drop what they hold afterwards (the table's rewrite counter)."""
+        row = self.rows.get((topic, index))
+        if row is None:
+            yield
+            return
+        self.table.begin_rewrite(row)
+        try:
+            yield
+        finally:
+            self.table.end_rewrite(row)
 
     # registry changes (controller) ------------------------------------------------------------
     def create_topic(self, name, num_partitions, configs):

@@ -1,6 +1,6 @@
 """The partition table: what each handler publishes about the partitions it owns.
 
-Byte layout: ``slots`` rows of eight little-endian int64 (64 bytes, one cache line per row):
+Byte layout: ``slots`` rows of sixteen little-endian int64 (128 bytes, two cache lines):
 
     column  field              written when
     0       generation         0 = free slot; bumped after every publish (readers poll it)
@@ -11,6 +11,11 @@ Byte layout: ``slots`` rows of eight little-endian int64 (64 bytes, one cache li
     5       log_start_offset
     6       high_watermark     only bytes below it are served to consumers
     7       log_end_offset
+    8       rewrites           bumped before and after the owner replaces segment files (the
+                               log cleaner's swap): odd while files move. Readers open no file
+                               while it is odd, drop every segment they hold when it moved, and
+                               discard a read during which it moved (a seqlock).
+    9-15    (unused, zero)
 
 Handler ``h`` owns rows ``[h * per_handler, (h + 1) * per_handler)`` and is their only writer,
 so no row has two writers. Publish order: log_start_offset, log_end_offset, high_watermark, then
@@ -30,9 +35,9 @@ from __future__ import annotations
 
 import numpy as np
 
-COLUMNS = 8
+COLUMNS = 16
 ROW_BYTES = COLUMNS * 8
-GEN, TID_HI, TID_LO, PARTITION, LEADER_EPOCH, LOG_START, HW, LEO = range(COLUMNS)
+GEN, TID_HI, TID_LO, PARTITION, LEADER_EPOCH, LOG_START, HW, LEO, REWRITES = range(9)
 
 
 def table_bytes(handlers: int, per_handler: int) -> int:
@@ -77,6 +82,16 @@ class PartitionTable:
         r[HW] = high_watermark
         r[GEN] += 1
 
+    def begin_rewrite(self, row: int) -> None:
+        """Segment files of the partition are about to move (odd: readers open none)."""
+        self.rows[row, REWRITES] += 1
+
+    def end_rewrite(self, row: int) -> None:
+        """They moved (even again, and a new value: readers drop what they hold); the
+        generation moves too, so parked Fetches look again."""
+        self.rows[row, REWRITES] += 1
+        self.rows[row, GEN] += 1
+
     def free(self, row: int) -> None:
         self.rows[row, GEN] = 0
         self.rows[row, 1:] = 0
@@ -97,8 +112,11 @@ class PartitionTable:
 
     def read(self, row: int) -> tuple[int, int, int, int, int]:
         """(generation, log_start_offset, high_watermark, log_end_offset, leader_epoch)."""
-        gen, _, _, _, epoch, lso, hw, leo = self.rows[row].tolist()
+        gen, _, _, _, epoch, lso, hw, leo = self.rows[row, :REWRITES].tolist()
         return gen, lso, hw, leo, epoch
+
+    def rewrites(self, row: int) -> int:
+        return int(self.rows[row, REWRITES])
 
     def generation(self, row: int) -> int:
         return int(self.rows[row, GEN])

@@ -25,36 +25,51 @@ from hpbroker.metadata.topics import TopicRegistry, validate_topic_name, Invalid
 from hpbroker.replication.purgatory import Purgatory
 from hpbroker.server.routing import owner
 from hpbroker.storage import OffsetOutOfRange
+from hpbroker.storage.log import ReadResult
 from hpbroker.storage.reader import PartitionLogReader
 
 FIND_COORDINATOR = 10
 
 
 class _ReadView:
-    """``partition.log`` for the Fetch handler: reads bounded by the published offsets."""
-    __slots__ = ("reader", "log_start_offset", "high_watermark", "log_end_offset")
+    """``partition.log`` for the Fetch handler: reads bounded by the published offsets, and
+    kept off segment files the owner is replacing (the table's rewrite counter, a seqlock:
+    server/partition_table.py)."""
+    __slots__ = ("reader", "log_start_offset", "high_watermark", "log_end_offset", "rewrites")
 
-    def __init__(self, reader, log_start_offset, high_watermark, log_end_offset):
+    def __init__(self, reader, log_start_offset, high_watermark, log_end_offset, rewrites):
         self.reader = reader
         self.log_start_offset = log_start_offset
         self.high_watermark = high_watermark
         self.log_end_offset = log_end_offset
+        self.rewrites = rewrites  # () -> the partition's rewrite counter now
 
     def read(self, fetch_offset, max_bytes, *, upper_bound=None, min_one_batch=True):
         if fetch_offset < self.log_start_offset or fetch_offset > self.log_end_offset:
             raise OffsetOutOfRange(fetch_offset, self.log_start_offset, self.log_end_offset)
         bound = self.high_watermark if upper_bound is None else min(upper_bound, self.high_watermark)
-        return self.reader.read(fetch_offset, max_bytes, upper_bound=bound, min_one_batch=min_one_batch,
-                                log_start_offset=self.log_start_offset)
+        nothing = ReadResult(first_offset=fetch_offset, high_watermark=bound, log_start_offset=self.log_start_offset)
+        seen = self.rewrites()
+        if seen & 1:
+            return nothing  # files are moving: nothing this time (the move's end wakes long polls)
+        reader = self.reader
+        if reader.rewrites_seen != seen:
+            reader.reset()  # what it holds may be files the owner replaced
+            reader.rewrites_seen = seen
+        result = reader.read(fetch_offset, max_bytes, upper_bound=bound, min_one_batch=min_one_batch,
+                             log_start_offset=self.log_start_offset)
+        if self.rewrites() != seen:
+            return nothing  # files moved while it read: what it opened may not belong together
+        return result
 
 
 class ReaderPartition:
     __slots__ = ("topic", "index", "leader_epoch", "log_start_offset", "high_watermark", "log_end_offset", "log")
 
-    def __init__(self, topic, index, reader, lso, hw, leo, epoch):
+    def __init__(self, topic, index, reader, lso, hw, leo, epoch, rewrites):
         self.topic, self.index, self.leader_epoch = topic, index, epoch
         self.log_start_offset, self.high_watermark, self.log_end_offset = lso, hw, leo
-        self.log = _ReadView(reader, lso, hw, leo)
+        self.log = _ReadView(reader, lso, hw, leo, rewrites)
 
 
 class ProcessorBroker:
@@ -153,8 +168,9 @@ class ProcessorBroker:
             if path is None:
                 return None
             reader = PartitionLogReader(path, log_config_for(self.effective_topic_config(info)))
+            reader.rewrites_seen = -1  # its first read re-lists (it may have listed mid-move)
             self._readers[key] = cached = (info.topic_id, reader)
-        return ReaderPartition(topic, index, cached[1], lso, hw, leo, epoch)
+        return ReaderPartition(topic, index, cached[1], lso, hw, leo, epoch, lambda: table.rewrites(row))
 
     def poll_table(self) -> None:
         """Wake parked Fetches whose partition row moved since they read it."""

@@ -44,6 +44,9 @@ class PartitionLogReader:
         self._segments: dict[int, Segment] = {}
         self._bases: list[int] = []
         self._sealed_size: dict[int, int] = {}
+        #: the owner's rewrite counter when this reader last listed (kept by the caller,
+        #: server/processor_view.py: it resets the reader when the counter moved)
+        self.rewrites_seen = 0
         self.refresh()
 
     def refresh(self) -> None:

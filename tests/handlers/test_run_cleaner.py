@@ -1,0 +1,58 @@
+"""BrokerContext.run_cleaner: which compacted partition gets a pass, and when none is looked at."""
+import pytest
+
+from hpbroker.config import BrokerConfig
+from hpbroker.handlers.context import BrokerContext, Node
+from hpbroker.records.builder import build_batch
+
+NOW = 10_000_000_000
+
+
+def _broker(tmp_path, **overrides):
+    conf = {"log.dirs": str(tmp_path), "log.cleaner.backoff.ms": "15000"}
+    conf.update(overrides)
+    return BrokerContext(BrokerConfig(conf), Node(0, "localhost", 9092))
+
+
+def _fill(broker, topic, rounds):
+    log = broker.partition(topic, 0).log
+    for r in range(rounds):
+        for k in range(4):
+            log.append(build_batch([(b"k%d" % k, b"v%d" % r, (), NOW)]))
+        log.roll()
+    log.append(build_batch([(b"tail", b"x", (), NOW)]))
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = _broker(tmp_path)
+    yield b
+    b.close()
+
+
+def test_the_dirtiest_compacted_partition_is_cleaned_then_the_cleaner_backs_off(broker):
+    broker.create_topic("c1", 1, {"cleanup.policy": "compact"})
+    broker.create_topic("c2", 1, {"cleanup.policy": "compact,delete"})
+    broker.create_topic("d", 1, {})  # delete only: never cleaned
+    broker.create_topic("__consumer_offsets", 1, {"cleanup.policy": "compact"})  # its coordinator's job
+    for topic in ("c1", "c2", "d", "__consumer_offsets"):
+        _fill(broker, topic, 3)
+    first = broker.run_cleaner(NOW)
+    second = broker.run_cleaner(NOW + 1)
+    assert first is not None and second is not None
+    cleaned = {p: broker.partition(p, 0).log.cleaner_offset for p in ("c1", "c2", "d", "__consumer_offsets")}
+    assert cleaned["c1"] > 0 and cleaned["c2"] > 0 and cleaned["d"] == 0 and cleaned["__consumer_offsets"] == 0
+    assert broker.run_cleaner(NOW + 2) is None  # nothing due: the next look is a backoff away
+    _fill(broker, "c1", 3)
+    assert broker.run_cleaner(NOW + 14_000) is None
+    assert broker.run_cleaner(NOW + 16_000) is not None
+
+
+def test_log_cleaner_enable_false(tmp_path):
+    b = _broker(tmp_path, **{"log.cleaner.enable": "false"})
+    try:
+        b.create_topic("c1", 1, {"cleanup.policy": "compact"})
+        _fill(b, "c1", 3)
+        assert b.run_cleaner(NOW) is None and b.partition("c1", 0).log.cleaner_offset == 0
+    finally:
+        b.close()
