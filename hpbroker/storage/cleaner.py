@@ -65,6 +65,7 @@ class CleanResult:
     bytes_after: int
     batches_dropped: int
     records_dropped: int
+    records_before: int
     segments_before: int
     segments_after: int
 
@@ -172,7 +173,7 @@ def clean_log(plog, now: int, around_swap=contextlib.nullcontext) -> CleanResult
     to_clean = [s for s in segments if s.base_offset < map_end]
     producers = None
     horizon = now - cfg.delete_retention_ms
-    result = CleanResult(to_clean[0].base_offset, map_end, sum(s.size for s in to_clean), 0, 0, 0,
+    result = CleanResult(to_clean[0].base_offset, map_end, sum(s.size for s in to_clean), 0, 0, 0, 0,
                          len(to_clean), 0)
     directory = plog.directory
     work = swap.fresh_work_dir(directory)
@@ -188,6 +189,7 @@ def clean_log(plog, now: int, around_swap=contextlib.nullcontext) -> CleanResult
                     drop_tombstones = seg.largest_timestamp() < horizon
                     with mmap.mmap(seg.handle.fd, seg.size, access=mmap.ACCESS_READ) as mm:
                         for pos, h in seg.iter_headers(0, seg.size):
+                            result.records_before += h.records_count
                             if h.is_control:
                                 out.append(mm[pos:pos + h.size], h.base_offset, h.last_offset, h.max_timestamp)
                                 continue
