@@ -161,6 +161,8 @@ def clean_log(plog, now: int, around_swap=contextlib.nullcontext) -> CleanResult
     if first_dirty >= end or not segments:
         return None
     dirty = [s for s in segments if s.base_offset >= first_dirty]
+    if not dirty:  # the log start moved into the last cleanable segment: nothing to map
+        return None
     mapped, budget = [], PASS_DIRTY_BYTES
     for seg in dirty:
         if mapped and seg.size > budget:

@@ -200,3 +200,11 @@ def test_a_reader_in_another_process_sees_the_cleaned_files_after_reset(tmp_path
     assert _records(reader.read(0, 1 << 30, upper_bound=plog.log_end_offset).regions) == _records(plog)
     reader.close()
     plog.close()
+
+
+def test_nothing_to_do_when_the_log_start_passed_the_dirty_part(tmp_path):
+    plog = PartitionLog(str(tmp_path / "p"), COMPACT)
+    _fill(plog, rounds=2)
+    plog.advance_log_start_offset(plog.segments[-2].base_offset + 1)  # into the last sealed one
+    assert dirtiness(plog, NOW) is None and clean_log(plog, NOW) is None
+    plog.close()
