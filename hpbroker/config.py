@@ -182,7 +182,7 @@ TOPIC_CONFIGS: dict[str, TopicConfigDef] = {
         # that clients and tools that set them (Streams, Connect, kafka-configs.sh) work, but
         # without effect here: segments are unlinked at once (file.delete.delay.ms), never
         # preallocated or rolled with jitter, there is no tiered storage, no down-conversion
-        # and no replication throttle, and compression.type passes batches through as sent.
+        # and no replication throttle, and codecs run at their libraries' default levels.
         TopicConfigDef("file.delete.delay.ms", "log.segment.delete.delay.ms", "60000", _nonneg, TYPE_LONG),
         TopicConfigDef("preallocate", "log.preallocate", "false", _bool, TYPE_BOOLEAN),
         TopicConfigDef("segment.jitter.ms", "log.roll.jitter.ms", "0", _nonneg, TYPE_LONG),

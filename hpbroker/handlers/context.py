@@ -48,6 +48,13 @@ class ProduceSettings(NamedTuple):
     timestamp_before_ms: int | None  # None: no bound (Long.MAX_VALUE)
     timestamp_after_ms: int | None
     keys_required: bool = False  # cleanup.policy has compact: every record needs a key
+    #: compression.type: the codec batches are stored with (0 none ... 4 zstd), or None for
+    #: "producer" (stored as sent)
+    target_codec: int | None = None
+
+
+#: compression.type -> the codec the broker stores batches with ("producer": as sent)
+TARGET_CODECS = {"producer": None, "uncompressed": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 
 
 def _policies(effective: Mapping[str, str]) -> list[str]:
@@ -64,6 +71,7 @@ def produce_settings_for(effective: Mapping[str, str]) -> ProduceSettings:
         timestamp_before_ms=None if before >= _MAX_LONG else before,
         timestamp_after_ms=None if after >= _MAX_LONG else after,
         keys_required="compact" in _policies(effective),
+        target_codec=TARGET_CODECS[effective["compression.type"]],
     )
 
 

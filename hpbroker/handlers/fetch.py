@@ -35,6 +35,11 @@ def file_records(regions, size) -> ExternalBytes:
     return ExternalBytes(size, regions)
 
 
+def _stored_as_zstd(broker, topic: str) -> bool:
+    info = broker.topics.get(topic)
+    return info is not None and broker.effective_topic_config(info)["compression.type"] == "zstd"
+
+
 def _partition_answer(index, code, partition=None):
     hw = partition.high_watermark if partition is not None else -1
     lso = hw
@@ -61,6 +66,9 @@ def _read_all(ctx, request, plan):
     out = []
     for topic, parts in plan:
         answers = []
+        # Kafka: a topic stored as zstd (compression.type) is refused to Fetch before v10,
+        # whose clients may not read zstd (KIP-110)
+        zstd_refused = ctx.api_version < 10 and _stored_as_zstd(broker, topic)
         for fp in parts:
             index = fp["partition"]
             partition = broker.partition(topic, index)
@@ -72,6 +80,10 @@ def _read_all(ctx, request, plan):
             if epoch >= 0 and epoch != partition.leader_epoch:
                 code = ErrorCode.UNKNOWN_LEADER_EPOCH if epoch > partition.leader_epoch else ErrorCode.FENCED_LEADER_EPOCH
                 answers.append(_partition_answer(index, code, partition))
+                had_error = True
+                continue
+            if zstd_refused:
+                answers.append(_partition_answer(index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, partition))
                 had_error = True
                 continue
             ans = _partition_answer(index, 0, partition)

@@ -67,7 +67,7 @@ def handle(ctx, request):
                     log_append_time=settings.log_append_time, allow_zstd=allow_zstd,
                     timestamp_before_ms=settings.timestamp_before_ms,
                     timestamp_after_ms=settings.timestamp_after_ms,
-                    keys_required=settings.keys_required,
+                    keys_required=settings.keys_required, target_codec=settings.target_codec,
                 )
             except AppendError as exc:
                 parts.append(_failed(index, exc.error_code, str(exc), exc.record_errors))

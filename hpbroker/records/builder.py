@@ -11,7 +11,7 @@ import time
 
 from crc32c import crc32c
 
-from hpbroker.records.compression import compress
+from hpbroker.records.compression import compress, decompress
 from hpbroker.records.layout import (
     CODEC_MASK,
     CONTROL_MASK,
@@ -143,3 +143,15 @@ def rebuild_batch(header: BatchHeader, records: bytes, count: int, max_timestamp
     out[RECORD_BATCH_OVERHEAD:] = payload
     struct.pack_into(">I", out, OFF_CRC, crc32c(memoryview(out)[OFF_ATTRIBUTES:]))
     return out
+
+
+def recompress_batch(buf, header: BatchHeader, codec: int) -> bytearray:
+    """The client batch in ``buf`` with its records compressed by ``codec`` instead (0: none):
+    what a topic whose compression.type names a codec stores (Kafka's LogValidator recompresses
+    too). The records are kept verbatim, so their offset and timestamp deltas still hold; every
+    header field but the codec bits, the length and the CRC stays."""
+    source = header.attributes & CODEC_MASK
+    body = bytes(memoryview(buf)[RECORD_BATCH_OVERHEAD:header.size])
+    records = decompress(source, body) if source else body
+    return rebuild_batch(header._replace(attributes=(header.attributes & ~CODEC_MASK) | codec), records,
+                         header.records_count, header.max_timestamp)

@@ -6,7 +6,8 @@ will move the high watermark to the minimum log end offset of the ISR instead.
 
 Append path for client batches (Kafka's UnifiedLog.appendAsLeader + LogValidator), per batch:
 size limit, CRC/format (Cython), timestamp bounds, idempotence, then the log assigns offsets in
-place. Record bytes are never touched in Python.
+place. Record bytes are never touched in Python; a topic whose compression.type names another
+codec than the batch's has the batch recompressed (codec libraries, once per batch).
 
 Who may touch: the one owner of the partition (the event loop of its handler); readers in other
 processes see only what ``high_watermark`` published.
@@ -17,6 +18,8 @@ import time
 from dataclasses import dataclass
 
 from hpbroker.records import batch as rb
+from hpbroker.records.builder import recompress_batch
+from hpbroker.records.compression import CompressionError
 from hpbroker.replication.producer_state import ProducerStateError, ProducerStateManager
 
 NONE = 0
@@ -77,8 +80,11 @@ class Partition:
 
     def append_from_client(self, buf, *, max_message_bytes: int, log_append_time: bool,
                            allow_zstd: bool = True, timestamp_before_ms: int | None = None,
-                           timestamp_after_ms: int | None = None, keys_required: bool = False) -> AppendResult:
-        """Validate one client batch (Produce v3+: exactly one per partition) and append it."""
+                           timestamp_after_ms: int | None = None, keys_required: bool = False,
+                           target_codec: int | None = None) -> AppendResult:
+        """Validate one client batch (Produce v3+: exactly one per partition) and append it;
+        ``target_codec`` (the topic's compression.type, None for "producer") recompresses a
+        batch sent with another codec, per batch, as Kafka does."""
         if buf is None or len(buf) == 0:
             raise AppendError(INVALID_RECORD, "produce request without a record batch")
         if len(buf) > max_message_bytes:
@@ -105,6 +111,15 @@ class Partition:
             raise AppendError(exc.error_code, message, [(exc.batch_index, message)]) from None
         except rb.InvalidRecordBatch as exc:
             raise AppendError(exc.error_code, exc.reason) from None
+        if target_codec is not None and target_codec != codec:
+            try:
+                buf = recompress_batch(buf, h, target_codec)
+            except CompressionError as exc:
+                raise AppendError(CORRUPT_MESSAGE, f"cannot recompress the batch: {exc}") from None
+            if len(buf) > max_message_bytes:
+                raise AppendError(MESSAGE_TOO_LARGE, f"record batch of {len(buf)} bytes after recompression "
+                                                     f"exceeds max.message.bytes {max_message_bytes}")
+            h = rb.read_header(buf)
         # the clock only when something needs it (LogAppendTime, or a timestamp bound set)
         now = int(time.time() * 1000) if (log_append_time or timestamp_before_ms is not None
                                           or timestamp_after_ms is not None) else -1

@@ -91,3 +91,19 @@ def test_twins_agree_on_real_records(items, drop):
     kept = [i for i, (k, v, _) in enumerate(items)
             if k is not None and maps[0][k] == i and not (v is None and drop)]
     assert outs[0][1] == len(kept)
+
+
+@pytest.mark.parametrize("source", [0, GZIP, SNAPPY, LZ4, ZSTD])
+@pytest.mark.parametrize("target", [0, GZIP, SNAPPY, LZ4, ZSTD])
+def test_recompress_batch_keeps_every_record_and_header_field(source, target):
+    from hpbroker.records.builder import recompress_batch
+
+    items = [(b"k%d" % i, b"value-%d" % i * 10, ((b"h", b"x"),), 7000 + i) for i in range(12)]
+    b = build_batch(items, compression=source, producer_id=3, producer_epoch=2, base_sequence=9)
+    h = batch.validate(b)
+    new = recompress_batch(b, h, target)
+    nh = batch.validate(new)  # a whole client batch still: count, CRC, codec
+    assert nh.compression == target
+    assert nh._replace(attributes=h.attributes, crc=0, batch_length=0) == h._replace(crc=0, batch_length=0)
+    assert [(r.offset, r.key, r.value, r.timestamp, r.headers) for r in iter_batch_records(new)] == \
+           [(r.offset, r.key, r.value, r.timestamp, r.headers) for r in iter_batch_records(b)]
