@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -26,7 +29,8 @@ from hpbroker.metadata.topics import INTERNAL_TOPICS, TopicInfo, TopicRegistry
 from hpbroker.replication.partition import Partition
 from hpbroker.replication.purgatory import Purgatory
 from hpbroker.storage import LogConfig, LogManager
-from hpbroker.storage.cleaner import CleanResult, clean_log, dirtiness
+from hpbroker.storage import cleaner, swap
+from hpbroker.storage.cleaner import CleanResult, dirtiness
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +139,8 @@ class BrokerContext:
         self.group_coordinator = None  # hpbroker.coordinator GroupCoordinator, made on first group request
         self.creates_topics = True  # in multi-process mode only the controller handler does
         self._cleaner_next_check = 0  # ms: when run_cleaner looks for a dirty compacted log next
+        self._cleaner_pool: ThreadPoolExecutor | None = None  # the cleaner thread, made on first use
+        self._cleaning = None  # (CleanPass, Future of its build, (topic, index)) while one is built
         self._next_producer_id = int(time.time() * 1000) << 8  # unique across restarts of one node
         for topic in self.topics:
             self._open_partitions(topic, range(topic.num_partitions))
@@ -251,9 +257,13 @@ class BrokerContext:
         self.run_cleaner()
 
     def run_cleaner(self, now: int | None = None) -> CleanResult | None:
-        """At most one log cleaner pass (storage/cleaner.py): the dirtiest compacted partition
-        due for one. With none due, the next look is log.cleaner.backoff.ms away, as Kafka's
-        cleaner thread sleeps; internal topics compact their own way (the group coordinator)."""
+        """The log cleaner's turn (storage/cleaner.py), once per maintenance tick: install the
+        pass a cleaner thread has built, or plan one for the dirtiest compacted partition due
+        for one and hand it to that thread. With none due, the next look is
+        log.cleaner.backoff.ms away, as Kafka's cleaner thread sleeps. Internal topics compact
+        their own way (the group coordinator). Returns what a pass installed now did."""
+        if self._cleaning is not None:
+            return self._install_cleaned()
         if not self.config.get("log.cleaner.enable"):
             return None
         now = int(time.time() * 1000) if now is None else now
@@ -266,16 +276,52 @@ class BrokerContext:
             ratio = dirtiness(plog, now)
             if ratio is not None and (best is None or ratio > best[0]):
                 best = (ratio, topic, index, plog)
-        if best is None:
+        planned = None if best is None else cleaner.plan(best[3], now)
+        if planned is None:
             self._cleaner_next_check = now + self.config.get("log.cleaner.backoff.ms")
             return None
-        _, topic, index, plog = best
+        if self._cleaner_pool is None:
+            self._cleaner_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="log-cleaner")
+        self._cleaning = (planned, self._cleaner_pool.submit(cleaner.build, planned), (best[1], best[2]))
+        return None
+
+    def _install_cleaned(self) -> CleanResult | None:
+        planned, future, (topic, index) = self._cleaning
+        if not future.done():
+            return None
+        self._cleaning = None
         try:
-            return clean_log(plog, now, around_swap=lambda: self.rewriting(topic, index))
-        except (OSError, ValueError):
+            future.result()
+        except Exception:
             log.exception("cleaning %s-%d failed", topic, index)
-            self._cleaner_next_check = now + self.config.get("log.cleaner.backoff.ms")
+            self._cleaner_next_check = int(time.time() * 1000) + self.config.get("log.cleaner.backoff.ms")
             return None
+        plog = self.logs.get(topic, index)
+        if plog is None or plog.directory != planned.directory:
+            shutil.rmtree(os.path.join(planned.directory, swap.WORK_DIR), ignore_errors=True)
+            return None
+        try:
+            return cleaner.install(plog, planned, around_swap=lambda: self.rewriting(topic, index))
+        except OSError:
+            log.exception("cleaning %s-%d failed", topic, index)
+            return None
+
+    def wait_cleaner(self, timeout: float | None = None) -> None:
+        """Until the pass being built (if any) is built: tests, and ``close``."""
+        if self._cleaning is not None:
+            wait([self._cleaning[1]], timeout)
+
+    def _stop_cleaner(self) -> None:
+        if self._cleaning is not None:
+            planned, future, _ = self._cleaning
+            planned.cancelled = True  # the thread drops its work at the next batch
+            wait([future], 60)
+            self._cleaning = None
+            if future.done():  # built but not installed: not part of the log (open drops it too)
+                shutil.rmtree(os.path.join(planned.directory, swap.WORK_DIR), ignore_errors=True)
+        if self._cleaner_pool is not None:
+            self._cleaner_pool.shutdown(wait=True)
+            self._cleaner_pool = None
 
     def rewriting(self, topic: str, index: int):
         """Brackets the cleaner's file moves of a partition (readers in other processes must
@@ -283,6 +329,7 @@ class BrokerContext:
         return contextlib.nullcontext()
 
     def close(self) -> None:
+        self._stop_cleaner()
         for p in self.partitions.values():  # a restart then replays only what comes after them
             try:
                 p.write_producer_snapshot()

@@ -1,7 +1,9 @@
 """The log cleaner: compaction of partitions whose cleanup.policy includes "compact".
 
-Theory of operation (Kafka's LogCleaner; one pass over one partition at a time, run by the
-partition's owner from its maintenance timer; the active segment is never touched):
+Theory of operation (Kafka's LogCleaner; one pass over one partition at a time; the active
+segment is never touched). A pass has three steps: ``plan`` and ``install`` run on the
+partition owner's thread (its event loop, from the maintenance timer), ``build`` on the
+owner's cleaner thread, while appends go on (``clean_log`` runs all three in a row).
 
 - ``PartitionLog.cleaner_offset`` (kept in the partition checkpoint) splits the log: below it,
   what earlier passes cleaned (each key there once at most); from it to the cleanable end, the
@@ -22,24 +24,32 @@ partition's owner from its maintenance timer; the active segment is never touche
   last batch of its producer id in the log (it then stays whole, so an idempotent producer's
   sequence survives a restart without a snapshot, as Kafka keeps it). Offsets never change:
   a consumer reading across a gap gets the next batch that is there.
+- Threads: ``plan`` captures each segment it will read as a ``_SegmentView`` (an open
+  descriptor, the size then): ``build`` reads only through those, so retention unlinking a
+  segment meanwhile changes nothing for it, and bytes appended after the plan are never read.
+  ``install`` first checks that the log still holds exactly the segments the pass read (same
+  objects, same sizes); if retention, DeleteRecords or a topic deletion changed them, the
+  pass's work is dropped. ``CleanPass.cancelled`` stops a build at its next batch (shutdown).
 - Files: the new segments are written into ``cleaning/`` and swapped in by storage/swap.py
   (crash-safe; a pass cut short is dropped or finished when the partition is opened).
   ``around_swap`` brackets the file moves, so the owner can tell readers in other processes
   (the partition table's rewrite counter, server/partition_table.py); readers in this process
   run on the same thread as the pass, and regions they handed out keep the old files open.
 
-Cost: a pass reads and rewrites the whole cleanable log (the clean part too) on the owner's
-thread, per batch in Python and per record in Cython: it runs at most once per maintenance tick,
-dirty bytes per pass are bounded, and nothing is done for a partition whose dirty part is
-below its ratio.
+Cost: a pass reads and rewrites the whole cleanable log (the clean part too), per batch in
+Python and per record in Cython, on the cleaner thread: the owner's loop shares the GIL with it
+meanwhile but is never held for the whole pass. Dirty bytes per pass are bounded, and nothing
+is done for a partition whose dirty part is below its ratio.
 
-Who may touch: the partition's single writer (the same thread as its appends).
+Who may touch: ``plan`` and ``install``, the partition's single writer (the thread of its
+appends); ``build``, any one thread at a time per pass.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import mmap
+import os
 import shutil
 from dataclasses import dataclass
 
@@ -112,50 +122,60 @@ def _records(mm, pos: int, h):
     return decompressed_view(h.compression, mm[pos + RECORD_BATCH_OVERHEAD:pos + h.size]), 0
 
 
-def _map_keys(segments: list[Segment], latest: dict) -> None:
-    for seg in segments:
-        if not seg.size:
-            continue
-        with mmap.mmap(seg.handle.fd, seg.size, access=mmap.ACCESS_READ) as mm:
-            for pos, h in seg.iter_headers(0, seg.size):
-                if h.is_control:
-                    continue
-                buf, at = _records(mm, pos, h)
-                with memoryview(buf) as view:
-                    if batch.record_keys(view, h.records_count, at, h.base_offset, latest) < 0:
-                        raise ValueError(f"{seg.log_path}: records of the batch at {pos} do not parse")
+@dataclass(frozen=True)
+class _SegmentView:
+    """What a pass reads of one segment, taken on the owner's thread: an open descriptor (kept
+    open by the reference, whatever retention does meanwhile) and the bytes that were there."""
+    base_offset: int
+    handle: object  # storage.segment.FileHandle
+    size: int
+    largest_timestamp: int
+    index_bytes: int
+    time_index_bytes: int
+    next_offset: int
+
+    @classmethod
+    def of(cls, seg: Segment) -> "_SegmentView":
+        return cls(seg.base_offset, seg.handle, seg.size, seg.largest_timestamp(),
+                   seg.index.entries * _INDEX_ENTRY, seg.time_index.entries * _TIME_ENTRY, seg.next_offset)
+
+    def headers(self, mm):
+        pos = 0
+        while pos + RECORD_BATCH_OVERHEAD <= self.size:
+            h = batch.read_header(mm, pos)
+            if h.size <= 0 or pos + h.size > self.size:
+                return
+            yield pos, h
+            pos += h.size
 
 
-def _last_batch_of_producers(plog) -> dict[int, int]:
-    """producer id -> base offset of its last batch anywhere in the log (headers only)."""
-    last = {}
-    for seg in plog.segments:
-        for _, h in seg.iter_headers(0, seg.size):
-            if h.producer_id >= 0:
-                last[h.producer_id] = h.base_offset
-    return last
+@contextlib.contextmanager
+def _mapped(view: _SegmentView):
+    with mmap.mmap(view.handle.fd, view.size, access=mmap.ACCESS_READ) as mm:
+        yield mm
 
 
-def _groups(segments: list[Segment], cfg) -> list[list[Segment]]:
-    """Consecutive segments merged while the originals fit one segment (Kafka's
-    groupSegmentsBySize): bytes, index entries and relative offsets."""
-    groups, cur = [], []
-    size = index = times = 0
-    for seg in segments:
-        s, i, t = seg.size, seg.index.entries * _INDEX_ENTRY, seg.time_index.entries * _TIME_ENTRY
-        if cur and (size + s > cfg.segment_bytes or index + i > cfg.segment_index_bytes
-                    or times + t > cfg.segment_index_bytes or seg.next_offset - cur[0].base_offset > 0x7FFFFFFF):
-            groups.append(cur)
-            cur, size, index, times = [], 0, 0, 0
-        cur.append(seg)
-        size, index, times = size + s, index + i, times + t
-    if cur:
-        groups.append(cur)
-    return groups
+@dataclass
+class CleanPass:
+    """A pass planned on the owner's thread (``plan``), built on any thread (``build``) and
+    installed on the owner's thread again (``install``), which first checks that the log still
+    holds the segments the pass read."""
+    directory: str
+    config: object  # LogConfig
+    now: int
+    mapped: list  # [_SegmentView] of the dirty segments whose keys are mapped
+    groups: list  # [[_SegmentView]]: the segments rewritten, each group into one new segment
+    end_offset: int  # the mapped end: cleaner_offset after the pass
+    first_is_log_start: bool  # the first group starts the log (kept even if left empty)
+    producers_from: list  # [_SegmentView] of the whole log, for the last batch of each producer
+    segments: list  # the Segment objects replaced, to check at install time
+    cancelled: bool = False
+    result: CleanResult | None = None
+    new_bases: list | None = None
 
 
-def clean_log(plog, now: int, around_swap=contextlib.nullcontext) -> CleanResult | None:
-    """One pass over ``plog`` (see the module doc); None when nothing was cleanable."""
+def plan(plog, now: int) -> CleanPass | None:
+    """The next pass over ``plog``, or None when nothing is cleanable. Owner's thread only."""
     cfg = plog.config
     first_dirty, end, segments = cleanable_range(plog, now)
     if first_dirty >= end or not segments:
@@ -169,77 +189,169 @@ def clean_log(plog, now: int, around_swap=contextlib.nullcontext) -> CleanResult
             break
         mapped.append(seg)
         budget -= seg.size
+    all_segments = plog.segments
+    end_offset = all_segments[all_segments.index(mapped[-1]) + 1].base_offset
+    to_clean = [s for s in segments if s.base_offset < end_offset]
+    views = {id(s): _SegmentView.of(s) for s in all_segments}
+    return CleanPass(plog.directory, cfg, now, [views[id(s)] for s in mapped],
+                     _groups([views[id(s)] for s in to_clean], cfg), end_offset,
+                     to_clean[0] is all_segments[0], [views[id(s)] for s in all_segments], to_clean)
+
+
+def _map_keys(p: CleanPass, latest: dict) -> None:
+    for view in p.mapped:
+        if not view.size:
+            continue
+        with _mapped(view) as mm:
+            for pos, h in view.headers(mm):
+                if p.cancelled:
+                    raise _Cancelled()
+                if h.is_control:
+                    continue
+                buf, at = _records(mm, pos, h)
+                with memoryview(buf) as records:
+                    if batch.record_keys(records, h.records_count, at, h.base_offset, latest) < 0:
+                        raise ValueError(f"{p.directory}: records of the batch at {view.base_offset}+{pos} "
+                                         "do not parse")
+
+
+def _last_batch_of_producers(p: CleanPass) -> dict[int, int]:
+    """producer id -> base offset of its last batch in the log as planned (headers only)."""
+    last = {}
+    for view in p.producers_from:
+        if not view.size:
+            continue
+        with _mapped(view) as mm:
+            for _, h in view.headers(mm):
+                if h.producer_id >= 0:
+                    last[h.producer_id] = h.base_offset
+    return last
+
+
+def _groups(segments: list, cfg) -> list[list]:
+    """Consecutive segments merged while the originals fit one segment (Kafka's
+    groupSegmentsBySize): bytes, index entries and relative offsets."""
+    groups, cur = [], []
+    size = index = times = 0
+    for seg in segments:
+        s, i, t = seg.size, seg.index_bytes, seg.time_index_bytes
+        if cur and (size + s > cfg.segment_bytes or index + i > cfg.segment_index_bytes
+                    or times + t > cfg.segment_index_bytes or seg.next_offset - cur[0].base_offset > 0x7FFFFFFF):
+            groups.append(cur)
+            cur, size, index, times = [], 0, 0, 0
+        cur.append(seg)
+        size, index, times = size + s, index + i, times + t
+    if cur:
+        groups.append(cur)
+    return groups
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def build(p: CleanPass) -> CleanPass:
+    """Write the pass's new segments into ``cleaning/`` (fsynced) and fill ``p.result`` and
+    ``p.new_bases``. Reads only through the descriptors ``plan`` took, so it may run on another
+    thread while the owner appends; ``p.cancelled`` stops it (the work directory is dropped)."""
+    cfg = p.config
     latest: dict[bytes, int] = {}
-    _map_keys(mapped, latest)
-    map_end = plog.segments[plog.segments.index(mapped[-1]) + 1].base_offset
-    to_clean = [s for s in segments if s.base_offset < map_end]
     producers = None
-    horizon = now - cfg.delete_retention_ms
-    result = CleanResult(to_clean[0].base_offset, map_end, sum(s.size for s in to_clean), 0, 0, 0, 0,
-                         len(to_clean), 0)
-    directory = plog.directory
-    work = swap.fresh_work_dir(directory)
-    groups = _groups(to_clean, cfg)
+    horizon = p.now - cfg.delete_retention_ms
+    result = CleanResult(p.groups[0][0].base_offset, p.end_offset, sum(v.size for g in p.groups for v in g),
+                         0, 0, 0, 0, sum(len(g) for g in p.groups), 0)
+    work = swap.fresh_work_dir(p.directory)
     new_bases = []
     try:
-        for group in groups:
+        _map_keys(p, latest)
+        for gi, group in enumerate(p.groups):
             out = Segment(work, group[0].base_offset, cfg, writable=True, active=True)
             try:
-                for seg in group:
-                    if not seg.size:
+                for view in group:
+                    if not view.size:
                         continue
-                    drop_tombstones = seg.largest_timestamp() < horizon
-                    with mmap.mmap(seg.handle.fd, seg.size, access=mmap.ACCESS_READ) as mm:
-                        for pos, h in seg.iter_headers(0, seg.size):
+                    drop_tombstones = view.largest_timestamp < horizon
+                    with _mapped(view) as mm:
+                        for pos, h in view.headers(mm):
+                            if p.cancelled:
+                                raise _Cancelled()
                             result.records_before += h.records_count
                             if h.is_control:
                                 out.append(mm[pos:pos + h.size], h.base_offset, h.last_offset, h.max_timestamp)
                                 continue
                             buf, at = _records(mm, pos, h)
-                            with memoryview(buf) as view:
-                                kept = batch.retain_records(view, h.records_count, at, h.base_offset,
+                            with memoryview(buf) as records:
+                                kept = batch.retain_records(records, h.records_count, at, h.base_offset,
                                                             h.base_timestamp, latest, drop_tombstones)
                             if kept is None:
-                                raise ValueError(f"{seg.log_path}: records of the batch at {pos} do not parse")
-                            records, count, max_ts = kept
+                                raise ValueError(f"{p.directory}: records of the batch at "
+                                                 f"{view.base_offset}+{pos} do not parse")
+                            data, count, max_ts = kept
                             if count == h.records_count:
                                 out.append(mm[pos:pos + h.size], h.base_offset, h.last_offset, h.max_timestamp)
                                 continue
+                            if not count and h.producer_id >= 0:
+                                if producers is None:
+                                    producers = _last_batch_of_producers(p)
+                                if producers.get(h.producer_id) == h.base_offset:
+                                    out.append(mm[pos:pos + h.size], h.base_offset, h.last_offset,
+                                               h.max_timestamp)
+                                    continue
                             result.records_dropped += h.records_count - count
                             if not count:
-                                if h.producer_id >= 0:
-                                    if producers is None:
-                                        producers = _last_batch_of_producers(plog)
-                                    if producers.get(h.producer_id) == h.base_offset:
-                                        out.append(mm[pos:pos + h.size], h.base_offset, h.last_offset,
-                                                   h.max_timestamp)
-                                        result.records_dropped -= h.records_count
-                                        continue
                                 result.batches_dropped += 1
                                 continue
-                            new = rebuild_batch(h, records, count, max_ts)
+                            new = rebuild_batch(h, data, count, max_ts)
                             out.append(new, h.base_offset, h.last_offset, batch.read_header(new).max_timestamp)
                 out.seal()
                 out.flush()
                 result.bytes_after += out.size
             finally:
                 out.close()
-            if out.size or group[0] is plog.segments[0]:
+            if out.size or (gi == 0 and p.first_is_log_start):
                 new_bases.append(group[0].base_offset)
             else:  # nothing left: no segment (the first stays, empty, so the log start stays)
                 out.delete()
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)  # nothing of this pass stays
         raise
-    replaced = [s.base_offset for s in to_clean]
-    swap.commit(directory, replaced, new_bases)
-    with around_swap():
-        swap.complete(directory)
-        plog.replace_segments(to_clean, new_bases)
-    plog.cleaner_offset = map_end
-    plog.save_checkpoint()
     result.segments_after = len(new_bases)
+    p.result, p.new_bases = result, new_bases
+    return p
+
+
+def install(plog, p: CleanPass, around_swap=contextlib.nullcontext) -> CleanResult | None:
+    """Swap the built segments in (owner's thread). None, with the work dropped, when the log no
+    longer holds what the pass read (retention, DeleteRecords, a deleted topic meanwhile)."""
+    current = plog.segments
+    try:
+        i = next(k for k, s in enumerate(current) if s is p.segments[0])
+    except StopIteration:
+        i = -1
+    unchanged = (i >= 0 and list(current[i:i + len(p.segments)]) == p.segments
+                 and i + len(p.segments) < len(current)
+                 and all(s.size == v.size for s, v in zip(p.segments, (v for g in p.groups for v in g))))
+    if not unchanged or p.new_bases is None:
+        shutil.rmtree(os.path.join(p.directory, swap.WORK_DIR), ignore_errors=True)
+        log.info("cleaning %s: the log changed during the pass; its work is dropped", p.directory)
+        return None
+    swap.commit(p.directory, [s.base_offset for s in p.segments], p.new_bases)
+    with around_swap():
+        swap.complete(p.directory)
+        plog.replace_segments(p.segments, p.new_bases)
+    plog.cleaner_offset = p.end_offset
+    plog.save_checkpoint()
+    r = p.result
     log.info("cleaned %s: offsets [%d, %d), %d -> %d bytes, %d records and %d batches dropped",
-             directory, result.first_offset, map_end, result.bytes_before, result.bytes_after,
-             result.records_dropped, result.batches_dropped)
-    return result
+             p.directory, r.first_offset, r.end_offset, r.bytes_before, r.bytes_after,
+             r.records_dropped, r.batches_dropped)
+    return r
+
+
+def clean_log(plog, now: int, around_swap=contextlib.nullcontext) -> CleanResult | None:
+    """One whole pass over ``plog`` on the calling (owner's) thread; None when nothing was
+    cleanable."""
+    p = plan(plog, now)
+    if p is None:
+        return None
+    return install(plog, build(p), around_swap)
