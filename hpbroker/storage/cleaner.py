@@ -51,6 +51,7 @@ import logging
 import mmap
 import os
 import shutil
+import time
 from dataclasses import dataclass
 
 from hpbroker.records import batch
@@ -206,6 +207,7 @@ def _map_keys(p: CleanPass, latest: dict) -> None:
             for pos, h in view.headers(mm):
                 if p.cancelled:
                     raise _Cancelled()
+                time.sleep(0)  # hand the GIL to the owner's loop between batches
                 if h.is_control:
                     continue
                 buf, at = _records(mm, pos, h)
@@ -275,6 +277,7 @@ def build(p: CleanPass) -> CleanPass:
                         for pos, h in view.headers(mm):
                             if p.cancelled:
                                 raise _Cancelled()
+                            time.sleep(0)  # hand the GIL to the owner's loop between batches
                             result.records_before += h.records_count
                             if h.is_control:
                                 out.append(mm[pos:pos + h.size], h.base_offset, h.last_offset, h.max_timestamp)
