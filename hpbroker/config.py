@@ -178,11 +178,15 @@ TOPIC_CONFIGS: dict[str, TopicConfigDef] = {
         TopicConfigDef("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "0", _nonneg, TYPE_LONG),
         TopicConfigDef("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "9223372036854775807",
                        _positive, TYPE_LONG),
+        # the level of the codec compression.type names, when the broker recompresses
+        TopicConfigDef("compression.gzip.level", "compression.gzip.level", "-1", _int_in(1, 9, -1), TYPE_INT),
+        TopicConfigDef("compression.lz4.level", "compression.lz4.level", "9", _int_in(1, 17), TYPE_INT),
+        TopicConfigDef("compression.zstd.level", "compression.zstd.level", "3", _int_in(-131072, 22), TYPE_INT),
         # The rest of Kafka's topic configs: accepted, validated and reported as Kafka does, so
         # that clients and tools that set them (Streams, Connect, kafka-configs.sh) work, but
         # without effect here: segments are unlinked at once (file.delete.delay.ms), never
         # preallocated or rolled with jitter, there is no tiered storage, no down-conversion
-        # and no replication throttle, and codecs run at their libraries' default levels.
+        # and no replication throttle.
         TopicConfigDef("file.delete.delay.ms", "log.segment.delete.delay.ms", "60000", _nonneg, TYPE_LONG),
         TopicConfigDef("preallocate", "log.preallocate", "false", _bool, TYPE_BOOLEAN),
         TopicConfigDef("segment.jitter.ms", "log.roll.jitter.ms", "0", _nonneg, TYPE_LONG),
@@ -199,9 +203,6 @@ TOPIC_CONFIGS: dict[str, TopicConfigDef] = {
                        _throttled_replicas, TYPE_LIST),
         TopicConfigDef("follower.replication.throttled.replicas", "follower.replication.throttled.replicas", "",
                        _throttled_replicas, TYPE_LIST),
-        TopicConfigDef("compression.gzip.level", "compression.gzip.level", "-1", _int_in(1, 9, -1), TYPE_INT),
-        TopicConfigDef("compression.lz4.level", "compression.lz4.level", "9", _int_in(1, 17), TYPE_INT),
-        TopicConfigDef("compression.zstd.level", "compression.zstd.level", "3", _int_in(-131072, 22), TYPE_INT),
     )
 }
 

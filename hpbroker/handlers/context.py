@@ -55,6 +55,7 @@ class ProduceSettings(NamedTuple):
     #: compression.type: the codec batches are stored with (0 none ... 4 zstd), or None for
     #: "producer" (stored as sent)
     target_codec: int | None = None
+    target_level: int | None = None  # compression.<codec>.level of that codec (None: default)
 
 
 #: compression.type -> the codec the broker stores batches with ("producer": as sent)
@@ -76,7 +77,14 @@ def produce_settings_for(effective: Mapping[str, str]) -> ProduceSettings:
         timestamp_after_ms=None if after >= _MAX_LONG else after,
         keys_required="compact" in _policies(effective),
         target_codec=TARGET_CODECS[effective["compression.type"]],
+        target_level=_level(effective),
     )
+
+
+def _level(effective: Mapping[str, str]) -> int | None:
+    name = {"gzip": "compression.gzip.level", "lz4": "compression.lz4.level",
+            "zstd": "compression.zstd.level"}.get(effective["compression.type"])
+    return None if name is None else int(effective[name])
 
 
 class _TopicConfigEntry(NamedTuple):

@@ -68,6 +68,7 @@ def handle(ctx, request):
                     timestamp_before_ms=settings.timestamp_before_ms,
                     timestamp_after_ms=settings.timestamp_after_ms,
                     keys_required=settings.keys_required, target_codec=settings.target_codec,
+                    target_level=settings.target_level,
                 )
             except AppendError as exc:
                 parts.append(_failed(index, exc.error_code, str(exc), exc.record_errors))

@@ -122,15 +122,16 @@ def read_control_record(key: bytes, value: bytes | None) -> tuple[int, int]:
     return marker, epoch
 
 
-def rebuild_batch(header: BatchHeader, records: bytes, count: int, max_timestamp: int) -> bytearray:
+def rebuild_batch(header: BatchHeader, records: bytes, count: int, max_timestamp: int,
+                  level: int | None = None) -> bytearray:
     """The batch ``header`` describes, holding only ``records`` (``count`` of its records,
     verbatim: their offset and timestamp deltas still count from the same base) -- what the log
     cleaner writes when it drops some records of a batch. Base offset, lastOffsetDelta (so the
     batch still ends where it did), producer fields and attributes stay; the records are
     compressed again with the batch's codec; maxTimestamp becomes ``max_timestamp`` unless the
-    batch carries LogAppendTime."""
+    batch carries LogAppendTime. ``level``: the codec's compression level (None: default)."""
     codec = header.attributes & CODEC_MASK
-    payload = compress(codec, records) if codec else records
+    payload = compress(codec, records, level) if codec else records
     if header.attributes & TIMESTAMP_TYPE_MASK or max_timestamp < 0:
         max_timestamp = header.max_timestamp
     batch_length = RECORD_BATCH_OVERHEAD - LOG_OVERHEAD + len(payload)
@@ -145,13 +146,13 @@ def rebuild_batch(header: BatchHeader, records: bytes, count: int, max_timestamp
     return out
 
 
-def recompress_batch(buf, header: BatchHeader, codec: int) -> bytearray:
+def recompress_batch(buf, header: BatchHeader, codec: int, level: int | None = None) -> bytearray:
     """The client batch in ``buf`` with its records compressed by ``codec`` instead (0: none):
     what a topic whose compression.type names a codec stores (Kafka's LogValidator recompresses
     too). The records are kept verbatim, so their offset and timestamp deltas still hold; every
-    header field but the codec bits, the length and the CRC stays."""
+    header field but the codec bits, the length and the CRC stays; ``level`` as in ``compress``."""
     source = header.attributes & CODEC_MASK
     body = bytes(memoryview(buf)[RECORD_BATCH_OVERHEAD:header.size])
     records = decompress(source, body) if source else body
     return rebuild_batch(header._replace(attributes=(header.attributes & ~CODEC_MASK) | codec), records,
-                         header.records_count, header.max_timestamp)
+                         header.records_count, header.max_timestamp, level)

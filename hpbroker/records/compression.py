@@ -1,10 +1,12 @@
 """Compression codecs of RecordBatch v2 (attributes bits 0-2).
 
-The broker stores compressed batches as the client sent them (never re-compressed); it
-decompresses where it must read records (internal topics, tools, tests) and, on every
-compressed Produce, to count the records a batch holds against its recordsCount
-(``batch.validate_compressed_records``, into a reused scratch buffer: ``decompressed_view``).
-It compresses only the batches it builds itself.
+The broker stores compressed batches as the client sent them, unless the topic's
+compression.type names another codec (then the batch is recompressed on append, at the
+topic's ``compression.<codec>.level``); it decompresses where it must read records (internal
+topics, tools, tests, the log cleaner) and, on every compressed Produce, to count the records a
+batch holds against its recordsCount (``batch.validate_compressed_records``, into a reused
+scratch buffer: ``decompressed_view``). Otherwise it compresses only the batches it builds
+itself (and those the log cleaner rebuilds, with their codec at its default level).
 Codecs come from libraries made for them: zlib (gzip, standard library) and cramjam (snappy,
 lz4 frame, zstd; one maintained wheel with the reference C/Rust implementations).
 
@@ -44,18 +46,20 @@ class CompressionError(ValueError):
     """A payload that does not decompress, or expands beyond the allowed size."""
 
 
-def compress(codec: int, data: bytes) -> bytes:
+def compress(codec: int, data: bytes, level: int | None = None) -> bytes:
+    """``data`` compressed by ``codec``; ``level`` as Kafka's compression.<codec>.level (None,
+    or gzip's -1: the library's default; snappy has none)."""
     if codec == NO_COMPRESSION:
         return bytes(data)
     if codec == GZIP:
-        c = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: gzip container
+        c = zlib.compressobj(6 if level is None or level < 0 else level, zlib.DEFLATED, 31)  # 31: gzip container
         return c.compress(data) + c.flush()
     if codec == SNAPPY:
         return bytes(cramjam.snappy.compress_raw(data))
     if codec == LZ4:
-        return bytes(cramjam.lz4.compress(data))
+        return bytes(cramjam.lz4.compress(data) if level is None else cramjam.lz4.compress(data, level=level))
     if codec == ZSTD:
-        return bytes(cramjam.zstd.compress(data))
+        return bytes(cramjam.zstd.compress(data) if level is None else cramjam.zstd.compress(data, level=level))
     raise CompressionError(f"unknown compression codec {codec}")
 
 

@@ -81,10 +81,10 @@ class Partition:
     def append_from_client(self, buf, *, max_message_bytes: int, log_append_time: bool,
                            allow_zstd: bool = True, timestamp_before_ms: int | None = None,
                            timestamp_after_ms: int | None = None, keys_required: bool = False,
-                           target_codec: int | None = None) -> AppendResult:
+                           target_codec: int | None = None, target_level: int | None = None) -> AppendResult:
         """Validate one client batch (Produce v3+: exactly one per partition) and append it;
         ``target_codec`` (the topic's compression.type, None for "producer") recompresses a
-        batch sent with another codec, per batch, as Kafka does."""
+        batch sent with another codec, per batch, at ``target_level``, as Kafka does."""
         if buf is None or len(buf) == 0:
             raise AppendError(INVALID_RECORD, "produce request without a record batch")
         if len(buf) > max_message_bytes:
@@ -113,7 +113,7 @@ class Partition:
             raise AppendError(exc.error_code, exc.reason) from None
         if target_codec is not None and target_codec != codec:
             try:
-                buf = recompress_batch(buf, h, target_codec)
+                buf = recompress_batch(buf, h, target_codec, target_level)
             except CompressionError as exc:
                 raise AppendError(CORRUPT_MESSAGE, f"cannot recompress the batch: {exc}") from None
             if len(buf) > max_message_bytes:

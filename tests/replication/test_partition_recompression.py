@@ -44,3 +44,31 @@ def test_too_large_after_recompression(tmp_path):
     assert err.value.error_code == 10 and p.log.log_end_offset == 0
     p.append_from_client(b, max_message_bytes=len(b), log_append_time=False, target_codec=NO_COMPRESSION)
     assert p.log.log_end_offset == 4
+
+
+def test_the_topic_level_of_the_codec_is_used(tmp_path):
+    from hpbroker.records.layout import ZSTD
+
+    sizes = {}
+    for level in (1, 19):
+        p = Partition("t", 0, PartitionLog(str(tmp_path / f"t-{level}")))
+        data = [(b"%05d" % i + b" some text that repeats itself now and then " * 3) for i in range(400)]
+        p.append_from_client(build_batch(data), max_message_bytes=1 << 20, log_append_time=False,
+                             target_codec=ZSTD, target_level=level)
+        h, records = _stored(p)
+        assert h.compression == ZSTD and [v for _, v in records] == data
+        sizes[level] = h.size
+    assert sizes[19] < sizes[1]
+
+
+def test_produce_settings_carry_the_codec_and_its_level():
+    from hpbroker.config import BrokerConfig
+    from hpbroker.handlers.context import produce_settings_for
+
+    effective = BrokerConfig().effective_topic_config({"compression.type": "zstd", "compression.zstd.level": "7"})
+    s = produce_settings_for(effective)
+    assert (s.target_codec, s.target_level) == (4, 7)
+    s = produce_settings_for(BrokerConfig().effective_topic_config({"compression.type": "gzip"}))
+    assert (s.target_codec, s.target_level) == (1, -1)  # -1: zlib's default
+    s = produce_settings_for(BrokerConfig().effective_topic_config({}))
+    assert (s.target_codec, s.target_level) == (None, None)  # producer: stored as sent
