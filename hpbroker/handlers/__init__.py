@@ -14,6 +14,7 @@ from hpbroker.handlers import (
     delete_groups,
     delete_records,
     delete_topics,
+    describe_cluster,
     describe_configs,
     describe_groups,
     fetch,
@@ -58,6 +59,7 @@ _MODULES = (
     list_groups,
     delete_groups,
     offset_delete,
+    describe_cluster,
 )
 
 REGISTRY = {m.API_KEY: m for m in _MODULES}

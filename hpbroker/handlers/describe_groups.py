@@ -1,9 +1,11 @@
 """DescribeGroups (key 15), versions 0-4: state, protocol and members of groups.
 
 As Kafka's GroupMetadata.summary: members' metadata and assignments only when Stable (otherwise
-they are being replaced); an unknown group is described as Dead with no error.
+they are being replaced); an unknown group is described as Dead with no error. Authorized
+operations, when asked (v3+), are all a group supports (handlers/authorized.py).
 """
 from hpbroker.coordinator.state import GroupState
+from hpbroker.handlers import authorized
 from hpbroker.handlers.group_common import shard_of
 from hpbroker.protocol.errors import ErrorCode
 
@@ -11,9 +13,9 @@ API_KEY = 15
 MIN_VERSION, MAX_VERSION = 0, 4
 
 
-def _describe(ctx, group_id):
+def _describe(ctx, group_id, operations=authorized.NOT_REQUESTED):
     out = {"error_code": 0, "group_id": group_id, "group_state": GroupState.DEAD.value, "protocol_type": "",
-           "protocol_data": "", "members": []}
+           "protocol_data": "", "members": [], "authorized_operations": operations}
     if not group_id:
         out["error_code"] = ErrorCode.INVALID_GROUP_ID
         return out
@@ -38,4 +40,5 @@ def _describe(ctx, group_id):
 
 
 def handle(ctx, request):
-    return {"throttle_time_ms": 0, "groups": [_describe(ctx, g) for g in request["groups"]]}
+    ops = authorized.operations(request.get("include_authorized_operations", False), authorized.GROUP)
+    return {"throttle_time_ms": 0, "groups": [_describe(ctx, g, ops) for g in request["groups"]]}

@@ -4,8 +4,10 @@ Topics: v0 empty list = all topics; v1+ null = all, empty = none (brokers only).
 is created when ``auto.create.topics.enable`` and the request allows it (v4+ flag), and answered
 LEADER_NOT_AVAILABLE on that first request, as Kafka does while a topic is being created; the
 client asks again and finds it. The controller id is this node, so admin clients send their
-requests here. Leader epoch is constant (0) on a single node.
+requests here. Leader epoch is constant (0) on a single node. Authorized operations, when asked
+(v8+), are all of them (handlers/authorized.py).
 """
+from hpbroker.handlers import authorized
 from hpbroker.metadata.topics import InvalidTopic, validate_topic_name
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage.fd_limits import partition_room
@@ -14,12 +16,13 @@ API_KEY = 3
 MIN_VERSION, MAX_VERSION = 0, 8
 
 
-def _topic_entry(ctx, info):
+def _topic_entry(ctx, info, operations=authorized.NOT_REQUESTED):
     node_id = ctx.broker.node.node_id
     return {
         "error_code": 0,
         "name": info.name,
         "is_internal": info.internal,
+        "topic_authorized_operations": operations,
         "partitions": [
             {
                 "error_code": 0,
@@ -42,8 +45,9 @@ def _error_entry(name, code):
 def handle(ctx, request):
     broker = ctx.broker
     requested = request.get("topics")
+    topic_ops = authorized.operations(request.get("include_topic_authorized_operations", False), authorized.TOPIC)
     if requested is None or (ctx.api_version == 0 and not requested):
-        topics = [_topic_entry(ctx, t) for t in broker.topics]
+        topics = [_topic_entry(ctx, t, topic_ops) for t in broker.topics]
     else:
         allow_create = request.get("allow_auto_topic_creation", True) and broker.config.get("auto.create.topics.enable")
         topics = []
@@ -51,7 +55,7 @@ def handle(ctx, request):
             name = t["name"]
             info = broker.topics.get(name)
             if info is not None:
-                topics.append(_topic_entry(ctx, info))
+                topics.append(_topic_entry(ctx, info, topic_ops))
                 continue
             try:
                 validate_topic_name(name or "")
@@ -73,4 +77,6 @@ def handle(ctx, request):
         "cluster_id": broker.cluster_id,
         "controller_id": node.node_id,
         "topics": topics,
+        "cluster_authorized_operations": authorized.operations(
+            request.get("include_cluster_authorized_operations", False), authorized.CLUSTER),
     }

@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 from hpbroker.protocol.messages import (
     alter_configs, api_versions, create_partitions, create_topics, delete_groups, delete_records,
-    delete_topics, describe_configs, describe_groups, fetch, find_coordinator, heartbeat,
+    delete_topics, describe_cluster, describe_configs, describe_groups, fetch, find_coordinator, heartbeat,
     incremental_alter_configs, init_producer_id, join_group, leave_group, list_groups,
     list_offsets, metadata, offset_commit, offset_delete, offset_fetch, offset_for_leader_epoch,
     produce, sasl_authenticate, sasl_handshake, sync_group,
@@ -23,7 +23,7 @@ _MODULES = (
     join_group, heartbeat, leave_group, sync_group, describe_groups, list_groups, sasl_handshake,
     api_versions, create_topics, delete_topics, delete_records, init_producer_id,
     offset_for_leader_epoch, describe_configs, alter_configs, sasl_authenticate,
-    create_partitions, delete_groups, incremental_alter_configs, offset_delete,
+    create_partitions, delete_groups, incremental_alter_configs, offset_delete, describe_cluster,
 )
 
 #: Kafka API name <-> api key, both ways: API_KEYS["Produce"] == 0, API_NAMES[0] == "Produce"
@@ -64,6 +64,7 @@ SUPPORTED_VERSIONS = MappingProxyType({
     42: (0, 2),    # DeleteGroups: 2 first flexible
     44: (0, 1),    # IncrementalAlterConfigs: 1 first flexible
     47: (0, 0),    # OffsetDelete: never flexible
+    60: (0, 1),    # DescribeCluster: flexible from 0
 })
 
 API_VERSIONS_KEY = 18

@@ -107,6 +107,7 @@ ROUTES: dict[int, Route] = {
     42: Route(GROUPS, groups=GroupSplit("groups_names", "results")),                    # DeleteGroups
     44: Route(CONTROLLER),                                                              # IncrementalAlterConfigs
     47: Route(GROUP, group_field="group_id"),                                           # OffsetDelete
+    60: Route(LOCAL),                                                                   # DescribeCluster
 }
 
 DEFAULT_ROUTE = Route(CONTROLLER)

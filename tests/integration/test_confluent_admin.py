@@ -136,3 +136,52 @@ def test_kafka_topic_configs_a_client_may_set(admin, topic_name):
     assert got["max.compaction.lag.ms"].value == "9223372036854775807" and got["max.compaction.lag.ms"].source == 5
     bad = NewTopic(topic_name + "-r", 1, 1, config={"remote.storage.enable": "true"})
     assert _err(admin.create_topics([bad])[topic_name + "-r"]).code() == 40
+
+
+def test_describe_cluster(admin, broker):
+    """AdminClient.describe_cluster (DescribeCluster): the cluster id Metadata gives, this node as
+    broker and controller, and every cluster operation when asked (no authorizer)."""
+    from confluent_kafka.admin import AclOperation
+
+    got = admin.describe_cluster(request_timeout=10).result(timeout=15)
+    host, port = broker.bootstrap.rsplit(":", 1)
+    md = admin.list_topics(timeout=10)
+    assert got.cluster_id == md.cluster_id and got.controller.id == md.controller_id
+    assert [(n.id, n.host, n.port) for n in got.nodes] == [(md.controller_id, host, int(port))]
+    assert got.authorized_operations is None
+    ops = admin.describe_cluster(include_authorized_operations=True).result(timeout=15).authorized_operations
+    assert {AclOperation.DESCRIBE, AclOperation.ALTER_CONFIGS, AclOperation.IDEMPOTENT_WRITE} <= set(ops)
+
+
+def test_kafka_python_describe_cluster_and_authorized_operations(admin, bootstrap, topic_name):
+    """kafka-python sends DescribeCluster itself (v1); confluent-kafka asks Metadata for topic
+    operations and DescribeGroups for a group's: a broker without authorizer allows them all."""
+    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.admin import AclOperation
+    from kafka.admin import KafkaAdminClient
+
+    kp = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    try:
+        got = kp.describe_cluster()
+    finally:
+        kp.close()
+    md = admin.list_topics(timeout=10)
+    assert got["cluster_id"] == md.cluster_id and got["controller_id"] == md.controller_id
+    assert [b["broker_id"] for b in got["brokers"]] == [md.controller_id]
+
+    admin.create_topics([NewTopic(topic_name, 1, 1)])[topic_name].result(timeout=15)
+    described = admin.describe_topics(_topic_collection([topic_name]), include_authorized_operations=True)
+    ops = set(described[topic_name].result(timeout=15).authorized_operations)
+    assert {AclOperation.READ, AclOperation.WRITE, AclOperation.DESCRIBE} <= ops
+    group = topic_name + "-g"
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    c.commit(offsets=[TopicPartition(topic_name, 0, 1)], asynchronous=False)
+    c.close()
+    g = admin.describe_consumer_groups([group], include_authorized_operations=True)[group].result(timeout=15)
+    assert {AclOperation.READ, AclOperation.DESCRIBE, AclOperation.DELETE} == set(g.authorized_operations)
+
+
+def _topic_collection(names):
+    from confluent_kafka import TopicCollection
+
+    return TopicCollection(names)
