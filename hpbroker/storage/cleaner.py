@@ -59,7 +59,6 @@ from hpbroker.records.builder import rebuild_batch
 from hpbroker.records.compression import decompressed_view
 from hpbroker.records.layout import RECORD_BATCH_OVERHEAD
 from hpbroker.storage import swap
-from hpbroker.storage.recovery import open_sealed
 from hpbroker.storage.segment import Segment
 
 log = logging.getLogger(__name__)

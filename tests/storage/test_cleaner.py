@@ -150,7 +150,7 @@ def _crash_after(monkeypatch, where):
     class Stop(Exception):
         pass
 
-    real_commit, real_complete = swap.commit, swap.complete
+    real_commit = swap.commit
     if where == "commit":
         monkeypatch.setattr(swap, "commit", lambda *a: (_ for _ in ()).throw(Stop()))
     else:
