@@ -12,6 +12,7 @@ import struct
 
 from hpbroker import protocol
 from hpbroker.protocol import API_KEYS
+from hpbroker.protocol.errors import ErrorCode
 
 API_VERSIONS = 18
 CAPS = {
@@ -28,6 +29,15 @@ class ToolError(Exception):
     def __init__(self, message: str, code: int | None = None):
         super().__init__(message)
         self.code = code
+
+
+def error_text(code: int, message: str | None = None) -> str:
+    """A Kafka error code as Kafka names it, with the broker's message when it gave one."""
+    try:
+        name = ErrorCode(code).name
+    except ValueError:
+        name = f"error {code}"
+    return f"{name}: {message}" if message else name
 
 
 def recv_exact(sock: socket.socket, n: int) -> bytes:
@@ -57,7 +67,8 @@ class BrokerConnection:
         self.correlation_id = 0
         body = self._request(API_VERSIONS, 0, {})
         if body["error_code"]:
-            raise ToolError(f"ApiVersions failed on {host}:{port}: error {body['error_code']}")
+            raise ToolError(f"ApiVersions failed on {host}:{port}: {error_text(body['error_code'])}",
+                            body['error_code'])
         self.versions = {a["api_key"]: (a["min_version"], a["max_version"]) for a in body["api_keys"]}
 
     def close(self) -> None:

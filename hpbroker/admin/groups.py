@@ -15,9 +15,10 @@ import sys
 
 from dataclasses import dataclass, field
 
-from hpbroker.admin.client import BrokerConnection, ToolError, brokers_of, metadata, split_hostport, text_table
+from hpbroker.admin.client import (
+    BrokerConnection, ToolError, brokers_of, error_text, metadata, split_hostport, text_table,
+)
 from hpbroker.coordinator.consumer_protocol import decode_assignment
-from hpbroker.protocol.errors import ErrorCode
 
 LATEST = -1
 
@@ -58,7 +59,8 @@ def list_groups(bootstrap: str) -> list[tuple[str, str]]:
         with BrokerConnection(host, port) as conn:
             _, resp = conn.call("ListGroups", {})
             if resp["error_code"]:
-                raise ToolError(f"ListGroups failed on {host}:{port}: error {resp['error_code']}")
+                raise ToolError(f"ListGroups failed on {host}:{port}: {error_text(resp['error_code'])}",
+                                resp['error_code'])
             out.update((g["group_id"], g["protocol_type"]) for g in resp["groups"])
     return sorted(out)
 
@@ -67,15 +69,18 @@ def describe_group(bootstrap: str, group_id: str) -> GroupDescription:
     with BrokerConnection(*split_hostport(bootstrap)) as boot:
         _, fc = boot.call("FindCoordinator", {"key": group_id, "key_type": 0})
         if fc["error_code"]:
-            raise ToolError(f"FindCoordinator for group {group_id!r} failed: error {fc['error_code']}")
+            raise ToolError(f"FindCoordinator for group {group_id!r} failed: {error_text(fc['error_code'])}",
+                            fc['error_code'])
         with BrokerConnection(fc["host"], fc["port"]) as coord:
             _, dg = coord.call("DescribeGroups", {"groups": [group_id], "include_authorized_operations": False})
             g = dg["groups"][0]
             if g["error_code"]:
-                raise ToolError(f"DescribeGroups for {group_id!r} failed: error {g['error_code']}")
+                raise ToolError(f"DescribeGroups for {group_id!r} failed: {error_text(g['error_code'])}",
+                                g['error_code'])
             _, of = coord.call("OffsetFetch", {"group_id": group_id, "topics": None, "require_stable": False})
             if of.get("error_code"):
-                raise ToolError(f"OffsetFetch for {group_id!r} failed: error {of['error_code']}")
+                raise ToolError(f"OffsetFetch for {group_id!r} failed: {error_text(of['error_code'])}",
+                                of['error_code'])
         desc = GroupDescription(group_id, g["group_state"], g["protocol_type"], g["protocol_data"])
         owner: dict[tuple[str, int], dict] = {}
         for m in g["members"]:
@@ -96,13 +101,6 @@ def describe_group(bootstrap: str, group_id: str) -> GroupDescription:
         desc.partitions.append(PartitionRow(tp[0], tp[1], c if c is not None and c >= 0 else None, ends.get(tp),
                                             m and m["member_id"], m and m["host"], m and m["client_id"]))
     return desc
-
-
-def _error_name(code: int) -> str:
-    try:
-        return ErrorCode(code).name
-    except ValueError:
-        return f"error {code}"
 
 
 def _partitions_named(boot: BrokerConnection, specs: list[str]) -> list[tuple[str, int]]:
@@ -127,8 +125,8 @@ def _partitions_named(boot: BrokerConnection, specs: list[str]) -> list[tuple[st
                 continue
             t = md[topic]
             if t["error_code"]:
-                raise ToolError(f"topic {topic!r}: {_error_name(t['error_code'])}", t["error_code"])
-            expanded += [(topic, q["partition_index"]) for q in sorted(t["partitions"], key=lambda q: q["partition_index"])]
+                raise ToolError(f"topic {topic!r}: {error_text(t['error_code'])}", t["error_code"])
+            expanded += sorted((topic, q["partition_index"]) for q in t["partitions"])
         out = expanded
     return list(dict.fromkeys(out))
 
@@ -140,7 +138,7 @@ def delete_offsets(bootstrap: str, group_id: str, topics: list[str]) -> list[tup
         tps = _partitions_named(boot, topics)
         _, fc = boot.call("FindCoordinator", {"key": group_id, "key_type": 0})
         if fc["error_code"]:
-            raise ToolError(f"FindCoordinator for group {group_id!r} failed: {_error_name(fc['error_code'])}",
+            raise ToolError(f"FindCoordinator for group {group_id!r} failed: {error_text(fc['error_code'])}",
                             fc["error_code"])
         by_topic: dict[str, list] = {}
         for t, p in tps:
@@ -149,7 +147,7 @@ def delete_offsets(bootstrap: str, group_id: str, topics: list[str]) -> list[tup
             _, resp = coord.call("OffsetDelete", {"group_id": group_id, "topics": [
                 {"name": t, "partitions": ps} for t, ps in by_topic.items()]})
     if resp["error_code"]:
-        raise ToolError(f"cannot delete offsets of group {group_id!r}: {_error_name(resp['error_code'])}",
+        raise ToolError(f"cannot delete offsets of group {group_id!r}: {error_text(resp['error_code'])}",
                         resp["error_code"])
     return [(t["name"], p["partition_index"], p["error_code"]) for t in resp["topics"] for p in t["partitions"]]
 
@@ -215,7 +213,7 @@ def main(args) -> int:
         if args.groups_command == "delete-offsets":
             results = delete_offsets(args.bootstrap, args.group, args.topic)
             rows = [["TOPIC", "PARTITION", "STATUS"]]
-            rows += [[t, str(p), "Successful" if not code else f"Error: {_error_name(code)}"] for t, p, code in results]
+            rows += [[t, str(p), "Successful" if not code else f"Error: {error_text(code)}"] for t, p, code in results]
             print(text_table(rows))
             return 1 if any(code for _, _, code in results) else 0
         print(format_description(describe_group(args.bootstrap, args.group)))

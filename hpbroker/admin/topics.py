@@ -19,7 +19,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from hpbroker.admin.client import BrokerConnection, ToolError, brokers_of, metadata, split_hostport, text_table
+from hpbroker.admin.client import (
+    BrokerConnection, ToolError, brokers_of, error_text, metadata, split_hostport, text_table,
+)
 from hpbroker.protocol import API_KEYS
 from hpbroker.protocol.errors import ErrorCode
 
@@ -50,14 +52,6 @@ class TopicDescription:
         return len(self.partitions[0].replicas) if self.partitions else 0
 
 
-def _error(code: int, message: str | None = None) -> str:
-    try:
-        name = ErrorCode(code).name
-    except ValueError:
-        name = f"error {code}"
-    return f"{name}: {message}" if message else name
-
-
 def _controller(boot: BrokerConnection) -> BrokerConnection:
     """A connection to the cluster's controller (the bootstrap broker itself if it is)."""
     md = metadata(boot, [])
@@ -82,7 +76,8 @@ def _topic_configs(conn: BrokerConnection, name: str) -> dict[str, str]:
                                             "include_synonyms": False, "include_documentation": False})
     result = resp["results"][0]
     if result["error_code"]:
-        raise ToolError(f"DescribeConfigs for topic {name!r}: {_error(result['error_code'], result['error_message'])}",
+        raise ToolError(f"DescribeConfigs for topic {name!r}: "
+                        f"{error_text(result['error_code'], result['error_message'])}",
                         result["error_code"])
     out = {}
     for c in result["configs"]:
@@ -99,7 +94,7 @@ def describe_topics(bootstrap: str, names: list[str] | None = None) -> list[Topi
         out = []
         for t in sorted(md["topics"], key=lambda t: t["name"]):
             if t["error_code"]:
-                raise ToolError(f"topic {t['name']!r}: {_error(t['error_code'])}")
+                raise ToolError(f"topic {t['name']!r}: {error_text(t['error_code'])}")
             topic_id = t.get("topic_id")  # Metadata v10+ only; all zeros when the broker does not say
             known = isinstance(topic_id, (bytes, bytearray)) and any(topic_id)
             d = TopicDescription(t["name"], topic_id.hex() if known else "")
@@ -120,7 +115,7 @@ def create_topic(bootstrap: str, name: str, partitions: int, replication_factor:
             "timeout_ms": TIMEOUT_MS, "validate_only": False})
     t = resp["topics"][0]
     if t["error_code"]:
-        raise ToolError(f"cannot create topic {name!r}: {_error(t['error_code'], t.get('error_message'))}",
+        raise ToolError(f"cannot create topic {name!r}: {error_text(t['error_code'], t.get('error_message'))}",
                         t["error_code"])
 
 
@@ -129,7 +124,7 @@ def delete_topic(bootstrap: str, name: str) -> None:
         _, resp = ctl.call("DeleteTopics", {"topic_names": [name], "timeout_ms": TIMEOUT_MS})
     r = resp["responses"][0]
     if r["error_code"]:
-        raise ToolError(f"cannot delete topic {name!r}: {_error(r['error_code'])}", r["error_code"])
+        raise ToolError(f"cannot delete topic {name!r}: {error_text(r['error_code'])}", r["error_code"])
 
 
 def alter_topic(bootstrap: str, name: str, partitions: int | None = None, set_configs: dict[str, str] | None = None,
@@ -143,7 +138,7 @@ def alter_topic(bootstrap: str, name: str, partitions: int | None = None, set_co
             r = resp["results"][0]
             if r["error_code"]:
                 raise ToolError(f"cannot change the partitions of {name!r}: "
-                                f"{_error(r['error_code'], r.get('error_message'))}", r["error_code"])
+                                f"{error_text(r['error_code'], r.get('error_message'))}", r["error_code"])
         if (set_configs or delete_configs) and API_KEYS["IncrementalAlterConfigs"] in boot.versions:
             # only the named configs change, whatever another client changes meanwhile
             ops = [{"name": k, "config_operation": SET, "value": v} for k, v in sorted((set_configs or {}).items())]
@@ -153,7 +148,7 @@ def alter_topic(bootstrap: str, name: str, partitions: int | None = None, set_co
             r = resp["responses"][0]
             if r["error_code"]:
                 raise ToolError(f"cannot change the configs of {name!r}: "
-                                f"{_error(r['error_code'], r.get('error_message'))}", r["error_code"])
+                                f"{error_text(r['error_code'], r.get('error_message'))}", r["error_code"])
         elif set_configs or delete_configs:
             # a broker without IncrementalAlterConfigs (before Kafka 2.3): AlterConfigs replaces
             # every override, so the ones to keep are read first and sent again
@@ -167,7 +162,7 @@ def alter_topic(bootstrap: str, name: str, partitions: int | None = None, set_co
             r = resp["responses"][0]
             if r["error_code"]:
                 raise ToolError(f"cannot change the configs of {name!r}: "
-                                f"{_error(r['error_code'], r.get('error_message'))}", r["error_code"])
+                                f"{error_text(r['error_code'], r.get('error_message'))}", r["error_code"])
 
 
 def format_descriptions(ds: list[TopicDescription]) -> str:
