@@ -161,38 +161,6 @@ def records_fill(buf, int64_t count, bint offset_deltas=False):
     return bool(_records_fill(&v[0], 0, v.shape[0], count, offset_deltas))
 
 
-def first_keyless(buf, int64_t count, Py_ssize_t pos=0):
-    """Index of the first of ``count`` records at ``pos`` whose key is null (keyLength -1), or -1
-    if every record has a key; -2 if the records do not parse. Record layout: length varint,
-    attributes int8, timestampDelta varlong, offsetDelta varint, keyLength varint, ..."""
-    cdef const uint8_t[::1] v = buf
-    cdef const uint8_t* p
-    cdef Py_ssize_t end = v.shape[0], q
-    cdef int64_t n, length, value
-    if count <= 0:
-        return -1
-    if pos < 0 or pos >= end:
-        return -2
-    p = &v[0]
-    for n in range(count):
-        pos = _skip_varint(p, pos, end, &length)
-        if pos < 0 or length < MIN_RECORD_BODY or length > end - pos:
-            return -2
-        q = _skip_varlong(p, pos + 1, pos + length)
-        if q < 0:
-            return -2
-        q = _skip_varint(p, q, pos + length, &value)
-        if q < 0:
-            return -2
-        q = _skip_varint(p, q, pos + length, &value)
-        if q < 0:
-            return -2
-        if value < 0:
-            return n
-        pos += length
-    return -1
-
-
 cdef inline Py_ssize_t _read_varlong(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end,
                                      int64_t* value) noexcept nogil:
     """Zig-zag varlong at pos (at most 10 bytes); new pos or -1."""
@@ -245,6 +213,26 @@ cdef inline int _record_fields(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end,
     if q < 0 or f.value_length > f.end - q:
         return 0
     return 1
+
+
+def first_keyless(buf, int64_t count, Py_ssize_t pos=0):
+    """Index of the first of ``count`` records at ``pos`` whose key is null (keyLength -1), or -1
+    if every record has a key; -2 if the records do not parse (``_record_fields``)."""
+    cdef const uint8_t[::1] v = buf
+    cdef Py_ssize_t end = v.shape[0]
+    cdef int64_t n
+    cdef RecordFields f
+    if count <= 0:
+        return -1
+    if pos < 0 or pos >= end:
+        return -2
+    for n in range(count):
+        if not _record_fields(&v[0], pos, end, &f):
+            return -2
+        if f.key_length < 0:
+            return n
+        pos = f.end
+    return -1
 
 
 def record_keys(buf, int64_t count, Py_ssize_t pos, int64_t base_offset, dict latest):

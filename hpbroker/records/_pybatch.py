@@ -117,8 +117,7 @@ def _records_fill(buf, pos: int, end: int, count: int, offset_deltas: bool = Fal
 
 def first_keyless(buf, count: int, pos: int = 0) -> int:
     """Index of the first of ``count`` records at ``pos`` whose key is null (keyLength -1), or -1
-    if every record has a key; -2 if the records do not parse. Record layout: length varint,
-    attributes int8, timestampDelta varlong, offsetDelta varint, keyLength varint, ..."""
+    if every record has a key; -2 if the records do not parse (``_record_fields``)."""
     if count <= 0:
         return -1
     with memoryview(buf) as m:
@@ -126,21 +125,12 @@ def first_keyless(buf, count: int, pos: int = 0) -> int:
         if pos < 0 or pos >= end:
             return -2
         for n in range(count):
-            length, pos = _skip_varint(m, pos, end)
-            if pos < 0 or length < _MIN_RECORD_BODY or length > end - pos:
+            f = _record_fields(m, pos, end)
+            if f is None:
                 return -2
-            q = _skip_varlong(m, pos + 1, pos + length)
-            if q < 0:
-                return -2
-            _, q = _skip_varint(m, q, pos + length)
-            if q < 0:
-                return -2
-            key_length, q = _skip_varint(m, q, pos + length)
-            if q < 0:
-                return -2
-            if key_length < 0:
+            if f[4] < 0:
                 return n
-            pos += length
+            pos = f[0]
     return -1
 
 
