@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -77,13 +78,13 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=100, help="records per batch")
     ap.add_argument("--codec", default="none", choices=sorted(CODECS))
     ap.add_argument("--dir", default=tempfile.gettempdir())
-    ap.add_argument("--json", type=str, default=None, help="where to write the JSON result")
+    ap.add_argument("--json-out", type=str, default=None, help="where to write the JSON result")
     a = ap.parse_args()
     r = measure(a.mib, a.record_size, a.keys, a.batch, a.codec, a.dir)
     print(f"{r['log_bytes'] / MIB:.0f} MiB written; the pass: {r['records']:,} records of {a.record_size} B, {a.keys:,} keys, "
           f"{a.codec}: pass {r['wall_s']} s wall, {r['cpu_s']} CPU-s ({r['cpu_s_per_gb']} CPU-s/GB), "
           f"{r['mb_per_s']} MB/s, {r['records_per_s']:,} records/s, kept {r['kept_bytes']:,} bytes")
-    write_json({"result": r}, a.json and __import__("pathlib").Path(a.json), "cleaner_perf")
+    write_json({"result": r}, a.json_out and Path(a.json_out), "cleaner_perf")
 
 
 if __name__ == "__main__":

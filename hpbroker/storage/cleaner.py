@@ -64,6 +64,7 @@ from hpbroker.storage.segment import Segment
 log = logging.getLogger(__name__)
 
 PASS_DIRTY_BYTES = 64 << 20  # dirty bytes mapped per pass (Kafka bounds it by its map's memory)
+YIELD_EVERY_S = 0.002  # a build hands the GIL back at least this often
 _INDEX_ENTRY, _TIME_ENTRY = 8, 12
 
 
@@ -114,12 +115,20 @@ def dirtiness(plog, now: int) -> float | None:
     return None
 
 
-def _records(mm, pos: int, h):
-    """(buffer, position of the first record) of the batch at ``pos``: the segment bytes, or the
-    decompressed payload (a scratch view, valid until the next decompression)."""
+def _records(mv, pos: int, h):
+    """(view, position of the first record) of the batch at ``pos`` of a mapped segment: its
+    bytes in the mapping (no copy), or the decompressed payload (a scratch view, valid until the
+    next decompression). The caller releases the view (``with``) before the mapping closes."""
     if not h.compression:
-        return mm[pos:pos + h.size], RECORD_BATCH_OVERHEAD
-    return decompressed_view(h.compression, mm[pos + RECORD_BATCH_OVERHEAD:pos + h.size]), 0
+        return mv[pos:pos + h.size], RECORD_BATCH_OVERHEAD
+    with mv[pos + RECORD_BATCH_OVERHEAD:pos + h.size] as payload:
+        return decompressed_view(h.compression, payload), 0
+
+
+def _keep_whole(out: Segment, mv, pos: int, h) -> None:
+    """The batch goes to the new segment as it is, straight from the mapping."""
+    with mv[pos:pos + h.size] as whole:
+        out.append(whole, h.base_offset, h.last_offset, h.max_timestamp)
 
 
 @dataclass(frozen=True)
@@ -139,10 +148,10 @@ class _SegmentView:
         return cls(seg.base_offset, seg.handle, seg.size, seg.largest_timestamp(),
                    seg.index.entries * _INDEX_ENTRY, seg.time_index.entries * _TIME_ENTRY, seg.next_offset)
 
-    def headers(self, mm):
+    def headers(self, mv):
         pos = 0
         while pos + RECORD_BATCH_OVERHEAD <= self.size:
-            h = batch.read_header(mm, pos)
+            h = batch.read_header(mv, pos)
             if h.size <= 0 or pos + h.size > self.size:
                 return
             yield pos, h
@@ -151,8 +160,10 @@ class _SegmentView:
 
 @contextlib.contextmanager
 def _mapped(view: _SegmentView):
-    with mmap.mmap(view.handle.fd, view.size, access=mmap.ACCESS_READ) as mm:
-        yield mm
+    """A read-only memoryview of the segment's bytes as planned (batches are sliced from it,
+    never copied to be read)."""
+    with mmap.mmap(view.handle.fd, view.size, access=mmap.ACCESS_READ) as mm, memoryview(mm) as mv:
+        yield mv
 
 
 @dataclass
@@ -172,6 +183,15 @@ class CleanPass:
     cancelled: bool = False
     result: CleanResult | None = None
     new_bases: list | None = None
+    _ran_since: float = 0.0
+
+    def pause(self) -> None:
+        """Between batches: after YIELD_EVERY_S of work, hand the GIL to the owner's loop (a
+        sleep(0) per batch cost the pass 3x its CPU; tuning.md, "Log compaction")."""
+        now = time.perf_counter()
+        if now - self._ran_since >= YIELD_EVERY_S:
+            time.sleep(0)
+            self._ran_since = time.perf_counter()
 
 
 def plan(plog, now: int) -> CleanPass | None:
@@ -202,16 +222,16 @@ def _map_keys(p: CleanPass, latest: dict) -> None:
     for view in p.mapped:
         if not view.size:
             continue
-        with _mapped(view) as mm:
-            for pos, h in view.headers(mm):
+        with _mapped(view) as mv:
+            for pos, h in view.headers(mv):
                 if p.cancelled:
                     raise _Cancelled()
-                time.sleep(0)  # hand the GIL to the owner's loop between batches
+                p.pause()
                 if h.is_control:
                     continue
-                buf, at = _records(mm, pos, h)
-                with memoryview(buf) as records:
-                    if batch.record_keys(records, h.records_count, at, h.base_offset, latest) < 0:
+                buf, at = _records(mv, pos, h)
+                with buf:
+                    if batch.record_keys(buf, h.records_count, at, h.base_offset, latest) < 0:
                         raise ValueError(f"{p.directory}: records of the batch at {view.base_offset}+{pos} "
                                          "do not parse")
 
@@ -222,8 +242,8 @@ def _last_batch_of_producers(p: CleanPass) -> dict[int, int]:
     for view in p.producers_from:
         if not view.size:
             continue
-        with _mapped(view) as mm:
-            for _, h in view.headers(mm):
+        with _mapped(view) as mv:
+            for _, h in view.headers(mv):
                 if h.producer_id >= 0:
                     last[h.producer_id] = h.base_offset
     return last
@@ -272,32 +292,31 @@ def build(p: CleanPass) -> CleanPass:
                     if not view.size:
                         continue
                     drop_tombstones = view.largest_timestamp < horizon
-                    with _mapped(view) as mm:
-                        for pos, h in view.headers(mm):
+                    with _mapped(view) as mv:
+                        for pos, h in view.headers(mv):
                             if p.cancelled:
                                 raise _Cancelled()
-                            time.sleep(0)  # hand the GIL to the owner's loop between batches
+                            p.pause()
                             result.records_before += h.records_count
                             if h.is_control:
-                                out.append(mm[pos:pos + h.size], h.base_offset, h.last_offset, h.max_timestamp)
+                                _keep_whole(out, mv, pos, h)
                                 continue
-                            buf, at = _records(mm, pos, h)
-                            with memoryview(buf) as records:
-                                kept = batch.retain_records(records, h.records_count, at, h.base_offset,
+                            buf, at = _records(mv, pos, h)
+                            with buf:
+                                kept = batch.retain_records(buf, h.records_count, at, h.base_offset,
                                                             h.base_timestamp, latest, drop_tombstones)
                             if kept is None:
                                 raise ValueError(f"{p.directory}: records of the batch at "
                                                  f"{view.base_offset}+{pos} do not parse")
                             data, count, max_ts = kept
                             if count == h.records_count:
-                                out.append(mm[pos:pos + h.size], h.base_offset, h.last_offset, h.max_timestamp)
+                                _keep_whole(out, mv, pos, h)
                                 continue
                             if not count and h.producer_id >= 0:
                                 if producers is None:
                                     producers = _last_batch_of_producers(p)
                                 if producers.get(h.producer_id) == h.base_offset:
-                                    out.append(mm[pos:pos + h.size], h.base_offset, h.last_offset,
-                                               h.max_timestamp)
+                                    _keep_whole(out, mv, pos, h)
                                     continue
                             result.records_dropped += h.records_count - count
                             if not count:

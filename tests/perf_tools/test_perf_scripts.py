@@ -126,6 +126,20 @@ def test_startup_perf(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["startup.json"]
 
 
+def test_cleaner_perf(tmp_path):
+    out = tmp_path / "cleaner.json"
+    run_script("cleaner_perf.py", "--mib", "4", "--keys", "100", "--dir", str(tmp_path), "--json-out", str(out))
+    r = _load(out)["result"]
+    assert r["records"] > 0 and r["records_dropped"] > 0 and 0 < r["kept_bytes"] < r["log_bytes"]
+    assert [p.name for p in tmp_path.iterdir()] == ["cleaner.json"]
+
+
+def test_cleaner_latency():
+    r = run_script("cleaner_latency.py", "--seconds", "1", "--rate", "200", "--backlog-seconds", "1", timeout=90)
+    line = r.stdout.strip().splitlines()[-1]
+    assert line.startswith("cleaner on: ") and " passes; e2e latency ms p50 " in line, r.stdout
+
+
 def test_compare_starts_both_brokers_and_stops_them(tmp_path):
     """compare.py starts 'hpbroker' from a command template (here a stand-in that runs Tansu
     and prints hpbroker's readiness line) and the Tansu peer, runs every workload on both,
