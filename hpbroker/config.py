@@ -126,6 +126,9 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+_compression_type = _choice("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd")
+
+
 def _cleanup_policy(v: str) -> str:
     parts = [p.strip() for p in str(v).split(",") if p.strip()]
     if not parts or any(p not in ("delete", "compact") for p in parts):
@@ -165,8 +168,7 @@ TOPIC_CONFIGS: dict[str, TopicConfigDef] = {
             _choice("CreateTime", "LogAppendTime"), TYPE_STRING,
         ),
         TopicConfigDef("min.insync.replicas", "min.insync.replicas", "1", _positive, TYPE_INT),
-        TopicConfigDef("compression.type", "compression.type", "producer",
-                       _choice("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), TYPE_STRING),
+        TopicConfigDef("compression.type", "compression.type", "producer", _compression_type, TYPE_STRING),
         TopicConfigDef("unclean.leader.election.enable", "unclean.leader.election.enable", "false", _bool, TYPE_BOOLEAN),
         TopicConfigDef("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms",
                        "9223372036854775807", _nonneg, TYPE_LONG),
@@ -249,7 +251,7 @@ BROKER_CONFIGS: dict[str, BrokerConfigDef] = {
         BrokerConfigDef("log.message.timestamp.after.max.ms", "9223372036854775807", _nonneg, TYPE_LONG, False),
         BrokerConfigDef("message.max.bytes", "1048588", _nonneg, TYPE_INT, False),
         BrokerConfigDef("min.insync.replicas", "1", _positive, TYPE_INT, False),
-        BrokerConfigDef("compression.type", "producer", _str, TYPE_STRING, False),
+        BrokerConfigDef("compression.type", "producer", _compression_type, TYPE_STRING, False),
         BrokerConfigDef("unclean.leader.election.enable", "false", _bool, TYPE_BOOLEAN, False),
         BrokerConfigDef("socket.request.max.bytes", "104857600", _positive, TYPE_INT),
         BrokerConfigDef("num.network.threads", "1", _nonneg, TYPE_INT),

@@ -91,3 +91,15 @@ def test_every_kafka_topic_config_is_known():
             validate_topic_configs({name: bad})
         # the default parses too (DescribeConfigs reports it)
         TOPIC_CONFIGS[name].parse(TOPIC_CONFIGS[name].default)
+
+
+def test_the_brokers_compression_type_is_checked_like_the_topics():
+    """It is every topic's default: a value the Produce path cannot map to a codec is refused
+    where it is set (static file, or AlterConfigs on the broker)."""
+    from hpbroker.config import validate_broker_dynamic_configs
+
+    assert BrokerConfig({"compression.type": "zstd"}).get("compression.type") == "zstd"
+    with pytest.raises(ConfigError):
+        BrokerConfig({"compression.type": "brotli"})
+    with pytest.raises(ConfigError):
+        validate_broker_dynamic_configs({"compression.type": "brotli"})

@@ -84,7 +84,7 @@ def produce_settings_for(effective: Mapping[str, str]) -> ProduceSettings:
 def _level(effective: Mapping[str, str]) -> int | None:
     name = {"gzip": "compression.gzip.level", "lz4": "compression.lz4.level",
             "zstd": "compression.zstd.level"}.get(effective["compression.type"])
-    return None if name is None else int(effective[name])
+    return None if name is None else int(TOPIC_CONFIGS[name].parse(effective[name]))
 
 
 class _TopicConfigEntry(NamedTuple):
