@@ -26,6 +26,8 @@ from typing import Mapping, NamedTuple
 
 from hpbroker.config import TOPIC_CONFIGS, BrokerConfig
 from hpbroker.metadata.topics import INTERNAL_TOPICS, TopicInfo, TopicRegistry
+from hpbroker.records.compression import NAMES as CODEC_NAMES
+from hpbroker.records.layout import NO_COMPRESSION
 from hpbroker.replication.partition import Partition
 from hpbroker.replication.purgatory import Purgatory
 from hpbroker.storage import LogConfig, LogManager
@@ -59,7 +61,8 @@ class ProduceSettings(NamedTuple):
 
 
 #: compression.type -> the codec the broker stores batches with ("producer": as sent)
-TARGET_CODECS = {"producer": None, "uncompressed": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+TARGET_CODECS = {"producer": None, "uncompressed": NO_COMPRESSION,
+                 **{name: codec for codec, name in CODEC_NAMES.items() if codec != NO_COMPRESSION}}
 
 
 def _policies(effective: Mapping[str, str]) -> list[str]:
