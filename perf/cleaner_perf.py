@@ -41,6 +41,8 @@ def cpu() -> float:
 
 def measure(mib: int, record_size: int, keys: int, per_batch: int, codec: str, directory: str) -> dict:
     cfg = LogConfig(segment_bytes=64 * MIB, cleanup_delete=False, cleanup_compact=True)
+    if directory:
+        os.makedirs(directory, exist_ok=True)  # e.g. a fresh tmpfs directory
     path = tempfile.mkdtemp(prefix="cleaner-perf-", dir=directory)
     try:
         plog = PartitionLog(os.path.join(path, "t-0"), cfg)

@@ -123,6 +123,8 @@ def _run_clients(target, args_per_client):
 
 def measure(processors: int, handlers: int, connections: int, messages: int, size: int, partitions: int,
             data_root: str | None = None, linger_ms: float = 5, event_loop: str | None = None):
+    if data_root:
+        os.makedirs(data_root, exist_ok=True)  # e.g. a fresh tmpfs directory
     data_dir = tempfile.mkdtemp(prefix="perf-", dir=data_root)
     try:
         return _measure(processors, handlers, connections, messages, size, partitions, data_dir, linger_ms,

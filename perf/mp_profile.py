@@ -65,6 +65,8 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=12)
     ap.add_argument("--event-loop", default=None, help="asyncio or uvloop (hpbroker --event-loop)")
     a = ap.parse_args()
+    if a.data_root:
+        os.makedirs(a.data_root, exist_ok=True)  # e.g. a fresh tmpfs directory
     data_dir = tempfile.mkdtemp(prefix="prof-", dir=a.data_root)
     out = os.path.join(os.path.dirname(data_dir), f"pyspy-{os.getpid()}.txt")
     args = ["--processors", str(a.processors), "--handlers", str(a.handlers)]

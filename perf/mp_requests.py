@@ -68,6 +68,8 @@ def _client(bootstrap, partition, records, size, window, start, stop, out):
 def measure(processors, handlers, connections, a, data_root, event_loop=None):
     from confluent_kafka.admin import AdminClient, NewTopic
 
+    if data_root:
+        os.makedirs(data_root, exist_ok=True)  # e.g. a fresh tmpfs directory
     data_dir = tempfile.mkdtemp(prefix="req-", dir=data_root)
     args = ["--processors", str(max(processors, 1)), "--handlers", str(handlers)]
     if event_loop:

@@ -176,6 +176,8 @@ def main():
     ap.add_argument("--dir", default="/tmp")
     ap.add_argument("--gib", type=float, default=1.0)
     args = ap.parse_args()
+    if args.dir:
+        os.makedirs(args.dir, exist_ok=True)  # e.g. a fresh tmpfs directory
     root = tempfile.mkdtemp(prefix="hpb-storage-perf-", dir=args.dir)
     impl = "pure" if _speedups.PURE else "compiled"
     try:
