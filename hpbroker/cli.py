@@ -1,8 +1,9 @@
 """Command line: ``hpbroker [--host H] [--port P] [--data-dir D] [--config server.properties]``.
 
-Tools: ``hpbroker groups list|describe|delete-offsets ... --bootstrap HOST:PORT`` (consumer
-groups of any Kafka-protocol cluster; hpbroker/admin/groups.py) and ``hpbroker topics
-list|describe|create|alter|delete ... --bootstrap HOST:PORT`` (topics; hpbroker/admin/topics.py).
+Tools, for any Kafka-protocol cluster: ``hpbroker groups list|describe|delete-offsets ...
+--bootstrap HOST:PORT`` (consumer groups; hpbroker/admin/groups.py), ``hpbroker topics
+list|describe|create|alter|delete ...`` (topics; hpbroker/admin/topics.py) and ``hpbroker
+log-dirs describe ...`` (partition sizes per log dir; hpbroker/admin/log_dirs.py).
 
 Precedence: defaults < the properties file (Kafka names: listeners, log.dirs, num.partitions,
 ...) < flags. SIGTERM/SIGINT stop the broker cleanly (logs closed with the clean-shutdown
@@ -134,6 +135,18 @@ def topics_parser() -> argparse.ArgumentParser:
     return p
 
 
+def log_dirs_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hpbroker log-dirs", description="Log directories of a Kafka-protocol cluster.")
+    sub = p.add_subparsers(dest="log_dirs_command", required=True)
+    dp = sub.add_parser("describe", help="each partition's log dir and size on every broker (kafka-log-dirs "
+                                         "--describe)")
+    dp.add_argument("--topic-list", metavar="TOPIC[,TOPIC...]", help="default: every topic")
+    dp.add_argument("--broker-list", metavar="ID[,ID...]", help="default: every broker of the cluster")
+    dp.add_argument("--json", action="store_true", help="Kafka's JSON document instead of a table")
+    dp.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
+    return p
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "groups":  # a tool, not the broker: the broker's flags stay as they were
@@ -144,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         from hpbroker.admin.topics import main as topics_main
 
         return topics_main(topics_parser().parse_args(argv[1:]))
+    if argv and argv[0] == "log-dirs":
+        from hpbroker.admin.log_dirs import main as log_dirs_main
+
+        return log_dirs_main(log_dirs_parser().parse_args(argv[1:]))
     args = parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -17,6 +17,7 @@ from hpbroker.handlers import (
     describe_cluster,
     describe_configs,
     describe_groups,
+    describe_log_dirs,
     fetch,
     find_coordinator,
     heartbeat,
@@ -60,6 +61,7 @@ _MODULES = (
     delete_groups,
     offset_delete,
     describe_cluster,
+    describe_log_dirs,
 )
 
 REGISTRY = {m.API_KEY: m for m in _MODULES}

@@ -11,10 +11,10 @@ from types import MappingProxyType
 
 from hpbroker.protocol.messages import (
     alter_configs, api_versions, create_partitions, create_topics, delete_groups, delete_records,
-    delete_topics, describe_cluster, describe_configs, describe_groups, fetch, find_coordinator, heartbeat,
-    incremental_alter_configs, init_producer_id, join_group, leave_group, list_groups,
-    list_offsets, metadata, offset_commit, offset_delete, offset_fetch, offset_for_leader_epoch,
-    produce, sasl_authenticate, sasl_handshake, sync_group,
+    delete_topics, describe_cluster, describe_configs, describe_groups, describe_log_dirs, fetch,
+    find_coordinator, heartbeat, incremental_alter_configs, init_producer_id, join_group,
+    leave_group, list_groups, list_offsets, metadata, offset_commit, offset_delete, offset_fetch,
+    offset_for_leader_epoch, produce, sasl_authenticate, sasl_handshake, sync_group,
 )
 from hpbroker.protocol.schema import Message
 
@@ -22,7 +22,7 @@ _MODULES = (
     produce, fetch, list_offsets, metadata, offset_commit, offset_fetch, find_coordinator,
     join_group, heartbeat, leave_group, sync_group, describe_groups, list_groups, sasl_handshake,
     api_versions, create_topics, delete_topics, delete_records, init_producer_id,
-    offset_for_leader_epoch, describe_configs, alter_configs, sasl_authenticate,
+    offset_for_leader_epoch, describe_configs, alter_configs, describe_log_dirs, sasl_authenticate,
     create_partitions, delete_groups, incremental_alter_configs, offset_delete, describe_cluster,
 )
 
@@ -59,6 +59,7 @@ SUPPORTED_VERSIONS = MappingProxyType({
     23: (0, 4),    # OffsetForLeaderEpoch: 4 first flexible
     32: (0, 4),    # DescribeConfigs: 4 first flexible
     33: (0, 2),    # AlterConfigs: 2 first flexible
+    35: (0, 4),    # DescribeLogDirs: 2 first flexible
     36: (0, 2),    # SaslAuthenticate: 2 first flexible
     37: (0, 3),    # CreatePartitions: 2 first flexible
     42: (0, 2),    # DeleteGroups: 2 first flexible

@@ -3,7 +3,8 @@
 Every API key maps to one ``Route``:
 
 - ``LOCAL``: the processor answers from its metadata snapshot (ApiVersions, Metadata for known
-  topics, FindCoordinator once __consumer_offsets exists); a Metadata request that would create
+  topics, FindCoordinator once __consumer_offsets exists, DescribeCluster; DescribeLogDirs from
+  the snapshot and the segment files' sizes); a Metadata request that would create
   a topic, and the first FindCoordinator (which creates __consumer_offsets), go to the
   controller instead (``ProcessorBroker.needs_controller``).
 - ``FETCH``: the processor serves it from the segment files (PartitionLogReader + sendfile),
@@ -103,6 +104,7 @@ ROUTES: dict[int, Route] = {
     22: Route(CONTROLLER),                                                              # InitProducerId
     32: Route(CONTROLLER),                                                              # DescribeConfigs
     33: Route(CONTROLLER),                                                              # AlterConfigs
+    35: Route(LOCAL),                                                                   # DescribeLogDirs
     37: Route(CONTROLLER),                                                              # CreatePartitions
     42: Route(GROUPS, groups=GroupSplit("groups_names", "results")),                    # DeleteGroups
     44: Route(CONTROLLER),                                                              # IncrementalAlterConfigs
