@@ -27,6 +27,15 @@ class ConfigError(ValueError):
     """An invalid config name or value (Kafka error INVALID_CONFIG)."""
 
 
+def parse_named(d, name: str, value: str):
+    """``d.parse(value)``, the error naming the config it is about: a properties file or an
+    AlterConfigs call with several bad values must say which one."""
+    try:
+        return d.parse(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
 def _bool(v: str) -> bool:
     s = str(v).strip().lower()
     if s in ("true", "false"):
@@ -293,6 +302,13 @@ def read_properties(path: str) -> dict[str, str]:
     return out
 
 
+#: broker property -> the topic config whose default it is, for the properties that are only
+#: that (compression.gzip.level, log.preallocate, ...): their values are checked as the topic
+#: config's, so a bad one in the properties file stops the start instead of the first topic
+_TOPIC_DEFAULT_OF = {t.broker_property: t for t in TOPIC_CONFIGS.values()
+                     if t.broker_property and t.broker_property not in BROKER_CONFIGS}
+
+
 class BrokerConfig:
     """The broker's effective properties: default < static file/flags < dynamic (AlterConfigs).
 
@@ -306,9 +322,9 @@ class BrokerConfig:
         self.generation = 0
         self._dynamic: dict[str, str] = {}
         for name, value in (static or {}).items():
-            d = BROKER_CONFIGS.get(name)
+            d = BROKER_CONFIGS.get(name) or _TOPIC_DEFAULT_OF.get(name)
             if d is not None:
-                d.parse(value)  # fail fast on a bad value
+                parse_named(d, name, value)  # fail fast on a bad value, as Kafka fails to start
             self.static[name] = str(value)
 
     @property
@@ -367,7 +383,7 @@ def validate_topic_configs(configs: dict[str, str | None]) -> dict[str, str]:
             raise ConfigError(f"Unknown topic config name: {name}")
         if value is None:
             raise ConfigError(f"Null value not supported for topic config {name}")
-        d.parse(value)
+        parse_named(d, name, value)
         out[name] = str(value)
     return out
 
@@ -382,6 +398,6 @@ def validate_broker_dynamic_configs(configs: dict[str, str | None]) -> dict[str,
         if d is None or d.read_only:
             raise ConfigError(f"Cannot update these configs dynamically: {name}")
         if value is not None:
-            d.parse(value)
+            parse_named(d, name, value)
             out[name] = str(value)
     return out

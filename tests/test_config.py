@@ -42,6 +42,28 @@ def test_bad_values_refused():
     assert validate_topic_configs({"cleanup.policy": "compact,delete"}) == {"cleanup.policy": "compact,delete"}
 
 
+def test_errors_name_the_config():
+    with pytest.raises(ConfigError, match="^log.retention.ms: 'abc' is not an integer$"):
+        BrokerConfig({"log.retention.ms": "abc"})
+    with pytest.raises(ConfigError, match="^retention.ms: "):
+        validate_topic_configs({"segment.bytes": "1048576", "retention.ms": "-5"})
+
+
+@pytest.mark.parametrize("name, bad, good", [
+    ("compression.zstd.level", "23", "3"),
+    ("compression.gzip.level", "10", "9"),
+    ("log.preallocate", "maybe", "true"),
+    ("log.roll.jitter.ms", "-1", "0"),
+    ("log.message.timestamp.difference.max.ms", "soon", "1000"),
+])
+def test_static_topic_defaults_checked_at_start(name, bad, good):
+    """Broker properties that only give a topic config its default are checked as that config
+    when the broker starts (Kafka refuses to start), not when a topic first uses them."""
+    with pytest.raises(ConfigError, match=f"^{name}: "):
+        BrokerConfig({name: bad})
+    assert BrokerConfig({name: good}).raw(name) == good
+
+
 # every topic config of Kafka 3.x, with a value a client may set and one Kafka refuses
 KAFKA_TOPIC_CONFIGS = {
     "cleanup.policy": ("compact,delete", "archive"),
