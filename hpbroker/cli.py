@@ -169,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, OSError) as exc:
         print(f"hpbroker: {exc}", file=sys.stderr)
         return 2
+    unused = config.unused_names()
+    if unused:
+        logging.getLogger("hpbroker").warning("properties not used by hpbroker (ignored): %s", ", ".join(unused))
     try:
         event_loop = eventloop.check(args.event_loop or eventloop.default_loop())
     except eventloop.EventLoopError as exc:

@@ -221,7 +221,7 @@ TOPIC_CONFIGS: dict[str, TopicConfigDef] = {
 @dataclass(frozen=True)
 class BrokerConfigDef:
     name: str
-    default: str
+    default: str | None  # None: no value unless set (log.retention.minutes)
     parse: Callable[[str], object]
     config_type: int
     read_only: bool = True
@@ -241,7 +241,11 @@ BROKER_CONFIGS: dict[str, BrokerConfigDef] = {
         BrokerConfigDef("delete.topic.enable", "true", _bool, TYPE_BOOLEAN),
         BrokerConfigDef("log.segment.bytes", "1073741824", _positive, TYPE_INT, False),
         BrokerConfigDef("log.roll.ms", "604800000", _positive, TYPE_LONG, False),
+        BrokerConfigDef("log.roll.hours", "168", _positive, TYPE_INT),
+        BrokerConfigDef("log.roll.jitter.hours", "0", _nonneg, TYPE_INT),
         BrokerConfigDef("log.retention.ms", "604800000", _long_or_unlimited, TYPE_LONG, False),
+        BrokerConfigDef("log.retention.minutes", None, _int, TYPE_INT),
+        BrokerConfigDef("log.retention.hours", "168", _int, TYPE_INT),
         BrokerConfigDef("log.retention.bytes", "-1", _long_or_unlimited, TYPE_LONG, False),
         BrokerConfigDef("log.retention.check.interval.ms", "300000", _positive, TYPE_LONG),
         BrokerConfigDef("log.index.interval.bytes", "4096", _nonneg, TYPE_INT, False),
@@ -302,6 +306,17 @@ def read_properties(path: str) -> dict[str, str]:
     return out
 
 
+#: Time configs Kafka's broker also takes in coarser units (KafkaConfig.logRetentionTimeMillis,
+#: logRollTimeMillis, logRollTimeJitterMillis): when the ms property is not set, the first of
+#: these that is set gives its value, else the last one's default (168 hours = the 7 days of
+#: log.retention.ms's and log.roll.ms's defaults). server.properties as Kafka ships it sets
+#: ``log.retention.hours=168``; a file with ``log.retention.hours=24`` must mean one day.
+TIME_SYNONYMS: dict[str, tuple[tuple[str, int], ...]] = {
+    "log.retention.ms": (("log.retention.minutes", 60_000), ("log.retention.hours", 3_600_000)),
+    "log.roll.ms": (("log.roll.hours", 3_600_000),),
+    "log.roll.jitter.ms": (("log.roll.jitter.hours", 3_600_000),),
+}
+
 #: broker property -> the topic config whose default it is, for the properties that are only
 #: that (compression.gzip.level, log.preallocate, ...): their values are checked as the topic
 #: config's, so a bad one in the properties file stops the start instead of the first topic
@@ -331,16 +346,40 @@ class BrokerConfig:
     def dynamic(self) -> dict[str, str]:
         return self._dynamic
 
+    def unused_names(self) -> list[str]:
+        """Static properties hpbroker does not read (a typo, or a Kafka setting with no meaning
+        here, e.g. zookeeper.connect): the start-up log names them instead of ignoring them
+        silently, as Kafka logs "supplied but isn't a known config"."""
+        return sorted(n for n in self.static if n not in BROKER_CONFIGS and n not in _TOPIC_DEFAULT_OF)
+
     @dynamic.setter
     def dynamic(self, configs: dict[str, str]) -> None:
         self._dynamic = configs
         self.generation += 1
 
-    def raw(self, name: str) -> str:
+    def given(self, name: str) -> bool:
+        """Set statically or dynamically (not a default)."""
+        return name in self.dynamic or name in self.static
+
+    def from_synonym(self, name: str) -> tuple[str, str] | None:
+        """(value, the property it came from) of a ms time config not given itself but through
+        a coarser synonym, or None."""
+        for synonym, factor in TIME_SYNONYMS.get(name, ()):
+            if self.given(synonym):
+                ms = int(str(self.raw(synonym)).strip()) * factor
+                if name == "log.retention.ms" and ms < 0:
+                    ms = -1  # any negative retention is "unlimited" (Kafka)
+                return str(ms), synonym
+        return None
+
+    def raw(self, name: str) -> str | None:
         if name in self.dynamic:
             return self.dynamic[name]
         if name in self.static:
             return self.static[name]
+        derived = self.from_synonym(name)
+        if derived is not None:
+            return derived[0]
         d = BROKER_CONFIGS.get(name)
         if d is None:
             tdef = next((t for t in TOPIC_CONFIGS.values() if t.broker_property == name), None)
@@ -358,14 +397,18 @@ class BrokerConfig:
             return SOURCE_DYNAMIC_BROKER_CONFIG
         if name in self.static:
             return SOURCE_STATIC_BROKER_CONFIG
+        derived = self.from_synonym(name)
+        if derived is not None:
+            return self.source(derived[1])
         return SOURCE_DEFAULT_CONFIG
 
     # topic configs -------------------------------------------------------------------------
     def topic_default(self, name: str) -> tuple[str, int]:
         """(value, source) of topic config ``name`` when the topic does not override it."""
         d = TOPIC_CONFIGS[name]
-        if d.broker_property and (d.broker_property in self.dynamic or d.broker_property in self.static):
-            return self.raw(d.broker_property), self.source(d.broker_property)
+        prop = d.broker_property
+        if prop and (self.given(prop) or self.from_synonym(prop) is not None):
+            return self.raw(prop), self.source(prop)
         return d.default, SOURCE_DEFAULT_CONFIG
 
     def effective_topic_config(self, overrides: dict[str, str]) -> dict[str, str]:

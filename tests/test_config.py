@@ -125,3 +125,35 @@ def test_the_brokers_compression_type_is_checked_like_the_topics():
         BrokerConfig({"compression.type": "brotli"})
     with pytest.raises(ConfigError):
         validate_broker_dynamic_configs({"compression.type": "brotli"})
+
+
+def test_retention_and_roll_in_coarser_units():
+    """Kafka's server.properties sets log.retention.hours; minutes win over hours and the ms
+    property over both; any negative retention is unlimited (KafkaConfig.logRetentionTimeMillis)."""
+    c = BrokerConfig({"log.retention.hours": "24", "log.roll.hours": "2", "log.roll.jitter.hours": "1"})
+    assert c.topic_default("retention.ms") == ("86400000", SOURCE_STATIC_BROKER_CONFIG)
+    assert c.topic_default("segment.ms") == ("7200000", SOURCE_STATIC_BROKER_CONFIG)
+    assert c.topic_default("segment.jitter.ms") == ("3600000", SOURCE_STATIC_BROKER_CONFIG)
+    assert c.get("log.retention.ms") == 86400000
+    assert BrokerConfig({"log.retention.hours": "24", "log.retention.minutes": "5"}).topic_default(
+        "retention.ms")[0] == "300000"
+    c = BrokerConfig({"log.retention.hours": "24", "log.retention.minutes": "5", "log.retention.ms": "1000"})
+    assert c.topic_default("retention.ms")[0] == "1000"
+    c.dynamic = {"log.retention.ms": "2000"}
+    assert c.topic_default("retention.ms") == ("2000", SOURCE_DYNAMIC_BROKER_CONFIG)
+    assert BrokerConfig({"log.retention.hours": "-1"}).topic_default("retention.ms")[0] == "-1"
+    assert BrokerConfig({"log.retention.minutes": "-7"}).topic_default("retention.ms")[0] == "-1"
+    c = BrokerConfig({})
+    assert c.topic_default("retention.ms") == ("604800000", SOURCE_DEFAULT_CONFIG)
+    assert c.raw("log.retention.minutes") is None and c.raw("log.retention.hours") == "168"
+    assert c.effective_topic_config({})["segment.ms"] == "604800000"
+    with pytest.raises(ConfigError, match="^log.roll.hours: "):
+        BrokerConfig({"log.roll.hours": "0"})
+    with pytest.raises(ConfigError, match="^log.retention.hours: "):
+        BrokerConfig({"log.retention.hours": "a week"})
+
+
+def test_unused_properties_are_named():
+    c = BrokerConfig({"zookeeper.connect": "zk:2181", "log.retension.ms": "5", "log.retention.hours": "1",
+                      "compression.zstd.level": "3", "num.partitions": "2"})
+    assert c.unused_names() == ["log.retension.ms", "zookeeper.connect"]

@@ -43,7 +43,14 @@ def topic_configs(broker, info, keys, include_synonyms):
             if name in info.configs:
                 synonyms.append({"name": name, "value": value, "source": SOURCE_TOPIC_CONFIG})
             if d.broker_property and default_source != SOURCE_DEFAULT_CONFIG:
-                synonyms.append({"name": d.broker_property, "value": default_value, "source": default_source})
+                prop = d.broker_property
+                derived = broker.config.from_synonym(prop)
+                if derived is not None and not broker.config.given(prop):
+                    # set in coarser units (log.retention.hours=24): name the property as given
+                    prop = derived[1]
+                    synonyms.append({"name": prop, "value": broker.config.raw(prop), "source": default_source})
+                else:
+                    synonyms.append({"name": prop, "value": default_value, "source": default_source})
             synonyms.append({"name": d.broker_property or name, "value": d.default, "source": SOURCE_DEFAULT_CONFIG})
         out.append(_entry(name, value, source, False, d.config_type, synonyms))
     return out
