@@ -267,6 +267,7 @@ BROKER_CONFIGS: dict[str, BrokerConfigDef] = {
         BrokerConfigDef("compression.type", "producer", _compression_type, TYPE_STRING, False),
         BrokerConfigDef("unclean.leader.election.enable", "false", _bool, TYPE_BOOLEAN, False),
         BrokerConfigDef("socket.request.max.bytes", "104857600", _positive, TYPE_INT),
+        BrokerConfigDef("connections.max.idle.ms", "600000", _int, TYPE_LONG),
         BrokerConfigDef("num.network.threads", "1", _nonneg, TYPE_INT),
         BrokerConfigDef("num.io.threads", "0", _nonneg, TYPE_INT),
         BrokerConfigDef("offsets.topic.num.partitions", "50", _positive, TYPE_INT),

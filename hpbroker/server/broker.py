@@ -14,7 +14,7 @@ import socket
 
 from hpbroker.config import BrokerConfig
 from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.server.connection import Acceptor, Connection
+from hpbroker.server.connection import Acceptor, Connection, max_idle_s
 from hpbroker.storage.fd_limits import raise_open_file_limit
 
 log = logging.getLogger("hpbroker")
@@ -46,6 +46,7 @@ class BrokerServer:
         self.config = config
         self.host, self.port = parse_listener(config.get("listeners"))
         self.max_request_bytes = config.get("socket.request.max.bytes")
+        self.max_idle_s = max_idle_s(config)
         self.broker: BrokerContext | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.connections: set[Connection] = set()

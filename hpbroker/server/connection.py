@@ -127,6 +127,12 @@ class Acceptor:
             self.on_connection(sock, f"{addr[0]}:{addr[1]}")
 
 
+def max_idle_s(config) -> float | None:
+    """``connections.max.idle.ms`` in seconds; None when negative (never expire)."""
+    ms = config.get("connections.max.idle.ms")
+    return None if ms < 0 else ms / 1000.0
+
+
 def readable_bytes(sock: socket.socket) -> int:
     """How many bytes a recv on ``sock`` would return now (FIONREAD); 0 if it cannot tell."""
     try:
@@ -164,6 +170,7 @@ class Connection:
         self._corked = 0  # >0: answers are queued, and go out in one send when uncorked
         self._spare: bytearray | None = None  # a large-frame buffer nobody references any more
         self._last_read = self.loop.time()
+        self._last_active = self._last_read  # last read or answer sent: idle expiry counts from it
         self.closed = False
 
     # lifecycle -------------------------------------------------------------------------------
@@ -220,8 +227,23 @@ class Connection:
     # reading ---------------------------------------------------------------------------------
     def trim(self, now: float) -> bool:
         """After IDLE_TRIM_S without a read, drop back to a READ_BUFFER read buffer and forget the
-        spare large-frame buffer (the server's periodic sweep calls this). True if it was idle."""
-        if self._frame is not None or now - self._last_read < IDLE_TRIM_S:
+        spare large-frame buffer (the server's periodic sweep calls this). True if it was idle.
+
+        A connection with nothing in flight, nothing to send and no read or answer for
+        ``connections.max.idle.ms`` (the server's ``max_idle_s``; Kafka's default 10 minutes,
+        negative = never) is closed, as Kafka's Selector expires idle connections: clients
+        reconnect when they need to, and peers that vanished without a FIN stop holding a
+        descriptor."""
+        if self._frame is not None:
+            return False
+        limit = self.server.max_idle_s
+        if (limit is not None and now - self._last_active >= limit and self._next_seq == self._write_seq
+                and not self._out):
+            log.info("closing connection from %s: idle for more than %g s (connections.max.idle.ms)",
+                     self.peer, limit)
+            self.close()
+            return True
+        if now - self._last_read < IDLE_TRIM_S:
             return False
         self._spare = None
         if len(self._buf) > READ_BUFFER and self._start == self._end:
@@ -231,7 +253,7 @@ class Connection:
         return True
 
     def _on_readable(self) -> None:
-        self._last_read = self.loop.time()
+        self._last_read = self._last_active = self.loop.time()
         try:
             if self._frame is not None:
                 if self._take_large_frame(self._frame_size, self._frame, 0, self._frame_filled):
@@ -452,6 +474,7 @@ class Connection:
 
     def _release(self) -> None:
         """Queue every answer whose turn has come, send, and read again if we had paused."""
+        self._last_active = self.loop.time()
         while self._write_seq in self._done:
             for chunk in self._done.pop(self._write_seq):
                 if isinstance(chunk, ExternalBytes):

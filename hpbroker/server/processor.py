@@ -59,7 +59,7 @@ from hpbroker.handlers import REGISTRY
 from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
 from hpbroker.server.topology import SafetyPeriod, WakeBatcher, tell_ready
-from hpbroker.server.connection import Acceptor, Connection, readable_bytes
+from hpbroker.server.connection import Acceptor, Connection, max_idle_s, readable_bytes
 from hpbroker.server.processor_view import ProcessorBroker
 from hpbroker.server.ring import FULL, WAKE
 from hpbroker.server.routing import (
@@ -223,6 +223,7 @@ class ProcessorServer:
         self.node = node
         self.host, self.port = host, port
         self.max_request_bytes = config.get("socket.request.max.bytes")
+        self.max_idle_s = max_idle_s(config)
         self.connections: dict[int, ProcessorConnection] = {}
         self.pending: dict[tuple[int, int], Pending] = {}
         self.stalled: set[ProcessorConnection] = set()

@@ -42,7 +42,8 @@ class RegistrationsOnly:
 
 
 def processor_server(capacity: int) -> ProcessorServer:
-    server = ProcessorServer(FakeTopology(), 0, {"socket.request.max.bytes": 100 << 20}, None, "127.0.0.1", 0)
+    config = {"socket.request.max.bytes": 100 << 20, "connections.max.idle.ms": 600_000}
+    server = ProcessorServer(FakeTopology(), 0, config, None, "127.0.0.1", 0)
     server.req_rings = [Ring(mmap.mmap(-1, ring_bytes(capacity))) for _ in range(HANDLERS)]
     server._wakes = RecordedWakes()
     server._incarnations = [0] * HANDLERS
