@@ -87,7 +87,8 @@ class Acceptor:
     """Accepts the connections of a non-blocking listening socket when the loop says it is
     readable (at most ``limit`` per wake-up, so a burst of connects cannot starve established
     clients), sets each up for a Connection (non-blocking, TCP_NODELAY: responses are whole
-    frames, Nagle would only delay them) and hands it to ``on_connection(sock, peer)``."""
+    frames, Nagle would only delay them; SO_KEEPALIVE, as Kafka's acceptor sets it, so the kernel
+    finds peers that vanished without a FIN) and hands it to ``on_connection(sock, peer)``."""
 
     def __init__(self, loop, lsock: socket.socket, on_connection, limit: int = 64):
         self.loop, self.lsock, self.on_connection, self.limit = loop, lsock, on_connection, limit
@@ -124,6 +125,7 @@ class Acceptor:
                 return
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
             self.on_connection(sock, f"{addr[0]}:{addr[1]}")
 
 
