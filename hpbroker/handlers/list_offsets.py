@@ -3,23 +3,32 @@
 timestamp -2 (earliest) -> log start offset; -1 (latest) -> high watermark (= last stable offset
 without transactions); t >= 0 -> the first offset whose batch has a timestamp >= t, from the time
 index, or offset -1 if there is none. Leader epoch (v4+) is constant on a single node.
+
+-3 (MAX_TIMESTAMP, KIP-734) -> the first record with the highest timestamp, and that timestamp;
+-4 (EARLIEST_LOCAL, KIP-405) -> the log start offset, since every segment is local. Kafka's
+brokers answer both whatever the request version (clients gate them at v7 and v8; librdkafka
+sends -3 at any version the broker has), so they are answered here too. Found offsets at or
+above the high watermark are not given out (offset and timestamp -1), as Kafka filters them.
 """
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 2
 MIN_VERSION, MAX_VERSION = 1, 5
 
-LATEST, EARLIEST = -1, -2
+LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
 
 
 def _lookup(partition, timestamp):
     if timestamp == LATEST:
         return -1, partition.high_watermark
-    if timestamp == EARLIEST:
+    if timestamp in (EARLIEST, EARLIEST_LOCAL):
         return -1, partition.log_start_offset
-    if timestamp < 0:
+    if timestamp == MAX_TIMESTAMP:
+        found = partition.log.offset_of_max_timestamp()
+    elif timestamp < 0:
         return None
-    found = partition.log.offset_for_timestamp(timestamp)
+    else:
+        found = partition.log.offset_for_timestamp(timestamp)
     if found is None:
         return -1, -1
     offset, ts = found

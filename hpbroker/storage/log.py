@@ -326,6 +326,26 @@ class PartitionLog:
                     return found
         return None
 
+    def offset_of_max_timestamp(self) -> tuple[int, int] | None:
+        """(offset, timestamp) of the first record with the highest timestamp at or after
+        log_start_offset (ListOffsets MAX_TIMESTAMP, KIP-734); None if there is no record. Each
+        segment knows its own largest timestamp; the batch headers are walked only in a segment
+        whose head was deleted (DeleteRecords), whose largest timestamp may have gone with it."""
+        start = self._log_start_offset
+        best_ts, best_seg = -1, None
+        for seg in self._segments:
+            if seg.next_offset <= start:
+                continue
+            ts = seg.max_timestamp
+            if seg.base_offset < start:
+                pos, _ = seg.translate(start, seg.size)
+                ts = max((h.max_timestamp for _, h in seg.iter_headers(pos)), default=-1)
+            if ts > best_ts:  # strictly: on a tie the earlier segment holds the first such record
+                best_ts, best_seg = ts, seg
+        if best_seg is None:
+            return None
+        return best_seg.find_offset_by_timestamp(best_ts, start)
+
     # -- truncation, retention ------------------------------------------------------------------
     def _delete_segment(self, seg: Segment) -> None:
         seg.delete()

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from hpbroker.records import batch as rb
+from hpbroker.records.builder import build_batch
 from hpbroker.storage import LogConfig, OffsetOutOfRange, PartitionLog
 from hpbroker.storage.checkpoint import read_checkpoint, write_checkpoint
 
@@ -242,6 +243,32 @@ def test_offset_for_timestamp(tmp_path):
     plog.advance_log_start_offset(3)
     assert plog.offset_for_timestamp(50) == (3, 300)
     plog.close()
+
+
+def test_offset_of_max_timestamp(tmp_path):
+    """ListOffsets MAX_TIMESTAMP: the first record with the highest timestamp, across segments,
+    inside a batch (record timestamps, not the batch's base), after a DeleteRecords."""
+    plog = PartitionLog(str(tmp_path / "t-0"), LogConfig(segment_bytes=600, index_interval_bytes=0))
+    assert plog.offset_of_max_timestamp() is None
+    for ts in (100, 900, 200, 500):
+        plog.append(make_batch(2, 100, ts))
+    # records of one batch: 0 -> 7000, 1 -> 9000, 2 -> 9000 (the first of the two is the answer)
+    plog.append(build_batch([(None, b"a", (), 7000), (None, b"b", (), 9000), (None, b"c", (), 9000)],
+                            compression=1))  # gzip: the records are found inside the payload
+    plog.append(make_batch(2, 100, 800))
+    assert len(plog.segments) > 2
+    assert plog.offset_of_max_timestamp() == (9, 9000)
+    plog.close()
+
+    tied = PartitionLog(str(tmp_path / "u-0"), LogConfig(segment_bytes=600, index_interval_bytes=0))
+    for ts in (100, 900, 200, 900, 900):
+        tied.append(make_batch(2, 100, ts))
+    assert tied.offset_of_max_timestamp() == (2, 900)  # the first record holding it
+    tied.advance_log_start_offset(3)  # the head of the first segment goes, and with it that record
+    assert tied.offset_of_max_timestamp() == (3, 900)
+    tied.advance_log_start_offset(4)
+    assert tied.offset_of_max_timestamp() == (6, 900)
+    tied.close()
 
 
 def test_append_batches_follower_style(tmp_path):
