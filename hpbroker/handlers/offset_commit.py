@@ -5,9 +5,19 @@ else member and generation must match; REBALANCE_IN_PROGRESS while CompletingReb
 per partition: UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE. v2-4 retention_time_ms
 becomes the offsets' expire timestamp (commit time + retention, at most Long.MAX_VALUE); -1
 leaves offsets.retention.minutes in charge (coordinator/shard.py).
+
+If ``__consumer_offsets`` cannot be written (a full disk), the offsets that would have been
+stored answer NOT_COORDINATOR, as Kafka maps a storage error of an offset commit: the client finds
+its coordinator again and retries; nothing changed in memory (the coordinator replays only what
+it appended).
 """
+import logging
+
 from hpbroker.handlers.group_common import shard_of
+from hpbroker.handlers.request import warn_storage_failure
 from hpbroker.protocol.errors import ErrorCode
+
+log = logging.getLogger(__name__)
 
 API_KEY = 8
 MIN_VERSION, MAX_VERSION = 2, 7
@@ -21,7 +31,12 @@ def handle(ctx, request):
     else:
         broker = ctx.broker
         records, results = shard.commit_offsets(request, lambda t, p: _partition_exists(broker, t, p))
-        coordinator.write(shard, records)
+        try:
+            coordinator.write(shard, records)
+        except OSError as exc:
+            warn_storage_failure(log, ("__consumer_offsets", shard.partition_index),
+                                 "cannot store offsets of group %r: %s", request["group_id"], exc)
+            results = {k: ErrorCode.NOT_COORDINATOR if code == 0 else code for k, code in results.items()}
     return {"throttle_time_ms": 0, "topics": [
         {"name": t["name"], "partitions": [
             {"partition_index": p["partition_index"], "error_code": results[(t["name"], p["partition_index"])]}

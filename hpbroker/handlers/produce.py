@@ -10,8 +10,17 @@ written by their coordinators only: a client's batch gets INVALID_TOPIC_EXCEPTIO
 append to internal topic"), since a forged record there would become a group's state on the next
 load. acks=0 gets no response at all; if any
 partition failed, the connection is closed instead, which is how Kafka tells such a producer.
+
+A write the file system refuses (ENOSPC, EIO, ...) answers that partition KAFKA_STORAGE_ERROR, a
+retriable error for clients, and leaves nothing behind: the segment drops the partial batch and
+the producer's sequence state moves only after a whole append, so a retry once space is back is
+appended (or, if it was written, answered as a duplicate) exactly once. The broker keeps serving
+its other partitions and reads; Kafka would take the log dir offline, which on a single node
+would stop the broker.
 """
-from hpbroker.handlers.request import CloseConnection
+import logging
+
+from hpbroker.handlers.request import CloseConnection, warn_storage_failure
 from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.replication.partition import AppendError
@@ -20,6 +29,13 @@ API_KEY = 0
 MIN_VERSION, MAX_VERSION = 3, 8
 
 _ISR_SIZE = 1  # single node
+log = logging.getLogger(__name__)
+
+
+def _storage_failed(name: str, index: int, exc: OSError, directory: str) -> dict:
+    warn_storage_failure(log, (name, index), "cannot append to %s-%d in %s: %s", name, index, directory, exc)
+    return _failed(index, ErrorCode.KAFKA_STORAGE_ERROR,
+                   f"Error while appending records to {name}-{index} in dir {directory}: {exc.strerror or exc}")
 
 
 def _failed(index, code, message=None, record_errors=()):
@@ -72,6 +88,10 @@ def handle(ctx, request):
                 )
             except AppendError as exc:
                 parts.append(_failed(index, exc.error_code, str(exc), exc.record_errors))
+                any_error = True
+                continue
+            except OSError as exc:
+                parts.append(_storage_failed(name, index, exc, partition.log.directory))
                 any_error = True
                 continue
             if not r.duplicate:
