@@ -347,16 +347,16 @@ class BrokerConfig:
     def dynamic(self) -> dict[str, str]:
         return self._dynamic
 
+    @dynamic.setter
+    def dynamic(self, configs: dict[str, str]) -> None:
+        self._dynamic = configs
+        self.generation += 1
+
     def unused_names(self) -> list[str]:
         """Static properties hpbroker does not read (a typo, or a Kafka setting with no meaning
         here, e.g. zookeeper.connect): the start-up log names them instead of ignoring them
         silently, as Kafka logs "supplied but isn't a known config"."""
         return sorted(n for n in self.static if n not in BROKER_CONFIGS and n not in _TOPIC_DEFAULT_OF)
-
-    @dynamic.setter
-    def dynamic(self, configs: dict[str, str]) -> None:
-        self._dynamic = configs
-        self.generation += 1
 
     def given(self, name: str) -> bool:
         """Set statically or dynamically (not a default)."""

@@ -240,7 +240,7 @@ class Connection:
             return False
         limit = self.server.max_idle_s
         if (limit is not None and now - self._last_active >= limit and self._next_seq == self._write_seq
-                and not self._out):
+                and not self._out and not self._holds_request()):
             log.info("closing connection from %s: idle for more than %g s (connections.max.idle.ms)",
                      self.peer, limit)
             self.close()
@@ -253,6 +253,10 @@ class Connection:
             self._view = memoryview(self._buf)
             self._start = self._end = 0
         return True
+
+    def _holds_request(self) -> bool:
+        """A request received but not yet taken (a processor waiting for ring space)."""
+        return False
 
     def _on_readable(self) -> None:
         self._last_read = self._last_active = self.loop.time()

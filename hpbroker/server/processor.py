@@ -188,6 +188,9 @@ class ProcessorConnection(Connection):
             self._pause_reading()
         return True
 
+    def _holds_request(self) -> bool:
+        return self._stalled is not None
+
     def trim(self, now: float) -> bool:
         idle = super().trim(now)
         if idle and self._stalled is None:
