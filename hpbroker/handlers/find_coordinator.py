@@ -3,8 +3,13 @@
 key_type 0 (group): this node, which leads every __consumer_offsets partition on a single node
 (which of its processes holds the group's shard is the server's routing, not the client's
 concern); the topic is created and its shards loaded on the first request (COORDINATOR_NOT_AVAILABLE
-while the open-file limit leaves no room for its partitions). key_type 1 (transaction): no transaction coordinator
-yet -> COORDINATOR_NOT_AVAILABLE, which clients treat as retriable.
+while the open-file limit leaves no room for its partitions).
+
+key_type 1 (transaction): hpbroker runs no transaction coordinator. The answer is
+TRANSACTIONAL_ID_AUTHORIZATION_FAILED with a message saying so, the one answer to this lookup that
+clients treat as fatal (librdkafka's init_transactions fails at once with it, the Java producer
+throws): with COORDINATOR_NOT_AVAILABLE, which they retry, a transactional producer waited
+forever ("Timed out ... retry call to resume"). Any other key_type: INVALID_REQUEST, as Kafka.
 """
 from hpbroker.protocol.errors import ErrorCode
 
@@ -14,11 +19,18 @@ MIN_VERSION, MAX_VERSION = 0, 2
 GROUP, TRANSACTION = 0, 1
 
 
+NO_TRANSACTIONS = ("hpbroker does not support transactions (no transaction coordinator): "
+                   "use a producer without transactional.id")
+
+
 def handle(ctx, request):
     key_type = request.get("key_type", GROUP)
+    if key_type == TRANSACTION:
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                "error_message": NO_TRANSACTIONS, "node_id": -1, "host": "", "port": -1}
     if key_type != GROUP:
-        return {"throttle_time_ms": 0, "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE,
-                "error_message": "no transaction coordinator on this broker",
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.INVALID_REQUEST,
+                "error_message": "Unknown coordinator type in FindCoordinator request",
                 "node_id": -1, "host": "", "port": -1}
     if not ctx.broker.ensure_group_coordinator():
         return {"throttle_time_ms": 0, "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE,
