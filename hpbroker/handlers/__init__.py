@@ -18,6 +18,7 @@ from hpbroker.handlers import (
     describe_configs,
     describe_groups,
     describe_log_dirs,
+    describe_producers,
     fetch,
     find_coordinator,
     heartbeat,
@@ -62,6 +63,7 @@ _MODULES = (
     offset_delete,
     describe_cluster,
     describe_log_dirs,
+    describe_producers,
 )
 
 REGISTRY = {m.API_KEY: m for m in _MODULES}

@@ -11,10 +11,11 @@ from types import MappingProxyType
 
 from hpbroker.protocol.messages import (
     alter_configs, api_versions, create_partitions, create_topics, delete_groups, delete_records,
-    delete_topics, describe_cluster, describe_configs, describe_groups, describe_log_dirs, fetch,
-    find_coordinator, heartbeat, incremental_alter_configs, init_producer_id, join_group,
-    leave_group, list_groups, list_offsets, metadata, offset_commit, offset_delete, offset_fetch,
-    offset_for_leader_epoch, produce, sasl_authenticate, sasl_handshake, sync_group,
+    delete_topics, describe_cluster, describe_configs, describe_groups, describe_log_dirs,
+    describe_producers, fetch, find_coordinator, heartbeat, incremental_alter_configs,
+    init_producer_id, join_group, leave_group, list_groups, list_offsets, metadata, offset_commit,
+    offset_delete, offset_fetch, offset_for_leader_epoch, produce, sasl_authenticate,
+    sasl_handshake, sync_group,
 )
 from hpbroker.protocol.schema import Message
 
@@ -24,6 +25,7 @@ _MODULES = (
     api_versions, create_topics, delete_topics, delete_records, init_producer_id,
     offset_for_leader_epoch, describe_configs, alter_configs, describe_log_dirs, sasl_authenticate,
     create_partitions, delete_groups, incremental_alter_configs, offset_delete, describe_cluster,
+    describe_producers,
 )
 
 #: Kafka API name <-> api key, both ways: API_KEYS["Produce"] == 0, API_NAMES[0] == "Produce"
@@ -66,6 +68,7 @@ SUPPORTED_VERSIONS = MappingProxyType({
     44: (0, 1),    # IncrementalAlterConfigs: 1 first flexible
     47: (0, 0),    # OffsetDelete: never flexible
     60: (0, 1),    # DescribeCluster: flexible from 0
+    61: (0, 0),    # DescribeProducers: flexible from 0
 })
 
 API_VERSIONS_KEY = 18

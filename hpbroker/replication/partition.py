@@ -141,7 +141,7 @@ class Partition:
         append_time = now if log_append_time else -1
         if idempotent:
             self.producer_state.update(h.producer_id, h.producer_epoch, h.base_sequence, h.last_sequence,
-                                       info.base_offset, info.last_offset, append_time)
+                                       info.base_offset, info.last_offset, append_time, info.max_timestamp)
         if info.segment_base_offset != self._snapshot_segment:
             self._snapshot_segment = info.segment_base_offset
             self.write_producer_snapshot()

@@ -24,7 +24,10 @@ usable snapshot every header from the log start is replayed, as before.
 Snapshot format (UTF-8 JSON, written to a temporary name and renamed into place):
     {"version": 1, "offset": N,
      "producers": [[producer_id, epoch, [[first_seq, last_seq, first_offset, last_offset,
-                                          timestamp], ... up to 5, oldest first]], ...]}
+                                          timestamp], ... up to 5, oldest first],
+                    last_timestamp], ...]}
+``last_timestamp`` (the largest timestamp of the producer's last batch, what DescribeProducers
+reports) came later: a row without it is read as -1, so older snapshots still load.
 
 Who may touch: the single writer of the partition (its owning handler), never readers.
 """
@@ -67,6 +70,7 @@ class ProducerStateEntry:
     producer_id: int
     epoch: int
     batches: deque = field(default_factory=lambda: deque(maxlen=NUM_BATCHES_TO_RETAIN))
+    last_timestamp: int = -1  # max timestamp of the last batch (Kafka's lastTimestamp)
 
     @property
     def last_seq(self) -> int:
@@ -109,12 +113,13 @@ class ProducerStateManager:
         return None
 
     def update(self, producer_id: int, epoch: int, first_seq: int, last_seq: int,
-               first_offset: int, last_offset: int, timestamp: int) -> None:
+               first_offset: int, last_offset: int, timestamp: int, max_timestamp: int = -1) -> None:
         entry = self.producers.get(producer_id)
         if entry is None or epoch != entry.epoch:
             entry = ProducerStateEntry(producer_id, epoch)
             self.producers[producer_id] = entry
         entry.batches.append(BatchMetadata(first_seq, last_seq, first_offset, last_offset, timestamp))
+        entry.last_timestamp = max_timestamp
 
     def rebuild(self, headers) -> None:
         """Replay batch headers (hpbroker.records.layout.BatchHeader) from the log, oldest first."""
@@ -128,7 +133,7 @@ class ProducerStateManager:
                 continue
             ts = h.max_timestamp if h.log_append_time else -1
             self.update(h.producer_id, h.producer_epoch, h.base_sequence, h.last_sequence,
-                        h.base_offset, h.last_offset, ts)
+                        h.base_offset, h.last_offset, ts, h.max_timestamp)
 
     def truncate(self) -> None:
         """Forget everything (after a log truncation the caller rebuilds from the log)."""
@@ -137,7 +142,8 @@ class ProducerStateManager:
     # -- snapshots ----------------------------------------------------------------------------
     def to_bytes(self, offset: int) -> bytes:
         producers = [[e.producer_id, e.epoch, [[b.first_seq, b.last_seq, b.first_offset, b.last_offset, b.timestamp]
-                                               for b in e.batches]] for e in self.producers.values()]
+                                               for b in e.batches], e.last_timestamp]
+                     for e in self.producers.values()]
         return json.dumps({"version": 1, "offset": offset, "producers": producers}).encode()
 
     @classmethod
@@ -148,8 +154,10 @@ class ProducerStateManager:
             if doc.get("version") != 1:
                 raise ValueError(f"snapshot version {doc.get('version')!r}")
             manager = cls()
-            for pid, epoch, batches in doc["producers"]:
-                entry = ProducerStateEntry(int(pid), int(epoch))
+            for row in doc["producers"]:
+                pid, epoch, batches = row[:3]
+                last_ts = int(row[3]) if len(row) > 3 else -1
+                entry = ProducerStateEntry(int(pid), int(epoch), last_timestamp=last_ts)
                 for fs, ls, fo, lo, ts in batches:
                     entry.batches.append(BatchMetadata(int(fs), int(ls), int(fo), int(lo), int(ts)))
                 manager.producers[entry.producer_id] = entry

@@ -55,14 +55,20 @@ PRODUCE = 0
 
 @dataclass(frozen=True)
 class Split:
-    """Field names of a per-partition request and its response (snake_case, as decoded)."""
+    """Field names of a per-partition request and its response (snake_case, as decoded).
+    ``req_index`` None: the request lists partitions as bare indexes (an int32 array, as
+    DescribeProducers' partition_indexes), not as structs holding one."""
     req_topics: str
     req_name: str
     req_partitions: str
-    req_index: str
+    req_index: str | None
     resp_topics: str
     resp_name: str
     resp_partitions: str
+
+    def index(self, p) -> int:
+        """The partition index of one entry of a request's partition list."""
+        return p if self.req_index is None else p[self.req_index]
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,8 @@ ROUTES: dict[int, Route] = {
     44: Route(CONTROLLER),                                                              # IncrementalAlterConfigs
     47: Route(GROUP, group_field="group_id"),                                           # OffsetDelete
     60: Route(LOCAL),                                                                   # DescribeCluster
+    61: Route(PARTITIONED, Split("topics", "name", "partition_indexes", None,
+                                 "topics", "name", "partitions")),                      # DescribeProducers
 }
 
 DEFAULT_ROUTE = Route(CONTROLLER)
@@ -178,7 +186,7 @@ def owned_request(request: dict, split: Split, is_mine) -> dict:
     topics = []
     for t in request[split.req_topics]:
         name = t[split.req_name]
-        parts = [p for p in t[split.req_partitions] if is_mine(name, p[split.req_index])]
+        parts = [p for p in t[split.req_partitions] if is_mine(name, split.index(p))]
         if parts:
             t = dict(t)
             t[split.req_partitions] = parts
@@ -198,7 +206,7 @@ def split_by_owner(request: dict, split: Split, handlers: int) -> dict[int, dict
         name = t[split.req_name]
         mine: dict[int, list] = {}
         for p in t[split.req_partitions]:
-            mine.setdefault(owner(name, p[split.req_index], handlers), []).append(p)
+            mine.setdefault(owner(name, split.index(p), handlers), []).append(p)
         for h, parts in mine.items():
             sub = dict(t)
             sub[split.req_partitions] = parts
@@ -216,7 +224,8 @@ def partition_order(request: dict, split: Split) -> dict:
     grown, while the answers are awaited)."""
     return {split.req_topics: [
         {split.req_name: t[split.req_name],
-         split.req_partitions: [{split.req_index: p[split.req_index]} for p in t[split.req_partitions]]}
+         split.req_partitions: [p if split.req_index is None else {split.req_index: p[split.req_index]}
+                               for p in t[split.req_partitions]]}
         for t in request[split.req_topics]]}
 
 
@@ -226,7 +235,7 @@ def owners_of(request: dict, split: Split, handlers: int) -> list[int]:
     for t in request[split.req_topics]:
         name = t[split.req_name]
         for p in t[split.req_partitions]:
-            seen.setdefault(owner(name, p[split.req_index], handlers), None)
+            seen.setdefault(owner(name, split.index(p), handlers), None)
     return list(seen)
 
 
@@ -248,8 +257,8 @@ def join_responses(request: dict, split: Split, parts: list[dict]) -> dict:
     topics = []
     for t in request[split.req_topics]:
         name = t[split.req_name]
-        ps = [answers[(name, p[split.req_index])] for p in t[split.req_partitions]
-              if (name, p[split.req_index]) in answers]
+        ps = [answers[(name, split.index(p))] for p in t[split.req_partitions]
+              if (name, split.index(p)) in answers]
         topics.append({split.resp_name: name, split.resp_partitions: ps})
     out[split.resp_topics] = topics
     return out

@@ -126,3 +126,22 @@ def test_snapshot_bytes_round_trip():
     for bad in (b"", b"[]", b'{"version": 2, "offset": 1, "producers": []}', b'{"version": 1}'):
         with pytest.raises(ValueError):
             ProducerStateManager.from_bytes(bad)
+
+
+def test_last_timestamp_is_kept_and_older_snapshots_still_load(tmp_path):
+    """DescribeProducers reports the largest timestamp of each producer's last batch: it survives
+    a snapshot and a replay of headers, and a snapshot written before it was kept loads as -1."""
+    p = _open(tmp_path / "t-0")
+    _append(p, build_batch([(None, b"a", (), 7000), (None, b"b", (), 9000)], producer_id=PID, producer_epoch=0,
+                           base_sequence=0))
+    _append(p, build_batch([(None, b"c", (), 8000)], producer_id=PID, producer_epoch=0, base_sequence=2))
+    assert p.producer_state.producers[PID].last_timestamp == 8000  # the last batch's, not the largest ever
+    at, loaded = ProducerStateManager.from_bytes(p.producer_state.to_bytes(3))
+    assert at == 3 and loaded.producers[PID].last_timestamp == 8000
+    replayed = ProducerStateManager()
+    replayed.rebuild(p.log.iter_batch_headers(0))
+    assert replayed.producers[PID].last_timestamp == 8000
+    old = b'{"version": 1, "offset": 3, "producers": [[42, 0, [[0, 1, 0, 1, -1], [2, 2, 2, 2, -1]]]]}'
+    _, state = ProducerStateManager.from_bytes(old)
+    assert state.producers[PID].last_timestamp == -1 and state.producers[PID].last_seq == 2
+    p.log.close()

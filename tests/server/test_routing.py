@@ -171,3 +171,27 @@ def test_produce_first_partition_doubts_everything_else():
     frame[8:10] = b"\xff\xf0"  # client_id length -16
     assert routing.produce_first_partition(frame) is None
     assert routing.produce_first_partition(b"") is None
+
+
+def test_a_split_over_bare_partition_indexes():
+    """DescribeProducers lists partitions as an int32 array, not as structs: split, owned
+    request, order and join work on the bare indexes."""
+    split = routing.route_for(61).split
+    assert split.req_index is None
+    request = {"topics": [{"name": "a", "partition_indexes": [3, 0, 1, 2]}, {"name": "b", "partition_indexes": [1]}]}
+    subs = routing.split_by_owner(request, split, 2)
+    assert sorted(subs) == sorted(routing.owners_of(request, split, 2)) == [0, 1]
+    for h, sub in subs.items():
+        assert sub == routing.owned_request(request, split, lambda t, p, h=h: routing.owner(t, p, 2) == h)
+        assert all(routing.owner(t["name"], p, 2) == h for t in sub["topics"] for p in t["partition_indexes"])
+    order = routing.partition_order(request, split)
+    assert order == request
+    parts = [{"throttle_time_ms": 0, "topics": [
+        {"name": t["name"], "partitions": [{"partition_index": p, "error_code": 0, "active_producers": [h]}
+                                           for p in t["partition_indexes"]]} for t in sub["topics"]]}
+        for h, sub in subs.items()]
+    joined = routing.join_responses(order, split, parts)
+    assert [(t["name"], [p["partition_index"] for p in t["partitions"]]) for t in joined["topics"]] == [
+        ("a", [3, 0, 1, 2]), ("b", [1])]
+    assert all(p["active_producers"] == [routing.owner(t["name"], p["partition_index"], 2)]
+               for t in joined["topics"] for p in t["partitions"])

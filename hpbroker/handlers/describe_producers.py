@@ -1,0 +1,34 @@
+"""DescribeProducers (key 61), version 0: the idempotent producers each partition remembers
+(``kafka-transactions describe-producers``, AdminClient ``describeProducers``, KIP-664).
+
+Per partition, as Kafka's ReplicaManager.activeProducerState: an unknown topic or partition is
+UNKNOWN_TOPIC_OR_PARTITION; otherwise every producer id in the partition's producer state (the
+ones whose sequence numbers it checks), by producer id: its epoch, the last sequence it
+appended, the largest timestamp of its last batch; coordinator epoch and the start offset of
+an open transaction are -1, since there are no transactions. In the multi-process mode each
+handler answers for the partitions it owns and the processor joins the answers.
+"""
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 61
+MIN_VERSION, MAX_VERSION = 0, 0
+
+
+def handle(ctx, request):
+    broker = ctx.broker
+    topics = []
+    for t in request["topics"]:
+        parts = []
+        for index in t["partition_indexes"]:
+            partition = broker.partition(t["name"], index)
+            if partition is None:
+                parts.append({"partition_index": index, "error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                              "error_message": None, "active_producers": []})
+                continue
+            producers = partition.producer_state.producers
+            parts.append({"partition_index": index, "error_code": 0, "error_message": None, "active_producers": [
+                {"producer_id": e.producer_id, "producer_epoch": e.epoch, "last_sequence": e.last_seq,
+                 "last_timestamp": e.last_timestamp, "coordinator_epoch": -1, "current_txn_start_offset": -1}
+                for _, e in sorted(producers.items())]})
+        topics.append({"name": t["name"], "partitions": parts})
+    return {"throttle_time_ms": 0, "topics": topics}
