@@ -29,6 +29,7 @@ API_KEY = 0
 MIN_VERSION, MAX_VERSION = 3, 8
 
 _ISR_SIZE = 1  # single node
+
 log = logging.getLogger(__name__)
 
 
