@@ -9,8 +9,8 @@ from tests.integration.conftest import mode_broker
 
 from .conftest import create_topic
 from .groupclients import (
-    GROUP_BROKER_CONFIG, ThreadedMember, aiokafka_consumer, confluent_consumer, group_id, is_clean_split,
-    kafka_python_consumer, produce, run_async, wait_until,
+    GROUP_BROKER_CONFIG, ThreadedMember, aiokafka_consumer, close_all, confluent_consumer, group_id,
+    is_clean_split, kafka_python_consumer, produce, run_async, wait_until,
 )
 
 pytestmark = pytest.mark.integration
@@ -57,8 +57,7 @@ def test_confluent_members_split_partitions(gbroker, loaded_topic, members, assi
         assert split, f"assignments {owned}"
         assert len(seen) == TOTAL
     finally:
-        for c in consumers:
-            c.close()
+        close_all(consumers)
 
 
 @pytest.mark.parametrize("members", [2, 3])
