@@ -57,7 +57,10 @@ PRODUCE = 0
 class Split:
     """Field names of a per-partition request and its response (snake_case, as decoded).
     ``req_index`` None: the request lists partitions as bare indexes (an int32 array, as
-    DescribeProducers' partition_indexes), not as structs holding one."""
+    DescribeProducers' partition_indexes), not as structs holding one. The functions below read
+    an entry's index as ``p if key is None else p[key]`` with ``key`` a local: owners_of +
+    split_by_owner + partition_order of a 6-partition Produce (timeit, best of 5 x 20,000) took
+    3.73 us before bare indexes existed, 4.15 us with a method call per partition, 3.82 inline."""
     req_topics: str
     req_name: str
     req_partitions: str
@@ -65,10 +68,6 @@ class Split:
     resp_topics: str
     resp_name: str
     resp_partitions: str
-
-    def index(self, p) -> int:
-        """The partition index of one entry of a request's partition list."""
-        return p if self.req_index is None else p[self.req_index]
 
 
 @dataclass(frozen=True)
@@ -184,9 +183,10 @@ def owned_request(request: dict, split: Split, is_mine) -> dict:
     """``request`` restricted to the partitions ``is_mine(topic, index)`` (topics with none
     left are dropped); the handler code then runs unchanged on it."""
     topics = []
+    key = split.req_index
     for t in request[split.req_topics]:
         name = t[split.req_name]
-        parts = [p for p in t[split.req_partitions] if is_mine(name, split.index(p))]
+        parts = [p for p in t[split.req_partitions] if is_mine(name, p if key is None else p[key])]
         if parts:
             t = dict(t)
             t[split.req_partitions] = parts
@@ -202,11 +202,12 @@ def split_by_owner(request: dict, split: Split, handlers: int) -> dict[int, dict
     with none are left out); the other fields are shared. Partition dicts are the request's
     own: their ``records`` stay views of the frame, nothing is copied."""
     topics_of: dict[int, list] = {}
+    key = split.req_index
     for t in request[split.req_topics]:
         name = t[split.req_name]
         mine: dict[int, list] = {}
         for p in t[split.req_partitions]:
-            mine.setdefault(owner(name, split.index(p), handlers), []).append(p)
+            mine.setdefault(owner(name, p if key is None else p[key], handlers), []).append(p)
         for h, parts in mine.items():
             sub = dict(t)
             sub[split.req_partitions] = parts
@@ -222,20 +223,21 @@ def partition_order(request: dict, split: Split) -> dict:
     """The topic names and partition indexes of ``request``, in order, and nothing else: what
     ``join_responses`` needs, without holding views of the frame (its buffer is reused, and
     grown, while the answers are awaited)."""
+    key = split.req_index
     return {split.req_topics: [
         {split.req_name: t[split.req_name],
-         split.req_partitions: [p if split.req_index is None else {split.req_index: p[split.req_index]}
-                               for p in t[split.req_partitions]]}
+         split.req_partitions: [p if key is None else {key: p[key]} for p in t[split.req_partitions]]}
         for t in request[split.req_topics]]}
 
 
 def owners_of(request: dict, split: Split, handlers: int) -> list[int]:
     """Distinct owning handlers of a per-partition request, in first-seen order."""
     seen: dict[int, None] = {}
+    key = split.req_index
     for t in request[split.req_topics]:
         name = t[split.req_name]
         for p in t[split.req_partitions]:
-            seen.setdefault(owner(name, split.index(p), handlers), None)
+            seen.setdefault(owner(name, p if key is None else p[key], handlers), None)
     return list(seen)
 
 
@@ -255,10 +257,11 @@ def join_responses(request: dict, split: Split, parts: list[dict]) -> dict:
                 answers[(t[split.resp_name], index)] = p
     out = dict(base or {})
     topics = []
+    key = split.req_index
     for t in request[split.req_topics]:
         name = t[split.req_name]
-        ps = [answers[(name, split.index(p))] for p in t[split.req_partitions]
-              if (name, split.index(p)) in answers]
+        wanted = [(name, p if key is None else p[key]) for p in t[split.req_partitions]]
+        ps = [answers[k] for k in wanted if k in answers]
         topics.append({split.resp_name: name, split.resp_partitions: ps})
     out[split.resp_topics] = topics
     return out
