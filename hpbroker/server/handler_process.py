@@ -33,11 +33,12 @@ import inspect
 import logging
 import os
 import signal
+import time
 from collections import deque
 
 from hpbroker import protocol
 from hpbroker.handlers import REGISTRY
-from hpbroker.handlers.request import CloseConnection, RequestContext
+from hpbroker.handlers.request import CloseConnection, RequestContext, warn_storage_failure
 from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
 from hpbroker.server.topology import SafetyPeriod, WakeBatcher, tell_ready
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 PRODUCE, LIST_OFFSETS = 0, 2
 BATCH = 256  # records taken from one ring before looking at the others (fairness)
 SAFETY_DRAIN_S = 0.05  # under load, a lost wake-up costs at most this much latency
+SYNC_RETRY_S = 1.0  # a registry whose partitions could not be opened is tried again this often
 IDLE_DRAIN_S = 1.0  # the safety drain's period once nothing flows (topology.SafetyPeriod)
 MAINTENANCE_S = 1.0
 METADATA_SYNC_TIMEOUT_S = 10.0
@@ -91,6 +93,7 @@ class HandlerProcess:
             topo.publish_registry(self.ctx.topics)
             topo.bump_metadata_generation()
         self._seen_generation = topo.metadata_generation
+        self._sync_retry_at = 0.0
         topo.set_handler_seen_generation(h, self._seen_generation)
         self._efd = topo.handler_efds[h]
         loop.add_reader(self._efd, self._on_wake)
@@ -129,12 +132,28 @@ class HandlerProcess:
         self._maintenance = self.loop.call_later(MAINTENANCE_S, self._run_maintenance)
 
     def _sync_metadata(self) -> None:
+        """Apply a new registry before serving anything else. If this handler cannot open the
+        files of a partition it now owns (a full disk, no descriptors left), it keeps serving what
+        is open and tries again every SYNC_RETRY_S, without acknowledging the generation
+        meanwhile: the failure used to escape ``_drain``, so every request ring stopped being
+        drained, for every partition of the handler (tests/integration/test_full_disk.py)."""
         gen = self.topo.metadata_generation
-        if gen != self._seen_generation:
-            if not self.is_controller:  # the controller wrote it: its registry is current
-                self.ctx.sync_topics()
-            self._seen_generation = gen
-            self.topo.set_handler_seen_generation(self.index, gen)
+        if gen == self._seen_generation:
+            return
+        if not self.is_controller:  # the controller wrote it: its registry is current
+            now = time.monotonic()
+            if now < self._sync_retry_at:
+                return
+            try:
+                self.ctx.sync_topics()  # opens what is missing: a retry picks up where it failed
+            except OSError as exc:
+                self._sync_retry_at = now + SYNC_RETRY_S
+                warn_storage_failure(log, ("sync", self.index), "handler %d cannot open the partitions of "
+                                     "metadata generation %d: %s; retrying every %g s",
+                                     self.index, gen, exc, SYNC_RETRY_S)
+                return
+        self._seen_generation = gen
+        self.topo.set_handler_seen_generation(self.index, gen)
 
     # requests ---------------------------------------------------------------------------------
     def _drain(self) -> None:

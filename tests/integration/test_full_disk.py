@@ -1,0 +1,101 @@
+"""A disk that refuses writes, against a real broker process and a real producer: the broker's
+writers run under a lowered RLIMIT_FSIZE (a write past it fails with EFBIG, the same OSError path
+as ENOSPC; Python ignores SIGXFSZ), so Produce gets the retriable KAFKA_STORAGE_ERROR and the
+broker keeps serving reads; once the limit is raised again the producer's retries land, and
+every record is read back exactly once, in order. Both broker modes."""
+import resource
+import time
+
+import psutil
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from tests.integration.conftest import create_topic, mode_broker, multiproc
+
+pytestmark = pytest.mark.integration
+
+BEFORE, DURING = 200, 1300  # records of ~1 KB; the file limit is hit after ~800 of DURING
+
+
+def _writers(broker):
+    root = psutil.Process(broker.process.pid)
+    if not multiproc():
+        return [root.pid]
+    return [c.pid for c in root.children() if c.name().startswith("hpb-h")]
+
+
+def _read_all(bootstrap, topic, n, timeout=30.0):
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "full-disk", "enable.auto.commit": False})
+    try:
+        c.assign([TopicPartition(topic, 0, 0)])
+        got, deadline = [], time.monotonic() + timeout
+        while len(got) < n and time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                got.append(m.value())
+        return got
+    finally:
+        c.close()
+
+
+def test_writes_refused_then_resumed():
+    with mode_broker(subprocess=True) as b:
+        topic = create_topic(b.bootstrap, "full-disk")  # its files exist before the limit
+        p = Producer({"bootstrap.servers": b.bootstrap, "enable.idempotence": True, "linger.ms": 2,
+                      "message.timeout.ms": 60000})
+        for i in range(BEFORE):
+            p.produce(topic, b"%06d" % i + b"x" * 1000, partition=0)
+        assert p.flush(15) == 0
+        # the consumer below looks up its group coordinator: __consumer_offsets (50 partitions,
+        # each with 10 MiB index files) is created now, not under the lowered limit
+        assert len(_read_all(b.bootstrap, topic, BEFORE)) == BEFORE
+
+        pids = _writers(b)
+        assert pids
+        limit = 1 << 20  # the segment holds ~200 KB: room for a few hundred more records, then EFBIG
+        _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        for pid in pids:
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (limit, hard))
+        errors, delivered = [], []
+        for i in range(BEFORE, BEFORE + DURING):
+            p.produce(topic, b"%06d" % i + b"x" * 1000, partition=0,
+                      on_delivery=lambda err, m: (errors if err else delivered).append(err or m.offset()))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any("cannot append to" in line for line in b.extra["log"]):
+            p.poll(0.2)
+        assert any("cannot append to" in line and "File too large" in line for line in b.extra["log"]), \
+            f"the broker never refused a write: {len(delivered)} delivered, log tail {b.extra['log'][-5:]}"
+        assert len(delivered) < DURING and not errors  # waiting, retrying: nothing failed yet
+        assert len(_read_all(b.bootstrap, topic, BEFORE)) >= BEFORE  # reads go on meanwhile
+
+        for pid in pids:
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard, hard))
+        assert p.flush(60) == 0 and not errors
+        total = BEFORE + DURING
+        got = _read_all(b.bootstrap, topic, total)
+        assert [int(v[:6]) for v in got] == list(range(total))  # each once, in order
+
+
+@pytest.mark.skipif(not multiproc(), reason="handler processes apply the controller's registry")
+def test_a_handler_that_cannot_open_new_partitions_keeps_serving():
+    """A handler that cannot create the files of partitions a new topic gives it keeps serving the
+    partitions it has, and opens the new ones once it can (it retries every second)."""
+    with mode_broker(subprocess=True) as b:
+        existing = create_topic(b.bootstrap, "existing", partitions=2)  # one partition per handler
+        p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 0, "message.timeout.ms": 30000})
+
+        def produce_all(topic):
+            for partition in (0, 1):
+                p.produce(topic, b"v", partition=partition)
+            return p.flush(30)
+
+        assert produce_all(existing) == 0
+        h1 = next(c.pid for c in psutil.Process(b.process.pid).children() if c.name() == "hpb-h1")
+        _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.prlimit(h1, resource.RLIMIT_FSIZE, (4096, hard))  # no room for 10 MiB index files
+        late = create_topic(b.bootstrap, "late", partitions=2)
+        assert any("cannot open the partitions" in line for line in b.extra["log"])
+        assert produce_all(existing) == 0  # both handlers still answer
+        resource.prlimit(h1, resource.RLIMIT_FSIZE, (hard, hard))
+        assert produce_all(late) == 0
+        assert _read_all(b.bootstrap, late, 1) == [b"v"]  # partition 0's record, read back
