@@ -19,6 +19,13 @@ What records do not carry (parked requests, session timers, the rebalance in pro
 rebalance timeout, initial delay) write their records through ``self._write`` -- the same
 append-then-replay path.
 
+A write the disk refuses (OSError from the append) changes no persisted state. Where Kafka's
+classic coordinator only logs a failed store (the record of a group that became Empty, written
+from a timer or a LeaveGroup), so does this shard (``write_or_warn``). The leader's SyncGroup
+stores the generation's assignment *before* anyone is answered, as Kafka's storeGroup callback
+does: if that fails, every member's SyncGroup answers NOT_COORDINATOR (Kafka's mapping of a
+storage error), the assignment is void and the group rebalances.
+
 Rebalance (the DelayedJoin of Kafka): a join from a new member, a leader join or a change of
 metadata moves the group to PreparingRebalance. The join completes when every known member has a
 JoinGroup parked (and no MEMBER_ID_REQUIRED id is outstanding), or when the longest rebalance
@@ -44,6 +51,7 @@ from hpbroker.coordinator.records import (
 )
 from hpbroker.coordinator.state import GroupState
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.storage.write_failures import warn_storage_failure
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +83,8 @@ class GroupCoordinatorShard:
         self.groups: dict[str, Group] = {}
         self.offsets: dict[str, dict[tuple[str, int], OffsetCommitValue]] = {}
         self._group_records: dict[str, GroupMetadataValue] = {}  # the latest of each group's
-        # write(records): append to our partition, then replay (set by the runtime)
+        # write(records): append to our partition, then replay (set by the runtime); raises
+        # OSError, with nothing replayed, when the append fails
         self._write = write or (lambda records: [self.replay(k, v) for k, v in records])
         self._call_later = call_later or (lambda delay, cb: asyncio.get_running_loop().call_later(delay, cb))
 
@@ -158,6 +167,18 @@ class GroupCoordinatorShard:
             self._drop_member(group, m, ErrorCode.COORDINATOR_NOT_AVAILABLE)
 
     # -- helpers ----------------------------------------------------------------------------------
+    def write_or_warn(self, records) -> bool:
+        """Write records whose loss Kafka tolerates (an Empty group's metadata after a rebalance
+        or a departure): a refused write is logged, the live group goes on. True if written."""
+        try:
+            self._write(records)
+            return True
+        except OSError as exc:
+            warn_storage_failure(log, ("__consumer_offsets", self.partition_index),
+                                 "cannot store group metadata in __consumer_offsets-%d: %s",
+                                 self.partition_index, exc)
+            return False
+
     @staticmethod
     def _cancel_timer(obj, attr) -> None:
         t = getattr(obj, attr)
@@ -180,7 +201,7 @@ class GroupCoordinatorShard:
             return self._schedule_expiry(group, member)
         log.info("member %s of group %s expired after session.timeout.ms %d", member.member_id,
                  group.group_id, member.session_timeout_ms)
-        self._write(self._remove_member_and_update(group, member))
+        self.write_or_warn(self._remove_member_and_update(group, member))
 
     @staticmethod
     def _resolve(fut, value) -> None:
@@ -256,12 +277,12 @@ class GroupCoordinatorShard:
             group.join_timer = self._call_later(delay / 1000.0, lambda: self._on_initial_delay(group))
             return
         group.in_initial_delay = False
-        self._write(self._complete_join(group))
+        self.write_or_warn(self._complete_join(group))
 
     def _on_join_timeout(self, group: Group) -> None:
         group.join_timer = None
         if group.is_(PR):
-            self._write(self._complete_join(group))
+            self.write_or_warn(self._complete_join(group))
 
     def _try_complete_join(self, group: Group) -> list:
         # the initial delay is never cut short: its point is to wait for more members
@@ -392,7 +413,7 @@ class GroupCoordinatorShard:
 
     def _on_pending_expired(self, group: Group, member_id: str) -> None:
         if group.pending_members.pop(member_id, None) is not None and group.is_(PR):
-            self._write(self._try_complete_join(group))
+            self.write_or_warn(self._try_complete_join(group))
 
     def _maybe_prepare_rebalance(self, group: Group) -> list:
         if group.is_(S) or group.is_(CR) or group.is_(E):
@@ -445,12 +466,31 @@ class GroupCoordinatorShard:
         assignments = {a["member_id"]: bytes(a["assignment"] or b"") for a in request["assignments"]}
         for m in group.members.values():
             m.assignment = assignments.get(m.member_id, b"")  # members the leader left out get nothing
+        try:
+            self._write(self._group_record(group))  # stored before anyone is answered
+        except OSError as exc:
+            warn_storage_failure(log, ("__consumer_offsets", self.partition_index),
+                                 "cannot store the assignment of group %r in __consumer_offsets-%d: %s",
+                                 group.group_id, self.partition_index, exc)
+            self._assignment_failed(group, ErrorCode.NOT_COORDINATOR)
+            return answer(ErrorCode.NOT_COORDINATOR)
         group.transition_to(S)
         for m in group.members.values():
             sf, m.sync_future = m.sync_future, None
             self._resolve(sf, {"throttle_time_ms": 0, "error_code": 0, "assignment": m.assignment,
                                "protocol_type": group.protocol_type, "protocol_name": group.protocol_name})
-        return self._group_record(group), fut
+        return [], fut
+
+    def _assignment_failed(self, group: Group, error: int) -> None:
+        """Kafka's resetAndPropagateAssignmentError + maybePrepareRebalance: the assignment that
+        could not be stored is void, every parked SyncGroup gets ``error``, and the group
+        rebalances (members rejoin once they have found their coordinator again)."""
+        for m in group.members.values():
+            m.assignment = b""
+            sf, m.sync_future = m.sync_future, None
+            self._resolve(sf, {"throttle_time_ms": 0, "error_code": error, "assignment": b"",
+                               "protocol_type": group.protocol_type, "protocol_name": group.protocol_name})
+        self.write_or_warn(self._prepare_rebalance(group))
 
     # -- Heartbeat / LeaveGroup ------------------------------------------------------------------
     def heartbeat(self, request: dict) -> tuple[list, dict]:

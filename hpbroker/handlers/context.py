@@ -33,6 +33,7 @@ from hpbroker.replication.purgatory import Purgatory
 from hpbroker.storage import LogConfig, LogManager
 from hpbroker.storage import cleaner, swap
 from hpbroker.storage.cleaner import CleanResult, dirtiness
+from hpbroker.storage.write_failures import warn_storage_failure
 
 log = logging.getLogger(__name__)
 
@@ -259,8 +260,9 @@ class BrokerContext:
             try:
                 self.group_coordinator.maybe_expire_offsets()
                 self.group_coordinator.compact()
-            except OSError:
-                log.exception("compacting %s failed", "__consumer_offsets")
+            except OSError as exc:  # a full disk: tried again next tick, reported now and then
+                warn_storage_failure(log, ("__consumer_offsets", "maintenance"),
+                                     "expiring or compacting __consumer_offsets failed: %s", exc)
         self.logs.run_maintenance()
         for p in self.partitions.values():
             if p.log.log_start_offset > p.high_watermark:  # retention cannot pass the HW

@@ -2,9 +2,18 @@
 
 A group with members -> NON_EMPTY_GROUP; unknown -> GROUP_ID_NOT_FOUND. Deletion writes
 tombstones (null values) for every committed offset and for the group metadata.
+
+If the tombstones cannot be written (a full disk), that group answers NOT_COORDINATOR (Kafka's
+mapping of a storage error for group writes) and stays as it was: the coordinator replays only
+what it appended.
 """
+import logging
+
 from hpbroker.handlers.group_common import shard_of
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.storage.write_failures import warn_storage_failure
+
+log = logging.getLogger(__name__)
 
 API_KEY = 42
 MIN_VERSION, MAX_VERSION = 0, 1
@@ -18,6 +27,11 @@ def handle(ctx, request):
             results.append({"group_id": group_id, "error_code": ErrorCode.NOT_COORDINATOR})
             continue
         records, error = shard.delete_group(group_id)
-        coordinator.write(shard, records)
+        try:
+            coordinator.write(shard, records)
+        except OSError as exc:
+            warn_storage_failure(log, ("__consumer_offsets", shard.partition_index),
+                                 "cannot delete group %r: %s", group_id, exc)
+            error = ErrorCode.NOT_COORDINATOR
         results.append({"group_id": group_id, "error_code": error})
     return {"throttle_time_ms": 0, "results": results}

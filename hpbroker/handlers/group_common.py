@@ -27,8 +27,10 @@ async def _await_parked(fut: asyncio.Future) -> dict:
 
 
 def finish(coordinator, shard, records, result):
-    """Append the operation's records (then replay them), and answer now or when parked ends."""
-    coordinator.write(shard, records)
+    """Append the operation's records (then replay them), and answer now or when parked ends.
+    What JoinGroup/SyncGroup leave here is at most the metadata of a group that became Empty,
+    whose loss Kafka only logs; the leader's SyncGroup stores its assignment itself, first."""
+    shard.write_or_warn(records)
     if isinstance(result, asyncio.Future):
         return _await_parked(result)
     return result

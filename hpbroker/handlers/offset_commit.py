@@ -14,7 +14,7 @@ it appended).
 import logging
 
 from hpbroker.handlers.group_common import shard_of
-from hpbroker.handlers.request import warn_storage_failure
+from hpbroker.storage.write_failures import warn_storage_failure
 from hpbroker.protocol.errors import ErrorCode
 
 log = logging.getLogger(__name__)

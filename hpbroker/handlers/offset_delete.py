@@ -7,10 +7,16 @@ UNKNOWN_TOPIC_OR_PARTITION and go no further; the group then decides the rest
 (``GroupCoordinatorShard.delete_offsets``): an Empty group loses them all, a consumer group with
 members keeps the offsets of topics it subscribes to (GROUP_SUBSCRIBED_TO_TOPIC per partition).
 A group-level error (INVALID_GROUP_ID, GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, NOT_COORDINATOR) is
-the whole answer, with no topics. Deletion writes tombstones to ``__consumer_offsets``.
+the whole answer, with no topics. Deletion writes tombstones to ``__consumer_offsets``; if they
+cannot be written (a full disk) the answer is NOT_COORDINATOR and no offset is gone.
 """
+import logging
+
 from hpbroker.handlers.group_common import shard_of
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.storage.write_failures import warn_storage_failure
+
+log = logging.getLogger(__name__)
 
 API_KEY = 47
 MIN_VERSION, MAX_VERSION = 0, 0
@@ -33,7 +39,12 @@ def handle(ctx, request):
     records, group_error, decided = shard.delete_offsets(request["group_id"], known)
     if group_error:
         return _group_error(group_error)
-    coordinator.write(shard, records)
+    try:
+        coordinator.write(shard, records)
+    except OSError as exc:
+        warn_storage_failure(log, ("__consumer_offsets", shard.partition_index),
+                             "cannot delete offsets of group %r: %s", request["group_id"], exc)
+        return _group_error(ErrorCode.NOT_COORDINATOR)
     errors.update(decided)
     topics: dict[str, list] = {}
     for tp in asked:

@@ -20,7 +20,8 @@ would stop the broker.
 """
 import logging
 
-from hpbroker.handlers.request import CloseConnection, warn_storage_failure
+from hpbroker.handlers.request import CloseConnection
+from hpbroker.storage.write_failures import warn_storage_failure
 from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.replication.partition import AppendError

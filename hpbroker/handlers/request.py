@@ -1,12 +1,7 @@
-"""The per-request context a handler receives, the signals it can raise, and a log helper."""
+"""The per-request context a handler receives, and the signals it can raise."""
 from __future__ import annotations
 
-import logging
-import time
 from dataclasses import dataclass
-
-STORAGE_WARNING_EVERY_S = 10.0
-_last_warning: dict[object, float] = {}
 
 
 class CloseConnection(Exception):
@@ -22,12 +17,3 @@ class RequestContext:
     correlation_id: int
     client_id: str | None
     peer: str
-
-
-def warn_storage_failure(logger: logging.Logger, key, message: str, *args) -> None:
-    """Log a refused write at most once per STORAGE_WARNING_EVERY_S per ``key``: a full disk
-    fails every request, and a log line for each would fill it faster."""
-    now = time.monotonic()
-    if now - _last_warning.get(key, -STORAGE_WARNING_EVERY_S) >= STORAGE_WARNING_EVERY_S:
-        _last_warning[key] = now
-        logger.warning(message, *args)

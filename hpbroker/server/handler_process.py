@@ -38,7 +38,8 @@ from collections import deque
 
 from hpbroker import protocol
 from hpbroker.handlers import REGISTRY
-from hpbroker.handlers.request import CloseConnection, RequestContext, warn_storage_failure
+from hpbroker.handlers.request import CloseConnection, RequestContext
+from hpbroker.storage.write_failures import warn_storage_failure
 from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
 from hpbroker.server.topology import SafetyPeriod, WakeBatcher, tell_ready

@@ -99,3 +99,62 @@ def test_a_handler_that_cannot_open_new_partitions_keeps_serving():
         resource.prlimit(h1, resource.RLIMIT_FSIZE, (hard, hard))
         assert produce_all(late) == 0
         assert _read_all(b.bootstrap, late, 1) == [b"v"]  # partition 0's record, read back
+
+
+def _failures(broker):
+    return [line for line in broker.extra["log"] if " failed on api key " in line or "Traceback" in line]
+
+
+def test_group_writes_refused_then_resumed():
+    """__consumer_offsets refuses writes: a rebalance's SyncGroup, DeleteGroups and OffsetDelete
+    answer NOT_COORDINATOR (Kafka's mapping of a storage error) and change nothing; no request
+    fails outright. Once the disk takes writes again the same clients carry on."""
+    from kafka import TopicPartition as KTopicPartition
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import NotCoordinatorError
+
+    with mode_broker(subprocess=True) as b:
+        topic = create_topic(b.bootstrap, "full-disk-groups")
+        p = Producer({"bootstrap.servers": b.bootstrap})
+        for i in range(20):
+            p.produce(topic, b"%d" % i, partition=0)
+        assert p.flush(15) == 0
+        # a group with committed offsets and no members; its __consumer_offsets partition holds them
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "fd-old", "enable.auto.commit": False})
+        c.assign([TopicPartition(topic, 0, 0)])
+        c.commit(offsets=[TopicPartition(topic, 0, 20)], asynchronous=False)
+        c.close()
+        admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=15000)
+        try:
+            pids = _writers(b)
+            _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+            for pid in pids:
+                resource.prlimit(pid, resource.RLIMIT_FSIZE, (1, hard))
+
+            assert admin.delete_groups(["fd-old"]) == {"fd-old": "NotCoordinatorError"}
+            with pytest.raises(NotCoordinatorError):
+                admin.delete_group_offsets("fd-old", [KTopicPartition(topic, 0)])
+
+            sub = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "fd-new", "auto.offset.reset": "earliest",
+                            "session.timeout.ms": 10000})
+            sub.subscribe([topic])
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not any("cannot store the assignment" in line
+                                                          for line in b.extra["log"]):
+                assert sub.poll(0.2) is None
+            assert any("cannot store the assignment of group 'fd-new'" in line for line in b.extra["log"])
+            assert sub.assignment() == []
+
+            for pid in pids:
+                resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard, hard))
+            got, deadline = [], time.monotonic() + 60
+            while len(got) < 20 and time.monotonic() < deadline:
+                m = sub.poll(0.2)
+                if m is not None and not m.error():
+                    got.append(int(m.value()))
+            sub.close()
+            assert got == list(range(20))
+            assert admin.delete_groups(["fd-old"]) == {"fd-old": "OK"}
+            assert not _failures(b), _failures(b)
+        finally:
+            admin.close()
