@@ -30,6 +30,7 @@ from hpbroker.records.batch import read_header
 from hpbroker.records.builder import build_batch
 from hpbroker.records.records import iter_batch_records
 from hpbroker.storage.fd_limits import partition_room
+from hpbroker.storage.write_failures import warn_storage_failure
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +191,8 @@ def iter_log_records(plog):
 def get_coordinator(broker) -> GroupCoordinator | None:
     """The process's GroupCoordinator, created (topic, shards loaded) on the first group request;
     None in a process that may not create topics (a handler other than the controller), or has
-    no room for the topic's partitions under its open-file limit, while __consumer_offsets does
-    not exist: its group requests are then answered NOT_COORDINATOR."""
+    no room for the topic's partitions under its open-file limit or on its disk, while
+    __consumer_offsets does not exist: its group requests are then answered NOT_COORDINATOR."""
     coordinator = getattr(broker, "group_coordinator", None)
     if coordinator is None:
         info = broker.topics.get(GROUP_METADATA_TOPIC)
@@ -206,5 +207,10 @@ def get_coordinator(broker) -> GroupCoordinator | None:
         if owns is not None:
             n = info.num_partitions if info else int(broker.config.get("offsets.topic.num.partitions"))
             owned = [p for p in range(n) if owns(GROUP_METADATA_TOPIC, p)]
-        coordinator = broker.group_coordinator = GroupCoordinator(broker, owned)
+        try:
+            coordinator = broker.group_coordinator = GroupCoordinator(broker, owned)
+        except OSError as exc:  # a full disk: the topic was not created; asked again next time
+            warn_storage_failure(log, (GROUP_METADATA_TOPIC, "create"), "cannot create %s: %s",
+                                 GROUP_METADATA_TOPIC, exc)
+            return None
     return coordinator

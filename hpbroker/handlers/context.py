@@ -197,9 +197,27 @@ class BrokerContext:
             self.partitions[(topic.name, i)] = Partition(topic.name, i, plog)
 
     def create_topic(self, name: str, num_partitions: int, configs: dict[str, str]) -> TopicInfo:
-        info = self.topics.create(name, num_partitions, configs)
-        self._open_partitions(info, range(num_partitions))
+        """Open the topic's partitions, then register it: the registry is the commit point. If
+        either cannot be written (a full disk: OSError), whatever was opened is removed again
+        and nothing is registered, so the topic does not half exist until a restart."""
+        info = self.topics.new_topic(name, num_partitions, configs)
+        self._open_or_undo(info, range(num_partitions), lambda: self.topics.add(info))
         return info
+
+    def _open_or_undo(self, info: TopicInfo, indexes, register) -> None:
+        indexes = list(indexes)
+        try:
+            self._open_partitions(info, indexes)
+            register()
+        except OSError:
+            for i in indexes:
+                self._drop_partition(info.name, i)
+            raise
+
+    def _drop_partition(self, name: str, index: int) -> None:
+        """Close and delete a partition this process opened for a change that did not happen."""
+        self.partitions.pop((name, index), None)
+        self.logs.delete(name, index)
 
     def delete_topic(self, name: str) -> None:
         info = self.topics.delete(name)
@@ -214,8 +232,9 @@ class BrokerContext:
     def add_partitions(self, name: str, count: int) -> None:
         info = self.topics.get(name)
         old = info.num_partitions
-        self.topics.set_partitions(name, count)
-        self._open_partitions(info, range(old, count))
+        # opened before the new count is registered (see create_topic); _open_partitions reads
+        # only the topic's name and configs
+        self._open_or_undo(info, range(old, count), lambda: self.topics.set_partitions(name, count))
 
     def set_topic_configs(self, name: str, configs: dict[str, str]) -> None:
         self.topics.set_configs(name, configs)

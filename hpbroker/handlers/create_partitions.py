@@ -5,10 +5,15 @@ INVALID_PARTITIONS, as is growing by more partitions than the broker's open-file
 room for (storage/fd_limits.py); assignments that name another broker -> INVALID_REPLICA_ASSIGNMENT;
 ``__consumer_offsets`` -> INVALID_REQUEST: a group's coordinator is the partition its id hashes
 to modulo that topic's partition count, so more partitions would move groups away from their
-committed offsets (Kafka accepts it and loses them at the next restart)."""
+committed offsets (Kafka accepts it and loses them at the next restart). A disk that refuses the
+new partitions' files or the registry -> KAFKA_STORAGE_ERROR; the topic keeps its count."""
+import logging
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage.fd_limits import no_room_message, partition_room
+from hpbroker.storage.write_failures import warn_storage_failure
+
+log = logging.getLogger(__name__)
 
 API_KEY = 37
 MIN_VERSION, MAX_VERSION = 0, 1
@@ -40,6 +45,10 @@ def handle(ctx, request):
         ):
             code, message = ErrorCode.INVALID_REPLICA_ASSIGNMENT, "Invalid replica assignment."
         elif not request.get("validate_only", False):
-            broker.add_partitions(name, count)
+            try:
+                broker.add_partitions(name, count)
+            except OSError as exc:  # a full disk: the topic keeps its partition count
+                warn_storage_failure(log, ("create", name), "cannot add partitions to %r: %s", name, exc)
+                code, message = ErrorCode.KAFKA_STORAGE_ERROR, f"Cannot add partitions: {exc.strerror or exc}"
         results.append({"name": name, "error_code": code, "error_message": message})
     return {"throttle_time_ms": 0, "results": results}

@@ -5,15 +5,20 @@ TOPIC_ALREADY_EXISTS; partitions 0 or below -1, or more than the broker's open-f
 room for (storage/fd_limits.py) -> INVALID_PARTITIONS; a replication factor above
 the number of brokers (1) -> INVALID_REPLICATION_FACTOR; assignments naming another broker ->
 INVALID_REPLICA_ASSIGNMENT; unknown config or bad value -> INVALID_CONFIG; the same topic twice in
-one request -> INVALID_REQUEST. ``validate_only`` checks everything and creates nothing.
+one request -> INVALID_REQUEST; a disk that refuses the topic's files or the registry ->
+KAFKA_STORAGE_ERROR, with nothing of the topic left behind. ``validate_only`` checks everything and creates nothing.
 num_partitions / replication_factor -1 (v4+) take the broker defaults.
 """
+import logging
 from collections import Counter
 
 from hpbroker.config import ConfigError, validate_topic_configs
 from hpbroker.metadata.topics import InvalidTopic, validate_topic_name
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage.fd_limits import no_room_message, partition_room
+from hpbroker.storage.write_failures import warn_storage_failure
+
+log = logging.getLogger(__name__)
 
 API_KEY = 19
 MIN_VERSION, MAX_VERSION = 0, 4
@@ -88,7 +93,14 @@ def handle(ctx, request):
             results.append(res)
             continue
         if not request.get("validate_only", False):
-            broker.create_topic(name, num_partitions, configs)
+            try:
+                broker.create_topic(name, num_partitions, configs)
+            except OSError as exc:  # a full disk: nothing of the topic is left behind
+                warn_storage_failure(log, ("create", name), "cannot create topic %r: %s", name, exc)
+                res["error_code"] = ErrorCode.KAFKA_STORAGE_ERROR
+                res["error_message"] = f"Cannot create topic {name}: {exc.strerror or exc}"
+                results.append(res)
+                continue
         res["num_partitions"], res["replication_factor"] = num_partitions, 1
         results.append(res)
     return {"throttle_time_ms": 0, "topics": results}

@@ -34,7 +34,8 @@ def handle(ctx, request):
                 "node_id": -1, "host": "", "port": -1}
     if not ctx.broker.ensure_group_coordinator():
         return {"throttle_time_ms": 0, "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE,
-                "error_message": "the group coordinator cannot open its partitions (open-file limit)",
+                "error_message": "the group coordinator cannot create its partitions "
+                                 "(open-file limit, or a disk that refuses writes)",
                 "node_id": -1, "host": "", "port": -1}
     node = ctx.broker.node
     return {"throttle_time_ms": 0, "error_code": 0, "error_message": None,

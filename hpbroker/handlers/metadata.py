@@ -7,10 +7,14 @@ client asks again and finds it. The controller id is this node, so admin clients
 requests here. Leader epoch is constant (0) on a single node. Authorized operations, when asked
 (v8+), are all of them (handlers/authorized.py).
 """
+import logging
 from hpbroker.handlers import authorized
 from hpbroker.metadata.topics import InvalidTopic, validate_topic_name
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage.fd_limits import partition_room
+from hpbroker.storage.write_failures import warn_storage_failure
+
+log = logging.getLogger(__name__)
 
 API_KEY = 3
 MIN_VERSION, MAX_VERSION = 0, 8
@@ -66,8 +70,12 @@ def handle(ctx, request):
                 # out of open files: not created, as a refused CreateTopics (storage/fd_limits.py)
                 topics.append(_error_entry(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
             elif allow_create:
-                broker.create_topic(name, broker.config.get("num.partitions"), {})
-                topics.append(_error_entry(name, ErrorCode.LEADER_NOT_AVAILABLE))
+                try:
+                    broker.create_topic(name, broker.config.get("num.partitions"), {})
+                    topics.append(_error_entry(name, ErrorCode.LEADER_NOT_AVAILABLE))
+                except OSError as exc:  # a full disk: not created, as a refused CreateTopics
+                    warn_storage_failure(log, ("create", name), "cannot create topic %r: %s", name, exc)
+                    topics.append(_error_entry(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
             else:
                 topics.append(_error_entry(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
     node = broker.node

@@ -10,6 +10,7 @@ Who may touch: the broker's main event loop only (single-node controller duties)
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -99,37 +100,61 @@ class TopicRegistry:
     def __iter__(self):
         return iter(list(self.topics.values()))
 
-    def create(self, name: str, num_partitions: int, configs: dict[str, str] | None = None) -> TopicInfo:
-        info = TopicInfo(name, uuid.uuid4().bytes, num_partitions, dict(configs or {}))
-        self.topics[name] = info
-        self._save()
+    # Each change is saved before it counts: if the file cannot be written (a full disk), the
+    # change is undone in memory and the OSError raised, so memory never holds what the file
+    # would lose at the next restart.
+    @staticmethod
+    def new_topic(name: str, num_partitions: int, configs: dict[str, str] | None = None) -> TopicInfo:
+        """A topic with a fresh id, not yet registered (its partitions are opened first)."""
+        return TopicInfo(name, uuid.uuid4().bytes, num_partitions, dict(configs or {}))
+
+    def add(self, info: TopicInfo) -> TopicInfo:
+        self.topics[info.name] = info
+        self._save_or(lambda: self.topics.pop(info.name, None))
         return info
+
+    def create(self, name: str, num_partitions: int, configs: dict[str, str] | None = None) -> TopicInfo:
+        return self.add(self.new_topic(name, num_partitions, configs))
 
     def delete(self, name: str) -> TopicInfo:
         info = self.topics.pop(name)
-        self._save()
+        self._save_or(lambda: self.topics.__setitem__(name, info))
         return info
 
     def set_partitions(self, name: str, count: int) -> None:
-        self.topics[name].num_partitions = count
-        self._save()
+        info = self.topics[name]
+        old, info.num_partitions = info.num_partitions, count
+        self._save_or(lambda: setattr(info, "num_partitions", old))
 
     def set_configs(self, name: str, configs: dict[str, str]) -> None:
-        self.topics[name].configs = dict(configs)
-        self._save()
+        info = self.topics[name]
+        old, info.configs = info.configs, dict(configs)
+        self._save_or(lambda: setattr(info, "configs", old))
 
     def set_broker_configs(self, configs: dict[str, str]) -> None:
-        self.broker_configs = dict(configs)
-        self._save()
+        old, self.broker_configs = self.broker_configs, dict(configs)
+        self._save_or(lambda: setattr(self, "broker_configs", old))
+
+    def _save_or(self, undo) -> None:
+        try:
+            self._save()
+        except OSError:
+            undo()
+            raise
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "wb") as f:
-            f.write(self.to_bytes())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        try:
+            with open(tmp, "wb") as f:
+                f.write(self.to_bytes())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)  # the registry file itself is untouched
+            raise
         dfd = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(dfd)

@@ -49,6 +49,10 @@ class HandlerContext(BrokerContext):
                 self.rows[key] = row
                 self.publish(topic.name, i)
 
+    def _drop_partition(self, topic: str, index: int) -> None:
+        self._forget_partition(topic, index)
+        super()._drop_partition(topic, index)
+
     def publish(self, topic: str, index: int) -> None:
         row = self.rows.get((topic, index))
         p = self.partitions.get((topic, index))

@@ -158,3 +158,55 @@ def test_group_writes_refused_then_resumed():
             assert not _failures(b), _failures(b)
         finally:
             admin.close()
+
+
+def test_topics_and_the_group_coordinator_not_created_on_a_full_disk():
+    """A disk that refuses the files of a new topic: CreateTopics answers KAFKA_STORAGE_ERROR and
+    leaves nothing behind (no registered topic without partitions), auto-creation answers
+    UNKNOWN_TOPIC_OR_PARTITION, the group coordinator is COORDINATOR_NOT_AVAILABLE instead of a
+    closed connection; with room again, the same names are created and used."""
+    from confluent_kafka import KafkaError
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    with mode_broker(subprocess=True) as b:
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        pids = _writers(b)
+        _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        for pid in pids:
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (4096, hard))  # no room for index files
+
+        fs = admin.create_topics([NewTopic("refused", num_partitions=2, replication_factor=1)],
+                                 operation_timeout=10)
+        with pytest.raises(Exception) as info:
+            fs["refused"].result(timeout=15)
+        assert info.value.args[0].code() == KafkaError.KAFKA_STORAGE_ERROR
+        assert "refused" not in admin.list_topics(timeout=10).topics
+
+        # auto-creation through Metadata, and the first group (its coordinator's topic)
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "fd-first", "auto.offset.reset": "earliest",
+                      "allow.auto.create.topics": True})
+        c.subscribe(["auto-refused"])
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not any("cannot create __consumer_offsets" in line
+                                                      for line in b.extra["log"]):
+            c.poll(0.2)
+        assert any("cannot create __consumer_offsets" in line for line in b.extra["log"])
+        topics = admin.list_topics(timeout=10).topics
+        assert "auto-refused" not in topics and "__consumer_offsets" not in topics
+
+        for pid in pids:
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard, hard))
+        create_topic(b.bootstrap, "refused", partitions=2)  # not TOPIC_ALREADY_EXISTS
+        p = Producer({"bootstrap.servers": b.bootstrap})
+        for partition in (0, 1):
+            p.produce("refused", b"v%d" % partition, partition=partition)
+        p.produce("auto-refused", b"auto")
+        assert p.flush(30) == 0
+        got, deadline = [], time.monotonic() + 60
+        while not got and time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                got.append(m.value())
+        c.close()
+        assert got == [b"auto"]
+        assert not _failures(b), _failures(b)
