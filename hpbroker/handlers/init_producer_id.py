@@ -1,4 +1,9 @@
-"""InitProducerId (key 22), versions 0-1: a new producer id (epoch 0) for an idempotent producer.
+"""InitProducerId (key 22), versions 0-4: a new producer id (epoch 0) for an idempotent producer.
+
+v3+ may carry the producer's current id and epoch (KIP-360: a producer that lost track of its
+sequence numbers asks for a bumped epoch). Without a transactional id Kafka's transaction
+coordinator "always blindly" hands out a new producer id with epoch 0, whatever id and epoch the
+request carries, and so does this handler: the producer starts afresh under the new id.
 
 Producer ids are unique across restarts of the node (seeded from the clock at start-up), so a
 restarted broker never hands out an id whose sequence state is still in a log. Transactions are
@@ -8,7 +13,7 @@ transaction coordinator.
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 22
-MIN_VERSION, MAX_VERSION = 0, 1
+MIN_VERSION, MAX_VERSION = 0, 4
 
 
 def handle(ctx, request):

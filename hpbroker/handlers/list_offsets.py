@@ -1,4 +1,4 @@
-"""ListOffsets (key 2), versions 1-5: offsets by timestamp.
+"""ListOffsets (key 2), versions 1-8: offsets by timestamp.
 
 timestamp -2 (earliest) -> log start offset; -1 (latest) -> high watermark (= last stable offset
 without transactions); t >= 0 -> the first offset whose batch has a timestamp >= t, from the time
@@ -13,7 +13,7 @@ above the high watermark are not given out (offset and timestamp -1), as Kafka f
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 2
-MIN_VERSION, MAX_VERSION = 1, 5
+MIN_VERSION, MAX_VERSION = 1, 8
 
 LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
 

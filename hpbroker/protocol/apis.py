@@ -41,7 +41,7 @@ MESSAGES: "MappingProxyType[int, tuple[Message, Message]]" = MappingProxyType(
 SUPPORTED_VERSIONS = MappingProxyType({
     0: (3, 10),    # Produce: 3 = magic 2 only; 9 first flexible
     1: (4, 13),    # Fetch: 12 first flexible, 13 topic ids
-    2: (1, 7),     # ListOffsets: 6 first flexible
+    2: (1, 8),     # ListOffsets: 6 first flexible, 7 MAX_TIMESTAMP, 8 EARLIEST_LOCAL
     3: (0, 10),    # Metadata: 9 first flexible
     8: (2, 9),     # OffsetCommit: 8 first flexible
     9: (1, 7),     # OffsetFetch: 6 first flexible
@@ -57,7 +57,7 @@ SUPPORTED_VERSIONS = MappingProxyType({
     19: (0, 6),    # CreateTopics: 5 first flexible
     20: (0, 5),    # DeleteTopics: 4 first flexible
     21: (0, 2),    # DeleteRecords: 2 first flexible
-    22: (0, 3),    # InitProducerId: 2 first flexible
+    22: (0, 4),    # InitProducerId: 2 first flexible, 3 producer id and epoch (KIP-360)
     23: (0, 4),    # OffsetForLeaderEpoch: 4 first flexible
     32: (0, 4),    # DescribeConfigs: 4 first flexible
     33: (0, 2),    # AlterConfigs: 2 first flexible
