@@ -442,7 +442,7 @@ class Connection:
         except Exception:
             log.exception("%s failed on api key %d v%d from %s", handler.__name__, api_key, version, self.peer)
             return self.close("internal error")
-        if inspect.isawaitable(result):
+        if type(result) is not dict and inspect.isawaitable(result):  # skips the ABC check (~0.3 us) for a plain answer
             task = self.loop.create_task(result)
             self._tasks.add(task)
             task.add_done_callback(lambda t, s=seq, c=ctx: self._finish_task(t, s, c))

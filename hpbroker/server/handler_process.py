@@ -218,7 +218,7 @@ class HandlerProcess:
         except Exception:
             log.exception("%s failed on api key %d v%d", handler.__name__, api_key, api_version)
             return self._push(reply, env.CLOSE)
-        if inspect.isawaitable(result):
+        if type(result) is not dict and inspect.isawaitable(result):  # skips the ABC check (~0.3 us) for a plain answer
             task = self.loop.create_task(self._finish(reply, result))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

@@ -80,3 +80,20 @@ def test_time_index(tmp_path):
     assert t.last_entry() == (1000, 0)
     assert t.sanity_check(5) and not t.sanity_check(0)
     t.close()
+
+
+@pytest.mark.parametrize("cls", [OffsetIndex, TimeIndex])
+def test_in_memory_columns_match_the_file_as_entries_are_added(tmp_path, cls):
+    """Entries go to the mapped file and to the columns lookups search (grown as they fill up):
+    both hold the same values after every append, across column growth."""
+    idx = cls(str(tmp_path / "0.idx"), 0, 80_000, preallocate=True)
+    try:
+        for i in range(1, 300):
+            idx.append(*((3 * i, 1000 * i) if cls is OffsetIndex else (10_000 + i, 3 * i)))
+            if i in (1, 63, 64, 65, 128, 129, 299):
+                n = idx.entries
+                assert n == i
+                for name in cls.DTYPE.names:
+                    assert np.array_equal(idx.column(name)[:n], idx._arr[:n][name])
+    finally:
+        idx.close()
