@@ -1,15 +1,29 @@
-"""ListGroups (key 16), versions 0-2: every group this process coordinates (all but Dead). In
-multi-process mode every handler is asked and the processor concatenates their lists."""
+"""ListGroups (key 16), versions 0-5: every group this process coordinates (all but Dead). In
+multi-process mode every handler is asked and the processor concatenates their lists.
+
+v4+ (KIP-518) answers each group's state and takes ``states_filter``; v5 (KIP-848) answers each
+group's type and takes ``types_filter``. An empty filter keeps every group; names are compared
+case-insensitively, as Kafka's group coordinator does, so a name it does not know matches no
+group. Every group here is a classic one (the JoinGroup/SyncGroup protocol), type "classic".
+"""
 from hpbroker.coordinator.coordinator import get_coordinator
 
 API_KEY = 16
-MIN_VERSION, MAX_VERSION = 0, 2
+MIN_VERSION, MAX_VERSION = 0, 5
+
+GROUP_TYPE = "classic"
 
 
 def handle(ctx, request):
     coordinator = get_coordinator(ctx.broker)
     if coordinator is None:  # no __consumer_offsets yet, so no group either
         return {"throttle_time_ms": 0, "error_code": 0, "groups": []}
-    groups = [{"group_id": g.group_id, "protocol_type": g.protocol_type or "", "group_state": g.state.value}
-              for shard in coordinator.shards.values() for g in shard.list_groups()]
+    states = {s.lower() for s in request.get("states_filter") or ()}
+    types = {t.lower() for t in request.get("types_filter") or ()}
+    if types and GROUP_TYPE not in types:
+        return {"throttle_time_ms": 0, "error_code": 0, "groups": []}
+    groups = [{"group_id": g.group_id, "protocol_type": g.protocol_type or "", "group_state": g.state.value,
+               "group_type": GROUP_TYPE}
+              for shard in coordinator.shards.values() for g in shard.list_groups()
+              if not states or g.state.value.lower() in states]
     return {"throttle_time_ms": 0, "error_code": 0, "groups": groups}

@@ -51,7 +51,7 @@ SUPPORTED_VERSIONS = MappingProxyType({
     13: (0, 5),    # LeaveGroup: 4 first flexible
     14: (0, 5),    # SyncGroup: 4 first flexible
     15: (0, 5),    # DescribeGroups: 5 first flexible
-    16: (0, 4),    # ListGroups: 3 first flexible
+    16: (0, 5),    # ListGroups: 3 first flexible, 4 states (KIP-518), 5 types (KIP-848)
     17: (0, 1),    # SaslHandshake: never flexible
     18: (0, 4),    # ApiVersions: 3 first flexible (body only for the response, see below)
     19: (0, 6),    # CreateTopics: 5 first flexible

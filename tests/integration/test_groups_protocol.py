@@ -51,7 +51,7 @@ def test_versions_advertised(raw):
     keys = {a["api_key"]: (a["min_version"], a["max_version"]) for a in raw.request(API_VERSIONS, 0, {})["api_keys"]}
     assert keys[COMMIT] == (2, 7) and keys[FETCH] == (1, 5) and keys[FIND_COORDINATOR] == (0, 2)
     assert keys[JOIN] == (0, 5) and keys[SYNC] == (0, 3) and keys[HEARTBEAT] == (0, 3) and keys[LEAVE] == (0, 3)
-    assert keys[LIST] == (0, 2) and keys[DESCRIBE] == (0, 4) and keys[DELETE] == (0, 1)
+    assert keys[LIST] == (0, 5) and keys[DESCRIBE] == (0, 4) and keys[DELETE] == (0, 1)
 
 
 def test_find_coordinator(gbroker, raw):
@@ -182,3 +182,47 @@ def test_kafka_admin_client_sees_groups_of_every_coordinator(gbroker, topic_name
         f.result()
     left = {g.group_id for g in admin.list_consumer_groups(request_timeout=10).result().valid}
     assert groups[3] in left and not set(groups[:3]) & left
+
+
+def test_list_groups_by_state_and_type(gbroker, topic_name):
+    """ListGroups v4 filters by state and answers it (KIP-518), v5 by type (KIP-848): through
+    confluent-kafka's list_consumer_groups(states=...), with groups on every coordinator."""
+    from confluent_kafka import ConsumerGroupState
+    from confluent_kafka.admin import AdminClient
+
+    from .groupclients import confluent_consumer, wait_until
+
+    create_topic(gbroker.bootstrap, topic_name, 1)
+    empty = groups_on_every_handler()
+    with RawClient(gbroker.bootstrap) as raw:
+        for g in empty:
+            assert _commit(raw, g, topic_name, [(0, 1)])["topics"][0]["partitions"][0]["error_code"] == 0
+    live = group_id()
+    c = confluent_consumer(gbroker.bootstrap, live)
+    try:
+        c.subscribe([topic_name])
+        assert wait_until(lambda: (c.poll(0.1), c.assignment())[1], 30)
+        admin = AdminClient({"bootstrap.servers": gbroker.bootstrap})
+
+        def listed(states=None):
+            r = admin.list_consumer_groups(states=states, request_timeout=10).result()
+            return {g.group_id: g.state for g in r.valid if g.group_id in empty + [live]}
+
+        assert listed() == {**{g: ConsumerGroupState.EMPTY for g in empty}, live: ConsumerGroupState.STABLE}
+        assert listed({ConsumerGroupState.STABLE}) == {live: ConsumerGroupState.STABLE}
+        assert listed({ConsumerGroupState.EMPTY}) == {g: ConsumerGroupState.EMPTY for g in empty}
+        assert listed({ConsumerGroupState.EMPTY, ConsumerGroupState.STABLE}).keys() == set(empty + [live])
+        with RawClient(gbroker.bootstrap) as raw:
+            def ask(version, **filters):
+                r = raw.request(LIST, version, filters)
+                assert r["error_code"] == 0
+                return {g["group_id"]: g for g in r["groups"] if g["group_id"] in empty + [live]}
+            assert set(ask(4, states_filter=["stable"])) == {live}  # names compare case-insensitively
+            assert ask(4, states_filter=["NoSuchState"]) == {}
+            got = ask(5, states_filter=[], types_filter=["classic"])
+            assert set(got) == set(empty + [live]) and {g["group_type"] for g in got.values()} == {"classic"}
+            assert got[live]["group_state"] == "Stable" and got[live]["protocol_type"] == "consumer"
+            assert ask(5, states_filter=[], types_filter=["consumer"]) == {}
+            assert set(ask(2)) == set(empty + [live])  # before v4: no filter, no state
+    finally:
+        c.close()
