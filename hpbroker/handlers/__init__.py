@@ -9,11 +9,14 @@ from __future__ import annotations
 from hpbroker.handlers import (
     alter_configs,
     api_versions,
+    create_acls,
     create_partitions,
     create_topics,
+    delete_acls,
     delete_groups,
     delete_records,
     delete_topics,
+    describe_acls,
     describe_cluster,
     describe_configs,
     describe_groups,
@@ -64,6 +67,9 @@ _MODULES = (
     describe_cluster,
     describe_log_dirs,
     describe_producers,
+    describe_acls,
+    create_acls,
+    delete_acls,
 )
 
 REGISTRY = {m.API_KEY: m for m in _MODULES}

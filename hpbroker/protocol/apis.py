@@ -10,12 +10,12 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from hpbroker.protocol.messages import (
-    alter_configs, api_versions, create_partitions, create_topics, delete_groups, delete_records,
-    delete_topics, describe_cluster, describe_configs, describe_groups, describe_log_dirs,
-    describe_producers, fetch, find_coordinator, heartbeat, incremental_alter_configs,
-    init_producer_id, join_group, leave_group, list_groups, list_offsets, metadata, offset_commit,
-    offset_delete, offset_fetch, offset_for_leader_epoch, produce, sasl_authenticate,
-    sasl_handshake, sync_group,
+    alter_configs, api_versions, create_acls, create_partitions, create_topics, delete_acls,
+    delete_groups, delete_records, delete_topics, describe_acls, describe_cluster, describe_configs,
+    describe_groups, describe_log_dirs, describe_producers, fetch, find_coordinator, heartbeat,
+    incremental_alter_configs, init_producer_id, join_group, leave_group, list_groups, list_offsets,
+    metadata, offset_commit, offset_delete, offset_fetch, offset_for_leader_epoch, produce,
+    sasl_authenticate, sasl_handshake, sync_group,
 )
 from hpbroker.protocol.schema import Message
 
@@ -25,7 +25,7 @@ _MODULES = (
     api_versions, create_topics, delete_topics, delete_records, init_producer_id,
     offset_for_leader_epoch, describe_configs, alter_configs, describe_log_dirs, sasl_authenticate,
     create_partitions, delete_groups, incremental_alter_configs, offset_delete, describe_cluster,
-    describe_producers,
+    describe_producers, describe_acls, create_acls, delete_acls,
 )
 
 #: Kafka API name <-> api key, both ways: API_KEYS["Produce"] == 0, API_NAMES[0] == "Produce"
@@ -59,6 +59,9 @@ SUPPORTED_VERSIONS = MappingProxyType({
     21: (0, 2),    # DeleteRecords: 2 first flexible
     22: (0, 4),    # InitProducerId: 2 first flexible, 3 producer id and epoch (KIP-360)
     23: (0, 4),    # OffsetForLeaderEpoch: 4 first flexible
+    29: (0, 3),    # DescribeAcls: 2 first flexible
+    30: (0, 3),    # CreateAcls: 2 first flexible
+    31: (0, 3),    # DeleteAcls: 2 first flexible
     32: (0, 4),    # DescribeConfigs: 4 first flexible
     33: (0, 2),    # AlterConfigs: 2 first flexible
     35: (0, 4),    # DescribeLogDirs: 2 first flexible

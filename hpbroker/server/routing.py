@@ -107,6 +107,9 @@ ROUTES: dict[int, Route] = {
     21: Route(PARTITIONED, Split("topics", "name", "partitions", "partition_index",
                                  "topics", "name", "partitions")),                      # DeleteRecords
     22: Route(CONTROLLER),                                                              # InitProducerId
+    29: Route(LOCAL),                                                                   # DescribeAcls
+    30: Route(LOCAL),                                                                   # CreateAcls
+    31: Route(LOCAL),                                                                   # DeleteAcls
     32: Route(CONTROLLER),                                                              # DescribeConfigs
     33: Route(CONTROLLER),                                                              # AlterConfigs
     35: Route(LOCAL),                                                                   # DescribeLogDirs

@@ -1,0 +1,14 @@
+"""DescribeAcls (key 29), versions 0-2: hpbroker has no authorizer, so, as a Kafka broker without
+``authorizer.class.name``, it answers SECURITY_DISABLED "No Authorizer is configured on the
+broker". Admin tools then say what is true (ACLs are off) instead of "not supported by broker".
+Versions as Kafka 3.0 advertises them (kafka-python infers the broker's version from such ranges).
+"""
+from hpbroker.protocol.errors import ErrorCode
+
+API_KEY = 29
+MIN_VERSION, MAX_VERSION = 0, 2
+
+
+def handle(ctx, request):
+    return {"throttle_time_ms": 0, "error_code": ErrorCode.SECURITY_DISABLED,
+            "error_message": "No Authorizer is configured on the broker", "resources": []}
