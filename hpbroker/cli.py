@@ -96,6 +96,8 @@ def groups_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="groups_command", required=True)
     lp = sub.add_parser("list", help="every group of the cluster")
     lp.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
+    lp.add_argument("--state", nargs="?", const="", metavar="STATE[,STATE...]",
+                    help="show each group's state; with states (e.g. Stable,Empty), only those groups")
     dp = sub.add_parser("describe", help="members, assignment, committed offset, log end offset and lag")
     dp.add_argument("group")
     dp.add_argument("--bootstrap", required=True, metavar="HOST:PORT")

@@ -16,7 +16,7 @@ from hpbroker.protocol.errors import ErrorCode
 
 API_VERSIONS = 18
 CAPS = {
-    "Metadata": 8, "FindCoordinator": 2, "ListGroups": 2, "DescribeGroups": 4, "OffsetFetch": 5,
+    "Metadata": 8, "FindCoordinator": 2, "ListGroups": 4, "DescribeGroups": 4, "OffsetFetch": 5,
     "ListOffsets": 5, "CreateTopics": 4, "DeleteTopics": 3, "CreatePartitions": 1, "DescribeConfigs": 3,
     "AlterConfigs": 1,
 }

@@ -1,6 +1,8 @@
 """``hpbroker groups list|describe|delete-offsets``: consumer groups of any Kafka-protocol cluster.
 
-list            ListGroups on every broker of the cluster (each lists the groups it coordinates).
+list            ListGroups on every broker of the cluster (each lists the groups it coordinates);
+                ``--state`` adds each group's state, ``--state Stable,Empty`` keeps those states
+                (kafka-consumer-groups.sh --list --state: ListGroups v4+, KIP-518).
 describe        FindCoordinator -> DescribeGroups + OffsetFetch (all committed partitions) at the
                 coordinator; the members' assignments decoded from the consumer protocol; log
                 end offsets with ListOffsets(latest) at each partition's leader; lag = end -
@@ -57,11 +59,30 @@ def list_groups(bootstrap: str) -> list[tuple[str, str]]:
     out = set()
     for host, port in brokers.values():
         with BrokerConnection(host, port) as conn:
-            _, resp = conn.call("ListGroups", {})
+            _, resp = conn.call("ListGroups", {"states_filter": [], "types_filter": []})
             if resp["error_code"]:
                 raise ToolError(f"ListGroups failed on {host}:{port}: {error_text(resp['error_code'])}",
                                 resp['error_code'])
             out.update((g["group_id"], g["protocol_type"]) for g in resp["groups"])
+    return sorted(out)
+
+
+def list_group_states(bootstrap: str, states: list[str]) -> list[tuple[str, str]]:
+    """(group_id, state) of every group in the cluster whose state is in ``states`` (all if
+    empty), sorted. The brokers filter (ListGroups v4+); an older broker is an error, not a list
+    without states."""
+    with BrokerConnection(*split_hostport(bootstrap)) as boot:
+        brokers = brokers_of(metadata(boot, []))
+    out = set()
+    for host, port in brokers.values():
+        with BrokerConnection(host, port) as conn:
+            if conn.version_of("ListGroups") < 4:
+                raise ToolError(f"the broker at {host}:{port} cannot list groups by state (ListGroups v4+)")
+            _, resp = conn.call("ListGroups", {"states_filter": list(states), "types_filter": []})
+            if resp["error_code"]:
+                raise ToolError(f"ListGroups failed on {host}:{port}: {error_text(resp['error_code'])}",
+                                resp['error_code'])
+            out.update((g["group_id"], g["group_state"]) for g in resp["groups"])
     return sorted(out)
 
 
@@ -206,6 +227,11 @@ def format_description(d: GroupDescription) -> str:
 
 def main(args) -> int:
     try:
+        if args.groups_command == "list" and args.state is not None:
+            wanted = [s.strip() for s in args.state.split(",") if s.strip()]
+            rows = [["GROUP", "STATE"]] + [list(r) for r in list_group_states(args.bootstrap, wanted)]
+            print(text_table(rows))
+            return 0
         if args.groups_command == "list":
             for group_id, _ in list_groups(args.bootstrap):
                 print(group_id)

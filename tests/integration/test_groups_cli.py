@@ -98,3 +98,33 @@ def test_groups_delete_offsets(gbroker, topic_name):
     assert committed == {(topic_name, 1): 3}
     out = _cli("delete-offsets", group + "-missing", "--topic", topic_name, "--bootstrap", gbroker.bootstrap)
     assert out.returncode == 1 and "GROUP_ID_NOT_FOUND" in out.stderr
+
+
+def test_groups_list_with_states(gbroker, topic_name):
+    """``hpbroker groups list --state [STATES]`` as kafka-consumer-groups.sh --list --state: each
+    group's state, or only the groups in the states named (filtered by the broker)."""
+    create_topic(gbroker.bootstrap, topic_name, 1)
+    live, idle = group_id(), group_id()
+    c = confluent_consumer(gbroker.bootstrap, live)
+    try:
+        c.subscribe([topic_name])
+        deadline = time.monotonic() + 20
+        while not c.assignment() and time.monotonic() < deadline:
+            c.poll(0.05)
+        c.commit(offsets=[TopicPartition(topic_name, 0, 0)], asynchronous=False)
+        other = confluent_consumer(gbroker.bootstrap, idle)
+        other.commit(offsets=[TopicPartition(topic_name, 0, 0)], asynchronous=False)
+        other.close()
+
+        out = _cli("list", "--bootstrap", gbroker.bootstrap, "--state")
+        assert out.returncode == 0, out.stderr
+        rows = [ln.split() for ln in out.stdout.splitlines()]
+        assert rows[0] == ["GROUP", "STATE"] and [live, "Stable"] in rows and [idle, "Empty"] in rows
+        out = _cli("list", "--bootstrap", gbroker.bootstrap, "--state", "stable")
+        rows = [ln.split() for ln in out.stdout.splitlines()]
+        assert out.returncode == 0 and [live, "Stable"] in rows and not any(r[0] == idle for r in rows)
+        out = _cli("list", "--bootstrap", gbroker.bootstrap, "--state", "Empty,Dead")
+        rows = [ln.split() for ln in out.stdout.splitlines()]
+        assert [idle, "Empty"] in rows and not any(r[0] == live for r in rows)
+    finally:
+        c.close()
