@@ -9,9 +9,10 @@ waking the other process, and cutting a Produce into sub-requests and joining th
   Produce wakes each owning handler once and is woken by each answer: two round trips for two
   handlers.
 - split and join: a Produce v8 of 6 partitions x 250 records of 100 B (compare.py's 100 B
-  workload) over 2 handlers, through the processor's own functions (server/routing.py and the
-  protocol codecs): decode, cut into per-owner sub-requests and encode them, then decode the
-  two partial answers, join and encode the response. Warm caches: a lower bound.
+  workload) over 2 handlers, both ways a processor can take: on bytes (server/produce_split.py,
+  what it does for Produce v3-8) and through the codecs (server/routing.py: decode, cut into
+  per-owner sub-requests and encode them, then decode the two partial answers, join and encode
+  the response; what it does for anything produce_split declines). Warm caches: a lower bound.
 
 Figures in ../tuning.md ("Multi-process topology").
 """
@@ -29,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hpbroker import protocol  # noqa: E402
 from hpbroker.records.builder import build_batch  # noqa: E402
+from hpbroker.server import produce_split  # noqa: E402
 from hpbroker.server.routing import join_responses, partition_order, route_for, split_by_owner  # noqa: E402
 
 import _common  # noqa: E402
@@ -110,7 +112,17 @@ def split_and_join(n: int) -> dict:
             bodies.append(protocol.decode_response(0, 8, f, at))
         protocol.encode_response_parts(0, 8, 7, join_responses(order, split, bodies))
     t3 = time.perf_counter()
-    return {"split_us": round(1e6 * (t1 - t0) / n, 1), "join_us": round(1e6 * (t3 - t2) / n, 1)}
+    for _ in range(n):
+        layout = produce_split.scan(frame, offset)
+        produce_split.owners(layout, 2)
+        border = produce_split.order_of(layout)
+        produce_split.split(frame, offset, layout, 2)
+    t4 = time.perf_counter()
+    for _ in range(n):
+        produce_split.join(border, 8, 7, frames)
+    t5 = time.perf_counter()
+    return {"split_us": round(1e6 * (t1 - t0) / n, 1), "join_us": round(1e6 * (t3 - t2) / n, 1),
+            "split_bytes_us": round(1e6 * (t4 - t3) / n, 1), "join_bytes_us": round(1e6 * (t5 - t4) / n, 1)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,8 +141,9 @@ def main(argv=None) -> int:
         print(f"eventfd round trip, {where}: wall {w['wall_us']} us, CPU {w['cpu_us_waker']} us (waker) + "
               f"{w['cpu_us_woken']} us (woken)")
     sj = split_and_join(args.requests)
-    print(f"Produce of 6 partitions over 2 handlers: decode + split + encode {sj['split_us']} us, "
-          f"decode 2 answers + join + encode {sj['join_us']} us")
+    print(f"Produce of 6 partitions over 2 handlers, through the codecs: decode + split + encode "
+          f"{sj['split_us']} us, decode 2 answers + join + encode {sj['join_us']} us")
+    print(f"the same on bytes (produce_split): split {sj['split_bytes_us']} us, join {sj['join_bytes_us']} us")
     path = _common.write_json({"wake_round_trips": wakes, "split_and_join": sj}, args.json_out, "hop_cost")
     print(f"results: {path}")
     return 0

@@ -58,6 +58,7 @@ from hpbroker import protocol
 from hpbroker.handlers import REGISTRY
 from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
+from hpbroker.server import produce_split
 from hpbroker.server.topology import SafetyPeriod, WakeBatcher, tell_ready
 from hpbroker.server.connection import Acceptor, Connection, max_idle_s, readable_bytes
 from hpbroker.server.processor_view import ProcessorBroker
@@ -88,8 +89,9 @@ class Pending:
     api_version: int
     correlation_id: int
     handlers: tuple
-    request: dict | list | None  # what joining the answers needs: a split request's topics and
-    #                              partitions (partition_order), or the group ids it named
+    request: object  # what joining the answers needs: a split Produce's produce_split.Order,
+    #                  another split request's topics and partitions (partition_order), or the
+    #                  group ids it named
     incarnations: tuple = ()  # each handler's incarnation when the request was pushed to it
     parts: list = field(default_factory=list)
 
@@ -337,11 +339,21 @@ class ProcessorServer:
                 # (the handler decodes it anyway and closes the connection if it is broken)
                 target = CONTROLLER_HANDLER
             elif kind == PARTITIONED:
-                request = protocol.decode_request(api_key, version, view, offset)
-                owners = owners_of(request, route.split, self.topo.handlers)
-                if len(owners) > 1:
-                    return self._forward_subs(conn, header, split_by_owner(request, route.split, self.topo.handlers),
-                                              env.OWNED, partition_order(request, route.split))
+                layout = (produce_split.scan(view, offset)
+                          if api_key == PRODUCE and version in produce_split.VERSIONS else None)
+                if layout is not None:  # a Produce cut on bytes (produce_split.py)
+                    owners = produce_split.owners(layout, self.topo.handlers)
+                    if len(owners) > 1:
+                        return self._push_subs(conn, header, produce_split.split(view, offset, layout,
+                                                                                 self.topo.handlers),
+                                               env.OWNED, produce_split.order_of(layout))
+                else:
+                    request = protocol.decode_request(api_key, version, view, offset)
+                    owners = owners_of(request, route.split, self.topo.handlers)
+                    if len(owners) > 1:
+                        return self._forward_subs(conn, header, split_by_owner(request, route.split,
+                                                                               self.topo.handlers),
+                                                  env.OWNED, partition_order(request, route.split))
                 target = owners[0] if owners else CONTROLLER_HANDLER
             elif kind in (GROUP, GROUPS, EVERY):
                 self.broker.refresh()
@@ -395,10 +407,15 @@ class ProcessorServer:
         bytes object first. Produce, ListOffsets and DeleteRecords go ``flag`` OWNED (the handler
         keeps to its own partitions even if sent more), group requests WHOLE."""
         api_key, version = header.api_key, header.api_version
+        return self._push_subs(conn, header, {
+            h: protocol.encode_request_parts(api_key, version, header.correlation_id, header.client_id, sub)
+            for h, sub in subs.items()}, flag, join)
+
+    def _push_subs(self, conn, header, subs: dict, flag: int, join) -> bool:
+        """``_forward_subs`` once each sub-request is chunks of a frame (handler -> chunks)."""
+        api_key, version = header.api_key, header.api_version
         pushes = []
-        for h, sub in subs.items():
-            parts = protocol.encode_request_parts(api_key, version, header.correlation_id,
-                                                  header.client_id, sub)
+        for h, parts in subs.items():
             length = env.REQUEST.size + sum(len(p) for p in parts)
             ring = self.req_rings[h]
             if length > ring.max_record:
@@ -446,25 +463,39 @@ class ProcessorServer:
         of it. False, with nothing pushed anywhere and the reservation still open, when the
         frame is in doubt or another owner's ring is full: all or nothing, as a split is."""
         frame = slot[env.REQUEST.size:]
+        handlers = self.topo.handlers
+        layout = request = None
         try:
             header, offset = protocol.decode_request_header(frame)
             # one handler owns everything: it decodes the body itself (as ``route`` does)
-            request = (None if self.topo.handlers == 1
-                       else protocol.decode_request(PRODUCE, version, frame, offset))
+            if handlers > 1:
+                layout = produce_split.scan(frame, offset) if version in produce_split.VERSIONS else None
+                if layout is None:
+                    request = protocol.decode_request(PRODUCE, version, frame, offset)
         except ProtocolError:
             return False  # the ordinary path decodes it again and closes with the reason
         split = route_for(PRODUCE).split
-        owners = [h] if request is None else owners_of(request, split, self.topo.handlers)
+        if handlers == 1:
+            owners = [h]
+        elif layout is not None:
+            owners = produce_split.owners(layout, handlers)
+        else:
+            owners = owners_of(request, split, handlers)
         if not owners or owners[0] != h:
             return False
         seq = conn._next_seq
         kind, order, others = env.WHOLE, None, []
         if len(owners) > 1:
-            kind, order = env.OWNED, partition_order(request, split)
-            for oh, sub in split_by_owner(request, split, self.topo.handlers).items():
-                if oh != h:
-                    parts = protocol.encode_request_parts(PRODUCE, version, header.correlation_id,
+            kind = env.OWNED
+            if layout is not None:
+                order, subs = produce_split.order_of(layout), produce_split.split(frame, offset, layout, handlers)
+            else:
+                order = partition_order(request, split)
+                subs = {oh: protocol.encode_request_parts(PRODUCE, version, header.correlation_id,
                                                           header.client_id, sub)
+                        for oh, sub in split_by_owner(request, split, handlers).items() if oh != h}
+            for oh, parts in subs.items():
+                if oh != h:
                     length = env.REQUEST.size + sum(len(p) for p in parts)
                     other = self.req_rings[oh]
                     if length > other.max_record or not other.can_push(length):
@@ -538,17 +569,23 @@ class ProcessorServer:
         frames = [f for f in pend.parts if f is not None]
         if not frames:
             return conn._complete(pend.seq, [])
+        request = pend.request
+        if isinstance(request, produce_split.Order):
+            joined = produce_split.join(request, pend.api_version, pend.correlation_id, frames)
+            if joined is not None:
+                return conn._complete(pend.seq, joined)
+            request = request.as_request()  # not as expected: the codecs will say why
         bodies = []
         for f in frames:
             _, offset = protocol.decode_response_header(pend.api_key, pend.api_version, f, 4)
             bodies.append(protocol.decode_response(pend.api_key, pend.api_version, f, offset))
         route = route_for(pend.api_key)
         if route.kind == GROUPS:
-            joined = join_group_answers(pend.request, route.groups, bodies)
+            joined = join_group_answers(request, route.groups, bodies)
         elif route.kind == EVERY:
             joined = join_every(bodies)
         else:
-            joined = join_responses(pend.request, route.split, bodies)
+            joined = join_responses(request, route.split, bodies)
         conn._complete(pend.seq, protocol.encode_response_parts(pend.api_key, pend.api_version,
                                                                 pend.correlation_id, joined))
 

@@ -7,7 +7,7 @@ import pytest
 
 from hpbroker import protocol
 from hpbroker.server import envelope as env
-from hpbroker.server import processor
+from hpbroker.server import processor, produce_split
 from hpbroker.server.connection import LARGE_READ_BUFFER
 from hpbroker.server.processor import ProcessorConnection
 from hpbroker.server.routing import owned_request, owner, route_for
@@ -80,7 +80,7 @@ def test_a_split_large_produce_sends_each_owner_its_partitions_and_joins_the_ans
     assert _envelope(second) == (7, 0, env.OWNED, 0, 8, 42)
     assert BATCH < len(second) < BATCH + 200
     (pend,) = server.pending.values()
-    assert pend.handlers == (0, 1)
+    assert pend.handlers == (0, 1) and isinstance(pend.request, produce_split.Order)  # cut on bytes
     split = route_for(0).split
     for h, record in ((1, second), (0, first)):  # answers arrive in any order
         payload = record[env.REQUEST.size:]

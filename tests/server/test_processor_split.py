@@ -4,6 +4,7 @@ answers are joined in request order."""
 
 from hpbroker import protocol
 from hpbroker.server import envelope as env
+from hpbroker.server import produce_split
 from hpbroker.server.routing import owner
 from tests.server.processor_fakes import HANDLERS, drain, processor_server
 
@@ -82,6 +83,7 @@ def test_partial_answers_are_joined_in_request_order():
     (pend,) = server.pending.values()
     # the pending request keeps names and indexes only: no views pin the connection's buffer
     assert "records" not in repr(pend.request) and "memoryview" not in repr(pend.request)
+    assert isinstance(pend.request, produce_split.Order)  # cut and joined on bytes
     for h in reversed(range(HANDLERS)):  # answers arrive in any order
         (record,) = drain(server.req_rings[h])
         payload = record[env.REQUEST.size:]
