@@ -8,6 +8,7 @@ tools work against any Kafka-protocol broker.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -139,7 +140,125 @@ def machine() -> dict[str, object]:
     except OSError:
         pass
     return {"nproc": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
-            "python": platform.python_version(), "host": platform.node()}
+            "python": platform.python_version(), "host": platform.node(),
+            "free_page_reporting": free_page_reporting()}
+
+
+# --- freed memory returned to a VM's host ------------------------------------------------
+#
+# A virtual machine with a virtio-balloon device that has free page reporting hands pages the
+# guest frees back to its host; the next write into such a page faults it in from the host
+# again. On this project's VM that costs ~2 CPU-s per GB (touching 20 GiB of fresh memory: 46 s
+# of system time; the same 20 GiB again with reporting off: 8.7 s), charged to whichever process
+# first writes the page: a broker appending to its page cache, the floor's loop, a client. A
+# broker's CPU per GB then depends on how much memory was freed (topics deleted, files closed)
+# and reported since, not on the broker (tuning.md, "Freed memory goes back to the host").
+#
+# The kernel reports free blocks of at least 2^page_reporting_order pages; an order above the
+# buddy allocator's largest (MAX_PAGE_ORDER, 10 on x86-64) means no block qualifies, i.e. off.
+
+PAGE_REPORTING_ORDER = Path("/sys/module/page_reporting/parameters/page_reporting_order")
+PAGE_REPORTING_OFF = 11  # above MAX_PAGE_ORDER (10): no free block is large enough to report
+
+
+def free_page_reporting(path: Path = PAGE_REPORTING_ORDER) -> dict[str, object] | None:
+    """The kernel's free page reporting state: None when the kernel has none (bare metal, or no
+    balloon device), else its order and whether it is reporting."""
+    try:
+        order = int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return {"page_reporting_order": order, "active": order < PAGE_REPORTING_OFF}
+
+
+class PausedPageReporting:
+    """``with PausedPageReporting(prefault_gb, say)``: stop free page reporting for a run, touch
+    ``prefault_gb`` GB of anonymous memory once so that the run starts on pages the host backs,
+    and put the previous order back on exit. Needs root (it writes a sysfs parameter); does
+    nothing on a kernel without free page reporting. A measurement aid for VMs, not a setting
+    for a broker host."""
+
+    def __init__(self, prefault_gb: float = 0.0, say=None, path: Path = PAGE_REPORTING_ORDER):
+        self.prefault_gb = prefault_gb
+        self.say = say or (lambda text: print(text, file=sys.stderr, flush=True))
+        self.path = path
+        self.previous: int | None = None
+
+    def __enter__(self):
+        state = free_page_reporting(self.path)
+        if state is None:
+            self.say("free page reporting: none on this kernel, nothing to pause")
+            return self
+        self.previous = state["page_reporting_order"]
+        try:
+            self.path.write_text(f"{PAGE_REPORTING_OFF}\n")
+        except OSError as exc:
+            self.previous = None
+            raise SystemExit(f"cannot pause free page reporting ({self.path}: {exc}); run as root "
+                             "or without --pause-page-reporting") from exc
+        self.say(f"free page reporting paused (page_reporting_order {state['page_reporting_order']} -> "
+                 f"{PAGE_REPORTING_OFF}); restored at exit")
+        if self.prefault_gb > 0:
+            started = time.monotonic()
+            prefault(int(self.prefault_gb * 2**30))
+            self.say(f"touched {self.prefault_gb:g} GiB of memory in {time.monotonic() - started:.1f} s")
+        return self
+
+    def __exit__(self, *exc_info):
+        if self.previous is not None:
+            self.path.write_text(f"{self.previous}\n")
+            self.say(f"free page reporting restored (page_reporting_order {self.previous})")
+        return False
+
+
+def prefault(nbytes: int, chunk: int = 256 * 2**20) -> None:
+    """Write every page of ``nbytes`` of anonymous memory once, then free it all: with free page
+    reporting paused the pages stay in the guest, backed by the host, for the run that follows."""
+    held = []
+    try:
+        while nbytes > 0:
+            n = min(chunk, nbytes)
+            held.append(b"\x01" * n)  # bytes * n writes every byte: every page is faulted in
+            nbytes -= n
+    finally:
+        del held
+
+
+def default_prefault_gb(reserve_gb: float = 2.0) -> float:
+    """All the memory the kernel calls available, less ``reserve_gb`` for the run itself."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return max(0.0, int(line.split()[1]) / 2**20 - reserve_gb)
+    except OSError:
+        pass
+    return 0.0
+
+
+def add_page_reporting_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pause-page-reporting", action="store_true",
+                        help="on a VM with free page reporting (virtio-balloon), stop it for the run and "
+                             "touch the free memory once first, so that writing new page-cache pages costs "
+                             "what it costs the broker, not a fault-in from the host (root; restored at exit)")
+    parser.add_argument("--prefault-gb", type=float, default=None,
+                        help="with --pause-page-reporting: GiB of memory to touch first (default: what "
+                             "/proc/meminfo calls available, less 2 GiB)")
+
+
+def page_reporting_for(ns, say=None):
+    """The context a script runs its measurements in, from add_page_reporting_args' options.
+    Without --pause-page-reporting it only warns when reporting is active."""
+    if getattr(ns, "pause_page_reporting", False):
+        gb = ns.prefault_gb if ns.prefault_gb is not None else default_prefault_gb()
+        return PausedPageReporting(gb, say)
+    state = free_page_reporting()
+    if state and state["active"]:
+        (say or (lambda text: print(text, file=sys.stderr, flush=True)))(
+            "note: this machine returns freed memory to its host (free page reporting); new page-cache "
+            "pages may cost ~2 CPU-s/GB more than they would otherwise. --pause-page-reporting (root) "
+            "takes that out of the figures (tuning.md, \"Freed memory goes back to the host\")")
+    return contextlib.nullcontext()
 
 
 def write_json(result: dict, path: Path | None, script: str) -> Path:

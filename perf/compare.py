@@ -228,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="comma-separated workload keys to run: p1k,p100,c1k,e2e (c1k needs p1k)")
     parser.add_argument("--keep-topics", action="store_true",
                         help="keep each round's topics (default: deleted after the round)")
+    _common.add_page_reporting_args(parser)
     parser.add_argument("--json-out", type=Path, default=None)
     parser.add_argument("--md-out", type=Path, default=None, help="default: beside the JSON")
     return parser
@@ -242,6 +243,11 @@ def main(argv=None) -> int:
         if any(w["kind"] == "consume" and w["source"] not in keep for w in works):
             raise SystemExit("--only: the consume workload reads what p1k produced; add p1k")
     progress = _common.Progress("compare", interval=0)
+    with _common.page_reporting_for(ns, progress.say):
+        return _compare(ns, works, progress)
+
+
+def _compare(ns, works, progress) -> int:
     started = time.monotonic()
     floor_figures = [] if ns.floor_gb > 0 else None
     try:

@@ -34,6 +34,8 @@ import time
 
 import psutil
 
+import _common  # perf/ is on sys.path: this script runs as a file
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from hpbroker.testing import running_broker  # noqa: E402
@@ -192,7 +194,13 @@ def main() -> None:
                     help="where the brokers' data dirs go (e.g. a tmpfs, to take the disk out)")
     ap.add_argument("--event-loops", default=None,
                     help="e.g. asyncio,uvloop: every cell runs on each loop (--event-loop), interleaved")
+    _common.add_page_reporting_args(ap)
     a = ap.parse_args()
+    with _common.page_reporting_for(a):
+        _run(a)
+
+
+def _run(a) -> None:
     loops = a.event_loops.split(",") if a.event_loops else [None]
     col = " event loop |" if a.event_loops else ""
     print(f"| processors/handlers |{col} connections | produce MB/s | produce CPU-s/GB | broker cores (produce) "

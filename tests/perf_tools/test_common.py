@@ -33,3 +33,51 @@ def test_broker_that_exits_early_is_reported_with_its_log(tmp_path):
     with pytest.raises(RuntimeError, match="(?s)exited with code 3.*boom"):
         _brokers.start_hpbroker(f"{sys.executable} -c \"import sys; print('boom'); sys.exit(3)\"",
                                 timeout=10)
+
+
+# --- free page reporting (a VM's freed memory returned to its host) ------------------------
+
+def test_free_page_reporting_state(tmp_path):
+    order = tmp_path / "page_reporting_order"
+    assert _common.free_page_reporting(order) is None  # no such parameter: bare metal
+    order.write_text("9\n")
+    assert _common.free_page_reporting(order) == {"page_reporting_order": 9, "active": True}
+    order.write_text("11\n")
+    assert _common.free_page_reporting(order) == {"page_reporting_order": 11, "active": False}
+    assert "free_page_reporting" in _common.machine()  # every JSON result says which it was
+
+
+def test_paused_page_reporting_restores_the_order(tmp_path):
+    order = tmp_path / "page_reporting_order"
+    order.write_text("9\n")
+    said = []
+    with _common.PausedPageReporting(prefault_gb=0.01, say=said.append, path=order):
+        assert order.read_text().strip() == str(_common.PAGE_REPORTING_OFF)
+    assert order.read_text().strip() == "9"
+    assert any("paused" in s for s in said) and any("touched" in s for s in said)
+    assert any("restored" in s for s in said)
+    # and on the way out of a failed run too
+    with pytest.raises(RuntimeError):
+        with _common.PausedPageReporting(path=order, say=said.append):
+            raise RuntimeError("run failed")
+    assert order.read_text().strip() == "9"
+
+
+def test_paused_page_reporting_without_the_parameter(tmp_path):
+    said = []
+    with _common.PausedPageReporting(prefault_gb=1, say=said.append, path=tmp_path / "absent"):
+        pass
+    assert said == ["free page reporting: none on this kernel, nothing to pause"]
+
+
+def test_page_reporting_options():
+    import argparse
+    parser = argparse.ArgumentParser()
+    _common.add_page_reporting_args(parser)
+    ns = parser.parse_args([])
+    assert not ns.pause_page_reporting and ns.prefault_gb is None
+    with _common.page_reporting_for(ns, say=lambda text: None):
+        pass  # without the option nothing is changed, at most a note is printed
+    ns = parser.parse_args(["--pause-page-reporting", "--prefault-gb", "0.5"])
+    ctx = _common.page_reporting_for(ns)
+    assert isinstance(ctx, _common.PausedPageReporting) and ctx.prefault_gb == 0.5
