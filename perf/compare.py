@@ -15,7 +15,9 @@ just before and after each workload, divided by the gigabytes the workload moved
 a yardstick taken minutes, not a whole run, before it: this machine's page-cache costs drift by
 several times within one run (tuning.md, "Cost floor"), and a floor measured once at the start
 made the ratios of later rounds meaningless (0.54x in one run, the floor having come out at
-1.2 CPU-s/GB). "x floor" is the median of the per-round ratios.
+1.2 CPU-s/GB). "x floor" is the median of the per-round ratios. On a VM whose freed memory goes
+back to its host (free page reporting), new page-cache pages cost a fault-in from the host
+whoever writes them; ``--pause-page-reporting`` takes that out for the run (_common.py).
 Medians over the rounds are reported; every single figure is in the JSON.
 """
 from __future__ import annotations
