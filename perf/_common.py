@@ -180,7 +180,7 @@ class PausedPageReporting:
 
     def __init__(self, prefault_gb: float = 0.0, say=None, path: Path = PAGE_REPORTING_ORDER):
         self.prefault_gb = prefault_gb
-        self.say = say or (lambda text: print(text, file=sys.stderr, flush=True))
+        self.say = say or _stderr
         self.path = path
         self.previous: int | None = None
 
@@ -200,7 +200,13 @@ class PausedPageReporting:
                  f"{PAGE_REPORTING_OFF}); restored at exit")
         if self.prefault_gb > 0:
             started = time.monotonic()
-            prefault(int(self.prefault_gb * 2**30))
+            try:
+                prefault(int(self.prefault_gb * 2**30))
+            except BaseException:
+                # __exit__ does not run when __enter__ raises (Ctrl-C in a minute-long touch,
+                # MemoryError): put the order back here
+                self.__exit__(None, None, None)
+                raise
             self.say(f"touched {self.prefault_gb:g} GiB of memory in {time.monotonic() - started:.1f} s")
         return self
 
@@ -208,7 +214,12 @@ class PausedPageReporting:
         if self.previous is not None:
             self.path.write_text(f"{self.previous}\n")
             self.say(f"free page reporting restored (page_reporting_order {self.previous})")
+            self.previous = None
         return False
+
+
+def _stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def prefault(nbytes: int, chunk: int = 256 * 2**20) -> None:
@@ -254,7 +265,7 @@ def page_reporting_for(ns, say=None):
         return PausedPageReporting(gb, say)
     state = free_page_reporting()
     if state and state["active"]:
-        (say or (lambda text: print(text, file=sys.stderr, flush=True)))(
+        (say or _stderr)(
             "note: this machine returns freed memory to its host (free page reporting); new page-cache "
             "pages may cost ~2 CPU-s/GB more than they would otherwise. --pause-page-reporting (root) "
             "takes that out of the figures (tuning.md, \"Freed memory goes back to the host\")")

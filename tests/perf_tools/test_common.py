@@ -81,3 +81,18 @@ def test_page_reporting_options():
     ns = parser.parse_args(["--pause-page-reporting", "--prefault-gb", "0.5"])
     ctx = _common.page_reporting_for(ns)
     assert isinstance(ctx, _common.PausedPageReporting) and ctx.prefault_gb == 0.5
+
+
+def test_interrupted_prefault_restores_the_order(tmp_path, monkeypatch):
+    # a Ctrl-C during the minute-long touch raises in __enter__, where __exit__ never runs
+    order = tmp_path / "page_reporting_order"
+    order.write_text("9\n")
+
+    def interrupted(nbytes):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_common, "prefault", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with _common.PausedPageReporting(prefault_gb=1, say=lambda text: None, path=order):
+            pass
+    assert order.read_text().strip() == "9"
