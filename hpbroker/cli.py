@@ -15,6 +15,10 @@ process topology; neither given = one of each per core; ``--handlers 0`` = the i
 
 ``--event-loop asyncio|uvloop`` (or HPBROKER_EVENT_LOOP) picks the event loop of every process;
 asyncio is the default, uvloop must be installed separately (server/eventloop.py, tuning.md).
+
+``--scheduling batch|normal`` (or HPBROKER_SCHEDULING) is the kernel's scheduling policy of every
+process; batch (SCHED_BATCH: a woken broker never preempts a running task) is the default
+(server/scheduling.py, tuning.md).
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ import signal
 import sys
 
 from hpbroker.config import BrokerConfig, ConfigError, read_properties
-from hpbroker.server import eventloop
+from hpbroker.server import eventloop, scheduling
 from hpbroker.server.broker import BrokerServer, parse_listener
 
 
@@ -62,6 +66,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--event-loop", default=None, metavar="asyncio|uvloop",
                    help="event loop of every broker process (default: $HPBROKER_EVENT_LOOP or asyncio; "
                         "uvloop needs `pip install uvloop`)")
+    p.add_argument("--scheduling", default=None, metavar="batch|normal",
+                   help="kernel scheduling policy of every broker process (default: $HPBROKER_SCHEDULING or "
+                        "batch: a woken broker process does not preempt a running task)")
     p.add_argument("--override", action="append", metavar="NAME=VALUE", help="set any broker property")
     p.add_argument("--log-level", default=os.environ.get("HPBROKER_LOG_LEVEL", "INFO"))
     return p
@@ -176,9 +183,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("hpbroker").warning("properties not used by hpbroker (ignored): %s", ", ".join(unused))
     try:
         event_loop = eventloop.check(args.event_loop or eventloop.default_loop())
-    except eventloop.EventLoopError as exc:
+        policy = scheduling.check(args.scheduling or scheduling.default_policy())
+    except (eventloop.EventLoopError, scheduling.SchedulingError) as exc:
         print(f"hpbroker: {exc}", file=sys.stderr)
         return 2
+    scheduling.apply(policy)  # before any fork: every child inherits it
     from hpbroker.storage.fd_limits import raise_open_file_limit
 
     raise_open_file_limit()  # before any fork: every child inherits it

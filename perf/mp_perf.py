@@ -19,7 +19,9 @@ A second table splits the produce phase by role (the children name themselves ``
 switches per GB), and each topology's produce throughput against in-process mode with the same
 connections, the measure of the cross-process hop.
 ``--event-loops asyncio,uvloop`` runs every cell on each loop (``hpbroker --event-loop``),
-alternating, and adds a column.
+alternating, and adds a column. ``--pin-clients 0 --pin-broker 1`` confines the client processes
+(with their librdkafka threads) and the broker's processes to those CPUs: on a machine where
+they share two cores, whether a topology's cost is its own or the cores it takes from the client.
 """
 from __future__ import annotations
 
@@ -76,7 +78,28 @@ def _delta(before: dict, after: dict) -> dict:
     return {k: after[k] - before.get(k, 0) for k in after}
 
 
+def _pin(pid: int, cpus: list[int] | None) -> None:
+    """Confine a broker process and its children (processors, handlers) to ``cpus``."""
+    if cpus:
+        root = psutil.Process(pid)
+        for p in [root] + root.children(recursive=True):
+            p.cpu_affinity(cpus)
+
+
+def _cpus(spec: str | None) -> list[int] | None:
+    return [int(c) for c in spec.split(",")] if spec else None
+
+
+_CLIENT_CPUS: list[int] | None = None  # set in main(); forked clients pin themselves to it
+
+
+def _pin_client() -> None:
+    if _CLIENT_CPUS:  # before librdkafka starts its threads: they inherit it
+        os.sched_setaffinity(0, _CLIENT_CPUS)
+
+
 def _producer(bootstrap, topic, n, size, partitions, linger_ms, start, done):
+    _pin_client()
     from confluent_kafka import Producer
 
     p = Producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": linger_ms, "batch.size": 1000000,
@@ -97,6 +120,7 @@ def _producer(bootstrap, topic, n, size, partitions, linger_ms, start, done):
 
 
 def _consumer(bootstrap, topic, parts, expected, start, done):
+    _pin_client()
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"perf-{os.getpid()}", "enable.auto.commit": False,
@@ -124,24 +148,29 @@ def _run_clients(target, args_per_client):
 
 
 def measure(processors: int, handlers: int, connections: int, messages: int, size: int, partitions: int,
-            data_root: str | None = None, linger_ms: float = 5, event_loop: str | None = None):
+            data_root: str | None = None, linger_ms: float = 5, event_loop: str | None = None,
+            broker_cpus: list[int] | None = None, scheduling: str | None = None):
     if data_root:
         os.makedirs(data_root, exist_ok=True)  # e.g. a fresh tmpfs directory
     data_dir = tempfile.mkdtemp(prefix="perf-", dir=data_root)
     try:
         return _measure(processors, handlers, connections, messages, size, partitions, data_dir, linger_ms,
-                        event_loop)
+                        event_loop, broker_cpus, scheduling)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _measure(processors, handlers, connections, messages, size, partitions, data_dir, linger_ms, event_loop=None):
+def _measure(processors, handlers, connections, messages, size, partitions, data_dir, linger_ms, event_loop=None,
+             broker_cpus=None, scheduling=None):
     from confluent_kafka.admin import AdminClient, NewTopic
 
     args = ["--processors", str(max(processors, 1)), "--handlers", str(handlers)]
     if event_loop:
         args += ["--event-loop", event_loop]
+    if scheduling:
+        args += ["--scheduling", scheduling]
     with running_broker(subprocess=True, args=args, data_dir=data_dir, startup_timeout=60) as b:
+        _pin(b.process.pid, broker_cpus)  # every child is up once the broker listens
         admin = AdminClient({"bootstrap.servers": b.bootstrap})
         for f in admin.create_topics([NewTopic("perf", num_partitions=partitions, replication_factor=1)]).values():
             f.result(20)
@@ -194,37 +223,59 @@ def main() -> None:
                     help="where the brokers' data dirs go (e.g. a tmpfs, to take the disk out)")
     ap.add_argument("--event-loops", default=None,
                     help="e.g. asyncio,uvloop: every cell runs on each loop (--event-loop), interleaved")
+    ap.add_argument("--scheduling", default=None,
+                    help="e.g. batch,normal: every cell runs under each policy (hpbroker --scheduling), "
+                         "interleaved; default: the broker's own default")
+    ap.add_argument("--pin-clients", default=None, metavar="CPUS",
+                    help="e.g. 0: the client processes run only on these CPUs (comma-separated)")
+    ap.add_argument("--pin-broker", default=None, metavar="CPUS",
+                    help="e.g. 1: the broker's processes run only on these CPUs")
     _common.add_page_reporting_args(ap)
     a = ap.parse_args()
+    global _CLIENT_CPUS
+    _CLIENT_CPUS = _cpus(a.pin_clients)
     with _common.page_reporting_for(a):
         _run(a)
 
 
 def _run(a) -> None:
     loops = a.event_loops.split(",") if a.event_loops else [None]
-    col = " event loop |" if a.event_loops else ""
+    policies = a.scheduling.split(",") if a.scheduling else [None]
+    # a variant: the event loop and scheduling policy a cell runs (labelled "uvloop batch")
+    variants = [(lp, sp) for lp in loops for sp in policies]
+    varied = bool(a.event_loops or a.scheduling)
+    col = " variant |" if varied else ""
     print(f"| processors/handlers |{col} connections | produce MB/s | produce CPU-s/GB | broker cores (produce) "
           "| consume MB/s | consume CPU-s/GB | broker cores (consume) |")
-    print("|---|" + ("---|" if a.event_loops else "") + "---|---|---|---|---|---|---|")
+    print("|---|" + ("---|" if varied else "") + "---|---|---|---|---|---|---|")
     cells = [(int(c), topo, lp) for c in a.connections.split(",") for topo in a.topologies.split(",")
-             for lp in loops]
+             for lp in variants]
     runs: dict = {cell: [] for cell in cells}
     # rounds interleave the topologies, so a slow minute of a shared machine hits them all
-    for _ in range(a.repeat):
+    for rnd in range(a.repeat):
         for conns, topo, lp in cells:
             p, h = (int(x) for x in topo.split("/"))
-            runs[(conns, topo, lp)].append(measure(p, h, conns, a.messages, a.size, a.partitions, a.data_root,
-                                                   a.linger_ms, lp))
+            r = measure(p, h, conns, a.messages, a.size, a.partitions, a.data_root, a.linger_ms, lp[0],
+                        _cpus(a.pin_broker), lp[1])
+            runs[(conns, topo, lp)].append(r)
+            # progress, and the per-round figures the medians hide
+            print(f"round {rnd + 1}/{a.repeat} {topo}{' ' + _label(lp) if varied else ''} x{conns}: produce "
+                  f"{r['produce_mb_s']:.0f} MB/s {r['produce_cpu_s_gb']:.2f} CPU-s/GB, consume "
+                  f"{r['consume_mb_s']:.0f} MB/s", file=sys.stderr, flush=True)
     for conns, topo, lp in cells:
         rs = runs[(conns, topo, lp)]
         med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
         p, h = (int(x) for x in topo.split("/"))
         name = "in-process" if h == 0 else f"{p}/{h}"
-        cell = f" {lp} |" if a.event_loops else ""
+        cell = f" {_label(lp)} |" if varied else ""
         print(f"| {name} |{cell} {conns} | {med['produce_mb_s']:.0f} | {med['produce_cpu_s_gb']:.2f} | "
               f"{med['produce_cores']:.2f} | {med['consume_mb_s']:.0f} | {med['consume_cpu_s_gb']:.2f} | "
               f"{med['consume_cores']:.2f} |", flush=True)
     _print_roles(cells, runs)
+
+
+def _label(variant) -> str:
+    return " ".join(v for v in variant if v)
 
 
 def _print_roles(cells, runs) -> None:
@@ -243,7 +294,7 @@ def _print_roles(cells, runs) -> None:
             ref = statistics.median(r["produce_mb_s"] for r in base[0])
             rel = f"{100 * (med['produce_mb_s'] / ref - 1):+.1f}%"
         p, h = (int(x) for x in topo.split("/"))
-        name = ("in-process" if h == 0 else f"{p}/{h}") + (f" ({lp})" if lp else "")
+        name = ("in-process" if h == 0 else f"{p}/{h}") + (f" ({_label(lp)})" if _label(lp) else "")
         print(f"| {name} | {conns} | {rel} | {med['produce_cpu_main_gb']:.2f} | {med['produce_cpu_processors_gb']:.2f} "
               f"| {med['produce_cpu_handlers_gb']:.2f} | {med['produce_wakes_main_gb']:.0f} "
               f"| {med['produce_wakes_processors_gb']:.0f} | {med['produce_wakes_handlers_gb']:.0f} |", flush=True)

@@ -76,9 +76,10 @@ class BrokerServer:
         self._acceptor.start()
         self._schedule_maintenance()
         from hpbroker.server.eventloop import running_loop_name
+        from hpbroker.server.scheduling import current
 
-        log.info("hpbroker listening on %s:%d (node %d, log.dirs %s, %s loop)", self.host, port, node_id,
-                 self.config.get("log.dirs"), running_loop_name())
+        log.info("hpbroker listening on %s:%d (node %d, log.dirs %s, %s loop, %s scheduling)", self.host, port,
+                 node_id, self.config.get("log.dirs"), running_loop_name(), current())
 
     def _schedule_maintenance(self) -> None:
         self._maintenance = self.loop.call_later(MAINTENANCE_INTERVAL_S, self._run_maintenance)

@@ -27,6 +27,7 @@ import signal
 import socket
 import time
 
+from hpbroker.server import scheduling
 from hpbroker.server.broker import advertised_node, parse_listener
 from hpbroker.server.topology import SharedMemoryTooSmall, Topology, remove_stale_segments
 
@@ -98,8 +99,9 @@ class Supervisor:
                 ready = [self._start(PROCESSOR, p) for p in range(self.processors)]
                 if self._await_ready(ready):
                     log.info("hpbroker listening on %s:%d (node %d, log.dirs %s, %d processors, %d handlers, "
-                             "%s loop)", self.host, self.port, self.node.node_id, self.config.get("log.dirs"),
-                             self.processors, self.handlers, self.event_loop)
+                             "%s loop, %s scheduling)", self.host, self.port, self.node.node_id,
+                             self.config.get("log.dirs"), self.processors, self.handlers, self.event_loop,
+                             scheduling.current())
                     self._watch()
         finally:
             self._shutdown()

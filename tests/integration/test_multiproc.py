@@ -250,7 +250,30 @@ def test_every_process_runs_the_chosen_event_loop(tmp_path, loop):
         assert p.flush(30) == 0
         got = confluent_consume_all(b.bootstrap, "loop", 4, 2000, timeout=30)
         assert sorted(int(m.value()) for m in got) == list(range(2000))
-        assert f"2 handlers, {loop} loop)" in "".join(b.extra["log"])
+        assert f"2 handlers, {loop} loop," in "".join(b.extra["log"])
+
+
+@pytest.mark.parametrize("flag,policy", [(None, "SCHED_BATCH"), ("normal", "SCHED_OTHER")])
+def test_every_process_runs_the_chosen_scheduling_policy(tmp_path, monkeypatch, flag, policy):
+    """SCHED_BATCH by default (server/scheduling.py), or what --scheduling says, in the supervisor,
+    every child, and a child restarted after SIGKILL."""
+    monkeypatch.delenv("HPBROKER_SCHEDULING", raising=False)
+    expected = getattr(os, policy)
+    args = MULTIPROC_ARGS + (["--scheduling", flag] if flag else [])
+    with running_broker(subprocess=True, data_dir=str(tmp_path), args=args) as b:
+        assert _wait_for(lambda: len(_children(b, "processor")) == 2 and len(_children(b, "handler")) == 2)
+        tree = [b.process.pid] + list(_children(b, "processor").values()) + list(_children(b, "handler").values())
+        assert [os.sched_getscheduler(pid) for pid in tree] == [expected] * 5
+        victim = _children(b, "handler")[1]
+        os.kill(victim, signal.SIGKILL)
+        assert _wait_for(lambda: _children(b, "handler").get(1) not in (None, victim)), "not restarted"
+        assert os.sched_getscheduler(_children(b, "handler")[1]) == expected
+        create_topic(b.bootstrap, "sched", partitions=4)
+        p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all"})
+        for i in range(500):
+            p.produce("sched", value=b"%d" % i, partition=i % 4)
+        assert p.flush(30) == 0
+        assert f"{flag or 'batch'} scheduling)" in "".join(b.extra["log"])
 
 
 def test_one_handler_forwards_undecoded_and_a_broken_body_still_closes(tmp_path):

@@ -177,3 +177,14 @@ def test_locust_produces_and_consumes(tansu, tmp_path):
     stats = (tmp_path / "run_stats.csv").read_text().splitlines()
     counts = {line.split(",")[0]: int(line.split(",")[2]) for line in stats[1:]}
     assert counts.get("produce", 0) > 0 and counts.get("consume", 0) > 0, stats
+
+
+def test_mp_perf_runs_each_scheduling_policy_pinned(tmp_path):
+    r = run_script("mp_perf.py", "--topologies", "0/0", "--connections", "1", "--messages", "20000",
+                   "--scheduling", "batch,normal", "--pin-clients", "0", "--pin-broker", "0",
+                   "--data-root", str(tmp_path), timeout=120)
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in r.stdout.splitlines()
+            if line.startswith("| in-process")]
+    assert [row[1] for row in rows[:2]] == ["batch", "normal"], r.stdout  # the variant column
+    assert [row[0] for row in rows[2:]] == ["in-process (batch)", "in-process (normal)"], r.stdout
+    assert "round 1/1 0/0 batch x1: produce" in r.stderr and "round 1/1 0/0 normal x1" in r.stderr
