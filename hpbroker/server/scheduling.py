@@ -1,6 +1,6 @@
-"""How the kernel schedules the broker's processes: SCHED_BATCH unless told otherwise.
+"""How the kernel schedules the broker's processes: the normal policy, or SCHED_BATCH on request.
 
-    hpbroker --scheduling batch|normal ...     # or HPBROKER_SCHEDULING; default batch
+    hpbroker --scheduling normal|batch ...     # or HPBROKER_SCHEDULING; default normal
 
 A broker process sleeps in epoll until a socket, an eventfd or a timer wakes it. Under the
 normal policy (SCHED_OTHER) a woken task may preempt whatever runs on the core it wakes on;
@@ -8,28 +8,29 @@ under SCHED_BATCH it never does (sched(7): the kernel treats it as CPU-bound and
 in wake-up decisions): it runs at once on an idle core, and otherwise when the running task's
 time slice ends. Nothing else changes: same priority (nice), same share of the CPU.
 
-Why batch by default (tuning.md, "Wake-up preemption: SCHED_BATCH"): on a busy host, here two
-cores shared with the clients, every wake-up that preempts a client thread costs both sides a
-context switch and the cache they had. A woken broker that waits for the slice instead finds
-more work per wake-up (several frames, several answers) and comes back to cold caches less
-often. Measured with confluent-kafka producers on the same two cores: the multi-process
-broker's CPU per GB in fell 20-33% and its produce throughput rose by up to 8%; in-process, CPU
-per GB fell 11-14%. What it costs: when every core is busy, a request can wait up to one time
-slice (a few ms) before the broker looks at it: produce-to-consume p99 at 2,000 records/s went
-from 3.4 to 4.4 ms in the same run, and the in-process broker, one process behind the
-producer's threads, produced 4-7% less. ``--scheduling normal`` restores preemption, for a
-host where that wait matters more than the CPU.
+What batch gives (tuning.md, "Wake-up preemption: SCHED_BATCH"): on a host whose cores the
+clients share, every wake-up that preempts a client thread costs both sides a context switch
+and the cache they had; a woken broker that waits for the slice instead finds more work per
+wake-up (several frames, several answers). Measured with confluent-kafka producers on the same
+two cores: the multi-process broker's CPU per GB in fell 20-33% and its produce throughput rose
+by up to 8%; in-process, CPU per GB fell 11-14% and throughput 4-7%.
+
+Why it is not the default: whenever every core is busy (clients, a neighbour), a request waits
+up to one time slice before the broker looks at it. Produce-to-consume p99 at 2,000 records/s
+went from 3.4 to 4.4 ms in a run beside another hpbroker, and was 7.6-8.3 ms in three rounds of
+five in compare.py's run beside Tansu (2.5-4.9 ms under the normal policy), past the 5 ms a
+light-load Kafka user expects. Batch is for a host where
+CPU and throughput matter more than the tail latency of a light load.
 
 The policy is set once in the first process, before anything forks: processors, handlers and a
 restarted child inherit it. Where the platform has no SCHED_BATCH the broker says so and runs
 under the normal policy.
-"""
-from __future__ import annotations
+"""from __future__ import annotations
 
 import logging
 import os
 
-POLICIES = ("batch", "normal")
+POLICIES = ("normal", "batch")
 ENV = "HPBROKER_SCHEDULING"
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class SchedulingError(ValueError):
 
 
 def default_policy() -> str:
-    return os.environ.get(ENV, "batch").strip().lower() or "batch"
+    return os.environ.get(ENV, "normal").strip().lower() or "normal"
 
 
 def check(name: str) -> str:

@@ -253,10 +253,10 @@ def test_every_process_runs_the_chosen_event_loop(tmp_path, loop):
         assert f"2 handlers, {loop} loop," in "".join(b.extra["log"])
 
 
-@pytest.mark.parametrize("flag,policy", [(None, "SCHED_BATCH"), ("normal", "SCHED_OTHER")])
+@pytest.mark.parametrize("flag,policy", [(None, "SCHED_OTHER"), ("batch", "SCHED_BATCH")])
 def test_every_process_runs_the_chosen_scheduling_policy(tmp_path, monkeypatch, flag, policy):
-    """SCHED_BATCH by default (server/scheduling.py), or what --scheduling says, in the supervisor,
-    every child, and a child restarted after SIGKILL."""
+    """The normal policy by default, or what --scheduling says (server/scheduling.py), in the
+    supervisor, every child, and a child restarted after SIGKILL."""
     monkeypatch.delenv("HPBROKER_SCHEDULING", raising=False)
     expected = getattr(os, policy)
     args = MULTIPROC_ARGS + (["--scheduling", flag] if flag else [])
@@ -273,7 +273,7 @@ def test_every_process_runs_the_chosen_scheduling_policy(tmp_path, monkeypatch, 
         for i in range(500):
             p.produce("sched", value=b"%d" % i, partition=i % 4)
         assert p.flush(30) == 0
-        assert f"{flag or 'batch'} scheduling)" in "".join(b.extra["log"])
+        assert f"{flag or 'normal'} scheduling)" in "".join(b.extra["log"])
 
 
 def test_one_handler_forwards_undecoded_and_a_broken_body_still_closes(tmp_path):

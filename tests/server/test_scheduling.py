@@ -11,14 +11,14 @@ from hpbroker.server import scheduling
 needs_batch = pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="no SCHED_BATCH on this platform")
 
 
-def test_batch_is_the_default(monkeypatch):
+def test_normal_is_the_default(monkeypatch):
     monkeypatch.delenv(scheduling.ENV, raising=False)
-    assert scheduling.default_policy() == "batch"
+    assert scheduling.default_policy() == "normal"
 
 
 def test_environment_picks_the_policy(monkeypatch):
-    monkeypatch.setenv(scheduling.ENV, " Normal ")
-    assert scheduling.check(scheduling.default_policy()) == "normal"
+    monkeypatch.setenv(scheduling.ENV, " Batch ")
+    assert scheduling.check(scheduling.default_policy()) == "batch"
 
 
 def test_unknown_policy_is_refused():
