@@ -19,13 +19,14 @@ Why it is not the default: whenever every core is busy (clients, a neighbour), a
 up to one time slice before the broker looks at it. Produce-to-consume p99 at 2,000 records/s
 went from 3.4 to 4.4 ms in a run beside another hpbroker, and was 7.6-8.3 ms in three rounds of
 five in compare.py's run beside Tansu (2.5-4.9 ms under the normal policy), past the 5 ms a
-light-load Kafka user expects. Batch is for a host where
-CPU and throughput matter more than the tail latency of a light load.
+light-load Kafka user expects. Batch is for a host where CPU and throughput matter more than
+the tail latency of a light load.
 
 The policy is set once in the first process, before anything forks: processors, handlers and a
 restarted child inherit it. Where the platform has no SCHED_BATCH the broker says so and runs
 under the normal policy.
-"""from __future__ import annotations
+"""
+from __future__ import annotations
 
 import logging
 import os
