@@ -16,9 +16,10 @@ process topology; neither given = one of each per core; ``--handlers 0`` = the i
 ``--event-loop asyncio|uvloop`` (or HPBROKER_EVENT_LOOP) picks the event loop of every process;
 asyncio is the default, uvloop must be installed separately (server/eventloop.py, tuning.md).
 
-``--scheduling normal|batch`` (or HPBROKER_SCHEDULING) is the kernel's scheduling policy of every
-process; normal is the default, batch (SCHED_BATCH: a woken broker never preempts a running
-task) trades tail latency on busy cores for CPU (server/scheduling.py, tuning.md).
+``--scheduling adaptive|normal|batch`` (or HPBROKER_SCHEDULING) is the kernel's scheduling policy
+of every process: batch (SCHED_BATCH: a woken broker never preempts a running task) saves CPU
+and costs tail latency on busy cores; adaptive, the default, runs processors and handlers under
+batch only while they move bytes in bulk (server/scheduling.py, tuning.md).
 """
 from __future__ import annotations
 
@@ -66,9 +67,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--event-loop", default=None, metavar="asyncio|uvloop",
                    help="event loop of every broker process (default: $HPBROKER_EVENT_LOOP or asyncio; "
                         "uvloop needs `pip install uvloop`)")
-    p.add_argument("--scheduling", default=None, metavar="normal|batch",
-                   help="kernel scheduling policy of every broker process (default: $HPBROKER_SCHEDULING or "
-                        "normal; batch: a woken broker process does not preempt a running task)")
+    p.add_argument("--scheduling", default=None, metavar="adaptive|normal|batch",
+                   help="kernel scheduling policy of the broker's processes (default: $HPBROKER_SCHEDULING or "
+                        "adaptive: batch while a process moves bytes in bulk, normal otherwise; batch: a woken "
+                        "broker process does not preempt a running task)")
     p.add_argument("--override", action="append", metavar="NAME=VALUE", help="set any broker property")
     p.add_argument("--log-level", default=os.environ.get("HPBROKER_LOG_LEVEL", "INFO"))
     return p

@@ -14,6 +14,7 @@ import socket
 
 from hpbroker.config import BrokerConfig
 from hpbroker.handlers.context import BrokerContext, Node
+from hpbroker.server import scheduling
 from hpbroker.server.connection import Acceptor, Connection, max_idle_s
 from hpbroker.storage.fd_limits import raise_open_file_limit
 
@@ -76,10 +77,9 @@ class BrokerServer:
         self._acceptor.start()
         self._schedule_maintenance()
         from hpbroker.server.eventloop import running_loop_name
-        from hpbroker.server.scheduling import current
 
         log.info("hpbroker listening on %s:%d (node %d, log.dirs %s, %s loop, %s scheduling)", self.host, port,
-                 node_id, self.config.get("log.dirs"), running_loop_name(), current())
+                 node_id, self.config.get("log.dirs"), running_loop_name(), scheduling.current())
 
     def _schedule_maintenance(self) -> None:
         self._maintenance = self.loop.call_later(MAINTENANCE_INTERVAL_S, self._run_maintenance)

@@ -44,6 +44,7 @@ from hpbroker import protocol
 from hpbroker.handlers import REGISTRY, supported_versions
 from hpbroker.handlers.request import CloseConnection, RequestContext
 from hpbroker.protocol import ExternalBytes, ProtocolError
+from hpbroker.server import scheduling
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +274,7 @@ class Connection:
                 if n == 0:
                     return self.close()
                 self._frame_filled += n
+                scheduling.received += n
                 if self._frame_filled == size:
                     self._frame = None
                     self._set_rcvlowat(1)
@@ -308,6 +310,7 @@ class Connection:
         if n == 0:
             return self.close()
         self._end += n
+        scheduling.received += n
         self._parse_frames()
 
     def cork(self) -> None:

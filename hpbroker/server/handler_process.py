@@ -42,6 +42,7 @@ from hpbroker.handlers.request import CloseConnection, RequestContext
 from hpbroker.storage.write_failures import warn_storage_failure
 from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
+from hpbroker.server import scheduling
 from hpbroker.server.topology import SafetyPeriod, WakeBatcher, tell_ready
 from hpbroker.server.handler_context import HandlerContext
 from hpbroker.server.ring import FULL, WAKE
@@ -122,6 +123,7 @@ class HandlerProcess:
 
     def _tick(self) -> None:
         self._drain()
+        scheduling.tick()
         waiting = bool(self._tasks) or any(self.blocked)
         self._timer = self.loop.call_later(self._period.next(self.handled, waiting), self._tick)
 

@@ -58,6 +58,7 @@ from hpbroker import protocol
 from hpbroker.handlers import REGISTRY
 from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
+from hpbroker.server import scheduling
 from hpbroker.server import produce_split
 from hpbroker.server.topology import SafetyPeriod, WakeBatcher, tell_ready
 from hpbroker.server.connection import Acceptor, Connection, max_idle_s, readable_bytes
@@ -154,6 +155,7 @@ class ProcessorConnection(Connection):
                     self.close()
                     return True
                 filled += n
+                scheduling.received += n
         except (BlockingIOError, InterruptedError):
             # fewer bytes than FIONREAD promised: never publish part of a frame; keep what
             # arrived (abandon leaves the bytes where they are, and nothing writes this ring
@@ -609,6 +611,7 @@ class ProcessorServer:
             self._next_trim = now + TRIM_EVERY_S
             for conn in list(self.connections.values()):
                 conn.trim(now)
+        scheduling.tick()
         waiting = bool(self.pending) or bool(self.stalled)
         self._housekeeping = self.loop.call_later(self._period.next(self.answered, waiting), self._tick)
 

@@ -1,6 +1,6 @@
-"""How the kernel schedules the broker's processes: the normal policy, or SCHED_BATCH on request.
+"""How the kernel schedules the broker's processes: normal, SCHED_BATCH, or batch while busy.
 
-    hpbroker --scheduling normal|batch ...     # or HPBROKER_SCHEDULING; default normal
+    hpbroker --scheduling adaptive|normal|batch ...     # or HPBROKER_SCHEDULING; default adaptive
 
 A broker process sleeps in epoll until a socket, an eventfd or a timer wakes it. Under the
 normal policy (SCHED_OTHER) a woken task may preempt whatever runs on the core it wakes on;
@@ -11,28 +11,45 @@ time slice ends. Nothing else changes: same priority (nice), same share of the C
 What batch gives (tuning.md, "Wake-up preemption: SCHED_BATCH"): on a host whose cores the
 clients share, every wake-up that preempts a client thread costs both sides a context switch
 and the cache they had; a woken broker that waits for the slice instead finds more work per
-wake-up (several frames, several answers). Measured with confluent-kafka producers on the same
-two cores: the multi-process broker's CPU per GB in fell 20-33% and its produce throughput rose
-by up to 8%; in-process, CPU per GB fell 11-14% and throughput 4-7%.
+wake-up (several frames, several answers). With confluent-kafka producers on the same two
+cores the multi-process broker's CPU per GB in fell 20-33%. What it costs: whenever every core
+is busy, a request waits up to one time slice; beside compare.py's Tansu peer, produce-to-
+consume p99 at 2,000 records/s was 7.6-8.3 ms in three rounds of five (2.0-4.9 ms normal).
 
-Why it is not the default: whenever every core is busy (clients, a neighbour), a request waits
-up to one time slice before the broker looks at it. Produce-to-consume p99 at 2,000 records/s
-went from 3.4 to 4.4 ms in a run beside another hpbroker, and was 7.6-8.3 ms in three rounds of
-five in compare.py's run beside Tansu (2.5-4.9 ms under the normal policy), past the 5 ms a
-light-load Kafka user expects. Batch is for a host where CPU and throughput matter more than
-the tail latency of a light load.
+adaptive (the default) keeps both: each processor and handler runs under batch while it moves
+bytes in bulk (BULK_BYTES_S) and under normal otherwise, so a bulk load gets batch's CPU and a
+light one normal's latency (p99 3.3-4.1 ms in the same comparison, CPU per GB in 21-29% below
+normal in mp_perf's 2 GB runs). The in-process mode stays under normal: its one process,
+behind the producer's threads under batch, produced 4-7% less.
 
 The policy is set once in the first process, before anything forks: processors, handlers and a
-restarted child inherit it. Where the platform has no SCHED_BATCH the broker says so and runs
-under the normal policy.
+restarted child inherit it (adaptive: each then decides for itself at its periodic tick). Where
+the platform has no SCHED_BATCH the broker says so and runs under the normal policy.
 """
 from __future__ import annotations
 
 import logging
 import os
+import time
 
-POLICIES = ("normal", "batch")
+POLICIES = ("adaptive", "normal", "batch")
 ENV = "HPBROKER_SCHEDULING"
+
+# adaptive: each process looks, at its periodic tick, at how many bytes it moved since the last
+# look (``io_bytes``: received from sockets, appended, sent with sendfile); at or above
+# BULK_BYTES_S it runs under batch, at or below LIGHT_BYTES_S under normal, in between it keeps
+# what it has. Bytes, not CPU: a light acks=all load of 2,000 records/s (~2 MB/s) keeps a
+# processor 8-20% busy, as busy as one under batch at 680 MB/s (tuning.md), but moves a hundred
+# times fewer bytes.
+BULK_BYTES_S = 64e6
+LIGHT_BYTES_S = 16e6
+MIN_CHECK_S = 0.04  # a shorter interval says too little about the load
+
+# (policy now, load since the last look) -> policy next
+NEXT = {
+    ("normal", "bulk"): "batch", ("normal", "between"): "normal", ("normal", "light"): "normal",
+    ("batch", "bulk"): "batch", ("batch", "between"): "batch", ("batch", "light"): "normal",
+}
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +59,7 @@ class SchedulingError(ValueError):
 
 
 def default_policy() -> str:
-    return os.environ.get(ENV, "normal").strip().lower() or "normal"
+    return os.environ.get(ENV, "adaptive").strip().lower() or "adaptive"
 
 
 def check(name: str) -> str:
@@ -52,10 +69,79 @@ def check(name: str) -> str:
     return name
 
 
+_mode = "normal"  # what apply() was asked for; forked children inherit it
+_adaptive: "Adaptive | None" = None  # this process's, made at its first tick
+
+
 def apply(name: str) -> str:
-    """Put this process (and so every process it forks later) under policy ``name``; returns
-    the policy it runs under afterwards (``current()``)."""
-    name = check(name)
+    """Put this process (and so every process it forks later) under policy ``name``
+    ("adaptive": normal to begin with, then each process by its own load, at ``tick()``);
+    returns the policy it runs under afterwards (``current()``)."""
+    global _mode, _adaptive
+    _mode, _adaptive = check(name), None
+    return switch("normal" if _mode == "adaptive" else _mode)
+
+
+def tick() -> None:
+    """Called from the periodic timer of each processor and handler (not the in-process
+    broker: see the module's docstring); does something only in adaptive mode."""
+    global _adaptive
+    if _mode != "adaptive":
+        return
+    if _adaptive is None or _adaptive.pid != os.getpid():  # a forked child starts its own
+        _adaptive = Adaptive()
+    _adaptive.check()
+
+
+# Bytes received from client sockets by this process (server/connection.py and the processor's
+# large-frame path add to it): recv is not counted in /proc/self/io, pwrite and sendfile are.
+received = 0
+
+
+def io_bytes() -> int:
+    """Bytes this process has moved: received from sockets, plus what /proc/self/io counts
+    (rchar + wchar: pwrite, sendfile, file reads; 0 where there is no such file)."""
+    try:
+        with open("/proc/self/io", "rb") as f:
+            head = f.read(64).split(b"\n", 2)
+        return received + int(head[0].split()[1]) + int(head[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return received
+
+
+class Adaptive:
+    """Batch while this process moves bytes in bulk, normal while it does not (the NEXT table)."""
+
+    def __init__(self, *, moved=io_bytes, clock=time.monotonic, switch_to=None):
+        self.pid = os.getpid()
+        self.policy = current() if switch_to is None else "normal"
+        self._moved, self._clock = moved, clock
+        self._switch = switch_to or switch
+        self._t0, self._b0 = clock(), moved()
+        self.switches = 0
+        self.refused = False  # the kernel refused a switch once: stop trying (and logging)
+
+    def check(self) -> str:
+        if self.refused:
+            return self.policy
+        now = self._clock()
+        elapsed = now - self._t0
+        if elapsed < MIN_CHECK_S:
+            return self.policy
+        moved = self._moved()
+        rate = (moved - self._b0) / elapsed
+        self._t0, self._b0 = now, moved
+        load = "bulk" if rate >= BULK_BYTES_S else "light" if rate <= LIGHT_BYTES_S else "between"
+        wanted = NEXT.get((self.policy, load), "normal")
+        if wanted != self.policy:
+            self.policy = self._switch(wanted)
+            self.switches += 1
+            self.refused = self.policy != wanted
+        return self.policy
+
+
+def switch(name: str) -> str:
+    """This process under "batch" or "normal" now; returns what it runs under afterwards."""
     policy = getattr(os, "SCHED_BATCH" if name == "batch" else "SCHED_OTHER", None)
     if policy is None or not hasattr(os, "sched_setscheduler"):
         log.warning("this platform has no %s scheduling policy: running under its default", name)
@@ -65,6 +151,11 @@ def apply(name: str) -> str:
     except OSError as exc:  # e.g. a seccomp profile that forbids it
         log.warning("cannot switch to %s scheduling (%s): running under %s", name, exc, current())
     return current()
+
+
+def in_force() -> str:
+    """For the start-up log line: "adaptive", or the policy this process runs under."""
+    return "adaptive" if _mode == "adaptive" else current()
 
 
 def current(pid: int = 0) -> str:

@@ -101,7 +101,7 @@ class Supervisor:
                     log.info("hpbroker listening on %s:%d (node %d, log.dirs %s, %d processors, %d handlers, "
                              "%s loop, %s scheduling)", self.host, self.port, self.node.node_id,
                              self.config.get("log.dirs"), self.processors, self.handlers, self.event_loop,
-                             scheduling.current())
+                             scheduling.in_force())
                     self._watch()
         finally:
             self._shutdown()

@@ -253,10 +253,10 @@ def test_every_process_runs_the_chosen_event_loop(tmp_path, loop):
         assert f"2 handlers, {loop} loop," in "".join(b.extra["log"])
 
 
-@pytest.mark.parametrize("flag,policy", [(None, "SCHED_OTHER"), ("batch", "SCHED_BATCH")])
+@pytest.mark.parametrize("flag,policy", [("normal", "SCHED_OTHER"), ("batch", "SCHED_BATCH")])
 def test_every_process_runs_the_chosen_scheduling_policy(tmp_path, monkeypatch, flag, policy):
-    """The normal policy by default, or what --scheduling says (server/scheduling.py), in the
-    supervisor, every child, and a child restarted after SIGKILL."""
+    """What --scheduling says (server/scheduling.py), in the supervisor, every child, and a child
+    restarted after SIGKILL."""
     monkeypatch.delenv("HPBROKER_SCHEDULING", raising=False)
     expected = getattr(os, policy)
     args = MULTIPROC_ARGS + (["--scheduling", flag] if flag else [])
@@ -273,7 +273,51 @@ def test_every_process_runs_the_chosen_scheduling_policy(tmp_path, monkeypatch, 
         for i in range(500):
             p.produce("sched", value=b"%d" % i, partition=i % 4)
         assert p.flush(30) == 0
-        assert f"{flag or 'normal'} scheduling)" in "".join(b.extra["log"])
+        assert f"{flag} scheduling)" in "".join(b.extra["log"])
+
+
+def _policies(b):
+    pids = list(_children(b, "processor").values()) + list(_children(b, "handler").values())
+    return [os.sched_getscheduler(pid) for pid in pids]
+
+
+def test_adaptive_scheduling_by_default_batch_under_a_bulk_load_only(tmp_path, monkeypatch):
+    """By default processors and handlers start under the normal policy, the one moving bytes in
+    bulk goes to batch while it does, and every one is back under normal once the load is over."""
+    monkeypatch.delenv("HPBROKER_SCHEDULING", raising=False)
+    with running_broker(subprocess=True, data_dir=str(tmp_path), args=MULTIPROC_ARGS) as b:
+        assert _wait_for(lambda: len(_children(b, "processor")) == 2 and len(_children(b, "handler")) == 2)
+        assert "2 handlers, asyncio loop, adaptive scheduling)" in "".join(b.extra["log"])
+        assert _policies(b) == [os.SCHED_OTHER] * 4
+        create_topic(b.bootstrap, "bulk", partitions=4)
+        seen = set()
+        stop = threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                seen.update(_policies(b))
+                time.sleep(0.01)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            p = Producer({"bootstrap.servers": b.bootstrap, "acks": "1", "linger.ms": 5, "batch.size": 1000000,
+                          "queue.buffering.max.kbytes": 1048576})
+            value = b"x" * 10000
+            for i in range(40000):  # 400 MB, hundreds of MB/s on any machine that runs this suite
+                while True:
+                    try:
+                        p.produce("bulk", value=value, partition=i % 4)
+                        break
+                    except BufferError:
+                        p.poll(0.01)
+            assert p.flush(120) == 0
+        finally:
+            stop.set()
+            watcher.join()
+        assert os.SCHED_BATCH in seen, "no process went to batch under a bulk load"
+        assert _wait_for(lambda: _policies(b) == [os.SCHED_OTHER] * 4, 10), "not back to normal when idle"
+
 
 
 def test_one_handler_forwards_undecoded_and_a_broken_body_still_closes(tmp_path):

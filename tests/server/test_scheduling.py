@@ -11,9 +11,9 @@ from hpbroker.server import scheduling
 needs_batch = pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="no SCHED_BATCH on this platform")
 
 
-def test_normal_is_the_default(monkeypatch):
+def test_adaptive_is_the_default(monkeypatch):
     monkeypatch.delenv(scheduling.ENV, raising=False)
-    assert scheduling.default_policy() == "normal"
+    assert scheduling.default_policy() == "adaptive"
 
 
 def test_environment_picks_the_policy(monkeypatch):
@@ -71,3 +71,93 @@ def test_current_names_the_policy_of_a_process():
     assert scheduling.current() in ("batch", "normal")
     if hasattr(os, "SCHED_BATCH"):
         assert scheduling.current(os.getpid()) == scheduling.current()
+
+
+class _Load:
+    """A fake clock and byte counter, and a switch that records what it was asked."""
+
+    def __init__(self):
+        self.t, self.bytes, self.asked = 100.0, 0, []
+
+    def run(self, seconds, rate):
+        self.t += seconds
+        self.bytes += int(seconds * rate)
+
+    def switch(self, name):
+        self.asked.append(name)
+        return name
+
+
+def _adaptive(load):
+    return scheduling.Adaptive(moved=lambda: load.bytes, clock=lambda: load.t, switch_to=load.switch)
+
+
+def test_adaptive_follows_the_table_with_hysteresis():
+    load = _Load()
+    a = _adaptive(load)
+    steps = [  # (MB/s over the next 50 ms, policy expected after the tick)
+        (2, "normal"),  # light
+        (40, "normal"),  # between: keeps normal
+        (500, "batch"),  # bulk
+        (40, "batch"),  # between: keeps batch (a processor under batch moves less per tick)
+        (100, "batch"),
+        (10, "normal"),  # light again
+        (65, "batch"),  # just above BULK_BYTES_S
+        (15, "normal"),  # just below LIGHT_BYTES_S
+    ]
+    for mb_s, want in steps:
+        load.run(0.05, mb_s * 1e6)
+        assert a.check() == want, (mb_s, want)
+    assert load.asked == ["batch", "normal", "batch", "normal"] and a.switches == 4
+
+
+def test_adaptive_waits_for_a_useful_interval():
+    load = _Load()
+    a = _adaptive(load)
+    load.run(scheduling.MIN_CHECK_S / 2, 1e9)  # bulk, but too short to tell
+    assert a.check() == "normal" and load.asked == []
+    load.run(scheduling.MIN_CHECK_S, 1e9)
+    assert a.check() == "batch"
+
+
+def test_adaptive_stops_after_a_refused_switch():
+    load = _Load()
+    a = scheduling.Adaptive(moved=lambda: load.bytes, clock=lambda: load.t,
+                            switch_to=lambda name: load.asked.append(name) or "normal")
+    load.run(0.05, 1e9)
+    assert a.check() == "normal" and a.refused
+    load.run(0.05, 1e9)
+    a.check()
+    assert load.asked == ["batch"]  # not asked again (nor logged again) every tick
+
+
+def test_tick_acts_only_in_adaptive_mode_and_anew_in_a_forked_child(monkeypatch):
+    made = []
+
+    class Recorder:
+        def __init__(self):
+            self.pid = os.getpid()
+            made.append(self)
+            self.checks = 0
+
+        def check(self):
+            self.checks += 1
+
+    monkeypatch.setattr(scheduling, "Adaptive", Recorder)
+    monkeypatch.setattr(scheduling, "_adaptive", None)
+    monkeypatch.setattr(scheduling, "_mode", "normal")
+    scheduling.tick()
+    assert made == []
+    monkeypatch.setattr(scheduling, "_mode", "adaptive")
+    scheduling.tick()
+    scheduling.tick()
+    assert len(made) == 1 and made[0].checks == 2
+    made[0].pid = -1  # as a forked child sees its parent's
+    scheduling.tick()
+    assert len(made) == 2
+
+
+def test_io_bytes_counts_received_socket_bytes(monkeypatch):
+    base = scheduling.io_bytes()
+    monkeypatch.setattr(scheduling, "received", scheduling.received + 10_000_000)
+    assert scheduling.io_bytes() >= base + 10_000_000
