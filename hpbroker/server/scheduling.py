@@ -100,7 +100,7 @@ received = 0
 
 def io_bytes() -> int:
     """Bytes this process has moved: received from sockets, plus what /proc/self/io counts
-    (rchar + wchar: pwrite, sendfile, file reads; 0 where there is no such file)."""
+    (rchar + wchar: pwrite, sendfile, file reads; nothing where there is no such file)."""
     try:
         with open("/proc/self/io", "rb") as f:
             head = f.read(64).split(b"\n", 2)
