@@ -189,11 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     except (eventloop.EventLoopError, scheduling.SchedulingError) as exc:
         print(f"hpbroker: {exc}", file=sys.stderr)
         return 2
-    scheduling.apply(policy)  # before any fork: every child inherits it
     from hpbroker.storage.fd_limits import raise_open_file_limit
 
     raise_open_file_limit()  # before any fork: every child inherits it
     processors, handlers = topology_of(config)
+    scheduling.apply(scheduling.for_topology(policy, handlers))  # before any fork, like the limit
     if handlers == 0:
         if processors > 1:
             print("hpbroker: --processors above 1 needs --handlers 1 or more "

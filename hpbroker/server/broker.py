@@ -79,7 +79,7 @@ class BrokerServer:
         from hpbroker.server.eventloop import running_loop_name
 
         log.info("hpbroker listening on %s:%d (node %d, log.dirs %s, %s loop, %s scheduling)", self.host, port,
-                 node_id, self.config.get("log.dirs"), running_loop_name(), scheduling.current())
+                 node_id, self.config.get("log.dirs"), running_loop_name(), scheduling.in_force())
 
     def _schedule_maintenance(self) -> None:
         self._maintenance = self.loop.call_later(MAINTENANCE_INTERVAL_S, self._run_maintenance)

@@ -259,7 +259,7 @@ def test_every_process_runs_the_chosen_scheduling_policy(tmp_path, monkeypatch, 
     restarted after SIGKILL."""
     monkeypatch.delenv("HPBROKER_SCHEDULING", raising=False)
     expected = getattr(os, policy)
-    args = MULTIPROC_ARGS + (["--scheduling", flag] if flag else [])
+    args = MULTIPROC_ARGS + ["--scheduling", flag]
     with running_broker(subprocess=True, data_dir=str(tmp_path), args=args) as b:
         assert _wait_for(lambda: len(_children(b, "processor")) == 2 and len(_children(b, "handler")) == 2)
         tree = [b.process.pid] + list(_children(b, "processor").values()) + list(_children(b, "handler").values())

@@ -161,3 +161,29 @@ def test_io_bytes_counts_received_socket_bytes(monkeypatch):
     base = scheduling.io_bytes()
     monkeypatch.setattr(scheduling, "received", scheduling.received + 10_000_000)
     assert scheduling.io_bytes() >= base + 10_000_000
+
+
+def test_adaptive_means_normal_for_the_in_process_mode():
+    assert scheduling.for_topology("adaptive", 0) == "normal"
+    assert scheduling.for_topology("adaptive", 2) == "adaptive"
+    assert scheduling.for_topology("batch", 0) == "batch"  # asked for by name: as asked
+    assert scheduling.for_topology("normal", 2) == "normal"
+
+
+@needs_batch
+def test_apply_adaptive_starts_under_normal():
+    def child():
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+        return ",".join([scheduling.apply("adaptive"), scheduling.in_force(),
+                         str(os.sched_getscheduler(0) == os.SCHED_OTHER)])
+
+    assert _in_child(child) == "normal,adaptive,True"
+
+
+def test_an_in_process_broker_runs_normal_by_default(tmp_path, monkeypatch):
+    from hpbroker.testing import running_broker
+
+    monkeypatch.delenv(scheduling.ENV, raising=False)
+    with running_broker(subprocess=True, data_dir=str(tmp_path), args=["--processors", "1", "--handlers", "0"]) as b:
+        assert os.sched_getscheduler(b.process.pid) == os.SCHED_OTHER
+        assert "loop, normal scheduling)" in "".join(b.extra["log"])
