@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import mmap
 import multiprocessing as mp
 import os
 import resource
@@ -28,6 +29,7 @@ import time
 import _common
 
 CHUNK = 1 << 20  # receive buffer and generator block: 1 MiB, a typical large fetch/produce
+MMAP_WINDOW = 64 << 20  # --mmap: how much of the file is extended and mapped at a time
 
 
 def _cpu() -> float:
@@ -109,6 +111,38 @@ def _splice_and_append(path: str, ports, results) -> None:
     results.put((total, elapsed, cpu))
 
 
+def _receive_into_mapping(path: str, ports, results) -> None:
+    """The 'in' loop receiving straight into the file's pages: the file is extended and mapped
+    ``MMAP_WINDOW`` at a time and ``recv_into`` writes into the mapping, so the kernel's one copy
+    lands in the page cache and no write(2) copies it again. Measured (``--mmap``) to see
+    whether a broker could receive records into its segment with one copy instead of two: each
+    new page is then faulted in and allocated by the filesystem on its first write, which on
+    this machine cost more than the copy it saves (tuning.md, "Cost floor")."""
+    server, port = _listen()
+    ports.put(port)
+    conn, _ = server.accept()
+    server.close()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+    cpu0, t0 = _cpu(), time.perf_counter()
+    total, pos = 0, MMAP_WINDOW
+    while pos == MMAP_WINDOW:  # a window filled to its end: map the next one
+        os.ftruncate(fd, total + MMAP_WINDOW)
+        with mmap.mmap(fd, MMAP_WINDOW, offset=total) as window:
+            view, pos = memoryview(window), 0
+            while pos < MMAP_WINDOW:
+                n = conn.recv_into(view[pos:pos + CHUNK])
+                if not n:
+                    break
+                pos += n
+            view.release()
+        total += pos
+    os.ftruncate(fd, total)  # the file holds exactly what was received
+    elapsed, cpu = time.perf_counter() - t0, _cpu() - cpu0
+    os.close(fd)
+    conn.close()
+    results.put((total, elapsed, cpu))
+
+
 # --- out: sendfile -------------------------------------------------------------------------
 
 def _discard(port: int, results) -> None:
@@ -167,8 +201,13 @@ def _figures(total: int, elapsed: float, cpu: float) -> dict:
             "gb_per_s": round(gb / elapsed, 3), "cpu_s_per_gb": round(cpu / gb, 4)}
 
 
-def measure_in(total: int, directory: str, timeout: float = 600, splice: bool = False) -> dict:
-    loop = _splice_and_append if splice else _receive_and_append
+IN_LOOPS = {"write": _receive_and_append, "splice": _splice_and_append, "mmap": _receive_into_mapping}
+
+
+def measure_in(total: int, directory: str, timeout: float = 600, how: str = "write") -> dict:
+    """The 'in' loop, receiving with ``how``: "write" (recv + write, the floor), "splice" or
+    "mmap" (the alternatives measured against it)."""
+    loop = IN_LOOPS[how]
     with tempfile.TemporaryDirectory(dir=directory, prefix="floor-in-") as tmp:
         path = os.path.join(tmp, "segment.log")
         return _figures(*_run_pair(loop, (path,), _generate, (total,), timeout))
@@ -199,7 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where the files go: the filesystem of the broker's data (default %(default)s)")
     parser.add_argument("--splice", action="store_true",
                         help="also measure the 'in' loop with splice(2) (socket -> pipe -> file)")
+    parser.add_argument("--mmap", action="store_true",
+                        help="also measure the 'in' loop receiving straight into the file, mapped")
     parser.add_argument("--json-out", default=None)
+    _common.add_page_reporting_args(parser)
     return parser
 
 
@@ -211,17 +253,25 @@ def summary_line(result: dict) -> str:
 
 def main(argv=None) -> int:
     ns = build_parser().parse_args(argv)
+    with _common.page_reporting_for(ns):
+        return _main(ns)
+
+
+def _main(ns) -> int:
     total = int(ns.gb * 1e9)
     print(f"[floor] moving {ns.gb} GB each way through {ns.dir}", file=sys.stderr, flush=True)
     result = {"params": {"gb": ns.gb, "file_mb": ns.file_mb, "dir": ns.dir},
               **measure(total, ns.dir, int(ns.file_mb * 1e6))}
-    if ns.splice:
-        result["in_splice"] = measure_in(total, ns.dir, splice=True)
+    variants = {"splice": "splice socket -> pipe -> file", "mmap": "recv into the mapped file"}
+    for how in variants:
+        if getattr(ns, how):
+            result[f"in_{how}"] = measure_in(total, ns.dir, how=how)
     path = _common.write_json(result, ns.json_out, "floor")
     print(summary_line(result))
-    if ns.splice:
-        sp = result["in_splice"]
-        print(f"in (splice socket -> pipe -> file): {sp['gb_per_s']} GB/s, {sp['cpu_s_per_gb']} CPU-s/GB")
+    for how, what in variants.items():
+        if getattr(ns, how):
+            v = result[f"in_{how}"]
+            print(f"in ({what}): {v['gb_per_s']} GB/s, {v['cpu_s_per_gb']} CPU-s/GB")
     print(f"results: {path}")
     return 0
 

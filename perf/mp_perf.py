@@ -16,8 +16,10 @@ the phase's wall time (how many cores the broker kept busy). Output: one Markdow
 run, ready for tuning.md: the median of ``--repeat`` rounds (each round runs every cell once).
 A second table splits the produce phase by role (the children name themselves ``hpb-p<i>`` and
 ``hpb-h<i>``): each role's CPU-s/GB and how often its processes were woken (voluntary context
-switches per GB), and each topology's produce throughput against in-process mode with the same
-connections, the measure of the cross-process hop.
+switches per GB), each topology's produce throughput against in-process mode with the same
+connections, the measure of the cross-process hop, and the producers' own CPU-s/GB (getrusage of
+each client process, librdkafka's threads included): on a machine where clients and broker
+share the cores, a topology can cost its clients CPU as well as itself.
 ``--event-loops asyncio,uvloop`` runs every cell on each loop (``hpbroker --event-loop``),
 alternating, and adds a column. ``--pin-clients 0 --pin-broker 1`` confines the client processes
 (with their librdkafka threads) and the broker's processes to those CPUs: on a machine where
@@ -28,6 +30,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -108,6 +111,7 @@ def _producer(bootstrap, topic, n, size, partitions, linger_ms, start, done):
     p.list_topics(topic, timeout=10)
     payload = b"x" * size
     start.wait()
+    cpu0 = _own_cpu()
     for i in range(n):
         while True:
             try:
@@ -116,7 +120,13 @@ def _producer(bootstrap, topic, n, size, partitions, linger_ms, start, done):
             except BufferError:
                 p.poll(0.005)
     left = p.flush(120)
-    done.put(left)
+    done.put((left, _own_cpu() - cpu0))
+
+
+def _own_cpu() -> float:
+    """User+system CPU seconds of this client process, librdkafka's threads included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _consumer(bootstrap, topic, parts, expected, start, done):
@@ -186,8 +196,9 @@ def _measure(processors, handlers, connections, messages, size, partitions, data
         cpu = tree["cpu"]
         for p in procs:
             p.join()
-        assert not any(results), f"undelivered messages: {results}"
+        assert not any(left for left, _ in results), f"undelivered messages: {results}"
         row["produce_mb_s"] = total * size / elapsed / 1e6
+        row["produce_client_cpu_s_gb"] = sum(cpu for _, cpu in results) / gb
         row["produce_cpu_s_gb"] = cpu / gb
         row["produce_cores"] = cpu / elapsed
         for role in ("main", "processors", "handlers"):
@@ -260,7 +271,8 @@ def _run(a) -> None:
             runs[(conns, topo, lp)].append(r)
             # progress, and the per-round figures the medians hide
             print(f"round {rnd + 1}/{a.repeat} {topo}{' ' + _label(lp) if varied else ''} x{conns}: produce "
-                  f"{r['produce_mb_s']:.0f} MB/s {r['produce_cpu_s_gb']:.2f} CPU-s/GB, consume "
+                  f"{r['produce_mb_s']:.0f} MB/s {r['produce_cpu_s_gb']:.2f} CPU-s/GB (clients "
+                  f"{r['produce_client_cpu_s_gb']:.2f}), consume "
                   f"{r['consume_mb_s']:.0f} MB/s", file=sys.stderr, flush=True)
     for conns, topo, lp in cells:
         rs = runs[(conns, topo, lp)]
@@ -283,8 +295,8 @@ def _print_roles(cells, runs) -> None:
     cost of the hop is what the processors and handlers spend beyond the in-process broker."""
     print()
     print("| processors/handlers | connections | produce vs in-process | CPU-s/GB main process | processors "
-          "| handlers | wake-ups per GB main process | processors | handlers |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| handlers | wake-ups per GB main process | processors | handlers | client CPU-s/GB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for conns, topo, lp in cells:
         rs = runs[(conns, topo, lp)]
         med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
@@ -297,7 +309,8 @@ def _print_roles(cells, runs) -> None:
         name = ("in-process" if h == 0 else f"{p}/{h}") + (f" ({_label(lp)})" if _label(lp) else "")
         print(f"| {name} | {conns} | {rel} | {med['produce_cpu_main_gb']:.2f} | {med['produce_cpu_processors_gb']:.2f} "
               f"| {med['produce_cpu_handlers_gb']:.2f} | {med['produce_wakes_main_gb']:.0f} "
-              f"| {med['produce_wakes_processors_gb']:.0f} | {med['produce_wakes_handlers_gb']:.0f} |", flush=True)
+              f"| {med['produce_wakes_processors_gb']:.0f} | {med['produce_wakes_handlers_gb']:.0f} "
+              f"| {med['produce_client_cpu_s_gb']:.2f} |", flush=True)
 
 if __name__ == "__main__":
     main()

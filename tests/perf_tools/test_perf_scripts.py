@@ -86,6 +86,25 @@ def test_floor(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["floor.json"]  # its files are removed
 
 
+def test_floor_alternative_receive_loops(tmp_path):
+    out = tmp_path / "floor.json"
+    r = run_script("floor.py", "--gb", "0.15", "--file-mb", "8", "--dir", str(tmp_path), "--splice", "--mmap",
+                   "--json-out", str(out))
+    result = _load(out)
+    for side in ("in_splice", "in_mmap"):  # 0.15 GB spans three 64 MiB windows of the mapped loop
+        assert result[side]["bytes"] == 150_000_000 and result[side]["cpu_s_per_gb"] >= 0
+    assert "recv into the mapped file" in r.stdout and "splice socket" in r.stdout
+    assert [p.name for p in tmp_path.iterdir()] == ["floor.json"]
+
+
+def test_mmap_receive_loop_writes_exactly_what_arrives(tmp_path):
+    import floor  # perf/ is on sys.path (conftest)
+    results = floor._run_pair(floor._receive_into_mapping, (str(tmp_path / "seg"),), floor._generate,
+                              (floor.MMAP_WINDOW + 12345,), 60)
+    assert results[0] == floor.MMAP_WINDOW + 12345
+    assert (tmp_path / "seg").stat().st_size == floor.MMAP_WINDOW + 12345
+
+
 def test_cold_cache(tmp_path):
     out = tmp_path / "cold.json"
     run_script("cold_cache.py", "--requests", "20", "--sizes", "0,65536", "--dir", str(tmp_path),
@@ -115,6 +134,7 @@ def test_mp_perf_splits_the_hop_by_role(tmp_path):
     # in-process: only the main process works; 1/1: the processor and the handler do, and wake
     assert float(inproc[4]) == float(inproc[5]) == 0.0 and int(inproc[6]) > 0
     assert float(hop[4]) + float(hop[5]) > 0 and int(hop[7]) > 0 and int(hop[8]) > 0
+    assert float(inproc[9]) > 0 and float(hop[9]) > 0  # the producers' own CPU per GB
     assert list(tmp_path.iterdir()) == []  # the brokers' data dirs are removed
 
 
