@@ -120,11 +120,22 @@ class HandlerProcess:
     def _on_wake(self) -> None:
         self.topo.drain(self._efd)
         self._drain()
+        if self._period.backed_off():
+            self._rearm()
+
+    def _rearm(self) -> None:
+        """Work after a quiet spell, whose tick backed off up to IDLE_DRAIN_S: tick
+        SAFETY_DRAIN_S from now instead, and start adaptive scheduling's next look at the load
+        here (SafetyPeriod.backed_off)."""
+        self._timer.cancel()
+        scheduling.restart_window()
+        self._timer = self.loop.call_later(self._period.snap_back(), self._tick)
 
     def _tick(self) -> None:
         self._drain()
         scheduling.tick()
         waiting = bool(self._tasks) or any(self.blocked)
+        self._timer.cancel()  # re-armed during this tick's drain: one timer only
         self._timer = self.loop.call_later(self._period.next(self.handled, waiting), self._tick)
 
     def _run_maintenance(self) -> None:

@@ -244,6 +244,7 @@ class ProcessorServer:
         self.slot_fallbacks = 0  # ... of which the reservation was abandoned after all
         self._next_conn_id = os.getpid() << 24
         self._wakes: WakeBatcher | None = None  # handler eventfds, written once per pass
+        self._period = SafetyPeriod(HOUSEKEEPING_S, IDLE_HOUSEKEEPING_S)  # the tick's, see _tick
 
     async def run(self, ready_fd: int | None = None) -> None:
         topo, p = self.topo, self.index
@@ -271,7 +272,6 @@ class ProcessorServer:
         self._acceptor.start()
         loop.add_reader(self._efd, self._on_wake)
         self._next_trim = loop.time() + TRIM_EVERY_S
-        self._period = SafetyPeriod(HOUSEKEEPING_S, IDLE_HOUSEKEEPING_S)
         self._housekeeping = loop.call_later(HOUSEKEEPING_S, self._tick)
         self._fetch_poll = None
         log.info("processor %d ready (pid %d)", p, os.getpid())
@@ -305,6 +305,8 @@ class ProcessorServer:
     # requests ---------------------------------------------------------------------------------
     def route(self, conn: ProcessorConnection, view: memoryview) -> bool:
         """Take one request frame; False if a ring is full (nothing was taken)."""
+        if self._period.backed_off():
+            self._rearm()
         try:
             header, offset = protocol.decode_request_header(view)
         except ProtocolError as exc:
@@ -464,6 +466,8 @@ class ProcessorServer:
         the record is published flagged OWNED: handler ``h`` acts only on its own partitions
         of it. False, with nothing pushed anywhere and the reservation still open, when the
         frame is in doubt or another owner's ring is full: all or nothing, as a split is."""
+        if self._period.backed_off():
+            self._rearm()  # a timer and a counter: nothing that touches the reserved ring
         frame = slot[env.REQUEST.size:]
         handlers = self.topo.handlers
         layout = request = None
@@ -613,7 +617,16 @@ class ProcessorServer:
                 conn.trim(now)
         scheduling.tick()
         waiting = bool(self.pending) or bool(self.stalled)
+        self._housekeeping.cancel()  # re-armed during this tick: one timer only
         self._housekeeping = self.loop.call_later(self._period.next(self.answered, waiting), self._tick)
+
+    def _rearm(self) -> None:
+        """A request after a quiet spell, whose tick backed off up to IDLE_HOUSEKEEPING_S: tick
+        HOUSEKEEPING_S from now instead, and start adaptive scheduling's next look at the load
+        here (SafetyPeriod.backed_off)."""
+        self._housekeeping.cancel()
+        scheduling.restart_window()
+        self._housekeeping = self.loop.call_later(self._period.snap_back(), self._tick)
 
     def _handler_restarted(self, h: int) -> None:
         """Fail (close the connections of) the requests pushed to handler ``h``'s previous

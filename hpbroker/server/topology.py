@@ -310,7 +310,8 @@ class SafetyPeriod:
 
     ``next(activity, waiting)``: ``activity`` is a counter the owner bumps per request or
     answer it handled; ``waiting`` is true while something is in flight (then a lost wake-up
-    must still cost at most ``busy_s``). Returns the delay to the next tick.
+    must still cost at most ``busy_s``). Returns the delay to the next tick. When work arrives
+    while the period is backed off, the owner re-arms its tick (``backed_off``, ``snap_back``).
 
     Who may touch: the event loop of the process that owns it.
     """
@@ -326,4 +327,16 @@ class SafetyPeriod:
         else:
             self.period = min(self.period * 2, self.idle_s)
         self._seen = activity
+        return self.period
+
+    def backed_off(self) -> bool:
+        """Is the next tick further away than ``busy_s``? Then work that arrives now should
+        bring it closer (``snap_back``): under a new load a lost wake-up must cost at most
+        ``busy_s``, and adaptive scheduling (server/scheduling.py) should see the load within
+        one busy period, not after the idle second the last tick chose."""
+        return self.period > self.busy_s
+
+    def snap_back(self) -> float:
+        """The owner re-arms its tick ``busy_s`` from now; returns that delay."""
+        self.period = self.busy_s
         return self.period

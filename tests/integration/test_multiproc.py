@@ -320,6 +320,58 @@ def test_adaptive_scheduling_by_default_batch_under_a_bulk_load_only(tmp_path, m
 
 
 
+def test_adaptive_scheduling_sees_a_load_after_a_quiet_spell_within_one_busy_tick(tmp_path, monkeypatch):
+    """After a quiet spell every child's safety tick has backed off to a second. The first
+    request of a new load brings it back to 50 ms and starts the load's measurement there
+    (SafetyPeriod.backed_off, scheduling.restart_window), so each process the load reaches is
+    under batch within a few ticks of its start, not after a tick up to a second away."""
+    monkeypatch.delenv("HPBROKER_SCHEDULING", raising=False)
+    with running_broker(subprocess=True, data_dir=str(tmp_path), args=MULTIPROC_ARGS) as b:
+        assert _wait_for(lambda: len(_children(b, "processor")) == 2 and len(_children(b, "handler")) == 2)
+        create_topic(b.bootstrap, "burst", partitions=4)
+        p = Producer({"bootstrap.servers": b.bootstrap, "acks": "1", "linger.ms": 5, "batch.size": 1000000,
+                      "queue.buffering.max.kbytes": 1048576})
+        for i in range(4):  # connected, metadata known: the burst below is Produce requests only
+            p.produce("burst", value=b"warm", partition=i)
+        assert p.flush(10) == 0
+        time.sleep(3.0)  # every tick backs off: 0.05, 0.1, ... 0.8, then 1 s
+        pids = list(_children(b, "processor").values()) + list(_children(b, "handler").values())
+        assert _policies(b) == [os.SCHED_OTHER] * 4
+        first_batch: dict[int, float] = {}
+        stop = threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                now = time.monotonic()
+                for pid in pids:
+                    if pid not in first_batch and os.sched_getscheduler(pid) == os.SCHED_BATCH:
+                        first_batch[pid] = now
+                time.sleep(0.005)
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        value = b"x" * 10000
+        t0 = time.monotonic()
+        try:
+            i = 0
+            while time.monotonic() - t0 < 1.5:  # long enough for a tick a second away to come too
+                for _ in range(1000):
+                    while True:
+                        try:
+                            p.produce("burst", value=value, partition=i % 4)
+                            break
+                        except BufferError:
+                            p.poll(0.01)
+                    i += 1
+            assert p.flush(120) == 0
+        finally:
+            stop.set()
+            watcher.join()
+        assert first_batch, "no process went to batch under a bulk load"
+        late = {pid: round(t - t0, 3) for pid, t in first_batch.items() if t - t0 > 0.45}
+        assert not late, f"went to batch only this long after the load began: {late}"
+
+
 def test_one_handler_forwards_undecoded_and_a_broken_body_still_closes(tmp_path):
     """With one handler the processor forwards without decoding the body: a Produce or group
     request whose body does not decode must still close its connection (the handler's answer),

@@ -22,3 +22,14 @@ def test_period_backs_off_when_idle_and_snaps_back_on_work():
     ]
     for (activity, waiting), expected in table:
         assert period.next(activity, waiting) == expected
+
+
+def test_work_after_a_quiet_spell_snaps_the_period_back():
+    period = SafetyPeriod(0.05, 1.0)
+    assert not period.backed_off()  # a new period starts short
+    period.next(0, False)
+    assert not period.backed_off()  # 0.05: the next tick is near
+    period.next(0, False)
+    assert period.backed_off()  # 0.1: further than the busy period
+    assert period.snap_back() == 0.05 and not period.backed_off()
+    assert period.next(0, False) == 0.1  # a tick that then finds nothing new backs off again

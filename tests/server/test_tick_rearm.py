@@ -1,0 +1,136 @@
+"""Work after a quiet spell brings a child's safety tick back from its idle period to the busy
+one at once (SafetyPeriod.backed_off): in a processor at the first request, on either path a
+frame takes (``route``, or ``route_slot`` for a large Produce received into a ring record), and
+in a handler at the first wake-up. Adaptive scheduling then measures the new load from there."""
+from hpbroker import protocol
+from hpbroker.server import handler_process, processor, scheduling
+from hpbroker.server.handler_process import HandlerProcess
+from hpbroker.server.topology import SafetyPeriod
+from tests.server.processor_fakes import RegistrationsOnly, drain
+from tests.server.test_processor_slot import _connection, _partitions, _produce, _server
+
+
+class Handle:
+    def __init__(self, delay):
+        self.delay, self.cancelled = delay, False
+
+    def cancel(self):
+        self.cancelled = True
+
+
+class Timers(RegistrationsOnly):
+    """Records call_later instead of running anything."""
+    def __init__(self):
+        self.armed = []
+
+    def call_later(self, delay, callback):
+        self.armed.append(Handle(delay))
+        return self.armed[-1]
+
+
+def _backed_off(period: SafetyPeriod) -> SafetyPeriod:
+    for _ in range(6):  # ticks that found nothing new: 0.05, 0.1, ... up to the idle period
+        period.next(0, False)
+    assert period.backed_off()
+    return period
+
+
+def _quiet_processor():
+    server = _server()
+    server.loop = Timers()
+    server._housekeeping = idle_tick = Handle(processor.IDLE_HOUSEKEEPING_S)
+    _backed_off(server._period)
+    return server, idle_tick
+
+
+def test_a_processor_rearms_its_tick_at_the_first_request_after_a_quiet_spell():
+    server, idle_tick = _quiet_processor()
+    conn, peer = _connection(server)
+    body = {"acks": -1, "timeout_ms": 30000, "transactional_id": None, "topic_data": [
+        {"name": "orders", "partition_data": [{"index": _partitions("orders", True)[0], "records": b"r" * 100}]}]}
+    frame = protocol.encode_request(0, 8, 42, "client-a", body)  # small: ``route``
+    peer.sendall(frame)
+    conn._on_readable()
+    assert len(drain(server.req_rings[0])) == 1 and server.slot_frames == 0
+    assert idle_tick.cancelled and [h.delay for h in server.loop.armed] == [processor.HOUSEKEEPING_S]
+    assert not server._period.backed_off()
+    peer.sendall(frame)  # the tick is near already: nothing more to do
+    conn._on_readable()
+    assert len(server.loop.armed) == 1
+
+
+def test_a_processor_rearms_its_tick_for_a_large_produce_received_into_a_ring_record():
+    server, idle_tick = _quiet_processor()
+    conn, peer = _connection(server)
+    _, frame = _produce(_partitions("orders", same_owner=True))
+    peer.sendall(frame)
+    conn._on_readable()
+    assert server.slot_frames == 1  # ``route_slot``, not ``route``
+    assert idle_tick.cancelled and [h.delay for h in server.loop.armed] == [processor.HOUSEKEEPING_S]
+
+
+class QuietHandler:
+    """What ``HandlerProcess._on_wake`` touches, and nothing else."""
+    def __init__(self, period):
+        self.loop = Timers()
+        self._period = period
+        self._timer = Handle(handler_process.IDLE_DRAIN_S)
+        self.topo = self
+        self._efd = -1
+        self.drained = 0
+
+    def drain(self, efd):
+        pass
+
+    def _drain(self):
+        self.drained += 1
+
+    def _tick(self):
+        pass
+
+    _on_wake = HandlerProcess._on_wake
+    _rearm = HandlerProcess._rearm
+
+
+def test_a_handler_rearms_its_tick_when_woken_after_a_quiet_spell():
+    h = QuietHandler(_backed_off(SafetyPeriod(handler_process.SAFETY_DRAIN_S, handler_process.IDLE_DRAIN_S)))
+    idle_tick = h._timer
+    h._on_wake()
+    assert h.drained == 1 and idle_tick.cancelled
+    assert [t.delay for t in h.loop.armed] == [handler_process.SAFETY_DRAIN_S]
+    h._on_wake()  # under load: the tick is near already
+    assert len(h.loop.armed) == 1
+
+
+def test_a_handler_woken_under_load_leaves_its_tick_alone():
+    h = QuietHandler(SafetyPeriod(handler_process.SAFETY_DRAIN_S, handler_process.IDLE_DRAIN_S))
+    h._on_wake()
+    assert h.drained == 1 and not h._timer.cancelled and h.loop.armed == []
+
+
+def test_the_restarted_window_measures_the_new_load_only(monkeypatch):
+    clock, moved = [0.0], [0]
+    adaptive = scheduling.Adaptive(moved=lambda: moved[0], clock=lambda: clock[0], switch_to=lambda name: name)
+    monkeypatch.setattr(scheduling, "_mode", "adaptive")
+    monkeypatch.setattr(scheduling, "_adaptive", adaptive)
+    clock[0] = 1.0  # a quiet second since the last look, then the first request of a load
+    scheduling.restart_window()
+    clock[0], moved[0] = 1.05, 5_000_000  # 5 MB in the next 50 ms: 100 MB/s
+    assert adaptive.check() == "batch"
+
+
+def test_without_the_restart_the_quiet_second_dilutes_the_load():
+    clock, moved = [0.0], [0]
+    adaptive = scheduling.Adaptive(moved=lambda: moved[0], clock=lambda: clock[0], switch_to=lambda name: name)
+    clock[0], moved[0] = 1.05, 5_000_000  # the same 5 MB, seen over 1.05 s: under 5 MB/s
+    assert adaptive.check() == "normal"
+
+
+def test_restart_window_does_nothing_unless_adaptive(monkeypatch):
+    clock = [0.0]
+    adaptive = scheduling.Adaptive(moved=lambda: 0, clock=lambda: clock[0], switch_to=lambda name: name)
+    monkeypatch.setattr(scheduling, "_mode", "batch")
+    monkeypatch.setattr(scheduling, "_adaptive", adaptive)
+    clock[0] = 5.0
+    scheduling.restart_window()
+    assert adaptive._t0 == 0.0
