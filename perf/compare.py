@@ -79,9 +79,9 @@ def run_workload(work: dict, broker, round_no: int, topics: dict) -> dict:
     else:
         module, argv = e2e_latency, base + work["argv"]
     args = module.args_dict(module.build_parser().parse_args(argv))
-    cpu0 = _common.tree_cpu_seconds(broker.pid) if broker.pid else None
+    cpu0 = _common.tree_cpu_sample(broker.pid) if broker.pid else None
     result = module.run(args)
-    cpu1 = _common.tree_cpu_seconds(broker.pid) if broker.pid else None
+    cpu1 = _common.tree_cpu_sample(broker.pid) if broker.pid else None
     if work["kind"] == "produce":
         topics[(broker.name, work["key"])] = (args["topic"], result["records"])
     if work["kind"] == "e2e":
@@ -92,7 +92,7 @@ def run_workload(work: dict, broker, round_no: int, topics: dict) -> dict:
         nbytes = result["bytes"]
         figure = result[work["metric"]]
         detail = module.summary_line(result)
-    cpu = None if cpu0 is None else cpu1 - cpu0
+    cpu = None if cpu0 is None else _common.cpu_seconds_between(cpu0, cpu1)
     return {"figure": figure, "bytes": nbytes, "cpu_seconds": cpu,
             "cpu_s_per_gb": None if cpu is None or not nbytes else round(cpu / (nbytes / 1e9), 3),
             "summary": detail, "result": result}

@@ -61,9 +61,9 @@ def start(label: str, overrides: list[str], port: int):
 
 def measure(module, argv: list[str], pid: int):
     args = module.args_dict(module.build_parser().parse_args(argv))
-    cpu0 = _common.tree_cpu_seconds(pid)
+    cpu0 = _common.tree_cpu_sample(pid)
     result = module.run(args)
-    return args, result, _common.tree_cpu_seconds(pid) - cpu0
+    return args, result, _common.cpu_seconds_between(cpu0, _common.tree_cpu_sample(pid))
 
 
 def per_gb(cpu: float, nbytes: int):

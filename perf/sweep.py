@@ -40,9 +40,9 @@ def run_point(ns, point: dict) -> dict:
     for pair in ns.client_config:
         argv += ["-X", pair]
     args = produce_perf.args_dict(produce_perf.build_parser().parse_args(argv))
-    cpu0 = _common.tree_cpu_seconds(ns.broker_pid) if ns.broker_pid else None
+    cpu0 = _common.tree_cpu_sample(ns.broker_pid) if ns.broker_pid else None
     result = produce_perf.run(args)
-    cpu = _common.tree_cpu_seconds(ns.broker_pid) - cpu0 if ns.broker_pid else None
+    cpu = _common.cpu_seconds_between(cpu0, _common.tree_cpu_sample(ns.broker_pid)) if ns.broker_pid else None
     return {**point, "records": result["records"], "records_per_s": result["records_per_s"],
             "mb_per_s": result["mb_per_s"], "p50_ms": result["latency_ms"]["p50"],
             "p99_ms": result["latency_ms"]["p99"], "errors": result["errors"],

@@ -1,4 +1,8 @@
 """Unit tests of the perf tools' shared helpers (no broker needed)."""
+import os
+import subprocess
+import sys
+
 import pytest
 
 import _brokers
@@ -96,3 +100,81 @@ def test_interrupted_prefault_restores_the_order(tmp_path, monkeypatch):
         with _common.PausedPageReporting(prefault_gb=1, say=lambda text: None, path=order):
             pass
     assert order.read_text().strip() == "9"
+
+
+_BURN = """
+import resource, sys, threading, time
+def cpu():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+def burn(ms):
+    end = time.thread_time() + ms / 1e3
+    while time.thread_time() < end:
+        pass
+work = threading.Semaphore(0)
+def worker():  # a thread that lives through every window
+    while True:
+        work.acquire()
+        burn(ms / 2)
+        done.release()
+done = threading.Semaphore(0)
+threading.Thread(target=worker, daemon=True).start()
+print("ready", flush=True)
+for line in sys.stdin:
+    mode, ms = line.split()
+    ms = float(ms)
+    c0 = cpu()
+    if mode == "short-lived":  # a thread that starts and ends inside the window
+        t = threading.Thread(target=burn, args=(ms / 2,))
+        t.start()
+        t.join()
+    else:
+        work.release()
+        done.acquire()
+    burn(ms / 2)
+    print(cpu() - c0, flush=True)
+"""
+
+
+def _burner():
+    proc = subprocess.Popen([sys.executable, "-c", _BURN], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline() == "ready\n"
+    return proc
+
+
+def _measure(proc, mode, ms):
+    before = _common.tree_cpu_sample(proc.pid)
+    proc.stdin.write(f"{mode} {ms}\n")
+    proc.stdin.flush()
+    own = float(proc.stdout.readline())  # the process's own getrusage: exact
+    return _common.cpu_seconds_between(before, _common.tree_cpu_sample(proc.pid)), own
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task/%d/sched" % os.getpid()),
+                    reason="the kernel shows no per-thread run times (CONFIG_SCHED_DEBUG)")
+def test_cpu_between_two_samples_is_exact_not_clock_ticks():
+    proc = _burner()
+    try:
+        errors = []
+        for ms in (23.7, 31.3, 17.9, 44.1, 26.6):  # off the 10 ms steps of clock ticks
+            measured, own = _measure(proc, "long-lived", ms)
+            errors.append(abs(measured - own))
+        assert max(errors) < 0.002, errors
+        # a thread seen in neither sample: counted by clock ticks, not lost
+        measured, own = _measure(proc, "short-lived", 60)
+        assert abs(measured - own) <= _common.TICK_SLACK_S + 0.002, (measured, own)
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+
+
+def test_cpu_between_falls_back_to_clock_ticks_when_a_thread_is_gone_or_unknown():
+    before = {1: {"ticks": 1.0, "children": 0.5, "threads": {1: 0.5, 2: 5.0}},
+              2: {"ticks": 2.0, "children": 0.0, "threads": None}}
+    after = {1: {"ticks": 1.2, "children": 0.6, "threads": {1: 0.6}},  # thread 2 exited: its 5 s are not lost as -5
+             2: {"ticks": 2.3, "children": 0.0, "threads": {7: 0.01}},  # nothing exact before: ticks
+             3: {"ticks": 0.01, "children": 0.0, "threads": {3: 0.004, 4: 0.002}}}  # new process: exact from zero
+    assert _common.cpu_seconds_between(before, after) == pytest.approx(0.2 + 0.1 + 0.3 + 0.006)
+    same = {1: {"ticks": 1.0, "children": 0.0, "threads": {1: 0.5}}}
+    later = {1: {"ticks": 1.0, "children": 0.0, "threads": {1: 0.5034, 9: 0.001}}}  # a thread started in between
+    assert _common.cpu_seconds_between(same, later) == pytest.approx(0.0044)
