@@ -339,8 +339,10 @@ TICK_SLACK_S = 0.02  # user and system clock ticks, each up to 10 ms short of th
 def cpu_seconds_between(before: dict, after: dict) -> float:
     """CPU seconds the process tree used between two ``tree_cpu_sample``s. A process whose
     threads all show their exact run time in both samples, none of them gone, counts exactly
-    (threads that started in between from zero), unless its clock ticks say that a thread seen
-    in neither sample ran in between; any other process counts by clock ticks.
+    (threads that started in between from zero), unless its clock ticks exceed that by more than
+    TICK_SLACK_S: then a thread seen in neither sample ran in between (one that ran for less can
+    go unseen; hpbroker's processes keep their threads, Tansu's runtime keeps its threads for
+    seconds). Any other process counts by clock ticks.
     Reaped children count by clock ticks; processes that exited in between are lost (brokers
     reap their children, so that is rare)."""
     total = 0.0
