@@ -9,8 +9,9 @@ taken in one run, interleaved: for every round and every workload each broker ta
 and the order of the brokers flips every round so a drift (page cache, a neighbour's load)
 hits both alike. Each workload is the same code as the stand-alone script (produce_perf,
 consume_perf, e2e_latency) with fixed parameters from issue 7's targets. A broker's cost is the
-CPU time of its process tree (psutil, user+system of the process and its descendants) sampled
-just before and after each workload, divided by the gigabytes the workload moved. The cost floor
+CPU time of its process tree (each thread's exact run time where the kernel shows it, else
+clock ticks: _common.tree_cpu_sample) sampled just before and after each workload, divided by
+the gigabytes the workload moved. The cost floor
 (perf/floor.py) is measured at the start of every round, so each CPU-per-GB figure is divided by
 a yardstick taken minutes, not a whole run, before it: this machine's page-cache costs drift by
 several times within one run (tuning.md, "Cost floor"), and a floor measured once at the start
