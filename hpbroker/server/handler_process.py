@@ -43,7 +43,7 @@ from hpbroker.storage.write_failures import warn_storage_failure
 from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
 from hpbroker.server import scheduling
-from hpbroker.server.topology import SafetyPeriod, WakeBatcher, tell_ready
+from hpbroker.server.topology import SafetyTick, WakeBatcher, tell_ready
 from hpbroker.server.handler_context import HandlerContext
 from hpbroker.server.ring import FULL, WAKE
 from hpbroker.server.routing import CONTROLLER_HANDLER, owned_request, owner, route_for
@@ -54,7 +54,7 @@ PRODUCE, LIST_OFFSETS = 0, 2
 BATCH = 256  # records taken from one ring before looking at the others (fairness)
 SAFETY_DRAIN_S = 0.05  # under load, a lost wake-up costs at most this much latency
 SYNC_RETRY_S = 1.0  # a registry whose partitions could not be opened is tried again this often
-IDLE_DRAIN_S = 1.0  # the safety drain's period once nothing flows (topology.SafetyPeriod)
+IDLE_DRAIN_S = 1.0  # the safety drain's period once nothing flows (topology.SafetyTick)
 MAINTENANCE_S = 1.0
 METADATA_SYNC_TIMEOUT_S = 10.0
 
@@ -67,6 +67,7 @@ class HandlerProcess:
         self.node = node
         self.is_controller = index == CONTROLLER_HANDLER
         self.handled = 0  # records taken from the request rings (the safety period watches it)
+        self._timer = SafetyTick(SAFETY_DRAIN_S, IDLE_DRAIN_S)  # runs _tick from run()
 
     async def run(self, ready_fd: int | None = None) -> None:
         topo, h = self.topo, self.index
@@ -99,8 +100,7 @@ class HandlerProcess:
         topo.set_handler_seen_generation(h, self._seen_generation)
         self._efd = topo.handler_efds[h]
         loop.add_reader(self._efd, self._on_wake)
-        self._period = SafetyPeriod(SAFETY_DRAIN_S, IDLE_DRAIN_S)
-        self._timer = loop.call_later(SAFETY_DRAIN_S, self._tick)
+        self._timer.start(loop, self._tick)
         self._maintenance = loop.call_later(MAINTENANCE_S, self._run_maintenance)
         log.info("handler %d ready (pid %d): %d partitions", h, os.getpid(), len(self.ctx.partitions))
         tell_ready(ready_fd)
@@ -109,7 +109,7 @@ class HandlerProcess:
             await self._stop.wait()
         finally:
             loop.remove_reader(self._efd)
-            self._timer.cancel()
+            self._timer.stop()
             self._maintenance.cancel()
             for t in list(self._tasks):
                 t.cancel()
@@ -120,23 +120,13 @@ class HandlerProcess:
     def _on_wake(self) -> None:
         self.topo.drain(self._efd)
         self._drain()
-        if self._period.backed_off():
-            self._rearm()
-
-    def _rearm(self) -> None:
-        """Work after a quiet spell, whose tick backed off up to IDLE_DRAIN_S: tick
-        SAFETY_DRAIN_S from now instead, and start adaptive scheduling's next look at the load
-        here (SafetyPeriod.backed_off)."""
-        self._timer.cancel()
-        scheduling.restart_window()
-        self._timer = self.loop.call_later(self._period.snap_back(), self._tick)
+        self._timer.work_arrived()
 
     def _tick(self) -> None:
         self._drain()
         scheduling.tick()
         waiting = bool(self._tasks) or any(self.blocked)
-        self._timer.cancel()  # re-armed during this tick's drain: one timer only
-        self._timer = self.loop.call_later(self._period.next(self.handled, waiting), self._tick)
+        self._timer.again(self.handled, waiting)
 
     def _run_maintenance(self) -> None:
         try:

@@ -60,7 +60,7 @@ from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
 from hpbroker.server import scheduling
 from hpbroker.server import produce_split
-from hpbroker.server.topology import SafetyPeriod, WakeBatcher, tell_ready
+from hpbroker.server.topology import SafetyTick, WakeBatcher, tell_ready
 from hpbroker.server.connection import Acceptor, Connection, max_idle_s, readable_bytes
 from hpbroker.server.processor_view import ProcessorBroker
 from hpbroker.server.ring import FULL, WAKE
@@ -75,7 +75,7 @@ log = logging.getLogger(__name__)
 METADATA = 3
 FIND_COORDINATOR = 10
 _PRODUCE_VERSIONS = (REGISTRY[PRODUCE].MIN_VERSION, REGISTRY[PRODUCE].MAX_VERSION)
-HOUSEKEEPING_S = 0.05  # under load; backs off to IDLE_HOUSEKEEPING_S when idle (SafetyPeriod)
+HOUSEKEEPING_S = 0.05  # under load; backs off to IDLE_HOUSEKEEPING_S when idle (SafetyTick)
 IDLE_HOUSEKEEPING_S = 1.0
 TRIM_EVERY_S = 1.0  # how often idle connections are asked to give back grown buffers
 FETCH_POLL_S = 0.01  # backstop only: handlers wake processors with parked Fetches
@@ -244,7 +244,7 @@ class ProcessorServer:
         self.slot_fallbacks = 0  # ... of which the reservation was abandoned after all
         self._next_conn_id = os.getpid() << 24
         self._wakes: WakeBatcher | None = None  # handler eventfds, written once per pass
-        self._period = SafetyPeriod(HOUSEKEEPING_S, IDLE_HOUSEKEEPING_S)  # the tick's, see _tick
+        self._housekeeping = SafetyTick(HOUSEKEEPING_S, IDLE_HOUSEKEEPING_S)  # runs _tick from run()
 
     async def run(self, ready_fd: int | None = None) -> None:
         topo, p = self.topo, self.index
@@ -272,7 +272,7 @@ class ProcessorServer:
         self._acceptor.start()
         loop.add_reader(self._efd, self._on_wake)
         self._next_trim = loop.time() + TRIM_EVERY_S
-        self._housekeeping = loop.call_later(HOUSEKEEPING_S, self._tick)
+        self._housekeeping.start(loop, self._tick)
         self._fetch_poll = None
         log.info("processor %d ready (pid %d)", p, os.getpid())
         tell_ready(ready_fd)
@@ -282,7 +282,7 @@ class ProcessorServer:
             loop.remove_reader(self._efd)
             self._acceptor.stop()
             lsock.close()
-            self._housekeeping.cancel()
+            self._housekeeping.stop()
             for conn in list(self.connections.values()):
                 conn.close()
             await asyncio.sleep(0)
@@ -305,8 +305,7 @@ class ProcessorServer:
     # requests ---------------------------------------------------------------------------------
     def route(self, conn: ProcessorConnection, view: memoryview) -> bool:
         """Take one request frame; False if a ring is full (nothing was taken)."""
-        if self._period.backed_off():
-            self._rearm()
+        self._housekeeping.work_arrived()
         try:
             header, offset = protocol.decode_request_header(view)
         except ProtocolError as exc:
@@ -466,8 +465,7 @@ class ProcessorServer:
         the record is published flagged OWNED: handler ``h`` acts only on its own partitions
         of it. False, with nothing pushed anywhere and the reservation still open, when the
         frame is in doubt or another owner's ring is full: all or nothing, as a split is."""
-        if self._period.backed_off():
-            self._rearm()  # a timer and a counter: nothing that touches the reserved ring
+        self._housekeeping.work_arrived()  # a timer and a counter: nothing touches the reserved ring
         frame = slot[env.REQUEST.size:]
         handlers = self.topo.handlers
         layout = request = None
@@ -617,16 +615,7 @@ class ProcessorServer:
                 conn.trim(now)
         scheduling.tick()
         waiting = bool(self.pending) or bool(self.stalled)
-        self._housekeeping.cancel()  # re-armed during this tick: one timer only
-        self._housekeeping = self.loop.call_later(self._period.next(self.answered, waiting), self._tick)
-
-    def _rearm(self) -> None:
-        """A request after a quiet spell, whose tick backed off up to IDLE_HOUSEKEEPING_S: tick
-        HOUSEKEEPING_S from now instead, and start adaptive scheduling's next look at the load
-        here (SafetyPeriod.backed_off)."""
-        self._housekeeping.cancel()
-        scheduling.restart_window()
-        self._housekeeping = self.loop.call_later(self._period.snap_back(), self._tick)
+        self._housekeeping.again(self.answered, waiting)
 
     def _handler_restarted(self, h: int) -> None:
         """Fail (close the connections of) the requests pushed to handler ``h``'s previous

@@ -49,6 +49,7 @@ import numpy as np
 from hpbroker.metadata.topics import TopicRegistry
 from hpbroker.server.metadata_snapshot import MetadataSnapshot, snapshot_bytes
 from hpbroker.server.partition_table import PartitionTable, table_bytes
+from hpbroker.server import scheduling
 from hpbroker.server.ring import Ring, ring_bytes
 
 log = logging.getLogger(__name__)
@@ -311,7 +312,8 @@ class SafetyPeriod:
     ``next(activity, waiting)``: ``activity`` is a counter the owner bumps per request or
     answer it handled; ``waiting`` is true while something is in flight (then a lost wake-up
     must still cost at most ``busy_s``). Returns the delay to the next tick. When work arrives
-    while the period is backed off, the owner re-arms its tick (``backed_off``, ``snap_back``).
+    while the period is backed off, the tick is re-armed (``backed_off``, ``snap_back``;
+    SafetyTick does both).
 
     Who may touch: the event loop of the process that owns it.
     """
@@ -340,3 +342,40 @@ class SafetyPeriod:
         """The owner re-arms its tick ``busy_s`` from now; returns that delay."""
         self.period = self.busy_s
         return self.period
+
+
+class SafetyTick:
+    """A child's safety tick on its event loop: ``callback`` runs after SafetyPeriod's delay,
+    again and again (the callback ends with ``again``), and comes back to the busy period at
+    once when work arrives while it has backed off (``work_arrived``). Under a new load a lost
+    wake-up then costs at most ``busy_s`` again, and adaptive scheduling (server/scheduling.py,
+    which looks at the load at this tick) measures the new load from its start, not diluted
+    over the idle second before it.
+
+    Who may touch: the event loop of the process that owns it.
+    """
+
+    def __init__(self, busy_s: float, idle_s: float):
+        self.period = SafetyPeriod(busy_s, idle_s)
+        self.loop = self.callback = self._handle = None
+
+    def start(self, loop, callback) -> None:
+        self.loop, self.callback = loop, callback
+        self._handle = loop.call_later(self.period.busy_s, callback)
+
+    def again(self, activity: int, waiting: bool) -> None:
+        """At the end of each run of the callback: the next run after SafetyPeriod's delay
+        (one timer, even if work arrived and brought it closer during this run)."""
+        self._handle.cancel()
+        self._handle = self.loop.call_later(self.period.next(activity, waiting), self.callback)
+
+    def work_arrived(self) -> None:
+        """A request (processor) or a wake-up (handler): cheap unless the tick had backed off."""
+        if self.period.backed_off() and self._handle is not None:
+            self._handle.cancel()
+            scheduling.restart_window()
+            self._handle = self.loop.call_later(self.period.snap_back(), self.callback)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()

@@ -281,6 +281,20 @@ def _policies(b):
     return [os.sched_getscheduler(pid) for pid in pids]
 
 
+def _bulk_while(p, topic, more, value=b"x" * 10000):
+    """Values of 10 kB round-robin over 4 partitions while ``more(i)`` holds for the i-th,
+    waiting in poll whenever librdkafka's queue is full."""
+    i = 0
+    while more(i):
+        while True:
+            try:
+                p.produce(topic, value=value, partition=i % 4)
+                break
+            except BufferError:
+                p.poll(0.01)
+        i += 1
+
+
 def test_adaptive_scheduling_by_default_batch_under_a_bulk_load_only(tmp_path, monkeypatch):
     """By default processors and handlers start under the normal policy, the one moving bytes in
     bulk goes to batch while it does, and every one is back under normal once the load is over."""
@@ -303,14 +317,8 @@ def test_adaptive_scheduling_by_default_batch_under_a_bulk_load_only(tmp_path, m
         try:
             p = Producer({"bootstrap.servers": b.bootstrap, "acks": "1", "linger.ms": 5, "batch.size": 1000000,
                           "queue.buffering.max.kbytes": 1048576})
-            value = b"x" * 10000
-            for i in range(40000):  # 400 MB, hundreds of MB/s on any machine that runs this suite
-                while True:
-                    try:
-                        p.produce("bulk", value=value, partition=i % 4)
-                        break
-                    except BufferError:
-                        p.poll(0.01)
+            # 400 MB, hundreds of MB/s on any machine that runs this suite
+            _bulk_while(p, "bulk", lambda i: i < 40000)
             assert p.flush(120) == 0
         finally:
             stop.set()
@@ -350,19 +358,10 @@ def test_adaptive_scheduling_sees_a_load_after_a_quiet_spell_within_one_busy_tic
 
         watcher = threading.Thread(target=watch)
         watcher.start()
-        value = b"x" * 10000
         t0 = time.monotonic()
         try:
-            i = 0
-            while time.monotonic() - t0 < 1.5:  # long enough for a tick a second away to come too
-                for _ in range(1000):
-                    while True:
-                        try:
-                            p.produce("burst", value=value, partition=i % 4)
-                            break
-                        except BufferError:
-                            p.poll(0.01)
-                    i += 1
+            # 1.5 s: long enough for a tick a second away to come too
+            _bulk_while(p, "burst", lambda i: i % 1000 or time.monotonic() - t0 < 1.5)
             assert p.flush(120) == 0
         finally:
             stop.set()

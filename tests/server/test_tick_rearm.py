@@ -1,11 +1,11 @@
 """Work after a quiet spell brings a child's safety tick back from its idle period to the busy
-one at once (SafetyPeriod.backed_off): in a processor at the first request, on either path a
-frame takes (``route``, or ``route_slot`` for a large Produce received into a ring record), and
-in a handler at the first wake-up. Adaptive scheduling then measures the new load from there."""
+one at once (topology.SafetyTick): in a processor at the first request, on either path a frame
+takes (``route``, or ``route_slot`` for a large Produce received into a ring record), and in a
+handler at the first wake-up. Adaptive scheduling then measures the new load from there."""
 from hpbroker import protocol
 from hpbroker.server import handler_process, processor, scheduling
 from hpbroker.server.handler_process import HandlerProcess
-from hpbroker.server.topology import SafetyPeriod
+from hpbroker.server.topology import SafetyTick
 from tests.server.processor_fakes import RegistrationsOnly, drain
 from tests.server.test_processor_slot import _connection, _partitions, _produce, _server
 
@@ -27,24 +27,47 @@ class Timers(RegistrationsOnly):
         self.armed.append(Handle(delay))
         return self.armed[-1]
 
+    def live(self):
+        return [h.delay for h in self.armed if not h.cancelled]
 
-def _backed_off(period: SafetyPeriod) -> SafetyPeriod:
-    for _ in range(6):  # ticks that found nothing new: 0.05, 0.1, ... up to the idle period
-        period.next(0, False)
-    assert period.backed_off()
-    return period
+
+def _quiet(tick: SafetyTick, activity=0) -> None:
+    for _ in range(6):  # runs that found nothing new: 0.05, 0.1, ... up to the idle period
+        tick.again(activity, False)
+    assert tick.period.backed_off()
+
+
+def test_a_safety_tick_comes_back_when_work_follows_a_quiet_spell(monkeypatch):
+    restarts = []
+    monkeypatch.setattr(scheduling, "restart_window", lambda: restarts.append(1))
+    loop, tick = Timers(), SafetyTick(0.05, 1.0)
+    tick.start(loop, lambda: None)
+    assert loop.live() == [0.05]
+    tick.work_arrived()  # under load: nothing to do
+    assert loop.live() == [0.05] and restarts == []
+    _quiet(tick)
+    assert loop.live() == [1.0]  # one timer at a time, the latest period
+    tick.work_arrived()
+    assert loop.live() == [0.05] and restarts == [1]
+    tick.work_arrived()  # near already
+    assert len(loop.armed) == 8 and restarts == [1]
+    tick.work_arrived()
+    tick.again(1, False)  # the run that follows, with new activity: still one timer
+    assert loop.live() == [0.05]
+    tick.stop()
+    assert loop.live() == []
 
 
 def _quiet_processor():
     server = _server()
     server.loop = Timers()
-    server._housekeeping = idle_tick = Handle(processor.IDLE_HOUSEKEEPING_S)
-    _backed_off(server._period)
-    return server, idle_tick
+    server._housekeeping.start(server.loop, server._tick)
+    _quiet(server._housekeeping)
+    return server
 
 
 def test_a_processor_rearms_its_tick_at_the_first_request_after_a_quiet_spell():
-    server, idle_tick = _quiet_processor()
+    server = _quiet_processor()
     conn, peer = _connection(server)
     body = {"acks": -1, "timeout_ms": 30000, "transactional_id": None, "topic_data": [
         {"name": "orders", "partition_data": [{"index": _partitions("orders", True)[0], "records": b"r" * 100}]}]}
@@ -52,29 +75,25 @@ def test_a_processor_rearms_its_tick_at_the_first_request_after_a_quiet_spell():
     peer.sendall(frame)
     conn._on_readable()
     assert len(drain(server.req_rings[0])) == 1 and server.slot_frames == 0
-    assert idle_tick.cancelled and [h.delay for h in server.loop.armed] == [processor.HOUSEKEEPING_S]
-    assert not server._period.backed_off()
-    peer.sendall(frame)  # the tick is near already: nothing more to do
-    conn._on_readable()
-    assert len(server.loop.armed) == 1
+    assert server.loop.live() == [processor.HOUSEKEEPING_S]
 
 
 def test_a_processor_rearms_its_tick_for_a_large_produce_received_into_a_ring_record():
-    server, idle_tick = _quiet_processor()
+    server = _quiet_processor()
     conn, peer = _connection(server)
     _, frame = _produce(_partitions("orders", same_owner=True))
     peer.sendall(frame)
     conn._on_readable()
     assert server.slot_frames == 1  # ``route_slot``, not ``route``
-    assert idle_tick.cancelled and [h.delay for h in server.loop.armed] == [processor.HOUSEKEEPING_S]
+    assert server.loop.live() == [processor.HOUSEKEEPING_S]
 
 
 class QuietHandler:
     """What ``HandlerProcess._on_wake`` touches, and nothing else."""
-    def __init__(self, period):
+    def __init__(self):
         self.loop = Timers()
-        self._period = period
-        self._timer = Handle(handler_process.IDLE_DRAIN_S)
+        self._timer = SafetyTick(handler_process.SAFETY_DRAIN_S, handler_process.IDLE_DRAIN_S)
+        self._timer.start(self.loop, lambda: None)
         self.topo = self
         self._efd = -1
         self.drained = 0
@@ -85,27 +104,16 @@ class QuietHandler:
     def _drain(self):
         self.drained += 1
 
-    def _tick(self):
-        pass
-
     _on_wake = HandlerProcess._on_wake
-    _rearm = HandlerProcess._rearm
 
 
 def test_a_handler_rearms_its_tick_when_woken_after_a_quiet_spell():
-    h = QuietHandler(_backed_off(SafetyPeriod(handler_process.SAFETY_DRAIN_S, handler_process.IDLE_DRAIN_S)))
-    idle_tick = h._timer
+    h = QuietHandler()
+    h._on_wake()  # under load: the tick stays where it is
+    assert h.drained == 1 and h.loop.live() == [handler_process.SAFETY_DRAIN_S] and len(h.loop.armed) == 1
+    _quiet(h._timer)
     h._on_wake()
-    assert h.drained == 1 and idle_tick.cancelled
-    assert [t.delay for t in h.loop.armed] == [handler_process.SAFETY_DRAIN_S]
-    h._on_wake()  # under load: the tick is near already
-    assert len(h.loop.armed) == 1
-
-
-def test_a_handler_woken_under_load_leaves_its_tick_alone():
-    h = QuietHandler(SafetyPeriod(handler_process.SAFETY_DRAIN_S, handler_process.IDLE_DRAIN_S))
-    h._on_wake()
-    assert h.drained == 1 and not h._timer.cancelled and h.loop.armed == []
+    assert h.drained == 2 and h.loop.live() == [handler_process.SAFETY_DRAIN_S]
 
 
 def test_the_restarted_window_measures_the_new_load_only(monkeypatch):
