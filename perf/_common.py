@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import resource
 import sys
 import time
 from pathlib import Path
@@ -285,6 +286,12 @@ def write_json(result: dict, path: Path | None, script: str) -> Path:
 
 # --- CPU accounting ----------------------------------------------------------------------
 
+def own_cpu_seconds() -> float:
+    """user+system CPU seconds of the calling process, all its threads (getrusage: exact)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _thread_runtimes(pid: int) -> dict[int, float] | None:
     """Exact CPU seconds of each thread of ``pid``: the scheduler's ``se.sum_exec_runtime``
     (/proc/<pid>/task/<tid>/sched, milliseconds with six decimals; kernels built with
@@ -314,7 +321,9 @@ def tree_cpu_sample(pid: int) -> dict:
     Per process: the kernel's clock-tick totals (user + system, and what it collected from reaped
     children; psutil, /proc/<pid>/stat), and each thread's exact run time where the kernel shows
     it. Clock ticks are 10 ms per process: over a 0.2 GB run of a five-process broker that is
-    +-0.05-0.25 CPU-s/GB, more than the differences being measured (tuning.md)."""
+    +-0.05-0.25 CPU-s/GB, more than the differences being measured (tuning.md). Also each
+    process's name and voluntary context switches (how often it went to sleep waiting for work,
+    i.e. was woken), for figures per role (mp_perf.py)."""
     import psutil
 
     sample: dict = {}
@@ -325,11 +334,12 @@ def tree_cpu_sample(pid: int) -> dict:
         return sample
     for proc in procs:
         try:
-            t = proc.cpu_times()
+            with proc.oneshot():
+                t, name, wakes = proc.cpu_times(), proc.name(), proc.num_ctx_switches().voluntary
         except psutil.NoSuchProcess:
             continue
         sample[proc.pid] = {"ticks": t.user + t.system, "children": t.children_user + t.children_system,
-                            "threads": _thread_runtimes(proc.pid)}
+                            "threads": _thread_runtimes(proc.pid), "name": name, "wakes": wakes}
     return sample
 
 

@@ -20,7 +20,6 @@ import fcntl
 import mmap
 import multiprocessing as mp
 import os
-import resource
 import socket
 import sys
 import tempfile
@@ -31,10 +30,6 @@ import _common
 CHUNK = 1 << 20  # receive buffer and generator block: 1 MiB, a typical large fetch/produce
 MMAP_WINDOW = 64 << 20  # --mmap: how much of the file is extended and mapped at a time
 
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _listen() -> tuple[socket.socket, int]:
@@ -66,7 +61,7 @@ def _receive_and_append(path: str, ports, results) -> None:
     buf = bytearray(CHUNK)
     view = memoryview(buf)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o644)
-    cpu0, t0 = _cpu(), time.perf_counter()
+    cpu0, t0 = _common.own_cpu_seconds(), time.perf_counter()
     total = 0
     while True:
         n = conn.recv_into(buf)
@@ -74,7 +69,7 @@ def _receive_and_append(path: str, ports, results) -> None:
             break
         os.write(fd, view[:n])
         total += n
-    elapsed, cpu = time.perf_counter() - t0, _cpu() - cpu0
+    elapsed, cpu = time.perf_counter() - t0, _common.own_cpu_seconds() - cpu0
     os.close(fd)
     conn.close()
     results.put((total, elapsed, cpu))
@@ -94,7 +89,7 @@ def _splice_and_append(path: str, ports, results) -> None:
     except OSError:  # above /proc/sys/fs/pipe-max-size: keep the default pipe size
         pass
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    cpu0, t0 = _cpu(), time.perf_counter()
+    cpu0, t0 = _common.own_cpu_seconds(), time.perf_counter()
     total = 0
     while True:
         n = os.splice(conn.fileno(), write_end, CHUNK)
@@ -104,7 +99,7 @@ def _splice_and_append(path: str, ports, results) -> None:
         while moved < n:
             moved += os.splice(read_end, fd, n - moved, offset_dst=total + moved)
         total += n
-    elapsed, cpu = time.perf_counter() - t0, _cpu() - cpu0
+    elapsed, cpu = time.perf_counter() - t0, _common.own_cpu_seconds() - cpu0
     for f in (fd, read_end, write_end):
         os.close(f)
     conn.close()
@@ -123,7 +118,7 @@ def _receive_into_mapping(path: str, ports, results) -> None:
     conn, _ = server.accept()
     server.close()
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-    cpu0, t0 = _cpu(), time.perf_counter()
+    cpu0, t0 = _common.own_cpu_seconds(), time.perf_counter()
     total, pos = 0, MMAP_WINDOW
     while pos == MMAP_WINDOW:  # a window filled to its end: map the next one
         os.ftruncate(fd, total + MMAP_WINDOW)
@@ -137,7 +132,7 @@ def _receive_into_mapping(path: str, ports, results) -> None:
             view.release()
         total += pos
     os.ftruncate(fd, total)  # the file holds exactly what was received
-    elapsed, cpu = time.perf_counter() - t0, _cpu() - cpu0
+    elapsed, cpu = time.perf_counter() - t0, _common.own_cpu_seconds() - cpu0
     os.close(fd)
     conn.close()
     results.put((total, elapsed, cpu))
@@ -165,13 +160,13 @@ def _sendfile(path: str, total: int, ports, results) -> None:
     server.close()
     fd = os.open(path, os.O_RDONLY)
     size = os.fstat(fd).st_size
-    cpu0, t0 = _cpu(), time.perf_counter()
+    cpu0, t0 = _common.own_cpu_seconds(), time.perf_counter()
     sent = 0
     while sent < total:
         # Send the file over and over from its start until ``total`` bytes have gone out.
         offset = sent % size
         sent += os.sendfile(conn.fileno(), fd, offset, min(size - offset, total - sent))
-    elapsed, cpu = time.perf_counter() - t0, _cpu() - cpu0
+    elapsed, cpu = time.perf_counter() - t0, _common.own_cpu_seconds() - cpu0
     os.close(fd)
     conn.close()
     results.put((sent, elapsed, cpu))

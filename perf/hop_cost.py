@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import select
 import sys
 import time
@@ -36,10 +35,6 @@ from hpbroker.server.routing import join_responses, partition_order, route_for, 
 import _common  # noqa: E402
 
 
-def _cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
 
 def wake_round_trips(n: int, one_core: bool) -> dict:
     """Parent and child ping-pong ``n`` times over eventfds; CPU per round trip of each."""
@@ -53,12 +48,12 @@ def wake_round_trips(n: int, one_core: bool) -> dict:
                 os.sched_setaffinity(0, {cores[0]})
             ep = select.epoll()
             ep.register(ping, select.EPOLLIN)
-            c0 = _cpu()
+            c0 = _common.own_cpu_seconds()
             for _ in range(n):
                 ep.poll()
                 os.eventfd_read(ping)
                 os.eventfd_write(pong, 1)
-            os.write(report_w, repr(_cpu() - c0).encode())
+            os.write(report_w, repr(_common.own_cpu_seconds() - c0).encode())
         finally:
             os._exit(0)
     try:
@@ -66,12 +61,12 @@ def wake_round_trips(n: int, one_core: bool) -> dict:
             os.sched_setaffinity(0, {cores[0]})
         ep = select.epoll()
         ep.register(pong, select.EPOLLIN)
-        t0, c0 = time.perf_counter(), _cpu()
+        t0, c0 = time.perf_counter(), _common.own_cpu_seconds()
         for _ in range(n):
             os.eventfd_write(ping, 1)
             ep.poll()
             os.eventfd_read(pong)
-        wall, cpu = time.perf_counter() - t0, _cpu() - c0
+        wall, cpu = time.perf_counter() - t0, _common.own_cpu_seconds() - c0
         os.waitpid(pid, 0)
         child_cpu = float(os.read(report_r, 64))
     finally:

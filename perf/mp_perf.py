@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import resource
 import shutil
 import statistics
 import sys
@@ -46,39 +45,23 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from hpbroker.testing import running_broker  # noqa: E402
 
 
-def _cpu(pid: int) -> float:
-    return _tree(pid)["cpu"]
-
-
 def _role(name: str) -> str:
     # a multi-process broker's children name their role (hpb-p0, hpb-h1); the rest is the
     # supervisor, or the whole in-process broker
     return {"hpb-p": "processors", "hpb-h": "handlers"}.get(name[:5], "main")
 
 
-def _tree(pid: int) -> dict:
-    """CPU seconds (user+system) of the broker's process tree, in total and per role, and each
-    role's voluntary context switches: one per time a process went to sleep waiting for work
-    (an epoll_wait that blocked), i.e. how often it was woken."""
-    out = {"cpu": 0.0}
-    try:
-        root = psutil.Process(pid)
-        for p in [root] + root.children(recursive=True):
-            try:
-                with p.oneshot():
-                    t, role, ctx = p.cpu_times(), _role(p.name()), p.num_ctx_switches()
-            except psutil.NoSuchProcess:
-                continue
-            out["cpu"] += t.user + t.system
-            out[f"cpu_{role}"] = out.get(f"cpu_{role}", 0.0) + t.user + t.system
-            out[f"wakes_{role}"] = out.get(f"wakes_{role}", 0) + ctx.voluntary
-    except psutil.NoSuchProcess:
-        pass
-    return out
-
-
 def _delta(before: dict, after: dict) -> dict:
-    return {k: after[k] - before.get(k, 0) for k in after}
+    """Between two samples of the broker's tree (_common.tree_cpu_sample): CPU seconds in total
+    and per role, and each role's voluntary context switches: one per time a process went to
+    sleep waiting for work (an epoll_wait that blocked), i.e. how often it was woken."""
+    out = {"cpu": _common.cpu_seconds_between(before, after)}
+    for pid, b in after.items():
+        role, a = _role(b["name"]), before.get(pid)
+        cpu = _common.cpu_seconds_between({pid: a} if a else {}, {pid: b})
+        out[f"cpu_{role}"] = out.get(f"cpu_{role}", 0.0) + cpu
+        out[f"wakes_{role}"] = out.get(f"wakes_{role}", 0) + b["wakes"] - (a["wakes"] if a else 0)
+    return out
 
 
 def _pin(pid: int, cpus: list[int] | None) -> None:
@@ -111,7 +94,7 @@ def _producer(bootstrap, topic, n, size, partitions, linger_ms, start, done):
     p.list_topics(topic, timeout=10)
     payload = b"x" * size
     start.wait()
-    cpu0 = _own_cpu()
+    cpu0 = _common.own_cpu_seconds()
     for i in range(n):
         while True:
             try:
@@ -120,13 +103,7 @@ def _producer(bootstrap, topic, n, size, partitions, linger_ms, start, done):
             except BufferError:
                 p.poll(0.005)
     left = p.flush(120)
-    done.put((left, _own_cpu() - cpu0))
-
-
-def _own_cpu() -> float:
-    """User+system CPU seconds of this client process, librdkafka's threads included."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    done.put((left, _common.own_cpu_seconds() - cpu0))  # librdkafka's threads included
 
 
 def _consumer(bootstrap, topic, parts, expected, start, done):
@@ -189,10 +166,10 @@ def _measure(processors, handlers, connections, messages, size, partitions, data
         gb = total * size / 1e9
         row = {}
         procs, start, done = _run_clients(_producer, [(b.bootstrap, "perf", per, size, partitions, linger_ms)] * connections)
-        tree0, t0 = _tree(b.process.pid), time.monotonic()
+        tree0, t0 = _common.tree_cpu_sample(b.process.pid), time.monotonic()
         start.set()
         results = [done.get(timeout=600) for _ in procs]
-        elapsed, tree = time.monotonic() - t0, _delta(tree0, _tree(b.process.pid))
+        elapsed, tree = time.monotonic() - t0, _delta(tree0, _common.tree_cpu_sample(b.process.pid))
         cpu = tree["cpu"]
         for p in procs:
             p.join()
@@ -207,10 +184,11 @@ def _measure(processors, handlers, connections, messages, size, partitions, data
         shares = [[p for p in range(partitions) if p % connections == k] for k in range(connections)]
         procs, start, done = _run_clients(
             _consumer, [(b.bootstrap, "perf", s, total // partitions * len(s)) for s in shares])
-        cpu0, t0 = _cpu(b.process.pid), time.monotonic()
+        cpu0, t0 = _common.tree_cpu_sample(b.process.pid), time.monotonic()
         start.set()
         got = sum(done.get(timeout=600) for _ in procs)
-        elapsed, cpu = time.monotonic() - t0, _cpu(b.process.pid) - cpu0
+        elapsed = time.monotonic() - t0
+        cpu = _common.cpu_seconds_between(cpu0, _common.tree_cpu_sample(b.process.pid))
         for p in procs:
             p.join()
         assert got >= total, f"consumed {got} of {total}"

@@ -29,7 +29,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from hpbroker import protocol  # noqa: E402
 from hpbroker.records.builder import build_batch  # noqa: E402
 from hpbroker.testing import running_broker  # noqa: E402
-from perf.mp_perf import _cpu  # noqa: E402
+
+import _common  # noqa: E402  (perf/ is on sys.path: this script runs as a file)
 
 
 def _client(bootstrap, partition, records, size, window, start, stop, out):
@@ -89,9 +90,10 @@ def measure(processors, handlers, connections, a, data_root, event_loop=None):
             time.sleep(0.5)
             start.set()
             time.sleep(0.5)  # warm-up: counted requests below are per-second rates anyway
-            cpu0, t0 = _cpu(b.process.pid), time.monotonic()
+            cpu0, t0 = _common.tree_cpu_sample(b.process.pid), time.monotonic()
             time.sleep(a.seconds)
-            cpu, elapsed = _cpu(b.process.pid) - cpu0, time.monotonic() - t0
+            cpu = _common.cpu_seconds_between(cpu0, _common.tree_cpu_sample(b.process.pid))
+            elapsed = time.monotonic() - t0
             stop.set()
             total = sum(out.get(timeout=30) for _ in procs)
             for p in procs:
