@@ -65,12 +65,15 @@ def _worker(index: int, args: dict, partitions: list[int], group: str, target: i
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     consumer = Consumer(consumer_config(args, group))
+    consumer.list_topics(args["topic"], timeout=15)  # connected before the others are waited for
+    ready.put(index)
+    go.wait()
+    # Assigned (or subscribed) only now: librdkafka starts fetching at assign(), and a worker
+    # that started early would otherwise fill its queue while the others start.
     if args["mode"] == "assign":
         consumer.assign([TopicPartition(args["topic"], p, OFFSET_BEGINNING) for p in partitions])
     else:
         consumer.subscribe([args["topic"]])
-    ready.put(index)
-    go.wait()
 
     records = nbytes = errors = 0
     first = last = None

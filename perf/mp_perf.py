@@ -20,6 +20,10 @@ switches per GB), each topology's produce throughput against in-process mode wit
 connections, the measure of the cross-process hop, and the producers' own CPU-s/GB (getrusage of
 each client process, librdkafka's threads included): on a machine where clients and broker
 share the cores, a topology can cost its clients CPU as well as itself.
+``--producer kcat`` sends the same values with kcat (librdkafka's C command-line client, one
+process per connection; with one connection kcat's default partitioner, sticky to one partition
+per batch, with several connection k writes partition k) instead of confluent-kafka's Python
+producer: whether a figure belongs to the broker or to the Python client.
 ``--event-loops asyncio,uvloop`` runs every cell on each loop (``hpbroker --event-loop``),
 alternating, and adds a column. ``--pin-clients 0 --pin-broker 1`` confines the client processes
 (with their librdkafka threads) and the broker's processes to those CPUs: on a machine where
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -106,15 +111,64 @@ def _producer(bootstrap, topic, n, size, partitions, linger_ms, start, done):
     done.put((left, _common.own_cpu_seconds() - cpu0))  # librdkafka's threads included
 
 
+_VALUES: str | None = None  # set in main() for --producer kcat: a file of newline-ended values
+
+
+def _kcat_producer(bootstrap, topic, n, size, partition, linger_ms, start, done):
+    """kcat -P reading ``n`` newline-delimited values from the values file, into ``partition``
+    (None: kcat's default partitioner). kcat starts (and connects) before the clock does; its
+    input arrives through a pipe once the clock runs, so the clock measures the produce, not
+    kcat's start-up. The file holds values of ``size - 1`` bytes plus the newline kcat strips:
+    ``size`` bytes of input per value."""
+    _pin_client()
+    import subprocess
+
+    cmd = ["kcat", "-P", "-b", bootstrap, "-t", topic, "-X", "acks=1", "-X", f"linger.ms={linger_ms}",
+           "-X", "batch.size=1000000", "-X", "queue.buffering.max.messages=500000",
+           "-X", "queue.buffering.max.kbytes=1048576", "-X", "enable.idempotence=false"]
+    if partition is not None:
+        cmd += ["-p", str(partition)]
+    kcat = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+    start.wait()
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(_VALUES, "rb") as f:
+        left, offset = n * size, 0
+        while left:  # file -> pipe in the kernel: the client process copies nothing itself
+            sent = os.sendfile(kcat.stdin.fileno(), f.fileno(), offset, min(left, 1 << 24))
+            offset, left = offset + sent, left - sent
+    kcat.stdin.close()
+    rc = kcat.wait(120)
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = _common.own_cpu_seconds() + (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+    done.put((0 if rc == 0 else n, cpu))  # kcat exits non-zero when a value was not delivered
+
+
+def write_values(path: str, n: int, size: int) -> None:
+    """``n`` values of ``size - 1`` bytes, each ended by a newline (kcat's delimiter)."""
+    line = b"x" * (size - 1) + b"\n"
+    block = line * max(1, (1 << 20) // size)
+    with open(path, "wb") as f:
+        whole, rest = divmod(n, max(1, (1 << 20) // size))
+        for _ in range(whole):
+            f.write(block)
+        f.write(line * rest)
+
+
 def _consumer(bootstrap, topic, parts, expected, start, done):
     _pin_client()
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"perf-{os.getpid()}", "enable.auto.commit": False,
                   "fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 10485760,
-                  "fetch.wait.max.ms": 100, "queued.max.messages.kbytes": 262144})
-    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
+                  "fetch.wait.max.ms": 100, "queued.max.messages.kbytes": 262144,
+                  # a full queue would stop the fetcher for 1 s (consume_perf.py says why)
+                  "fetch.queue.backoff.ms": 10})
+    c.list_topics(topic, timeout=10)  # connected, and the partitions' leader known
     start.wait()
+    # assigned only once the clock runs: librdkafka starts fetching at assign(), and would
+    # otherwise read up to queued.max.messages.kbytes ahead while the clients settle, off the
+    # clock and off the broker's CPU sample
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
     got = 0
     deadline = time.monotonic() + 300
     while got < expected and time.monotonic() < deadline:
@@ -136,19 +190,19 @@ def _run_clients(target, args_per_client):
 
 def measure(processors: int, handlers: int, connections: int, messages: int, size: int, partitions: int,
             data_root: str | None = None, linger_ms: float = 5, event_loop: str | None = None,
-            broker_cpus: list[int] | None = None, scheduling: str | None = None):
+            broker_cpus: list[int] | None = None, scheduling: str | None = None, producer: str = "confluent"):
     if data_root:
         os.makedirs(data_root, exist_ok=True)  # e.g. a fresh tmpfs directory
     data_dir = tempfile.mkdtemp(prefix="perf-", dir=data_root)
     try:
         return _measure(processors, handlers, connections, messages, size, partitions, data_dir, linger_ms,
-                        event_loop, broker_cpus, scheduling)
+                        event_loop, broker_cpus, scheduling, producer)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _measure(processors, handlers, connections, messages, size, partitions, data_dir, linger_ms, event_loop=None,
-             broker_cpus=None, scheduling=None):
+             broker_cpus=None, scheduling=None, producer="confluent"):
     from confluent_kafka.admin import AdminClient, NewTopic
 
     args = ["--processors", str(max(processors, 1)), "--handlers", str(handlers)]
@@ -165,7 +219,21 @@ def _measure(processors, handlers, connections, messages, size, partitions, data
         total = per * connections
         gb = total * size / 1e9
         row = {}
-        procs, start, done = _run_clients(_producer, [(b.bootstrap, "perf", per, size, partitions, linger_ms)] * connections)
+        if producer == "kcat":
+            # one connection: kcat's partitioner spreads the values unevenly, and the one consumer
+            # reads every partition; several: connection k writes partition k % partitions
+            parts = [None] if connections == 1 else [k % partitions for k in range(connections)]
+            procs, start, done = _run_clients(_kcat_producer, [(b.bootstrap, "perf", per, size, part, linger_ms)
+                                                                for part in parts])
+
+            def expected(share):
+                return sum(per for part in parts if part is None or part in share)
+        else:
+            procs, start, done = _run_clients(_producer, [(b.bootstrap, "perf", per, size, partitions, linger_ms)]
+                                              * connections)
+
+            def expected(share):
+                return total // partitions * len(share)
         tree0, t0 = _common.tree_cpu_sample(b.process.pid), time.monotonic()
         start.set()
         results = [done.get(timeout=600) for _ in procs]
@@ -183,7 +251,7 @@ def _measure(processors, handlers, connections, messages, size, partitions, data
             row[f"produce_wakes_{role}_gb"] = tree.get(f"wakes_{role}", 0) / gb
         shares = [[p for p in range(partitions) if p % connections == k] for k in range(connections)]
         procs, start, done = _run_clients(
-            _consumer, [(b.bootstrap, "perf", s, total // partitions * len(s)) for s in shares])
+            _consumer, [(b.bootstrap, "perf", s, expected(s)) for s in shares])
         cpu0, t0 = _common.tree_cpu_sample(b.process.pid), time.monotonic()
         start.set()
         got = sum(done.get(timeout=600) for _ in procs)
@@ -207,6 +275,8 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--linger-ms", type=float, default=5,
                     help="producer linger.ms: 0 makes many small requests (per-request cost dominates)")
+    ap.add_argument("--producer", choices=("confluent", "kcat"), default="confluent",
+                    help="the producing client: confluent-kafka's Python producer, or kcat (C)")
     ap.add_argument("--repeat", type=int, default=1, help="rounds over every cell; medians are reported")
     ap.add_argument("--data-root", default=None,
                     help="where the brokers' data dirs go (e.g. a tmpfs, to take the disk out)")
@@ -224,7 +294,18 @@ def main() -> None:
     global _CLIENT_CPUS
     _CLIENT_CPUS = _cpus(a.pin_clients)
     with _common.page_reporting_for(a):
-        _run(a)
+        if a.producer != "kcat":
+            return _run(a)
+        global _VALUES
+        if not shutil.which("kcat"):
+            sys.exit("--producer kcat needs kcat on the PATH (apt-get install kcat)")
+        values_dir = tempfile.mkdtemp(prefix="perf-values-", dir=a.data_root)
+        try:
+            _VALUES = os.path.join(values_dir, "values")
+            write_values(_VALUES, a.messages // min(int(c) for c in a.connections.split(",")), a.size)
+            _run(a)
+        finally:
+            shutil.rmtree(values_dir, ignore_errors=True)
 
 
 def _run(a) -> None:
@@ -245,7 +326,7 @@ def _run(a) -> None:
         for conns, topo, lp in cells:
             p, h = (int(x) for x in topo.split("/"))
             r = measure(p, h, conns, a.messages, a.size, a.partitions, a.data_root, a.linger_ms, lp[0],
-                        _cpus(a.pin_broker), lp[1])
+                        _cpus(a.pin_broker), lp[1], a.producer)
             runs[(conns, topo, lp)].append(r)
             # progress, and the per-round figures the medians hide
             print(f"round {rnd + 1}/{a.repeat} {topo}{' ' + _label(lp) if varied else ''} x{conns}: produce "

@@ -2,6 +2,7 @@
 hpbroker) and writes a sensible JSON result. Sizes are tiny: these check the tools work, not
 how fast anything is."""
 import json
+import shutil
 
 import pytest
 
@@ -208,3 +209,97 @@ def test_mp_perf_runs_each_scheduling_policy_pinned(tmp_path):
     assert [row[1] for row in rows[:2]] == ["batch", "normal"], r.stdout  # the variant column
     assert [row[0] for row in rows[2:]] == ["in-process (batch)", "in-process (normal)"], r.stdout
     assert "round 1/1 0/0 batch x1: produce" in r.stderr and "round 1/1 0/0 normal x1" in r.stderr
+
+
+@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat not installed (.ci/run installs it)")
+def test_mp_perf_produces_with_kcat(tmp_path):
+    # one connection (kcat's own partitioner) and two (one partition each): the script checks
+    # that every value was delivered and read back, and exits non-zero otherwise
+    r = run_script("mp_perf.py", "--producer", "kcat", "--topologies", "0/0", "--connections", "1,2",
+                   "--messages", "20000", "--data-root", str(tmp_path), timeout=120)
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in r.stdout.splitlines()
+            if line.startswith("| in-process")]
+    assert [row[1] for row in rows[:2]] == ["1", "2"], r.stdout
+    assert all(float(row[2]) > 0 and float(row[5]) > 0 for row in rows[:2])  # produce and consume MB/s
+    assert all(float(row[9]) > 0 for row in rows[2:])  # kcat's CPU, counted as the client's
+    assert list(tmp_path.iterdir()) == []  # the values file and the data dirs are removed
+
+
+def test_mp_perf_write_values_makes_kcat_input(tmp_path):
+    import mp_perf
+
+    path = tmp_path / "values"
+    mp_perf.write_values(str(path), 2500, 100)
+    data = path.read_bytes()
+    assert len(data) == 2500 * 100 and data.count(b"\n") == 2500 and data.endswith(b"x" * 99 + b"\n")
+
+
+class _Recorder:
+    """Stands in for confluent_kafka.Consumer and the scripts' start events, and records the
+    order of the calls that matter: whether partitions are assigned before the clock starts."""
+
+    def __init__(self, calls, records):
+        self.calls, self.records = calls, records
+
+    def __call__(self, config):  # Consumer(config)
+        return self
+
+    def list_topics(self, *a, **k):
+        self.calls.append("connect")
+
+    def assign(self, partitions):
+        self.calls.append("assign")
+
+    def subscribe(self, topics):
+        self.calls.append("subscribe")
+
+    def consume(self, n, timeout):
+        got, self.records = self.records[:n], self.records[n:]
+        return got
+
+    def close(self):
+        pass
+
+    def wait(self, *a):  # start.wait() / go.wait()
+        self.calls.append("clock starts")
+
+
+class _Message:
+    def error(self):
+        return None
+
+    def __len__(self):
+        return 10
+
+
+def test_mp_perf_consumer_is_assigned_only_once_the_clock_runs(monkeypatch):
+    # librdkafka fetches from assign(): assigned before the clock, a consumer read ahead while
+    # the clients settled, off the clock and off the broker's CPU sample
+    import confluent_kafka
+    import mp_perf
+    import queue
+
+    calls = []
+    fake = _Recorder(calls, [_Message()] * 5)
+    monkeypatch.setattr(confluent_kafka, "Consumer", fake)
+    done = queue.Queue()
+    mp_perf._consumer("127.0.0.1:1", "t", [0, 1], 5, fake, done)
+    assert calls == ["connect", "clock starts", "assign"] and done.get_nowait() == 5
+
+
+@pytest.mark.parametrize("mode", ["assign", "group"])
+def test_consume_perf_worker_is_assigned_only_after_go(monkeypatch, mode):
+    import confluent_kafka
+    import consume_perf
+    import multiprocessing
+    import queue
+
+    calls = []
+    fake = _Recorder(calls, [_Message()] * 5)
+    monkeypatch.setattr(confluent_kafka, "Consumer", fake)
+    ready, results = queue.Queue(), queue.Queue()
+    args = {"bootstrap": "127.0.0.1:1", "topic": "t", "client_config": {}, "mode": mode, "quiet": True,
+            "idle_timeout": 0.1}
+    consume_perf._worker(0, args, [0], "g", 5, multiprocessing.Value("q", 0), ready, fake, results)
+    assert calls == ["connect", "clock starts", "assign" if mode == "assign" else "subscribe"]
+    assert results.get_nowait()["records"] == 5
