@@ -83,7 +83,7 @@ def _count(value, compact, nullable):
 
 
 def _null_value(value):
-    raise ProtocolError(f"null where the schema does not allow it")
+    raise ProtocolError("null where the schema does not allow it")
 
 
 _NAMESPACE = {

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import mmap
 import os
-import time
 import weakref
 
 from hpbroker.records import batch

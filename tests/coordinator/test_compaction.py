@@ -7,7 +7,7 @@ import pytest
 from hpbroker.config import BrokerConfig
 from hpbroker.coordinator import coordinator as coordinator_module
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
-from hpbroker.coordinator.records import GroupMetadataKey, OffsetCommitKey
+from hpbroker.coordinator.records import GroupMetadataKey
 from hpbroker.coordinator.shard import GroupCoordinatorShard
 from hpbroker.coordinator.state import GroupState
 from hpbroker.handlers.context import BrokerContext, Node

@@ -64,7 +64,7 @@ def test_long_poll_waits_for_min_bytes_or_max_wait(bootstrap, topic_name):
 
 
 def test_topic_configs_take_effect(bootstrap, topic_name):
-    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka import Consumer, TopicPartition
     from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME
 
     create_topic(bootstrap, topic_name, config={"message.timestamp.type": "LogAppendTime",

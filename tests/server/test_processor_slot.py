@@ -1,48 +1,21 @@
 """A processor receiving a large Produce straight into a ring record: taken only when the rest
 of the frame is already in the kernel's receive buffer, never published in part, all or nothing
 when split, and the ordinary path (through the connection's large-frame buffer) otherwise."""
-import socket
-
 import pytest
 
 from hpbroker import protocol
 from hpbroker.server import envelope as env
 from hpbroker.server import processor, produce_split
-from hpbroker.server.connection import LARGE_READ_BUFFER
-from hpbroker.server.processor import ProcessorConnection
 from hpbroker.server.routing import owned_request, owner, route_for
-from tests.server.processor_fakes import HANDLERS, drain, fill, processor_server
+from tests.server.processor_fakes import (BATCH, HANDLERS, connection, drain, fill, large_produce, partitions,
+                                         processor_server)
 
-BATCH = 110_000  # bytes of records per partition: three make a frame above LARGE_READ_BUFFER
+
 RING = 1 << 20
 
 
 def _server(capacity=RING):
     return processor_server(capacity)
-
-
-def _connection(server):
-    ours, theirs = socket.socketpair()
-    theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)  # a whole frame waits in it
-    ours.setblocking(False)
-    conn = ProcessorConnection(server, ours, "test", 7)
-    conn.start()
-    return conn, theirs
-
-
-def _partitions(topic, same_owner):
-    """Three partitions of ``topic``: all owned by one handler, or by both."""
-    first = 0 if owner(topic, 0, HANDLERS) == 0 else 1  # owned by handler 0
-    return [first, first + 2, first + 4] if same_owner else [first, first + 1, first + 2]
-
-
-def _produce(partitions, topic="orders", version=8, batch=BATCH):
-    body = {"acks": -1, "timeout_ms": 30000, "transactional_id": None, "topic_data": [
-        {"name": topic, "partition_data": [
-            {"index": i, "records": f"{topic}-{i}|".encode().ljust(batch, b".")} for i in partitions]}]}
-    frame = protocol.encode_request(0, version, 42, "client-a", body)
-    assert len(frame) > LARGE_READ_BUFFER + 4
-    return body, frame  # size prefix included, as it goes on the wire
 
 
 def _envelope(record):
@@ -51,9 +24,9 @@ def _envelope(record):
 
 
 def test_a_large_produce_already_buffered_goes_straight_into_a_ring_record():
-    _, frame = _produce(_partitions("orders", same_owner=True))
+    _, frame = large_produce(partitions("orders", same_owner=True))
     server = _server()
-    conn, peer = _connection(server)
+    conn, peer = connection(server)
     peer.sendall(frame)
     conn._on_readable()  # the first 64 KiB into the read buffer, the rest into the record
     assert server.slot_frames == 1 and server.slot_fallbacks == 0
@@ -68,9 +41,9 @@ def test_a_large_produce_already_buffered_goes_straight_into_a_ring_record():
 
 
 def test_a_split_large_produce_sends_each_owner_its_partitions_and_joins_the_answers():
-    body, frame = _produce(_partitions("orders", same_owner=False))
+    body, frame = large_produce(partitions("orders", same_owner=False))
     server = _server()
-    conn, peer = _connection(server)
+    conn, peer = connection(server)
     peer.sendall(frame)
     conn._on_readable()
     assert server.slot_frames == 1 and conn._big is None
@@ -88,7 +61,7 @@ def test_a_split_large_produce_sends_each_owner_its_partitions_and_joins_the_ans
         # what the handler acts on: its own partitions (handler_process restricts OWNED records)
         mine = owned_request(request, split, lambda t, p, h=h: owner(t, p, HANDLERS) == h)
         assert [p["index"] for t in mine["topic_data"] for p in t["partition_data"]] == \
-            [p for p in _partitions("orders", False) if owner("orders", p, HANDLERS) == h]
+            [p for p in partitions("orders", False) if owner("orders", p, HANDLERS) == h]
         answer = {"responses": [{"name": t["name"], "partition_responses": [
             {"index": p["index"], "error_code": 0, "base_offset": 1000 * h} for p in t["partition_data"]]}
             for t in mine["topic_data"]]}
@@ -102,11 +75,11 @@ def test_a_split_large_produce_sends_each_owner_its_partitions_and_joins_the_ans
 
 
 def test_a_split_frame_whose_other_owner_is_full_takes_the_ordinary_path_all_or_nothing():
-    _, frame = _produce(_partitions("orders", same_owner=False))
+    _, frame = large_produce(partitions("orders", same_owner=False))
     server = _server()
     filler = server.req_rings[1]
     fill(filler)
-    conn, peer = _connection(server)
+    conn, peer = connection(server)
     peer.sendall(frame)
     conn._on_readable()
     assert server.slot_frames == 0 and server.slot_fallbacks == 1
@@ -119,11 +92,11 @@ def test_a_split_frame_whose_other_owner_is_full_takes_the_ordinary_path_all_or_
 
 
 def test_a_full_ring_falls_back_and_the_frame_waits_for_room():
-    _, frame = _produce(_partitions("orders", same_owner=True))
+    _, frame = large_produce(partitions("orders", same_owner=True))
     server = _server()
     ring = server.req_rings[0]
     fill(ring)
-    conn, peer = _connection(server)
+    conn, peer = connection(server)
     peer.sendall(frame)
     conn._on_readable()  # reserve fails: the first bytes go to the large-frame buffer
     assert conn._frame is conn._big and conn._frame_filled > 0
@@ -136,9 +109,9 @@ def test_a_full_ring_falls_back_and_the_frame_waits_for_room():
 
 
 def test_a_trickled_frame_is_received_into_the_large_frame_buffer_until_the_rest_is_there():
-    _, frame = _produce(_partitions("orders", same_owner=True))
+    _, frame = large_produce(partitions("orders", same_owner=True))
     server = _server()
-    conn, peer = _connection(server)
+    conn, peer = connection(server)
     cut = 150_000
     peer.sendall(frame[:cut])
     conn._on_readable()  # rest not there: the ordinary path
@@ -154,9 +127,9 @@ def test_a_trickled_frame_is_received_into_the_large_frame_buffer_until_the_rest
 
 @pytest.mark.parametrize("pending", [False, True], ids=["head-in-read-buffer", "head-in-frame-buffer"])
 def test_a_short_read_inside_the_record_gives_the_bytes_back_and_publishes_nothing(pending, monkeypatch):
-    _, frame = _produce(_partitions("orders", same_owner=True))
+    _, frame = large_produce(partitions("orders", same_owner=True))
     server = _server()
-    conn, peer = _connection(server)
+    conn, peer = connection(server)
     cut = 200_000
     if pending:  # the first bytes already went the ordinary way
         peer.sendall(frame[:100_000])
@@ -184,8 +157,8 @@ def test_a_smaller_large_frame_that_waits_for_room_is_still_intact_on_retry():
     view of it, which must stay usable until the retry."""
     server = _server()
     ring = server.req_rings[0]
-    conn, peer = _connection(server)
-    _, big = _produce(_partitions("orders", same_owner=True), batch=BATCH + 20_000)
+    conn, peer = connection(server)
+    _, big = large_produce(partitions("orders", same_owner=True), batch=BATCH + 20_000)
     fill(ring)
     peer.sendall(big)
     conn._on_readable()
@@ -194,7 +167,7 @@ def test_a_smaller_large_frame_that_waits_for_room_is_still_intact_on_retry():
     conn.retry()
     drain(ring)
     fill(ring)
-    _, frame = _produce(_partitions("orders", same_owner=True))
+    _, frame = large_produce(partitions("orders", same_owner=True))
     peer.sendall(frame)
     conn._on_readable()
     conn._on_readable()
@@ -208,9 +181,9 @@ def test_a_smaller_large_frame_that_waits_for_room_is_still_intact_on_retry():
 @pytest.mark.parametrize("version", [3, 8])
 @pytest.mark.parametrize("fionread_lies", [False, True], ids=["ordinary-path", "in-the-record"])
 def test_a_peer_that_closes_mid_frame_is_closed_and_nothing_is_published(version, fionread_lies, monkeypatch):
-    _, frame = _produce(_partitions("orders", same_owner=True), version=version)
+    _, frame = large_produce(partitions("orders", same_owner=True), version=version)
     server = _server()
-    conn, peer = _connection(server)
+    conn, peer = connection(server)
     peer.sendall(frame[:-10])
     peer.close()  # FIN: the frame never completes
     if fionread_lies:

@@ -6,8 +6,7 @@ from hpbroker import protocol
 from hpbroker.server import handler_process, processor, scheduling
 from hpbroker.server.handler_process import HandlerProcess
 from hpbroker.server.topology import SafetyTick
-from tests.server.processor_fakes import RegistrationsOnly, drain
-from tests.server.test_processor_slot import _connection, _partitions, _produce, _server
+from tests.server.processor_fakes import RegistrationsOnly, connection, drain, large_produce, partitions, processor_server
 
 
 class Handle:
@@ -59,7 +58,7 @@ def test_a_safety_tick_comes_back_when_work_follows_a_quiet_spell(monkeypatch):
 
 
 def _quiet_processor():
-    server = _server()
+    server = processor_server(1 << 20)
     server.loop = Timers()
     server._housekeeping.start(server.loop, server._tick)
     _quiet(server._housekeeping)
@@ -68,9 +67,9 @@ def _quiet_processor():
 
 def test_a_processor_rearms_its_tick_at_the_first_request_after_a_quiet_spell():
     server = _quiet_processor()
-    conn, peer = _connection(server)
+    conn, peer = connection(server)
     body = {"acks": -1, "timeout_ms": 30000, "transactional_id": None, "topic_data": [
-        {"name": "orders", "partition_data": [{"index": _partitions("orders", True)[0], "records": b"r" * 100}]}]}
+        {"name": "orders", "partition_data": [{"index": partitions("orders", True)[0], "records": b"r" * 100}]}]}
     frame = protocol.encode_request(0, 8, 42, "client-a", body)  # small: ``route``
     peer.sendall(frame)
     conn._on_readable()
@@ -80,8 +79,8 @@ def test_a_processor_rearms_its_tick_at_the_first_request_after_a_quiet_spell():
 
 def test_a_processor_rearms_its_tick_for_a_large_produce_received_into_a_ring_record():
     server = _quiet_processor()
-    conn, peer = _connection(server)
-    _, frame = _produce(_partitions("orders", same_owner=True))
+    conn, peer = connection(server)
+    _, frame = large_produce(partitions("orders", same_owner=True))
     peer.sendall(frame)
     conn._on_readable()
     assert server.slot_frames == 1  # ``route_slot``, not ``route``

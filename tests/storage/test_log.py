@@ -287,7 +287,7 @@ def test_append_batches_follower_style(tmp_path):
 def test_iter_batch_headers(tmp_path):
     plog = PartitionLog(str(tmp_path / "t-0"), LogConfig(segment_bytes=500))
     for i in range(6):
-        plog.append(build := make_batch(2, 100))
+        plog.append(make_batch(2, 100))
     hs = list(plog.iter_batch_headers(3))
     assert [h.base_offset for h in hs] == [2, 4, 6, 8, 10] and all(h.records_count == 2 for h in hs)
     plog.close()
