@@ -525,7 +525,12 @@ class Connection:
                         break
                     bufs.append(c)
                     wanted += len(c)
-                sent = self.sock.sendmsg(bufs)
+                # A Fetch answer's header followed by its file region: MSG_MORE holds the header
+                # back until sendfile's pages join it, one segment instead of a 100-byte packet
+                # ahead of them (with TCP_NODELAY each write goes out at once otherwise): one
+                # packet and one wake-up of the consumer fewer per Fetch answer.
+                more = len(out) > len(bufs) and isinstance(out[len(bufs)], list)
+                sent = self.sock.sendmsg(bufs, (), socket.MSG_MORE if more else 0)
                 self._out_bytes -= sent
                 left = sent
                 while left:

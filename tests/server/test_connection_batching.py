@@ -14,14 +14,16 @@ API_VERSIONS, PRODUCE, FETCH, CREATE_TOPICS = 18, 0, 1, 19
 
 
 class CountingSocket:
-    """Wraps a connection's socket and counts the sends made on it."""
+    """Wraps a connection's socket and counts the sends made on it (and their flags)."""
 
     def __init__(self, sock):
         self._sock = sock
         self.sendmsg_calls = 0
+        self.flags = []
 
     def sendmsg(self, buffers, *args):
         self.sendmsg_calls += 1
+        self.flags.append(args[1] if len(args) > 1 else 0)
         return self._sock.sendmsg(buffers, *args)
 
     def __getattr__(self, name):
@@ -202,3 +204,23 @@ def test_after_a_large_frame_the_next_head_is_read_small():
         assert produce_result(client.request(PRODUCE, 8, produce_body("heads", 0, build_batch(values[2])))) == (0, 600)
         assert rec.offered[0] == len(conn._buf) > LARGE_FRAME_HEAD_READ, rec.offered  # the whole buffer
         assert _read_all(client, "heads") == [v for vs in values for v in vs]
+
+
+def test_a_fetch_answer_header_waits_for_its_records():
+    # The header goes with MSG_MORE when the records follow by sendfile, so that it leaves in
+    # the records' first segment instead of as a packet (and a wake-up of the consumer) alone;
+    # an answer that is all bytes goes out at once.
+    import socket
+
+    with running_broker() as b, RawClient(b.bootstrap) as client:
+        _create_topic(client, "more")
+        values = [bytes([i]) * 1000 for i in range(50)]
+        error, _ = produce_result(client.request(PRODUCE, 8, produce_body("more", 0, build_batch(values))))
+        assert error == 0
+        conn = _only_connection(b.server)
+        counting = CountingSocket(conn.sock)
+        conn.sock = counting
+        assert _read_all(client, "more") == values  # header by sendmsg, records by sendfile
+        assert counting.flags == [socket.MSG_MORE]
+        client.request(API_VERSIONS, 3, {"client_software_name": "t", "client_software_version": "1"})
+        assert counting.flags == [socket.MSG_MORE, 0]
