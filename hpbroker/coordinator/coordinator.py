@@ -62,18 +62,36 @@ class GroupCoordinator:
         # the partition count fixed at creation decides placement forever (changing it would move groups)
         self.num_partitions = info.num_partitions
         self.shards: dict[int, GroupCoordinatorShard] = {}
+        # owned partitions whose log is not open in this process yet: a handler that applies a new
+        # __consumer_offsets while the disk refuses its files opens them on a later retry. Their
+        # groups are answered NOT_COORDINATOR (Kafka's answer while a coordinator partition is
+        # offline) and loaded on the first request after the log opens.
+        self.unloaded: set[int] = set()
         self.expiry_interval_s = int(broker.config.get("offsets.retention.check.interval.ms")) / 1000
         self._next_expiry = time.monotonic() + self.expiry_interval_s
         for p in (range(self.num_partitions) if owned is None else owned):
-            self.shards[p] = self._load(p)
+            shard = self._load(p)
+            if shard is None:
+                self.unloaded.add(p)
+            else:
+                self.shards[p] = shard
+        if self.unloaded:
+            log.warning("%s: %d owned partitions not open yet; their groups wait until they are",
+                        GROUP_METADATA_TOPIC, len(self.unloaded))
 
     # -- placement --------------------------------------------------------------------------------
     def partition_for(self, group_id: str) -> int:
         return partition_for(group_id, self.num_partitions)
 
     def shard_for(self, group_id: str) -> GroupCoordinatorShard | None:
-        """The shard coordinating ``group_id``, or None if another process owns it."""
-        return self.shards.get(self.partition_for(group_id))
+        """The shard coordinating ``group_id``, or None if another process owns it (or this one
+        does but has not opened its partition yet)."""
+        p = self.partition_for(group_id)
+        shard = self.shards.get(p)
+        if shard is None and p in self.unloaded and (shard := self._load(p)) is not None:
+            self.unloaded.discard(p)
+            self.shards[p] = shard
+        return shard
 
     # -- the write path ---------------------------------------------------------------------------
     def write(self, shard: GroupCoordinatorShard, records) -> None:
@@ -144,10 +162,13 @@ class GroupCoordinator:
         return True
 
     # -- loading ----------------------------------------------------------------------------------
-    def _load(self, index: int) -> GroupCoordinatorShard:
+    def _load(self, index: int) -> GroupCoordinatorShard | None:
+        """The shard of partition ``index``, replayed from its log; None if the log is not open."""
+        partition = self.broker.partition(GROUP_METADATA_TOPIC, index)
+        if partition is None:
+            return None
         shard = GroupCoordinatorShard(index, self.config)
         shard._write = lambda records, s=shard: self.write(s, records)
-        partition = self.broker.partition(GROUP_METADATA_TOPIC, index)
         n = 0
         for key_bytes, value_bytes in iter_log_records(partition.log):
             try:

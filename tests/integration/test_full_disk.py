@@ -101,6 +101,21 @@ def test_a_handler_that_cannot_open_new_partitions_keeps_serving():
         assert _read_all(b.bootstrap, late, 1) == [b"v"]  # partition 0's record, read back
 
 
+def _coordinator_ready(bootstrap, group, timeout=20.0):
+    """Wait until the process coordinating ``group`` answers for it: a handler other than the
+    controller opens the partitions of a new __consumer_offsets when it applies the topic, which
+    can come after the request that created it has been answered."""
+    from tests.integration.rawclient import RawClient
+
+    deadline = time.monotonic() + timeout
+    with RawClient(bootstrap) as client:
+        while time.monotonic() < deadline:
+            if client.request(15, 0, {"groups": [group]})["groups"][0]["error_code"] == 0:  # DescribeGroups
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"no coordinator answers for group {group!r}")
+
+
 def _failures(broker):
     return [line for line in broker.extra["log"] if " failed on api key " in line or "Traceback" in line]
 
@@ -126,6 +141,7 @@ def test_group_writes_refused_then_resumed():
         c.close()
         admin = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=15000)
         try:
+            _coordinator_ready(b.bootstrap, "fd-new")  # its shard is loaded before the disk fills
             pids = _writers(b)
             _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
             for pid in pids:
@@ -142,7 +158,8 @@ def test_group_writes_refused_then_resumed():
             while time.monotonic() < deadline and not any("cannot store the assignment" in line
                                                           for line in b.extra["log"]):
                 assert sub.poll(0.2) is None
-            assert any("cannot store the assignment of group 'fd-new'" in line for line in b.extra["log"])
+            assert any("cannot store the assignment of group 'fd-new'" in line for line in b.extra["log"]), \
+                "\n".join(b.extra["log"][-60:])  # the broker's own account, should this ever fail
             assert sub.assignment() == []
 
             for pid in pids:

@@ -1,0 +1,42 @@
+"""A process that owns a __consumer_offsets partition whose log it has not opened yet (a handler
+applying the topic's creation while the disk refuses its files): its coordinator comes up
+without that shard, the shard's groups find no coordinator here (the handlers answer
+NOT_COORDINATOR, as Kafka does for an offline coordinator partition), and the shard is loaded,
+with what its log holds, on the first request after the log opens."""
+import asyncio
+import time
+
+from hpbroker.config import BrokerConfig
+from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
+from hpbroker.coordinator.records import OffsetCommitKey, OffsetCommitValue
+from hpbroker.handlers.context import BrokerContext, Node
+
+
+def _group_on(gc, partition):
+    return next(g for g in (f"g{i}" for i in range(1000)) if gc.partition_for(g) == partition)
+
+
+def test_a_shard_whose_log_is_not_open_is_loaded_once_it_is(tmp_path):
+    async def main():
+        cfg = BrokerConfig({"log.dirs": str(tmp_path), "offsets.topic.num.partitions": "2"})
+        broker = BrokerContext(cfg, Node(0, "localhost", 9092))
+        broker.create_topic("t", 1, {})
+        gc = GroupCoordinator(broker)  # creates __consumer_offsets: both logs open
+        group = _group_on(gc, 1)
+        ts = int(time.time() * 1000)
+        gc.write(gc.shard_for(group), [(OffsetCommitKey(group, "t", 0), OffsetCommitValue(5, -1, "", ts))])
+
+        key = (GROUP_METADATA_TOPIC, 1)
+        partition = broker.partitions.pop(key)  # this process has not opened partition 1
+        later = GroupCoordinator(broker)
+        assert later.unloaded == {1} and set(later.shards) == {0}
+        assert later.shard_for(group) is None  # no coordinator here for now, and no exception
+        assert later.shard_for(_group_on(gc, 0)) is not None
+
+        broker.partitions[key] = partition  # the retry opened it
+        shard = later.shard_for(group)
+        assert shard is not None and later.unloaded == set() and later.shards[1] is shard
+        assert [v.offset for v in shard.offsets[group].values()] == [5]  # replayed from its log
+        broker.close()
+
+    asyncio.run(main())
