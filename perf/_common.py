@@ -286,9 +286,11 @@ def write_json(result: dict, path: Path | None, script: str) -> Path:
 
 # --- CPU accounting ----------------------------------------------------------------------
 
-def own_cpu_seconds() -> float:
-    """user+system CPU seconds of the calling process, all its threads (getrusage: exact)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+def own_cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    """user+system CPU seconds of the calling process, all its threads (getrusage: exact);
+    ``resource.RUSAGE_CHILDREN``: of its children that have been waited for (e.g. a client
+    program it ran)."""
+    usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
 
 

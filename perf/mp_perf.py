@@ -130,7 +130,7 @@ def _kcat_producer(bootstrap, topic, n, size, partition, linger_ms, start, done)
         cmd += ["-p", str(partition)]
     kcat = subprocess.Popen(cmd, stdin=subprocess.PIPE)
     start.wait()
-    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    kids0 = _common.own_cpu_seconds(resource.RUSAGE_CHILDREN)
     with open(_VALUES, "rb") as f:
         left, offset = n * size, 0
         while left:  # file -> pipe in the kernel: the client process copies nothing itself
@@ -138,8 +138,7 @@ def _kcat_producer(bootstrap, topic, n, size, partition, linger_ms, start, done)
             offset, left = offset + sent, left - sent
     kcat.stdin.close()
     rc = kcat.wait(120)
-    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = _common.own_cpu_seconds() + (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+    cpu = _common.own_cpu_seconds() + _common.own_cpu_seconds(resource.RUSAGE_CHILDREN) - kids0
     done.put((0 if rc == 0 else n, cpu))  # kcat exits non-zero when a value was not delivered
 
 

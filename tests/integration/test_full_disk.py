@@ -10,7 +10,7 @@ import psutil
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from tests.integration.conftest import create_topic, mode_broker, multiproc
+from tests.integration.conftest import MULTIPROC_ARGS, create_topic, mode_broker, multiproc
 
 pytestmark = pytest.mark.integration
 
@@ -226,4 +226,54 @@ def test_topics_and_the_group_coordinator_not_created_on_a_full_disk():
                 got.append(m.value())
         c.close()
         assert got == [b"auto"]
+        assert not _failures(b), _failures(b)
+
+
+def test_a_group_on_a_coordinator_partition_its_handler_cannot_open_yet():
+    """Multi-process: the controller creates __consumer_offsets while the disk of another handler
+    refuses files, so that handler knows the topic but cannot open its partitions (it retries
+    every second). A group coordinated there is answered NOT_COORDINATOR meanwhile, as Kafka
+    answers for an offline coordinator partition: no failed request, no closed connection. With
+    room again the handler opens them and the same consumer joins and reads everything."""
+    if not multiproc():
+        pytest.skip("needs a handler other than the controller")
+    from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
+    from hpbroker.coordinator.records import partition_for
+    from hpbroker.server.routing import CONTROLLER_HANDLER, owner
+
+    handlers = int(MULTIPROC_ARGS[MULTIPROC_ARGS.index("--handlers") + 1])
+    with mode_broker(subprocess=True) as b:
+        topic = create_topic(b.bootstrap, "full-disk-late")
+        p = Producer({"bootstrap.servers": b.bootstrap})
+        for i in range(20):
+            p.produce(topic, b"%d" % i, partition=0)
+        assert p.flush(15) == 0
+        other = next(h for h in range(handlers) if h != CONTROLLER_HANDLER)
+        pid = next(c.pid for c in psutil.Process(b.process.pid).children() if c.name() == f"hpb-h{other}")
+        group = next(g for g in (f"fd-late-{i}" for i in range(1000))
+                     if owner(GROUP_METADATA_TOPIC, partition_for(g, 50), handlers) == other)
+        _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (1, hard))
+
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                      "session.timeout.ms": 10000})
+        c.subscribe([topic])
+        refused = f"handler {other} cannot open the partitions"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(refused in line for line in b.extra["log"]):
+            assert c.poll(0.2) is None
+        assert any(refused in line for line in b.extra["log"]), "\n".join(b.extra["log"][-40:])
+        until = time.monotonic() + 3  # the consumer keeps trying to join the handler meanwhile
+        while time.monotonic() < until:
+            assert c.poll(0.2) is None
+        assert not _failures(b), _failures(b)
+
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard, hard))
+        got, deadline = [], time.monotonic() + 60
+        while len(got) < 20 and time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                got.append(int(m.value()))
+        c.close()
+        assert got == list(range(20))
         assert not _failures(b), _failures(b)
