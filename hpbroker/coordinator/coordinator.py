@@ -88,7 +88,20 @@ class GroupCoordinator:
         does but has not opened its partition yet)."""
         p = self.partition_for(group_id)
         shard = self.shards.get(p)
-        if shard is None and p in self.unloaded and (shard := self._load(p)) is not None:
+        if shard is None and p in self.unloaded:
+            shard = self._load_opened(p)
+        return shard
+
+    def load_opened(self) -> bool:
+        """Load every owned shard whose log has opened since; True if all of them are loaded
+        (ListGroups answers COORDINATOR_LOAD_IN_PROGRESS while one is not)."""
+        for p in sorted(self.unloaded):
+            self._load_opened(p)
+        return not self.unloaded
+
+    def _load_opened(self, p: int) -> GroupCoordinatorShard | None:
+        shard = self._load(p)
+        if shard is not None:
             self.unloaded.discard(p)
             self.shards[p] = shard
         return shard

@@ -40,3 +40,40 @@ def test_a_shard_whose_log_is_not_open_is_loaded_once_it_is(tmp_path):
         broker.close()
 
     asyncio.run(main())
+
+
+def test_list_groups_says_load_in_progress_while_a_shard_is_not_loaded(tmp_path):
+    """ListGroups lists the groups of the loaded shards and answers COORDINATOR_LOAD_IN_PROGRESS
+    while an owned shard is not (Kafka's answer while it loads a coordinator partition), then
+    loads the shard once its log is open and lists its groups too, with no error."""
+    from hpbroker.handlers import list_groups
+    from hpbroker.handlers.request import RequestContext
+    from hpbroker.protocol.errors import ErrorCode
+
+    async def main():
+        cfg = BrokerConfig({"log.dirs": str(tmp_path), "offsets.topic.num.partitions": "2"})
+        broker = BrokerContext(cfg, Node(0, "localhost", 9092))
+        broker.create_topic("t", 1, {})
+        gc = GroupCoordinator(broker)
+        g0, g1 = _group_on(gc, 0), _group_on(gc, 1)
+        ts = int(time.time() * 1000)
+        for g in (g0, g1):  # a group with committed offsets, on each shard
+            gc.write(gc.shard_for(g), [(OffsetCommitKey(g, "t", 0), OffsetCommitValue(1, -1, "", ts))])
+        key = (GROUP_METADATA_TOPIC, 1)
+        partition = broker.partitions.pop(key)  # this process has not opened partition 1
+        broker.group_coordinator = GroupCoordinator(broker)
+        ctx = RequestContext(broker, 16, 4, 1, "t", "127.0.0.1:1")
+
+        r = list_groups.handle(ctx, {"states_filter": []})
+        assert r["error_code"] == ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+        assert [g["group_id"] for g in r["groups"]] == [g0]
+        r = list_groups.handle(ctx, {"states_filter": [], "types_filter": ["consumer"]})
+        assert (r["error_code"], r["groups"]) == (ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, [])
+
+        broker.partitions[key] = partition  # the retry opened it
+        r = list_groups.handle(ctx, {"states_filter": []})
+        assert r["error_code"] == 0 and broker.group_coordinator.unloaded == set()
+        assert sorted(g["group_id"] for g in r["groups"]) == sorted([g0, g1])  # replayed from its log
+        broker.close()
+
+    asyncio.run(main())
