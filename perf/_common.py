@@ -294,6 +294,46 @@ def own_cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def own_threads_sample() -> dict[int, tuple[str, float, int]]:
+    """Each thread of the calling process: ``{tid: (name, CPU seconds, voluntary context
+    switches)}``; exact run time where the kernel shows it (``_thread_runtimes``), clock ticks
+    otherwise. For splitting a client's CPU between the thread that calls it and librdkafka's own
+    threads (``rdk:broker0``, ``rdk:main``), and counting how often each went to sleep."""
+    pid = os.getpid()
+    exact = _thread_runtimes(pid) or {}
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in (int(t) for t in os.listdir(f"/proc/{pid}/task")):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                vol = next(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches"))
+        except (OSError, StopIteration):  # the thread exited since the listing
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[tid] = (name, exact.get(tid, (int(fields[11]) + int(fields[12])) / tick), vol)
+    return out
+
+
+def client_threads_between(before: dict, after: dict, caller: int) -> dict[str, float]:
+    """Between two ``own_threads_sample``s: CPU seconds of the calling thread (``caller``, its
+    native id) and of librdkafka's threads (named ``rdk:...``), and the voluntary context
+    switches of librdkafka's broker threads (``rdk:broker...``: each one a sleep, then a
+    wake-up)."""
+    out = {"app_cpu": 0.0, "librdkafka_cpu": 0.0, "librdkafka_broker_sleeps": 0}
+    for tid, (name, cpu, vol) in after.items():
+        _, cpu0, vol0 = before.get(tid, (name, 0.0, 0))
+        if tid == caller:
+            out["app_cpu"] += cpu - cpu0
+        elif name.startswith("rdk:"):
+            out["librdkafka_cpu"] += cpu - cpu0
+            if name.startswith("rdk:broker"):
+                out["librdkafka_broker_sleeps"] += vol - vol0
+    return out
+
+
 def _thread_runtimes(pid: int) -> dict[int, float] | None:
     """Exact CPU seconds of each thread of ``pid``: the scheduler's ``se.sum_exec_runtime``
     (/proc/<pid>/task/<tid>/sched, milliseconds with six decimals; kernels built with

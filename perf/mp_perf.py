@@ -19,7 +19,9 @@ A second table splits the produce phase by role (the children name themselves ``
 switches per GB), each topology's produce throughput against in-process mode with the same
 connections, the measure of the cross-process hop, and the producers' own CPU-s/GB (getrusage of
 each client process, librdkafka's threads included): on a machine where clients and broker
-share the cores, a topology can cost its clients CPU as well as itself.
+share the cores, a topology can cost its clients CPU as well as itself. A third table (the
+confluent-kafka producer only) splits that client CPU between the Python thread that calls
+``produce()`` and librdkafka's threads, with how often librdkafka's broker thread slept.
 ``--producer kcat`` sends the same values with kcat (librdkafka's C command-line client, one
 process per connection; with one connection kcat's default partitioner, sticky to one partition
 per batch, with several connection k writes partition k) instead of confluent-kafka's Python
@@ -32,6 +34,7 @@ they share two cores, whether a topology's cost is its own or the cores it takes
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing as mp
 import os
 import resource
@@ -39,6 +42,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 
 import psutil
@@ -99,7 +103,7 @@ def _producer(bootstrap, topic, n, size, partitions, linger_ms, start, done):
     p.list_topics(topic, timeout=10)
     payload = b"x" * size
     start.wait()
-    cpu0 = _common.own_cpu_seconds()
+    cpu0, threads0 = _common.own_cpu_seconds(), _common.own_threads_sample()
     for i in range(n):
         while True:
             try:
@@ -108,7 +112,8 @@ def _producer(bootstrap, topic, n, size, partitions, linger_ms, start, done):
             except BufferError:
                 p.poll(0.005)
     left = p.flush(120)
-    done.put((left, _common.own_cpu_seconds() - cpu0))  # librdkafka's threads included
+    split = _common.client_threads_between(threads0, _common.own_threads_sample(), threading.get_native_id())
+    done.put((left, _common.own_cpu_seconds() - cpu0, split))  # librdkafka's threads included
 
 
 _VALUES: str | None = None  # set in main() for --producer kcat: a file of newline-ended values
@@ -240,9 +245,12 @@ def _measure(processors, handlers, connections, messages, size, partitions, data
         cpu = tree["cpu"]
         for p in procs:
             p.join()
-        assert not any(left for left, _ in results), f"undelivered messages: {results}"
+        assert not any(r[0] for r in results), f"undelivered messages: {results}"
         row["produce_mb_s"] = total * size / elapsed / 1e6
-        row["produce_client_cpu_s_gb"] = sum(cpu for _, cpu in results) / gb
+        row["produce_client_cpu_s_gb"] = sum(r[1] for r in results) / gb
+        splits = [r[2] for r in results if len(r) > 2]  # confluent-kafka's producer: by thread
+        for key in ("app_cpu", "librdkafka_cpu", "librdkafka_broker_sleeps"):
+            row[f"produce_client_{key}_gb"] = sum(sp[key] for sp in splits) / gb if splits else float("nan")
         row["produce_cpu_s_gb"] = cpu / gb
         row["produce_cores"] = cpu / elapsed
         for role in ("main", "processors", "handlers"):
@@ -369,6 +377,26 @@ def _print_roles(cells, runs) -> None:
               f"| {med['produce_cpu_handlers_gb']:.2f} | {med['produce_wakes_main_gb']:.0f} "
               f"| {med['produce_wakes_processors_gb']:.0f} | {med['produce_wakes_handlers_gb']:.0f} "
               f"| {med['produce_client_cpu_s_gb']:.2f} |", flush=True)
+    if not any(math.isnan(r["produce_client_app_cpu_gb"]) for rs in runs.values() for r in rs):
+        _print_client_threads(cells, runs)
+
+
+def _print_client_threads(cells, runs) -> None:
+    """The producers' CPU by thread (medians): the Python thread that calls produce() and
+    librdkafka's threads, and how often librdkafka's broker threads slept (voluntary context
+    switches per GB): whose CPU a topology adds to a client on shared cores."""
+    print()
+    print("| processors/handlers | connections | client CPU-s/GB: calling thread | librdkafka threads "
+          "| librdkafka broker-thread sleeps per GB |")
+    print("|---|---|---|---|---|")
+    for conns, topo, lp in cells:
+        rs = runs[(conns, topo, lp)]
+        med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+        p, h = (int(x) for x in topo.split("/"))
+        name = ("in-process" if h == 0 else f"{p}/{h}") + (f" ({_label(lp)})" if _label(lp) else "")
+        print(f"| {name} | {conns} | {med['produce_client_app_cpu_gb']:.2f} | "
+              f"{med['produce_client_librdkafka_cpu_gb']:.2f} | "
+              f"{med['produce_client_librdkafka_broker_sleeps_gb']:.0f} |", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -3,6 +3,7 @@ hpbroker) and writes a sensible JSON result. Sizes are tiny: these check the too
 how fast anything is."""
 import json
 import shutil
+import threading
 
 import pytest
 
@@ -128,15 +129,31 @@ def test_mp_perf_splits_the_hop_by_role(tmp_path):
     r = run_script("mp_perf.py", "--topologies", "0/0,1/1", "--connections", "1", "--messages", "50000",
                    "--data-root", str(tmp_path), timeout=120)
     rows = [line for line in r.stdout.splitlines() if line.startswith("| in-process") or line.startswith("| 1/1")]
-    assert len(rows) == 4, r.stdout  # the throughput table and the per-role table
-    roles = [[c.strip() for c in line.strip("|").split("|")] for line in rows[2:]]
+    assert len(rows) == 6, r.stdout  # the throughput table, the per-role table, the client threads
+    roles = [[c.strip() for c in line.strip("|").split("|")] for line in rows[2:4]]
     inproc, hop = roles
     assert inproc[2] == "+0.0%" and hop[2].endswith("%")
     # in-process: only the main process works; 1/1: the processor and the handler do, and wake
     assert float(inproc[4]) == float(inproc[5]) == 0.0 and int(inproc[6]) > 0
     assert float(hop[4]) + float(hop[5]) > 0 and int(hop[7]) > 0 and int(hop[8]) > 0
     assert float(inproc[9]) > 0 and float(hop[9]) > 0  # the producers' own CPU per GB
+    for role, threads in zip(roles, ([c.strip() for c in line.strip("|").split("|")] for line in rows[4:])):
+        app, rdk, sleeps = float(threads[2]), float(threads[3]), int(threads[4])
+        assert app > 0 and rdk > 0 and sleeps >= 0
+        assert app + rdk <= float(role[9]) + 0.01  # a split of the client's CPU, not more than it
     assert list(tmp_path.iterdir()) == []  # the brokers' data dirs are removed
+
+
+def test_client_threads_between_splits_the_caller_from_librdkafka():
+    import _common
+
+    before = {1: ("python", 1.0, 5), 2: ("rdk:broker0", 2.0, 10), 3: ("rdk:main", 0.5, 1), 4: ("other", 9.0, 0)}
+    after = {1: ("python", 3.0, 6), 2: ("rdk:broker0", 2.5, 30), 3: ("rdk:main", 0.75, 4), 4: ("other", 9.5, 0),
+             5: ("rdk:broker1", 0.25, 7)}  # a thread started in between counts from zero
+    got = _common.client_threads_between(before, after, caller=1)
+    assert got == {"app_cpu": 2.0, "librdkafka_cpu": 1.0, "librdkafka_broker_sleeps": 27}
+    now = _common.own_threads_sample()
+    assert threading.get_native_id() in now and all(cpu >= 0 and vol >= 0 for _, cpu, vol in now.values())
 
 
 def test_startup_perf(tmp_path):
