@@ -356,6 +356,16 @@ def _label(variant) -> str:
     return " ".join(v for v in variant if v)
 
 
+def _medians(cells, runs):
+    """Per cell: the cell, its row name ("1/1", "in-process (uvloop)") and the median of each
+    figure over its rounds."""
+    for cell in cells:
+        rs = runs[cell]
+        p, h = (int(x) for x in cell[1].split("/"))
+        name = ("in-process" if h == 0 else f"{p}/{h}") + (f" ({_label(cell[2])})" if _label(cell[2]) else "")
+        yield cell, name, {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+
+
 def _print_roles(cells, runs) -> None:
     """Where the produce CPU goes per role, and how often each role was woken (medians): the
     cost of the hop is what the processors and handlers spend beyond the in-process broker."""
@@ -363,16 +373,12 @@ def _print_roles(cells, runs) -> None:
     print("| processors/handlers | connections | produce vs in-process | CPU-s/GB main process | processors "
           "| handlers | wake-ups per GB main process | processors | handlers | client CPU-s/GB |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for conns, topo, lp in cells:
-        rs = runs[(conns, topo, lp)]
-        med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+    for (conns, topo, lp), name, med in _medians(cells, runs):
         base = [r for (c, t, lp2), r in runs.items() if c == conns and t.endswith("/0") and lp2 == lp]
         rel = "-"
         if base and base[0]:
             ref = statistics.median(r["produce_mb_s"] for r in base[0])
             rel = f"{100 * (med['produce_mb_s'] / ref - 1):+.1f}%"
-        p, h = (int(x) for x in topo.split("/"))
-        name = ("in-process" if h == 0 else f"{p}/{h}") + (f" ({_label(lp)})" if _label(lp) else "")
         print(f"| {name} | {conns} | {rel} | {med['produce_cpu_main_gb']:.2f} | {med['produce_cpu_processors_gb']:.2f} "
               f"| {med['produce_cpu_handlers_gb']:.2f} | {med['produce_wakes_main_gb']:.0f} "
               f"| {med['produce_wakes_processors_gb']:.0f} | {med['produce_wakes_handlers_gb']:.0f} "
@@ -389,11 +395,7 @@ def _print_client_threads(cells, runs) -> None:
     print("| processors/handlers | connections | client CPU-s/GB: calling thread | librdkafka threads "
           "| librdkafka broker-thread sleeps per GB |")
     print("|---|---|---|---|---|")
-    for conns, topo, lp in cells:
-        rs = runs[(conns, topo, lp)]
-        med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
-        p, h = (int(x) for x in topo.split("/"))
-        name = ("in-process" if h == 0 else f"{p}/{h}") + (f" ({_label(lp)})" if _label(lp) else "")
+    for (conns, _, _), name, med in _medians(cells, runs):
         print(f"| {name} | {conns} | {med['produce_client_app_cpu_gb']:.2f} | "
               f"{med['produce_client_librdkafka_cpu_gb']:.2f} | "
               f"{med['produce_client_librdkafka_broker_sleeps_gb']:.0f} |", flush=True)

@@ -224,7 +224,8 @@ def test_mp_perf_runs_each_scheduling_policy_pinned(tmp_path):
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in r.stdout.splitlines()
             if line.startswith("| in-process")]
     assert [row[1] for row in rows[:2]] == ["batch", "normal"], r.stdout  # the variant column
-    assert [row[0] for row in rows[2:]] == ["in-process (batch)", "in-process (normal)"], r.stdout
+    # the per-role table, then the client threads' table
+    assert [row[0] for row in rows[2:]] == ["in-process (batch)", "in-process (normal)"] * 2, r.stdout
     assert "round 1/1 0/0 batch x1: produce" in r.stderr and "round 1/1 0/0 normal x1" in r.stderr
 
 
