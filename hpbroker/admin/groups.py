@@ -2,7 +2,8 @@
 
 list            ListGroups on every broker of the cluster (each lists the groups it coordinates);
                 ``--state`` adds each group's state, ``--state Stable,Empty`` keeps those states
-                (kafka-consumer-groups.sh --list --state: ListGroups v4+, KIP-518).
+                (kafka-consumer-groups.sh --list --state: ListGroups v4+, KIP-518). A broker
+                still loading a coordinator partition is asked again (RETRIABLE).
 describe        FindCoordinator -> DescribeGroups + OffsetFetch (all committed partitions) at the
                 coordinator; the members' assignments decoded from the consumer protocol; log
                 end offsets with ListOffsets(latest) at each partition's leader; lag = end -
@@ -14,6 +15,7 @@ delete-offsets  FindCoordinator -> OffsetDelete at the coordinator (kafka-consum
 from __future__ import annotations
 
 import sys
+import time
 
 from dataclasses import dataclass, field
 
@@ -21,6 +23,7 @@ from hpbroker.admin.client import (
     BrokerConnection, ToolError, brokers_of, error_text, metadata, split_hostport, text_table,
 )
 from hpbroker.coordinator.consumer_protocol import decode_assignment
+from hpbroker.protocol.errors import ErrorCode
 
 LATEST = -1
 
@@ -58,12 +61,8 @@ def list_groups(bootstrap: str) -> list[tuple[str, str]]:
         brokers = brokers_of(metadata(boot, []))
     out = set()
     for host, port in brokers.values():
-        with BrokerConnection(host, port) as conn:
-            _, resp = conn.call("ListGroups", {"states_filter": [], "types_filter": []})
-            if resp["error_code"]:
-                raise ToolError(f"ListGroups failed on {host}:{port}: {error_text(resp['error_code'])}",
-                                resp['error_code'])
-            out.update((g["group_id"], g["protocol_type"]) for g in resp["groups"])
+        resp = _list_groups_at(host, port, {"states_filter": [], "types_filter": []})
+        out.update((g["group_id"], g["protocol_type"]) for g in resp["groups"])
     return sorted(out)
 
 
@@ -75,15 +74,34 @@ def list_group_states(bootstrap: str, states: list[str]) -> list[tuple[str, str]
         brokers = brokers_of(metadata(boot, []))
     out = set()
     for host, port in brokers.values():
-        with BrokerConnection(host, port) as conn:
-            if conn.version_of("ListGroups") < 4:
-                raise ToolError(f"the broker at {host}:{port} cannot list groups by state (ListGroups v4+)")
-            _, resp = conn.call("ListGroups", {"states_filter": list(states), "types_filter": []})
-            if resp["error_code"]:
-                raise ToolError(f"ListGroups failed on {host}:{port}: {error_text(resp['error_code'])}",
-                                resp['error_code'])
-            out.update((g["group_id"], g["group_state"]) for g in resp["groups"])
+        resp = _list_groups_at(host, port, {"states_filter": list(states), "types_filter": []}, min_version=4)
+        out.update((g["group_id"], g["group_state"]) for g in resp["groups"])
     return sorted(out)
+
+
+# A broker still loading a coordinator partition (or without its coordinator yet) answers
+# ListGroups with one of these: Kafka's admin client retries them (KafkaAdminClient's
+# listConsumerGroups) until default.api.timeout.ms, every retry.backoff.ms.
+RETRIABLE = (ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, ErrorCode.COORDINATOR_NOT_AVAILABLE)
+RETRY_FOR_S = 60.0
+RETRY_BACKOFF_S = 0.1
+
+
+def _list_groups_at(host: str, port: int, body: dict, min_version: int = 0) -> dict:
+    """One broker's ListGroups answer, retried while it says RETRIABLE (up to RETRY_FOR_S)."""
+    deadline = time.monotonic() + RETRY_FOR_S
+    with BrokerConnection(host, port) as conn:
+        if conn.version_of("ListGroups") < min_version:
+            raise ToolError(f"the broker at {host}:{port} cannot list groups by state (ListGroups v4+)")
+        while True:
+            _, resp = conn.call("ListGroups", body)
+            error = resp["error_code"]
+            if error in RETRIABLE and time.monotonic() < deadline:
+                time.sleep(RETRY_BACKOFF_S)
+                continue
+            if error:
+                raise ToolError(f"ListGroups failed on {host}:{port}: {error_text(error)}", error)
+            return resp
 
 
 def describe_group(bootstrap: str, group_id: str) -> GroupDescription:

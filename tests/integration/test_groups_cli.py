@@ -128,3 +128,49 @@ def test_groups_list_with_states(gbroker, topic_name):
         assert [idle, "Empty"] in rows and not any(r[0] == live for r in rows)
     finally:
         c.close()
+
+
+def test_groups_list_waits_while_a_coordinator_partition_loads(monkeypatch):
+    """A broker whose __consumer_offsets partition is not loaded yet answers ListGroups with
+    COORDINATOR_LOAD_IN_PROGRESS: ``groups list`` retries it, as Kafka's admin client does, and
+    lists the group once the partition is loaded; past RETRY_FOR_S it reports the error. (The
+    broker runs in-process here: the test takes the partition away on the broker's own loop.)"""
+    import threading
+
+    from hpbroker.admin import groups
+    from hpbroker.admin.client import ToolError
+    from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
+    from hpbroker.testing import running_broker
+
+    with running_broker(config={"offsets.topic.num.partitions": "1"}) as b:
+        create_topic(b.bootstrap, "loading", 1)
+        c = confluent_consumer(b.bootstrap, "g-loading")
+        c.commit(offsets=[TopicPartition("loading", 0, 3)], asynchronous=False)
+        c.close()
+        broker, key = b.server.broker, (GROUP_METADATA_TOPIC, 0)
+        taken = {}
+
+        def on_loop(fn):
+            done = threading.Event()
+            b.server.loop.call_soon_threadsafe(lambda: (fn(), done.set()))
+            assert done.wait(10)
+
+        def take():  # as if this broker had not opened the partition yet
+            taken["log"] = broker.partitions.pop(key)
+            broker.group_coordinator = GroupCoordinator(broker)
+
+        on_loop(take)
+        assert broker.group_coordinator.unloaded == {0}
+        monkeypatch.setattr(groups, "RETRY_FOR_S", 0.3)
+        with pytest.raises(ToolError, match="COORDINATOR_LOAD_IN_PROGRESS"):
+            groups.list_groups(b.bootstrap)
+
+        monkeypatch.setattr(groups, "RETRY_FOR_S", 30.0)
+        timer = threading.Timer(0.5, on_loop, (lambda: broker.partitions.__setitem__(key, taken["log"]),))
+        timer.start()
+        t0 = time.monotonic()
+        try:
+            assert ("g-loading", "") in groups.list_groups(b.bootstrap)  # committed offsets, no member
+        finally:
+            timer.join()
+        assert time.monotonic() - t0 >= 0.4  # it waited for the partition, and did not fail
