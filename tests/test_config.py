@@ -40,6 +40,12 @@ def test_bad_values_refused():
     with pytest.raises(ConfigError):
         validate_topic_configs({"message.timestamp.type": "Whenever"})
     assert validate_topic_configs({"cleanup.policy": "compact,delete"}) == {"cleanup.policy": "compact,delete"}
+    for bad in ("0", "-2", "lots"):  # a buffer of -1 (the kernel's) or of at least a byte
+        with pytest.raises(ConfigError):
+            BrokerConfig({"socket.send.buffer.bytes": bad})
+    cfg = BrokerConfig({"socket.send.buffer.bytes": "65536"})
+    assert (cfg.get("socket.send.buffer.bytes"), cfg.get("socket.receive.buffer.bytes")) == (65536, -1)
+    assert BrokerConfig({}).get("socket.send.buffer.bytes") == 102400  # Kafka's default
 
 
 def test_errors_name_the_config():

@@ -15,7 +15,7 @@ import socket
 from hpbroker.config import BrokerConfig
 from hpbroker.handlers.context import BrokerContext, Node
 from hpbroker.server import scheduling
-from hpbroker.server.connection import Acceptor, Connection, max_idle_s
+from hpbroker.server.connection import Acceptor, Connection, listening_socket, max_idle_s
 from hpbroker.storage.fd_limits import raise_open_file_limit
 
 log = logging.getLogger("hpbroker")
@@ -63,17 +63,14 @@ class BrokerServer:
         self.loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
         raise_open_file_limit()  # as the command line does: also when embedded (tests, tools)
-        lsock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
-        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        lsock.bind((self.host, self.port))
-        lsock.listen(1024)
-        lsock.setblocking(False)
+        lsock = listening_socket(self.host, self.port, self.config)
         self._lsock = lsock
         port = lsock.getsockname()[1]
         node = advertised_node(self.config, self.host, port)
         node_id = node.node_id
         self.broker = BrokerContext(self.config, node)
-        self._acceptor = Acceptor(self.loop, lsock, self._accept)
+        self._acceptor = Acceptor(self.loop, lsock, self._accept,
+                                  send_buffer=self.config.get("socket.send.buffer.bytes"))
         self._acceptor.start()
         self._schedule_maintenance()
         from hpbroker.server.eventloop import running_loop_name

@@ -91,8 +91,9 @@ class Acceptor:
     frames, Nagle would only delay them; SO_KEEPALIVE, as Kafka's acceptor sets it, so the kernel
     finds peers that vanished without a FIN) and hands it to ``on_connection(sock, peer)``."""
 
-    def __init__(self, loop, lsock: socket.socket, on_connection, limit: int = 64):
+    def __init__(self, loop, lsock: socket.socket, on_connection, limit: int = 64, send_buffer: int = -1):
         self.loop, self.lsock, self.on_connection, self.limit = loop, lsock, on_connection, limit
+        self.send_buffer = send_buffer  # socket.send.buffer.bytes: -1 leaves the kernel's
         self._retry = None
         self.paused = 0  # how many times accepting was paused for lack of resources
 
@@ -127,7 +128,31 @@ class Acceptor:
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            if self.send_buffer > 0:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer)
             self.on_connection(sock, f"{addr[0]}:{addr[1]}")
+
+
+def listening_socket(host: str, port: int, config, reuse_port: bool = False) -> socket.socket:
+    """The broker's non-blocking listening socket on ``host:port``. ``socket.receive.buffer.bytes``
+    is set here, before listen(), as Kafka's acceptor does: accepted sockets inherit it, and the
+    TCP window scale a connection offers is fixed by its buffer at the handshake.
+    ``socket.send.buffer.bytes`` is set on each accepted socket (Acceptor's ``send_buffer``)."""
+    lsock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        receive_buffer = config.get("socket.receive.buffer.bytes")
+        if receive_buffer > 0:
+            lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        lsock.bind((host, port))
+        lsock.listen(1024)
+        lsock.setblocking(False)
+    except BaseException:
+        lsock.close()
+        raise
+    return lsock
 
 
 def max_idle_s(config) -> float | None:

@@ -51,7 +51,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 from dataclasses import dataclass, field
 
 from hpbroker import protocol
@@ -61,7 +60,7 @@ from hpbroker.server import envelope as env
 from hpbroker.server import scheduling
 from hpbroker.server import produce_split
 from hpbroker.server.topology import SafetyTick, WakeBatcher, tell_ready
-from hpbroker.server.connection import Acceptor, Connection, max_idle_s, readable_bytes
+from hpbroker.server.connection import Acceptor, Connection, listening_socket, max_idle_s, readable_bytes
 from hpbroker.server.processor_view import ProcessorBroker
 from hpbroker.server.ring import FULL, WAKE
 from hpbroker.server.routing import (
@@ -261,14 +260,9 @@ class ProcessorServer:
                 topo.wake(topo.handler_efds[h])
         self._incarnations = [topo.handler_incarnation(h) for h in range(topo.handlers)]
         self._efd = topo.processor_efds[p]
-        lsock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
-        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        lsock.bind((self.host, self.port))
-        lsock.listen(1024)
-        lsock.setblocking(False)
+        lsock = listening_socket(self.host, self.port, self.config, reuse_port=True)
         self._lsock = lsock
-        self._acceptor = Acceptor(loop, lsock, self._accept)
+        self._acceptor = Acceptor(loop, lsock, self._accept, send_buffer=self.config.get("socket.send.buffer.bytes"))
         self._acceptor.start()
         loop.add_reader(self._efd, self._on_wake)
         self._next_trim = loop.time() + TRIM_EVERY_S
