@@ -93,7 +93,7 @@ class Acceptor:
 
     def __init__(self, loop, lsock: socket.socket, on_connection, limit: int = 64, send_buffer: int = -1):
         self.loop, self.lsock, self.on_connection, self.limit = loop, lsock, on_connection, limit
-        self.send_buffer = send_buffer  # socket.send.buffer.bytes: -1 leaves the kernel's
+        self.send_buffer = send_buffer  # socket.send.buffer.bytes; -1: the kernel's autotuning
         self._retry = None
         self.paused = 0  # how many times accepting was paused for lack of resources
 
