@@ -28,14 +28,27 @@ def _read_all(bootstrap, topic, n, timeout=30.0):
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "full-disk", "enable.auto.commit": False})
     try:
         c.assign([TopicPartition(topic, 0, 0)])
-        got, deadline = [], time.monotonic() + timeout
-        while len(got) < n and time.monotonic() < deadline:
-            m = c.poll(0.2)
-            if m is not None and not m.error():
-                got.append(m.value())
-        return got
+        return _poll_values(c, n, timeout)
     finally:
         c.close()
+
+
+def _produce_numbers(bootstrap, topic, n):
+    """Values b"0" .. b"n-1" into partition 0, all acknowledged."""
+    p = Producer({"bootstrap.servers": bootstrap})
+    for i in range(n):
+        p.produce(topic, b"%d" % i, partition=0)
+    assert p.flush(15) == 0
+
+
+def _poll_values(consumer, n, timeout=60.0):
+    """Up to ``n`` values ``consumer`` receives within ``timeout`` (errors skipped)."""
+    got, deadline = [], time.monotonic() + timeout
+    while len(got) < n and time.monotonic() < deadline:
+        m = consumer.poll(0.2)
+        if m is not None and not m.error():
+            got.append(m.value())
+    return got
 
 
 def test_writes_refused_then_resumed():
@@ -130,10 +143,7 @@ def test_group_writes_refused_then_resumed():
 
     with mode_broker(subprocess=True) as b:
         topic = create_topic(b.bootstrap, "full-disk-groups")
-        p = Producer({"bootstrap.servers": b.bootstrap})
-        for i in range(20):
-            p.produce(topic, b"%d" % i, partition=0)
-        assert p.flush(15) == 0
+        _produce_numbers(b.bootstrap, topic, 20)
         # a group with committed offsets and no members; its __consumer_offsets partition holds them
         c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "fd-old", "enable.auto.commit": False})
         c.assign([TopicPartition(topic, 0, 0)])
@@ -164,11 +174,7 @@ def test_group_writes_refused_then_resumed():
 
             for pid in pids:
                 resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard, hard))
-            got, deadline = [], time.monotonic() + 60
-            while len(got) < 20 and time.monotonic() < deadline:
-                m = sub.poll(0.2)
-                if m is not None and not m.error():
-                    got.append(int(m.value()))
+            got = [int(v) for v in _poll_values(sub, 20)]
             sub.close()
             assert got == list(range(20))
             assert admin.delete_groups(["fd-old"]) == {"fd-old": "OK"}
@@ -219,11 +225,7 @@ def test_topics_and_the_group_coordinator_not_created_on_a_full_disk():
             p.produce("refused", b"v%d" % partition, partition=partition)
         p.produce("auto-refused", b"auto")
         assert p.flush(30) == 0
-        got, deadline = [], time.monotonic() + 60
-        while not got and time.monotonic() < deadline:
-            m = c.poll(0.2)
-            if m is not None and not m.error():
-                got.append(m.value())
+        got = _poll_values(c, 1)
         c.close()
         assert got == [b"auto"]
         assert not _failures(b), _failures(b)
@@ -244,10 +246,7 @@ def test_a_group_on_a_coordinator_partition_its_handler_cannot_open_yet():
     handlers = int(MULTIPROC_ARGS[MULTIPROC_ARGS.index("--handlers") + 1])
     with mode_broker(subprocess=True) as b:
         topic = create_topic(b.bootstrap, "full-disk-late")
-        p = Producer({"bootstrap.servers": b.bootstrap})
-        for i in range(20):
-            p.produce(topic, b"%d" % i, partition=0)
-        assert p.flush(15) == 0
+        _produce_numbers(b.bootstrap, topic, 20)
         other = next(h for h in range(handlers) if h != CONTROLLER_HANDLER)
         pid = next(c.pid for c in psutil.Process(b.process.pid).children() if c.name() == f"hpb-h{other}")
         group = next(g for g in (f"fd-late-{i}" for i in range(1000))
@@ -269,11 +268,7 @@ def test_a_group_on_a_coordinator_partition_its_handler_cannot_open_yet():
         assert not _failures(b), _failures(b)
 
         resource.prlimit(pid, resource.RLIMIT_FSIZE, (hard, hard))
-        got, deadline = [], time.monotonic() + 60
-        while len(got) < 20 and time.monotonic() < deadline:
-            m = c.poll(0.2)
-            if m is not None and not m.error():
-                got.append(int(m.value()))
+        got = [int(v) for v in _poll_values(c, 20)]
         c.close()
         assert got == list(range(20))
         assert not _failures(b), _failures(b)
