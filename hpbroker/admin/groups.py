@@ -11,6 +11,9 @@ describe        FindCoordinator -> DescribeGroups + OffsetFetch (all committed p
 delete-offsets  FindCoordinator -> OffsetDelete at the coordinator (kafka-consumer-groups.sh
                 --delete-offsets): ``--topic T`` names every partition of T (Metadata),
                 ``--topic T:0,2`` those partitions; a status per partition, exit 1 on any error.
+
+describe and delete-offsets find the coordinator again and ask again while the answer says it is
+loading, not available or not the coordinator (REFIND), as Kafka's admin client does.
 """
 from __future__ import annotations
 
@@ -104,22 +107,52 @@ def _list_groups_at(host: str, port: int, body: dict, min_version: int = 0) -> d
             return resp
 
 
+# Answers after which Kafka's admin client finds the group's coordinator again and asks again
+# (DescribeConsumerGroups, DeleteConsumerGroupOffsets: a coordinator partition loading, moving, or
+# not yet placed), until default.api.timeout.ms.
+REFIND = RETRIABLE + (ErrorCode.NOT_COORDINATOR,)
+
+
+class _AskAgain(Exception):
+    def __init__(self, what: str, code: int):
+        super().__init__(f"{what} failed: {error_text(code)}")
+        self.code = code
+
+
+def _check(code: int, what: str) -> None:
+    if code in REFIND:
+        raise _AskAgain(what, code)
+    if code:
+        raise ToolError(f"{what} failed: {error_text(code)}", code)
+
+
+def _at_coordinator(boot: BrokerConnection, group_id: str, ask):
+    """``ask(connection to group_id's coordinator)``, from FindCoordinator on, again every
+    RETRY_BACKOFF_S while an answer is in REFIND (``_check``), up to RETRY_FOR_S."""
+    deadline = time.monotonic() + RETRY_FOR_S
+    while True:
+        try:
+            _, fc = boot.call("FindCoordinator", {"key": group_id, "key_type": 0})
+            _check(fc["error_code"], f"FindCoordinator for group {group_id!r}")
+            with BrokerConnection(fc["host"], fc["port"]) as coord:
+                return ask(coord)
+        except _AskAgain as again:
+            if time.monotonic() >= deadline:
+                raise ToolError(str(again), again.code) from None
+            time.sleep(RETRY_BACKOFF_S)
+
+
 def describe_group(bootstrap: str, group_id: str) -> GroupDescription:
+    def ask(coord):
+        _, dg = coord.call("DescribeGroups", {"groups": [group_id], "include_authorized_operations": False})
+        g = dg["groups"][0]
+        _check(g["error_code"], f"DescribeGroups for {group_id!r}")
+        _, of = coord.call("OffsetFetch", {"group_id": group_id, "topics": None, "require_stable": False})
+        _check(of.get("error_code", 0), f"OffsetFetch for {group_id!r}")
+        return g, of
+
     with BrokerConnection(*split_hostport(bootstrap)) as boot:
-        _, fc = boot.call("FindCoordinator", {"key": group_id, "key_type": 0})
-        if fc["error_code"]:
-            raise ToolError(f"FindCoordinator for group {group_id!r} failed: {error_text(fc['error_code'])}",
-                            fc['error_code'])
-        with BrokerConnection(fc["host"], fc["port"]) as coord:
-            _, dg = coord.call("DescribeGroups", {"groups": [group_id], "include_authorized_operations": False})
-            g = dg["groups"][0]
-            if g["error_code"]:
-                raise ToolError(f"DescribeGroups for {group_id!r} failed: {error_text(g['error_code'])}",
-                                g['error_code'])
-            _, of = coord.call("OffsetFetch", {"group_id": group_id, "topics": None, "require_stable": False})
-            if of.get("error_code"):
-                raise ToolError(f"OffsetFetch for {group_id!r} failed: {error_text(of['error_code'])}",
-                                of['error_code'])
+        g, of = _at_coordinator(boot, group_id, ask)
         desc = GroupDescription(group_id, g["group_state"], g["protocol_type"], g["protocol_data"])
         owner: dict[tuple[str, int], dict] = {}
         for m in g["members"]:
@@ -175,19 +208,17 @@ def delete_offsets(bootstrap: str, group_id: str, topics: list[str]) -> list[tup
     [(topic, partition, error code)]. A group-level error raises ToolError."""
     with BrokerConnection(*split_hostport(bootstrap)) as boot:
         tps = _partitions_named(boot, topics)
-        _, fc = boot.call("FindCoordinator", {"key": group_id, "key_type": 0})
-        if fc["error_code"]:
-            raise ToolError(f"FindCoordinator for group {group_id!r} failed: {error_text(fc['error_code'])}",
-                            fc["error_code"])
         by_topic: dict[str, list] = {}
         for t, p in tps:
             by_topic.setdefault(t, []).append({"partition_index": p})
-        with BrokerConnection(fc["host"], fc["port"]) as coord:
+
+        def ask(coord):
             _, resp = coord.call("OffsetDelete", {"group_id": group_id, "topics": [
                 {"name": t, "partitions": ps} for t, ps in by_topic.items()]})
-    if resp["error_code"]:
-        raise ToolError(f"cannot delete offsets of group {group_id!r}: {error_text(resp['error_code'])}",
-                        resp["error_code"])
+            _check(resp["error_code"], f"OffsetDelete for {group_id!r}")
+            return resp
+
+        resp = _at_coordinator(boot, group_id, ask)
     return [(t["name"], p["partition_index"], p["error_code"]) for t in resp["topics"] for p in t["partitions"]]
 
 

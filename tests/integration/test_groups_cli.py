@@ -130,11 +130,26 @@ def test_groups_list_with_states(gbroker, topic_name):
         c.close()
 
 
-def test_groups_list_waits_while_a_coordinator_partition_loads(monkeypatch):
+# each command, what it prints once the group's partition is loaded, and the answer it gives up on
+LOADING_CALLS = {
+    "list": (lambda groups, boot: ("g-loading", "") in groups.list_groups(boot),  # committed, no member
+             "COORDINATOR_LOAD_IN_PROGRESS"),
+    "describe": (lambda groups, boot: [(r.partition, r.committed_offset)
+                                       for r in groups.describe_group(boot, "g-loading").partitions] == [(0, 3)],
+                 "NOT_COORDINATOR"),
+    "delete-offsets": (lambda groups, boot: groups.delete_offsets(boot, "g-loading", ["loading:0"])
+                       == [("loading", 0, 0)], "NOT_COORDINATOR"),
+}
+
+
+@pytest.mark.parametrize("command", list(LOADING_CALLS))
+def test_groups_commands_wait_while_a_coordinator_partition_loads(monkeypatch, command):
     """A broker whose __consumer_offsets partition is not loaded yet answers ListGroups with
-    COORDINATOR_LOAD_IN_PROGRESS: ``groups list`` retries it, as Kafka's admin client does, and
-    lists the group once the partition is loaded; past RETRY_FOR_S it reports the error. (The
-    broker runs in-process here: the test takes the partition away on the broker's own loop.)"""
+    COORDINATOR_LOAD_IN_PROGRESS and the group's own requests with NOT_COORDINATOR: ``groups
+    list``, ``describe`` and ``delete-offsets`` ask again (describe and delete-offsets from
+    FindCoordinator on), as Kafka's admin client does, and answer once the partition is loaded;
+    past RETRY_FOR_S they report the error. (The broker runs in-process here: the test takes the
+    partition away on the broker's own loop.)"""
     import threading
 
     from hpbroker.admin import groups
@@ -142,6 +157,7 @@ def test_groups_list_waits_while_a_coordinator_partition_loads(monkeypatch):
     from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
     from hpbroker.testing import running_broker
 
+    call, gives_up_on = LOADING_CALLS[command]
     with running_broker(config={"offsets.topic.num.partitions": "1"}) as b:
         create_topic(b.bootstrap, "loading", 1)
         c = confluent_consumer(b.bootstrap, "g-loading")
@@ -162,15 +178,15 @@ def test_groups_list_waits_while_a_coordinator_partition_loads(monkeypatch):
         on_loop(take)
         assert broker.group_coordinator.unloaded == {0}
         monkeypatch.setattr(groups, "RETRY_FOR_S", 0.3)
-        with pytest.raises(ToolError, match="COORDINATOR_LOAD_IN_PROGRESS"):
-            groups.list_groups(b.bootstrap)
+        with pytest.raises(ToolError, match=gives_up_on):
+            call(groups, b.bootstrap)
 
         monkeypatch.setattr(groups, "RETRY_FOR_S", 30.0)
         timer = threading.Timer(0.5, on_loop, (lambda: broker.partitions.__setitem__(key, taken["log"]),))
         timer.start()
         t0 = time.monotonic()
         try:
-            assert ("g-loading", "") in groups.list_groups(b.bootstrap)  # committed offsets, no member
+            assert call(groups, b.bootstrap)
         finally:
             timer.join()
         assert time.monotonic() - t0 >= 0.4  # it waited for the partition, and did not fail
