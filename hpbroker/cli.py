@@ -31,6 +31,7 @@ import signal
 import sys
 
 from hpbroker.config import BrokerConfig, ConfigError, read_properties
+from hpbroker.server.connection_quotas import ConnectionLimits
 from hpbroker.server import eventloop, scheduling
 from hpbroker.server.broker import BrokerServer, parse_listener
 
@@ -177,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = build_config(args)
+        ConnectionLimits.from_config(config)  # what Kafka refuses at start-up, before any fork
     except (ConfigError, OSError) as exc:
         print(f"hpbroker: {exc}", file=sys.stderr)
         return 2

@@ -65,6 +65,29 @@ def _buffer_bytes(v: str) -> int:
     return n
 
 
+def parse_connection_overrides(v: str) -> list[tuple[str, int]]:
+    """max.connections.per.ip.overrides: ``host:count,host:count`` -> [(host, count)] (an IPv6
+    host in brackets or not: the count is after the last colon)."""
+    out = []
+    for entry in (e.strip() for e in str(v).split(",")):
+        if not entry:
+            continue
+        host, sep, count = entry.rpartition(":")
+        try:
+            n = int(count)
+        except ValueError:
+            n = -1
+        if not sep or not host or n < 0:
+            raise ConfigError(f"each entry is host:count with a count >= 0, got {entry!r}")
+        out.append((host.strip("[]"), n))
+    return out
+
+
+def _connection_overrides(v: str) -> str:
+    parse_connection_overrides(v)
+    return str(v)
+
+
 def _positive(v: str) -> int:
     n = _int(v)
     if n <= 0:
@@ -283,6 +306,10 @@ BROKER_CONFIGS: dict[str, BrokerConfigDef] = {
         # throughput. tuning.md, "Socket buffers".
         BrokerConfigDef("socket.send.buffer.bytes", "102400", _buffer_bytes, TYPE_INT),
         BrokerConfigDef("socket.receive.buffer.bytes", "-1", _buffer_bytes, TYPE_INT),
+        # Kafka's connection limits (server/connection_quotas.py), static here
+        BrokerConfigDef("max.connections", "2147483647", _nonneg, TYPE_INT),
+        BrokerConfigDef("max.connections.per.ip", "2147483647", _nonneg, TYPE_INT),
+        BrokerConfigDef("max.connections.per.ip.overrides", "", _connection_overrides, TYPE_STRING),
         BrokerConfigDef("num.network.threads", "1", _nonneg, TYPE_INT),
         BrokerConfigDef("num.io.threads", "0", _nonneg, TYPE_INT),
         BrokerConfigDef("offsets.topic.num.partitions", "50", _positive, TYPE_INT),

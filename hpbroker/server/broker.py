@@ -16,6 +16,7 @@ from hpbroker.config import BrokerConfig
 from hpbroker.handlers.context import BrokerContext, Node
 from hpbroker.server import scheduling
 from hpbroker.server.connection import Acceptor, Connection, listening_socket, max_idle_s
+from hpbroker.server.connection_quotas import ConnectionLimits, LocalCounts
 from hpbroker.storage.fd_limits import raise_open_file_limit
 
 log = logging.getLogger("hpbroker")
@@ -63,6 +64,7 @@ class BrokerServer:
         self.loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
         raise_open_file_limit()  # as the command line does: also when embedded (tests, tools)
+        self._limits = ConnectionLimits.from_config(self.config)  # a bad value fails the start
         lsock = listening_socket(self.host, self.port, self.config)
         self._lsock = lsock
         port = lsock.getsockname()[1]
@@ -70,7 +72,8 @@ class BrokerServer:
         node_id = node.node_id
         self.broker = BrokerContext(self.config, node)
         self._acceptor = Acceptor(self.loop, lsock, self._accept,
-                                  send_buffer=self.config.get("socket.send.buffer.bytes"))
+                                  send_buffer=self.config.get("socket.send.buffer.bytes"),
+                                  quotas=LocalCounts(self._limits))
         self._acceptor.start()
         self._schedule_maintenance()
         from hpbroker.server.eventloop import running_loop_name
@@ -97,7 +100,9 @@ class BrokerServer:
         conn.start()
 
     def forget(self, conn: Connection) -> None:
-        self.connections.discard(conn)
+        if conn in self.connections:
+            self.connections.discard(conn)
+            self._acceptor.connection_closed(conn.peer)
 
     async def serve_until_stopped(self) -> None:
         await self._stopped.wait()

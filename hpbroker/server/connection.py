@@ -45,6 +45,7 @@ from hpbroker.handlers import REGISTRY, supported_versions
 from hpbroker.handlers.request import CloseConnection, RequestContext
 from hpbroker.protocol import ExternalBytes, ProtocolError
 from hpbroker.server import scheduling
+from hpbroker.server.connection_quotas import ROOM_RETRY_S, RejectLog, address_key
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +90,24 @@ class Acceptor:
     readable (at most ``limit`` per wake-up, so a burst of connects cannot starve established
     clients), sets each up for a Connection (non-blocking, TCP_NODELAY: responses are whole
     frames, Nagle would only delay them; SO_KEEPALIVE, as Kafka's acceptor sets it, so the kernel
-    finds peers that vanished without a FIN) and hands it to ``on_connection(sock, peer)``."""
+    finds peers that vanished without a FIN) and hands it to ``on_connection(sock, peer)``.
 
-    def __init__(self, loop, lsock: socket.socket, on_connection, limit: int = 64, send_buffer: int = -1):
+    ``quotas`` (server/connection_quotas.py) applies Kafka's connection limits: at
+    max.connections it stops accepting until ``connection_closed`` frees a slot (or, for a slot
+    another processor frees, until its next look ROOM_RETRY_S later); a connection from an
+    address at its limit is closed at once. The owner calls ``connection_closed(peer)`` for every
+    connection it was handed, once, when it closes."""
+
+    def __init__(self, loop, lsock: socket.socket, on_connection, limit: int = 64, send_buffer: int = -1,
+                 quotas=None):
         self.loop, self.lsock, self.on_connection, self.limit = loop, lsock, on_connection, limit
         self.send_buffer = send_buffer  # socket.send.buffer.bytes; -1: the kernel's autotuning
+        self.quotas = quotas
         self._retry = None
+        self._waiting_for_room = False
         self.paused = 0  # how many times accepting was paused for lack of resources
+        self.full = 0  # ... because the broker held max.connections
+        self.rejects = RejectLog()
 
     def start(self) -> None:
         self.loop.add_reader(self.lsock.fileno(), self._accept)
@@ -104,14 +116,35 @@ class Acceptor:
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None
+        self._waiting_for_room = False
         self.loop.remove_reader(self.lsock.fileno())
 
     def _resume(self) -> None:
         self._retry = None
+        self._waiting_for_room = False
         self.start()
 
+    def _pause(self, for_s: float) -> None:
+        self.loop.remove_reader(self.lsock.fileno())
+        self._retry = self.loop.call_later(for_s, self._resume)
+
+    def connection_closed(self, peer: str) -> None:
+        """``peer`` ("host:port", as handed to ``on_connection``) has closed."""
+        if self.quotas is None:
+            return
+        self.quotas.release(peer.rpartition(":")[0])
+        if self._waiting_for_room:  # a slot is free: take the next connection now
+            self._retry.cancel()
+            self._resume()
+
     def _accept(self) -> None:
+        quotas = self.quotas
         for _ in range(self.limit):
+            if quotas is not None and not quotas.room():
+                self.full += 1
+                self._waiting_for_room = True
+                self._pause(ROOM_RETRY_S)
+                return
             try:
                 sock, addr = self.lsock.accept()
             except (BlockingIOError, InterruptedError):
@@ -120,11 +153,14 @@ class Acceptor:
                 if exc.errno in _OUT_OF_RESOURCES:
                     log.warning("accept failed: %s; not accepting for %.0f s", exc, ACCEPT_RETRY_S)
                     self.paused += 1
-                    self.loop.remove_reader(self.lsock.fileno())
-                    self._retry = self.loop.call_later(ACCEPT_RETRY_S, self._resume)
+                    self._pause(ACCEPT_RETRY_S)
                 else:  # that one connection failed (e.g. reset before we got to it)
                     log.warning("accept failed: %s", exc)
                 return
+            if quotas is not None and not quotas.admit(addr[0]):
+                self.rejects.note(addr[0], quotas.limits.limit_for(address_key(addr[0])))
+                sock.close()
+                continue
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)

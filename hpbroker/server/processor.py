@@ -61,6 +61,7 @@ from hpbroker.server import scheduling
 from hpbroker.server import produce_split
 from hpbroker.server.topology import SafetyTick, WakeBatcher, tell_ready
 from hpbroker.server.connection import Acceptor, Connection, listening_socket, max_idle_s, readable_bytes
+from hpbroker.server.connection_quotas import ConnectionLimits, SharedCounts
 from hpbroker.server.processor_view import ProcessorBroker
 from hpbroker.server.ring import FULL, WAKE
 from hpbroker.server.routing import (
@@ -262,7 +263,10 @@ class ProcessorServer:
         self._efd = topo.processor_efds[p]
         lsock = listening_socket(self.host, self.port, self.config, reuse_port=True)
         self._lsock = lsock
-        self._acceptor = Acceptor(loop, lsock, self._accept, send_buffer=self.config.get("socket.send.buffer.bytes"))
+        quotas = SharedCounts(ConnectionLimits.from_config(self.config), topo.connection_counts(), p,
+                              topo.processors)
+        self._acceptor = Acceptor(loop, lsock, self._accept, send_buffer=self.config.get("socket.send.buffer.bytes"),
+                                  quotas=quotas)
         self._acceptor.start()
         loop.add_reader(self._efd, self._on_wake)
         self._next_trim = loop.time() + TRIM_EVERY_S
@@ -293,7 +297,8 @@ class ProcessorServer:
         conn.start()
 
     def forget(self, conn: ProcessorConnection) -> None:
-        self.connections.pop(conn.conn_id, None)
+        if self.connections.pop(conn.conn_id, None) is not None:
+            self._acceptor.connection_closed(conn.peer)
         self.stalled.discard(conn)
 
     # requests ---------------------------------------------------------------------------------

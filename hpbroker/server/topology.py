@@ -17,6 +17,7 @@ see them and a leftover of a killed supervisor is recognised and removed at the 
                                handlers write its eventfd after appending, so the wait ends at
                                once instead of at the processor's next table poll)
     then the partition table (server/partition_table.py), aligned to 64 bytes
+    then P regions of connection counts (server/connection_quotas.py), aligned to 64 bytes
 
 ``metadata``: the topic registry as the controller last published it (two slots, byte layout
 in server/metadata_snapshot.py); processors answer Metadata and FindCoordinator from it and
@@ -47,6 +48,7 @@ import os
 import numpy as np
 
 from hpbroker.metadata.topics import TopicRegistry
+from hpbroker.server.connection_quotas import region_words
 from hpbroker.server.metadata_snapshot import MetadataSnapshot, snapshot_bytes
 from hpbroker.server.partition_table import PartitionTable, table_bytes
 from hpbroker.server import scheduling
@@ -137,6 +139,13 @@ def remove_stale_segments() -> list[str]:
     return removed
 
 
+def control_layout(processors: int, handlers: int, slots_per_handler: int = SLOTS_PER_HANDLER):
+    """Where the ``control`` segment's regions start: (partition table, connection counts, size)."""
+    table_at = ((CONTROL_WORDS_FIXED + WORDS_PER_CHILD * (handlers + processors)) * 8 + 63) & ~63
+    counts_at = (table_at + table_bytes(handlers, slots_per_handler) + 63) & ~63
+    return table_at, counts_at, counts_at + processors * region_words() * 8
+
+
 class Topology:
     def __init__(self, processors: int, handlers: int, *, request_ring_bytes: int | None = None,
                  response_ring_bytes: int = RESPONSE_RING_BYTES, slots_per_handler: int = SLOTS_PER_HANDLER):
@@ -156,9 +165,9 @@ class Topology:
         base = os.path.join(SHM_DIR, f"{PREFIX}{os.getpid()}-")
         self.paths = [base + "control", base + "rings", base + "metadata"]
         self._control_words = CONTROL_WORDS_FIXED + WORDS_PER_CHILD * (handlers + processors)
-        table_at = (self._control_words * 8 + 63) & ~63
-        self._table_at = table_at
-        self.control_mm = _create_segment(self.paths[0], table_at + table_bytes(handlers, slots_per_handler))
+        self._table_at, self._counts_at, size = control_layout(processors, handlers, slots_per_handler)
+        self._counts_bytes = size - self._counts_at
+        self.control_mm = _create_segment(self.paths[0], size)
         self._req_size = ring_bytes(request_ring_bytes)
         self._resp_size = ring_bytes(response_ring_bytes)
         n = processors * handlers
@@ -172,6 +181,10 @@ class Topology:
     # views (built in each child after the fork) -----------------------------------------------
     def table(self) -> PartitionTable:
         return PartitionTable(memoryview(self.control_mm)[self._table_at:], self.handlers, self.slots_per_handler)
+
+    def connection_counts(self) -> memoryview:
+        """Every processor's region of connection counts, as int64 words (SharedCounts)."""
+        return memoryview(self.control_mm)[self._counts_at:self._counts_at + self._counts_bytes].cast("q")
 
     def request_ring(self, p: int, h: int) -> Ring:
         at = (p * self.handlers + h) * self._req_size

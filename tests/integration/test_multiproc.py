@@ -16,6 +16,7 @@ from confluent_kafka import Producer
 
 from hpbroker.records.builder import build_batch
 from hpbroker.server import scheduling
+from hpbroker.server.topology import control_layout
 from hpbroker.testing import running_broker
 from hpbroker.protocol.errors import ErrorCode
 from tests.integration.conftest import MULTIPROC_ARGS, confluent_consume_all, create_topic
@@ -135,6 +136,40 @@ def test_handler_restarted_after_sigkill_does_not_load_preallocated_index_tails(
         assert len(got) == 400
         rss = psutil.Process(_children(b, "handler")[0]).memory_info().rss
         assert rss < 250 * 2**20, f"restarted handler holds {rss >> 20} MiB"
+
+
+def test_a_restarted_processor_drops_what_its_predecessor_counted(tmp_path):
+    """Each processor publishes the connections it holds, per client address, in the control
+    segment (server/connection_quotas.py); the connections of a processor killed with SIGKILL
+    die with it, so its successor clears what its predecessor published before it accepts:
+    left there, those counts would refuse connections from that address at the other processors."""
+    with running_broker(subprocess=True, data_dir=str(tmp_path), args=MULTIPROC_ARGS,
+                        config={"max.connections.per.ip": "2"}) as b:
+        assert _wait_for(lambda: len(_children(b, "processor")) == 2)
+        (control,) = [path for path in _shm() if path.endswith(f"-{b.process.pid}-control")]
+        _, counts_at, size = control_layout(2, 2)
+
+        def published():
+            with open(control, "rb") as f:
+                f.seek(counts_at)
+                return sum(memoryview(f.read(size - counts_at)).cast("q"))
+
+        held = [RawClient(b.bootstrap) for _ in range(2)]
+        try:
+            assert [c.request(18, 0, {})["error_code"] for c in held] == [0, 0]
+            assert published() > 0
+            victims = _children(b, "processor")
+            for pid in victims.values():
+                os.kill(pid, signal.SIGKILL)
+            assert _wait_for(lambda: all(_children(b, "processor").get(i) not in (None, pid)
+                                         for i, pid in victims.items())), "not restarted"
+            assert published() == 0
+            again = [RawClient(b.bootstrap, timeout=5) for _ in range(2)]
+            held += again
+            assert [c.request(18, 0, {})["error_code"] for c in again] == [0, 0]
+        finally:
+            for c in held:
+                c.close()
 
 
 def _commit(raw, group, topic, offset):

@@ -1,0 +1,121 @@
+"""max.connections, max.connections.per.ip and max.connections.per.ip.overrides against a real
+broker in the topology under test. In the multi-process topology the kernel spreads the
+connections over the processors, and every limit must count them all."""
+import socket
+import time
+
+import pytest
+from confluent_kafka import Producer
+
+from hpbroker.admin.client import ToolError
+from tests.integration.conftest import create_topic, mode_broker
+from tests.integration.rawclient import RawClient
+
+
+def _served(c: RawClient) -> bool:
+    """True if the broker answers ApiVersions on ``c``, False if it closed the connection."""
+    try:
+        return c.request(18, 0, {})["error_code"] == 0
+    except (ToolError, ConnectionError):
+        return False
+
+
+def _connect(bootstrap: str, n: int) -> tuple[list[RawClient], list[bool]]:
+    """``n`` connections, one after the other, each answered or closed before the next opens
+    (so no two processors accept at the same instant)."""
+    clients, served = [], []
+    for _ in range(n):
+        clients.append(RawClient(bootstrap))
+        served.append(_served(clients[-1]))
+    return clients, served
+
+
+def _close(clients):
+    for c in clients:
+        c.close()
+
+
+def test_an_address_at_its_limit_gets_its_connection_closed():
+    """max.connections.per.ip 2: of six connections from 127.0.0.1 two are served, wherever
+    the kernel placed them; once one closes, a new one is served again."""
+    with mode_broker(config={"max.connections.per.ip": "2"}) as b:
+        clients, served = _connect(b.bootstrap, 6)
+        try:
+            assert served == [True, True, False, False, False, False]
+            clients[0].close()
+            time.sleep(0.2)  # the broker sees the close
+            more, served = _connect(b.bootstrap, 2)
+            clients += more
+            assert served == [True, False]
+        finally:
+            _close(clients)
+
+
+def test_overrides_name_their_own_limit():
+    """max.connections.per.ip 0 refuses every address but those in the overrides, each with its
+    own limit; a host name there is resolved at start-up."""
+    with mode_broker(config={"max.connections.per.ip": "0",
+                             "max.connections.per.ip.overrides": "localhost:3, 10.255.255.1:1"}) as b:
+        clients, served = _connect(b.bootstrap, 5)
+        try:
+            assert served == [True, True, True, False, False]
+        finally:
+            _close(clients)
+
+
+def test_at_max_connections_a_new_connection_waits_for_a_free_slot():
+    """max.connections 2: a third connection is not served while two are open (it waits in
+    the listen backlog, as at Kafka's acceptor), and is served once one of them closes."""
+    with mode_broker(config={"max.connections": "2"}) as b:
+        clients, served = _connect(b.bootstrap, 2)
+        waiting = RawClient(b.bootstrap)
+        clients.append(waiting)
+        try:
+            assert served == [True, True]
+            cid = waiting.send(18, 0, {})
+            waiting.sock.settimeout(1.0)
+            with pytest.raises(socket.timeout):
+                waiting.sock.recv(1)
+            t0 = time.monotonic()
+            clients[0].close()
+            waiting.sock.settimeout(10)
+            frame = waiting.recv_frame()
+            assert int.from_bytes(frame[:4], "big") == cid
+            assert time.monotonic() - t0 < 2.0
+        finally:
+            _close(clients)
+
+
+def test_a_real_client_refused_at_the_limit_connects_once_there_is_room(topic_name):
+    """A confluent-kafka producer whose address is at its limit gets its connections closed and
+    delivers nothing; once the connections that held the limit close, it reconnects (its own
+    backoff) and delivers."""
+    with mode_broker(config={"max.connections.per.ip": "2"}) as b:
+        create_topic(b.bootstrap, topic_name, 1)
+        time.sleep(0.2)  # the admin client's connections are closed
+        holders, served = _connect(b.bootstrap, 2)
+        assert served == [True, True]
+        delivered = []
+        p = Producer({"bootstrap.servers": b.bootstrap, "message.timeout.ms": 30000,
+                      "reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 200, "log_level": 0})
+        try:
+            p.produce(topic_name, b"v", on_delivery=lambda err, msg: delivered.append(err))
+            p.poll(1.5)
+            assert delivered == []
+            _close(holders)
+            assert p.flush(20) == 0
+            assert delivered == [None]
+        finally:
+            _close(holders)
+            p.flush(0)
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"max.connections.per.ip": "0"}, "max.connections.per.ip set to zero requires"),
+    ({"max.connections.per.ip.overrides": "localhost"}, "each entry is host:count"),
+    ({"max.connections": "-1"}, "max.connections: '-1' must be >= 0"),
+])
+def test_limits_kafka_refuses_stop_the_start(config, message):
+    with pytest.raises(RuntimeError, match=message):
+        with mode_broker(subprocess=True, config=config, startup_timeout=20):
+            pass
