@@ -306,10 +306,10 @@ BROKER_CONFIGS: dict[str, BrokerConfigDef] = {
         # throughput. tuning.md, "Socket buffers".
         BrokerConfigDef("socket.send.buffer.bytes", "102400", _buffer_bytes, TYPE_INT),
         BrokerConfigDef("socket.receive.buffer.bytes", "-1", _buffer_bytes, TYPE_INT),
-        # Kafka's connection limits (server/connection_quotas.py), static here
-        BrokerConfigDef("max.connections", "2147483647", _nonneg, TYPE_INT),
-        BrokerConfigDef("max.connections.per.ip", "2147483647", _nonneg, TYPE_INT),
-        BrokerConfigDef("max.connections.per.ip.overrides", "", _connection_overrides, TYPE_STRING),
+        # Kafka's connection limits (server/connection_quotas.py); dynamic, as in Kafka
+        BrokerConfigDef("max.connections", "2147483647", _nonneg, TYPE_INT, False),
+        BrokerConfigDef("max.connections.per.ip", "2147483647", _nonneg, TYPE_INT, False),
+        BrokerConfigDef("max.connections.per.ip.overrides", "", _connection_overrides, TYPE_STRING, False),
         BrokerConfigDef("num.network.threads", "1", _nonneg, TYPE_INT),
         BrokerConfigDef("num.io.threads", "0", _nonneg, TYPE_INT),
         BrokerConfigDef("offsets.topic.num.partitions", "50", _positive, TYPE_INT),

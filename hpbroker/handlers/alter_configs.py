@@ -6,6 +6,7 @@ read-only broker config -> INVALID_CONFIG; ``validate_only`` changes nothing.
 """
 from hpbroker.config import ConfigError, validate_broker_dynamic_configs, validate_topic_configs
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.server.connection_quotas import ConnectionLimits
 
 API_KEY = 33
 MIN_VERSION, MAX_VERSION = 0, 1
@@ -16,6 +17,7 @@ RESOURCE_BROKER = 4
 
 def _alter_broker(broker, configs, validate_only):
     new = validate_broker_dynamic_configs(configs)
+    ConnectionLimits.with_dynamic(broker.config, new)  # max.connections.per.ip 0 needs overrides
     if not validate_only:
         broker.set_broker_dynamic_configs(new)
 

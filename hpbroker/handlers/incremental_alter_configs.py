@@ -26,6 +26,7 @@ from hpbroker.config import (
     validate_topic_configs,
 )
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.server.connection_quotas import ConnectionLimits
 
 API_KEY = 44
 MIN_VERSION, MAX_VERSION = 0, 1
@@ -97,6 +98,7 @@ def _alter_broker(broker, name: str, ops, validate_only: bool) -> tuple[int, str
         return ErrorCode.INVALID_REQUEST, f"Unexpected broker id {name}"
     current = broker.config.dynamic
     checked = validate_broker_dynamic_configs(apply_ops(current, ops, BROKER_CONFIGS))
+    ConnectionLimits.with_dynamic(broker.config, checked)  # max.connections.per.ip 0 needs overrides
     if not validate_only and checked != current:
         broker.set_broker_dynamic_configs(checked)
     return 0, None

@@ -73,7 +73,7 @@ class BrokerServer:
         self.broker = BrokerContext(self.config, node)
         self._acceptor = Acceptor(self.loop, lsock, self._accept,
                                   send_buffer=self.config.get("socket.send.buffer.bytes"),
-                                  quotas=LocalCounts(self._limits))
+                                  quotas=LocalCounts(self._limits, self.config))
         self._acceptor.start()
         self._schedule_maintenance()
         from hpbroker.server.eventloop import running_loop_name

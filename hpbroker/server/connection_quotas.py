@@ -4,6 +4,9 @@
     max.connections.per.ip             connections from one client address at once
     max.connections.per.ip.overrides   "host:count,host:count": the same, for the hosts named
 
+All three can change at run time (AlterConfigs on the broker, as in Kafka): a new limit applies
+to the connections that come next.
+
 A connection from an address already at its limit is accepted and closed at once: the client
 sees a closed connection and reconnects after its backoff, and Kafka does the same. At
 max.connections the broker stops accepting: new connections wait in the listen backlog until
@@ -30,8 +33,8 @@ Slots are an open-addressing table (linear probing from the address's hash, at m
 slots). A slot whose count fell to 0 keeps its address for the next connection from it; when a
 probe finds no slot and a quarter of the slots hold such addresses, the owner rebuilds its table
 from its dict. Past SLOTS client addresses at once on one processor, the rest are not published
-(a warning says so). The table is kept only when a per-address limit is set; with
-max.connections alone only word 0 moves.
+(a warning says so). The table is kept whatever the limits, so a limit set at run time counts
+the connections already open: a few words written per accepted or closed connection.
 
 Who may touch: a processor writes its own region; everyone reads every region.
 """
@@ -44,7 +47,7 @@ import time
 
 from dataclasses import dataclass, field
 
-from hpbroker.config import ConfigError, parse_connection_overrides
+from hpbroker.config import BrokerConfig, ConfigError, parse_connection_overrides
 
 UNLIMITED = 2147483647  # Kafka's default for both limits (Int.MaxValue)
 SLOTS = 4096  # per processor: addresses it can publish; a power of two
@@ -92,36 +95,60 @@ class ConnectionLimits:
                 overrides[address_key(info[4][0])] = n
         return cls(config.get("max.connections"), per_ip, overrides)
 
-    @property
-    def per_address(self) -> bool:
-        """True if some address has a limit (the table is kept only then)."""
-        return self.per_ip < UNLIMITED or bool(self.overrides)
+    @classmethod
+    def with_dynamic(cls, config, dynamic: dict[str, str]) -> ConnectionLimits:
+        """The limits ``config`` would give with ``dynamic`` as its dynamic configs: what
+        AlterConfigs checks first (a ConfigError answers INVALID_CONFIG and changes nothing)."""
+        trial = BrokerConfig(config.static)
+        trial.dynamic = dynamic
+        return cls.from_config(trial)
 
     def limit_for(self, key: tuple[int, int]) -> int:
         return self.overrides.get(key, self.per_ip)
 
 
 class LocalCounts:
-    """The connections of this process alone: the in-process broker's whole count."""
+    """The connections of this process alone: the in-process broker's whole count.
 
-    def __init__(self, limits: ConnectionLimits):
+    Counts are kept per address whatever the limits, so a per-address limit set later, at run
+    time, counts the connections already open. With ``config`` the limits follow it: they are
+    rebuilt when its dynamic configs change (AlterConfigs), after ``refresh()`` (the processor's
+    look at the registry the controller published) has had its say. A new limit applies to the
+    connections that come next; the open ones stay, as in Kafka."""
+
+    def __init__(self, limits: ConnectionLimits, config=None, refresh=None):
         self.limits = limits
         self.open = 0
         self.by_address: dict[tuple[int, int], int] = {}
+        self._config, self._refresh = config, refresh
+        self._generation = None if config is None else config.generation
+
+    def _follow_config(self) -> None:
+        if self._refresh is not None:
+            self._refresh()
+        config = self._config
+        if config is not None and config.generation != self._generation:
+            self._generation = config.generation
+            try:
+                self.limits = ConnectionLimits.from_config(config)
+            except ConfigError as exc:  # refused by AlterConfigs; here only if a name stopped resolving
+                log.warning("connection limits unchanged: %s", exc)
 
     def room(self) -> bool:
         """May one more connection be accepted now (max.connections)?"""
+        self._follow_config()
         return self.limits.max_connections >= UNLIMITED or self._total() < self.limits.max_connections
 
     def admit(self, host: str) -> bool:
         """Count a new connection from ``host``; False (nothing counted) if its address is at
         its limit."""
-        if self.limits.per_address:
-            key = address_key(host)
-            if self._from(key) >= self.limits.limit_for(key):
-                return False
-            self.by_address[key] = self.by_address.get(key, 0) + 1
-            self._published(key)
+        self._follow_config()
+        key = address_key(host)
+        limit = self.limits.limit_for(key)
+        if limit < UNLIMITED and self._from(key) >= limit:
+            return False
+        self.by_address[key] = self.by_address.get(key, 0) + 1
+        self._published(key)
         self.open += 1
         self._published_total()
         return True
@@ -130,14 +157,13 @@ class LocalCounts:
         """A connection counted by ``admit`` closed."""
         self.open -= 1
         self._published_total()
-        if self.limits.per_address:
-            key = address_key(host)
-            n = self.by_address.get(key, 0) - 1
-            if n > 0:
-                self.by_address[key] = n
-            else:
-                self.by_address.pop(key, None)
-            self._published(key)
+        key = address_key(host)
+        n = self.by_address.get(key, 0) - 1
+        if n > 0:
+            self.by_address[key] = n
+        else:
+            self.by_address.pop(key, None)
+        self._published(key)
 
     # what other processes hold (none here) -------------------------------------------------
     def _total(self) -> int:
@@ -161,8 +187,9 @@ class SharedCounts(LocalCounts):
     """Processor ``index`` of ``processors``, over ``words`` (a memoryview of int64, every
     processor's region in turn): its own counts in its dict and its region, everyone's read."""
 
-    def __init__(self, limits: ConnectionLimits, words: memoryview, index: int, processors: int):
-        super().__init__(limits)
+    def __init__(self, limits: ConnectionLimits, words: memoryview, index: int, processors: int, config=None,
+                 refresh=None):
+        super().__init__(limits, config, refresh)
         self.words, self.index, self.processors = words, index, processors
         n = region_words()
         self._base = index * n

@@ -264,7 +264,7 @@ class ProcessorServer:
         lsock = listening_socket(self.host, self.port, self.config, reuse_port=True)
         self._lsock = lsock
         quotas = SharedCounts(ConnectionLimits.from_config(self.config), topo.connection_counts(), p,
-                              topo.processors)
+                              topo.processors, config=self.config, refresh=self.broker.refresh)
         self._acceptor = Acceptor(loop, lsock, self._accept, send_buffer=self.config.get("socket.send.buffer.bytes"),
                                   quotas=quotas)
         self._acceptor.start()

@@ -119,3 +119,61 @@ def test_limits_kafka_refuses_stop_the_start(config, message):
     with pytest.raises(RuntimeError, match=message):
         with mode_broker(subprocess=True, config=config, startup_timeout=20):
             pass
+
+
+def _alter_broker(bootstrap, *ops):
+    """IncrementalAlterConfigs on broker 0 from confluent-kafka's admin client, whose
+    connections are closed before this returns."""
+    import gc
+
+    from confluent_kafka.admin import AdminClient, ConfigEntry, ConfigResource
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    res = ConfigResource(ConfigResource.Type.BROKER, "0", incremental_configs=[
+        ConfigEntry(n, v, incremental_operation=op) for n, op, v in ops])
+    try:
+        return admin.incremental_alter_configs([res])[res].result(timeout=15)
+    finally:
+        del admin
+        gc.collect()
+        time.sleep(0.5)  # the broker sees the admin client's connections close, every process the new limit
+
+
+def test_limits_set_at_run_time_apply_to_the_next_connections():
+    """max.connections.per.ip set by IncrementalAlterConfigs, as Kafka takes it at run time: the
+    connections already open stay, and count; the next ones are held to the new limit. A value
+    Kafka refuses (0 without overrides) is INVALID_CONFIG and changes nothing."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AlterConfigOpType
+
+    with mode_broker() as b:
+        held, served = _connect(b.bootstrap, 3)
+        try:
+            assert served == [True, True, True]
+            _alter_broker(b.bootstrap, ("max.connections.per.ip", AlterConfigOpType.SET, "2"))
+            assert [_served(c) for c in held] == [True, True, True]  # the open ones stay
+            more, served = _connect(b.bootstrap, 1)
+            held += more
+            assert served == [False]
+            for c in held[:2]:
+                c.close()
+            time.sleep(0.2)
+            more, served = _connect(b.bootstrap, 2)
+            held += more
+            assert served == [True, False]
+            for c in held:
+                c.close()
+            time.sleep(0.2)
+            with pytest.raises(KafkaException, match="INVALID_CONFIG|requires max.connections.per.ip.overrides"):
+                _alter_broker(b.bootstrap, ("max.connections.per.ip", AlterConfigOpType.SET, "0"))
+            clients, served = _connect(b.bootstrap, 3)
+            held += clients
+            assert served == [True, True, False]  # still 2
+            _close(clients)  # room for the admin client
+            time.sleep(0.2)
+            _alter_broker(b.bootstrap, ("max.connections.per.ip", AlterConfigOpType.DELETE, None))
+            more, served = _connect(b.bootstrap, 2)
+            held += more
+            assert served == [True, True]  # back to Kafka's default: no limit
+        finally:
+            _close(held)

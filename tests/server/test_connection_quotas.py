@@ -24,11 +24,10 @@ def test_an_ipv4_address_and_its_mapped_ipv6_form_are_one_address():
 def test_limits_from_the_properties():
     default = ConnectionLimits.from_config(BrokerConfig())
     assert (default.max_connections, default.per_ip, default.overrides) == (cq.UNLIMITED, cq.UNLIMITED, {})
-    assert not default.per_address
     limits = ConnectionLimits.from_config(BrokerConfig({
         "max.connections": "100", "max.connections.per.ip": "0",
         "max.connections.per.ip.overrides": "localhost:5,[::1]:7, 10.0.0.1:0"}))
-    assert limits.max_connections == 100 and limits.per_address
+    assert limits.max_connections == 100
     assert limits.limit_for(address_key("127.0.0.1")) == 5  # localhost, resolved at start-up
     assert limits.limit_for(address_key("::1")) == 7
     assert limits.limit_for(address_key("10.0.0.1")) == 0
@@ -58,11 +57,39 @@ def test_one_process_counts_per_address_and_in_all():
     assert counts.open == 3 and counts.by_address == {address_key("10.0.0.1"): 2, address_key("10.0.0.2"): 1}
 
 
-def test_without_limits_nothing_is_tracked_per_address():
-    counts = LocalCounts(ConnectionLimits())
-    for _ in range(5):
+def test_limits_follow_the_configs_dynamic_values():
+    """Counted per address with no limit set, so a limit set at run time (AlterConfigs) counts
+    the connections already open; those stay, the next ones are refused."""
+    config = BrokerConfig()
+    counts = LocalCounts(ConnectionLimits.from_config(config), config)
+    for _ in range(3):
         assert counts.room() and counts.admit("10.0.0.1")
-    assert counts.open == 5 and counts.by_address == {}
+    assert counts.by_address == {address_key("10.0.0.1"): 3}
+    config.dynamic = {"max.connections.per.ip": "2", "max.connections": "4"}
+    assert not counts.admit("10.0.0.1")
+    assert counts.room() and counts.admit("10.0.0.2")
+    assert not counts.room()
+    config.dynamic = {}
+    assert counts.room() and counts.admit("10.0.0.1")
+
+
+def test_a_processor_looks_at_the_registry_before_it_counts():
+    config, looked = BrokerConfig(), []
+
+    def refresh():  # as ProcessorBroker.refresh applies the broker configs the controller published
+        looked.append(1)
+        config.dynamic = {"max.connections.per.ip": "1"}
+
+    (a,) = _shared(ConnectionLimits.from_config(config), processors=1)
+    a._config, a._refresh, a._generation = config, refresh, config.generation
+    assert a.admit("10.0.0.1") and not a.admit("10.0.0.1") and looked
+
+
+def test_alter_configs_is_checked_against_the_static_properties():
+    static = BrokerConfig({"max.connections.per.ip.overrides": "10.0.0.1:5"})
+    assert ConnectionLimits.with_dynamic(static, {"max.connections.per.ip": "0"}).per_ip == 0
+    with pytest.raises(ConfigError, match="requires max.connections.per.ip.overrides"):
+        ConnectionLimits.with_dynamic(BrokerConfig(), {"max.connections.per.ip": "0"})
 
 
 def test_processors_count_each_others_connections():
