@@ -82,35 +82,15 @@ def list_group_states(bootstrap: str, states: list[str]) -> list[tuple[str, str]
     return sorted(out)
 
 
-# A broker still loading a coordinator partition (or without its coordinator yet) answers
-# ListGroups with one of these: Kafka's admin client retries them (KafkaAdminClient's
-# listConsumerGroups) until default.api.timeout.ms, every retry.backoff.ms.
+# Answers after which Kafka's admin client asks again, every retry.backoff.ms until
+# default.api.timeout.ms: a broker still loading a coordinator partition, or without its
+# coordinator yet (ListGroups: listConsumerGroups asks the same broker again) ...
 RETRIABLE = (ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, ErrorCode.COORDINATOR_NOT_AVAILABLE)
+# ... and, for a group's own requests, a coordinator that moved (DescribeConsumerGroups,
+# DeleteConsumerGroupOffsets find the coordinator again first)
+REFIND = RETRIABLE + (ErrorCode.NOT_COORDINATOR,)
 RETRY_FOR_S = 60.0
 RETRY_BACKOFF_S = 0.1
-
-
-def _list_groups_at(host: str, port: int, body: dict, min_version: int = 0) -> dict:
-    """One broker's ListGroups answer, retried while it says RETRIABLE (up to RETRY_FOR_S)."""
-    deadline = time.monotonic() + RETRY_FOR_S
-    with BrokerConnection(host, port) as conn:
-        if conn.version_of("ListGroups") < min_version:
-            raise ToolError(f"the broker at {host}:{port} cannot list groups by state (ListGroups v4+)")
-        while True:
-            _, resp = conn.call("ListGroups", body)
-            error = resp["error_code"]
-            if error in RETRIABLE and time.monotonic() < deadline:
-                time.sleep(RETRY_BACKOFF_S)
-                continue
-            if error:
-                raise ToolError(f"ListGroups failed on {host}:{port}: {error_text(error)}", error)
-            return resp
-
-
-# Answers after which Kafka's admin client finds the group's coordinator again and asks again
-# (DescribeConsumerGroups, DeleteConsumerGroupOffsets: a coordinator partition loading, moving, or
-# not yet placed), until default.api.timeout.ms.
-REFIND = RETRIABLE + (ErrorCode.NOT_COORDINATOR,)
 
 
 class _AskAgain(Exception):
@@ -119,27 +99,50 @@ class _AskAgain(Exception):
         self.code = code
 
 
-def _check(code: int, what: str) -> None:
-    if code in REFIND:
+def _check(code: int, what: str, again=REFIND) -> None:
+    if code in again:
         raise _AskAgain(what, code)
     if code:
         raise ToolError(f"{what} failed: {error_text(code)}", code)
 
 
-def _at_coordinator(boot: BrokerConnection, group_id: str, ask):
-    """``ask(connection to group_id's coordinator)``, from FindCoordinator on, again every
-    RETRY_BACKOFF_S while an answer is in REFIND (``_check``), up to RETRY_FOR_S."""
+def _asking_again(ask):
+    """``ask()``, again every RETRY_BACKOFF_S while it raises _AskAgain (``_check``), up to
+    RETRY_FOR_S; then the last answer's error."""
     deadline = time.monotonic() + RETRY_FOR_S
     while True:
         try:
-            _, fc = boot.call("FindCoordinator", {"key": group_id, "key_type": 0})
-            _check(fc["error_code"], f"FindCoordinator for group {group_id!r}")
-            with BrokerConnection(fc["host"], fc["port"]) as coord:
-                return ask(coord)
+            return ask()
         except _AskAgain as again:
             if time.monotonic() >= deadline:
                 raise ToolError(str(again), again.code) from None
             time.sleep(RETRY_BACKOFF_S)
+
+
+def _list_groups_at(host: str, port: int, body: dict, min_version: int = 0) -> dict:
+    """One broker's ListGroups answer, asked again while it says RETRIABLE."""
+    with BrokerConnection(host, port) as conn:
+        if conn.version_of("ListGroups") < min_version:
+            raise ToolError(f"the broker at {host}:{port} cannot list groups by state (ListGroups v4+)")
+
+        def ask():
+            _, resp = conn.call("ListGroups", body)
+            _check(resp["error_code"], f"ListGroups on {host}:{port}", RETRIABLE)
+            return resp
+
+        return _asking_again(ask)
+
+
+def _at_coordinator(boot: BrokerConnection, group_id: str, ask):
+    """``ask(connection to group_id's coordinator)``, from FindCoordinator on, asked again while
+    an answer is in REFIND."""
+    def find_and_ask():
+        _, fc = boot.call("FindCoordinator", {"key": group_id, "key_type": 0})
+        _check(fc["error_code"], f"FindCoordinator for group {group_id!r}")
+        with BrokerConnection(fc["host"], fc["port"]) as coord:
+            return ask(coord)
+
+    return _asking_again(find_and_ask)
 
 
 def describe_group(bootstrap: str, group_id: str) -> GroupDescription:

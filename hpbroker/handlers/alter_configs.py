@@ -17,7 +17,7 @@ RESOURCE_BROKER = 4
 
 def _alter_broker(broker, configs, validate_only):
     new = validate_broker_dynamic_configs(configs)
-    ConnectionLimits.with_dynamic(broker.config, new)  # max.connections.per.ip 0 needs overrides
+    ConnectionLimits.check_alter(broker.config, new)  # max.connections.per.ip 0 needs overrides
     if not validate_only:
         broker.set_broker_dynamic_configs(new)
 

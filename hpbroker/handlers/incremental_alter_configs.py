@@ -98,7 +98,7 @@ def _alter_broker(broker, name: str, ops, validate_only: bool) -> tuple[int, str
         return ErrorCode.INVALID_REQUEST, f"Unexpected broker id {name}"
     current = broker.config.dynamic
     checked = validate_broker_dynamic_configs(apply_ops(current, ops, BROKER_CONFIGS))
-    ConnectionLimits.with_dynamic(broker.config, checked)  # max.connections.per.ip 0 needs overrides
+    ConnectionLimits.check_alter(broker.config, checked)  # max.connections.per.ip 0 needs overrides
     if not validate_only and checked != current:
         broker.set_broker_dynamic_configs(checked)
     return 0, None

@@ -54,6 +54,7 @@ SLOTS = 4096  # per processor: addresses it can publish; a power of two
 MAX_PROBE = 32  # a longer probe rebuilds the table (the owner) or ends the look-up (a reader)
 ROOM_RETRY_S = 0.05  # at max.connections, how often a processor looks again for a free slot
 REJECT_LOG_EVERY_S = 10.0
+CONFIG_NAMES = ("max.connections", "max.connections.per.ip", "max.connections.per.ip.overrides")
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +97,15 @@ class ConnectionLimits:
         return cls(config.get("max.connections"), per_ip, overrides)
 
     @classmethod
-    def with_dynamic(cls, config, dynamic: dict[str, str]) -> ConnectionLimits:
-        """The limits ``config`` would give with ``dynamic`` as its dynamic configs: what
-        AlterConfigs checks first (a ConfigError answers INVALID_CONFIG and changes nothing)."""
+    def check_alter(cls, config, dynamic: dict[str, str]) -> None:
+        """AlterConfigs on the broker, before it changes anything: if ``dynamic`` (the dynamic
+        configs it would leave) changes a connection limit, build the limits they would give;
+        a ConfigError answers INVALID_CONFIG. A change to other configs resolves nothing."""
+        if all(dynamic.get(n) == config.dynamic.get(n) for n in CONFIG_NAMES):
+            return
         trial = BrokerConfig(config.static)
         trial.dynamic = dynamic
-        return cls.from_config(trial)
+        cls.from_config(trial)
 
     def limit_for(self, key: tuple[int, int]) -> int:
         return self.overrides.get(key, self.per_ip)

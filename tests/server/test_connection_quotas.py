@@ -9,9 +9,9 @@ from hpbroker.server import connection_quotas as cq
 from hpbroker.server.connection_quotas import ConnectionLimits, LocalCounts, SharedCounts, address_key
 
 
-def _shared(limits, processors=2):
+def _shared(limits, processors=2, **follow):
     words = memoryview(bytearray(8 * cq.region_words() * processors)).cast("q")
-    return [SharedCounts(limits, words, p, processors) for p in range(processors)]
+    return [SharedCounts(limits, words, p, processors, **follow) for p in range(processors)]
 
 
 def test_an_ipv4_address_and_its_mapped_ipv6_form_are_one_address():
@@ -80,16 +80,24 @@ def test_a_processor_looks_at_the_registry_before_it_counts():
         looked.append(1)
         config.dynamic = {"max.connections.per.ip": "1"}
 
-    (a,) = _shared(ConnectionLimits.from_config(config), processors=1)
-    a._config, a._refresh, a._generation = config, refresh, config.generation
+    (a,) = _shared(ConnectionLimits.from_config(config), processors=1, config=config, refresh=refresh)
     assert a.admit("10.0.0.1") and not a.admit("10.0.0.1") and looked
 
 
 def test_alter_configs_is_checked_against_the_static_properties():
     static = BrokerConfig({"max.connections.per.ip.overrides": "10.0.0.1:5"})
-    assert ConnectionLimits.with_dynamic(static, {"max.connections.per.ip": "0"}).per_ip == 0
+    ConnectionLimits.check_alter(static, {"max.connections.per.ip": "0"})  # the overrides are static
     with pytest.raises(ConfigError, match="requires max.connections.per.ip.overrides"):
-        ConnectionLimits.with_dynamic(BrokerConfig(), {"max.connections.per.ip": "0"})
+        ConnectionLimits.check_alter(BrokerConfig(), {"max.connections.per.ip": "0"})
+
+
+def test_only_a_change_to_the_limits_resolves_the_overrides_again():
+    """A name in the overrides that no longer resolves refuses a change to the limits, not one
+    to any other broker config."""
+    config = BrokerConfig({"max.connections.per.ip.overrides": "no-such-host.invalid:1"})
+    ConnectionLimits.check_alter(config, {"log.retention.ms": "5000"})
+    with pytest.raises(ConfigError, match="cannot resolve"):
+        ConnectionLimits.check_alter(config, {"log.retention.ms": "5000", "max.connections": "9"})
 
 
 def test_processors_count_each_others_connections():
