@@ -4,14 +4,17 @@ What is persisted (GroupMetadataValue) is the generation's outcome: protocol typ
 leader, and each member's subscription and assignment. Everything else here is the life of a
 rebalance in progress: parked JoinGroup/SyncGroup futures, session timers, pending member ids.
 
-Who may touch: only the ``GroupCoordinatorShard`` that owns the group, on its event loop.
+Who may touch: only the ``GroupMetadataManager`` (group_manager.py) of the shard that owns the
+group, on its event loop; the shard's ``OffsetMetadataManager`` reads it.
 """
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
 from dataclasses import dataclass, field
 
+from hpbroker.coordinator.consumer_protocol import decode_subscription
 from hpbroker.coordinator.records import GroupMetadataValue, MemberMetadata
 from hpbroker.coordinator.state import GroupState, check_transition
 
@@ -135,6 +138,17 @@ class Group:
             votes[choice] = votes.get(choice, 0) + 1
         order = next(iter(self.members.values())).protocol_names()
         return max(votes, key=lambda p: (votes[p], -order.index(p)))
+
+    def subscribed_topics(self) -> set[str] | None:
+        """Every topic a member of a "consumer" group subscribes to (Kafka's
+        getSubscribedTopics); None when a subscription does not decode."""
+        topics: set[str] = set()
+        try:
+            for m in self.members.values():
+                topics.update(decode_subscription(m.metadata(self.protocol_name)))
+        except (ValueError, IndexError, struct.error, UnicodeDecodeError):
+            return None
+        return topics
 
     # persistence -----------------------------------------------------------------------------
     def to_record(self) -> GroupMetadataValue:
