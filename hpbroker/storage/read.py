@@ -52,6 +52,7 @@ def read_segments(result: ReadResult, segments: Sequence[Segment], bases: Sequen
     and retries); True otherwise.
     """
     remaining = max_bytes
+    regions = result.regions
     n = len(bases)
     for i in range(max(0, bisect.bisect_right(bases, offset) - 1), n):
         seg = segments[i]
@@ -60,19 +61,19 @@ def read_segments(result: ReadResult, segments: Sequence[Segment], bases: Sequen
         max_position = bound_position(i, seg, upper_bound)
         if max_position is None:
             return False
-        got = seg.read(offset, remaining, max_position, min_one_batch and not result.regions)
+        got = seg.read(offset, remaining, max_position, min_one_batch and not regions)
         if got is None:  # nothing at or after ``offset`` in this segment
             offset = bases[i + 1] if i + 1 < n else upper_bound
             continue
         pos, length, h = got
         if length == 0:  # the bound or the byte budget stops the read here
             return True
-        if not result.regions:
+        if not regions:
             result.first_offset = h.base_offset
-        result.regions.append(FileRegion(seg.handle, pos, length))
+        regions.append(FileRegion(seg.handle, pos, length))
         result.size += length
         remaining -= length
         if remaining <= 0 or pos + length < max_position:
             return True
         offset = bases[i + 1] if i + 1 < n else upper_bound
-    return offset >= upper_bound or bool(result.regions)
+    return offset >= upper_bound or bool(regions)
