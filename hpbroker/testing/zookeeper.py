@@ -10,8 +10,9 @@
 
 The server runs as ``ZooKeeperServerMain`` with a generated zoo.cfg (tickTime 500 ms, so session
 timeouts may be 1-10 s: ZooKeeper clamps them to 2-20 ticks), no AdminServer (Jetty would take
-port 8080) and the four-letter words ``ruok``, ``srvr`` and ``mntr``. It is ready when ``ruok``
-answers ``imok``. ``zkServer.sh`` is not used: it reads /etc/zookeeper/conf/environment and logs
+port 8080) and the four-letter words ``ruok``, ``srvr`` and ``mntr``. It is ready when ``srvr``
+reports its mode: ``ruok`` answers ``imok`` earlier, while the server still refuses sessions
+("This ZooKeeper instance is not currently serving requests"). ``zkServer.sh`` is not used: it reads /etc/zookeeper/conf/environment and logs
 to /var/log/zookeeper. The server's own log is ``<dir>/zookeeper.log``.
 
 ``zookeeper_unavailable()`` says why no server can be started here (no java, no jar), or None;
@@ -119,16 +120,23 @@ class ZooKeeperServer:
         return self
 
     def wait_ready(self, timeout: float | None = None) -> None:
-        """Until ``ruok`` answers ``imok``; raises with the server's log if it exits or the
-        deadline passes."""
+        """Until the server serves (``serving()``); raises with the server's log if it exits or
+        the deadline passes."""
         deadline = time.monotonic() + (self.startup_timeout if timeout is None else timeout)
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
                 raise RuntimeError(f"ZooKeeper exited during start-up:\n{self.log_tail()}")
-            if self.ruok():
+            if self.serving():
                 return
             time.sleep(0.05)
-        raise TimeoutError(f"ZooKeeper did not answer ruok on {self.connect}:\n{self.log_tail()}")
+        raise TimeoutError(f"ZooKeeper did not start serving on {self.connect}:\n{self.log_tail()}")
+
+    def serving(self) -> bool:
+        """True when ``srvr`` reports a mode (standalone, leader, follower)."""
+        try:
+            return "Mode: " in four_letter_word(self.host, self.port, "srvr", timeout=1.0)
+        except OSError:
+            return False
 
     def ruok(self) -> bool:
         try:

@@ -47,13 +47,14 @@ def test_kill_then_start_recovers_from_the_data_dir(private_zookeeper):
 
 def test_pause_silences_the_server_until_resumed(private_zookeeper):
     zk = private_zookeeper
+    assert "Mode: standalone" in four_letter_word(zk.host, zk.port, "srvr")  # ready = serving
     zk.pause()
     try:
-        assert not zk.ruok()  # the port accepts, nothing answers
+        assert not zk.ruok() and not zk.serving()  # the port accepts, nothing answers
     finally:
         zk.resume()
     zk.wait_ready(10)
-    assert "Mode: standalone" in four_letter_word(zk.host, zk.port, "srvr")
+    assert zk.ruok()
 
 
 def test_close_stops_the_process_and_removes_its_directory():
