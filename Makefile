@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.hpbroker-installed
-BUILD_INPUTS := pyproject.toml setup.py $(shell find cython -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
+BUILD_INPUTS := pyproject.toml setup.py hpbroker/__init__.py $(shell find cython -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
 .PHONY: install run test test-compiled test-pure test-multiproc bench clean
