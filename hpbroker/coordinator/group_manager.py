@@ -390,7 +390,8 @@ class GroupMetadataManager:
         member = group.replace_member_id(old_id, joining.member_id)
         # the new instance's own settings (a restart may have changed them)
         member.client_id, member.client_host = joining.client_id, joining.client_host
-        member.session_timeout_ms, member.rebalance_timeout_ms = joining.session_timeout_ms, joining.rebalance_timeout_ms
+        member.session_timeout_ms = joining.session_timeout_ms
+        member.rebalance_timeout_ms = joining.rebalance_timeout_ms
         member.protocols = joining.protocols
         self._schedule_expiry(group, member)
         log.info("static member %s of group %s rejoined as %s (was %s)", member.group_instance_id, group.group_id,
