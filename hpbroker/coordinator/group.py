@@ -106,6 +106,25 @@ class Group:
             self.leader_id = next(iter(self.members), None)
         return member
 
+    def replace_member_id(self, old_id: str, new_id: str) -> Member:
+        """A static member rejoined as a new instance (KIP-345): the member keeps its place
+        (join order, leadership, assignment) under ``new_id``; ``old_id`` is no longer known."""
+        member = self.members[old_id]
+        member.member_id = new_id
+        self.members = {(new_id if k == old_id else k): m for k, m in self.members.items()}
+        self.static_members[member.group_instance_id] = new_id
+        if self.leader_id == old_id:
+            self.leader_id = new_id
+        return member
+
+    def is_static_member_fenced(self, member_id: str, group_instance_id: str | None) -> bool:
+        """Kafka's isStaticMemberFenced: ``group_instance_id`` belongs to a static member of
+        this group whose member id is not ``member_id`` (a replaced instance still running)."""
+        if group_instance_id is None:
+            return False
+        owner = self.static_members.get(group_instance_id)
+        return owner is not None and owner != member_id
+
     def has_all_members_joined(self) -> bool:
         return all(m.awaiting_join for m in self.members.values()) and not self.pending_members
 

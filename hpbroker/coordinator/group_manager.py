@@ -27,6 +27,15 @@ timeout runs out; members that did not rejoin are then removed. The first rebala
 group waits ``group.initial.rebalance.delay.ms`` (extended while members keep arriving, up to
 the rebalance timeout) so that consumers started together land in one generation.
 
+Static membership (KIP-345, Kafka's classic rules): a member that joins with a group.instance.id
+is static. A JoinGroup with that instance id and no member id is the same instance restarted:
+it takes over the old member's place under a new member id, without a rebalance while the group
+is Stable (``_replace_static_member``), and the old id is fenced: JoinGroup, SyncGroup,
+Heartbeat, OffsetCommit and LeaveGroup naming the instance with another member id answer
+FENCED_INSTANCE_ID. A static member that does not rejoin a rebalance is not dropped when the
+join completes (dynamic ones are); only its session timeout or a LeaveGroup (admin tools name it
+by instance id) removes it. The instance ids are in the group record, so they survive a restart.
+
 Who may touch: the event loop of the process that owns the __consumer_offsets partition,
 through its GroupCoordinatorShard.
 """
@@ -247,13 +256,23 @@ class GroupMetadataManager:
         return []
 
     def _complete_join(self, group: Group) -> list:
-        """Kafka's onCompleteJoin: drop who did not rejoin, start the next generation."""
+        """Kafka's onCompleteJoin: drop the dynamic members who did not rejoin (a static member
+        stays until its session expires: the leader assigns to it as if it had rejoined), elect
+        a leader among those who did, start the next generation."""
         self._cancel_timer(group, "join_timer")
         group.in_initial_delay = False
         for m in list(group.members.values()):
-            if not m.awaiting_join:
+            if not m.awaiting_join and m.group_instance_id is None:
                 log.info("member %s of group %s did not rejoin in time; removed", m.member_id, group.group_id)
                 self._drop_member(group, m, ErrorCode.UNKNOWN_MEMBER_ID)
+        joined = [m.member_id for m in group.members.values() if m.awaiting_join]
+        if group.members and not joined:
+            # only static members are left and none came back: wait again, until they do or
+            # their sessions expire (Kafka's maybeElectNewJoinedLeader failing)
+            log.info("no member of group %s rejoined; waiting for them again", group.group_id)
+            group.join_timer = self._call_later(group.max_rebalance_timeout_ms() / 1000.0,
+                                                lambda: self._on_join_timeout(group))
+            return []
         group.generation_id += 1
         if not group.members:
             group.protocol_name = None
@@ -261,8 +280,8 @@ class GroupMetadataManager:
             group.transition_to(E)
             return self._group_record(group)
         group.protocol_name = group.select_protocol()
-        if group.leader_id not in group.members:
-            group.leader_id = next(iter(group.members))
+        if group.leader_id not in joined:
+            group.leader_id = joined[0]
         group.transition_to(CR)
         for m in group.members.values():
             m.is_new = False
@@ -302,43 +321,31 @@ class GroupMetadataManager:
         if not self._accepts_joining(group, member_id):
             return fail(ErrorCode.GROUP_MAX_SIZE_REACHED)
 
-        known = group.members.get(member_id)
-        if instance_id is not None and instance_id in group.static_members:
-            owner = group.static_members[instance_id]
-            if member_id and member_id != owner and member_id not in group.pending_members:
-                return fail(ErrorCode.FENCED_INSTANCE_ID)
-            if not member_id:
-                # a static member restarted: its old member id is fenced, the new one takes over
-                old = group.members.get(owner)
-                if old is not None:
-                    self._drop_member(group, old, ErrorCode.FENCED_INSTANCE_ID)
-                known = None
-
-        if known is None:
-            if member_id and member_id not in group.pending_members:
-                return fail(ErrorCode.UNKNOWN_MEMBER_ID)
-            if not member_id and version >= 4 and instance_id is None:
+        joining = Member(member_id, instance_id, client_id, client_host, session_ms, rebalance_ms,
+                         protocol_type, protocols)
+        if not member_id:  # Kafka's doUnknownJoinGroup
+            joining.member_id = f"{instance_id if instance_id is not None else client_id}-{uuid.uuid4()}"
+            if instance_id is not None and instance_id in group.static_members:
+                return self._replace_static_member(group, joining)
+            if version >= 4 and instance_id is None:
                 # KIP-394: hand out an id first; the client rejoins with it at once
-                new_id = f"{client_id}-{uuid.uuid4()}"
+                new_id = joining.member_id
                 group.pending_members[new_id] = self._call_later(
                     session_ms / 1000.0, lambda: self._on_pending_expired(group, new_id))
                 return [], self._join_error(new_id, ErrorCode.MEMBER_ID_REQUIRED)
-            if member_id:
-                t = group.pending_members.pop(member_id)
-                if t is not None:
-                    t.cancel()
-            else:
-                member_id = f"{client_id}-{uuid.uuid4()}"
-            member = Member(member_id, instance_id, client_id, client_host, session_ms, rebalance_ms,
-                            protocol_type, protocols, is_new=True)
-            fut = member.join_future = asyncio.get_running_loop().create_future()
-            group.add(member)
-            if group.is_(PR) and group.generation_id == 0:
-                group.new_member_added = True
-            self._schedule_expiry(group, member)
-            return self._maybe_prepare_rebalance(group), fut
+            return self._add_member_and_rebalance(group, joining)
 
-        member = known
+        # Kafka's doJoinGroup: a known member id
+        if instance_id is None and member_id in group.pending_members and member_id not in group.members:
+            t = group.pending_members.pop(member_id)
+            if t is not None:
+                t.cancel()
+            return self._add_member_and_rebalance(group, joining)
+        if group.is_static_member_fenced(member_id, instance_id):
+            return fail(ErrorCode.FENCED_INSTANCE_ID)  # another instance took this id over
+        member = group.members.get(member_id)
+        if member is None or (instance_id is not None and instance_id not in group.static_members):
+            return fail(ErrorCode.UNKNOWN_MEMBER_ID)
         if group.is_(PR):
             return self._update_member_and_rebalance(group, member, protocols, session_ms, rebalance_ms)
         if group.is_(CR):
@@ -352,6 +359,64 @@ class GroupMetadataManager:
             self._schedule_expiry(group, member)
             return [], self._join_response(group, member)
         return fail(ErrorCode.UNKNOWN_MEMBER_ID)  # Empty/Dead know no members
+
+    def _add_member_and_rebalance(self, group: Group, member: Member):
+        """A new member (dynamic, or static with an instance id the group does not know)."""
+        member.is_new = True
+        fut = member.join_future = asyncio.get_running_loop().create_future()
+        group.add(member)
+        if group.is_(PR) and group.generation_id == 0:
+            group.new_member_added = True
+        self._schedule_expiry(group, member)
+        return self._maybe_prepare_rebalance(group), fut
+
+    def _replace_static_member(self, group: Group, joining: Member):
+        """Kafka's updateStaticMemberAndRebalance (KIP-345): a static member came back as a new
+        instance (a restart) before its session expired. It takes over the old member's place
+        under a new member id; the old id is fenced (a still running old instance gets
+        FENCED_INSTANCE_ID from then on). In a Stable group whose chosen protocol stays the
+        same there is no rebalance: the group record is stored with the new id and the
+        instance gets the current generation back, with the old leader id so that it never
+        assigns (and then SyncGroup hands it the previous member's assignment). Otherwise the
+        group rebalances (CompletingRebalance: the leader may be assigning to the old id)."""
+        old_id = group.static_members[joining.group_instance_id]
+        old = group.members[old_id]
+        self._resolve(old.join_future, self._join_error(old_id, ErrorCode.FENCED_INSTANCE_ID))
+        self._resolve(old.sync_future, {"throttle_time_ms": 0, "error_code": ErrorCode.FENCED_INSTANCE_ID,
+                                        "assignment": b""})
+        old.join_future = old.sync_future = None
+        previous = (old.client_id, old.client_host, old.session_timeout_ms, old.rebalance_timeout_ms, old.protocols)
+        current_leader = group.leader_id
+        member = group.replace_member_id(old_id, joining.member_id)
+        # the new instance's own settings (a restart may have changed them)
+        member.client_id, member.client_host = joining.client_id, joining.client_host
+        member.session_timeout_ms = joining.session_timeout_ms
+        member.rebalance_timeout_ms = joining.rebalance_timeout_ms
+        member.protocols = joining.protocols
+        self._schedule_expiry(group, member)
+        log.info("static member %s of group %s rejoined as %s (was %s)", member.group_instance_id, group.group_id,
+                 member.member_id, old_id)
+        if group.is_(S) and group.protocol_name == group.select_protocol():
+            try:
+                self._write(self._group_record(group))  # the new id is stored before it is answered
+            except OSError as exc:
+                warn_storage_failure(log, ("__consumer_offsets", self.partition_index),
+                                     "cannot store the rejoin of static member %r of group %r in "
+                                     "__consumer_offsets-%d: %s", member.group_instance_id, group.group_id,
+                                     self.partition_index, exc)
+                group.replace_member_id(member.member_id, old_id)  # the old instance keeps its place
+                (member.client_id, member.client_host, member.session_timeout_ms, member.rebalance_timeout_ms,
+                 member.protocols) = previous
+                self._schedule_expiry(group, member)
+                return [], self._join_error("", ErrorCode.NOT_COORDINATOR)
+            response = self._join_response(group, member)
+            response["leader"] = current_leader
+            response["members"] = []
+            return [], response
+        fut = member.join_future = asyncio.get_running_loop().create_future()
+        if group.is_(PR):
+            return self._try_complete_join(group), fut
+        return self._prepare_rebalance(group), fut
 
     def _accepts_joining(self, group: Group, member_id: str) -> bool:
         """group.max.size, as Kafka's acceptJoiningMember: an Empty group takes anyone; while
@@ -400,6 +465,8 @@ class GroupMetadataManager:
             return answer(ErrorCode.INVALID_GROUP_ID)
         if group is None or group.is_(D):
             return answer(ErrorCode.UNKNOWN_MEMBER_ID if group is None else ErrorCode.COORDINATOR_NOT_AVAILABLE)
+        if group.is_static_member_fenced(member_id, request.get("group_instance_id")):
+            return answer(ErrorCode.FENCED_INSTANCE_ID)
         member = group.members.get(member_id)
         if member is None:
             return answer(ErrorCode.UNKNOWN_MEMBER_ID)
@@ -461,6 +528,8 @@ class GroupMetadataManager:
             return answer(ErrorCode.UNKNOWN_MEMBER_ID)
         if group.is_(D):
             return answer(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+        if group.is_static_member_fenced(request["member_id"], request.get("group_instance_id")):
+            return answer(ErrorCode.FENCED_INSTANCE_ID)
         member = group.members.get(request["member_id"])
         if member is None:
             return answer(ErrorCode.UNKNOWN_MEMBER_ID)
@@ -472,7 +541,10 @@ class GroupMetadataManager:
         return answer(0)
 
     def leave_group(self, group_id: str, leaving: list[tuple[str, str | None]]) -> tuple[list, int, list[int]]:
-        """Remove (member_id, group_instance_id) pairs; returns (records, top-level error, per-member errors)."""
+        """Remove (member_id, group_instance_id) pairs; returns (records, top-level error, per-member
+        errors). As Kafka's handleLeaveGroup: a static member is named by its instance id (admin
+        tools send an empty member id); a member id that is not the instance's current one is
+        fenced; a pending (MEMBER_ID_REQUIRED) id leaves without a rebalance of its own."""
         group = self.groups.get(group_id)
         if not group_id:
             return [], ErrorCode.INVALID_GROUP_ID, []
@@ -482,36 +554,43 @@ class GroupMetadataManager:
             return [], ErrorCode.COORDINATOR_NOT_AVAILABLE, []
         records, errors = [], []
         for member_id, instance_id in leaving:
-            if instance_id is not None and not member_id:
-                member_id = group.static_members.get(instance_id, "")
-            if member_id in group.pending_members:
+            if member_id and group.is_static_member_fenced(member_id, instance_id):
+                errors.append(ErrorCode.FENCED_INSTANCE_ID)
+                continue
+            if instance_id is None and member_id in group.pending_members and member_id not in group.members:
                 t = group.pending_members.pop(member_id)
-                t.cancel()
+                if t is not None:
+                    t.cancel()
                 errors.append(0)
                 records += self._try_complete_join(group) if group.is_(PR) else []
                 continue
+            if instance_id is not None and instance_id in group.static_members:
+                member_id = group.static_members[instance_id]
             member = group.members.get(member_id)
             if member is None:
                 errors.append(ErrorCode.UNKNOWN_MEMBER_ID)
                 continue
-            if instance_id is not None and member.group_instance_id not in (None, instance_id):
-                errors.append(ErrorCode.FENCED_INSTANCE_ID)
-                continue
+            log.info("member %s (group.instance.id %s) of group %s left", member.member_id, member.group_instance_id,
+                     group.group_id)
             errors.append(0)
             records += self._remove_member_and_update(group, member)
         return records, 0, errors
 
     # -- offsets' questions -----------------------------------------------------------------------
-    def validate_offset_commit(self, group_id: str, member_id: str, generation: int) -> int:
-        """May this OffsetCommit go ahead (Kafka's validateOffsetCommit)? 0, or the error for
-        every partition of it: a simple commit (generation -1) needs an Empty or absent group;
-        otherwise member and generation must match, and not while CompletingRebalance. A
-        member's accepted commit is a sign of life: its session restarts."""
+    def validate_offset_commit(self, group_id: str, member_id: str, generation: int,
+                               group_instance_id: str | None = None) -> int:
+        """May this OffsetCommit go ahead (Kafka's doCommitOffsets)? 0, or the error for every
+        partition of it: a replaced static instance is fenced (v7+ names the instance); a simple
+        commit (generation -1) needs an Empty or absent group; otherwise member and generation
+        must match, and not while CompletingRebalance. A member's accepted commit is a sign of
+        life: its session restarts."""
         group = self.groups.get(group_id)
         if group is None:
             return ErrorCode.ILLEGAL_GENERATION if generation >= 0 else 0
         if group.is_(D):
             return ErrorCode.COORDINATOR_NOT_AVAILABLE
+        if group.is_static_member_fenced(member_id, group_instance_id):
+            return ErrorCode.FENCED_INSTANCE_ID
         if generation < 0 and group.is_(E):
             return 0  # a simple commit (no membership) on an Empty group
         if group.is_(CR):

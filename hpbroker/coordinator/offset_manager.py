@@ -76,7 +76,8 @@ class OffsetMetadataManager:
             return {(t["name"], p["partition_index"]): code for t in topics for p in t["partitions"]}
 
         error = (ErrorCode.INVALID_GROUP_ID if not group_id
-                 else self.group_manager.validate_offset_commit(group_id, member_id, generation))
+                 else self.group_manager.validate_offset_commit(group_id, member_id, generation,
+                                                                request.get("group_instance_id")))
         if error:
             return [], all_partitions(error)
         self.group_manager.get_or_create(group_id)
