@@ -10,6 +10,8 @@
   (not created: KafkaZkClient creates its chroot, as Kafka does), so no test sees another's
   znodes.
 - ``private_zookeeper``: a ZooKeeper of the test's own, to restart, kill or pause.
+- ``hpbroker_cluster``: three hpbroker subprocesses (broker ids 1-3) set up for a cluster on
+  the shared ZooKeeper, a chroot of their own (hpbroker.testing.cluster says what they do today).
 
 The ZooKeeper fixtures skip the test, saying why, where java or the Debian zookeeper jar is
 missing (``apt-get install zookeeper``).
@@ -68,3 +70,12 @@ def private_zookeeper():
 
     with ZooKeeperServer() as zk:
         yield zk
+
+
+@pytest.fixture
+def hpbroker_cluster(zookeeper_server):
+    from hpbroker.testing.cluster import running_cluster
+
+    zookeeper_server.start()
+    with running_cluster(3, zookeeper=zookeeper_server) as cluster:
+        yield cluster
