@@ -27,7 +27,7 @@ def topic_default(name: str, doc: str | None = None, mode: str = CLUSTER_WIDE, *
     t = next(t for t in TOPIC_CONFIGS.values() if t.broker_property == name)
     fields = dict(config_type=t.config_type, default=t.default, check=t.check, effect=t.effect)
     fields.update(kw)
-    return BrokerConfigDef(name=name, doc=doc or f"The default of the topic config {t.name}: {t.doc}", mode=mode,
+    return BrokerConfigDef(name=name, doc=doc or f"The default of the topic config `{t.name}`. {t.doc}", mode=mode,
                            **fields)
 
 
@@ -130,7 +130,7 @@ SERVER = (
 LOG = (
     topic_default("log.cleanup.policy"),
     topic_default("log.retention.ms", check=None,
-                  doc="The default of retention.ms (see there). Kafka's check: -1 (any negative value) or at "
+                  doc="The default of the topic config `retention.ms`. Kafka's check: -1 (any negative value) or at "
                       "least 1, once the coarser synonyms are counted."),
     broker("log.retention.minutes", TYPE_INT, None,
            "log.retention.ms in minutes, when that is not set."),

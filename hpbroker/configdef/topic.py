@@ -33,8 +33,8 @@ TOPIC_CONFIGS: dict[str, TopicConfigDef] = {d.name: d for d in (
     _topic("cleanup.policy", TYPE_LIST, "delete", "log.cleanup.policy",
            "What happens to old records. `delete`: whole segments go once older than retention.ms or past "
            "retention.bytes. `compact`: the log cleaner keeps the latest record of each key and drops "
-           "tombstones after delete.retention.ms; a record without a key is refused (INVALID_RECORD). Both: "
-           "both. An empty list: neither, the log only grows.",
+           "tombstones after delete.retention.ms; a record without a key is refused (INVALID_RECORD). "
+           "`compact,delete`: both. An empty list: neither, the log only grows.",
            each_of("compact", "delete")),
     _topic("retention.ms", TYPE_LONG, "604800000", "log.retention.ms",
            "With cleanup.policy delete: a segment is deleted once its newest record is older than this (the "
