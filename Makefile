@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.hpbroker-installed
 BUILD_INPUTS := pyproject.toml setup.py hpbroker/__init__.py $(shell find cython -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: install run test test-compiled test-pure test-multiproc bench clean
+.PHONY: install run test test-compiled test-pure test-multiproc bench docs clean
 
 install: $(STAMP)
 
@@ -35,6 +35,10 @@ test-pure: install
 
 test-multiproc: install
 	HPBROKER_TEST_MODE=multiproc $(PYTEST) -q tests/integration
+
+# docs/configuration.md, generated from the config definitions (a test fails when it is stale)
+docs: install
+	$(PY) -m hpbroker.configdef.doc
 
 bench: install
 	$(PYTEST) -q --benchmark-only --benchmark-columns=min,median,mean,ops,rounds tests/bench

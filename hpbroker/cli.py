@@ -30,7 +30,7 @@ import os
 import signal
 import sys
 
-from hpbroker import __version__
+from hpbroker import __version__, environment
 from hpbroker.config import BrokerConfig, ConfigError, read_properties
 from hpbroker.server.connection_quotas import ConnectionLimits
 from hpbroker.server import eventloop, scheduling
@@ -75,7 +75,7 @@ def parser() -> argparse.ArgumentParser:
                         "adaptive: batch while a process moves bytes in bulk, normal otherwise; batch: a woken "
                         "broker process does not preempt a running task)")
     p.add_argument("--override", action="append", metavar="NAME=VALUE", help="set any broker property")
-    p.add_argument("--log-level", default=os.environ.get("HPBROKER_LOG_LEVEL", "INFO"))
+    p.add_argument("--log-level", default=environment.value("HPBROKER_LOG_LEVEL"))
     return p
 
 

@@ -138,8 +138,7 @@ class BrokerContext:
         for d in self.log_dirs:
             Path(d).mkdir(parents=True, exist_ok=True)
         self.topics = TopicRegistry(Path(self.log_dirs[0]) / "__topics.json")
-        if self.topics.broker_configs:
-            config.dynamic = dict(self.topics.broker_configs)
+        config.follow(self.topics.broker_configs, self.topics.broker_default_configs)
         # Effective topic configs by topic name. Building one merges every topic config with
         # the broker's defaults (~10 us); Produce needs it for every topic of every request.
         self._topic_configs: dict[str, _TopicConfigEntry] = {}
@@ -245,11 +244,12 @@ class BrokerContext:
             if p is not None:
                 p.log.config = lc
 
-    def set_broker_dynamic_configs(self, configs: dict[str, str]) -> None:
-        """AlterConfigs on the broker: persist the dynamic configs (they survive a restart, as
-        Kafka's do) and push changed log settings to every partition already open."""
-        self.topics.set_broker_configs(configs)
-        self.config.dynamic = dict(configs)
+    def set_broker_dynamic_configs(self, configs: dict[str, str], cluster_default: bool = False) -> None:
+        """AlterConfigs on the broker: persist its dynamic configs, or (``cluster_default``) the
+        cluster-wide ones (they survive a restart, as Kafka's do) and push changed log settings
+        to every partition already open."""
+        self.topics.set_broker_configs(configs, cluster_default)
+        self.config.follow(self.topics.broker_configs, self.topics.broker_default_configs)
         for info in self.topics:
             lc = log_config_for(self.effective_topic_config(info))
             for i in range(info.num_partitions):

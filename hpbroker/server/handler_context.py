@@ -112,9 +112,9 @@ class HandlerContext(BrokerContext):
         self.metadata_dirty = True
         super().set_topic_configs(name, configs)
 
-    def set_broker_dynamic_configs(self, configs):
+    def set_broker_dynamic_configs(self, configs, cluster_default=False):
         self.metadata_dirty = True
-        super().set_broker_dynamic_configs(configs)
+        super().set_broker_dynamic_configs(configs, cluster_default)
 
     # registry changes (every other handler) ---------------------------------------------------
     def sync_topics(self) -> None:
@@ -131,8 +131,7 @@ class HandlerContext(BrokerContext):
                 self.logs.delete(name, index)
                 self.fetch_purgatory.notify((name, index))
         self.topics = new
-        if new.broker_configs != self.config.dynamic:
-            self.config.dynamic = dict(new.broker_configs)
+        self.config.follow(new.broker_configs, new.broker_default_configs)
         for info in new:
             missing = [i for i in range(info.num_partitions)
                        if self.owns(info.name, i) and (info.name, i) not in self.partitions]

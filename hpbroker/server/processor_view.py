@@ -94,8 +94,7 @@ class ProcessorBroker:
             return
         self._generation = gen
         self.topics = self.topo.read_registry(os.path.join(self.log_dirs[0], "__topics.json"))
-        if self.topics.broker_configs != self.config.dynamic:  # AlterConfigs on the broker
-            self.config.dynamic = dict(self.topics.broker_configs)
+        self.config.follow(self.topics.broker_configs, self.topics.broker_default_configs)  # AlterConfigs
         for key, (topic_id, reader) in list(self._readers.items()):
             info = self.topics.get(key[0])
             if info is None or info.topic_id != topic_id or key[1] >= info.num_partitions:

@@ -24,12 +24,13 @@ import uuid
 
 import pytest
 
+from hpbroker import environment
 from hpbroker.testing import running_broker
 
 
 @pytest.fixture(scope="module")
 def hpbroker_broker():
-    sub = os.environ.get("HPBROKER_TEST_SUBPROCESS", "") not in ("", "0")
+    sub = environment.flag("HPBROKER_TEST_SUBPROCESS")
     with running_broker(subprocess=sub) as broker:
         yield broker
 
