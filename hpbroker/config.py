@@ -101,6 +101,8 @@ class BrokerConfig:
                 d.parse(value)  # fail fast on a bad value, as Kafka fails to start
             self.static[name] = str(value)
         check_values(self)
+        for name, t in TOPIC_CONFIGS.items():  # a topic default given through a synonym, checked too
+            t.parse(self.topic_default(name)[0])
 
     # the dynamic layers ----------------------------------------------------------------------
     @property
