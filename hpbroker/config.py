@@ -101,6 +101,8 @@ class BrokerConfig:
                 d.parse(value)  # fail fast on a bad value, as Kafka fails to start
             self.static[name] = str(value)
         check_values(self)
+        for name, t in TOPIC_CONFIGS.items():  # a topic default given through a synonym, checked too
+            t.parse(self.topic_default(name)[0])
 
     # the dynamic layers ----------------------------------------------------------------------
     @property
@@ -133,7 +135,7 @@ class BrokerConfig:
 
     def with_dynamic(self, configs: dict[str, str], per_broker: bool) -> BrokerConfig:
         """A copy of this config with one dynamic layer replaced (what a change would leave)."""
-        trial = BrokerConfig.__new__(BrokerConfig)
+        trial = BrokerConfig.__new__(BrokerConfig)  # checked already: no __init__
         trial.static, trial.generation = self.static, 0
         trial._dynamic = configs if per_broker else self._dynamic
         trial._dynamic_default = self._dynamic_default if per_broker else configs
@@ -196,12 +198,11 @@ class BrokerConfig:
         """The value hpbroker runs with: the dynamic layers count only for a property whose
         dynamic value applies here."""
         d = BROKER_CONFIGS.get(name)
-        if d is not None and d.effect != APPLIED and name in self.static:
-            return self.static[name]
-        if d is not None and d.effect != APPLIED:
-            derived = self.from_synonym(name)
-            return derived[0] if derived is not None and derived[1] in self.static else d.default
-        return self.value(name)
+        if d is None or d.effect == APPLIED:
+            return self.value(name)
+        static_only = BrokerConfig.__new__(BrokerConfig)
+        static_only.static, static_only._dynamic, static_only._dynamic_default = self.static, {}, {}
+        return static_only.value(name)
 
     def get(self, name: str):
         """The parsed value hpbroker runs with (None: not set and no default)."""

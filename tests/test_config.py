@@ -253,6 +253,20 @@ def test_other_synonyms():
     assert BrokerConfig({"log.dir": "/x", "log.dirs": "/y"}).get("log.dirs") == "/y"
     with pytest.raises(ConfigError, match="At least one log directory must be defined"):
         BrokerConfig({"log.dirs": ""})
+    # a topic default given through a synonym is checked as the topic config, as Kafka builds
+    # its default log config at start-up
+    with pytest.raises(ConfigError, match="^Invalid value -5 for configuration flush.ms: Value must be at least 0$"):
+        BrokerConfig({"log.flush.scheduler.interval.ms": "-5"})
+
+
+def test_node_id_unset_is_minus_one():
+    from hpbroker.server.broker import advertised_node
+
+    assert advertised_node(BrokerConfig({"broker.id": "3"}), "h", 1).node_id == 3
+    assert advertised_node(BrokerConfig({"broker.id": "3", "node.id": "-1"}), "h", 1).node_id == 3
+    assert advertised_node(BrokerConfig({"broker.id": "3", "node.id": "4"}), "h", 1).node_id == 4
+    with pytest.raises(ConfigError):
+        BrokerConfig({"node.id": "-2"})
 
 
 def test_listeners_are_checked_as_kafka_checks_them():

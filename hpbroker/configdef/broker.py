@@ -39,8 +39,8 @@ SERVER = (
     broker("broker.id", TYPE_INT, "0",
            "This broker's id: the node id in Metadata and the name of its BROKER config resource. -1 (an "
            "id generated through ZooKeeper) is refused: hpbroker generates none.", at_least(0)),
-    broker("node.id", TYPE_INT, "0", "The broker's id, when given (Kafka's KRaft name for it), instead of "
-                                     "broker.id.", at_least(0)),
+    broker("node.id", TYPE_INT, "-1", "The broker's id instead of broker.id, when at least 0 (Kafka's KRaft "
+                                      "name for it; -1: unset).", at_least(-1)),
     broker("listeners", TYPE_STRING, "PLAINTEXT://127.0.0.1:9092",
            "Where the broker listens: the host and port of the first listener (NAME://host:port; an empty "
            "host is every address). hpbroker serves PLAINTEXT only. A dynamic value is checked, stored and "

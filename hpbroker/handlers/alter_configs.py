@@ -66,6 +66,8 @@ def handle(ctx, request):
             if nulls:
                 raise InvalidRequest(f"Null value not supported for : {', '.join(nulls)}")
             if rtype == RESOURCE_TOPIC:
+                if rname == "":
+                    raise InvalidRequest("Default topic resources are not allowed.")
                 if rname not in broker.topics:
                     code, message = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"Topic {rname} does not exist"
                 else:

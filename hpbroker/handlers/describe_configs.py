@@ -97,7 +97,8 @@ def handle(ctx, request):
             if rname not in ("", str(broker.node.node_id)):
                 res["error_code"] = ErrorCode.INVALID_REQUEST
                 res["error_message"] = (f"Unexpected broker id, expected {broker.node.node_id} or empty string, but "
-                                        f"received {rname}")
+                                        f"received {rname}") if rname.lstrip("-").isdigit() else (
+                    f"Broker id must be an integer, but it is: {rname}")
             else:
                 res["configs"] = broker_configs(broker, keys, include_synonyms, rname == "", include_doc)
         else:

@@ -79,6 +79,8 @@ def apply_ops(current: dict[str, str], ops: list[dict], definitions: dict) -> di
 
 
 def _alter_topic(broker, name: str, ops, validate_only: bool) -> tuple[int, str | None]:
+    if name == "":
+        raise InvalidRequest("Default topic resources are not allowed.")
     info = broker.topics.get(name)
     if info is None:
         return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"Topic {name} does not exist"

@@ -114,3 +114,10 @@ def test_broker_dynamic_configs(broker):
         ErrorCode.INVALID_REQUEST  # per broker only
     assert broker.config.dynamic_default == {"log.cleanup.policy": "delete,compact"}
     assert broker.topics.broker_default_configs == {"log.cleanup.policy": "delete,compact"}
+
+
+def test_resource_names_kafka_refuses(broker):
+    assert _call(broker, (TOPIC, "", [("retention.ms", SET, "5")])) == [
+        (ErrorCode.INVALID_REQUEST, "Default topic resources are not allowed.")]
+    assert _call(broker, (BROKER, "zero", [("log.retention.ms", SET, "5")])) == [
+        (ErrorCode.INVALID_REQUEST, "Node id must be an integer, but it is: zero")]
