@@ -50,6 +50,10 @@ VARIABLES: dict[str, EnvironmentVariable] = {v.name: v for v in (
         "Tests: `multiproc` runs every broker of the integration suite in the multi-process topology (2 "
         "processors, 2 handlers); `make test`'s third pass sets it."),
     EnvironmentVariable(
+        "HPBROKER_ZOOKEEPER_JAR", "/usr/share/java/zookeeper.jar",
+        "Tests: the ZooKeeper server jar the test fixtures run (Debian's `zookeeper` package installs it "
+        "there)."),
+    EnvironmentVariable(
         "HPB_MODEL_EXAMPLES", "60",
         "Tests: examples the model-based test of the log (tests/storage/test_log_model.py) runs; more to look "
         "harder for a sequence of appends, rolls and truncations that breaks it."),

@@ -28,7 +28,9 @@ import subprocess
 import tempfile
 import time
 
-ZOOKEEPER_JAR = os.environ.get("HPBROKER_ZOOKEEPER_JAR", "/usr/share/java/zookeeper.jar")
+from hpbroker import environment
+
+ZOOKEEPER_JAR = environment.value("HPBROKER_ZOOKEEPER_JAR")
 #: the log4j binding and log4j itself, so the server's log says something; optional
 _LOGGING_JARS = ("/usr/share/java/slf4j-log4j12.jar", "/usr/share/java/log4j-1.2.jar")
 _LOG4J_CONFIG = "/etc/zookeeper/conf_example/log4j.properties"

@@ -67,7 +67,8 @@ def test_sigterm_stops_every_child_and_unlinks_shared_memory(tmp_path):
         assert b.process.wait(60) == 0
         for pid in kids:
             assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-        assert _shm() - before == set()
+        # only this broker's segments: other brokers on the machine may come and go meanwhile
+        assert {p for p in _shm() if f"hpbroker-{sup}-" in p} == set()
         log = "".join(b.extra["log"])
         assert "handler 0 stopped cleanly" in log and "handler 1 stopped cleanly" in log
 
