@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.hpbroker-installed
 BUILD_INPUTS := pyproject.toml setup.py $(shell find cython -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: install run test test-compiled test-pure test-multiproc test-timing bench clean
+.PHONY: install run test test-compiled test-pure test-multiproc bench clean
 
 install: $(STAMP)
 
@@ -38,6 +38,7 @@ test-pure: install
 test-multiproc: install
 	HPBROKER_TEST_MODE=multiproc $(PYTEST) -q -m "not timing" tests/integration
 
+.PHONY: test-timing
 test-timing: install
 	$(PYTEST) -q --benchmark-skip -m timing tests
 
