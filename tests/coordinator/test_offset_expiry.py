@@ -11,7 +11,6 @@ from hpbroker.coordinator.coordinator import GroupCoordinator
 from hpbroker.coordinator.records import GroupMetadataKey, OffsetCommitKey, OffsetCommitValue
 from hpbroker.coordinator.state import GroupState
 from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.testing import wait_until
 
 from .test_shard import CONFIG, Harness
 
@@ -91,6 +90,8 @@ def test_the_empty_since_timestamp_survives_a_reload():
 
 
 def test_the_coordinator_expires_on_its_interval_and_a_restart_sees_it(tmp_path):
+    from hpbroker.testing import wait_until
+
     cfg = BrokerConfig({"log.dirs": str(tmp_path), "offsets.topic.num.partitions": "1",
                         "offsets.retention.minutes": "1", "offsets.retention.check.interval.ms": "1"})
 
