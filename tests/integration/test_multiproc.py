@@ -17,8 +17,9 @@ from confluent_kafka import Producer
 from hpbroker.records.builder import build_batch
 from hpbroker.server import scheduling
 from hpbroker.server.topology import control_layout
-from hpbroker.testing import running_broker, wait_until
+from hpbroker.testing import running_broker
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.testing import wait_until
 from tests.integration.conftest import MULTIPROC_ARGS, confluent_consume_all, create_topic
 from tests.integration.groupclients import groups_on_every_handler
 from tests.integration.rawclient import RawClient
