@@ -98,6 +98,11 @@ def on_loop(loop, fn: Callable) -> Callable:
 
 
 class ZkSession:
+    """One ZooKeeper session at a time (kazoo makes a new one after LOST). ``connect`` is
+    "host:port[,host:port...][/chroot]"; ``connection_timeout_ms`` bounds both the first
+    connection and every request (default: the session timeout, as Kafka's
+    zookeeper.connection.timeout.ms). Who may touch: any thread."""
+
     def __init__(self, connect: str, *, session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS,
                  connection_timeout_ms: int | None = None):
         self.connect = connect

@@ -16,7 +16,9 @@ reports its mode: ``ruok`` answers ``imok`` earlier, while the server still refu
 to /var/log/zookeeper. The server's own log is ``<dir>/zookeeper.log``.
 
 ``zookeeper_unavailable()`` says why no server can be started here (no java, no jar), or None;
-the pytest fixtures skip with that reason. Who may touch: one test (thread) at a time.
+the pytest fixtures skip with that reason. The server is killed when the thread that started it
+ends (util-linux's ``setpriv --pdeathsig``), so start it from a thread that outlives its use (a
+test's own thread does). Who may touch: one test (thread) at a time.
 """
 from __future__ import annotations
 
@@ -112,6 +114,10 @@ class ZooKeeperServer:
             cmd.append(f"-Dlog4j.configuration=file:{_LOG4J_CONFIG}")
         cmd += ["-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain",
                 os.path.join(self.dir, "zoo.cfg")]
+        if shutil.which("setpriv"):
+            # the server dies with the thread that started it (prctl PR_SET_PDEATHSIG): a test run
+            # killed before its clean-up leaves no JVM behind
+            cmd = ["setpriv", "--pdeathsig", "KILL"] + cmd
         log = open(self.log_path, "ab")
         try:
             self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,

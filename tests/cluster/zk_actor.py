@@ -10,6 +10,7 @@ It prints one JSON object per line (``event`` and details) and runs until killed
 - ``broker``: registers, and registers again after each new session.
 - ``blocks``: claims N producer id blocks as fast as it can, prints them and exits.
 """
+import ctypes
 import json
 import os
 import queue
@@ -30,7 +31,15 @@ def emit(**fields):
         sys.stdout.flush()
 
 
+def die_with_parent():
+    """A test run killed before its clean-up leaves no actor behind (PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    if os.getppid() == 1:
+        os._exit(1)
+
+
 def main(connect, role, broker_id, timeout_ms, n="0"):
+    die_with_parent()
     broker_id = int(broker_id)
     zk = KafkaZkClient(connect, session_timeout_ms=int(timeout_ms), connection_timeout_ms=30000)
     events: queue.Queue = queue.Queue()

@@ -8,6 +8,7 @@ from confluent_kafka.admin import AdminClient
 
 from hpbroker.cluster import zk_data as zd
 from hpbroker.testing.cluster import running_cluster
+from hpbroker.testing.zookeeper import zookeeper_unavailable
 
 pytestmark = pytest.mark.integration
 
@@ -57,6 +58,7 @@ def test_a_killed_broker_starts_again_on_its_port_and_data(zookeeper_server):
     assert zookeeper_server.running  # and a ZooKeeper it was given is left running
 
 
+@pytest.mark.skipif(bool(zookeeper_unavailable()), reason=f"no ZooKeeper: {zookeeper_unavailable()}")
 def test_a_cluster_without_a_zookeeper_runs_its_own():
     with running_cluster(1, start=False) as cluster:
         zk = cluster.zookeeper

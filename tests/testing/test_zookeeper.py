@@ -5,7 +5,9 @@ import pytest
 from kazoo.client import KazooClient
 
 from hpbroker.testing import zookeeper as zkmod
-from hpbroker.testing.zookeeper import ZooKeeperServer, four_letter_word
+from hpbroker.testing.zookeeper import ZooKeeperServer, four_letter_word, zookeeper_unavailable
+
+needs_zookeeper = pytest.mark.skipif(bool(zookeeper_unavailable()), reason=f"no ZooKeeper: {zookeeper_unavailable()}")
 
 
 def _client(connect):
@@ -57,6 +59,7 @@ def test_pause_silences_the_server_until_resumed(private_zookeeper):
     assert zk.ruok()
 
 
+@needs_zookeeper
 def test_close_stops_the_process_and_removes_its_directory():
     with ZooKeeperServer() as zk:
         proc, directory = zk.process, zk.dir
