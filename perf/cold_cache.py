@@ -28,7 +28,7 @@ from hpbroker import protocol  # noqa: E402
 from hpbroker.config import BrokerConfig  # noqa: E402
 from hpbroker.handlers import produce  # noqa: E402
 from hpbroker.handlers.context import BrokerContext, Node  # noqa: E402
-from hpbroker.handlers.request import RequestContext  # noqa: E402
+from hpbroker.broker.request import RequestContext  # noqa: E402
 from hpbroker.records.builder import build_batch  # noqa: E402
 
 import _common  # noqa: E402

@@ -20,7 +20,7 @@ would stop the broker.
 """
 import logging
 
-from hpbroker.handlers.request import CloseConnection
+from hpbroker.broker.request import CloseConnection
 from hpbroker.storage.write_failures import warn_storage_failure
 from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import fcntl
-import inspect
 import logging
 import os
 import socket
@@ -40,10 +39,9 @@ import sys
 import termios
 from collections import deque
 
-from hpbroker import protocol
-from hpbroker.handlers import REGISTRY, supported_versions
-from hpbroker.handlers.request import CloseConnection, RequestContext
-from hpbroker.protocol import ExternalBytes, ProtocolError
+from hpbroker import request_path
+from hpbroker.protocol import ExternalBytes
+from hpbroker.request_path import Refused
 from hpbroker.server import scheduling
 from hpbroker.server.connection_quotas import ROOM_RETRY_S, RejectLog, address_key
 
@@ -70,7 +68,6 @@ LARGE_FRAME_HEAD_READ = 16 * 1024
 IDLE_TRIM_S = 10.0
 MAX_IN_FLIGHT = 128
 MAX_QUEUED_BYTES = 32 * 1024 * 1024
-API_VERSIONS = 18
 _SIZE = struct.Struct(">i")
 _INT = struct.Struct("=i")
 # sys.getrefcount of a large-frame buffer held only by the reading code: the local name in
@@ -479,60 +476,38 @@ class Connection:
         return True
 
     def _dispatch(self, frame: bytearray) -> None:
-        try:
-            header, offset = protocol.decode_request_header(frame)
-        except ProtocolError as exc:
-            return self.close(f"bad request header: {exc}")
-        api_key, version = header.api_key, header.api_version
-        handler = REGISTRY.get(api_key)
-        if handler is None:
-            return self.close(f"unknown api key {api_key}")
+        """Serve one request through the request path (hpbroker/request_path.py)."""
         seq = self._next_seq
+        try:
+            ctx, result = request_path.serve(self.broker, frame, self.peer)
+        except Refused as refused:
+            if refused.answer is None:
+                return self.close(refused.reason)
+            self._next_seq += 1
+            return self._complete(seq, [refused.answer])
         self._next_seq += 1
-        if not handler.MIN_VERSION <= version <= handler.MAX_VERSION:
-            if api_key == API_VERSIONS:
-                data = protocol.api_versions_unsupported_response(header.correlation_id, supported_versions())
-                return self._complete(seq, [data])
-            return self.close(f"unsupported version {version} of api key {api_key}")
-        try:
-            request = protocol.decode_request(api_key, version, frame, offset)
-        except ProtocolError as exc:
-            return self.close(f"api key {api_key} v{version} body does not decode: {exc}")
-        ctx = RequestContext(self.broker, api_key, version, header.correlation_id, header.client_id, self.peer)
-        try:
-            result = handler.handle(ctx, request)
-        except CloseConnection as exc:
-            return self.close(str(exc))
-        except Exception:
-            log.exception("%s failed on api key %d v%d from %s", handler.__name__, api_key, version, self.peer)
-            return self.close("internal error")
-        if type(result) is not dict and inspect.isawaitable(result):  # skips the ABC check (~0.3 us) for a plain answer
+        if type(result) is not dict and request_path.is_pending(result):
             task = self.loop.create_task(result)
             self._tasks.add(task)
             task.add_done_callback(lambda t, s=seq, c=ctx: self._finish_task(t, s, c))
         else:
             self._respond(seq, ctx, result)
 
-    def _finish_task(self, task: asyncio.Task, seq: int, ctx: RequestContext) -> None:
+    def _finish_task(self, task: asyncio.Task, seq: int, ctx) -> None:
         self._tasks.discard(task)
         if self.closed or task.cancelled():
             return
-        exc = task.exception()
-        if isinstance(exc, CloseConnection):
-            return self.close(str(exc))
-        if exc is not None:
-            log.error("api key %d v%d from %s failed", ctx.api_key, ctx.api_version, self.peer, exc_info=exc)
-            return self.close("internal error")
-        self._respond(seq, ctx, task.result())
-
-    def _respond(self, seq: int, ctx: RequestContext, body) -> None:
-        if body is None:  # acks=0 Produce: the protocol has no response
-            return self._complete(seq, [])
         try:
-            parts = protocol.encode_response_parts(ctx.api_key, ctx.api_version, ctx.correlation_id, body)
-        except Exception:
-            log.exception("cannot encode response to api key %d v%d", ctx.api_key, ctx.api_version)
-            return self.close("internal error")
+            body = request_path.result_of(ctx, task)
+        except Refused as refused:
+            return self.close(refused.reason)
+        self._respond(seq, ctx, body)
+
+    def _respond(self, seq: int, ctx, body) -> None:
+        try:
+            parts = request_path.encode_parts(ctx, body)
+        except Refused as refused:
+            return self.close(refused.reason)
         self._complete(seq, parts)
 
     def _complete(self, seq: int, parts: list) -> None:

@@ -29,18 +29,15 @@ Who may touch: everything here belongs to this process's event loop.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import os
 import signal
 import time
 from collections import deque
 
-from hpbroker import protocol
-from hpbroker.handlers import REGISTRY
-from hpbroker.handlers.request import CloseConnection, RequestContext
+from hpbroker import request_path
+from hpbroker.request_path import Refused
 from hpbroker.storage.write_failures import warn_storage_failure
-from hpbroker.protocol import ProtocolError
 from hpbroker.server import envelope as env
 from hpbroker.server import scheduling
 from hpbroker.server.topology import SafetyTick, WakeBatcher, tell_ready
@@ -79,6 +76,7 @@ class HandlerProcess:
         self.ctx = HandlerContext(self.config, self.node, handler=h, table=topo.table(),
                                   owns=lambda t, p: owner(t, p, handlers) == h,
                                   read_registry=topo.read_registry)
+        self._peers = [f"processor {p}" for p in range(topo.processors)]
         self.req_rings = [topo.request_ring(p, h) for p in range(topo.processors)]
         self.resp_rings = [topo.response_ring(p, h) for p in range(topo.processors)]
         self.blocked = [deque() for _ in range(topo.processors)]
@@ -199,53 +197,55 @@ class HandlerProcess:
         frame = view[env.REQUEST.size:]
         if api_key != PRODUCE:
             frame = bytearray(frame)  # small; its handler may keep it after the slot is freed
-        reply = (p, conn_id, seq, api_key, api_version, correlation_id)
-        handler = REGISTRY.get(api_key)
+        reply = (p, conn_id, seq)
         try:
-            header, offset = protocol.decode_request_header(frame)
-            request = protocol.decode_request(api_key, api_version, frame, offset)
-        except ProtocolError as exc:
-            log.warning("api key %d v%d from processor %d does not decode: %s", api_key, api_version, p, exc)
+            ctx, result = request_path.serve(self.ctx, frame, self._peers[p],
+                                             self._owned if kind == env.OWNED else None)
+        except Refused as refused:
+            log.warning("closing a request of api key %d v%d from processor %d: %s",
+                        api_key, api_version, p, refused.reason)
             return self._push(reply, env.CLOSE)
-        if handler is None:
-            return self._push(reply, env.CLOSE)
-        if kind == env.OWNED:
-            # the processor sent only our partitions; restricting again costs little and keeps
-            # this process the only writer of its partitions whatever a processor sends
-            request = owned_request(request, route_for(api_key).split, self.ctx.owns)
-        ctx = RequestContext(self.ctx, api_key, api_version, correlation_id, header.client_id, f"processor {p}")
-        try:
-            result = handler.handle(ctx, request)
-        except CloseConnection:
-            return self._push(reply, env.CLOSE)
-        except Exception:
-            log.exception("%s failed on api key %d v%d", handler.__name__, api_key, api_version)
-            return self._push(reply, env.CLOSE)
-        if type(result) is not dict and inspect.isawaitable(result):  # skips the ABC check (~0.3 us) for a plain answer
-            task = self.loop.create_task(self._finish(reply, result))
+        if type(result) is not dict and request_path.is_pending(result):
+            task = self.loop.create_task(result)
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(lambda t, r=reply, c=ctx: self._finish(t, r, c))
             return
         if api_key not in (PRODUCE, LIST_OFFSETS):
             self.ctx.publish_all()  # DeleteRecords, topic changes: log_start_offset may move
+        self._answer(reply, ctx, result)
+
+    def _owned(self, api_key: int, request: dict) -> dict:
+        """A part of a split request: the processor sent only our partitions; restricting again
+        costs little and keeps this process the only writer of its partitions whatever a
+        processor sends."""
+        return owned_request(request, route_for(api_key).split, self.ctx.owns)
+
+    def _finish(self, task: asyncio.Task, reply, ctx) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        try:
+            body = request_path.result_of(ctx, task)
+        except Refused:
+            return self._push(reply, env.CLOSE)
+        self._answer(reply, ctx, body)
+
+    def _answer(self, reply, ctx, body) -> None:
+        """Encode and push an answer; the controller first publishes a registry it changed."""
         if self.ctx.metadata_dirty:
-            task = self.loop.create_task(self._answer_after_sync(reply, result))
+            task = self.loop.create_task(self._answer_after_sync(reply, ctx, body))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
-        self._answer(reply, result)
-
-    async def _finish(self, reply, awaitable) -> None:
         try:
-            result = await awaitable
-        except CloseConnection:
+            frame = request_path.encode_frame(ctx, body)
+        except Refused:
             return self._push(reply, env.CLOSE)
-        except Exception:
-            log.exception("api key %d failed", reply[3])
-            return self._push(reply, env.CLOSE)
-        self._answer(reply, result)
+        if frame is None:  # acks=0 Produce: the protocol has no response
+            return self._push(reply, env.NONE)
+        self._push(reply, env.FRAME, frame)
 
-    async def _answer_after_sync(self, reply, result) -> None:
+    async def _answer_after_sync(self, reply, ctx, body) -> None:
         """Controller: publish the new registry and wait until every handler applied it."""
         self.ctx.metadata_dirty = False
         topo = self.topo
@@ -263,22 +263,11 @@ class HandlerProcess:
         else:
             log.warning("metadata generation %d not applied by every handler within %.0fs",
                         gen, METADATA_SYNC_TIMEOUT_S)
-        self._answer(reply, result)
-
-    def _answer(self, reply, result) -> None:
-        if result is None:  # acks=0 Produce: the protocol has no response
-            return self._push(reply, env.NONE)
-        _, _, _, api_key, api_version, correlation_id = reply
-        try:
-            frame = protocol.encode_response(api_key, api_version, correlation_id, result)
-        except Exception:
-            log.exception("cannot encode response to api key %d v%d", api_key, api_version)
-            return self._push(reply, env.CLOSE)
-        self._push(reply, env.FRAME, frame)
+        self._answer(reply, ctx, body)
 
     # responses --------------------------------------------------------------------------------
     def _push(self, reply, status: int, body: bytes = b"") -> None:
-        p, conn_id, seq = reply[0], reply[1], reply[2]
+        p, conn_id, seq = reply
         head = env.RESPONSE.pack(conn_id, seq, status, 0, 0)
         if self.blocked[p]:
             self.blocked[p].append((head, body))

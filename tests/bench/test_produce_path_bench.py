@@ -15,7 +15,7 @@ from hpbroker import protocol
 from hpbroker.config import BrokerConfig
 from hpbroker.handlers import produce
 from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.handlers.request import RequestContext
+from hpbroker.broker.request import RequestContext
 from hpbroker.records.builder import build_batch
 
 pytestmark = pytest.mark.bench

@@ -47,7 +47,7 @@ def test_list_groups_says_load_in_progress_while_a_shard_is_not_loaded(tmp_path)
     while an owned shard is not (Kafka's answer while it loads a coordinator partition), then
     loads the shard once its log is open and lists its groups too, with no error."""
     from hpbroker.handlers import list_groups
-    from hpbroker.handlers.request import RequestContext
+    from hpbroker.broker.request import RequestContext
     from hpbroker.protocol.errors import ErrorCode
 
     async def main():

@@ -9,7 +9,7 @@ import pytest
 from hpbroker.config import BrokerConfig
 from hpbroker.handlers import create_partitions, create_topics
 from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.handlers.request import RequestContext
+from hpbroker.broker.request import RequestContext
 from hpbroker.metadata import topics as topics_module
 from hpbroker.metadata.topics import TopicRegistry
 from hpbroker.protocol.errors import ErrorCode

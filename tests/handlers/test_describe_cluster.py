@@ -3,7 +3,7 @@ endpoint type a broker cannot describe."""
 from hpbroker.config import BrokerConfig
 from hpbroker.handlers import describe_cluster
 from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.handlers.request import RequestContext
+from hpbroker.broker.request import RequestContext
 from hpbroker.protocol import decode_response, decode_response_header, encode_response
 from hpbroker.protocol.errors import ErrorCode
 

@@ -3,7 +3,7 @@ inherit the retention in ms, and DescribeConfigs says where it came from."""
 from hpbroker.config import BrokerConfig
 from hpbroker.handlers import describe_configs
 from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.handlers.request import RequestContext
+from hpbroker.broker.request import RequestContext
 
 TOPIC, BROKER = 2, 4
 STATIC, DEFAULT = 4, 5

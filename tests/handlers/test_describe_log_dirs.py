@@ -8,7 +8,7 @@ import pytest
 from hpbroker.config import BrokerConfig
 from hpbroker.handlers import describe_log_dirs, produce
 from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.handlers.request import RequestContext
+from hpbroker.broker.request import RequestContext
 from hpbroker.protocol import decode_response, decode_response_header, encode_response
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.records.builder import build_batch

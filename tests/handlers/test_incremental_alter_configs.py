@@ -4,7 +4,7 @@ import pytest
 from hpbroker.config import BrokerConfig, TOPIC_CONFIGS
 from hpbroker.handlers import incremental_alter_configs as iac
 from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.handlers.request import RequestContext
+from hpbroker.broker.request import RequestContext
 from hpbroker.protocol.errors import ErrorCode
 
 TOPIC, BROKER = 2, 4

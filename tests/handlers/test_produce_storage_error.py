@@ -9,7 +9,7 @@ import pytest
 from hpbroker.config import BrokerConfig
 from hpbroker.handlers import produce
 from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.handlers.request import RequestContext
+from hpbroker.broker.request import RequestContext
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.records.builder import build_batch
 from hpbroker.records.records import iter_batch_records

@@ -5,7 +5,7 @@ import pytest
 from hpbroker.config import BrokerConfig
 from hpbroker.handlers import alter_configs, produce
 from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.handlers.request import RequestContext
+from hpbroker.broker.request import RequestContext
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.records.builder import build_batch
 

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hpbroker.broker.interface import Broker
 
 
 class CloseConnection(Exception):
@@ -11,7 +15,7 @@ class CloseConnection(Exception):
 
 @dataclass(slots=True)
 class RequestContext:
-    broker: object  # hpbroker.handlers.context.BrokerContext
+    broker: Broker
     api_key: int
     api_version: int
     correlation_id: int
