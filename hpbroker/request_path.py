@@ -5,7 +5,7 @@ Theory of operation
 Sans-io, in the manner of h11: no sockets, no rings, no event loop. Whoever holds a complete
 request frame (the bytes after its size prefix) calls
 
-    ctx, result = serve(broker, frame, peer)     # decode, version check, handler call
+    ctx, result = serve(broker, frame, peer)     # identify (header, version check), decode, call
     # result: a response body, None (the protocol sends no response: acks=0 Produce),
     #         or an awaitable of either (a long-poll Fetch, a parked JoinGroup, a controller call)
     body = result_of(ctx, task)                   # once a task running that awaitable is done
@@ -50,11 +50,9 @@ class Refused(Exception):
         self.answer = answer
 
 
-def serve(broker, frame, peer: str, restrict=None):
-    """Decode ``frame``, check its version, run its API module. Returns ``(ctx, result)``:
-    ``result`` is the response body, None (no response), or an awaitable of either. Raises
-    ``Refused``. ``restrict(api_key, request) -> request`` (a handler process's OWNED parts)
-    narrows the decoded request before the handler sees it."""
+def identify(frame):
+    """``(header, body offset, API module)`` of a request frame whose version this broker
+    serves; raises ``Refused``. A processor's router looks here before it routes a frame."""
     try:
         header, offset = protocol.decode_request_header(frame)
     except ProtocolError as exc:
@@ -68,6 +66,17 @@ def serve(broker, frame, peer: str, restrict=None):
             raise Refused(f"ApiVersions v{version} is answered with the versions we serve",
                           protocol.api_versions_unsupported_response(header.correlation_id, supported_versions()))
         raise Refused(f"unsupported version {version} of api key {api_key}")
+    return header, offset, module
+
+
+def serve(broker, frame, peer: str, restrict=None, identified=None):
+    """Decode ``frame``, check its version, run its API module. Returns ``(ctx, result)``:
+    ``result`` is the response body, None (no response), or an awaitable of either. Raises
+    ``Refused``. ``restrict(api_key, request) -> request`` (a handler process's OWNED parts)
+    narrows the decoded request before the handler sees it; ``identified`` is what
+    ``identify`` returned for this frame, if the caller asked already."""
+    header, offset, module = identify(frame) if identified is None else identified
+    api_key, version = header.api_key, header.api_version
     try:
         request = protocol.decode_request(api_key, version, frame, offset)
     except ProtocolError as exc:

@@ -4,12 +4,14 @@ dynamic configs. Non-incremental, as Kafka: the request's set replaces all exist
 Unknown topic -> UNKNOWN_TOPIC_OR_PARTITION; unknown name or bad value -> INVALID_CONFIG; a
 read-only broker config -> INVALID_CONFIG; ``validate_only`` changes nothing.
 """
+from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import ConfigError, validate_broker_dynamic_configs, validate_topic_configs
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.server.connection_quotas import ConnectionLimits
 
 API_KEY = 33
 MIN_VERSION, MAX_VERSION = 0, 1
+ROUTE = Route(CONTROLLER)
 
 RESOURCE_TOPIC = 2
 RESOURCE_BROKER = 4

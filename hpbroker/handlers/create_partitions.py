@@ -8,6 +8,7 @@ to modulo that topic's partition count, so more partitions would move groups awa
 committed offsets (Kafka accepts it and loses them at the next restart). A disk that refuses the
 new partitions' files or the registry -> KAFKA_STORAGE_ERROR; the topic keeps its count."""
 import logging
+from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage.fd_limits import no_room_message, partition_room
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 
 API_KEY = 37
 MIN_VERSION, MAX_VERSION = 0, 1
+ROUTE = Route(CONTROLLER)
 
 
 def handle(ctx, request):

@@ -12,6 +12,7 @@ num_partitions / replication_factor -1 (v4+) take the broker defaults.
 import logging
 from collections import Counter
 
+from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import ConfigError, validate_topic_configs
 from hpbroker.metadata.topics import InvalidTopic, validate_topic_name
 from hpbroker.protocol.errors import ErrorCode
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 
 API_KEY = 19
 MIN_VERSION, MAX_VERSION = 0, 4
+ROUTE = Route(CONTROLLER)
 
 
 class _Refused(Exception):

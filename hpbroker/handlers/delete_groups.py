@@ -9,6 +9,7 @@ what it appended.
 """
 import logging
 
+from hpbroker.broker.routes import GROUPS, GroupSplit, Route
 from hpbroker.handlers.group_common import shard_of
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage.write_failures import warn_storage_failure
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 
 API_KEY = 42
 MIN_VERSION, MAX_VERSION = 0, 1
+ROUTE = Route(GROUPS, groups=GroupSplit("groups_names", "results"))
 
 
 def handle(ctx, request):

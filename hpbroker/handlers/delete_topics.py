@@ -3,11 +3,13 @@
 (``__consumer_offsets`` holds every group's state and its coordinators keep it open; Kafka's own
 tools refuse it too). Parked fetches on the deleted partitions are woken and answer
 UNKNOWN_TOPIC_OR_PARTITION."""
+from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 20
 MIN_VERSION, MAX_VERSION = 0, 3
+ROUTE = Route(CONTROLLER)
 
 
 def handle(ctx, request):

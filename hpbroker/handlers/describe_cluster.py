@@ -5,11 +5,13 @@ EndpointType (v1) 1 = brokers is the only kind a broker describes (2 = controlle
 KRaft controller's listener): UNSUPPORTED_ENDPOINT_TYPE otherwise, as Kafka's brokers answer.
 Asked for its authorized operations, the cluster has all of them (handlers/authorized.py).
 """
+from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.handlers import authorized
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 60
 MIN_VERSION, MAX_VERSION = 0, 1
+ROUTE = Route(PROCESSOR)
 
 BROKERS = 1
 

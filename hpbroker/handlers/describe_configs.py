@@ -5,6 +5,7 @@ STATIC_BROKER_CONFIG / DYNAMIC_BROKER_CONFIG when the broker property behind it 
 DEFAULT_CONFIG. A missing topic -> UNKNOWN_TOPIC_OR_PARTITION; another broker id ->
 INVALID_REQUEST; other resource types -> INVALID_REQUEST.
 """
+from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import (
     BROKER_CONFIGS,
     SOURCE_DEFAULT_CONFIG,
@@ -15,6 +16,7 @@ from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 32
 MIN_VERSION, MAX_VERSION = 0, 3
+ROUTE = Route(CONTROLLER)
 
 RESOURCE_TOPIC = 2
 RESOURCE_BROKER = 4

@@ -4,6 +4,7 @@ As Kafka's GroupMetadata.summary: members' metadata and assignments only when St
 they are being replaced); an unknown group is described as Dead with no error. Authorized
 operations, when asked (v3+), are all a group supports (handlers/authorized.py).
 """
+from hpbroker.broker.routes import GROUPS, GroupSplit, Route
 from hpbroker.coordinator.state import GroupState
 from hpbroker.handlers import authorized
 from hpbroker.handlers.group_common import shard_of
@@ -11,6 +12,7 @@ from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 15
 MIN_VERSION, MAX_VERSION = 0, 4
+ROUTE = Route(GROUPS, groups=GroupSplit("groups", "groups"))
 
 
 def _describe(ctx, group_id, operations=authorized.NOT_REQUESTED):

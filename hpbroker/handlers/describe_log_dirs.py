@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import os
 
+from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage.segment import LOG_SUFFIX
 
 API_KEY = 35
 MIN_VERSION, MAX_VERSION = 0, 4
+ROUTE = Route(PROCESSOR)
 
 _SEGMENT_STEM = 20  # digits of a segment file's base offset (storage/segment.py segment_name)
 _INT64_MAX = (1 << 63) - 1

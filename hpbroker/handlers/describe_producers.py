@@ -8,10 +8,13 @@ appended, the largest timestamp of its last batch; coordinator epoch and the sta
 an open transaction are -1, since there are no transactions. In the multi-process mode each
 handler answers for the partitions it owns and the processor joins the answers.
 """
+from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 61
 MIN_VERSION, MAX_VERSION = 0, 0
+ROUTE = Route(PARTITIONED, Split("topics", "name", "partition_indexes", None,
+                               "topics", "name", "partitions"))
 
 
 def handle(ctx, request):

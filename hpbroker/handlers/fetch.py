@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import time
 
+from hpbroker.broker.routes import FETCH, Route
 from hpbroker.protocol import ExternalBytes
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage import OffsetOutOfRange
 
 API_KEY = 1
 MIN_VERSION, MAX_VERSION = 4, 11
+ROUTE = Route(FETCH)
 
 READ_COMMITTED = 1
 

@@ -11,10 +11,12 @@ clients treat as fatal (librdkafka's init_transactions fails at once with it, th
 throws): with COORDINATOR_NOT_AVAILABLE, which they retry, a transactional producer waited
 forever ("Timed out ... retry call to resume"). Any other key_type: INVALID_REQUEST, as Kafka.
 """
+from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 10
 MIN_VERSION, MAX_VERSION = 0, 2
+ROUTE = Route(PROCESSOR)
 
 GROUP, TRANSACTION = 0, 1
 

@@ -1,10 +1,12 @@
 """Heartbeat (key 12), versions 0-3: keeps a member's session alive; says when to rejoin
 (REBALANCE_IN_PROGRESS), when its generation is stale (ILLEGAL_GENERATION) or it is unknown."""
+from hpbroker.broker.routes import GROUP, Route
 from hpbroker.handlers.group_common import finish, shard_of
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 12
 MIN_VERSION, MAX_VERSION = 0, 3
+ROUTE = Route(GROUP, group_field="group_id")
 
 
 def handle(ctx, request):

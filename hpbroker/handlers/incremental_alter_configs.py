@@ -21,6 +21,7 @@ UNKNOWN_TOPIC_OR_PARTITION. ``validate_only`` checks everything and changes noth
 """
 from __future__ import annotations
 
+from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import (
     BROKER_CONFIGS, TOPIC_CONFIGS, TYPE_LIST, ConfigError, validate_broker_dynamic_configs,
     validate_topic_configs,
@@ -30,6 +31,7 @@ from hpbroker.server.connection_quotas import ConnectionLimits
 
 API_KEY = 44
 MIN_VERSION, MAX_VERSION = 0, 1
+ROUTE = Route(CONTROLLER)
 
 RESOURCE_TOPIC = 2
 RESOURCE_BROKER = 4

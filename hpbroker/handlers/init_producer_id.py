@@ -10,10 +10,12 @@ restarted broker never hands out an id whose sequence state is still in a log. T
 not supported yet: a transactional id is refused with INVALID_REQUEST, since this node runs no
 transaction coordinator.
 """
+from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 22
 MIN_VERSION, MAX_VERSION = 0, 4
+ROUTE = Route(CONTROLLER)
 
 
 def handle(ctx, request):

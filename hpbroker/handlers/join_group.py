@@ -4,11 +4,13 @@ The shard decides (MEMBER_ID_REQUIRED round on v4+, INVALID_SESSION_TIMEOUT, INC
 PROTOCOL, UNKNOWN_MEMBER_ID, ...); a join that must wait for the other members is parked as a
 future and answered when the rebalance completes, without holding the event loop.
 """
+from hpbroker.broker.routes import GROUP, Route
 from hpbroker.handlers.group_common import client_host, finish, shard_of
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 11
 MIN_VERSION, MAX_VERSION = 0, 5
+ROUTE = Route(GROUP, group_field="group_id")
 
 
 def handle(ctx, request):

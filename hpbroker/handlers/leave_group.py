@@ -3,11 +3,13 @@
 v0-2 name one member (errors top-level); v3+ a batch of (member_id, group_instance_id) with an
 error per member (KIP-345).
 """
+from hpbroker.broker.routes import GROUP, Route
 from hpbroker.handlers.group_common import shard_of
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 13
 MIN_VERSION, MAX_VERSION = 0, 3
+ROUTE = Route(GROUP, group_field="group_id")
 
 
 def handle(ctx, request):

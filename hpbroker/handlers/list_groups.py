@@ -11,11 +11,13 @@ GroupCoordinator.unloaded), the answer lists the groups it has and says
 COORDINATOR_LOAD_IN_PROGRESS, as Kafka's coordinator does while it loads one: the list is not
 the whole of it, and a client retries.
 """
+from hpbroker.broker.routes import EVERY, Route
 from hpbroker.coordinator.coordinator import get_coordinator
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 16
 MIN_VERSION, MAX_VERSION = 0, 5
+ROUTE = Route(EVERY)
 
 GROUP_TYPE = "classic"
 

@@ -10,10 +10,13 @@ brokers answer both whatever the request version (clients gate them at v7 and v8
 sends -3 at any version the broker has), so they are answered here too. Found offsets at or
 above the high watermark are not given out (offset and timestamp -1), as Kafka filters them.
 """
+from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 2
 MIN_VERSION, MAX_VERSION = 1, 8
+ROUTE = Route(PARTITIONED, Split("topics", "name", "partitions", "partition_index",
+                               "topics", "name", "partitions"))
 
 LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
 

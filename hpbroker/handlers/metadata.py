@@ -8,6 +8,7 @@ requests here. Leader epoch is constant (0) on a single node. Authorized operati
 (v8+), are all of them (handlers/authorized.py).
 """
 import logging
+from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.handlers import authorized
 from hpbroker.metadata.topics import InvalidTopic, validate_topic_name
 from hpbroker.protocol.errors import ErrorCode
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 
 API_KEY = 3
 MIN_VERSION, MAX_VERSION = 0, 8
+ROUTE = Route(PROCESSOR)
 
 
 def _topic_entry(ctx, info, operations=authorized.NOT_REQUESTED):

@@ -13,6 +13,7 @@ it appended).
 """
 import logging
 
+from hpbroker.broker.routes import GROUP, Route
 from hpbroker.handlers.group_common import shard_of
 from hpbroker.storage.write_failures import warn_storage_failure
 from hpbroker.protocol.errors import ErrorCode
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 API_KEY = 8
 MIN_VERSION, MAX_VERSION = 2, 7
+ROUTE = Route(GROUP, group_field="group_id")
 
 
 def handle(ctx, request):

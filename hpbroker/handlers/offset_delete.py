@@ -12,6 +12,7 @@ cannot be written (a full disk) the answer is NOT_COORDINATOR and no offset is g
 """
 import logging
 
+from hpbroker.broker.routes import GROUP, Route
 from hpbroker.handlers.group_common import shard_of
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage.write_failures import warn_storage_failure
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 API_KEY = 47
 MIN_VERSION, MAX_VERSION = 0, 0
+ROUTE = Route(GROUP, group_field="group_id")
 
 
 def handle(ctx, request):

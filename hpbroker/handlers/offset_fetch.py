@@ -3,11 +3,13 @@
 Any group state. A partition without a commit answers offset -1 with error 0; v2+ topics null
 means every committed partition of the group; the leader epoch (v5+) is the committed one or -1.
 """
+from hpbroker.broker.routes import GROUP, Route
 from hpbroker.handlers.group_common import shard_of
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 9
 MIN_VERSION, MAX_VERSION = 1, 5
+ROUTE = Route(GROUP, group_field="group_id")
 
 
 def handle(ctx, request):

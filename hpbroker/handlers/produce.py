@@ -21,6 +21,7 @@ would stop the broker.
 import logging
 
 from hpbroker.broker.request import CloseConnection
+from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.storage.write_failures import warn_storage_failure
 from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
@@ -28,6 +29,8 @@ from hpbroker.replication.partition import AppendError
 
 API_KEY = 0
 MIN_VERSION, MAX_VERSION = 3, 8
+ROUTE = Route(PARTITIONED, Split("topic_data", "name", "partition_data", "index",
+                               "responses", "name", "partition_responses"))
 
 _ISR_SIZE = 1  # single node
 

@@ -3,11 +3,13 @@
 In CompletingRebalance a member's SyncGroup is parked until the leader's arrives; the leader's
 completes the generation (Stable) and persists the group's metadata record.
 """
+from hpbroker.broker.routes import GROUP, Route
 from hpbroker.handlers.group_common import finish, shard_of
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 14
 MIN_VERSION, MAX_VERSION = 0, 3
+ROUTE = Route(GROUP, group_field="group_id")
 
 
 def handle(ctx, request):

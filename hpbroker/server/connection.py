@@ -475,16 +475,14 @@ class Connection:
         self._dispatch(buf[begin:begin + size])  # the one copy: socket buffer -> request
         return True
 
-    def _dispatch(self, frame: bytearray) -> None:
-        """Serve one request through the request path (hpbroker/request_path.py)."""
+    def _dispatch(self, frame: bytearray, identified=None) -> None:
+        """Serve one request through the request path (hpbroker/request_path.py);
+        ``identified``: what ``request_path.identify`` said of it, if asked already."""
         seq = self._next_seq
         try:
-            ctx, result = request_path.serve(self.broker, frame, self.peer)
+            ctx, result = request_path.serve(self.broker, frame, self.peer, None, identified)
         except Refused as refused:
-            if refused.answer is None:
-                return self.close(refused.reason)
-            self._next_seq += 1
-            return self._complete(seq, [refused.answer])
+            return self.refuse(refused)
         self._next_seq += 1
         if type(result) is not dict and request_path.is_pending(result):
             task = self.loop.create_task(result)
@@ -492,6 +490,14 @@ class Connection:
             task.add_done_callback(lambda t, s=seq, c=ctx: self._finish_task(t, s, c))
         else:
             self._respond(seq, ctx, result)
+
+    def refuse(self, refused: Refused) -> None:
+        """A request the request path refused: close, or send the answer it gave instead."""
+        if refused.answer is None:
+            return self.close(refused.reason)
+        seq = self._next_seq
+        self._next_seq += 1
+        self._complete(seq, [refused.answer])
 
     def _finish_task(self, task: asyncio.Task, seq: int, ctx) -> None:
         self._tasks.discard(task)

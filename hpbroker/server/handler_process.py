@@ -43,7 +43,8 @@ from hpbroker.server import scheduling
 from hpbroker.server.topology import SafetyTick, WakeBatcher, tell_ready
 from hpbroker.server.handler_context import HandlerContext
 from hpbroker.server.ring import FULL, WAKE
-from hpbroker.server.routing import CONTROLLER_HANDLER, owned_request, owner, route_for
+from hpbroker.broker.routes import owned_request
+from hpbroker.server.routing import CONTROLLER_HANDLER, owner, route_for
 
 log = logging.getLogger(__name__)
 

@@ -53,9 +53,10 @@ import os
 import signal
 from dataclasses import dataclass, field
 
-from hpbroker import protocol
+from hpbroker import protocol, request_path
 from hpbroker.handlers import REGISTRY
 from hpbroker.protocol import ProtocolError
+from hpbroker.request_path import Refused
 from hpbroker.server import envelope as env
 from hpbroker.server import scheduling
 from hpbroker.server import produce_split
@@ -65,7 +66,7 @@ from hpbroker.server.connection_quotas import ConnectionLimits, SharedCounts
 from hpbroker.server.processor_view import ProcessorBroker
 from hpbroker.server.ring import FULL, WAKE
 from hpbroker.server.routing import (
-    CONTROLLER, CONTROLLER_HANDLER, EVERY, FETCH, GROUP, GROUPS, LOCAL, PARTITIONED, PRODUCE,
+    CONTROLLER, CONTROLLER_HANDLER, EVERY, FETCH, GROUP, GROUPS, PARTITIONED, PROCESSOR, PRODUCE,
     group_owner, join_every, join_group_answers, join_responses, owner, owners_of,
     partition_order, produce_first_partition, route_for, split_by_owner, split_groups,
 )
@@ -201,8 +202,8 @@ class ProcessorConnection(Connection):
             self._big = None
         return idle
 
-    def dispatch_here(self, frame) -> None:
-        Connection._dispatch(self, frame)
+    def dispatch_here(self, frame, identified=None) -> None:
+        Connection._dispatch(self, frame, identified)
 
     def _resume_reading(self) -> None:
         if self._stalled is None:  # nothing may overtake a stalled frame
@@ -306,19 +307,15 @@ class ProcessorServer:
         """Take one request frame; False if a ring is full (nothing was taken)."""
         self._housekeeping.work_arrived()
         try:
-            header, offset = protocol.decode_request_header(view)
-        except ProtocolError as exc:
-            conn.close(f"bad request header: {exc}")
+            identified = header, offset, module = request_path.identify(view)
+        except Refused as refused:
+            conn.refuse(refused)
             return True
         api_key, version = header.api_key, header.api_version
-        handler = REGISTRY.get(api_key)
-        if handler is None or not handler.MIN_VERSION <= version <= handler.MAX_VERSION:
-            conn.dispatch_here(bytearray(view))  # the in-process path answers or closes
-            return True
-        route = route_for(api_key)
+        route = module.ROUTE
         kind = route.kind
         try:
-            if kind in (LOCAL, FETCH):
+            if kind in (PROCESSOR, FETCH):
                 self.broker.refresh()
                 frame = bytearray(view)  # small requests: decoded here, may be parked (Fetch)
                 if api_key in (METADATA, FIND_COORDINATOR):
@@ -334,7 +331,7 @@ class ProcessorServer:
                     self.topo.set_processor_has_parked_fetches(self.index, True)
                     self._fetch_poll_s = FETCH_POLL_S
                     self._fetch_poll = self.loop.call_later(FETCH_POLL_S, self._poll_fetches)
-                conn.dispatch_here(frame)
+                conn.dispatch_here(frame, identified)
                 return True
             if self.topo.handlers == 1:
                 # one handler owns everything: no need to decode the body to find its owner

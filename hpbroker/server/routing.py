@@ -1,12 +1,11 @@
-"""Where a request goes in the multi-process topology: a table keyed by API.
+"""Where a request goes in the multi-process topology: a table keyed by API, built from the
+``ROUTE`` each API module declares (kinds: hpbroker/broker/routes.py), and the functions that
+cut requests by owner and join the owners' answers.
 
-Every API key maps to one ``Route``:
-
-- ``LOCAL``: the processor answers from its metadata snapshot (ApiVersions, Metadata for known
-  topics, FindCoordinator once __consumer_offsets exists, DescribeCluster; DescribeLogDirs from
-  the snapshot and the segment files' sizes); a Metadata request that would create
-  a topic, and the first FindCoordinator (which creates __consumer_offsets), go to the
-  controller instead (``ProcessorBroker.needs_controller``).
+- ``PROCESSOR``: the processor answers it itself (ApiVersions, Metadata, FindCoordinator,
+  DescribeCluster, DescribeLogDirs, ACLs) against its broker view; what only the controller
+  may do (creating an auto-created topic, or __consumer_offsets on the first FindCoordinator)
+  that view asks of the controller through the ring (server/processor_view.py).
 - ``FETCH``: the processor serves it from the segment files (PartitionLogReader + sendfile),
   below the high watermarks published in the partition table.
 - ``PARTITIONED``: split by owning handler. Each handler gets a sub-request holding only the
@@ -29,7 +28,8 @@ Before ``__consumer_offsets`` exists, every group API goes to the controller, th
 that creates topics: the first group request creates it there (a group another handler will
 own is then answered NOT_COORDINATOR, and the client looks its coordinator up again).
 
-An API missing from the table goes to the controller: correct for anything, if not the fastest.
+There is no default route: an API module without a ``ROUTE`` is refused when the registry is
+built, so every API key the broker serves is in ``ROUTES``.
 
 Partition ownership: ``owner(topic, partition, handlers)`` = (CRC-32 of the topic name +
 partition) modulo the handler count: a topic's partitions go round-robin over the handlers from
@@ -42,91 +42,24 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass
 
+from hpbroker.broker.routes import (  # noqa: F401  (the kinds, for the routing code)
+    CONTROLLER, EVERY, FETCH, GROUP, GROUPS, PARTITIONED, PROCESSOR, GroupSplit, Route, Split,
+)
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.coordinator.records import partition_for
+from hpbroker.handlers import REGISTRY
 
-LOCAL, FETCH, PARTITIONED, CONTROLLER = "local", "fetch", "partitioned", "controller"
-GROUP, GROUPS, EVERY = "group", "groups", "every"
 CONTROLLER_HANDLER = 0
 PRODUCE = 0
 
-
-@dataclass(frozen=True)
-class Split:
-    """Field names of a per-partition request and its response (snake_case, as decoded).
-    ``req_index`` None: the request lists partitions as bare indexes (an int32 array, as
-    DescribeProducers' partition_indexes), not as structs holding one. The functions below read
-    an entry's index as ``p if key is None else p[key]`` with ``key`` a local: owners_of +
-    split_by_owner + partition_order of a 6-partition Produce (timeit, best of 5 x 20,000) took
-    3.73 us before bare indexes existed, 4.15 us with a method call per partition, 3.82 inline."""
-    req_topics: str
-    req_name: str
-    req_partitions: str
-    req_index: str | None
-    resp_topics: str
-    resp_name: str
-    resp_partitions: str
-
-
-@dataclass(frozen=True)
-class GroupSplit:
-    """Field names of a request naming several groups and of its per-group answers."""
-    req_groups: str   # the request's list of group ids
-    resp_groups: str  # the response's list of per-group answers, each with a "group_id"
-
-
-@dataclass(frozen=True)
-class Route:
-    kind: str
-    split: Split | None = None
-    group_field: str | None = None
-    groups: GroupSplit | None = None
-
-
-ROUTES: dict[int, Route] = {
-    0: Route(PARTITIONED, Split("topic_data", "name", "partition_data", "index",
-                                "responses", "name", "partition_responses")),          # Produce
-    1: Route(FETCH),                                                                    # Fetch
-    2: Route(PARTITIONED, Split("topics", "name", "partitions", "partition_index",
-                                "topics", "name", "partitions")),                       # ListOffsets
-    3: Route(LOCAL),                                                                    # Metadata
-    8: Route(GROUP, group_field="group_id"),                                            # OffsetCommit
-    9: Route(GROUP, group_field="group_id"),                                            # OffsetFetch
-    10: Route(LOCAL),                                                                   # FindCoordinator
-    11: Route(GROUP, group_field="group_id"),                                           # JoinGroup
-    12: Route(GROUP, group_field="group_id"),                                           # Heartbeat
-    13: Route(GROUP, group_field="group_id"),                                           # LeaveGroup
-    14: Route(GROUP, group_field="group_id"),                                           # SyncGroup
-    15: Route(GROUPS, groups=GroupSplit("groups", "groups")),                           # DescribeGroups
-    16: Route(EVERY),                                                                   # ListGroups
-    18: Route(LOCAL),                                                                   # ApiVersions
-    19: Route(CONTROLLER),                                                              # CreateTopics
-    20: Route(CONTROLLER),                                                              # DeleteTopics
-    21: Route(PARTITIONED, Split("topics", "name", "partitions", "partition_index",
-                                 "topics", "name", "partitions")),                      # DeleteRecords
-    22: Route(CONTROLLER),                                                              # InitProducerId
-    29: Route(LOCAL),                                                                   # DescribeAcls
-    30: Route(LOCAL),                                                                   # CreateAcls
-    31: Route(LOCAL),                                                                   # DeleteAcls
-    32: Route(CONTROLLER),                                                              # DescribeConfigs
-    33: Route(CONTROLLER),                                                              # AlterConfigs
-    35: Route(LOCAL),                                                                   # DescribeLogDirs
-    37: Route(CONTROLLER),                                                              # CreatePartitions
-    42: Route(GROUPS, groups=GroupSplit("groups_names", "results")),                    # DeleteGroups
-    44: Route(CONTROLLER),                                                              # IncrementalAlterConfigs
-    47: Route(GROUP, group_field="group_id"),                                           # OffsetDelete
-    60: Route(LOCAL),                                                                   # DescribeCluster
-    61: Route(PARTITIONED, Split("topics", "name", "partition_indexes", None,
-                                 "topics", "name", "partitions")),                      # DescribeProducers
-}
-
-DEFAULT_ROUTE = Route(CONTROLLER)
+#: api key -> where it runs, from each API module's declaration
+ROUTES: dict[int, Route] = {key: module.ROUTE for key, module in REGISTRY.items()}
 
 
 def route_for(api_key: int) -> Route:
-    return ROUTES.get(api_key, DEFAULT_ROUTE)
+    """The route of a registered API (callers check the registry first: KeyError otherwise)."""
+    return ROUTES[api_key]
 
 
 def owner(topic: str, partition: int, handlers: int) -> int:
@@ -179,23 +112,6 @@ def join_every(parts: list[dict]) -> dict:
     out["error_code"] = next((b["error_code"] for b in bodies if b["error_code"]), 0)
     if "throttle_time_ms" in out:
         out["throttle_time_ms"] = max(b.get("throttle_time_ms", 0) for b in bodies)
-    return out
-
-
-def owned_request(request: dict, split: Split, is_mine) -> dict:
-    """``request`` restricted to the partitions ``is_mine(topic, index)`` (topics with none
-    left are dropped); the handler code then runs unchanged on it."""
-    topics = []
-    key = split.req_index
-    for t in request[split.req_topics]:
-        name = t[split.req_name]
-        parts = [p for p in t[split.req_partitions] if is_mine(name, p if key is None else p[key])]
-        if parts:
-            t = dict(t)
-            t[split.req_partitions] = parts
-            topics.append(t)
-    out = dict(request)
-    out[split.req_topics] = topics
     return out
 
 

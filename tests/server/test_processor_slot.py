@@ -6,7 +6,8 @@ import pytest
 from hpbroker import protocol
 from hpbroker.server import envelope as env
 from hpbroker.server import processor, produce_split
-from hpbroker.server.routing import owned_request, owner, route_for
+from hpbroker.broker.routes import owned_request
+from hpbroker.server.routing import owner, route_for
 from tests.server.processor_fakes import (BATCH, HANDLERS, connection, drain, fill, large_produce, partitions,
                                          processor_server)
 

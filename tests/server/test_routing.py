@@ -1,5 +1,6 @@
 """Routing table: ownership is stable, groups land where Kafka puts them, split answers join."""
 from hpbroker.handlers import REGISTRY
+from hpbroker.broker.routes import owned_request
 from hpbroker.server import routing
 
 
@@ -76,7 +77,7 @@ def test_find_coordinator_is_local_once_the_offsets_topic_exists():
 
     from hpbroker.server.processor_view import ProcessorBroker
 
-    assert routing.route_for(10).kind == routing.LOCAL
+    assert routing.route_for(10).kind == routing.PROCESSOR
     before = SimpleNamespace(topics={"orders": object()})
     after = SimpleNamespace(topics={"orders": object(), "__consumer_offsets": object()})
     group, txn = {"key": "g", "key_type": 0}, {"key": "t", "key_type": 1}
@@ -87,15 +88,17 @@ def test_find_coordinator_is_local_once_the_offsets_topic_exists():
     assert ProcessorBroker.needs_controller(before, 10, {"key": "g"}, 0) is True  # v0: group
 
 
-def test_every_registered_api_has_a_route_and_fetch_metadata_stay_local():
-    for key in REGISTRY:
-        assert routing.route_for(key).kind in (routing.LOCAL, routing.FETCH, routing.PARTITIONED,
-                                               routing.CONTROLLER, routing.GROUP, routing.GROUPS,
-                                               routing.EVERY)
+def test_the_table_is_the_modules_declarations_with_no_default():
+    import pytest
+
+    assert set(routing.ROUTES) == set(REGISTRY)
+    for key, module in REGISTRY.items():
+        assert routing.route_for(key) is module.ROUTE
     assert routing.route_for(1).kind == routing.FETCH
-    assert routing.route_for(3).kind == routing.LOCAL
-    assert routing.route_for(18).kind == routing.LOCAL
-    assert routing.route_for(999).kind == routing.CONTROLLER
+    assert routing.route_for(3).kind == routing.PROCESSOR
+    assert routing.route_for(18).kind == routing.PROCESSOR
+    with pytest.raises(KeyError):
+        routing.route_for(999)  # no default route: an API nobody declared is not routed
 
 
 def _produce(parts):
@@ -112,7 +115,7 @@ def test_owned_request_and_join_keep_request_order():
     assert sorted(owners) == [0, 1]
     parts = []
     for h in owners:
-        mine = routing.owned_request(request, split, lambda t, p, h=h: routing.owner(t, p, handlers) == h)
+        mine = owned_request(request, split, lambda t, p, h=h: routing.owner(t, p, handlers) == h)
         parts.append({"throttle_time_ms": 0, "responses": [
             {"name": t["name"], "partition_responses": [{"index": p["index"], "error_code": 0, "base_offset": h}
                                                         for p in t["partition_data"]]}
@@ -132,7 +135,7 @@ def test_split_by_owner_is_owned_request_per_owner_and_shares_partitions():
     subs = routing.split_by_owner(request, split, 2)
     assert list(subs) == routing.owners_of(request, split, 2)
     for h, sub in subs.items():
-        assert sub == routing.owned_request(request, split, lambda t, p, h=h: routing.owner(t, p, 2) == h)
+        assert sub == owned_request(request, split, lambda t, p, h=h: routing.owner(t, p, 2) == h)
         for t in sub["topic_data"]:
             for p in t["partition_data"]:  # the request's own partition dicts, not copies
                 assert any(p is q for u in request["topic_data"] for q in u["partition_data"])
@@ -182,7 +185,7 @@ def test_a_split_over_bare_partition_indexes():
     subs = routing.split_by_owner(request, split, 2)
     assert sorted(subs) == sorted(routing.owners_of(request, split, 2)) == [0, 1]
     for h, sub in subs.items():
-        assert sub == routing.owned_request(request, split, lambda t, p, h=h: routing.owner(t, p, 2) == h)
+        assert sub == owned_request(request, split, lambda t, p, h=h: routing.owner(t, p, 2) == h)
         assert all(routing.owner(t["name"], p, 2) == h for t in sub["topics"] for p in t["partition_indexes"])
     order = routing.partition_order(request, split)
     assert order == request
