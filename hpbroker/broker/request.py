@@ -21,3 +21,8 @@ class RequestContext:
     correlation_id: int
     client_id: str | None
     peer: str
+
+    @property
+    def client_host(self) -> str:
+        """The client's address as Kafka reports it in group member descriptions ("/host")."""
+        return "/" + self.peer.rsplit(":", 1)[0]

@@ -10,7 +10,7 @@ what it appended.
 import logging
 
 from hpbroker.broker.routes import GROUPS, GroupSplit, Route
-from hpbroker.handlers.group_common import shard_of
+from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage.write_failures import warn_storage_failure
 
@@ -21,10 +21,12 @@ MIN_VERSION, MAX_VERSION = 0, 1
 ROUTE = Route(GROUPS, groups=GroupSplit("groups_names", "results"))
 
 
+@starts_coordinator
 def handle(ctx, request):
+    coordinator = ctx.broker.group_coordinator
     results = []
     for group_id in request["groups_names"]:
-        coordinator, shard = shard_of(ctx, group_id)
+        shard = coordinator.shard_for(group_id)
         if shard is None:
             results.append({"group_id": group_id, "error_code": ErrorCode.NOT_COORDINATOR})
             continue

@@ -17,13 +17,13 @@ ROUTE = Route(PARTITIONED, Split("topics", "name", "partitions", "partition_inde
 
 
 def handle(ctx, request):
-    broker = ctx.broker
+    rm = ctx.broker.replica_manager
     topics = []
     for t in request["topics"]:
         parts = []
         for p in t["partitions"]:
             index, offset = p["partition_index"], p["offset"]
-            partition = broker.partition(t["name"], index)
+            partition = rm.partition(t["name"], index)
             ans = {"partition_index": index, "low_watermark": -1, "error_code": 0}
             if partition is None:
                 ans["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION

@@ -78,7 +78,7 @@ def handle(ctx, request):
         keys = set(r["configuration_keys"]) if r.get("configuration_keys") is not None else None
         res = {"error_code": 0, "error_message": None, "resource_type": rtype, "resource_name": rname, "configs": []}
         if rtype == RESOURCE_TOPIC:
-            info = broker.topics.get(rname)
+            info = broker.metadata.topics.get(rname)
             if info is None:
                 res["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
                 res["error_message"] = f"Topic {rname} does not exist"

@@ -35,7 +35,8 @@ _INT64_MAX = (1 << 63) - 1
 
 def handle(ctx, request):
     broker = ctx.broker
-    wanted = _wanted(request.get("topics"), broker.topics)
+    topics = broker.metadata.topics
+    wanted = _wanted(request.get("topics"), topics)
     results = []
     seen = set()
     for d in broker.log_dirs:
@@ -43,7 +44,7 @@ def handle(ctx, request):
         if path in seen:
             continue
         seen.add(path)
-        results.append(describe_dir(path, broker.topics, wanted))
+        results.append(describe_dir(path, topics, wanted))
     return {"throttle_time_ms": 0, "error_code": 0, "results": results}
 
 

@@ -18,12 +18,12 @@ ROUTE = Route(PARTITIONED, Split("topics", "name", "partition_indexes", None,
 
 
 def handle(ctx, request):
-    broker = ctx.broker
+    rm = ctx.broker.replica_manager
     topics = []
     for t in request["topics"]:
         parts = []
         for index in t["partition_indexes"]:
-            partition = broker.partition(t["name"], index)
+            partition = rm.partition(t["name"], index)
             if partition is None:
                 parts.append({"partition_index": index, "error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                               "error_message": None, "active_producers": []})

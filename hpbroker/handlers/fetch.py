@@ -38,8 +38,8 @@ def file_records(regions, size) -> ExternalBytes:
 
 
 def _stored_as_zstd(broker, topic: str) -> bool:
-    info = broker.topics.get(topic)
-    return info is not None and broker.effective_topic_config(info)["compression.type"] == "zstd"
+    info = broker.metadata.topics.get(topic)
+    return info is not None and broker.replica_manager.topic_config(info)["compression.type"] == "zstd"
 
 
 def _partition_answer(index, code, partition=None):
@@ -61,6 +61,7 @@ def _partition_answer(index, code, partition=None):
 def _read_all(ctx, request, plan):
     """One pass over the requested partitions. Returns (topics answer, bytes, had_error)."""
     broker = ctx.broker
+    rm = broker.replica_manager
     budget = request.get("max_bytes", 0x7FFFFFFF)
     read_committed = request.get("isolation_level", 0) == READ_COMMITTED
     total = 0
@@ -73,7 +74,7 @@ def _read_all(ctx, request, plan):
         zstd_refused = ctx.api_version < 10 and _stored_as_zstd(broker, topic)
         for fp in parts:
             index = fp["partition"]
-            partition = broker.partition(topic, index)
+            partition = rm.readable(topic, index)
             if partition is None:
                 answers.append(_partition_answer(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
                 had_error = True
@@ -113,7 +114,7 @@ async def _long_poll(ctx, request, plan, deadline, min_bytes, keys, woken):
     """Answer when ``woken`` (a purgatory watch) fires and min_bytes are there, or at the
     deadline. Every watch is registered before this coroutine yields to the loop, so an append
     between the read that found too little and the wait cannot go unnoticed."""
-    purgatory = ctx.broker.fetch_purgatory
+    purgatory = ctx.broker.replica_manager.fetch_purgatory
     while True:
         await woken  # a key: one of our partitions moved; None: the deadline passed
         topics, total, had_error = _read_all(ctx, request, plan)
@@ -141,5 +142,5 @@ def handle(ctx, request):
     # Watch now, not when the returned coroutine first runs: an append handled before that (in
     # this process, or seen in the partition table by a processor) must find the watcher.
     keys = [(topic, fp["partition"]) for topic, parts in plan for fp in parts]
-    woken = ctx.broker.fetch_purgatory.watch(keys, max_wait / 1000.0)
+    woken = ctx.broker.replica_manager.fetch_purgatory.watch(keys, max_wait / 1000.0)
     return _long_poll(ctx, request, plan, time.monotonic() + max_wait / 1000.0, min_bytes, keys, woken)

@@ -21,6 +21,7 @@ UNKNOWN_TOPIC_OR_PARTITION. ``validate_only`` checks everything and changes noth
 """
 from __future__ import annotations
 
+from hpbroker.broker.interface import ControllerError
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import (
     BROKER_CONFIGS, TOPIC_CONFIGS, TYPE_LIST, ConfigError, validate_broker_dynamic_configs,
@@ -81,8 +82,8 @@ def apply_ops(current: dict[str, str], ops: list[dict], definitions: dict) -> di
     return out
 
 
-def _alter_topic(broker, name: str, ops, validate_only: bool) -> tuple[int, str | None]:
-    info = broker.topics.get(name)
+async def _alter_topic(broker, name: str, ops, validate_only: bool) -> tuple[int, str | None]:
+    info = broker.metadata.topics.get(name)
     if info is None:
         return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"Topic {name} does not exist"
     changed = apply_ops(info.configs, ops, TOPIC_CONFIGS)
@@ -91,22 +92,22 @@ def _alter_topic(broker, name: str, ops, validate_only: bool) -> tuple[int, str 
             raise ConfigError(f"Unknown topic config name: {cname}")
     checked = validate_topic_configs({k: v for k, v in changed.items() if v is not None})
     if not validate_only and checked != info.configs:
-        broker.set_topic_configs(name, checked)
+        await broker.controller.set_topic_configs(name, checked)
     return 0, None
 
 
-def _alter_broker(broker, name: str, ops, validate_only: bool) -> tuple[int, str | None]:
+async def _alter_broker(broker, name: str, ops, validate_only: bool) -> tuple[int, str | None]:
     if name not in ("", str(broker.node.node_id)):
         return ErrorCode.INVALID_REQUEST, f"Unexpected broker id {name}"
     current = broker.config.dynamic
     checked = validate_broker_dynamic_configs(apply_ops(current, ops, BROKER_CONFIGS))
     ConnectionLimits.check_alter(broker.config, checked)  # max.connections.per.ip 0 needs overrides
     if not validate_only and checked != current:
-        broker.set_broker_dynamic_configs(checked)
+        await broker.controller.set_broker_configs(checked)
     return 0, None
 
 
-def handle(ctx, request):
+async def handle(ctx, request):
     broker = ctx.broker
     validate_only = request.get("validate_only", False)
     resources = request["resources"]
@@ -121,14 +122,16 @@ def handle(ctx, request):
             if named[(rtype, rname)] > 1:
                 raise _InvalidRequest(f"Duplicate resource {rname!r} of type {rtype}")
             if rtype == RESOURCE_TOPIC:
-                code, message = _alter_topic(broker, rname, r["configs"], validate_only)
+                code, message = await _alter_topic(broker, rname, r["configs"], validate_only)
             elif rtype == RESOURCE_BROKER:
-                code, message = _alter_broker(broker, rname, r["configs"], validate_only)
+                code, message = await _alter_broker(broker, rname, r["configs"], validate_only)
             else:
                 code, message = ErrorCode.INVALID_REQUEST, f"Unsupported resource type {rtype}"
         except _InvalidRequest as exc:
             code, message = ErrorCode.INVALID_REQUEST, str(exc)
         except ConfigError as exc:
             code, message = ErrorCode.INVALID_CONFIG, str(exc)
+        except ControllerError as exc:
+            code, message = exc.code, exc.message
         out.append({"error_code": code, "error_message": message, "resource_type": rtype, "resource_name": rname})
     return {"throttle_time_ms": 0, "responses": out}

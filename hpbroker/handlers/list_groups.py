@@ -12,7 +12,7 @@ COORDINATOR_LOAD_IN_PROGRESS, as Kafka's coordinator does while it loads one: th
 the whole of it, and a client retries.
 """
 from hpbroker.broker.routes import EVERY, Route
-from hpbroker.coordinator.coordinator import get_coordinator
+from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 16
@@ -22,9 +22,10 @@ ROUTE = Route(EVERY)
 GROUP_TYPE = "classic"
 
 
+@starts_coordinator
 def handle(ctx, request):
-    coordinator = get_coordinator(ctx.broker)
-    if coordinator is None:  # no __consumer_offsets yet, so no group either
+    coordinator = ctx.broker.group_coordinator
+    if not coordinator.started:  # no __consumer_offsets yet, so no group either
         return {"throttle_time_ms": 0, "error_code": 0, "groups": []}
     error = 0 if coordinator.load_opened() else int(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS)
     states = {s.lower() for s in request.get("states_filter") or ()}

@@ -41,13 +41,13 @@ def _lookup(partition, timestamp):
 
 
 def handle(ctx, request):
-    broker = ctx.broker
+    rm = ctx.broker.replica_manager
     topics = []
     for t in request["topics"]:
         parts = []
         for p in t["partitions"]:
             index = p["partition_index"]
-            partition = broker.partition(t["name"], index)
+            partition = rm.partition(t["name"], index)
             ans = {"partition_index": index, "error_code": 0, "old_style_offsets": [], "timestamp": -1,
                    "offset": -1, "leader_epoch": -1}
             if partition is None:

@@ -41,7 +41,7 @@ from hpbroker.storage.write_failures import warn_storage_failure
 from hpbroker.server import envelope as env
 from hpbroker.server import scheduling
 from hpbroker.server.topology import SafetyTick, WakeBatcher, tell_ready
-from hpbroker.server.handler_context import HandlerContext
+from hpbroker.server.handler_broker import HandlerBroker
 from hpbroker.server.ring import FULL, WAKE
 from hpbroker.broker.routes import owned_request
 from hpbroker.server.routing import CONTROLLER_HANDLER, owner, route_for
@@ -74,7 +74,7 @@ class HandlerProcess:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         handlers = topo.handlers
-        self.ctx = HandlerContext(self.config, self.node, handler=h, table=topo.table(),
+        self.broker = HandlerBroker(self.config, self.node, handler=h, table=topo.table(),
                                   owns=lambda t, p: owner(t, p, handlers) == h,
                                   read_registry=topo.read_registry)
         self._peers = [f"processor {p}" for p in range(topo.processors)]
@@ -92,7 +92,7 @@ class HandlerProcess:
         if self.is_controller:
             # the snapshot processors read (they start once every handler is ready); a restarted
             # controller publishes again, in case its predecessor died between file and snapshot
-            topo.publish_registry(self.ctx.topics)
+            topo.publish_registry(self.broker.metadata.topics)
             topo.bump_metadata_generation()
         self._seen_generation = topo.metadata_generation
         self._sync_retry_at = 0.0
@@ -101,7 +101,7 @@ class HandlerProcess:
         loop.add_reader(self._efd, self._on_wake)
         self._timer.start(loop, self._tick)
         self._maintenance = loop.call_later(MAINTENANCE_S, self._run_maintenance)
-        log.info("handler %d ready (pid %d): %d partitions", h, os.getpid(), len(self.ctx.partitions))
+        log.info("handler %d ready (pid %d): %d partitions", h, os.getpid(), len(self.broker.replica_manager.partitions))
         tell_ready(ready_fd)
         self._drain()
         try:
@@ -112,7 +112,7 @@ class HandlerProcess:
             self._maintenance.cancel()
             for t in list(self._tasks):
                 t.cancel()
-            self.ctx.close()
+            self.broker.close()
             log.info("handler %d stopped cleanly", h)
 
     # wake-ups ---------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ class HandlerProcess:
 
     def _run_maintenance(self) -> None:
         try:
-            self.ctx.run_maintenance()
+            self.broker.run_maintenance()
         except Exception:
             log.exception("log maintenance failed")
         self._maintenance = self.loop.call_later(MAINTENANCE_S, self._run_maintenance)
@@ -148,7 +148,7 @@ class HandlerProcess:
             if now < self._sync_retry_at:
                 return
             try:
-                self.ctx.sync_topics()  # opens what is missing: a retry picks up where it failed
+                self.broker.sync_topics()  # opens what is missing: a retry picks up where it failed
             except OSError as exc:
                 self._sync_retry_at = now + SYNC_RETRY_S
                 warn_storage_failure(log, ("sync", self.index), "handler %d cannot open the partitions of "
@@ -182,9 +182,10 @@ class HandlerProcess:
                 again = True
         if again:
             self.loop.call_soon(self._drain)
-        if self.ctx.appended:
+        rm = self.broker.replica_manager
+        if rm.appended:
             # new data: wake the processors with parked long-poll Fetches (once per pass)
-            self.ctx.appended = False
+            rm.appended = False
             for q in range(topo.processors):
                 if topo.processor_has_parked_fetches(q):
                     self._wakes.add(q)
@@ -200,7 +201,7 @@ class HandlerProcess:
             frame = bytearray(frame)  # small; its handler may keep it after the slot is freed
         reply = (p, conn_id, seq)
         try:
-            ctx, result = request_path.serve(self.ctx, frame, self._peers[p],
+            ctx, result = request_path.serve(self.broker, frame, self._peers[p],
                                              self._owned if kind == env.OWNED else None)
         except Refused as refused:
             log.warning("closing a request of api key %d v%d from processor %d: %s",
@@ -212,14 +213,14 @@ class HandlerProcess:
             task.add_done_callback(lambda t, r=reply, c=ctx: self._finish(t, r, c))
             return
         if api_key not in (PRODUCE, LIST_OFFSETS):
-            self.ctx.publish_all()  # DeleteRecords, topic changes: log_start_offset may move
+            self.broker.replica_manager.publish_all()  # DeleteRecords, topic changes: log_start_offset may move
         self._answer(reply, ctx, result)
 
     def _owned(self, api_key: int, request: dict) -> dict:
         """A part of a split request: the processor sent only our partitions; restricting again
         costs little and keeps this process the only writer of its partitions whatever a
         processor sends."""
-        return owned_request(request, route_for(api_key).split, self.ctx.owns)
+        return owned_request(request, route_for(api_key).split, self.broker.replica_manager.owns)
 
     def _finish(self, task: asyncio.Task, reply, ctx) -> None:
         self._tasks.discard(task)
@@ -233,7 +234,7 @@ class HandlerProcess:
 
     def _answer(self, reply, ctx, body) -> None:
         """Encode and push an answer; the controller first publishes a registry it changed."""
-        if self.ctx.metadata_dirty:
+        if self.is_controller and self.broker.controller.changed:
             task = self.loop.create_task(self._answer_after_sync(reply, ctx, body))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -248,9 +249,9 @@ class HandlerProcess:
 
     async def _answer_after_sync(self, reply, ctx, body) -> None:
         """Controller: publish the new registry and wait until every handler applied it."""
-        self.ctx.metadata_dirty = False
+        self.broker.controller.changed = False
         topo = self.topo
-        topo.publish_registry(self.ctx.topics)
+        topo.publish_registry(self.broker.metadata.topics)
         gen = topo.bump_metadata_generation()
         self._seen_generation = gen
         topo.set_handler_seen_generation(self.index, gen)

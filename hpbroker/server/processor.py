@@ -56,6 +56,8 @@ from dataclasses import dataclass, field
 from hpbroker import protocol, request_path
 from hpbroker.handlers import REGISTRY
 from hpbroker.protocol import ProtocolError
+from hpbroker.broker.interface import ControllerError
+from hpbroker.protocol.errors import ErrorCode
 from hpbroker.request_path import Refused
 from hpbroker.server import envelope as env
 from hpbroker.server import scheduling
@@ -63,7 +65,7 @@ from hpbroker.server import produce_split
 from hpbroker.server.topology import SafetyTick, WakeBatcher, tell_ready
 from hpbroker.server.connection import Acceptor, Connection, listening_socket, max_idle_s, readable_bytes
 from hpbroker.server.connection_quotas import ConnectionLimits, SharedCounts
-from hpbroker.server.processor_view import ProcessorBroker
+from hpbroker.server.processor_broker import ProcessorBroker
 from hpbroker.server.ring import FULL, WAKE
 from hpbroker.server.routing import (
     CONTROLLER, CONTROLLER_HANDLER, EVERY, FETCH, GROUP, GROUPS, PARTITIONED, PROCESSOR, PRODUCE,
@@ -73,8 +75,8 @@ from hpbroker.server.routing import (
 
 log = logging.getLogger(__name__)
 
-METADATA = 3
-FIND_COORDINATOR = 10
+ASK_TIMEOUT_S = 30.0  # how long this processor's own request to the controller may take
+ASK_RETRY_S = 0.005  # ... and how often it looks for room in a full ring
 _PRODUCE_VERSIONS = (REGISTRY[PRODUCE].MIN_VERSION, REGISTRY[PRODUCE].MAX_VERSION)
 HOUSEKEEPING_S = 0.05  # under load; backs off to IDLE_HOUSEKEEPING_S when idle (SafetyTick)
 IDLE_HOUSEKEEPING_S = 1.0
@@ -244,6 +246,11 @@ class ProcessorServer:
         self.slot_frames = 0  # large Produce frames received straight into a ring record
         self.slot_fallbacks = 0  # ... of which the reservation was abandoned after all
         self._next_conn_id = os.getpid() << 24
+        # the connection id of this processor's own requests (ask_controller): never a client's,
+        # whose ids start above it, nor a previous incarnation's (another pid)
+        self._asks_conn_id = self._next_conn_id
+        self.asks: dict[int, tuple[asyncio.Future, int]] = {}  # seq -> (answer, controller incarnation)
+        self._next_ask = 0
         self._wakes: WakeBatcher | None = None  # handler eventfds, written once per pass
         self._housekeeping = SafetyTick(HOUSEKEEPING_S, IDLE_HOUSEKEEPING_S)  # runs _tick from run()
 
@@ -254,7 +261,7 @@ class ProcessorServer:
         self._stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        self.broker = ProcessorBroker(self.config, self.node, topo)
+        self.broker = ProcessorBroker(self.config, self.node, topo, self.ask_controller)
         self.req_rings = [topo.request_ring(p, h) for h in range(topo.handlers)]
         self.resp_rings = [topo.response_ring(p, h) for h in range(topo.handlers)]
         for h, ring in enumerate(self.resp_rings):
@@ -318,11 +325,6 @@ class ProcessorServer:
             if kind in (PROCESSOR, FETCH):
                 self.broker.refresh()
                 frame = bytearray(view)  # small requests: decoded here, may be parked (Fetch)
-                if api_key in (METADATA, FIND_COORDINATOR):
-                    body = protocol.decode_request(api_key, version, frame, offset)
-                    # only the controller creates topics (auto-created ones, __consumer_offsets)
-                    if self.broker.needs_controller(api_key, body, version):
-                        return self._forward(conn, view, header, CONTROLLER_HANDLER)
                 if kind == FETCH and self._fetch_poll is None:
                     # A long poll may park: ask handlers for wake-ups, and watch the table until
                     # nobody waits. The flag goes up before the Fetch reads the table: an append
@@ -530,8 +532,8 @@ class ProcessorServer:
     def _on_wake(self) -> None:
         self.topo.drain(self._efd)
         self._drain()
-        if len(self.broker.fetch_purgatory):
-            self.broker.poll_table()  # a handler appended: maybe what a parked Fetch waits for
+        if len(self.broker.replica_manager.fetch_purgatory):
+            self.broker.replica_manager.poll_table()  # a handler appended: maybe what a parked Fetch waits for
 
     def _drain(self) -> None:
         corked = []  # connections answered in this pass: each sends once, at the end
@@ -539,8 +541,9 @@ class ProcessorServer:
             while (view := ring.peek()) is not None:
                 self.answered += 1
                 conn_id, seq, status, _, _ = env.RESPONSE.unpack_from(view)
-                pend = self.pending.get((conn_id, seq))
-                if pend is not None:
+                if conn_id == self._asks_conn_id:
+                    self._answered_ask(seq, status, view)
+                elif (pend := self.pending.get((conn_id, seq))) is not None:
                     pend.conn.cork()
                     corked.append(pend.conn)
                     self._deliver(pend, status, view[env.RESPONSE.size:])
@@ -552,6 +555,43 @@ class ProcessorServer:
             stalled, self.stalled = self.stalled, set()
             for conn in stalled:
                 conn.retry()
+
+    async def ask_controller(self, api_key: int, api_version: int, body: dict) -> dict:
+        """This processor's own request to the controller (handler 0), its answer awaited: how its
+        broker's ForwardingController reaches the controller. It goes through the same ring as
+        clients' requests (waiting for room if it is full), with this processor's own
+        connection id; a controller restart or ASK_TIMEOUT_S without an answer fails it."""
+        self._next_ask += 1
+        seq = self._next_ask
+        parts = protocol.encode_request_parts(api_key, api_version, seq, f"hpbroker-processor-{self.index}", body)
+        length = env.REQUEST.size + sum(len(p) for p in parts)
+        ring = self.req_rings[CONTROLLER_HANDLER]
+        deadline = self.loop.time() + ASK_TIMEOUT_S
+        while not ring.can_push(length):
+            if self.loop.time() >= deadline:
+                raise ControllerError(ErrorCode.REQUEST_TIMED_OUT, "no room in the controller's ring")
+            await asyncio.sleep(ASK_RETRY_S)
+        fut = self.loop.create_future()
+        self.asks[seq] = (fut, self.topo.handler_incarnation(CONTROLLER_HANDLER))
+        head = env.REQUEST.pack(self._asks_conn_id, seq, env.WHOLE, api_key, api_version, 0, seq, 0)
+        if ring.try_push_parts(head, parts) == WAKE:
+            self._wake(CONTROLLER_HANDLER)
+        self._housekeeping.work_arrived()
+        try:
+            status, frame = await asyncio.wait_for(fut, max(deadline - self.loop.time(), 0))
+        except asyncio.TimeoutError:
+            raise ControllerError(ErrorCode.REQUEST_TIMED_OUT, "the controller did not answer in time") from None
+        finally:
+            self.asks.pop(seq, None)
+        if status != env.FRAME:
+            raise ControllerError(ErrorCode.UNKNOWN_SERVER_ERROR, "the controller could not answer")
+        _, offset = protocol.decode_response_header(api_key, api_version, frame, 4)
+        return protocol.decode_response(api_key, api_version, frame, offset)
+
+    def _answered_ask(self, seq: int, status: int, view) -> None:
+        entry = self.asks.get(seq)
+        if entry is not None and not entry[0].done():
+            entry[0].set_result((status, bytes(view[env.RESPONSE.size:])))
 
     def _deliver(self, pend: Pending, status: int, payload: memoryview) -> None:
         conn = pend.conn
@@ -602,7 +642,7 @@ class ProcessorServer:
             if inc != self._incarnations[h]:
                 self._incarnations[h] = inc
                 self._handler_restarted(h)
-        if self._fetch_poll is None and len(self.broker.fetch_purgatory):
+        if self._fetch_poll is None and len(self.broker.replica_manager.fetch_purgatory):
             self._poll_fetches()
         now = self.loop.time()
         if now >= self._next_trim:
@@ -610,7 +650,7 @@ class ProcessorServer:
             for conn in list(self.connections.values()):
                 conn.trim(now)
         scheduling.tick()
-        waiting = bool(self.pending) or bool(self.stalled)
+        waiting = bool(self.pending) or bool(self.stalled) or bool(self.asks)
         self._housekeeping.again(self.answered, waiting)
 
     def _handler_restarted(self, h: int) -> None:
@@ -622,16 +662,20 @@ class ProcessorServer:
             if h in pend.handlers and pend.incarnations[pend.handlers.index(h)] != current:
                 del self.pending[key]
                 pend.conn.close(f"handler {h} restarted while answering")
+        for fut, incarnation in list(self.asks.values()):
+            if h == CONTROLLER_HANDLER and incarnation != current and not fut.done():
+                fut.set_exception(ControllerError(ErrorCode.NOT_CONTROLLER,
+                                                  "the controller restarted while answering"))
 
     def _poll_fetches(self) -> None:
         """While Fetches are parked: tell the handlers (they wake us after appending) and poll
         the table as a fallback (a wake-up lost to a race costs at most FETCH_POLL_S)."""
         self._fetch_poll = None
-        parked = bool(len(self.broker.fetch_purgatory))
+        parked = bool(len(self.broker.replica_manager.fetch_purgatory))
         self.topo.set_processor_has_parked_fetches(self.index, parked)
         if not parked:
             return
-        self.broker.poll_table()
+        self.broker.replica_manager.poll_table()
         # backstop only (see route): back off while the same Fetches stay parked, so an idle
         # consumer's long polls cost a few wake-ups a second, not 100
         self._fetch_poll_s = min(self._fetch_poll_s * 2, FETCH_POLL_MAX_S)

@@ -72,20 +72,11 @@ def test_join_every_concatenates_and_keeps_the_first_error():
     assert v0 == {"error_code": 0, "groups": [{"group_id": "z"}]}
 
 
-def test_find_coordinator_is_local_once_the_offsets_topic_exists():
-    from types import SimpleNamespace
-
-    from hpbroker.server.processor_view import ProcessorBroker
-
+def test_metadata_and_find_coordinator_are_served_by_the_processor():
+    # what only the controller may do (creating a topic) the processor's broker asks of it
+    # (tests/server/test_processor_controller.py); the request itself stays in the processor
+    assert routing.route_for(3).kind == routing.PROCESSOR
     assert routing.route_for(10).kind == routing.PROCESSOR
-    before = SimpleNamespace(topics={"orders": object()})
-    after = SimpleNamespace(topics={"orders": object(), "__consumer_offsets": object()})
-    group, txn = {"key": "g", "key_type": 0}, {"key": "t", "key_type": 1}
-    # the first one creates __consumer_offsets: only the controller may
-    assert ProcessorBroker.needs_controller(before, 10, group, 2) is True
-    assert ProcessorBroker.needs_controller(after, 10, group, 2) is False
-    assert ProcessorBroker.needs_controller(before, 10, txn, 2) is False  # answered locally
-    assert ProcessorBroker.needs_controller(before, 10, {"key": "g"}, 0) is True  # v0: group
 
 
 def test_the_table_is_the_modules_declarations_with_no_default():
