@@ -1,5 +1,5 @@
-"""DescribeLogDirs v0-4 on a BrokerContext: sizes equal what the logs hold, the request's topics
-select partitions as Kafka's ReplicaManager does, several log dirs, a dir gone from disk."""
+"""DescribeLogDirs v0-4 through the request path: sizes equal what the logs hold, the request's
+topics select partitions as Kafka's ReplicaManager does, several log dirs, a dir gone from disk."""
 import os
 import shutil
 

@@ -1,8 +1,8 @@
 """The supervisor: the main process of the multi-process topology (DESIGN.md section 2).
 
-It creates the shared segments and eventfds (server/topology.py), reserves the port, forks the
-handler processes (they recover their partitions from disk), then the processors (they bind the
-same port with SO_REUSEPORT), and logs "listening on" once every child reported ready.
+It creates the shared segments and eventfds (server/multiproc/topology.py), reserves the port,
+forks the handler processes (they recover their partitions from disk), then the processors (they
+bind the same port with SO_REUSEPORT), and logs "listening on" once every child reported ready.
 
 Then it only watches, asleep until a signal arrives (SIGCHLD, SIGTERM and SIGINT reach it
 through ``signal.set_wakeup_fd``; a one-second timeout is only a backstop): a child that dies
@@ -29,7 +29,7 @@ import time
 
 from hpbroker.server import scheduling
 from hpbroker.server.broker import advertised_node, parse_listener
-from hpbroker.server.topology import SharedMemoryTooSmall, Topology, remove_stale_segments
+from hpbroker.server.multiproc.topology import SharedMemoryTooSmall, Topology, remove_stale_segments
 
 log = logging.getLogger("hpbroker")
 
@@ -153,10 +153,10 @@ class Supervisor:
             from hpbroker.server import eventloop
 
             if role == HANDLER:
-                from hpbroker.server.handler_process import HandlerProcess
+                from hpbroker.server.multiproc.handler_process import HandlerProcess
                 child = HandlerProcess(self.topo, index, self.config, self.node)
             else:
-                from hpbroker.server.processor import ProcessorServer
+                from hpbroker.server.multiproc.processor import ProcessorServer
                 child = ProcessorServer(self.topo, index, self.config, self.node, self.host, self.port)
             eventloop.run(child.run(ready_w), self.event_loop)
             code = 0

@@ -23,7 +23,7 @@ import logging
 from hpbroker.broker.local import LocalBroker
 from hpbroker.metadata.topics import TopicRegistry
 from hpbroker.replication.replica_manager import LocalReplicaManager
-from hpbroker.server.routing import CONTROLLER_HANDLER
+from hpbroker.server.multiproc.routing import CONTROLLER_HANDLER
 
 log = logging.getLogger(__name__)
 

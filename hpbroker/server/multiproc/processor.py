@@ -5,10 +5,14 @@ Theory of operation
 Every processor binds the broker's port with SO_REUSEPORT; the kernel spreads new connections
 over them. A connection is the in-process ``Connection`` (framing, per-connection sequence
 numbers, responses released in request order, sendfile) with one hook changed: a complete frame
-is routed by API (server/routing.py) instead of being dispatched to a handler module here.
+is routed by API (server/multiproc/routing.py, from each API module's ROUTE) instead of being
+served here.
 
-- Local APIs (ApiVersions, Metadata, Fetch) run the same handler modules in this process,
-  against ``ProcessorBroker`` (metadata snapshot + partition table + segment readers).
+- APIs the processor serves (ApiVersions, Metadata, FindCoordinator, DescribeCluster,
+  DescribeLogDirs, ACLs, Fetch) run through the request path here, with the same handler modules,
+  against ``ProcessorBroker`` (metadata snapshot + partition table + segment readers; what only
+  the controller may do, such as creating an auto-created topic, it asks of handler 0 through
+  the ring: ``ask_controller``).
 - Forwarded APIs are copied from the connection's read buffer straight into the request ring of
   the owning handler: that is the one copy of the payload between socket and log. A Produce
   (ListOffsets, DeleteRecords) whose partitions belong to several handlers is cut into one
@@ -54,24 +58,24 @@ import signal
 from dataclasses import dataclass, field
 
 from hpbroker import protocol, request_path
+from hpbroker.broker.interface import ControllerError
+from hpbroker.broker.routes import CONTROLLER, EVERY, FETCH, GROUP, GROUPS, PARTITIONED, PROCESSOR
 from hpbroker.handlers import REGISTRY
 from hpbroker.protocol import ProtocolError
-from hpbroker.broker.interface import ControllerError
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.request_path import Refused
-from hpbroker.server import envelope as env
 from hpbroker.server import scheduling
-from hpbroker.server import produce_split
-from hpbroker.server.topology import SafetyTick, WakeBatcher, tell_ready
 from hpbroker.server.connection import Acceptor, Connection, listening_socket, max_idle_s, readable_bytes
 from hpbroker.server.connection_quotas import ConnectionLimits, SharedCounts
-from hpbroker.server.processor_broker import ProcessorBroker
-from hpbroker.server.ring import FULL, WAKE
-from hpbroker.server.routing import (
-    CONTROLLER, CONTROLLER_HANDLER, EVERY, FETCH, GROUP, GROUPS, PARTITIONED, PROCESSOR, PRODUCE,
-    group_owner, join_every, join_group_answers, join_responses, owner, owners_of,
-    partition_order, produce_first_partition, route_for, split_by_owner, split_groups,
+from hpbroker.server.multiproc import envelope as env
+from hpbroker.server.multiproc import produce_split
+from hpbroker.server.multiproc.processor_broker import ProcessorBroker
+from hpbroker.server.multiproc.ring import FULL, WAKE
+from hpbroker.server.multiproc.routing import (
+    CONTROLLER_HANDLER, PRODUCE, cut_by_owner, group_owner, join_every, join_group_answers, join_responses,
+    owner, produce_first_partition, route_for, split_groups,
 )
+from hpbroker.server.multiproc.wakeups import SafetyTick, WakeBatcher, tell_ready
 
 log = logging.getLogger(__name__)
 
@@ -340,22 +344,10 @@ class ProcessorServer:
                 # (the handler decodes it anyway and closes the connection if it is broken)
                 target = CONTROLLER_HANDLER
             elif kind == PARTITIONED:
-                layout = (produce_split.scan(view, offset)
-                          if api_key == PRODUCE and version in produce_split.VERSIONS else None)
-                if layout is not None:  # a Produce cut on bytes (produce_split.py)
-                    owners = produce_split.owners(layout, self.topo.handlers)
-                    if len(owners) > 1:
-                        return self._push_subs(conn, header, produce_split.split(view, offset, layout,
-                                                                                 self.topo.handlers),
-                                               env.OWNED, produce_split.order_of(layout))
-                else:
-                    request = protocol.decode_request(api_key, version, view, offset)
-                    owners = owners_of(request, route.split, self.topo.handlers)
-                    if len(owners) > 1:
-                        return self._forward_subs(conn, header, split_by_owner(request, route.split,
-                                                                               self.topo.handlers),
-                                                  env.OWNED, partition_order(request, route.split))
-                target = owners[0] if owners else CONTROLLER_HANDLER
+                cut = cut_by_owner(header, view, offset, route.split, self.topo.handlers)
+                if cut.parts is not None:
+                    return self._push_subs(conn, header, cut.parts, env.OWNED, cut.order)
+                target = cut.owners[0] if cut.owners else CONTROLLER_HANDLER
             elif kind in (GROUP, GROUPS, EVERY):
                 self.broker.refresh()
                 n = self.broker.offsets_partitions()
@@ -402,18 +394,19 @@ class ProcessorServer:
         return True
 
     def _forward_subs(self, conn, header, subs: dict, flag: int, join) -> bool:
-        """One sub-request per handler (``subs``: handler -> decoded request), all or nothing;
-        ``join`` is kept to put the answers together. A Produce's record batches are gathered
-        from the frame into the rings (its sub-requests hold views of it), never joined into a
-        bytes object first. Produce, ListOffsets and DeleteRecords go ``flag`` OWNED (the handler
-        keeps to its own partitions even if sent more), group requests WHOLE."""
+        """One sub-request per handler (``subs``: handler -> decoded request, a GROUPS request's
+        parts), all or nothing; ``join`` is kept to put the answers together."""
         api_key, version = header.api_key, header.api_version
         return self._push_subs(conn, header, {
             h: protocol.encode_request_parts(api_key, version, header.correlation_id, header.client_id, sub)
             for h, sub in subs.items()}, flag, join)
 
     def _push_subs(self, conn, header, subs: dict, flag: int, join) -> bool:
-        """``_forward_subs`` once each sub-request is chunks of a frame (handler -> chunks)."""
+        """Each sub-request (handler -> chunks of a frame) into its handler's ring, all or
+        nothing; ``join`` is kept to put the answers together. A split Produce's record batches
+        are gathered from the frame into the rings (its parts hold views of it), never joined
+        into a bytes object first. Parts of PARTITIONED requests go ``flag`` OWNED (the handler
+        keeps to its own partitions even if sent more), group requests WHOLE."""
         api_key, version = header.api_key, header.api_version
         pushes = []
         for h, parts in subs.items():
@@ -459,45 +452,26 @@ class ProcessorServer:
         """A whole Produce in ``slot``, a record reserved in handler ``h``'s ring ``ring`` (room
         for the envelope head, then the frame); ``h`` owns its first partition. If ``h`` owns
         them all the record is published as it is. Otherwise each other owner first gets its
-        partitions, gathered from the slot (as ``_forward_split`` does from a frame), and then
+        partitions, gathered from the slot (``cut_by_owner``, as for a frame), and then
         the record is published flagged OWNED: handler ``h`` acts only on its own partitions
         of it. False, with nothing pushed anywhere and the reservation still open, when the
         frame is in doubt or another owner's ring is full: all or nothing, as a split is."""
         self._housekeeping.work_arrived()  # a timer and a counter: nothing touches the reserved ring
         frame = slot[env.REQUEST.size:]
-        handlers = self.topo.handlers
-        layout = request = None
         try:
             header, offset = protocol.decode_request_header(frame)
-            # one handler owns everything: it decodes the body itself (as ``route`` does)
-            if handlers > 1:
-                layout = produce_split.scan(frame, offset) if version in produce_split.VERSIONS else None
-                if layout is None:
-                    request = protocol.decode_request(PRODUCE, version, frame, offset)
+            cut = cut_by_owner(header, frame, offset, route_for(PRODUCE).split, self.topo.handlers)
         except ProtocolError:
             return False  # the ordinary path decodes it again and closes with the reason
-        split = route_for(PRODUCE).split
-        if handlers == 1:
-            owners = [h]
-        elif layout is not None:
-            owners = produce_split.owners(layout, handlers)
-        else:
-            owners = owners_of(request, split, handlers)
-        if not owners or owners[0] != h:
+        if not cut.owners or cut.owners[0] != h:
             return False
         seq = conn._next_seq
-        kind, order, others = env.WHOLE, None, []
-        if len(owners) > 1:
+        kind = env.WHOLE
+        if cut.parts is not None:
             kind = env.OWNED
-            if layout is not None:
-                order, subs = produce_split.order_of(layout), produce_split.split(frame, offset, layout, handlers)
-            else:
-                order = partition_order(request, split)
-                subs = {oh: protocol.encode_request_parts(PRODUCE, version, header.correlation_id,
-                                                          header.client_id, sub)
-                        for oh, sub in split_by_owner(request, split, handlers).items() if oh != h}
-            for oh, parts in subs.items():
-                if oh != h:
+            others = []
+            for oh, parts in cut.parts.items():
+                if oh != h:  # h's part is the slot itself
                     length = env.REQUEST.size + sum(len(p) for p in parts)
                     other = self.req_rings[oh]
                     if length > other.max_record or not other.can_push(length):
@@ -512,7 +486,7 @@ class ProcessorServer:
         env.REQUEST.pack_into(slot, 0, conn.conn_id, seq, kind, PRODUCE, version, 0, header.correlation_id, 0)
         if ring.publish() == WAKE:
             self._wake(h)
-        self._taken(conn, seq, header, tuple(owners), order)
+        self._taken(conn, seq, header, tuple(cut.owners), cut.order)
         self.slot_frames += 1
         return True
 

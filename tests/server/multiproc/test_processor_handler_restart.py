@@ -2,8 +2,8 @@
 the previous incarnation are failed (their connections closed, the client retries); a request
 pushed to the new incarnation before that tick is its own and is not."""
 from hpbroker import protocol
-from hpbroker.server.routing import owner
-from tests.server.processor_fakes import HANDLERS, processor_server
+from hpbroker.server.multiproc.routing import owner
+from tests.server.multiproc.processor_fakes import HANDLERS, processor_server
 
 
 class _Conn:

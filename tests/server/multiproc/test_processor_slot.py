@@ -4,11 +4,11 @@ when split, and the ordinary path (through the connection's large-frame buffer) 
 import pytest
 
 from hpbroker import protocol
-from hpbroker.server import envelope as env
-from hpbroker.server import processor, produce_split
+from hpbroker.server.multiproc import envelope as env
+from hpbroker.server.multiproc import processor, produce_split
 from hpbroker.broker.routes import owned_request
-from hpbroker.server.routing import owner, route_for
-from tests.server.processor_fakes import (BATCH, HANDLERS, connection, drain, fill, large_produce, partitions,
+from hpbroker.server.multiproc.routing import owner, route_for
+from tests.server.multiproc.processor_fakes import (BATCH, HANDLERS, connection, drain, fill, large_produce, partitions,
                                          processor_server)
 
 

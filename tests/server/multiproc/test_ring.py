@@ -7,10 +7,10 @@ import struct
 
 import pytest
 
-from hpbroker.server import _pyring
+from hpbroker.server.multiproc import _pyring
 
 try:
-    from hpbroker.server import _cring
+    from hpbroker.server.multiproc import _cring
 except ImportError:  # pure-only environment: the compiled half of the parity test is skipped
     _cring = None
 

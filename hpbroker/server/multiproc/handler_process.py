@@ -15,7 +15,7 @@ handler stops taking requests from that processor until the processor frees spac
 our eventfd when it does), so the deque holds at most the answers of requests already taken.
 
 Controller (handler 0): after a request changed the topic registry, it publishes the registry
-in shared memory (server/metadata_snapshot.py), bumps the metadata generation, wakes every
+in shared memory (server/multiproc/metadata_snapshot.py), bumps the metadata generation, wakes every
 handler, and answers only when all of them have applied the new registry, so a client that
 created a topic can produce to every partition at once. It also publishes once at start-up,
 before the processors start.
@@ -38,13 +38,13 @@ from collections import deque
 from hpbroker import request_path
 from hpbroker.request_path import Refused
 from hpbroker.storage.write_failures import warn_storage_failure
-from hpbroker.server import envelope as env
+from hpbroker.server.multiproc import envelope as env
 from hpbroker.server import scheduling
-from hpbroker.server.topology import SafetyTick, WakeBatcher, tell_ready
-from hpbroker.server.handler_broker import HandlerBroker
-from hpbroker.server.ring import FULL, WAKE
+from hpbroker.server.multiproc.wakeups import SafetyTick, WakeBatcher, tell_ready
+from hpbroker.server.multiproc.handler_broker import HandlerBroker
+from hpbroker.server.multiproc.ring import FULL, WAKE
 from hpbroker.broker.routes import owned_request
-from hpbroker.server.routing import CONTROLLER_HANDLER, owner, route_for
+from hpbroker.server.multiproc.routing import CONTROLLER_HANDLER, owner, route_for
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ PRODUCE, LIST_OFFSETS = 0, 2
 BATCH = 256  # records taken from one ring before looking at the others (fairness)
 SAFETY_DRAIN_S = 0.05  # under load, a lost wake-up costs at most this much latency
 SYNC_RETRY_S = 1.0  # a registry whose partitions could not be opened is tried again this often
-IDLE_DRAIN_S = 1.0  # the safety drain's period once nothing flows (topology.SafetyTick)
+IDLE_DRAIN_S = 1.0  # the safety drain's period once nothing flows (wakeups.SafetyTick)
 MAINTENANCE_S = 1.0
 METADATA_SYNC_TIMEOUT_S = 10.0
 
@@ -101,7 +101,8 @@ class HandlerProcess:
         loop.add_reader(self._efd, self._on_wake)
         self._timer.start(loop, self._tick)
         self._maintenance = loop.call_later(MAINTENANCE_S, self._run_maintenance)
-        log.info("handler %d ready (pid %d): %d partitions", h, os.getpid(), len(self.broker.replica_manager.partitions))
+        log.info("handler %d ready (pid %d): %d partitions", h, os.getpid(),
+                 len(self.broker.replica_manager.partitions))
         tell_ready(ready_fd)
         self._drain()
         try:

@@ -1,12 +1,13 @@
 """Work after a quiet spell brings a child's safety tick back from its idle period to the busy
-one at once (topology.SafetyTick): in a processor at the first request, on either path a frame
+one at once (wakeups.SafetyTick): in a processor at the first request, on either path a frame
 takes (``route``, or ``route_slot`` for a large Produce received into a ring record), and in a
 handler at the first wake-up. Adaptive scheduling then measures the new load from there."""
 from hpbroker import protocol
-from hpbroker.server import handler_process, processor, scheduling
-from hpbroker.server.handler_process import HandlerProcess
-from hpbroker.server.topology import SafetyTick
-from tests.server.processor_fakes import RegistrationsOnly, connection, drain, large_produce, partitions, processor_server
+from hpbroker.server import scheduling
+from hpbroker.server.multiproc import handler_process, processor
+from hpbroker.server.multiproc.handler_process import HandlerProcess
+from hpbroker.server.multiproc.wakeups import SafetyTick
+from tests.server.multiproc.processor_fakes import RegistrationsOnly, connection, drain, large_produce, partitions, processor_server
 
 
 class Handle:

@@ -6,8 +6,8 @@ import struct
 import pytest
 
 from hpbroker.metadata.topics import TopicRegistry
-from hpbroker.server import metadata_snapshot as ms
-from hpbroker.server.metadata_snapshot import MetadataSnapshot, snapshot_bytes
+from hpbroker.server.multiproc import metadata_snapshot as ms
+from hpbroker.server.multiproc.metadata_snapshot import MetadataSnapshot, snapshot_bytes
 
 
 def _snapshot(capacity=256):
@@ -94,7 +94,7 @@ def test_registry_round_trips_through_bytes(tmp_path):
 
 
 def test_processes_read_the_published_registry_not_the_file(tmp_path, monkeypatch):
-    from hpbroker.server import topology
+    from hpbroker.server.multiproc import topology
 
     monkeypatch.setattr(topology, "METADATA_SNAPSHOT_BYTES", 64 << 10)
     topo = topology.Topology(1, 1, request_ring_bytes=1 << 16, response_ring_bytes=1 << 16, slots_per_handler=16)

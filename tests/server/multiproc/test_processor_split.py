@@ -3,10 +3,10 @@ only (record bytes copied once, from the frame into one ring), all or nothing, a
 answers are joined in request order."""
 
 from hpbroker import protocol
-from hpbroker.server import envelope as env
-from hpbroker.server import produce_split
-from hpbroker.server.routing import owner
-from tests.server.processor_fakes import HANDLERS, drain, processor_server
+from hpbroker.server.multiproc import envelope as env
+from hpbroker.server.multiproc import produce_split
+from hpbroker.server.multiproc.routing import owner
+from tests.server.multiproc.processor_fakes import HANDLERS, drain, processor_server
 
 BATCH = 1000  # bytes of records per partition (the processor never looks inside them)
 

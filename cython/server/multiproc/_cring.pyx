@@ -2,8 +2,8 @@
 """Single-producer/single-consumer byte ring in shared memory, compiled.
 
 Byte layout, record format, wake-up protocol and crash story: see the twin,
-hpbroker/server/_pyring.py (the reference this module must match byte for byte; the parity
-test in tests/server/test_ring.py writes with one and reads with the other).
+hpbroker/server/multiproc/_pyring.py (the reference this module must match byte for byte; the
+parity test in tests/server/multiproc/test_ring.py writes with one and reads with the other).
 
     0    u64 head      consumer-written          64   u64 tail   producer-written
     8    u32 waiting   producer sets, consumer clears
@@ -12,8 +12,8 @@ test in tests/server/test_ring.py writes with one and reads with the other).
 Reserved records (``reserve`` / ``publish`` / ``abandon``): the same semantics as the twin,
 whose docstring says when a reservation may be held.
 
-Here head and tail are C11 atomics (cython/server/hpb_atomic.h): release/acquire to publish
-and observe records, sequentially consistent for the store-then-load pairs that decide whether
+Here head and tail are C11 atomics (cython/server/multiproc/hpb_atomic.h): release/acquire to
+publish and observe records, sequentially consistent for the store-then-load pairs that decide whether
 the other side must be woken.
 
 Who may touch: one producer process and one consumer process per ring, event loop thread only.
@@ -23,7 +23,7 @@ from libc.string cimport memcpy
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
 
-cdef extern from "server/hpb_atomic.h":
+cdef extern from "server/multiproc/hpb_atomic.h":
     uint64_t hpb_load_acquire_u64(const uint64_t *p) nogil
     void hpb_store_release_u64(uint64_t *p, uint64_t v) nogil
     uint64_t hpb_load_seq_u64(const uint64_t *p) nogil

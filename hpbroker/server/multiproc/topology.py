@@ -16,14 +16,14 @@ see them and a leftover of a killed supervisor is recognised and removed at the 
     word 8 + 8*H + 8*p + 1     1 while processor p has parked long-poll Fetches (it writes it;
                                handlers write its eventfd after appending, so the wait ends at
                                once instead of at the processor's next table poll)
-    then the partition table (server/partition_table.py), aligned to 64 bytes
+    then the partition table (server/multiproc/partition_table.py), aligned to 64 bytes
     then P regions of connection counts (server/connection_quotas.py), aligned to 64 bytes
 
 ``metadata``: the topic registry as the controller last published it (two slots, byte layout
-in server/metadata_snapshot.py); processors answer Metadata and FindCoordinator from it and
+in server/multiproc/metadata_snapshot.py); processors answer Metadata and FindCoordinator from it and
 the other handlers apply it, whenever the metadata generation moves
 
-``rings``: 2 * P * H rings (server/_pyring.py layout), request rings first:
+``rings``: 2 * P * H rings (server/multiproc/_pyring.py layout), request rings first:
     request ring (p, h) = index p*H + h        producer: processor p, consumer: handler h
     response ring (p, h) = P*H + p*H + h       producer: handler h, consumer: processor p
 One ring per pair and direction keeps every ring single-producer/single-consumer.
@@ -49,10 +49,10 @@ import numpy as np
 
 from hpbroker.metadata.topics import TopicRegistry
 from hpbroker.server.connection_quotas import region_words
-from hpbroker.server.metadata_snapshot import MetadataSnapshot, snapshot_bytes
-from hpbroker.server.partition_table import PartitionTable, table_bytes
-from hpbroker.server import scheduling
-from hpbroker.server.ring import Ring, ring_bytes
+from hpbroker.server.multiproc.metadata_snapshot import MetadataSnapshot, snapshot_bytes
+from hpbroker.server.multiproc.partition_table import PartitionTable, table_bytes
+from hpbroker.server.multiproc import wakeups
+from hpbroker.server.multiproc.ring import Ring, ring_bytes
 
 log = logging.getLogger(__name__)
 
@@ -247,19 +247,8 @@ class Topology:
         self.control[self._processor_word(p, 1)] = 1 if parked else 0
 
     # wake-ups ---------------------------------------------------------------------------------
-    @staticmethod
-    def wake(efd: int) -> None:
-        try:
-            os.eventfd_write(efd, 1)
-        except BlockingIOError:  # counter saturated: the reader is awake anyway
-            pass
-
-    @staticmethod
-    def drain(efd: int) -> None:
-        try:
-            os.eventfd_read(efd)
-        except BlockingIOError:
-            pass
+    wake = staticmethod(wakeups.wake)
+    drain = staticmethod(wakeups.drain)
 
     def unlink(self) -> None:
         """Supervisor, at shutdown: remove the names; mappings die with the processes."""
@@ -268,127 +257,3 @@ class Topology:
                 os.unlink(path)
             except FileNotFoundError:
                 pass
-
-
-def tell_ready(ready_fd: int | None) -> None:
-    """A child process, once it serves: one byte on the pipe the supervisor waits on at start-up
-    (a restarted child's supervisor no longer reads it, hence the ignored error)."""
-    if ready_fd is None:
-        return
-    try:
-        os.write(ready_fd, b"r")
-    except OSError:
-        pass
-    os.close(ready_fd)
-
-
-class WakeBatcher:
-    """Wake peer processes once per event-loop pass, not once per record: an eventfd write that
-    wakes a sleeping process costs several microseconds (the top cost in a profile before
-    batching). ``wake(i)`` schedules a flush at the end of this pass; ``add(i)`` only records,
-    for callers that flush themselves.
-
-    Who may touch: the event loop of the process that owns it.
-    """
-
-    def __init__(self, loop, efds):
-        self.loop = loop
-        self.efds = efds
-        self.pending: set[int] = set()
-        self.scheduled = False
-
-    def add(self, i: int) -> None:
-        self.pending.add(i)
-
-    def wake(self, i: int) -> None:
-        self.pending.add(i)
-        if not self.scheduled:
-            self.scheduled = True
-            self.loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        self.scheduled = False
-        efds = self.efds
-        while self.pending:
-            Topology.wake(efds[self.pending.pop()])
-
-
-
-class SafetyPeriod:
-    """The period of a child's safety tick (the drain that catches an answer or request whose
-    wake-up never came, and the checks that ride on it): ``busy_s`` while work flows or waits,
-    doubling up to ``idle_s`` after each tick that found the process idle. A wake-up costs a
-    sleeping process ~100-200 µs of CPU on a VM, so an idle 2/2 broker ticking at 20 Hz in
-    every child spent ~15 ms of CPU a second on nothing (tuning.md, "Idle wake-ups"); the
-    wake-up protocol itself never depends on the tick.
-
-    ``next(activity, waiting)``: ``activity`` is a counter the owner bumps per request or
-    answer it handled; ``waiting`` is true while something is in flight (then a lost wake-up
-    must still cost at most ``busy_s``). Returns the delay to the next tick. When work arrives
-    while the period is backed off, the tick is re-armed (``backed_off``, ``snap_back``;
-    SafetyTick does both).
-
-    Who may touch: the event loop of the process that owns it.
-    """
-
-    def __init__(self, busy_s: float, idle_s: float):
-        self.busy_s, self.idle_s = busy_s, idle_s
-        self.period = busy_s
-        self._seen = -1
-
-    def next(self, activity: int, waiting: bool) -> float:
-        if waiting or activity != self._seen:
-            self.period = self.busy_s
-        else:
-            self.period = min(self.period * 2, self.idle_s)
-        self._seen = activity
-        return self.period
-
-    def backed_off(self) -> bool:
-        """Is the next tick further away than ``busy_s``? Then work that arrives now should
-        bring it closer (``snap_back``): under a new load a lost wake-up must cost at most
-        ``busy_s``, and adaptive scheduling (server/scheduling.py) should see the load within
-        one busy period, not after the idle second the last tick chose."""
-        return self.period > self.busy_s
-
-    def snap_back(self) -> float:
-        """The owner re-arms its tick ``busy_s`` from now; returns that delay."""
-        self.period = self.busy_s
-        return self.period
-
-
-class SafetyTick:
-    """A child's safety tick on its event loop: ``callback`` runs after SafetyPeriod's delay,
-    again and again (the callback ends with ``again``), and comes back to the busy period at
-    once when work arrives while it has backed off (``work_arrived``). Under a new load a lost
-    wake-up then costs at most ``busy_s`` again, and adaptive scheduling (server/scheduling.py,
-    which looks at the load at this tick) measures the new load from its start, not diluted
-    over the idle second before it.
-
-    Who may touch: the event loop of the process that owns it.
-    """
-
-    def __init__(self, busy_s: float, idle_s: float):
-        self.period = SafetyPeriod(busy_s, idle_s)
-        self.loop = self.callback = self._handle = None
-
-    def start(self, loop, callback) -> None:
-        self.loop, self.callback = loop, callback
-        self._handle = loop.call_later(self.period.busy_s, callback)
-
-    def again(self, activity: int, waiting: bool) -> None:
-        """At the end of each run of the callback: the next run after SafetyPeriod's delay
-        (one timer, even if work arrived and brought it closer during this run)."""
-        self._handle.cancel()
-        self._handle = self.loop.call_later(self.period.next(activity, waiting), self.callback)
-
-    def work_arrived(self) -> None:
-        """A request (processor) or a wake-up (handler): cheap unless the tick had backed off."""
-        if self.period.backed_off() and self._handle is not None:
-            self._handle.cancel()
-            scheduling.restart_window()
-            self._handle = self.loop.call_later(self.period.snap_back(), self.callback)
-
-    def stop(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()

@@ -9,7 +9,7 @@ import contextlib
 from hpbroker.records import batch
 from hpbroker.records.builder import build_batch
 from hpbroker.records.records import iter_batch_records
-from hpbroker.server.processor_broker import _ReadView
+from hpbroker.server.multiproc.processor_broker import _ReadView
 from hpbroker.storage import PartitionLog
 from hpbroker.storage.cleaner import clean_log
 from hpbroker.storage.config import LogConfig

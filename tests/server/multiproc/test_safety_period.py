@@ -1,8 +1,8 @@
-"""The safety tick's period (topology.SafetyPeriod): short while work flows or waits, doubling
+"""The safety tick's period (wakeups.SafetyPeriod): short while work flows or waits, doubling
 to the idle period once ticks find nothing new."""
 from __future__ import annotations
 
-from hpbroker.server.topology import SafetyPeriod
+from hpbroker.server.multiproc.wakeups import SafetyPeriod
 
 
 def test_period_backs_off_when_idle_and_snaps_back_on_work():

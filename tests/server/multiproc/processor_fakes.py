@@ -7,9 +7,9 @@ import time
 
 from hpbroker import protocol
 from hpbroker.server.connection import LARGE_READ_BUFFER
-from hpbroker.server.processor import ProcessorConnection, ProcessorServer
-from hpbroker.server.ring import Ring, ring_bytes
-from hpbroker.server.routing import owner
+from hpbroker.server.multiproc.processor import ProcessorConnection, ProcessorServer
+from hpbroker.server.multiproc.ring import Ring, ring_bytes
+from hpbroker.server.multiproc.routing import owner
 
 HANDLERS = 2
 

@@ -1,6 +1,7 @@
-"""The byte-level Produce split and join (server/produce_split.py) against the generic path
-(routing.split_by_owner / join_responses and the codecs): the same bytes for random requests
-and answers of every version served, and None, never a wrong answer, for anything malformed."""
+"""The byte-level Produce split and join (server/multiproc/produce_split.py) against the generic
+path (routing.split_by_owner / join_responses and the codecs): the same bytes for random requests
+and answers of every version served, and None, never a wrong answer, for anything malformed; and
+``routing.cut_by_owner``, the one place both routing paths cut a request, taking either."""
 from __future__ import annotations
 
 import random
@@ -8,8 +9,9 @@ import random
 import pytest
 
 from hpbroker import protocol
-from hpbroker.server import produce_split
-from hpbroker.server.routing import join_responses, owners_of, partition_order, route_for, split_by_owner
+from hpbroker.server.multiproc import produce_split
+from hpbroker.server.multiproc import routing
+from hpbroker.server.multiproc.routing import join_responses, owners_of, partition_order, route_for, split_by_owner
 
 SPLIT = route_for(0).split
 
@@ -96,3 +98,44 @@ def test_anything_unexpected_takes_the_generic_path():
     for cut in range(8, len(answer)):
         short = (cut - 4).to_bytes(4, "big") + answer[4:cut]
         assert produce_split.join(order, 8, 77, [short]) is None
+
+
+@pytest.mark.parametrize("version", range(3, 9))
+def test_cut_by_owner_cuts_on_bytes_and_falls_back_to_the_codecs(version, monkeypatch):
+    rng = random.Random(100 + version)
+    for _ in range(100):
+        request = _request(rng)
+        frame = _frame(version, request)
+        header, offset = protocol.decode_request_header(frame)
+        handlers = rng.choice([1, 2, 3])
+        on_bytes = routing.cut_by_owner(header, frame, offset, SPLIT, handlers)
+        with monkeypatch.context() as m:
+            m.setattr(produce_split, "scan", lambda *a: None)  # a Produce the byte walk doubts
+            decoded = routing.cut_by_owner(header, frame, offset, SPLIT, handlers)
+        assert on_bytes.owners == decoded.owners
+        if handlers == 1:
+            assert on_bytes.owners == [0] and on_bytes.parts is None
+        if on_bytes.parts is None:
+            assert decoded.parts is None and len(on_bytes.owners) <= 1
+            continue
+        assert isinstance(on_bytes.order, produce_split.Order)
+        assert on_bytes.order.as_request() == decoded.order
+        assert {h: b"".join(bytes(c) for c in p) for h, p in on_bytes.parts.items()} == {
+            h: b"".join(bytes(c) for c in p) for h, p in decoded.parts.items()}
+
+
+def test_cut_by_owner_of_another_partitioned_request():
+    request = {"replica_id": -1, "isolation_level": 0, "topics": [
+        {"name": t, "partitions": [{"partition_index": i, "current_leader_epoch": -1, "timestamp": -1}
+                                   for i in range(4)]} for t in ("a", "b")]}
+    frame = memoryview(b"".join(protocol.encode_request_parts(2, 7, 9, "c", request)))
+    header, offset = protocol.decode_request_header(frame)
+    split = route_for(2).split
+    cut = routing.cut_by_owner(header, frame, offset, split, 2)
+    assert sorted(cut.owners) == [0, 1] and set(cut.parts) == {0, 1}
+    for h, parts in cut.parts.items():
+        part = b"".join(bytes(c) for c in parts)
+        _, at = protocol.decode_request_header(part)
+        sub = protocol.decode_request(2, 7, part, at)
+        assert all(routing.owner(t["name"], p["partition_index"], 2) == h for t in sub["topics"] for p in t["partitions"])
+    assert cut.order == partition_order(protocol.decode_request(2, 7, frame, offset), split)

@@ -32,7 +32,7 @@ Publication: the producer writes the record, then stores ``tail``; the consumer 
 then the record, and stores ``head`` when it no longer needs the bytes. Wake-ups: after storing
 ``tail`` the producer loads ``head``; if it equals the old tail the consumer had drained the ring
 and may be asleep, so ``try_push`` returns WAKE and the caller writes the consumer's eventfd.
-Symmetrically ``release`` reports a waiting producer. The compiled twin (cython/server/_cring.pyx)
+Symmetrically ``release`` reports a waiting producer. The compiled twin (cython/server/multiproc/_cring.pyx)
 does these loads and stores with C11 atomics; this twin relies on CPython storing an aligned
 8-byte memoryview item with one move (a memcpy of the word), which holds on x86-64 and aarch64;
 not on ``struct.pack_into``, which zero-fills the field first. Both ends also drain on
@@ -40,7 +40,7 @@ a slow timer, so a lost wake-up costs latency, never a stuck request.
 
 Crash story: nothing in a ring is durable. A record becomes visible only when ``tail`` moves
 past it, so a producer killed mid-write leaves no torn record. A restarted consumer re-reads
-``head``; the broker discards what a dead peer left (see server/topology.py).
+``head``; the broker discards what a dead peer left (see server/multiproc/topology.py).
 
 Who may touch: exactly one producer process and one consumer process per ring; within each,
 the event loop thread only.

@@ -6,9 +6,9 @@ import logging
 import pytest
 
 from hpbroker.config import BrokerConfig
-from hpbroker.server import supervisor as supervisor_module
-from hpbroker.server import topology
-from hpbroker.server.topology import (
+from hpbroker.server.multiproc import supervisor as supervisor_module
+from hpbroker.server.multiproc import topology
+from hpbroker.server.multiproc.topology import (
     MIN_REQUEST_RING_BYTES, RESPONSE_RING_BYTES, SharedMemoryTooSmall, plan_request_ring_bytes,
 )
 

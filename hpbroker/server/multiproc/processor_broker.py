@@ -5,7 +5,7 @@ Fetch itself (their ROUTE), with the same handler modules the other topologies r
 ``Broker`` (broker/interface.py) made of what a processor can know and do:
 
 - ``metadata``: a MetadataCache over the topic registry the controller published, re-read from
-  its snapshot in shared memory (server/metadata_snapshot.py) whenever the metadata generation
+  its snapshot in shared memory (server/multiproc/metadata_snapshot.py) whenever the metadata generation
   there moved (``refresh``);
 - ``replica_manager`` (``ReaderReplicaManager``): it leads no partition for writing
   (``partition`` is None: the handlers own them), and reads every partition whose owner
@@ -34,7 +34,7 @@ from hpbroker.controller.forwarding import ForwardingController
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
 from hpbroker.metadata.topic_configs import TopicConfigCache
 from hpbroker.replication.purgatory import Purgatory
-from hpbroker.server.routing import owner
+from hpbroker.server.multiproc.routing import owner
 from hpbroker.storage import OffsetOutOfRange
 from hpbroker.storage.log import ReadResult
 from hpbroker.storage.reader import PartitionLogReader
@@ -47,7 +47,7 @@ def _owns_none(topic: str, partition: int) -> bool:
 class _ReadView:
     """``partition.log`` for the Fetch handler: reads bounded by the published offsets, and
     kept off segment files the owner is replacing (the table's rewrite counter, a seqlock:
-    server/partition_table.py)."""
+    server/multiproc/partition_table.py)."""
     __slots__ = ("reader", "log_start_offset", "high_watermark", "log_end_offset", "rewrites")
 
     def __init__(self, reader, log_start_offset, high_watermark, log_end_offset, rewrites):

@@ -5,14 +5,15 @@ cut requests by owner and join the owners' answers.
 - ``PROCESSOR``: the processor answers it itself (ApiVersions, Metadata, FindCoordinator,
   DescribeCluster, DescribeLogDirs, ACLs) against its broker view; what only the controller
   may do (creating an auto-created topic, or __consumer_offsets on the first FindCoordinator)
-  that view asks of the controller through the ring (server/processor_view.py).
+  that view asks of the controller through the ring (server/multiproc/processor_broker.py).
 - ``FETCH``: the processor serves it from the segment files (PartitionLogReader + sendfile),
   below the high watermarks published in the partition table.
-- ``PARTITIONED``: split by owning handler. Each handler gets a sub-request holding only the
-  topics and partitions it owns (``split_by_owner``: the processor re-encodes it around views of
-  the original record batches, so each record byte is copied once, into one ring); the processor
-  joins the partial answers in request order (``Split`` names the fields that hold the topics
-  and partitions).
+- ``PARTITIONED``: split by owning handler, in one place (``cut_by_owner``). Each handler gets
+  a sub-request holding only the topics and partitions it owns: a Produce is cut on its bytes
+  (produce_split.py), anything else decoded and cut as dicts (``split_by_owner``) then
+  re-encoded around views of the original record batches, so each record byte is copied once,
+  into one ring; the processor joins the partial answers in request order (``Split`` names the
+  fields that hold the topics and partitions).
 - ``CONTROLLER``: forwarded whole to handler 0, which acts as the node's controller (topic
   registry changes, configs, producer ids).
 - ``GROUP``: forwarded whole to the handler owning the group's ``__consumer_offsets``
@@ -42,13 +43,14 @@ from __future__ import annotations
 
 import struct
 import zlib
+from typing import NamedTuple
 
-from hpbroker.broker.routes import (  # noqa: F401  (the kinds, for the routing code)
-    CONTROLLER, EVERY, FETCH, GROUP, GROUPS, PARTITIONED, PROCESSOR, GroupSplit, Route, Split,
-)
+from hpbroker import protocol
+from hpbroker.broker.routes import GroupSplit, Route, Split
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.coordinator.records import partition_for
 from hpbroker.handlers import REGISTRY
+from hpbroker.server.multiproc import produce_split
 
 CONTROLLER_HANDLER = 0
 PRODUCE = 0
@@ -136,6 +138,39 @@ def split_by_owner(request: dict, split: Split, handlers: int) -> dict[int, dict
         out[h] = dict(request)
         out[h][split.req_topics] = topics
     return out
+
+
+class Cut(NamedTuple):
+    """A per-partition request cut by owning handler."""
+    owners: list[int]  # distinct owning handlers, in first-seen order
+    parts: dict[int, list] | None  # handler -> its sub-request as chunks of a frame; None: one owner
+    order: object  # what joining the answers needs (produce_split.Order, or partition_order's)
+
+
+def cut_by_owner(header, frame, offset: int, split: Split, handlers: int) -> Cut:
+    """The one place a PARTITIONED request (``frame`` without its size prefix, its body at
+    ``offset``) is cut by owner, for both ways a processor takes a frame (``route``, and
+    ``route_slot`` for a large Produce received straight into a ring record). A Produce the
+    broker serves is cut on its bytes (produce_split.py); anything else, or a Produce that walk
+    doubts, is decoded, cut as dicts (``split_by_owner``) and each part encoded around views of
+    the frame's record batches. Raises ProtocolError if the body does not decode."""
+    if handlers == 1:
+        return Cut([0], None, None)
+    api_key, version = header.api_key, header.api_version
+    if api_key == PRODUCE and version in produce_split.VERSIONS:
+        layout = produce_split.scan(frame, offset)
+        if layout is not None:
+            owners = produce_split.owners(layout, handlers)
+            if len(owners) < 2:
+                return Cut(owners, None, None)
+            return Cut(owners, produce_split.split(frame, offset, layout, handlers), produce_split.order_of(layout))
+    request = protocol.decode_request(api_key, version, frame, offset)
+    owners = owners_of(request, split, handlers)
+    if len(owners) < 2:
+        return Cut(owners, None, None)
+    parts = {h: protocol.encode_request_parts(api_key, version, header.correlation_id, header.client_id, sub)
+             for h, sub in split_by_owner(request, split, handlers).items()}
+    return Cut(owners, parts, partition_order(request, split))
 
 
 def partition_order(request: dict, split: Split) -> dict:

@@ -2,14 +2,14 @@
 
 A processor that gets a Produce naming partitions of several handlers sends each handler the
 part of the request it owns, and joins their answers into one response in the request's order.
-The generic path (server/routing.py: decode into dicts, ``split_by_owner``, encode each part;
-decode each answer, ``join_responses``, encode) costs ~30 us a request with warm caches and two
-to four times that after the bulk copies of a busy broker; this module does the same by walking
-the bytes and gathering slices of them, for the versions the broker serves (3-8, none flexible).
+The generic path (server/multiproc/routing.py: decode into dicts, ``split_by_owner``, encode
+each part; decode each answer, ``join_responses``, encode) costs several times more per request;
+this module does the same by walking the bytes and gathering slices of them, for the versions
+the broker serves (3-8, none flexible). ``routing.cut_by_owner`` chooses between the two.
 Anything it does not expect (a length that does not add up, trailing bytes, a null array or
 record set, a topic name that is not UTF-8) makes it answer None, and the caller takes the
 generic path, which decodes everything and closes the connection if the request is broken.
-tests/server/test_produce_split.py checks both paths give the same bytes.
+tests/server/multiproc/test_produce_split.py checks both paths give the same bytes.
 
 Byte layouts (big-endian; Kafka's ProduceRequest/ProduceResponse.json, versions 3-8)::
 

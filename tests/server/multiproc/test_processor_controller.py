@@ -14,10 +14,10 @@ from hpbroker.config import BrokerConfig
 from hpbroker.controller.forwarding import VERSIONS, ForwardingController
 from hpbroker.handlers import REGISTRY
 from hpbroker.protocol.errors import ErrorCode
-from hpbroker.server import envelope as env
-from hpbroker.server.ring import Ring, ring_bytes
-from hpbroker.server.routing import CONTROLLER_HANDLER
-from tests.server.processor_fakes import HANDLERS, processor_server
+from hpbroker.server.multiproc import envelope as env
+from hpbroker.server.multiproc.ring import Ring, ring_bytes
+from hpbroker.server.multiproc.routing import CONTROLLER_HANDLER
+from tests.server.multiproc.processor_fakes import HANDLERS, processor_server
 
 
 class ControllerSide:

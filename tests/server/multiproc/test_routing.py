@@ -1,7 +1,8 @@
 """Routing table: ownership is stable, groups land where Kafka puts them, split answers join."""
 from hpbroker.handlers import REGISTRY
+from hpbroker.broker import routes
 from hpbroker.broker.routes import owned_request
-from hpbroker.server import routing
+from hpbroker.server.multiproc import routing
 
 
 def test_owner_is_stable_and_spreads():
@@ -31,9 +32,9 @@ def test_group_coordinators_spread_over_the_handlers():
     for group in ("abc", "consumer-group-with-a-long-name", ""):
         assert routing.group_owner(group, 50, 4) == routing.owner("__consumer_offsets", partition_for(group, 50), 4)
     assert {routing.group_owner(f"g{i}", 50, 2) for i in range(10)} == {0, 1}
-    assert routing.route_for(15).kind == routing.GROUPS  # DescribeGroups
-    assert routing.route_for(42).kind == routing.GROUPS  # DeleteGroups
-    assert routing.route_for(16).kind == routing.EVERY  # ListGroups
+    assert routing.route_for(15).kind == routes.GROUPS  # DescribeGroups
+    assert routing.route_for(42).kind == routes.GROUPS  # DeleteGroups
+    assert routing.route_for(16).kind == routes.EVERY  # ListGroups
 
 
 def test_split_groups_and_join_their_answers_in_request_order():
@@ -74,9 +75,9 @@ def test_join_every_concatenates_and_keeps_the_first_error():
 
 def test_metadata_and_find_coordinator_are_served_by_the_processor():
     # what only the controller may do (creating a topic) the processor's broker asks of it
-    # (tests/server/test_processor_controller.py); the request itself stays in the processor
-    assert routing.route_for(3).kind == routing.PROCESSOR
-    assert routing.route_for(10).kind == routing.PROCESSOR
+    # (tests/server/multiproc/test_processor_controller.py); the request itself stays in the processor
+    assert routing.route_for(3).kind == routes.PROCESSOR
+    assert routing.route_for(10).kind == routes.PROCESSOR
 
 
 def test_the_table_is_the_modules_declarations_with_no_default():
@@ -85,9 +86,9 @@ def test_the_table_is_the_modules_declarations_with_no_default():
     assert set(routing.ROUTES) == set(REGISTRY)
     for key, module in REGISTRY.items():
         assert routing.route_for(key) is module.ROUTE
-    assert routing.route_for(1).kind == routing.FETCH
-    assert routing.route_for(3).kind == routing.PROCESSOR
-    assert routing.route_for(18).kind == routing.PROCESSOR
+    assert routing.route_for(1).kind == routes.FETCH
+    assert routing.route_for(3).kind == routes.PROCESSOR
+    assert routing.route_for(18).kind == routes.PROCESSOR
     with pytest.raises(KeyError):
         routing.route_for(999)  # no default route: an API nobody declared is not routed
 
