@@ -25,7 +25,7 @@ while ``readable`` serves Fetch from the segment files).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Protocol
+from typing import TYPE_CHECKING, Mapping, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from hpbroker.broker.metadata_cache import MetadataCache
@@ -55,12 +55,14 @@ class ControllerError(Exception):
         self.message = message
 
 
+@runtime_checkable
 class ReadableLog(Protocol):
     def read(self, fetch_offset: int, max_bytes: int, *, upper_bound: int | None = None,
              min_one_batch: bool = True) -> ReadResult:
         """Whole batches from the one holding ``fetch_offset`` as file regions (sendfile)."""
 
 
+@runtime_checkable
 class ReadablePartition(Protocol):
     """What Fetch reads: the offsets the owner published and a log bounded by them."""
     topic: str
@@ -72,6 +74,7 @@ class ReadablePartition(Protocol):
     log: ReadableLog
 
 
+@runtime_checkable
 class ReplicaManager(Protocol):
     """The partitions this process holds. Who may touch: the event loop of its process."""
     fetch_purgatory: Purgatory
@@ -93,6 +96,7 @@ class ReplicaManager(Protocol):
         """Records were appended to ``topic``-``index``: wake whoever waits for them."""
 
 
+@runtime_checkable
 class Controller(Protocol):
     """Changes to the cluster's metadata. Each call completes when the change is in force on
     this node (every process of it that holds the topic has applied it); refusals raise
@@ -114,6 +118,7 @@ class Controller(Protocol):
         """A producer id never handed out before by this cluster (epoch 0)."""
 
 
+@runtime_checkable
 class Broker(Protocol):
     """What ``ctx.broker`` is. Who may touch: the event loop of the process serving the request."""
     config: BrokerConfig

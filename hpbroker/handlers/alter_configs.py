@@ -5,6 +5,7 @@ Unknown topic -> UNKNOWN_TOPIC_OR_PARTITION; unknown name or bad value -> INVALI
 read-only broker config -> INVALID_CONFIG; ``validate_only`` changes nothing.
 """
 from hpbroker.broker.interface import ControllerError
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import ConfigError, validate_broker_dynamic_configs, validate_topic_configs
 from hpbroker.protocol.errors import ErrorCode
@@ -25,7 +26,7 @@ async def _alter_broker(broker, configs, validate_only):
         await broker.controller.set_broker_configs(new)
 
 
-async def handle(ctx, request):
+async def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     validate_only = request.get("validate_only", False)
     out = []

@@ -8,6 +8,7 @@ to modulo that topic's partition count, so more partitions would move groups awa
 committed offsets (Kafka accepts it and loses them at the next restart). A disk that refuses the
 new partitions' files or the registry -> KAFKA_STORAGE_ERROR; the topic keeps its count."""
 from hpbroker.broker.interface import ControllerError
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.protocol.errors import ErrorCode
@@ -18,7 +19,7 @@ MIN_VERSION, MAX_VERSION = 0, 1
 ROUTE = Route(CONTROLLER)
 
 
-async def handle(ctx, request):
+async def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     results = []
     for t in request["topics"]:

@@ -12,6 +12,7 @@ num_partitions / replication_factor -1 (v4+) take the broker defaults.
 from collections import Counter
 
 from hpbroker.broker.interface import ControllerError
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import ConfigError, validate_topic_configs
 from hpbroker.metadata.topics import InvalidTopic, validate_topic_name
@@ -72,7 +73,7 @@ def _check(broker, t):
     return name, num_partitions, configs
 
 
-async def handle(ctx, request):
+async def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     counts = Counter(t["name"] for t in request["topics"])
     results = []

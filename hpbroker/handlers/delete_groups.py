@@ -9,6 +9,7 @@ what it appended.
 """
 import logging
 
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUPS, GroupSplit, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
@@ -22,7 +23,7 @@ ROUTE = Route(GROUPS, groups=GroupSplit("groups_names", "results"))
 
 
 @starts_coordinator
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     coordinator = ctx.broker.group_coordinator
     results = []
     for group_id in request["groups_names"]:

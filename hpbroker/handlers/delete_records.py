@@ -6,6 +6,7 @@ low_watermark is the new log start offset. Internal topics -> INVALID_TOPIC_EXCE
 "Cannot delete records of internal topic"): ``__consumer_offsets`` is the groups' state, trimmed
 by its coordinators' own compaction.
 """
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
@@ -16,7 +17,7 @@ ROUTE = Route(PARTITIONED, Split("topics", "name", "partitions", "partition_inde
                                "topics", "name", "partitions"))
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     rm = ctx.broker.replica_manager
     topics = []
     for t in request["topics"]:

@@ -4,6 +4,7 @@
 tools refuse it too). Parked fetches on the deleted partitions are woken and answer
 UNKNOWN_TOPIC_OR_PARTITION."""
 from hpbroker.broker.interface import ControllerError
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
@@ -13,7 +14,7 @@ MIN_VERSION, MAX_VERSION = 0, 3
 ROUTE = Route(CONTROLLER)
 
 
-async def handle(ctx, request):
+async def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     results = []
     enabled = broker.config.get("delete.topic.enable")

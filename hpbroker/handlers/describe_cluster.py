@@ -5,6 +5,7 @@ EndpointType (v1) 1 = brokers is the only kind a broker describes (2 = controlle
 KRaft controller's listener): UNSUPPORTED_ENDPOINT_TYPE otherwise, as Kafka's brokers answer.
 Asked for its authorized operations, the cluster has all of them (broker/authorized.py).
 """
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.broker import authorized
 from hpbroker.protocol.errors import ErrorCode
@@ -16,7 +17,7 @@ ROUTE = Route(PROCESSOR)
 BROKERS = 1
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     broker, metadata = ctx.broker, ctx.broker.metadata
     endpoint_type = request.get("endpoint_type", BROKERS)
     answer = {"throttle_time_ms": 0, "error_code": 0, "error_message": None, "endpoint_type": endpoint_type,

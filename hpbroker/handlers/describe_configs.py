@@ -5,6 +5,7 @@ STATIC_BROKER_CONFIG / DYNAMIC_BROKER_CONFIG when the broker property behind it 
 DEFAULT_CONFIG. A missing topic -> UNKNOWN_TOPIC_OR_PARTITION; another broker id ->
 INVALID_REQUEST; other resource types -> INVALID_REQUEST.
 """
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import (
     BROKER_CONFIGS,
@@ -69,7 +70,7 @@ def broker_configs(broker, keys, include_synonyms):
     return out
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     include_synonyms = request.get("include_synonyms", False)
     results = []

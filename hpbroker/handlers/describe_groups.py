@@ -4,6 +4,7 @@ As Kafka's GroupMetadata.summary: members' metadata and assignments only when St
 they are being replaced); an unknown group is described as Dead with no error. Authorized
 operations, when asked (v3+), are all a group supports (broker/authorized.py).
 """
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUPS, GroupSplit, Route
 from hpbroker.coordinator.state import GroupState
 from hpbroker.broker import authorized
@@ -42,6 +43,6 @@ def _describe(ctx, group_id, operations=authorized.NOT_REQUESTED):
 
 
 @starts_coordinator
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     ops = authorized.operations(request.get("include_authorized_operations", False), authorized.GROUP)
     return {"throttle_time_ms": 0, "groups": [_describe(ctx, g, ops) for g in request["groups"]]}

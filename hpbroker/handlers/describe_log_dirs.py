@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage.segment import LOG_SUFFIX
@@ -33,7 +34,7 @@ _SEGMENT_STEM = 20  # digits of a segment file's base offset (storage/segment.py
 _INT64_MAX = (1 << 63) - 1
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     topics = broker.metadata.topics
     wanted = _wanted(request.get("topics"), topics)

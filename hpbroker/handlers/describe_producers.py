@@ -8,6 +8,7 @@ appended, the largest timestamp of its last batch; coordinator epoch and the sta
 an open transaction are -1, since there are no transactions. In the multi-process mode each
 handler answers for the partitions it owns and the processor joins the answers.
 """
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.protocol.errors import ErrorCode
 
@@ -17,7 +18,7 @@ ROUTE = Route(PARTITIONED, Split("topics", "name", "partition_indexes", None,
                                "topics", "name", "partitions"))
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     rm = ctx.broker.replica_manager
     topics = []
     for t in request["topics"]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import FETCH, Route
 from hpbroker.protocol import ExternalBytes
 from hpbroker.protocol.errors import ErrorCode
@@ -128,7 +129,7 @@ def _response(topics):
     return {"throttle_time_ms": 0, "error_code": 0, "session_id": 0, "responses": topics}
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     if request.get("session_epoch", -1) > 0:
         # we never grant sessions, so an incremental fetch names a session we do not have
         return {"throttle_time_ms": 0, "error_code": ErrorCode.FETCH_SESSION_ID_NOT_FOUND,

@@ -12,6 +12,7 @@ clients treat as fatal (librdkafka's init_transactions fails at once with it, th
 throws): with COORDINATOR_NOT_AVAILABLE, which they retry, a transactional producer waited
 forever ("Timed out ... retry call to resume"). Any other key_type: INVALID_REQUEST, as Kafka.
 """
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.protocol.errors import ErrorCode
@@ -27,7 +28,7 @@ NO_TRANSACTIONS = ("hpbroker does not support transactions (no transaction coord
                    "use a producer without transactional.id")
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     key_type = request.get("key_type", GROUP)
     if key_type == TRANSACTION:
         return {"throttle_time_ms": 0, "error_code": ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,

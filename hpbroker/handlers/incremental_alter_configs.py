@@ -22,6 +22,7 @@ UNKNOWN_TOPIC_OR_PARTITION. ``validate_only`` checks everything and changes noth
 from __future__ import annotations
 
 from hpbroker.broker.interface import ControllerError
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import (
     BROKER_CONFIGS, TOPIC_CONFIGS, TYPE_LIST, ConfigError, validate_broker_dynamic_configs,
@@ -107,7 +108,7 @@ async def _alter_broker(broker, name: str, ops, validate_only: bool) -> tuple[in
     return 0, None
 
 
-async def handle(ctx, request):
+async def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     validate_only = request.get("validate_only", False)
     resources = request["resources"]

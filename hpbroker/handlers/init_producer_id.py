@@ -11,6 +11,7 @@ not supported yet: a transactional id is refused with INVALID_REQUEST, since thi
 transaction coordinator.
 """
 from hpbroker.broker.interface import ControllerError
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.protocol.errors import ErrorCode
 
@@ -19,7 +20,7 @@ MIN_VERSION, MAX_VERSION = 0, 4
 ROUTE = Route(CONTROLLER)
 
 
-async def handle(ctx, request):
+async def handle(ctx: RequestContext, request: dict):
     if request.get("transactional_id") is not None:
         return {"throttle_time_ms": 0, "error_code": ErrorCode.INVALID_REQUEST, "producer_id": -1, "producer_epoch": -1}
     try:

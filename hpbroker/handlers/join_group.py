@@ -4,6 +4,7 @@ The shard decides (MEMBER_ID_REQUIRED round on v4+, INVALID_SESSION_TIMEOUT, INC
 PROTOCOL, UNKNOWN_MEMBER_ID, ...); a join that must wait for the other members is parked as a
 future and answered when the rebalance completes, without holding the event loop.
 """
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUP, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
@@ -14,7 +15,7 @@ ROUTE = Route(GROUP, group_field="group_id")
 
 
 @starts_coordinator
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     coordinator = ctx.broker.group_coordinator
     shard = coordinator.shard_for(request["group_id"])
     if shard is None:

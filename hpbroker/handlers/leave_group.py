@@ -3,6 +3,7 @@
 v0-2 name one member (errors top-level); v3+ a batch of (member_id, group_instance_id) with an
 error per member (KIP-345).
 """
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUP, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
@@ -13,7 +14,7 @@ ROUTE = Route(GROUP, group_field="group_id")
 
 
 @starts_coordinator
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     group_id = request["group_id"]
     if ctx.api_version >= 3:
         leaving = [(m["member_id"], m.get("group_instance_id")) for m in request["members"]]

@@ -11,6 +11,7 @@ GroupCoordinator.unloaded), the answer lists the groups it has and says
 COORDINATOR_LOAD_IN_PROGRESS, as Kafka's coordinator does while it loads one: the list is not
 the whole of it, and a client retries.
 """
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import EVERY, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
@@ -23,7 +24,7 @@ GROUP_TYPE = "classic"
 
 
 @starts_coordinator
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     coordinator = ctx.broker.group_coordinator
     if not coordinator.started:  # no __consumer_offsets yet, so no group either
         return {"throttle_time_ms": 0, "error_code": 0, "groups": []}

@@ -10,6 +10,7 @@ brokers answer both whatever the request version (clients gate them at v7 and v8
 sends -3 at any version the broker has), so they are answered here too. Found offsets at or
 above the high watermark are not given out (offset and timestamp -1), as Kafka filters them.
 """
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.protocol.errors import ErrorCode
 
@@ -40,7 +41,7 @@ def _lookup(partition, timestamp):
     return ts, max(offset, partition.log_start_offset)
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     rm = ctx.broker.replica_manager
     topics = []
     for t in request["topics"]:

@@ -14,6 +14,7 @@ import logging
 
 from hpbroker.broker import authorized
 from hpbroker.broker.interface import ControllerError
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.metadata.topics import InvalidTopic, validate_topic_name
 from hpbroker.protocol.errors import ErrorCode
@@ -50,7 +51,7 @@ def _error_entry(name, code):
     return {"error_code": code, "name": name, "is_internal": False, "partitions": []}
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     metadata = broker.metadata
     requested = request.get("topics")

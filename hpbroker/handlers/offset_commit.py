@@ -13,6 +13,7 @@ it appended).
 """
 import logging
 
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUP, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.storage.write_failures import warn_storage_failure
@@ -26,7 +27,7 @@ ROUTE = Route(GROUP, group_field="group_id")
 
 
 @starts_coordinator
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     coordinator = ctx.broker.group_coordinator
     shard = coordinator.shard_for(request["group_id"])
     if shard is None:

@@ -12,6 +12,7 @@ cannot be written (a full disk) the answer is NOT_COORDINATOR and no offset is g
 """
 import logging
 
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUP, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
@@ -25,7 +26,7 @@ ROUTE = Route(GROUP, group_field="group_id")
 
 
 @starts_coordinator
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     topics = ctx.broker.metadata.topics
     asked = [(t["name"], p["partition_index"]) for t in request["topics"] for p in t["partitions"]]
     errors = {}

@@ -3,6 +3,7 @@
 Any group state. A partition without a commit answers offset -1 with error 0; v2+ topics null
 means every committed partition of the group; the leader epoch (v5+) is the committed one or -1.
 """
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUP, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
@@ -13,7 +14,7 @@ ROUTE = Route(GROUP, group_field="group_id")
 
 
 @starts_coordinator
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     group_id = request["group_id"]
     topics = request["topics"]
     wanted = None if topics is None else [(t["name"], t["partition_indexes"]) for t in topics]

@@ -20,7 +20,7 @@ would stop the broker.
 """
 import logging
 
-from hpbroker.broker.request import CloseConnection
+from hpbroker.broker.request import CloseConnection, RequestContext
 from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.storage.write_failures import warn_storage_failure
 from hpbroker.metadata.topics import INTERNAL_TOPICS
@@ -48,7 +48,7 @@ def _failed(index, code, message=None, record_errors=()):
                 {"batch_index": i, "batch_index_error_message": m} for i, m in record_errors]}
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     topics = broker.metadata.topics
     rm = broker.replica_manager

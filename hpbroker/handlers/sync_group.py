@@ -3,6 +3,7 @@
 In CompletingRebalance a member's SyncGroup is parked until the leader's arrives; the leader's
 completes the generation (Stable) and persists the group's metadata record.
 """
+from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUP, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
@@ -13,7 +14,7 @@ ROUTE = Route(GROUP, group_field="group_id")
 
 
 @starts_coordinator
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     coordinator = ctx.broker.group_coordinator
     shard = coordinator.shard_for(request["group_id"])
     if shard is None:

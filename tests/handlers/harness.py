@@ -24,10 +24,12 @@ def _bytes_of(chunk) -> bytes:
 
 
 class BrokerHarness:
-    def __init__(self, log_dir, config: dict | None = None, node: Node = NODE):
+    def __init__(self, log_dir, config: dict | None = None, node: Node = NODE, controller: bool = True):
+        """``controller=False``: a broker that is not the controller (as a handler process
+        other than handler 0)."""
         self.loop = asyncio.new_event_loop()
         self.config = BrokerConfig({"log.dirs": str(log_dir), **(config or {})})
-        self.broker = LocalBroker(self.config, node)
+        self.broker = LocalBroker(self.config, node, controller=controller)
         self._correlation_id = 0
 
     # requests ---------------------------------------------------------------------------------
