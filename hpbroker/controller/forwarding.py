@@ -8,7 +8,7 @@ KIP-590, and creates auto-created topics with a CreateTopics request to it):
     delete_topic       DeleteTopics v3
     add_partitions     CreatePartitions v1
     set_topic_configs  AlterConfigs v1, a TOPIC resource (non-incremental: the overrides replaced)
-    set_broker_configs AlterConfigs v1, the BROKER resource ""
+    set_broker_configs AlterConfigs v1, this broker's BROKER resource (its id)
     next_producer_id   InitProducerId v1
 
 ``channel(api_key, api_version, body)`` sends one request to the controller and returns an
@@ -37,9 +37,10 @@ def _raise_if_failed(result: dict) -> None:
 
 
 class ForwardingController:
-    def __init__(self, channel, refresh):
+    def __init__(self, channel, refresh, broker_id: int):
         self.channel = channel
         self.refresh = refresh
+        self.broker_id = broker_id
 
     async def _ask(self, api_key: int, body: dict) -> dict:
         answer = await self.channel(api_key, VERSIONS[api_key], body)
@@ -67,7 +68,7 @@ class ForwardingController:
         await self._alter(RESOURCE_TOPIC, name, configs)
 
     async def set_broker_configs(self, configs: dict[str, str]) -> None:
-        await self._alter(RESOURCE_BROKER, "", configs)
+        await self._alter(RESOURCE_BROKER, str(self.broker_id), configs)
 
     async def _alter(self, resource_type: int, name: str, configs: dict[str, str]) -> None:
         answer = await self._ask(ALTER_CONFIGS, {

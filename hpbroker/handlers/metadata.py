@@ -38,9 +38,9 @@ def _topic_entry(metadata, info, operations=authorized.NOT_REQUESTED):
                 "partition_index": i,
                 "leader_id": state.leader,
                 "leader_epoch": state.leader_epoch,
-                "replica_nodes": list(state.replicas),
-                "isr_nodes": list(state.isr),
-                "offline_replicas": list(state.offline_replicas),
+                "replica_nodes": state.replicas,  # tuples: the encoder takes any sequence
+                "isr_nodes": state.isr,
+                "offline_replicas": state.offline_replicas,
             }
             for i, state in enumerate(metadata.partition_states(info))
         ],

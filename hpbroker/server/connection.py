@@ -480,16 +480,17 @@ class Connection:
         ``identified``: what ``request_path.identify`` said of it, if asked already."""
         seq = self._next_seq
         try:
-            ctx, result = request_path.serve(self.broker, frame, self.peer, None, identified)
+            ctx, answer = request_path.serve(self.broker, frame, self.peer, request_path.encode_parts, None,
+                                             identified)
         except Refused as refused:
             return self.refuse(refused)
         self._next_seq += 1
-        if type(result) is not dict and request_path.is_pending(result):
-            task = self.loop.create_task(result)
+        if type(answer) is list:  # answered at once, encoded
+            self._complete(seq, answer)
+        else:  # parked: a long-poll Fetch, a JoinGroup, a controller call
+            task = self.loop.create_task(answer)
             self._tasks.add(task)
             task.add_done_callback(lambda t, s=seq, c=ctx: self._finish_task(t, s, c))
-        else:
-            self._respond(seq, ctx, result)
 
     def refuse(self, refused: Refused) -> None:
         """A request the request path refused: close, or send the answer it gave instead."""
@@ -504,14 +505,7 @@ class Connection:
         if self.closed or task.cancelled():
             return
         try:
-            body = request_path.result_of(ctx, task)
-        except Refused as refused:
-            return self.close(refused.reason)
-        self._respond(seq, ctx, body)
-
-    def _respond(self, seq: int, ctx, body) -> None:
-        try:
-            parts = request_path.encode_parts(ctx, body)
+            parts = request_path.encode_parts(ctx, request_path.result_of(ctx, task))
         except Refused as refused:
             return self.close(refused.reason)
         self._complete(seq, parts)

@@ -47,12 +47,11 @@ class BrokerHarness:
 
     async def aserve(self, frame: bytearray, peer: str = "127.0.0.1:50000") -> dict | None:
         """Serve one raw request frame (without its size prefix) and decode the answer."""
-        ctx, result = request_path.serve(self.broker, frame, peer)
-        if request_path.is_pending(result):
-            task = asyncio.get_running_loop().create_task(result)
+        ctx, parts = request_path.serve(self.broker, frame, peer, request_path.encode_parts)
+        if request_path.pending(parts):
+            task = asyncio.get_running_loop().create_task(parts)
             await asyncio.wait([task])
-            result = request_path.result_of(ctx, task)
-        parts = request_path.encode_parts(ctx, result)
+            parts = request_path.encode_parts(ctx, request_path.result_of(ctx, task))
         if not parts:
             return None
         data = b"".join(_bytes_of(p) for p in parts)

@@ -202,20 +202,20 @@ class HandlerProcess:
             frame = bytearray(frame)  # small; its handler may keep it after the slot is freed
         reply = (p, conn_id, seq)
         try:
-            ctx, result = request_path.serve(self.broker, frame, self._peers[p],
+            ctx, answer = request_path.serve(self.broker, frame, self._peers[p], request_path.encode_frame,
                                              self._owned if kind == env.OWNED else None)
         except Refused as refused:
             log.warning("closing a request of api key %d v%d from processor %d: %s",
                         api_key, api_version, p, refused.reason)
             return self._push(reply, env.CLOSE)
-        if type(result) is not dict and request_path.is_pending(result):
-            task = self.loop.create_task(result)
+        if type(answer) is not bytes and answer is not None:  # parked: run it, answer when done
+            task = self.loop.create_task(answer)
             self._tasks.add(task)
             task.add_done_callback(lambda t, r=reply, c=ctx: self._finish(t, r, c))
             return
         if api_key not in (PRODUCE, LIST_OFFSETS):
             self.broker.replica_manager.publish_all()  # DeleteRecords, topic changes: log_start_offset may move
-        self._answer(reply, ctx, result)
+        self._answer(reply, answer)
 
     def _owned(self, api_key: int, request: dict) -> dict:
         """A part of a split request: the processor sent only our partitions; restricting again
@@ -228,27 +228,24 @@ class HandlerProcess:
         if task.cancelled():
             return
         try:
-            body = request_path.result_of(ctx, task)
+            frame = request_path.encode_frame(ctx, request_path.result_of(ctx, task))
         except Refused:
             return self._push(reply, env.CLOSE)
-        self._answer(reply, ctx, body)
+        self._answer(reply, frame)
 
-    def _answer(self, reply, ctx, body) -> None:
-        """Encode and push an answer; the controller first publishes a registry it changed."""
+    def _answer(self, reply, frame: bytes | None) -> None:
+        """Push an encoded answer (None: the protocol has none, as for acks=0 Produce); the
+        controller first publishes a registry it changed."""
         if self.is_controller and self.broker.controller.changed:
-            task = self.loop.create_task(self._answer_after_sync(reply, ctx, body))
+            task = self.loop.create_task(self._answer_after_sync(reply, frame))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
-        try:
-            frame = request_path.encode_frame(ctx, body)
-        except Refused:
-            return self._push(reply, env.CLOSE)
-        if frame is None:  # acks=0 Produce: the protocol has no response
+        if frame is None:
             return self._push(reply, env.NONE)
         self._push(reply, env.FRAME, frame)
 
-    async def _answer_after_sync(self, reply, ctx, body) -> None:
+    async def _answer_after_sync(self, reply, frame: bytes | None) -> None:
         """Controller: publish the new registry and wait until every handler applied it."""
         self.broker.controller.changed = False
         topo = self.topo
@@ -266,7 +263,7 @@ class HandlerProcess:
         else:
             log.warning("metadata generation %d not applied by every handler within %.0fs",
                         gen, METADATA_SYNC_TIMEOUT_S)
-        self._answer(reply, ctx, body)
+        self._answer(reply, frame)
 
     # responses --------------------------------------------------------------------------------
     def _push(self, reply, status: int, body: bytes = b"") -> None:

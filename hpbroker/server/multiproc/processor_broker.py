@@ -185,7 +185,7 @@ class ProcessorBroker:
         self.metadata = MetadataCache(node, topology.read_registry(self._registry_path))
         self._apply_broker_configs()
         self.replica_manager = ReaderReplicaManager(config, self.log_dirs, self.metadata, topology)
-        self.controller = ForwardingController(ask_controller, self.refresh)
+        self.controller = ForwardingController(ask_controller, self.refresh, node.node_id)
         self.group_coordinator = GroupCoordinator(config, self.metadata, self.replica_manager, self.controller,
                                                   owns=_owns_none)
 

@@ -34,10 +34,9 @@ class ControllerSide:
             frame = bytearray(view[env.REQUEST.size:])
             ring.release()
             self.seen.append((conn_id, api_key, version))
-            ctx, result = request_path.serve(self.broker, frame, "processor 0")
-            if request_path.is_pending(result):
-                result = await result
-            body = request_path.encode_frame(ctx, result)
+            ctx, body = request_path.serve(self.broker, frame, "processor 0", request_path.encode_frame)
+            if request_path.pending(body):
+                body = request_path.encode_frame(ctx, await body)
             self.server.resp_rings[CONTROLLER_HANDLER].try_push(env.RESPONSE.pack(conn_id, seq, env.FRAME, 0, 0), body)
         self.server._drain()
 
@@ -48,7 +47,7 @@ def sides(tmp_path):
     server.resp_rings = [Ring(mmap.mmap(-1, ring_bytes(1 << 16))) for _ in range(HANDLERS)]
     broker = LocalBroker(BrokerConfig({"log.dirs": str(tmp_path)}), Node(0, "localhost", 9092))
     refreshed = []
-    controller = ForwardingController(server.ask_controller, lambda: refreshed.append(1))
+    controller = ForwardingController(server.ask_controller, lambda: refreshed.append(1), broker.node.node_id)
     yield server, ControllerSide(server, broker), controller, refreshed
     broker.close()
 
