@@ -1,4 +1,4 @@
-"""One client connection: framing, dispatch to handlers, responses in request order, sendfile.
+"""One client connection: framing, the request path, responses in request order, sendfile.
 
 Theory of operation
 -------------------
