@@ -6,10 +6,10 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.hpbroker-installed
-BUILD_INPUTS := pyproject.toml setup.py $(shell find cython -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
+BUILD_INPUTS := pyproject.toml setup.py hpbroker/__init__.py $(shell find cython -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: install run test test-compiled test-pure test-multiproc bench clean
+.PHONY: install run test test-compiled test-pure test-multiproc bench docs clean
 
 install: $(STAMP)
 
@@ -25,16 +25,26 @@ run: install
 # The suite runs twice: with the compiled extensions (and a test asserting they are the ones
 # loaded), then with HPBROKER_PURE=1 selecting the pure-Python twins. A third pass runs the
 # integration tests (real clients) against the multi-process topology (2 processors, 2 handlers).
+# Tests marked `timing` (wall-clock delays, CPU seconds, wake-ups: figures a busy machine skews)
+# run apart, in test-timing, on a machine left to them.
 test: test-compiled test-pure test-multiproc
 
 test-compiled: install
-	$(PYTEST) -q --benchmark-skip tests
+	$(PYTEST) -q --benchmark-skip -m "not timing" tests
 
 test-pure: install
-	HPBROKER_PURE=1 $(PYTEST) -q --benchmark-skip tests
+	HPBROKER_PURE=1 $(PYTEST) -q --benchmark-skip -m "not timing" tests
 
 test-multiproc: install
-	HPBROKER_TEST_MODE=multiproc $(PYTEST) -q tests/integration
+	HPBROKER_TEST_MODE=multiproc $(PYTEST) -q -m "not timing" tests/integration
+
+.PHONY: test-timing
+test-timing: install
+	$(PYTEST) -q --benchmark-skip -m timing tests
+
+# docs/configuration.md, generated from the config definitions (a test fails when it is stale)
+docs: install
+	$(PY) -m hpbroker.configdef.doc
 
 bench: install
 	$(PYTEST) -q --benchmark-only --benchmark-columns=min,median,mean,ops,rounds tests/bench

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 from types import ModuleType
+
+from hpbroker import environment
 
 log = logging.getLogger(__name__)
 
-PURE = os.environ.get("HPBROKER_PURE", "") not in ("", "0")
+PURE = environment.flag("HPBROKER_PURE")
 
 #: compiled module name -> import error text, for every extension that failed to load
 FALLBACKS: dict[str, str] = {}

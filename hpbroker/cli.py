@@ -30,6 +30,7 @@ import os
 import signal
 import sys
 
+from hpbroker import __version__, environment
 from hpbroker.config import BrokerConfig, ConfigError, read_properties
 from hpbroker.server.connection_quotas import ConnectionLimits
 from hpbroker.server import eventloop, scheduling
@@ -57,6 +58,7 @@ def build_config(args: argparse.Namespace) -> BrokerConfig:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hpbroker", description="A broker that speaks Kafka's wire protocol.")
+    p.add_argument("--version", action="version", version=f"hpbroker {__version__}")
     p.add_argument("--host", default=None, help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="listen port (default 9092; 0 = any free port)")
     p.add_argument("--data-dir", default=None, help="log directory, Kafka's log.dirs (default ./data)")
@@ -73,7 +75,7 @@ def parser() -> argparse.ArgumentParser:
                         "adaptive: batch while a process moves bytes in bulk, normal otherwise; batch: a woken "
                         "broker process does not preempt a running task)")
     p.add_argument("--override", action="append", metavar="NAME=VALUE", help="set any broker property")
-    p.add_argument("--log-level", default=os.environ.get("HPBROKER_LOG_LEVEL", "INFO"))
+    p.add_argument("--log-level", default=environment.value("HPBROKER_LOG_LEVEL"))
     return p
 
 

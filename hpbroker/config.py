@@ -1,327 +1,45 @@
-"""Broker and topic configuration, with Kafka's property names.
+"""Broker and topic configuration, with Kafka's property names (definitions: hpbroker/configdef).
 
-Broker properties come from defaults, then ``--config server.properties``, then command-line
-flags (flags win). Topic configs (``retention.ms`` ...) default to a broker property
-(``log.retention.ms`` ...) and may be overridden per topic (CreateTopics, AlterConfigs).
-``DescribeConfigs`` reports each value with its source, as Kafka does.
+A broker property's value comes from, in rising precedence: its default, the properties file
+(``--config server.properties``) and command-line flags, the cluster-wide dynamic default
+(AlterConfigs on the broker resource ""), this broker's dynamic value (AlterConfigs on its id).
+Topic configs (``retention.ms`` ...) default to a broker property (``log.retention.ms`` ...)
+and may be overridden per topic (CreateTopics, AlterConfigs). ``DescribeConfigs`` reports each
+value with its source, as Kafka does.
 
-Who may touch: built once at start-up; ``BrokerConfig`` is then read-only except through
-AlterConfigs on the broker resource (dynamic configs, persisted with the topic registry).
+Two readings of a property: ``value()`` is what Kafka would report (every layer);
+``raw()``/``get()`` is what hpbroker runs with, which leaves out the dynamic layers of a property
+whose dynamic value has no effect here (``listeners``, ``num.io.threads``: configdef STATIC_ONLY).
+
+Who may touch: built once at start-up; afterwards only its dynamic layers change, replaced as a
+whole by AlterConfigs on the broker (persisted with the topic registry) or by a process following
+the registry the controller published.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from hpbroker.configdef import BROKER_CONFIGS, TOPIC_CONFIGS
+from hpbroker.configdef.checks import parse_connection_overrides
+from hpbroker.configdef.dynamic import (
+    DynamicConfigRefused, check_names, check_reconfiguration, check_values, definition,
+)
+from hpbroker.configdef.types import (
+    APPLIED, TYPE_BOOLEAN, TYPE_DOUBLE, TYPE_INT, TYPE_LIST, TYPE_LONG, TYPE_SHORT, TYPE_STRING, TYPE_UNKNOWN,
+    BrokerConfigDef, ConfigError, TopicConfigDef,
+)
+
+__all__ = [
+    "BROKER_CONFIGS", "TOPIC_CONFIGS", "BrokerConfig", "BrokerConfigDef", "ConfigError", "DynamicConfigRefused",
+    "TopicConfigDef", "parse_connection_overrides", "read_properties", "validate_broker_dynamic_configs",
+    "validate_topic_configs", "TYPE_BOOLEAN", "TYPE_DOUBLE", "TYPE_INT", "TYPE_LIST", "TYPE_LONG", "TYPE_SHORT",
+    "TYPE_STRING", "TYPE_UNKNOWN",
+]
 
 # DescribeConfigs config_source values (DescribeConfigsResponse.json)
 SOURCE_TOPIC_CONFIG = 1
 SOURCE_DYNAMIC_BROKER_CONFIG = 2
+SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG = 3
 SOURCE_STATIC_BROKER_CONFIG = 4
 SOURCE_DEFAULT_CONFIG = 5
-
-# ConfigType values (DescribeConfigs v3+)
-TYPE_BOOLEAN, TYPE_STRING, TYPE_INT, TYPE_SHORT, TYPE_LONG, TYPE_DOUBLE, TYPE_LIST = 1, 2, 3, 4, 5, 6, 7
-
-
-class ConfigError(ValueError):
-    """An invalid config name or value (Kafka error INVALID_CONFIG)."""
-
-
-def parse_named(d, name: str, value: str):
-    """``d.parse(value)``, the error naming the config it is about: a properties file or an
-    AlterConfigs call with several bad values must say which one."""
-    try:
-        return d.parse(value)
-    except ConfigError as exc:
-        raise ConfigError(f"{name}: {exc}") from None
-
-
-def _bool(v: str) -> bool:
-    s = str(v).strip().lower()
-    if s in ("true", "false"):
-        return s == "true"
-    raise ConfigError(f"{v!r} is not a boolean")
-
-
-def _int(v: str) -> int:
-    try:
-        return int(str(v).strip())
-    except ValueError:
-        raise ConfigError(f"{v!r} is not an integer") from None
-
-
-def _nonneg(v: str) -> int:
-    n = _int(v)
-    if n < 0:
-        raise ConfigError(f"{v!r} must be >= 0")
-    return n
-
-
-def _buffer_bytes(v: str) -> int:
-    """A socket buffer size: -1 for the kernel's own (autotuned) size, else at least 1 byte."""
-    n = _int(v)
-    if n < -1 or n == 0:
-        raise ConfigError(f"{v!r} must be -1 (the kernel's default) or > 0")
-    return n
-
-
-def parse_connection_overrides(v: str) -> list[tuple[str, int]]:
-    """max.connections.per.ip.overrides: ``host:count,host:count`` -> [(host, count)] (an IPv6
-    host in brackets or not: the count is after the last colon)."""
-    out = []
-    for entry in (e.strip() for e in str(v).split(",")):
-        if not entry:
-            continue
-        host, sep, count = entry.rpartition(":")
-        try:
-            n = int(count)
-        except ValueError:
-            n = -1
-        if not sep or not host or n < 0:
-            raise ConfigError(f"each entry is host:count with a count >= 0, got {entry!r}")
-        out.append((host.strip("[]"), n))
-    return out
-
-
-def _connection_overrides(v: str) -> str:
-    parse_connection_overrides(v)
-    return str(v)
-
-
-def _positive(v: str) -> int:
-    n = _int(v)
-    if n <= 0:
-        raise ConfigError(f"{v!r} must be > 0")
-    return n
-
-
-def _long_or_unlimited(v: str) -> int:
-    n = _int(v)
-    if n < -1:
-        raise ConfigError(f"{v!r} must be -1 (unlimited) or >= 0")
-    return n
-
-
-def _at_least(low: int) -> Callable[[str], int]:
-    def parse(v: str) -> int:
-        n = _int(v)
-        if n < low:
-            raise ConfigError(f"{v!r} must be >= {low}")
-        return n
-
-    return parse
-
-
-def _int_in(low: int, high: int, *also: int) -> Callable[[str], int]:
-    def parse(v: str) -> int:
-        n = _int(v)
-        if not low <= n <= high and n not in also:
-            raise ConfigError(f"{v!r} must be between {low} and {high}" + (f" or {also[0]}" if also else ""))
-        return n
-
-    return parse
-
-
-def _ratio(v: str) -> float:
-    try:
-        x = float(str(v).strip())
-    except ValueError:
-        raise ConfigError(f"{v!r} is not a number") from None
-    if not 0.0 <= x <= 1.0:
-        raise ConfigError(f"{v!r} must be between 0 and 1")
-    return x
-
-
-def _remote_storage(v: str) -> bool:
-    if _bool(v):
-        raise ConfigError("Tiered Storage functionality is disabled in the broker. "
-                          "Topic cannot be configured with remote log storage.")
-    return False
-
-
-def _throttled_replicas(v: str) -> str:
-    """Kafka's ThrottledReplicaListValidator: empty, ``*``, or ``partition:broker,...``."""
-    s = str(v).strip()
-    if s in ("", "*") or all(len(p.split(":")) == 2 and all(x.strip().isdigit() for x in p.split(":"))
-                             for p in s.split(",")):
-        return s
-    raise ConfigError(f"{v!r} must be '*' or a list of partition:broker pairs")
-
-
-def _message_format_version(v: str) -> str:
-    s = str(v).strip()
-    head = s.split("-")[0].split(".")
-    if not (2 <= len(head) <= 3 and all(x.isdigit() for x in head)):
-        raise ConfigError(f"{v!r} is not a Kafka version (e.g. 3.0-IV1)")
-    return s
-
-
-def _choice(*allowed: str) -> Callable[[str], str]:
-    def parse(v: str) -> str:
-        s = str(v).strip()
-        if s not in allowed:
-            raise ConfigError(f"{v!r} is not one of {', '.join(allowed)}")
-        return s
-
-    return parse
-
-
-_compression_type = _choice("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd")
-
-
-def _cleanup_policy(v: str) -> str:
-    parts = [p.strip() for p in str(v).split(",") if p.strip()]
-    if not parts or any(p not in ("delete", "compact") for p in parts):
-        raise ConfigError(f"{v!r} is not a list of delete/compact")
-    return ",".join(parts)
-
-
-def _str(v: str) -> str:
-    return str(v)
-
-
-@dataclass(frozen=True)
-class TopicConfigDef:
-    name: str
-    broker_property: str | None  # the broker default it falls back to
-    default: str
-    parse: Callable[[str], object]
-    config_type: int
-
-
-# name -> definition: the topic configs hpbroker knows. Unknown names are INVALID_CONFIG.
-TOPIC_CONFIGS: dict[str, TopicConfigDef] = {
-    d.name: d
-    for d in (
-        TopicConfigDef("cleanup.policy", "log.cleanup.policy", "delete", _cleanup_policy, TYPE_LIST),
-        TopicConfigDef("retention.ms", "log.retention.ms", "604800000", _long_or_unlimited, TYPE_LONG),
-        TopicConfigDef("retention.bytes", "log.retention.bytes", "-1", _long_or_unlimited, TYPE_LONG),
-        TopicConfigDef("segment.bytes", "log.segment.bytes", "1073741824", _positive, TYPE_INT),
-        TopicConfigDef("segment.ms", "log.roll.ms", "604800000", _positive, TYPE_LONG),
-        TopicConfigDef("segment.index.bytes", "log.index.size.max.bytes", "10485760", _positive, TYPE_INT),
-        TopicConfigDef("index.interval.bytes", "log.index.interval.bytes", "4096", _nonneg, TYPE_INT),
-        TopicConfigDef("flush.messages", "log.flush.interval.messages", "9223372036854775807", _positive, TYPE_LONG),
-        TopicConfigDef("flush.ms", "log.flush.interval.ms", "9223372036854775807", _nonneg, TYPE_LONG),
-        TopicConfigDef("max.message.bytes", "message.max.bytes", "1048588", _nonneg, TYPE_INT),
-        TopicConfigDef(
-            "message.timestamp.type", "log.message.timestamp.type", "CreateTime",
-            _choice("CreateTime", "LogAppendTime"), TYPE_STRING,
-        ),
-        TopicConfigDef("min.insync.replicas", "min.insync.replicas", "1", _positive, TYPE_INT),
-        TopicConfigDef("compression.type", "compression.type", "producer", _compression_type, TYPE_STRING),
-        TopicConfigDef("unclean.leader.election.enable", "unclean.leader.election.enable", "false", _bool, TYPE_BOOLEAN),
-        TopicConfigDef("message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms",
-                       "9223372036854775807", _nonneg, TYPE_LONG),
-        TopicConfigDef("message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms",
-                       "9223372036854775807", _nonneg, TYPE_LONG),
-        # the log cleaner of compacted topics (storage/cleaner.py)
-        TopicConfigDef("delete.retention.ms", "log.cleaner.delete.retention.ms", "86400000", _nonneg, TYPE_LONG),
-        TopicConfigDef("min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", "0.5", _ratio, TYPE_DOUBLE),
-        TopicConfigDef("min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "0", _nonneg, TYPE_LONG),
-        TopicConfigDef("max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms", "9223372036854775807",
-                       _positive, TYPE_LONG),
-        # the level of the codec compression.type names, when the broker recompresses
-        TopicConfigDef("compression.gzip.level", "compression.gzip.level", "-1", _int_in(1, 9, -1), TYPE_INT),
-        TopicConfigDef("compression.lz4.level", "compression.lz4.level", "9", _int_in(1, 17), TYPE_INT),
-        TopicConfigDef("compression.zstd.level", "compression.zstd.level", "3", _int_in(-131072, 22), TYPE_INT),
-        # The rest of Kafka's topic configs: accepted, validated and reported as Kafka does, so
-        # that clients and tools that set them (Streams, Connect, kafka-configs.sh) work, but
-        # without effect here: segments are unlinked at once (file.delete.delay.ms), never
-        # preallocated or rolled with jitter, there is no tiered storage, no down-conversion
-        # and no replication throttle.
-        TopicConfigDef("file.delete.delay.ms", "log.segment.delete.delay.ms", "60000", _nonneg, TYPE_LONG),
-        TopicConfigDef("preallocate", "log.preallocate", "false", _bool, TYPE_BOOLEAN),
-        TopicConfigDef("segment.jitter.ms", "log.roll.jitter.ms", "0", _nonneg, TYPE_LONG),
-        TopicConfigDef("message.downconversion.enable", "log.message.downconversion.enable", "true", _bool,
-                       TYPE_BOOLEAN),
-        TopicConfigDef("message.format.version", "log.message.format.version", "3.0-IV1", _message_format_version,
-                       TYPE_STRING),
-        TopicConfigDef("message.timestamp.difference.max.ms", "log.message.timestamp.difference.max.ms",
-                       "9223372036854775807", _nonneg, TYPE_LONG),
-        TopicConfigDef("remote.storage.enable", None, "false", _remote_storage, TYPE_BOOLEAN),
-        TopicConfigDef("local.retention.ms", "log.local.retention.ms", "-2", _at_least(-2), TYPE_LONG),
-        TopicConfigDef("local.retention.bytes", "log.local.retention.bytes", "-2", _at_least(-2), TYPE_LONG),
-        TopicConfigDef("leader.replication.throttled.replicas", "leader.replication.throttled.replicas", "",
-                       _throttled_replicas, TYPE_LIST),
-        TopicConfigDef("follower.replication.throttled.replicas", "follower.replication.throttled.replicas", "",
-                       _throttled_replicas, TYPE_LIST),
-    )
-}
-
-
-@dataclass(frozen=True)
-class BrokerConfigDef:
-    name: str
-    default: str | None  # None: no value unless set (log.retention.minutes)
-    parse: Callable[[str], object]
-    config_type: int
-    read_only: bool = True
-
-
-BROKER_CONFIGS: dict[str, BrokerConfigDef] = {
-    d.name: d
-    for d in (
-        BrokerConfigDef("broker.id", "0", _nonneg, TYPE_INT),
-        BrokerConfigDef("node.id", "0", _nonneg, TYPE_INT),
-        BrokerConfigDef("listeners", "PLAINTEXT://127.0.0.1:9092", _str, TYPE_LIST),
-        BrokerConfigDef("advertised.listeners", "", _str, TYPE_LIST),
-        BrokerConfigDef("log.dirs", "./data", _str, TYPE_LIST),
-        BrokerConfigDef("num.partitions", "1", _positive, TYPE_INT, False),
-        BrokerConfigDef("default.replication.factor", "1", _positive, TYPE_SHORT),
-        BrokerConfigDef("auto.create.topics.enable", "true", _bool, TYPE_BOOLEAN),
-        BrokerConfigDef("delete.topic.enable", "true", _bool, TYPE_BOOLEAN),
-        BrokerConfigDef("log.segment.bytes", "1073741824", _positive, TYPE_INT, False),
-        BrokerConfigDef("log.roll.ms", "604800000", _positive, TYPE_LONG, False),
-        BrokerConfigDef("log.roll.hours", "168", _positive, TYPE_INT),
-        BrokerConfigDef("log.roll.jitter.hours", "0", _nonneg, TYPE_INT),
-        BrokerConfigDef("log.retention.ms", "604800000", _long_or_unlimited, TYPE_LONG, False),
-        BrokerConfigDef("log.retention.minutes", None, _int, TYPE_INT),
-        BrokerConfigDef("log.retention.hours", "168", _int, TYPE_INT),
-        BrokerConfigDef("log.retention.bytes", "-1", _long_or_unlimited, TYPE_LONG, False),
-        BrokerConfigDef("log.retention.check.interval.ms", "300000", _positive, TYPE_LONG),
-        BrokerConfigDef("log.index.interval.bytes", "4096", _nonneg, TYPE_INT, False),
-        BrokerConfigDef("log.index.size.max.bytes", "10485760", _positive, TYPE_INT, False),
-        BrokerConfigDef("log.flush.interval.messages", "9223372036854775807", _positive, TYPE_LONG, False),
-        BrokerConfigDef("log.flush.interval.ms", "9223372036854775807", _nonneg, TYPE_LONG, False),
-        BrokerConfigDef("log.cleanup.policy", "delete", _cleanup_policy, TYPE_LIST, False),
-        BrokerConfigDef("log.cleaner.enable", "true", _bool, TYPE_BOOLEAN),
-        BrokerConfigDef("log.cleaner.backoff.ms", "15000", _nonneg, TYPE_LONG),
-        BrokerConfigDef("log.cleaner.delete.retention.ms", "86400000", _nonneg, TYPE_LONG, False),
-        BrokerConfigDef("log.cleaner.min.cleanable.ratio", "0.5", _ratio, TYPE_DOUBLE, False),
-        BrokerConfigDef("log.cleaner.min.compaction.lag.ms", "0", _nonneg, TYPE_LONG, False),
-        BrokerConfigDef("log.cleaner.max.compaction.lag.ms", "9223372036854775807", _positive, TYPE_LONG, False),
-        BrokerConfigDef("log.message.timestamp.type", "CreateTime", _choice("CreateTime", "LogAppendTime"), TYPE_STRING, False),
-        BrokerConfigDef("log.message.timestamp.before.max.ms", "9223372036854775807", _nonneg, TYPE_LONG, False),
-        BrokerConfigDef("log.message.timestamp.after.max.ms", "9223372036854775807", _nonneg, TYPE_LONG, False),
-        BrokerConfigDef("message.max.bytes", "1048588", _nonneg, TYPE_INT, False),
-        BrokerConfigDef("min.insync.replicas", "1", _positive, TYPE_INT, False),
-        BrokerConfigDef("compression.type", "producer", _compression_type, TYPE_STRING, False),
-        BrokerConfigDef("unclean.leader.election.enable", "false", _bool, TYPE_BOOLEAN, False),
-        BrokerConfigDef("socket.request.max.bytes", "104857600", _positive, TYPE_INT),
-        BrokerConfigDef("connections.max.idle.ms", "600000", _int, TYPE_LONG),
-        # Kafka's defaults are 102400 for both. hpbroker keeps Kafka's for the send buffer (a
-        # Fetch's sendfile then moves at most ~200 KiB ahead of the consumer, and broker CPU per
-        # GB out stays at its low mode) and leaves the receive buffer to the kernel's autotuning
-        # (-1): Kafka's 102400 there cost a 1 KB Produce 70% more CPU per GB and 18% of its
-        # throughput. tuning.md, "Socket buffers".
-        BrokerConfigDef("socket.send.buffer.bytes", "102400", _buffer_bytes, TYPE_INT),
-        BrokerConfigDef("socket.receive.buffer.bytes", "-1", _buffer_bytes, TYPE_INT),
-        # Kafka's connection limits (server/connection_quotas.py); dynamic, as in Kafka
-        BrokerConfigDef("max.connections", "2147483647", _nonneg, TYPE_INT, False),
-        BrokerConfigDef("max.connections.per.ip", "2147483647", _nonneg, TYPE_INT, False),
-        BrokerConfigDef("max.connections.per.ip.overrides", "", _connection_overrides, TYPE_STRING, False),
-        BrokerConfigDef("num.network.threads", "1", _nonneg, TYPE_INT),
-        BrokerConfigDef("num.io.threads", "0", _nonneg, TYPE_INT),
-        BrokerConfigDef("offsets.topic.num.partitions", "50", _positive, TYPE_INT),
-        BrokerConfigDef("group.initial.rebalance.delay.ms", "3000", _nonneg, TYPE_INT),
-        BrokerConfigDef("group.min.session.timeout.ms", "6000", _nonneg, TYPE_INT),
-        BrokerConfigDef("group.max.session.timeout.ms", "1800000", _nonneg, TYPE_INT),
-        BrokerConfigDef("group.max.size", "2147483647", _positive, TYPE_INT),
-        BrokerConfigDef("offsets.retention.minutes", "10080", _positive, TYPE_INT),
-        BrokerConfigDef("offsets.retention.check.interval.ms", "600000", _positive, TYPE_LONG),
-        BrokerConfigDef("transactional.id.expiration.ms", "604800000", _positive, TYPE_INT),
-    )
-}
 
 
 def read_properties(path: str) -> dict[str, str]:
@@ -349,44 +67,47 @@ def read_properties(path: str) -> dict[str, str]:
     return out
 
 
-#: Time configs Kafka's broker also takes in coarser units (KafkaConfig.logRetentionTimeMillis,
-#: logRollTimeMillis, logRollTimeJitterMillis): when the ms property is not set, the first of
-#: these that is set gives its value, else the last one's default (168 hours = the 7 days of
-#: log.retention.ms's and log.roll.ms's defaults). server.properties as Kafka ships it sets
-#: ``log.retention.hours=168``; a file with ``log.retention.hours=24`` must mean one day.
-TIME_SYNONYMS: dict[str, tuple[tuple[str, int], ...]] = {
+#: Properties Kafka also takes under another name (KafkaConfig.logRetentionTimeMillis,
+#: logRollTimeMillis, logFlushIntervalMs, logDirs): when the property is not set, the first of
+#: these that is set gives its value (times its factor; None: as it is). server.properties as
+#: Kafka ships it sets ``log.retention.hours=168``; a file with ``log.retention.hours=24`` must
+#: mean one day.
+SYNONYMS: dict[str, tuple[tuple[str, int | None], ...]] = {
     "log.retention.ms": (("log.retention.minutes", 60_000), ("log.retention.hours", 3_600_000)),
     "log.roll.ms": (("log.roll.hours", 3_600_000),),
     "log.roll.jitter.ms": (("log.roll.jitter.hours", 3_600_000),),
+    "log.flush.interval.ms": (("log.flush.scheduler.interval.ms", 1),),
+    "log.dirs": (("log.dir", None),),
 }
-
-#: broker property -> the topic config whose default it is, for the properties that are only
-#: that (compression.gzip.level, log.preallocate, ...): their values are checked as the topic
-#: config's, so a bad one in the properties file stops the start instead of the first topic
-_TOPIC_DEFAULT_OF = {t.broker_property: t for t in TOPIC_CONFIGS.values()
-                     if t.broker_property and t.broker_property not in BROKER_CONFIGS}
 
 
 class BrokerConfig:
-    """The broker's effective properties: default < static file/flags < dynamic (AlterConfigs).
+    """The broker's properties: default < static file/flags < cluster-wide dynamic < this
+    broker's dynamic.
 
-    ``dynamic`` is replaced as a whole, never changed in place: assigning it bumps
+    The dynamic layers are replaced as a whole, never changed in place: assigning one bumps
     ``generation``, which is how caches of values derived from this config (the per-topic
-    effective configs in BrokerContext) know they are stale.
+    effective configs of metadata/topic_configs.py, the connection limits) know they are stale.
     """
 
     def __init__(self, static: dict[str, str] | None = None):
         self.static: dict[str, str] = {}
         self.generation = 0
         self._dynamic: dict[str, str] = {}
+        self._dynamic_default: dict[str, str] = {}
         for name, value in (static or {}).items():
-            d = BROKER_CONFIGS.get(name) or _TOPIC_DEFAULT_OF.get(name)
+            d = BROKER_CONFIGS.get(name)
             if d is not None:
-                parse_named(d, name, value)  # fail fast on a bad value, as Kafka fails to start
+                d.parse(value)  # fail fast on a bad value, as Kafka fails to start
             self.static[name] = str(value)
+        check_values(self)
+        for name, t in TOPIC_CONFIGS.items():  # a topic default given through a synonym, checked too
+            t.parse(self.topic_default(name)[0])
 
+    # the dynamic layers ----------------------------------------------------------------------
     @property
     def dynamic(self) -> dict[str, str]:
+        """This broker's dynamic configs (AlterConfigs on its id)."""
         return self._dynamic
 
     @dynamic.setter
@@ -394,56 +115,114 @@ class BrokerConfig:
         self._dynamic = configs
         self.generation += 1
 
+    @property
+    def dynamic_default(self) -> dict[str, str]:
+        """The cluster-wide dynamic defaults (AlterConfigs on the broker resource "")."""
+        return self._dynamic_default
+
+    @dynamic_default.setter
+    def dynamic_default(self, configs: dict[str, str]) -> None:
+        self._dynamic_default = configs
+        self.generation += 1
+
+    def follow(self, per_broker: dict[str, str], cluster_default: dict[str, str]) -> None:
+        """Take both dynamic layers as published (the registry), bumping ``generation`` only if
+        one changed."""
+        if per_broker != self._dynamic:
+            self.dynamic = dict(per_broker)
+        if cluster_default != self._dynamic_default:
+            self.dynamic_default = dict(cluster_default)
+
+    def with_dynamic(self, configs: dict[str, str], per_broker: bool) -> BrokerConfig:
+        """A copy of this config with one dynamic layer replaced (what a change would leave)."""
+        trial = BrokerConfig.__new__(BrokerConfig)  # checked already: no __init__
+        trial.static, trial.generation = self.static, 0
+        trial._dynamic = configs if per_broker else self._dynamic
+        trial._dynamic_default = self._dynamic_default if per_broker else configs
+        return trial
+
+    def _layers(self, name: str | None = None):
+        """(source, dict) in precedence order; a read-only property's only layer is the static one
+        (a dynamic value of it, left in a registry written before it was read-only, is ignored)."""
+        d = BROKER_CONFIGS.get(name) if name is not None else None
+        if d is not None and d.read_only:
+            return ((SOURCE_STATIC_BROKER_CONFIG, self.static),)
+        return ((SOURCE_DYNAMIC_BROKER_CONFIG, self._dynamic), (SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG,
+                                                                self._dynamic_default),
+                (SOURCE_STATIC_BROKER_CONFIG, self.static))
+
+    # reading -----------------------------------------------------------------------------------
     def unused_names(self) -> list[str]:
-        """Static properties hpbroker does not read (a typo, or a Kafka setting with no meaning
+        """Static properties hpbroker does not define (a typo, or a Kafka setting with no meaning
         here, e.g. zookeeper.connect): the start-up log names them instead of ignoring them
         silently, as Kafka logs "supplied but isn't a known config"."""
-        return sorted(n for n in self.static if n not in BROKER_CONFIGS and n not in _TOPIC_DEFAULT_OF)
+        return sorted(n for n in self.static if definition(n) is None)
 
     def given(self, name: str) -> bool:
         """Set statically or dynamically (not a default)."""
-        return name in self.dynamic or name in self.static
+        return any(name in layer for _, layer in self._layers(name))
 
     def from_synonym(self, name: str) -> tuple[str, str] | None:
-        """(value, the property it came from) of a ms time config not given itself but through
-        a coarser synonym, or None."""
-        for synonym, factor in TIME_SYNONYMS.get(name, ()):
+        """(value, the property it came from) of a property not given itself but through a
+        synonym (log.retention.hours for log.retention.ms), or None."""
+        for synonym, factor in SYNONYMS.get(name, ()):
             if self.given(synonym):
-                ms = int(str(self.raw(synonym)).strip()) * factor
+                value = self.value(synonym)
+                if factor is None:
+                    return value, synonym
+                ms = int(str(value).strip()) * factor
                 if name == "log.retention.ms" and ms < 0:
                     ms = -1  # any negative retention is "unlimited" (Kafka)
                 return str(ms), synonym
         return None
 
-    def raw(self, name: str) -> str | None:
-        if name in self.dynamic:
-            return self.dynamic[name]
-        if name in self.static:
-            return self.static[name]
+    def value_and_source(self, name: str) -> tuple[str | None, int]:
+        """The value Kafka would report, and its DescribeConfigs source."""
+        for source, layer in self._layers(name):
+            if name in layer:
+                return layer[name], source
         derived = self.from_synonym(name)
         if derived is not None:
-            return derived[0]
+            return derived[0], self.value_and_source(derived[1])[1]
         d = BROKER_CONFIGS.get(name)
-        if d is None:
-            tdef = next((t for t in TOPIC_CONFIGS.values() if t.broker_property == name), None)
-            if tdef is None:
-                raise KeyError(name)
-            return tdef.default
-        return d.default
+        return (d.default if d is not None else None), SOURCE_DEFAULT_CONFIG
 
-    def get(self, name: str):
-        d = BROKER_CONFIGS.get(name)
-        return d.parse(self.raw(name)) if d else self.raw(name)
+    def value(self, name: str) -> str | None:
+        """The value Kafka would report (a name hpbroker does not define: as given, else None)."""
+        return self.value_and_source(name)[0]
 
     def source(self, name: str) -> int:
-        if name in self.dynamic:
-            return SOURCE_DYNAMIC_BROKER_CONFIG
-        if name in self.static:
-            return SOURCE_STATIC_BROKER_CONFIG
-        derived = self.from_synonym(name)
+        return self.value_and_source(name)[1]
+
+    def raw(self, name: str) -> str | None:
+        """The value hpbroker runs with: the dynamic layers count only for a property whose
+        dynamic value applies here."""
+        d = BROKER_CONFIGS.get(name)
+        if d is None or d.effect == APPLIED:
+            return self.value(name)
+        static_only = BrokerConfig.__new__(BrokerConfig)
+        static_only.static, static_only._dynamic, static_only._dynamic_default = self.static, {}, {}
+        return static_only.value(name)
+
+    def get(self, name: str):
+        """The parsed value hpbroker runs with (None: not set and no default)."""
+        d = BROKER_CONFIGS.get(name)
+        value = self.raw(name)
+        return d.parse(value) if d is not None and value is not None else value
+
+    def synonyms(self, name: str, cluster_default_only: bool = False) -> list[tuple[str, str | None, int]]:
+        """[(name, value, source)] of a broker property, in precedence order (DescribeConfigs
+        include_synonyms): each layer that sets it, the synonym it came from, its default."""
+        out = [(name, layer[name], source) for source, layer in self._layers(name) if name in layer]
+        if cluster_default_only:
+            return [s for s in out if s[2] == SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG]
+        derived = self.from_synonym(name) if not out else None
         if derived is not None:
-            return self.source(derived[1])
-        return SOURCE_DEFAULT_CONFIG
+            out.append((derived[1], self.value(derived[1]), self.source(derived[1])))
+        d = BROKER_CONFIGS.get(name)
+        if d is not None and d.default is not None:
+            out.append((name, d.default, SOURCE_DEFAULT_CONFIG))
+        return out
 
     # topic configs -------------------------------------------------------------------------
     def topic_default(self, name: str) -> tuple[str, int]:
@@ -451,8 +230,24 @@ class BrokerConfig:
         d = TOPIC_CONFIGS[name]
         prop = d.broker_property
         if prop and (self.given(prop) or self.from_synonym(prop) is not None):
-            return self.raw(prop), self.source(prop)
+            value, source = self.value_and_source(prop)
+            if prop == "log.retention.ms" and int(value) < 0:
+                value = "-1"  # any negative retention is "unlimited" (Kafka)
+            return value, source
         return d.default, SOURCE_DEFAULT_CONFIG
+
+    def topic_synonyms(self, name: str) -> list[tuple[str, str | None, int]]:
+        """[(name, value, source)] behind a topic's value of ``name`` when it has no override of
+        its own: the broker property (or the synonym it was given as), then its default."""
+        d = TOPIC_CONFIGS[name]
+        prop = d.broker_property
+        out = []
+        if prop:
+            out = [(prop, layer[prop], source) for source, layer in self._layers(prop) if prop in layer]
+            derived = self.from_synonym(prop) if not out else None
+            if derived is not None:
+                out.append((derived[1], self.value(derived[1]), self.source(derived[1])))
+        return out + [(prop or name, d.default, SOURCE_DEFAULT_CONFIG)]
 
     def effective_topic_config(self, overrides: dict[str, str]) -> dict[str, str]:
         out = {name: self.topic_default(name)[0] for name in TOPIC_CONFIGS}
@@ -460,8 +255,10 @@ class BrokerConfig:
         return out
 
 
-def validate_topic_configs(configs: dict[str, str | None]) -> dict[str, str]:
-    """Check names and values of topic config overrides; raise ConfigError on the first bad one."""
+def validate_topic_configs(configs: dict[str, str | None], broker: BrokerConfig | None = None) -> dict[str, str]:
+    """Check names and values of topic config overrides, as Kafka's LogConfig.validate; raise
+    ConfigError on the first bad one. With ``broker``, also the checks across configs on the
+    topic's whole config (min.compaction.lag.ms <= max.compaction.lag.ms)."""
     out = {}
     for name, value in configs.items():
         d = TOPIC_CONFIGS.get(name)
@@ -469,21 +266,33 @@ def validate_topic_configs(configs: dict[str, str | None]) -> dict[str, str]:
             raise ConfigError(f"Unknown topic config name: {name}")
         if value is None:
             raise ConfigError(f"Null value not supported for topic config {name}")
-        parse_named(d, name, value)
+        d.parse(value)
         out[name] = str(value)
+    effective = broker.effective_topic_config(out) if broker is not None else {
+        name: out.get(name, d.default) for name, d in TOPIC_CONFIGS.items()}
+    low, high = (int(effective[n]) for n in ("min.compaction.lag.ms", "max.compaction.lag.ms"))
+    if low > high:
+        raise ConfigError(f"conflict topic config setting min.compaction.lag.ms ({low}) > max.compaction.lag.ms "
+                          f"({high})")
     return out
 
 
-def validate_broker_dynamic_configs(configs: dict[str, str | None]) -> dict[str, str]:
-    """Check a broker's dynamic configs (AlterConfigs on the broker): names that may change at
-    run time, values that parse; a None value drops the name. Raise ConfigError on the first
-    bad one."""
-    out = {}
-    for name, value in configs.items():
-        d = BROKER_CONFIGS.get(name)
-        if d is None or d.read_only:
-            raise ConfigError(f"Cannot update these configs dynamically: {name}")
-        if value is not None:
-            parse_named(d, name, value)
-            out[name] = str(value)
-    return out
+def validate_broker_dynamic_configs(config: BrokerConfig, configs: dict[str, str | None],
+                                    per_broker: bool = True) -> dict[str, str]:
+    """Check a broker resource's dynamic configs as AlterConfigs would leave them (this broker's
+    with ``per_broker``, else the cluster-wide defaults of resource ""): names that may change
+    there, values, and the config they would leave as a whole. A None value drops the name.
+    DynamicConfigRefused (INVALID_REQUEST, Kafka's text) on the first problem."""
+    new = {name: str(value) for name, value in configs.items() if value is not None}
+    check_names(new, per_broker)
+    trial = config.with_dynamic(new, per_broker)
+    try:
+        check_values(trial)
+    except DynamicConfigRefused:
+        raise
+    except ConfigError as exc:
+        raise DynamicConfigRefused(str(exc)) from None
+    current = config.dynamic if per_broker else config.dynamic_default
+    changed = {n for n in set(new) | set(current) if new.get(n) != current.get(n)}
+    check_reconfiguration(config, trial, changed)
+    return new

@@ -215,24 +215,50 @@ cdef inline int _record_fields(const uint8_t* p, Py_ssize_t pos, Py_ssize_t end,
     return 1
 
 
-def first_keyless(buf, int64_t count, Py_ssize_t pos=0):
-    """Index of the first of ``count`` records at ``pos`` whose key is null (keyLength -1), or -1
-    if every record has a key; -2 if the records do not parse (``_record_fields``)."""
+def keyless_records(buf, int64_t count, Py_ssize_t pos=0):
+    """Indexes, ascending, of the ``count`` records at ``pos`` whose key is null (keyLength -1):
+    [] when every record has a key, None if the records do not parse (``_record_fields``)."""
     cdef const uint8_t[::1] v = buf
     cdef Py_ssize_t end = v.shape[0]
     cdef int64_t n
     cdef RecordFields f
+    cdef list out = []
     if count <= 0:
-        return -1
+        return out
     if pos < 0 or pos >= end:
-        return -2
+        return None
     for n in range(count):
         if not _record_fields(&v[0], pos, end, &f):
-            return -2
+            return None
         if f.key_length < 0:
-            return n
+            out.append(n)
         pos = f.end
-    return -1
+    return out
+
+
+def records_outside_time(buf, int64_t count, Py_ssize_t pos, int64_t base_timestamp, int64_t low,
+                         int64_t high):
+    """(index, timestamp, offsetDelta) of each of the ``count`` records at ``pos`` whose timestamp
+    (baseTimestamp + timestampDelta, wrapping as a Java long) lies outside [low, high], ascending;
+    a record without a timestamp (-1) is never outside. [] when all are within, None if the
+    records do not parse (``_record_fields``)."""
+    cdef const uint8_t[::1] v = buf
+    cdef Py_ssize_t end = v.shape[0]
+    cdef int64_t n, ts
+    cdef RecordFields f
+    cdef list out = []
+    if count <= 0:
+        return out
+    if pos < 0 or pos >= end:
+        return None
+    for n in range(count):
+        if not _record_fields(&v[0], pos, end, &f):
+            return None
+        ts = <int64_t>(<uint64_t>base_timestamp + <uint64_t>f.ts_delta)
+        if ts != -1 and (ts < low or ts > high):
+            out.append((n, ts, f.offset_delta))
+        pos = f.end
+    return out
 
 
 def record_keys(buf, int64_t count, Py_ssize_t pos, int64_t base_offset, dict latest):

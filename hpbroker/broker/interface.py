@@ -111,8 +111,9 @@ class Controller(Protocol):
     async def set_topic_configs(self, name: str, configs: dict[str, str]) -> None:
         """Replace the topic's config overrides with ``configs`` (already validated)."""
 
-    async def set_broker_configs(self, configs: dict[str, str]) -> None:
-        """Replace the broker's dynamic configs with ``configs`` (already validated)."""
+    async def set_broker_configs(self, configs: dict[str, str], cluster_default: bool = False) -> None:
+        """Replace this broker's dynamic configs, or (``cluster_default``) the cluster-wide
+        ones (the BROKER resource ""), with ``configs`` (already validated)."""
 
     async def next_producer_id(self) -> int:
         """A producer id never handed out before by this cluster (epoch 0)."""

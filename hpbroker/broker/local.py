@@ -38,8 +38,7 @@ class LocalBroker:
         for d in self.log_dirs:
             Path(d).mkdir(parents=True, exist_ok=True)
         registry = TopicRegistry(Path(self.log_dirs[0]) / "__topics.json")
-        if registry.broker_configs:
-            config.dynamic = dict(registry.broker_configs)
+        config.follow(registry.broker_configs, registry.broker_default_configs)
         self.metadata = MetadataCache(node, registry)
         self.replica_manager = self._replica_manager(owns)
         self.controller = (LocalController(config, self.metadata, self.replica_manager) if controller

@@ -8,7 +8,8 @@ KIP-590, and creates auto-created topics with a CreateTopics request to it):
     delete_topic       DeleteTopics v3
     add_partitions     CreatePartitions v1
     set_topic_configs  AlterConfigs v1, a TOPIC resource (non-incremental: the overrides replaced)
-    set_broker_configs AlterConfigs v1, this broker's BROKER resource (its id)
+    set_broker_configs AlterConfigs v1, this broker's BROKER resource (its id), or the
+                       cluster-wide one ("") for ``cluster_default``
     next_producer_id   InitProducerId v1
 
 ``channel(api_key, api_version, body)`` sends one request to the controller and returns an
@@ -67,8 +68,8 @@ class ForwardingController:
     async def set_topic_configs(self, name: str, configs: dict[str, str]) -> None:
         await self._alter(RESOURCE_TOPIC, name, configs)
 
-    async def set_broker_configs(self, configs: dict[str, str]) -> None:
-        await self._alter(RESOURCE_BROKER, str(self.broker_id), configs)
+    async def set_broker_configs(self, configs: dict[str, str], cluster_default: bool = False) -> None:
+        await self._alter(RESOURCE_BROKER, "" if cluster_default else str(self.broker_id), configs)
 
     async def _alter(self, resource_type: int, name: str, configs: dict[str, str]) -> None:
         answer = await self._ask(ALTER_CONFIGS, {

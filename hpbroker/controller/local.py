@@ -87,13 +87,14 @@ class LocalController:
         self.changed = True
         self.replica_manager.apply_topic_configs(registry.get(name))
 
-    async def set_broker_configs(self, configs: dict[str, str]) -> None:
-        """Persist the dynamic configs (they survive a restart, as Kafka's do) and push changed
-        log settings to every partition already open."""
+    async def set_broker_configs(self, configs: dict[str, str], cluster_default: bool = False) -> None:
+        """Persist this broker's dynamic configs, or (``cluster_default``) the cluster-wide ones
+        (they survive a restart, as Kafka's do), and push changed log settings to every
+        partition already open."""
         registry = self.metadata.topics
-        registry.set_broker_configs(configs)
+        registry.set_broker_configs(configs, cluster_default)
         self.changed = True
-        self.config.dynamic = dict(configs)
+        self.config.follow(registry.broker_configs, registry.broker_default_configs)
         for info in registry:
             self.replica_manager.apply_topic_configs(info)
 
@@ -133,7 +134,7 @@ class NotController:
     async def set_topic_configs(self, name: str, configs: dict[str, str]) -> None:
         raise self._refuse()
 
-    async def set_broker_configs(self, configs: dict[str, str]) -> None:
+    async def set_broker_configs(self, configs: dict[str, str], cluster_default: bool = False) -> None:
         raise self._refuse()
 
     async def next_producer_id(self) -> int:

@@ -4,14 +4,17 @@ What is persisted (GroupMetadataValue) is the generation's outcome: protocol typ
 leader, and each member's subscription and assignment. Everything else here is the life of a
 rebalance in progress: parked JoinGroup/SyncGroup futures, session timers, pending member ids.
 
-Who may touch: only the ``GroupCoordinatorShard`` that owns the group, on its event loop.
+Who may touch: only the ``GroupMetadataManager`` (group_manager.py) of the shard that owns the
+group, on its event loop; the shard's ``OffsetMetadataManager`` reads it.
 """
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
 from dataclasses import dataclass, field
 
+from hpbroker.coordinator.consumer_protocol import decode_subscription
 from hpbroker.coordinator.records import GroupMetadataValue, MemberMetadata
 from hpbroker.coordinator.state import GroupState, check_transition
 
@@ -103,6 +106,25 @@ class Group:
             self.leader_id = next(iter(self.members), None)
         return member
 
+    def replace_member_id(self, old_id: str, new_id: str) -> Member:
+        """A static member rejoined as a new instance (KIP-345): the member keeps its place
+        (join order, leadership, assignment) under ``new_id``; ``old_id`` is no longer known."""
+        member = self.members[old_id]
+        member.member_id = new_id
+        self.members = {(new_id if k == old_id else k): m for k, m in self.members.items()}
+        self.static_members[member.group_instance_id] = new_id
+        if self.leader_id == old_id:
+            self.leader_id = new_id
+        return member
+
+    def is_static_member_fenced(self, member_id: str, group_instance_id: str | None) -> bool:
+        """Kafka's isStaticMemberFenced: ``group_instance_id`` belongs to a static member of
+        this group whose member id is not ``member_id`` (a replaced instance still running)."""
+        if group_instance_id is None:
+            return False
+        owner = self.static_members.get(group_instance_id)
+        return owner is not None and owner != member_id
+
     def has_all_members_joined(self) -> bool:
         return all(m.awaiting_join for m in self.members.values()) and not self.pending_members
 
@@ -135,6 +157,17 @@ class Group:
             votes[choice] = votes.get(choice, 0) + 1
         order = next(iter(self.members.values())).protocol_names()
         return max(votes, key=lambda p: (votes[p], -order.index(p)))
+
+    def subscribed_topics(self) -> set[str] | None:
+        """Every topic a member of a "consumer" group subscribes to (Kafka's
+        getSubscribedTopics); None when a subscription does not decode."""
+        topics: set[str] = set()
+        try:
+            for m in self.members.values():
+                topics.update(decode_subscription(m.metadata(self.protocol_name)))
+        except (ValueError, IndexError, struct.error, UnicodeDecodeError):
+            return None
+        return topics
 
     # persistence -----------------------------------------------------------------------------
     def to_record(self) -> GroupMetadataValue:

@@ -9,704 +9,135 @@ and the response (a dict, or a future for a parked JoinGroup/SyncGroup). The run
 offsets and persisted group metadata change in exactly one place, whether they come from a live
 request or from the log.
 
+The shard is two managers, as in Kafka, and what joins them:
+- ``GroupMetadataManager`` (group_manager.py): the groups, the rebalance protocol (JoinGroup,
+  SyncGroup, Heartbeat, LeaveGroup), session timers; it replays GroupMetadata records.
+- ``OffsetMetadataManager`` (offset_manager.py): committed offsets (OffsetCommit, OffsetFetch),
+  their retention and deletion; it replays OffsetCommit records, and asks the group manager
+  whether a committer is a member of the current generation.
+- here: ``replay`` sends each record to its manager by key type; operations that touch both
+  (deleting a group, expiring or deleting the last offsets of an Empty group, which deletes the
+  group too, as Kafka's cleanupGroupMetadata) are composed here.
+
 The latest record of every key (the group's metadata, each committed offset) is what a
 compacted log would keep: ``snapshot_records`` returns exactly those, and replaying them into an
 empty shard rebuilds the same groups and offsets (coordinator.py writes them and drops the log
 before them).
 
-What records do not carry (parked requests, session timers, the rebalance in progress) lives in
-``Group``/``Member`` and is changed by the operations directly. Timer callbacks (session expiry,
-rebalance timeout, initial delay) write their records through ``self._write`` -- the same
-append-then-replay path.
-
-A write the disk refuses (OSError from the append) changes no persisted state. Where Kafka's
-classic coordinator only logs a failed store (the record of a group that became Empty, written
-from a timer or a LeaveGroup), so does this shard (``write_or_warn``). The leader's SyncGroup
-stores the generation's assignment *before* anyone is answered, as Kafka's storeGroup callback
-does: if that fails, every member's SyncGroup answers NOT_COORDINATOR (Kafka's mapping of a
-storage error), the assignment is void and the group rebalances.
-
-Rebalance (the DelayedJoin of Kafka): a join from a new member, a leader join or a change of
-metadata moves the group to PreparingRebalance. The join completes when every known member has a
-JoinGroup parked (and no MEMBER_ID_REQUIRED id is outstanding), or when the longest rebalance
-timeout runs out; members that did not rejoin are then removed. The first rebalance of an Empty
-group waits ``group.initial.rebalance.delay.ms`` (extended while members keep arriving, up to
-the rebalance timeout) so that consumers started together land in one generation.
+A write the disk refuses (OSError from the append) changes no persisted state: nothing is
+replayed (the group manager's theory says how a refused group write is answered).
 
 Who may touch: the event loop of the process that owns the __consumer_offsets partition.
 """
 from __future__ import annotations
 
 import asyncio
-import logging
-import struct
-import time
-import uuid
-from dataclasses import dataclass
 
-from hpbroker.coordinator.consumer_protocol import decode_subscription
-from hpbroker.coordinator.group import Group, Member
-from hpbroker.coordinator.records import (
-    GroupMetadataKey, GroupMetadataValue, OffsetCommitKey, OffsetCommitValue,
-)
-from hpbroker.coordinator.state import GroupState
-from hpbroker.protocol.errors import ErrorCode
-from hpbroker.storage.write_failures import warn_storage_failure
+from hpbroker.coordinator.config import CoordinatorConfig
+from hpbroker.coordinator.group import Group
+from hpbroker.coordinator.group_manager import GroupMetadataManager
+from hpbroker.coordinator.offset_manager import OffsetMetadataManager
+from hpbroker.coordinator.records import GroupMetadataKey, OffsetCommitKey, OffsetCommitValue
 
-log = logging.getLogger(__name__)
-
-E, PR, CR, S, D = (GroupState.EMPTY, GroupState.PREPARING_REBALANCE, GroupState.COMPLETING_REBALANCE,
-                   GroupState.STABLE, GroupState.DEAD)
-
-
-@dataclass(frozen=True)
-class CoordinatorConfig:
-    initial_rebalance_delay_ms: int = 3000
-    min_session_timeout_ms: int = 6000
-    max_session_timeout_ms: int = 1800000
-    offset_metadata_max_bytes: int = 4096
-    offsets_retention_ms: int = 7 * 24 * 3600 * 1000  # offsets.retention.minutes
-    group_max_size: int = 2**31 - 1  # group.max.size
-
-
-_INT64_MAX = 2**63 - 1
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+__all__ = ["CoordinatorConfig", "GroupCoordinatorShard"]
 
 
 class GroupCoordinatorShard:
     def __init__(self, partition_index: int, config: CoordinatorConfig, write=None, call_later=None):
         self.partition_index = partition_index
-        self.config = config
-        self.groups: dict[str, Group] = {}
-        self.offsets: dict[str, dict[tuple[str, int], OffsetCommitValue]] = {}
-        self._group_records: dict[str, GroupMetadataValue] = {}  # the latest of each group's
         # write(records): append to our partition, then replay (set by the runtime); raises
         # OSError, with nothing replayed, when the append fails
         self._write = write or (lambda records: [self.replay(k, v) for k, v in records])
-        self._call_later = call_later or (lambda delay, cb: asyncio.get_running_loop().call_later(delay, cb))
+        self.group_manager = GroupMetadataManager(
+            partition_index, config, write=lambda records: self._write(records),
+            call_later=call_later or (lambda delay, cb: asyncio.get_running_loop().call_later(delay, cb)))
+        self.offset_manager = OffsetMetadataManager(config, self.group_manager)
+
+    @property
+    def config(self) -> CoordinatorConfig:
+        return self.group_manager.config
+
+    @config.setter
+    def config(self, config: CoordinatorConfig) -> None:
+        self.group_manager.config = self.offset_manager.config = config
+
+    @property
+    def groups(self) -> dict[str, Group]:
+        return self.group_manager.groups
+
+    @property
+    def offsets(self) -> dict[str, dict[tuple[str, int], OffsetCommitValue]]:
+        return self.offset_manager.offsets
 
     # -- replay: the ONE place persisted state changes ------------------------------------------
     def replay(self, key, value) -> None:
         if isinstance(key, OffsetCommitKey):
-            offsets = self.offsets.get(key.group)
-            if value is None:
-                if offsets is not None:
-                    offsets.pop((key.topic, key.partition), None)
-                    if not offsets:
-                        del self.offsets[key.group]
-                return
-            if offsets is None:
-                offsets = self.offsets[key.group] = {}
-            offsets[(key.topic, key.partition)] = value
-            if key.group not in self.groups:  # offsets alone make an Empty (simple) group
-                self.groups[key.group] = Group(key.group)
+            self.offset_manager.replay(key, value)
         elif isinstance(key, GroupMetadataKey):
-            if value is None:
-                self._group_records.pop(key.group, None)
-                group = self.groups.pop(key.group, None)
-                if group is not None:
-                    self._unload(group)
-                return
-            self._group_records[key.group] = value
-            group = self.groups.get(key.group)
-            if group is None:
-                group = self.groups[key.group] = Group(key.group)
-            self._apply_group_record(group, value)
+            self.group_manager.replay(key, value)
         else:
             raise TypeError(f"not a __consumer_offsets key: {key!r}")
 
     def live_records(self) -> int:
         """How many records ``snapshot_records`` would return."""
-        return len(self._group_records) + sum(len(o) for o in self.offsets.values())
+        return self.group_manager.live_records() + self.offset_manager.live_records()
 
     def snapshot_records(self) -> list:
         """The latest record of every live key, [(key, value)]: what compaction of this shard's
         partition keeps (no tombstones: what they deleted is simply absent)."""
-        out = [(GroupMetadataKey(g), v) for g, v in self._group_records.items()]
-        for g, committed in self.offsets.items():
-            out.extend((OffsetCommitKey(g, t, p), v) for (t, p), v in committed.items())
-        return out
+        return self.group_manager.snapshot_records() + self.offset_manager.snapshot_records()
 
-    def _apply_group_record(self, group: Group, value: GroupMetadataValue) -> None:
-        """Make the group's persisted part equal the record: generation, protocol, leader, members
-        and their assignments. For a live group this changes nothing (the record was just made
-        from it); loading adds the members, a later record of the same group replaces them."""
-        group.generation_id = value.generation
-        group.protocol_type = value.protocol_type
-        if value.current_state_timestamp >= 0:  # an Empty group's offsets expire from this
-            group.state_timestamp = value.current_state_timestamp
-        group.protocol_name = value.protocol
-        in_record = {mm.member_id for mm in value.members}
-        for m in [m for m in group.members.values() if m.member_id not in in_record]:
-            self._drop_member(group, m, ErrorCode.UNKNOWN_MEMBER_ID)
-        for mm in value.members:
-            m = group.members.get(mm.member_id)
-            if m is None:
-                m = Member(mm.member_id, mm.group_instance_id, mm.client_id, mm.client_host, mm.session_timeout,
-                           mm.rebalance_timeout, value.protocol_type, [(value.protocol or "", mm.subscription)])
-                group.add(m)
-                self._schedule_expiry(group, m)  # members that never come back expire as usual
-            m.assignment = mm.assignment
-        group.leader_id = value.leader if group.members else None
-        # loading a generation's outcome, not a transition of a live group
-        if group.is_(E) and group.members:
-            group.state = S
-        elif group.is_(S) and not group.members:
-            group.state = E
-
-    def _unload(self, group: Group) -> None:
-        group.transition_to(D)
-        self._cancel_timer(group, "join_timer")
-        for t in group.pending_members.values():
-            t.cancel()
-        group.pending_members.clear()
-        for m in list(group.members.values()):
-            self._drop_member(group, m, ErrorCode.COORDINATOR_NOT_AVAILABLE)
-
-    # -- helpers ----------------------------------------------------------------------------------
     def write_or_warn(self, records) -> bool:
-        """Write records whose loss Kafka tolerates (an Empty group's metadata after a rebalance
-        or a departure): a refused write is logged, the live group goes on. True if written."""
-        try:
-            self._write(records)
-            return True
-        except OSError as exc:
-            warn_storage_failure(log, ("__consumer_offsets", self.partition_index),
-                                 "cannot store group metadata in __consumer_offsets-%d: %s",
-                                 self.partition_index, exc)
-            return False
+        """Write records whose loss Kafka tolerates (group_manager.py); True if written."""
+        return self.group_manager.write_or_warn(records)
 
-    @staticmethod
-    def _cancel_timer(obj, attr) -> None:
-        t = getattr(obj, attr)
-        if t is not None:
-            t.cancel()
-            setattr(obj, attr, None)
-
-    def _schedule_expiry(self, group: Group, member: Member) -> None:
-        """(Re)start the member's session: it expires after session.timeout.ms without a sign of
-        life (Kafka's completeAndScheduleNextHeartbeatExpiration)."""
-        self._cancel_timer(member, "heartbeat_timer")
-        member.heartbeat_timer = self._call_later(member.session_timeout_ms / 1000.0,
-                                                  lambda: self._on_member_expired(group, member))
-
-    def _on_member_expired(self, group: Group, member: Member) -> None:
-        member.heartbeat_timer = None
-        if group.members.get(member.member_id) is not member:
-            return
-        if member.awaiting_join or member.awaiting_sync:  # a parked request is a sign of life
-            return self._schedule_expiry(group, member)
-        log.info("member %s of group %s expired after session.timeout.ms %d", member.member_id,
-                 group.group_id, member.session_timeout_ms)
-        self.write_or_warn(self._remove_member_and_update(group, member))
-
-    @staticmethod
-    def _resolve(fut, value) -> None:
-        if fut is not None and not fut.done():
-            fut.set_result(value)
-
-    def _drop_member(self, group: Group, member: Member, error: int) -> None:
-        """Forget a member: stop its session and answer its parked requests with ``error``."""
-        self._cancel_timer(member, "heartbeat_timer")
-        self._resolve(member.join_future, self._join_error(member.member_id, error))
-        self._resolve(member.sync_future, {"throttle_time_ms": 0, "error_code": error, "assignment": b""})
-        group.remove(member.member_id)
-
-    def _remove_member_and_update(self, group: Group, member: Member) -> list:
-        self._drop_member(group, member, ErrorCode.UNKNOWN_MEMBER_ID)
-        if group.is_(S) or group.is_(CR):
-            return self._prepare_rebalance(group)
-        if group.is_(PR):
-            return self._try_complete_join(group)
-        return []
-
-    @staticmethod
-    def _join_error(member_id: str, error: int) -> dict:
-        return {"throttle_time_ms": 0, "error_code": error, "generation_id": -1, "protocol_type": None,
-                "protocol_name": "", "leader": "", "member_id": member_id, "members": []}
-
-    def _join_response(self, group: Group, member: Member) -> dict:
-        is_leader = member.member_id == group.leader_id
-        return {
-            "throttle_time_ms": 0, "error_code": 0, "generation_id": group.generation_id,
-            "protocol_type": group.protocol_type, "protocol_name": group.protocol_name,
-            "leader": group.leader_id, "member_id": member.member_id,
-            "members": [
-                {"member_id": m.member_id, "group_instance_id": m.group_instance_id,
-                 "metadata": m.metadata(group.protocol_name)}
-                for m in group.members.values()
-            ] if is_leader else [],
-        }
-
-    def _group_record(self, group: Group) -> list:
-        return [(GroupMetadataKey(group.group_id), group.to_record())]
-
-    # -- rebalance --------------------------------------------------------------------------------
-    def _prepare_rebalance(self, group: Group) -> list:
-        if group.is_(CR):  # assignments of the aborted generation are void
-            for m in group.members.values():
-                m.assignment = b""
-                self._resolve(m.sync_future, {"throttle_time_ms": 0, "error_code": ErrorCode.REBALANCE_IN_PROGRESS,
-                                              "assignment": b""})
-        self._cancel_timer(group, "join_timer")
-        if group.is_(E):
-            delay = self.config.initial_rebalance_delay_ms
-            group.initial_delay_remaining_ms = max(group.max_rebalance_timeout_ms() - delay, 0)
-            group.new_member_added = False
-            group.in_initial_delay = True
-            group.transition_to(PR)
-            group.join_timer = self._call_later(delay / 1000.0, lambda: self._on_initial_delay(group))
-            return []
-        group.transition_to(PR)
-        group.join_timer = self._call_later(group.max_rebalance_timeout_ms() / 1000.0,
-                                            lambda: self._on_join_timeout(group))
-        return self._try_complete_join(group)
-
-    def _on_initial_delay(self, group: Group) -> None:
-        group.join_timer = None
-        if not group.is_(PR):
-            return
-        if group.new_member_added and group.initial_delay_remaining_ms > 0:
-            # members keep arriving: wait once more, never past the rebalance timeout
-            delay = min(self.config.initial_rebalance_delay_ms, group.initial_delay_remaining_ms)
-            group.initial_delay_remaining_ms -= delay
-            group.new_member_added = False
-            group.join_timer = self._call_later(delay / 1000.0, lambda: self._on_initial_delay(group))
-            return
-        group.in_initial_delay = False
-        self.write_or_warn(self._complete_join(group))
-
-    def _on_join_timeout(self, group: Group) -> None:
-        group.join_timer = None
-        if group.is_(PR):
-            self.write_or_warn(self._complete_join(group))
-
-    def _try_complete_join(self, group: Group) -> list:
-        # the initial delay is never cut short: its point is to wait for more members
-        if group.is_(PR) and not group.in_initial_delay and group.has_all_members_joined():
-            return self._complete_join(group)
-        return []
-
-    def _complete_join(self, group: Group) -> list:
-        """Kafka's onCompleteJoin: drop who did not rejoin, start the next generation."""
-        self._cancel_timer(group, "join_timer")
-        group.in_initial_delay = False
-        for m in list(group.members.values()):
-            if not m.awaiting_join:
-                log.info("member %s of group %s did not rejoin in time; removed", m.member_id, group.group_id)
-                self._drop_member(group, m, ErrorCode.UNKNOWN_MEMBER_ID)
-        group.generation_id += 1
-        if not group.members:
-            group.protocol_name = None
-            group.leader_id = None
-            group.transition_to(E)
-            return self._group_record(group)
-        group.protocol_name = group.select_protocol()
-        if group.leader_id not in group.members:
-            group.leader_id = next(iter(group.members))
-        group.transition_to(CR)
-        for m in group.members.values():
-            m.is_new = False
-            fut, m.join_future = m.join_future, None
-            self._resolve(fut, self._join_response(group, m))
-            self._schedule_expiry(group, m)
-        return []
-
-    # -- JoinGroup ---------------------------------------------------------------------------------
+    # -- the group protocol (group_manager.py) ---------------------------------------------------
     def join_group(self, request: dict, version: int, client_id: str, client_host: str):
-        group_id = request["group_id"]
-        member_id = request["member_id"] or ""
-        instance_id = request.get("group_instance_id")
-        session_ms = request["session_timeout_ms"]
-        rebalance_ms = request.get("rebalance_timeout_ms", -1)
-        if version == 0 or rebalance_ms is None or rebalance_ms < 0:
-            rebalance_ms = session_ms
-        protocols = [(p["name"], bytes(p["metadata"] or b"")) for p in request["protocols"]]
-        protocol_type = request["protocol_type"]
+        return self.group_manager.join_group(request, version, client_id, client_host)
 
-        def fail(code):
-            return [], self._join_error(member_id, code)
-
-        if not group_id:
-            return fail(ErrorCode.INVALID_GROUP_ID)
-        if not self.config.min_session_timeout_ms <= session_ms <= self.config.max_session_timeout_ms:
-            return fail(ErrorCode.INVALID_SESSION_TIMEOUT)
-        group = self.groups.get(group_id)
-        if group is None:
-            if member_id:
-                return fail(ErrorCode.UNKNOWN_MEMBER_ID)
-            group = self.groups[group_id] = Group(group_id)
-        if group.is_(D):
-            return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE)
-        if not group.supports(protocol_type, [n for n, _ in protocols]):
-            return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL)
-        if not self._accepts_joining(group, member_id):
-            return fail(ErrorCode.GROUP_MAX_SIZE_REACHED)
-
-        known = group.members.get(member_id)
-        if instance_id is not None and instance_id in group.static_members:
-            owner = group.static_members[instance_id]
-            if member_id and member_id != owner and member_id not in group.pending_members:
-                return fail(ErrorCode.FENCED_INSTANCE_ID)
-            if not member_id:
-                # a static member restarted: its old member id is fenced, the new one takes over
-                old = group.members.get(owner)
-                if old is not None:
-                    self._drop_member(group, old, ErrorCode.FENCED_INSTANCE_ID)
-                known = None
-
-        if known is None:
-            if member_id and member_id not in group.pending_members:
-                return fail(ErrorCode.UNKNOWN_MEMBER_ID)
-            if not member_id and version >= 4 and instance_id is None:
-                # KIP-394: hand out an id first; the client rejoins with it at once
-                new_id = f"{client_id}-{uuid.uuid4()}"
-                group.pending_members[new_id] = self._call_later(
-                    session_ms / 1000.0, lambda: self._on_pending_expired(group, new_id))
-                return [], self._join_error(new_id, ErrorCode.MEMBER_ID_REQUIRED)
-            if member_id:
-                t = group.pending_members.pop(member_id)
-                if t is not None:
-                    t.cancel()
-            else:
-                member_id = f"{client_id}-{uuid.uuid4()}"
-            member = Member(member_id, instance_id, client_id, client_host, session_ms, rebalance_ms,
-                            protocol_type, protocols, is_new=True)
-            fut = member.join_future = asyncio.get_running_loop().create_future()
-            group.add(member)
-            if group.is_(PR) and group.generation_id == 0:
-                group.new_member_added = True
-            self._schedule_expiry(group, member)
-            return self._maybe_prepare_rebalance(group), fut
-
-        member = known
-        if group.is_(PR):
-            return self._update_member_and_rebalance(group, member, protocols, session_ms, rebalance_ms)
-        if group.is_(CR):
-            if member.matches(protocols):  # a retry of a join whose answer was lost
-                self._schedule_expiry(group, member)
-                return [], self._join_response(group, member)
-            return self._update_member_and_rebalance(group, member, protocols, session_ms, rebalance_ms)
-        if group.is_(S):
-            if member.member_id == group.leader_id or not member.matches(protocols):
-                return self._update_member_and_rebalance(group, member, protocols, session_ms, rebalance_ms)
-            self._schedule_expiry(group, member)
-            return [], self._join_response(group, member)
-        return fail(ErrorCode.UNKNOWN_MEMBER_ID)  # Empty/Dead know no members
-
-    def _accepts_joining(self, group: Group, member_id: str) -> bool:
-        """group.max.size, as Kafka's acceptJoiningMember: an Empty group takes anyone; while
-        it rebalances, a member already waiting in JoinGroup, or anyone while fewer than the
-        limit wait (so lowering the limit drops the last to rejoin); otherwise a member, or
-        anyone while the group is below the limit."""
-        limit = self.config.group_max_size
-        if group.is_(E):
-            return True
-        member = group.members.get(member_id)
-        if group.is_(PR):
-            waiting = sum(1 for m in group.members.values() if m.awaiting_join)
-            return (member is not None and member.awaiting_join) or waiting < limit
-        return member is not None or len(group.members) < limit
-
-    def _on_pending_expired(self, group: Group, member_id: str) -> None:
-        if group.pending_members.pop(member_id, None) is not None and group.is_(PR):
-            self.write_or_warn(self._try_complete_join(group))
-
-    def _maybe_prepare_rebalance(self, group: Group) -> list:
-        if group.is_(S) or group.is_(CR) or group.is_(E):
-            return self._prepare_rebalance(group)
-        return self._try_complete_join(group)
-
-    def _update_member_and_rebalance(self, group, member, protocols, session_ms, rebalance_ms):
-        member.protocols = protocols
-        member.session_timeout_ms = session_ms
-        member.rebalance_timeout_ms = rebalance_ms
-        self._resolve(member.join_future, self._join_error(member.member_id, ErrorCode.REBALANCE_IN_PROGRESS))
-        member.join_future = asyncio.get_running_loop().create_future()
-        self._schedule_expiry(group, member)
-        fut = member.join_future
-        return self._maybe_prepare_rebalance(group), fut
-
-    # -- SyncGroup ---------------------------------------------------------------------------------
     def sync_group(self, request: dict):
-        group = self.groups.get(request["group_id"])
-        member_id = request["member_id"]
+        return self.group_manager.sync_group(request)
 
-        def answer(code, assignment=b""):
-            return [], {"throttle_time_ms": 0, "error_code": code, "assignment": assignment,
-                        "protocol_type": group.protocol_type if group else None,
-                        "protocol_name": group.protocol_name if group else None}
-
-        if not request["group_id"]:
-            return answer(ErrorCode.INVALID_GROUP_ID)
-        if group is None or group.is_(D):
-            return answer(ErrorCode.UNKNOWN_MEMBER_ID if group is None else ErrorCode.COORDINATOR_NOT_AVAILABLE)
-        member = group.members.get(member_id)
-        if member is None:
-            return answer(ErrorCode.UNKNOWN_MEMBER_ID)
-        if request["generation_id"] != group.generation_id:
-            return answer(ErrorCode.ILLEGAL_GENERATION)
-        if group.is_(E):
-            return answer(ErrorCode.UNKNOWN_MEMBER_ID)
-        if group.is_(PR):
-            return answer(ErrorCode.REBALANCE_IN_PROGRESS)
-        self._schedule_expiry(group, member)
-        if group.is_(S):
-            return answer(0, member.assignment)
-        # CompletingRebalance: park until the leader brings the assignment
-        self._resolve(member.sync_future, {"throttle_time_ms": 0, "error_code": ErrorCode.REBALANCE_IN_PROGRESS,
-                                           "assignment": b""})
-        member.sync_future = asyncio.get_running_loop().create_future()
-        fut = member.sync_future
-        if member_id != group.leader_id:
-            return [], fut
-        assignments = {a["member_id"]: bytes(a["assignment"] or b"") for a in request["assignments"]}
-        for m in group.members.values():
-            m.assignment = assignments.get(m.member_id, b"")  # members the leader left out get nothing
-        try:
-            self._write(self._group_record(group))  # stored before anyone is answered
-        except OSError as exc:
-            warn_storage_failure(log, ("__consumer_offsets", self.partition_index),
-                                 "cannot store the assignment of group %r in __consumer_offsets-%d: %s",
-                                 group.group_id, self.partition_index, exc)
-            self._assignment_failed(group, ErrorCode.NOT_COORDINATOR)
-            return answer(ErrorCode.NOT_COORDINATOR)
-        group.transition_to(S)
-        for m in group.members.values():
-            sf, m.sync_future = m.sync_future, None
-            self._resolve(sf, {"throttle_time_ms": 0, "error_code": 0, "assignment": m.assignment,
-                               "protocol_type": group.protocol_type, "protocol_name": group.protocol_name})
-        return [], fut
-
-    def _assignment_failed(self, group: Group, error: int) -> None:
-        """Kafka's resetAndPropagateAssignmentError + maybePrepareRebalance: the assignment that
-        could not be stored is void, every parked SyncGroup gets ``error``, and the group
-        rebalances (members rejoin once they have found their coordinator again)."""
-        for m in group.members.values():
-            m.assignment = b""
-            sf, m.sync_future = m.sync_future, None
-            self._resolve(sf, {"throttle_time_ms": 0, "error_code": error, "assignment": b"",
-                               "protocol_type": group.protocol_type, "protocol_name": group.protocol_name})
-        self.write_or_warn(self._prepare_rebalance(group))
-
-    # -- Heartbeat / LeaveGroup ------------------------------------------------------------------
     def heartbeat(self, request: dict) -> tuple[list, dict]:
-        group = self.groups.get(request["group_id"])
-
-        def answer(code):
-            return [], {"throttle_time_ms": 0, "error_code": code}
-
-        if not request["group_id"]:
-            return answer(ErrorCode.INVALID_GROUP_ID)
-        if group is None or group.is_(E):
-            return answer(ErrorCode.UNKNOWN_MEMBER_ID)
-        if group.is_(D):
-            return answer(ErrorCode.COORDINATOR_NOT_AVAILABLE)
-        member = group.members.get(request["member_id"])
-        if member is None:
-            return answer(ErrorCode.UNKNOWN_MEMBER_ID)
-        if request["generation_id"] != group.generation_id:
-            return answer(ErrorCode.ILLEGAL_GENERATION)
-        self._schedule_expiry(group, member)
-        if group.is_(PR):
-            return answer(ErrorCode.REBALANCE_IN_PROGRESS)
-        return answer(0)
+        return self.group_manager.heartbeat(request)
 
     def leave_group(self, group_id: str, leaving: list[tuple[str, str | None]]) -> tuple[list, int, list[int]]:
-        """Remove (member_id, group_instance_id) pairs; returns (records, top-level error, per-member errors)."""
-        group = self.groups.get(group_id)
-        if not group_id:
-            return [], ErrorCode.INVALID_GROUP_ID, []
-        if group is None:  # as Kafka: no top-level error, every member unknown
-            return [], 0, [ErrorCode.UNKNOWN_MEMBER_ID] * len(leaving)
-        if group.is_(D):
-            return [], ErrorCode.COORDINATOR_NOT_AVAILABLE, []
-        records, errors = [], []
-        for member_id, instance_id in leaving:
-            if instance_id is not None and not member_id:
-                member_id = group.static_members.get(instance_id, "")
-            if member_id in group.pending_members:
-                t = group.pending_members.pop(member_id)
-                t.cancel()
-                errors.append(0)
-                records += self._try_complete_join(group) if group.is_(PR) else []
-                continue
-            member = group.members.get(member_id)
-            if member is None:
-                errors.append(ErrorCode.UNKNOWN_MEMBER_ID)
-                continue
-            if instance_id is not None and member.group_instance_id not in (None, instance_id):
-                errors.append(ErrorCode.FENCED_INSTANCE_ID)
-                continue
-            errors.append(0)
-            records += self._remove_member_and_update(group, member)
-        return records, 0, errors
+        return self.group_manager.leave_group(group_id, leaving)
 
-    # -- offsets -----------------------------------------------------------------------------------
+    def list_groups(self) -> list[Group]:
+        return self.group_manager.list_groups()
+
+    # -- offsets (offset_manager.py) -------------------------------------------------------------
     def commit_offsets(self, request: dict, partition_exists) -> tuple[list, dict]:
-        group_id = request["group_id"]
-        generation = request.get("generation_id_or_member_epoch", -1)
-        member_id = request.get("member_id") or ""
-        topics = request["topics"]
-
-        def all_partitions(code):
-            return {(t["name"], p["partition_index"]): code for t in topics for p in t["partitions"]}
-
-        group = self.groups.get(group_id)
-        error = 0
-        if not group_id:
-            error = ErrorCode.INVALID_GROUP_ID
-        elif group is None:
-            if generation >= 0:
-                error = ErrorCode.ILLEGAL_GENERATION
-        elif group.is_(D):
-            error = ErrorCode.COORDINATOR_NOT_AVAILABLE
-        elif generation < 0 and group.is_(E):
-            pass  # a simple commit (no membership) on an Empty group
-        elif group.is_(CR):
-            error = ErrorCode.REBALANCE_IN_PROGRESS
-        elif member_id not in group.members:
-            error = ErrorCode.UNKNOWN_MEMBER_ID
-        elif generation != group.generation_id:
-            error = ErrorCode.ILLEGAL_GENERATION
-        else:
-            self._schedule_expiry(group, group.members[member_id])
-        if error:
-            return [], all_partitions(error)
-        if group is None:
-            self.groups[group_id] = Group(group_id)
-        now = _now_ms()
-        # OffsetCommit v2-v4 may name its own retention (-1: the broker's); Kafka keeps it as the
-        # offsets' expire timestamp, which then wins over offsets.retention.minutes
-        retention = request.get("retention_time_ms", -1)
-        # a retention near Long.MAX_VALUE means "keep": the sum would not fit the record's int64
-        # (Kafka's sum wraps to a past timestamp and expires the offsets at once)
-        expire = min(now + retention, _INT64_MAX) if retention is not None and retention >= 0 else -1
-        records, results = [], {}
-        for t in topics:
-            for p in t["partitions"]:
-                tp = (t["name"], p["partition_index"])
-                metadata = p.get("committed_metadata")
-                if not partition_exists(*tp):
-                    results[tp] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-                elif metadata is not None and len(metadata.encode()) > self.config.offset_metadata_max_bytes:
-                    results[tp] = ErrorCode.OFFSET_METADATA_TOO_LARGE
-                else:
-                    results[tp] = 0
-                    records.append((OffsetCommitKey(group_id, tp[0], tp[1]),
-                                    OffsetCommitValue(p["committed_offset"],
-                                                      -1 if expire >= 0 else p.get("committed_leader_epoch", -1),
-                                                      metadata or "", now, expire)))
-        return records, results
+        return self.offset_manager.commit_offsets(request, partition_exists)
 
     def fetch_offsets(self, group_id: str, topics) -> dict[tuple[str, int], OffsetCommitValue | None]:
-        """Committed offsets of ``topics`` [(name, [partitions])], or of everything if None."""
-        committed = self.offsets.get(group_id, {})
-        if topics is None:
-            return dict(committed)
-        return {(name, p): committed.get((name, p)) for name, parts in topics for p in parts}
+        return self.offset_manager.fetch_offsets(group_id, topics)
 
+    # -- both --------------------------------------------------------------------------------------
     def expire_offsets(self, now: int | None = None) -> list:
-        """Tombstones for what offsets.retention.minutes has expired (Kafka's
-        GroupMetadata.removeExpiredOffsets, KIP-211): every offset of a group that uses the group
-        protocol once it has been Empty for the retention (from its state timestamp); an offset
-        of a simple consumer (commits only, no protocol) the retention after it was committed; an
-        offset committed with an explicit retention (OffsetCommit v2-v4) at its expire timestamp.
-        A Stable consumer group's offsets of topics none of its members subscribes to any more
-        expire the retention after their commit (KIP-496). A group left Empty without offsets is
-        deleted as well (Kafka's cleanupGroupMetadata)."""
-        now = _now_ms() if now is None else now
-        retention = self.config.offsets_retention_ms
+        """Tombstones for what offsets.retention.minutes has expired, group by group
+        (offset_manager.py); a group left Empty without offsets is deleted as well (Kafka's
+        cleanupGroupMetadata)."""
         records = []
         for group_id, group in list(self.groups.items()):
-            committed = self.offsets.get(group_id, {})
-            subscribed: set[str] = set()  # topics whose offsets stay while the group lives
-            if not group.protocol_type:
-                since = -1  # each offset from its own commit
-            elif group.is_(E):
-                since = group.state_timestamp
-            elif group.protocol_type == "consumer" and group.is_(S) and committed:
-                topics = self._subscribed_topics(group)
-                since, subscribed = (None, set()) if topics is None else (-1, topics)
-            else:
-                since = None
-            expired = []
-            if since is not None:
-                for tp, v in committed.items():
-                    if tp[0] in subscribed:
-                        continue
-                    if v.expire_timestamp >= 0:
-                        gone = now >= v.expire_timestamp
-                    else:
-                        gone = now - (v.commit_timestamp if since < 0 else since) >= retention
-                    if gone:
-                        expired.append(tp)
-            records += [(OffsetCommitKey(group_id, t, p), None) for t, p in expired]
-            if group.is_(E) and len(expired) == len(committed):
-                records.append((GroupMetadataKey(group_id), None))
+            expired, none_left = self.offset_manager.expired_offsets(group, now)
+            records += expired
+            if none_left:
+                records += self.group_manager.deletion_record(group_id)
         return records
 
-    @staticmethod
-    def _subscribed_topics(group: Group) -> set[str] | None:
-        """Every topic a member of a consumer group subscribes to; None when a subscription does
-        not decode (then nothing of the group expires while it lives)."""
-        topics: set[str] = set()
-        try:
-            for m in group.members.values():
-                topics.update(decode_subscription(m.metadata(group.protocol_name)))
-        except (ValueError, IndexError, struct.error, UnicodeDecodeError):
-            return None
-        return topics
-
-    # -- admin -------------------------------------------------------------------------------------
-    def list_groups(self) -> list[Group]:
-        return [g for g in self.groups.values() if not g.is_(D)]
-
     def delete_offsets(self, group_id: str, partitions: list[tuple[str, int]]) -> tuple[list, int, dict]:
-        """OffsetDelete (Kafka's GroupCoordinator.handleDeleteOffsets): ``(records, group error,
-        {(topic, partition): error})``. An Empty group loses the offsets of every partition
-        named; a consumer group with members keeps those of topics a member subscribes to
-        (GROUP_SUBSCRIBED_TO_TOPIC) and loses the others; any other group with members answers
-        NON_EMPTY_GROUP. Naming a partition without a committed offset is not an error. An Empty
-        group left without offsets is deleted, as expiry does."""
-        if not group_id:
-            return [], ErrorCode.INVALID_GROUP_ID, {}
-        group = self.groups.get(group_id)
-        if group is None or group.is_(D):
-            return [], ErrorCode.GROUP_ID_NOT_FOUND, {}
-        errors: dict[tuple[str, int], int] = {}
-        if group.is_(E):
-            eligible = list(partitions)
-        elif group.protocol_type == "consumer":
-            subscribed = self._subscribed_topics(group) or set()
-            eligible = []
-            for tp in partitions:
-                if tp[0] in subscribed:
-                    errors[tp] = ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC
-                else:
-                    eligible.append(tp)
-        else:
-            return [], ErrorCode.NON_EMPTY_GROUP, {}
-        committed = self.offsets.get(group_id, {})
-        gone = list(dict.fromkeys(tp for tp in eligible if tp in committed))
-        records = [(OffsetCommitKey(group_id, t, p), None) for t, p in gone]
-        if group.is_(E) and committed and len(gone) == len(committed):
-            records.append((GroupMetadataKey(group_id), None))
-        errors.update((tp, 0) for tp in eligible)
-        return records, 0, errors
+        """OffsetDelete: ``(records, group error, {(topic, partition): error})``
+        (offset_manager.py). An Empty group left without offsets is deleted, as expiry does."""
+        records, error, errors, none_left = self.offset_manager.delete_offsets(group_id, partitions)
+        if none_left:
+            records += self.group_manager.deletion_record(group_id)
+        return records, error, errors
 
     def delete_group(self, group_id: str) -> tuple[list, int]:
-        group = self.groups.get(group_id)
-        if not group_id:
-            return [], ErrorCode.INVALID_GROUP_ID
-        if group is None or group.is_(D):
-            return [], ErrorCode.GROUP_ID_NOT_FOUND
-        if not group.is_(E):
-            return [], ErrorCode.NON_EMPTY_GROUP
-        records = [(OffsetCommitKey(group_id, t, p), None) for (t, p) in self.offsets.get(group_id, {})]
-        records.append((GroupMetadataKey(group_id), None))
-        return records, 0
-
+        """DeleteGroups: an Empty group's offsets, then its metadata, as tombstones."""
+        error = self.group_manager.validate_delete_group(group_id)
+        if error:
+            return [], error
+        return self.offset_manager.delete_all_offsets(group_id) + [(GroupMetadataKey(group_id), None)], 0

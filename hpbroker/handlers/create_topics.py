@@ -67,7 +67,7 @@ def _check(broker, t):
         raise _Refused(ErrorCode.INVALID_REPLICATION_FACTOR,
                        f"Replication factor: {rf} larger than available brokers: 1.")
     try:
-        configs = validate_topic_configs({c["name"]: c["value"] for c in t.get("configs") or []})
+        configs = validate_topic_configs({c["name"]: c["value"] for c in t.get("configs") or []}, broker.config)
     except ConfigError as exc:
         raise _Refused(ErrorCode.INVALID_CONFIG, str(exc))
     return name, num_partitions, configs

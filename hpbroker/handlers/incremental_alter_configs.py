@@ -11,13 +11,16 @@ Operations (Kafka's AlterConfigOp.OpType), applied in request order to the curre
   yet present / remove them. The list starts from the override, else from the config's default,
   as Kafka's controller does (ConfigurationControlManager).
 The result is then checked as a whole, like AlterConfigs: nothing changes unless every config
-of the resource is valid.
+of the resource is valid. A BROKER resource is this broker's id (its own dynamic configs) or ""
+(the cluster-wide defaults).
 
 Errors, per resource, as Kafka: a resource named twice -> INVALID_REQUEST for each; a config
 named twice in one resource, a null value for SET/APPEND/SUBTRACT, an unknown operation or
-resource type -> INVALID_REQUEST; APPEND/SUBTRACT of a non-list config, an unknown name, a bad
-value, a broker config that cannot change at run time -> INVALID_CONFIG; unknown topic ->
-UNKNOWN_TOPIC_OR_PARTITION. ``validate_only`` checks everything and changes nothing.
+resource type, another broker's id -> INVALID_REQUEST; a broker config change Kafka refuses
+(read-only, per-broker only, bad value: hpbroker/configdef/dynamic.py) -> INVALID_REQUEST with
+Kafka's text; APPEND/SUBTRACT of a non-list config, an unknown topic config name or a bad topic
+config value -> INVALID_CONFIG; unknown topic -> UNKNOWN_TOPIC_OR_PARTITION. ``validate_only``
+checks everything and changes nothing.
 """
 from __future__ import annotations
 
@@ -25,11 +28,11 @@ from hpbroker.broker.interface import ControllerError
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import (
-    BROKER_CONFIGS, TOPIC_CONFIGS, TYPE_LIST, ConfigError, validate_broker_dynamic_configs,
+    BROKER_CONFIGS, TOPIC_CONFIGS, TYPE_LIST, ConfigError, DynamicConfigRefused, validate_broker_dynamic_configs,
     validate_topic_configs,
 )
+from hpbroker.handlers.alter_configs import InvalidRequest, per_broker_resource
 from hpbroker.protocol.errors import ErrorCode
-from hpbroker.server.connection_quotas import ConnectionLimits
 
 API_KEY = 44
 MIN_VERSION, MAX_VERSION = 0, 1
@@ -39,10 +42,6 @@ RESOURCE_TOPIC = 2
 RESOURCE_BROKER = 4
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 _OP_NAMES = {SET: "SET", DELETE: "DELETE", APPEND: "APPEND", SUBTRACT: "SUBTRACT"}
-
-
-class _InvalidRequest(Exception):
-    pass
 
 
 def _parts(value: str | None) -> list[str]:
@@ -57,12 +56,12 @@ def apply_ops(current: dict[str, str], ops: list[dict], definitions: dict) -> di
     for op in ops:
         name, kind, value = op["name"], op["config_operation"], op["value"]
         if name in seen:
-            raise _InvalidRequest(f"Error due to duplicate config keys: {name}")
+            raise InvalidRequest(f"Error due to duplicate config keys: {name}")
         seen.add(name)
         if kind not in _OP_NAMES:
-            raise _InvalidRequest(f"Unknown operation type {kind} for config {name}")
+            raise InvalidRequest(f"Unknown operation type {kind} for config {name}")
         if kind != DELETE and value is None:
-            raise _InvalidRequest(f"Null value not supported for : {name}")
+            raise InvalidRequest(f"Null value not supported for : {name}")
         if kind == SET:
             out[name] = value
         elif kind == DELETE:
@@ -84,6 +83,8 @@ def apply_ops(current: dict[str, str], ops: list[dict], definitions: dict) -> di
 
 
 async def _alter_topic(broker, name: str, ops, validate_only: bool) -> tuple[int, str | None]:
+    if name == "":
+        raise InvalidRequest("Default topic resources are not allowed.")
     info = broker.metadata.topics.get(name)
     if info is None:
         return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"Topic {name} does not exist"
@@ -91,20 +92,18 @@ async def _alter_topic(broker, name: str, ops, validate_only: bool) -> tuple[int
     for cname, value in changed.items():
         if value is None and cname not in TOPIC_CONFIGS:
             raise ConfigError(f"Unknown topic config name: {cname}")
-    checked = validate_topic_configs({k: v for k, v in changed.items() if v is not None})
+    checked = validate_topic_configs({k: v for k, v in changed.items() if v is not None}, broker.config)
     if not validate_only and checked != info.configs:
         await broker.controller.set_topic_configs(name, checked)
     return 0, None
 
 
 async def _alter_broker(broker, name: str, ops, validate_only: bool) -> tuple[int, str | None]:
-    if name not in ("", str(broker.node.node_id)):
-        return ErrorCode.INVALID_REQUEST, f"Unexpected broker id {name}"
-    current = broker.config.dynamic
-    checked = validate_broker_dynamic_configs(apply_ops(current, ops, BROKER_CONFIGS))
-    ConnectionLimits.check_alter(broker.config, checked)  # max.connections.per.ip 0 needs overrides
+    per_broker = per_broker_resource(name, broker.node.node_id)
+    current = broker.config.dynamic if per_broker else broker.config.dynamic_default
+    checked = validate_broker_dynamic_configs(broker.config, apply_ops(current, ops, BROKER_CONFIGS), per_broker)
     if not validate_only and checked != current:
-        await broker.controller.set_broker_configs(checked)
+        await broker.controller.set_broker_configs(checked, cluster_default=not per_broker)
     return 0, None
 
 
@@ -121,14 +120,14 @@ async def handle(ctx: RequestContext, request: dict):
         rtype, rname = r["resource_type"], r["resource_name"]
         try:
             if named[(rtype, rname)] > 1:
-                raise _InvalidRequest(f"Duplicate resource {rname!r} of type {rtype}")
+                raise InvalidRequest(f"Duplicate resource {rname!r} of type {rtype}")
             if rtype == RESOURCE_TOPIC:
                 code, message = await _alter_topic(broker, rname, r["configs"], validate_only)
             elif rtype == RESOURCE_BROKER:
                 code, message = await _alter_broker(broker, rname, r["configs"], validate_only)
             else:
                 code, message = ErrorCode.INVALID_REQUEST, f"Unsupported resource type {rtype}"
-        except _InvalidRequest as exc:
+        except (InvalidRequest, DynamicConfigRefused) as exc:
             code, message = ErrorCode.INVALID_REQUEST, str(exc)
         except ConfigError as exc:
             code, message = ErrorCode.INVALID_CONFIG, str(exc)

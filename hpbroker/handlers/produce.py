@@ -1,9 +1,11 @@
 """Produce (key 0), versions 3-8: one RecordBatch v2 per partition.
 
 Per partition: unknown topic/partition -> UNKNOWN_TOPIC_OR_PARTITION; the batch is checked and
-appended by ``Partition.append_from_client`` (size, CRC, format, timestamps, keys on a compacted
-topic -- INVALID_RECORD naming the record in record_errors --, idempotence), which
-answers a duplicate of one of the producer's last five batches with its original offsets.
+appended by ``Partition.append_from_client`` (size, CRC, format, the per-record rules -- keys on a
+compacted topic, timestamp bounds: a refused batch names every invalid record in record_errors,
+records/record_checks.py --, idempotence), which answers a duplicate of one of the producer's last
+five batches with its original offsets. The record errors of one response share
+RECORD_ERRORS_BYTES; past that they are cut down (``record_checks.fit``).
 acks must be 0, 1 or -1 (INVALID_REQUIRED_ACKS). acks=-1 needs min.insync.replicas <= the ISR
 size (the metadata cache's; 1 on a single node), else NOT_ENOUGH_REPLICAS. Internal topics (``__consumer_offsets``) are
 written by their coordinators only: a client's batch gets INVALID_TOPIC_EXCEPTION (Kafka's "Cannot
@@ -25,6 +27,7 @@ from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.storage.write_failures import warn_storage_failure
 from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.records.record_checks import encoded_size, fit
 from hpbroker.replication.partition import AppendError
 
 API_KEY = 0
@@ -32,6 +35,10 @@ MIN_VERSION, MAX_VERSION = 3, 8
 ROUTE = Route(PARTITIONED, Split("topic_data", "name", "partition_data", "index",
                                "responses", "name", "partition_responses"))
 
+# A Produce response must fit one record of a response ring in the multi-process topology
+# (server/multiproc/topology.py: rings of 1 MiB take records up to 512 KiB), whatever the
+# batches held
+RECORD_ERRORS_BYTES = 256 << 10
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +49,9 @@ def _storage_failed(name: str, index: int, exc: OSError, directory: str) -> dict
                    f"Error while appending records to {name}-{index} in dir {directory}: {exc.strerror or exc}")
 
 
-def _failed(index, code, message=None, record_errors=()):
+def _failed(index, code, message=None, record_errors=(), log_start_offset=-1):
     return {"index": index, "error_code": code, "base_offset": -1, "log_append_time_ms": -1,
-            "log_start_offset": -1, "error_message": message, "record_errors": [
+            "log_start_offset": log_start_offset, "error_message": message, "record_errors": [
                 {"batch_index": i, "batch_index_error_message": m} for i, m in record_errors]}
 
 
@@ -56,6 +63,7 @@ def handle(ctx: RequestContext, request: dict):
     responses = []
     any_error = False
     allow_zstd = ctx.api_version >= 7
+    budget = RECORD_ERRORS_BYTES
     for topic_data in request["topic_data"]:
         name = topic_data["name"]
         info = topics.get(name)
@@ -93,7 +101,11 @@ def handle(ctx: RequestContext, request: dict):
                     target_level=settings.target_level,
                 )
             except AppendError as exc:
-                parts.append(_failed(index, exc.error_code, str(exc), exc.record_errors))
+                listed = fit(exc.record_errors, budget)
+                budget -= encoded_size(listed)
+                # a batch refused for its records carries the log start offset, as in Kafka
+                parts.append(_failed(index, exc.error_code, str(exc), listed,
+                                     partition.log_start_offset if exc.record_errors else -1))
                 any_error = True
                 continue
             except OSError as exc:

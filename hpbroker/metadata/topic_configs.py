@@ -45,8 +45,12 @@ def _policies(effective: Mapping[str, str]) -> list[str]:
 
 
 def produce_settings_for(effective: Mapping[str, str]) -> ProduceSettings:
+    # the deprecated message.timestamp.difference.max.ms is the limit of each of these left at its
+    # default, as Kafka 3.x applies it (LogConfig.getMessageTimestampBeforeMaxMs)
+    difference = int(effective["message.timestamp.difference.max.ms"])
     before = int(effective["message.timestamp.before.max.ms"])
     after = int(effective["message.timestamp.after.max.ms"])
+    before, after = (difference if v == _MAX_LONG else v for v in (before, after))
     return ProduceSettings(
         max_message_bytes=int(effective["max.message.bytes"]),
         log_append_time=effective["message.timestamp.type"] == "LogAppendTime",

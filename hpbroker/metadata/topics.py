@@ -1,5 +1,5 @@
 """The topic registry: topic names, ids, partition counts and per-topic config overrides (and
-the broker's dynamic configs).
+the broker's dynamic configs: this broker's and the cluster-wide defaults).
 
 On disk: ``<first log dir>/__topics.json``, rewritten whole on every change (tmp file, fsync,
 rename, fsync of the directory), so a crash leaves either the old or the new registry. Topic
@@ -57,8 +57,10 @@ class TopicRegistry:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.topics: dict[str, TopicInfo] = {}
-        #: dynamic broker configs set through AlterConfigs (Kafka keeps them in ZooKeeper)
+        #: dynamic broker configs set through AlterConfigs (Kafka keeps them in ZooKeeper): this
+        #: broker's (resource "<id>") and the cluster-wide defaults (resource "")
         self.broker_configs: dict[str, str] = {}
+        self.broker_default_configs: dict[str, str] = {}
         if self.path.exists():
             self._load(self.path.read_bytes())
 
@@ -68,13 +70,14 @@ class TopicRegistry:
         ``path`` is where its writer keeps it."""
         registry = cls.__new__(cls)
         registry.path = Path(path)
-        registry.topics, registry.broker_configs = {}, {}
+        registry.topics, registry.broker_configs, registry.broker_default_configs = {}, {}, {}
         registry._load(data)
         return registry
 
     def _load(self, raw: bytes) -> None:
         data = json.loads(raw)
         self.broker_configs = dict(data.get("broker_configs", {}))
+        self.broker_default_configs = dict(data.get("broker_default_configs", {}))
         for t in data.get("topics", []):
             info = TopicInfo(t["name"], bytes.fromhex(t["topic_id"]), int(t["num_partitions"]), dict(t["configs"]))
             self.topics[info.name] = info
@@ -84,6 +87,7 @@ class TopicRegistry:
         data = {
             "version": 1,
             "broker_configs": self.broker_configs,
+            "broker_default_configs": self.broker_default_configs,
             "topics": [
                 {"name": t.name, "topic_id": t.topic_id.hex(), "num_partitions": t.num_partitions, "configs": t.configs}
                 for t in self.topics.values()
@@ -131,9 +135,11 @@ class TopicRegistry:
         old, info.configs = info.configs, dict(configs)
         self._save_or(lambda: setattr(info, "configs", old))
 
-    def set_broker_configs(self, configs: dict[str, str]) -> None:
-        old, self.broker_configs = self.broker_configs, dict(configs)
-        self._save_or(lambda: setattr(self, "broker_configs", old))
+    def set_broker_configs(self, configs: dict[str, str], cluster_default: bool = False) -> None:
+        attr = "broker_default_configs" if cluster_default else "broker_configs"
+        old = getattr(self, attr)
+        setattr(self, attr, dict(configs))
+        self._save_or(lambda: setattr(self, attr, old))
 
     def _save_or(self, undo) -> None:
         try:

@@ -10,17 +10,19 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from hpbroker.protocol.messages import (
-    alter_configs, api_versions, create_acls, create_partitions, create_topics, delete_acls,
-    delete_groups, delete_records, delete_topics, describe_acls, describe_cluster, describe_configs,
-    describe_groups, describe_log_dirs, describe_producers, fetch, find_coordinator, heartbeat,
-    incremental_alter_configs, init_producer_id, join_group, leave_group, list_groups, list_offsets,
-    metadata, offset_commit, offset_delete, offset_fetch, offset_for_leader_epoch, produce,
-    sasl_authenticate, sasl_handshake, sync_group,
+    alter_configs, api_versions, controlled_shutdown, create_acls, create_partitions, create_topics,
+    delete_acls, delete_groups, delete_records, delete_topics, describe_acls, describe_cluster,
+    describe_configs, describe_groups, describe_log_dirs, describe_producers, fetch, find_coordinator,
+    heartbeat, incremental_alter_configs, init_producer_id, join_group, leader_and_isr, leave_group,
+    list_groups, list_offsets, metadata, offset_commit, offset_delete, offset_fetch,
+    offset_for_leader_epoch, produce, sasl_authenticate, sasl_handshake, stop_replica, sync_group,
+    update_metadata,
 )
 from hpbroker.protocol.schema import Message
 
 _MODULES = (
-    produce, fetch, list_offsets, metadata, offset_commit, offset_fetch, find_coordinator,
+    produce, fetch, list_offsets, metadata, leader_and_isr, stop_replica, update_metadata,
+    controlled_shutdown, offset_commit, offset_fetch, find_coordinator,
     join_group, heartbeat, leave_group, sync_group, describe_groups, list_groups, sasl_handshake,
     api_versions, create_topics, delete_topics, delete_records, init_producer_id,
     offset_for_leader_epoch, describe_configs, alter_configs, describe_log_dirs, sasl_authenticate,
@@ -43,6 +45,13 @@ SUPPORTED_VERSIONS = MappingProxyType({
     1: (4, 13),    # Fetch: 12 first flexible, 13 topic ids
     2: (1, 8),     # ListOffsets: 6 first flexible, 7 MAX_TIMESTAMP, 8 EARLIEST_LOCAL
     3: (0, 10),    # Metadata: 9 first flexible
+    # 4-7: the inter-broker APIs a ZooKeeper-mode controller sends (LeaderAndIsr v4, StopReplica
+    # v3, UpdateMetadata v6) and a stopping broker sends it (ControlledShutdown v3)
+    4: (0, 5),     # LeaderAndIsr: 4 first flexible, 5 topic ids (KIP-516)
+    5: (0, 3),     # StopReplica: 2 first flexible, 3 per-partition leader epochs (KIP-570)
+    6: (0, 7),     # UpdateMetadata: 6 first flexible, 7 topic ids
+    7: (1, 3),     # ControlledShutdown: 3 first flexible; v0 has a request header without
+                   # client_id (request header v0), which no other API uses
     8: (2, 9),     # OffsetCommit: 8 first flexible
     9: (1, 7),     # OffsetFetch: 6 first flexible
     10: (0, 4),    # FindCoordinator: 3 first flexible

@@ -115,23 +115,47 @@ def _records_fill(buf, pos: int, end: int, count: int, offset_deltas: bool = Fal
     return pos == end
 
 
-def first_keyless(buf, count: int, pos: int = 0) -> int:
-    """Index of the first of ``count`` records at ``pos`` whose key is null (keyLength -1), or -1
-    if every record has a key; -2 if the records do not parse (``_record_fields``)."""
+def keyless_records(buf, count: int, pos: int = 0) -> list | None:
+    """Indexes, ascending, of the ``count`` records at ``pos`` whose key is null (keyLength -1):
+    [] when every record has a key, None if the records do not parse (``_record_fields``)."""
+    out = []
     if count <= 0:
-        return -1
+        return out
     with memoryview(buf) as m:
         end = m.nbytes
         if pos < 0 or pos >= end:
-            return -2
+            return None
         for n in range(count):
             f = _record_fields(m, pos, end)
             if f is None:
-                return -2
+                return None
             if f[4] < 0:
-                return n
+                out.append(n)
             pos = f[0]
-    return -1
+    return out
+
+
+def records_outside_time(buf, count: int, pos: int, base_timestamp: int, low: int, high: int) -> list | None:
+    """(index, timestamp, offsetDelta) of each of the ``count`` records at ``pos`` whose timestamp
+    (baseTimestamp + timestampDelta, wrapping as a Java long) lies outside [low, high], ascending;
+    a record without a timestamp (-1) is never outside. [] when all are within, None if the
+    records do not parse (``_record_fields``)."""
+    out = []
+    if count <= 0:
+        return out
+    with memoryview(buf) as m:
+        end = m.nbytes
+        if pos < 0 or pos >= end:
+            return None
+        for n in range(count):
+            f = _record_fields(m, pos, end)
+            if f is None:
+                return None
+            ts = (base_timestamp + f[1] + (1 << 63)) % (1 << 64) - (1 << 63)
+            if ts != -1 and (ts < low or ts > high):
+                out.append((n, ts, f[2]))
+            pos = f[0]
+    return out
 
 
 def _read_varlong(buf, pos: int, end: int) -> tuple[int, int]:

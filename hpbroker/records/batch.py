@@ -40,10 +40,14 @@ set_log_append_time = _impl.set_log_append_time
 #: records fill ``buf`` (the walk over record length varints that validate does for uncompressed
 #: batches); with ``offset_deltas`` their offsetDeltas must also run 0..count-1
 records_fill = _impl.records_fill
-#: first_keyless(buf, count, pos=0) -> int: index of the first of ``count`` records at ``pos``
+#: keyless_records(buf, count, pos=0) -> list | None: indexes of the ``count`` records at ``pos``
 #: (an uncompressed batch's records start at RECORD_BATCH_OVERHEAD; a decompressed payload's at
-#: 0) whose key is null, -1 if all have keys, -2 if they do not parse
-first_keyless = _impl.first_keyless
+#: 0) whose key is null, [] if all have keys, None if they do not parse
+keyless_records = _impl.keyless_records
+#: records_outside_time(buf, count, pos, base_timestamp, low, high) -> list | None:
+#: (index, timestamp, offsetDelta) of the records whose timestamp lies outside [low, high]
+#: (-1, no timestamp, is never outside), None if the records do not parse
+records_outside_time = _impl.records_outside_time
 #: record_keys(buf, count, pos, base_offset, latest) -> int: the log cleaner's offset map: for
 #: each of ``count`` records at ``pos`` with a key, latest[key] = base_offset + offsetDelta;
 #: returns how many had a key, -2 if the records do not parse
@@ -67,8 +71,7 @@ def check_produce_version(header: BatchHeader, api_version: int) -> None:
         )
 
 
-def validate_compressed_records(buf, header: BatchHeader, max_size: int = MAX_DECOMPRESSED,
-                                keys_required: bool = False) -> None:
+def validate_compressed_records(buf, header: BatchHeader, max_size: int = MAX_DECOMPRESSED) -> memoryview | None:
     """The check ``validate`` makes on uncompressed records, for a compressed batch: its payload
     decompresses, and exactly ``recordsCount`` records fill it. Without this a batch could claim
     any count (with a matching lastOffsetDelta) over a payload of a few records and move the log
@@ -77,10 +80,14 @@ def validate_compressed_records(buf, header: BatchHeader, max_size: int = MAX_DE
     is touched from Python. CORRUPT_MESSAGE if the payload does not decompress, INVALID_RECORD
     if the count is wrong or the records' offsetDeltas do not run 0, 1, ... (Kafka's
     LogValidator: inner records of a compressed batch must have incremental offsets; a consumer
-    computes each record's offset from them, so others would be read at wrong offsets)."""
+    computes each record's offset from them, so others would be read at wrong offsets).
+
+    Returns the decompressed records (None for an uncompressed batch), for the per-record checks
+    of record_checks.py: a view of this thread's scratch buffer, valid until its next
+    decompression."""
     codec = header.attributes & CODEC_MASK
     if codec == NO_COMPRESSION:
-        return
+        return None
     with memoryview(buf) as m:
         try:
             payload = decompressed_view(codec, m[RECORD_BATCH_OVERHEAD:header.size], max_size)
@@ -92,30 +99,4 @@ def validate_compressed_records(buf, header: BatchHeader, max_size: int = MAX_DE
                 INVALID_RECORD, f"compressed records do not fill the batch as its count {header.records_count} says")
         raise InvalidRecordBatch(
             INVALID_RECORD, "inner records of the compressed batch do not have incremental offset deltas 0, 1, ...")
-    if keys_required:
-        _require_keys(payload, header.records_count, 0)
-
-
-class KeylessRecord(InvalidRecordBatch):
-    """A record without a key for a compacted topic: INVALID_RECORD, naming the record (Kafka's
-    LogValidator.validateKey; the producer hears it in the response's record_errors)."""
-
-    def __init__(self, batch_index: int):
-        super().__init__(INVALID_RECORD, "Compacted topic cannot accept message without key.")
-        self.batch_index = batch_index
-
-
-def _require_keys(buf, count: int, pos: int) -> None:
-    i = first_keyless(buf, count, pos)
-    if i == -2:  # validate walked these records already; a payload that does not parse is corrupt
-        raise InvalidRecordBatch(CORRUPT_MESSAGE, "records do not parse")
-    if i >= 0:
-        raise KeylessRecord(i)
-
-
-def require_keys(buf, header: BatchHeader) -> None:
-    """A compacted topic's rule for a validated batch: every record has a key (compressed
-    batches are checked by ``validate_compressed_records(..., keys_required=True)``, on the
-    payload it decompresses anyway). Raises KeylessRecord for the first record without one."""
-    if header.attributes & CODEC_MASK == NO_COMPRESSION:
-        _require_keys(buf, header.records_count, RECORD_BATCH_OVERHEAD)
+    return payload

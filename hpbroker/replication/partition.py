@@ -5,9 +5,10 @@ after every append and acks=all is satisfied by the local write. Replication (DE
 will move the high watermark to the minimum log end offset of the ISR instead.
 
 Append path for client batches (Kafka's UnifiedLog.appendAsLeader + LogValidator), per batch:
-size limit, CRC/format (Cython), timestamp bounds, idempotence, then the log assigns offsets in
-place. Record bytes are never touched in Python; a topic whose compression.type names another
-codec than the batch's has the batch recompressed (codec libraries, once per batch).
+size limit, CRC/format (Cython), the per-record rules (keys on a compacted topic, timestamp
+bounds; record_checks.py), idempotence, then the log assigns offsets in place. Record bytes are
+never touched in Python; a topic whose compression.type names another codec than the batch's has
+the batch recompressed (codec libraries, once per batch).
 
 Who may touch: the one owner of the partition (the event loop of its handler); readers in other
 processes see only what ``high_watermark`` published.
@@ -20,12 +21,12 @@ from dataclasses import dataclass
 from hpbroker.records import batch as rb
 from hpbroker.records.builder import recompress_batch
 from hpbroker.records.compression import CompressionError
+from hpbroker.records.record_checks import RecordErrors, check_records
 from hpbroker.replication.producer_state import ProducerStateError, ProducerStateManager
 
 NONE = 0
 CORRUPT_MESSAGE = 2
 MESSAGE_TOO_LARGE = 10
-INVALID_TIMESTAMP = 32
 UNSUPPORTED_COMPRESSION_TYPE = 76
 INVALID_RECORD = 87
 
@@ -34,7 +35,8 @@ class AppendError(Exception):
     def __init__(self, error_code: int, message: str, record_errors: list | None = None):
         super().__init__(message)
         self.error_code = error_code
-        #: [(batch_index, message)] of the records that made the batch fail (ProduceResponse v8)
+        #: [(batch_index, message)] of every record that made the batch fail, ascending
+        #: (ProduceResponse v8, record_checks.py)
         self.record_errors = record_errors or []
 
 
@@ -101,14 +103,19 @@ class Partition:
             raise AppendError(CORRUPT_MESSAGE, f"unknown compression codec {codec}")
         if codec == rb.ZSTD and not allow_zstd:
             raise AppendError(UNSUPPORTED_COMPRESSION_TYPE, "zstd needs Produce v7 or later")
+        # the clock only when something needs it (LogAppendTime, or a timestamp bound set)
+        now = int(time.time() * 1000) if (log_append_time or timestamp_before_ms is not None
+                                          or timestamp_after_ms is not None) else -1
+        if log_append_time:  # the broker stamps the time: the producer's timestamps are not judged
+            timestamp_before_ms = timestamp_after_ms = None
         try:
-            if codec:
-                rb.validate_compressed_records(buf, h, keys_required=keys_required)
-            elif keys_required:
-                rb.require_keys(buf, h)
-        except rb.KeylessRecord as exc:
-            message = f"Compacted topic cannot accept message without key in topic partition {self.topic}-{self.index}."
-            raise AppendError(exc.error_code, message, [(exc.batch_index, message)]) from None
+            payload = rb.validate_compressed_records(buf, h) if codec else None
+            if keys_required or timestamp_before_ms is not None or timestamp_after_ms is not None:
+                check_records(buf if payload is None else payload, 0 if codec else rb.RECORD_BATCH_OVERHEAD, h,
+                              f"{self.topic}-{self.index}", keys_required=keys_required, now=now,
+                              timestamp_before_ms=timestamp_before_ms, timestamp_after_ms=timestamp_after_ms)
+        except RecordErrors as exc:
+            raise AppendError(exc.error_code, exc.reason, exc.record_errors) from None
         except rb.InvalidRecordBatch as exc:
             raise AppendError(exc.error_code, exc.reason) from None
         if target_codec is not None and target_codec != codec:
@@ -120,14 +127,6 @@ class Partition:
                 raise AppendError(MESSAGE_TOO_LARGE, f"record batch of {len(buf)} bytes after recompression "
                                                      f"exceeds max.message.bytes {max_message_bytes}")
             h = rb.read_header(buf)
-        # the clock only when something needs it (LogAppendTime, or a timestamp bound set)
-        now = int(time.time() * 1000) if (log_append_time or timestamp_before_ms is not None
-                                          or timestamp_after_ms is not None) else -1
-        if not log_append_time:
-            if timestamp_before_ms is not None and h.base_timestamp < now - timestamp_before_ms:
-                raise AppendError(INVALID_TIMESTAMP, f"timestamp {h.base_timestamp} is too far in the past")
-            if timestamp_after_ms is not None and h.max_timestamp > now + timestamp_after_ms:
-                raise AppendError(INVALID_TIMESTAMP, f"timestamp {h.max_timestamp} is too far in the future")
         idempotent = h.producer_id >= 0
         if idempotent:
             try:

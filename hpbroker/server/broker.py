@@ -40,7 +40,9 @@ def advertised_node(config: BrokerConfig, host: str, port: int) -> Node:
     adv_host, adv_port = parse_listener(adv) if adv else (host, port)
     if adv_host in ("0.0.0.0", "::", ""):
         adv_host = socket.gethostname()
-    node_id = config.get("node.id") if "node.id" in config.static else config.get("broker.id")
+    node_id = config.get("node.id")
+    if node_id < 0:  # unset, as Kafka's default -1
+        node_id = config.get("broker.id")
     return Node(node_id, adv_host, adv_port or port)
 
 

@@ -4,8 +4,9 @@
     max.connections.per.ip             connections from one client address at once
     max.connections.per.ip.overrides   "host:count,host:count": the same, for the hosts named
 
-All three can change at run time (AlterConfigs on the broker, as in Kafka): a new limit applies
-to the connections that come next.
+All three can change at run time (AlterConfigs on the broker, as in Kafka; the change is checked
+with the other broker configs, hpbroker/configdef/dynamic.py): a new limit applies to the
+connections that come next.
 
 A connection from an address already at its limit is accepted and closed at once: the client
 sees a closed connection and reconnects after its backoff, and Kafka does the same. At
@@ -14,8 +15,10 @@ one closes, as Kafka's acceptor waits for a connection slot.
 
 An address is its 16 bytes as IPv6, IPv4 as IPv4-mapped ("127.0.0.1" in the overrides and a
 peer "::ffff:127.0.0.1" on a dual-stack socket are one address). Host names in the overrides
-are resolved once, at start-up, as Kafka resolves them when it reads its configuration; a name
-stands for every address it resolves to.
+are resolved when the limits are built (at start-up, and after a change at run time), as Kafka
+resolves them when it applies its configuration; a name stands for every address it resolves
+to. One that does not resolve stops the start, and leaves the limits as they were after a
+change (a warning says so), as Kafka accepts the change and fails to apply it.
 
 One process counts in a dict (``LocalCounts``). In the multi-process topology each processor
 counts its own connections in a dict too, and mirrors the counts into its own region of the
@@ -47,14 +50,13 @@ import time
 
 from dataclasses import dataclass, field
 
-from hpbroker.config import BrokerConfig, ConfigError, parse_connection_overrides
+from hpbroker.config import ConfigError, parse_connection_overrides
 
 UNLIMITED = 2147483647  # Kafka's default for both limits (Int.MaxValue)
 SLOTS = 4096  # per processor: addresses it can publish; a power of two
 MAX_PROBE = 32  # a longer probe rebuilds the table (the owner) or ends the look-up (a reader)
 ROOM_RETRY_S = 0.05  # at max.connections, how often a processor looks again for a free slot
 REJECT_LOG_EVERY_S = 10.0
-CONFIG_NAMES = ("max.connections", "max.connections.per.ip", "max.connections.per.ip.overrides")
 
 log = logging.getLogger(__name__)
 
@@ -81,31 +83,17 @@ class ConnectionLimits:
 
     @classmethod
     def from_config(cls, config) -> ConnectionLimits:
-        """From the broker's properties; ConfigError for what Kafka refuses at start-up."""
-        per_ip = config.get("max.connections.per.ip")
-        named = parse_connection_overrides(config.get("max.connections.per.ip.overrides"))
-        if per_ip == 0 and not named:
-            raise ConfigError("max.connections.per.ip set to zero requires max.connections.per.ip.overrides")
+        """From the broker's properties (checked as Kafka checks them by hpbroker.config); a
+        ConfigError if a host name of the overrides does not resolve."""
         overrides = {}
-        for host, n in named:  # a name stands for every address it resolves to ("localhost": both)
-            try:
+        for host, n in parse_connection_overrides(config.get("max.connections.per.ip.overrides")):
+            try:  # a name stands for every address it resolves to ("localhost": both)
                 infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
             except OSError as exc:
                 raise ConfigError(f"max.connections.per.ip.overrides: cannot resolve {host!r}: {exc}") from None
             for info in infos:
                 overrides[address_key(info[4][0])] = n
-        return cls(config.get("max.connections"), per_ip, overrides)
-
-    @classmethod
-    def check_alter(cls, config, dynamic: dict[str, str]) -> None:
-        """AlterConfigs on the broker, before it changes anything: if ``dynamic`` (the dynamic
-        configs it would leave) changes a connection limit, build the limits they would give;
-        a ConfigError answers INVALID_CONFIG. A change to other configs resolves nothing."""
-        if all(dynamic.get(n) == config.dynamic.get(n) for n in CONFIG_NAMES):
-            return
-        trial = BrokerConfig(config.static)
-        trial.dynamic = dynamic
-        cls.from_config(trial)
+        return cls(config.get("max.connections"), config.get("max.connections.per.ip"), overrides)
 
     def limit_for(self, key: tuple[int, int]) -> int:
         return self.overrides.get(key, self.per_ip)
@@ -135,7 +123,7 @@ class LocalCounts:
             self._generation = config.generation
             try:
                 self.limits = ConnectionLimits.from_config(config)
-            except ConfigError as exc:  # refused by AlterConfigs; here only if a name stopped resolving
+            except ConfigError as exc:  # a host name of the overrides that does not resolve
                 log.warning("connection limits unchanged: %s", exc)
 
     def room(self) -> bool:

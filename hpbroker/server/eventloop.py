@@ -13,8 +13,9 @@ fallback: a benchmark must run what it says it runs.
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any, Coroutine
+
+from hpbroker import environment
 
 LOOPS = ("asyncio", "uvloop")
 ENV = "HPBROKER_EVENT_LOOP"
@@ -25,7 +26,7 @@ class EventLoopError(ValueError):
 
 
 def default_loop() -> str:
-    return os.environ.get(ENV, "asyncio").strip().lower() or "asyncio"
+    return environment.value(ENV).strip().lower() or "asyncio"
 
 
 def loop_factory(name: str):

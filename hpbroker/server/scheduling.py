@@ -35,6 +35,8 @@ import logging
 import os
 import time
 
+from hpbroker import environment
+
 POLICIES = ("adaptive", "normal", "batch")
 ENV = "HPBROKER_SCHEDULING"
 
@@ -62,7 +64,7 @@ class SchedulingError(ValueError):
 
 
 def default_policy() -> str:
-    return os.environ.get(ENV, "adaptive").strip().lower() or "adaptive"
+    return environment.value(ENV).strip().lower() or "adaptive"
 
 
 def check(name: str) -> str:

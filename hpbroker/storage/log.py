@@ -3,9 +3,10 @@
 Theory of operation. The log is a list of segments ordered by base offset; the last one is
 active and the only one appended to. ``append`` stamps offsets into the producer's batch in
 place (baseOffset = log_end_offset, partitionLeaderEpoch), writes it to the page cache and
-indexes it; reads hand out file regions for ``os.sendfile``. Durability follows Kafka: the page
-cache survives a process kill; ``flush.messages``/``flush.ms`` add fsyncs; the recovery point
-(fsynced prefix) bounds how much an unclean restart must scan (recovery.py).
+indexes it; reads hand out file regions for ``os.sendfile`` (the walk over segments is in
+read.py, shared with the readers of other processes). Durability follows Kafka: the page cache
+survives a process kill; ``flush.messages``/``flush.ms`` add fsyncs; the recovery point (fsynced
+prefix) bounds how much an unclean restart must scan (recovery.py).
 
 Multi-process contract (DESIGN.md section 2):
 - Exactly one process, and in it one thread at a time, owns a PartitionLog for a directory: the
@@ -28,7 +29,6 @@ import bisect
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from hpbroker.records import batch
@@ -37,7 +37,8 @@ from hpbroker.storage.checkpoint import read_checkpoint, write_checkpoint
 from hpbroker.storage.config import LogConfig
 from hpbroker.storage.errors import OffsetOutOfRange
 from hpbroker.storage.recovery import consume_clean_marker, load_segments, open_sealed, write_clean_marker
-from hpbroker.storage.segment import FileRegion, Segment
+from hpbroker.storage.read import ReadResult, read_segments
+from hpbroker.storage.segment import Segment
 
 CHECKPOINT_FILE = "partition.checkpoint"
 # Kafka rolls before a relative offset would overflow the 4-byte index field
@@ -59,19 +60,6 @@ class AppendInfo(NamedTuple):
     segment_base_offset: int
     size: int  # bytes appended
     records_count: int
-
-
-@dataclass
-class ReadResult:
-    regions: list[FileRegion] = field(default_factory=list)
-    size: int = 0
-    first_offset: int = -1  # base offset of the first batch returned; the fetch offset if empty
-    log_start_offset: int = 0
-    log_end_offset: int = 0
-    high_watermark: int = 0
-
-    def read_bytes(self) -> bytes:
-        return b"".join(r.read() for r in self.regions)
 
 
 class PartitionLog:
@@ -106,12 +94,6 @@ class PartitionLog:
     @classmethod
     def open(cls, directory: str, config: LogConfig | None = None, topic_partition=None) -> "PartitionLog":
         return cls(directory, config, topic_partition)
-
-    @staticmethod
-    def open_readonly(directory: str, config: LogConfig | None = None):
-        from hpbroker.storage.reader import PartitionLogReader
-
-        return PartitionLogReader(directory, config)
 
     # -- state ------------------------------------------------------------------------------------
     @property
@@ -274,34 +256,16 @@ class PartitionLog:
         ub = self._high_watermark if upper_bound is None else min(upper_bound, leo)
         result = ReadResult(first_offset=fetch_offset, log_start_offset=self._log_start_offset,
                             log_end_offset=leo, high_watermark=self._high_watermark)
-        if fetch_offset >= ub:
-            return result
-        remaining = max_bytes
-        offset = fetch_offset
-        for i in range(self._segment_index(fetch_offset), len(self._segments)):
-            seg = self._segments[i]
-            if seg.base_offset >= ub:
-                break
-            if ub >= seg.next_offset or i < len(self._segments) - 1 and ub >= self._bases[i + 1]:
-                max_position = seg.size
-            else:
-                max_position = seg.translate(ub, seg.size)[0]
-            got = seg.read(offset, remaining, max_position, min_one_batch and not result.regions)
-            if got is None:  # nothing at or after ``offset`` in this segment
-                offset = self._bases[i + 1] if i + 1 < len(self._bases) else leo
-                continue
-            pos, length, h = got
-            if length == 0:  # the bound or the byte budget stops the read here
-                break
-            if not result.regions:
-                result.first_offset = h.base_offset
-            result.regions.append(FileRegion(seg.handle, pos, length))
-            result.size += length
-            remaining -= length
-            if remaining <= 0 or pos + length < seg.size:
-                break
-            offset = self._bases[i + 1] if i + 1 < len(self._bases) else leo
+        if fetch_offset < ub:
+            read_segments(result, self._segments, self._bases, fetch_offset, max_bytes, ub, min_one_batch,
+                          self._bound_position)
         return result
+
+    def _bound_position(self, i: int, seg: Segment, upper_bound: int) -> int:
+        """Where ``upper_bound`` cuts segment ``i``: the writer knows each segment's end."""
+        if upper_bound >= seg.next_offset or i + 1 < len(self._bases) and upper_bound >= self._bases[i + 1]:
+            return seg.size
+        return seg.translate(upper_bound, seg.size)[0]
 
     def read_bytes(self, fetch_offset: int, max_bytes: int, **kw) -> bytes:
         return self.read(fetch_offset, max_bytes, **kw).read_bytes()

@@ -17,15 +17,14 @@ Who may touch it: one thread of the reader process at a time (e.g. a processor's
 """
 from __future__ import annotations
 
-import bisect
 import os
 import time
 
 from hpbroker.storage.config import LogConfig
 from hpbroker.storage.errors import OffsetOutOfRange
-from hpbroker.storage.log import ReadResult
+from hpbroker.storage.read import ReadResult, read_segments
 from hpbroker.storage.recovery import list_segment_offsets
-from hpbroker.storage.segment import FileRegion, Segment
+from hpbroker.storage.segment import Segment
 
 
 #: How long before a listing a directory change must be for the listing to be trusted. A file
@@ -41,8 +40,10 @@ class PartitionLogReader:
     def __init__(self, directory: str, config: LogConfig | None = None):
         self.directory = directory
         self.config = config or LogConfig()
-        self._segments: dict[int, Segment] = {}
+        self._segments: dict[int, Segment] = {}  # base offset -> segment
         self._bases: list[int] = []
+        self._ordered: list[Segment] = []  # the segments in base offset order, as _bases
+        self._relisted = False  # the read in progress listed the directory itself
         self._sealed_size: dict[int, int] = {}
         #: the owner's rewrite counter when this reader last listed (kept by the caller,
         #: server/multiproc/processor_broker.py: it resets the reader when the counter moved)
@@ -74,19 +75,24 @@ class PartitionLogReader:
                 self._sealed_size.pop(b, None)
         self._segments = opened
         self._bases = sorted(opened)
+        self._ordered = [opened[b] for b in self._bases]
 
-    def _max_position(self, i: int, seg: Segment, upper_bound: int, relisted: bool) -> int | None:
-        """Byte position where the bound cuts segment ``i``; None if this reader's view of the
-        directory is too old to tell (the bound lies in a segment it has not listed)."""
+    def _bound_position(self, i: int, seg: Segment, upper_bound: int) -> int | None:
+        """Byte position where the bound cuts segment ``i`` (the walk in read.py never passes
+        it); None if this reader's view of the directory is too old to tell (the bound lies in a
+        segment it has not listed)."""
+        seg.index.refresh(upper_bound)
         if i + 1 < len(self._bases) and self._bases[i + 1] <= upper_bound:
             size = self._sealed_size.get(seg.base_offset)
             if size is None:  # a segment with a successor is sealed: its size is final
                 size = self._sealed_size[seg.base_offset] = os.fstat(seg.handle.fd).st_size
+            seg.size = size
             return size
         pos, h = seg.translate(upper_bound, None)
-        if h is not None or i == len(self._bases) - 1 and (relisted or self._listing_current()):
+        if h is not None or i == len(self._bases) - 1 and (self._relisted or self._listing_current()):
             # found the first batch at the bound; or, with a current listing, the file ends (or
             # a header is still being written) right where the complete batches end
+            seg.size = pos
             return pos
         return None
 
@@ -116,40 +122,11 @@ class PartitionLogReader:
                 raise OffsetOutOfRange(fetch_offset, max(first, log_start_offset or 0), upper_bound)
             result = ReadResult(first_offset=fetch_offset, high_watermark=upper_bound,
                                 log_start_offset=self._bases[0])
-            if self._read_into(result, fetch_offset, max_bytes, upper_bound, min_one_batch, attempt == 1):
+            self._relisted = attempt == 1
+            if read_segments(result, self._ordered, self._bases, fetch_offset, max_bytes, upper_bound,
+                             min_one_batch, self._bound_position):
                 return result
         return result
-
-    def _read_into(self, result: ReadResult, offset: int, max_bytes: int, upper_bound: int,
-                   min_one_batch: bool, relisted: bool) -> bool:
-        """False when the directory must be re-listed (the bound passed the last segment)."""
-        remaining = max_bytes
-        start = max(0, bisect.bisect_right(self._bases, offset) - 1)
-        for i in range(start, len(self._bases)):
-            seg = self._segments[self._bases[i]]
-            if seg.base_offset >= upper_bound:
-                return True
-            seg.index.refresh(upper_bound)
-            max_position = self._max_position(i, seg, upper_bound, relisted)
-            if max_position is None:
-                return False
-            seg.size = max_position  # the walk never passes the bound
-            got = seg.read(offset, remaining, max_position, min_one_batch and not result.regions)
-            if got is None:
-                offset = self._bases[i + 1] if i + 1 < len(self._bases) else upper_bound
-                continue
-            pos, length, h = got
-            if length == 0:
-                return True
-            if not result.regions:
-                result.first_offset = h.base_offset
-            result.regions.append(FileRegion(seg.handle, pos, length))
-            result.size += length
-            remaining -= length
-            if remaining <= 0 or pos + length < max_position:
-                return True
-            offset = self._bases[i + 1] if i + 1 < len(self._bases) else upper_bound
-        return offset >= upper_bound or bool(result.regions)
 
     def read_bytes(self, fetch_offset: int, max_bytes: int, **kw) -> bytes:
         return self.read(fetch_offset, max_bytes, **kw).read_bytes()
@@ -164,6 +141,7 @@ class PartitionLogReader:
             seg.close()
         self._segments = {}
         self._bases = []
+        self._ordered = []
         # a segment's size as sealed is no longer final once the writer truncated: after a
         # truncation into it and new appends it may be sealed again at another size
         self._sealed_size = {}

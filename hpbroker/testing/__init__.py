@@ -13,6 +13,10 @@
 
 With pytest, the plugin (installed with hpbroker) gives the fixture ``hpbroker_bootstrap``: a
 broker per test module on a free port with a temporary data directory, as "host:port".
+
+A test waits for what it expects with a deadline, never for a fixed time::
+
+    wait_until(lambda: consumer_sees(10), 15, "ten records at the consumer")
 """
 from __future__ import annotations
 
@@ -27,6 +31,9 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Awaitable, Callable, TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -184,3 +191,39 @@ def stop_process(proc: _subprocess.Popen, timeout: float = 30.0) -> int | None:
         return proc.wait(5)
     except _subprocess.TimeoutExpired:
         return None
+
+
+def wait_until(predicate: Callable[[], T], timeout: float, what: str, *, interval: float = 0.05) -> T:
+    """Call ``predicate`` until it returns a true value and return that value; after ``timeout``
+    seconds without one, fail with an AssertionError saying ``what`` was awaited (Kafka's
+    TestUtils.waitUntilTrue). The predicate runs at least once and once more at the deadline, so
+    a slow machine fails only when the condition really did not come."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(min(interval, left))
+
+
+async def wait_until_async(predicate: Callable[[], T | Awaitable[T]], timeout: float, what: str, *,
+                           interval: float = 0.01) -> T:
+    """``wait_until`` inside an event loop: the loop runs other tasks between the polls, and
+    ``predicate`` may be a coroutine function."""
+    import asyncio
+    import inspect
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(min(interval, left))

@@ -27,7 +27,7 @@ def _state(shard):
     return ({g: {tp: (v.offset, v.metadata) for tp, v in o.items()} for g, o in shard.offsets.items()},
             {g: (x.state, x.generation_id, x.protocol_type, x.protocol_name, x.leader_id,
                  sorted((m.member_id, m.assignment) for m in x.members.values()))
-             for g, x in shard.groups.items() if shard.offsets.get(g) or g in shard._group_records})
+             for g, x in shard.groups.items() if shard.offsets.get(g) or g in shard.group_manager._group_records})
 
 
 def test_snapshot_records_replay_to_the_state_of_the_whole_log():

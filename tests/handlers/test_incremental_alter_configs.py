@@ -46,9 +46,11 @@ def test_append_and_subtract_start_from_the_default_of_a_list(broker):
     assert _overrides(broker)["cleanup.policy"] == "delete,compact"  # no duplicates
     assert _call(broker, (TOPIC, "t", [("cleanup.policy", SUBTRACT, "delete")])) == [(0, None)]
     assert _overrides(broker)["cleanup.policy"] == "compact"
-    # an empty policy is not valid: nothing changes
-    code, _ = _call(broker, (TOPIC, "t", [("cleanup.policy", SUBTRACT, "compact")]))[0]
-    assert code == ErrorCode.INVALID_CONFIG and _overrides(broker)["cleanup.policy"] == "compact"
+    # an empty policy is a valid list (neither delete nor compact), as in Kafka 3.x
+    assert _call(broker, (TOPIC, "t", [("cleanup.policy", SUBTRACT, "compact")])) == [(0, None)]
+    assert _overrides(broker)["cleanup.policy"] == ""
+    code, _ = _call(broker, (TOPIC, "t", [("cleanup.policy", APPEND, "archive")]))[0]
+    assert code == ErrorCode.INVALID_CONFIG and _overrides(broker)["cleanup.policy"] == ""
 
 
 def test_errors_change_nothing(broker):
@@ -89,13 +91,28 @@ def test_validate_only_checks_and_changes_nothing(broker):
 
 
 def test_broker_dynamic_configs(broker):
+    """The broker's id changes its own dynamic configs, "" the cluster-wide defaults; a refusal
+    is INVALID_REQUEST with Kafka's text, as Kafka's ConfigAdminManager answers."""
     assert _call(broker, (BROKER, "0", [("log.retention.ms", SET, "5000")])) == [(0, None)]
     assert _call(broker, (BROKER, "", [("log.cleanup.policy", APPEND, "compact")])) == [(0, None)]
-    assert broker.config.dynamic == {"log.retention.ms": "5000", "log.cleanup.policy": "delete,compact"}
+    assert broker.config.dynamic == {"log.retention.ms": "5000"}
+    assert broker.config.dynamic_default == {"log.cleanup.policy": "delete,compact"}
     # the topic without an override of its own follows the broker
     assert broker.broker.replica_manager.topic_config(broker.topics.get("t"))["cleanup.policy"] == "delete,compact"
     assert _call(broker, (BROKER, "0", [("log.retention.ms", DELETE, None)])) == [(0, None)]
-    assert broker.config.dynamic == {"log.cleanup.policy": "delete,compact"}
-    assert _call(broker, (BROKER, "0", [("broker.id", SET, "3")]))[0][0] == ErrorCode.INVALID_CONFIG  # read-only
-    assert _call(broker, (BROKER, "7", [("log.retention.ms", SET, "1")]))[0][0] == ErrorCode.INVALID_REQUEST
-    assert broker.config.dynamic == {"log.cleanup.policy": "delete,compact"}
+    assert broker.config.dynamic == {}
+    assert _call(broker, (BROKER, "0", [("broker.id", SET, "3")])) == [
+        (ErrorCode.INVALID_REQUEST, "Cannot update these configs dynamically: Set(broker.id)")]
+    assert _call(broker, (BROKER, "7", [("log.retention.ms", SET, "1")])) == [
+        (ErrorCode.INVALID_REQUEST, "Unexpected broker id, expected 0, but received 7")]
+    assert _call(broker, (BROKER, "", [("sasl.kerberos.service.name", SET, "kafka")]))[0][0] == \
+        ErrorCode.INVALID_REQUEST  # per broker only
+    assert broker.config.dynamic_default == {"log.cleanup.policy": "delete,compact"}
+    assert broker.topics.broker_default_configs == {"log.cleanup.policy": "delete,compact"}
+
+
+def test_resource_names_kafka_refuses(broker):
+    assert _call(broker, (TOPIC, "", [("retention.ms", SET, "5")])) == [
+        (ErrorCode.INVALID_REQUEST, "Default topic resources are not allowed.")]
+    assert _call(broker, (BROKER, "zero", [("log.retention.ms", SET, "5")])) == [
+        (ErrorCode.INVALID_REQUEST, "Node id must be an integer, but it is: zero")]

@@ -5,11 +5,11 @@ as a separate process, HPBROKER_TEST_MODE=multiproc to run it as a supervisor wi
 and 2 handler processes). Tests that restart or kill a broker start their own subprocess broker.
 """
 import itertools
-import os
 import uuid
 
 import pytest
 
+from hpbroker import environment
 from hpbroker.testing import running_broker
 
 pytestmark = pytest.mark.integration
@@ -22,7 +22,7 @@ MULTIPROC_ARGS = ["--processors", "2", "--handlers", "2"]
 
 def multiproc() -> bool:
     """HPBROKER_TEST_MODE=multiproc: every broker of the suite runs the multi-process topology."""
-    return os.environ.get("HPBROKER_TEST_MODE", "") == "multiproc"
+    return environment.value("HPBROKER_TEST_MODE") == "multiproc"
 
 
 def mode_args() -> list[str]:
@@ -33,7 +33,7 @@ def mode_args() -> list[str]:
 def mode_broker(*, subprocess: bool = False, args=(), **kwargs):
     """running_broker in the topology under test: tests that need their own broker (own configs,
     own data dir) use this so they too run in every mode of the suite."""
-    sub = subprocess or multiproc() or os.environ.get("HPBROKER_TEST_SUBPROCESS", "") not in ("", "0")
+    sub = subprocess or multiproc() or environment.flag("HPBROKER_TEST_SUBPROCESS")
     return running_broker(subprocess=sub, args=mode_args() + list(args), **kwargs)
 
 

@@ -157,10 +157,23 @@ def test_clients_work_after_fuzzing(bootstrap, topic_name):
     assert len(confluent_consume_all(bootstrap, topic_name, 1, 20)) == 20
 
 
+def _unread_by_broker(port: int, client_ports: set[int]) -> list[int]:
+    """Bytes received but not yet read on the broker's side of each IPv4 connection from
+    ``client_ports`` (the rx_queue column of /proc/net/tcp)."""
+    unread = []
+    with open("/proc/net/tcp") as f:
+        for line in list(f)[1:]:
+            fields = line.split()
+            local, remote, rx_queue = fields[1], fields[2], fields[4].split(":")[1]
+            if int(local.split(":")[1], 16) == port and int(remote.split(":")[1], 16) in client_ports:
+                unread.append(int(rx_queue, 16))
+    return unread
+
+
 def test_memory_follows_bytes_sent_not_sizes_claimed():
     import psutil
 
-    from hpbroker.testing import running_broker
+    from hpbroker.testing import running_broker, wait_until
 
     with running_broker(subprocess=True) as b:
         proc = psutil.Process(b.process.pid)
@@ -172,9 +185,11 @@ def test_memory_follows_bytes_sent_not_sizes_claimed():
                 s = socket.create_connection((b.host, b.port), timeout=5)
                 s.sendall(struct.pack(">i", 100_000_000) + b"\x00" * 70_000)
                 socks.append(s)
-            import time
-
-            time.sleep(1.0)
+            # every connection accepted and its large frame begun: the broker has read from each
+            # (what it leaves in the kernel waits for the rest of the frame, SO_RCVLOWAT)
+            ports = {s.getsockname()[1] for s in socks}
+            wait_until(lambda: (u := _unread_by_broker(b.port, ports)) and len(u) == len(ports)
+                       and max(u) < 4 + 70_000, 15, "the broker to read from each of the 40 connections")
             grown = proc.memory_info().vms - before
             assert grown < 400 * 1024 * 1024, f"broker grew by {grown} bytes"
             from confluent_kafka import Producer

@@ -91,7 +91,7 @@ def test_consumer_long_poll_wakes_on_new_data(bootstrap, topic_name):
 
     create_topic(bootstrap, topic_name)
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "lp", "enable.auto.commit": False,
-                  "fetch.wait.max.ms": 5000})
+                  "fetch.wait.max.ms": 30000})
     c.assign([TopicPartition(topic_name, 0, OFFSET_END)])
     try:
         c.poll(1.0)  # let it reach the long-poll
@@ -100,9 +100,10 @@ def test_consumer_long_poll_wakes_on_new_data(bootstrap, topic_name):
         p.produce(topic_name, value=b"wake")
         p.flush(10)
         m = None
+        # within 10 s: woken by the append, not answered at fetch.wait.max.ms (30 s)
         while m is None and time.monotonic() - t0 < 10:
             m = c.poll(0.2)
-        assert m is not None and m.value() == b"wake"
-        assert time.monotonic() - t0 < 3.0, "the parked fetch was not woken by the append"
+        assert m is not None, "the parked fetch was not woken by the append"
+        assert m.value() == b"wake"
     finally:
         c.close()

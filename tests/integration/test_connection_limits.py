@@ -8,6 +8,7 @@ import pytest
 from confluent_kafka import Producer
 
 from hpbroker.admin.client import ToolError
+from hpbroker.testing import wait_until
 from tests.integration.conftest import create_topic, mode_broker
 from tests.integration.rawclient import RawClient
 
@@ -35,6 +36,28 @@ def _close(clients):
         c.close()
 
 
+_ESTABLISHED, _CLOSE_WAIT = "01", "08"
+
+
+def _open_at_broker(port: int, states=(_ESTABLISHED, _CLOSE_WAIT)) -> set[int]:
+    """Client ports of the connections the broker on ``port`` still holds: its side of them is
+    ESTABLISHED, or CLOSE_WAIT (closed by the client, not yet by the broker), in /proc/net/tcp.
+    The broker closes its socket and frees the connection's slot in one step."""
+    held = set()
+    with open("/proc/net/tcp") as f:
+        for line in list(f)[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port and fields[3] in states:
+                held.add(int(fields[2].split(":")[1], 16))
+    return held
+
+
+def _broker_holds_only(b, clients) -> None:
+    """Wait until the broker has seen every other connection close: it holds ``clients`` alone."""
+    ports = {c.sock.getsockname()[1] for c in clients if c.sock.fileno() >= 0}
+    wait_until(lambda: _open_at_broker(b.port) <= ports, 10, f"the broker to hold only the connections {sorted(ports)}")
+
+
 def test_an_address_at_its_limit_gets_its_connection_closed():
     """max.connections.per.ip 2: of six connections from 127.0.0.1 two are served, wherever
     the kernel placed them; once one closes, a new one is served again."""
@@ -43,7 +66,7 @@ def test_an_address_at_its_limit_gets_its_connection_closed():
         try:
             assert served == [True, True, False, False, False, False]
             clients[0].close()
-            time.sleep(0.2)  # the broker sees the close
+            _broker_holds_only(b, clients)
             more, served = _connect(b.bootstrap, 2)
             clients += more
             assert served == [True, False]
@@ -92,7 +115,7 @@ def test_a_real_client_refused_at_the_limit_connects_once_there_is_room(topic_na
     backoff) and delivers."""
     with mode_broker(config={"max.connections.per.ip": "2"}) as b:
         create_topic(b.bootstrap, topic_name, 1)
-        time.sleep(0.2)  # the admin client's connections are closed
+        _broker_holds_only(b, [])  # the admin client's connections are closed
         holders, served = _connect(b.bootstrap, 2)
         assert served == [True, True]
         delivered = []
@@ -111,9 +134,9 @@ def test_a_real_client_refused_at_the_limit_connects_once_there_is_room(topic_na
 
 
 @pytest.mark.parametrize("config, message", [
-    ({"max.connections.per.ip": "0"}, "max.connections.per.ip set to zero requires"),
+    ({"max.connections.per.ip": "0"}, "max.connections.per.ip can be set to zero only if"),
     ({"max.connections.per.ip.overrides": "localhost"}, "each entry is host:count"),
-    ({"max.connections": "-1"}, "max.connections: '-1' must be >= 0"),
+    ({"max.connections": "-1"}, "Invalid value -1 for configuration max.connections: Value must be at least 0"),
 ])
 def test_limits_kafka_refuses_stop_the_start(config, message):
     with pytest.raises(RuntimeError, match=message):
@@ -123,11 +146,14 @@ def test_limits_kafka_refuses_stop_the_start(config, message):
 
 def _alter_broker(bootstrap, *ops):
     """IncrementalAlterConfigs on broker 0 from confluent-kafka's admin client, whose
-    connections are closed before this returns."""
+    connections are closed, and seen closed by the broker, before this returns. The broker
+    applies the new limit before it answers."""
     import gc
 
     from confluent_kafka.admin import AdminClient, ConfigEntry, ConfigResource
 
+    port = int(bootstrap.rsplit(":", 1)[1])
+    ours = _open_at_broker(port, (_ESTABLISHED,))
     admin = AdminClient({"bootstrap.servers": bootstrap})
     res = ConfigResource(ConfigResource.Type.BROKER, "0", incremental_configs=[
         ConfigEntry(n, v, incremental_operation=op) for n, op, v in ops])
@@ -136,13 +162,13 @@ def _alter_broker(bootstrap, *ops):
     finally:
         del admin
         gc.collect()
-        time.sleep(0.5)  # the broker sees the admin client's connections close, every process the new limit
+        wait_until(lambda: _open_at_broker(port) <= ours, 10, "the broker to see the admin client's connections close")
 
 
 def test_limits_set_at_run_time_apply_to_the_next_connections():
     """max.connections.per.ip set by IncrementalAlterConfigs, as Kafka takes it at run time: the
     connections already open stay, and count; the next ones are held to the new limit. A value
-    Kafka refuses (0 without overrides) is INVALID_CONFIG and changes nothing."""
+    Kafka refuses (0 without overrides) is INVALID_REQUEST (Kafka's answer) and changes nothing."""
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AlterConfigOpType
 
@@ -157,20 +183,20 @@ def test_limits_set_at_run_time_apply_to_the_next_connections():
             assert served == [False]
             for c in held[:2]:
                 c.close()
-            time.sleep(0.2)
+            _broker_holds_only(b, held)
             more, served = _connect(b.bootstrap, 2)
             held += more
             assert served == [True, False]
             for c in held:
                 c.close()
-            time.sleep(0.2)
-            with pytest.raises(KafkaException, match="INVALID_CONFIG|requires max.connections.per.ip.overrides"):
+            _broker_holds_only(b, held)
+            with pytest.raises(KafkaException, match="INVALID_REQUEST|can be set to zero only if"):
                 _alter_broker(b.bootstrap, ("max.connections.per.ip", AlterConfigOpType.SET, "0"))
             clients, served = _connect(b.bootstrap, 3)
             held += clients
             assert served == [True, True, False]  # still 2
             _close(clients)  # room for the admin client
-            time.sleep(0.2)
+            _broker_holds_only(b, held)
             _alter_broker(b.bootstrap, ("max.connections.per.ip", AlterConfigOpType.DELETE, None))
             more, served = _connect(b.bootstrap, 2)
             held += more

@@ -118,15 +118,12 @@ def _coordinator_ready(bootstrap, group, timeout=20.0):
     """Wait until the process coordinating ``group`` answers for it: a handler other than the
     controller opens the partitions of a new __consumer_offsets when it applies the topic, which
     can come after the request that created it has been answered."""
+    from hpbroker.testing import wait_until
     from tests.integration.rawclient import RawClient
 
-    deadline = time.monotonic() + timeout
-    with RawClient(bootstrap) as client:
-        while time.monotonic() < deadline:
-            if client.request(15, 0, {"groups": [group]})["groups"][0]["error_code"] == 0:  # DescribeGroups
-                return
-            time.sleep(0.05)
-    raise AssertionError(f"no coordinator answers for group {group!r}")
+    with RawClient(bootstrap) as client:  # DescribeGroups
+        wait_until(lambda: client.request(15, 0, {"groups": [group]})["groups"][0]["error_code"] == 0, timeout,
+                   f"a coordinator to answer for group {group!r}")
 
 
 def _failures(broker):

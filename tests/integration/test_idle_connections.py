@@ -3,9 +3,11 @@ closed, as Kafka's Selector expires idle connections; busy ones, and one whose l
 parked, stay; a real client reconnects and carries on. Both broker modes."""
 import time
 
+import psutil
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from hpbroker.testing import wait_until
 from tests.integration.conftest import create_topic, mode_broker
 from tests.integration.rawclient import RawClient
 
@@ -19,6 +21,12 @@ API_VERSIONS, METADATA, FETCH = 18, 3, 1
 def idle_broker():
     with mode_broker(config={"connections.max.idle.ms": str(IDLE_MS)}) as b:
         yield b
+
+
+def _connections_to(port: int) -> set[int]:
+    """Local ports of this process's established TCP connections to ``port``."""
+    return {c.laddr.port for c in psutil.Process().net_connections("tcp")
+            if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED}
 
 
 def _metadata(c):
@@ -65,7 +73,10 @@ def test_clients_reconnect_after_an_idle_close(idle_broker):
     try:
         p.produce(topic, b"before")
         assert p.flush(15) == 0
-        time.sleep(IDLE_MS / 1000 + 2.5)  # the producer's connections are closed meanwhile
+        ours = _connections_to(idle_broker.port)
+        assert ours
+        wait_until(lambda: not _connections_to(idle_broker.port) & ours, IDLE_MS / 1000 + 10,
+                   "the broker to close the idle producer's connections")
         p.produce(topic, b"after")
         assert p.flush(15) == 0
         c.assign([TopicPartition(topic, 0, 0)])

@@ -8,6 +8,7 @@ import time
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
 
+from hpbroker.testing import wait_until
 from tests.integration.conftest import create_topic, mode_broker
 
 pytestmark = pytest.mark.integration
@@ -47,13 +48,17 @@ def _read_all(bootstrap, topic, timeout=10.0):
         c.close()
 
 
-def _wait_compacted(bootstrap, topic, fewer_than, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while True:
+def _wait_read(bootstrap, topic, done, what, timeout=30.0):
+    """``_read_all`` again and again until ``done(records)``: (records, end offset)."""
+    def read():
         got, end = _read_all(bootstrap, topic)
-        if len(got) < fewer_than or time.monotonic() > deadline:
-            return got, end
-        time.sleep(0.5)
+        return (got, end) if done(got) else None
+    return wait_until(read, timeout, what, interval=0.5)
+
+
+def _wait_compacted(bootstrap, topic, fewer_than, timeout=30.0):
+    return _wait_read(bootstrap, topic, lambda got: len(got) < fewer_than,
+                      f"compaction to leave fewer than {fewer_than} records in {topic}", timeout)
 
 
 def test_a_compacted_topic_keeps_the_latest_value_of_each_key(cbroker, topic_name):
@@ -74,13 +79,8 @@ def test_a_compacted_topic_keeps_the_latest_value_of_each_key(cbroker, topic_nam
     # tombstones: k0 deleted; once rolled into a cleaned segment (delete.retention.ms 0) it goes
     _produce(bootstrap, topic_name, [(b"k0", None)] + [(b"k%d" % (1 + i % 9), b"w%d" % i + b"." * 80)
                                                         for i in range(120)])
-    deadline = time.monotonic() + 30
-    while True:
-        got, end = _read_all(bootstrap, topic_name)
-        if all(k != b"k0" for _, k, _ in got) or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    assert all(k != b"k0" for _, k, _ in got), "the tombstone and k0's values should be gone"
+    got, end = _wait_read(bootstrap, topic_name, lambda got: all(k != b"k0" for _, k, _ in got),
+                          "the tombstone and k0's values to be gone")
     assert end == 521 and {k for _, k, _ in got} == {b"k%d" % i for i in range(1, 10)}
 
 
@@ -124,7 +124,7 @@ def test_a_consumer_reading_while_passes_swap_files(cbroker, topic_name):
                 p.poll(0)
                 n += 1
             assert p.flush(15) == 0
-            time.sleep(1.2)  # a maintenance tick or so: a pass runs between rounds
+            time.sleep(1.2)  # pacing, the point of the test: a maintenance tick or so, a pass runs between rounds
     finally:
         stop.set()
         reader.join(30)

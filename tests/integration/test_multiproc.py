@@ -19,6 +19,7 @@ from hpbroker.server import scheduling
 from hpbroker.server.multiproc.topology import control_layout
 from hpbroker.testing import running_broker
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.testing import wait_until
 from tests.integration.conftest import MULTIPROC_ARGS, confluent_consume_all, create_topic
 from tests.integration.groupclients import groups_on_every_handler
 from tests.integration.rawclient import RawClient
@@ -36,6 +37,12 @@ def _children(b, role):
         if m and m.group(1) == role:
             out[int(m.group(2))] = int(m.group(3))
     return out
+
+
+def _logged(b, pattern) -> list[int]:
+    """The numbers ``pattern`` captures in the broker's log (drained by a thread, so the last
+    lines of a stopped broker may come a moment after its exit)."""
+    return [int(n) for n in re.findall(pattern, "".join(b.extra["log"]))]
 
 
 def _wait_for(cond, timeout=20.0):
@@ -67,7 +74,8 @@ def test_sigterm_stops_every_child_and_unlinks_shared_memory(tmp_path):
         assert b.process.wait(60) == 0
         for pid in kids:
             assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-        assert _shm() - before == set()
+        # only this broker's segments: other brokers on the machine may come and go meanwhile
+        assert {p for p in _shm() if f"hpbroker-{sup}-" in p} == set()
         log = "".join(b.extra["log"])
         assert "handler 0 stopped cleanly" in log and "handler 1 stopped cleanly" in log
 
@@ -240,9 +248,9 @@ def test_full_request_rings_pause_clients_and_lose_nothing(tmp_path, monkeypatch
         assert sorted(m.value() for m in got) == sorted(acked)
         os.kill(b.process.pid, signal.SIGTERM)
         assert b.process.wait(60) == 0
-        time.sleep(0.2)
-        pauses = [int(n) for n in re.findall(r"(\d+) ring-full pauses", "".join(b.extra["log"]))]
-        assert len(pauses) == 2
+        pause_counts = r"(\d+) ring-full pauses"
+        wait_until(lambda: len(_logged(b, pause_counts)) == 2, 10, "both processors' ring-full pause counts in the log")
+        pauses = _logged(b, pause_counts)
         assert sum(pauses) > 0, "the rings never filled: the test did not exercise back-pressure"
 
 
@@ -267,10 +275,9 @@ def test_large_produce_requests_are_received_into_ring_records_intact(tmp_path):
         assert sorted(m.value() for m in got) == sorted(acked) and len(acked) == 600
         os.kill(b.process.pid, signal.SIGTERM)
         assert b.process.wait(60) == 0
-        time.sleep(0.2)
-        taken = [int(n) for n in re.findall(r"(\d+) large frames received into a ring record",
-                                            "".join(b.extra["log"]))]
-        assert len(taken) == 2
+        taken_counts = r"(\d+) large frames received into a ring record"
+        wait_until(lambda: len(_logged(b, taken_counts)) == 2, 10, "both processors' ring-record counts in the log")
+        taken = _logged(b, taken_counts)
         assert sum(taken) > 0, "no Produce request took the ring-record path"
 
 
@@ -331,6 +338,7 @@ def _bulk_while(p, topic, more, value=b"x" * 10000):
         i += 1
 
 
+@pytest.mark.timing  # needs hundreds of MB/s to go to batch: judged by the machine's speed
 def test_adaptive_scheduling_by_default_batch_under_a_bulk_load_only(tmp_path, monkeypatch):
     """By default processors and handlers start under the normal policy, the one moving bytes in
     bulk goes to batch while it does, and every one is back under normal once the load is over."""
@@ -364,6 +372,7 @@ def test_adaptive_scheduling_by_default_batch_under_a_bulk_load_only(tmp_path, m
 
 
 
+@pytest.mark.timing  # wall-clock delays of the switch to batch, and MB/s
 def test_adaptive_scheduling_sees_a_load_after_a_quiet_spell_within_one_busy_tick(tmp_path, monkeypatch):
     """After a quiet spell every child's safety tick has backed off to a second. The first
     request of a new load brings it back to 50 ms and starts the load's measurement there

@@ -3,6 +3,7 @@ import asyncio
 import socket
 
 from hpbroker.server.connection import Acceptor
+from hpbroker.testing import wait_until_async
 
 
 def test_accepted_sockets_are_nonblocking_nodelay_keepalive():
@@ -16,7 +17,7 @@ def test_accepted_sockets_are_nonblocking_nodelay_keepalive():
     acceptor.start()
     client = socket.create_connection(lsock.getsockname())
     try:
-        loop.run_until_complete(asyncio.wait_for(_until(lambda: got), 5))
+        loop.run_until_complete(wait_until_async(lambda: got, 5, "the accepted connection"))
         (sock, peer), = got
         assert peer == "%s:%d" % client.getsockname()
         assert sock.getblocking() is False
@@ -29,7 +30,3 @@ def test_accepted_sockets_are_nonblocking_nodelay_keepalive():
         lsock.close()
         loop.close()
 
-
-async def _until(cond):
-    while not cond():
-        await asyncio.sleep(0.01)

@@ -7,7 +7,7 @@ from hpbroker import protocol
 from hpbroker.records.builder import build_batch
 from hpbroker.records.batch import read_header
 from hpbroker.records.records import iter_batch_records
-from hpbroker.testing import running_broker
+from hpbroker.testing import running_broker, wait_until
 from tests.integration.rawclient import RawClient, produce_body, produce_result
 
 API_VERSIONS, PRODUCE, FETCH, CREATE_TOPICS = 18, 0, 1, 19
@@ -31,21 +31,16 @@ class CountingSocket:
 
 
 def _only_connection(server, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if len(server.connections) == 1:
-            return next(iter(server.connections))
-        time.sleep(0.01)
-    raise AssertionError(f"expected one connection, have {len(server.connections)}")
+    wait_until(lambda: len(server.connections) == 1, timeout, "exactly one connection at the broker")
+    return next(iter(server.connections))
 
 
 def _spare_of(conn, timeout=2.0):
     # the answer leaves before the reading code looks at the buffer's references: wait for it
-    deadline = time.monotonic() + timeout
-    while conn._spare is None and time.monotonic() < deadline:
-        time.sleep(0.005)
+    wait_until(lambda: conn._spare is not None, timeout, "the answered large frame's buffer kept for reuse",
+               interval=0.005)
     # an id, not the buffer: holding a reference here would itself stop the reuse
-    return None if conn._spare is None else id(conn._spare)
+    return id(conn._spare)
 
 
 def _read_all(client, topic):
@@ -124,7 +119,7 @@ def test_read_buffer_grows_once_for_a_producer_and_mid_size_frames_arrive_whole(
         assert produce_result(resp) == (0, 0)
         frame = protocol.encode_request(PRODUCE, 8, 77, "raw", produce_body("mid", 0, build_batch(values[1])))
         client.sock.sendall(frame[:10])
-        time.sleep(0.05)
+        time.sleep(0.05)  # pacing, the point of the test: each part reaches the broker on its own
         client.sock.sendall(frame[10:70000])
         time.sleep(0.05)
         client.sock.sendall(frame[70000:])

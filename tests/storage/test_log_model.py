@@ -10,6 +10,7 @@ import hypothesis.strategies as st
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from hpbroker import environment
 from hpbroker.records import batch as rb
 from hpbroker.storage import LogConfig, OffsetOutOfRange, PartitionLog, PartitionLogReader
 
@@ -223,7 +224,7 @@ class LogMachine(RuleBasedStateMachine):
 
 
 LogMachine.TestCase.settings = settings(
-    max_examples=int(os.environ.get("HPB_MODEL_EXAMPLES", "60")), stateful_step_count=50,
+    max_examples=int(environment.value("HPB_MODEL_EXAMPLES")), stateful_step_count=50,
     deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestLogModel = LogMachine.TestCase

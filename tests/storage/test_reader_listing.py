@@ -42,7 +42,7 @@ def _log_and_trusted_reader(path: str, batches: int):
     for _ in range(batches):
         log.append(_batch())
     reader = PartitionLogReader(path)
-    time.sleep(LISTING_SETTLE_NS / 1e9 + 0.02)
+    time.sleep(LISTING_SETTLE_NS / 1e9 + 0.02)  # the point: the directory's mtime ages past the settle window
     reader.refresh()  # a listing made well after the directory last changed: trusted
     return log, reader
 
@@ -67,7 +67,7 @@ def test_a_segment_rolled_after_the_listing_is_found(tmp_path):
     log.append(_batch())
     # at once (inside the settle window), and after it: the new segment's batch is served
     for pause in (0, LISTING_SETTLE_NS / 1e9 + 0.02):
-        time.sleep(pause)
+        time.sleep(pause)  # the point: a read inside the settle window, then one past it
         got = reader.read(old_end, 1 << 20, upper_bound=log.log_end_offset)
         assert got.first_offset == old_end and got.size > 0
         whole = reader.read(0, 1 << 30, upper_bound=log.log_end_offset).read_bytes()

@@ -120,6 +120,5 @@ class HandlerBroker(LocalBroker):
         old = self.metadata.topics
         new = self._read_registry(old.path)
         self.metadata.update(new)
-        if new.broker_configs != self.config.dynamic:
-            self.config.dynamic = dict(new.broker_configs)
+        self.config.follow(new.broker_configs, new.broker_default_configs)
         self.replica_manager.apply_metadata(old, new)

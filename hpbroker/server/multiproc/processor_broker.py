@@ -200,9 +200,10 @@ class ProcessorBroker:
         self.replica_manager.forget_gone()
 
     def _apply_broker_configs(self) -> None:
-        broker_configs = self.metadata.topics.broker_configs
-        if broker_configs != self.config.dynamic:  # AlterConfigs on the broker
-            self.config.dynamic = dict(broker_configs)
+        """Both dynamic layers as the controller published them (AlterConfigs on the broker or
+        on the cluster-wide resource "")."""
+        registry = self.metadata.topics
+        self.config.follow(registry.broker_configs, registry.broker_default_configs)
 
     def offsets_partitions(self) -> int | None:
         """The partition count __consumer_offsets was created with (it places every group), or

@@ -47,6 +47,7 @@ import os
 
 import numpy as np
 
+from hpbroker import environment
 from hpbroker.metadata.topics import TopicRegistry
 from hpbroker.server.connection_quotas import region_words
 from hpbroker.server.multiproc.metadata_snapshot import MetadataSnapshot, snapshot_bytes
@@ -60,7 +61,7 @@ SHM_DIR = "/dev/shm"
 PREFIX = "hpbroker-"
 # records up to 8 MiB: a produce request of several 1 MiB batches. Tests shrink the rings through
 # the environment (HPBROKER_REQUEST_RING_BYTES, a power of two) to exercise back-pressure.
-REQUEST_RING_BYTES = int(os.environ.get("HPBROKER_REQUEST_RING_BYTES", 16 << 20))
+REQUEST_RING_BYTES = int(environment.value("HPBROKER_REQUEST_RING_BYTES"))
 RESPONSE_RING_BYTES = 1 << 20   # answers forwarded by handlers are small (Fetch never uses them)
 SLOTS_PER_HANDLER = 4096
 # The smallest request ring the supervisor shrinks to when /dev/shm is short: records up to
@@ -73,7 +74,7 @@ SHM_SHARE = 0.5
 CONTROL_WORDS_FIXED = 8
 # Room for one registry snapshot (two are kept); tmpfs pages are allocated only as far as the
 # registry reaches. A registry larger than this is read from __topics.json instead.
-METADATA_SNAPSHOT_BYTES = int(os.environ.get("HPBROKER_METADATA_SNAPSHOT_BYTES", 4 << 20))
+METADATA_SNAPSHOT_BYTES = int(environment.value("HPBROKER_METADATA_SNAPSHOT_BYTES"))
 WORDS_PER_CHILD = 8
 
 

@@ -74,19 +74,21 @@ def test_each_change_travels_as_a_kafka_request_and_is_made_by_the_controller(si
     _asked(server, side, controller.add_partitions("auto", 5))
     _asked(server, side, controller.set_topic_configs("auto", {"retention.ms": "9000"}))
     _asked(server, side, controller.set_broker_configs({"log.retention.ms": "7000"}))
+    _asked(server, side, controller.set_broker_configs({"log.retention.ms": "8000"}, cluster_default=True))
     assert broker.metadata.topics.get("auto").num_partitions == 5
     assert broker.metadata.topics.get("auto").configs == {"retention.ms": "9000"}
     assert broker.config.dynamic == {"log.retention.ms": "7000"}
+    assert broker.config.dynamic_default == {"log.retention.ms": "8000"}  # the BROKER resource ""
     first = _asked(server, side, controller.next_producer_id())
     assert _asked(server, side, controller.next_producer_id()) == first + 1
     _asked(server, side, controller.delete_topic("auto"))
     assert "auto" not in broker.metadata.topics
     # every one as a request the controller's API modules serve, from the processor's own id
-    assert [k for _, k, _ in side.seen] == [19, 37, 33, 33, 22, 22, 20]
+    assert [k for _, k, _ in side.seen] == [19, 37, 33, 33, 33, 22, 22, 20]
     assert all(REGISTRY[k].MIN_VERSION <= v <= REGISTRY[k].MAX_VERSION
                and v == VERSIONS[k] for _, k, v in side.seen)
     assert {c for c, _, _ in side.seen} == {server._asks_conn_id}
-    assert len(refreshed) == 7 and not server.asks  # metadata re-read after each answer
+    assert len(refreshed) == 8 and not server.asks  # metadata re-read after each answer
 
 
 def test_the_controllers_refusals_are_controller_errors(sides):

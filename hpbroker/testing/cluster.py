@@ -1,0 +1,157 @@
+"""A cluster for tests: one ZooKeeper and N hpbroker processes.
+
+    from hpbroker.testing.cluster import running_cluster
+
+    with running_cluster(3) as cluster:
+        cluster.zookeeper_connect          # "127.0.0.1:PORT/hpbroker-<hex>": the cluster's chroot
+        cluster.bootstrap                  # "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3"
+        cluster.brokers[1].kill()          # SIGKILL; .start() brings it back on its port and data
+        cluster.brokers[2].stop()          # SIGTERM
+        cluster.brokers[3].pause()         # SIGSTOP; .resume() is SIGCONT
+        with cluster.zk_client() as zk:    # what ZooKeeper holds, through KafkaZkClient
+            zk.get_all_brokers_and_epochs()
+
+Each broker is a subprocess (``python -m hpbroker``, in-process topology unless ``args`` say
+otherwise) with a data directory and port of its own, kept across restarts, and the overrides
+``broker.id``, ``zookeeper.connect`` and ``zookeeper.session.timeout.ms``. The ZooKeeper is the
+caller's (a ``ZooKeeperServer``, e.g. the ``zookeeper_server`` fixture's) or the cluster's own;
+each cluster has a chroot of its own on it.
+
+What this does not do: make the brokers a cluster. Until brokers join through ZooKeeper, each
+one is a single-node broker that names ``zookeeper.connect`` among the properties it does not
+use; the harness starts, stops and signals them and reads ZooKeeper, and claims nothing more.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import tempfile
+import uuid
+from contextlib import contextmanager
+
+from hpbroker.testing import RunningBroker, running_broker
+from hpbroker.testing.zookeeper import ZooKeeperServer
+
+#: ZooKeeper clamps session timeouts to 2-20 ticks: 1-10 s with the test server's 500 ms tick
+TEST_SESSION_TIMEOUT_MS = 4000
+
+
+class ClusterBroker:
+    """One broker of the cluster. Who may touch: the test's thread."""
+
+    def __init__(self, broker_id: int, data_dir: str, config: dict, args: list[str], startup_timeout: float):
+        self.broker_id = broker_id
+        self.data_dir = data_dir
+        self.config = config
+        self.args = args
+        self.startup_timeout = startup_timeout
+        self.port = 0  # chosen at the first start, then kept
+        self._running: RunningBroker | None = None
+        self._stack: contextlib.ExitStack | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._running is not None and self._running.process.poll() is None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._running.process.pid if self._running else None
+
+    @property
+    def log(self) -> list[str]:
+        """The broker's stderr lines so far (its log)."""
+        return self._running.extra["log"] if self._running else []
+
+    def start(self) -> "ClusterBroker":
+        if self._running is not None:
+            raise RuntimeError(f"broker {self.broker_id} is already started")
+        stack = contextlib.ExitStack()
+        self._running = stack.enter_context(running_broker(
+            subprocess=True, data_dir=self.data_dir, port=self.port, config=self.config,
+            args=self.args, startup_timeout=self.startup_timeout))
+        self._stack = stack
+        self.port = self._running.port
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it does not exit in time (hpbroker.testing.stop_process)."""
+        stack, self._stack, self._running = self._stack, None, None
+        if stack is not None:
+            stack.close()
+
+    def kill(self) -> None:
+        """SIGKILL: a crash; the data directory stays as the process left it."""
+        if self.running:
+            self.signal(signal.SIGKILL)
+        self.stop()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def pause(self) -> None:
+        self.signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.signal(signal.SIGCONT)
+
+    def signal(self, sig: int) -> None:
+        if self._running is None:
+            raise RuntimeError(f"broker {self.broker_id} is not running")
+        os.killpg(self._running.process.pid, sig)
+
+
+class RunningCluster:
+    def __init__(self, zookeeper: ZooKeeperServer, zookeeper_connect: str, brokers: dict[int, ClusterBroker],
+                 session_timeout_ms: int):
+        self.zookeeper = zookeeper
+        self.zookeeper_connect = zookeeper_connect
+        self.brokers = brokers
+        self.session_timeout_ms = session_timeout_ms
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(b.bootstrap for b in self.brokers.values() if b.running)
+
+    def zk_client(self):
+        """A started KafkaZkClient on the cluster's chroot (close it, or use it in ``with``)."""
+        from hpbroker.cluster.zk_client import KafkaZkClient
+
+        return KafkaZkClient(self.zookeeper_connect, session_timeout_ms=self.session_timeout_ms,
+                             connection_timeout_ms=20000).start()
+
+
+@contextmanager
+def running_cluster(brokers: int = 3, *, zookeeper: ZooKeeperServer | None = None, config: dict | None = None,
+                    broker_config: dict[int, dict] | None = None, args: list[str] | None = None,
+                    session_timeout_ms: int = TEST_SESSION_TIMEOUT_MS, startup_timeout: float = 30.0,
+                    start: bool = True):
+    """``brokers`` brokers with ids 1..N. ``config`` applies to all of them, ``broker_config[id]``
+    to one; ``start=False`` leaves them for the test to start. Everything is stopped and the
+    data directories removed afterwards (the ZooKeeper too, if the cluster started its own)."""
+    base = tempfile.mkdtemp(prefix="hpbroker-cluster-")
+    with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, base, ignore_errors=True)
+        if zookeeper is None:
+            zookeeper = stack.enter_context(ZooKeeperServer())
+        connect = f"{zookeeper.connect}/hpbroker-{uuid.uuid4().hex[:8]}"
+        members: dict[int, ClusterBroker] = {}
+        for broker_id in range(1, brokers + 1):
+            props = {"broker.id": broker_id, "zookeeper.connect": connect,
+                     "zookeeper.session.timeout.ms": session_timeout_ms}
+            props.update(config or {})
+            props.update((broker_config or {}).get(broker_id, {}))
+            data_dir = os.path.join(base, f"broker-{broker_id}")
+            os.makedirs(data_dir)
+            members[broker_id] = ClusterBroker(broker_id, data_dir, props, list(args or []), startup_timeout)
+            stack.callback(members[broker_id].stop)
+        if start:
+            for b in members.values():
+                b.start()
+        yield RunningCluster(zookeeper, connect, members, session_timeout_ms)

@@ -1,0 +1,1 @@
+"""Tests of hpbroker.cluster: the ZooKeeper layout, client and producer id blocks."""

@@ -1,0 +1,66 @@
+"""hpbroker.testing.cluster: a ZooKeeper and N hpbroker processes set up for a cluster. The
+brokers do not form a cluster yet; these tests check what the harness itself does."""
+import os
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient
+
+from hpbroker.cluster import zk_data as zd
+from hpbroker.testing.cluster import running_cluster
+
+pytestmark = pytest.mark.integration
+
+
+def _node_ids(bootstrap):
+    return sorted(AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).brokers)
+
+
+def test_brokers_start_with_their_ids_and_the_cluster_settings(hpbroker_cluster):
+    cluster = hpbroker_cluster
+    assert sorted(cluster.brokers) == [1, 2, 3]
+    assert len({b.port for b in cluster.brokers.values()}) == 3
+    for broker_id, b in cluster.brokers.items():
+        assert b.running and _node_ids(b.bootstrap) == [broker_id]  # broker.id is its node id
+        assert b.config["zookeeper.connect"] == cluster.zookeeper_connect
+        # a single-node broker today: it says that it does not use zookeeper.connect
+        assert any("not used by hpbroker" in line and "zookeeper.connect" in line for line in b.log)
+    assert cluster.zookeeper_connect.startswith(cluster.zookeeper.connect + "/hpbroker-")
+    with cluster.zk_client() as zk:  # the cluster's chroot, with Kafka's top-level paths
+        assert all(zk.path_exists(p) for p in zd.PERSISTENT_PATHS)
+
+
+def test_a_killed_broker_starts_again_on_its_port_and_data(zookeeper_server):
+    with running_cluster(1, zookeeper=zookeeper_server) as cluster:
+        b = cluster.brokers[1]
+        p = Producer({"bootstrap.servers": b.bootstrap})
+        p.produce("kept", value=b"v1")
+        assert p.flush(15) == 0
+        port, pid = b.port, b.pid
+        b.kill()
+        assert not b.running
+        b.start()
+        assert b.port == port and b.pid != pid
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "g", "auto.offset.reset": "earliest"})
+        try:
+            c.subscribe(["kept"])
+            msg = None
+            for _ in range(30):
+                msg = c.poll(1.0)
+                if msg is not None and not msg.error():
+                    break
+            assert msg is not None and msg.value() == b"v1"
+        finally:
+            c.close()
+        base = os.path.dirname(b.data_dir)
+    assert not os.path.exists(base)  # the cluster's directories are removed
+    assert zookeeper_server.running  # and a ZooKeeper it was given is left running
+
+
+def test_a_cluster_without_a_zookeeper_runs_its_own():
+    with running_cluster(1, start=False) as cluster:
+        zk = cluster.zookeeper
+        assert zk.running and not cluster.brokers[1].running and cluster.bootstrap == ""
+        cluster.brokers[1].start()
+        assert cluster.bootstrap == cluster.brokers[1].bootstrap
+    assert not zk.running
