@@ -82,3 +82,25 @@ def test_what_each_replica_manager_holds(tmp_path, topo):
     finally:
         for b in brokers:
             b.close()
+
+
+def test_every_process_follows_both_dynamic_broker_layers(tmp_path, topo):
+    """The controller stores this broker's dynamic configs and the cluster-wide ones (resource
+    ""); a handler and a processor take both from the published registry."""
+    brokers = _brokers(tmp_path, topo)
+    local, h0, h1, processor = brokers
+    try:
+        asyncio.run(local.controller.set_broker_configs({"log.retention.ms": "7000"}))
+        cluster = {"log.retention.ms": "9000", "message.max.bytes": "5000"}
+        asyncio.run(local.controller.set_broker_configs(cluster, cluster_default=True))
+        topo.publish_registry(local.metadata.topics)
+        topo.bump_metadata_generation()
+        h1.sync_topics()
+        processor.refresh()
+        for b in (local, h1, processor):
+            assert (b.config.dynamic, b.config.dynamic_default) == ({"log.retention.ms": "7000"}, cluster), \
+                type(b).__name__
+            assert (b.config.get("log.retention.ms"), b.config.get("message.max.bytes")) == (7000, 5000)
+    finally:
+        for b in brokers:
+            b.close()
