@@ -7,6 +7,7 @@ import pytest
 
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.records.builder import build_batch
+from hpbroker.testing import wait_until_async
 
 FETCH, PRODUCE = 1, 0
 
@@ -71,8 +72,9 @@ def test_a_zstd_topic_is_refused_to_fetch_before_v10(harness):
 def test_a_long_poll_waits_for_an_append_and_a_quiet_one_for_max_wait(broker):
     async def main():
         waiting = asyncio.ensure_future(broker.arequest(FETCH, 11, _fetch([(1, 0, -1)], max_wait_ms=10_000)))
-        await asyncio.sleep(0.05)
-        assert not waiting.done()  # parked in the fetch purgatory
+        purgatory = broker.broker.replica_manager.fetch_purgatory
+        await wait_until_async(lambda: len(purgatory) == 1, 5, "the Fetch to park in the fetch purgatory")
+        assert not waiting.done()
         await broker.arequest(PRODUCE, 8, {"transactional_id": None, "acks": 1, "timeout_ms": 1000, "topic_data": [
             {"name": "t", "partition_data": [{"index": 1, "records": build_batch([b"late"])}]}]})
         answer = await asyncio.wait_for(waiting, 5)

@@ -8,6 +8,7 @@ import pytest
 
 from hpbroker.coordinator.consumer_protocol import encode_assignment
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.testing import wait_until_async
 from tests.handlers.harness import BrokerHarness
 
 FIND_COORDINATOR, JOIN, HEARTBEAT, LEAVE, SYNC, COMMIT, OFFSET_FETCH, LIST, DESCRIBE = 10, 11, 12, 13, 14, 8, 9, 16, 15
@@ -79,7 +80,9 @@ def test_two_members_a_joining_one_parks_until_the_other_rejoins(groups):
         assert first["generation_id"] == 1
         b = (await groups.arequest(JOIN, 5, _join()))["member_id"]
         b_joins = asyncio.ensure_future(groups.arequest(JOIN, 5, _join(member_id=b)))
-        await asyncio.sleep(0.05)
+        group = groups.broker.group_coordinator.shard_for("g").groups["g"]
+        await wait_until_async(lambda: b in group.members and group.members[b].awaiting_join, 5,
+                               "b's JoinGroup to park")
         assert not b_joins.done()  # a rebalance: parked until every member rejoined
         hb = await groups.arequest(HEARTBEAT, 3, {"group_id": "g", "generation_id": 1, "member_id": a})
         assert hb["error_code"] == ErrorCode.REBALANCE_IN_PROGRESS
