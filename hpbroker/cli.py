@@ -205,6 +205,6 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         eventloop.run(_run(config), event_loop)
         return 0
-    from hpbroker.server.supervisor import Supervisor
+    from hpbroker.server.multiproc.supervisor import Supervisor
 
     return Supervisor(config, processors, handlers, event_loop=event_loop).run()

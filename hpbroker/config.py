@@ -87,7 +87,7 @@ class BrokerConfig:
 
     The dynamic layers are replaced as a whole, never changed in place: assigning one bumps
     ``generation``, which is how caches of values derived from this config (the per-topic
-    effective configs in BrokerContext, the connection limits) know they are stale.
+    effective configs of metadata/topic_configs.py, the connection limits) know they are stale.
     """
 
     def __init__(self, static: dict[str, str] | None = None):

@@ -7,7 +7,7 @@ A broker receiving a 1 MB Produce copies ~1 MB off the socket and ~1 MB into the
 with the kernel's side of both copies that is several MB through a core's L2 per request. The
 Python that handles the request (event loop, framing, decode, handle, encode) then runs on
 evicted caches. This script times that Python alone -- ``produce.handle`` and the response
-encode for a small one-partition Produce on an in-process ``BrokerContext`` (data under
+encode for a small one-partition Produce on an in-process ``LocalBroker`` (data under
 --dir) -- with and without a copy of N bytes (memcpy of a bytearray) right before each
 request, so the difference is the cost of coming back to the interpreter after moving N bytes.
 Figures in ../tuning.md ("Where the time goes").
@@ -15,6 +15,7 @@ Figures in ../tuning.md ("Where the time goes").
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import shutil
 import sys
@@ -26,9 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hpbroker import protocol  # noqa: E402
 from hpbroker.config import BrokerConfig  # noqa: E402
+from hpbroker.broker.interface import Node  # noqa: E402
+from hpbroker.broker.local import LocalBroker  # noqa: E402
+from hpbroker.broker.request import RequestContext  # noqa: E402
 from hpbroker.handlers import produce  # noqa: E402
-from hpbroker.handlers.context import BrokerContext, Node  # noqa: E402
-from hpbroker.handlers.request import RequestContext  # noqa: E402
 from hpbroker.records.builder import build_batch  # noqa: E402
 
 import _common  # noqa: E402
@@ -36,9 +38,9 @@ import _common  # noqa: E402
 
 def measure(requests: int, sizes: list[int], directory: str, rounds: int = 2) -> list[dict]:
     tmp = tempfile.mkdtemp(dir=directory, prefix="cold-cache-")
-    broker = BrokerContext(BrokerConfig({"log.dirs": tmp}), Node(0, "localhost", 9092))
+    broker = LocalBroker(BrokerConfig({"log.dirs": tmp}), Node(0, "localhost", 9092))
     try:
-        broker.create_topic("t", 1, {})
+        asyncio.run(broker.controller.create_topic("t", 1, {}))
         batch = bytes(build_batch([b"x" * 100] * 10))
         ctx = RequestContext(broker, produce.API_KEY, 8, 1, "perf", "cold-cache")
         results = {size: [] for size in sizes}

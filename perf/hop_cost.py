@@ -9,8 +9,8 @@ waking the other process, and cutting a Produce into sub-requests and joining th
   Produce wakes each owning handler once and is woken by each answer: two round trips for two
   handlers.
 - split and join: a Produce v8 of 6 partitions x 250 records of 100 B (compare.py's 100 B
-  workload) over 2 handlers, both ways a processor can take: on bytes (server/produce_split.py,
-  what it does for Produce v3-8) and through the codecs (server/routing.py: decode, cut into
+  workload) over 2 handlers, both ways a processor can take: on bytes (server/multiproc/produce_split.py,
+  what it does for Produce v3-8) and through the codecs (server/multiproc/routing.py: decode, cut into
   per-owner sub-requests and encode them, then decode the two partial answers, join and encode
   the response; what it does for anything produce_split declines). Warm caches: a lower bound.
 
@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hpbroker import protocol  # noqa: E402
 from hpbroker.records.builder import build_batch  # noqa: E402
-from hpbroker.server import produce_split  # noqa: E402
-from hpbroker.server.routing import join_responses, partition_order, route_for, split_by_owner  # noqa: E402
+from hpbroker.server.multiproc import produce_split  # noqa: E402
+from hpbroker.server.multiproc.routing import join_responses, partition_order, route_for, split_by_owner  # noqa: E402
 
 import _common  # noqa: E402
 

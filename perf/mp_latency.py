@@ -6,7 +6,7 @@ For each topology a fresh broker; a confluent-kafka consumer parked in long-poll
 (fetch.wait.max.ms 500, fetch.min.bytes 1) and a producer sending one record every 5 ms (acks=1,
 linger 0). The record carries its send time; the report is p50/p99 of receive - send. In the
 multi-process topology a parked Fetch is woken by the processor's partition-table poller
-(server/processor.py FETCH_POLL_S), in-process by the fetch purgatory directly.
+(server/multiproc/processor.py FETCH_POLL_S), in-process by the fetch purgatory directly.
 """
 from __future__ import annotations
 

@@ -2,7 +2,6 @@
 CHANGELOG.md and docs/*.md names a file that exists (and a heading of it, for a #fragment),
 and the API table of docs/compatibility.md is what a running broker advertises."""
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,11 +10,6 @@ import hpbroker
 
 ROOT = Path(hpbroker.__file__).parent.parent
 PAGES = sorted({ROOT / "README.md", ROOT / "tuning.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").glob("*.md")})
-
-# Pages that other pages link to and that are written with the code they describe (the
-# configuration reference is generated from the config definitions). While one is absent from a
-# checkout its links are reported as skipped, not as broken.
-WRITTEN_WITH_THE_CODE = {"docs/configuration.md", "docs/architecture.md"}
 
 _FENCE = re.compile(r"^(```|~~~).*?^\1", re.M | re.S)
 _CODE_SPAN = re.compile(r"`[^`\n]*`")
@@ -52,10 +46,9 @@ def anchors(text: str) -> set[str]:
     return out
 
 
-def broken_links(page: Path) -> tuple[list[str], list[str]]:
-    """(broken, pending): links whose file or heading is missing, and links to a page of
-    WRITTEN_WITH_THE_CODE that this checkout does not have yet."""
-    broken, pending = [], []
+def broken_links(page: Path) -> list[str]:
+    """The links whose file or heading is missing."""
+    broken = []
     text = page.read_text()
     for target in links(text):
         if re.match(r"^[a-z][a-z0-9+.-]*:", target):  # https:, mailto: ...
@@ -63,30 +56,26 @@ def broken_links(page: Path) -> tuple[list[str], list[str]]:
         path, _, fragment = target.partition("#")
         dest = (page.parent / path).resolve() if path else page
         if not dest.exists():
-            rel = dest.relative_to(ROOT).as_posix() if dest.is_relative_to(ROOT) else str(dest)
-            (pending if rel in WRITTEN_WITH_THE_CODE else broken).append(target)
+            broken.append(target)
             continue
         if fragment and dest.suffix == ".md" and fragment not in anchors(dest.read_text()):
             broken.append(target)
-    return broken, pending
+    return broken
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_every_relative_link_resolves(page):
-    broken, pending = broken_links(page)
+    broken = broken_links(page)
     assert not broken, f"{page.relative_to(ROOT)}: broken links {broken}"
-    if pending:
-        pytest.skip(f"links to pages not in this checkout yet: {pending}")
 
 
-def test_the_link_checker_finds_what_is_broken(tmp_path, monkeypatch):
-    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+def test_the_link_checker_finds_what_is_broken(tmp_path):
     (tmp_path / "b.md").write_text("# Title\n## A `code` heading, twice!\n## A `code` heading, twice!\n")
     page = tmp_path / "a.md"
     page.write_text("[ok](b.md) [ok](b.md#title) [ok](b.md#a-code-heading-twice-1) [web](https://x.org/y)\n"
                     "[gone](c.md) [no heading](b.md#nothing) ![img](pic.png)\n"
                     "```\n[in code](nowhere.md)\n```\n`[span](nowhere.md)` [self](#none)\n")
-    assert broken_links(page) == (["c.md", "b.md#nothing", "pic.png", "#none"], [])
+    assert broken_links(page) == ["c.md", "b.md#nothing", "pic.png", "#none"]
 
 
 def _api_table() -> dict[int, tuple[int, int]]:

@@ -3,33 +3,45 @@
 The coordinator of a group is the owner of its __consumer_offsets partition
 (``partition_for(group_id, offsets.topic.num.partitions)``). Each partition has its own
 ``GroupCoordinatorShard``; this class holds the shards of the partitions this process owns (in
-the single-process server: all of them), creates the topic on first use, loads each shard by
-replaying its partition, and runs every write the same way:
+the single-process server: all of them), loads each shard by replaying its partition, and runs
+every write the same way:
 
     records, result = shard.<operation>(...)   # decide
     coordinator.write(shard, records)          # append one batch, then shard.replay(each record)
 
-In multi-process mode a handler process builds a GroupCoordinator for the partitions it owns
-(``owned`` below), and the processors route every group request (JoinGroup, SyncGroup,
-Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch) by ``partition_for(group_id)`` to the owner of
-that partition; DescribeGroups and DeleteGroups are split by owner, ListGroups asks every
-handler (server/routing.py).
+Every broker has one, made with it and started by its first group request (``start``, run by
+the ``starts_coordinator`` decorator of the group API modules, or by FindCoordinator): it asks
+the controller to create __consumer_offsets if it does not exist yet (an awaited call: the
+controller may be another process), then loads the shards of the partitions this process owns.
+Until it has started, every group is answered NOT_COORDINATOR (FindCoordinator:
+COORDINATOR_NOT_AVAILABLE), and a later group request tries again.
+
+In multi-process mode a handler process's coordinator holds the partitions it owns (``owns``
+below), and the processors route every group request (JoinGroup, SyncGroup, Heartbeat,
+LeaveGroup, OffsetCommit, OffsetFetch) by ``partition_for(group_id)`` to the owner of that
+partition; DescribeGroups and DeleteGroups are split by owner, ListGroups asks every handler
+(server/multiproc/routing.py). A processor's coordinator owns no partition: it only creates the
+topic on the first FindCoordinator.
 
 Who may touch: the event loop of the process that owns the shards.
 """
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 import logging
 import time
 
+from hpbroker.broker.interface import ControllerError
 from hpbroker.coordinator.records import (
     RecordFormatError, decode_key, decode_value, encode_key, encode_value, partition_for,
 )
 from hpbroker.coordinator.shard import CoordinatorConfig, GroupCoordinatorShard
+from hpbroker.protocol.errors import ErrorCode
 from hpbroker.records.batch import read_header
 from hpbroker.records.builder import build_batch
 from hpbroker.records.records import iter_batch_records
-from hpbroker.storage.fd_limits import partition_room
 from hpbroker.storage.write_failures import warn_storage_failure
 
 log = logging.getLogger(__name__)
@@ -50,26 +62,63 @@ def coordinator_config(config) -> CoordinatorConfig:
     )
 
 
+def _every_partition(topic: str, partition: int) -> bool:
+    return True
+
+
 class GroupCoordinator:
-    def __init__(self, broker, owned=None):
-        self.broker = broker
-        self.config = coordinator_config(broker.config)
-        info = broker.topics.get(GROUP_METADATA_TOPIC)
-        if info is None:
-            n = int(broker.config.get("offsets.topic.num.partitions"))
-            info = broker.create_topic(GROUP_METADATA_TOPIC, n, {"cleanup.policy": "compact"})
-            log.info("created %s with %d partitions", GROUP_METADATA_TOPIC, n)
-        # the partition count fixed at creation decides placement forever (changing it would move groups)
-        self.num_partitions = info.num_partitions
+    def __init__(self, broker_config, metadata, replica_manager, controller, owns=None):
+        self.broker_config = broker_config
+        self.config = coordinator_config(broker_config)
+        self.metadata = metadata
+        self.replica_manager = replica_manager
+        self.controller = controller
+        self.owns = owns or _every_partition
+        # the partition count __consumer_offsets was created with decides placement forever
+        # (changing it would move groups); None until started
+        self.num_partitions: int | None = None
         self.shards: dict[int, GroupCoordinatorShard] = {}
         # owned partitions whose log is not open in this process yet: a handler that applies a new
         # __consumer_offsets while the disk refuses its files opens them on a later retry. Their
         # groups are answered NOT_COORDINATOR (Kafka's answer while a coordinator partition is
         # offline) and loaded on the first request after the log opens.
         self.unloaded: set[int] = set()
-        self.expiry_interval_s = int(broker.config.get("offsets.retention.check.interval.ms")) / 1000
+        self.expiry_interval_s = int(broker_config.get("offsets.retention.check.interval.ms")) / 1000
         self._next_expiry = time.monotonic() + self.expiry_interval_s
-        for p in (range(self.num_partitions) if owned is None else owned):
+
+    @property
+    def started(self) -> bool:
+        return self.num_partitions is not None
+
+    async def start(self) -> bool:
+        """Load the shards of the owned partitions of __consumer_offsets, created first (by the
+        controller) if it does not exist. False if it cannot be created now (no room under the
+        open-file limit, a disk that refuses it, or this process is not the controller and the
+        controller has not created it yet): asked again at the next group request."""
+        if self.started:
+            return True
+        info = self.metadata.topics.get(GROUP_METADATA_TOPIC)
+        if info is None:
+            n = int(self.broker_config.get("offsets.topic.num.partitions"))
+            try:
+                await self.controller.create_topic(GROUP_METADATA_TOPIC, n, {"cleanup.policy": "compact"})
+                log.info("created %s with %d partitions", GROUP_METADATA_TOPIC, n)
+            except ControllerError as exc:
+                if exc.code == ErrorCode.NOT_CONTROLLER:
+                    return False  # the controller creates it at the first group request it gets
+                if exc.code != ErrorCode.TOPIC_ALREADY_EXISTS:  # else another process was first
+                    warn_storage_failure(log, (GROUP_METADATA_TOPIC, "create"), "cannot create %s: %s",
+                                         GROUP_METADATA_TOPIC, exc)
+                    return False
+            if self.started:  # another request started it while this one waited
+                return True
+            info = self.metadata.topics.get(GROUP_METADATA_TOPIC)
+            if info is None:
+                return False
+        self.num_partitions = info.num_partitions
+        for p in range(self.num_partitions):
+            if not self.owns(GROUP_METADATA_TOPIC, p):
+                continue
             shard = self._load(p)
             if shard is None:
                 self.unloaded.add(p)
@@ -78,6 +127,7 @@ class GroupCoordinator:
         if self.unloaded:
             log.warning("%s: %d owned partitions not open yet; their groups wait until they are",
                         GROUP_METADATA_TOPIC, len(self.unloaded))
+        return True
 
     # -- placement --------------------------------------------------------------------------------
     def partition_for(self, group_id: str) -> int:
@@ -85,7 +135,9 @@ class GroupCoordinator:
 
     def shard_for(self, group_id: str) -> GroupCoordinatorShard | None:
         """The shard coordinating ``group_id``, or None if another process owns it (or this one
-        does but has not opened its partition yet)."""
+        does but has not opened its partition yet, or the coordinator has not started)."""
+        if self.num_partitions is None:
+            return None
         p = self.partition_for(group_id)
         shard = self.shards.get(p)
         if shard is None and p in self.unloaded:
@@ -112,16 +164,37 @@ class GroupCoordinator:
         them into the shard. Nothing changes in memory if the append fails."""
         if not records:
             return
-        self._append(self.broker.partition(GROUP_METADATA_TOPIC, shard.partition_index), records)
+        self._append(self.replica_manager.partition(GROUP_METADATA_TOPIC, shard.partition_index), records)
         for k, v in records:
             shard.replay(k, v)
+
+    def complete(self, shard: GroupCoordinatorShard, records, result):
+        """Append an operation's records (then replay them), and answer now or, for a parked
+        JoinGroup/SyncGroup (a future), when it ends. What JoinGroup/SyncGroup leave here is at
+        most the metadata of a group that became Empty, whose loss Kafka only logs; the leader's
+        SyncGroup stores its assignment itself, first."""
+        shard.write_or_warn(records)
+        if isinstance(result, asyncio.Future):
+            return _await_parked(result)
+        return result
 
     def _append(self, partition, records) -> None:
         """``records`` [(key, value)] as one batch at the end of ``partition``, published."""
         batch = build_batch([(encode_key(k), encode_value(v)) for k, v in records])
         partition.log.append(batch, leader_epoch=partition.leader_epoch)
         partition.log.high_watermark = partition.log.log_end_offset  # single node: ISR is us
-        self.broker.notify_append(GROUP_METADATA_TOPIC, partition.index)
+        self.replica_manager.notify_append(GROUP_METADATA_TOPIC, partition.index)
+
+    def run_maintenance(self) -> None:
+        """Expire offsets and compact, on the broker's maintenance tick."""
+        if not self.started:
+            return
+        try:
+            self.maybe_expire_offsets()
+            self.compact()
+        except OSError as exc:  # a full disk: tried again next tick, reported now and then
+            warn_storage_failure(log, (GROUP_METADATA_TOPIC, "maintenance"),
+                                 "expiring or compacting __consumer_offsets failed: %s", exc)
 
     # -- offsets retention ------------------------------------------------------------------------
     def maybe_expire_offsets(self) -> int:
@@ -153,7 +226,7 @@ class GroupCoordinator:
         leaves the old records followed by the snapshot, which replays to the same state; the
         log is never without a complete copy. Cost: the live records, once per at least as many
         superseded ones."""
-        partition = self.broker.partition(GROUP_METADATA_TOPIC, shard.partition_index)
+        partition = self.replica_manager.partition(GROUP_METADATA_TOPIC, shard.partition_index)
         if partition is None:
             return False
         plog = partition.log
@@ -177,7 +250,7 @@ class GroupCoordinator:
     # -- loading ----------------------------------------------------------------------------------
     def _load(self, index: int) -> GroupCoordinatorShard | None:
         """The shard of partition ``index``, replayed from its log; None if the log is not open."""
-        partition = self.broker.partition(GROUP_METADATA_TOPIC, index)
+        partition = self.replica_manager.partition(GROUP_METADATA_TOPIC, index)
         if partition is None:
             return None
         shard = GroupCoordinatorShard(index, self.config)
@@ -222,29 +295,25 @@ def iter_log_records(plog):
         offset = last + 1
 
 
-def get_coordinator(broker) -> GroupCoordinator | None:
-    """The process's GroupCoordinator, created (topic, shards loaded) on the first group request;
-    None in a process that may not create topics (a handler other than the controller), or has
-    no room for the topic's partitions under its open-file limit or on its disk, while
-    __consumer_offsets does not exist: its group requests are then answered NOT_COORDINATOR."""
-    coordinator = getattr(broker, "group_coordinator", None)
-    if coordinator is None:
-        info = broker.topics.get(GROUP_METADATA_TOPIC)
-        if info is None and not getattr(broker, "creates_topics", True):
-            return None
-        if info is None and int(broker.config.get("offsets.topic.num.partitions")) > partition_room():
-            # out of open files (storage/fd_limits.py): no topic, no coordinator, until there is room
-            log.warning("cannot create %s: no room under the open-file limit", GROUP_METADATA_TOPIC)
-            return None
-        owns = getattr(broker, "owns", None)
-        owned = None
-        if owns is not None:
-            n = info.num_partitions if info else int(broker.config.get("offsets.topic.num.partitions"))
-            owned = [p for p in range(n) if owns(GROUP_METADATA_TOPIC, p)]
-        try:
-            coordinator = broker.group_coordinator = GroupCoordinator(broker, owned)
-        except OSError as exc:  # a full disk: the topic was not created; asked again next time
-            warn_storage_failure(log, (GROUP_METADATA_TOPIC, "create"), "cannot create %s: %s",
-                                 GROUP_METADATA_TOPIC, exc)
-            return None
-    return coordinator
+async def _await_parked(fut: asyncio.Future) -> dict:
+    return await fut
+
+
+def starts_coordinator(handle):
+    """For a group API module's ``handle``: the first group request a broker serves starts its
+    group coordinator (``GroupCoordinator.start``, awaited), then the handler runs; every
+    later one runs the handler at once."""
+    @functools.wraps(handle)
+    def run(ctx, request):
+        if ctx.broker.group_coordinator.started:
+            return handle(ctx, request)
+        return _start_then(handle, ctx, request)
+    return run
+
+
+async def _start_then(handle, ctx, request):
+    await ctx.broker.group_coordinator.start()
+    result = handle(ctx, request)
+    if inspect.isawaitable(result):
+        result = await result
+    return result

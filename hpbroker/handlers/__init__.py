@@ -1,10 +1,19 @@
-"""One module per Kafka API, each declaring ``API_KEY``, ``MIN_VERSION``, ``MAX_VERSION`` and
+"""One module per Kafka API, each declaring ``API_KEY``, ``MIN_VERSION``, ``MAX_VERSION``,
+``ROUTE`` (where it runs in the multi-process topology: hpbroker/broker/routes.py) and
 ``handle(ctx, request) -> response dict | None | awaitable``.
 
-``REGISTRY`` lists them all; the ApiVersions answer is computed from it, never hand-maintained.
+``REGISTRY`` lists them all; the ApiVersions answer is computed from it, never hand-maintained,
+and so is the multi-process routing table. A module that lacks a declaration, declares one of
+the wrong kind, serves versions the protocol layer cannot decode, or takes an API key another
+module has, is refused here, at import (``RegistryError``).
 A handler returns ``None`` only when the protocol sends no response (Produce with acks=0).
 """
 from __future__ import annotations
+
+from types import ModuleType
+
+from hpbroker.broker.routes import Route
+from hpbroker.protocol import SUPPORTED_VERSIONS
 
 from hpbroker.handlers import (
     alter_configs,
@@ -72,7 +81,35 @@ _MODULES = (
     delete_acls,
 )
 
-REGISTRY = {m.API_KEY: m for m in _MODULES}
+
+
+class RegistryError(TypeError):
+    """An API module's declarations are missing or wrong."""
+
+
+def build_registry(modules) -> dict[int, ModuleType]:
+    """api_key -> module, every module's declarations checked."""
+    registry: dict[int, ModuleType] = {}
+    for m in modules:
+        missing = [n for n in ("API_KEY", "MIN_VERSION", "MAX_VERSION", "ROUTE", "handle") if not hasattr(m, n)]
+        if missing:
+            raise RegistryError(f"API module {m.__name__} does not declare {', '.join(missing)}")
+        if not isinstance(m.ROUTE, Route):
+            raise RegistryError(f"API module {m.__name__}: ROUTE is {m.ROUTE!r}, not a Route")
+        if not callable(m.handle):
+            raise RegistryError(f"API module {m.__name__}: handle is not callable")
+        decodable = SUPPORTED_VERSIONS.get(m.API_KEY)
+        if decodable is None or not decodable[0] <= m.MIN_VERSION <= m.MAX_VERSION <= decodable[1]:
+            raise RegistryError(f"API module {m.__name__}: versions {m.MIN_VERSION}-{m.MAX_VERSION} of api key "
+                                f"{m.API_KEY} are not all decodable (protocol layer: {decodable})")
+        if m.API_KEY in registry:
+            raise RegistryError(f"API modules {registry[m.API_KEY].__name__} and {m.__name__} "
+                                f"both declare api key {m.API_KEY}")
+        registry[m.API_KEY] = m
+    return registry
+
+
+REGISTRY = build_registry(_MODULES)
 
 
 def supported_versions() -> dict[int, tuple[int, int]]:

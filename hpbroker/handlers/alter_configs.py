@@ -8,6 +8,9 @@ refuses (read-only, per-broker only, bad value: hpbroker/configdef/dynamic.py) -
 INVALID_REQUEST with Kafka's text; unknown topic -> UNKNOWN_TOPIC_OR_PARTITION; unknown topic
 config or bad value -> INVALID_CONFIG. ``validate_only`` changes nothing.
 """
+from hpbroker.broker.interface import ControllerError
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import (
     ConfigError, DynamicConfigRefused, validate_broker_dynamic_configs, validate_topic_configs,
 )
@@ -15,6 +18,7 @@ from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 33
 MIN_VERSION, MAX_VERSION = 0, 1
+ROUTE = Route(CONTROLLER)
 
 RESOURCE_TOPIC = 2
 RESOURCE_BROKER = 4
@@ -38,14 +42,14 @@ def per_broker_resource(name: str, node_id: int) -> bool:
     return True
 
 
-def _alter_broker(broker, name, configs, validate_only):
+async def _alter_broker(broker, name, configs, validate_only):
     per_broker = per_broker_resource(name, broker.node.node_id)
     new = validate_broker_dynamic_configs(broker.config, configs, per_broker)
     if not validate_only:
-        broker.set_broker_dynamic_configs(new, cluster_default=not per_broker)
+        await broker.controller.set_broker_configs(new, cluster_default=not per_broker)
 
 
-def handle(ctx, request):
+async def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     validate_only = request.get("validate_only", False)
     named = {}
@@ -68,19 +72,21 @@ def handle(ctx, request):
             if rtype == RESOURCE_TOPIC:
                 if rname == "":
                     raise InvalidRequest("Default topic resources are not allowed.")
-                if rname not in broker.topics:
+                if rname not in broker.metadata.topics:
                     code, message = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"Topic {rname} does not exist"
                 else:
                     checked = validate_topic_configs(configs, broker.config)
                     if not validate_only:
-                        broker.set_topic_configs(rname, checked)
+                        await broker.controller.set_topic_configs(rname, checked)
             elif rtype == RESOURCE_BROKER:
-                _alter_broker(broker, rname, configs, validate_only)
+                await _alter_broker(broker, rname, configs, validate_only)
             else:
                 raise InvalidRequest(f"Unknown resource type {rtype}")
         except (InvalidRequest, DynamicConfigRefused) as exc:
             code, message = ErrorCode.INVALID_REQUEST, str(exc)
         except ConfigError as exc:
             code, message = ErrorCode.INVALID_CONFIG, str(exc)
+        except ControllerError as exc:
+            code, message = exc.code, exc.message
         out.append({"error_code": code, "error_message": message, "resource_type": rtype, "resource_name": rname})
     return {"throttle_time_ms": 0, "responses": out}

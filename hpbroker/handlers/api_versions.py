@@ -4,11 +4,15 @@ Versions 3+ carry the client's software name and version (flexible body), but th
 header stays v0 (PROTOCOL.md 1.2); an unsupported version is answered by the server layer with
 a v0 error body before this handler is reached.
 """
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import PROCESSOR, Route
+
 API_KEY = 18
 MIN_VERSION, MAX_VERSION = 0, 4
+ROUTE = Route(PROCESSOR)
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     from hpbroker.handlers import supported_versions
 
     return {

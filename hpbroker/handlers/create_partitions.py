@@ -7,24 +7,24 @@ room for (storage/fd_limits.py); assignments that name another broker -> INVALID
 to modulo that topic's partition count, so more partitions would move groups away from their
 committed offsets (Kafka accepts it and loses them at the next restart). A disk that refuses the
 new partitions' files or the registry -> KAFKA_STORAGE_ERROR; the topic keeps its count."""
-import logging
+from hpbroker.broker.interface import ControllerError
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage.fd_limits import no_room_message, partition_room
-from hpbroker.storage.write_failures import warn_storage_failure
-
-log = logging.getLogger(__name__)
 
 API_KEY = 37
 MIN_VERSION, MAX_VERSION = 0, 1
+ROUTE = Route(CONTROLLER)
 
 
-def handle(ctx, request):
+async def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     results = []
     for t in request["topics"]:
         name, count = t["name"], t["count"]
-        info = broker.topics.get(name)
+        info = broker.metadata.topics.get(name)
         code, message = 0, None
         if info is None:
             code, message = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"The topic '{name}' does not exist."
@@ -46,9 +46,8 @@ def handle(ctx, request):
             code, message = ErrorCode.INVALID_REPLICA_ASSIGNMENT, "Invalid replica assignment."
         elif not request.get("validate_only", False):
             try:
-                broker.add_partitions(name, count)
-            except OSError as exc:  # a full disk: the topic keeps its partition count
-                warn_storage_failure(log, ("create", name), "cannot add partitions to %r: %s", name, exc)
-                code, message = ErrorCode.KAFKA_STORAGE_ERROR, f"Cannot add partitions: {exc.strerror or exc}"
+                await broker.controller.add_partitions(name, count)
+            except ControllerError as exc:  # a full disk: the topic keeps its partition count
+                code, message = exc.code, exc.message
         results.append({"name": name, "error_code": code, "error_message": message})
     return {"throttle_time_ms": 0, "results": results}

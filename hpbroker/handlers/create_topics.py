@@ -9,19 +9,19 @@ one request -> INVALID_REQUEST; a disk that refuses the topic's files or the reg
 KAFKA_STORAGE_ERROR, with nothing of the topic left behind. ``validate_only`` checks everything and creates nothing.
 num_partitions / replication_factor -1 (v4+) take the broker defaults.
 """
-import logging
 from collections import Counter
 
+from hpbroker.broker.interface import ControllerError
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import ConfigError, validate_topic_configs
 from hpbroker.metadata.topics import InvalidTopic, validate_topic_name
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage.fd_limits import no_room_message, partition_room
-from hpbroker.storage.write_failures import warn_storage_failure
-
-log = logging.getLogger(__name__)
 
 API_KEY = 19
 MIN_VERSION, MAX_VERSION = 0, 4
+ROUTE = Route(CONTROLLER)
 
 
 class _Refused(Exception):
@@ -36,7 +36,7 @@ def _check(broker, t):
         validate_topic_name(name)
     except InvalidTopic as exc:
         raise _Refused(ErrorCode.INVALID_TOPIC_EXCEPTION, str(exc))
-    if name in broker.topics:
+    if name in broker.metadata.topics:
         raise _Refused(ErrorCode.TOPIC_ALREADY_EXISTS, f"Topic '{name}' already exists.")
     assignments = t.get("assignments") or []
     num_partitions, rf = t["num_partitions"], t["replication_factor"]
@@ -73,7 +73,7 @@ def _check(broker, t):
     return name, num_partitions, configs
 
 
-def handle(ctx, request):
+async def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     counts = Counter(t["name"] for t in request["topics"])
     results = []
@@ -94,11 +94,9 @@ def handle(ctx, request):
             continue
         if not request.get("validate_only", False):
             try:
-                broker.create_topic(name, num_partitions, configs)
-            except OSError as exc:  # a full disk: nothing of the topic is left behind
-                warn_storage_failure(log, ("create", name), "cannot create topic %r: %s", name, exc)
-                res["error_code"] = ErrorCode.KAFKA_STORAGE_ERROR
-                res["error_message"] = f"Cannot create topic {name}: {exc.strerror or exc}"
+                await broker.controller.create_topic(name, num_partitions, configs)
+            except ControllerError as exc:  # a full disk: nothing of the topic is left behind
+                res["error_code"], res["error_message"] = exc.code, exc.message
                 results.append(res)
                 continue
         res["num_partitions"], res["replication_factor"] = num_partitions, 1

@@ -9,7 +9,9 @@ what it appended.
 """
 import logging
 
-from hpbroker.handlers.group_common import shard_of
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import GROUPS, GroupSplit, Route
+from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage.write_failures import warn_storage_failure
 
@@ -17,12 +19,15 @@ log = logging.getLogger(__name__)
 
 API_KEY = 42
 MIN_VERSION, MAX_VERSION = 0, 1
+ROUTE = Route(GROUPS, groups=GroupSplit("groups_names", "results"))
 
 
-def handle(ctx, request):
+@starts_coordinator
+def handle(ctx: RequestContext, request: dict):
+    coordinator = ctx.broker.group_coordinator
     results = []
     for group_id in request["groups_names"]:
-        coordinator, shard = shard_of(ctx, group_id)
+        shard = coordinator.shard_for(group_id)
         if shard is None:
             results.append({"group_id": group_id, "error_code": ErrorCode.NOT_COORDINATOR})
             continue

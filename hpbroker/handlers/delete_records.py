@@ -6,21 +6,25 @@ low_watermark is the new log start offset. Internal topics -> INVALID_TOPIC_EXCE
 "Cannot delete records of internal topic"): ``__consumer_offsets`` is the groups' state, trimmed
 by its coordinators' own compaction.
 """
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 21
 MIN_VERSION, MAX_VERSION = 0, 1
+ROUTE = Route(PARTITIONED, Split("topics", "name", "partitions", "partition_index",
+                               "topics", "name", "partitions"))
 
 
-def handle(ctx, request):
-    broker = ctx.broker
+def handle(ctx: RequestContext, request: dict):
+    rm = ctx.broker.replica_manager
     topics = []
     for t in request["topics"]:
         parts = []
         for p in t["partitions"]:
             index, offset = p["partition_index"], p["offset"]
-            partition = broker.partition(t["name"], index)
+            partition = rm.partition(t["name"], index)
             ans = {"partition_index": index, "low_watermark": -1, "error_code": 0}
             if partition is None:
                 ans["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION

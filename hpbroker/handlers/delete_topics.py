@@ -3,14 +3,18 @@
 (``__consumer_offsets`` holds every group's state and its coordinators keep it open; Kafka's own
 tools refuse it too). Parked fetches on the deleted partitions are woken and answer
 UNKNOWN_TOPIC_OR_PARTITION."""
+from hpbroker.broker.interface import ControllerError
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 20
 MIN_VERSION, MAX_VERSION = 0, 3
+ROUTE = Route(CONTROLLER)
 
 
-def handle(ctx, request):
+async def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     results = []
     enabled = broker.config.get("delete.topic.enable")
@@ -18,13 +22,16 @@ def handle(ctx, request):
         message = None
         if not enabled:
             code = ErrorCode.TOPIC_DELETION_DISABLED
-        elif name not in broker.topics:
+        elif name not in broker.metadata.topics:
             code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         elif name in INTERNAL_TOPICS:
             code = ErrorCode.INVALID_TOPIC_EXCEPTION
             message = f"Internal topic {name} cannot be deleted."
         else:
-            broker.delete_topic(name)
-            code = 0
+            try:
+                await broker.controller.delete_topic(name)
+                code = 0
+            except ControllerError as exc:
+                code, message = exc.code, exc.message
         results.append({"name": name, "error_code": code, "error_message": message})
     return {"throttle_time_ms": 0, "responses": results}

@@ -10,6 +10,8 @@ A password's value, and a custom config's, is never shown (null, is_sensitive), 
 A missing topic -> UNKNOWN_TOPIC_OR_PARTITION; another broker id -> INVALID_REQUEST; other
 resource types -> INVALID_REQUEST.
 """
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import (
     BROKER_CONFIGS,
     SOURCE_DEFAULT_CONFIG,
@@ -23,6 +25,7 @@ from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 32
 MIN_VERSION, MAX_VERSION = 0, 3
+ROUTE = Route(CONTROLLER)
 
 RESOURCE_TOPIC = 2
 RESOURCE_BROKER = 4
@@ -77,7 +80,7 @@ def broker_configs(broker, keys, include_synonyms, cluster_default, include_doc=
     return out
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     include_synonyms = request.get("include_synonyms", False)
     include_doc = request.get("include_documentation", False)
@@ -87,7 +90,7 @@ def handle(ctx, request):
         keys = set(r["configuration_keys"]) if r.get("configuration_keys") else None
         res = {"error_code": 0, "error_message": None, "resource_type": rtype, "resource_name": rname, "configs": []}
         if rtype == RESOURCE_TOPIC:
-            info = broker.topics.get(rname)
+            info = broker.metadata.topics.get(rname)
             if info is None:
                 res["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
                 res["error_message"] = f"Topic {rname} does not exist"

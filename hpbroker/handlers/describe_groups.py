@@ -2,15 +2,18 @@
 
 As Kafka's GroupMetadata.summary: members' metadata and assignments only when Stable (otherwise
 they are being replaced); an unknown group is described as Dead with no error. Authorized
-operations, when asked (v3+), are all a group supports (handlers/authorized.py).
+operations, when asked (v3+), are all a group supports (broker/authorized.py).
 """
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import GROUPS, GroupSplit, Route
 from hpbroker.coordinator.state import GroupState
-from hpbroker.handlers import authorized
-from hpbroker.handlers.group_common import shard_of
+from hpbroker.broker import authorized
+from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 15
 MIN_VERSION, MAX_VERSION = 0, 4
+ROUTE = Route(GROUPS, groups=GroupSplit("groups", "groups"))
 
 
 def _describe(ctx, group_id, operations=authorized.NOT_REQUESTED):
@@ -19,7 +22,7 @@ def _describe(ctx, group_id, operations=authorized.NOT_REQUESTED):
     if not group_id:
         out["error_code"] = ErrorCode.INVALID_GROUP_ID
         return out
-    _, shard = shard_of(ctx, group_id)
+    shard = ctx.broker.group_coordinator.shard_for(group_id)
     if shard is None:
         out["error_code"] = ErrorCode.NOT_COORDINATOR
         return out
@@ -39,6 +42,7 @@ def _describe(ctx, group_id, operations=authorized.NOT_REQUESTED):
     return out
 
 
-def handle(ctx, request):
+@starts_coordinator
+def handle(ctx: RequestContext, request: dict):
     ops = authorized.operations(request.get("include_authorized_operations", False), authorized.GROUP)
     return {"throttle_time_ms": 0, "groups": [_describe(ctx, g, ops) for g in request["groups"]]}

@@ -21,19 +21,23 @@ from __future__ import annotations
 
 import os
 
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage.segment import LOG_SUFFIX
 
 API_KEY = 35
 MIN_VERSION, MAX_VERSION = 0, 4
+ROUTE = Route(PROCESSOR)
 
 _SEGMENT_STEM = 20  # digits of a segment file's base offset (storage/segment.py segment_name)
 _INT64_MAX = (1 << 63) - 1
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
-    wanted = _wanted(request.get("topics"), broker.topics)
+    topics = broker.metadata.topics
+    wanted = _wanted(request.get("topics"), topics)
     results = []
     seen = set()
     for d in broker.log_dirs:
@@ -41,7 +45,7 @@ def handle(ctx, request):
         if path in seen:
             continue
         seen.add(path)
-        results.append(describe_dir(path, broker.topics, wanted))
+        results.append(describe_dir(path, topics, wanted))
     return {"throttle_time_ms": 0, "error_code": 0, "results": results}
 
 

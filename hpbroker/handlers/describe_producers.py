@@ -8,19 +8,23 @@ appended, the largest timestamp of its last batch; coordinator epoch and the sta
 an open transaction are -1, since there are no transactions. In the multi-process mode each
 handler answers for the partitions it owns and the processor joins the answers.
 """
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 61
 MIN_VERSION, MAX_VERSION = 0, 0
+ROUTE = Route(PARTITIONED, Split("topics", "name", "partition_indexes", None,
+                               "topics", "name", "partitions"))
 
 
-def handle(ctx, request):
-    broker = ctx.broker
+def handle(ctx: RequestContext, request: dict):
+    rm = ctx.broker.replica_manager
     topics = []
     for t in request["topics"]:
         parts = []
         for index in t["partition_indexes"]:
-            partition = broker.partition(t["name"], index)
+            partition = rm.partition(t["name"], index)
             if partition is None:
                 parts.append({"partition_index": index, "error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                               "error_message": None, "active_producers": []})

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import time
 
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import FETCH, Route
 from hpbroker.protocol import ExternalBytes
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage import OffsetOutOfRange
 
 API_KEY = 1
 MIN_VERSION, MAX_VERSION = 4, 11
+ROUTE = Route(FETCH)
 
 READ_COMMITTED = 1
 
@@ -36,8 +39,8 @@ def file_records(regions, size) -> ExternalBytes:
 
 
 def _stored_as_zstd(broker, topic: str) -> bool:
-    info = broker.topics.get(topic)
-    return info is not None and broker.effective_topic_config(info)["compression.type"] == "zstd"
+    info = broker.metadata.topics.get(topic)
+    return info is not None and broker.replica_manager.topic_config(info)["compression.type"] == "zstd"
 
 
 def _partition_answer(index, code, partition=None):
@@ -59,6 +62,7 @@ def _partition_answer(index, code, partition=None):
 def _read_all(ctx, request, plan):
     """One pass over the requested partitions. Returns (topics answer, bytes, had_error)."""
     broker = ctx.broker
+    rm = broker.replica_manager
     budget = request.get("max_bytes", 0x7FFFFFFF)
     read_committed = request.get("isolation_level", 0) == READ_COMMITTED
     total = 0
@@ -71,7 +75,7 @@ def _read_all(ctx, request, plan):
         zstd_refused = ctx.api_version < 10 and _stored_as_zstd(broker, topic)
         for fp in parts:
             index = fp["partition"]
-            partition = broker.partition(topic, index)
+            partition = rm.readable(topic, index)
             if partition is None:
                 answers.append(_partition_answer(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
                 had_error = True
@@ -111,7 +115,7 @@ async def _long_poll(ctx, request, plan, deadline, min_bytes, keys, woken):
     """Answer when ``woken`` (a purgatory watch) fires and min_bytes are there, or at the
     deadline. Every watch is registered before this coroutine yields to the loop, so an append
     between the read that found too little and the wait cannot go unnoticed."""
-    purgatory = ctx.broker.fetch_purgatory
+    purgatory = ctx.broker.replica_manager.fetch_purgatory
     while True:
         await woken  # a key: one of our partitions moved; None: the deadline passed
         topics, total, had_error = _read_all(ctx, request, plan)
@@ -125,7 +129,7 @@ def _response(topics):
     return {"throttle_time_ms": 0, "error_code": 0, "session_id": 0, "responses": topics}
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     if request.get("session_epoch", -1) > 0:
         # we never grant sessions, so an incremental fetch names a session we do not have
         return {"throttle_time_ms": 0, "error_code": ErrorCode.FETCH_SESSION_ID_NOT_FOUND,
@@ -139,5 +143,5 @@ def handle(ctx, request):
     # Watch now, not when the returned coroutine first runs: an append handled before that (in
     # this process, or seen in the partition table by a processor) must find the watcher.
     keys = [(topic, fp["partition"]) for topic, parts in plan for fp in parts]
-    woken = ctx.broker.fetch_purgatory.watch(keys, max_wait / 1000.0)
+    woken = ctx.broker.replica_manager.fetch_purgatory.watch(keys, max_wait / 1000.0)
     return _long_poll(ctx, request, plan, time.monotonic() + max_wait / 1000.0, min_bytes, keys, woken)

@@ -1,9 +1,10 @@
 """FindCoordinator (key 10), versions 0-2: which node coordinates a group.
 
-key_type 0 (group): this node, which leads every __consumer_offsets partition on a single node
-(which of its processes holds the group's shard is the server's routing, not the client's
-concern); the topic is created and its shards loaded on the first request (COORDINATOR_NOT_AVAILABLE
-while the open-file limit leaves no room for its partitions).
+key_type 0 (group): the leader of the group's __consumer_offsets partition, from the metadata
+cache: this node, which leads every partition on a single node (which of its processes holds the
+group's shard is the server's routing, not the client's concern). The first request starts the
+group coordinator, which has the controller create the topic (COORDINATOR_NOT_AVAILABLE while it
+cannot: no room under the open-file limit, a disk that refuses it).
 
 key_type 1 (transaction): hpbroker runs no transaction coordinator. The answer is
 TRANSACTIONAL_ID_AUTHORIZATION_FAILED with a message saying so, the one answer to this lookup that
@@ -11,10 +12,14 @@ clients treat as fatal (librdkafka's init_transactions fails at once with it, th
 throws): with COORDINATOR_NOT_AVAILABLE, which they retry, a transactional producer waited
 forever ("Timed out ... retry call to resume"). Any other key_type: INVALID_REQUEST, as Kafka.
 """
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import PROCESSOR, Route
+from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 10
 MIN_VERSION, MAX_VERSION = 0, 2
+ROUTE = Route(PROCESSOR)
 
 GROUP, TRANSACTION = 0, 1
 
@@ -23,7 +28,7 @@ NO_TRANSACTIONS = ("hpbroker does not support transactions (no transaction coord
                    "use a producer without transactional.id")
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     key_type = request.get("key_type", GROUP)
     if key_type == TRANSACTION:
         return {"throttle_time_ms": 0, "error_code": ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
@@ -32,11 +37,26 @@ def handle(ctx, request):
         return {"throttle_time_ms": 0, "error_code": ErrorCode.INVALID_REQUEST,
                 "error_message": "Unknown coordinator type in FindCoordinator request",
                 "node_id": -1, "host": "", "port": -1}
-    if not ctx.broker.ensure_group_coordinator():
+    if ctx.broker.group_coordinator.started:
+        return _coordinator_of(ctx.broker, request["key"])
+    return _start_then_answer(ctx.broker, request["key"])
+
+
+async def _start_then_answer(broker, group_id):
+    if not await broker.group_coordinator.start():
         return {"throttle_time_ms": 0, "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE,
                 "error_message": "the group coordinator cannot create its partitions "
                                  "(open-file limit, or a disk that refuses writes)",
                 "node_id": -1, "host": "", "port": -1}
-    node = ctx.broker.node
+    return _coordinator_of(broker, group_id)
+
+
+def _coordinator_of(broker, group_id):
+    metadata = broker.metadata
+    state = metadata.partition_state(GROUP_METADATA_TOPIC, broker.group_coordinator.partition_for(group_id or ""))
+    node = next((n for n in metadata.alive_brokers() if state is not None and n.node_id == state.leader), None)
+    if node is None:  # its partition has no live leader
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE,
+                "error_message": None, "node_id": -1, "host": "", "port": -1}
     return {"throttle_time_ms": 0, "error_code": 0, "error_message": None,
             "node_id": node.node_id, "host": node.host, "port": node.port}

@@ -1,15 +1,20 @@
 """Heartbeat (key 12), versions 0-3: keeps a member's session alive; says when to rejoin
 (REBALANCE_IN_PROGRESS), when its generation is stale (ILLEGAL_GENERATION) or it is unknown."""
-from hpbroker.handlers.group_common import finish, shard_of
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import GROUP, Route
+from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 12
 MIN_VERSION, MAX_VERSION = 0, 3
+ROUTE = Route(GROUP, group_field="group_id")
 
 
-def handle(ctx, request):
-    coordinator, shard = shard_of(ctx, request["group_id"])
+@starts_coordinator
+def handle(ctx: RequestContext, request: dict):
+    coordinator = ctx.broker.group_coordinator
+    shard = coordinator.shard_for(request["group_id"])
     if shard is None:
         return {"throttle_time_ms": 0, "error_code": ErrorCode.NOT_COORDINATOR}
     records, result = shard.heartbeat(request)
-    return finish(coordinator, shard, records, result)
+    return coordinator.complete(shard, records, result)

@@ -24,6 +24,9 @@ checks everything and changes nothing.
 """
 from __future__ import annotations
 
+from hpbroker.broker.interface import ControllerError
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import (
     BROKER_CONFIGS, TOPIC_CONFIGS, TYPE_LIST, ConfigError, DynamicConfigRefused, validate_broker_dynamic_configs,
     validate_topic_configs,
@@ -33,6 +36,7 @@ from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 44
 MIN_VERSION, MAX_VERSION = 0, 1
+ROUTE = Route(CONTROLLER)
 
 RESOURCE_TOPIC = 2
 RESOURCE_BROKER = 4
@@ -78,10 +82,10 @@ def apply_ops(current: dict[str, str], ops: list[dict], definitions: dict) -> di
     return out
 
 
-def _alter_topic(broker, name: str, ops, validate_only: bool) -> tuple[int, str | None]:
+async def _alter_topic(broker, name: str, ops, validate_only: bool) -> tuple[int, str | None]:
     if name == "":
         raise InvalidRequest("Default topic resources are not allowed.")
-    info = broker.topics.get(name)
+    info = broker.metadata.topics.get(name)
     if info is None:
         return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"Topic {name} does not exist"
     changed = apply_ops(info.configs, ops, TOPIC_CONFIGS)
@@ -90,20 +94,20 @@ def _alter_topic(broker, name: str, ops, validate_only: bool) -> tuple[int, str 
             raise ConfigError(f"Unknown topic config name: {cname}")
     checked = validate_topic_configs({k: v for k, v in changed.items() if v is not None}, broker.config)
     if not validate_only and checked != info.configs:
-        broker.set_topic_configs(name, checked)
+        await broker.controller.set_topic_configs(name, checked)
     return 0, None
 
 
-def _alter_broker(broker, name: str, ops, validate_only: bool) -> tuple[int, str | None]:
+async def _alter_broker(broker, name: str, ops, validate_only: bool) -> tuple[int, str | None]:
     per_broker = per_broker_resource(name, broker.node.node_id)
     current = broker.config.dynamic if per_broker else broker.config.dynamic_default
     checked = validate_broker_dynamic_configs(broker.config, apply_ops(current, ops, BROKER_CONFIGS), per_broker)
     if not validate_only and checked != current:
-        broker.set_broker_dynamic_configs(checked, cluster_default=not per_broker)
+        await broker.controller.set_broker_configs(checked, cluster_default=not per_broker)
     return 0, None
 
 
-def handle(ctx, request):
+async def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     validate_only = request.get("validate_only", False)
     resources = request["resources"]
@@ -118,14 +122,16 @@ def handle(ctx, request):
             if named[(rtype, rname)] > 1:
                 raise InvalidRequest(f"Duplicate resource {rname!r} of type {rtype}")
             if rtype == RESOURCE_TOPIC:
-                code, message = _alter_topic(broker, rname, r["configs"], validate_only)
+                code, message = await _alter_topic(broker, rname, r["configs"], validate_only)
             elif rtype == RESOURCE_BROKER:
-                code, message = _alter_broker(broker, rname, r["configs"], validate_only)
+                code, message = await _alter_broker(broker, rname, r["configs"], validate_only)
             else:
                 code, message = ErrorCode.INVALID_REQUEST, f"Unsupported resource type {rtype}"
         except (InvalidRequest, DynamicConfigRefused) as exc:
             code, message = ErrorCode.INVALID_REQUEST, str(exc)
         except ConfigError as exc:
             code, message = ErrorCode.INVALID_CONFIG, str(exc)
+        except ControllerError as exc:
+            code, message = exc.code, exc.message
         out.append({"error_code": code, "error_message": message, "resource_type": rtype, "resource_name": rname})
     return {"throttle_time_ms": 0, "responses": out}

@@ -10,13 +10,21 @@ restarted broker never hands out an id whose sequence state is still in a log. T
 not supported yet: a transactional id is refused with INVALID_REQUEST, since this node runs no
 transaction coordinator.
 """
+from hpbroker.broker.interface import ControllerError
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 22
 MIN_VERSION, MAX_VERSION = 0, 4
+ROUTE = Route(CONTROLLER)
 
 
-def handle(ctx, request):
+async def handle(ctx: RequestContext, request: dict):
     if request.get("transactional_id") is not None:
         return {"throttle_time_ms": 0, "error_code": ErrorCode.INVALID_REQUEST, "producer_id": -1, "producer_epoch": -1}
-    return {"throttle_time_ms": 0, "error_code": 0, "producer_id": ctx.broker.next_producer_id(), "producer_epoch": 0}
+    try:
+        producer_id = await ctx.broker.controller.next_producer_id()
+    except ControllerError as exc:
+        return {"throttle_time_ms": 0, "error_code": exc.code, "producer_id": -1, "producer_epoch": -1}
+    return {"throttle_time_ms": 0, "error_code": 0, "producer_id": producer_id, "producer_epoch": 0}

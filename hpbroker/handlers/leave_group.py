@@ -3,20 +3,24 @@
 v0-2 name one member (errors top-level); v3+ a batch of (member_id, group_instance_id) with an
 error per member (KIP-345).
 """
-from hpbroker.handlers.group_common import shard_of
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import GROUP, Route
+from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 13
 MIN_VERSION, MAX_VERSION = 0, 3
+ROUTE = Route(GROUP, group_field="group_id")
 
 
-def handle(ctx, request):
+@starts_coordinator
+def handle(ctx: RequestContext, request: dict):
     group_id = request["group_id"]
     if ctx.api_version >= 3:
         leaving = [(m["member_id"], m.get("group_instance_id")) for m in request["members"]]
     else:
         leaving = [(request["member_id"], None)]
-    coordinator, shard = shard_of(ctx, group_id)
+    shard = ctx.broker.group_coordinator.shard_for(group_id)
     if shard is None:
         return {"throttle_time_ms": 0, "error_code": ErrorCode.NOT_COORDINATOR, "members": []}
     records, error, errors = shard.leave_group(group_id, leaving)

@@ -11,18 +11,22 @@ GroupCoordinator.unloaded), the answer lists the groups it has and says
 COORDINATOR_LOAD_IN_PROGRESS, as Kafka's coordinator does while it loads one: the list is not
 the whole of it, and a client retries.
 """
-from hpbroker.coordinator.coordinator import get_coordinator
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import EVERY, Route
+from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 16
 MIN_VERSION, MAX_VERSION = 0, 5
+ROUTE = Route(EVERY)
 
 GROUP_TYPE = "classic"
 
 
-def handle(ctx, request):
-    coordinator = get_coordinator(ctx.broker)
-    if coordinator is None:  # no __consumer_offsets yet, so no group either
+@starts_coordinator
+def handle(ctx: RequestContext, request: dict):
+    coordinator = ctx.broker.group_coordinator
+    if not coordinator.started:  # no __consumer_offsets yet, so no group either
         return {"throttle_time_ms": 0, "error_code": 0, "groups": []}
     error = 0 if coordinator.load_opened() else int(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS)
     states = {s.lower() for s in request.get("states_filter") or ()}

@@ -10,10 +10,14 @@ brokers answer both whatever the request version (clients gate them at v7 and v8
 sends -3 at any version the broker has), so they are answered here too. Found offsets at or
 above the high watermark are not given out (offset and timestamp -1), as Kafka filters them.
 """
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 2
 MIN_VERSION, MAX_VERSION = 1, 8
+ROUTE = Route(PARTITIONED, Split("topics", "name", "partitions", "partition_index",
+                               "topics", "name", "partitions"))
 
 LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
 
@@ -37,14 +41,14 @@ def _lookup(partition, timestamp):
     return ts, max(offset, partition.log_start_offset)
 
 
-def handle(ctx, request):
-    broker = ctx.broker
+def handle(ctx: RequestContext, request: dict):
+    rm = ctx.broker.replica_manager
     topics = []
     for t in request["topics"]:
         parts = []
         for p in t["partitions"]:
             index = p["partition_index"]
-            partition = broker.partition(t["name"], index)
+            partition = rm.partition(t["name"], index)
             ans = {"partition_index": index, "error_code": 0, "old_style_offsets": [], "timestamp": -1,
                    "offset": -1, "leader_epoch": -1}
             if partition is None:

@@ -1,27 +1,32 @@
 """Metadata (key 3): brokers, controller and the partitions of the requested topics.
 
 Topics: v0 empty list = all topics; v1+ null = all, empty = none (brokers only). A missing topic
-is created when ``auto.create.topics.enable`` and the request allows it (v4+ flag), and answered
-LEADER_NOT_AVAILABLE on that first request, as Kafka does while a topic is being created; the
-client asks again and finds it. The controller id is this node, so admin clients send their
-requests here. Leader epoch is constant (0) on a single node. Authorized operations, when asked
-(v8+), are all of them (handlers/authorized.py).
+is created when ``auto.create.topics.enable`` and the request allows it (v4+ flag): the
+controller is asked (and awaited: in the multi-process topology a processor asks handler 0),
+and the topic answered LEADER_NOT_AVAILABLE on that first request, as Kafka does while a topic
+is being created; the client asks again and finds it. A topic the controller could not create
+(no room under the open-file limit, a disk that refuses it) is UNKNOWN_TOPIC_OR_PARTITION.
+Brokers, each partition's leader, leader epoch, replicas and ISR, and the controller come from
+the metadata cache (on a single node: this node, epoch 0). Authorized operations, when asked
+(v8+), are all of them (broker/authorized.py).
 """
 import logging
-from hpbroker.handlers import authorized
+
+from hpbroker.broker import authorized
+from hpbroker.broker.interface import ControllerError
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.metadata.topics import InvalidTopic, validate_topic_name
 from hpbroker.protocol.errors import ErrorCode
-from hpbroker.storage.fd_limits import partition_room
-from hpbroker.storage.write_failures import warn_storage_failure
 
 log = logging.getLogger(__name__)
 
 API_KEY = 3
 MIN_VERSION, MAX_VERSION = 0, 8
+ROUTE = Route(PROCESSOR)
 
 
-def _topic_entry(ctx, info, operations=authorized.NOT_REQUESTED):
-    node_id = ctx.broker.node.node_id
+def _topic_entry(metadata, info, operations=authorized.NOT_REQUESTED):
     return {
         "error_code": 0,
         "name": info.name,
@@ -31,13 +36,13 @@ def _topic_entry(ctx, info, operations=authorized.NOT_REQUESTED):
             {
                 "error_code": 0,
                 "partition_index": i,
-                "leader_id": node_id,
-                "leader_epoch": 0,
-                "replica_nodes": [node_id],
-                "isr_nodes": [node_id],
-                "offline_replicas": [],
+                "leader_id": state.leader,
+                "leader_epoch": state.leader_epoch,
+                "replica_nodes": state.replicas,  # tuples: the encoder takes any sequence
+                "isr_nodes": state.isr,
+                "offline_replicas": state.offline_replicas,
             }
-            for i in range(info.num_partitions)
+            for i, state in enumerate(metadata.partition_states(info))
         ],
     }
 
@@ -46,44 +51,59 @@ def _error_entry(name, code):
     return {"error_code": code, "name": name, "is_internal": False, "partitions": []}
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
+    metadata = broker.metadata
     requested = request.get("topics")
     topic_ops = authorized.operations(request.get("include_topic_authorized_operations", False), authorized.TOPIC)
     if requested is None or (ctx.api_version == 0 and not requested):
-        topics = [_topic_entry(ctx, t, topic_ops) for t in broker.topics]
-    else:
-        allow_create = request.get("allow_auto_topic_creation", True) and broker.config.get("auto.create.topics.enable")
-        topics = []
-        for t in requested:
-            name = t["name"]
-            info = broker.topics.get(name)
-            if info is not None:
-                topics.append(_topic_entry(ctx, info, topic_ops))
-                continue
-            try:
-                validate_topic_name(name or "")
-            except InvalidTopic:
-                topics.append(_error_entry(name, ErrorCode.INVALID_TOPIC_EXCEPTION))
-                continue
-            if allow_create and broker.config.get("num.partitions") > partition_room():
-                # out of open files: not created, as a refused CreateTopics (storage/fd_limits.py)
-                topics.append(_error_entry(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
-            elif allow_create:
-                try:
-                    broker.create_topic(name, broker.config.get("num.partitions"), {})
-                    topics.append(_error_entry(name, ErrorCode.LEADER_NOT_AVAILABLE))
-                except OSError as exc:  # a full disk: not created, as a refused CreateTopics
-                    warn_storage_failure(log, ("create", name), "cannot create topic %r: %s", name, exc)
-                    topics.append(_error_entry(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
-            else:
-                topics.append(_error_entry(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
-    node = broker.node
+        return _answer(broker, request, [_topic_entry(metadata, t, topic_ops) for t in metadata.topics])
+    allow_create = request.get("allow_auto_topic_creation", True) and broker.config.get("auto.create.topics.enable")
+    topics = []
+    to_create = []  # (position in the answer, name)
+    for t in requested:
+        name = t["name"]
+        info = metadata.topics.get(name)
+        if info is not None:
+            topics.append(_topic_entry(metadata, info, topic_ops))
+            continue
+        try:
+            validate_topic_name(name or "")
+        except InvalidTopic:
+            topics.append(_error_entry(name, ErrorCode.INVALID_TOPIC_EXCEPTION))
+            continue
+        if allow_create:
+            to_create.append((len(topics), name))
+            topics.append(None)
+        else:
+            topics.append(_error_entry(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+    if to_create:
+        return _create_then_answer(broker, request, topics, to_create)
+    return _answer(broker, request, topics)
+
+
+async def _create_then_answer(broker, request, topics, to_create):
+    partitions = broker.config.get("num.partitions")
+    for at, name in to_create:
+        try:
+            await broker.controller.create_topic(name, partitions, {})
+            code = ErrorCode.LEADER_NOT_AVAILABLE
+        except ControllerError as exc:
+            # created meanwhile (by another process's request): being created, as ours would be
+            code = (ErrorCode.LEADER_NOT_AVAILABLE if exc.code == ErrorCode.TOPIC_ALREADY_EXISTS
+                    else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        topics[at] = _error_entry(name, code)
+    return _answer(broker, request, topics)
+
+
+def _answer(broker, request, topics):
+    metadata = broker.metadata
     return {
         "throttle_time_ms": 0,
-        "brokers": [{"node_id": node.node_id, "host": node.host, "port": node.port, "rack": None}],
+        "brokers": [{"node_id": n.node_id, "host": n.host, "port": n.port, "rack": None}
+                    for n in metadata.alive_brokers()],
         "cluster_id": broker.cluster_id,
-        "controller_id": node.node_id,
+        "controller_id": metadata.controller_id,
         "topics": topics,
         "cluster_authorized_operations": authorized.operations(
             request.get("include_cluster_authorized_operations", False), authorized.CLUSTER),

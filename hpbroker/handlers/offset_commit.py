@@ -13,7 +13,9 @@ it appended).
 """
 import logging
 
-from hpbroker.handlers.group_common import shard_of
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import GROUP, Route
+from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.storage.write_failures import warn_storage_failure
 from hpbroker.protocol.errors import ErrorCode
 
@@ -21,16 +23,19 @@ log = logging.getLogger(__name__)
 
 API_KEY = 8
 MIN_VERSION, MAX_VERSION = 2, 7
+ROUTE = Route(GROUP, group_field="group_id")
 
 
-def handle(ctx, request):
-    coordinator, shard = shard_of(ctx, request["group_id"])
+@starts_coordinator
+def handle(ctx: RequestContext, request: dict):
+    coordinator = ctx.broker.group_coordinator
+    shard = coordinator.shard_for(request["group_id"])
     if shard is None:
         results = {(t["name"], p["partition_index"]): ErrorCode.NOT_COORDINATOR
                    for t in request["topics"] for p in t["partitions"]}
     else:
-        broker = ctx.broker
-        records, results = shard.commit_offsets(request, lambda t, p: _partition_exists(broker, t, p))
+        topics = ctx.broker.metadata.topics
+        records, results = shard.commit_offsets(request, lambda t, p: _partition_exists(topics, t, p))
         try:
             coordinator.write(shard, records)
         except OSError as exc:
@@ -44,8 +49,8 @@ def handle(ctx, request):
         for t in request["topics"]]}
 
 
-def _partition_exists(broker, topic: str, partition: int) -> bool:
-    # the registry, not this process's partitions: the coordinator may live in another
+def _partition_exists(topics, topic: str, partition: int) -> bool:
+    # the metadata, not this process's partitions: the coordinator may live in another
     # process than the partition's owner (multi-process mode)
-    info = broker.topics.get(topic)
+    info = topics.get(topic)
     return info is not None and 0 <= partition < info.num_partitions

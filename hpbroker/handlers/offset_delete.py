@@ -12,7 +12,9 @@ cannot be written (a full disk) the answer is NOT_COORDINATOR and no offset is g
 """
 import logging
 
-from hpbroker.handlers.group_common import shard_of
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import GROUP, Route
+from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage.write_failures import warn_storage_failure
 
@@ -20,20 +22,23 @@ log = logging.getLogger(__name__)
 
 API_KEY = 47
 MIN_VERSION, MAX_VERSION = 0, 0
+ROUTE = Route(GROUP, group_field="group_id")
 
 
-def handle(ctx, request):
-    broker = ctx.broker
+@starts_coordinator
+def handle(ctx: RequestContext, request: dict):
+    topics = ctx.broker.metadata.topics
     asked = [(t["name"], p["partition_index"]) for t in request["topics"] for p in t["partitions"]]
     errors = {}
     known = []
     for topic, partition in asked:
-        info = broker.topics.get(topic)
+        info = topics.get(topic)
         if info is None or not 0 <= partition < info.num_partitions:
             errors[(topic, partition)] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         else:
             known.append((topic, partition))
-    coordinator, shard = shard_of(ctx, request["group_id"])
+    coordinator = ctx.broker.group_coordinator
+    shard = coordinator.shard_for(request["group_id"])
     if shard is None:
         return _group_error(ErrorCode.NOT_COORDINATOR)
     records, group_error, decided = shard.delete_offsets(request["group_id"], known)

@@ -3,18 +3,22 @@
 Any group state. A partition without a commit answers offset -1 with error 0; v2+ topics null
 means every committed partition of the group; the leader epoch (v5+) is the committed one or -1.
 """
-from hpbroker.handlers.group_common import shard_of
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import GROUP, Route
+from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 9
 MIN_VERSION, MAX_VERSION = 1, 5
+ROUTE = Route(GROUP, group_field="group_id")
 
 
-def handle(ctx, request):
+@starts_coordinator
+def handle(ctx: RequestContext, request: dict):
     group_id = request["group_id"]
     topics = request["topics"]
     wanted = None if topics is None else [(t["name"], t["partition_indexes"]) for t in topics]
-    coordinator, shard = shard_of(ctx, group_id)
+    shard = ctx.broker.group_coordinator.shard_for(group_id)
     if shard is None:
         return {"throttle_time_ms": 0, "error_code": ErrorCode.NOT_COORDINATOR, "topics": []}
     committed = shard.fetch_offsets(group_id, wanted)

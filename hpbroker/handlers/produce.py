@@ -7,7 +7,7 @@ records/record_checks.py --, idempotence), which answers a duplicate of one of t
 five batches with its original offsets. The record errors of one response share
 RECORD_ERRORS_BYTES; past that they are cut down (``record_checks.fit``).
 acks must be 0, 1 or -1 (INVALID_REQUIRED_ACKS). acks=-1 needs min.insync.replicas <= the ISR
-size (1 on a single node), else NOT_ENOUGH_REPLICAS. Internal topics (``__consumer_offsets``) are
+size (the metadata cache's; 1 on a single node), else NOT_ENOUGH_REPLICAS. Internal topics (``__consumer_offsets``) are
 written by their coordinators only: a client's batch gets INVALID_TOPIC_EXCEPTION (Kafka's "Cannot
 append to internal topic"), since a forged record there would become a group's state on the next
 load. acks=0 gets no response at all; if any
@@ -22,7 +22,8 @@ would stop the broker.
 """
 import logging
 
-from hpbroker.handlers.request import CloseConnection
+from hpbroker.broker.request import CloseConnection, RequestContext
+from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.storage.write_failures import warn_storage_failure
 from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
@@ -31,10 +32,12 @@ from hpbroker.replication.partition import AppendError
 
 API_KEY = 0
 MIN_VERSION, MAX_VERSION = 3, 8
+ROUTE = Route(PARTITIONED, Split("topic_data", "name", "partition_data", "index",
+                               "responses", "name", "partition_responses"))
 
-_ISR_SIZE = 1  # single node
 # A Produce response must fit one record of a response ring in the multi-process topology
-# (server/topology.py: rings of 1 MiB take records up to 512 KiB), whatever the batches held
+# (server/multiproc/topology.py: rings of 1 MiB take records up to 512 KiB), whatever the
+# batches held
 RECORD_ERRORS_BYTES = 256 << 10
 
 log = logging.getLogger(__name__)
@@ -52,8 +55,10 @@ def _failed(index, code, message=None, record_errors=(), log_start_offset=-1):
                 {"batch_index": i, "batch_index_error_message": m} for i, m in record_errors]}
 
 
-def handle(ctx, request):
+def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
+    topics = broker.metadata.topics
+    rm = broker.replica_manager
     acks = request["acks"]
     responses = []
     any_error = False
@@ -61,10 +66,10 @@ def handle(ctx, request):
     budget = RECORD_ERRORS_BYTES
     for topic_data in request["topic_data"]:
         name = topic_data["name"]
-        info = broker.topics.get(name)
+        info = topics.get(name)
         parts = []
         if info is not None:
-            settings = broker.produce_settings(info)  # cached per topic, not rebuilt per request
+            settings = rm.produce_settings(info)  # cached per topic, not rebuilt per request
             min_isr = settings.min_insync_replicas
         for pd in topic_data["partition_data"]:
             index = pd["index"]
@@ -72,7 +77,7 @@ def handle(ctx, request):
                 parts.append(_failed(index, ErrorCode.INVALID_REQUIRED_ACKS))
                 any_error = True
                 continue
-            partition = broker.partition(name, index) if info is not None else None
+            partition = rm.partition(name, index) if info is not None else None
             if partition is None:
                 parts.append(_failed(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
                 any_error = True
@@ -81,9 +86,9 @@ def handle(ctx, request):
                 parts.append(_failed(index, ErrorCode.INVALID_TOPIC_EXCEPTION, f"Cannot append to internal topic {name}"))
                 any_error = True
                 continue
-            if acks == -1 and min_isr > _ISR_SIZE:
+            if acks == -1 and min_isr > 1 and min_isr > (isr := len(broker.metadata.partition_state(name, index).isr)):
                 parts.append(_failed(index, ErrorCode.NOT_ENOUGH_REPLICAS,
-                                     f"ISR size {_ISR_SIZE} is below min.insync.replicas {min_isr}"))
+                                     f"ISR size {isr} is below min.insync.replicas {min_isr}"))
                 any_error = True
                 continue
             try:
@@ -108,7 +113,7 @@ def handle(ctx, request):
                 any_error = True
                 continue
             if not r.duplicate:
-                broker.notify_append(name, index)
+                rm.notify_append(name, index)
             parts.append({"index": index, "error_code": 0, "base_offset": r.base_offset,
                           "log_append_time_ms": r.log_append_time, "log_start_offset": r.log_start_offset,
                           "record_errors": [], "error_message": None})

@@ -3,16 +3,21 @@
 In CompletingRebalance a member's SyncGroup is parked until the leader's arrives; the leader's
 completes the generation (Stable) and persists the group's metadata record.
 """
-from hpbroker.handlers.group_common import finish, shard_of
+from hpbroker.broker.request import RequestContext
+from hpbroker.broker.routes import GROUP, Route
+from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 14
 MIN_VERSION, MAX_VERSION = 0, 3
+ROUTE = Route(GROUP, group_field="group_id")
 
 
-def handle(ctx, request):
-    coordinator, shard = shard_of(ctx, request["group_id"])
+@starts_coordinator
+def handle(ctx: RequestContext, request: dict):
+    coordinator = ctx.broker.group_coordinator
+    shard = coordinator.shard_for(request["group_id"])
     if shard is None:
         return {"throttle_time_ms": 0, "error_code": ErrorCode.NOT_COORDINATOR, "assignment": b""}
     records, result = shard.sync_group(request)
-    return finish(coordinator, shard, records, result)
+    return coordinator.complete(shard, records, result)

@@ -13,7 +13,8 @@ import logging
 import socket
 
 from hpbroker.config import BrokerConfig
-from hpbroker.handlers.context import BrokerContext, Node
+from hpbroker.broker.interface import Node
+from hpbroker.broker.local import LocalBroker
 from hpbroker.server import scheduling
 from hpbroker.server.connection import Acceptor, Connection, listening_socket, max_idle_s
 from hpbroker.server.connection_quotas import ConnectionLimits, LocalCounts
@@ -51,7 +52,7 @@ class BrokerServer:
         self.host, self.port = parse_listener(config.get("listeners"))
         self.max_request_bytes = config.get("socket.request.max.bytes")
         self.max_idle_s = max_idle_s(config)
-        self.broker: BrokerContext | None = None
+        self.broker: LocalBroker | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.connections: set[Connection] = set()
         self._lsock: socket.socket | None = None
@@ -72,7 +73,7 @@ class BrokerServer:
         port = lsock.getsockname()[1]
         node = advertised_node(self.config, self.host, port)
         node_id = node.node_id
-        self.broker = BrokerContext(self.config, node)
+        self.broker = LocalBroker(self.config, node)
         self._acceptor = Acceptor(self.loop, lsock, self._accept,
                                   send_buffer=self.config.get("socket.send.buffer.bytes"),
                                   quotas=LocalCounts(self._limits, self.config))

@@ -1,4 +1,4 @@
-"""One client connection: framing, dispatch to handlers, responses in request order, sendfile.
+"""One client connection: framing, the request path, responses in request order, sendfile.
 
 Theory of operation
 -------------------
@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import fcntl
-import inspect
 import logging
 import os
 import socket
@@ -40,10 +39,9 @@ import sys
 import termios
 from collections import deque
 
-from hpbroker import protocol
-from hpbroker.handlers import REGISTRY, supported_versions
-from hpbroker.handlers.request import CloseConnection, RequestContext
-from hpbroker.protocol import ExternalBytes, ProtocolError
+from hpbroker import request_path
+from hpbroker.protocol import ExternalBytes
+from hpbroker.request_path import Refused
 from hpbroker.server import scheduling
 from hpbroker.server.connection_quotas import ROOM_RETRY_S, RejectLog, address_key
 
@@ -70,7 +68,6 @@ LARGE_FRAME_HEAD_READ = 16 * 1024
 IDLE_TRIM_S = 10.0
 MAX_IN_FLIGHT = 128
 MAX_QUEUED_BYTES = 32 * 1024 * 1024
-API_VERSIONS = 18
 _SIZE = struct.Struct(">i")
 _INT = struct.Struct("=i")
 # sys.getrefcount of a large-frame buffer held only by the reading code: the local name in
@@ -478,61 +475,39 @@ class Connection:
         self._dispatch(buf[begin:begin + size])  # the one copy: socket buffer -> request
         return True
 
-    def _dispatch(self, frame: bytearray) -> None:
-        try:
-            header, offset = protocol.decode_request_header(frame)
-        except ProtocolError as exc:
-            return self.close(f"bad request header: {exc}")
-        api_key, version = header.api_key, header.api_version
-        handler = REGISTRY.get(api_key)
-        if handler is None:
-            return self.close(f"unknown api key {api_key}")
+    def _dispatch(self, frame: bytearray, identified=None) -> None:
+        """Serve one request through the request path (hpbroker/request_path.py);
+        ``identified``: what ``request_path.identify`` said of it, if asked already."""
         seq = self._next_seq
+        try:
+            ctx, answer = request_path.serve(self.broker, frame, self.peer, request_path.encode_parts, None,
+                                             identified)
+        except Refused as refused:
+            return self.refuse(refused)
         self._next_seq += 1
-        if not handler.MIN_VERSION <= version <= handler.MAX_VERSION:
-            if api_key == API_VERSIONS:
-                data = protocol.api_versions_unsupported_response(header.correlation_id, supported_versions())
-                return self._complete(seq, [data])
-            return self.close(f"unsupported version {version} of api key {api_key}")
-        try:
-            request = protocol.decode_request(api_key, version, frame, offset)
-        except ProtocolError as exc:
-            return self.close(f"api key {api_key} v{version} body does not decode: {exc}")
-        ctx = RequestContext(self.broker, api_key, version, header.correlation_id, header.client_id, self.peer)
-        try:
-            result = handler.handle(ctx, request)
-        except CloseConnection as exc:
-            return self.close(str(exc))
-        except Exception:
-            log.exception("%s failed on api key %d v%d from %s", handler.__name__, api_key, version, self.peer)
-            return self.close("internal error")
-        if type(result) is not dict and inspect.isawaitable(result):  # skips the ABC check (~0.3 us) for a plain answer
-            task = self.loop.create_task(result)
+        if type(answer) is list:  # answered at once, encoded
+            self._complete(seq, answer)
+        else:  # parked: a long-poll Fetch, a JoinGroup, a controller call
+            task = self.loop.create_task(answer)
             self._tasks.add(task)
             task.add_done_callback(lambda t, s=seq, c=ctx: self._finish_task(t, s, c))
-        else:
-            self._respond(seq, ctx, result)
 
-    def _finish_task(self, task: asyncio.Task, seq: int, ctx: RequestContext) -> None:
+    def refuse(self, refused: Refused) -> None:
+        """A request the request path refused: close, or send the answer it gave instead."""
+        if refused.answer is None:
+            return self.close(refused.reason)
+        seq = self._next_seq
+        self._next_seq += 1
+        self._complete(seq, [refused.answer])
+
+    def _finish_task(self, task: asyncio.Task, seq: int, ctx) -> None:
         self._tasks.discard(task)
         if self.closed or task.cancelled():
             return
-        exc = task.exception()
-        if isinstance(exc, CloseConnection):
-            return self.close(str(exc))
-        if exc is not None:
-            log.error("api key %d v%d from %s failed", ctx.api_key, ctx.api_version, self.peer, exc_info=exc)
-            return self.close("internal error")
-        self._respond(seq, ctx, task.result())
-
-    def _respond(self, seq: int, ctx: RequestContext, body) -> None:
-        if body is None:  # acks=0 Produce: the protocol has no response
-            return self._complete(seq, [])
         try:
-            parts = protocol.encode_response_parts(ctx.api_key, ctx.api_version, ctx.correlation_id, body)
-        except Exception:
-            log.exception("cannot encode response to api key %d v%d", ctx.api_key, ctx.api_version)
-            return self.close("internal error")
+            parts = request_path.encode_parts(ctx, request_path.result_of(ctx, task))
+        except Refused as refused:
+            return self.close(refused.reason)
         self._complete(seq, parts)
 
     def _complete(self, seq: int, parts: list) -> None:

@@ -106,7 +106,7 @@ def tick() -> None:
 
 def restart_window() -> None:
     """Start this process's next look at its load now: called when work arrives after a quiet
-    spell (its tick re-armed, server/topology.py SafetyTick), so that the first tick of a new
+    spell (its tick re-armed, server/multiproc/wakeups.py SafetyTick), so that the first tick of a new
     bulk load measures that load over one busy period instead of diluting it over the idle
     second before, and switches at once."""
     if _mode == "adaptive" and _adaptive is not None and _adaptive.pid == os.getpid():

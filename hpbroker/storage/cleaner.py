@@ -33,8 +33,8 @@ owner's cleaner thread, while appends go on (``clean_log`` runs all three in a r
 - Files: the new segments are written into ``cleaning/`` and swapped in by storage/swap.py
   (crash-safe; a pass cut short is dropped or finished when the partition is opened).
   ``around_swap`` brackets the file moves, so the owner can tell readers in other processes
-  (the partition table's rewrite counter, server/partition_table.py); readers in this process
-  run on the same thread as the pass, and regions they handed out keep the old files open.
+  (the partition table's rewrite counter, server/multiproc/partition_table.py); readers in this
+  process run on the same thread as the pass, and regions they handed out keep the old files open.
 
 Cost: a pass reads and rewrites the whole cleanable log (the clean part too), per batch in
 Python and per record in Cython, on the cleaner thread: the owner's loop shares the GIL with it

@@ -46,7 +46,7 @@ class PartitionLogReader:
         self._relisted = False  # the read in progress listed the directory itself
         self._sealed_size: dict[int, int] = {}
         #: the owner's rewrite counter when this reader last listed (kept by the caller,
-        #: server/processor_view.py: it resets the reader when the counter moved)
+        #: server/multiproc/processor_broker.py: it resets the reader when the counter moved)
         self.rewrites_seen = 0
         self.refresh()
 

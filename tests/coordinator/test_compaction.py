@@ -6,12 +6,12 @@ import pytest
 
 from hpbroker.config import BrokerConfig
 from hpbroker.coordinator import coordinator as coordinator_module
-from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
+from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.coordinator.records import GroupMetadataKey
 from hpbroker.coordinator.shard import GroupCoordinatorShard
 from hpbroker.coordinator.state import GroupState
-from hpbroker.handlers.context import BrokerContext, Node
 
+from .brokers import started
 from .fakes import FakeTimers
 from .test_shard import CONFIG, Harness
 
@@ -72,19 +72,15 @@ def small_threshold(monkeypatch):
     monkeypatch.setattr(coordinator_module, "COMPACT_MIN_RECORDS", 50)
 
 
-def _broker(tmp_path):
+async def _broker(tmp_path):
     cfg = BrokerConfig({"log.dirs": str(tmp_path), "offsets.topic.num.partitions": "1"})
-    broker = BrokerContext(cfg, Node(0, "localhost", 9092))
-    if broker.topics.get("t") is None:
-        broker.create_topic("t", 2, {})
-    return broker, GroupCoordinator(broker)
+    return await started(cfg, [("t", 2)])
 
 
 def test_a_mostly_superseded_offsets_log_is_replaced_by_its_live_records(tmp_path, small_threshold):
     async def first():
-        broker, gc = _broker(tmp_path)
-        broker.group_coordinator = gc
-        plog = broker.partition(GROUP_METADATA_TOPIC, 0).log
+        broker, gc = await _broker(tmp_path)
+        plog = broker.replica_manager.partition(GROUP_METADATA_TOPIC, 0).log
         for i in range(30):
             _commit(gc, "a", 0, i)
         _commit(gc, "b", 1, 7)
@@ -105,7 +101,7 @@ def test_a_mostly_superseded_offsets_log_is_replaced_by_its_live_records(tmp_pat
         broker.close()
 
     async def second():
-        broker, gc = _broker(tmp_path)
+        broker, gc = await _broker(tmp_path)
         got = {g: _committed(gc, g) for g in ("a", "b")}
         groups = set(gc.shard_for("a").groups)
         meta = gc.shard_for("a").fetch_offsets("a", None)[("t", 0)].metadata
@@ -119,10 +115,10 @@ def test_a_mostly_superseded_offsets_log_is_replaced_by_its_live_records(tmp_pat
 
 def test_a_crash_between_snapshot_and_log_start_move_replays_the_same_state(tmp_path, small_threshold, monkeypatch):
     async def first():
-        broker, gc = _broker(tmp_path)
+        broker, gc = await _broker(tmp_path)
         for i in range(60):
             _commit(gc, "a", i % 2, i)
-        plog = broker.partition(GROUP_METADATA_TOPIC, 0).log
+        plog = broker.replica_manager.partition(GROUP_METADATA_TOPIC, 0).log
         end = plog.log_end_offset
 
         def crash(offset):
@@ -134,7 +130,7 @@ def test_a_crash_between_snapshot_and_log_start_move_replays_the_same_state(tmp_
         broker.close()
 
     async def second():
-        broker, gc = _broker(tmp_path)
+        broker, gc = await _broker(tmp_path)
         got = _committed(gc, "a")
         broker.close()
         return got
@@ -147,7 +143,7 @@ def test_group_metadata_survives_compaction(tmp_path, small_threshold):
     from hpbroker.coordinator.records import GroupMetadataValue, MemberMetadata
 
     async def first():
-        broker, gc = _broker(tmp_path)
+        broker, gc = await _broker(tmp_path)
         shard = gc.shard_for("g")
         for gen in range(1, 80):
             member = MemberMetadata("m1", None, "c", "/h", 10000, 5000, b"sub", b"asg%d" % gen)
@@ -156,10 +152,10 @@ def test_group_metadata_survives_compaction(tmp_path, small_threshold):
         broker.close()
 
     async def second():
-        broker, gc = _broker(tmp_path)
+        broker, gc = await _broker(tmp_path)
         g = gc.shard_for("g").groups["g"]
         out = (g.generation_id, g.protocol_name, [(m.member_id, m.assignment) for m in g.members.values()])
-        log = broker.partition(GROUP_METADATA_TOPIC, 0).log
+        log = broker.replica_manager.partition(GROUP_METADATA_TOPIC, 0).log
         span = (log.log_start_offset, log.log_end_offset)
         broker.close()
         return out, span

@@ -7,11 +7,10 @@ import time
 
 from hpbroker.config import BrokerConfig
 from hpbroker.coordinator import offset_manager
-from hpbroker.coordinator.coordinator import GroupCoordinator
 from hpbroker.coordinator.records import GroupMetadataKey, OffsetCommitKey, OffsetCommitValue
 from hpbroker.coordinator.state import GroupState
-from hpbroker.handlers.context import BrokerContext, Node
 
+from .brokers import started
 from .test_shard import CONFIG, Harness
 
 RETENTION = CONFIG.offsets_retention_ms
@@ -100,9 +99,7 @@ def test_the_coordinator_expires_on_its_interval_and_a_restart_sees_it(tmp_path)
         gc.write(shard, [(OffsetCommitKey(group, "t", 0), OffsetCommitValue(1, -1, "", ts))])
 
     async def first():
-        broker = BrokerContext(cfg, Node(0, "localhost", 9092))
-        broker.create_topic("t", 1, {})
-        gc = broker.group_coordinator = GroupCoordinator(broker)
+        broker, gc = await started(cfg, [("t", 1)])
         now = int(time.time() * 1000)
         commit(gc, "stale", now - 61_000)
         commit(gc, "fresh", now)
@@ -112,8 +109,7 @@ def test_the_coordinator_expires_on_its_interval_and_a_restart_sees_it(tmp_path)
         broker.close()
 
     async def second():
-        broker = BrokerContext(cfg, Node(0, "localhost", 9092))
-        gc = GroupCoordinator(broker)
+        broker, gc = await started(cfg)
         out = {g: gc.shard_for(g).fetch_offsets(g, None) for g in ("stale", "fresh")}
         broker.close()
         return out

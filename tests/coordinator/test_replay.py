@@ -3,16 +3,16 @@ runtime's log round trip (append, read back, replay) keeps committed offsets acr
 import asyncio
 
 from hpbroker.config import BrokerConfig
-from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
+from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.coordinator.records import (
     GroupMetadataKey, GroupMetadataValue, MemberMetadata, OffsetCommitKey, OffsetCommitValue,
 )
 from hpbroker.coordinator.shard import GroupCoordinatorShard
 from hpbroker.coordinator.state import GroupState
-from hpbroker.handlers.context import BrokerContext, Node
 from hpbroker.records.builder import build_batch
 from hpbroker.testing import wait_until
 
+from .brokers import started
 from .fakes import FakeTimers
 from .test_shard import CONFIG, Harness
 
@@ -70,10 +70,8 @@ def test_coordinator_restart_replays_its_partitions(tmp_path):
     cfg = BrokerConfig({"log.dirs": str(tmp_path), "offsets.topic.num.partitions": "3"})
 
     async def first():
-        broker = BrokerContext(cfg, Node(0, "localhost", 9092))
-        broker.create_topic("t", 2, {})
-        gc = GroupCoordinator(broker)
-        assert broker.topics.get(GROUP_METADATA_TOPIC).configs == {"cleanup.policy": "compact"}
+        broker, gc = await started(cfg, [("t", 2)])
+        assert broker.metadata.topics.get(GROUP_METADATA_TOPIC).configs == {"cleanup.policy": "compact"}
         shard = gc.shard_for("grp")
         req = {"group_id": "grp", "generation_id_or_member_epoch": -1, "member_id": "",
                "topics": [{"name": "t", "partitions": [{"partition_index": 1, "committed_offset": 11,
@@ -86,8 +84,7 @@ def test_coordinator_restart_replays_its_partitions(tmp_path):
         broker.close()
 
     async def second():
-        broker = BrokerContext(cfg, Node(0, "localhost", 9092))
-        gc = GroupCoordinator(broker)
+        broker, gc = await started(cfg)
         v = gc.shard_for("grp").fetch_offsets("grp", [("t", [1])])[("t", 1)]
         broker.close()
         return v
@@ -122,15 +119,12 @@ def test_committed_offsets_never_age_out_of_the_compacted_offsets_topic(tmp_path
         gc.write(shard, records)
 
     async def first():
-        broker = BrokerContext(cfg, Node(0, "localhost", 9092))
-        broker.create_topic("t", 1, {})
-        broker.create_topic("plain", 1, {})
-        gc = GroupCoordinator(broker)
+        broker, gc = await started(cfg, [("t", 1), ("plain", 1)])
         commit(gc, "old", 7)
         for i in range(20):  # roll the segment holding "old"'s commit well behind the active one
             commit(gc, "busy", i)
-        offsets_log = broker.partition(GROUP_METADATA_TOPIC, 0).log
-        plain = broker.partition("plain", 0).log
+        offsets_log = broker.replica_manager.partition(GROUP_METADATA_TOPIC, 0).log
+        plain = broker.replica_manager.partition("plain", 0).log
         for _ in range(3):
             plain.append(build_batch([b"x" * 150]))
         assert len(offsets_log.segments) > 2 and len(plain.segments) == 3
@@ -140,8 +134,7 @@ def test_committed_offsets_never_age_out_of_the_compacted_offsets_topic(tmp_path
         broker.close()
 
     async def second():
-        broker = BrokerContext(cfg, Node(0, "localhost", 9092))
-        gc = GroupCoordinator(broker)
+        broker, gc = await started(cfg)
         got = {g: gc.shard_for(g).fetch_offsets(g, [("t", [0])])[("t", 0)].offset for g in ("old", "busy")}
         broker.close()
         return got

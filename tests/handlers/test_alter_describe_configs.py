@@ -2,35 +2,29 @@
 checks, the two broker resources, sensitive values, documentation."""
 import pytest
 
-from hpbroker.config import BrokerConfig
 from hpbroker.handlers import alter_configs, describe_configs
-from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.handlers.request import RequestContext
 from hpbroker.protocol.errors import ErrorCode
 
 TOPIC, BROKER = 2, 4
 
 
 @pytest.fixture
-def broker(tmp_path):
-    b = BrokerContext(BrokerConfig({"log.dirs": str(tmp_path)}), Node(0, "localhost", 9092))
-    b.create_topic("t", 1, {})
-    yield b
-    b.close()
+def broker(harness):
+    harness.create_topic("t", 1, {})
+    return harness
 
 
 def _alter(broker, *resources):
-    ctx = RequestContext(broker, alter_configs.API_KEY, 1, 1, "test", "127.0.0.1:1")
     request = {"validate_only": False, "resources": [
         {"resource_type": t, "resource_name": n, "configs": [{"name": k, "value": v} for k, v in configs]}
         for t, n, configs in resources]}
-    return [(r["error_code"], r["error_message"]) for r in alter_configs.handle(ctx, request)["responses"]]
+    return [(r["error_code"], r["error_message"]) for r in broker.request(alter_configs.API_KEY, 1, request)["responses"]]
 
 
 def _describe(broker, rtype, name, keys=None, docs=False):
-    ctx = RequestContext(broker, describe_configs.API_KEY, 3, 1, "test", "127.0.0.1:1")
-    (res,) = describe_configs.handle(ctx, {"include_synonyms": True, "include_documentation": docs, "resources": [
-        {"resource_type": rtype, "resource_name": name, "configuration_keys": keys}]})["results"]
+    (res,) = broker.request(describe_configs.API_KEY, 3, {
+        "include_synonyms": True, "include_documentation": docs, "resources": [
+            {"resource_type": rtype, "resource_name": name, "configuration_keys": keys}]})["results"]
     return res
 
 

@@ -6,10 +6,6 @@ import os
 
 import pytest
 
-from hpbroker.config import BrokerConfig
-from hpbroker.handlers import create_partitions, create_topics
-from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.handlers.request import RequestContext
 from hpbroker.metadata import topics as topics_module
 from hpbroker.metadata.topics import TopicRegistry
 from hpbroker.protocol.errors import ErrorCode
@@ -17,11 +13,9 @@ from hpbroker.storage import manager
 
 
 @pytest.fixture
-def broker(tmp_path):
-    b = BrokerContext(BrokerConfig({"log.dirs": str(tmp_path)}), Node(0, "localhost", 9092))
-    b.create_topic("kept", 1, {})
-    yield b
-    b.close()
+def broker(harness):
+    harness.create_topic("kept", 1)
+    return harness
 
 
 def _enospc(*_a, **_k):
@@ -31,7 +25,7 @@ def _enospc(*_a, **_k):
 def _create(broker, name, partitions=2):
     request = {"topics": [{"name": name, "num_partitions": partitions, "replication_factor": 1,
                            "assignments": [], "configs": []}], "timeout_ms": 1000, "validate_only": False}
-    (res,) = create_topics.handle(RequestContext(broker, 19, 4, 1, "test", "127.0.0.1:1"), request)["topics"]
+    (res,) = broker.request(19, 4, request)["topics"]
     return res
 
 
@@ -63,7 +57,8 @@ def test_create_topic_refused_leaves_nothing(broker, tmp_path, monkeypatch, wher
         res = _create(broker, "new")
     assert res["error_code"] == ErrorCode.KAFKA_STORAGE_ERROR and "No space" in res["error_message"]
     assert broker.topics.get("new") is None
-    assert not [k for k in broker.partitions if k[0] == "new"] and broker.logs.get("new", 0) is None
+    rm = broker.broker.replica_manager
+    assert not [k for k in rm.partitions if k[0] == "new"] and rm.logs.get("new", 0) is None
     assert _dirs(tmp_path) == ["kept-0"]
     assert (tmp_path / "__topics.json").read_bytes() == registry_before
     assert TopicRegistry(tmp_path / "__topics.json").get("new") is None  # what a restart would see
@@ -75,13 +70,12 @@ def test_create_topic_refused_leaves_nothing(broker, tmp_path, monkeypatch, wher
 def test_create_partitions_refused_keeps_the_count(broker, tmp_path, monkeypatch):
     request = {"topics": [{"name": "kept", "count": 3, "assignments": None}], "timeout_ms": 1000,
                "validate_only": False}
-    ctx = RequestContext(broker, 37, 1, 1, "test", "127.0.0.1:1")
     with monkeypatch.context() as m:
         _refusing_second_partition(m)
-        (res,) = create_partitions.handle(ctx, request)["results"]
+        (res,) = broker.request(37, 1, request)["results"]
     assert res["error_code"] == ErrorCode.KAFKA_STORAGE_ERROR
     assert broker.topics.get("kept").num_partitions == 1 and _dirs(tmp_path) == ["kept-0"]
-    (res,) = create_partitions.handle(ctx, request)["results"]
+    (res,) = broker.request(37, 1, request)["results"]
     assert res["error_code"] == 0 and broker.topics.get("kept").num_partitions == 3
 
 

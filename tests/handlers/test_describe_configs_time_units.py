@@ -1,17 +1,13 @@
 """A broker started with ``log.retention.hours`` (as Kafka's own server.properties sets it): topics
 inherit the retention in ms, and DescribeConfigs says where it came from."""
-from hpbroker.config import BrokerConfig
-from hpbroker.handlers import describe_configs
-from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.handlers.request import RequestContext
+from tests.handlers.harness import BrokerHarness
 
 TOPIC, BROKER = 2, 4
 STATIC, DEFAULT = 4, 5
 
 
 def _describe(broker, rtype, name, keys):
-    ctx = RequestContext(broker, 32, 3, 1, "t", "127.0.0.1:1")
-    r = describe_configs.handle(ctx, {"include_synonyms": True, "include_documentation": False, "resources": [
+    r = broker.request(32, 3, {"include_synonyms": True, "include_documentation": False, "resources": [
         {"resource_type": rtype, "resource_name": name, "configuration_keys": keys}]})
     (res,) = r["results"]
     assert res["error_code"] == 0
@@ -19,9 +15,9 @@ def _describe(broker, rtype, name, keys):
 
 
 def test_hours_reach_topics_and_are_described(tmp_path):
-    b = BrokerContext(BrokerConfig({"log.dirs": str(tmp_path), "log.retention.hours": "24"}), Node(0, "h", 9092))
+    b = BrokerHarness(tmp_path, {"log.retention.hours": "24"})
     try:
-        b.create_topic("t", 1, {})
+        b.create_topic("t", 1)
         assert b.partition("t", 0).log.config.retention_ms == 86_400_000
         got = _describe(b, TOPIC, "t", ["retention.ms"])["retention.ms"]
         assert (got["value"], got["config_source"]) == ("86400000", STATIC)

@@ -1,43 +1,35 @@
-"""DescribeLogDirs v0-4 on a BrokerContext: sizes equal what the logs hold, the request's topics
-select partitions as Kafka's ReplicaManager does, several log dirs, a dir gone from disk."""
+"""DescribeLogDirs v0-4 through the request path: sizes equal what the logs hold, the request's
+topics select partitions as Kafka's ReplicaManager does, several log dirs, a dir gone from disk."""
 import os
 import shutil
 
 import pytest
 
-from hpbroker.config import BrokerConfig
-from hpbroker.handlers import describe_log_dirs, produce
-from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.handlers.request import RequestContext
-from hpbroker.protocol import decode_response, decode_response_header, encode_response
+from hpbroker.handlers import describe_log_dirs
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.records.builder import build_batch
+from tests.handlers.harness import BrokerHarness
 
 
 def _broker(*dirs):
-    return BrokerContext(BrokerConfig({"log.dirs": ",".join(str(d) for d in dirs)}), Node(0, "localhost", 9092))
+    return BrokerHarness(dirs[0], {"log.dirs": ",".join(str(d) for d in dirs)})
 
 
 @pytest.fixture
-def broker(tmp_path):
-    b = _broker(tmp_path)
-    yield b
-    b.close()
+def broker(harness):
+    return harness
 
 
 def _produce(broker, topic, partition, n=3, value_size=500):
     request = {"transactional_id": None, "acks": 1, "timeout_ms": 1000, "topic_data": [
         {"name": topic, "partition_data": [{"index": partition, "records": build_batch([b"x" * value_size] * n)}]}]}
-    r = produce.handle(RequestContext(broker, 0, 8, 1, "t", "127.0.0.1:1"), request)
+    r = broker.request(0, 8, request)
     assert r["responses"][0]["partition_responses"][0]["error_code"] == 0
 
 
 def _describe(broker, topics, version=4):
     """Through the codec, as a client would read it."""
-    r = describe_log_dirs.handle(RequestContext(broker, 35, version, 1, "t", "127.0.0.1:1"), {"topics": topics})
-    frame = bytes(encode_response(35, version, 1, r))
-    _, off = decode_response_header(35, version, frame, 4)
-    return decode_response(35, version, frame, off)
+    return broker.request(35, version, {"topics": topics})
 
 
 def _sizes(result):

@@ -1,10 +1,8 @@
 """IncrementalAlterConfigs: each operation on topic and broker configs, and Kafka's errors."""
 import pytest
 
-from hpbroker.config import BrokerConfig, TOPIC_CONFIGS
+from hpbroker.config import TOPIC_CONFIGS
 from hpbroker.handlers import incremental_alter_configs as iac
-from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.handlers.request import RequestContext
 from hpbroker.protocol.errors import ErrorCode
 
 TOPIC, BROKER = 2, 4
@@ -12,11 +10,9 @@ SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 
 
 @pytest.fixture
-def broker(tmp_path):
-    b = BrokerContext(BrokerConfig({"log.dirs": str(tmp_path)}), Node(0, "localhost", 9092))
-    b.create_topic("t", 1, {"retention.ms": "1000"})
-    yield b
-    b.close()
+def broker(harness):
+    harness.create_topic("t", 1, {"retention.ms": "1000"})
+    return harness
 
 
 def _call(broker, *resources, validate_only=False):
@@ -24,8 +20,7 @@ def _call(broker, *resources, validate_only=False):
         {"resource_type": rtype, "resource_name": name,
          "configs": [{"name": n, "config_operation": op, "value": v} for n, op, v in ops]}
         for rtype, name, ops in resources]}
-    ctx = RequestContext(broker, iac.API_KEY, 1, 1, "test", "127.0.0.1:1")
-    return [(r["error_code"], r["error_message"]) for r in iac.handle(ctx, request)["responses"]]
+    return [(r["error_code"], r["error_message"]) for r in broker.request(iac.API_KEY, 1, request)["responses"]]
 
 
 def _overrides(broker, topic="t"):
@@ -37,7 +32,7 @@ def test_set_and_delete_leave_other_overrides_alone(broker):
     assert _overrides(broker) == {"retention.ms": "1000", "retention.bytes": "5000"}
     assert _call(broker, (TOPIC, "t", [("retention.ms", DELETE, None)])) == [(0, None)]
     assert _overrides(broker) == {"retention.bytes": "5000"}
-    assert broker.effective_topic_config(broker.topics.get("t"))["retention.ms"] == "604800000"
+    assert broker.broker.replica_manager.topic_config(broker.topics.get("t"))["retention.ms"] == "604800000"
     # deleting what is not overridden changes nothing and is no error
     assert _call(broker, (TOPIC, "t", [("segment.ms", DELETE, None)])) == [(0, None)]
     assert _overrides(broker) == {"retention.bytes": "5000"}
@@ -103,7 +98,7 @@ def test_broker_dynamic_configs(broker):
     assert broker.config.dynamic == {"log.retention.ms": "5000"}
     assert broker.config.dynamic_default == {"log.cleanup.policy": "delete,compact"}
     # the topic without an override of its own follows the broker
-    assert broker.effective_topic_config(broker.topics.get("t"))["cleanup.policy"] == "delete,compact"
+    assert broker.broker.replica_manager.topic_config(broker.topics.get("t"))["cleanup.policy"] == "delete,compact"
     assert _call(broker, (BROKER, "0", [("log.retention.ms", DELETE, None)])) == [(0, None)]
     assert broker.config.dynamic == {}
     assert _call(broker, (BROKER, "0", [("broker.id", SET, "3")])) == [

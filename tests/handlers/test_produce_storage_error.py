@@ -6,10 +6,6 @@ import os
 
 import pytest
 
-from hpbroker.config import BrokerConfig
-from hpbroker.handlers import produce
-from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.handlers.request import RequestContext
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.records.builder import build_batch
 from hpbroker.records.records import iter_batch_records
@@ -18,19 +14,16 @@ from hpbroker.storage import segment
 
 
 @pytest.fixture
-def broker(tmp_path):
-    b = BrokerContext(BrokerConfig({"log.dirs": str(tmp_path)}), Node(0, "localhost", 9092))
-    b.create_topic("t", 2, {})
-    yield b
-    b.close()
+def broker(harness):
+    harness.create_topic("t", 2)
+    return harness
 
 
 def _produce(broker, partition, values, seq):
     batch = build_batch(values, producer_id=7, producer_epoch=0, base_sequence=seq)
     request = {"transactional_id": None, "acks": -1, "timeout_ms": 1000,
                "topic_data": [{"name": "t", "partition_data": [{"index": partition, "records": batch}]}]}
-    (p,) = produce.handle(RequestContext(broker, 0, 8, 1, "test", "127.0.0.1:1"), request)["responses"][0][
-        "partition_responses"]
+    (p,) = broker.request(0, 8, request)["responses"][0]["partition_responses"]
     return p["error_code"], p["base_offset"], p["error_message"]
 
 
@@ -74,9 +67,7 @@ def test_disk_full_midway_then_retry(broker, monkeypatch):
 
 
 def test_offset_commit_on_a_full_disk_answers_not_coordinator(broker, monkeypatch):
-    from hpbroker.handlers import offset_commit, offset_fetch
-
-    assert broker.ensure_group_coordinator()
+    assert broker.run(broker.broker.group_coordinator.start())
 
     def commit(offset):
         req = {"group_id": "g", "generation_id_or_member_epoch": -1, "member_id": "", "group_instance_id": None,
@@ -85,13 +76,11 @@ def test_offset_commit_on_a_full_disk_answers_not_coordinator(broker, monkeypatc
                     "committed_metadata": ""},
                    {"partition_index": 9, "committed_offset": 1, "committed_leader_epoch": -1,
                     "committed_metadata": ""}]}]}
-        r = offset_commit.handle(RequestContext(broker, 8, 7, 1, "test", "127.0.0.1:1"), req)
+        r = broker.request(8, 7, req)
         return [p["error_code"] for p in r["topics"][0]["partitions"]]
 
     def committed():
-        r = offset_fetch.handle(RequestContext(broker, 9, 7, 1, "test", "127.0.0.1:1"),
-                                {"group_id": "g", "topics": [{"name": "t", "partition_indexes": [0]}],
-                                 "require_stable": False})
+        r = broker.request(9, 5, {"group_id": "g", "topics": [{"name": "t", "partition_indexes": [0]}]})
         return r["topics"][0]["partitions"][0]["committed_offset"]
 
     assert commit(5) == [0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]

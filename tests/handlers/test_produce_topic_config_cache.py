@@ -1,11 +1,8 @@
-"""Produce reads the topic configs it checks batches against from a per-topic cache in
-BrokerContext; every way a config can change must reach the next Produce."""
+"""Produce reads the topic configs it checks batches against from a per-topic cache
+(metadata/topic_configs.py); every way a config can change must reach the next Produce."""
 import pytest
 
-from hpbroker.config import BrokerConfig
 from hpbroker.handlers import alter_configs, produce
-from hpbroker.handlers.context import BrokerContext, Node
-from hpbroker.handlers.request import RequestContext
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.records.builder import build_batch
 
@@ -13,29 +10,22 @@ TOPIC_RESOURCE, BROKER_RESOURCE = 2, 4
 
 
 @pytest.fixture
-def broker(tmp_path):
-    b = BrokerContext(BrokerConfig({"log.dirs": str(tmp_path)}), Node(0, "localhost", 9092))
-    yield b
-    b.close()
-
-
-def _ctx(broker, api_key, version):
-    return RequestContext(broker, api_key, version, 1, "test", "127.0.0.1:1")
+def broker(harness):
+    return harness
 
 
 def _produce(broker, topic="t", value_size=2000, acks=1):
     batch = build_batch([b"x" * value_size])  # writable: the broker patches offsets in place
     request = {"transactional_id": None, "acks": acks, "timeout_ms": 1000,
                "topic_data": [{"name": topic, "partition_data": [{"index": 0, "records": batch}]}]}
-    return produce.handle(_ctx(broker, produce.API_KEY, 8), request)["responses"][0][
-        "partition_responses"][0]["error_code"]
+    return broker.request(produce.API_KEY, 8, request)["responses"][0]["partition_responses"][0]["error_code"]
 
 
 def _alter(broker, rtype, name, configs):
     request = {"validate_only": False, "resources": [
         {"resource_type": rtype, "resource_name": name,
          "configs": [{"name": k, "value": v} for k, v in configs.items()]}]}
-    response = alter_configs.handle(_ctx(broker, alter_configs.API_KEY, 1), request)
+    response = broker.request(alter_configs.API_KEY, 1, request)
     assert response["responses"][0]["error_code"] == 0
 
 
@@ -63,12 +53,12 @@ def test_dynamic_broker_config_reaches_topics_without_an_override(broker):
 def test_recreated_topic_gets_its_new_configs(broker):
     broker.create_topic("t", 1, {"max.message.bytes": "1000"})
     assert _produce(broker) == ErrorCode.MESSAGE_TOO_LARGE
-    broker.delete_topic("t")
+    broker.run(broker.broker.controller.delete_topic("t"))
     broker.create_topic("t", 1, {})
     assert _produce(broker) == 0
 
 
 def test_effective_topic_config_is_read_only(broker):
-    info = broker.create_topic("t", 1, {})
+    broker.create_topic("t", 1)
     with pytest.raises(TypeError):
-        broker.effective_topic_config(info)["max.message.bytes"] = "1"
+        broker.broker.replica_manager.topic_config(broker.topics.get("t"))["max.message.bytes"] = "1"

@@ -143,7 +143,7 @@ def groups_on_every_handler(handlers: int = 2, per_handler: int = 2, offsets_par
     """Fresh group ids, ``per_handler`` of them coordinated by each of ``handlers`` handler
     processes (multi-process placement, ``routing.group_owner``; in-process mode coordinates
     them all), interleaved: handler 0's first, handler 1's first, ..., handler 0's second, ..."""
-    from hpbroker.server.routing import group_owner
+    from hpbroker.server.multiproc.routing import group_owner
 
     wanted: dict[int, list[str]] = {h: [] for h in range(handlers)}
     for _ in range(10_000):  # ~handlers * per_handler tries are enough when groups are spread

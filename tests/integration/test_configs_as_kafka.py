@@ -290,3 +290,20 @@ def test_timestamp_difference_limits_both_directions(admin, bootstrap, topic_nam
         p.produce(topic_name, b"v", timestamp=ts, on_delivery=lambda err, msg: delivered.append(err))
         p.flush(15)
     assert [e.name() if e else None for e in delivered] == ["INVALID_TIMESTAMP", None]
+
+
+def test_a_cluster_wide_default_applies_to_every_partition(admin, bootstrap, topic_name):
+    """A topic default set on the resource "" is in force wherever the topic's partitions are
+    written (in the multi-process topology, the two partitions belong to different handlers):
+    a record an hour old is refused on each."""
+    admin.create_topics([NewTopic(topic_name, 2, 1)])[topic_name].result(timeout=15)
+    assert _cluster_default(bootstrap, ("log.message.timestamp.difference.max.ms", SET, "60000")) == [(0, None)]
+    p = Producer({"bootstrap.servers": bootstrap, "message.timeout.ms": 10000, "retries": 0})
+    delivered = []
+    now_ms = int(time.time() * 1000)
+    for partition in (0, 1):
+        for ts in (now_ms - 3_600_000, now_ms):
+            p.produce(topic_name, b"v", partition=partition, timestamp=ts,
+                      on_delivery=lambda err, msg: delivered.append(err))
+            p.flush(15)
+    assert [e.name() if e else None for e in delivered] == ["INVALID_TIMESTAMP", None] * 2

@@ -26,7 +26,7 @@ def test_dynamic_log_config_reaches_open_partitions(broker, bootstrap, topic_nam
     create_topic(bootstrap, topic_name)
     _alter_broker(bootstrap, {"log.segment.bytes": "123456"})
     try:
-        log = broker.server.broker.partition(topic_name, 0).log
+        log = broker.server.broker.replica_manager.partition(topic_name, 0).log
         assert log.config.segment_bytes == 123456
         assert _describe_broker(bootstrap)["log.segment.bytes"].source == 2  # DYNAMIC_BROKER_CONFIG
     finally:

@@ -94,7 +94,7 @@ def test_fetch_records_leave_as_file_regions(bootstrap, topic_name, broker):
     if broker.server is None:
         pytest.skip("needs the in-process broker")
     from hpbroker.handlers import fetch
-    from hpbroker.handlers.request import RequestContext
+    from hpbroker.broker.request import RequestContext
     from hpbroker.protocol import ExternalBytes
 
     create_topic(bootstrap, topic_name)

@@ -238,7 +238,7 @@ def test_a_group_on_a_coordinator_partition_its_handler_cannot_open_yet():
         pytest.skip("needs a handler other than the controller")
     from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
     from hpbroker.coordinator.records import partition_for
-    from hpbroker.server.routing import CONTROLLER_HANDLER, owner
+    from hpbroker.server.multiproc.routing import CONTROLLER_HANDLER, owner
 
     handlers = int(MULTIPROC_ARGS[MULTIPROC_ARGS.index("--handlers") + 1])
     with mode_broker(subprocess=True) as b:

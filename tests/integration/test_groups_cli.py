@@ -150,6 +150,7 @@ def test_groups_commands_wait_while_a_coordinator_partition_loads(monkeypatch, c
     FindCoordinator on), as Kafka's admin client does, and answer once the partition is loaded;
     past RETRY_FOR_S they report the error. (The broker runs in-process here: the test takes the
     partition away on the broker's own loop.)"""
+    import asyncio
     import threading
 
     from hpbroker.admin import groups
@@ -172,17 +173,19 @@ def test_groups_commands_wait_while_a_coordinator_partition_loads(monkeypatch, c
             assert done.wait(10)
 
         def take():  # as if this broker had not opened the partition yet
-            taken["log"] = broker.partitions.pop(key)
-            broker.group_coordinator = GroupCoordinator(broker)
+            taken["log"] = broker.replica_manager.partitions.pop(key)
+            broker.group_coordinator = GroupCoordinator(broker.config, broker.metadata, broker.replica_manager,
+                                                        broker.controller)
 
         on_loop(take)
+        assert asyncio.run_coroutine_threadsafe(broker.group_coordinator.start(), b.server.loop).result(10)
         assert broker.group_coordinator.unloaded == {0}
         monkeypatch.setattr(groups, "RETRY_FOR_S", 0.3)
         with pytest.raises(ToolError, match=gives_up_on):
             call(groups, b.bootstrap)
 
         monkeypatch.setattr(groups, "RETRY_FOR_S", 30.0)
-        timer = threading.Timer(0.5, on_loop, (lambda: broker.partitions.__setitem__(key, taken["log"]),))
+        timer = threading.Timer(0.5, on_loop, (lambda: broker.replica_manager.partitions.__setitem__(key, taken["log"]),))
         timer.start()
         t0 = time.monotonic()
         try:

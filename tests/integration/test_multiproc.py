@@ -16,7 +16,7 @@ from confluent_kafka import Producer
 
 from hpbroker.records.builder import build_batch
 from hpbroker.server import scheduling
-from hpbroker.server.topology import control_layout
+from hpbroker.server.multiproc.topology import control_layout
 from hpbroker.testing import running_broker
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.testing import wait_until

@@ -63,7 +63,7 @@ def test_the_topic_level_of_the_codec_is_used(tmp_path):
 
 def test_produce_settings_carry_the_codec_and_its_level():
     from hpbroker.config import BrokerConfig
-    from hpbroker.handlers.context import produce_settings_for
+    from hpbroker.metadata.topic_configs import produce_settings_for
 
     effective = BrokerConfig().effective_topic_config({"compression.type": "zstd", "compression.zstd.level": "7"})
     s = produce_settings_for(effective)

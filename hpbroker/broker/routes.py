@@ -1,0 +1,89 @@
+"""Where an API runs in the multi-process topology: each API module declares its ``ROUTE``.
+
+A processor (it holds the client's connection) either serves a request itself or forwards it
+through the shared-memory rings to the handler processes; server/multiproc/routing.py builds
+its table from these declarations (an API module without one is refused when the registry is
+built, hpbroker/handlers/__init__.py). The kinds:
+
+- ``PROCESSOR``: the processor serves it from what every process knows (its metadata cache,
+  the segment files); what it cannot do itself, it asks of the controller through its broker
+  interface (ApiVersions, Metadata, FindCoordinator, DescribeCluster, DescribeLogDirs, ACLs).
+- ``FETCH``: the processor serves it from the segment files, below the high watermarks the
+  owners publish; a long poll parks in the processor.
+- ``PARTITIONED``: split by owning handler. Each owner gets a sub-request holding only its
+  topics and partitions, and the partial answers are joined in request order (``split``
+  names the fields that hold the topics and partitions).
+- ``CONTROLLER``: forwarded whole to the controller (handler 0): topic registry changes,
+  configs, producer ids.
+- ``GROUP``: forwarded whole to the handler coordinating the group named by ``group_field``
+  (the owner of the group's __consumer_offsets partition).
+- ``GROUPS``: a request naming several groups, split by coordinating handler (``groups``
+  names the request's list and the answer's), answers joined in request order.
+- ``EVERY``: asked of every handler, answers concatenated (ListGroups).
+
+In the in-process topology every API runs in the one process and these declarations are not
+consulted.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PROCESSOR, FETCH, PARTITIONED, CONTROLLER = "processor", "fetch", "partitioned", "controller"
+GROUP, GROUPS, EVERY = "group", "groups", "every"
+KINDS = (PROCESSOR, FETCH, PARTITIONED, CONTROLLER, GROUP, GROUPS, EVERY)
+
+
+@dataclass(frozen=True)
+class Split:
+    """Field names of a per-partition request and its response (snake_case, as decoded).
+    ``req_index`` None: the request lists partitions as bare indexes (an int32 array, as
+    DescribeProducers' partition_indexes), not as structs holding one."""
+    req_topics: str
+    req_name: str
+    req_partitions: str
+    req_index: str | None
+    resp_topics: str
+    resp_name: str
+    resp_partitions: str
+
+
+@dataclass(frozen=True)
+class GroupSplit:
+    """Field names of a request naming several groups and of its per-group answers."""
+    req_groups: str   # the request's list of group ids
+    resp_groups: str  # the response's list of per-group answers, each with a "group_id"
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str
+    split: Split | None = None
+    group_field: str | None = None
+    groups: GroupSplit | None = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown route kind {self.kind!r}")
+        if (self.kind == PARTITIONED) != (self.split is not None):
+            raise ValueError("a PARTITIONED route, and only one, names its split fields")
+        if (self.kind == GROUP) != (self.group_field is not None):
+            raise ValueError("a GROUP route, and only one, names its group id field")
+        if (self.kind == GROUPS) != (self.groups is not None):
+            raise ValueError("a GROUPS route, and only one, names its group list fields")
+
+
+def owned_request(request: dict, split: Split, is_mine) -> dict:
+    """``request`` restricted to the partitions ``is_mine(topic, index)`` (topics with none
+    left are dropped); the handler code then runs unchanged on it."""
+    topics = []
+    key = split.req_index
+    for t in request[split.req_topics]:
+        name = t[split.req_name]
+        parts = [p for p in t[split.req_partitions] if is_mine(name, p if key is None else p[key])]
+        if parts:
+            t = dict(t)
+            t[split.req_partitions] = parts
+            topics.append(t)
+    out = dict(request)
+    out[split.req_topics] = topics
+    return out

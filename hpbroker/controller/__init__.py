@@ -1,0 +1,10 @@
+"""The node's controller: topic creation and deletion, partition counts, topic and broker config
+changes, producer ids (the ``Controller`` of hpbroker/broker/interface.py).
+
+- ``local``: ``LocalController``, this process is the controller: it writes the topic
+  registry and has the replica manager open or remove the partitions; and ``NotController``,
+  a process that is not the controller and has no way to reach it (NOT_CONTROLLER, as a Kafka
+  broker answers a controller request sent to it);
+- ``forwarding``: ``ForwardingController``, a process that asks the controller with Kafka's
+  own requests (CreateTopics, DeleteTopics, ...) over a channel, and awaits its answers.
+"""

@@ -1,0 +1,290 @@
+"""A handler process: the only writer of the partitions that hash to it.
+
+Theory of operation
+-------------------
+Each processor has one request ring into this handler and one response ring back. When a
+processor writes its eventfd, the handler drains every request ring: it decodes the request
+(Produce straight from the ring memory: the record batch is validated, patched in place and
+written to the segment file from shared memory, so the socket -> ring copy is the only copy;
+other requests are small and copied into a bytearray first because their handler may still
+use them after the ring slot is freed), runs the same handler module the in-process mode runs,
+and writes the encoded answer into the response ring of the processor that asked.
+
+Back-pressure: if a response ring is full the answer waits in a per-processor deque and this
+handler stops taking requests from that processor until the processor frees space (it writes
+our eventfd when it does), so the deque holds at most the answers of requests already taken.
+
+Controller (handler 0): after a request changed the topic registry, it publishes the registry
+in shared memory (server/multiproc/metadata_snapshot.py), bumps the metadata generation, wakes every
+handler, and answers only when all of them have applied the new registry, so a client that
+created a topic can produce to every partition at once. It also publishes once at start-up,
+before the processors start.
+
+Restart: a new incarnation discards what is left in its request rings (the processors close the
+connections that waited on the old one; clients reconnect and retry, idempotent producers
+without duplicates) and recovers its partitions from disk.
+
+Who may touch: everything here belongs to this process's event loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from collections import deque
+
+from hpbroker import request_path
+from hpbroker.request_path import Refused
+from hpbroker.storage.write_failures import warn_storage_failure
+from hpbroker.server.multiproc import envelope as env
+from hpbroker.server import scheduling
+from hpbroker.server.multiproc.wakeups import SafetyTick, WakeBatcher, tell_ready
+from hpbroker.server.multiproc.handler_broker import HandlerBroker
+from hpbroker.server.multiproc.ring import FULL, WAKE
+from hpbroker.broker.routes import owned_request
+from hpbroker.server.multiproc.routing import CONTROLLER_HANDLER, owner, route_for
+
+log = logging.getLogger(__name__)
+
+PRODUCE, LIST_OFFSETS = 0, 2
+BATCH = 256  # records taken from one ring before looking at the others (fairness)
+SAFETY_DRAIN_S = 0.05  # under load, a lost wake-up costs at most this much latency
+SYNC_RETRY_S = 1.0  # a registry whose partitions could not be opened is tried again this often
+IDLE_DRAIN_S = 1.0  # the safety drain's period once nothing flows (wakeups.SafetyTick)
+MAINTENANCE_S = 1.0
+METADATA_SYNC_TIMEOUT_S = 10.0
+
+
+class HandlerProcess:
+    def __init__(self, topology, index: int, config, node):
+        self.topo = topology
+        self.index = index
+        self.config = config
+        self.node = node
+        self.is_controller = index == CONTROLLER_HANDLER
+        self.handled = 0  # records taken from the request rings (the safety period watches it)
+        self._timer = SafetyTick(SAFETY_DRAIN_S, IDLE_DRAIN_S)  # runs _tick from run()
+
+    async def run(self, ready_fd: int | None = None) -> None:
+        topo, h = self.topo, self.index
+        self.loop = loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        handlers = topo.handlers
+        self.broker = HandlerBroker(self.config, self.node, handler=h, table=topo.table(),
+                                  owns=lambda t, p: owner(t, p, handlers) == h,
+                                  read_registry=topo.read_registry)
+        self._peers = [f"processor {p}" for p in range(topo.processors)]
+        self.req_rings = [topo.request_ring(p, h) for p in range(topo.processors)]
+        self.resp_rings = [topo.response_ring(p, h) for p in range(topo.processors)]
+        self.blocked = [deque() for _ in range(topo.processors)]
+        self._tasks: set[asyncio.Task] = set()
+        self._wakes = WakeBatcher(loop, topo.processor_efds)  # written once per pass
+        for p, ring in enumerate(self.req_rings):
+            if ring.discard_all():
+                topo.wake(topo.processor_efds[p])
+        # only now: processors close the connections waiting on the previous incarnation when
+        # they see this move, and whatever they send after that is answered
+        topo.bump_handler_incarnation(h)
+        if self.is_controller:
+            # the snapshot processors read (they start once every handler is ready); a restarted
+            # controller publishes again, in case its predecessor died between file and snapshot
+            topo.publish_registry(self.broker.metadata.topics)
+            topo.bump_metadata_generation()
+        self._seen_generation = topo.metadata_generation
+        self._sync_retry_at = 0.0
+        topo.set_handler_seen_generation(h, self._seen_generation)
+        self._efd = topo.handler_efds[h]
+        loop.add_reader(self._efd, self._on_wake)
+        self._timer.start(loop, self._tick)
+        self._maintenance = loop.call_later(MAINTENANCE_S, self._run_maintenance)
+        log.info("handler %d ready (pid %d): %d partitions", h, os.getpid(),
+                 len(self.broker.replica_manager.partitions))
+        tell_ready(ready_fd)
+        self._drain()
+        try:
+            await self._stop.wait()
+        finally:
+            loop.remove_reader(self._efd)
+            self._timer.stop()
+            self._maintenance.cancel()
+            for t in list(self._tasks):
+                t.cancel()
+            self.broker.close()
+            log.info("handler %d stopped cleanly", h)
+
+    # wake-ups ---------------------------------------------------------------------------------
+    def _on_wake(self) -> None:
+        self.topo.drain(self._efd)
+        self._drain()
+        self._timer.work_arrived()
+
+    def _tick(self) -> None:
+        self._drain()
+        scheduling.tick()
+        waiting = bool(self._tasks) or any(self.blocked)
+        self._timer.again(self.handled, waiting)
+
+    def _run_maintenance(self) -> None:
+        try:
+            self.broker.run_maintenance()
+        except Exception:
+            log.exception("log maintenance failed")
+        self._maintenance = self.loop.call_later(MAINTENANCE_S, self._run_maintenance)
+
+    def _sync_metadata(self) -> None:
+        """Apply a new registry before serving anything else. If this handler cannot open the
+        files of a partition it now owns (a full disk, no descriptors left), it keeps serving what
+        is open and tries again every SYNC_RETRY_S, without acknowledging the generation
+        meanwhile: the failure used to escape ``_drain``, so every request ring stopped being
+        drained, for every partition of the handler (tests/integration/test_full_disk.py)."""
+        gen = self.topo.metadata_generation
+        if gen == self._seen_generation:
+            return
+        if not self.is_controller:  # the controller wrote it: its registry is current
+            now = time.monotonic()
+            if now < self._sync_retry_at:
+                return
+            try:
+                self.broker.sync_topics()  # opens what is missing: a retry picks up where it failed
+            except OSError as exc:
+                self._sync_retry_at = now + SYNC_RETRY_S
+                warn_storage_failure(log, ("sync", self.index), "handler %d cannot open the partitions of "
+                                     "metadata generation %d: %s; retrying every %g s",
+                                     self.index, gen, exc, SYNC_RETRY_S)
+                return
+        self._seen_generation = gen
+        self.topo.set_handler_seen_generation(self.index, gen)
+
+    # requests ---------------------------------------------------------------------------------
+    def _drain(self) -> None:
+        self._sync_metadata()
+        topo = self.topo
+        again = False
+        for p, ring in enumerate(self.req_rings):
+            if self.blocked[p] and not self._flush_blocked(p):
+                continue
+            for _ in range(BATCH):
+                view = ring.peek()
+                if view is None:
+                    break
+                self.handled += 1
+                try:
+                    self._handle_record(p, view)
+                finally:
+                    if ring.release():
+                        self._wake(p)
+                if self.blocked[p]:
+                    break
+            else:
+                again = True
+        if again:
+            self.loop.call_soon(self._drain)
+        rm = self.broker.replica_manager
+        if rm.appended:
+            # new data: wake the processors with parked long-poll Fetches (once per pass)
+            rm.appended = False
+            for q in range(topo.processors):
+                if topo.processor_has_parked_fetches(q):
+                    self._wakes.add(q)
+        self._wakes.flush()
+
+    def _wake(self, p: int) -> None:
+        self._wakes.wake(p)
+
+    def _handle_record(self, p: int, view: memoryview) -> None:
+        conn_id, seq, kind, api_key, api_version, _, correlation_id, _ = env.REQUEST.unpack_from(view)
+        frame = view[env.REQUEST.size:]
+        if api_key != PRODUCE:
+            frame = bytearray(frame)  # small; its handler may keep it after the slot is freed
+        reply = (p, conn_id, seq)
+        try:
+            ctx, answer = request_path.serve(self.broker, frame, self._peers[p], request_path.encode_frame,
+                                             self._owned if kind == env.OWNED else None)
+        except Refused as refused:
+            log.warning("closing a request of api key %d v%d from processor %d: %s",
+                        api_key, api_version, p, refused.reason)
+            return self._push(reply, env.CLOSE)
+        if type(answer) is not bytes and answer is not None:  # parked: run it, answer when done
+            task = self.loop.create_task(answer)
+            self._tasks.add(task)
+            task.add_done_callback(lambda t, r=reply, c=ctx: self._finish(t, r, c))
+            return
+        if api_key not in (PRODUCE, LIST_OFFSETS):
+            self.broker.replica_manager.publish_all()  # DeleteRecords, topic changes: log_start_offset may move
+        self._answer(reply, answer)
+
+    def _owned(self, api_key: int, request: dict) -> dict:
+        """A part of a split request: the processor sent only our partitions; restricting again
+        costs little and keeps this process the only writer of its partitions whatever a
+        processor sends."""
+        return owned_request(request, route_for(api_key).split, self.broker.replica_manager.owns)
+
+    def _finish(self, task: asyncio.Task, reply, ctx) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        try:
+            frame = request_path.encode_frame(ctx, request_path.result_of(ctx, task))
+        except Refused:
+            return self._push(reply, env.CLOSE)
+        self._answer(reply, frame)
+
+    def _answer(self, reply, frame: bytes | None) -> None:
+        """Push an encoded answer (None: the protocol has none, as for acks=0 Produce); the
+        controller first publishes a registry it changed."""
+        if self.is_controller and self.broker.controller.changed:
+            task = self.loop.create_task(self._answer_after_sync(reply, frame))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        if frame is None:
+            return self._push(reply, env.NONE)
+        self._push(reply, env.FRAME, frame)
+
+    async def _answer_after_sync(self, reply, frame: bytes | None) -> None:
+        """Controller: publish the new registry and wait until every handler applied it."""
+        self.broker.controller.changed = False
+        topo = self.topo
+        topo.publish_registry(self.broker.metadata.topics)
+        gen = topo.bump_metadata_generation()
+        self._seen_generation = gen
+        topo.set_handler_seen_generation(self.index, gen)
+        for efd in topo.handler_efds:
+            topo.wake(efd)
+        deadline = self.loop.time() + METADATA_SYNC_TIMEOUT_S
+        while self.loop.time() < deadline:
+            if all(topo.handler_seen_generation(h) >= gen for h in range(topo.handlers)):
+                break
+            await asyncio.sleep(0.001)
+        else:
+            log.warning("metadata generation %d not applied by every handler within %.0fs",
+                        gen, METADATA_SYNC_TIMEOUT_S)
+        self._answer(reply, frame)
+
+    # responses --------------------------------------------------------------------------------
+    def _push(self, reply, status: int, body: bytes = b"") -> None:
+        p, conn_id, seq = reply
+        head = env.RESPONSE.pack(conn_id, seq, status, 0, 0)
+        if self.blocked[p]:
+            self.blocked[p].append((head, body))
+            return
+        res = self.resp_rings[p].try_push(head, body)
+        if res == FULL:
+            self.blocked[p].append((head, body))
+        elif res == WAKE:
+            self._wake(p)
+
+    def _flush_blocked(self, p: int) -> bool:
+        ring, pending = self.resp_rings[p], self.blocked[p]
+        while pending:
+            head, body = pending[0]
+            res = ring.try_push(head, body)
+            if res == FULL:
+                return False
+            pending.popleft()
+        self._wake(p)
+        return True

@@ -1,0 +1,215 @@
+"""The broker of a processor: what the handler modules it runs see as ``ctx.broker``.
+
+A processor serves ApiVersions, Metadata, FindCoordinator, DescribeCluster, DescribeLogDirs and
+Fetch itself (their ROUTE), with the same handler modules the other topologies run, against a
+``Broker`` (broker/interface.py) made of what a processor can know and do:
+
+- ``metadata``: a MetadataCache over the topic registry the controller published, re-read from
+  its snapshot in shared memory (server/multiproc/metadata_snapshot.py) whenever the metadata generation
+  there moved (``refresh``);
+- ``replica_manager`` (``ReaderReplicaManager``): it leads no partition for writing
+  (``partition`` is None: the handlers own them), and reads every partition whose owner
+  published it (``readable``): log_start_offset, high_watermark and log_end_offset from the
+  owner's row of the partition table, and a PartitionLogReader over the segment files that
+  never reads at or above that high watermark. ``fetch_purgatory`` holds parked long-poll
+  Fetches; ``poll_table`` wakes the keys whose row moved since the waiter last read it. It runs
+  when a handler wakes this processor after an append (handlers do that only while the
+  processor flags parked Fetches in the control block) and on a slow fallback timer;
+- ``controller`` (``ForwardingController``): the processor asks the controller, handler 0, with
+  Kafka requests through its ring and awaits the answers (``ProcessorServer.ask_controller``):
+  a Metadata request that auto-creates a topic, the first FindCoordinator that creates
+  __consumer_offsets;
+- ``group_coordinator``: one that owns no __consumer_offsets partition (the handlers hold the
+  groups); starting it creates the topic through the controller.
+
+Who may touch: the event loop of one processor process.
+"""
+from __future__ import annotations
+
+import os
+
+from hpbroker.broker.local import DEFAULT_CLUSTER_ID
+from hpbroker.broker.metadata_cache import MetadataCache
+from hpbroker.controller.forwarding import ForwardingController
+from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
+from hpbroker.metadata.topic_configs import TopicConfigCache
+from hpbroker.replication.purgatory import Purgatory
+from hpbroker.server.multiproc.routing import owner
+from hpbroker.storage import OffsetOutOfRange
+from hpbroker.storage.log import ReadResult
+from hpbroker.storage.reader import PartitionLogReader
+
+
+def _owns_none(topic: str, partition: int) -> bool:
+    return False
+
+
+class _ReadView:
+    """``partition.log`` for the Fetch handler: reads bounded by the published offsets, and
+    kept off segment files the owner is replacing (the table's rewrite counter, a seqlock:
+    server/multiproc/partition_table.py)."""
+    __slots__ = ("reader", "log_start_offset", "high_watermark", "log_end_offset", "rewrites")
+
+    def __init__(self, reader, log_start_offset, high_watermark, log_end_offset, rewrites):
+        self.reader = reader
+        self.log_start_offset = log_start_offset
+        self.high_watermark = high_watermark
+        self.log_end_offset = log_end_offset
+        self.rewrites = rewrites  # () -> the partition's rewrite counter now
+
+    def read(self, fetch_offset, max_bytes, *, upper_bound=None, min_one_batch=True):
+        if fetch_offset < self.log_start_offset or fetch_offset > self.log_end_offset:
+            raise OffsetOutOfRange(fetch_offset, self.log_start_offset, self.log_end_offset)
+        bound = self.high_watermark if upper_bound is None else min(upper_bound, self.high_watermark)
+        nothing = ReadResult(first_offset=fetch_offset, high_watermark=bound, log_start_offset=self.log_start_offset)
+        seen = self.rewrites()
+        if seen & 1:
+            return nothing  # files are moving: nothing this time (the move's end wakes long polls)
+        reader = self.reader
+        if reader.rewrites_seen != seen:
+            reader.reset()  # what it holds may be files the owner replaced
+            reader.rewrites_seen = seen
+        result = reader.read(fetch_offset, max_bytes, upper_bound=bound, min_one_batch=min_one_batch,
+                             log_start_offset=self.log_start_offset)
+        if self.rewrites() != seen:
+            return nothing  # files moved while it read: what it opened may not belong together
+        return result
+
+
+class ReaderPartition:
+    __slots__ = ("topic", "index", "leader_epoch", "log_start_offset", "high_watermark", "log_end_offset", "log")
+
+    def __init__(self, topic, index, reader, lso, hw, leo, epoch, rewrites):
+        self.topic, self.index, self.leader_epoch = topic, index, epoch
+        self.log_start_offset, self.high_watermark, self.log_end_offset = lso, hw, leo
+        self.log = _ReadView(reader, lso, hw, leo, rewrites)
+
+
+class ReaderReplicaManager:
+    """A processor's replica manager: the partitions the handlers publish, read-only."""
+
+    def __init__(self, config, log_dirs: list[str], metadata: MetadataCache, topology):
+        self.metadata = metadata
+        self.log_dirs = log_dirs
+        self.topo = topology
+        self.table = topology.table()
+        self.topic_configs = TopicConfigCache(config)
+        self.fetch_purgatory = Purgatory()
+        self._rows: dict[tuple[str, int], int] = {}
+        self._readers: dict[tuple[str, int], tuple[bytes, PartitionLogReader]] = {}
+        self._seen_gen: dict[tuple[str, int], int] = {}
+
+    def partition(self, topic: str, index: int) -> None:
+        """None: a processor leads no partition for writing (each belongs to its handler)."""
+        return None
+
+    def readable(self, topic: str, index: int) -> ReaderPartition | None:
+        info = self.metadata.topics.get(topic)
+        if info is None or not 0 <= index < info.num_partitions:
+            return None
+        key = (topic, index)
+        table = self.table
+        row = self._rows.get(key)
+        if row is None or not table.matches(row, info.topic_id, index):
+            row = table.find(owner(topic, index, self.topo.handlers), info.topic_id, index)
+            if row is None:  # the owner has not opened it yet (or is restarting)
+                return None
+            self._rows[key] = row
+        gen, lso, hw, leo, epoch = table.read(row)
+        self._seen_gen[key] = gen
+        cached = self._readers.get(key)
+        if cached is None or cached[0] != info.topic_id:
+            path = self._directory(topic, index)
+            if path is None:
+                return None
+            reader = PartitionLogReader(path, self.topic_configs.log_config(info))
+            reader.rewrites_seen = -1  # its first read re-lists (it may have listed mid-move)
+            self._readers[key] = cached = (info.topic_id, reader)
+        return ReaderPartition(topic, index, cached[1], lso, hw, leo, epoch, lambda: table.rewrites(row))
+
+    def topic_config(self, info):
+        return self.topic_configs.effective(info)
+
+    def produce_settings(self, info):
+        return self.topic_configs.produce_settings(info)
+
+    def notify_append(self, topic: str, index: int) -> None:
+        self.fetch_purgatory.notify((topic, index))
+
+    def _directory(self, topic: str, index: int) -> str | None:
+        name = f"{topic}-{index}"
+        for d in self.log_dirs:
+            path = os.path.join(d, name)
+            if os.path.isdir(path):
+                return path
+        return None
+
+    def forget_gone(self) -> None:
+        """Close the readers of partitions the metadata no longer has (deleted or re-created
+        topics); their parked Fetches wake and answer UNKNOWN_TOPIC_OR_PARTITION."""
+        topics = self.metadata.topics
+        for key, (topic_id, reader) in list(self._readers.items()):
+            info = topics.get(key[0])
+            if info is None or info.topic_id != topic_id or key[1] >= info.num_partitions:
+                reader.close()
+                del self._readers[key]
+                self._rows.pop(key, None)
+                self.fetch_purgatory.notify(key)
+
+    def poll_table(self) -> None:
+        """Wake parked Fetches whose partition row moved since they read it."""
+        table = self.table
+        for key in self.fetch_purgatory.keys():
+            row = self._rows.get(key)
+            if row is None:
+                self.fetch_purgatory.notify(key)  # unknown: let the fetch re-check and answer
+                continue
+            if table.generation(row) != self._seen_gen.get(key):
+                self.fetch_purgatory.notify(key)
+
+    def close(self) -> None:
+        for _, reader in self._readers.values():
+            reader.close()
+        self._readers.clear()
+
+
+class ProcessorBroker:
+    def __init__(self, config, node, topology, ask_controller, cluster_id: str = DEFAULT_CLUSTER_ID):
+        self.config = config
+        self.node = node
+        self.cluster_id = cluster_id
+        self.topo = topology
+        self.log_dirs = [d for d in config.get("log.dirs").split(",") if d]
+        self._registry_path = os.path.join(self.log_dirs[0], "__topics.json")
+        self._generation = topology.metadata_generation
+        self.metadata = MetadataCache(node, topology.read_registry(self._registry_path))
+        self._apply_broker_configs()
+        self.replica_manager = ReaderReplicaManager(config, self.log_dirs, self.metadata, topology)
+        self.controller = ForwardingController(ask_controller, self.refresh, node.node_id)
+        self.group_coordinator = GroupCoordinator(config, self.metadata, self.replica_manager, self.controller,
+                                                  owns=_owns_none)
+
+    def refresh(self) -> None:
+        """Apply the registry the controller published, if it moved since."""
+        gen = self.topo.metadata_generation
+        if gen == self._generation:
+            return
+        self._generation = gen
+        self.metadata.update(self.topo.read_registry(self._registry_path))
+        self._apply_broker_configs()
+        self.replica_manager.forget_gone()
+
+    def _apply_broker_configs(self) -> None:
+        """Both dynamic layers as the controller published them (AlterConfigs on the broker or
+        on the cluster-wide resource "")."""
+        registry = self.metadata.topics
+        self.config.follow(registry.broker_configs, registry.broker_default_configs)
+
+    def offsets_partitions(self) -> int | None:
+        """The partition count __consumer_offsets was created with (it places every group), or
+        None before it exists (routing sends group requests to the controller meanwhile)."""
+        info = self.metadata.topics.get(GROUP_METADATA_TOPIC)
+        return None if info is None else info.num_partitions
+
+    def close(self) -> None:
+        self.replica_manager.close()
