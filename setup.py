@@ -5,6 +5,7 @@ Every ``cython/<package path>/<name>.pyx`` becomes the extension module
 A new hot path therefore needs a .pyx file and nothing here. Each extension has a pure-Python twin
 in the package (see hpbroker/_speedups.py).
 """
+
 from pathlib import Path
 
 from setuptools import Extension, setup
@@ -13,8 +14,8 @@ ROOT = Path(__file__).parent
 
 
 def _extensions():
-    from Cython.Build import cythonize
     import numpy
+    from Cython.Build import cythonize
 
     exts = []
     for pyx in sorted((ROOT / "cython").rglob("*.pyx")):

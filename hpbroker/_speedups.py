@@ -6,6 +6,7 @@ unless ``HPBROKER_PURE=1`` asks for the twins. If a compiled module fails to imp
 used and the failure is recorded in ``FALLBACKS``: the broker keeps working, and the test suite
 (tests/test_speedups.py) fails, so a broken build never passes silently.
 """
+
 from __future__ import annotations
 
 import importlib

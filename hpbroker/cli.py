@@ -21,6 +21,7 @@ of every process: batch (SCHED_BATCH: a woken broker never preempts a running ta
 and costs tail latency on busy cores; adaptive, the default, runs processors and handlers under
 batch only while they move bytes in bulk (server/scheduling.py, tuning.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,9 +33,9 @@ import sys
 
 from hpbroker import __version__, environment
 from hpbroker.config import BrokerConfig, ConfigError, read_properties
-from hpbroker.server.connection_quotas import ConnectionLimits
 from hpbroker.server import eventloop, scheduling
 from hpbroker.server.broker import BrokerServer, parse_listener
+from hpbroker.server.connection_quotas import ConnectionLimits
 
 
 def build_config(args: argparse.Namespace) -> BrokerConfig:
@@ -63,17 +64,30 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None, help="listen port (default 9092; 0 = any free port)")
     p.add_argument("--data-dir", default=None, help="log directory, Kafka's log.dirs (default ./data)")
     p.add_argument("--config", default=None, help="server.properties file with Kafka property names")
-    p.add_argument("--processors", type=int, default=None,
-                   help="network processor processes (default: the number of cores)")
-    p.add_argument("--handlers", type=int, default=None,
-                   help="request handler processes (default: the number of cores; 0 = in-process mode)")
-    p.add_argument("--event-loop", default=None, metavar="asyncio|uvloop",
-                   help="event loop of every broker process (default: $HPBROKER_EVENT_LOOP or asyncio; "
-                        "uvloop needs `pip install uvloop`)")
-    p.add_argument("--scheduling", default=None, metavar="adaptive|normal|batch",
-                   help="kernel scheduling policy of the broker's processes (default: $HPBROKER_SCHEDULING or "
-                        "adaptive: batch while a process moves bytes in bulk, normal otherwise; batch: a woken "
-                        "broker process does not preempt a running task)")
+    p.add_argument(
+        "--processors", type=int, default=None, help="network processor processes (default: the number of cores)"
+    )
+    p.add_argument(
+        "--handlers",
+        type=int,
+        default=None,
+        help="request handler processes (default: the number of cores; 0 = in-process mode)",
+    )
+    p.add_argument(
+        "--event-loop",
+        default=None,
+        metavar="asyncio|uvloop",
+        help="event loop of every broker process (default: $HPBROKER_EVENT_LOOP or asyncio; "
+        "uvloop needs `pip install uvloop`)",
+    )
+    p.add_argument(
+        "--scheduling",
+        default=None,
+        metavar="adaptive|normal|batch",
+        help="kernel scheduling policy of the broker's processes (default: $HPBROKER_SCHEDULING or "
+        "adaptive: batch while a process moves bytes in bulk, normal otherwise; batch: a woken "
+        "broker process does not preempt a running task)",
+    )
     p.add_argument("--override", action="append", metavar="NAME=VALUE", help="set any broker property")
     p.add_argument("--log-level", default=environment.value("HPBROKER_LOG_LEVEL"))
     return p
@@ -108,16 +122,27 @@ def groups_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="groups_command", required=True)
     lp = sub.add_parser("list", help="every group of the cluster")
     lp.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
-    lp.add_argument("--state", nargs="?", const="", metavar="STATE[,STATE...]",
-                    help="show each group's state; with states (e.g. Stable,Empty), only those groups")
+    lp.add_argument(
+        "--state",
+        nargs="?",
+        const="",
+        metavar="STATE[,STATE...]",
+        help="show each group's state; with states (e.g. Stable,Empty), only those groups",
+    )
     dp = sub.add_parser("describe", help="members, assignment, committed offset, log end offset and lag")
     dp.add_argument("group")
     dp.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
-    op = sub.add_parser("delete-offsets", help="delete committed offsets of a group (kafka-consumer-groups "
-                                               "--delete-offsets)")
+    op = sub.add_parser(
+        "delete-offsets", help="delete committed offsets of a group (kafka-consumer-groups --delete-offsets)"
+    )
     op.add_argument("group")
-    op.add_argument("--topic", action="append", required=True, metavar="TOPIC[:P,...]",
-                    help="every partition of TOPIC, or the ones listed; repeatable")
+    op.add_argument(
+        "--topic",
+        action="append",
+        required=True,
+        metavar="TOPIC[:P,...]",
+        help="every partition of TOPIC, or the ones listed; repeatable",
+    )
     op.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
     return p
 
@@ -152,8 +177,9 @@ def topics_parser() -> argparse.ArgumentParser:
 def log_dirs_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hpbroker log-dirs", description="Log directories of a Kafka-protocol cluster.")
     sub = p.add_subparsers(dest="log_dirs_command", required=True)
-    dp = sub.add_parser("describe", help="each partition's log dir and size on every broker (kafka-log-dirs "
-                                         "--describe)")
+    dp = sub.add_parser(
+        "describe", help="each partition's log dir and size on every broker (kafka-log-dirs --describe)"
+    )
     dp.add_argument("--topic-list", metavar="TOPIC[,TOPIC...]", help="default: every topic")
     dp.add_argument("--broker-list", metavar="ID[,ID...]", help="default: every broker of the cluster")
     dp.add_argument("--json", action="store_true", help="Kafka's JSON document instead of a table")
@@ -176,8 +202,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return log_dirs_main(log_dirs_parser().parse_args(argv[1:]))
     args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         config = build_config(args)
         ConnectionLimits.from_config(config)  # what Kafka refuses at start-up, before any fork
@@ -200,8 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     scheduling.apply(scheduling.for_topology(policy, handlers))  # before any fork, like the limit
     if handlers == 0:
         if processors > 1:
-            print("hpbroker: --processors above 1 needs --handlers 1 or more "
-                  "(--handlers 0 is the in-process mode)", file=sys.stderr)
+            print(
+                "hpbroker: --processors above 1 needs --handlers 1 or more (--handlers 0 is the in-process mode)",
+                file=sys.stderr,
+            )
             return 2
         eventloop.run(_run(config), event_loop)
         return 0

@@ -15,23 +15,53 @@ Who may touch: built once at start-up; afterwards only its dynamic layers change
 whole by AlterConfigs on the broker (persisted with the topic registry) or by a process following
 the registry the controller published.
 """
+
 from __future__ import annotations
 
 from hpbroker.configdef import BROKER_CONFIGS, TOPIC_CONFIGS
 from hpbroker.configdef.checks import parse_connection_overrides
 from hpbroker.configdef.dynamic import (
-    DynamicConfigRefused, check_names, check_reconfiguration, check_values, definition,
+    DynamicConfigRefused,
+    check_names,
+    check_reconfiguration,
+    check_values,
+    definition,
 )
 from hpbroker.configdef.types import (
-    APPLIED, TYPE_BOOLEAN, TYPE_DOUBLE, TYPE_INT, TYPE_LIST, TYPE_LONG, TYPE_SHORT, TYPE_STRING, TYPE_UNKNOWN,
-    BrokerConfigDef, ConfigError, TopicConfigDef,
+    APPLIED,
+    TYPE_BOOLEAN,
+    TYPE_DOUBLE,
+    TYPE_INT,
+    TYPE_LIST,
+    TYPE_LONG,
+    TYPE_SHORT,
+    TYPE_STRING,
+    TYPE_UNKNOWN,
+    BrokerConfigDef,
+    ConfigError,
+    TopicConfigDef,
 )
 
 __all__ = [
-    "BROKER_CONFIGS", "TOPIC_CONFIGS", "BrokerConfig", "BrokerConfigDef", "ConfigError", "DynamicConfigRefused",
-    "TopicConfigDef", "parse_connection_overrides", "read_properties", "validate_broker_dynamic_configs",
-    "validate_topic_configs", "TYPE_BOOLEAN", "TYPE_DOUBLE", "TYPE_INT", "TYPE_LIST", "TYPE_LONG", "TYPE_SHORT",
-    "TYPE_STRING", "TYPE_UNKNOWN",
+    "BROKER_CONFIGS",
+    "TOPIC_CONFIGS",
+    "BrokerConfig",
+    "BrokerConfigDef",
+    "ConfigError",
+    "DynamicConfigRefused",
+    "TopicConfigDef",
+    "parse_connection_overrides",
+    "read_properties",
+    "validate_broker_dynamic_configs",
+    "validate_topic_configs",
+    "TYPE_BOOLEAN",
+    "TYPE_DOUBLE",
+    "TYPE_INT",
+    "TYPE_LIST",
+    "TYPE_LONG",
+    "TYPE_SHORT",
+    "TYPE_STRING",
+    "TYPE_UNKNOWN",
 ]
 
 # DescribeConfigs config_source values (DescribeConfigsResponse.json)
@@ -147,9 +177,11 @@ class BrokerConfig:
         d = BROKER_CONFIGS.get(name) if name is not None else None
         if d is not None and d.read_only:
             return ((SOURCE_STATIC_BROKER_CONFIG, self.static),)
-        return ((SOURCE_DYNAMIC_BROKER_CONFIG, self._dynamic), (SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG,
-                                                                self._dynamic_default),
-                (SOURCE_STATIC_BROKER_CONFIG, self.static))
+        return (
+            (SOURCE_DYNAMIC_BROKER_CONFIG, self._dynamic),
+            (SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG, self._dynamic_default),
+            (SOURCE_STATIC_BROKER_CONFIG, self.static),
+        )
 
     # reading -----------------------------------------------------------------------------------
     def unused_names(self) -> list[str]:
@@ -268,17 +300,22 @@ def validate_topic_configs(configs: dict[str, str | None], broker: BrokerConfig 
             raise ConfigError(f"Null value not supported for topic config {name}")
         d.parse(value)
         out[name] = str(value)
-    effective = broker.effective_topic_config(out) if broker is not None else {
-        name: out.get(name, d.default) for name, d in TOPIC_CONFIGS.items()}
+    effective = (
+        broker.effective_topic_config(out)
+        if broker is not None
+        else {name: out.get(name, d.default) for name, d in TOPIC_CONFIGS.items()}
+    )
     low, high = (int(effective[n]) for n in ("min.compaction.lag.ms", "max.compaction.lag.ms"))
     if low > high:
-        raise ConfigError(f"conflict topic config setting min.compaction.lag.ms ({low}) > max.compaction.lag.ms "
-                          f"({high})")
+        raise ConfigError(
+            f"conflict topic config setting min.compaction.lag.ms ({low}) > max.compaction.lag.ms ({high})"
+        )
     return out
 
 
-def validate_broker_dynamic_configs(config: BrokerConfig, configs: dict[str, str | None],
-                                    per_broker: bool = True) -> dict[str, str]:
+def validate_broker_dynamic_configs(
+    config: BrokerConfig, configs: dict[str, str | None], per_broker: bool = True
+) -> dict[str, str]:
     """Check a broker resource's dynamic configs as AlterConfigs would leave them (this broker's
     with ``per_broker``, else the cluster-wide defaults of resource ""): names that may change
     there, values, and the config they would leave as a whole. A None value drops the name.

@@ -29,6 +29,7 @@ Cost: this is the per-request path of every Produce and Fetch; it adds nothing t
 callers did before it existed (one header decode, one registry look-up, one body decode, one
 handler call, one encode), and ``serve`` is the only call it puts on their path.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -66,8 +67,10 @@ def identify(frame):
         raise Refused(f"unknown api key {api_key}")
     if not module.MIN_VERSION <= version <= module.MAX_VERSION:
         if api_key == API_VERSIONS:
-            raise Refused(f"ApiVersions v{version} is answered with the versions we serve",
-                          protocol.api_versions_unsupported_response(header.correlation_id, supported_versions()))
+            raise Refused(
+                f"ApiVersions v{version} is answered with the versions we serve",
+                protocol.api_versions_unsupported_response(header.correlation_id, supported_versions()),
+            )
         raise Refused(f"unsupported version {version} of api key {api_key}")
     return header, offset, module
 

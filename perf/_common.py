@@ -5,6 +5,7 @@ The scripts are run as files (``python perf/produce_perf.py``), so this director
 sys.path and they import this module as ``_common``; nothing here imports hpbroker, so the
 tools work against any Kafka-protocol broker.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,14 +24,29 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 # --- command line ------------------------------------------------------------------------
 
+
 def add_common_args(parser: argparse.ArgumentParser, script: str) -> None:
     """--bootstrap, --json-out and -X (raw librdkafka settings), the same in every script."""
-    parser.add_argument("--bootstrap", default="127.0.0.1:9092", metavar="HOST:PORT",
-                        help="bootstrap address of any Kafka-protocol broker (default %(default)s)")
-    parser.add_argument("--json-out", type=Path, default=None,
-                        help=f"where to write the JSON result (default perf/results/{script}-<time>.json)")
-    parser.add_argument("-X", dest="client_config", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra librdkafka setting for every client, repeatable (e.g. -X fetch.wait.max.ms=10)")
+    parser.add_argument(
+        "--bootstrap",
+        default="127.0.0.1:9092",
+        metavar="HOST:PORT",
+        help="bootstrap address of any Kafka-protocol broker (default %(default)s)",
+    )
+    parser.add_argument(
+        "--json-out",
+        type=Path,
+        default=None,
+        help=f"where to write the JSON result (default perf/results/{script}-<time>.json)",
+    )
+    parser.add_argument(
+        "-X",
+        dest="client_config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra librdkafka setting for every client, repeatable (e.g. -X fetch.wait.max.ms=10)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -46,15 +62,19 @@ def parse_client_config(pairs: list[str]) -> dict[str, str]:
 
 def csv_list(cast):
     """argparse type for comma-separated lists: --linger-ms 0,5,20."""
+
     def parse(text: str):
         return [cast(item) for item in text.split(",") if item.strip()]
+
     return parse
 
 
 # --- topics ------------------------------------------------------------------------------
 
-def ensure_topic(bootstrap: str, topic: str, partitions: int, client_config: dict | None = None,
-                 timeout: float = 15.0) -> int:
+
+def ensure_topic(
+    bootstrap: str, topic: str, partitions: int, client_config: dict | None = None, timeout: float = 15.0
+) -> int:
     """Create ``topic`` if missing and wait until its metadata is visible; return its partition
     count. An existing topic is left as it is (its partition count is reported, not changed)."""
     from confluent_kafka import KafkaException
@@ -63,8 +83,7 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int, client_config: dic
     admin = AdminClient({"bootstrap.servers": bootstrap, **(client_config or {})})
     existing = admin.list_topics(timeout=timeout).topics.get(topic)
     if existing is None or existing.error is not None:
-        future = admin.create_topics([NewTopic(topic, partitions, 1)],
-                                     operation_timeout=timeout)[topic]
+        future = admin.create_topics([NewTopic(topic, partitions, 1)], operation_timeout=timeout)[topic]
         try:
             future.result(timeout)
         except KafkaException as exc:
@@ -74,8 +93,12 @@ def ensure_topic(bootstrap: str, topic: str, partitions: int, client_config: dic
     deadline = time.monotonic() + timeout
     while True:
         meta = admin.list_topics(topic=topic, timeout=timeout).topics.get(topic)
-        if meta is not None and meta.error is None and meta.partitions and all(
-                p.leader >= 0 for p in meta.partitions.values()):
+        if (
+            meta is not None
+            and meta.error is None
+            and meta.partitions
+            and all(p.leader >= 0 for p in meta.partitions.values())
+        ):
             return len(meta.partitions)
         if time.monotonic() > deadline:
             raise RuntimeError(f"topic {topic!r} has no leaders after {timeout}s")
@@ -87,6 +110,7 @@ def unique_topic(prefix: str) -> str:
 
 
 # --- statistics --------------------------------------------------------------------------
+
 
 def percentiles(values, points=(50, 95, 99, 99.9, 100)) -> dict[str, float | None]:
     """Nearest-rank percentiles, keyed "p50", "p99.9", ... ("max" for 100)."""
@@ -105,12 +129,17 @@ def percentiles(values, points=(50, 95, 99, 99.9, 100)) -> dict[str, float | Non
 
 def rate_summary(records: int, nbytes: int, seconds: float) -> dict[str, float]:
     seconds = max(seconds, 1e-9)
-    return {"records": records, "bytes": nbytes, "seconds": round(seconds, 4),
-            "records_per_s": round(records / seconds, 1),
-            "mb_per_s": round(nbytes / seconds / 1e6, 3)}
+    return {
+        "records": records,
+        "bytes": nbytes,
+        "seconds": round(seconds, 4),
+        "records_per_s": round(records / seconds, 1),
+        "mb_per_s": round(nbytes / seconds / 1e6, 3),
+    }
 
 
 # --- output ------------------------------------------------------------------------------
+
 
 class Progress:
     """Prints at most one line per ``interval`` seconds, to stderr so stdout stays parseable."""
@@ -140,9 +169,14 @@ def machine() -> dict[str, object]:
                     break
     except OSError:
         pass
-    return {"nproc": os.cpu_count(), "cpu_model": model, "kernel": platform.release(),
-            "python": platform.python_version(), "host": platform.node(),
-            "free_page_reporting": free_page_reporting()}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "free_page_reporting": free_page_reporting(),
+    }
 
 
 # --- freed memory returned to a VM's host ------------------------------------------------
@@ -195,10 +229,13 @@ class PausedPageReporting:
             self.path.write_text(f"{PAGE_REPORTING_OFF}\n")
         except OSError as exc:
             self.previous = None
-            raise SystemExit(f"cannot pause free page reporting ({self.path}: {exc}); run as root "
-                             "or without --pause-page-reporting") from exc
-        self.say(f"free page reporting paused (page_reporting_order {state['page_reporting_order']} -> "
-                 f"{PAGE_REPORTING_OFF}); restored at exit")
+            raise SystemExit(
+                f"cannot pause free page reporting ({self.path}: {exc}); run as root or without --pause-page-reporting"
+            ) from exc
+        self.say(
+            f"free page reporting paused (page_reporting_order {state['page_reporting_order']} -> "
+            f"{PAGE_REPORTING_OFF}); restored at exit"
+        )
         if self.prefault_gb > 0:
             started = time.monotonic()
             try:
@@ -249,13 +286,20 @@ def default_prefault_gb(reserve_gb: float = 2.0) -> float:
 
 
 def add_page_reporting_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pause-page-reporting", action="store_true",
-                        help="on a VM with free page reporting (virtio-balloon), stop it for the run and "
-                             "touch the free memory once first, so that writing new page-cache pages costs "
-                             "what it costs the broker, not a fault-in from the host (root; restored at exit)")
-    parser.add_argument("--prefault-gb", type=float, default=None,
-                        help="with --pause-page-reporting: GiB of memory to touch first (default: what "
-                             "/proc/meminfo calls available, less 2 GiB)")
+    parser.add_argument(
+        "--pause-page-reporting",
+        action="store_true",
+        help="on a VM with free page reporting (virtio-balloon), stop it for the run and "
+        "touch the free memory once first, so that writing new page-cache pages costs "
+        "what it costs the broker, not a fault-in from the host (root; restored at exit)",
+    )
+    parser.add_argument(
+        "--prefault-gb",
+        type=float,
+        default=None,
+        help="with --pause-page-reporting: GiB of memory to touch first (default: what "
+        "/proc/meminfo calls available, less 2 GiB)",
+    )
 
 
 def page_reporting_for(ns, say=None):
@@ -269,7 +313,8 @@ def page_reporting_for(ns, say=None):
         (say or _stderr)(
             "note: this machine returns freed memory to its host (free page reporting); new page-cache "
             "pages may cost ~2 CPU-s/GB more than they would otherwise. --pause-page-reporting (root) "
-            "takes that out of the figures (tuning.md, \"Freed memory goes back to the host\")")
+            'takes that out of the figures (tuning.md, "Freed memory goes back to the host")'
+        )
     return contextlib.nullcontext()
 
 
@@ -278,13 +323,19 @@ def write_json(result: dict, path: Path | None, script: str) -> Path:
         path = RESULTS_DIR / f"{script}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    result = {"script": script, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-              "command": " ".join(sys.argv), "machine": machine(), **result}
+    result = {
+        "script": script,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": " ".join(sys.argv),
+        "machine": machine(),
+        **result,
+    }
     path.write_text(json.dumps(result, indent=2, default=str) + "\n")
     return path
 
 
 # --- CPU accounting ----------------------------------------------------------------------
+
 
 def own_cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
     """user+system CPU seconds of the calling process, all its threads (getrusage: exact);
@@ -311,8 +362,8 @@ def own_threads_sample() -> dict[int, tuple[str, float, int]]:
                 vol = next(int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches"))
         except (OSError, StopIteration):  # the thread exited since the listing
             continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
         out[tid] = (name, exact.get(tid, (int(fields[11]) + int(fields[12])) / tick), vol)
     return out
 
@@ -354,7 +405,7 @@ def _thread_runtimes(pid: int) -> dict[int, float] | None:
         at = text.find(b"se.sum_exec_runtime")
         if at < 0:
             return None
-        out[int(tid)] = float(text[text.index(b":", at) + 1:text.index(b"\n", at)]) / 1e3
+        out[int(tid)] = float(text[text.index(b":", at) + 1 : text.index(b"\n", at)]) / 1e3
     return out
 
 
@@ -380,8 +431,13 @@ def tree_cpu_sample(pid: int) -> dict:
                 t, name, wakes = proc.cpu_times(), proc.name(), proc.num_ctx_switches().voluntary
         except psutil.NoSuchProcess:
             continue
-        sample[proc.pid] = {"ticks": t.user + t.system, "children": t.children_user + t.children_system,
-                            "threads": _thread_runtimes(proc.pid), "name": name, "wakes": wakes}
+        sample[proc.pid] = {
+            "ticks": t.user + t.system,
+            "children": t.children_user + t.children_system,
+            "threads": _thread_runtimes(proc.pid),
+            "name": name,
+            "wakes": wakes,
+        }
     return sample
 
 
@@ -412,6 +468,7 @@ def cpu_seconds_between(before: dict, after: dict) -> float:
 
 
 # --- worker processes --------------------------------------------------------------------
+
 
 def gather(queue, procs, count: int, timeout: float) -> list:
     """``count`` items from ``queue``, failing fast (not after ``timeout``) when a worker

@@ -13,6 +13,7 @@ goes on. Prints the passes the broker logged and the latency percentiles; ``--cl
 (log.cleaner.enable=false) gives the same load without passes. Figures: ../tuning.md, "Log
 compaction".
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,9 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 def _load(bootstrap: str, stop: threading.Event) -> None:
     from confluent_kafka import Producer
 
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 200000,
-                  "queue.buffering.max.messages": 200000})
+    p = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 200000, "queue.buffering.max.messages": 200000}
+    )
     value = os.urandom(200)
     i = 0
     while not stop.is_set():
@@ -57,35 +59,67 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=1000)
     ap.add_argument("--processors", type=int, default=1)
     ap.add_argument("--handlers", type=int, default=0)
-    ap.add_argument("--backlog-seconds", type=float, default=8,
-                    help="how long the compacted topic is written to before the probe starts")
+    ap.add_argument(
+        "--backlog-seconds",
+        type=float,
+        default=8,
+        help="how long the compacted topic is written to before the probe starts",
+    )
     a = ap.parse_args()
     from confluent_kafka.admin import AdminClient, NewTopic
 
     config = {"log.cleaner.backoff.ms": "100", "log.cleaner.enable": "true" if a.cleaner == "on" else "false"}
     args = ["--processors", str(a.processors), "--handlers", str(a.handlers)]
-    with running_broker(subprocess=True, config=config, args=args) as b, \
-            tempfile.TemporaryDirectory() as tmp:
+    with running_broker(subprocess=True, config=config, args=args) as b, tempfile.TemporaryDirectory() as tmp:
         admin = AdminClient({"bootstrap.servers": b.bootstrap})
-        admin.create_topics([NewTopic("compacted", 1, 1, config={
-            "cleanup.policy": "compact", "segment.bytes": str(16 << 20),
-            "min.cleanable.dirty.ratio": "0.01"})])["compacted"].result(15)
+        admin.create_topics(
+            [
+                NewTopic(
+                    "compacted",
+                    1,
+                    1,
+                    config={
+                        "cleanup.policy": "compact",
+                        "segment.bytes": str(16 << 20),
+                        "min.cleanable.dirty.ratio": "0.01",
+                    },
+                )
+            ]
+        )["compacted"].result(15)
         stop = threading.Event()
         loader = threading.Thread(target=_load, args=(b.bootstrap, stop))
         loader.start()
         try:
             time.sleep(a.backlog_seconds)  # a backlog: passes under way before the probe starts
             out = os.path.join(tmp, "e2e.json")
-            subprocess.run([sys.executable, os.path.join(ROOT, "perf", "e2e_latency.py"), "--bootstrap",
-                            b.bootstrap, "--rate", str(a.rate), "--duration", str(a.seconds), "--acks", "all",
-                            "--quiet", "--json-out", out], check=True, cwd=ROOT)
+            subprocess.run(
+                [
+                    sys.executable,
+                    os.path.join(ROOT, "perf", "e2e_latency.py"),
+                    "--bootstrap",
+                    b.bootstrap,
+                    "--rate",
+                    str(a.rate),
+                    "--duration",
+                    str(a.seconds),
+                    "--acks",
+                    "all",
+                    "--quiet",
+                    "--json-out",
+                    out,
+                ],
+                check=True,
+                cwd=ROOT,
+            )
         finally:
             stop.set()
             loader.join(60)
         latency = json.load(open(out))["latency_ms"]
         passes = sum("hpbroker.storage.cleaner: cleaned" in line for line in list(b.extra["log"]))
-    print(f"cleaner {a.cleaner}: {passes} passes; e2e latency ms p50 {latency['p50']}, p99 {latency['p99']}, "
-          f"p99.9 {latency['p99.9']}, max {latency['max']}")
+    print(
+        f"cleaner {a.cleaner}: {passes} passes; e2e latency ms p50 {latency['p50']}, p99 {latency['p99']}, "
+        f"p99.9 {latency['p99.9']}, max {latency['max']}"
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ the pass's wall and CPU time per GB of log read, records walked per second and t
 The pass runs on the partition owner's event loop in the broker, so this is also how long it
 holds that loop. Figures go to ../tuning.md under "Log compaction".
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,6 @@ from hpbroker.records.builder import build_batch  # noqa: E402
 from hpbroker.records.layout import GZIP, LZ4, NO_COMPRESSION, SNAPPY, ZSTD  # noqa: E402
 from hpbroker.storage import LogConfig, PartitionLog  # noqa: E402
 from hpbroker.storage.cleaner import clean_log  # noqa: E402
-
 from perf._common import write_json  # noqa: E402
 
 CODECS = {"none": NO_COMPRESSION, "gzip": GZIP, "snappy": SNAPPY, "lz4": LZ4, "zstd": ZSTD}
@@ -51,8 +51,9 @@ def measure(mib: int, record_size: int, keys: int, per_batch: int, codec: str, d
         now = int(time.time() * 1000)
         n = 0
         while plog.size_bytes < mib * MIB:
-            items = [(b"key-%08d" % ((n + i) % keys), pool[(n + i) * 7919 % MIB:][:size], (), now)
-                     for i in range(per_batch)]
+            items = [
+                (b"key-%08d" % ((n + i) % keys), pool[(n + i) * 7919 % MIB :][:size], (), now) for i in range(per_batch)
+            ]
             plog.append(build_batch(items, compression=CODECS[codec]))
             n += per_batch
         plog.roll()
@@ -61,11 +62,21 @@ def measure(mib: int, record_size: int, keys: int, per_batch: int, codec: str, d
         result = clean_log(plog, now)
         wall, used = time.perf_counter() - t0, cpu() - c0
         gb = result.bytes_before / 1e9
-        out = {"records": result.records_before, "keys": keys, "record_size": record_size, "batch": per_batch, "codec": codec,
-               "log_bytes": before, "kept_bytes": result.bytes_after, "records_dropped": result.records_dropped,
-               "wall_s": round(wall, 3), "cpu_s": round(used, 3), "cpu_s_per_gb": round(used / gb, 2),
-               "mb_per_s": round(result.bytes_before / 1e6 / wall, 1),
-               "records_per_s": round(result.records_before / wall)}
+        out = {
+            "records": result.records_before,
+            "keys": keys,
+            "record_size": record_size,
+            "batch": per_batch,
+            "codec": codec,
+            "log_bytes": before,
+            "kept_bytes": result.bytes_after,
+            "records_dropped": result.records_dropped,
+            "wall_s": round(wall, 3),
+            "cpu_s": round(used, 3),
+            "cpu_s_per_gb": round(used / gb, 2),
+            "mb_per_s": round(result.bytes_before / 1e6 / wall, 1),
+            "records_per_s": round(result.records_before / wall),
+        }
         plog.close()
         return out
     finally:
@@ -83,9 +94,11 @@ def main() -> None:
     ap.add_argument("--json-out", type=str, default=None, help="where to write the JSON result")
     a = ap.parse_args()
     r = measure(a.mib, a.record_size, a.keys, a.batch, a.codec, a.dir)
-    print(f"{r['log_bytes'] / MIB:.0f} MiB written; the pass: {r['records']:,} records of {a.record_size} B, {a.keys:,} keys, "
-          f"{a.codec}: pass {r['wall_s']} s wall, {r['cpu_s']} CPU-s ({r['cpu_s_per_gb']} CPU-s/GB), "
-          f"{r['mb_per_s']} MB/s, {r['records_per_s']:,} records/s, kept {r['kept_bytes']:,} bytes")
+    print(
+        f"{r['log_bytes'] / MIB:.0f} MiB written; the pass: {r['records']:,} records of {a.record_size} B, {a.keys:,} keys, "
+        f"{a.codec}: pass {r['wall_s']} s wall, {r['cpu_s']} CPU-s ({r['cpu_s_per_gb']} CPU-s/GB), "
+        f"{r['mb_per_s']} MB/s, {r['records_per_s']:,} records/s, kept {r['kept_bytes']:,} bytes"
+    )
     write_json({"result": r}, a.json_out and Path(a.json_out), "cleaner_perf")
 
 

@@ -12,6 +12,7 @@ encode for a small one-partition Produce on an in-process ``LocalBroker`` (data 
 request, so the difference is the cost of coming back to the interpreter after moving N bytes.
 Figures in ../tuning.md ("Where the time goes").
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,15 +26,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import _common  # noqa: E402
+
 from hpbroker import protocol  # noqa: E402
-from hpbroker.config import BrokerConfig  # noqa: E402
 from hpbroker.broker.interface import Node  # noqa: E402
 from hpbroker.broker.local import LocalBroker  # noqa: E402
 from hpbroker.broker.request import RequestContext  # noqa: E402
+from hpbroker.config import BrokerConfig  # noqa: E402
 from hpbroker.handlers import produce  # noqa: E402
 from hpbroker.records.builder import build_batch  # noqa: E402
-
-import _common  # noqa: E402
 
 
 def measure(requests: int, sizes: list[int], directory: str, rounds: int = 2) -> list[dict]:
@@ -49,8 +50,12 @@ def measure(requests: int, sizes: list[int], directory: str, rounds: int = 2) ->
                 src, dst = bytearray(os.urandom(size)), bytearray(size)
                 total = 0.0
                 for _ in range(requests):
-                    request = {"transactional_id": None, "acks": 1, "timeout_ms": 1000, "topic_data": [
-                        {"name": "t", "partition_data": [{"index": 0, "records": bytearray(batch)}]}]}
+                    request = {
+                        "transactional_id": None,
+                        "acks": 1,
+                        "timeout_ms": 1000,
+                        "topic_data": [{"name": "t", "partition_data": [{"index": 0, "records": bytearray(batch)}]}],
+                    }
                     if size:
                         dst[:] = src
                     t0 = time.perf_counter()
@@ -77,8 +82,10 @@ def main(argv=None) -> int:
     rows = measure(args.requests, [int(s) for s in args.sizes.split(",")], args.dir)
     base = rows[0]["us_per_request"]
     for row in rows:
-        print(f"copy {row['copy_bytes']:>9} B before each request: handle + encode "
-              f"{row['us_per_request']:6.1f} us ({row['us_per_request'] / base:.1f}x)")
+        print(
+            f"copy {row['copy_bytes']:>9} B before each request: handle + encode "
+            f"{row['us_per_request']:6.1f} us ({row['us_per_request'] / base:.1f}x)"
+        )
     path = _common.write_json({"rows": rows}, args.json_out, "cold_cache")
     print(f"results: {path}")
     return 0

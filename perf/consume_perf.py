@@ -13,6 +13,7 @@ joins and the idle tail do not count. The high watermarks come from the broker's
 a broker that under-reports them (Tansu 0.6 does) makes the run stop early, so give
 --records when the count is known.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,14 +55,17 @@ def high_watermarks(args: dict) -> dict[int, int]:
         meta = consumer.list_topics(args["topic"], timeout=15).topics[args["topic"]]
         if meta.error is not None:
             raise RuntimeError(f"topic {args['topic']!r}: {meta.error}")
-        return {p: consumer.get_watermark_offsets(TopicPartition(args["topic"], p), timeout=15)[1]
-                for p in sorted(meta.partitions)}
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(args["topic"], p), timeout=15)[1]
+            for p in sorted(meta.partitions)
+        }
     finally:
         consumer.close()
 
 
-def _worker(index: int, args: dict, partitions: list[int], group: str, target: int,
-            counter, ready, go, results) -> None:
+def _worker(
+    index: int, args: dict, partitions: list[int], group: str, target: int, counter, ready, go, results
+) -> None:
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     consumer = Consumer(consumer_config(args, group))
@@ -105,8 +109,7 @@ def _worker(index: int, args: dict, partitions: list[int], group: str, target: i
             counter.value += good
         progress.say(f"{counter.value}/{target} records read")
     consumer.close()
-    results.put({"index": index, "records": records, "bytes": nbytes, "errors": errors,
-                 "first": first, "last": last})
+    results.put({"index": index, "records": records, "bytes": nbytes, "errors": errors, "first": first, "last": last})
 
 
 def run(args: dict) -> dict:
@@ -117,9 +120,10 @@ def run(args: dict) -> dict:
     shares = [sorted(marks)[i::k] for i in range(k)]
     ctx = mp.get_context("spawn")
     ready, results, go, counter = ctx.Queue(), ctx.Queue(), ctx.Event(), ctx.Value("q", 0)
-    procs = [ctx.Process(target=_worker, daemon=True,
-                         args=(i, args, shares[i], group, target, counter, ready, go, results))
-             for i in range(k)]
+    procs = [
+        ctx.Process(target=_worker, daemon=True, args=(i, args, shares[i], group, target, counter, ready, go, results))
+        for i in range(k)
+    ]
     for proc in procs:
         proc.start()
     try:
@@ -133,23 +137,30 @@ def run(args: dict) -> dict:
     records = sum(o["records"] for o in outcomes)
     nbytes = sum(o["bytes"] for o in outcomes)
     seconds = (max(lasts) - min(firsts)) if firsts else 0.0
-    return {"params": {key: v for key, v in args.items() if key != "quiet"},
-            "target": target, "high_watermarks": marks,
-            **_common.rate_summary(records, nbytes, seconds),
-            "errors": sum(o["errors"] for o in outcomes), "workers": outcomes}
+    return {
+        "params": {key: v for key, v in args.items() if key != "quiet"},
+        "target": target,
+        "high_watermarks": marks,
+        **_common.rate_summary(records, nbytes, seconds),
+        "errors": sum(o["errors"] for o in outcomes),
+        "workers": outcomes,
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     _common.add_common_args(parser, "consume_perf")
     parser.add_argument("--topic", required=True)
-    parser.add_argument("--records", type=int, default=0,
-                        help="stop after this many (default: everything present at the start)")
+    parser.add_argument(
+        "--records", type=int, default=0, help="stop after this many (default: everything present at the start)"
+    )
     parser.add_argument("--consumers", type=int, default=1, help="consumer processes")
     parser.add_argument("--mode", choices=("assign", "group"), default="assign")
-    parser.add_argument("--idle-timeout", type=float, default=10.0,
-                        help="a worker stops after this many seconds without a record")
+    parser.add_argument(
+        "--idle-timeout", type=float, default=10.0, help="a worker stops after this many seconds without a record"
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="give up on the whole run")
     return parser
 
@@ -162,9 +173,11 @@ def args_dict(ns: argparse.Namespace) -> dict:
 
 
 def summary_line(result: dict) -> str:
-    return (f"{result['records']}/{result['target']} records in {result['seconds']:.2f}s: "
-            f"{result['records_per_s']:.0f} records/s, {result['mb_per_s']:.1f} MB/s; "
-            f"errors {result['errors']}")
+    return (
+        f"{result['records']}/{result['target']} records in {result['seconds']:.2f}s: "
+        f"{result['records_per_s']:.0f} records/s, {result['mb_per_s']:.1f} MB/s; "
+        f"errors {result['errors']}"
+    )
 
 
 def main(argv=None) -> int:

@@ -11,6 +11,7 @@ set-up and first-batch effects stay out of the percentiles. Producer and consume
 separate processes so neither waits for the other's share of the GIL. Records are paced on an
 absolute schedule (start + i/rate), so a slow moment is caught up rather than lowering the rate.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,19 +29,26 @@ HEADER = struct.Struct(">qB")  # send time in ns, warm-up flag
 def _consumer(args: dict, partitions: list[int], ready, producer_done, expected, results) -> None:
     from confluent_kafka import Consumer, TopicPartition
 
-    config = {"bootstrap.servers": args["bootstrap"], "group.id": "perf-e2e",
-              "enable.auto.commit": False, "enable.partition.eof": False,
-              # Ask the broker to answer as soon as one byte is there; the latency measured
-              # should be the broker's, not a client-side wait.
-              "fetch.wait.max.ms": 100, "fetch.min.bytes": 1}
+    config = {
+        "bootstrap.servers": args["bootstrap"],
+        "group.id": "perf-e2e",
+        "enable.auto.commit": False,
+        "enable.partition.eof": False,
+        # Ask the broker to answer as soon as one byte is there; the latency measured
+        # should be the broker's, not a client-side wait.
+        "fetch.wait.max.ms": 100,
+        "fetch.min.bytes": 1,
+    }
     config.update(args["client_config"])
     consumer = Consumer(config)
     # Start at the current log end, looked up explicitly: assigning OFFSET_END resolves
     # lazily, and records sent before it resolved would be skipped.
-    consumer.assign([
-        TopicPartition(args["topic"], p,
-                       consumer.get_watermark_offsets(TopicPartition(args["topic"], p), 15)[1])
-        for p in partitions])
+    consumer.assign(
+        [
+            TopicPartition(args["topic"], p, consumer.get_watermark_offsets(TopicPartition(args["topic"], p), 15)[1])
+            for p in partitions
+        ]
+    )
     ready.set()
 
     latencies = array("d")
@@ -83,8 +91,12 @@ def _produce(args: dict, consumer_proc, progress: _common.Progress) -> dict:
         else:
             delivery.append(msg.latency() * 1000)
 
-    config = {"bootstrap.servers": args["bootstrap"], "acks": args["acks"],
-              "linger.ms": args["linger_ms"], "on_delivery": on_delivery}
+    config = {
+        "bootstrap.servers": args["bootstrap"],
+        "acks": args["acks"],
+        "linger.ms": args["linger_ms"],
+        "on_delivery": on_delivery,
+    }
     config.update(args["client_config"])
     producer = Producer(config)
     producer.list_topics(args["topic"], timeout=15)
@@ -110,21 +122,27 @@ def _produce(args: dict, consumer_proc, progress: _common.Progress) -> dict:
             raise RuntimeError("the consumer process died")
     producer.flush(30)
     elapsed = time.monotonic() - start
-    return {"sent": total, "warmup_sent": warmup_count, "achieved_rate": round(total / elapsed, 1),
-            "errors": len(errors), "first_errors": errors[:5],
-            "delivery_latency_ms": {k: None if v is None else round(v, 3)
-                                    for k, v in _common.percentiles(delivery).items()}}
+    return {
+        "sent": total,
+        "warmup_sent": warmup_count,
+        "achieved_rate": round(total / elapsed, 1),
+        "errors": len(errors),
+        "first_errors": errors[:5],
+        "delivery_latency_ms": {
+            k: None if v is None else round(v, 3) for k, v in _common.percentiles(delivery).items()
+        },
+    }
 
 
 def run(args: dict) -> dict:
-    partitions = _common.ensure_topic(args["bootstrap"], args["topic"], args["partitions"],
-                                      args["client_config"])
+    partitions = _common.ensure_topic(args["bootstrap"], args["topic"], args["partitions"], args["client_config"])
     args = {**args, "partitions": partitions}
     ctx = mp.get_context("spawn")
     ready, producer_done, results = ctx.Event(), ctx.Event(), ctx.Queue()
     expected = ctx.Value("q", 1 << 62)
-    proc = ctx.Process(target=_consumer, daemon=True,
-                       args=(args, list(range(partitions)), ready, producer_done, expected, results))
+    proc = ctx.Process(
+        target=_consumer, daemon=True, args=(args, list(range(partitions)), ready, producer_done, expected, results)
+    )
     proc.start()
     progress = _common.Progress("e2e", quiet=args["quiet"])
     try:
@@ -139,15 +157,20 @@ def run(args: dict) -> dict:
     latencies = array("d")
     latencies.frombytes(outcome.pop("latencies"))
     stats = _common.percentiles(latencies, (50, 99, 99.9, 100))
-    return {"params": {k: v for k, v in args.items() if k != "quiet"}, **produced, **outcome,
-            "measured": len(latencies),
-            "lost": produced["sent"] - outcome["seen"],
-            "latency_ms": {k: None if v is None else round(v, 3) for k, v in stats.items()}}
+    return {
+        "params": {k: v for k, v in args.items() if k != "quiet"},
+        **produced,
+        **outcome,
+        "measured": len(latencies),
+        "lost": produced["sent"] - outcome["seen"],
+        "latency_ms": {k: None if v is None else round(v, 3) for k, v in stats.items()},
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     _common.add_common_args(parser, "e2e_latency")
     parser.add_argument("--topic", default=None, help="default: a new topic perf-e2e-<time>")
     parser.add_argument("--partitions", type=int, default=1)
@@ -157,8 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--record-size", type=int, default=100)
     parser.add_argument("--acks", default="all", choices=("0", "1", "all", "-1"))
     parser.add_argument("--linger-ms", type=float, default=0)
-    parser.add_argument("--idle-timeout", type=float, default=10,
-                        help="after the producer is done, stop when nothing arrives this long")
+    parser.add_argument(
+        "--idle-timeout", type=float, default=10, help="after the producer is done, stop when nothing arrives this long"
+    )
     return parser
 
 
@@ -172,9 +196,11 @@ def args_dict(ns: argparse.Namespace) -> dict:
 
 def summary_line(result: dict) -> str:
     lat = result["latency_ms"]
-    return (f"{result['measured']} records measured at {result['achieved_rate']:.0f}/s "
-            f"(lost {result['lost']}): e2e latency ms p50 {lat['p50']} p99 {lat['p99']} "
-            f"p99.9 {lat['p99.9']} max {lat['max']}")
+    return (
+        f"{result['measured']} records measured at {result['achieved_rate']:.0f}/s "
+        f"(lost {result['lost']}): e2e latency ms p50 {lat['p50']} p99 {lat['p99']} "
+        f"p99.9 {lat['p99.9']} max {lat['max']}"
+    )
 
 
 def main(argv=None) -> int:

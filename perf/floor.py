@@ -13,6 +13,7 @@ and CPU-seconds per GB of the measured side; a broker's CPU per GB is judged aga
 The file is written and read through the page cache, as a broker's segments are; put --dir
 on the filesystem the broker's data directory uses.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,6 @@ CHUNK = 1 << 20  # receive buffer and generator block: 1 MiB, a typical large fe
 MMAP_WINDOW = 64 << 20  # --mmap: how much of the file is extended and mapped at a time
 
 
-
 def _listen() -> tuple[socket.socket, int]:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -40,6 +40,7 @@ def _listen() -> tuple[socket.socket, int]:
 
 
 # --- in: receive and append ----------------------------------------------------------------
+
 
 def _generate(port: int, total: int, results) -> None:
     """Peer of the 'in' loop: sends ``total`` bytes as fast as it can."""
@@ -125,7 +126,7 @@ def _receive_into_mapping(path: str, ports, results) -> None:
         with mmap.mmap(fd, MMAP_WINDOW, offset=total) as window:
             view, pos = memoryview(window), 0
             while pos < MMAP_WINDOW:
-                n = conn.recv_into(view[pos:pos + CHUNK])
+                n = conn.recv_into(view[pos : pos + CHUNK])
                 if not n:
                     break
                 pos += n
@@ -139,6 +140,7 @@ def _receive_into_mapping(path: str, ports, results) -> None:
 
 
 # --- out: sendfile -------------------------------------------------------------------------
+
 
 def _discard(port: int, results) -> None:
     """Peer of the 'out' loop: reads and drops everything."""
@@ -192,8 +194,13 @@ def _run_pair(measured, measured_args, peer, peer_args, timeout: float):
 
 def _figures(total: int, elapsed: float, cpu: float) -> dict:
     gb = total / 1e9
-    return {"bytes": total, "seconds": round(elapsed, 4), "cpu_seconds": round(cpu, 4),
-            "gb_per_s": round(gb / elapsed, 3), "cpu_s_per_gb": round(cpu / gb, 4)}
+    return {
+        "bytes": total,
+        "seconds": round(elapsed, 4),
+        "cpu_seconds": round(cpu, 4),
+        "gb_per_s": round(gb / elapsed, 3),
+        "cpu_s_per_gb": round(cpu / gb, 4),
+    }
 
 
 IN_LOOPS = {"write": _receive_and_append, "splice": _splice_and_append, "mmap": _receive_into_mapping}
@@ -219,22 +226,28 @@ def measure_out(total: int, directory: str, file_bytes: int, timeout: float = 60
 
 
 def measure(total: int, directory: str, file_bytes: int) -> dict:
-    return {"in": measure_in(total, directory),
-            "out": measure_out(total, directory, file_bytes)}
+    return {"in": measure_in(total, directory), "out": measure_out(total, directory, file_bytes)}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--gb", type=float, default=2.0, help="bytes moved per direction, in GB")
-    parser.add_argument("--file-mb", type=float, default=256,
-                        help="size of the file sendfile'd (repeatedly) in the 'out' loop")
-    parser.add_argument("--dir", default=tempfile.gettempdir(),
-                        help="where the files go: the filesystem of the broker's data (default %(default)s)")
-    parser.add_argument("--splice", action="store_true",
-                        help="also measure the 'in' loop with splice(2) (socket -> pipe -> file)")
-    parser.add_argument("--mmap", action="store_true",
-                        help="also measure the 'in' loop receiving straight into the file, mapped")
+    parser.add_argument(
+        "--file-mb", type=float, default=256, help="size of the file sendfile'd (repeatedly) in the 'out' loop"
+    )
+    parser.add_argument(
+        "--dir",
+        default=tempfile.gettempdir(),
+        help="where the files go: the filesystem of the broker's data (default %(default)s)",
+    )
+    parser.add_argument(
+        "--splice", action="store_true", help="also measure the 'in' loop with splice(2) (socket -> pipe -> file)"
+    )
+    parser.add_argument(
+        "--mmap", action="store_true", help="also measure the 'in' loop receiving straight into the file, mapped"
+    )
     parser.add_argument("--json-out", default=None)
     _common.add_page_reporting_args(parser)
     return parser
@@ -242,8 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def summary_line(result: dict) -> str:
     i, o = result["in"], result["out"]
-    return (f"in (recv + append): {i['gb_per_s']} GB/s, {i['cpu_s_per_gb']} CPU-s/GB; "
-            f"out (sendfile): {o['gb_per_s']} GB/s, {o['cpu_s_per_gb']} CPU-s/GB")
+    return (
+        f"in (recv + append): {i['gb_per_s']} GB/s, {i['cpu_s_per_gb']} CPU-s/GB; "
+        f"out (sendfile): {o['gb_per_s']} GB/s, {o['cpu_s_per_gb']} CPU-s/GB"
+    )
 
 
 def main(argv=None) -> int:
@@ -255,8 +270,10 @@ def main(argv=None) -> int:
 def _main(ns) -> int:
     total = int(ns.gb * 1e9)
     print(f"[floor] moving {ns.gb} GB each way through {ns.dir}", file=sys.stderr, flush=True)
-    result = {"params": {"gb": ns.gb, "file_mb": ns.file_mb, "dir": ns.dir},
-              **measure(total, ns.dir, int(ns.file_mb * 1e6))}
+    result = {
+        "params": {"gb": ns.gb, "file_mb": ns.file_mb, "dir": ns.dir},
+        **measure(total, ns.dir, int(ns.file_mb * 1e6)),
+    }
     variants = {"splice": "splice socket -> pipe -> file", "mmap": "recv into the mapped file"}
     for how in variants:
         if getattr(ns, how):

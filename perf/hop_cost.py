@@ -16,6 +16,7 @@ waking the other process, and cutting a Produce into sub-requests and joining th
 
 Figures in ../tuning.md ("Multi-process topology").
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,13 +28,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import _common  # noqa: E402
+
 from hpbroker import protocol  # noqa: E402
 from hpbroker.records.builder import build_batch  # noqa: E402
 from hpbroker.server.multiproc import produce_split  # noqa: E402
 from hpbroker.server.multiproc.routing import join_responses, partition_order, route_for, split_by_owner  # noqa: E402
-
-import _common  # noqa: E402
-
 
 
 def wake_round_trips(n: int, one_core: bool) -> dict:
@@ -73,14 +73,22 @@ def wake_round_trips(n: int, one_core: bool) -> dict:
         os.sched_setaffinity(0, cores)
         for fd in (ping, pong, report_r, report_w):
             os.close(fd)
-    return {"one_core": one_core, "wall_us": round(1e6 * wall / n, 1),
-            "cpu_us_waker": round(1e6 * cpu / n, 1), "cpu_us_woken": round(1e6 * child_cpu / n, 1)}
+    return {
+        "one_core": one_core,
+        "wall_us": round(1e6 * wall / n, 1),
+        "cpu_us_waker": round(1e6 * cpu / n, 1),
+        "cpu_us_woken": round(1e6 * child_cpu / n, 1),
+    }
 
 
 def split_and_join(n: int) -> dict:
     batches = [bytes(build_batch([b"x" * 100] * 250)) for _ in range(6)]
-    request = {"transactional_id": None, "acks": 1, "timeout_ms": 1000, "topic_data": [
-        {"name": "p100", "partition_data": [{"index": i, "records": b} for i, b in enumerate(batches)]}]}
+    request = {
+        "transactional_id": None,
+        "acks": 1,
+        "timeout_ms": 1000,
+        "topic_data": [{"name": "p100", "partition_data": [{"index": i, "records": b} for i, b in enumerate(batches)]}],
+    }
     frame = memoryview(b"".join(protocol.encode_request_parts(0, 8, 7, "perf", request)))
     split = route_for(0).split
     _, offset = protocol.decode_request_header(frame)
@@ -94,10 +102,28 @@ def split_and_join(n: int) -> dict:
     t1 = time.perf_counter()
 
     def answer(sub):
-        return {"throttle_time_ms": 0, "responses": [{"name": t["name"], "partition_responses": [
-            {"index": p["index"], "error_code": 0, "base_offset": 1000, "log_append_time_ms": -1,
-             "log_start_offset": 0, "record_errors": [], "error_message": None}
-            for p in t["partition_data"]]} for t in sub["topic_data"]]}
+        return {
+            "throttle_time_ms": 0,
+            "responses": [
+                {
+                    "name": t["name"],
+                    "partition_responses": [
+                        {
+                            "index": p["index"],
+                            "error_code": 0,
+                            "base_offset": 1000,
+                            "log_append_time_ms": -1,
+                            "log_start_offset": 0,
+                            "record_errors": [],
+                            "error_message": None,
+                        }
+                        for p in t["partition_data"]
+                    ],
+                }
+                for t in sub["topic_data"]
+            ],
+        }
+
     frames = [b"".join(protocol.encode_response_parts(0, 8, 7, answer(sub))) for sub in subs.values()]
     t2 = time.perf_counter()
     for _ in range(n):
@@ -116,8 +142,12 @@ def split_and_join(n: int) -> dict:
     for _ in range(n):
         produce_split.join(border, 8, 7, frames)
     t5 = time.perf_counter()
-    return {"split_us": round(1e6 * (t1 - t0) / n, 1), "join_us": round(1e6 * (t3 - t2) / n, 1),
-            "split_bytes_us": round(1e6 * (t4 - t3) / n, 1), "join_bytes_us": round(1e6 * (t5 - t4) / n, 1)}
+    return {
+        "split_us": round(1e6 * (t1 - t0) / n, 1),
+        "join_us": round(1e6 * (t3 - t2) / n, 1),
+        "split_bytes_us": round(1e6 * (t4 - t3) / n, 1),
+        "join_bytes_us": round(1e6 * (t5 - t4) / n, 1),
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,11 +163,15 @@ def main(argv=None) -> int:
     wakes = [wake_round_trips(args.round_trips, one_core) for one_core in (False, True)]
     for w in wakes:
         where = "one core" if w["one_core"] else "free to use both cores"
-        print(f"eventfd round trip, {where}: wall {w['wall_us']} us, CPU {w['cpu_us_waker']} us (waker) + "
-              f"{w['cpu_us_woken']} us (woken)")
+        print(
+            f"eventfd round trip, {where}: wall {w['wall_us']} us, CPU {w['cpu_us_waker']} us (waker) + "
+            f"{w['cpu_us_woken']} us (woken)"
+        )
     sj = split_and_join(args.requests)
-    print(f"Produce of 6 partitions over 2 handlers, through the codecs: decode + split + encode "
-          f"{sj['split_us']} us, decode 2 answers + join + encode {sj['join_us']} us")
+    print(
+        f"Produce of 6 partitions over 2 handlers, through the codecs: decode + split + encode "
+        f"{sj['split_us']} us, decode 2 answers + join + encode {sj['join_us']} us"
+    )
     print(f"the same on bytes (produce_split): split {sj['split_bytes_us']} us, join {sj['join_bytes_us']} us")
     path = _common.write_json({"wake_round_trips": wakes, "split_and_join": sj}, args.json_out, "hop_cost")
     print(f"results: {path}")

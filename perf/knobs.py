@@ -17,6 +17,7 @@ acks=1) a round is: produce into a new topic, read that topic back from the begi
 (consume_perf), and once per round an e2e_latency run. CPU is the broker's process tree
 (psutil), sampled around each workload, per GB moved.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,30 +77,57 @@ def one_round(ns, label: str, broker, round_no: int) -> list[dict]:
     for variant, vargv in ns.variants:
         topic = f"knobs-{variant}-r{round_no}-{int(time.time() * 1000)}"
         args, res, cpu = measure(produce_perf, base + ["--topic", topic] + vargv, broker.pid)
-        row = {"setting": label, "variant": variant, "round": round_no,
-               "produce_mb_per_s": res["mb_per_s"], "produce_records_per_s": res["records_per_s"],
-               "produce_p50_ms": res["latency_ms"]["p50"], "produce_p99_ms": res["latency_ms"]["p99"],
-               "produce_cpu_s_per_gb": per_gb(cpu, res["bytes"]), "errors": res["errors"]}
+        row = {
+            "setting": label,
+            "variant": variant,
+            "round": round_no,
+            "produce_mb_per_s": res["mb_per_s"],
+            "produce_records_per_s": res["records_per_s"],
+            "produce_p50_ms": res["latency_ms"]["p50"],
+            "produce_p99_ms": res["latency_ms"]["p99"],
+            "produce_cpu_s_per_gb": per_gb(cpu, res["bytes"]),
+            "errors": res["errors"],
+        }
         if ns.consume:
-            _, cres, ccpu = measure(consume_perf, base + ["--topic", topic, "--records",
-                                                          str(res["records"]), "--idle-timeout", "10"],
-                                    broker.pid)
-            row.update(consume_mb_per_s=cres["mb_per_s"],
-                       consume_cpu_s_per_gb=per_gb(ccpu, cres["bytes"]))
+            _, cres, ccpu = measure(
+                consume_perf,
+                base + ["--topic", topic, "--records", str(res["records"]), "--idle-timeout", "10"],
+                broker.pid,
+            )
+            row.update(consume_mb_per_s=cres["mb_per_s"], consume_cpu_s_per_gb=per_gb(ccpu, cres["bytes"]))
         out.append(row)
     if ns.e2e:
-        _, eres, _ = measure(e2e_latency, base + ["--rate", str(ns.e2e_rate), "--duration",
-                                                  str(ns.e2e_duration), "--warmup", "1",
-                                                  "--acks", "all"], broker.pid)
+        _, eres, _ = measure(
+            e2e_latency,
+            base + ["--rate", str(ns.e2e_rate), "--duration", str(ns.e2e_duration), "--warmup", "1", "--acks", "all"],
+            broker.pid,
+        )
         lat = eres["latency_ms"]
-        out.append({"setting": label, "variant": "e2e", "round": round_no,
-                    "e2e_p50_ms": lat["p50"], "e2e_p99_ms": lat["p99"], "e2e_p99.9_ms": lat["p99.9"]})
+        out.append(
+            {
+                "setting": label,
+                "variant": "e2e",
+                "round": round_no,
+                "e2e_p50_ms": lat["p50"],
+                "e2e_p99_ms": lat["p99"],
+                "e2e_p99.9_ms": lat["p99.9"],
+            }
+        )
     return out
 
 
-FIGURES = ("produce_mb_per_s", "produce_records_per_s", "produce_p50_ms", "produce_p99_ms",
-           "produce_cpu_s_per_gb", "consume_mb_per_s", "consume_cpu_s_per_gb",
-           "e2e_p50_ms", "e2e_p99_ms", "e2e_p99.9_ms")
+FIGURES = (
+    "produce_mb_per_s",
+    "produce_records_per_s",
+    "produce_p50_ms",
+    "produce_p99_ms",
+    "produce_cpu_s_per_gb",
+    "consume_mb_per_s",
+    "consume_cpu_s_per_gb",
+    "e2e_p50_ms",
+    "e2e_p99_ms",
+    "e2e_p99.9_ms",
+)
 
 
 def summarize(rows: list[dict]) -> list[dict]:
@@ -120,19 +148,33 @@ def markdown(summary: list[dict]) -> str:
     cols = [c for c in FIGURES if any(c in s for s in summary)]
     lines = ["| setting | variant | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
     for s in summary:
-        lines.append(f"| {s['setting']} | {s['variant']} | "
-                     + " | ".join(f"{s[c]:g}" if c in s else "" for c in cols) + " |")
+        lines.append(
+            f"| {s['setting']} | {s['variant']} | " + " | ".join(f"{s[c]:g}" if c in s else "" for c in cols) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--setting", dest="settings", type=parse_setting, action="append",
-                        default=[], help="LABEL=NAME=VALUE,... hpbroker overrides; repeatable")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--setting",
+        dest="settings",
+        type=parse_setting,
+        action="append",
+        default=[],
+        help="LABEL=NAME=VALUE,... hpbroker overrides; repeatable",
+    )
     parser.add_argument("--tansu", action="store_true", help="add the Tansu peer as a setting")
-    parser.add_argument("--variant", dest="variants", type=parse_variant, action="append",
-                        default=[], help=f"LABEL=produce_perf args (default {DEFAULT_PRODUCE!r})")
+    parser.add_argument(
+        "--variant",
+        dest="variants",
+        type=parse_variant,
+        action="append",
+        default=[],
+        help=f"LABEL=produce_perf args (default {DEFAULT_PRODUCE!r})",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-consume", dest="consume", action="store_false")
     parser.add_argument("--no-e2e", dest="e2e", action="store_false")
@@ -169,9 +211,11 @@ def main(argv=None) -> int:
             broker.stop()
     summary = summarize(rows)
     table = markdown(summary)
-    path = _common.write_json({"settings": ns.settings, "variants": ns.variants,
-                               "summary": summary, "runs": rows, "pid": os.getpid()},
-                              ns.json_out, "knobs")
+    path = _common.write_json(
+        {"settings": ns.settings, "variants": ns.variants, "summary": summary, "runs": rows, "pid": os.getpid()},
+        ns.json_out,
+        "knobs",
+    )
     path.with_suffix(".md").write_text(table)
     print(table)
     print(f"results: {path}")

@@ -8,6 +8,7 @@ linger 0). The record carries its send time; the report is p50/p99 of receive - 
 multi-process topology a parked Fetch is woken by the processor's partition-table poller
 (server/multiproc/processor.py FETCH_POLL_S), in-process by the fetch purgatory directly.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,8 +32,15 @@ def measure(processors: int, handlers: int, records: int) -> list[float]:
         admin = AdminClient({"bootstrap.servers": b.bootstrap})
         for f in admin.create_topics([NewTopic("lat", 1, 1)]).values():
             f.result(20)
-        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "lat", "enable.auto.commit": False,
-                      "fetch.wait.max.ms": 500, "fetch.min.bytes": 1})
+        c = Consumer(
+            {
+                "bootstrap.servers": b.bootstrap,
+                "group.id": "lat",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 500,
+                "fetch.min.bytes": 1,
+            }
+        )
         c.assign([TopicPartition("lat", 0, OFFSET_END)])
         c.poll(1.0)
         p = Producer({"bootstrap.servers": b.bootstrap, "acks": "1", "linger.ms": 0})

@@ -31,6 +31,7 @@ alternating, and adds a column. ``--pin-clients 0 --pin-broker 1`` confines the 
 (with their librdkafka threads) and the broker's processes to those CPUs: on a machine where
 they share two cores, whether a topology's cost is its own or the cores it takes from the client.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,9 +46,8 @@ import tempfile
 import threading
 import time
 
-import psutil
-
 import _common  # perf/ is on sys.path: this script runs as a file
+import psutil
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
@@ -97,9 +97,17 @@ def _producer(bootstrap, topic, n, size, partitions, linger_ms, start, done):
     _pin_client()
     from confluent_kafka import Producer
 
-    p = Producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": linger_ms, "batch.size": 1000000,
-                  "queue.buffering.max.messages": 500000, "queue.buffering.max.kbytes": 1048576,
-                  "enable.idempotence": False})
+    p = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "1",
+            "linger.ms": linger_ms,
+            "batch.size": 1000000,
+            "queue.buffering.max.messages": 500000,
+            "queue.buffering.max.kbytes": 1048576,
+            "enable.idempotence": False,
+        }
+    )
     p.list_topics(topic, timeout=10)
     payload = b"x" * size
     start.wait()
@@ -128,9 +136,26 @@ def _kcat_producer(bootstrap, topic, n, size, partition, linger_ms, start, done)
     _pin_client()
     import subprocess
 
-    cmd = ["kcat", "-P", "-b", bootstrap, "-t", topic, "-X", "acks=1", "-X", f"linger.ms={linger_ms}",
-           "-X", "batch.size=1000000", "-X", "queue.buffering.max.messages=500000",
-           "-X", "queue.buffering.max.kbytes=1048576", "-X", "enable.idempotence=false"]
+    cmd = [
+        "kcat",
+        "-P",
+        "-b",
+        bootstrap,
+        "-t",
+        topic,
+        "-X",
+        "acks=1",
+        "-X",
+        f"linger.ms={linger_ms}",
+        "-X",
+        "batch.size=1000000",
+        "-X",
+        "queue.buffering.max.messages=500000",
+        "-X",
+        "queue.buffering.max.kbytes=1048576",
+        "-X",
+        "enable.idempotence=false",
+    ]
     if partition is not None:
         cmd += ["-p", str(partition)]
     kcat = subprocess.Popen(cmd, stdin=subprocess.PIPE)
@@ -162,11 +187,19 @@ def _consumer(bootstrap, topic, parts, expected, start, done):
     _pin_client()
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"perf-{os.getpid()}", "enable.auto.commit": False,
-                  "fetch.max.bytes": 52428800, "max.partition.fetch.bytes": 10485760,
-                  "fetch.wait.max.ms": 100, "queued.max.messages.kbytes": 262144,
-                  # a full queue would stop the fetcher for 1 s (consume_perf.py says why)
-                  "fetch.queue.backoff.ms": 10})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"perf-{os.getpid()}",
+            "enable.auto.commit": False,
+            "fetch.max.bytes": 52428800,
+            "max.partition.fetch.bytes": 10485760,
+            "fetch.wait.max.ms": 100,
+            "queued.max.messages.kbytes": 262144,
+            # a full queue would stop the fetcher for 1 s (consume_perf.py says why)
+            "fetch.queue.backoff.ms": 10,
+        }
+    )
     c.list_topics(topic, timeout=10)  # connected, and the partitions' leader known
     start.wait()
     # assigned only once the clock runs: librdkafka starts fetching at assign(), and would
@@ -192,21 +225,56 @@ def _run_clients(target, args_per_client):
     return procs, start, done
 
 
-def measure(processors: int, handlers: int, connections: int, messages: int, size: int, partitions: int,
-            data_root: str | None = None, linger_ms: float = 5, event_loop: str | None = None,
-            broker_cpus: list[int] | None = None, scheduling: str | None = None, producer: str = "confluent"):
+def measure(
+    processors: int,
+    handlers: int,
+    connections: int,
+    messages: int,
+    size: int,
+    partitions: int,
+    data_root: str | None = None,
+    linger_ms: float = 5,
+    event_loop: str | None = None,
+    broker_cpus: list[int] | None = None,
+    scheduling: str | None = None,
+    producer: str = "confluent",
+):
     if data_root:
         os.makedirs(data_root, exist_ok=True)  # e.g. a fresh tmpfs directory
     data_dir = tempfile.mkdtemp(prefix="perf-", dir=data_root)
     try:
-        return _measure(processors, handlers, connections, messages, size, partitions, data_dir, linger_ms,
-                        event_loop, broker_cpus, scheduling, producer)
+        return _measure(
+            processors,
+            handlers,
+            connections,
+            messages,
+            size,
+            partitions,
+            data_dir,
+            linger_ms,
+            event_loop,
+            broker_cpus,
+            scheduling,
+            producer,
+        )
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _measure(processors, handlers, connections, messages, size, partitions, data_dir, linger_ms, event_loop=None,
-             broker_cpus=None, scheduling=None, producer="confluent"):
+def _measure(
+    processors,
+    handlers,
+    connections,
+    messages,
+    size,
+    partitions,
+    data_dir,
+    linger_ms,
+    event_loop=None,
+    broker_cpus=None,
+    scheduling=None,
+    producer="confluent",
+):
     from confluent_kafka.admin import AdminClient, NewTopic
 
     args = ["--processors", str(max(processors, 1)), "--handlers", str(handlers)]
@@ -227,17 +295,20 @@ def _measure(processors, handlers, connections, messages, size, partitions, data
             # one connection: kcat's partitioner spreads the values unevenly, and the one consumer
             # reads every partition; several: connection k writes partition k % partitions
             parts = [None] if connections == 1 else [k % partitions for k in range(connections)]
-            procs, start, done = _run_clients(_kcat_producer, [(b.bootstrap, "perf", per, size, part, linger_ms)
-                                                                for part in parts])
+            procs, start, done = _run_clients(
+                _kcat_producer, [(b.bootstrap, "perf", per, size, part, linger_ms) for part in parts]
+            )
 
             def expected(share):
                 return sum(per for part in parts if part is None or part in share)
         else:
-            procs, start, done = _run_clients(_producer, [(b.bootstrap, "perf", per, size, partitions, linger_ms)]
-                                              * connections)
+            procs, start, done = _run_clients(
+                _producer, [(b.bootstrap, "perf", per, size, partitions, linger_ms)] * connections
+            )
 
             def expected(share):
                 return total // partitions * len(share)
+
         tree0, t0 = _common.tree_cpu_sample(b.process.pid), time.monotonic()
         start.set()
         results = [done.get(timeout=600) for _ in procs]
@@ -257,8 +328,7 @@ def _measure(processors, handlers, connections, messages, size, partitions, data
             row[f"produce_cpu_{role}_gb"] = tree.get(f"cpu_{role}", 0.0) / gb
             row[f"produce_wakes_{role}_gb"] = tree.get(f"wakes_{role}", 0) / gb
         shares = [[p for p in range(partitions) if p % connections == k] for k in range(connections)]
-        procs, start, done = _run_clients(
-            _consumer, [(b.bootstrap, "perf", s, expected(s)) for s in shares])
+        procs, start, done = _run_clients(_consumer, [(b.bootstrap, "perf", s, expected(s)) for s in shares])
         cpu0, t0 = _common.tree_cpu_sample(b.process.pid), time.monotonic()
         start.set()
         got = sum(done.get(timeout=600) for _ in procs)
@@ -280,22 +350,42 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=400000)
     ap.add_argument("--size", type=int, default=1000)
     ap.add_argument("--partitions", type=int, default=4)
-    ap.add_argument("--linger-ms", type=float, default=5,
-                    help="producer linger.ms: 0 makes many small requests (per-request cost dominates)")
-    ap.add_argument("--producer", choices=("confluent", "kcat"), default="confluent",
-                    help="the producing client: confluent-kafka's Python producer, or kcat (C)")
+    ap.add_argument(
+        "--linger-ms",
+        type=float,
+        default=5,
+        help="producer linger.ms: 0 makes many small requests (per-request cost dominates)",
+    )
+    ap.add_argument(
+        "--producer",
+        choices=("confluent", "kcat"),
+        default="confluent",
+        help="the producing client: confluent-kafka's Python producer, or kcat (C)",
+    )
     ap.add_argument("--repeat", type=int, default=1, help="rounds over every cell; medians are reported")
-    ap.add_argument("--data-root", default=None,
-                    help="where the brokers' data dirs go (e.g. a tmpfs, to take the disk out)")
-    ap.add_argument("--event-loops", default=None,
-                    help="e.g. asyncio,uvloop: every cell runs on each loop (--event-loop), interleaved")
-    ap.add_argument("--scheduling", default=None,
-                    help="e.g. batch,normal: every cell runs under each policy (hpbroker --scheduling), "
-                         "interleaved; default: the broker's own default")
-    ap.add_argument("--pin-clients", default=None, metavar="CPUS",
-                    help="e.g. 0: the client processes run only on these CPUs (comma-separated)")
-    ap.add_argument("--pin-broker", default=None, metavar="CPUS",
-                    help="e.g. 1: the broker's processes run only on these CPUs")
+    ap.add_argument(
+        "--data-root", default=None, help="where the brokers' data dirs go (e.g. a tmpfs, to take the disk out)"
+    )
+    ap.add_argument(
+        "--event-loops",
+        default=None,
+        help="e.g. asyncio,uvloop: every cell runs on each loop (--event-loop), interleaved",
+    )
+    ap.add_argument(
+        "--scheduling",
+        default=None,
+        help="e.g. batch,normal: every cell runs under each policy (hpbroker --scheduling), "
+        "interleaved; default: the broker's own default",
+    )
+    ap.add_argument(
+        "--pin-clients",
+        default=None,
+        metavar="CPUS",
+        help="e.g. 0: the client processes run only on these CPUs (comma-separated)",
+    )
+    ap.add_argument(
+        "--pin-broker", default=None, metavar="CPUS", help="e.g. 1: the broker's processes run only on these CPUs"
+    )
     _common.add_page_reporting_args(ap)
     a = ap.parse_args()
     global _CLIENT_CPUS
@@ -322,33 +412,55 @@ def _run(a) -> None:
     variants = [(lp, sp) for lp in loops for sp in policies]
     varied = bool(a.event_loops or a.scheduling)
     col = " variant |" if varied else ""
-    print(f"| processors/handlers |{col} connections | produce MB/s | produce CPU-s/GB | broker cores (produce) "
-          "| consume MB/s | consume CPU-s/GB | broker cores (consume) |")
+    print(
+        f"| processors/handlers |{col} connections | produce MB/s | produce CPU-s/GB | broker cores (produce) "
+        "| consume MB/s | consume CPU-s/GB | broker cores (consume) |"
+    )
     print("|---|" + ("---|" if varied else "") + "---|---|---|---|---|---|---|")
-    cells = [(int(c), topo, lp) for c in a.connections.split(",") for topo in a.topologies.split(",")
-             for lp in variants]
+    cells = [
+        (int(c), topo, lp) for c in a.connections.split(",") for topo in a.topologies.split(",") for lp in variants
+    ]
     runs: dict = {cell: [] for cell in cells}
     # rounds interleave the topologies, so a slow minute of a shared machine hits them all
     for rnd in range(a.repeat):
         for conns, topo, lp in cells:
             p, h = (int(x) for x in topo.split("/"))
-            r = measure(p, h, conns, a.messages, a.size, a.partitions, a.data_root, a.linger_ms, lp[0],
-                        _cpus(a.pin_broker), lp[1], a.producer)
+            r = measure(
+                p,
+                h,
+                conns,
+                a.messages,
+                a.size,
+                a.partitions,
+                a.data_root,
+                a.linger_ms,
+                lp[0],
+                _cpus(a.pin_broker),
+                lp[1],
+                a.producer,
+            )
             runs[(conns, topo, lp)].append(r)
             # progress, and the per-round figures the medians hide
-            print(f"round {rnd + 1}/{a.repeat} {topo}{' ' + _label(lp) if varied else ''} x{conns}: produce "
-                  f"{r['produce_mb_s']:.0f} MB/s {r['produce_cpu_s_gb']:.2f} CPU-s/GB (clients "
-                  f"{r['produce_client_cpu_s_gb']:.2f}), consume "
-                  f"{r['consume_mb_s']:.0f} MB/s", file=sys.stderr, flush=True)
+            print(
+                f"round {rnd + 1}/{a.repeat} {topo}{' ' + _label(lp) if varied else ''} x{conns}: produce "
+                f"{r['produce_mb_s']:.0f} MB/s {r['produce_cpu_s_gb']:.2f} CPU-s/GB (clients "
+                f"{r['produce_client_cpu_s_gb']:.2f}), consume "
+                f"{r['consume_mb_s']:.0f} MB/s",
+                file=sys.stderr,
+                flush=True,
+            )
     for conns, topo, lp in cells:
         rs = runs[(conns, topo, lp)]
         med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
         p, h = (int(x) for x in topo.split("/"))
         name = "in-process" if h == 0 else f"{p}/{h}"
         cell = f" {_label(lp)} |" if varied else ""
-        print(f"| {name} |{cell} {conns} | {med['produce_mb_s']:.0f} | {med['produce_cpu_s_gb']:.2f} | "
-              f"{med['produce_cores']:.2f} | {med['consume_mb_s']:.0f} | {med['consume_cpu_s_gb']:.2f} | "
-              f"{med['consume_cores']:.2f} |", flush=True)
+        print(
+            f"| {name} |{cell} {conns} | {med['produce_mb_s']:.0f} | {med['produce_cpu_s_gb']:.2f} | "
+            f"{med['produce_cores']:.2f} | {med['consume_mb_s']:.0f} | {med['consume_cpu_s_gb']:.2f} | "
+            f"{med['consume_cores']:.2f} |",
+            flush=True,
+        )
     _print_roles(cells, runs)
 
 
@@ -370,19 +482,24 @@ def _print_roles(cells, runs) -> None:
     """Where the produce CPU goes per role, and how often each role was woken (medians): the
     cost of the hop is what the processors and handlers spend beyond the in-process broker."""
     print()
-    print("| processors/handlers | connections | produce vs in-process | CPU-s/GB main process | processors "
-          "| handlers | wake-ups per GB main process | processors | handlers | client CPU-s/GB |")
+    print(
+        "| processors/handlers | connections | produce vs in-process | CPU-s/GB main process | processors "
+        "| handlers | wake-ups per GB main process | processors | handlers | client CPU-s/GB |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for (conns, topo, lp), name, med in _medians(cells, runs):
+    for (conns, _topo, lp), name, med in _medians(cells, runs):
         base = [r for (c, t, lp2), r in runs.items() if c == conns and t.endswith("/0") and lp2 == lp]
         rel = "-"
         if base and base[0]:
             ref = statistics.median(r["produce_mb_s"] for r in base[0])
             rel = f"{100 * (med['produce_mb_s'] / ref - 1):+.1f}%"
-        print(f"| {name} | {conns} | {rel} | {med['produce_cpu_main_gb']:.2f} | {med['produce_cpu_processors_gb']:.2f} "
-              f"| {med['produce_cpu_handlers_gb']:.2f} | {med['produce_wakes_main_gb']:.0f} "
-              f"| {med['produce_wakes_processors_gb']:.0f} | {med['produce_wakes_handlers_gb']:.0f} "
-              f"| {med['produce_client_cpu_s_gb']:.2f} |", flush=True)
+        print(
+            f"| {name} | {conns} | {rel} | {med['produce_cpu_main_gb']:.2f} | {med['produce_cpu_processors_gb']:.2f} "
+            f"| {med['produce_cpu_handlers_gb']:.2f} | {med['produce_wakes_main_gb']:.0f} "
+            f"| {med['produce_wakes_processors_gb']:.0f} | {med['produce_wakes_handlers_gb']:.0f} "
+            f"| {med['produce_client_cpu_s_gb']:.2f} |",
+            flush=True,
+        )
     if not any(math.isnan(r["produce_client_app_cpu_gb"]) for rs in runs.values() for r in rs):
         _print_client_threads(cells, runs)
 
@@ -392,13 +509,19 @@ def _print_client_threads(cells, runs) -> None:
     librdkafka's threads, and how often librdkafka's broker threads slept (voluntary context
     switches per GB): whose CPU a topology adds to a client on shared cores."""
     print()
-    print("| processors/handlers | connections | client CPU-s/GB: calling thread | librdkafka threads "
-          "| librdkafka broker-thread sleeps per GB |")
+    print(
+        "| processors/handlers | connections | client CPU-s/GB: calling thread | librdkafka threads "
+        "| librdkafka broker-thread sleeps per GB |"
+    )
     print("|---|---|---|---|---|")
     for (conns, _, _), name, med in _medians(cells, runs):
-        print(f"| {name} | {conns} | {med['produce_client_app_cpu_gb']:.2f} | "
-              f"{med['produce_client_librdkafka_cpu_gb']:.2f} | "
-              f"{med['produce_client_librdkafka_broker_sleeps_gb']:.0f} |", flush=True)
+        print(
+            f"| {name} | {conns} | {med['produce_client_app_cpu_gb']:.2f} | "
+            f"{med['produce_client_librdkafka_cpu_gb']:.2f} | "
+            f"{med['produce_client_librdkafka_broker_sleeps_gb']:.0f} |",
+            flush=True,
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -11,6 +11,7 @@ share whose innermost frame is the event loop's own Python code (asyncio's ``_ru
 handle dispatch, selector registration, ``call_soon``/``call_later``: what a faster loop could
 save; ``--event-loop uvloop`` runs the same load on uvloop, whose loop is C and not sampled).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,16 @@ def _load(bootstrap: str, n: int) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for f in admin.create_topics([NewTopic("prof", 4, 1)]).values():
         f.result(20)
-    p = Producer({"bootstrap.servers": bootstrap, "acks": "1", "linger.ms": 5, "batch.size": 1000000,
-                  "queue.buffering.max.messages": 500000, "queue.buffering.max.kbytes": 1048576})
+    p = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "1",
+            "linger.ms": 5,
+            "batch.size": 1000000,
+            "queue.buffering.max.messages": 500000,
+            "queue.buffering.max.kbytes": 1048576,
+        }
+    )
     payload = b"x" * 1000
     for i in range(n):
         while True:
@@ -74,9 +83,23 @@ def main() -> None:
         args += ["--event-loop", a.event_loop]
     try:
         with running_broker(subprocess=True, args=args, data_dir=data_dir) as b:
-            spy = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "-p",
-                                    str(b.process.pid), "--subprocesses", "-r", "250", "--format", "raw",
-                                    "-o", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            spy = subprocess.Popen(
+                [
+                    os.path.join(os.path.dirname(sys.executable), "py-spy"),
+                    "record",
+                    "-p",
+                    str(b.process.pid),
+                    "--subprocesses",
+                    "-r",
+                    "250",
+                    "--format",
+                    "raw",
+                    "-o",
+                    out,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             time.sleep(1.0)
             _load(b.bootstrap, a.messages)
             spy.send_signal(2)
@@ -98,8 +121,15 @@ def main() -> None:
             procs = [x for x in frames if x.startswith("process ")]
             pid = re.match(r"process (\d+)", procs[-1]).group(1) if procs else "?"
             role = roles.get(pid, "in-process" if a.handlers == 0 else "supervisor")
-            inner = [x for x in frames if "hpbroker/" in x and "supervisor.py" not in x and "cli.py" not in x
-                     and "__main__" not in x and "eventloop.py" not in x]
+            inner = [
+                x
+                for x in frames
+                if "hpbroker/" in x
+                and "supervisor.py" not in x
+                and "cli.py" not in x
+                and "__main__" not in x
+                and "eventloop.py" not in x
+            ]
             per[role][inner[-1] if inner else frames[-1]] += int(n)
             busy[role] += int(n)
             leaf = frames[-1]

@@ -11,6 +11,7 @@ per GB and broker cores (CPU seconds / wall seconds of the whole broker process 
 of ``--repeat`` interleaved rounds. ``--event-loops asyncio,uvloop`` runs every cell on each
 loop (``hpbroker --event-loop``), alternating, and adds a column.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,17 +27,21 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
+import _common  # noqa: E402  (perf/ is on sys.path: this script runs as a file)
+
 from hpbroker import protocol  # noqa: E402
 from hpbroker.records.builder import build_batch  # noqa: E402
 from hpbroker.testing import running_broker  # noqa: E402
 
-import _common  # noqa: E402  (perf/ is on sys.path: this script runs as a file)
-
 
 def _client(bootstrap, partition, records, size, window, start, stop, out):
     batch = build_batch([b"x" * size] * records)
-    body = {"transactional_id": None, "acks": 1, "timeout_ms": 5000,
-            "topic_data": [{"name": "req", "partition_data": [{"index": partition, "records": batch}]}]}
+    body = {
+        "transactional_id": None,
+        "acks": 1,
+        "timeout_ms": 5000,
+        "topic_data": [{"name": "req", "partition_data": [{"index": partition, "records": batch}]}],
+    }
     frame = protocol.encode_request(0, 8, 1, "perf", body)
     host, port = bootstrap.rsplit(":", 1)
     s = socket.create_connection((host, int(port)))
@@ -83,8 +88,12 @@ def measure(processors, handlers, connections, a, data_root, event_loop=None):
             del admin
             ctx = mp.get_context("fork")
             start, stop, out = ctx.Event(), ctx.Event(), ctx.Queue()
-            procs = [ctx.Process(target=_client, args=(b.bootstrap, k % a.partitions, a.records, a.size,
-                                                       a.window, start, stop, out)) for k in range(connections)]
+            procs = [
+                ctx.Process(
+                    target=_client, args=(b.bootstrap, k % a.partitions, a.records, a.size, a.window, start, stop, out)
+                )
+                for k in range(connections)
+            ]
             for p in procs:
                 p.start()
             time.sleep(0.5)
@@ -117,8 +126,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--data-root", default=None)
-    ap.add_argument("--event-loops", default=None,
-                    help="e.g. asyncio,uvloop: every cell runs on each loop (--event-loop), interleaved")
+    ap.add_argument(
+        "--event-loops",
+        default=None,
+        help="e.g. asyncio,uvloop: every cell runs on each loop (--event-loop), interleaved",
+    )
     a = ap.parse_args()
     loops = a.event_loops.split(",") if a.event_loops else [None]
     cells = [(int(c), t, lp) for c in a.connections.split(",") for t in a.topologies.split(",") for lp in loops]
@@ -136,8 +148,11 @@ def main() -> None:
         h = int(topo.split("/")[1])
         name = "in-process" if h == 0 else topo
         cell = f" {lp} |" if a.event_loops else ""
-        print(f"| {name} |{cell} {conns} | {med['req_s']:.0f} | {med['mb_s']:.1f} | {med['cpu_gb']:.1f} | "
-              f"{med['cores']:.2f} |", flush=True)
+        print(
+            f"| {name} |{cell} {conns} | {med['req_s']:.0f} | {med['mb_s']:.1f} | {med['cpu_gb']:.1f} | "
+            f"{med['cores']:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

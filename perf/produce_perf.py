@@ -12,6 +12,7 @@ before the clock starts; the loop calls produce() and only polls every few thous
 when librdkafka's queue is full (BufferError). The delivery latency of a record is librdkafka's
 own Message.latency() (produce() to delivery report), collected in a compact array.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,7 @@ from array import array
 import _common
 
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
-POLL_EVERY = 4096     # records between poll(0): serves delivery reports without per-record cost
+POLL_EVERY = 4096  # records between poll(0): serves delivery reports without per-record cost
 DISTINCT_PAYLOADS = 64  # varied payloads so compression does not see one repeated record
 
 
@@ -49,8 +50,9 @@ def make_payloads(size: int, seed: int) -> list[bytes]:
     """Half random, half repeated bytes: compressible about 2:1, like typical log records."""
     rnd = os.urandom(size * DISTINCT_PAYLOADS)
     half = size // 2
-    return [rnd[i * size:i * size + size - half] + bytes([65 + (i + seed) % 26]) * half
-            for i in range(DISTINCT_PAYLOADS)]
+    return [
+        rnd[i * size : i * size + size - half] + bytes([65 + (i + seed) % 26]) * half for i in range(DISTINCT_PAYLOADS)
+    ]
 
 
 def _worker(index: int, args: dict, records: int, ready, go, results) -> None:
@@ -96,10 +98,19 @@ def _worker(index: int, args: dict, records: int, ready, go, results) -> None:
                 progress.say(f"{i}/{records} records queued, {len(latencies)} delivered")
     remaining = producer.flush(args["flush_timeout"])
     end = time.time()
-    results.put({"index": index, "records": records, "start": start, "end": end,
-                 "delivered": len(latencies), "errors": len(errors),
-                 "first_errors": errors[:5], "undelivered": remaining,
-                 "latencies": latencies.tobytes()})
+    results.put(
+        {
+            "index": index,
+            "records": records,
+            "start": start,
+            "end": end,
+            "delivered": len(latencies),
+            "errors": len(errors),
+            "first_errors": errors[:5],
+            "undelivered": remaining,
+            "latencies": latencies.tobytes(),
+        }
+    )
 
 
 def run(args: dict) -> dict:
@@ -109,8 +120,7 @@ def run(args: dict) -> dict:
     ready, results, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     k = args["producers"]
     shares = [args["records"] // k + (1 if i < args["records"] % k else 0) for i in range(k)]
-    procs = [ctx.Process(target=_worker, args=(i, args, shares[i], ready, go, results), daemon=True)
-             for i in range(k)]
+    procs = [ctx.Process(target=_worker, args=(i, args, shares[i], ready, go, results), daemon=True) for i in range(k)]
     for proc in procs:
         proc.start()
     try:
@@ -131,16 +141,19 @@ def run(args: dict) -> dict:
         "errors": sum(o["errors"] for o in outcomes),
         "undelivered": sum(o["undelivered"] for o in outcomes),
         "first_errors": [e for o in outcomes for e in o["first_errors"]][:5],
-        "latency_ms": {key: (None if v is None else round(v * 1000, 3))
-                       for key, v in _common.percentiles(latencies, (50, 95, 99, 100)).items()},
+        "latency_ms": {
+            key: (None if v is None else round(v * 1000, 3))
+            for key, v in _common.percentiles(latencies, (50, 95, 99, 100)).items()
+        },
         "workers": outcomes,
     }
     return result
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     _common.add_common_args(parser, "produce_perf")
     parser.add_argument("--topic", default=None, help="default: a new topic perf-produce-<time>")
     parser.add_argument("--records", type=int, default=200_000)
@@ -149,8 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=131072, help="librdkafka batch.size")
     parser.add_argument("--linger-ms", type=float, default=5)
     parser.add_argument("--compression", default="none", choices=COMPRESSIONS)
-    parser.add_argument("--partitions", type=int, default=1,
-                        help="created with this many if missing; records go round-robin")
+    parser.add_argument(
+        "--partitions", type=int, default=1, help="created with this many if missing; records go round-robin"
+    )
     parser.add_argument("--idempotence", action="store_true", help="enable.idempotence=true")
     parser.add_argument("--producers", type=int, default=1, help="producer processes")
     parser.add_argument("--flush-timeout", type=float, default=120)
@@ -169,10 +183,12 @@ def args_dict(ns: argparse.Namespace) -> dict:
 
 def summary_line(result: dict) -> str:
     lat = result["latency_ms"]
-    return (f"{result['records']} records in {result['seconds']:.2f}s: "
-            f"{result['records_per_s']:.0f} records/s, {result['mb_per_s']:.1f} MB/s; "
-            f"delivery latency ms p50 {lat['p50']} p95 {lat['p95']} p99 {lat['p99']} max {lat['max']}; "
-            f"errors {result['errors']}")
+    return (
+        f"{result['records']} records in {result['seconds']:.2f}s: "
+        f"{result['records_per_s']:.0f} records/s, {result['mb_per_s']:.1f} MB/s; "
+        f"delivery latency ms p50 {lat['p50']} p95 {lat['p95']} p99 {lat['p99']} max {lat['max']}; "
+        f"errors {result['errors']}"
+    )
 
 
 def main(argv=None) -> int:

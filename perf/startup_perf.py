@@ -9,6 +9,7 @@ the producer snapshot as a clean close does, then times opening the partition (l
 producer state) with that snapshot and with it deleted. Files go to a temporary directory
 under --dir and are removed. Figures in ../tuning.md ("Storage engine").
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,13 +23,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import _common  # noqa: E402
 from crc32c import crc32c  # noqa: E402
 
 from hpbroker.records.builder import build_batch  # noqa: E402
 from hpbroker.replication.partition import Partition  # noqa: E402
 from hpbroker.storage import LogConfig, PartitionLog  # noqa: E402
-
-import _common  # noqa: E402
 
 OFF_BASE_SEQUENCE, OFF_CRC, OFF_ATTRIBUTES = 53, 17, 21
 
@@ -72,8 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     r = measure(args.batches, args.dir)
-    print(f"{r['batches']} idempotent batches ({r['log_bytes'] / 1e6:.0f} MB): partition open "
-          f"{r['with_snapshot_ms']} ms with the producer snapshot, {r['without_snapshot_ms']} ms without")
+    print(
+        f"{r['batches']} idempotent batches ({r['log_bytes'] / 1e6:.0f} MB): partition open "
+        f"{r['with_snapshot_ms']} ms with the producer snapshot, {r['without_snapshot_ms']} ms without"
+    )
     print(f"results: {_common.write_json(r, args.json_out, 'startup_perf')}")
     return 0
 

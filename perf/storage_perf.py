@@ -6,6 +6,7 @@ Writes to a temporary directory under --dir and removes it. Figures go to ../tun
 "## Storage engine". The page cache is warm for every figure (appends land in it; recovery
 reads what was just written), which is the case a process restart sees.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -190,13 +191,17 @@ def main():
         print(f"append 1 MiB batches, {args.gib:g} GiB: {gbps:.2f} GB/s, {cpu_gb:.3f} CPU-s/GB")
         for fetch in (MIB, 16 * MIB):
             g, c = bench_sendfile(plog, fetch)
-            print(f"read+sendfile to TCP loopback, max_bytes {fetch // MIB} MiB: {g:.2f} GB/s, "
-                  f"{c:.3f} CPU-s/GB (sender + draining receiver thread)")
+            print(
+                f"read+sendfile to TCP loopback, max_bytes {fetch // MIB} MiB: {g:.2f} GB/s, "
+                f"{c:.3f} CPU-s/GB (sender + draining receiver thread)"
+            )
         plog.close()
         shutil.rmtree(os.path.join(root, "a-0"))
         gbps, cpu_gb, plog = bench_append(os.path.join(root, "s-0"), GIB // 4, 16 * 1024)
-        print(f"append 16 KiB batches, 0.25 GiB: {gbps:.2f} GB/s, {cpu_gb:.3f} CPU-s/GB, "
-              f"{gbps * 1e9 / (16 * 1024) / 1e3:.0f}k appends/s")
+        print(
+            f"append 16 KiB batches, 0.25 GiB: {gbps:.2f} GB/s, {cpu_gb:.3f} CPU-s/GB, "
+            f"{gbps * 1e9 / (16 * 1024) / 1e3:.0f}k appends/s"
+        )
         print(f"PartitionLog.read (index lookup + header walk, no I/O of records): {bench_read_call(plog):.1f} us")
         plog.close()
         shutil.rmtree(os.path.join(root, "s-0"))
@@ -205,8 +210,10 @@ def main():
         for bb in (16 * 1024, MIB):
             clean, unclean, count, size = bench_recovery(os.path.join(root, f"r{bb}-0"), bb)
             shutil.rmtree(os.path.join(root, f"r{bb}-0"))
-            print(f"open {size / GIB:.2f} GiB log of {count} batches of {bb // 1024} KiB: clean marker "
-                  f"{clean * 1e3:.1f} ms, unclean (CRC scan + index rebuild) {unclean * 1e3:.0f} ms")
+            print(
+                f"open {size / GIB:.2f} GiB log of {count} batches of {bb // 1024} KiB: clean marker "
+                f"{clean * 1e3:.1f} ms, unclean (CRC scan + index rebuild) {unclean * 1e3:.0f} ms"
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

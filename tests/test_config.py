@@ -1,5 +1,6 @@
 """Broker and topic configs: reading, layers and sources, and every validator against Kafka's
 (Kafka 3.x: LogConfig, KafkaConfig, DynamicBrokerConfig)."""
+
 import pytest
 
 from hpbroker.config import (
@@ -21,11 +22,17 @@ from hpbroker.configdef.types import CLUSTER_WIDE, PER_BROKER, READ_ONLY
 
 def test_properties_file(tmp_path):
     p = tmp_path / "server.properties"
-    p.write_text("# comment\n! also\nlisteners=PLAINTEXT://0.0.0.0:9093\nlog.dirs = /a,/b\nnum.partitions: 3\n"
-                 "long.value=a\\\n  b\n")
+    p.write_text(
+        "# comment\n! also\nlisteners=PLAINTEXT://0.0.0.0:9093\nlog.dirs = /a,/b\nnum.partitions: 3\n"
+        "long.value=a\\\n  b\n"
+    )
     props = read_properties(str(p))
-    assert props == {"listeners": "PLAINTEXT://0.0.0.0:9093", "log.dirs": "/a,/b", "num.partitions": "3",
-                     "long.value": "ab"}
+    assert props == {
+        "listeners": "PLAINTEXT://0.0.0.0:9093",
+        "log.dirs": "/a,/b",
+        "num.partitions": "3",
+        "long.value": "ab",
+    }
 
 
 def test_sources_and_topic_defaults():
@@ -40,8 +47,11 @@ def test_sources_and_topic_defaults():
     assert c.topic_default("segment.bytes") == ("2000", SOURCE_DYNAMIC_DEFAULT_BROKER_CONFIG)
     assert c.effective_topic_config({"retention.ms": "7"})["retention.ms"] == "7"
     assert c.synonyms("log.retention.ms") == [
-        ("log.retention.ms", "5", SOURCE_DYNAMIC_BROKER_CONFIG), ("log.retention.ms", "6", 3),
-        ("log.retention.ms", "1000", SOURCE_STATIC_BROKER_CONFIG), ("log.retention.ms", "604800000", 5)]
+        ("log.retention.ms", "5", SOURCE_DYNAMIC_BROKER_CONFIG),
+        ("log.retention.ms", "6", 3),
+        ("log.retention.ms", "1000", SOURCE_STATIC_BROKER_CONFIG),
+        ("log.retention.ms", "604800000", 5),
+    ]
     assert c.synonyms("log.retention.ms", cluster_default_only=True) == [("log.retention.ms", "6", 3)]
 
 
@@ -67,20 +77,28 @@ def test_a_dynamic_value_without_effect_is_reported_not_applied():
 
 
 def test_errors_are_kafkas():
-    with pytest.raises(ConfigError, match="^Invalid value abc for configuration log.retention.ms: Not a number of "
-                                          "type LONG$"):
+    with pytest.raises(
+        ConfigError, match="^Invalid value abc for configuration log.retention.ms: Not a number of type LONG$"
+    ):
         BrokerConfig({"log.retention.ms": "abc"})
-    with pytest.raises(ConfigError, match="^Invalid value -5 for configuration retention.ms: Value must be at least "
-                                          "-1$"):
+    with pytest.raises(
+        ConfigError, match="^Invalid value -5 for configuration retention.ms: Value must be at least -1$"
+    ):
         validate_topic_configs({"segment.bytes": "1048576", "retention.ms": "-5"})
-    with pytest.raises(ConfigError, match="^Invalid value archive for configuration cleanup.policy: String must be "
-                                          "one of: compact, delete$"):
+    with pytest.raises(
+        ConfigError,
+        match="^Invalid value archive for configuration cleanup.policy: String must be one of: compact, delete$",
+    ):
         validate_topic_configs({"cleanup.policy": "compact,archive"})
-    with pytest.raises(ConfigError, match="^Invalid value 1.5 for configuration min.cleanable.dirty.ratio: Value "
-                                          "must be no more than 1$"):
+    with pytest.raises(
+        ConfigError,
+        match="^Invalid value 1.5 for configuration min.cleanable.dirty.ratio: Value must be no more than 1$",
+    ):
         validate_topic_configs({"min.cleanable.dirty.ratio": "1.5"})
-    with pytest.raises(ConfigError, match="^Invalid value maybe for configuration preallocate: Expected value to be "
-                                          "either true or false$"):
+    with pytest.raises(
+        ConfigError,
+        match="^Invalid value maybe for configuration preallocate: Expected value to be either true or false$",
+    ):
         validate_topic_configs({"preallocate": "maybe"})
     with pytest.raises(ConfigError, match="^Unknown topic config name: unknown.config$"):
         validate_topic_configs({"unknown.config": "1"})
@@ -93,8 +111,13 @@ def test_values_are_read_as_kafka_reads_them():
     assert TOPIC_CONFIGS["cleanup.policy"].parse(" compact , delete") == "compact,delete"
     assert TOPIC_CONFIGS["retention.ms"].parse("+5") == 5
     assert TOPIC_CONFIGS["min.cleanable.dirty.ratio"].parse("1e-1") == 0.1
-    for name, bad in (("segment.bytes", "2147483648"), ("retention.ms", "9223372036854775808"),
-                      ("retention.ms", "1_000"), ("retention.ms", "1.0"), ("retention.ms", "")):
+    for name, bad in (
+        ("segment.bytes", "2147483648"),
+        ("retention.ms", "9223372036854775808"),
+        ("retention.ms", "1_000"),
+        ("retention.ms", "1.0"),
+        ("retention.ms", ""),
+    ):
         with pytest.raises(ConfigError, match="Not a number of type"):
             TOPIC_CONFIGS[name].parse(bad)
     with pytest.raises(ConfigError, match="Not a number of type SHORT"):
@@ -110,15 +133,18 @@ def test_socket_buffers():
     assert BrokerConfig({}).get("socket.send.buffer.bytes") == 102400  # Kafka's default
 
 
-@pytest.mark.parametrize("name, bad, good", [
-    ("compression.zstd.level", "23", "3"),
-    ("compression.gzip.level", "10", "9"),
-    ("log.preallocate", "maybe", "true"),
-    ("log.roll.jitter.ms", "-1", "0"),
-    ("log.message.timestamp.difference.max.ms", "soon", "1000"),
-    ("log.message.format.version", "0.10", "0.10.0.1"),
-    ("inter.broker.protocol.version", "latest", "2.8"),
-])
+@pytest.mark.parametrize(
+    "name, bad, good",
+    [
+        ("compression.zstd.level", "23", "3"),
+        ("compression.gzip.level", "10", "9"),
+        ("log.preallocate", "maybe", "true"),
+        ("log.roll.jitter.ms", "-1", "0"),
+        ("log.message.timestamp.difference.max.ms", "soon", "1000"),
+        ("log.message.format.version", "0.10", "0.10.0.1"),
+        ("inter.broker.protocol.version", "latest", "2.8"),
+    ],
+)
 def test_static_topic_defaults_checked_at_start(name, bad, good):
     """Broker properties that give a topic config its default are checked as that config when the
     broker starts (Kafka refuses to start), not when a topic first uses them."""
@@ -147,9 +173,23 @@ KAFKA_TOPIC_CONFIGS = {
     "max.message.bytes": (["2000000", "0"], ["-1"]),
     "message.downconversion.enable": (["false", "False"], ["no"]),
     # Kafka's MetadataVersion: the first three parts of 0.x, the first two of later versions
-    "message.format.version": (["3.0-IV1", "0.10.0", "0.10.0.0", "0.10.0.1", "0.10.0-IV1", "0.8.2", "1.0",
-                                "2.8", "2.8.1", "2.8-IV1", "3.6", "3.9-IV0"],
-                               ["latest", "0.10", "3", "3.0-IV9", "4.0"]),
+    "message.format.version": (
+        [
+            "3.0-IV1",
+            "0.10.0",
+            "0.10.0.0",
+            "0.10.0.1",
+            "0.10.0-IV1",
+            "0.8.2",
+            "1.0",
+            "2.8",
+            "2.8.1",
+            "2.8-IV1",
+            "3.6",
+            "3.9-IV0",
+        ],
+        ["latest", "0.10", "3", "3.0-IV9", "4.0"],
+    ),
     "message.timestamp.after.max.ms": (["1000"], ["-1"]),
     "message.timestamp.before.max.ms": (["1000"], ["-1"]),
     "message.timestamp.difference.max.ms": (["1000"], ["-1"]),
@@ -183,8 +223,11 @@ def test_every_kafka_topic_config_is_known_and_checked_as_kafka_checks_it():
 
 def test_compaction_lags_are_checked_together():
     """Kafka's LogConfig.validateValues, on the topic's whole config (its broker's defaults)."""
-    with pytest.raises(ConfigError, match=r"^conflict topic config setting min.compaction.lag.ms \(5\) > "
-                                          r"max.compaction.lag.ms \(4\)$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^conflict topic config setting min.compaction.lag.ms \(5\) > "
+        r"max.compaction.lag.ms \(4\)$",
+    ):
         validate_topic_configs({"min.compaction.lag.ms": "5", "max.compaction.lag.ms": "4"})
     broker = BrokerConfig({"log.cleaner.max.compaction.lag.ms": "100"})
     assert validate_topic_configs({"min.compaction.lag.ms": "50"}, broker)
@@ -196,8 +239,11 @@ def test_every_topic_default_is_a_broker_property():
     """Kafka's topic config synonyms; three topic configs have no broker default (Kafka's
     LogConfig.CONFIGS_WITH_NO_SERVER_DEFAULTS)."""
     no_default = {n for n, d in TOPIC_CONFIGS.items() if d.broker_property is None}
-    assert no_default == {"remote.storage.enable", "leader.replication.throttled.replicas",
-                          "follower.replication.throttled.replicas"}
+    assert no_default == {
+        "remote.storage.enable",
+        "leader.replication.throttled.replicas",
+        "follower.replication.throttled.replicas",
+    }
     for d in TOPIC_CONFIGS.values():
         if d.broker_property:
             b = BROKER_CONFIGS[d.broker_property]
@@ -222,8 +268,10 @@ def test_retention_and_roll_in_coarser_units():
     assert c.topic_default("segment.ms") == ("7200000", SOURCE_STATIC_BROKER_CONFIG)
     assert c.topic_default("segment.jitter.ms") == ("3600000", SOURCE_STATIC_BROKER_CONFIG)
     assert c.get("log.retention.ms") == 86400000
-    assert BrokerConfig({"log.retention.hours": "24", "log.retention.minutes": "5"}).topic_default(
-        "retention.ms")[0] == "300000"
+    assert (
+        BrokerConfig({"log.retention.hours": "24", "log.retention.minutes": "5"}).topic_default("retention.ms")[0]
+        == "300000"
+    )
     c = BrokerConfig({"log.retention.hours": "24", "log.retention.minutes": "5", "log.retention.ms": "1000"})
     assert c.topic_default("retention.ms")[0] == "1000"
     c.dynamic = {"log.retention.ms": "2000"}
@@ -272,22 +320,38 @@ def test_node_id_unset_is_minus_one():
 def test_listeners_are_checked_as_kafka_checks_them():
     BrokerConfig({"listeners": "PLAINTEXT://:9092,SSL://localhost:9093"})
     for props, message in (
-            ({"listeners": "localhost:9092"}, "Unable to parse localhost:9092 to a broker endpoint"),
-            ({"listeners": "FOO://:9092"}, "No security protocol defined for listener FOO"),
-            ({"listeners": "PLAINTEXT://:9092,PLAINTEXT://:9093"}, "Each listener must have a different name"),
-            ({"advertised.listeners": "PLAINTEXT://0.0.0.0:9092"}, "cannot use the nonroutable meta-address"),
-            ({"listeners": "PLAINTEXT://:9092", "advertised.listeners": "PLAINTEXT://h:1,SSL://h:2"},
-             "advertised.listeners listener names must be equal to or a subset"),
-            ({"listeners": "SSL://:9093"}, "inter.broker.listener.name must be a listener name defined")):
+        ({"listeners": "localhost:9092"}, "Unable to parse localhost:9092 to a broker endpoint"),
+        ({"listeners": "FOO://:9092"}, "No security protocol defined for listener FOO"),
+        ({"listeners": "PLAINTEXT://:9092,PLAINTEXT://:9093"}, "Each listener must have a different name"),
+        ({"advertised.listeners": "PLAINTEXT://0.0.0.0:9092"}, "cannot use the nonroutable meta-address"),
+        (
+            {"listeners": "PLAINTEXT://:9092", "advertised.listeners": "PLAINTEXT://h:1,SSL://h:2"},
+            "advertised.listeners listener names must be equal to or a subset",
+        ),
+        ({"listeners": "SSL://:9093"}, "inter.broker.listener.name must be a listener name defined"),
+    ):
         with pytest.raises(ConfigError, match=message):
             BrokerConfig(props)
-    BrokerConfig({"listeners": "FOO://:9092", "listener.security.protocol.map": "FOO:PLAINTEXT",
-                  "inter.broker.listener.name": "FOO"})
+    BrokerConfig(
+        {
+            "listeners": "FOO://:9092",
+            "listener.security.protocol.map": "FOO:PLAINTEXT",
+            "inter.broker.listener.name": "FOO",
+        }
+    )
 
 
 def test_unused_properties_are_named():
-    c = BrokerConfig({"zookeeper.connect": "zk:2181", "log.retension.ms": "5", "log.retention.hours": "1",
-                      "compression.zstd.level": "3", "num.partitions": "2", "listener.name.x.ssl.protocol": "TLS"})
+    c = BrokerConfig(
+        {
+            "zookeeper.connect": "zk:2181",
+            "log.retension.ms": "5",
+            "log.retention.hours": "1",
+            "compression.zstd.level": "3",
+            "num.partitions": "2",
+            "listener.name.x.ssl.protocol": "TLS",
+        }
+    )
     assert c.unused_names() == ["log.retension.ms", "zookeeper.connect"]
 
 
@@ -334,55 +398,109 @@ def test_every_dynamic_broker_config_of_kafka_is_dynamic_here():
         assert d.doc and d.doc.strip() == d.doc
 
 
-@pytest.mark.parametrize("props, per_broker, message", [
-    ({"broker.id": "3"}, True, r"^Cannot update these configs dynamically: Set\(broker.id\)$"),
-    ({"num.partitions": "3", "log.dirs": "/x", "log.retention.ms": "5"}, True,
-     r"^Cannot update these configs dynamically: Set\(log.dirs, num.partitions\)$"),
-    ({"zookeeper.connect": "zk:2181"}, True, r"Set\(zookeeper.connect\)"),  # Kafka's, though not defined here
-    ({"log.message.format.version": "3.0"}, True, r"Set\(log.message.format.version\)"),
-    ({"log.retention.hours": "5"}, True, r"Set\(log.retention.hours\)"),
-    ({"ssl.keystore.location": "/ks"}, True, "^These security configs can be dynamically updated only per-listener "
-                                             r"using the listener prefix: Set\(ssl.keystore.location\)$"),
-    ({"sasl.kerberos.service.name": "kafka"}, False, "^Cannot update these configs at default cluster level, broker "
-                                                     r"id must be specified: Set\(sasl.kerberos.service.name\)$"),
-    ({"listener.name.plaintext.ssl.protocol": "TLSv1.2"}, False, "at default cluster level"),
-    ({"compression.type": "brotli"}, True, "^Invalid value brotli for configuration compression.type: String must be"),
-    ({"listener.name.x.max.connections": "-1"}, True,
-     "^Invalid value -1 for configuration max.connections: Value must be at least 0$"),
-    ({"max.connections.per.ip": "0"}, False, "^requirement failed: max.connections.per.ip can be set to zero only "
-                                             "if max.connections.per.ip.overrides property is set.$"),
-    ({"log.retention.ms": "0"}, True, "^requirement failed: log.retention.ms must be unlimited"),
-    ({"log.cleaner.threads": "3"}, False, "^Invalid value org.apache.kafka.common.config.ConfigException: Log cleaner "
-                                          "threads cannot be increased to more than double the current value 1 for "
-                                          "configuration Invalid dynamic configuration$"),
-    ({"log.cleaner.threads": "0"}, True, "^/ by zero$"),
-    ({"background.threads": "4"}, True, "Dynamic thread count update validation failed for background.threads=4, "
-                                        "value should be at least half the current value 10"),
-    ({"num.replica.fetchers": "0"}, True, "background.threads|num.replica.fetchers=0, value should be at least 1"),
-    ({"log.local.retention.ms": "-1"}, False, "Value must not be -1 as log.retention.ms value is set as 604800000"),
-    ({"listeners": "PLAINTEXT://:1", "advertised.listeners": "PLAINTEXT://h:1,SSL://h:2"}, True,
-     "advertised.listeners listener names must be"),
-])
+@pytest.mark.parametrize(
+    "props, per_broker, message",
+    [
+        ({"broker.id": "3"}, True, r"^Cannot update these configs dynamically: Set\(broker.id\)$"),
+        (
+            {"num.partitions": "3", "log.dirs": "/x", "log.retention.ms": "5"},
+            True,
+            r"^Cannot update these configs dynamically: Set\(log.dirs, num.partitions\)$",
+        ),
+        ({"zookeeper.connect": "zk:2181"}, True, r"Set\(zookeeper.connect\)"),  # Kafka's, though not defined here
+        ({"log.message.format.version": "3.0"}, True, r"Set\(log.message.format.version\)"),
+        ({"log.retention.hours": "5"}, True, r"Set\(log.retention.hours\)"),
+        (
+            {"ssl.keystore.location": "/ks"},
+            True,
+            "^These security configs can be dynamically updated only per-listener "
+            r"using the listener prefix: Set\(ssl.keystore.location\)$",
+        ),
+        (
+            {"sasl.kerberos.service.name": "kafka"},
+            False,
+            "^Cannot update these configs at default cluster level, broker "
+            r"id must be specified: Set\(sasl.kerberos.service.name\)$",
+        ),
+        ({"listener.name.plaintext.ssl.protocol": "TLSv1.2"}, False, "at default cluster level"),
+        (
+            {"compression.type": "brotli"},
+            True,
+            "^Invalid value brotli for configuration compression.type: String must be",
+        ),
+        (
+            {"listener.name.x.max.connections": "-1"},
+            True,
+            "^Invalid value -1 for configuration max.connections: Value must be at least 0$",
+        ),
+        (
+            {"max.connections.per.ip": "0"},
+            False,
+            "^requirement failed: max.connections.per.ip can be set to zero only "
+            "if max.connections.per.ip.overrides property is set.$",
+        ),
+        ({"log.retention.ms": "0"}, True, "^requirement failed: log.retention.ms must be unlimited"),
+        (
+            {"log.cleaner.threads": "3"},
+            False,
+            "^Invalid value org.apache.kafka.common.config.ConfigException: Log cleaner "
+            "threads cannot be increased to more than double the current value 1 for "
+            "configuration Invalid dynamic configuration$",
+        ),
+        ({"log.cleaner.threads": "0"}, True, "^/ by zero$"),
+        (
+            {"background.threads": "4"},
+            True,
+            "Dynamic thread count update validation failed for background.threads=4, "
+            "value should be at least half the current value 10",
+        ),
+        ({"num.replica.fetchers": "0"}, True, "background.threads|num.replica.fetchers=0, value should be at least 1"),
+        ({"log.local.retention.ms": "-1"}, False, "Value must not be -1 as log.retention.ms value is set as 604800000"),
+        (
+            {"listeners": "PLAINTEXT://:1", "advertised.listeners": "PLAINTEXT://h:1,SSL://h:2"},
+            True,
+            "advertised.listeners listener names must be",
+        ),
+    ],
+)
 def test_dynamic_changes_kafka_refuses(props, per_broker, message):
     with pytest.raises(DynamicConfigRefused, match=message):
         validate_broker_dynamic_configs(BrokerConfig(), props, per_broker)
 
 
-@pytest.mark.parametrize("props, per_broker", [
-    ({"log.retention.ms": "-5", "log.segment.bytes": "14", "message.max.bytes": "0"}, False),
-    ({"sasl.kerberos.service.name": "kafka", "ssl.cipher.suites": "", "ssl.client.auth": "required"}, True),
-    ({"listener.name.sasl_ssl.ssl.keystore.location": "/ks", "listener.name.sasl_ssl.ssl.keystore.password": "pw",
-      "listener.name.sasl_ssl.plain.sasl.jaas.config": "x required;"}, True),
-    ({"listener.name.plaintext.max.connections": "10", "max.connection.creation.rate": "5"}, False),
-    ({"my.plugin.setting": "anything"}, False),  # a custom config, as Kafka takes for plugins
-    ({"num.io.threads": "16", "num.network.threads": "4", "log.cleaner.threads": "2", "background.threads": "5"},
-     False),
-    ({"leader.replication.throttled.rate": "1048576", "follower.replication.throttled.rate": "1048576"}, True),
-    ({"max.connections.per.ip": "0", "max.connections.per.ip.overrides": "127.0.0.1:5"}, True),
-    ({"listeners": "PLAINTEXT://:9092,SSL://:9093", "advertised.listeners": "PLAINTEXT://h:9092"}, True),
-    ({"log.message.timestamp.difference.max.ms": "1000", "log.message.downconversion.enable": "false",
-      "producer.id.expiration.ms": "1000", "metric.reporters": "a.B,c.D"}, False),
-])
+@pytest.mark.parametrize(
+    "props, per_broker",
+    [
+        ({"log.retention.ms": "-5", "log.segment.bytes": "14", "message.max.bytes": "0"}, False),
+        ({"sasl.kerberos.service.name": "kafka", "ssl.cipher.suites": "", "ssl.client.auth": "required"}, True),
+        (
+            {
+                "listener.name.sasl_ssl.ssl.keystore.location": "/ks",
+                "listener.name.sasl_ssl.ssl.keystore.password": "pw",
+                "listener.name.sasl_ssl.plain.sasl.jaas.config": "x required;",
+            },
+            True,
+        ),
+        ({"listener.name.plaintext.max.connections": "10", "max.connection.creation.rate": "5"}, False),
+        ({"my.plugin.setting": "anything"}, False),  # a custom config, as Kafka takes for plugins
+        (
+            {"num.io.threads": "16", "num.network.threads": "4", "log.cleaner.threads": "2", "background.threads": "5"},
+            False,
+        ),
+        ({"leader.replication.throttled.rate": "1048576", "follower.replication.throttled.rate": "1048576"}, True),
+        ({"max.connections.per.ip": "0", "max.connections.per.ip.overrides": "127.0.0.1:5"}, True),
+        ({"listeners": "PLAINTEXT://:9092,SSL://:9093", "advertised.listeners": "PLAINTEXT://h:9092"}, True),
+        (
+            {
+                "log.message.timestamp.difference.max.ms": "1000",
+                "log.message.downconversion.enable": "false",
+                "producer.id.expiration.ms": "1000",
+                "metric.reporters": "a.B,c.D",
+            },
+            False,
+        ),
+    ],
+)
 def test_dynamic_changes_kafka_takes(props, per_broker):
     assert validate_broker_dynamic_configs(BrokerConfig(), props, per_broker) == props
 

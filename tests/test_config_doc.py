@@ -1,5 +1,6 @@
 """docs/configuration.md is what the config definitions generate, and every environment
 variable hpbroker or its tests read is declared (hpbroker/environment.py)."""
+
 import re
 from pathlib import Path
 

@@ -1,6 +1,7 @@
 """The documentation stays navigable and true: every relative link of README.md, tuning.md,
 CHANGELOG.md and docs/*.md names a file that exists (and a heading of it, for a #fragment),
 and the API table of docs/compatibility.md is what a running broker advertises."""
+
 import re
 from pathlib import Path
 
@@ -72,9 +73,11 @@ def test_every_relative_link_resolves(page):
 def test_the_link_checker_finds_what_is_broken(tmp_path):
     (tmp_path / "b.md").write_text("# Title\n## A `code` heading, twice!\n## A `code` heading, twice!\n")
     page = tmp_path / "a.md"
-    page.write_text("[ok](b.md) [ok](b.md#title) [ok](b.md#a-code-heading-twice-1) [web](https://x.org/y)\n"
-                    "[gone](c.md) [no heading](b.md#nothing) ![img](pic.png)\n"
-                    "```\n[in code](nowhere.md)\n```\n`[span](nowhere.md)` [self](#none)\n")
+    page.write_text(
+        "[ok](b.md) [ok](b.md#title) [ok](b.md#a-code-heading-twice-1) [web](https://x.org/y)\n"
+        "[gone](c.md) [no heading](b.md#nothing) ![img](pic.png)\n"
+        "```\n[in code](nowhere.md)\n```\n`[span](nowhere.md)` [self](#none)\n"
+    )
     assert broken_links(page) == ["c.md", "b.md#nothing", "pic.png", "#none"]
 
 

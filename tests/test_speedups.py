@@ -1,4 +1,5 @@
 """The compiled extensions are the ones loaded, unless HPBROKER_PURE selects the twins."""
+
 import importlib
 import pkgutil
 from pathlib import Path

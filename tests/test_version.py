@@ -1,5 +1,6 @@
 """One version: written in hpbroker/__init__.py, read from there by the package metadata
 (pyproject.toml's dynamic version) and printed by ``hpbroker --version``."""
+
 import importlib.metadata
 import subprocess
 import sys
@@ -13,8 +14,7 @@ ROOT = Path(hpbroker.__file__).parent.parent
 
 
 def test_the_command_line_prints_the_package_version():
-    out = subprocess.run([sys.executable, "-m", "hpbroker", "--version"], capture_output=True, text=True,
-                         timeout=60)
+    out = subprocess.run([sys.executable, "-m", "hpbroker", "--version"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"hpbroker {hpbroker.__version__}"
 

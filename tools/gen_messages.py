@@ -7,6 +7,7 @@ repository never needs the JSON at run time. Field names are converted to snake_
 types referenced from ``commonStructs`` are expanded in place, so every declaration is
 self-contained. tests/protocol/test_spec.py checks the result against the JSON when present.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,15 +20,43 @@ OUT = ROOT / "hpbroker" / "protocol" / "messages"
 
 #: api key -> (Kafka API name, module name)
 APIS = {
-    0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 4: "LeaderAndIsr", 5: "StopReplica",
-    6: "UpdateMetadata", 7: "ControlledShutdown", 8: "OffsetCommit",
-    9: "OffsetFetch", 10: "FindCoordinator", 11: "JoinGroup", 12: "Heartbeat", 13: "LeaveGroup",
-    14: "SyncGroup", 15: "DescribeGroups", 16: "ListGroups", 17: "SaslHandshake",
-    18: "ApiVersions", 19: "CreateTopics", 20: "DeleteTopics", 21: "DeleteRecords",
-    22: "InitProducerId", 23: "OffsetForLeaderEpoch", 29: "DescribeAcls", 30: "CreateAcls",
-    31: "DeleteAcls", 32: "DescribeConfigs", 33: "AlterConfigs",
-    35: "DescribeLogDirs", 36: "SaslAuthenticate", 37: "CreatePartitions", 42: "DeleteGroups",
-    44: "IncrementalAlterConfigs", 47: "OffsetDelete", 60: "DescribeCluster", 61: "DescribeProducers",
+    0: "Produce",
+    1: "Fetch",
+    2: "ListOffsets",
+    3: "Metadata",
+    4: "LeaderAndIsr",
+    5: "StopReplica",
+    6: "UpdateMetadata",
+    7: "ControlledShutdown",
+    8: "OffsetCommit",
+    9: "OffsetFetch",
+    10: "FindCoordinator",
+    11: "JoinGroup",
+    12: "Heartbeat",
+    13: "LeaveGroup",
+    14: "SyncGroup",
+    15: "DescribeGroups",
+    16: "ListGroups",
+    17: "SaslHandshake",
+    18: "ApiVersions",
+    19: "CreateTopics",
+    20: "DeleteTopics",
+    21: "DeleteRecords",
+    22: "InitProducerId",
+    23: "OffsetForLeaderEpoch",
+    29: "DescribeAcls",
+    30: "CreateAcls",
+    31: "DeleteAcls",
+    32: "DescribeConfigs",
+    33: "AlterConfigs",
+    35: "DescribeLogDirs",
+    36: "SaslAuthenticate",
+    37: "CreatePartitions",
+    42: "DeleteGroups",
+    44: "IncrementalAlterConfigs",
+    47: "OffsetDelete",
+    60: "DescribeCluster",
+    61: "DescribeProducers",
 }
 
 
@@ -38,7 +67,7 @@ def snake(name: str) -> str:
 
 
 def load(path: Path) -> dict:
-    text = "\n".join(l for l in path.read_text().splitlines() if not l.lstrip().startswith("//"))
+    text = "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("//"))
     return json.loads(text)
 
 
@@ -98,7 +127,7 @@ def main(spec_dir: Path) -> None:
         names.append((key, mod))
         OUT.joinpath(f"{mod}.py").write_text(
             f'"""{api} (api key {key}), transcribed from Kafka\'s {api}Request.json and '
-            f'{api}Response.json.\n\n'
+            f"{api}Response.json.\n\n"
             "F(name, type, versions, nullable=, tag=, tagged=, default=, fields=): see "
             'hpbroker/protocol/schema.py.\n"""\n'
             "from hpbroker.protocol.schema import Field as F, Message\n\n"

@@ -5,6 +5,7 @@ Each API is used at the highest version both the broker and this client speak, c
 versions whose fields the tools rely on (``CAPS``), so it works against any Kafka release that
 still accepts those versions.
 """
+
 from __future__ import annotations
 
 import socket
@@ -16,8 +17,16 @@ from hpbroker.protocol.errors import ErrorCode
 
 API_VERSIONS = 18
 CAPS = {
-    "Metadata": 8, "FindCoordinator": 2, "ListGroups": 4, "DescribeGroups": 4, "OffsetFetch": 5,
-    "ListOffsets": 5, "CreateTopics": 4, "DeleteTopics": 3, "CreatePartitions": 1, "DescribeConfigs": 3,
+    "Metadata": 8,
+    "FindCoordinator": 2,
+    "ListGroups": 4,
+    "DescribeGroups": 4,
+    "OffsetFetch": 5,
+    "ListOffsets": 5,
+    "CreateTopics": 4,
+    "DeleteTopics": 3,
+    "CreatePartitions": 1,
+    "DescribeConfigs": 3,
     "AlterConfigs": 1,
 }
 
@@ -67,8 +76,9 @@ class BrokerConnection:
         self.correlation_id = 0
         body = self._request(API_VERSIONS, 0, {})
         if body["error_code"]:
-            raise ToolError(f"ApiVersions failed on {host}:{port}: {error_text(body['error_code'])}",
-                            body['error_code'])
+            raise ToolError(
+                f"ApiVersions failed on {host}:{port}: {error_text(body['error_code'])}", body["error_code"]
+            )
         self.versions = {a["api_key"]: (a["min_version"], a["max_version"]) for a in body["api_keys"]}
 
     def close(self) -> None:
@@ -116,9 +126,15 @@ def split_hostport(hostport: str) -> tuple[str, int]:
 
 def metadata(conn: BrokerConnection, topics: list[str] | None) -> dict:
     """Metadata for ``topics`` (None: every topic), never creating one."""
-    _, md = conn.call("Metadata", {"topics": None if topics is None else [{"name": t} for t in topics],
-                                   "allow_auto_topic_creation": False, "include_topic_authorized_operations": False,
-                                   "include_cluster_authorized_operations": False})
+    _, md = conn.call(
+        "Metadata",
+        {
+            "topics": None if topics is None else [{"name": t} for t in topics],
+            "allow_auto_topic_creation": False,
+            "include_topic_authorized_operations": False,
+            "include_cluster_authorized_operations": False,
+        },
+    )
     return md
 
 

@@ -15,15 +15,21 @@ delete-offsets  FindCoordinator -> OffsetDelete at the coordinator (kafka-consum
 describe and delete-offsets find the coordinator again and ask again while the answer says it is
 loading, not available or not the coordinator (REFIND), as Kafka's admin client does.
 """
+
 from __future__ import annotations
 
 import sys
 import time
-
 from dataclasses import dataclass, field
 
 from hpbroker.admin.client import (
-    BrokerConnection, ToolError, brokers_of, error_text, metadata, split_hostport, text_table,
+    BrokerConnection,
+    ToolError,
+    brokers_of,
+    error_text,
+    metadata,
+    split_hostport,
+    text_table,
 )
 from hpbroker.coordinator.consumer_protocol import decode_assignment
 from hpbroker.protocol.errors import ErrorCode
@@ -136,6 +142,7 @@ def _list_groups_at(host: str, port: int, body: dict, min_version: int = 0) -> d
 def _at_coordinator(boot: BrokerConnection, group_id: str, ask):
     """``ask(connection to group_id's coordinator)``, from FindCoordinator on, asked again while
     an answer is in REFIND."""
+
     def find_and_ask():
         _, fc = boot.call("FindCoordinator", {"key": group_id, "key_type": 0})
         _check(fc["error_code"], f"FindCoordinator for group {group_id!r}")
@@ -160,21 +167,38 @@ def describe_group(bootstrap: str, group_id: str) -> GroupDescription:
         owner: dict[tuple[str, int], dict] = {}
         for m in g["members"]:
             assignment = decode_assignment(m["member_assignment"]) if g["protocol_type"] == "consumer" else []
-            member = {"member_id": m["member_id"], "client_id": m["client_id"], "host": m["client_host"],
-                      "assignment": assignment}
+            member = {
+                "member_id": m["member_id"],
+                "client_id": m["client_id"],
+                "host": m["client_host"],
+                "assignment": assignment,
+            }
             desc.members.append(member)
             for topic, parts in assignment:
                 for p in parts:
                     owner[(topic, p)] = member
-        committed = {(t["name"], p["partition_index"]): p["committed_offset"]
-                     for t in of["topics"] for p in t["partitions"] if p["error_code"] == 0}
+        committed = {
+            (t["name"], p["partition_index"]): p["committed_offset"]
+            for t in of["topics"]
+            for p in t["partitions"]
+            if p["error_code"] == 0
+        }
         tps = sorted(set(committed) | set(owner))
         ends = _log_end_offsets(boot, tps)
     for tp in tps:
         c = committed.get(tp)
         m = owner.get(tp)
-        desc.partitions.append(PartitionRow(tp[0], tp[1], c if c is not None and c >= 0 else None, ends.get(tp),
-                                            m and m["member_id"], m and m["host"], m and m["client_id"]))
+        desc.partitions.append(
+            PartitionRow(
+                tp[0],
+                tp[1],
+                c if c is not None and c >= 0 else None,
+                ends.get(tp),
+                m and m["member_id"],
+                m and m["host"],
+                m and m["client_id"],
+            )
+        )
     return desc
 
 
@@ -216,8 +240,10 @@ def delete_offsets(bootstrap: str, group_id: str, topics: list[str]) -> list[tup
             by_topic.setdefault(t, []).append({"partition_index": p})
 
         def ask(coord):
-            _, resp = coord.call("OffsetDelete", {"group_id": group_id, "topics": [
-                {"name": t, "partitions": ps} for t, ps in by_topic.items()]})
+            _, resp = coord.call(
+                "OffsetDelete",
+                {"group_id": group_id, "topics": [{"name": t, "partitions": ps} for t, ps in by_topic.items()]},
+            )
             _check(resp["error_code"], f"OffsetDelete for {group_id!r}")
             return resp
 
@@ -243,8 +269,14 @@ def _log_end_offsets(boot: BrokerConnection, tps) -> dict[tuple[str, int], int]:
         for t, p in parts:
             topics.setdefault(t, []).append({"partition_index": p, "timestamp": LATEST, "current_leader_epoch": -1})
         with BrokerConnection(*brokers[node]) as conn:
-            _, lo = conn.call("ListOffsets", {"replica_id": -1, "isolation_level": 0,
-                                              "topics": [{"name": t, "partitions": ps} for t, ps in topics.items()]})
+            _, lo = conn.call(
+                "ListOffsets",
+                {
+                    "replica_id": -1,
+                    "isolation_level": 0,
+                    "topics": [{"name": t, "partitions": ps} for t, ps in topics.items()],
+                },
+            )
         for t in lo["topics"]:
             for p in t["partitions"]:
                 if p["error_code"] == 0:
@@ -255,16 +287,28 @@ def _log_end_offsets(boot: BrokerConnection, tps) -> dict[tuple[str, int], int]:
 # -- formatting ----------------------------------------------------------------------------------
 def format_description(d: GroupDescription) -> str:
     dash = "-"
-    lines = [f"Group {d.group_id}: state {d.state}, protocol {d.protocol_type or dash}/{d.protocol or dash}, "
-             f"{len(d.members)} member(s)", ""]
-    rows = [["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST",
-             "CLIENT-ID"]]
+    lines = [
+        f"Group {d.group_id}: state {d.state}, protocol {d.protocol_type or dash}/{d.protocol or dash}, "
+        f"{len(d.members)} member(s)",
+        "",
+    ]
+    rows = [
+        ["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"]
+    ]
     for r in d.partitions:
-        rows.append([d.group_id, r.topic, str(r.partition),
-                     dash if r.committed_offset is None else str(r.committed_offset),
-                     dash if r.log_end_offset is None else str(r.log_end_offset),
-                     dash if r.lag is None else str(r.lag),
-                     r.member_id or dash, r.host or dash, r.client_id or dash])
+        rows.append(
+            [
+                d.group_id,
+                r.topic,
+                str(r.partition),
+                dash if r.committed_offset is None else str(r.committed_offset),
+                dash if r.log_end_offset is None else str(r.log_end_offset),
+                dash if r.lag is None else str(r.lag),
+                r.member_id or dash,
+                r.host or dash,
+                r.client_id or dash,
+            ]
+        )
     lines.append(text_table(rows))
     if d.members:
         lines.append("")

@@ -13,19 +13,27 @@ Kafka's tool). ``--json`` prints Kafka's document::
 otherwise a table with a row per partition, then a row per log dir with its volume's total and
 usable bytes (-1 where a broker does not say: DescribeLogDirs before v4).
 """
+
 from __future__ import annotations
 
 import json
 import sys
 
 from hpbroker.admin.client import (
-    BrokerConnection, ToolError, brokers_of, error_text, metadata, split_hostport, text_table,
+    BrokerConnection,
+    ToolError,
+    brokers_of,
+    error_text,
+    metadata,
+    split_hostport,
+    text_table,
 )
 from hpbroker.protocol.errors import ErrorCode
 
 
-def describe_log_dirs(bootstrap: str, topics: list[str] | None = None,
-                      broker_ids: list[int] | None = None) -> dict[int, list[dict]]:
+def describe_log_dirs(
+    bootstrap: str, topics: list[str] | None = None, broker_ids: list[int] | None = None
+) -> dict[int, list[dict]]:
     """broker id -> the ``results`` of its DescribeLogDirs answer (one per log dir)."""
     with BrokerConnection(*split_hostport(bootstrap)) as boot:
         md = metadata(boot, topics)
@@ -35,16 +43,18 @@ def describe_log_dirs(bootstrap: str, topics: list[str] | None = None,
         request_topics = []
         for t in md["topics"]:
             if t["error_code"]:
-                raise ToolError(f"cannot describe topic {t['name']!r}: {error_text(t['error_code'])}",
-                                t["error_code"])
-            request_topics.append({"topic": t["name"],
-                                   "partitions": sorted(p["partition_index"] for p in t["partitions"])})
+                raise ToolError(f"cannot describe topic {t['name']!r}: {error_text(t['error_code'])}", t["error_code"])
+            request_topics.append(
+                {"topic": t["name"], "partitions": sorted(p["partition_index"] for p in t["partitions"])}
+            )
     wanted = sorted(brokers) if broker_ids is None else broker_ids
     out = {}
     for node in wanted:
         if node not in brokers:
-            raise ToolError(f"broker {node} is not in the cluster (brokers: "
-                            f"{', '.join(map(str, sorted(brokers)))})", ErrorCode.BROKER_NOT_AVAILABLE)
+            raise ToolError(
+                f"broker {node} is not in the cluster (brokers: {', '.join(map(str, sorted(brokers)))})",
+                ErrorCode.BROKER_NOT_AVAILABLE,
+            )
         with BrokerConnection(*brokers[node]) as conn:
             _, resp = conn.call("DescribeLogDirs", {"topics": request_topics})
         if resp.get("error_code"):
@@ -58,9 +68,16 @@ def as_kafka_json(described: dict[int, list[dict]]) -> str:
     for node, results in sorted(described.items()):
         dirs = []
         for r in results:
-            partitions = [{"partition": f"{t['name']}-{p['partition_index']}", "size": p["partition_size"],
-                           "offsetLag": p["offset_lag"], "isFuture": p["is_future_key"]}
-                          for t in r["topics"] for p in t["partitions"]]
+            partitions = [
+                {
+                    "partition": f"{t['name']}-{p['partition_index']}",
+                    "size": p["partition_size"],
+                    "offsetLag": p["offset_lag"],
+                    "isFuture": p["is_future_key"],
+                }
+                for t in r["topics"]
+                for p in t["partitions"]
+            ]
             dirs.append({"logDir": r["log_dir"], "error": _error_name(r["error_code"]), "partitions": partitions})
         brokers.append({"broker": node, "logDirs": dirs})
     return json.dumps({"version": 1, "brokers": brokers}, sort_keys=True)
@@ -71,12 +88,27 @@ def as_table(described: dict[int, list[dict]]) -> str:
     dirs = [["BROKER", "LOG-DIR", "TOTAL-BYTES", "USABLE-BYTES", "ERROR"]]
     for node, results in sorted(described.items()):
         for r in results:
-            dirs.append([str(node), r["log_dir"], str(r.get("total_bytes", -1)), str(r.get("usable_bytes", -1)),
-                         _error_name(r["error_code"]) or "-"])
+            dirs.append(
+                [
+                    str(node),
+                    r["log_dir"],
+                    str(r.get("total_bytes", -1)),
+                    str(r.get("usable_bytes", -1)),
+                    _error_name(r["error_code"]) or "-",
+                ]
+            )
             for t in sorted(r["topics"], key=lambda t: t["name"]):
                 for p in sorted(t["partitions"], key=lambda p: p["partition_index"]):
-                    rows.append([str(node), r["log_dir"], t["name"], str(p["partition_index"]),
-                                 str(p["partition_size"]), str(p["offset_lag"])])
+                    rows.append(
+                        [
+                            str(node),
+                            r["log_dir"],
+                            t["name"],
+                            str(p["partition_index"]),
+                            str(p["partition_size"]),
+                            str(p["offset_lag"]),
+                        ]
+                    )
     return text_table(rows) + "\n\n" + text_table(dirs)
 
 

@@ -3,6 +3,7 @@ operation the resource type supports, as a bitfield of AclOperation codes (Kafka
 AclEntry.supportedOperations). Clients ask for them in Metadata (cluster and topics),
 DescribeCluster and DescribeGroups; unasked, the field stays Integer.MIN_VALUE.
 """
+
 # AclOperation codes: READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8,
 # CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12
 NOT_REQUESTED = -2147483648

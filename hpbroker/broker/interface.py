@@ -22,10 +22,12 @@ Kafka does where that thing lives elsewhere (a handler other than handler 0 is n
 controller: NOT_CONTROLLER; a processor leads no partition for writing: ``partition`` is None,
 while ``readable`` serves Fetch from the segment files).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from hpbroker.broker.metadata_cache import MetadataCache
@@ -57,14 +59,16 @@ class ControllerError(Exception):
 
 @runtime_checkable
 class ReadableLog(Protocol):
-    def read(self, fetch_offset: int, max_bytes: int, *, upper_bound: int | None = None,
-             min_one_batch: bool = True) -> ReadResult:
+    def read(
+        self, fetch_offset: int, max_bytes: int, *, upper_bound: int | None = None, min_one_batch: bool = True
+    ) -> ReadResult:
         """Whole batches from the one holding ``fetch_offset`` as file regions (sendfile)."""
 
 
 @runtime_checkable
 class ReadablePartition(Protocol):
     """What Fetch reads: the offsets the owner published and a log bounded by them."""
+
     topic: str
     index: int
     leader_epoch: int
@@ -77,6 +81,7 @@ class ReadablePartition(Protocol):
 @runtime_checkable
 class ReplicaManager(Protocol):
     """The partitions this process holds. Who may touch: the event loop of its process."""
+
     fetch_purgatory: Purgatory
 
     def partition(self, topic: str, index: int) -> Partition | None:
@@ -122,6 +127,7 @@ class Controller(Protocol):
 @runtime_checkable
 class Broker(Protocol):
     """What ``ctx.broker`` is. Who may touch: the event loop of the process serving the request."""
+
     config: BrokerConfig
     node: Node
     cluster_id: str

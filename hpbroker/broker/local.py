@@ -13,6 +13,7 @@ multi-process topology runs a subclass that publishes its partitions to the proc
 
 Who may touch: the event loop of the process that owns these partitions.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,8 +30,15 @@ DEFAULT_CLUSTER_ID = "hpbroker-cluster"
 
 
 class LocalBroker:
-    def __init__(self, config: BrokerConfig, node: Node, cluster_id: str = DEFAULT_CLUSTER_ID, *,
-                 owns=None, controller: bool = True):
+    def __init__(
+        self,
+        config: BrokerConfig,
+        node: Node,
+        cluster_id: str = DEFAULT_CLUSTER_ID,
+        *,
+        owns=None,
+        controller: bool = True,
+    ):
         self.config = config
         self.node = node
         self.cluster_id = cluster_id
@@ -41,10 +49,14 @@ class LocalBroker:
         config.follow(registry.broker_configs, registry.broker_default_configs)
         self.metadata = MetadataCache(node, registry)
         self.replica_manager = self._replica_manager(owns)
-        self.controller = (LocalController(config, self.metadata, self.replica_manager) if controller
-                           else NotController(self.describe()))
-        self.group_coordinator = GroupCoordinator(config, self.metadata, self.replica_manager, self.controller,
-                                                  owns=owns)
+        self.controller = (
+            LocalController(config, self.metadata, self.replica_manager)
+            if controller
+            else NotController(self.describe())
+        )
+        self.group_coordinator = GroupCoordinator(
+            config, self.metadata, self.replica_manager, self.controller, owns=owns
+        )
 
     def _replica_manager(self, owns) -> LocalReplicaManager:
         return LocalReplicaManager(self.config, self.log_dirs, self.metadata, owns)

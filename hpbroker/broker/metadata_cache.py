@@ -16,6 +16,7 @@ processor applying the registry the controller published); in the process that i
 controller, the controller changes the registry object this cache holds, so its changes show
 here at once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """The per-request context a handler receives, and the signals it can raise."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -24,6 +24,7 @@ built, hpbroker/handlers/__init__.py). The kinds:
 In the in-process topology every API runs in the one process and these declarations are not
 consulted.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ class Split:
     """Field names of a per-partition request and its response (snake_case, as decoded).
     ``req_index`` None: the request lists partitions as bare indexes (an int32 array, as
     DescribeProducers' partition_indexes), not as structs holding one."""
+
     req_topics: str
     req_name: str
     req_partitions: str
@@ -50,7 +52,8 @@ class Split:
 @dataclass(frozen=True)
 class GroupSplit:
     """Field names of a request naming several groups and of its per-group answers."""
-    req_groups: str   # the request's list of group ids
+
+    req_groups: str  # the request's list of group ids
     resp_groups: str  # the response's list of per-group answers, each with a "group_id"
 
 

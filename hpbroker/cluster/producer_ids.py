@@ -8,6 +8,7 @@ restarts (a restart claims a fresh block and skips the rest of the old one, as K
 Who may touch: any thread (a lock guards the block); a claim blocks on ZooKeeper, so an asyncio
 caller runs ``generate_producer_id`` in an executor.
 """
+
 from __future__ import annotations
 
 import threading

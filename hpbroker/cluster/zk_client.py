@@ -26,21 +26,31 @@ Reads that return many znodes pass a malformed one (``ZkDataError``) to ``on_mal
 by default) and return the rest; reads of one znode raise it. Threads and session states: see
 zk_session.py.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, RolledBackError
 
 from hpbroker.cluster import zk_data as zd
 from hpbroker.cluster.zk_data import (
-    BrokerInfo, LeaderAndIsr, LeaderIsrAndControllerEpoch, ProducerIdBlock, ReplicaAssignment,
-    TopicAssignment, TopicPartition, ZkDataError,
+    BrokerInfo,
+    LeaderAndIsr,
+    LeaderIsrAndControllerEpoch,
+    ProducerIdBlock,
+    ReplicaAssignment,
+    TopicAssignment,
+    TopicPartition,
+    ZkDataError,
 )
 from hpbroker.cluster.zk_session import (
-    MATCH_ANY_VERSION, UNKNOWN_VERSION, ControllerMovedError, ZkSession,
+    MATCH_ANY_VERSION,
+    UNKNOWN_VERSION,
+    ControllerMovedError,
+    ZkSession,
 )
 
 log = logging.getLogger(__name__)
@@ -58,6 +68,7 @@ class TopicExistsError(Exception):
 class UpdateLeaderAndIsrResult:
     """Per partition: the new state (with its new zk_version) or the error; ``to_retry`` are the
     partitions whose CAS failed with BADVERSION: re-read them and decide again."""
+
     finished: dict[TopicPartition, LeaderAndIsr | Exception] = field(default_factory=dict)
     to_retry: list[TopicPartition] = field(default_factory=list)
 
@@ -67,7 +78,7 @@ def _report(exc: ZkDataError) -> None:
 
 
 class KafkaZkClient(ZkSession):
-    def start(self) -> "KafkaZkClient":
+    def start(self) -> KafkaZkClient:
         """Connect (creating the chroot) and make sure the persistent top-level paths exist."""
         super().start()
         self.create_top_level_paths()
@@ -116,7 +127,8 @@ class KafkaZkClient(ZkSession):
                 continue
             raise BrokerIdInUseError(
                 f"broker.id {info.broker_id} is already registered by another live session "
-                f"(0x{owner:x}) at {self.connect}{path}")
+                f"(0x{owner:x}) at {self.connect}{path}"
+            )
 
     def get_sorted_broker_list(self) -> list[int]:
         ids = []
@@ -132,8 +144,9 @@ class KafkaZkClient(ZkSession):
         data, stat = self.get_data_and_stat(zd.broker_path(broker_id))
         return None if stat is None else zd.decode_broker_info(broker_id, data)
 
-    def get_all_brokers_and_epochs(self, on_malformed: Callable[[ZkDataError], None] = _report
-                                   ) -> dict[int, tuple[BrokerInfo, int]]:
+    def get_all_brokers_and_epochs(
+        self, on_malformed: Callable[[ZkDataError], None] = _report
+    ) -> dict[int, tuple[BrokerInfo, int]]:
         """broker id -> (registration, broker epoch) of every live broker."""
         ids = self.get_sorted_broker_list()
         out = {}
@@ -163,8 +176,11 @@ class KafkaZkClient(ZkSession):
         current = self.get_controller_epoch()
         if current is None:
             try:
-                self._call(lambda: self._kazoo.create_async(
-                    zd.CONTROLLER_EPOCH_PATH, zd.encode_controller_epoch(zd.INITIAL_CONTROLLER_EPOCH)))
+                self._call(
+                    lambda: self._kazoo.create_async(
+                        zd.CONTROLLER_EPOCH_PATH, zd.encode_controller_epoch(zd.INITIAL_CONTROLLER_EPOCH)
+                    )
+                )
                 current = (zd.INITIAL_CONTROLLER_EPOCH, zd.INITIAL_ZK_VERSION)
             except NodeExistsError:
                 current = self.get_controller_epoch()
@@ -172,10 +188,12 @@ class KafkaZkClient(ZkSession):
                     raise ControllerMovedError(f"{zd.CONTROLLER_EPOCH_PATH} went away during the election") from None
         epoch, version = current
         new_epoch = epoch + 1
-        results = self._multi([
-            ("create", zd.CONTROLLER_PATH, zd.encode_controller(broker_id), None, True),
-            ("set_data", zd.CONTROLLER_EPOCH_PATH, zd.encode_controller_epoch(new_epoch), version),
-        ])
+        results = self._multi(
+            [
+                ("create", zd.CONTROLLER_PATH, zd.encode_controller(broker_id), None, True),
+                ("set_data", zd.CONTROLLER_EPOCH_PATH, zd.encode_controller_epoch(new_epoch), version),
+            ]
+        )
         if not isinstance(results[0], Exception):
             log.info("broker %d is the controller, controller epoch %d", broker_id, new_epoch)
             return new_epoch, results[1].version
@@ -194,8 +212,9 @@ class KafkaZkClient(ZkSession):
         self.delete_path(zd.CONTROLLER_PATH, expected_controller_epoch_zk_version)
 
     # -- topic assignments ------------------------------------------------------------------
-    def create_topic_assignment(self, topic: str, topic_id: bytes | None,
-                                assignment: Mapping[int, ReplicaAssignment | Iterable[int]]) -> None:
+    def create_topic_assignment(
+        self, topic: str, topic_id: bytes | None, assignment: Mapping[int, ReplicaAssignment | Iterable[int]]
+    ) -> None:
         """Write /brokers/topics/<topic> (what CreateTopics does; the controller, watching
         /brokers/topics, then creates the partition states). TopicExistsError if it exists."""
         try:
@@ -203,16 +222,21 @@ class KafkaZkClient(ZkSession):
         except NodeExistsError:
             raise TopicExistsError(f"topic {topic!r} already exists") from None
 
-    def set_topic_assignment(self, topic: str, topic_id: bytes | None,
-                             assignment: Mapping[int, ReplicaAssignment | Iterable[int]],
-                             expected_version: int = MATCH_ANY_VERSION,
-                             expected_controller_epoch_zk_version: int = MATCH_ANY_VERSION) -> int:
+    def set_topic_assignment(
+        self,
+        topic: str,
+        topic_id: bytes | None,
+        assignment: Mapping[int, ReplicaAssignment | Iterable[int]],
+        expected_version: int = MATCH_ANY_VERSION,
+        expected_controller_epoch_zk_version: int = MATCH_ANY_VERSION,
+    ) -> int:
         """Replace the assignment (new partitions, a topic id, a reassignment) as a CAS on its
         version; returns the new version. BadVersionError if it changed, NoNodeError if gone."""
         fence = expected_controller_epoch_zk_version
         data = zd.encode_topic_assignment(topic_id, _assignment(assignment))
-        result = self._unfence(fence, self._multi(self._fence(fence, [
-            ("set_data", zd.topic_path(topic), data, expected_version)])))[0]
+        result = self._unfence(
+            fence, self._multi(self._fence(fence, [("set_data", zd.topic_path(topic), data, expected_version)]))
+        )[0]
         if isinstance(result, Exception):
             raise result
         return result.version
@@ -225,8 +249,9 @@ class KafkaZkClient(ZkSession):
         data, stat = self.get_data_and_stat(zd.topic_path(topic))
         return None if stat is None else (zd.decode_topic_assignment(topic, data), stat.version)
 
-    def get_topic_assignments(self, topics: Iterable[str],
-                              on_malformed: Callable[[ZkDataError], None] = _report) -> dict[str, TopicAssignment]:
+    def get_topic_assignments(
+        self, topics: Iterable[str], on_malformed: Callable[[ZkDataError], None] = _report
+    ) -> dict[str, TopicAssignment]:
         topics = list(topics)
         out = {}
         for topic, (data, stat) in zip(topics, self._get_many([zd.topic_path(t) for t in topics])):
@@ -239,26 +264,35 @@ class KafkaZkClient(ZkSession):
         return out
 
     # -- partition states -------------------------------------------------------------------
-    def create_partition_states(self, states: Mapping[TopicPartition, LeaderIsrAndControllerEpoch],
-                                expected_controller_epoch_zk_version: int
-                                ) -> dict[TopicPartition, LeaderAndIsr | Exception]:
+    def create_partition_states(
+        self, states: Mapping[TopicPartition, LeaderIsrAndControllerEpoch], expected_controller_epoch_zk_version: int
+    ) -> dict[TopicPartition, LeaderAndIsr | Exception]:
         """The controller's first state of new partitions (creating .../partitions/<p> as
         needed): per partition the state with zk_version 0, or the error (NodeExistsError if a
         state exists, NoNodeError if the topic does not). ControllerMovedError if the fence
         fails."""
         fence = expected_controller_epoch_zk_version
-        parents = sorted({zd.topic_partitions_path(tp.topic) for tp in states} | {zd.partition_path(tp) for tp in states},
-                         key=lambda p: p.count("/"))
+        parents = sorted(
+            {zd.topic_partitions_path(tp.topic) for tp in states} | {zd.partition_path(tp) for tp in states},
+            key=lambda p: p.count("/"),
+        )
         for answer in self._multi_many([self._fence(fence, [("create", path, b"")]) for path in parents]):
             self._unfence(fence, answer)  # an existing parent is fine; a missing topic shows below
         tps = list(states)
-        answers = self._multi_many([self._fence(fence, [
-            ("create", zd.partition_state_path(tp), zd.encode_partition_state(states[tp]))]) for tp in tps])
+        answers = self._multi_many(
+            [
+                self._fence(fence, [("create", zd.partition_state_path(tp), zd.encode_partition_state(states[tp]))])
+                for tp in tps
+            ]
+        )
         out: dict[TopicPartition, LeaderAndIsr | Exception] = {}
         for tp, results in zip(tps, answers):
             result = self._unfence(fence, results)[0]
-            out[tp] = result if isinstance(result, Exception) else \
-                states[tp].leader_and_isr.with_zk_version(zd.INITIAL_ZK_VERSION)
+            out[tp] = (
+                result
+                if isinstance(result, Exception)
+                else states[tp].leader_and_isr.with_zk_version(zd.INITIAL_ZK_VERSION)
+            )
         return out
 
     def get_partition_state(self, tp: TopicPartition) -> LeaderIsrAndControllerEpoch | None:
@@ -266,9 +300,9 @@ class KafkaZkClient(ZkSession):
         data, stat = self.get_data_and_stat(zd.partition_state_path(tp))
         return None if stat is None else zd.decode_partition_state(tp, data, stat.version)
 
-    def get_partition_states(self, tps: Iterable[TopicPartition],
-                             on_malformed: Callable[[ZkDataError], None] = _report
-                             ) -> dict[TopicPartition, LeaderIsrAndControllerEpoch]:
+    def get_partition_states(
+        self, tps: Iterable[TopicPartition], on_malformed: Callable[[ZkDataError], None] = _report
+    ) -> dict[TopicPartition, LeaderIsrAndControllerEpoch]:
         tps = list(tps)
         out = {}
         for tp, (data, stat) in zip(tps, self._get_many([zd.partition_state_path(tp) for tp in tps])):
@@ -280,16 +314,34 @@ class KafkaZkClient(ZkSession):
                 on_malformed(exc)
         return out
 
-    def update_leader_and_isr(self, leader_and_isrs: Mapping[TopicPartition, LeaderAndIsr], controller_epoch: int,
-                              expected_controller_epoch_zk_version: int) -> UpdateLeaderAndIsrResult:
+    def update_leader_and_isr(
+        self,
+        leader_and_isrs: Mapping[TopicPartition, LeaderAndIsr],
+        controller_epoch: int,
+        expected_controller_epoch_zk_version: int,
+    ) -> UpdateLeaderAndIsrResult:
         """The controller's CAS of partition states, each at its ``zk_version`` and fenced by the
         controller epoch. ControllerMovedError if the fence fails."""
         fence = expected_controller_epoch_zk_version
         tps = list(leader_and_isrs)
-        answers = self._multi_many([self._fence(fence, [(
-            "set_data", zd.partition_state_path(tp),
-            zd.encode_partition_state(LeaderIsrAndControllerEpoch(leader_and_isrs[tp], controller_epoch)),
-            leader_and_isrs[tp].zk_version)]) for tp in tps])
+        answers = self._multi_many(
+            [
+                self._fence(
+                    fence,
+                    [
+                        (
+                            "set_data",
+                            zd.partition_state_path(tp),
+                            zd.encode_partition_state(
+                                LeaderIsrAndControllerEpoch(leader_and_isrs[tp], controller_epoch)
+                            ),
+                            leader_and_isrs[tp].zk_version,
+                        )
+                    ],
+                )
+                for tp in tps
+            ]
+        )
         result = UpdateLeaderAndIsrResult()
         for tp, results in zip(tps, answers):
             r = self._unfence(fence, results)[0]
@@ -301,8 +353,9 @@ class KafkaZkClient(ZkSession):
                 result.finished[tp] = leader_and_isrs[tp].with_zk_version(r.version)
         return result
 
-    def update_leader_and_isr_as_leader(self, tp: TopicPartition, new: LeaderAndIsr,
-                                        controller_epoch: int) -> tuple[bool, int]:
+    def update_leader_and_isr_as_leader(
+        self, tp: TopicPartition, new: LeaderAndIsr, controller_epoch: int
+    ) -> tuple[bool, int]:
         """The leader's ISR change: a CAS at ``new.zk_version`` with the controller epoch it
         learned from LeaderAndIsr (not fenced by /controller_epoch: the version is the fence).
         (True, new zk_version), or (False, -1): re-read the state before deciding again."""
@@ -315,6 +368,7 @@ class KafkaZkClient(ZkSession):
             except ZkDataError:
                 return False
             return got == LeaderIsrAndControllerEpoch(new.with_zk_version(0), controller_epoch)
+
         return self.conditional_update_path(zd.partition_state_path(tp), data, new.zk_version, already_written)
 
     # -- configs ----------------------------------------------------------------------------
@@ -342,14 +396,19 @@ class KafkaZkClient(ZkSession):
     def create_config_change_notification(self, entity_path: str) -> str:
         """Announce that /config/<entity_path> changed ("topics/<topic>"); returns the path."""
         return self.create_sequential_persistent_path(
-            f"{zd.CONFIG_CHANGES_PATH}/{zd.CONFIG_CHANGE_PREFIX}", zd.encode_config_change(entity_path))
+            f"{zd.CONFIG_CHANGES_PATH}/{zd.CONFIG_CHANGE_PREFIX}", zd.encode_config_change(entity_path)
+        )
 
-    def get_config_changes(self, after: str | None = None,
-                           on_malformed: Callable[[ZkDataError], None] = _report) -> list[tuple[str, str]]:
+    def get_config_changes(
+        self, after: str | None = None, on_malformed: Callable[[ZkDataError], None] = _report
+    ) -> list[tuple[str, str]]:
         """(notification name, "<type>/<name>") of the notifications after ``after`` (a name),
         oldest first."""
-        names = sorted(n for n in self.get_children(zd.CONFIG_CHANGES_PATH)
-                       if n.startswith(zd.CONFIG_CHANGE_PREFIX) and (after is None or n > after))
+        names = sorted(
+            n
+            for n in self.get_children(zd.CONFIG_CHANGES_PATH)
+            if n.startswith(zd.CONFIG_CHANGE_PREFIX) and (after is None or n > after)
+        )
         out = []
         for name, (data, stat) in zip(names, self._get_many([f"{zd.CONFIG_CHANGES_PATH}/{n}" for n in names])):
             if stat is None:
@@ -426,8 +485,12 @@ class KafkaZkClient(ZkSession):
                     return block
                 except NodeExistsError:
                     continue
-            ok, _ = self.conditional_update_path(zd.PRODUCER_ID_BLOCK_PATH, new_data, version,
-                                                 check=lambda current: current == new_data)
+            ok, _ = self.conditional_update_path(
+                zd.PRODUCER_ID_BLOCK_PATH,
+                new_data,
+                version,
+                check=lambda current, expected=new_data: current == expected,
+            )
             if ok:
                 log.info("broker %d claimed producer ids %d-%d", broker_id, block.block_start, block.block_end)
                 return block
@@ -436,7 +499,8 @@ class KafkaZkClient(ZkSession):
     def propagate_isr_changes(self, partitions: Iterable[TopicPartition]) -> str:
         """Tell the controller that a leader changed these partitions' ISR; returns the path."""
         return self.create_sequential_persistent_path(
-            f"{zd.ISR_CHANGE_NOTIFICATION_PATH}/{zd.ISR_CHANGE_PREFIX}", zd.encode_isr_change(partitions))
+            f"{zd.ISR_CHANGE_NOTIFICATION_PATH}/{zd.ISR_CHANGE_PREFIX}", zd.encode_isr_change(partitions)
+        )
 
     def get_all_isr_change_notifications(self) -> list[str]:
         """The sequence numbers of the pending notifications, oldest first."""
@@ -444,8 +508,8 @@ class KafkaZkClient(ZkSession):
         return sorted(zd.sequence_number(n, zd.ISR_CHANGE_PREFIX) for n in names if n.startswith(zd.ISR_CHANGE_PREFIX))
 
     def get_partitions_from_isr_change_notifications(
-            self, sequence_numbers: Iterable[str],
-            on_malformed: Callable[[ZkDataError], None] = _report) -> list[TopicPartition]:
+        self, sequence_numbers: Iterable[str], on_malformed: Callable[[ZkDataError], None] = _report
+    ) -> list[TopicPartition]:
         paths = [f"{zd.ISR_CHANGE_NOTIFICATION_PATH}/{zd.ISR_CHANGE_PREFIX}{s}" for s in sequence_numbers]
         out: set[TopicPartition] = set()
         for path, (data, stat) in zip(paths, self._get_many(paths)):
@@ -457,11 +521,13 @@ class KafkaZkClient(ZkSession):
                 on_malformed(exc)
         return sorted(out)
 
-    def delete_isr_change_notifications(self, sequence_numbers: Iterable[str],
-                                        expected_controller_epoch_zk_version: int) -> None:
+    def delete_isr_change_notifications(
+        self, sequence_numbers: Iterable[str], expected_controller_epoch_zk_version: int
+    ) -> None:
         for seq in sequence_numbers:
-            self.delete_path(f"{zd.ISR_CHANGE_NOTIFICATION_PATH}/{zd.ISR_CHANGE_PREFIX}{seq}",
-                             expected_controller_epoch_zk_version)
+            self.delete_path(
+                f"{zd.ISR_CHANGE_NOTIFICATION_PATH}/{zd.ISR_CHANGE_PREFIX}{seq}", expected_controller_epoch_zk_version
+            )
 
 
 def _assignment(assignment: Mapping[int, ReplicaAssignment | Iterable[int]]) -> dict[int, ReplicaAssignment]:

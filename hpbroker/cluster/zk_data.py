@@ -24,6 +24,7 @@ raise ``ZkDataError`` naming the path and what is wrong: one exception type, so 
 znodes reports a malformed one and goes on. Decoding follows Kafka's leniency (unknown keys are
 ignored, optional keys may be missing) but never lets a wrong type through.
 """
+
 from __future__ import annotations
 
 import base64
@@ -31,8 +32,9 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 # -- paths -----------------------------------------------------------------------------------
 BROKERS_PATH = "/brokers"
@@ -57,8 +59,12 @@ TOPIC_CONFIG_TYPE = "topics"
 #: persistent paths every broker makes sure exist at start-up (Kafka's ZkData.PersistentZkPaths,
 #: without the old consumers' path, /brokers/seqid and /log_dir_event_notification)
 PERSISTENT_PATHS = (
-    BROKER_IDS_PATH, TOPICS_PATH, CONFIG_CHANGES_PATH, DELETE_TOPICS_PATH,
-    ISR_CHANGE_NOTIFICATION_PATH, PRODUCER_ID_BLOCK_PATH,
+    BROKER_IDS_PATH,
+    TOPICS_PATH,
+    CONFIG_CHANGES_PATH,
+    DELETE_TOPICS_PATH,
+    ISR_CHANGE_NOTIFICATION_PATH,
+    PRODUCER_ID_BLOCK_PATH,
 ) + tuple(f"{CONFIG_PATH}/{t}" for t in CONFIG_TYPES)
 
 #: the controller epoch before the first election, and the zkVersion of a just created znode
@@ -104,8 +110,8 @@ def delete_topic_path(topic: str) -> str:
 
 
 def sequence_number(name: str, prefix: str) -> str:
-    """"isr_change_0000000003" -> "0000000003" (a child name or a whole path)."""
-    return name[name.rindex(prefix) + len(prefix):]
+    """ "isr_change_0000000003" -> "0000000003" (a child name or a whole path)."""
+    return name[name.rindex(prefix) + len(prefix) :]
 
 
 # -- errors and JSON helpers -----------------------------------------------------------------
@@ -140,7 +146,7 @@ def _preview(data: bytes) -> str:
     return repr(text + ("..." if len(data) > 200 else ""))
 
 
-def _int(path: str, obj: Mapping, key: str, *, default: Any = ..., lo: int = -(2 ** 63), hi: int = 2 ** 63 - 1):
+def _int(path: str, obj: Mapping, key: str, *, default: Any = ..., lo: int = -(2**63), hi: int = 2**63 - 1):
     if key not in obj or obj[key] is None:
         if default is ...:
             raise ZkDataError(path, f"{key!r} is missing")
@@ -154,7 +160,7 @@ def _int(path: str, obj: Mapping, key: str, *, default: Any = ..., lo: int = -(2
 
 
 def _int32(path: str, obj: Mapping, key: str, **kw) -> int:
-    return _int(path, obj, key, lo=-(2 ** 31), hi=2 ** 31 - 1, **kw)
+    return _int(path, obj, key, lo=-(2**31), hi=2**31 - 1, **kw)
 
 
 def _str(path: str, obj: Mapping, key: str, *, default: Any = ...) -> Any:
@@ -203,6 +209,7 @@ BROKER_INFO_VERSION = 5
 @dataclass(frozen=True)
 class EndPoint:
     """One advertised listener. ``host`` None = the default interface ("PLAINTEXT://:9092")."""
+
     listener_name: str
     host: str | None
     port: int
@@ -216,7 +223,7 @@ class EndPoint:
         return f"{self.listener_name}://{host}:{self.port}"
 
     @classmethod
-    def parse(cls, text: str, protocol_map: Mapping[str, str] | None = None) -> "EndPoint":
+    def parse(cls, text: str, protocol_map: Mapping[str, str] | None = None) -> EndPoint:
         """Kafka's EndPoint.createEndPoint: "LISTENER://host:port"; the security protocol comes
         from the map, or is the listener's own name when there is no map."""
         m = _ENDPOINT.match(text)
@@ -234,6 +241,7 @@ class EndPoint:
 class BrokerInfo:
     """What a broker writes at /brokers/ids/<id>. ``features`` maps a feature name to its
     supported range, e.g. {"feature1": {"min_version": 1, "max_version": 2}} (KIP-584)."""
+
     broker_id: int
     endpoints: tuple[EndPoint, ...]
     rack: str | None = None
@@ -283,8 +291,9 @@ def decode_broker_info(broker_id: int, data: bytes | None) -> BrokerInfo:
         endpoints = (EndPoint("PLAINTEXT", _str(path, obj, "host"), _int32(path, obj, "port"), "PLAINTEXT"),)
     else:
         protocol_map = obj.get("listener_security_protocol_map")
-        if protocol_map is not None and (not isinstance(protocol_map, dict) or not all(
-                isinstance(v, str) for v in protocol_map.values())):
+        if protocol_map is not None and (
+            not isinstance(protocol_map, dict) or not all(isinstance(v, str) for v in protocol_map.values())
+        ):
             raise ZkDataError(path, f"'listener_security_protocol_map' must map names to strings: {protocol_map!r}")
         if protocol_map is not None:
             bad = [v for v in protocol_map.values() if v not in SECURITY_PROTOCOLS]
@@ -302,8 +311,9 @@ def decode_broker_info(broker_id: int, data: bytes | None) -> BrokerInfo:
     features = obj.get("features")
     features = {} if features is None else features
     if not isinstance(features, dict) or not all(
-            isinstance(r, dict) and all(isinstance(v, int) and not isinstance(v, bool) for v in r.values())
-            for r in features.values()):
+        isinstance(r, dict) and all(isinstance(v, int) and not isinstance(v, bool) for v in r.values())
+        for r in features.values()
+    ):
         raise ZkDataError(path, f"'features' must map names to version ranges, not {features!r}")
     timestamp = _long_text(path, obj, "timestamp") if obj.get("timestamp") is not None else None
     return BrokerInfo(broker_id, endpoints, rack, jmx_port, features, version, timestamp)
@@ -314,6 +324,7 @@ def decode_broker_info(broker_id: int, data: bytes | None) -> BrokerInfo:
 class ReplicaAssignment:
     """A partition's replicas in preference order (the first is the preferred leader), and the
     replicas a reassignment is adding or removing."""
+
     replicas: tuple[int, ...]
     adding_replicas: tuple[int, ...] = ()
     removing_replicas: tuple[int, ...] = ()
@@ -379,9 +390,11 @@ def decode_topic_assignment(topic: str, data: bytes | None) -> TopicAssignment:
                 raise ZkDataError(path, f"partition {p!r} in {key!r} is not a partition number")
         maps.append({int(p): _int_list(path, r, f"{key}[{p}]") for p, r in m.items()})
     replicas, adding, removing = maps
-    return TopicAssignment(topic, topic_id, {
-        p: ReplicaAssignment(r, adding.get(p, ()), removing.get(p, ())) for p, r in sorted(replicas.items())
-    })
+    return TopicAssignment(
+        topic,
+        topic_id,
+        {p: ReplicaAssignment(r, adding.get(p, ()), removing.get(p, ())) for p, r in sorted(replicas.items())},
+    )
 
 
 # -- /brokers/topics/<topic>/partitions/<p>/state --------------------------------------------
@@ -389,15 +402,16 @@ def decode_topic_assignment(topic: str, data: bytes | None) -> TopicAssignment:
 class LeaderAndIsr:
     """A partition's leader, leader epoch and ISR; ``zk_version`` is the version of the state
     znode it was read from or written as (the partition epoch), the CAS token of the next write."""
+
     leader: int
     leader_epoch: int
     isr: tuple[int, ...]
     zk_version: int = INITIAL_ZK_VERSION
 
-    def with_zk_version(self, zk_version: int) -> "LeaderAndIsr":
+    def with_zk_version(self, zk_version: int) -> LeaderAndIsr:
         return LeaderAndIsr(self.leader, self.leader_epoch, self.isr, zk_version)
 
-    def new_leader_and_isr(self, leader: int, isr: Iterable[int]) -> "LeaderAndIsr":
+    def new_leader_and_isr(self, leader: int, isr: Iterable[int]) -> LeaderAndIsr:
         """The next state: a new leader and ISR in the next leader epoch (same zk_version: it is
         the CAS token of the write that makes this state)."""
         return LeaderAndIsr(leader, self.leader_epoch + 1, tuple(isr), self.zk_version)
@@ -412,8 +426,15 @@ class LeaderIsrAndControllerEpoch:
 def encode_partition_state(state: LeaderIsrAndControllerEpoch) -> bytes:
     lai = state.leader_and_isr
     # key order as Kafka writes it (and as its documentation shows)
-    return _dumps({"controller_epoch": state.controller_epoch, "leader": lai.leader, "version": 1,
-                   "leader_epoch": lai.leader_epoch, "isr": list(lai.isr)})
+    return _dumps(
+        {
+            "controller_epoch": state.controller_epoch,
+            "leader": lai.leader,
+            "version": 1,
+            "leader_epoch": lai.leader_epoch,
+            "isr": list(lai.isr),
+        }
+    )
 
 
 def decode_partition_state(tp: TopicPartition, data: bytes | None, zk_version: int) -> LeaderIsrAndControllerEpoch:
@@ -423,13 +444,15 @@ def decode_partition_state(tp: TopicPartition, data: bytes | None, zk_version: i
     isr = _int_list(path, obj.get("isr"), "'isr'")
     return LeaderIsrAndControllerEpoch(
         LeaderAndIsr(_int32(path, obj, "leader"), _int32(path, obj, "leader_epoch"), isr, zk_version),
-        _int32(path, obj, "controller_epoch"))
+        _int32(path, obj, "controller_epoch"),
+    )
 
 
 # -- /controller and /controller_epoch -------------------------------------------------------
 def encode_controller(broker_id: int, timestamp_ms: int | None = None) -> bytes:
-    return _dumps({"version": 1, "brokerid": broker_id,
-                   "timestamp": str(_now_ms() if timestamp_ms is None else timestamp_ms)})
+    return _dumps(
+        {"version": 1, "brokerid": broker_id, "timestamp": str(_now_ms() if timestamp_ms is None else timestamp_ms)}
+    )
 
 
 def decode_controller(data: bytes | None) -> int:
@@ -519,14 +542,21 @@ def decode_cluster_id(data: bytes | None) -> str:
 @dataclass(frozen=True)
 class ProducerIdBlock:
     """Producer ids ``block_start`` to ``block_end``, both inclusive, claimed by ``broker_id``."""
+
     broker_id: int
     block_start: int
     block_end: int
 
 
 def encode_producer_id_block(block: ProducerIdBlock) -> bytes:
-    return _dumps({"version": 1, "broker": block.broker_id, "block_start": str(block.block_start),
-                   "block_end": str(block.block_end)})
+    return _dumps(
+        {
+            "version": 1,
+            "broker": block.broker_id,
+            "block_start": str(block.block_start),
+            "block_end": str(block.block_end),
+        }
+    )
 
 
 def decode_producer_id_block(data: bytes | None) -> ProducerIdBlock | None:
@@ -536,8 +566,9 @@ def decode_producer_id_block(data: bytes | None) -> ProducerIdBlock | None:
     path = PRODUCER_ID_BLOCK_PATH
     obj = _object(path, data)
     _version(path, obj, (1,))
-    block = ProducerIdBlock(_int32(path, obj, "broker"), _long_text(path, obj, "block_start"),
-                            _long_text(path, obj, "block_end"))
+    block = ProducerIdBlock(
+        _int32(path, obj, "broker"), _long_text(path, obj, "block_start"), _long_text(path, obj, "block_end")
+    )
     if not 0 <= block.block_start <= block.block_end:
         raise ZkDataError(path, f"block_start {block.block_start} and block_end {block.block_end} are not a block")
     return block
@@ -547,6 +578,6 @@ def next_producer_id_block(current: ProducerIdBlock | None, broker_id: int) -> P
     """The block after ``current`` (the first block, 0-999, after none)."""
     if current is None:
         return ProducerIdBlock(broker_id, 0, PRODUCER_ID_BLOCK_SIZE - 1)
-    if current.block_end > 2 ** 63 - 1 - PRODUCER_ID_BLOCK_SIZE:
+    if current.block_end > 2**63 - 1 - PRODUCER_ID_BLOCK_SIZE:
         raise ZkDataError(PRODUCER_ID_BLOCK_PATH, "producer ids are exhausted")
     return ProducerIdBlock(broker_id, current.block_end + 1, current.block_end + PRODUCER_ID_BLOCK_SIZE)

@@ -27,19 +27,25 @@ superseded cannot write (Kafka's wrapRequestWithControllerEpochCheck).
 
 Who may touch: any thread; kazoo serialises requests on its one connection.
 """
+
 from __future__ import annotations
 
 import enum
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from kazoo.client import KazooClient, KazooState
 from kazoo.exceptions import (
-    BadVersionError, ConnectionLoss, KazooException, NodeExistsError, NoNodeError,
-    OperationTimeoutError, SessionExpiredError,
+    BadVersionError,
+    ConnectionLoss,
+    KazooException,
+    NodeExistsError,
+    NoNodeError,
+    OperationTimeoutError,
+    SessionExpiredError,
 )
 from kazoo.protocol.states import ZnodeStat
 from kazoo.recipe.watchers import ChildrenWatch, DataWatch
@@ -82,7 +88,7 @@ class ZkUnavailableError(Exception):
 
 
 def split_connect(connect: str) -> tuple[str, str | None]:
-    """"h1:2181,h2:2181/kafka" -> ("h1:2181,h2:2181", "/kafka"); no chroot -> (hosts, None)."""
+    """ "h1:2181,h2:2181/kafka" -> ("h1:2181,h2:2181", "/kafka"); no chroot -> (hosts, None)."""
     i = connect.find("/")
     if i < 0:
         return connect, None
@@ -92,8 +98,10 @@ def split_connect(connect: str) -> tuple[str, str | None]:
 
 def on_loop(loop, fn: Callable) -> Callable:
     """``fn`` wrapped so that a call from a kazoo thread runs it on ``loop``'s thread."""
+
     def hop(*args):
         loop.call_soon_threadsafe(fn, *args)
+
     return hop
 
 
@@ -103,8 +111,13 @@ class ZkSession:
     connection and every request (default: the session timeout, as Kafka's
     zookeeper.connection.timeout.ms). Who may touch: any thread."""
 
-    def __init__(self, connect: str, *, session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS,
-                 connection_timeout_ms: int | None = None):
+    def __init__(
+        self,
+        connect: str,
+        *,
+        session_timeout_ms: int = DEFAULT_SESSION_TIMEOUT_MS,
+        connection_timeout_ms: int | None = None,
+    ):
         self.connect = connect
         self.hosts, self.chroot = split_connect(connect)
         self.session_timeout_ms = session_timeout_ms
@@ -118,8 +131,11 @@ class ZkSession:
         self._kazoo.add_listener(self._on_kazoo_state)
 
     def _new_kazoo(self, hosts: str) -> KazooClient:
-        return KazooClient(hosts=hosts, timeout=self.session_timeout_ms / 1000,
-                           connection_retry=KazooRetry(max_tries=-1, delay=0.05, max_delay=1.0))
+        return KazooClient(
+            hosts=hosts,
+            timeout=self.session_timeout_ms / 1000,
+            connection_retry=KazooRetry(max_tries=-1, delay=0.05, max_delay=1.0),
+        )
 
     # -- connection and session -------------------------------------------------------------
     def start(self):
@@ -280,7 +296,8 @@ class ZkSession:
         check = results[0]
         if isinstance(check, BadVersionError):
             raise ControllerMovedError(
-                f"controller epoch zkVersion check failed: expected {expected_controller_epoch_zk_version}")
+                f"controller epoch zkVersion check failed: expected {expected_controller_epoch_zk_version}"
+            )
         if isinstance(check, NoNodeError):
             raise ControllerMovedError(f"{CONTROLLER_EPOCH_PATH} does not exist")
         return results[1:]
@@ -321,8 +338,9 @@ class ZkSession:
         """Create ``path<10-digit sequence>``; returns the path created."""
         return self._call(lambda: self._kazoo.create_async(path, data, sequence=True, makepath=True))
 
-    def conditional_update_path(self, path: str, data: bytes, expected_version: int,
-                                check: Callable[[bytes | None], bool] | None = None) -> tuple[bool, int]:
+    def conditional_update_path(
+        self, path: str, data: bytes, expected_version: int, check: Callable[[bytes | None], bool] | None = None
+    ) -> tuple[bool, int]:
         """Set ``path`` to ``data`` if its version is ``expected_version``: (True, new version),
         or (False, -1) on BADVERSION or a missing znode. A set sent again after its connection
         was lost may meet its own first attempt's success as a BADVERSION; then (only then)
@@ -345,8 +363,10 @@ class ZkSession:
         """Delete ``path`` and everything under it, each delete fenced; a missing path is fine."""
         for child in self.get_children(path):
             self.delete_path(f"{path}/{child}", expected_controller_epoch_zk_version)
-        result = self._unfence(expected_controller_epoch_zk_version, self._multi(
-            self._fence(expected_controller_epoch_zk_version, [("delete", path)])))[0]
+        result = self._unfence(
+            expected_controller_epoch_zk_version,
+            self._multi(self._fence(expected_controller_epoch_zk_version, [("delete", path)])),
+        )[0]
         if isinstance(result, Exception) and not isinstance(result, NoNodeError):
             raise result
 
@@ -354,21 +374,25 @@ class ZkSession:
     def watch_data(self, path: str, callback: Callable[[bytes | None, ZnodeStat | None], object]) -> DataWatch:
         """``callback(data, stat)`` now and after every change of ``path`` ((None, None) while it
         does not exist), across reconnections and new sessions, until it returns False."""
+
         def guarded(data, stat, event=None):
             try:
                 return callback(data, stat)
             except Exception:
                 log.exception("watch callback for %s failed", path)
+
         return DataWatch(self._kazoo, path, guarded)
 
     def watch_children(self, path: str, callback: Callable[[list[str]], object]) -> ChildrenWatch:
         """``callback(children)`` now and after every change of ``path``'s children, until it
         returns False. ``path`` must exist (the persistent paths do)."""
+
         def guarded(children):
             try:
                 return callback(children)
             except Exception:
                 log.exception("watch callback for children of %s failed", path)
+
         return ChildrenWatch(self._kazoo, path, guarded)
 
 

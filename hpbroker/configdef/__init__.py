@@ -11,6 +11,7 @@ documentation, and what it does here. docs/configuration.md is generated from th
 - dynamic.py: what AlterConfigs on a broker may change (Kafka's DynamicBrokerConfig rules)
 - doc.py: the generator of docs/configuration.md
 """
+
 from hpbroker.configdef.broker import BROKER_CORE
 from hpbroker.configdef.broker_kafka import BROKER_KAFKA
 from hpbroker.configdef.topic import TOPIC_CONFIGS

@@ -5,19 +5,33 @@ Values are read, in rising precedence: the default here, the properties file (``
 command-line flags, the cluster-wide dynamic default (AlterConfigs on broker ""), this broker's
 dynamic value (AlterConfigs on its id). A read-only property changes only with a restart.
 """
+
 from __future__ import annotations
 
 from hpbroker.configdef import checks
 from hpbroker.configdef.topic import TOPIC_CONFIGS
 from hpbroker.configdef.types import (
-    APPLIED, CLUSTER_WIDE, MAX_INT, NO_EFFECT, PER_BROKER, READ_ONLY, STATIC_ONLY, TYPE_BOOLEAN, TYPE_DOUBLE,
-    TYPE_INT, TYPE_LONG, TYPE_STRING, BrokerConfigDef, Check, at_least,
+    APPLIED,
+    CLUSTER_WIDE,
+    MAX_INT,
+    NO_EFFECT,
+    PER_BROKER,
+    READ_ONLY,
+    STATIC_ONLY,
+    TYPE_BOOLEAN,
+    TYPE_INT,
+    TYPE_LONG,
+    TYPE_STRING,
+    BrokerConfigDef,
+    Check,
+    at_least,
 )
 
 
 def broker(name, config_type, default, doc, check=None, mode=READ_ONLY, effect=APPLIED) -> BrokerConfigDef:
-    return BrokerConfigDef(name=name, config_type=config_type, default=default, doc=doc, check=check, effect=effect,
-                           mode=mode)
+    return BrokerConfigDef(
+        name=name, config_type=config_type, default=default, doc=doc, check=check, effect=effect, mode=mode
+    )
 
 
 def topic_default(name: str, doc: str | None = None, mode: str = CLUSTER_WIDE, **kw) -> BrokerConfigDef:
@@ -27,8 +41,9 @@ def topic_default(name: str, doc: str | None = None, mode: str = CLUSTER_WIDE, *
     t = next(t for t in TOPIC_CONFIGS.values() if t.broker_property == name)
     fields = dict(config_type=t.config_type, default=t.default, check=t.check, effect=t.effect)
     fields.update(kw)
-    return BrokerConfigDef(name=name, doc=doc or f"The default of the topic config `{t.name}`. {t.doc}", mode=mode,
-                           **fields)
+    return BrokerConfigDef(
+        name=name, doc=doc or f"The default of the topic config `{t.name}`. {t.doc}", mode=mode, **fields
+    )
 
 
 def _buffer(v: int) -> str | None:
@@ -36,123 +51,281 @@ def _buffer(v: int) -> str | None:
 
 
 SERVER = (
-    broker("broker.id", TYPE_INT, "0",
-           "This broker's id: the node id in Metadata and the name of its BROKER config resource. -1 (an "
-           "id generated through ZooKeeper) is refused: hpbroker generates none.", at_least(0)),
-    broker("node.id", TYPE_INT, "-1", "The broker's id instead of broker.id, when at least 0 (Kafka's KRaft "
-                                      "name for it; -1: unset).", at_least(-1)),
-    broker("listeners", TYPE_STRING, "PLAINTEXT://127.0.0.1:9092",
-           "Where the broker listens: the host and port of the first listener (NAME://host:port; an empty "
-           "host is every address). hpbroker serves PLAINTEXT only. A dynamic value is checked, stored and "
-           "reported, and the broker keeps listening where it started.",
-           checks.listeners, PER_BROKER, STATIC_ONLY),
-    broker("advertised.listeners", TYPE_STRING, None,
-           "The address Metadata gives clients (the first listener's), when it is not the bound one; "
-           "unset: the host and port of listeners (the machine's host name for 0.0.0.0). A dynamic value is "
-           "stored and reported, not applied.", checks.listeners, PER_BROKER, STATIC_ONLY),
-    broker("listener.security.protocol.map", TYPE_STRING,
-           "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
-           "Listener name -> security protocol. Only checked (every listener needs an entry, as in Kafka): "
-           "hpbroker speaks PLAINTEXT on every listener.", checks.protocol_map, PER_BROKER, NO_EFFECT),
-    broker("log.dirs", TYPE_STRING, "./data",
-           "Comma-separated data directories. Every partition lives in the first; the topic registry "
-           "(__topics.json) is kept there too."),
-    broker("log.dir", TYPE_STRING, None, "The data directory when log.dirs is not set (Kafka's "
-                                         "/tmp/kafka-logs default is not hpbroker's: it is log.dirs')."),
-    broker("inter.broker.protocol.version", TYPE_STRING, "3.6-IV2",
-           "No effect: hpbroker runs one node and speaks one protocol. Every version Kafka 3.x takes is taken "
-           "(0.10.0, 0.10.0.1, 2.8, 3.0-IV1 ...).", checks.metadata_version, effect=NO_EFFECT),
-    broker("socket.request.max.bytes", TYPE_INT, "104857600",
-           "Largest request a client may send; a larger size prefix closes the connection, as in Kafka.",
-           at_least(1)),
-    broker("socket.send.buffer.bytes", TYPE_INT, "102400",
-           "SO_SNDBUF of each accepted connection (-1: the kernel's autotuned size). Kafka takes any int; 0 "
-           "and other negatives, which fail every connection there, are refused here.",
-           Check("[-1] or [1,...]", _buffer)),
-    broker("socket.receive.buffer.bytes", TYPE_INT, "-1",
-           "SO_RCVBUF of the listening socket, inherited by accepted connections (-1: the kernel's "
-           "autotuned size). Kafka's default is 102400; -1 here because a fixed receive buffer made a 1 KB "
-           "Produce cost 70% more CPU per GB (tuning.md, \"Socket buffers\").",
-           Check("[-1] or [1,...]", _buffer)),
-    broker("connections.max.idle.ms", TYPE_LONG, "600000",
-           "A connection that sent nothing for this long is closed. -1: never."),
-    broker("num.network.threads", TYPE_INT, None,
-           "Processor processes (they own the connections); unset, with num.io.threads unset too: one per "
-           "core. Same as --processors. A dynamic value is checked, stored and reported, not applied.",
-           at_least(1), CLUSTER_WIDE, STATIC_ONLY),
-    broker("num.io.threads", TYPE_INT, None,
-           "Handler processes (they own the partitions); 0 runs everything in one process. Unset, with "
-           "num.network.threads unset too: one per core. Same as --handlers. Kafka requires at least 1. A "
-           "dynamic value is checked, stored and reported, not applied.",
-           at_least(0), CLUSTER_WIDE, STATIC_ONLY),
-    broker("max.connections", TYPE_INT, str(MAX_INT),
-           "Connections the broker holds at once; at the limit, new ones wait in the listen backlog.",
-           at_least(0), CLUSTER_WIDE),
-    broker("max.connections.per.ip", TYPE_INT, str(MAX_INT),
-           "Connections from one client address at once; one more is accepted and closed at once. 0 needs "
-           "max.connections.per.ip.overrides (only the hosts named there may connect).",
-           at_least(0), CLUSTER_WIDE),
-    broker("max.connections.per.ip.overrides", TYPE_STRING, "",
-           "host:count,...: max.connections.per.ip for the hosts named (a host name stands for every address "
-           "it resolves to, resolved when the limits are built).",
-           checks.connection_overrides, CLUSTER_WIDE),
+    broker(
+        "broker.id",
+        TYPE_INT,
+        "0",
+        "This broker's id: the node id in Metadata and the name of its BROKER config resource. -1 (an "
+        "id generated through ZooKeeper) is refused: hpbroker generates none.",
+        at_least(0),
+    ),
+    broker(
+        "node.id",
+        TYPE_INT,
+        "-1",
+        "The broker's id instead of broker.id, when at least 0 (Kafka's KRaft name for it; -1: unset).",
+        at_least(-1),
+    ),
+    broker(
+        "listeners",
+        TYPE_STRING,
+        "PLAINTEXT://127.0.0.1:9092",
+        "Where the broker listens: the host and port of the first listener (NAME://host:port; an empty "
+        "host is every address). hpbroker serves PLAINTEXT only. A dynamic value is checked, stored and "
+        "reported, and the broker keeps listening where it started.",
+        checks.listeners,
+        PER_BROKER,
+        STATIC_ONLY,
+    ),
+    broker(
+        "advertised.listeners",
+        TYPE_STRING,
+        None,
+        "The address Metadata gives clients (the first listener's), when it is not the bound one; "
+        "unset: the host and port of listeners (the machine's host name for 0.0.0.0). A dynamic value is "
+        "stored and reported, not applied.",
+        checks.listeners,
+        PER_BROKER,
+        STATIC_ONLY,
+    ),
+    broker(
+        "listener.security.protocol.map",
+        TYPE_STRING,
+        "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+        "Listener name -> security protocol. Only checked (every listener needs an entry, as in Kafka): "
+        "hpbroker speaks PLAINTEXT on every listener.",
+        checks.protocol_map,
+        PER_BROKER,
+        NO_EFFECT,
+    ),
+    broker(
+        "log.dirs",
+        TYPE_STRING,
+        "./data",
+        "Comma-separated data directories. Every partition lives in the first; the topic registry "
+        "(__topics.json) is kept there too.",
+    ),
+    broker(
+        "log.dir",
+        TYPE_STRING,
+        None,
+        "The data directory when log.dirs is not set (Kafka's "
+        "/tmp/kafka-logs default is not hpbroker's: it is log.dirs').",
+    ),
+    broker(
+        "inter.broker.protocol.version",
+        TYPE_STRING,
+        "3.6-IV2",
+        "No effect: hpbroker runs one node and speaks one protocol. Every version Kafka 3.x takes is taken "
+        "(0.10.0, 0.10.0.1, 2.8, 3.0-IV1 ...).",
+        checks.metadata_version,
+        effect=NO_EFFECT,
+    ),
+    broker(
+        "socket.request.max.bytes",
+        TYPE_INT,
+        "104857600",
+        "Largest request a client may send; a larger size prefix closes the connection, as in Kafka.",
+        at_least(1),
+    ),
+    broker(
+        "socket.send.buffer.bytes",
+        TYPE_INT,
+        "102400",
+        "SO_SNDBUF of each accepted connection (-1: the kernel's autotuned size). Kafka takes any int; 0 "
+        "and other negatives, which fail every connection there, are refused here.",
+        Check("[-1] or [1,...]", _buffer),
+    ),
+    broker(
+        "socket.receive.buffer.bytes",
+        TYPE_INT,
+        "-1",
+        "SO_RCVBUF of the listening socket, inherited by accepted connections (-1: the kernel's "
+        "autotuned size). Kafka's default is 102400; -1 here because a fixed receive buffer made a 1 KB "
+        'Produce cost 70% more CPU per GB (tuning.md, "Socket buffers").',
+        Check("[-1] or [1,...]", _buffer),
+    ),
+    broker(
+        "connections.max.idle.ms",
+        TYPE_LONG,
+        "600000",
+        "A connection that sent nothing for this long is closed. -1: never.",
+    ),
+    broker(
+        "num.network.threads",
+        TYPE_INT,
+        None,
+        "Processor processes (they own the connections); unset, with num.io.threads unset too: one per "
+        "core. Same as --processors. A dynamic value is checked, stored and reported, not applied.",
+        at_least(1),
+        CLUSTER_WIDE,
+        STATIC_ONLY,
+    ),
+    broker(
+        "num.io.threads",
+        TYPE_INT,
+        None,
+        "Handler processes (they own the partitions); 0 runs everything in one process. Unset, with "
+        "num.network.threads unset too: one per core. Same as --handlers. Kafka requires at least 1. A "
+        "dynamic value is checked, stored and reported, not applied.",
+        at_least(0),
+        CLUSTER_WIDE,
+        STATIC_ONLY,
+    ),
+    broker(
+        "max.connections",
+        TYPE_INT,
+        str(MAX_INT),
+        "Connections the broker holds at once; at the limit, new ones wait in the listen backlog.",
+        at_least(0),
+        CLUSTER_WIDE,
+    ),
+    broker(
+        "max.connections.per.ip",
+        TYPE_INT,
+        str(MAX_INT),
+        "Connections from one client address at once; one more is accepted and closed at once. 0 needs "
+        "max.connections.per.ip.overrides (only the hosts named there may connect).",
+        at_least(0),
+        CLUSTER_WIDE,
+    ),
+    broker(
+        "max.connections.per.ip.overrides",
+        TYPE_STRING,
+        "",
+        "host:count,...: max.connections.per.ip for the hosts named (a host name stands for every address "
+        "it resolves to, resolved when the limits are built).",
+        checks.connection_overrides,
+        CLUSTER_WIDE,
+    ),
     # topics -----------------------------------------------------------------------------------
-    broker("num.partitions", TYPE_INT, "1",
-           "Partitions of a topic created without a count (CreateTopics with -1, auto-creation).", at_least(1)),
-    broker("default.replication.factor", TYPE_INT, "1",
-           "Replication factor of a topic created without one; a topic here has one replica, so a value "
-           "above 1 makes such creations fail with INVALID_REPLICATION_FACTOR, as Kafka with one broker."),
-    broker("auto.create.topics.enable", TYPE_BOOLEAN, "true",
-           "Metadata for an unknown topic creates it (num.partitions), when the client allows it."),
-    broker("delete.topic.enable", TYPE_BOOLEAN, "true",
-           "false: DeleteTopics is refused with TOPIC_DELETION_DISABLED."),
+    broker(
+        "num.partitions",
+        TYPE_INT,
+        "1",
+        "Partitions of a topic created without a count (CreateTopics with -1, auto-creation).",
+        at_least(1),
+    ),
+    broker(
+        "default.replication.factor",
+        TYPE_INT,
+        "1",
+        "Replication factor of a topic created without one; a topic here has one replica, so a value "
+        "above 1 makes such creations fail with INVALID_REPLICATION_FACTOR, as Kafka with one broker.",
+    ),
+    broker(
+        "auto.create.topics.enable",
+        TYPE_BOOLEAN,
+        "true",
+        "Metadata for an unknown topic creates it (num.partitions), when the client allows it.",
+    ),
+    broker("delete.topic.enable", TYPE_BOOLEAN, "true", "false: DeleteTopics is refused with TOPIC_DELETION_DISABLED."),
     # groups and offsets -----------------------------------------------------------------------
-    broker("offsets.topic.num.partitions", TYPE_INT, "50",
-           "Partitions of __consumer_offsets, made when the first group needs it.", at_least(1)),
-    broker("offsets.retention.minutes", TYPE_INT, "10080",
-           "Committed offsets of an empty group (or of a partition its members no longer consume) expire "
-           "this long after their commit.", at_least(1)),
-    broker("offsets.retention.check.interval.ms", TYPE_LONG, "600000",
-           "How often expired offsets are looked for.", at_least(1)),
-    broker("group.initial.rebalance.delay.ms", TYPE_INT, "3000",
-           "How long the first rebalance of a new group waits for more members (prolonged as members keep "
-           "joining, up to the rebalance timeout)."),
-    broker("group.min.session.timeout.ms", TYPE_INT, "6000",
-           "A JoinGroup with a shorter session timeout is refused (INVALID_SESSION_TIMEOUT)."),
-    broker("group.max.session.timeout.ms", TYPE_INT, "1800000",
-           "A JoinGroup with a longer session timeout is refused (INVALID_SESSION_TIMEOUT)."),
-    broker("group.max.size", TYPE_INT, str(MAX_INT),
-           "Members a group may hold; one more is refused (GROUP_MAX_SIZE_REACHED).", at_least(1)),
-    broker("transactional.id.expiration.ms", TYPE_INT, "604800000",
-           "No effect: transactions are refused here.", at_least(1), effect=NO_EFFECT),
+    broker(
+        "offsets.topic.num.partitions",
+        TYPE_INT,
+        "50",
+        "Partitions of __consumer_offsets, made when the first group needs it.",
+        at_least(1),
+    ),
+    broker(
+        "offsets.retention.minutes",
+        TYPE_INT,
+        "10080",
+        "Committed offsets of an empty group (or of a partition its members no longer consume) expire "
+        "this long after their commit.",
+        at_least(1),
+    ),
+    broker(
+        "offsets.retention.check.interval.ms",
+        TYPE_LONG,
+        "600000",
+        "How often expired offsets are looked for.",
+        at_least(1),
+    ),
+    broker(
+        "group.initial.rebalance.delay.ms",
+        TYPE_INT,
+        "3000",
+        "How long the first rebalance of a new group waits for more members (prolonged as members keep "
+        "joining, up to the rebalance timeout).",
+    ),
+    broker(
+        "group.min.session.timeout.ms",
+        TYPE_INT,
+        "6000",
+        "A JoinGroup with a shorter session timeout is refused (INVALID_SESSION_TIMEOUT).",
+    ),
+    broker(
+        "group.max.session.timeout.ms",
+        TYPE_INT,
+        "1800000",
+        "A JoinGroup with a longer session timeout is refused (INVALID_SESSION_TIMEOUT).",
+    ),
+    broker(
+        "group.max.size",
+        TYPE_INT,
+        str(MAX_INT),
+        "Members a group may hold; one more is refused (GROUP_MAX_SIZE_REACHED).",
+        at_least(1),
+    ),
+    broker(
+        "transactional.id.expiration.ms",
+        TYPE_INT,
+        "604800000",
+        "No effect: transactions are refused here.",
+        at_least(1),
+        effect=NO_EFFECT,
+    ),
 )
 
 LOG = (
     topic_default("log.cleanup.policy"),
-    topic_default("log.retention.ms", check=None,
-                  doc="The default of the topic config `retention.ms`. Kafka's check: -1 (any negative value) or at "
-                      "least 1, once the coarser synonyms are counted."),
-    broker("log.retention.minutes", TYPE_INT, None,
-           "log.retention.ms in minutes, when that is not set."),
-    broker("log.retention.hours", TYPE_INT, "168",
-           "log.retention.ms in hours, when neither it nor log.retention.minutes is set (Kafka's "
-           "server.properties sets 168)."),
+    topic_default(
+        "log.retention.ms",
+        check=None,
+        doc="The default of the topic config `retention.ms`. Kafka's check: -1 (any negative value) or at "
+        "least 1, once the coarser synonyms are counted.",
+    ),
+    broker("log.retention.minutes", TYPE_INT, None, "log.retention.ms in minutes, when that is not set."),
+    broker(
+        "log.retention.hours",
+        TYPE_INT,
+        "168",
+        "log.retention.ms in hours, when neither it nor log.retention.minutes is set (Kafka's "
+        "server.properties sets 168).",
+    ),
     topic_default("log.retention.bytes"),
-    broker("log.retention.check.interval.ms", TYPE_LONG, "300000",
-           "No effect: retention is checked every second.", at_least(1), effect=NO_EFFECT),
+    broker(
+        "log.retention.check.interval.ms",
+        TYPE_LONG,
+        "300000",
+        "No effect: retention is checked every second.",
+        at_least(1),
+        effect=NO_EFFECT,
+    ),
     topic_default("log.segment.bytes"),
     topic_default("log.roll.ms"),
     broker("log.roll.hours", TYPE_INT, "168", "log.roll.ms in hours, when that is not set.", at_least(1)),
     topic_default("log.roll.jitter.ms"),
-    broker("log.roll.jitter.hours", TYPE_INT, "0", "log.roll.jitter.ms in hours, when that is not set (no "
-                                                   "effect, as segment.jitter.ms).", at_least(0),
-           effect=NO_EFFECT),
+    broker(
+        "log.roll.jitter.hours",
+        TYPE_INT,
+        "0",
+        "log.roll.jitter.ms in hours, when that is not set (no effect, as segment.jitter.ms).",
+        at_least(0),
+        effect=NO_EFFECT,
+    ),
     topic_default("log.index.size.max.bytes"),
     topic_default("log.index.interval.bytes"),
     topic_default("log.flush.interval.messages"),
     topic_default("log.flush.interval.ms"),
-    broker("log.flush.scheduler.interval.ms", TYPE_LONG, str(2**63 - 1),
-           "log.flush.interval.ms, when that is not set (Kafka's fallback)."),
+    broker(
+        "log.flush.scheduler.interval.ms",
+        TYPE_LONG,
+        str(2**63 - 1),
+        "log.flush.interval.ms, when that is not set (Kafka's fallback).",
+    ),
     topic_default("log.segment.delete.delay.ms"),
     topic_default("log.preallocate"),
     topic_default("message.max.bytes"),
@@ -161,9 +334,12 @@ LOG = (
     topic_default("log.message.timestamp.after.max.ms"),
     topic_default("log.message.timestamp.difference.max.ms"),
     topic_default("log.message.downconversion.enable"),
-    topic_default("log.message.format.version", mode=READ_ONLY,
-                  doc="The default of message.format.version: no effect. Kafka does not let it change at "
-                      "run time, nor does hpbroker."),
+    topic_default(
+        "log.message.format.version",
+        mode=READ_ONLY,
+        doc="The default of message.format.version: no effect. Kafka does not let it change at "
+        "run time, nor does hpbroker.",
+    ),
     topic_default("log.local.retention.ms"),
     topic_default("log.local.retention.bytes"),
     topic_default("min.insync.replicas"),
@@ -173,12 +349,21 @@ LOG = (
     topic_default("compression.zstd.level"),
     topic_default("unclean.leader.election.enable"),
     # the log cleaner (storage/cleaner.py) -------------------------------------------------------
-    broker("log.cleaner.enable", TYPE_BOOLEAN, "true",
-           "false: compacted topics are never cleaned (__consumer_offsets is compacted by the group "
-           "coordinator either way)."),
-    broker("log.cleaner.backoff.ms", TYPE_LONG, "15000",
-           "When no compacted partition is due for cleaning, how long until the cleaner looks again.",
-           at_least(0), CLUSTER_WIDE),
+    broker(
+        "log.cleaner.enable",
+        TYPE_BOOLEAN,
+        "true",
+        "false: compacted topics are never cleaned (__consumer_offsets is compacted by the group "
+        "coordinator either way).",
+    ),
+    broker(
+        "log.cleaner.backoff.ms",
+        TYPE_LONG,
+        "15000",
+        "When no compacted partition is due for cleaning, how long until the cleaner looks again.",
+        at_least(0),
+        CLUSTER_WIDE,
+    ),
     topic_default("log.cleaner.delete.retention.ms"),
     topic_default("log.cleaner.min.cleanable.ratio"),
     topic_default("log.cleaner.min.compaction.lag.ms"),

@@ -10,11 +10,27 @@ reported with their source. Nothing in hpbroker acts on them.
 run time only under a listener's prefix (``listener.name.<listener>.ssl.keystore.location``), as
 in Kafka.
 """
+
 from __future__ import annotations
 
 from hpbroker.configdef.types import (
-    CLUSTER_WIDE, MAX_INT, MAX_LONG, NO_EFFECT, PER_BROKER, TYPE_BOOLEAN, TYPE_CLASS, TYPE_DOUBLE, TYPE_INT,
-    TYPE_LIST, TYPE_LONG, TYPE_PASSWORD, TYPE_SHORT, TYPE_STRING, BrokerConfigDef, at_least, one_of,
+    CLUSTER_WIDE,
+    MAX_INT,
+    MAX_LONG,
+    NO_EFFECT,
+    PER_BROKER,
+    TYPE_BOOLEAN,
+    TYPE_CLASS,
+    TYPE_DOUBLE,
+    TYPE_INT,
+    TYPE_LIST,
+    TYPE_LONG,
+    TYPE_PASSWORD,
+    TYPE_SHORT,
+    TYPE_STRING,
+    BrokerConfigDef,
+    at_least,
+    one_of,
 )
 
 _NO_TLS = " No effect: hpbroker serves PLAINTEXT listeners only."
@@ -22,8 +38,9 @@ _NO_SASL = " No effect: hpbroker has no SASL authentication."
 
 
 def _kafka(name, config_type, default, doc, check=None, mode=PER_BROKER) -> BrokerConfigDef:
-    return BrokerConfigDef(name=name, config_type=config_type, default=default, doc=doc, check=check,
-                           effect=NO_EFFECT, mode=mode)
+    return BrokerConfigDef(
+        name=name, config_type=config_type, default=default, doc=doc, check=check, effect=NO_EFFECT, mode=mode
+    )
 
 
 def _tls(name, config_type, default, what, check=None) -> BrokerConfigDef:
@@ -35,15 +52,23 @@ def _sasl(name, config_type, default, what, check=None) -> BrokerConfigDef:
 
 
 #: Kafka's DynamicSecurityConfigs: dynamic only with a listener prefix
-LISTENER_ONLY = frozenset({
-    "ssl.keystore.type", "ssl.keystore.location", "ssl.keystore.password", "ssl.key.password",
-    "ssl.truststore.type", "ssl.truststore.location", "ssl.truststore.password",
-    "ssl.keystore.certificate.chain", "ssl.keystore.key", "ssl.truststore.certificates",
-})
+LISTENER_ONLY = frozenset(
+    {
+        "ssl.keystore.type",
+        "ssl.keystore.location",
+        "ssl.keystore.password",
+        "ssl.key.password",
+        "ssl.truststore.type",
+        "ssl.truststore.location",
+        "ssl.truststore.password",
+        "ssl.keystore.certificate.chain",
+        "ssl.keystore.key",
+        "ssl.truststore.certificates",
+    }
+)
 
 #: listener configs that may be set cluster-wide (the rest of a listener's are per broker)
-CLUSTER_LEVEL_LISTENER_CONFIGS = frozenset({"max.connections", "max.connection.creation.rate",
-                                            "num.network.threads"})
+CLUSTER_LEVEL_LISTENER_CONFIGS = frozenset({"max.connections", "max.connection.creation.rate", "num.network.threads"})
 
 BROKER_KAFKA: tuple[BrokerConfigDef, ...] = (
     # TLS (Kafka's SslConfigs and BrokerSecurityConfigs) -----------------------------------------
@@ -63,70 +88,181 @@ BROKER_KAFKA: tuple[BrokerConfigDef, ...] = (
     _tls("ssl.truststore.certificates", TYPE_PASSWORD, None, "Trusted certificates in PEM."),
     _tls("ssl.keymanager.algorithm", TYPE_STRING, "SunX509", "Key manager factory algorithm."),
     _tls("ssl.trustmanager.algorithm", TYPE_STRING, "PKIX", "Trust manager factory algorithm."),
-    _tls("ssl.endpoint.identification.algorithm", TYPE_STRING, "https",
-         "How a peer's host name is checked against its certificate."),
+    _tls(
+        "ssl.endpoint.identification.algorithm",
+        TYPE_STRING,
+        "https",
+        "How a peer's host name is checked against its certificate.",
+    ),
     _tls("ssl.secure.random.implementation", TYPE_STRING, None, "SecureRandom implementation for TLS."),
-    _tls("ssl.client.auth", TYPE_STRING, "none", "Whether clients must present a certificate.",
-         one_of("required", "requested", "none")),
+    _tls(
+        "ssl.client.auth",
+        TYPE_STRING,
+        "none",
+        "Whether clients must present a certificate.",
+        one_of("required", "requested", "none"),
+    ),
     _tls("ssl.engine.factory.class", TYPE_CLASS, None, "Class that builds SSL engines."),
-    _tls("principal.builder.class", TYPE_CLASS,
-         "org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder",
-         "Class that builds a connection's principal (for ACLs)."),
+    _tls(
+        "principal.builder.class",
+        TYPE_CLASS,
+        "org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder",
+        "Class that builds a connection's principal (for ACLs).",
+    ),
     # SASL (Kafka's SaslConfigs and BrokerSecurityConfigs) ---------------------------------------
     _sasl("sasl.mechanism.inter.broker.protocol", TYPE_STRING, "GSSAPI", "SASL mechanism between brokers."),
     _sasl("sasl.jaas.config", TYPE_PASSWORD, None, "JAAS login context of the broker."),
     _sasl("sasl.enabled.mechanisms", TYPE_LIST, "GSSAPI", "SASL mechanisms the broker offers."),
     _sasl("sasl.kerberos.service.name", TYPE_STRING, None, "Kerberos principal name of the broker."),
     _sasl("sasl.kerberos.kinit.cmd", TYPE_STRING, "/usr/bin/kinit", "Path of kinit."),
-    _sasl("sasl.kerberos.ticket.renew.window.factor", TYPE_DOUBLE, "0.8",
-          "Share of a ticket's lifetime after which it is renewed."),
+    _sasl(
+        "sasl.kerberos.ticket.renew.window.factor",
+        TYPE_DOUBLE,
+        "0.8",
+        "Share of a ticket's lifetime after which it is renewed.",
+    ),
     _sasl("sasl.kerberos.ticket.renew.jitter", TYPE_DOUBLE, "0.05", "Random jitter added to the renewal time."),
     _sasl("sasl.kerberos.min.time.before.relogin", TYPE_LONG, "60000", "Least time between two logins."),
-    _sasl("sasl.kerberos.principal.to.local.rules", TYPE_LIST, "DEFAULT",
-          "Rules that map Kerberos principals to short names."),
-    _sasl("sasl.login.refresh.window.factor", TYPE_DOUBLE, "0.8",
-          "Share of a credential's lifetime after which it is refreshed."),
+    _sasl(
+        "sasl.kerberos.principal.to.local.rules",
+        TYPE_LIST,
+        "DEFAULT",
+        "Rules that map Kerberos principals to short names.",
+    ),
+    _sasl(
+        "sasl.login.refresh.window.factor",
+        TYPE_DOUBLE,
+        "0.8",
+        "Share of a credential's lifetime after which it is refreshed.",
+    ),
     _sasl("sasl.login.refresh.window.jitter", TYPE_DOUBLE, "0.05", "Random jitter added to the refresh time."),
     _sasl("sasl.login.refresh.min.period.seconds", TYPE_SHORT, "60", "Least time between two refreshes."),
-    _sasl("sasl.login.refresh.buffer.seconds", TYPE_SHORT, "300",
-          "Time to keep before a credential expires when refreshing it."),
+    _sasl(
+        "sasl.login.refresh.buffer.seconds",
+        TYPE_SHORT,
+        "300",
+        "Time to keep before a credential expires when refreshing it.",
+    ),
     # thread pools, reporters, quotas ----------------------------------------------------------
-    _kafka("num.replica.fetchers", TYPE_INT, "1",
-           "Fetcher threads per source broker. No effect: a partition here has one replica.", None, CLUSTER_WIDE),
-    _kafka("num.recovery.threads.per.data.dir", TYPE_INT, "1",
-           "Threads that recover logs at start-up. No effect: each process recovers the logs it owns "
-           "itself.", at_least(1), CLUSTER_WIDE),
-    _kafka("background.threads", TYPE_INT, "10",
-           "Threads of Kafka's background tasks. No effect: hpbroker runs them on each process's event loop.",
-           at_least(1), CLUSTER_WIDE),
-    _kafka("log.cleaner.threads", TYPE_INT, "1",
-           "Log cleaner threads. No effect: each process that owns partitions has one cleaner thread.",
-           at_least(0), CLUSTER_WIDE),
-    _kafka("log.cleaner.dedupe.buffer.size", TYPE_LONG, "134217728",
-           "Memory of the cleaners' key maps. No effect: the cleaner sizes its map to the log it cleans.",
-           None, CLUSTER_WIDE),
-    _kafka("log.cleaner.io.buffer.size", TYPE_INT, "524288", "Cleaner I/O buffer memory. No effect.",
-           at_least(0), CLUSTER_WIDE),
-    _kafka("log.cleaner.io.buffer.load.factor", TYPE_DOUBLE, "0.9", "Fill factor of the cleaners' key maps. "
-                                                                    "No effect.", None, CLUSTER_WIDE),
-    _kafka("log.cleaner.io.max.bytes.per.second", TYPE_DOUBLE, "1.7976931348623157E308",
-           "Throttle of the cleaners' reads and writes. No effect: the cleaner is not throttled.",
-           None, CLUSTER_WIDE),
-    _kafka("max.connection.creation.rate", TYPE_INT, str(MAX_INT),
-           "Connections accepted per second. No effect: only the counts (max.connections ...) are limited.",
-           at_least(0), CLUSTER_WIDE),
-    _kafka("metric.reporters", TYPE_LIST, "", "Metrics reporter classes. No effect: hpbroker has no JMX "
-                                              "metrics.", None, CLUSTER_WIDE),
-    _kafka("producer.id.expiration.ms", TYPE_INT, "86400000",
-           "Idle time after which a producer id's state is dropped. No effect: producer state is kept.",
-           at_least(1), CLUSTER_WIDE),
-    _kafka("transaction.partition.verification.enable", TYPE_BOOLEAN, "true",
-           "No effect: transactions are refused here.", None, CLUSTER_WIDE),
-    _kafka("leader.replication.throttled.rate", TYPE_LONG, str(MAX_LONG),
-           "Replication throttle of leaders (set by kafka-reassign-partitions --throttle). No effect: there "
-           "is no replication.", at_least(0), CLUSTER_WIDE),
-    _kafka("follower.replication.throttled.rate", TYPE_LONG, str(MAX_LONG),
-           "Replication throttle of followers. No effect: there is no replication.", at_least(0), CLUSTER_WIDE),
-    _kafka("replica.alter.log.dirs.io.max.bytes.per.second", TYPE_LONG, str(MAX_LONG),
-           "Throttle of moves between log directories. No effect: there are none.", at_least(0), CLUSTER_WIDE),
+    _kafka(
+        "num.replica.fetchers",
+        TYPE_INT,
+        "1",
+        "Fetcher threads per source broker. No effect: a partition here has one replica.",
+        None,
+        CLUSTER_WIDE,
+    ),
+    _kafka(
+        "num.recovery.threads.per.data.dir",
+        TYPE_INT,
+        "1",
+        "Threads that recover logs at start-up. No effect: each process recovers the logs it owns itself.",
+        at_least(1),
+        CLUSTER_WIDE,
+    ),
+    _kafka(
+        "background.threads",
+        TYPE_INT,
+        "10",
+        "Threads of Kafka's background tasks. No effect: hpbroker runs them on each process's event loop.",
+        at_least(1),
+        CLUSTER_WIDE,
+    ),
+    _kafka(
+        "log.cleaner.threads",
+        TYPE_INT,
+        "1",
+        "Log cleaner threads. No effect: each process that owns partitions has one cleaner thread.",
+        at_least(0),
+        CLUSTER_WIDE,
+    ),
+    _kafka(
+        "log.cleaner.dedupe.buffer.size",
+        TYPE_LONG,
+        "134217728",
+        "Memory of the cleaners' key maps. No effect: the cleaner sizes its map to the log it cleans.",
+        None,
+        CLUSTER_WIDE,
+    ),
+    _kafka(
+        "log.cleaner.io.buffer.size",
+        TYPE_INT,
+        "524288",
+        "Cleaner I/O buffer memory. No effect.",
+        at_least(0),
+        CLUSTER_WIDE,
+    ),
+    _kafka(
+        "log.cleaner.io.buffer.load.factor",
+        TYPE_DOUBLE,
+        "0.9",
+        "Fill factor of the cleaners' key maps. No effect.",
+        None,
+        CLUSTER_WIDE,
+    ),
+    _kafka(
+        "log.cleaner.io.max.bytes.per.second",
+        TYPE_DOUBLE,
+        "1.7976931348623157E308",
+        "Throttle of the cleaners' reads and writes. No effect: the cleaner is not throttled.",
+        None,
+        CLUSTER_WIDE,
+    ),
+    _kafka(
+        "max.connection.creation.rate",
+        TYPE_INT,
+        str(MAX_INT),
+        "Connections accepted per second. No effect: only the counts (max.connections ...) are limited.",
+        at_least(0),
+        CLUSTER_WIDE,
+    ),
+    _kafka(
+        "metric.reporters",
+        TYPE_LIST,
+        "",
+        "Metrics reporter classes. No effect: hpbroker has no JMX metrics.",
+        None,
+        CLUSTER_WIDE,
+    ),
+    _kafka(
+        "producer.id.expiration.ms",
+        TYPE_INT,
+        "86400000",
+        "Idle time after which a producer id's state is dropped. No effect: producer state is kept.",
+        at_least(1),
+        CLUSTER_WIDE,
+    ),
+    _kafka(
+        "transaction.partition.verification.enable",
+        TYPE_BOOLEAN,
+        "true",
+        "No effect: transactions are refused here.",
+        None,
+        CLUSTER_WIDE,
+    ),
+    _kafka(
+        "leader.replication.throttled.rate",
+        TYPE_LONG,
+        str(MAX_LONG),
+        "Replication throttle of leaders (set by kafka-reassign-partitions --throttle). No effect: there "
+        "is no replication.",
+        at_least(0),
+        CLUSTER_WIDE,
+    ),
+    _kafka(
+        "follower.replication.throttled.rate",
+        TYPE_LONG,
+        str(MAX_LONG),
+        "Replication throttle of followers. No effect: there is no replication.",
+        at_least(0),
+        CLUSTER_WIDE,
+    ),
+    _kafka(
+        "replica.alter.log.dirs.io.max.bytes.per.second",
+        TYPE_LONG,
+        str(MAX_LONG),
+        "Throttle of moves between log directories. No effect: there are none.",
+        at_least(0),
+        CLUSTER_WIDE,
+    ),
 )

@@ -1,5 +1,6 @@
 """Kafka's validators for configs whose values have a syntax of their own: Kafka versions,
 throttled-replica lists, connection-limit overrides, listeners."""
+
 from __future__ import annotations
 
 import re
@@ -9,13 +10,39 @@ from hpbroker.configdef.types import Check, ConfigError, split_list
 # Kafka's MetadataVersion (3.9): every inter-broker protocol version a 3.x broker takes, oldest
 # first; a release without a suffix stands for its last IV.
 _RELEASE_IVS = (
-    ("0.8.0", 0), ("0.8.1", 0), ("0.8.2", 0), ("0.9.0", 0), ("0.10.0", 2), ("0.10.1", 3), ("0.10.2", 1),
-    ("0.11.0", 3), ("1.0", 1), ("1.1", 1), ("2.0", 2), ("2.1", 3), ("2.2", 2), ("2.3", 2), ("2.4", 2),
-    ("2.5", 1), ("2.6", 1), ("2.7", 3), ("2.8", 2), ("3.0", 2), ("3.1", 1), ("3.2", 1), ("3.3", 4),
-    ("3.4", 1), ("3.5", 3), ("3.6", 3), ("3.7", 5), ("3.8", 1), ("3.9", 1),
+    ("0.8.0", 0),
+    ("0.8.1", 0),
+    ("0.8.2", 0),
+    ("0.9.0", 0),
+    ("0.10.0", 2),
+    ("0.10.1", 3),
+    ("0.10.2", 1),
+    ("0.11.0", 3),
+    ("1.0", 1),
+    ("1.1", 1),
+    ("2.0", 2),
+    ("2.1", 3),
+    ("2.2", 2),
+    ("2.3", 2),
+    ("2.4", 2),
+    ("2.5", 1),
+    ("2.6", 1),
+    ("2.7", 3),
+    ("2.8", 2),
+    ("3.0", 2),
+    ("3.1", 1),
+    ("3.2", 1),
+    ("3.3", 4),
+    ("3.4", 1),
+    ("3.5", 3),
+    ("3.6", 3),
+    ("3.7", 5),
+    ("3.8", 1),
+    ("3.9", 1),
 )
 METADATA_VERSIONS = tuple(
-    release if ivs == 0 else f"{release}-IV{i}" for release, ivs in _RELEASE_IVS for i in range(max(ivs, 1)))
+    release if ivs == 0 else f"{release}-IV{i}" for release, ivs in _RELEASE_IVS for i in range(max(ivs, 1))
+)
 _VERSION_KEYS = frozenset(METADATA_VERSIONS) | {release for release, _ in _RELEASE_IVS}
 
 
@@ -23,30 +50,40 @@ def metadata_version_reason(value: str) -> str | None:
     """Kafka's MetadataVersion.fromVersionString: the first three dot-separated parts of a 0.x
     version count ("0.10.0.1" is 0.10.0), the first two of a later one ("2.8.1" is 2.8)."""
     parts = value.split(".")
-    key = ".".join(parts[:3 if value.startswith("0.") else 2])
+    key = ".".join(parts[: 3 if value.startswith("0.") else 2])
     return None if key in _VERSION_KEYS else f"Version {value} is not a valid version"
 
 
-metadata_version = Check(f"a Kafka version, {METADATA_VERSIONS[0]} to {METADATA_VERSIONS[-1]} (e.g. 0.10.0, 2.8, "
-                         "3.0-IV1); more parts than these are ignored", metadata_version_reason)
+metadata_version = Check(
+    f"a Kafka version, {METADATA_VERSIONS[0]} to {METADATA_VERSIONS[-1]} (e.g. 0.10.0, 2.8, "
+    "3.0-IV1); more parts than these are ignored",
+    metadata_version_reason,
+)
 
 _REPLICA = re.compile(r"([0-9]+:[0-9]+)?\Z")
 
 
 def throttled_replicas(name: str) -> Check:
     """Kafka's ThrottledReplicaListValidator: ``*``, or partition:broker pairs."""
+
     def test(items):
         if all(_REPLICA.match(i.strip()) for i in items) or "".join(items) == "*":
             return None
-        return (f"[{', '.join(items)}]", f"{name} must be the literal '*' or a list of replicas in the following "
-                                          "format: [partitionId]:[brokerId],[partitionId]:[brokerId],...")
+        return (
+            f"[{', '.join(items)}]",
+            f"{name} must be the literal '*' or a list of replicas in the following "
+            "format: [partitionId]:[brokerId],[partitionId]:[brokerId],...",
+        )
 
     return Check("[partitionId]:[brokerId],[partitionId]:[brokerId],...", test)
 
 
 def tiered_storage_off(enabled: bool) -> str | None:
-    return ("Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote "
-            "log storage.") if enabled else None
+    return (
+        ("Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage.")
+        if enabled
+        else None
+    )
 
 
 _HOST = re.compile(r"[0-9a-zA-Z\-%._:]*\Z")
@@ -64,8 +101,10 @@ def parse_connection_overrides(value: str) -> list[tuple[str, int]]:
         except ValueError:
             n = -1
         if not sep or not host or n < 0:
-            raise ConfigError(f"Error parsing configuration property 'max.connections.per.ip.overrides': each "
-                              f"entry is host:count with a count >= 0, got {entry!r}")
+            raise ConfigError(
+                f"Error parsing configuration property 'max.connections.per.ip.overrides': each "
+                f"entry is host:count with a count >= 0, got {entry!r}"
+            )
         if not _HOST.match(host):
             raise ConfigError(f"max.connections.per.ip.overrides contains invalid addresses : {host}")
         out.append((host, n))
@@ -120,8 +159,10 @@ def parse_protocol_map(value: str) -> dict[str, str]:
     for entry in split_list(value):
         name, sep, protocol = entry.rpartition(":")
         if not sep or not name.strip() or protocol.strip().upper() not in SECURITY_PROTOCOLS:
-            raise ConfigError(f"Error while parsing the listener security protocol map {value}: {entry!r} is not "
-                              f"NAME:PROTOCOL with a protocol of {', '.join(SECURITY_PROTOCOLS)}")
+            raise ConfigError(
+                f"Error while parsing the listener security protocol map {value}: {entry!r} is not "
+                f"NAME:PROTOCOL with a protocol of {', '.join(SECURITY_PROTOCOLS)}"
+            )
         out[name.strip().upper()] = protocol.strip().upper()
     return out
 

@@ -7,6 +7,7 @@ environment variables (hpbroker/environment.py): ``make docs``, or
 The page's head (how configs are set, sources, differences from Kafka) is written here; every
 entry after it comes from a definition's fields.
 """
+
 from __future__ import annotations
 
 import sys
@@ -117,8 +118,11 @@ ones that are set.
   3.9.
 """
 
-EFFECTS = {APPLIED: "applied", STATIC_ONLY: "from the properties file only (a dynamic value is stored and "
-                                            "reported, not applied)", NO_EFFECT: "none"}
+EFFECTS = {
+    APPLIED: "applied",
+    STATIC_ONLY: "from the properties file only (a dynamic value is stored and reported, not applied)",
+    NO_EFFECT: "none",
+}
 
 
 def _code(value: str | None) -> str:
@@ -158,14 +162,25 @@ def render() -> str:
     acted = [d for d in BROKER_CONFIGS.values() if d.effect != NO_EFFECT]
     accepted = [d for d in BROKER_CONFIGS.values() if d.effect == NO_EFFECT]
     lines = HEAD.splitlines() + [""]
-    lines += _section("Topic configs", "Every topic config of Kafka 3.x; CreateTopics and AlterConfigs take no other "
-                                       "name.", TOPIC_CONFIGS.values(), _topic_extra)
-    lines += _section("Broker properties hpbroker acts on", "Including the broker defaults of the topic configs "
-                                                            "(`log.*`).", acted, _broker_extra)
-    lines += _section("Broker properties accepted without effect",
-                      "Taken in the properties file and, where Kafka lets them change at run time, by "
-                      "AlterConfigs; checked, stored and reported as Kafka does. Nothing here acts on them.",
-                      accepted, _broker_extra)
+    lines += _section(
+        "Topic configs",
+        "Every topic config of Kafka 3.x; CreateTopics and AlterConfigs take no other name.",
+        TOPIC_CONFIGS.values(),
+        _topic_extra,
+    )
+    lines += _section(
+        "Broker properties hpbroker acts on",
+        "Including the broker defaults of the topic configs (`log.*`).",
+        acted,
+        _broker_extra,
+    )
+    lines += _section(
+        "Broker properties accepted without effect",
+        "Taken in the properties file and, where Kafka lets them change at run time, by "
+        "AlterConfigs; checked, stored and reported as Kafka does. Nothing here acts on them.",
+        accepted,
+        _broker_extra,
+    )
     lines += ["## Environment variables", ""]
     for v in sorted(environment.VARIABLES.values(), key=lambda v: v.name):
         lines += [f"### `{v.name}`", "", v.doc, "", f"default {_code(v.default)}", ""]

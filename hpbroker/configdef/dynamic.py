@@ -18,6 +18,7 @@ Kafka answers every such refusal with INVALID_REQUEST (its ConfigAdminManager, K
 they are ``DynamicConfigRefused``. A name Kafka does not know at all is a custom config: stored
 and reported, as Kafka stores those for plugins.
 """
+
 from __future__ import annotations
 
 import re
@@ -81,8 +82,10 @@ def check_names(props: dict[str, str], per_broker: bool) -> None:
         raise DynamicConfigRefused(f"Cannot update these configs dynamically: {scala_set(fixed)}")
     security = [n for n in props if n in LISTENER_ONLY]
     if security:
-        raise DynamicConfigRefused("These security configs can be dynamically updated only per-listener using "
-                                   f"the listener prefix: {scala_set(security)}")
+        raise DynamicConfigRefused(
+            "These security configs can be dynamically updated only per-listener using "
+            f"the listener prefix: {scala_set(security)}"
+        )
     for name, value in props.items():
         d = definition(name)
         if d is not None:
@@ -93,8 +96,9 @@ def check_names(props: dict[str, str], per_broker: bool) -> None:
     if not per_broker:
         local = [n for n in props if is_per_broker(n)]
         if local:
-            raise DynamicConfigRefused("Cannot update these configs at default cluster level, broker id must be "
-                                       f"specified: {scala_set(local)}")
+            raise DynamicConfigRefused(
+                f"Cannot update these configs at default cluster level, broker id must be specified: {scala_set(local)}"
+            )
 
 
 def _int(config: ConfigValues, name: str) -> int | None:
@@ -105,23 +109,30 @@ def _int(config: ConfigValues, name: str) -> int | None:
 def check_values(config: ConfigValues) -> None:
     """Kafka's KafkaConfig requirements across properties (validateValues), on the values Kafka
     would run with; ConfigError "requirement failed: ..." as Kafka's IllegalArgumentException."""
+
     def require(ok: bool, message: str) -> None:
         if not ok:
             raise ConfigError(f"requirement failed: {message}")
 
-    require(_int(config, "log.retention.ms") != 0,
-            "log.retention.ms must be unlimited (-1) or, greater than or equal to 1")
+    require(
+        _int(config, "log.retention.ms") != 0, "log.retention.ms must be unlimited (-1) or, greater than or equal to 1"
+    )
     dirs = config.value("log.dirs") or config.value("log.dir") or ""
-    require(any(d.strip() for d in dirs.split(",")), "At least one log directory must be defined via log.dirs or "
-                                                    "log.dir.")
+    require(
+        any(d.strip() for d in dirs.split(",")), "At least one log directory must be defined via log.dirs or log.dir."
+    )
     threads = _int(config, "log.cleaner.threads")
     if threads == 0:
         raise ConfigError("/ by zero")  # Kafka divides the dedupe buffer by the thread count
-    require(_int(config, "log.cleaner.dedupe.buffer.size") // threads > 1024 * 1024,
-            "log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread.")
+    require(
+        _int(config, "log.cleaner.dedupe.buffer.size") // threads > 1024 * 1024,
+        "log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread.",
+    )
     overrides = parse_connection_overrides(config.value("max.connections.per.ip.overrides") or "")
-    require(_int(config, "max.connections.per.ip") != 0 or bool(overrides),
-            "max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides property is set.")
+    require(
+        _int(config, "max.connections.per.ip") != 0 or bool(overrides),
+        "max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides property is set.",
+    )
     _check_listeners(config, require)
 
 
@@ -138,24 +149,43 @@ def _check_listeners(config: ConfigValues, require) -> None:
             raise ConfigError(f"No security protocol defined for listener {name}")
     names = [n for n, _, _ in listeners]
     advertised_names = [n for n, _, _ in advertised]
-    inter_broker = (config.value("inter.broker.listener.name")
-                    or config.value("security.inter.broker.protocol") or "PLAINTEXT").strip().upper()
-    require(inter_broker in advertised_names,
-            "inter.broker.listener.name must be a listener name defined in advertised.listeners. The valid options "
-            f"based on currently configured listeners are {','.join(advertised_names)}")
-    require(set(advertised_names) <= set(names),
-            "advertised.listeners listener names must be equal to or a subset of the ones defined in listeners. "
-            f"Found {','.join(advertised_names)}. The valid options based on the current configuration are "
-            f"{','.join(names)}")
-    require(all(host != "0.0.0.0" for _, host, _ in advertised),
-            "advertised.listeners cannot use the nonroutable meta-address 0.0.0.0. Use a routable IP address.")
+    inter_broker = (
+        (config.value("inter.broker.listener.name") or config.value("security.inter.broker.protocol") or "PLAINTEXT")
+        .strip()
+        .upper()
+    )
+    require(
+        inter_broker in advertised_names,
+        "inter.broker.listener.name must be a listener name defined in advertised.listeners. The valid options "
+        f"based on currently configured listeners are {','.join(advertised_names)}",
+    )
+    require(
+        set(advertised_names) <= set(names),
+        "advertised.listeners listener names must be equal to or a subset of the ones defined in listeners. "
+        f"Found {','.join(advertised_names)}. The valid options based on the current configuration are "
+        f"{','.join(names)}",
+    )
+    require(
+        all(host != "0.0.0.0" for _, host, _ in advertised),
+        "advertised.listeners cannot use the nonroutable meta-address 0.0.0.0. Use a routable IP address.",
+    )
 
 
-THREAD_POOLS = ("num.io.threads", "num.replica.fetchers", "num.recovery.threads.per.data.dir", "background.threads",
-                "num.network.threads")
+THREAD_POOLS = (
+    "num.io.threads",
+    "num.replica.fetchers",
+    "num.recovery.threads.per.data.dir",
+    "background.threads",
+    "num.network.threads",
+)
 LOG_CONFIGS = frozenset(t for t in (d.name for d in BROKER_CONFIGS.values()) if t.startswith("log.")) - {
-    "log.cleaner.threads", "log.cleaner.dedupe.buffer.size", "log.cleaner.io.buffer.size",
-    "log.cleaner.io.buffer.load.factor", "log.cleaner.io.max.bytes.per.second", "log.cleaner.backoff.ms"}
+    "log.cleaner.threads",
+    "log.cleaner.dedupe.buffer.size",
+    "log.cleaner.io.buffer.size",
+    "log.cleaner.io.buffer.load.factor",
+    "log.cleaner.io.max.bytes.per.second",
+    "log.cleaner.backoff.ms",
+}
 
 
 def check_reconfiguration(current: ConfigValues, new: ConfigValues, changed: set[str]) -> None:
@@ -164,8 +194,10 @@ def check_reconfiguration(current: ConfigValues, new: ConfigValues, changed: set
     try:
         _reconfigure(current, new, changed)
     except ConfigError as exc:
-        raise DynamicConfigRefused(f"Invalid value org.apache.kafka.common.config.ConfigException: {exc} for "
-                                   "configuration Invalid dynamic configuration") from None
+        raise DynamicConfigRefused(
+            f"Invalid value org.apache.kafka.common.config.ConfigException: {exc} for "
+            "configuration Invalid dynamic configuration"
+        ) from None
 
 
 def _reconfigure(current: ConfigValues, new: ConfigValues, changed: set[str]) -> None:
@@ -190,15 +222,21 @@ def _reconfigure(current: ConfigValues, new: ConfigValues, changed: set[str]) ->
         if value > old * 2:
             raise ConfigError(f"Log cleaner threads cannot be increased to more than double the current value {old}")
     if changed & LOG_CONFIGS:
-        for local, total in (("log.local.retention.ms", "log.retention.ms"),
-                             ("log.local.retention.bytes", "log.retention.bytes")):
+        for local, total in (
+            ("log.local.retention.ms", "log.retention.ms"),
+            ("log.local.retention.bytes", "log.retention.bytes"),
+        ):
             limit, value = _int(new, total), _int(new, local)
             if total.endswith(".ms") and limit < 0:
                 limit = -1  # any negative retention is unlimited (Kafka's logRetentionTimeMillis)
             if (limit != -1 if total.endswith(".ms") else limit > -1) and value != -2:
                 if value == -1:
-                    raise ConfigError(f"Invalid value -1 for configuration {local}: Value must not be -1 as {total} "
-                                      f"value is set as {limit}.")
+                    raise ConfigError(
+                        f"Invalid value -1 for configuration {local}: Value must not be -1 as {total} "
+                        f"value is set as {limit}."
+                    )
                 if value > limit:
-                    raise ConfigError(f"Invalid value {value} for configuration {local}: Value must not be more "
-                                      f"than {total} property value: {limit}")
+                    raise ConfigError(
+                        f"Invalid value {value} for configuration {local}: Value must not be more "
+                        f"than {total} property value: {limit}"
+                    )

@@ -6,7 +6,8 @@ configs dynamically"), whether hpbroker defines them or not; a name Kafka does n
 a custom config, which Kafka stores for plugins and hpbroker stores too.
 """
 
-KAFKA_BROKER_CONFIG_NAMES = frozenset("""
+KAFKA_BROKER_CONFIG_NAMES = frozenset(
+    """
 advertised.listeners alter.config.policy.class.name alter.log.dirs.replication.quota.window.num
 alter.log.dirs.replication.quota.window.size.seconds authorizer.class.name auto.create.topics.enable
 auto.include.jmx.reporter auto.leader.rebalance.enable background.threads
@@ -106,4 +107,5 @@ zookeeper.ssl.enabled.protocols zookeeper.ssl.endpoint.identification.algorithm
 zookeeper.ssl.keystore.location zookeeper.ssl.keystore.password zookeeper.ssl.keystore.type
 zookeeper.ssl.ocsp.enable zookeeper.ssl.protocol zookeeper.ssl.truststore.location
 zookeeper.ssl.truststore.password zookeeper.ssl.truststore.type
-""".split())
+""".split()
+)

@@ -8,18 +8,28 @@ so a client sees the reason Kafka would give.
 A definition also says what hpbroker does with the config (``effect``) and, for a broker
 property, whether and where it may change at run time (``mode``: Kafka's update modes).
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 # ConfigType values of DescribeConfigs v3+ (DescribeConfigsResponse.ConfigType)
 TYPE_UNKNOWN, TYPE_BOOLEAN, TYPE_STRING, TYPE_INT, TYPE_SHORT, TYPE_LONG, TYPE_DOUBLE = 0, 1, 2, 3, 4, 5, 6
 TYPE_LIST, TYPE_CLASS, TYPE_PASSWORD = 7, 8, 9
-TYPE_NAMES = {TYPE_UNKNOWN: "unknown", TYPE_BOOLEAN: "boolean", TYPE_STRING: "string", TYPE_INT: "int",
-              TYPE_SHORT: "short", TYPE_LONG: "long", TYPE_DOUBLE: "double", TYPE_LIST: "list",
-              TYPE_CLASS: "class", TYPE_PASSWORD: "password"}
+TYPE_NAMES = {
+    TYPE_UNKNOWN: "unknown",
+    TYPE_BOOLEAN: "boolean",
+    TYPE_STRING: "string",
+    TYPE_INT: "int",
+    TYPE_SHORT: "short",
+    TYPE_LONG: "long",
+    TYPE_DOUBLE: "double",
+    TYPE_LIST: "list",
+    TYPE_CLASS: "class",
+    TYPE_PASSWORD: "password",
+}
 _INTEGER_BITS = {TYPE_SHORT: 16, TYPE_INT: 32, TYPE_LONG: 64}
 
 # Update modes of a broker property (Kafka's DynamicBrokerConfig.dynamicConfigUpdateModes)
@@ -127,15 +137,19 @@ def one_of_ignoring_case(*allowed: str) -> Check:
     """Kafka's CaseInsensitiveValidString.in."""
     joined = ", ".join(allowed)
     lower = {a.lower() for a in allowed}
-    return Check(f"(case insensitive) [{joined}]",
-                 lambda v: None if v.lower() in lower else f"String must be one of (case insensitive): {joined}")
+    return Check(
+        f"(case insensitive) [{joined}]",
+        lambda v: None if v.lower() in lower else f"String must be one of (case insensitive): {joined}",
+    )
 
 
 def each_of(*allowed: str) -> Check:
     """Kafka's ValidList.in: every element one of ``allowed`` (an empty list is valid)."""
     joined = ", ".join(allowed)
-    return Check(f"[{joined}]", lambda items: next(
-        ((i, f"String must be one of: {joined}") for i in items if i not in allowed), None))
+    return Check(
+        f"[{joined}]",
+        lambda items: next(((i, f"String must be one of: {joined}") for i in items if i not in allowed), None),
+    )
 
 
 def also(first: Check, then: Callable[[object], str | tuple[str, str] | None], text: str | None = None) -> Check:

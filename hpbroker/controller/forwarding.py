@@ -21,6 +21,7 @@ the answer is raised as ``ControllerError``.
 
 Who may touch: the event loop of the asking process.
 """
+
 from __future__ import annotations
 
 from hpbroker.broker.interface import ControllerError
@@ -49,10 +50,22 @@ class ForwardingController:
         return answer
 
     async def create_topic(self, name: str, num_partitions: int, configs: dict[str, str]) -> None:
-        answer = await self._ask(CREATE_TOPICS, {
-            "topics": [{"name": name, "num_partitions": num_partitions, "replication_factor": 1,
-                        "assignments": [], "configs": [{"name": k, "value": v} for k, v in configs.items()]}],
-            "timeout_ms": TIMEOUT_MS, "validate_only": False})
+        answer = await self._ask(
+            CREATE_TOPICS,
+            {
+                "topics": [
+                    {
+                        "name": name,
+                        "num_partitions": num_partitions,
+                        "replication_factor": 1,
+                        "assignments": [],
+                        "configs": [{"name": k, "value": v} for k, v in configs.items()],
+                    }
+                ],
+                "timeout_ms": TIMEOUT_MS,
+                "validate_only": False,
+            },
+        )
         _raise_if_failed(answer["topics"][0])
 
     async def delete_topic(self, name: str) -> None:
@@ -60,9 +73,14 @@ class ForwardingController:
         _raise_if_failed(answer["responses"][0])
 
     async def add_partitions(self, name: str, count: int) -> None:
-        answer = await self._ask(CREATE_PARTITIONS, {
-            "topics": [{"name": name, "count": count, "assignments": None}],
-            "timeout_ms": TIMEOUT_MS, "validate_only": False})
+        answer = await self._ask(
+            CREATE_PARTITIONS,
+            {
+                "topics": [{"name": name, "count": count, "assignments": None}],
+                "timeout_ms": TIMEOUT_MS,
+                "validate_only": False,
+            },
+        )
         _raise_if_failed(answer["results"][0])
 
     async def set_topic_configs(self, name: str, configs: dict[str, str]) -> None:
@@ -72,10 +90,19 @@ class ForwardingController:
         await self._alter(RESOURCE_BROKER, "" if cluster_default else str(self.broker_id), configs)
 
     async def _alter(self, resource_type: int, name: str, configs: dict[str, str]) -> None:
-        answer = await self._ask(ALTER_CONFIGS, {
-            "resources": [{"resource_type": resource_type, "resource_name": name,
-                           "configs": [{"name": k, "value": v} for k, v in configs.items()]}],
-            "validate_only": False})
+        answer = await self._ask(
+            ALTER_CONFIGS,
+            {
+                "resources": [
+                    {
+                        "resource_type": resource_type,
+                        "resource_name": name,
+                        "configs": [{"name": k, "value": v} for k, v in configs.items()],
+                    }
+                ],
+                "validate_only": False,
+            },
+        )
         _raise_if_failed(answer["responses"][0])
 
     async def next_producer_id(self) -> int:

@@ -13,6 +13,7 @@ handler_process.py); the in-process broker has nobody to tell.
 
 Who may touch: the event loop of the controller's process.
 """
+
 from __future__ import annotations
 
 import logging
@@ -46,8 +47,9 @@ class LocalController:
             self.replica_manager.open_or_undo(info, range(num_partitions), lambda: registry.add(info))
         except OSError as exc:
             warn_storage_failure(log, ("create", name), "cannot create topic %r: %s", name, exc)
-            raise ControllerError(ErrorCode.KAFKA_STORAGE_ERROR,
-                                  f"Cannot create topic {name}: {exc.strerror or exc}") from None
+            raise ControllerError(
+                ErrorCode.KAFKA_STORAGE_ERROR, f"Cannot create topic {name}: {exc.strerror or exc}"
+            ) from None
         self.changed = True
 
     async def delete_topic(self, name: str) -> None:
@@ -75,8 +77,9 @@ class LocalController:
             self.replica_manager.open_or_undo(info, range(old, count), lambda: registry.set_partitions(name, count))
         except OSError as exc:
             warn_storage_failure(log, ("create", name), "cannot add partitions to %r: %s", name, exc)
-            raise ControllerError(ErrorCode.KAFKA_STORAGE_ERROR,
-                                  f"Cannot add partitions: {exc.strerror or exc}") from None
+            raise ControllerError(
+                ErrorCode.KAFKA_STORAGE_ERROR, f"Cannot add partitions: {exc.strerror or exc}"
+            ) from None
         self.changed = True
 
     async def set_topic_configs(self, name: str, configs: dict[str, str]) -> None:

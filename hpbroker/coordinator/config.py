@@ -1,5 +1,6 @@
 """The group coordinator's settings (Kafka's GroupCoordinatorConfig / OffsetConfig), read from
 the broker's properties by coordinator.py."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -13,6 +13,7 @@ Byte layout (non-flexible, int16 string lengths, int32 array counts, big-endian)
 
 Newer versions only append fields, so a reader stops after the fields it knows.
 """
+
 from __future__ import annotations
 
 import struct
@@ -29,7 +30,7 @@ class _Reader:
     def take(self, n):
         if n < 0 or self.pos + n > len(self.buf):
             raise ValueError("consumer protocol bytes truncated")
-        b = self.buf[self.pos:self.pos + n]
+        b = self.buf[self.pos : self.pos + n]
         self.pos += n
         return b
 

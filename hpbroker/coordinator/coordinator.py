@@ -25,6 +25,7 @@ topic on the first FindCoordinator.
 
 Who may touch: the event loop of the process that owns the shards.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,7 +36,12 @@ import time
 
 from hpbroker.broker.interface import ControllerError
 from hpbroker.coordinator.records import (
-    RecordFormatError, decode_key, decode_value, encode_key, encode_value, partition_for,
+    RecordFormatError,
+    decode_key,
+    decode_value,
+    encode_key,
+    encode_value,
+    partition_for,
 )
 from hpbroker.coordinator.shard import CoordinatorConfig, GroupCoordinatorShard
 from hpbroker.protocol.errors import ErrorCode
@@ -107,8 +113,9 @@ class GroupCoordinator:
                 if exc.code == ErrorCode.NOT_CONTROLLER:
                     return False  # the controller creates it at the first group request it gets
                 if exc.code != ErrorCode.TOPIC_ALREADY_EXISTS:  # else another process was first
-                    warn_storage_failure(log, (GROUP_METADATA_TOPIC, "create"), "cannot create %s: %s",
-                                         GROUP_METADATA_TOPIC, exc)
+                    warn_storage_failure(
+                        log, (GROUP_METADATA_TOPIC, "create"), "cannot create %s: %s", GROUP_METADATA_TOPIC, exc
+                    )
                     return False
             if self.started:  # another request started it while this one waited
                 return True
@@ -125,8 +132,11 @@ class GroupCoordinator:
             else:
                 self.shards[p] = shard
         if self.unloaded:
-            log.warning("%s: %d owned partitions not open yet; their groups wait until they are",
-                        GROUP_METADATA_TOPIC, len(self.unloaded))
+            log.warning(
+                "%s: %d owned partitions not open yet; their groups wait until they are",
+                GROUP_METADATA_TOPIC,
+                len(self.unloaded),
+            )
         return True
 
     # -- placement --------------------------------------------------------------------------------
@@ -193,8 +203,9 @@ class GroupCoordinator:
             self.maybe_expire_offsets()
             self.compact()
         except OSError as exc:  # a full disk: tried again next tick, reported now and then
-            warn_storage_failure(log, (GROUP_METADATA_TOPIC, "maintenance"),
-                                 "expiring or compacting __consumer_offsets failed: %s", exc)
+            warn_storage_failure(
+                log, (GROUP_METADATA_TOPIC, "maintenance"), "expiring or compacting __consumer_offsets failed: %s", exc
+            )
 
     # -- offsets retention ------------------------------------------------------------------------
     def maybe_expire_offsets(self) -> int:
@@ -240,11 +251,12 @@ class GroupCoordinator:
         start = plog.log_end_offset
         records = shard.snapshot_records()
         for i in range(0, len(records), _SNAPSHOT_BATCH):
-            self._append(partition, records[i:i + _SNAPSHOT_BATCH])
+            self._append(partition, records[i : i + _SNAPSHOT_BATCH])
         plog.flush()  # the snapshot is on disk before the records it replaces are deleted
         plog.advance_log_start_offset(start)
-        log.info("%s-%d: compacted %d records into %d", GROUP_METADATA_TOPIC, shard.partition_index,
-                 written, len(records))
+        log.info(
+            "%s-%d: compacted %d records into %d", GROUP_METADATA_TOPIC, shard.partition_index, written, len(records)
+        )
         return True
 
     # -- loading ----------------------------------------------------------------------------------
@@ -303,11 +315,13 @@ def starts_coordinator(handle):
     """For a group API module's ``handle``: the first group request a broker serves starts its
     group coordinator (``GroupCoordinator.start``, awaited), then the handler runs; every
     later one runs the handler at once."""
+
     @functools.wraps(handle)
     def run(ctx, request):
         if ctx.broker.group_coordinator.started:
             return handle(ctx, request)
         return _start_then(handle, ctx, request)
+
     return run
 
 

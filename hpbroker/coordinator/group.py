@@ -7,6 +7,7 @@ rebalance in progress: parked JoinGroup/SyncGroup futures, session timers, pendi
 Who may touch: only the ``GroupMetadataManager`` (group_manager.py) of the shard that owns the
 group, on its event loop; the shard's ``OffsetMetadataManager`` reads it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -178,9 +179,16 @@ class Group:
             leader=self.leader_id,
             current_state_timestamp=self.state_timestamp,
             members=[
-                MemberMetadata(m.member_id, m.group_instance_id, m.client_id, m.client_host,
-                               m.rebalance_timeout_ms, m.session_timeout_ms, m.metadata(self.protocol_name),
-                               m.assignment)
+                MemberMetadata(
+                    m.member_id,
+                    m.group_instance_id,
+                    m.client_id,
+                    m.client_host,
+                    m.rebalance_timeout_ms,
+                    m.session_timeout_ms,
+                    m.metadata(self.protocol_name),
+                    m.assignment,
+                )
                 for m in self.members.values()
             ],
         )

@@ -39,6 +39,7 @@ by instance id) removes it. The instance ids are in the group record, so they su
 Who may touch: the event loop of the process that owns the __consumer_offsets partition,
 through its GroupCoordinatorShard.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,8 +55,13 @@ from hpbroker.storage.write_failures import warn_storage_failure
 
 log = logging.getLogger(__name__)
 
-E, PR, CR, S, D = (GroupState.EMPTY, GroupState.PREPARING_REBALANCE, GroupState.COMPLETING_REBALANCE,
-                   GroupState.STABLE, GroupState.DEAD)
+E, PR, CR, S, D = (
+    GroupState.EMPTY,
+    GroupState.PREPARING_REBALANCE,
+    GroupState.COMPLETING_REBALANCE,
+    GroupState.STABLE,
+    GroupState.DEAD,
+)
 
 
 class GroupMetadataManager:
@@ -110,8 +116,16 @@ class GroupMetadataManager:
         for mm in value.members:
             m = group.members.get(mm.member_id)
             if m is None:
-                m = Member(mm.member_id, mm.group_instance_id, mm.client_id, mm.client_host, mm.session_timeout,
-                           mm.rebalance_timeout, value.protocol_type, [(value.protocol or "", mm.subscription)])
+                m = Member(
+                    mm.member_id,
+                    mm.group_instance_id,
+                    mm.client_id,
+                    mm.client_host,
+                    mm.session_timeout,
+                    mm.rebalance_timeout,
+                    value.protocol_type,
+                    [(value.protocol or "", mm.subscription)],
+                )
                 group.add(m)
                 self._schedule_expiry(group, m)  # members that never come back expire as usual
             m.assignment = mm.assignment
@@ -139,9 +153,13 @@ class GroupMetadataManager:
             self._write(records)
             return True
         except OSError as exc:
-            warn_storage_failure(log, ("__consumer_offsets", self.partition_index),
-                                 "cannot store group metadata in __consumer_offsets-%d: %s",
-                                 self.partition_index, exc)
+            warn_storage_failure(
+                log,
+                ("__consumer_offsets", self.partition_index),
+                "cannot store group metadata in __consumer_offsets-%d: %s",
+                self.partition_index,
+                exc,
+            )
             return False
 
     @staticmethod
@@ -155,8 +173,9 @@ class GroupMetadataManager:
         """(Re)start the member's session: it expires after session.timeout.ms without a sign of
         life (Kafka's completeAndScheduleNextHeartbeatExpiration)."""
         self._cancel_timer(member, "heartbeat_timer")
-        member.heartbeat_timer = self._call_later(member.session_timeout_ms / 1000.0,
-                                                  lambda: self._on_member_expired(group, member))
+        member.heartbeat_timer = self._call_later(
+            member.session_timeout_ms / 1000.0, lambda: self._on_member_expired(group, member)
+        )
 
     def _on_member_expired(self, group: Group, member: Member) -> None:
         member.heartbeat_timer = None
@@ -164,8 +183,12 @@ class GroupMetadataManager:
             return
         if member.awaiting_join or member.awaiting_sync:  # a parked request is a sign of life
             return self._schedule_expiry(group, member)
-        log.info("member %s of group %s expired after session.timeout.ms %d", member.member_id,
-                 group.group_id, member.session_timeout_ms)
+        log.info(
+            "member %s of group %s expired after session.timeout.ms %d",
+            member.member_id,
+            group.group_id,
+            member.session_timeout_ms,
+        )
         self.write_or_warn(self._remove_member_and_update(group, member))
 
     @staticmethod
@@ -190,20 +213,37 @@ class GroupMetadataManager:
 
     @staticmethod
     def _join_error(member_id: str, error: int) -> dict:
-        return {"throttle_time_ms": 0, "error_code": error, "generation_id": -1, "protocol_type": None,
-                "protocol_name": "", "leader": "", "member_id": member_id, "members": []}
+        return {
+            "throttle_time_ms": 0,
+            "error_code": error,
+            "generation_id": -1,
+            "protocol_type": None,
+            "protocol_name": "",
+            "leader": "",
+            "member_id": member_id,
+            "members": [],
+        }
 
     def _join_response(self, group: Group, member: Member) -> dict:
         is_leader = member.member_id == group.leader_id
         return {
-            "throttle_time_ms": 0, "error_code": 0, "generation_id": group.generation_id,
-            "protocol_type": group.protocol_type, "protocol_name": group.protocol_name,
-            "leader": group.leader_id, "member_id": member.member_id,
+            "throttle_time_ms": 0,
+            "error_code": 0,
+            "generation_id": group.generation_id,
+            "protocol_type": group.protocol_type,
+            "protocol_name": group.protocol_name,
+            "leader": group.leader_id,
+            "member_id": member.member_id,
             "members": [
-                {"member_id": m.member_id, "group_instance_id": m.group_instance_id,
-                 "metadata": m.metadata(group.protocol_name)}
+                {
+                    "member_id": m.member_id,
+                    "group_instance_id": m.group_instance_id,
+                    "metadata": m.metadata(group.protocol_name),
+                }
                 for m in group.members.values()
-            ] if is_leader else [],
+            ]
+            if is_leader
+            else [],
         }
 
     def _group_record(self, group: Group) -> list:
@@ -214,8 +254,10 @@ class GroupMetadataManager:
         if group.is_(CR):  # assignments of the aborted generation are void
             for m in group.members.values():
                 m.assignment = b""
-                self._resolve(m.sync_future, {"throttle_time_ms": 0, "error_code": ErrorCode.REBALANCE_IN_PROGRESS,
-                                              "assignment": b""})
+                self._resolve(
+                    m.sync_future,
+                    {"throttle_time_ms": 0, "error_code": ErrorCode.REBALANCE_IN_PROGRESS, "assignment": b""},
+                )
         self._cancel_timer(group, "join_timer")
         if group.is_(E):
             delay = self.config.initial_rebalance_delay_ms
@@ -226,8 +268,9 @@ class GroupMetadataManager:
             group.join_timer = self._call_later(delay / 1000.0, lambda: self._on_initial_delay(group))
             return []
         group.transition_to(PR)
-        group.join_timer = self._call_later(group.max_rebalance_timeout_ms() / 1000.0,
-                                            lambda: self._on_join_timeout(group))
+        group.join_timer = self._call_later(
+            group.max_rebalance_timeout_ms() / 1000.0, lambda: self._on_join_timeout(group)
+        )
         return self._try_complete_join(group)
 
     def _on_initial_delay(self, group: Group) -> None:
@@ -270,8 +313,9 @@ class GroupMetadataManager:
             # only static members are left and none came back: wait again, until they do or
             # their sessions expire (Kafka's maybeElectNewJoinedLeader failing)
             log.info("no member of group %s rejoined; waiting for them again", group.group_id)
-            group.join_timer = self._call_later(group.max_rebalance_timeout_ms() / 1000.0,
-                                                lambda: self._on_join_timeout(group))
+            group.join_timer = self._call_later(
+                group.max_rebalance_timeout_ms() / 1000.0, lambda: self._on_join_timeout(group)
+            )
             return []
         group.generation_id += 1
         if not group.members:
@@ -321,8 +365,9 @@ class GroupMetadataManager:
         if not self._accepts_joining(group, member_id):
             return fail(ErrorCode.GROUP_MAX_SIZE_REACHED)
 
-        joining = Member(member_id, instance_id, client_id, client_host, session_ms, rebalance_ms,
-                         protocol_type, protocols)
+        joining = Member(
+            member_id, instance_id, client_id, client_host, session_ms, rebalance_ms, protocol_type, protocols
+        )
         if not member_id:  # Kafka's doUnknownJoinGroup
             joining.member_id = f"{instance_id if instance_id is not None else client_id}-{uuid.uuid4()}"
             if instance_id is not None and instance_id in group.static_members:
@@ -331,7 +376,8 @@ class GroupMetadataManager:
                 # KIP-394: hand out an id first; the client rejoins with it at once
                 new_id = joining.member_id
                 group.pending_members[new_id] = self._call_later(
-                    session_ms / 1000.0, lambda: self._on_pending_expired(group, new_id))
+                    session_ms / 1000.0, lambda: self._on_pending_expired(group, new_id)
+                )
                 return [], self._join_error(new_id, ErrorCode.MEMBER_ID_REQUIRED)
             return self._add_member_and_rebalance(group, joining)
 
@@ -382,8 +428,9 @@ class GroupMetadataManager:
         old_id = group.static_members[joining.group_instance_id]
         old = group.members[old_id]
         self._resolve(old.join_future, self._join_error(old_id, ErrorCode.FENCED_INSTANCE_ID))
-        self._resolve(old.sync_future, {"throttle_time_ms": 0, "error_code": ErrorCode.FENCED_INSTANCE_ID,
-                                        "assignment": b""})
+        self._resolve(
+            old.sync_future, {"throttle_time_ms": 0, "error_code": ErrorCode.FENCED_INSTANCE_ID, "assignment": b""}
+        )
         old.join_future = old.sync_future = None
         previous = (old.client_id, old.client_host, old.session_timeout_ms, old.rebalance_timeout_ms, old.protocols)
         current_leader = group.leader_id
@@ -394,19 +441,34 @@ class GroupMetadataManager:
         member.rebalance_timeout_ms = joining.rebalance_timeout_ms
         member.protocols = joining.protocols
         self._schedule_expiry(group, member)
-        log.info("static member %s of group %s rejoined as %s (was %s)", member.group_instance_id, group.group_id,
-                 member.member_id, old_id)
+        log.info(
+            "static member %s of group %s rejoined as %s (was %s)",
+            member.group_instance_id,
+            group.group_id,
+            member.member_id,
+            old_id,
+        )
         if group.is_(S) and group.protocol_name == group.select_protocol():
             try:
                 self._write(self._group_record(group))  # the new id is stored before it is answered
             except OSError as exc:
-                warn_storage_failure(log, ("__consumer_offsets", self.partition_index),
-                                     "cannot store the rejoin of static member %r of group %r in "
-                                     "__consumer_offsets-%d: %s", member.group_instance_id, group.group_id,
-                                     self.partition_index, exc)
+                warn_storage_failure(
+                    log,
+                    ("__consumer_offsets", self.partition_index),
+                    "cannot store the rejoin of static member %r of group %r in __consumer_offsets-%d: %s",
+                    member.group_instance_id,
+                    group.group_id,
+                    self.partition_index,
+                    exc,
+                )
                 group.replace_member_id(member.member_id, old_id)  # the old instance keeps its place
-                (member.client_id, member.client_host, member.session_timeout_ms, member.rebalance_timeout_ms,
-                 member.protocols) = previous
+                (
+                    member.client_id,
+                    member.client_host,
+                    member.session_timeout_ms,
+                    member.rebalance_timeout_ms,
+                    member.protocols,
+                ) = previous
                 self._schedule_expiry(group, member)
                 return [], self._join_error("", ErrorCode.NOT_COORDINATOR)
             response = self._join_response(group, member)
@@ -457,9 +519,13 @@ class GroupMetadataManager:
         member_id = request["member_id"]
 
         def answer(code, assignment=b""):
-            return [], {"throttle_time_ms": 0, "error_code": code, "assignment": assignment,
-                        "protocol_type": group.protocol_type if group else None,
-                        "protocol_name": group.protocol_name if group else None}
+            return [], {
+                "throttle_time_ms": 0,
+                "error_code": code,
+                "assignment": assignment,
+                "protocol_type": group.protocol_type if group else None,
+                "protocol_name": group.protocol_name if group else None,
+            }
 
         if not request["group_id"]:
             return answer(ErrorCode.INVALID_GROUP_ID)
@@ -480,8 +546,10 @@ class GroupMetadataManager:
         if group.is_(S):
             return answer(0, member.assignment)
         # CompletingRebalance: park until the leader brings the assignment
-        self._resolve(member.sync_future, {"throttle_time_ms": 0, "error_code": ErrorCode.REBALANCE_IN_PROGRESS,
-                                           "assignment": b""})
+        self._resolve(
+            member.sync_future,
+            {"throttle_time_ms": 0, "error_code": ErrorCode.REBALANCE_IN_PROGRESS, "assignment": b""},
+        )
         member.sync_future = asyncio.get_running_loop().create_future()
         fut = member.sync_future
         if member_id != group.leader_id:
@@ -492,16 +560,29 @@ class GroupMetadataManager:
         try:
             self._write(self._group_record(group))  # stored before anyone is answered
         except OSError as exc:
-            warn_storage_failure(log, ("__consumer_offsets", self.partition_index),
-                                 "cannot store the assignment of group %r in __consumer_offsets-%d: %s",
-                                 group.group_id, self.partition_index, exc)
+            warn_storage_failure(
+                log,
+                ("__consumer_offsets", self.partition_index),
+                "cannot store the assignment of group %r in __consumer_offsets-%d: %s",
+                group.group_id,
+                self.partition_index,
+                exc,
+            )
             self._assignment_failed(group, ErrorCode.NOT_COORDINATOR)
             return answer(ErrorCode.NOT_COORDINATOR)
         group.transition_to(S)
         for m in group.members.values():
             sf, m.sync_future = m.sync_future, None
-            self._resolve(sf, {"throttle_time_ms": 0, "error_code": 0, "assignment": m.assignment,
-                               "protocol_type": group.protocol_type, "protocol_name": group.protocol_name})
+            self._resolve(
+                sf,
+                {
+                    "throttle_time_ms": 0,
+                    "error_code": 0,
+                    "assignment": m.assignment,
+                    "protocol_type": group.protocol_type,
+                    "protocol_name": group.protocol_name,
+                },
+            )
         return [], fut
 
     def _assignment_failed(self, group: Group, error: int) -> None:
@@ -511,8 +592,16 @@ class GroupMetadataManager:
         for m in group.members.values():
             m.assignment = b""
             sf, m.sync_future = m.sync_future, None
-            self._resolve(sf, {"throttle_time_ms": 0, "error_code": error, "assignment": b"",
-                               "protocol_type": group.protocol_type, "protocol_name": group.protocol_name})
+            self._resolve(
+                sf,
+                {
+                    "throttle_time_ms": 0,
+                    "error_code": error,
+                    "assignment": b"",
+                    "protocol_type": group.protocol_type,
+                    "protocol_name": group.protocol_name,
+                },
+            )
         self.write_or_warn(self._prepare_rebalance(group))
 
     # -- Heartbeat / LeaveGroup ------------------------------------------------------------------
@@ -570,15 +659,20 @@ class GroupMetadataManager:
             if member is None:
                 errors.append(ErrorCode.UNKNOWN_MEMBER_ID)
                 continue
-            log.info("member %s (group.instance.id %s) of group %s left", member.member_id, member.group_instance_id,
-                     group.group_id)
+            log.info(
+                "member %s (group.instance.id %s) of group %s left",
+                member.member_id,
+                member.group_instance_id,
+                group.group_id,
+            )
             errors.append(0)
             records += self._remove_member_and_update(group, member)
         return records, 0, errors
 
     # -- offsets' questions -----------------------------------------------------------------------
-    def validate_offset_commit(self, group_id: str, member_id: str, generation: int,
-                               group_instance_id: str | None = None) -> int:
+    def validate_offset_commit(
+        self, group_id: str, member_id: str, generation: int, group_instance_id: str | None = None
+    ) -> int:
         """May this OffsetCommit go ahead (Kafka's doCommitOffsets)? 0, or the error for every
         partition of it: a replaced static instance is fenced (v7+ names the instance); a simple
         commit (generation -1) needs an Empty or absent group; otherwise member and generation

@@ -17,6 +17,7 @@ the shard's to decide (shard.py), as in Kafka's GroupCoordinatorShard.
 Who may touch: the event loop of the process that owns the __consumer_offsets partition,
 through its GroupCoordinatorShard. It reads groups; only the group manager changes them.
 """
+
 from __future__ import annotations
 
 import time
@@ -62,8 +63,9 @@ class OffsetMetadataManager:
 
     def snapshot_records(self) -> list:
         """The latest record of every committed offset, [(key, value)]."""
-        return [(OffsetCommitKey(g, t, p), v) for g, committed in self.offsets.items()
-                for (t, p), v in committed.items()]
+        return [
+            (OffsetCommitKey(g, t, p), v) for g, committed in self.offsets.items() for (t, p), v in committed.items()
+        ]
 
     # -- OffsetCommit / OffsetFetch ----------------------------------------------------------------
     def commit_offsets(self, request: dict, partition_exists) -> tuple[list, dict]:
@@ -75,9 +77,13 @@ class OffsetMetadataManager:
         def all_partitions(code):
             return {(t["name"], p["partition_index"]): code for t in topics for p in t["partitions"]}
 
-        error = (ErrorCode.INVALID_GROUP_ID if not group_id
-                 else self.group_manager.validate_offset_commit(group_id, member_id, generation,
-                                                                request.get("group_instance_id")))
+        error = (
+            ErrorCode.INVALID_GROUP_ID
+            if not group_id
+            else self.group_manager.validate_offset_commit(
+                group_id, member_id, generation, request.get("group_instance_id")
+            )
+        )
         if error:
             return [], all_partitions(error)
         self.group_manager.get_or_create(group_id)
@@ -99,10 +105,18 @@ class OffsetMetadataManager:
                     results[tp] = ErrorCode.OFFSET_METADATA_TOO_LARGE
                 else:
                     results[tp] = 0
-                    records.append((OffsetCommitKey(group_id, tp[0], tp[1]),
-                                    OffsetCommitValue(p["committed_offset"],
-                                                      -1 if expire >= 0 else p.get("committed_leader_epoch", -1),
-                                                      metadata or "", now, expire)))
+                    records.append(
+                        (
+                            OffsetCommitKey(group_id, tp[0], tp[1]),
+                            OffsetCommitValue(
+                                p["committed_offset"],
+                                -1 if expire >= 0 else p.get("committed_leader_epoch", -1),
+                                metadata or "",
+                                now,
+                                expire,
+                            ),
+                        )
+                    )
         return records, results
 
     def fetch_offsets(self, group_id: str, topics) -> dict[tuple[str, int], OffsetCommitValue | None]:

@@ -25,6 +25,7 @@ last record per key. Crash story: records reach the log as one batch per coordin
 the in-memory state is changed only by replaying what was appended, so after a crash the replay
 of the surviving batches rebuilds exactly the state whose writes completed.
 """
+
 from __future__ import annotations
 
 import struct
@@ -72,7 +73,7 @@ class _Reader:
     def _take(self, n: int) -> bytes:
         if n < 0 or self.pos + n > len(self.buf):
             raise RecordFormatError(f"record truncated at byte {self.pos} (wanted {n} more)")
-        b = self.buf[self.pos:self.pos + n]
+        b = self.buf[self.pos : self.pos + n]
         self.pos += n
         return b
 
@@ -234,8 +235,18 @@ def decode_value(key, buf):
         assignment = r.bytes() or b""
         if rebalance_timeout < 0:
             rebalance_timeout = session_timeout
-        members.append(MemberMetadata(member_id, instance_id, client_id, client_host, rebalance_timeout,
-                                      session_timeout, subscription, assignment))
+        members.append(
+            MemberMetadata(
+                member_id,
+                instance_id,
+                client_id,
+                client_host,
+                rebalance_timeout,
+                session_timeout,
+                subscription,
+                assignment,
+            )
+        )
     return GroupMetadataValue(protocol_type, generation, protocol, leader, state_ts, members)
 
 

@@ -29,6 +29,7 @@ replayed (the group manager's theory says how a refused group write is answered)
 
 Who may touch: the event loop of the process that owns the __consumer_offsets partition.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -49,8 +50,11 @@ class GroupCoordinatorShard:
         # OSError, with nothing replayed, when the append fails
         self._write = write or (lambda records: [self.replay(k, v) for k, v in records])
         self.group_manager = GroupMetadataManager(
-            partition_index, config, write=lambda records: self._write(records),
-            call_later=call_later or (lambda delay, cb: asyncio.get_running_loop().call_later(delay, cb)))
+            partition_index,
+            config,
+            write=lambda records: self._write(records),
+            call_later=call_later or (lambda delay, cb: asyncio.get_running_loop().call_later(delay, cb)),
+        )
         self.offset_manager = OffsetMetadataManager(config, self.group_manager)
 
     @property

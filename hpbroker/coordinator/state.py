@@ -10,6 +10,7 @@
 the other way round. ``Group.transition_to`` refuses anything not in it, so an illegal move is a
 bug caught where it happens, not a corrupted group found later.
 """
+
 from __future__ import annotations
 
 from enum import Enum
@@ -23,8 +24,13 @@ class GroupState(str, Enum):
     DEAD = "Dead"
 
 
-E, PR, CR, S, D = (GroupState.EMPTY, GroupState.PREPARING_REBALANCE, GroupState.COMPLETING_REBALANCE,
-                   GroupState.STABLE, GroupState.DEAD)
+E, PR, CR, S, D = (
+    GroupState.EMPTY,
+    GroupState.PREPARING_REBALANCE,
+    GroupState.COMPLETING_REBALANCE,
+    GroupState.STABLE,
+    GroupState.DEAD,
+)
 
 #: target state -> the states a group may enter it from
 VALID_PREVIOUS: dict[GroupState, frozenset[GroupState]] = {

@@ -8,13 +8,12 @@ the wrong kind, serves versions the protocol layer cannot decode, or takes an AP
 module has, is refused here, at import (``RegistryError``).
 A handler returns ``None`` only when the protocol sends no response (Produce with acks=0).
 """
+
 from __future__ import annotations
 
 from types import ModuleType
 
 from hpbroker.broker.routes import Route
-from hpbroker.protocol import SUPPORTED_VERSIONS
-
 from hpbroker.handlers import (
     alter_configs,
     api_versions,
@@ -47,6 +46,7 @@ from hpbroker.handlers import (
     produce,
     sync_group,
 )
+from hpbroker.protocol import SUPPORTED_VERSIONS
 
 _MODULES = (
     produce,
@@ -82,7 +82,6 @@ _MODULES = (
 )
 
 
-
 class RegistryError(TypeError):
     """An API module's declarations are missing or wrong."""
 
@@ -100,11 +99,14 @@ def build_registry(modules) -> dict[int, ModuleType]:
             raise RegistryError(f"API module {m.__name__}: handle is not callable")
         decodable = SUPPORTED_VERSIONS.get(m.API_KEY)
         if decodable is None or not decodable[0] <= m.MIN_VERSION <= m.MAX_VERSION <= decodable[1]:
-            raise RegistryError(f"API module {m.__name__}: versions {m.MIN_VERSION}-{m.MAX_VERSION} of api key "
-                                f"{m.API_KEY} are not all decodable (protocol layer: {decodable})")
+            raise RegistryError(
+                f"API module {m.__name__}: versions {m.MIN_VERSION}-{m.MAX_VERSION} of api key "
+                f"{m.API_KEY} are not all decodable (protocol layer: {decodable})"
+            )
         if m.API_KEY in registry:
-            raise RegistryError(f"API modules {registry[m.API_KEY].__name__} and {m.__name__} "
-                                f"both declare api key {m.API_KEY}")
+            raise RegistryError(
+                f"API modules {registry[m.API_KEY].__name__} and {m.__name__} both declare api key {m.API_KEY}"
+            )
         registry[m.API_KEY] = m
     return registry
 

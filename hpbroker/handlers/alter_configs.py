@@ -8,11 +8,15 @@ refuses (read-only, per-broker only, bad value: hpbroker/configdef/dynamic.py) -
 INVALID_REQUEST with Kafka's text; unknown topic -> UNKNOWN_TOPIC_OR_PARTITION; unknown topic
 config or bad value -> INVALID_CONFIG. ``validate_only`` changes nothing.
 """
+
 from hpbroker.broker.interface import ControllerError
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import (
-    ConfigError, DynamicConfigRefused, validate_broker_dynamic_configs, validate_topic_configs,
+    ConfigError,
+    DynamicConfigRefused,
+    validate_broker_dynamic_configs,
+    validate_topic_configs,
 )
 from hpbroker.protocol.errors import ErrorCode
 

@@ -4,6 +4,7 @@ Versions 3+ carry the client's software name and version (flexible body), but th
 header stays v0 (PROTOCOL.md 1.2); an unsupported version is answered by the server layer with
 a v0 error body before this handler is reached.
 """
+
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PROCESSOR, Route
 

@@ -7,6 +7,7 @@ room for (storage/fd_limits.py); assignments that name another broker -> INVALID
 to modulo that topic's partition count, so more partitions would move groups away from their
 committed offsets (Kafka accepts it and loses them at the next restart). A disk that refuses the
 new partitions' files or the registry -> KAFKA_STORAGE_ERROR; the topic keeps its count."""
+
 from hpbroker.broker.interface import ControllerError
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
@@ -30,13 +31,17 @@ async def handle(ctx: RequestContext, request: dict):
             code, message = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"The topic '{name}' does not exist."
         elif name == GROUP_METADATA_TOPIC:
             code = ErrorCode.INVALID_REQUEST
-            message = (f"The partitions of {name} cannot be changed: groups are placed by its "
-                       f"partition count ({info.num_partitions}).")
+            message = (
+                f"The partitions of {name} cannot be changed: groups are placed by its "
+                f"partition count ({info.num_partitions})."
+            )
         elif count <= info.num_partitions:
             code = ErrorCode.INVALID_PARTITIONS
-            message = (f"Topic currently has {info.num_partitions} partitions, which is higher than "
-                       f"the requested {count}." if count < info.num_partitions
-                       else f"Topic already has {count} partitions.")
+            message = (
+                f"Topic currently has {info.num_partitions} partitions, which is higher than the requested {count}."
+                if count < info.num_partitions
+                else f"Topic already has {count} partitions."
+            )
         elif count - info.num_partitions > (room := partition_room()):
             code, message = ErrorCode.INVALID_PARTITIONS, no_room_message(count - info.num_partitions, room)
         elif t.get("assignments") is not None and (

@@ -9,6 +9,7 @@ one request -> INVALID_REQUEST; a disk that refuses the topic's files or the reg
 KAFKA_STORAGE_ERROR, with nothing of the topic left behind. ``validate_only`` checks everything and creates nothing.
 num_partitions / replication_factor -1 (v4+) take the broker defaults.
 """
+
 from collections import Counter
 
 from hpbroker.broker.interface import ControllerError
@@ -35,22 +36,24 @@ def _check(broker, t):
     try:
         validate_topic_name(name)
     except InvalidTopic as exc:
-        raise _Refused(ErrorCode.INVALID_TOPIC_EXCEPTION, str(exc))
+        raise _Refused(ErrorCode.INVALID_TOPIC_EXCEPTION, str(exc)) from None
     if name in broker.metadata.topics:
         raise _Refused(ErrorCode.TOPIC_ALREADY_EXISTS, f"Topic '{name}' already exists.")
     assignments = t.get("assignments") or []
     num_partitions, rf = t["num_partitions"], t["replication_factor"]
     if assignments:
         if num_partitions != -1 or rf != -1:
-            raise _Refused(ErrorCode.INVALID_REQUEST,
-                           "Both numPartitions or replicationFactor and replicasAssignments were set.")
+            raise _Refused(
+                ErrorCode.INVALID_REQUEST, "Both numPartitions or replicationFactor and replicasAssignments were set."
+            )
         indexes = sorted(a["partition_index"] for a in assignments)
         if indexes != list(range(len(indexes))):
             raise _Refused(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "Partitions must be numbered from 0 without gaps.")
         for a in assignments:
             if a["broker_ids"] != [broker.node.node_id]:
-                raise _Refused(ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-                               f"Unknown broker(s) in assignment {a['broker_ids']}")
+                raise _Refused(
+                    ErrorCode.INVALID_REPLICA_ASSIGNMENT, f"Unknown broker(s) in assignment {a['broker_ids']}"
+                )
         num_partitions = len(assignments)
     if num_partitions == -1:
         num_partitions = broker.config.get("num.partitions")
@@ -64,12 +67,13 @@ def _check(broker, t):
     if rf <= 0:
         raise _Refused(ErrorCode.INVALID_REPLICATION_FACTOR, "Replication factor must be larger than 0.")
     if rf > 1:
-        raise _Refused(ErrorCode.INVALID_REPLICATION_FACTOR,
-                       f"Replication factor: {rf} larger than available brokers: 1.")
+        raise _Refused(
+            ErrorCode.INVALID_REPLICATION_FACTOR, f"Replication factor: {rf} larger than available brokers: 1."
+        )
     try:
         configs = validate_topic_configs({c["name"]: c["value"] for c in t.get("configs") or []}, broker.config)
     except ConfigError as exc:
-        raise _Refused(ErrorCode.INVALID_CONFIG, str(exc))
+        raise _Refused(ErrorCode.INVALID_CONFIG, str(exc)) from None
     return name, num_partitions, configs
 
 
@@ -79,8 +83,14 @@ async def handle(ctx: RequestContext, request: dict):
     results = []
     for t in request["topics"]:
         name = t["name"]
-        res = {"name": name, "error_code": 0, "error_message": None, "num_partitions": -1,
-               "replication_factor": -1, "configs": None}
+        res = {
+            "name": name,
+            "error_code": 0,
+            "error_message": None,
+            "num_partitions": -1,
+            "replication_factor": -1,
+            "configs": None,
+        }
         if counts[name] > 1:
             res["error_code"] = ErrorCode.INVALID_REQUEST
             res["error_message"] = f"Create topics request from client contains multiple entries for {name}"

@@ -7,6 +7,7 @@ If the tombstones cannot be written (a full disk), that group answers NOT_COORDI
 mapping of a storage error for group writes) and stays as it was: the coordinator replays only
 what it appended.
 """
+
 import logging
 
 from hpbroker.broker.request import RequestContext
@@ -35,8 +36,9 @@ def handle(ctx: RequestContext, request: dict):
         try:
             coordinator.write(shard, records)
         except OSError as exc:
-            warn_storage_failure(log, ("__consumer_offsets", shard.partition_index),
-                                 "cannot delete group %r: %s", group_id, exc)
+            warn_storage_failure(
+                log, ("__consumer_offsets", shard.partition_index), "cannot delete group %r: %s", group_id, exc
+            )
             error = ErrorCode.NOT_COORDINATOR
         results.append({"group_id": group_id, "error_code": error})
     return {"throttle_time_ms": 0, "results": results}

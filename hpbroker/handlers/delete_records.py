@@ -6,6 +6,7 @@ low_watermark is the new log start offset. Internal topics -> INVALID_TOPIC_EXCE
 "Cannot delete records of internal topic"): ``__consumer_offsets`` is the groups' state, trimmed
 by its coordinators' own compaction.
 """
+
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.metadata.topics import INTERNAL_TOPICS
@@ -13,8 +14,7 @@ from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 21
 MIN_VERSION, MAX_VERSION = 0, 1
-ROUTE = Route(PARTITIONED, Split("topics", "name", "partitions", "partition_index",
-                               "topics", "name", "partitions"))
+ROUTE = Route(PARTITIONED, Split("topics", "name", "partitions", "partition_index", "topics", "name", "partitions"))
 
 
 def handle(ctx: RequestContext, request: dict):

@@ -3,6 +3,7 @@
 (``__consumer_offsets`` holds every group's state and its coordinators keep it open; Kafka's own
 tools refuse it too). Parked fetches on the deleted partitions are woken and answer
 UNKNOWN_TOPIC_OR_PARTITION."""
+
 from hpbroker.broker.interface import ControllerError
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route

@@ -5,9 +5,10 @@ EndpointType (v1) 1 = brokers is the only kind a broker describes (2 = controlle
 KRaft controller's listener): UNSUPPORTED_ENDPOINT_TYPE otherwise, as Kafka's brokers answer.
 Asked for its authorized operations, the cluster has all of them (broker/authorized.py).
 """
+
+from hpbroker.broker import authorized
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PROCESSOR, Route
-from hpbroker.broker import authorized
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 60
@@ -20,16 +21,28 @@ BROKERS = 1
 def handle(ctx: RequestContext, request: dict):
     broker, metadata = ctx.broker, ctx.broker.metadata
     endpoint_type = request.get("endpoint_type", BROKERS)
-    answer = {"throttle_time_ms": 0, "error_code": 0, "error_message": None, "endpoint_type": endpoint_type,
-              "cluster_id": broker.cluster_id, "controller_id": metadata.controller_id, "brokers": [],
-              "cluster_authorized_operations": authorized.NOT_REQUESTED}
+    answer = {
+        "throttle_time_ms": 0,
+        "error_code": 0,
+        "error_message": None,
+        "endpoint_type": endpoint_type,
+        "cluster_id": broker.cluster_id,
+        "controller_id": metadata.controller_id,
+        "brokers": [],
+        "cluster_authorized_operations": authorized.NOT_REQUESTED,
+    }
     if endpoint_type != BROKERS:
-        answer.update(error_code=ErrorCode.UNSUPPORTED_ENDPOINT_TYPE, controller_id=-1,
-                      error_message=f"The request was sent to an endpoint of type BROKER, but "
-                                    f"endpoint type {endpoint_type} was requested.")
+        answer.update(
+            error_code=ErrorCode.UNSUPPORTED_ENDPOINT_TYPE,
+            controller_id=-1,
+            error_message=f"The request was sent to an endpoint of type BROKER, but "
+            f"endpoint type {endpoint_type} was requested.",
+        )
         return answer
-    answer["brokers"] = [{"broker_id": n.node_id, "host": n.host, "port": n.port, "rack": None}
-                         for n in metadata.alive_brokers()]
+    answer["brokers"] = [
+        {"broker_id": n.node_id, "host": n.host, "port": n.port, "rack": None} for n in metadata.alive_brokers()
+    ]
     answer["cluster_authorized_operations"] = authorized.operations(
-        request.get("include_cluster_authorized_operations", False), authorized.CLUSTER)
+        request.get("include_cluster_authorized_operations", False), authorized.CLUSTER
+    )
     return answer

@@ -10,6 +10,7 @@ A password's value, and a custom config's, is never shown (null, is_sensitive), 
 A missing topic -> UNKNOWN_TOPIC_OR_PARTITION; another broker id -> INVALID_REQUEST; other
 resource types -> INVALID_REQUEST.
 """
+
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import (
@@ -34,8 +35,14 @@ RESOURCE_BROKER = 4
 def _entry(name, value, source, read_only, config_type, synonyms, sensitive=False, doc=None):
     hide = (lambda v: None) if sensitive else (lambda v: v)
     return {
-        "name": name, "value": hide(value), "read_only": read_only, "is_default": source == SOURCE_DEFAULT_CONFIG,
-        "config_source": source, "is_sensitive": sensitive, "config_type": config_type, "documentation": doc,
+        "name": name,
+        "value": hide(value),
+        "read_only": read_only,
+        "is_default": source == SOURCE_DEFAULT_CONFIG,
+        "config_source": source,
+        "is_sensitive": sensitive,
+        "config_type": config_type,
+        "documentation": doc,
         "synonyms": [{"name": n, "value": hide(v), "source": s} for n, v, s in synonyms],
     }
 
@@ -54,16 +61,20 @@ def topic_configs(broker, info, keys, include_synonyms, include_doc=False):
             if name in info.configs:
                 synonyms.append((name, value, SOURCE_TOPIC_CONFIG))
             synonyms += broker.config.topic_synonyms(name)
-        out.append(_entry(name, value, source, False, d.config_type, synonyms, d.sensitive,
-                          d.doc if include_doc else None))
+        out.append(
+            _entry(name, value, source, False, d.config_type, synonyms, d.sensitive, d.doc if include_doc else None)
+        )
     return out
 
 
 def broker_configs(broker, keys, include_synonyms, cluster_default, include_doc=False):
     """This broker's configs, or (``cluster_default``) the cluster-wide dynamic ones only."""
     config = broker.config
-    names = list(config.dynamic_default) if cluster_default else (
-        list(BROKER_CONFIGS) + [n for n in (*config.dynamic_default, *config.dynamic) if n not in BROKER_CONFIGS])
+    names = (
+        list(config.dynamic_default)
+        if cluster_default
+        else (list(BROKER_CONFIGS) + [n for n in (*config.dynamic_default, *config.dynamic) if n not in BROKER_CONFIGS])
+    )
     out = []
     for name in dict.fromkeys(names):
         if keys is not None and name not in keys:
@@ -75,8 +86,18 @@ def broker_configs(broker, keys, include_synonyms, cluster_default, include_doc=
             value, source = config.value_and_source(name)
         synonyms = config.synonyms(name, cluster_default_only=cluster_default) if include_synonyms else []
         read_only = name not in BROKER_CONFIGS or BROKER_CONFIGS[name].read_only  # Kafka's AllDynamicConfigs
-        out.append(_entry(name, value, source, read_only, d.config_type if d is not None else TYPE_UNKNOWN,
-                          synonyms, d is None or d.sensitive, d.doc if include_doc and d is not None else None))
+        out.append(
+            _entry(
+                name,
+                value,
+                source,
+                read_only,
+                d.config_type if d is not None else TYPE_UNKNOWN,
+                synonyms,
+                d is None or d.sensitive,
+                d.doc if include_doc and d is not None else None,
+            )
+        )
     return out
 
 
@@ -99,9 +120,11 @@ def handle(ctx: RequestContext, request: dict):
         elif rtype == RESOURCE_BROKER:
             if rname not in ("", str(broker.node.node_id)):
                 res["error_code"] = ErrorCode.INVALID_REQUEST
-                res["error_message"] = (f"Unexpected broker id, expected {broker.node.node_id} or empty string, but "
-                                        f"received {rname}") if rname.lstrip("-").isdigit() else (
-                    f"Broker id must be an integer, but it is: {rname}")
+                res["error_message"] = (
+                    (f"Unexpected broker id, expected {broker.node.node_id} or empty string, but received {rname}")
+                    if rname.lstrip("-").isdigit()
+                    else (f"Broker id must be an integer, but it is: {rname}")
+                )
             else:
                 res["configs"] = broker_configs(broker, keys, include_synonyms, rname == "", include_doc)
         else:

@@ -4,11 +4,12 @@ As Kafka's GroupMetadata.summary: members' metadata and assignments only when St
 they are being replaced); an unknown group is described as Dead with no error. Authorized
 operations, when asked (v3+), are all a group supports (broker/authorized.py).
 """
+
+from hpbroker.broker import authorized
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUPS, GroupSplit, Route
-from hpbroker.coordinator.state import GroupState
-from hpbroker.broker import authorized
 from hpbroker.coordinator.coordinator import starts_coordinator
+from hpbroker.coordinator.state import GroupState
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 15
@@ -17,8 +18,15 @@ ROUTE = Route(GROUPS, groups=GroupSplit("groups", "groups"))
 
 
 def _describe(ctx, group_id, operations=authorized.NOT_REQUESTED):
-    out = {"error_code": 0, "group_id": group_id, "group_state": GroupState.DEAD.value, "protocol_type": "",
-           "protocol_data": "", "members": [], "authorized_operations": operations}
+    out = {
+        "error_code": 0,
+        "group_id": group_id,
+        "group_state": GroupState.DEAD.value,
+        "protocol_type": "",
+        "protocol_data": "",
+        "members": [],
+        "authorized_operations": operations,
+    }
     if not group_id:
         out["error_code"] = ErrorCode.INVALID_GROUP_ID
         return out
@@ -30,13 +38,20 @@ def _describe(ctx, group_id, operations=authorized.NOT_REQUESTED):
     if group is None:
         return out
     stable = group.is_(GroupState.STABLE)
-    out.update(group_state=group.state.value, protocol_type=group.protocol_type or "",
-               protocol_data=(group.protocol_name or "") if stable else "")
+    out.update(
+        group_state=group.state.value,
+        protocol_type=group.protocol_type or "",
+        protocol_data=(group.protocol_name or "") if stable else "",
+    )
     out["members"] = [
-        {"member_id": m.member_id, "group_instance_id": m.group_instance_id, "client_id": m.client_id,
-         "client_host": m.client_host,
-         "member_metadata": m.metadata(group.protocol_name) if stable else b"",
-         "member_assignment": m.assignment if stable else b""}
+        {
+            "member_id": m.member_id,
+            "group_instance_id": m.group_instance_id,
+            "client_id": m.client_id,
+            "client_host": m.client_host,
+            "member_metadata": m.metadata(group.protocol_name) if stable else b"",
+            "member_assignment": m.assignment if stable else b"",
+        }
         for m in group.members.values()
     ]
     return out

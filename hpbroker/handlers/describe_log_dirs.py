@@ -17,6 +17,7 @@ The sizes are read from the file system (a listing and a stat per segment), not 
 partition objects: in the multi-process mode a processor answers this request from its metadata
 snapshot and the segment files, as it serves Fetch, and the in-process mode runs the same code.
 """
+
 from __future__ import annotations
 
 import os
@@ -87,8 +88,7 @@ def describe_dir(path: str, registry, wanted: dict[str, set[int]] | None) -> dic
             size = partition_size(os.path.join(path, f"{info.name}-{p}"))
             if size is None:  # deleted between the listing and now
                 continue
-            partitions.append({"partition_index": p, "partition_size": size, "offset_lag": 0,
-                               "is_future_key": False})
+            partitions.append({"partition_index": p, "partition_size": size, "offset_lag": 0, "is_future_key": False})
         result["topics"].append({"name": info.name, "partitions": partitions})
     return result
 
@@ -101,8 +101,11 @@ def partition_size(directory: str) -> int | None:
         with os.scandir(directory) as entries:
             for e in entries:
                 name = e.name
-                if (name.endswith(LOG_SUFFIX) and len(name) == _SEGMENT_STEM + len(LOG_SUFFIX)
-                        and name[:_SEGMENT_STEM].isdigit()):
+                if (
+                    name.endswith(LOG_SUFFIX)
+                    and len(name) == _SEGMENT_STEM + len(LOG_SUFFIX)
+                    and name[:_SEGMENT_STEM].isdigit()
+                ):
                     try:
                         total += e.stat().st_size
                     except FileNotFoundError:  # removed by retention meanwhile

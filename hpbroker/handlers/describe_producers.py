@@ -8,14 +8,14 @@ appended, the largest timestamp of its last batch; coordinator epoch and the sta
 an open transaction are -1, since there are no transactions. In the multi-process mode each
 handler answers for the partitions it owns and the processor joins the answers.
 """
+
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 61
 MIN_VERSION, MAX_VERSION = 0, 0
-ROUTE = Route(PARTITIONED, Split("topics", "name", "partition_indexes", None,
-                               "topics", "name", "partitions"))
+ROUTE = Route(PARTITIONED, Split("topics", "name", "partition_indexes", None, "topics", "name", "partitions"))
 
 
 def handle(ctx: RequestContext, request: dict):
@@ -26,13 +26,33 @@ def handle(ctx: RequestContext, request: dict):
         for index in t["partition_indexes"]:
             partition = rm.partition(t["name"], index)
             if partition is None:
-                parts.append({"partition_index": index, "error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
-                              "error_message": None, "active_producers": []})
+                parts.append(
+                    {
+                        "partition_index": index,
+                        "error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                        "error_message": None,
+                        "active_producers": [],
+                    }
+                )
                 continue
             producers = partition.producer_state.producers
-            parts.append({"partition_index": index, "error_code": 0, "error_message": None, "active_producers": [
-                {"producer_id": e.producer_id, "producer_epoch": e.epoch, "last_sequence": e.last_seq,
-                 "last_timestamp": e.last_timestamp, "coordinator_epoch": -1, "current_txn_start_offset": -1}
-                for _, e in sorted(producers.items())]})
+            parts.append(
+                {
+                    "partition_index": index,
+                    "error_code": 0,
+                    "error_message": None,
+                    "active_producers": [
+                        {
+                            "producer_id": e.producer_id,
+                            "producer_epoch": e.epoch,
+                            "last_sequence": e.last_seq,
+                            "last_timestamp": e.last_timestamp,
+                            "coordinator_epoch": -1,
+                            "current_txn_start_offset": -1,
+                        }
+                        for _, e in sorted(producers.items())
+                    ],
+                }
+            )
         topics.append({"name": t["name"], "partitions": parts})
     return {"throttle_time_ms": 0, "topics": topics}

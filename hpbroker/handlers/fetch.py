@@ -15,6 +15,7 @@ Rules (Kafka's ReplicaManager.fetchMessages / readFromLog, PROTOCOL.md section 5
 The records of each partition are an ``ExternalBytes`` holding file regions: the protocol encoder
 writes their length, the connection sends them from the segment files with os.sendfile.
 """
+
 from __future__ import annotations
 
 import time
@@ -82,7 +83,9 @@ def _read_all(ctx, request, plan):
                 continue
             epoch = fp.get("current_leader_epoch", -1)
             if epoch >= 0 and epoch != partition.leader_epoch:
-                code = ErrorCode.UNKNOWN_LEADER_EPOCH if epoch > partition.leader_epoch else ErrorCode.FENCED_LEADER_EPOCH
+                code = (
+                    ErrorCode.UNKNOWN_LEADER_EPOCH if epoch > partition.leader_epoch else ErrorCode.FENCED_LEADER_EPOCH
+                )
                 answers.append(_partition_answer(index, code, partition))
                 had_error = True
                 continue
@@ -132,8 +135,12 @@ def _response(topics):
 def handle(ctx: RequestContext, request: dict):
     if request.get("session_epoch", -1) > 0:
         # we never grant sessions, so an incremental fetch names a session we do not have
-        return {"throttle_time_ms": 0, "error_code": ErrorCode.FETCH_SESSION_ID_NOT_FOUND,
-                "session_id": 0, "responses": []}
+        return {
+            "throttle_time_ms": 0,
+            "error_code": ErrorCode.FETCH_SESSION_ID_NOT_FOUND,
+            "session_id": 0,
+            "responses": [],
+        }
     plan = [(t["topic"], t["partitions"]) for t in request["topics"]]
     topics, total, had_error = _read_all(ctx, request, plan)
     min_bytes = min(request.get("min_bytes", 1), request.get("max_bytes", 0x7FFFFFFF))

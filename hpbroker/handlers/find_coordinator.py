@@ -12,6 +12,7 @@ clients treat as fatal (librdkafka's init_transactions fails at once with it, th
 throws): with COORDINATOR_NOT_AVAILABLE, which they retry, a transactional producer waited
 forever ("Timed out ... retry call to resume"). Any other key_type: INVALID_REQUEST, as Kafka.
 """
+
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
@@ -24,19 +25,31 @@ ROUTE = Route(PROCESSOR)
 GROUP, TRANSACTION = 0, 1
 
 
-NO_TRANSACTIONS = ("hpbroker does not support transactions (no transaction coordinator): "
-                   "use a producer without transactional.id")
+NO_TRANSACTIONS = (
+    "hpbroker does not support transactions (no transaction coordinator): use a producer without transactional.id"
+)
 
 
 def handle(ctx: RequestContext, request: dict):
     key_type = request.get("key_type", GROUP)
     if key_type == TRANSACTION:
-        return {"throttle_time_ms": 0, "error_code": ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-                "error_message": NO_TRANSACTIONS, "node_id": -1, "host": "", "port": -1}
+        return {
+            "throttle_time_ms": 0,
+            "error_code": ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+            "error_message": NO_TRANSACTIONS,
+            "node_id": -1,
+            "host": "",
+            "port": -1,
+        }
     if key_type != GROUP:
-        return {"throttle_time_ms": 0, "error_code": ErrorCode.INVALID_REQUEST,
-                "error_message": "Unknown coordinator type in FindCoordinator request",
-                "node_id": -1, "host": "", "port": -1}
+        return {
+            "throttle_time_ms": 0,
+            "error_code": ErrorCode.INVALID_REQUEST,
+            "error_message": "Unknown coordinator type in FindCoordinator request",
+            "node_id": -1,
+            "host": "",
+            "port": -1,
+        }
     if ctx.broker.group_coordinator.started:
         return _coordinator_of(ctx.broker, request["key"])
     return _start_then_answer(ctx.broker, request["key"])
@@ -44,10 +57,15 @@ def handle(ctx: RequestContext, request: dict):
 
 async def _start_then_answer(broker, group_id):
     if not await broker.group_coordinator.start():
-        return {"throttle_time_ms": 0, "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE,
-                "error_message": "the group coordinator cannot create its partitions "
-                                 "(open-file limit, or a disk that refuses writes)",
-                "node_id": -1, "host": "", "port": -1}
+        return {
+            "throttle_time_ms": 0,
+            "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE,
+            "error_message": "the group coordinator cannot create its partitions "
+            "(open-file limit, or a disk that refuses writes)",
+            "node_id": -1,
+            "host": "",
+            "port": -1,
+        }
     return _coordinator_of(broker, group_id)
 
 
@@ -56,7 +74,19 @@ def _coordinator_of(broker, group_id):
     state = metadata.partition_state(GROUP_METADATA_TOPIC, broker.group_coordinator.partition_for(group_id or ""))
     node = next((n for n in metadata.alive_brokers() if state is not None and n.node_id == state.leader), None)
     if node is None:  # its partition has no live leader
-        return {"throttle_time_ms": 0, "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE,
-                "error_message": None, "node_id": -1, "host": "", "port": -1}
-    return {"throttle_time_ms": 0, "error_code": 0, "error_message": None,
-            "node_id": node.node_id, "host": node.host, "port": node.port}
+        return {
+            "throttle_time_ms": 0,
+            "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE,
+            "error_message": None,
+            "node_id": -1,
+            "host": "",
+            "port": -1,
+        }
+    return {
+        "throttle_time_ms": 0,
+        "error_code": 0,
+        "error_message": None,
+        "node_id": node.node_id,
+        "host": node.host,
+        "port": node.port,
+    }

@@ -1,5 +1,6 @@
 """Heartbeat (key 12), versions 0-3: keeps a member's session alive; says when to rejoin
 (REBALANCE_IN_PROGRESS), when its generation is stale (ILLEGAL_GENERATION) or it is unknown."""
+
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUP, Route
 from hpbroker.coordinator.coordinator import starts_coordinator

@@ -22,13 +22,19 @@ Kafka's text; APPEND/SUBTRACT of a non-list config, an unknown topic config name
 config value -> INVALID_CONFIG; unknown topic -> UNKNOWN_TOPIC_OR_PARTITION. ``validate_only``
 checks everything and changes nothing.
 """
+
 from __future__ import annotations
 
 from hpbroker.broker.interface import ControllerError
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import (
-    BROKER_CONFIGS, TOPIC_CONFIGS, TYPE_LIST, ConfigError, DynamicConfigRefused, validate_broker_dynamic_configs,
+    BROKER_CONFIGS,
+    TOPIC_CONFIGS,
+    TYPE_LIST,
+    ConfigError,
+    DynamicConfigRefused,
+    validate_broker_dynamic_configs,
     validate_topic_configs,
 )
 from hpbroker.handlers.alter_configs import InvalidRequest, per_broker_resource

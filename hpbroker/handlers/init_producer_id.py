@@ -10,6 +10,7 @@ restarted broker never hands out an id whose sequence state is still in a log. T
 not supported yet: a transactional id is refused with INVALID_REQUEST, since this node runs no
 transaction coordinator.
 """
+
 from hpbroker.broker.interface import ControllerError
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route

@@ -4,6 +4,7 @@ The shard decides (MEMBER_ID_REQUIRED round on v4+, INVALID_SESSION_TIMEOUT, INC
 PROTOCOL, UNKNOWN_MEMBER_ID, ...); a join that must wait for the other members is parked as a
 future and answered when the rebalance completes, without holding the event loop.
 """
+
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUP, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
@@ -19,7 +20,14 @@ def handle(ctx: RequestContext, request: dict):
     coordinator = ctx.broker.group_coordinator
     shard = coordinator.shard_for(request["group_id"])
     if shard is None:
-        return {"throttle_time_ms": 0, "error_code": ErrorCode.NOT_COORDINATOR, "generation_id": -1,
-                "protocol_name": "", "leader": "", "member_id": request["member_id"], "members": []}
+        return {
+            "throttle_time_ms": 0,
+            "error_code": ErrorCode.NOT_COORDINATOR,
+            "generation_id": -1,
+            "protocol_name": "",
+            "leader": "",
+            "member_id": request["member_id"],
+            "members": [],
+        }
     records, result = shard.join_group(request, ctx.api_version, ctx.client_id or "", ctx.client_host)
     return coordinator.complete(shard, records, result)

@@ -3,6 +3,7 @@
 v0-2 name one member (errors top-level); v3+ a batch of (member_id, group_instance_id) with an
 error per member (KIP-345).
 """
+
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUP, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
@@ -27,6 +28,8 @@ def handle(ctx: RequestContext, request: dict):
     shard.write_or_warn(records)  # the members are gone either way, as in Kafka
     if ctx.api_version < 3:
         return {"throttle_time_ms": 0, "error_code": error or (errors[0] if errors else 0)}
-    return {"throttle_time_ms": 0, "error_code": error,
-            "members": [{"member_id": m, "group_instance_id": i, "error_code": e}
-                        for (m, i), e in zip(leaving, errors)]}
+    return {
+        "throttle_time_ms": 0,
+        "error_code": error,
+        "members": [{"member_id": m, "group_instance_id": i, "error_code": e} for (m, i), e in zip(leaving, errors)],
+    }

@@ -11,6 +11,7 @@ GroupCoordinator.unloaded), the answer lists the groups it has and says
 COORDINATOR_LOAD_IN_PROGRESS, as Kafka's coordinator does while it loads one: the list is not
 the whole of it, and a client retries.
 """
+
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import EVERY, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
@@ -33,8 +34,15 @@ def handle(ctx: RequestContext, request: dict):
     types = {t.lower() for t in request.get("types_filter") or ()}
     if types and GROUP_TYPE not in types:
         return {"throttle_time_ms": 0, "error_code": error, "groups": []}
-    groups = [{"group_id": g.group_id, "protocol_type": g.protocol_type or "", "group_state": g.state.value,
-               "group_type": GROUP_TYPE}
-              for shard in coordinator.shards.values() for g in shard.list_groups()
-              if not states or g.state.value.lower() in states]
+    groups = [
+        {
+            "group_id": g.group_id,
+            "protocol_type": g.protocol_type or "",
+            "group_state": g.state.value,
+            "group_type": GROUP_TYPE,
+        }
+        for shard in coordinator.shards.values()
+        for g in shard.list_groups()
+        if not states or g.state.value.lower() in states
+    ]
     return {"throttle_time_ms": 0, "error_code": error, "groups": groups}

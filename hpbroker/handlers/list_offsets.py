@@ -10,14 +10,14 @@ brokers answer both whatever the request version (clients gate them at v7 and v8
 sends -3 at any version the broker has), so they are answered here too. Found offsets at or
 above the high watermark are not given out (offset and timestamp -1), as Kafka filters them.
 """
+
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 2
 MIN_VERSION, MAX_VERSION = 1, 8
-ROUTE = Route(PARTITIONED, Split("topics", "name", "partitions", "partition_index",
-                               "topics", "name", "partitions"))
+ROUTE = Route(PARTITIONED, Split("topics", "name", "partitions", "partition_index", "topics", "name", "partitions"))
 
 LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL = -1, -2, -3, -4
 
@@ -49,15 +49,24 @@ def handle(ctx: RequestContext, request: dict):
         for p in t["partitions"]:
             index = p["partition_index"]
             partition = rm.partition(t["name"], index)
-            ans = {"partition_index": index, "error_code": 0, "old_style_offsets": [], "timestamp": -1,
-                   "offset": -1, "leader_epoch": -1}
+            ans = {
+                "partition_index": index,
+                "error_code": 0,
+                "old_style_offsets": [],
+                "timestamp": -1,
+                "offset": -1,
+                "leader_epoch": -1,
+            }
             if partition is None:
                 ans["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
             else:
                 epoch = p.get("current_leader_epoch", -1)
                 if epoch >= 0 and epoch != partition.leader_epoch:
-                    ans["error_code"] = (ErrorCode.UNKNOWN_LEADER_EPOCH if epoch > partition.leader_epoch
-                                         else ErrorCode.FENCED_LEADER_EPOCH)
+                    ans["error_code"] = (
+                        ErrorCode.UNKNOWN_LEADER_EPOCH
+                        if epoch > partition.leader_epoch
+                        else ErrorCode.FENCED_LEADER_EPOCH
+                    )
                 else:
                     found = _lookup(partition, p["timestamp"])
                     if found is None:

@@ -10,6 +10,7 @@ Brokers, each partition's leader, leader epoch, replicas and ISR, and the contro
 the metadata cache (on a single node: this node, epoch 0). Authorized operations, when asked
 (v8+), are all of them (broker/authorized.py).
 """
+
 import logging
 
 from hpbroker.broker import authorized
@@ -90,8 +91,11 @@ async def _create_then_answer(broker, request, topics, to_create):
             code = ErrorCode.LEADER_NOT_AVAILABLE
         except ControllerError as exc:
             # created meanwhile (by another process's request): being created, as ours would be
-            code = (ErrorCode.LEADER_NOT_AVAILABLE if exc.code == ErrorCode.TOPIC_ALREADY_EXISTS
-                    else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+            code = (
+                ErrorCode.LEADER_NOT_AVAILABLE
+                if exc.code == ErrorCode.TOPIC_ALREADY_EXISTS
+                else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+            )
         topics[at] = _error_entry(name, code)
     return _answer(broker, request, topics)
 
@@ -100,11 +104,13 @@ def _answer(broker, request, topics):
     metadata = broker.metadata
     return {
         "throttle_time_ms": 0,
-        "brokers": [{"node_id": n.node_id, "host": n.host, "port": n.port, "rack": None}
-                    for n in metadata.alive_brokers()],
+        "brokers": [
+            {"node_id": n.node_id, "host": n.host, "port": n.port, "rack": None} for n in metadata.alive_brokers()
+        ],
         "cluster_id": broker.cluster_id,
         "controller_id": metadata.controller_id,
         "topics": topics,
         "cluster_authorized_operations": authorized.operations(
-            request.get("include_cluster_authorized_operations", False), authorized.CLUSTER),
+            request.get("include_cluster_authorized_operations", False), authorized.CLUSTER
+        ),
     }

@@ -11,13 +11,14 @@ stored answer NOT_COORDINATOR, as Kafka maps a storage error of an offset commit
 its coordinator again and retries; nothing changed in memory (the coordinator replays only what
 it appended).
 """
+
 import logging
 
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUP, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
-from hpbroker.storage.write_failures import warn_storage_failure
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.storage.write_failures import warn_storage_failure
 
 log = logging.getLogger(__name__)
 
@@ -31,22 +32,38 @@ def handle(ctx: RequestContext, request: dict):
     coordinator = ctx.broker.group_coordinator
     shard = coordinator.shard_for(request["group_id"])
     if shard is None:
-        results = {(t["name"], p["partition_index"]): ErrorCode.NOT_COORDINATOR
-                   for t in request["topics"] for p in t["partitions"]}
+        results = {
+            (t["name"], p["partition_index"]): ErrorCode.NOT_COORDINATOR
+            for t in request["topics"]
+            for p in t["partitions"]
+        }
     else:
         topics = ctx.broker.metadata.topics
         records, results = shard.commit_offsets(request, lambda t, p: _partition_exists(topics, t, p))
         try:
             coordinator.write(shard, records)
         except OSError as exc:
-            warn_storage_failure(log, ("__consumer_offsets", shard.partition_index),
-                                 "cannot store offsets of group %r: %s", request["group_id"], exc)
+            warn_storage_failure(
+                log,
+                ("__consumer_offsets", shard.partition_index),
+                "cannot store offsets of group %r: %s",
+                request["group_id"],
+                exc,
+            )
             results = {k: ErrorCode.NOT_COORDINATOR if code == 0 else code for k, code in results.items()}
-    return {"throttle_time_ms": 0, "topics": [
-        {"name": t["name"], "partitions": [
-            {"partition_index": p["partition_index"], "error_code": results[(t["name"], p["partition_index"])]}
-            for p in t["partitions"]]}
-        for t in request["topics"]]}
+    return {
+        "throttle_time_ms": 0,
+        "topics": [
+            {
+                "name": t["name"],
+                "partitions": [
+                    {"partition_index": p["partition_index"], "error_code": results[(t["name"], p["partition_index"])]}
+                    for p in t["partitions"]
+                ],
+            }
+            for t in request["topics"]
+        ],
+    }
 
 
 def _partition_exists(topics, topic: str, partition: int) -> bool:

@@ -10,6 +10,7 @@ A group-level error (INVALID_GROUP_ID, GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP, NOT_
 the whole answer, with no topics. Deletion writes tombstones to ``__consumer_offsets``; if they
 cannot be written (a full disk) the answer is NOT_COORDINATOR and no offset is gone.
 """
+
 import logging
 
 from hpbroker.broker.request import RequestContext
@@ -47,15 +48,23 @@ def handle(ctx: RequestContext, request: dict):
     try:
         coordinator.write(shard, records)
     except OSError as exc:
-        warn_storage_failure(log, ("__consumer_offsets", shard.partition_index),
-                             "cannot delete offsets of group %r: %s", request["group_id"], exc)
+        warn_storage_failure(
+            log,
+            ("__consumer_offsets", shard.partition_index),
+            "cannot delete offsets of group %r: %s",
+            request["group_id"],
+            exc,
+        )
         return _group_error(ErrorCode.NOT_COORDINATOR)
     errors.update(decided)
     topics: dict[str, list] = {}
     for tp in asked:
         topics.setdefault(tp[0], []).append({"partition_index": tp[1], "error_code": errors[tp]})
-    return {"error_code": 0, "throttle_time_ms": 0,
-            "topics": [{"name": name, "partitions": parts} for name, parts in topics.items()]}
+    return {
+        "error_code": 0,
+        "throttle_time_ms": 0,
+        "topics": [{"name": name, "partitions": parts} for name, parts in topics.items()],
+    }
 
 
 def _group_error(code: int) -> dict:

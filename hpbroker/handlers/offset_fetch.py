@@ -3,6 +3,7 @@
 Any group state. A partition without a commit answers offset -1 with error 0; v2+ topics null
 means every committed partition of the group; the leader epoch (v5+) is the committed one or -1.
 """
+
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUP, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
@@ -24,12 +25,17 @@ def handle(ctx: RequestContext, request: dict):
     committed = shard.fetch_offsets(group_id, wanted)
     by_topic: dict[str, list] = {}
     for (topic, p), v in sorted(committed.items()) if wanted is None else committed.items():
-        by_topic.setdefault(topic, []).append({
-            "partition_index": p,
-            "committed_offset": -1 if v is None else v.offset,
-            "committed_leader_epoch": -1 if v is None else v.leader_epoch,
-            "metadata": "" if v is None else v.metadata,
-            "error_code": 0,
-        })
-    return {"throttle_time_ms": 0, "error_code": 0,
-            "topics": [{"name": t, "partitions": parts} for t, parts in by_topic.items()]}
+        by_topic.setdefault(topic, []).append(
+            {
+                "partition_index": p,
+                "committed_offset": -1 if v is None else v.offset,
+                "committed_leader_epoch": -1 if v is None else v.leader_epoch,
+                "metadata": "" if v is None else v.metadata,
+                "error_code": 0,
+            }
+        )
+    return {
+        "throttle_time_ms": 0,
+        "error_code": 0,
+        "topics": [{"name": t, "partitions": parts} for t, parts in by_topic.items()],
+    }

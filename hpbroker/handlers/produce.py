@@ -20,20 +20,22 @@ appended (or, if it was written, answered as a duplicate) exactly once. The brok
 its other partitions and reads; Kafka would take the log dir offline, which on a single node
 would stop the broker.
 """
+
 import logging
 
 from hpbroker.broker.request import CloseConnection, RequestContext
 from hpbroker.broker.routes import PARTITIONED, Route, Split
-from hpbroker.storage.write_failures import warn_storage_failure
 from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.records.record_checks import encoded_size, fit
 from hpbroker.replication.partition import AppendError
+from hpbroker.storage.write_failures import warn_storage_failure
 
 API_KEY = 0
 MIN_VERSION, MAX_VERSION = 3, 8
-ROUTE = Route(PARTITIONED, Split("topic_data", "name", "partition_data", "index",
-                               "responses", "name", "partition_responses"))
+ROUTE = Route(
+    PARTITIONED, Split("topic_data", "name", "partition_data", "index", "responses", "name", "partition_responses")
+)
 
 # A Produce response must fit one record of a response ring in the multi-process topology
 # (server/multiproc/topology.py: rings of 1 MiB take records up to 512 KiB), whatever the
@@ -45,14 +47,23 @@ log = logging.getLogger(__name__)
 
 def _storage_failed(name: str, index: int, exc: OSError, directory: str) -> dict:
     warn_storage_failure(log, (name, index), "cannot append to %s-%d in %s: %s", name, index, directory, exc)
-    return _failed(index, ErrorCode.KAFKA_STORAGE_ERROR,
-                   f"Error while appending records to {name}-{index} in dir {directory}: {exc.strerror or exc}")
+    return _failed(
+        index,
+        ErrorCode.KAFKA_STORAGE_ERROR,
+        f"Error while appending records to {name}-{index} in dir {directory}: {exc.strerror or exc}",
+    )
 
 
 def _failed(index, code, message=None, record_errors=(), log_start_offset=-1):
-    return {"index": index, "error_code": code, "base_offset": -1, "log_append_time_ms": -1,
-            "log_start_offset": log_start_offset, "error_message": message, "record_errors": [
-                {"batch_index": i, "batch_index_error_message": m} for i, m in record_errors]}
+    return {
+        "index": index,
+        "error_code": code,
+        "base_offset": -1,
+        "log_append_time_ms": -1,
+        "log_start_offset": log_start_offset,
+        "error_message": message,
+        "record_errors": [{"batch_index": i, "batch_index_error_message": m} for i, m in record_errors],
+    }
 
 
 def handle(ctx: RequestContext, request: dict):
@@ -83,29 +94,40 @@ def handle(ctx: RequestContext, request: dict):
                 any_error = True
                 continue
             if name in INTERNAL_TOPICS:
-                parts.append(_failed(index, ErrorCode.INVALID_TOPIC_EXCEPTION, f"Cannot append to internal topic {name}"))
+                parts.append(
+                    _failed(index, ErrorCode.INVALID_TOPIC_EXCEPTION, f"Cannot append to internal topic {name}")
+                )
                 any_error = True
                 continue
             if acks == -1 and min_isr > 1 and min_isr > (isr := len(broker.metadata.partition_state(name, index).isr)):
-                parts.append(_failed(index, ErrorCode.NOT_ENOUGH_REPLICAS,
-                                     f"ISR size {isr} is below min.insync.replicas {min_isr}"))
+                parts.append(
+                    _failed(
+                        index, ErrorCode.NOT_ENOUGH_REPLICAS, f"ISR size {isr} is below min.insync.replicas {min_isr}"
+                    )
+                )
                 any_error = True
                 continue
             try:
                 r = partition.append_from_client(
-                    pd["records"], max_message_bytes=settings.max_message_bytes,
-                    log_append_time=settings.log_append_time, allow_zstd=allow_zstd,
+                    pd["records"],
+                    max_message_bytes=settings.max_message_bytes,
+                    log_append_time=settings.log_append_time,
+                    allow_zstd=allow_zstd,
                     timestamp_before_ms=settings.timestamp_before_ms,
                     timestamp_after_ms=settings.timestamp_after_ms,
-                    keys_required=settings.keys_required, target_codec=settings.target_codec,
+                    keys_required=settings.keys_required,
+                    target_codec=settings.target_codec,
                     target_level=settings.target_level,
                 )
             except AppendError as exc:
                 listed = fit(exc.record_errors, budget)
                 budget -= encoded_size(listed)
                 # a batch refused for its records carries the log start offset, as in Kafka
-                parts.append(_failed(index, exc.error_code, str(exc), listed,
-                                     partition.log_start_offset if exc.record_errors else -1))
+                parts.append(
+                    _failed(
+                        index, exc.error_code, str(exc), listed, partition.log_start_offset if exc.record_errors else -1
+                    )
+                )
                 any_error = True
                 continue
             except OSError as exc:
@@ -114,9 +136,17 @@ def handle(ctx: RequestContext, request: dict):
                 continue
             if not r.duplicate:
                 rm.notify_append(name, index)
-            parts.append({"index": index, "error_code": 0, "base_offset": r.base_offset,
-                          "log_append_time_ms": r.log_append_time, "log_start_offset": r.log_start_offset,
-                          "record_errors": [], "error_message": None})
+            parts.append(
+                {
+                    "index": index,
+                    "error_code": 0,
+                    "base_offset": r.base_offset,
+                    "log_append_time_ms": r.log_append_time,
+                    "log_start_offset": r.log_start_offset,
+                    "record_errors": [],
+                    "error_message": None,
+                }
+            )
         responses.append({"name": name, "partition_responses": parts})
     if acks == 0:
         if any_error:

@@ -3,6 +3,7 @@
 In CompletingRebalance a member's SyncGroup is parked until the leader's arrives; the leader's
 completes the generation (Stable) and persists the group's metadata record.
 """
+
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUP, Route
 from hpbroker.coordinator.coordinator import starts_coordinator

@@ -7,10 +7,12 @@ them per topic until the topic's overrides or the broker's dynamic configs chang
 
 Who may touch: the event loop of the process that holds the cache.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping, NamedTuple
+from typing import NamedTuple
 
 from hpbroker.config import TOPIC_CONFIGS, BrokerConfig
 from hpbroker.metadata.topics import TopicInfo
@@ -23,6 +25,7 @@ _MAX_LONG = 9223372036854775807
 
 class ProduceSettings(NamedTuple):
     """The topic configs a Produce checks every batch against, parsed once per config change."""
+
     max_message_bytes: int
     log_append_time: bool
     min_insync_replicas: int
@@ -36,8 +39,11 @@ class ProduceSettings(NamedTuple):
 
 
 #: compression.type -> the codec the broker stores batches with ("producer": as sent)
-TARGET_CODECS = {"producer": None, "uncompressed": NO_COMPRESSION,
-                 **{name: codec for codec, name in CODEC_NAMES.items() if codec != NO_COMPRESSION}}
+TARGET_CODECS = {
+    "producer": None,
+    "uncompressed": NO_COMPRESSION,
+    **{name: codec for codec, name in CODEC_NAMES.items() if codec != NO_COMPRESSION},
+}
 
 
 def _policies(effective: Mapping[str, str]) -> list[str]:
@@ -64,13 +70,15 @@ def produce_settings_for(effective: Mapping[str, str]) -> ProduceSettings:
 
 
 def _level(effective: Mapping[str, str]) -> int | None:
-    name = {"gzip": "compression.gzip.level", "lz4": "compression.lz4.level",
-            "zstd": "compression.zstd.level"}.get(effective["compression.type"])
+    name = {"gzip": "compression.gzip.level", "lz4": "compression.lz4.level", "zstd": "compression.zstd.level"}.get(
+        effective["compression.type"]
+    )
     return None if name is None else int(TOPIC_CONFIGS[name].parse(effective[name]))
 
 
 def log_config_for(effective: Mapping[str, str]) -> LogConfig:
     """Storage settings of a topic from its effective (Kafka-named) topic configs."""
+
     def num(name):
         return int(TOPIC_CONFIGS[name].parse(effective[name]))
 
@@ -88,8 +96,9 @@ def log_config_for(effective: Mapping[str, str]) -> LogConfig:
         cleanup_delete="delete" in _policies(effective),
         cleanup_compact="compact" in _policies(effective),
         delete_retention_ms=num("delete.retention.ms"),
-        min_cleanable_dirty_ratio=float(TOPIC_CONFIGS["min.cleanable.dirty.ratio"].parse(
-            effective["min.cleanable.dirty.ratio"])),
+        min_cleanable_dirty_ratio=float(
+            TOPIC_CONFIGS["min.cleanable.dirty.ratio"].parse(effective["min.cleanable.dirty.ratio"])
+        ),
         min_compaction_lag_ms=num("min.compaction.lag.ms"),
         max_compaction_lag_ms=num("max.compaction.lag.ms"),
     )
@@ -113,11 +122,14 @@ class TopicConfigCache:
 
     def _entry(self, topic: TopicInfo) -> _Entry:
         entry = self._entries.get(topic.name)
-        if (entry is None or entry.topic is not topic or entry.overrides is not topic.configs
-                or entry.generation != self.config.generation):
+        if (
+            entry is None
+            or entry.topic is not topic
+            or entry.overrides is not topic.configs
+            or entry.generation != self.config.generation
+        ):
             effective = MappingProxyType(self.config.effective_topic_config(topic.configs))
-            entry = _Entry(topic, topic.configs, self.config.generation, effective,
-                           produce_settings_for(effective))
+            entry = _Entry(topic, topic.configs, self.config.generation, effective, produce_settings_for(effective))
             self._entries[topic.name] = entry
         return entry
 

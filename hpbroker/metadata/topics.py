@@ -8,6 +8,7 @@ With a cluster this role moves to ZooKeeper (DESIGN.md section 5).
 
 Who may touch: the broker's main event loop only (single-node controller duties).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -31,13 +32,12 @@ def validate_topic_name(name: str) -> None:
     if not name:
         raise InvalidTopic("Topic name is illegal, it can't be empty")
     if name in (".", ".."):
-        raise InvalidTopic("Topic name cannot be \".\" or \"..\"")
+        raise InvalidTopic('Topic name cannot be "." or ".."')
     if len(name) > MAX_TOPIC_NAME:
         raise InvalidTopic(f"Topic name is longer than {MAX_TOPIC_NAME} characters")
     if not _LEGAL.match(name):
         raise InvalidTopic(
-            f"Topic name {name!r} is illegal, it contains a character other than ASCII "
-            "alphanumerics, '.', '_' and '-'"
+            f"Topic name {name!r} is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'"
         )
 
 
@@ -65,7 +65,7 @@ class TopicRegistry:
             self._load(self.path.read_bytes())
 
     @classmethod
-    def from_bytes(cls, path: str | os.PathLike, data: bytes) -> "TopicRegistry":
+    def from_bytes(cls, path: str | os.PathLike, data: bytes) -> TopicRegistry:
         """A registry from ``to_bytes`` output (a shared-memory snapshot), not from the file;
         ``path`` is where its writer keeps it."""
         registry = cls.__new__(cls)

@@ -47,23 +47,57 @@ Any ProtocolError on that path means the connection is beyond repair: close it, 
 (primitive types; Cython twin in cython/protocol/_cprimitives.pyx), schema.py (declarations
 as data), messages/ (one module per API), codegen.py (flat functions compiled from them).
 """
+
 from hpbroker.protocol.apis import (
-    API_KEYS, API_NAMES, MESSAGES, SUPPORTED_VERSIONS, is_flexible, request_header_version,
+    API_KEYS,
+    API_NAMES,
+    MESSAGES,
+    SUPPORTED_VERSIONS,
+    is_flexible,
+    request_header_version,
     response_header_version,
 )
 from hpbroker.protocol.codec import (
-    MAX_FRAME_SIZE, RequestHeader, ResponseHeader, api_versions_unsupported_response,
-    decode_request, decode_request_header, decode_response, decode_response_header,
-    encode_request, encode_request_parts, encode_response, encode_response_parts, frame_size,
+    MAX_FRAME_SIZE,
+    RequestHeader,
+    ResponseHeader,
+    api_versions_unsupported_response,
+    decode_request,
+    decode_request_header,
+    decode_response,
+    decode_response_header,
+    encode_request,
+    encode_request_parts,
+    encode_response,
+    encode_response_parts,
+    frame_size,
 )
 from hpbroker.protocol.codegen import ExternalBytes
 from hpbroker.protocol.errors import RETRIABLE, ErrorCode, ProtocolError
 
 __all__ = [
-    "API_KEYS", "API_NAMES", "MESSAGES", "SUPPORTED_VERSIONS", "MAX_FRAME_SIZE", "ErrorCode",
-    "ExternalBytes", "ProtocolError", "RETRIABLE", "RequestHeader", "ResponseHeader",
-    "api_versions_unsupported_response", "decode_request", "decode_request_header",
-    "decode_response", "decode_response_header", "encode_request", "encode_request_parts",
-    "encode_response", "encode_response_parts", "frame_size", "is_flexible", "request_header_version",
+    "API_KEYS",
+    "API_NAMES",
+    "MESSAGES",
+    "SUPPORTED_VERSIONS",
+    "MAX_FRAME_SIZE",
+    "ErrorCode",
+    "ExternalBytes",
+    "ProtocolError",
+    "RETRIABLE",
+    "RequestHeader",
+    "ResponseHeader",
+    "api_versions_unsupported_response",
+    "decode_request",
+    "decode_request_header",
+    "decode_response",
+    "decode_response_header",
+    "encode_request",
+    "encode_request_parts",
+    "encode_response",
+    "encode_response_parts",
+    "frame_size",
+    "is_flexible",
+    "request_header_version",
     "response_header_version",
 ]

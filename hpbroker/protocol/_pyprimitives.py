@@ -19,6 +19,7 @@ costs at most its own size. ``bytes`` readers return slices of the buffer they a
 memoryview to get zero-copy views. The compiled twin must behave identically, errors included
 (tests/protocol/test_primitives.py).
 """
+
 from __future__ import annotations
 
 import struct

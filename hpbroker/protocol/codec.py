@@ -14,14 +14,18 @@ plain dicts (see __init__.py). Encoders return whole frames, size prefix include
 ``encode_request_parts`` (a frame without its size prefix, for a ring record, in chunks). Nothing
 here reads a socket: the server hands in bytes and sends what it gets back.
 """
+
 from __future__ import annotations
 
 import struct
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 from hpbroker.protocol import codegen
 from hpbroker.protocol.apis import (
-    API_VERSIONS_KEY, MESSAGES, SUPPORTED_VERSIONS, request_header_version,
+    API_VERSIONS_KEY,
+    MESSAGES,
+    SUPPORTED_VERSIONS,
+    request_header_version,
     response_header_version,
 )
 from hpbroker.protocol.codegen import ExternalBytes
@@ -29,8 +33,8 @@ from hpbroker.protocol.errors import ErrorCode, ProtocolError
 from hpbroker.protocol.primitives import prim
 
 _I32 = struct.Struct(">i")
-_REQ_HEADER = struct.Struct(">hhi")   # api_key, api_version, correlation_id
-_RESP_HEADER = struct.Struct(">ii")   # size, correlation_id
+_REQ_HEADER = struct.Struct(">hhi")  # api_key, api_version, correlation_id
+_RESP_HEADER = struct.Struct(">ii")  # size, correlation_id
 _STRUCT_ERRORS = (struct.error, IndexError, OverflowError)
 
 #: default cap on a frame's size (Kafka's socket.request.max.bytes)
@@ -41,14 +45,14 @@ class RequestHeader(NamedTuple):
     api_key: int
     api_version: int
     correlation_id: int
-    client_id: Optional[str]
+    client_id: str | None
 
 
 class ResponseHeader(NamedTuple):
     correlation_id: int
 
 
-def frame_size(buf, offset: int = 0, max_size: int = MAX_FRAME_SIZE) -> Optional[int]:
+def frame_size(buf, offset: int = 0, max_size: int = MAX_FRAME_SIZE) -> int | None:
     """Size announced by the frame starting at ``offset``, or None if fewer than 4 bytes are
     there yet. A negative size or one above ``max_size`` is a ProtocolError."""
     if len(buf) - offset < 4:
@@ -60,8 +64,7 @@ def frame_size(buf, offset: int = 0, max_size: int = MAX_FRAME_SIZE) -> Optional
 
 
 #: api key -> first flexible version (request header v2 from there on)
-_FIRST_FLEXIBLE = {key: req.flexible[0] for key, (req, _) in MESSAGES.items()
-                   if req.flexible[0] <= req.flexible[1]}
+_FIRST_FLEXIBLE = {key: req.flexible[0] for key, (req, _) in MESSAGES.items() if req.flexible[0] <= req.flexible[1]}
 _read_header = prim.read_request_header_full
 _new_tuple = tuple.__new__
 
@@ -72,14 +75,12 @@ def decode_request_header(buf, offset: int = 0) -> tuple[RequestHeader, int]:
     The header version follows the flexible-versions rule of the api key; for an api key this
     codec does not know, the v1 fields are returned and the body offset follows client_id
     (the caller answers or closes without reading the body)."""
-    api_key, api_version, correlation_id, client_id, pos = _read_header(
-        buf, offset, _FIRST_FLEXIBLE)
+    api_key, api_version, correlation_id, client_id, pos = _read_header(buf, offset, _FIRST_FLEXIBLE)
     # tuple.__new__ skips the NamedTuple constructor's argument handling (hot path)
     return _new_tuple(RequestHeader, (api_key, api_version, correlation_id, client_id)), pos
 
 
-def decode_response_header(api_key: int, api_version: int, buf, offset: int = 0
-                           ) -> tuple[ResponseHeader, int]:
+def decode_response_header(api_key: int, api_version: int, buf, offset: int = 0) -> tuple[ResponseHeader, int]:
     if len(buf) - offset < 4:
         raise ProtocolError("response header truncated")
     (correlation_id,) = _I32.unpack_from(buf, offset)
@@ -147,8 +148,7 @@ def _request_header(api_key, api_version, correlation_id, client_id) -> bytes:
     return _REQ_HEADER.pack(api_key, api_version, correlation_id) + cid
 
 
-def encode_request(api_key: int, api_version: int, correlation_id: int,
-                   client_id: Optional[str], body: dict) -> bytes:
+def encode_request(api_key: int, api_version: int, correlation_id: int, client_id: str | None, body: dict) -> bytes:
     """A whole request frame (size prefix, header, body), e.g. for tests and tools."""
     parts = _body_parts(_message(api_key, api_version, 0), api_version, body)
     head = _request_header(api_key, api_version, correlation_id, client_id)
@@ -156,8 +156,9 @@ def encode_request(api_key: int, api_version: int, correlation_id: int,
     return _I32.pack(len(head) + len(payload)) + head + payload
 
 
-def encode_request_parts(api_key: int, api_version: int, correlation_id: int,
-                         client_id: Optional[str], body: dict) -> list:
+def encode_request_parts(
+    api_key: int, api_version: int, correlation_id: int, client_id: str | None, body: dict
+) -> list:
     """A request frame WITHOUT its size prefix (header + body), as chunks to be gathered into
     one buffer: ``bytes`` runs and, as chunks of their own, the memoryviews found in
     ``bytes``/``records`` fields, never copied here. The frame's size is the sum of the chunks'
@@ -185,8 +186,7 @@ def _join(parts) -> bytes:
         raise TypeError("ExternalBytes in a body: use encode_response_parts") from None
 
 
-def encode_response_parts(api_key: int, api_version: int, correlation_id: int,
-                          body: dict) -> list:
+def encode_response_parts(api_key: int, api_version: int, correlation_id: int, body: dict) -> list:
     """A whole response frame as chunks: ``bytes`` objects and, in order, the ExternalBytes
     instances found in ``records`` fields. Each ExternalBytes' length prefix is already in
     the preceding bytes chunk; the frame size counts ``size`` bytes for each of them."""
@@ -226,16 +226,26 @@ def api_versions_unsupported_response(correlation_id: int, supported_ranges) -> 
     the list. ``supported_ranges``: mapping api_key -> (min, max) or iterable of
     (api_key, min, max); it should contain ApiVersions (18) itself."""
     items = supported_ranges.items() if hasattr(supported_ranges, "items") else None
-    triples = ([(k, lo, hi) for k, (lo, hi) in items] if items is not None
-               else [tuple(t) for t in supported_ranges])
+    triples = [(k, lo, hi) for k, (lo, hi) in items] if items is not None else [tuple(t) for t in supported_ranges]
     body = struct.pack(">hi", ErrorCode.UNSUPPORTED_VERSION, len(triples))
     body += b"".join(struct.pack(">hhh", k, lo, hi) for k, lo, hi in sorted(triples))
     return _RESP_HEADER.pack(len(body) + 4, correlation_id) + body
 
 
 __all__ = [
-    "API_VERSIONS_KEY", "ExternalBytes", "MAX_FRAME_SIZE", "RequestHeader", "ResponseHeader",
-    "api_versions_unsupported_response", "decode_request", "decode_request_header",
-    "decode_response", "decode_response_header", "encode_request", "encode_request_parts",
-    "encode_response", "encode_response_parts", "frame_size",
+    "API_VERSIONS_KEY",
+    "ExternalBytes",
+    "MAX_FRAME_SIZE",
+    "RequestHeader",
+    "ResponseHeader",
+    "api_versions_unsupported_response",
+    "decode_request",
+    "decode_request_header",
+    "decode_response",
+    "decode_response_header",
+    "encode_request",
+    "encode_request_parts",
+    "encode_response",
+    "encode_response_parts",
+    "frame_size",
 ]

@@ -14,6 +14,7 @@ as they were given, the ``memoryview`` and ``ExternalBytes`` values of bytes/rec
 ``out``.
 ``source(message, version, kind)`` returns the generated text, for reading and debugging.
 """
+
 from __future__ import annotations
 
 import struct
@@ -87,12 +88,22 @@ def _null_value(value):
 
 
 _NAMESPACE = {
-    "prim": prim, "struct": struct, "ProtocolError": ProtocolError,
-    "_write_bytes": _write_bytes, "_string": _string, "_count": _count, "_null": _null_value,
-    "read_string": prim.read_string, "read_compact_string": prim.read_compact_string,
-    "read_bytes": prim.read_bytes, "read_compact_bytes": prim.read_compact_bytes,
-    "read_count": prim.read_count, "read_compact_count": prim.read_compact_count,
-    "read_uvarint": prim.read_uvarint, "skip_tagged_fields": prim.skip_tagged_fields, "write_uvarint": prim.write_uvarint,
+    "prim": prim,
+    "struct": struct,
+    "ProtocolError": ProtocolError,
+    "_write_bytes": _write_bytes,
+    "_string": _string,
+    "_count": _count,
+    "_null": _null_value,
+    "read_string": prim.read_string,
+    "read_compact_string": prim.read_compact_string,
+    "read_bytes": prim.read_bytes,
+    "read_compact_bytes": prim.read_compact_bytes,
+    "read_count": prim.read_count,
+    "read_compact_count": prim.read_compact_count,
+    "read_uvarint": prim.read_uvarint,
+    "skip_tagged_fields": prim.skip_tagged_fields,
+    "write_uvarint": prim.write_uvarint,
 }
 
 
@@ -167,6 +178,7 @@ def _default_expr(f: Field, version) -> str:
 
 
 # ----------------------------------------------------------------------------- decoding
+
 
 def _gen_decode_struct(g: _Gen, fields, version, flexible, indent) -> str:
     """Emit code decoding a struct at ``pos``; returns the name of the variable holding it."""
@@ -286,6 +298,7 @@ def _gen_decode_value(g: _Gen, f: Field, version, flexible, indent) -> str:
 
 # ----------------------------------------------------------------------------- encoding
 
+
 def _gen_encode_struct(g: _Gen, fields, version, flexible, src, indent, out="out"):
     regular = _regular(fields, version)
     i = 0
@@ -365,6 +378,7 @@ def _gen_encode_value(g: _Gen, f: Field, version, flexible, v, indent, out):
 
 # ----------------------------------------------------------------------------- compile
 
+
 def source(message: Message, version: int, kind: str) -> tuple[str, dict]:
     """Generated source and constants of the ``kind`` ("decode"/"encode") function."""
     g = _Gen()
@@ -389,8 +403,13 @@ def build(message: Message, version: int, kind: str, primitives=None):
     text, consts = source(message, version, kind)
     ns = dict(_NAMESPACE)
     if primitives is not None:
-        ns.update({k: getattr(primitives, v.__name__) for k, v in _NAMESPACE.items()
-                   if callable(v) and getattr(primitives, getattr(v, "__name__", ""), None)})
+        ns.update(
+            {
+                k: getattr(primitives, v.__name__)
+                for k, v in _NAMESPACE.items()
+                if callable(v) and getattr(primitives, getattr(v, "__name__", ""), None)
+            }
+        )
         ns["prim"] = primitives
     ns.update(consts)
     ns["_I8"] = struct.Struct(">b")

@@ -7,17 +7,23 @@ Version ranges keep Kafka's spelling ("0+", "3-5", "none") so a declaration read
 JSON it was transcribed from. Nothing here encodes or decodes; codegen.py compiles these
 declarations into flat functions, one per (message, version).
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 NO_VERSIONS = (0, -1)
 MAX_VERSION = 0x7FFF
 
 #: fixed-width types -> struct format character(s) (big-endian)
 FIXED_FORMATS = {
-    "bool": "?", "int8": "b", "int16": "h", "uint16": "H", "int32": "i", "uint32": "I",
-    "int64": "q", "float64": "d", "uuid": "16s",
+    "bool": "?",
+    "int8": "b",
+    "int16": "h",
+    "uint16": "H",
+    "int32": "i",
+    "uint32": "I",
+    "int64": "q",
+    "float64": "d",
+    "uuid": "16s",
 }
 #: types whose length prefix counts bytes (int16/int32 or compact uvarint)
 VARIABLE_TYPES = ("string", "bytes", "records")
@@ -25,7 +31,7 @@ VARIABLE_TYPES = ("string", "bytes", "records")
 ZERO_UUID = bytes(16)
 
 
-def parse_versions(spec: Optional[str]) -> tuple[int, int]:
+def parse_versions(spec: str | None) -> tuple[int, int]:
     """Kafka's version range spelling -> inclusive (low, high); "none"/None -> empty."""
     if spec is None or spec == "none":
         return NO_VERSIONS
@@ -47,11 +53,21 @@ _UNSET = object()
 class Field:
     """One field of a message or struct. ``fields`` is set for structs and arrays of structs."""
 
-    __slots__ = ("name", "type", "versions", "nullable", "tag", "tagged", "default", "fields",
-                 "spec_versions", "spec_nullable", "spec_tagged")
+    __slots__ = (
+        "name",
+        "type",
+        "versions",
+        "nullable",
+        "tag",
+        "tagged",
+        "default",
+        "fields",
+        "spec_versions",
+        "spec_nullable",
+        "spec_tagged",
+    )
 
-    def __init__(self, name, type, versions, nullable=None, tag=None, tagged=None,
-                 default=_UNSET, fields=()):
+    def __init__(self, name, type, versions, nullable=None, tag=None, tagged=None, default=_UNSET, fields=()):
         self.name = name
         self.type = type
         self.spec_versions, self.spec_nullable, self.spec_tagged = versions, nullable, tagged

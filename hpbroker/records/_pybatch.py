@@ -6,6 +6,7 @@ records of an uncompressed batch in ``validate``, is per-record Python here and 
 this module is the slow, obvious reference, used in production only if the build is broken.
 Error codes and messages match the compiled twin exactly.
 """
+
 from __future__ import annotations
 
 import struct
@@ -215,14 +216,15 @@ def record_keys(buf, count: int, pos: int, base_offset: int, latest: dict) -> in
                 return -2
             rec_end, _, offset_delta, key_at, key_length, _ = f
             if key_length >= 0:
-                latest[bytes(m[key_at:key_at + key_length])] = base_offset + offset_delta
+                latest[bytes(m[key_at : key_at + key_length])] = base_offset + offset_delta
                 keyed += 1
             pos = rec_end
     return keyed
 
 
-def retain_records(buf, count: int, pos: int, base_offset: int, base_timestamp: int, latest: dict,
-                   drop_tombstones: bool):
+def retain_records(
+    buf, count: int, pos: int, base_offset: int, base_timestamp: int, latest: dict, drop_tombstones: bool
+):
     """The records of one batch that compaction keeps, verbatim and in order: (their bytes,
     how many, the largest of their timestamps or -1). A record goes when it has no key, when
     ``latest`` maps its key to a later offset, or when it is a tombstone (null value) and
@@ -244,7 +246,7 @@ def retain_records(buf, count: int, pos: int, base_offset: int, base_timestamp: 
             pos = rec_end
             if key_length < 0:
                 continue
-            if latest.get(bytes(m[key_at:key_at + key_length]), -1) > base_offset + offset_delta:
+            if latest.get(bytes(m[key_at : key_at + key_length]), -1) > base_offset + offset_delta:
                 continue
             if value_length < 0 and drop_tombstones:
                 continue

@@ -3,6 +3,7 @@
 The functions never look at record bytes from Python: they run in Cython
 (cython/records/_cbatch.pyx) with the pure-Python twin _pybatch.py as the reference.
 """
+
 from __future__ import annotations
 
 from hpbroker import _speedups
@@ -90,13 +91,15 @@ def validate_compressed_records(buf, header: BatchHeader, max_size: int = MAX_DE
         return None
     with memoryview(buf) as m:
         try:
-            payload = decompressed_view(codec, m[RECORD_BATCH_OVERHEAD:header.size], max_size)
+            payload = decompressed_view(codec, m[RECORD_BATCH_OVERHEAD : header.size], max_size)
         except CompressionError as exc:
             raise InvalidRecordBatch(CORRUPT_MESSAGE, str(exc)) from None
     if not records_fill(payload, header.records_count, True):
         if not records_fill(payload, header.records_count):
             raise InvalidRecordBatch(
-                INVALID_RECORD, f"compressed records do not fill the batch as its count {header.records_count} says")
+                INVALID_RECORD, f"compressed records do not fill the batch as its count {header.records_count} says"
+            )
         raise InvalidRecordBatch(
-            INVALID_RECORD, "inner records of the compressed batch do not have incremental offset deltas 0, 1, ...")
+            INVALID_RECORD, "inner records of the compressed batch do not have incremental offset deltas 0, 1, ..."
+        )
     return payload

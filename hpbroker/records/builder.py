@@ -4,6 +4,7 @@ Byte layout: layout.py (batch header) and records.py (records). Control batches 
 markers, PROTOCOL.md 3.2) hold one record whose key is ``version int16, type int16`` (0 ABORT,
 1 COMMIT) and whose value is ``version int16, coordinatorEpoch int32``.
 """
+
 from __future__ import annotations
 
 import struct
@@ -76,8 +77,21 @@ def build_batch(
     batch_length = RECORD_BATCH_OVERHEAD - LOG_OVERHEAD + len(payload)
     out = bytearray(LOG_OVERHEAD + batch_length)
     _HEADER.pack_into(
-        out, 0, base_offset, batch_length, partition_leader_epoch, MAGIC, 0, attrs, len(items) - 1,
-        base_timestamp, max_ts, producer_id, producer_epoch, base_sequence, len(items),
+        out,
+        0,
+        base_offset,
+        batch_length,
+        partition_leader_epoch,
+        MAGIC,
+        0,
+        attrs,
+        len(items) - 1,
+        base_timestamp,
+        max_ts,
+        producer_id,
+        producer_epoch,
+        base_sequence,
+        len(items),
     )
     out[RECORD_BATCH_OVERHEAD:] = payload
     struct.pack_into(">I", out, OFF_CRC, crc32c(memoryview(out)[OFF_ATTRIBUTES:]))
@@ -122,8 +136,9 @@ def read_control_record(key: bytes, value: bytes | None) -> tuple[int, int]:
     return marker, epoch
 
 
-def rebuild_batch(header: BatchHeader, records: bytes, count: int, max_timestamp: int,
-                  level: int | None = None) -> bytearray:
+def rebuild_batch(
+    header: BatchHeader, records: bytes, count: int, max_timestamp: int, level: int | None = None
+) -> bytearray:
     """The batch ``header`` describes, holding only ``records`` (``count`` of its records,
     verbatim: their offset and timestamp deltas still count from the same base) -- what the log
     cleaner writes when it drops some records of a batch. Base offset, lastOffsetDelta (so the
@@ -137,9 +152,21 @@ def rebuild_batch(header: BatchHeader, records: bytes, count: int, max_timestamp
     batch_length = RECORD_BATCH_OVERHEAD - LOG_OVERHEAD + len(payload)
     out = bytearray(LOG_OVERHEAD + batch_length)
     _HEADER.pack_into(
-        out, 0, header.base_offset, batch_length, header.partition_leader_epoch, MAGIC, 0, header.attributes,
-        header.last_offset_delta, header.base_timestamp, max_timestamp, header.producer_id, header.producer_epoch,
-        header.base_sequence, count,
+        out,
+        0,
+        header.base_offset,
+        batch_length,
+        header.partition_leader_epoch,
+        MAGIC,
+        0,
+        header.attributes,
+        header.last_offset_delta,
+        header.base_timestamp,
+        max_timestamp,
+        header.producer_id,
+        header.producer_epoch,
+        header.base_sequence,
+        count,
     )
     out[RECORD_BATCH_OVERHEAD:] = payload
     struct.pack_into(">I", out, OFF_CRC, crc32c(memoryview(out)[OFF_ATTRIBUTES:]))
@@ -152,7 +179,12 @@ def recompress_batch(buf, header: BatchHeader, codec: int, level: int | None = N
     too). The records are kept verbatim, so their offset and timestamp deltas still hold; every
     header field but the codec bits, the length and the CRC stays; ``level`` as in ``compress``."""
     source = header.attributes & CODEC_MASK
-    body = bytes(memoryview(buf)[RECORD_BATCH_OVERHEAD:header.size])
+    body = bytes(memoryview(buf)[RECORD_BATCH_OVERHEAD : header.size])
     records = decompress(source, body) if source else body
-    return rebuild_batch(header._replace(attributes=(header.attributes & ~CODEC_MASK) | codec), records,
-                         header.records_count, header.max_timestamp, level)
+    return rebuild_batch(
+        header._replace(attributes=(header.attributes & ~CODEC_MASK) | codec),
+        records,
+        header.records_count,
+        header.max_timestamp,
+        level,
+    )

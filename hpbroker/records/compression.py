@@ -20,6 +20,7 @@ broker's memory: gzip through zlib's max_length, snappy through the length each 
 declares up front, lz4 and zstd by decompressing into a buffer of ``max_size + 1`` bytes that
 the codec may not overrun (numpy.empty: pages are only committed as the codec writes them).
 """
+
 from __future__ import annotations
 
 import struct
@@ -102,9 +103,7 @@ def _decompress_bounded(module, data, max_size: int) -> bytes:
     try:
         n = module.decompress_into(bytes(data), out)
     except Exception as exc:
-        raise CompressionError(
-            f"payload does not decompress within {max_size} bytes: {exc}"
-        ) from exc
+        raise CompressionError(f"payload does not decompress within {max_size} bytes: {exc}") from exc
     if n > max_size:
         raise CompressionError(f"payload expands beyond {max_size} bytes")
     return out[:n].tobytes()
@@ -132,7 +131,7 @@ def decompressed_view(codec: int, data, max_size: int = MAX_DECOMPRESSED) -> mem
     Same bound and errors as ``decompress``. lz4, zstd and raw snappy go into the scratch
     (grown x4 while the output does not fit, up to ``max_size + 1``); gzip and xerial snappy
     take ``decompress``'s path."""
-    if codec == GZIP or codec == SNAPPY and bytes(data[:len(_XERIAL_MAGIC)]) == _XERIAL_MAGIC:
+    if codec == GZIP or codec == SNAPPY and bytes(data[: len(_XERIAL_MAGIC)]) == _XERIAL_MAGIC:
         return memoryview(decompress(codec, data, max_size))
     if codec not in (SNAPPY, LZ4, ZSTD):
         raise CompressionError(f"unknown compression codec {codec}")

@@ -24,10 +24,10 @@ and its CRC matches; recovery (hpbroker.storage) cuts the log at the first batch
 ``scan``. Because baseOffset and partitionLeaderEpoch lie outside the CRC, a torn write of a
 patched header is still caught by the length/CRC check of the bytes that follow.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
-
 
 RECORD_BATCH_OVERHEAD = 61
 LOG_OVERHEAD = 12  # baseOffset + batchLength: the bytes not counted by batchLength

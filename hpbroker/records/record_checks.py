@@ -28,6 +28,7 @@ one. The header carries no minimum, so a record older than the batch's first rec
 the first record's timestamp. Python touches only the records found invalid, on the way to
 refusing the batch.
 """
+
 from __future__ import annotations
 
 from hpbroker.records import batch as rb
@@ -53,9 +54,17 @@ def _java_long(n: int) -> int:
     return (n - _LONG_MIN) % (1 << 64) + _LONG_MIN
 
 
-def check_records(records, pos: int, header: BatchHeader, topic_partition: str, *, keys_required: bool,
-                  now: int = -1, timestamp_before_ms: int | None = None,
-                  timestamp_after_ms: int | None = None) -> None:
+def check_records(
+    records,
+    pos: int,
+    header: BatchHeader,
+    topic_partition: str,
+    *,
+    keys_required: bool,
+    now: int = -1,
+    timestamp_before_ms: int | None = None,
+    timestamp_after_ms: int | None = None,
+) -> None:
     """The per-record rules for a validated batch whose ``header.records_count`` records start at
     ``pos`` of ``records`` (the batch itself at RECORD_BATCH_OVERHEAD, or the payload
     ``validate_compressed_records`` decompressed, at 0). ``topic_partition`` names the partition
@@ -75,29 +84,38 @@ def check_records(records, pos: int, header: BatchHeader, topic_partition: str, 
         raise InvalidRecordBatch(CORRUPT_MESSAGE, "records do not parse")
     if not keyless and not outside:
         if max_out:  # the header claims a maxTimestamp none of its records has
-            raise InvalidRecordBatch(INVALID_TIMESTAMP, f"maxTimestamp {header.max_timestamp} of the batch is out of "
-                                                        f"range. The timestamp should be within [{low}, {high}]")
+            raise InvalidRecordBatch(
+                INVALID_TIMESTAMP,
+                f"maxTimestamp {header.max_timestamp} of the batch is out of "
+                f"range. The timestamp should be within [{low}, {high}]",
+            )
         return
     errors = {}
     if outside:
         before = _LONG_MAX if timestamp_before_ms is None else timestamp_before_ms
         after = _LONG_MAX if timestamp_after_ms is None else timestamp_after_ms
-        bounds = (f"is out of range. The timestamp should be within [{_java_long(now - before)}, "
-                  f"{_java_long(now + after)}]")
+        bounds = (
+            f"is out of range. The timestamp should be within [{_java_long(now - before)}, {_java_long(now + after)}]"
+        )
         for index, timestamp, offset_delta in outside:
-            errors[index] = (f"Timestamp {timestamp} of message with offset {header.base_offset + offset_delta} "
-                             + bounds)
+            errors[index] = (
+                f"Timestamp {timestamp} of message with offset {header.base_offset + offset_delta} " + bounds
+            )
     if keyless:
         message = f"Compacted topic cannot accept message without key in topic partition {topic_partition}"
         errors.update((index, message) for index in keyless)  # the key is checked first
     record_errors = sorted(errors.items())
     if outside:
-        raise RecordErrors(INVALID_TIMESTAMP, "One or more records have been rejected due to invalid timestamp",
-                           record_errors)
+        raise RecordErrors(
+            INVALID_TIMESTAMP, "One or more records have been rejected due to invalid timestamp", record_errors
+        )
     first = ", ".join(f"RecordError(batchIndex={i}, message='{m}')" for i, m in record_errors[:3])
-    raise RecordErrors(INVALID_RECORD, f"One or more records have been rejected due to {len(record_errors)} record "
-                                       f"errors in total, and only showing the first three errors at most: [{first}]",
-                       record_errors)
+    raise RecordErrors(
+        INVALID_RECORD,
+        f"One or more records have been rejected due to {len(record_errors)} record "
+        f"errors in total, and only showing the first three errors at most: [{first}]",
+        record_errors,
+    )
 
 
 def encoded_size(record_errors: list[tuple[int, str | None]]) -> int:

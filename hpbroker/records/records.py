@@ -21,10 +21,11 @@ Hostile input: every read is bounded by the record's own length, which is bounde
 could hold is refused before the first record, so no count makes a loop run longer than the
 bytes allow. Malformed records raise InvalidRecordBatch(CORRUPT_MESSAGE).
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from hpbroker.records.compression import MAX_DECOMPRESSED, CompressionError, decompress
 from hpbroker.records.layout import (

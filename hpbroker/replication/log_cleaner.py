@@ -9,6 +9,7 @@ Internal topics compact their own way (the group coordinator).
 Who may touch: the event loop of the process that holds the logs (the replica manager's); the
 cleaner thread touches only the pass it builds.
 """
+
 from __future__ import annotations
 
 import contextlib

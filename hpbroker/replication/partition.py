@@ -13,6 +13,7 @@ the batch recompressed (codec libraries, once per batch).
 Who may touch: the one owner of the partition (the event loop of its handler); readers in other
 processes see only what ``high_watermark`` published.
 """
+
 from __future__ import annotations
 
 import time
@@ -80,10 +81,19 @@ class Partition:
     def log_start_offset(self) -> int:
         return self.log.log_start_offset
 
-    def append_from_client(self, buf, *, max_message_bytes: int, log_append_time: bool,
-                           allow_zstd: bool = True, timestamp_before_ms: int | None = None,
-                           timestamp_after_ms: int | None = None, keys_required: bool = False,
-                           target_codec: int | None = None, target_level: int | None = None) -> AppendResult:
+    def append_from_client(
+        self,
+        buf,
+        *,
+        max_message_bytes: int,
+        log_append_time: bool,
+        allow_zstd: bool = True,
+        timestamp_before_ms: int | None = None,
+        timestamp_after_ms: int | None = None,
+        keys_required: bool = False,
+        target_codec: int | None = None,
+        target_level: int | None = None,
+    ) -> AppendResult:
         """Validate one client batch (Produce v3+: exactly one per partition) and append it;
         ``target_codec`` (the topic's compression.type, None for "producer") recompresses a
         batch sent with another codec, per batch, at ``target_level``, as Kafka does."""
@@ -104,16 +114,26 @@ class Partition:
         if codec == rb.ZSTD and not allow_zstd:
             raise AppendError(UNSUPPORTED_COMPRESSION_TYPE, "zstd needs Produce v7 or later")
         # the clock only when something needs it (LogAppendTime, or a timestamp bound set)
-        now = int(time.time() * 1000) if (log_append_time or timestamp_before_ms is not None
-                                          or timestamp_after_ms is not None) else -1
+        now = (
+            int(time.time() * 1000)
+            if (log_append_time or timestamp_before_ms is not None or timestamp_after_ms is not None)
+            else -1
+        )
         if log_append_time:  # the broker stamps the time: the producer's timestamps are not judged
             timestamp_before_ms = timestamp_after_ms = None
         try:
             payload = rb.validate_compressed_records(buf, h) if codec else None
             if keys_required or timestamp_before_ms is not None or timestamp_after_ms is not None:
-                check_records(buf if payload is None else payload, 0 if codec else rb.RECORD_BATCH_OVERHEAD, h,
-                              f"{self.topic}-{self.index}", keys_required=keys_required, now=now,
-                              timestamp_before_ms=timestamp_before_ms, timestamp_after_ms=timestamp_after_ms)
+                check_records(
+                    buf if payload is None else payload,
+                    0 if codec else rb.RECORD_BATCH_OVERHEAD,
+                    h,
+                    f"{self.topic}-{self.index}",
+                    keys_required=keys_required,
+                    now=now,
+                    timestamp_before_ms=timestamp_before_ms,
+                    timestamp_after_ms=timestamp_after_ms,
+                )
         except RecordErrors as exc:
             raise AppendError(exc.error_code, exc.reason, exc.record_errors) from None
         except rb.InvalidRecordBatch as exc:
@@ -124,8 +144,11 @@ class Partition:
             except CompressionError as exc:
                 raise AppendError(CORRUPT_MESSAGE, f"cannot recompress the batch: {exc}") from None
             if len(buf) > max_message_bytes:
-                raise AppendError(MESSAGE_TOO_LARGE, f"record batch of {len(buf)} bytes after recompression "
-                                                     f"exceeds max.message.bytes {max_message_bytes}")
+                raise AppendError(
+                    MESSAGE_TOO_LARGE,
+                    f"record batch of {len(buf)} bytes after recompression "
+                    f"exceeds max.message.bytes {max_message_bytes}",
+                )
             h = rb.read_header(buf)
         idempotent = h.producer_id >= 0
         if idempotent:
@@ -135,12 +158,21 @@ class Partition:
                 raise AppendError(exc.error_code, str(exc)) from None
             if dup is not None:
                 return AppendResult(dup.first_offset, dup.last_offset, dup.timestamp, self.log.log_start_offset, True)
-        info = self.log.append(buf, leader_epoch=self.leader_epoch, log_append_time=now if log_append_time else None,
-                               header=h)
+        info = self.log.append(
+            buf, leader_epoch=self.leader_epoch, log_append_time=now if log_append_time else None, header=h
+        )
         append_time = now if log_append_time else -1
         if idempotent:
-            self.producer_state.update(h.producer_id, h.producer_epoch, h.base_sequence, h.last_sequence,
-                                       info.base_offset, info.last_offset, append_time, info.max_timestamp)
+            self.producer_state.update(
+                h.producer_id,
+                h.producer_epoch,
+                h.base_sequence,
+                h.last_sequence,
+                info.base_offset,
+                info.last_offset,
+                append_time,
+                info.max_timestamp,
+            )
         if info.segment_base_offset != self._snapshot_segment:
             self._snapshot_segment = info.segment_base_offset
             self.write_producer_snapshot()

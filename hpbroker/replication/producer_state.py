@@ -31,6 +31,7 @@ reports) came later: a row without it is read as -1, so older snapshots still lo
 
 Who may touch: the single writer of the partition (its owning handler), never readers.
 """
+
 from __future__ import annotations
 
 import json
@@ -112,8 +113,17 @@ class ProducerStateManager:
             )
         return None
 
-    def update(self, producer_id: int, epoch: int, first_seq: int, last_seq: int,
-               first_offset: int, last_offset: int, timestamp: int, max_timestamp: int = -1) -> None:
+    def update(
+        self,
+        producer_id: int,
+        epoch: int,
+        first_seq: int,
+        last_seq: int,
+        first_offset: int,
+        last_offset: int,
+        timestamp: int,
+        max_timestamp: int = -1,
+    ) -> None:
         entry = self.producers.get(producer_id)
         if entry is None or epoch != entry.epoch:
             entry = ProducerStateEntry(producer_id, epoch)
@@ -132,8 +142,16 @@ class ProducerStateManager:
             if h.producer_id < 0 or h.is_control:
                 continue
             ts = h.max_timestamp if h.log_append_time else -1
-            self.update(h.producer_id, h.producer_epoch, h.base_sequence, h.last_sequence,
-                        h.base_offset, h.last_offset, ts, h.max_timestamp)
+            self.update(
+                h.producer_id,
+                h.producer_epoch,
+                h.base_sequence,
+                h.last_sequence,
+                h.base_offset,
+                h.last_offset,
+                ts,
+                h.max_timestamp,
+            )
 
     def truncate(self) -> None:
         """Forget everything (after a log truncation the caller rebuilds from the log)."""
@@ -141,13 +159,19 @@ class ProducerStateManager:
 
     # -- snapshots ----------------------------------------------------------------------------
     def to_bytes(self, offset: int) -> bytes:
-        producers = [[e.producer_id, e.epoch, [[b.first_seq, b.last_seq, b.first_offset, b.last_offset, b.timestamp]
-                                               for b in e.batches], e.last_timestamp]
-                     for e in self.producers.values()]
+        producers = [
+            [
+                e.producer_id,
+                e.epoch,
+                [[b.first_seq, b.last_seq, b.first_offset, b.last_offset, b.timestamp] for b in e.batches],
+                e.last_timestamp,
+            ]
+            for e in self.producers.values()
+        ]
         return json.dumps({"version": 1, "offset": offset, "producers": producers}).encode()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> tuple[int, "ProducerStateManager"]:
+    def from_bytes(cls, data: bytes) -> tuple[int, ProducerStateManager]:
         """(offset, state) of a snapshot; ValueError if it is not one."""
         try:
             doc = json.loads(data)
@@ -207,7 +231,7 @@ def snapshot_offsets(directory: str) -> list[int]:
     except FileNotFoundError:
         return out
     for name in names:
-        stem = name[:-len(SNAPSHOT_SUFFIX)]
+        stem = name[: -len(SNAPSHOT_SUFFIX)]
         if name.endswith(SNAPSHOT_SUFFIX) and len(stem) == 20 and stem.isdigit():
             out.append(int(stem))
     return sorted(out)

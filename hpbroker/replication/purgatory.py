@@ -8,6 +8,7 @@ costs no polling.
 
 Who may touch: the event loop of the process that owns the keys.
 """
+
 from __future__ import annotations
 
 import asyncio

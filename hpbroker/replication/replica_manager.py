@@ -15,11 +15,12 @@ that is not the controller applies the registry the controller published with
 Who may touch: the event loop of the process that owns these partitions (in-process mode: the
 only process).
 """
+
 from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Mapping
+from collections.abc import Mapping
 
 from hpbroker.broker.metadata_cache import MetadataCache
 from hpbroker.metadata.topic_configs import ProduceSettings, TopicConfigCache
@@ -122,14 +123,20 @@ class LocalReplicaManager:
         """Hold what the registry ``new`` (which replaced ``old``) says: delete the partitions
         of deleted (or re-created) topics, open the owned partitions not open yet, push the
         configs. A failure to open (OSError) leaves what is open; calling again resumes."""
-        for (name, index) in list(self.partitions):
+        for name, index in list(self.partitions):
             info, before = new.get(name), old.get(name)
-            if info is None or index >= info.num_partitions or (
-                    before is not None and before.topic_id != info.topic_id):
+            if (
+                info is None
+                or index >= info.num_partitions
+                or (before is not None and before.topic_id != info.topic_id)
+            ):
                 self.remove_partition(name, index)
         for info in new:
-            missing = [i for i in range(info.num_partitions)
-                       if self.owns(info.name, i) and (info.name, i) not in self.partitions]
+            missing = [
+                i
+                for i in range(info.num_partitions)
+                if self.owns(info.name, i) and (info.name, i) not in self.partitions
+            ]
             if missing:
                 self.open_partitions(info, missing)
             self.apply_topic_configs(info)

@@ -6,15 +6,16 @@ the same handler modules the multi-process topology runs, and is what the test f
 Who may touch: everything here runs on one asyncio event loop; ``BrokerServer.stop`` may be
 called from another thread through ``request_stop``.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import socket
 
-from hpbroker.config import BrokerConfig
 from hpbroker.broker.interface import Node
 from hpbroker.broker.local import LocalBroker
+from hpbroker.config import BrokerConfig
 from hpbroker.server import scheduling
 from hpbroker.server.connection import Acceptor, Connection, listening_socket, max_idle_s
 from hpbroker.server.connection_quotas import ConnectionLimits, LocalCounts
@@ -74,15 +75,26 @@ class BrokerServer:
         node = advertised_node(self.config, self.host, port)
         node_id = node.node_id
         self.broker = LocalBroker(self.config, node)
-        self._acceptor = Acceptor(self.loop, lsock, self._accept,
-                                  send_buffer=self.config.get("socket.send.buffer.bytes"),
-                                  quotas=LocalCounts(self._limits, self.config))
+        self._acceptor = Acceptor(
+            self.loop,
+            lsock,
+            self._accept,
+            send_buffer=self.config.get("socket.send.buffer.bytes"),
+            quotas=LocalCounts(self._limits, self.config),
+        )
         self._acceptor.start()
         self._schedule_maintenance()
         from hpbroker.server.eventloop import running_loop_name
 
-        log.info("hpbroker listening on %s:%d (node %d, log.dirs %s, %s loop, %s scheduling)", self.host, port,
-                 node_id, self.config.get("log.dirs"), running_loop_name(), scheduling.in_force())
+        log.info(
+            "hpbroker listening on %s:%d (node %d, log.dirs %s, %s loop, %s scheduling)",
+            self.host,
+            port,
+            node_id,
+            self.config.get("log.dirs"),
+            running_loop_name(),
+            scheduling.in_force(),
+        )
 
     def _schedule_maintenance(self) -> None:
         self._maintenance = self.loop.call_later(MAINTENANCE_INTERVAL_S, self._run_maintenance)

@@ -26,6 +26,7 @@ reading until the backlog drains, so one client cannot make the broker buffer wi
 
 Who may touch: the event loop thread of the process that accepted the socket.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -95,8 +96,7 @@ class Acceptor:
     address at its limit is closed at once. The owner calls ``connection_closed(peer)`` for every
     connection it was handed, once, when it closes."""
 
-    def __init__(self, loop, lsock: socket.socket, on_connection, limit: int = 64, send_buffer: int = -1,
-                 quotas=None):
+    def __init__(self, loop, lsock: socket.socket, on_connection, limit: int = 64, send_buffer: int = -1, quotas=None):
         self.loop, self.lsock, self.on_connection, self.limit = loop, lsock, on_connection, limit
         self.send_buffer = send_buffer  # socket.send.buffer.bytes; -1: the kernel's autotuning
         self.quotas = quotas
@@ -298,10 +298,14 @@ class Connection:
         if self._frame is not None:
             return False
         limit = self.server.max_idle_s
-        if (limit is not None and now - self._last_active >= limit and self._next_seq == self._write_seq
-                and not self._out and not self._holds_request()):
-            log.info("closing connection from %s: idle for more than %g s (connections.max.idle.ms)",
-                     self.peer, limit)
+        if (
+            limit is not None
+            and now - self._last_active >= limit
+            and self._next_seq == self._write_seq
+            and not self._out
+            and not self._holds_request()
+        ):
+            log.info("closing connection from %s: idle for more than %g s (connections.max.idle.ms)", self.peer, limit)
             self.close()
             return True
         if now - self._last_read < IDLE_TRIM_S:
@@ -328,7 +332,7 @@ class Connection:
                     # grow with what actually arrived, never to the claimed size up front
                     frame.extend(bytes(min(size, 2 * len(frame)) - len(frame)))
                 with memoryview(frame) as mv:
-                    n = self.sock.recv_into(mv[self._frame_filled:size])
+                    n = self.sock.recv_into(mv[self._frame_filled : size])
                 if n == 0:
                     return self.close()
                 self._frame_filled += n
@@ -355,12 +359,12 @@ class Connection:
             elif len(self._buf) - self._end < 4096:
                 # compact: move the unparsed tail to the front
                 tail = self._end - self._start
-                self._buf[:tail] = self._buf[self._start:self._end]
+                self._buf[:tail] = self._buf[self._start : self._end]
                 self._start, self._end = 0, tail
             if self._large_next and self._start == self._end:
-                n = self.sock.recv_into(self._view[self._end:self._end + LARGE_FRAME_HEAD_READ])
+                n = self.sock.recv_into(self._view[self._end : self._end + LARGE_FRAME_HEAD_READ])
             else:
-                n = self.sock.recv_into(self._view[self._end:])
+                n = self.sock.recv_into(self._view[self._end :])
         except (BlockingIOError, InterruptedError):
             return
         except OSError as exc:
@@ -414,7 +418,7 @@ class Connection:
                     # larger than our buffer: receive the rest straight into the frame
                     self._large_next = True
                     if not self._take_large_frame(size, buf, self._start + 4, have):
-                        with self._view[self._start + 4:self._end] as head:  # no temporary copy
+                        with self._view[self._start + 4 : self._end] as head:  # no temporary copy
                             self._hold_large_frame(size, head)
                     self._start = self._end = 0
                 break
@@ -428,11 +432,11 @@ class Connection:
         tail = self._end - self._start
         if len(self._buf) < capacity:
             buf = bytearray(capacity)
-            buf[:tail] = self._view[self._start:self._end]
+            buf[:tail] = self._view[self._start : self._end]
             self._buf, self._view = buf, memoryview(buf)
         elif self._start:
             # a bytearray slice (a copy), not a view: the regions may overlap
-            self._buf[:tail] = self._buf[self._start:self._end]
+            self._buf[:tail] = self._buf[self._start : self._end]
         self._start, self._end = 0, tail
 
     def _hold_large_frame(self, size: int, data) -> None:
@@ -447,7 +451,7 @@ class Connection:
         frame, at = self._frame, self._frame_filled
         if len(frame) < at + n:
             frame.extend(bytes(min(size, max(at + n, 2 * len(frame))) - len(frame)))
-        frame[at:at + n] = data
+        frame[at : at + n] = data
         self._frame_filled = at + n
         self._set_rcvlowat(size - self._frame_filled)
 
@@ -472,7 +476,7 @@ class Connection:
         """A complete frame at ``buf[begin:begin + size]``; False if it cannot be taken now.
         Here it is always taken; a processor of the multi-process mode overrides this to copy
         it straight into a shared-memory ring instead."""
-        self._dispatch(buf[begin:begin + size])  # the one copy: socket buffer -> request
+        self._dispatch(buf[begin : begin + size])  # the one copy: socket buffer -> request
         return True
 
     def _dispatch(self, frame: bytearray, identified=None) -> None:
@@ -480,8 +484,7 @@ class Connection:
         ``identified``: what ``request_path.identify`` said of it, if asked already."""
         seq = self._next_seq
         try:
-            ctx, answer = request_path.serve(self.broker, frame, self.peer, request_path.encode_parts, None,
-                                             identified)
+            ctx, answer = request_path.serve(self.broker, frame, self.peer, request_path.encode_parts, None, identified)
         except Refused as refused:
             return self.refuse(refused)
         self._next_seq += 1

@@ -41,13 +41,13 @@ the connections already open: a few words written per accepted or closed connect
 
 Who may touch: a processor writes its own region; everyone reads every region.
 """
+
 from __future__ import annotations
 
 import ipaddress
 import logging
 import socket
 import time
-
 from dataclasses import dataclass, field
 
 from hpbroker.config import ConfigError, parse_connection_overrides
@@ -179,8 +179,9 @@ class SharedCounts(LocalCounts):
     """Processor ``index`` of ``processors``, over ``words`` (a memoryview of int64, every
     processor's region in turn): its own counts in its dict and its region, everyone's read."""
 
-    def __init__(self, limits: ConnectionLimits, words: memoryview, index: int, processors: int, config=None,
-                 refresh=None):
+    def __init__(
+        self, limits: ConnectionLimits, words: memoryview, index: int, processors: int, config=None, refresh=None
+    ):
         super().__init__(limits, config, refresh)
         self.words, self.index, self.processors = words, index, processors
         n = region_words()
@@ -194,7 +195,7 @@ class SharedCounts(LocalCounts):
     def reset(self) -> None:
         """A new processor incarnation: what its predecessor held died with it."""
         n = region_words()
-        self.words[self._base:self._base + n] = memoryview(bytes(8 * n)).cast("q")
+        self.words[self._base : self._base + n] = memoryview(bytes(8 * n)).cast("q")
         self._used = 0
 
     def _total(self) -> int:
@@ -252,7 +253,7 @@ class SharedCounts(LocalCounts):
         moment it takes, other processors may count this one's connections short."""
         self.rebuilds += 1
         start = self._base + 1
-        self.words[start:start + 3 * SLOTS] = memoryview(bytes(24 * SLOTS)).cast("q")
+        self.words[start : start + 3 * SLOTS] = memoryview(bytes(24 * SLOTS)).cast("q")
         self._used = 0
         for key, n in self.by_address.items():
             if not self._publish(key, n):
@@ -260,8 +261,11 @@ class SharedCounts(LocalCounts):
 
     def _overflowed(self) -> None:
         if not self.overflows:
-            log.warning("connections from more client addresses than one processor can publish (%d): "
-                        "other processors do not count the rest against max.connections.per.ip", SLOTS)
+            log.warning(
+                "connections from more client addresses than one processor can publish (%d): "
+                "other processors do not count the rest against max.connections.per.ip",
+                SLOTS,
+            )
         self.overflows += 1
 
 
@@ -280,7 +284,12 @@ class RejectLog:
         self._since_logged += 1
         now = self.clock()
         if now >= self._next_at:
-            log.info("rejected a connection from %s: the address already has the configured maximum of %d "
-                     "connections (%d rejected since the last such line)", host, limit, self._since_logged)
+            log.info(
+                "rejected a connection from %s: the address already has the configured maximum of %d "
+                "connections (%d rejected since the last such line)",
+                host,
+                limit,
+                self._since_logged,
+            )
             self._since_logged = 0
             self._next_at = now + REJECT_LOG_EVERY_S

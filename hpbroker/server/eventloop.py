@@ -10,10 +10,12 @@ raw non-blocking sockets (sendfile and sendmsg are plain ``os`` / ``socket`` cal
 loops provide. Asking for uvloop when it is not installed is a start-up error, not a silent
 fallback: a benchmark must run what it says it runs.
 """
+
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Coroutine
+from collections.abc import Coroutine
+from typing import Any
 
 from hpbroker import environment
 

@@ -29,6 +29,7 @@ The policy is set once in the first process, before anything forks: processors, 
 restarted child inherit it (adaptive: each then decides for itself at its periodic tick). Where
 the platform has no SCHED_BATCH the broker says so and runs under the normal policy.
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,8 +53,12 @@ MIN_CHECK_S = 0.04  # a shorter interval says too little about the load
 
 # (policy now, load since the last look) -> policy next
 NEXT = {
-    ("normal", "bulk"): "batch", ("normal", "between"): "normal", ("normal", "light"): "normal",
-    ("batch", "bulk"): "batch", ("batch", "between"): "batch", ("batch", "light"): "normal",
+    ("normal", "bulk"): "batch",
+    ("normal", "between"): "normal",
+    ("normal", "light"): "normal",
+    ("batch", "bulk"): "batch",
+    ("batch", "between"): "batch",
+    ("batch", "light"): "normal",
 }
 
 log = logging.getLogger(__name__)
@@ -75,7 +80,7 @@ def check(name: str) -> str:
 
 
 _mode = "normal"  # what apply() was asked for; forked children inherit it
-_adaptive: "Adaptive | None" = None  # this process's, made at its first tick
+_adaptive: Adaptive | None = None  # this process's, made at its first tick
 
 
 def for_topology(name: str, handlers: int) -> str:
@@ -186,7 +191,11 @@ def current(pid: int = 0) -> str:
     if not hasattr(os, "sched_getscheduler"):
         return "normal"
     policy = os.sched_getscheduler(pid)
-    names = {getattr(os, "SCHED_BATCH", None): "batch", getattr(os, "SCHED_OTHER", None): "normal",
-             getattr(os, "SCHED_IDLE", None): "idle", getattr(os, "SCHED_FIFO", None): "fifo",
-             getattr(os, "SCHED_RR", None): "rr"}
+    names = {
+        getattr(os, "SCHED_BATCH", None): "batch",
+        getattr(os, "SCHED_OTHER", None): "normal",
+        getattr(os, "SCHED_IDLE", None): "idle",
+        getattr(os, "SCHED_FIFO", None): "fifo",
+        getattr(os, "SCHED_RR", None): "rr",
+    }
     return names.get(policy, str(policy))

@@ -4,6 +4,7 @@ Public API: LogConfig, PartitionLog (+ AppendInfo, FileRegion), PartitionLogRead
 (what a read of either returns: read.py walks the segments for both), LogManager,
 OffsetOutOfRange. No network code lives here.
 """
+
 from hpbroker.storage.config import LogConfig
 from hpbroker.storage.errors import OffsetOutOfRange
 from hpbroker.storage.log import AppendInfo, PartitionLog
@@ -13,6 +14,15 @@ from hpbroker.storage.reader import PartitionLogReader
 from hpbroker.storage.segment import FileHandle, FileRegion, Segment
 
 __all__ = [
-    "AppendInfo", "FileHandle", "FileRegion", "LogConfig", "LogManager", "OffsetOutOfRange",
-    "PartitionLog", "PartitionLogReader", "ReadResult", "Segment", "parse_topic_partition",
+    "AppendInfo",
+    "FileHandle",
+    "FileRegion",
+    "LogConfig",
+    "LogManager",
+    "OffsetOutOfRange",
+    "PartitionLog",
+    "PartitionLogReader",
+    "ReadResult",
+    "Segment",
+    "parse_topic_partition",
 ]

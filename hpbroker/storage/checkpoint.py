@@ -13,6 +13,7 @@ directory fsynced. A crash leaves either the old or the new file, never a torn o
 empty, and the log falls back to what the segments say (full recovery scan, start offset = first
 segment's base offset).
 """
+
 from __future__ import annotations
 
 import os

@@ -44,6 +44,7 @@ is done for a partition whose dirty part is below its ratio.
 Who may touch: ``plan`` and ``install``, the partition's single writer (the thread of its
 appends); ``build``, any one thread at a time per pass.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -120,14 +121,14 @@ def _records(mv, pos: int, h):
     bytes in the mapping (no copy), or the decompressed payload (a scratch view, valid until the
     next decompression). The caller releases the view (``with``) before the mapping closes."""
     if not h.compression:
-        return mv[pos:pos + h.size], RECORD_BATCH_OVERHEAD
-    with mv[pos + RECORD_BATCH_OVERHEAD:pos + h.size] as payload:
+        return mv[pos : pos + h.size], RECORD_BATCH_OVERHEAD
+    with mv[pos + RECORD_BATCH_OVERHEAD : pos + h.size] as payload:
         return decompressed_view(h.compression, payload), 0
 
 
 def _keep_whole(out: Segment, mv, pos: int, h) -> None:
     """The batch goes to the new segment as it is, straight from the mapping."""
-    with mv[pos:pos + h.size] as whole:
+    with mv[pos : pos + h.size] as whole:
         out.append(whole, h.base_offset, h.last_offset, h.max_timestamp)
 
 
@@ -135,6 +136,7 @@ def _keep_whole(out: Segment, mv, pos: int, h) -> None:
 class _SegmentView:
     """What a pass reads of one segment, taken on the owner's thread: an open descriptor (kept
     open by the reference, whatever retention does meanwhile) and the bytes that were there."""
+
     base_offset: int
     handle: object  # storage.segment.FileHandle
     size: int
@@ -144,9 +146,16 @@ class _SegmentView:
     next_offset: int
 
     @classmethod
-    def of(cls, seg: Segment) -> "_SegmentView":
-        return cls(seg.base_offset, seg.handle, seg.size, seg.largest_timestamp(),
-                   seg.index.entries * _INDEX_ENTRY, seg.time_index.entries * _TIME_ENTRY, seg.next_offset)
+    def of(cls, seg: Segment) -> _SegmentView:
+        return cls(
+            seg.base_offset,
+            seg.handle,
+            seg.size,
+            seg.largest_timestamp(),
+            seg.index.entries * _INDEX_ENTRY,
+            seg.time_index.entries * _TIME_ENTRY,
+            seg.next_offset,
+        )
 
     def headers(self, mv):
         pos = 0
@@ -171,6 +180,7 @@ class CleanPass:
     """A pass planned on the owner's thread (``plan``), built on any thread (``build``) and
     installed on the owner's thread again (``install``), which first checks that the log still
     holds the segments the pass read."""
+
     directory: str
     config: object  # LogConfig
     now: int
@@ -213,9 +223,17 @@ def plan(plog, now: int) -> CleanPass | None:
     end_offset = all_segments[all_segments.index(mapped[-1]) + 1].base_offset
     to_clean = [s for s in segments if s.base_offset < end_offset]
     views = {id(s): _SegmentView.of(s) for s in all_segments}
-    return CleanPass(plog.directory, cfg, now, [views[id(s)] for s in mapped],
-                     _groups([views[id(s)] for s in to_clean], cfg), end_offset,
-                     to_clean[0] is all_segments[0], [views[id(s)] for s in all_segments], to_clean)
+    return CleanPass(
+        plog.directory,
+        cfg,
+        now,
+        [views[id(s)] for s in mapped],
+        _groups([views[id(s)] for s in to_clean], cfg),
+        end_offset,
+        to_clean[0] is all_segments[0],
+        [views[id(s)] for s in all_segments],
+        to_clean,
+    )
 
 
 def _map_keys(p: CleanPass, latest: dict) -> None:
@@ -232,8 +250,9 @@ def _map_keys(p: CleanPass, latest: dict) -> None:
                 buf, at = _records(mv, pos, h)
                 with buf:
                     if batch.record_keys(buf, h.records_count, at, h.base_offset, latest) < 0:
-                        raise ValueError(f"{p.directory}: records of the batch at {view.base_offset}+{pos} "
-                                         "do not parse")
+                        raise ValueError(
+                            f"{p.directory}: records of the batch at {view.base_offset}+{pos} do not parse"
+                        )
 
 
 def _last_batch_of_producers(p: CleanPass) -> dict[int, int]:
@@ -256,8 +275,12 @@ def _groups(segments: list, cfg) -> list[list]:
     size = index = times = 0
     for seg in segments:
         s, i, t = seg.size, seg.index_bytes, seg.time_index_bytes
-        if cur and (size + s > cfg.segment_bytes or index + i > cfg.segment_index_bytes
-                    or times + t > cfg.segment_index_bytes or seg.next_offset - cur[0].base_offset > 0x7FFFFFFF):
+        if cur and (
+            size + s > cfg.segment_bytes
+            or index + i > cfg.segment_index_bytes
+            or times + t > cfg.segment_index_bytes
+            or seg.next_offset - cur[0].base_offset > 0x7FFFFFFF
+        ):
             groups.append(cur)
             cur, size, index, times = [], 0, 0, 0
         cur.append(seg)
@@ -279,8 +302,17 @@ def build(p: CleanPass) -> CleanPass:
     latest: dict[bytes, int] = {}
     producers = None
     horizon = p.now - cfg.delete_retention_ms
-    result = CleanResult(p.groups[0][0].base_offset, p.end_offset, sum(v.size for g in p.groups for v in g),
-                         0, 0, 0, 0, sum(len(g) for g in p.groups), 0)
+    result = CleanResult(
+        p.groups[0][0].base_offset,
+        p.end_offset,
+        sum(v.size for g in p.groups for v in g),
+        0,
+        0,
+        0,
+        0,
+        sum(len(g) for g in p.groups),
+        0,
+    )
     work = swap.fresh_work_dir(p.directory)
     new_bases = []
     try:
@@ -303,11 +335,13 @@ def build(p: CleanPass) -> CleanPass:
                                 continue
                             buf, at = _records(mv, pos, h)
                             with buf:
-                                kept = batch.retain_records(buf, h.records_count, at, h.base_offset,
-                                                            h.base_timestamp, latest, drop_tombstones)
+                                kept = batch.retain_records(
+                                    buf, h.records_count, at, h.base_offset, h.base_timestamp, latest, drop_tombstones
+                                )
                             if kept is None:
-                                raise ValueError(f"{p.directory}: records of the batch at "
-                                                 f"{view.base_offset}+{pos} do not parse")
+                                raise ValueError(
+                                    f"{p.directory}: records of the batch at {view.base_offset}+{pos} do not parse"
+                                )
                             data, count, max_ts = kept
                             if count == h.records_count:
                                 _keep_whole(out, mv, pos, h)
@@ -349,9 +383,12 @@ def install(plog, p: CleanPass, around_swap=contextlib.nullcontext) -> CleanResu
         i = next(k for k, s in enumerate(current) if s is p.segments[0])
     except StopIteration:
         i = -1
-    unchanged = (i >= 0 and list(current[i:i + len(p.segments)]) == p.segments
-                 and i + len(p.segments) < len(current)
-                 and all(s.size == v.size for s, v in zip(p.segments, (v for g in p.groups for v in g))))
+    unchanged = (
+        i >= 0
+        and list(current[i : i + len(p.segments)]) == p.segments
+        and i + len(p.segments) < len(current)
+        and all(s.size == v.size for s, v in zip(p.segments, (v for g in p.groups for v in g)))
+    )
     if not unchanged or p.new_bases is None:
         shutil.rmtree(os.path.join(p.directory, swap.WORK_DIR), ignore_errors=True)
         log.info("cleaning %s: the log changed during the pass; its work is dropped", p.directory)
@@ -363,9 +400,16 @@ def install(plog, p: CleanPass, around_swap=contextlib.nullcontext) -> CleanResu
     plog.cleaner_offset = p.end_offset
     plog.save_checkpoint()
     r = p.result
-    log.info("cleaned %s: offsets [%d, %d), %d -> %d bytes, %d records and %d batches dropped",
-             p.directory, r.first_offset, r.end_offset, r.bytes_before, r.bytes_after,
-             r.records_dropped, r.batches_dropped)
+    log.info(
+        "cleaned %s: offsets [%d, %d), %d -> %d bytes, %d records and %d batches dropped",
+        p.directory,
+        r.first_offset,
+        r.end_offset,
+        r.bytes_before,
+        r.bytes_after,
+        r.records_dropped,
+        r.batches_dropped,
+    )
     return r
 
 

@@ -1,8 +1,9 @@
 """Per-partition log settings, named after Kafka's topic configs (``segment.bytes``, ...)."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from typing import Mapping
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -56,7 +57,7 @@ class LogConfig:
             raise ValueError("index.interval.bytes must be >= 0 and segment.ms > 0")
 
     @classmethod
-    def from_topic_config(cls, props: Mapping[str, object], defaults: "LogConfig | None" = None) -> "LogConfig":
+    def from_topic_config(cls, props: Mapping[str, object], defaults: LogConfig | None = None) -> LogConfig:
         """Overlay Kafka topic configs (string or int values) on ``defaults``; unknown names ignored.
 
         Kafka's ``flush.messages``/``flush.ms`` default to Long.MAX_VALUE meaning "never": values
@@ -85,8 +86,10 @@ class LogConfig:
         for name, field in self.TOPIC_CONFIG_NAMES.items():
             v = getattr(self, field)
             out[name] = str((1 << 63) - 1 if v is None else v)
-        out["cleanup.policy"] = ",".join(p for p, on in (("delete", self.cleanup_delete),
-                                                         ("compact", self.cleanup_compact)) if on) or "compact"
+        out["cleanup.policy"] = (
+            ",".join(p for p, on in (("delete", self.cleanup_delete), ("compact", self.cleanup_compact)) if on)
+            or "compact"
+        )
         return out
 
 

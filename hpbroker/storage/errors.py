@@ -1,4 +1,5 @@
 """Errors of the storage layer that map to Kafka error codes."""
+
 from __future__ import annotations
 
 OFFSET_OUT_OF_RANGE = 1  # Kafka error code

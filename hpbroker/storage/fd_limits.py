@@ -15,6 +15,7 @@ gracefully anywhere: appends, index maps and accepts all start failing with EMFI
 
 Who may touch: any process, for itself (limits and open descriptors are per process).
 """
+
 from __future__ import annotations
 
 import logging
@@ -67,6 +68,8 @@ def partition_room() -> int:
 
 
 def no_room_message(wanted: int, room: int) -> str:
-    return (f"{wanted} partitions need about {wanted * FDS_PER_PARTITION} more open files; this broker "
-            f"has room for {room} more partitions under its open-file limit ({open_file_limit()}, "
-            f"ulimit -n).")
+    return (
+        f"{wanted} partitions need about {wanted * FDS_PER_PARTITION} more open files; this broker "
+        f"has room for {room} more partitions under its open-file limit ({open_file_limit()}, "
+        f"ulimit -n)."
+    )

@@ -23,6 +23,7 @@ Who may touch it: the writer of the partition (PartitionLog) appends and truncat
 processes map the same file read-only and only trust entries below a published upper bound
 (``refresh``).
 """
+
 from __future__ import annotations
 
 import mmap
@@ -43,8 +44,9 @@ class MmapIndex:
     DTYPE: np.dtype
     KEY: str  # the column searched by lookups
 
-    def __init__(self, path: str, base_offset: int, max_index_size: int, *, writable: bool = True,
-                 preallocate: bool = False):
+    def __init__(
+        self, path: str, base_offset: int, max_index_size: int, *, writable: bool = True, preallocate: bool = False
+    ):
         self.path = path
         self.base_offset = base_offset
         self.writable = writable
@@ -66,8 +68,10 @@ class MmapIndex:
         # layout): numpy's searchsorted would copy a strided column of the mapped records on
         # every call. The mapped file is what persists; the columns are rebuilt from it on open.
         self._cols = {name: np.zeros(64, dtype=self.DTYPE[name]) for name in self.DTYPE.names}
-        self._key_types = {name: (int(np.iinfo(self.DTYPE[name]).min), int(np.iinfo(self.DTYPE[name]).max),
-                                  self.DTYPE[name].type) for name in self.DTYPE.names}
+        self._key_types = {
+            name: (int(np.iinfo(self.DTYPE[name]).min), int(np.iinfo(self.DTYPE[name]).max), self.DTYPE[name].type)
+            for name in self.DTYPE.names
+        }
         if writable:
             self._map(self.max_entries * self.entry_size if preallocate else length)
             # A file left untrimmed by an unclean stop is as long as its preallocation
@@ -178,7 +182,7 @@ class MmapIndex:
         self._arr[n] = values
         cols = self._cols
         if n >= len(cols[self.DTYPE.names[0]]):  # every column has the same length
-            self._put_many(self._arr[n:n + 1], at=n)  # grows the columns
+            self._put_many(self._arr[n : n + 1], at=n)  # grows the columns
             return
         for col, v in zip(cols.values(), values):
             col[n] = v
@@ -195,7 +199,7 @@ class MmapIndex:
     def truncate_to_entries(self, n: int) -> None:
         n = max(0, min(n, self.entries))
         if self.writable and n < self.entries:
-            self._arr[n:self.entries] = 0  # keep the zero tail honest for readers
+            self._arr[n : self.entries] = 0  # keep the zero tail honest for readers
         self.entries = n
 
     def column(self, name: str) -> np.ndarray:
@@ -275,8 +279,9 @@ class OffsetIndex(MmapIndex):
 
     def truncate_to(self, offset: int) -> None:
         """Drop entries for offsets >= ``offset``."""
-        self.truncate_to_entries(int(np.searchsorted(self.column("relative_offset"),
-                                                     max(0, offset - self.base_offset), side="left")))
+        self.truncate_to_entries(
+            int(np.searchsorted(self.column("relative_offset"), max(0, offset - self.base_offset), side="left"))
+        )
 
     def sanity_check(self, log_size: int) -> bool:
         if not self.length_ok:
@@ -284,15 +289,22 @@ class OffsetIndex(MmapIndex):
         if self.entries == 0:
             return True
         pos = self.column("position")
-        return (self._is_increasing("relative_offset") and self._is_increasing("position")
-                and int(pos[0]) > 0 and int(pos[-1]) < log_size)
+        return (
+            self._is_increasing("relative_offset")
+            and self._is_increasing("position")
+            and int(pos[0]) > 0
+            and int(pos[-1]) < log_size
+        )
 
     def _first_is_new(self, raw: bytes, n: int, upper_bound: int) -> bool:
         """Would the first entry of ``raw`` (entry ``n`` of the file) pass ``refresh``'s checks?"""
         rel, pos = _ENTRY.unpack_from(raw)
         if n:
-            return (rel > int(self._cols["relative_offset"][n - 1]) and pos > int(self._cols["position"][n - 1])
-                    and rel + self.base_offset < upper_bound)
+            return (
+                rel > int(self._cols["relative_offset"][n - 1])
+                and pos > int(self._cols["position"][n - 1])
+                and rel + self.base_offset < upper_bound
+            )
         return pos > 0 and rel + self.base_offset < upper_bound
 
     def refresh(self, upper_bound: int) -> None:
@@ -322,8 +334,12 @@ class OffsetIndex(MmapIndex):
             pos = chunk["position"].astype(np.int64)
             prev_rel = int(self._cols["relative_offset"][n - 1]) if n else -1
             prev_pos = int(self._cols["position"][n - 1]) if n else 0
-            ok = ((rel + self.base_offset < upper_bound) & (pos > 0)
-                  & (np.diff(rel, prepend=prev_rel) > 0) & (np.diff(pos, prepend=prev_pos) > 0))
+            ok = (
+                (rel + self.base_offset < upper_bound)
+                & (pos > 0)
+                & (np.diff(rel, prepend=prev_rel) > 0)
+                & (np.diff(pos, prepend=prev_pos) > 0)
+            )
             good = k if ok.all() else int(np.argmin(ok))
             if good:
                 self._put_many(chunk[:good], at=n)

@@ -23,6 +23,7 @@ Multi-process contract (DESIGN.md section 2):
 Checkpoint ``partition.checkpoint`` (checkpoint.py) holds log_start_offset, recovery_point and
 high_watermark; it is written on flush, close, log start offset moves and truncation.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -36,8 +37,8 @@ from hpbroker.records.layout import BatchHeader, InvalidRecordBatch
 from hpbroker.storage.checkpoint import read_checkpoint, write_checkpoint
 from hpbroker.storage.config import LogConfig
 from hpbroker.storage.errors import OffsetOutOfRange
-from hpbroker.storage.recovery import consume_clean_marker, load_segments, open_sealed, write_clean_marker
 from hpbroker.storage.read import ReadResult, read_segments
+from hpbroker.storage.recovery import consume_clean_marker, load_segments, open_sealed, write_clean_marker
 from hpbroker.storage.segment import Segment
 
 CHECKPOINT_FILE = "partition.checkpoint"
@@ -73,8 +74,9 @@ class PartitionLog:
         cp = read_checkpoint(os.path.join(self.directory, CHECKPOINT_FILE))
         self.was_clean = consume_clean_marker(self.directory)
         rp = cp.get("recovery_point", 0)
-        self._segments: list[Segment] = load_segments(self.directory, self.config, clean=self.was_clean,
-                                                      recovery_point=rp)
+        self._segments: list[Segment] = load_segments(
+            self.directory, self.config, clean=self.was_clean, recovery_point=rp
+        )
         lso = cp.get("log_start_offset", 0)
         if not self._segments:
             self._segments = [Segment(self.directory, lso, self.config, active=True)]
@@ -92,7 +94,7 @@ class PartitionLog:
         self._closed = False
 
     @classmethod
-    def open(cls, directory: str, config: LogConfig | None = None, topic_partition=None) -> "PartitionLog":
+    def open(cls, directory: str, config: LogConfig | None = None, topic_partition=None) -> PartitionLog:
         return cls(directory, config, topic_partition)
 
     # -- state ------------------------------------------------------------------------------------
@@ -162,8 +164,9 @@ class PartitionLog:
         self._bases[i:j] = list(new_bases)
 
     # -- append ----------------------------------------------------------------------------------
-    def append(self, buf, *, leader_epoch: int = 0, log_append_time: int | None = None,
-               header: BatchHeader | None = None) -> AppendInfo:
+    def append(
+        self, buf, *, leader_epoch: int = 0, log_append_time: int | None = None, header: BatchHeader | None = None
+    ) -> AppendInfo:
         """Append ONE validated batch (writable buffer), assigning offsets from log_end_offset.
         ``header``: the batch's header as ``validate`` returned it, if the caller has it."""
         h = batch.read_header(buf) if header is None else header
@@ -186,8 +189,17 @@ class PartitionLog:
         fm = self.config.flush_messages
         if fm is not None and self._unflushed_messages >= fm:
             self.flush()
-        return AppendInfo(base, last, -1 if log_append_time is None else log_append_time, max_ts,
-                          self._log_start_offset, pos, seg.base_offset, size, h.records_count)
+        return AppendInfo(
+            base,
+            last,
+            -1 if log_append_time is None else log_append_time,
+            max_ts,
+            self._log_start_offset,
+            pos,
+            seg.base_offset,
+            size,
+            h.records_count,
+        )
 
     def append_batches(self, buf) -> list[tuple[int, int]]:
         """Append batches that already carry offsets (follower fetch, recovery tools).
@@ -208,7 +220,7 @@ class PartitionLog:
         count = 0
         for pos, base, last, max_ts, size in found:
             self._maybe_roll(size, max_ts, last)
-            self.active.append(mv[pos:pos + size], base, last, max_ts)
+            self.active.append(mv[pos : pos + size], base, last, max_ts)
             self._log_end_offset = last + 1
             count += last - base + 1
             out.append((base, last))
@@ -223,11 +235,12 @@ class PartitionLog:
         if seg.size == 0:
             return
         cfg = self.config
-        if (seg.size + size > cfg.segment_bytes
-                or not seg.can_index_more()
-                or last_offset - seg.base_offset > _MAX_RELATIVE_OFFSET
-                or (seg.first_batch_timestamp is not None
-                    and max_timestamp - seg.first_batch_timestamp > cfg.segment_ms)):
+        if (
+            seg.size + size > cfg.segment_bytes
+            or not seg.can_index_more()
+            or last_offset - seg.base_offset > _MAX_RELATIVE_OFFSET
+            or (seg.first_batch_timestamp is not None and max_timestamp - seg.first_batch_timestamp > cfg.segment_ms)
+        ):
             self.roll()
 
     def roll(self) -> Segment:
@@ -245,8 +258,9 @@ class PartitionLog:
     def _segment_index(self, offset: int) -> int:
         return max(0, bisect.bisect_right(self._bases, offset) - 1)
 
-    def read(self, fetch_offset: int, max_bytes: int, *, upper_bound: int | None = None,
-             min_one_batch: bool = True) -> ReadResult:
+    def read(
+        self, fetch_offset: int, max_bytes: int, *, upper_bound: int | None = None, min_one_batch: bool = True
+    ) -> ReadResult:
         """Whole batches from the one holding ``fetch_offset``, below ``upper_bound`` (an offset,
         default the high watermark), within ``max_bytes`` except that the first batch is
         returned whole when ``min_one_batch`` (KIP-74). No record bytes are copied."""
@@ -254,11 +268,16 @@ class PartitionLog:
         if fetch_offset < self._log_start_offset or fetch_offset > leo:
             raise OffsetOutOfRange(fetch_offset, self._log_start_offset, leo)
         ub = self._high_watermark if upper_bound is None else min(upper_bound, leo)
-        result = ReadResult(first_offset=fetch_offset, log_start_offset=self._log_start_offset,
-                            log_end_offset=leo, high_watermark=self._high_watermark)
+        result = ReadResult(
+            first_offset=fetch_offset,
+            log_start_offset=self._log_start_offset,
+            log_end_offset=leo,
+            high_watermark=self._high_watermark,
+        )
         if fetch_offset < ub:
-            read_segments(result, self._segments, self._bases, fetch_offset, max_bytes, ub, min_one_batch,
-                          self._bound_position)
+            read_segments(
+                result, self._segments, self._bases, fetch_offset, max_bytes, ub, min_one_batch, self._bound_position
+            )
         return result
 
     def _bound_position(self, i: int, seg: Segment, upper_bound: int) -> int:
@@ -424,9 +443,9 @@ class PartitionLog:
         recovery point keeps up with rolls as Kafka's roll-time flush does. True if it flushed."""
         now = now_ms() if now_ms_ is None else now_ms_
         cfg = self.config
-        if ((cfg.flush_messages is not None and self._unflushed_messages >= cfg.flush_messages)
-                or (cfg.flush_ms is not None and self._unflushed_messages
-                    and now - self._last_flush_ms >= cfg.flush_ms)):
+        if (cfg.flush_messages is not None and self._unflushed_messages >= cfg.flush_messages) or (
+            cfg.flush_ms is not None and self._unflushed_messages and now - self._last_flush_ms >= cfg.flush_ms
+        ):
             self.flush()
             return True
         if self.active.base_offset > self._recovery_point:
@@ -454,5 +473,7 @@ class PartitionLog:
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def __repr__(self) -> str:
-        return (f"PartitionLog({self.directory!r}, log_start_offset={self._log_start_offset}, "
-                f"log_end_offset={self._log_end_offset}, segments={len(self._segments)})")
+        return (
+            f"PartitionLog({self.directory!r}, log_start_offset={self._log_start_offset}, "
+            f"log_end_offset={self._log_end_offset}, segments={len(self._segments)})"
+        )

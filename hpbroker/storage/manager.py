@@ -9,12 +9,13 @@ Who may touch it: the process that writes these partitions (a handler owns the p
 assigned; each handler may keep its own LogManager over the same dirs as long as no partition is
 owned twice). One thread at a time.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import shutil
-from typing import Iterator
+from collections.abc import Iterator
 
 from hpbroker.storage.config import LogConfig
 from hpbroker.storage.log import PartitionLog, now_ms
@@ -30,8 +31,7 @@ def parse_topic_partition(name: str) -> tuple[str, int] | None:
 
 
 class LogManager:
-    def __init__(self, log_dirs: list[str], default_config: LogConfig | None = None, *,
-                 partition_filter=None):
+    def __init__(self, log_dirs: list[str], default_config: LogConfig | None = None, *, partition_filter=None):
         if not log_dirs:
             raise ValueError("at least one log dir is needed")
         self.log_dirs = [os.path.abspath(d) for d in log_dirs]

@@ -13,11 +13,12 @@ Two callers walk the same way, over the same files:
 They differ only in how they find where the bound cuts a segment (``bound_position``); the walk,
 the byte budget and where a read stops are here, once.
 """
+
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from hpbroker.storage.segment import FileRegion, Segment
 
@@ -41,8 +42,16 @@ class ReadResult:
 BoundPosition = Callable[[int, Segment, int], "int | None"]
 
 
-def read_segments(result: ReadResult, segments: Sequence[Segment], bases: Sequence[int], offset: int,
-                  max_bytes: int, upper_bound: int, min_one_batch: bool, bound_position: BoundPosition) -> bool:
+def read_segments(
+    result: ReadResult,
+    segments: Sequence[Segment],
+    bases: Sequence[int],
+    offset: int,
+    max_bytes: int,
+    upper_bound: int,
+    min_one_batch: bool,
+    bound_position: BoundPosition,
+) -> bool:
     """Append to ``result`` the regions of whole batches from the one holding ``offset``, below
     ``upper_bound``, within ``max_bytes`` (the first batch whole when ``min_one_batch``).
 

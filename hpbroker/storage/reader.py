@@ -15,6 +15,7 @@ Contract (the writer's side is in log.py):
 
 Who may touch it: one thread of the reader process at a time (e.g. a processor's event loop).
 """
+
 from __future__ import annotations
 
 import os
@@ -25,7 +26,6 @@ from hpbroker.storage.errors import OffsetOutOfRange
 from hpbroker.storage.read import ReadResult, read_segments
 from hpbroker.storage.recovery import list_segment_offsets
 from hpbroker.storage.segment import Segment
-
 
 #: How long before a listing a directory change must be for the listing to be trusted. A file
 #: created after the listing must get a different mtime than the one listed: mtimes come from
@@ -108,23 +108,40 @@ class PartitionLogReader:
             return False
         return mtime == self._listed_mtime and self._listed_at - mtime > LISTING_SETTLE_NS
 
-    def read(self, fetch_offset: int, max_bytes: int, *, upper_bound: int, min_one_batch: bool = True,
-             log_start_offset: int | None = None) -> ReadResult:
+    def read(
+        self,
+        fetch_offset: int,
+        max_bytes: int,
+        *,
+        upper_bound: int,
+        min_one_batch: bool = True,
+        log_start_offset: int | None = None,
+    ) -> ReadResult:
         result = ReadResult(first_offset=fetch_offset, high_watermark=upper_bound)
         if fetch_offset >= upper_bound:
             return result
         for attempt in (0, 1):
             if attempt or not self._bases or fetch_offset < self._bases[0]:
                 self.refresh()
-            if not self._bases or fetch_offset < self._bases[0] or (
-                    log_start_offset is not None and fetch_offset < log_start_offset):
+            if (
+                not self._bases
+                or fetch_offset < self._bases[0]
+                or (log_start_offset is not None and fetch_offset < log_start_offset)
+            ):
                 first = self._bases[0] if self._bases else upper_bound
                 raise OffsetOutOfRange(fetch_offset, max(first, log_start_offset or 0), upper_bound)
-            result = ReadResult(first_offset=fetch_offset, high_watermark=upper_bound,
-                                log_start_offset=self._bases[0])
+            result = ReadResult(first_offset=fetch_offset, high_watermark=upper_bound, log_start_offset=self._bases[0])
             self._relisted = attempt == 1
-            if read_segments(result, self._ordered, self._bases, fetch_offset, max_bytes, upper_bound,
-                             min_one_batch, self._bound_position):
+            if read_segments(
+                result,
+                self._ordered,
+                self._bases,
+                fetch_offset,
+                max_bytes,
+                upper_bound,
+                min_one_batch,
+                self._bound_position,
+            ):
                 return result
         return result
 

@@ -15,6 +15,7 @@ seen as unclean on the next open.
 
 The process that opens a directory for writing must be its only writer (see log.py).
 """
+
 from __future__ import annotations
 
 import logging
@@ -84,7 +85,7 @@ def load_segments(directory: str, config: LogConfig, *, clean: bool, recovery_po
             if cut:
                 log.warning("%s: cut %d bytes of invalid data at position %d", seg.log_path, cut, seg.size)
                 segments.append(seg)
-                for later in bases[i + 1:]:
+                for later in bases[i + 1 :]:
                     Segment(directory, later, config).delete()
                 break
             if not last:
@@ -94,7 +95,7 @@ def load_segments(directory: str, config: LogConfig, *, clean: bool, recovery_po
             cut = seg.recover(check_crc=True)
             if cut and not last:
                 segments.append(seg)
-                for later in bases[i + 1:]:
+                for later in bases[i + 1 :]:
                     Segment(directory, later, config).delete()
                 break
             if not last:

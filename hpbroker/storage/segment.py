@@ -14,6 +14,7 @@ Who may touch it: a writable Segment belongs to the PartitionLog of the partitio
 writer; read-only Segments belong to one PartitionLogReader. ``FileHandle``/``FileRegion`` may
 travel to any thread of the owning process.
 """
+
 from __future__ import annotations
 
 import mmap
@@ -90,8 +91,9 @@ class FileRegion:
 
 
 class Segment:
-    def __init__(self, directory: str, base_offset: int, config: LogConfig, *, writable: bool = True,
-                 active: bool = False):
+    def __init__(
+        self, directory: str, base_offset: int, config: LogConfig, *, writable: bool = True, active: bool = False
+    ):
         self.directory = directory
         self.base_offset = base_offset
         self.config = config
@@ -105,10 +107,20 @@ class Segment:
         #: bytes of whole batches (writer); for a reader, the file size when opened
         self.size = st.st_size
         self.created_ms = int(st.st_mtime * 1000)
-        self.index = OffsetIndex(stem + INDEX_SUFFIX, base_offset, config.segment_index_bytes,
-                                 writable=writable, preallocate=active and writable)
-        self.time_index = TimeIndex(stem + TIMEINDEX_SUFFIX, base_offset, config.segment_index_bytes,
-                                    writable=writable, preallocate=active and writable)
+        self.index = OffsetIndex(
+            stem + INDEX_SUFFIX,
+            base_offset,
+            config.segment_index_bytes,
+            writable=writable,
+            preallocate=active and writable,
+        )
+        self.time_index = TimeIndex(
+            stem + TIMEINDEX_SUFFIX,
+            base_offset,
+            config.segment_index_bytes,
+            writable=writable,
+            preallocate=active and writable,
+        )
         # writer state, set by load_tail / rebuild / append
         self.next_offset = base_offset
         self.max_timestamp = -1
@@ -248,8 +260,14 @@ class Segment:
         return file_size - valid_end
 
     # -- reading --------------------------------------------------------------------------------
-    def read(self, offset: int, max_bytes: int, max_position: int, min_one_batch: bool,
-             start: tuple[int, BatchHeader | None] | None = None):
+    def read(
+        self,
+        offset: int,
+        max_bytes: int,
+        max_position: int,
+        min_one_batch: bool,
+        start: tuple[int, BatchHeader | None] | None = None,
+    ):
         """(position, length, first batch header) of whole batches from the one holding
         ``offset``, ending at or before ``max_position`` (a batch boundary), at most ``max_bytes``
         unless ``min_one_batch`` lets the first batch through whole (KIP-74).

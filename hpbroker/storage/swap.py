@@ -21,6 +21,7 @@ directory itself, so neither subdirectory is ever taken for a segment.
 
 Who may touch: the partition's single writer.
 """
+
 from __future__ import annotations
 
 import os

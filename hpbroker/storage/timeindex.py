@@ -17,6 +17,7 @@ Crash story: as for the offset index (index.py): a cache of the .log, preallocat
 roll and clean shutdown, rebuilt after an unclean stop or when ``sanity_check`` fails.
 Who may touch it: only the partition's writer.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,13 +59,17 @@ class TimeIndex(MmapIndex):
 
     def truncate_to(self, offset: int) -> None:
         """Drop entries for offsets >= ``offset``."""
-        self.truncate_to_entries(int(np.searchsorted(self.column("relative_offset"),
-                                                     max(0, offset - self.base_offset), side="left")))
+        self.truncate_to_entries(
+            int(np.searchsorted(self.column("relative_offset"), max(0, offset - self.base_offset), side="left"))
+        )
 
     def sanity_check(self, next_offset: int) -> bool:
         if not self.length_ok:
             return False
         if self.entries == 0:
             return True
-        return (self._is_increasing("timestamp") and self._is_increasing("relative_offset")
-                and self.base_offset + int(self.column("relative_offset")[-1]) < next_offset)
+        return (
+            self._is_increasing("timestamp")
+            and self._is_increasing("relative_offset")
+            and self.base_offset + int(self.column("relative_offset")[-1]) < next_offset
+        )

@@ -4,6 +4,7 @@ A full disk fails every write that follows; a log line for each would fill it fa
 the first one. Callers key each warning by what failed (a partition, a handler's sync), so
 distinct failures are all reported, each at most once per STORAGE_WARNING_EVERY_S.
 """
+
 from __future__ import annotations
 
 import logging

@@ -18,6 +18,7 @@ A test waits for what it expects with a deadline, never for a fixed time::
 
     wait_until(lambda: consumer_sees(10), 15, "ten records at the consumer")
 """
+
 from __future__ import annotations
 
 import os
@@ -29,9 +30,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, TypeVar
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -60,9 +62,17 @@ def _props(data_dir: str, port: int, host: str, overrides: dict | None) -> dict:
 
 
 @contextmanager
-def running_broker(*, subprocess: bool = False, data_dir: str | None = None, host: str = "127.0.0.1",
-                   port: int = 0, config: dict | None = None, args: list[str] | None = None,
-                   startup_timeout: float = 30.0, open_files: int | None = None):
+def running_broker(
+    *,
+    subprocess: bool = False,
+    data_dir: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    config: dict | None = None,
+    args: list[str] | None = None,
+    startup_timeout: float = 30.0,
+    open_files: int | None = None,
+):
     """A broker for the duration of the ``with`` block; its data dir is removed afterwards unless
     ``data_dir`` was given (so a test can restart a broker on the same data). ``open_files``
     (subprocess only) starts it under that RLIMIT_NOFILE, soft and hard."""
@@ -123,13 +133,17 @@ def _inprocess_broker(data_dir, host, port, config, timeout):
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
 
 
-_LIMITED = ("import resource, runpy, sys; n = int(sys.argv.pop(1)); "
-            "resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)); runpy.run_module('hpbroker', run_name='__main__')")
+_LIMITED = (
+    "import resource, runpy, sys; n = int(sys.argv.pop(1)); "
+    "resource.setrlimit(resource.RLIMIT_NOFILE, (n, n)); runpy.run_module('hpbroker', run_name='__main__')"
+)
 
 
 @contextmanager
 def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=None):
-    cmd = [sys.executable, "-m", "hpbroker"] if open_files is None else [sys.executable, "-c", _LIMITED, str(open_files)]
+    cmd = (
+        [sys.executable, "-m", "hpbroker"] if open_files is None else [sys.executable, "-c", _LIMITED, str(open_files)]
+    )
     cmd += ["--host", host, "--port", str(port), "--data-dir", data_dir]
     for k, v in (config or {}).items():
         cmd += ["--override", f"{k}={v}"]
@@ -139,8 +153,9 @@ def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=N
         cmd += ["--processors", "1", "--handlers", "0"]
     cmd += args
     log_path = os.path.join(data_dir, "broker.log") if os.path.isdir(data_dir) else None
-    proc = _subprocess.Popen(cmd, stderr=_subprocess.PIPE, stdout=_subprocess.DEVNULL, text=True,
-                             start_new_session=True)
+    proc = _subprocess.Popen(
+        cmd, stderr=_subprocess.PIPE, stdout=_subprocess.DEVNULL, text=True, start_new_session=True
+    )
     lines: list[str] = []
     deadline = time.monotonic() + timeout
     bound = None
@@ -159,8 +174,7 @@ def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=N
         # keep draining stderr so the broker never blocks on a full pipe
         drain = threading.Thread(target=_drain, args=(proc.stderr, lines, log_path), daemon=True)
         drain.start()
-        yield RunningBroker(f"{bound[0]}:{bound[1]}", data_dir, bound[0], bound[1], process=proc,
-                            extra={"log": lines})
+        yield RunningBroker(f"{bound[0]}:{bound[1]}", data_dir, bound[0], bound[1], process=proc, extra={"log": lines})
     finally:
         stop_process(proc, timeout)
 
@@ -209,8 +223,9 @@ def wait_until(predicate: Callable[[], T], timeout: float, what: str, *, interva
         time.sleep(min(interval, left))
 
 
-async def wait_until_async(predicate: Callable[[], T | Awaitable[T]], timeout: float, what: str, *,
-                           interval: float = 0.01) -> T:
+async def wait_until_async(
+    predicate: Callable[[], T | Awaitable[T]], timeout: float, what: str, *, interval: float = 0.01
+) -> T:
     """``wait_until`` inside an event loop: the loop runs other tasks between the polls, and
     ``predicate`` may be a coroutine function."""
     import asyncio

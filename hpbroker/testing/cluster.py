@@ -21,6 +21,7 @@ What this does not do: make the brokers a cluster. Until brokers join through Zo
 one is a single-node broker that names ``zookeeper.connect`` among the properties it does not
 use; the harness starts, stops and signals them and reads ZooKeeper, and claims nothing more.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -68,13 +69,20 @@ class ClusterBroker:
         """The broker's stderr lines so far (its log)."""
         return self._running.extra["log"] if self._running else []
 
-    def start(self) -> "ClusterBroker":
+    def start(self) -> ClusterBroker:
         if self._running is not None:
             raise RuntimeError(f"broker {self.broker_id} is already started")
         stack = contextlib.ExitStack()
-        self._running = stack.enter_context(running_broker(
-            subprocess=True, data_dir=self.data_dir, port=self.port, config=self.config,
-            args=self.args, startup_timeout=self.startup_timeout))
+        self._running = stack.enter_context(
+            running_broker(
+                subprocess=True,
+                data_dir=self.data_dir,
+                port=self.port,
+                config=self.config,
+                args=self.args,
+                startup_timeout=self.startup_timeout,
+            )
+        )
         self._stack = stack
         self.port = self._running.port
         return self
@@ -108,8 +116,13 @@ class ClusterBroker:
 
 
 class RunningCluster:
-    def __init__(self, zookeeper: ZooKeeperServer, zookeeper_connect: str, brokers: dict[int, ClusterBroker],
-                 session_timeout_ms: int):
+    def __init__(
+        self,
+        zookeeper: ZooKeeperServer,
+        zookeeper_connect: str,
+        brokers: dict[int, ClusterBroker],
+        session_timeout_ms: int,
+    ):
         self.zookeeper = zookeeper
         self.zookeeper_connect = zookeeper_connect
         self.brokers = brokers
@@ -123,15 +136,23 @@ class RunningCluster:
         """A started KafkaZkClient on the cluster's chroot (close it, or use it in ``with``)."""
         from hpbroker.cluster.zk_client import KafkaZkClient
 
-        return KafkaZkClient(self.zookeeper_connect, session_timeout_ms=self.session_timeout_ms,
-                             connection_timeout_ms=20000).start()
+        return KafkaZkClient(
+            self.zookeeper_connect, session_timeout_ms=self.session_timeout_ms, connection_timeout_ms=20000
+        ).start()
 
 
 @contextmanager
-def running_cluster(brokers: int = 3, *, zookeeper: ZooKeeperServer | None = None, config: dict | None = None,
-                    broker_config: dict[int, dict] | None = None, args: list[str] | None = None,
-                    session_timeout_ms: int = TEST_SESSION_TIMEOUT_MS, startup_timeout: float = 30.0,
-                    start: bool = True):
+def running_cluster(
+    brokers: int = 3,
+    *,
+    zookeeper: ZooKeeperServer | None = None,
+    config: dict | None = None,
+    broker_config: dict[int, dict] | None = None,
+    args: list[str] | None = None,
+    session_timeout_ms: int = TEST_SESSION_TIMEOUT_MS,
+    startup_timeout: float = 30.0,
+    start: bool = True,
+):
     """``brokers`` brokers with ids 1..N. ``config`` applies to all of them, ``broker_config[id]``
     to one; ``start=False`` leaves them for the test to start. Everything is stopped and the
     data directories removed afterwards (the ZooKeeper too, if the cluster started its own)."""
@@ -143,8 +164,11 @@ def running_cluster(brokers: int = 3, *, zookeeper: ZooKeeperServer | None = Non
         connect = f"{zookeeper.connect}/hpbroker-{uuid.uuid4().hex[:8]}"
         members: dict[int, ClusterBroker] = {}
         for broker_id in range(1, brokers + 1):
-            props = {"broker.id": broker_id, "zookeeper.connect": connect,
-                     "zookeeper.session.timeout.ms": session_timeout_ms}
+            props = {
+                "broker.id": broker_id,
+                "zookeeper.connect": connect,
+                "zookeeper.session.timeout.ms": session_timeout_ms,
+            }
             props.update(config or {})
             props.update((broker_config or {}).get(broker_id, {}))
             data_dir = os.path.join(base, f"broker-{broker_id}")

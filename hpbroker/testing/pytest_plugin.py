@@ -16,9 +16,9 @@
 The ZooKeeper fixtures skip the test, saying why, where java or the Debian zookeeper jar is
 missing (``apt-get install zookeeper``).
 """
+
 from __future__ import annotations
 
-import os
 import re
 import uuid
 

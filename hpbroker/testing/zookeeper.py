@@ -20,6 +20,7 @@ the pytest fixtures skip with that reason. The server is killed when the thread 
 ends (util-linux's ``setpriv --pdeathsig``), so start it from a thread that outlives its use (a
 test's own thread does). Who may touch: one test (thread) at a time.
 """
+
 from __future__ import annotations
 
 import os
@@ -71,8 +72,15 @@ class ZooKeeperServer:
     """One standalone ZooKeeper process; a context manager that starts it and, on exit, stops it
     and removes its directory (unless ``data_dir`` was given)."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, data_dir: str | None = None,
-                 tick_time_ms: int = TICK_TIME_MS, startup_timeout: float = 30.0):
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        data_dir: str | None = None,
+        tick_time_ms: int = TICK_TIME_MS,
+        startup_timeout: float = 30.0,
+    ):
         reason = zookeeper_unavailable()
         if reason:
             raise RuntimeError(f"cannot run ZooKeeper: {reason}")
@@ -104,24 +112,31 @@ class ZooKeeperServer:
             return ""
 
     # -- life cycle --------------------------------------------------------------------------
-    def start(self) -> "ZooKeeperServer":
+    def start(self) -> ZooKeeperServer:
         if self.running:
             return self
         cp = ":".join([ZOOKEEPER_JAR] + [j for j in _LOGGING_JARS if os.path.isfile(j)])
-        cmd = ["java", "-Xms32m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-               f"-Dzookeeper.log.dir={self.dir}", "-Dzookeeper.root.logger=INFO,CONSOLE"]
+        cmd = [
+            "java",
+            "-Xms32m",
+            "-Xmx256m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            f"-Dzookeeper.log.dir={self.dir}",
+            "-Dzookeeper.root.logger=INFO,CONSOLE",
+        ]
         if os.path.isfile(_LOG4J_CONFIG):
             cmd.append(f"-Dlog4j.configuration=file:{_LOG4J_CONFIG}")
-        cmd += ["-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain",
-                os.path.join(self.dir, "zoo.cfg")]
+        cmd += ["-cp", cp, "org.apache.zookeeper.server.ZooKeeperServerMain", os.path.join(self.dir, "zoo.cfg")]
         if shutil.which("setpriv"):
             # the server dies with the thread that started it (prctl PR_SET_PDEATHSIG): a test run
             # killed before its clean-up leaves no JVM behind
             cmd = ["setpriv", "--pdeathsig", "KILL"] + cmd
         log = open(self.log_path, "ab")
         try:
-            self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
+            self.process = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         finally:
             log.close()
         self.wait_ready()
@@ -183,7 +198,7 @@ class ZooKeeperServer:
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "ZooKeeperServer":
+    def __enter__(self) -> ZooKeeperServer:
         try:
             return self.start()
         except BaseException:
@@ -196,13 +211,15 @@ class ZooKeeperServer:
     # -- internals ---------------------------------------------------------------------------
     def _write_config(self) -> None:
         with open(os.path.join(self.dir, "zoo.cfg"), "w") as f:
-            f.write(f"tickTime={self.tick_time_ms}\n"
-                    f"dataDir={os.path.join(self.dir, 'data')}\n"
-                    f"clientPort={self.port}\n"
-                    f"clientPortAddress={self.host}\n"
-                    "maxClientCnxns=0\n"
-                    "admin.enableServer=false\n"
-                    "4lw.commands.whitelist=ruok,srvr,mntr\n")
+            f.write(
+                f"tickTime={self.tick_time_ms}\n"
+                f"dataDir={os.path.join(self.dir, 'data')}\n"
+                f"clientPort={self.port}\n"
+                f"clientPortAddress={self.host}\n"
+                "maxClientCnxns=0\n"
+                "admin.enableServer=false\n"
+                "4lw.commands.whitelist=ruok,srvr,mntr\n"
+            )
 
     def _require_running(self) -> subprocess.Popen:
         if not self.running:

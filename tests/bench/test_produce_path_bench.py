@@ -4,6 +4,7 @@ tuning.md): the one request path (hpbroker/request_path.py: decode, version chec
 6 partitions x 10 records of 100 B, on an in-process LocalBroker. With batches this small the
 Python per batch and per request is what a request costs; the 100 B workload of compare.py
 sends ~6,750 such requests per GB (with 250 records a batch)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,9 +30,18 @@ def small_produce():
     try:
         asyncio.run(broker.controller.create_topic("t", 6, {}))
         batch = bytes(build_batch([b"x" * 100] * 10))
-        frame = protocol.encode_request(0, 8, 1, "bench", {
-            "transactional_id": None, "acks": 1, "timeout_ms": 1000,
-            "topic_data": [{"name": "t", "partition_data": [{"index": i, "records": batch} for i in range(6)]}]})
+        frame = protocol.encode_request(
+            0,
+            8,
+            1,
+            "bench",
+            {
+                "transactional_id": None,
+                "acks": 1,
+                "timeout_ms": 1000,
+                "topic_data": [{"name": "t", "partition_data": [{"index": i, "records": batch} for i in range(6)]}],
+            },
+        )
         yield broker, frame[4:]
     finally:
         broker.close()

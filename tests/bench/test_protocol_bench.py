@@ -1,12 +1,12 @@
 """Protocol codec microbenchmarks (make bench): request header decode, Produce request decode,
 Fetch response encode, each with the Cython primitives and with their pure twin."""
+
 from pathlib import Path
 
 import pytest
 
-from hpbroker.protocol import MESSAGES, codegen, decode_request_header, encode_response_parts
+from hpbroker.protocol import MESSAGES, ExternalBytes, codegen, decode_request_header, encode_response_parts
 from hpbroker.protocol import _pyprimitives as pure
-from hpbroker.protocol import ExternalBytes
 from hpbroker.protocol.codec import _FIRST_FLEXIBLE
 
 try:
@@ -49,9 +49,23 @@ def test_produce_request_decode(benchmark, impl):
 
 
 def _fetch_body(partitions):
-    return {"responses": [{"topic": "bench", "partitions": [
-        {"partition_index": p, "high_watermark": 1000, "last_stable_offset": 1000,
-         "log_start_offset": 0, "records": ExternalBytes(1 << 20)} for p in range(partitions)]}]}
+    return {
+        "responses": [
+            {
+                "topic": "bench",
+                "partitions": [
+                    {
+                        "partition_index": p,
+                        "high_watermark": 1000,
+                        "last_stable_offset": 1000,
+                        "log_start_offset": 0,
+                        "records": ExternalBytes(1 << 20),
+                    }
+                    for p in range(partitions)
+                ],
+            }
+        ]
+    }
 
 
 def test_fetch_response_encode_parts(benchmark):

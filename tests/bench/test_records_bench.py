@@ -4,6 +4,7 @@ validate + patch is what every Produce pays per batch, so it is measured on a 1 
 (CRC-bound: the target is >= 2 GB/s) for the Cython module and its pure twin, plus a small
 batch where per-call overhead dominates; scan is log recovery over 64 MiB of 16 KiB batches.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -94,6 +95,5 @@ def test_keyless_records_1000_records(benchmark):
     a key); compare with test_records_fill_1000_records, the walk every batch already pays."""
     from hpbroker.records.layout import RECORD_BATCH_OVERHEAD
 
-    body = bytes(build_batch([(b"k%d" % i, b"v" * 100) for i in range(1000)],
-                             base_timestamp=1)[RECORD_BATCH_OVERHEAD:])
+    body = bytes(build_batch([(b"k%d" % i, b"v" * 100) for i in range(1000)], base_timestamp=1)[RECORD_BATCH_OVERHEAD:])
     assert benchmark(_cbatch.keyless_records, body, 1000) == []

@@ -4,6 +4,7 @@ partition read, by the writer (PartitionLog.read, the in-process broker) and by 
 only, so what is timed is the per-read and per-segment cost: a consumer at the tail (one small
 read at the end of the active segment), a 1 MiB read inside a segment, and a read that crosses
 segment boundaries. The log lives on tmpfs when there is one."""
+
 from __future__ import annotations
 
 import os

@@ -1,6 +1,7 @@
 """Every topology's broker implements the declared interface (hpbroker/broker/interface.py):
 the in-process broker, a handler process's (handler 0, the controller, and another) and a
 processor's, each with every part, and every controller call a coroutine."""
+
 import asyncio
 import inspect
 
@@ -31,8 +32,17 @@ def _brokers(tmp_path, topo):
     config = lambda: BrokerConfig({"log.dirs": str(tmp_path)})  # noqa: E731 (each its own, as each process)
     local = LocalBroker(config(), NODE)
     topo.publish_registry(TopicRegistry(tmp_path / "__topics.json"))
-    handlers = [HandlerBroker(config(), NODE, handler=h, table=topo.table(), owns=lambda t, p, h=h: owner(t, p, 2) == h,
-                              read_registry=topo.read_registry) for h in (0, 1)]
+    handlers = [
+        HandlerBroker(
+            config(),
+            NODE,
+            handler=h,
+            table=topo.table(),
+            owns=lambda t, p, h=h: owner(t, p, 2) == h,
+            read_registry=topo.read_registry,
+        )
+        for h in (0, 1)
+    ]
 
     async def ask(api_key, version, body):  # the processor's channel to handler 0
         raise AssertionError("not asked here")
@@ -44,8 +54,14 @@ def _brokers(tmp_path, topo):
 def test_every_topology_implements_the_broker_interface(tmp_path, topo):
     brokers = _brokers(tmp_path, topo)
     try:
-        assert CONTROLLER_CALLS == ["add_partitions", "create_topic", "delete_topic", "next_producer_id",
-                                    "set_broker_configs", "set_topic_configs"]
+        assert CONTROLLER_CALLS == [
+            "add_partitions",
+            "create_topic",
+            "delete_topic",
+            "next_producer_id",
+            "set_broker_configs",
+            "set_topic_configs",
+        ]
         for b in brokers:
             assert isinstance(b, Broker), type(b)
             assert isinstance(b.replica_manager, ReplicaManager), type(b.replica_manager)
@@ -54,7 +70,11 @@ def test_every_topology_implements_the_broker_interface(tmp_path, topo):
             for name in CONTROLLER_CALLS:
                 assert inspect.iscoroutinefunction(getattr(b.controller, name)), (type(b.controller), name)
         assert [type(b.controller).__name__ for b in brokers] == [
-            "LocalController", "LocalController", "NotController", "ForwardingController"]
+            "LocalController",
+            "LocalController",
+            "NotController",
+            "ForwardingController",
+        ]
     finally:
         for b in brokers:
             b.close()
@@ -98,8 +118,9 @@ def test_every_process_follows_both_dynamic_broker_layers(tmp_path, topo):
         h1.sync_topics()
         processor.refresh()
         for b in (local, h1, processor):
-            assert (b.config.dynamic, b.config.dynamic_default) == ({"log.retention.ms": "7000"}, cluster), \
-                type(b).__name__
+            assert (b.config.dynamic, b.config.dynamic_default) == ({"log.retention.ms": "7000"}, cluster), type(
+                b
+            ).__name__
             assert (b.config.get("log.retention.ms"), b.config.get("message.max.bytes")) == (7000, 5000)
     finally:
         for b in brokers:

@@ -12,6 +12,7 @@ def actors():
         a = Actor(*args, **kw)
         started.append(a)
         return a
+
     yield start
     for a in started:
         a.stop()

@@ -1,4 +1,5 @@
 """Test helpers for the ZooKeeper tests: waiting with a deadline, actor processes, clients."""
+
 from __future__ import annotations
 
 import json
@@ -44,10 +45,23 @@ class Actor:
         self.events: list[dict] = []
         self._new: queue.Queue = queue.Queue()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.cluster.zk_actor", connect, role, str(broker_id),
-             str(session_timeout_ms), *map(str, extra)],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
-            env={**os.environ, "PYTHONPATH": str(REPO)})
+            [
+                sys.executable,
+                "-m",
+                "tests.cluster.zk_actor",
+                connect,
+                role,
+                str(broker_id),
+                str(session_timeout_ms),
+                *map(str, extra),
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -64,7 +78,9 @@ class Actor:
         return None
 
     def wait_for(self, event: str, timeout: float = 30.0, **fields) -> dict:
-        return wait_until(lambda: self.has(event, **fields), timeout, what=f"{event} {fields} from actor {self.broker_id}")
+        return wait_until(
+            lambda: self.has(event, **fields), timeout, what=f"{event} {fields} from actor {self.broker_id}"
+        )
 
     def signal(self, sig: int) -> None:
         os.killpg(self.proc.pid, sig)

@@ -1,6 +1,7 @@
 """KafkaZkClient against a real ZooKeeper (a chroot per test): registration and broker epochs,
 the controller election and its fencing, partition-state CAS, producer id blocks, topics,
 configs, notifications, malformed znodes and watches."""
+
 import asyncio
 import logging
 import signal
@@ -14,8 +15,13 @@ from hpbroker.cluster import zk_data as zd
 from hpbroker.cluster.producer_ids import ProducerIdManager
 from hpbroker.cluster.zk_client import BrokerIdInUseError, TopicExistsError
 from hpbroker.cluster.zk_data import (
-    BrokerInfo, EndPoint, LeaderAndIsr, LeaderIsrAndControllerEpoch, ReplicaAssignment,
-    TopicPartition, ZkDataError,
+    BrokerInfo,
+    EndPoint,
+    LeaderAndIsr,
+    LeaderIsrAndControllerEpoch,
+    ReplicaAssignment,
+    TopicPartition,
+    ZkDataError,
 )
 from hpbroker.cluster.zk_session import ControllerMovedError, on_loop, split_connect
 from tests.cluster.helpers import client, wait_until
@@ -42,6 +48,7 @@ def clients(zookeeper_connect):
         c = client(zookeeper_connect, **kw)
         made.append(c)
         return c
+
     yield make
     for c in made:
         c.close()
@@ -115,7 +122,7 @@ def test_exactly_one_of_many_threads_wins_the_election(clients):
         t.join(60)
     winners = {i: r for i, r in outcomes.items() if r is not None}
     assert len(outcomes) == 6 and len(winners) == 1
-    (winner, (epoch, version)), = winners.items()
+    ((winner, (epoch, version)),) = winners.items()
     assert epoch == 1 and contenders[0].get_controller_id() == winner
     assert contenders[0].get_controller_epoch() == (1, version)
 
@@ -150,8 +157,10 @@ def test_reelection_across_processes_after_kill_and_close(zookeeper_connect, zk,
 def test_controller_writes_fail_once_another_controller_is_elected(zk, clients):
     epoch, version = zk.register_controller_and_increment_controller_epoch(1)
     zk.create_topic_assignment("t", None, {0: [1, 2], 1: [2, 1]})
-    states = {TP0: LeaderIsrAndControllerEpoch(LeaderAndIsr(1, 0, (1, 2)), epoch),
-              TP1: LeaderIsrAndControllerEpoch(LeaderAndIsr(2, 0, (2, 1)), epoch)}
+    states = {
+        TP0: LeaderIsrAndControllerEpoch(LeaderAndIsr(1, 0, (1, 2)), epoch),
+        TP1: LeaderIsrAndControllerEpoch(LeaderAndIsr(2, 0, (2, 1)), epoch),
+    }
     created = zk.create_partition_states(states, version)
     assert created == {TP0: LeaderAndIsr(1, 0, (1, 2), 0), TP1: LeaderAndIsr(2, 0, (2, 1), 0)}
     zk.propagate_isr_changes([TP0])
@@ -217,7 +226,8 @@ def test_concurrent_cas_writers_lose_no_update(zk, clients):
             while True:  # read, decide, CAS; BADVERSION -> read again
                 cur = c.get_partition_state(TP0).leader_and_isr
                 ok, _ = c.update_leader_and_isr_as_leader(
-                    TP0, LeaderAndIsr(cur.leader, cur.leader_epoch + 1, cur.isr, cur.zk_version), epoch)
+                    TP0, LeaderAndIsr(cur.leader, cur.leader_epoch + 1, cur.isr, cur.zk_version), epoch
+                )
                 if ok:
                     break
                 retries.append(1)
@@ -314,7 +324,10 @@ def test_isr_change_notifications(zk):
     assert zk.get_data_and_stat(path)[0] == b'{"version":1,"partitions":[{"topic":"topic-b","partition":0}]}'
     seqs = zk.get_all_isr_change_notifications()
     assert seqs == ["0000000000", "0000000001"]
-    assert zk.get_partitions_from_isr_change_notifications(seqs) == [TopicPartition("topic-a", 0), TopicPartition("topic-b", 0)]
+    assert zk.get_partitions_from_isr_change_notifications(seqs) == [
+        TopicPartition("topic-a", 0),
+        TopicPartition("topic-b", 0),
+    ]
     zk.delete_isr_change_notifications(seqs, version)
     assert zk.get_all_isr_change_notifications() == []
 
@@ -337,8 +350,10 @@ def test_malformed_znodes_are_reported_and_the_rest_served(zk, caplog):
     zk.create_recursive("/brokers/ids/9", b'{"version":5,"endpoints":["CLIENT://h:1"]}')  # by hand
     zk.create_recursive("/brokers/ids/x", b"")
     zk.create_recursive(zd.partition_state_path(TP1), b"garbage")
-    zk.create_recursive(zd.partition_state_path(TP0), zd.encode_partition_state(
-        LeaderIsrAndControllerEpoch(LeaderAndIsr(1, 0, (1,)), 1)))
+    zk.create_recursive(
+        zd.partition_state_path(TP0),
+        zd.encode_partition_state(LeaderIsrAndControllerEpoch(LeaderAndIsr(1, 0, (1,)), 1)),
+    )
     zk.create_recursive("/isr_change_notification/isr_change_0000000000", b'{"version":1}')
     seen = []
     with caplog.at_level(logging.ERROR, logger="hpbroker.cluster"):

@@ -2,6 +2,7 @@
 silenced (SIGSTOP) or that expires sessions: SUSPENDED then CONNECTED while the session lives,
 LOST then CONNECTED with a new session (and a new broker epoch) when it expired, and a zombie
 controller whose writes are fenced."""
+
 import signal
 import threading
 import time
@@ -70,13 +71,16 @@ def test_a_cas_in_flight_when_zookeeper_fell_silent_is_applied_once(private_zook
     try:
         events = Events(zk)
         tp = TopicPartition("t", 0)
-        zk.create_recursive(zd.partition_state_path(tp), zd.encode_partition_state(
-            LeaderIsrAndControllerEpoch(LeaderAndIsr(1, 0, (1, 2)), 1)))
+        zk.create_recursive(
+            zd.partition_state_path(tp),
+            zd.encode_partition_state(LeaderIsrAndControllerEpoch(LeaderAndIsr(1, 0, (1, 2)), 1)),
+        )
         result = []
         private_zookeeper.pause()
         try:
-            writer = threading.Thread(target=lambda: result.append(
-                zk.update_leader_and_isr_as_leader(tp, LeaderAndIsr(1, 0, (1,), 0), 1)))
+            writer = threading.Thread(
+                target=lambda: result.append(zk.update_leader_and_isr_as_leader(tp, LeaderAndIsr(1, 0, (1,), 0), 1))
+            )
             writer.start()
             wait_until(lambda: events.states() == [(SessionState.SUSPENDED, False)], what="SUSPENDED")
         finally:

@@ -10,6 +10,7 @@ It prints one JSON object per line (``event`` and details) and runs until killed
 - ``broker``: registers, and registers again after each new session.
 - ``blocks``: claims N producer id blocks as fast as it can, prints them and exits.
 """
+
 import ctypes
 import json
 import os
@@ -76,8 +77,11 @@ def main(connect, role, broker_id, timeout_ms, n="0"):
             emit(event="registered", broker_epoch=zk.register_broker(info), session=zk.session_id)
             if stale is not None:
                 try:
-                    zk.update_leader_and_isr({zd.TopicPartition("zombie", 0): zd.LeaderAndIsr(broker_id, 99, (broker_id,))},
-                                             stale[0], stale[1])
+                    zk.update_leader_and_isr(
+                        {zd.TopicPartition("zombie", 0): zd.LeaderAndIsr(broker_id, 99, (broker_id,))},
+                        stale[0],
+                        stale[1],
+                    )
                     emit(event="stale_write", fenced=False)
                 except ControllerMovedError as exc:
                     emit(event="stale_write", fenced=True, error=str(exc))

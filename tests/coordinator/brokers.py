@@ -1,6 +1,7 @@
 """A real LocalBroker for coordinator tests, its group coordinator started (as the first group
 request starts it), and a second coordinator over the same broker (a process that comes up
 again over partitions in a given state)."""
+
 from __future__ import annotations
 
 from hpbroker.broker.interface import Node

@@ -1,4 +1,5 @@
 """A hand-driven clock for the coordinator's timers: tests move time, due callbacks run."""
+
 from __future__ import annotations
 
 import heapq

@@ -1,5 +1,6 @@
 """Compaction of __consumer_offsets: a shard's live records (the latest of every key) replay to
 the state the whole log replays to, and the runtime replaces a mostly superseded log by them."""
+
 import asyncio
 
 import pytest
@@ -24,10 +25,21 @@ def _replayed(records):
 
 
 def _state(shard):
-    return ({g: {tp: (v.offset, v.metadata) for tp, v in o.items()} for g, o in shard.offsets.items()},
-            {g: (x.state, x.generation_id, x.protocol_type, x.protocol_name, x.leader_id,
-                 sorted((m.member_id, m.assignment) for m in x.members.values()))
-             for g, x in shard.groups.items() if shard.offsets.get(g) or g in shard.group_manager._group_records})
+    return (
+        {g: {tp: (v.offset, v.metadata) for tp, v in o.items()} for g, o in shard.offsets.items()},
+        {
+            g: (
+                x.state,
+                x.generation_id,
+                x.protocol_type,
+                x.protocol_name,
+                x.leader_id,
+                sorted((m.member_id, m.assignment) for m in x.members.values()),
+            )
+            for g, x in shard.groups.items()
+            if shard.offsets.get(g) or g in shard.group_manager._group_records
+        },
+    )
 
 
 def test_snapshot_records_replay_to_the_state_of_the_whole_log():
@@ -51,15 +63,28 @@ def test_snapshot_records_replay_to_the_state_of_the_whole_log():
         kinds = sorted(type(k).__name__ for k, _ in h.shard.snapshot_records())
         assert kinds == ["GroupMetadataKey", "OffsetCommitKey", "OffsetCommitKey", "OffsetCommitKey"]
         assert all(v is not None for _, v in h.shard.snapshot_records())  # no tombstones
+
     asyncio.run(main())
 
 
 def _commit(gc, group, partition, offset):
     shard = gc.shard_for(group)
-    records, _ = shard.commit_offsets({"group_id": group, "generation_id_or_member_epoch": -1, "member_id": "",
-                                       "topics": [{"name": "t", "partitions": [
-                                           {"partition_index": partition, "committed_offset": offset,
-                                            "committed_metadata": f"m{offset}"}]}]}, lambda t, p: True)
+    records, _ = shard.commit_offsets(
+        {
+            "group_id": group,
+            "generation_id_or_member_epoch": -1,
+            "member_id": "",
+            "topics": [
+                {
+                    "name": "t",
+                    "partitions": [
+                        {"partition_index": partition, "committed_offset": offset, "committed_metadata": f"m{offset}"}
+                    ],
+                }
+            ],
+        },
+        lambda t, p: True,
+    )
     gc.write(shard, records)
 
 
@@ -123,6 +148,7 @@ def test_a_crash_between_snapshot_and_log_start_move_replays_the_same_state(tmp_
 
         def crash(offset):
             raise KeyboardInterrupt("crash before the log start moved")
+
         monkeypatch.setattr(plog, "advance_log_start_offset", crash)
         with pytest.raises(KeyboardInterrupt):
             gc.compact()

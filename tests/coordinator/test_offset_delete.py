@@ -1,4 +1,5 @@
 """GroupCoordinatorShard.delete_offsets: OffsetDelete's group rules (Kafka's handleDeleteOffsets)."""
+
 import asyncio
 
 from hpbroker.coordinator.records import GroupMetadataKey, OffsetCommitKey, OffsetCommitValue
@@ -11,11 +12,19 @@ from .test_shard import Harness
 
 def _consumer_member(h, topics, ptype="consumer"):
     """One member of group "g" subscribed to ``topics``, taken to Stable."""
+
     def join(member_id=""):
-        req = {"group_id": "g", "member_id": member_id, "session_timeout_ms": 10000, "rebalance_timeout_ms": 5000,
-               "group_instance_id": None, "protocol_type": ptype,
-               "protocols": [{"name": "range", "metadata": _subscription(*topics)}]}
+        req = {
+            "group_id": "g",
+            "member_id": member_id,
+            "session_timeout_ms": 10000,
+            "rebalance_timeout_ms": 5000,
+            "group_instance_id": None,
+            "protocol_type": ptype,
+            "protocols": [{"name": "range", "metadata": _subscription(*topics)}],
+        }
         return h.run(h.shard.join_group(req, 5, "client", "/127.0.0.1"))
+
     m = join()["member_id"]  # MEMBER_ID_REQUIRED
     join(m)
     h.timers.advance(0.2)
@@ -40,8 +49,11 @@ def test_an_empty_group_loses_what_is_named_and_goes_with_its_last_offset():
     assert h.group.state is GroupState.EMPTY
     records, err, _ = h.shard.delete_offsets("g", [("t", 1), ("t", 2), ("t", 1)])
     assert err == 0
-    assert records == [(OffsetCommitKey("g", "t", 1), None), (OffsetCommitKey("g", "t", 2), None),
-                       (GroupMetadataKey("g"), None)]
+    assert records == [
+        (OffsetCommitKey("g", "t", 1), None),
+        (OffsetCommitKey("g", "t", 2), None),
+        (GroupMetadataKey("g"), None),
+    ]
     h.write(records)
     assert "g" not in h.shard.groups and "g" not in h.shard.offsets
     assert h.shard.delete_offsets("g", [("t", 0)])[1] == ErrorCode.GROUP_ID_NOT_FOUND
@@ -61,6 +73,7 @@ def test_a_live_consumer_group_keeps_the_offsets_of_topics_it_subscribes_to():
         assert records == [(OffsetCommitKey("g", "u", 0), None)]  # the live group stays
         h.write(records)
         assert set(h.shard.fetch_offsets("g", None)) == {("t", 0)}
+
     asyncio.run(main())
 
 
@@ -71,4 +84,5 @@ def test_a_group_of_another_protocol_type_with_members_is_not_empty():
         await h.sync(m, 1, [(m, b"")])
         h.commit(generation=1, member_id=m, offsets=[("t", 1, 1)])
         assert h.shard.delete_offsets("g", [("t", 1)]) == ([], ErrorCode.NON_EMPTY_GROUP, {})
+
     asyncio.run(main())

@@ -2,6 +2,7 @@
 been Empty for the retention, a simple consumer's offsets each from its own commit; an Empty
 group left without offsets is deleted. Expiry writes tombstones through the same path as every
 other change, so a restart sees it too."""
+
 import asyncio
 import time
 
@@ -63,6 +64,7 @@ def test_a_consumer_groups_offsets_wait_until_it_has_been_empty_for_the_retentio
         assert expired[-1] == (GroupMetadataKey("g"), None)
         h.write(expired)
         assert h.shard.list_groups() == [] and h.shard.fetch_offsets("g", None) == {}
+
     asyncio.run(main())
 
 
@@ -81,6 +83,7 @@ def test_the_empty_since_timestamp_survives_a_reload():
     h = Harness()
     asyncio.run(_stable_then_empty(h))
     from .test_replay import _fresh
+
     s = _fresh()
     for k, v in h.log:
         s.replay(k, v)
@@ -91,8 +94,14 @@ def test_the_empty_since_timestamp_survives_a_reload():
 def test_the_coordinator_expires_on_its_interval_and_a_restart_sees_it(tmp_path):
     from hpbroker.testing import wait_until
 
-    cfg = BrokerConfig({"log.dirs": str(tmp_path), "offsets.topic.num.partitions": "1",
-                        "offsets.retention.minutes": "1", "offsets.retention.check.interval.ms": "1"})
+    cfg = BrokerConfig(
+        {
+            "log.dirs": str(tmp_path),
+            "offsets.topic.num.partitions": "1",
+            "offsets.retention.minutes": "1",
+            "offsets.retention.check.interval.ms": "1",
+        }
+    )
 
     def commit(gc, group, ts):
         shard = gc.shard_for(group)
@@ -104,8 +113,11 @@ def test_the_coordinator_expires_on_its_interval_and_a_restart_sees_it(tmp_path)
         commit(gc, "stale", now - 61_000)
         commit(gc, "fresh", now)
         # a maintenance tick expires "stale" once its 1 ms check interval has passed
-        wait_until(lambda: broker.run_maintenance() or {g.group_id for g in gc.shard_for("fresh").list_groups()}
-                   == {"fresh"}, 10, "the expiry of the stale group")
+        wait_until(
+            lambda: broker.run_maintenance() or {g.group_id for g in gc.shard_for("fresh").list_groups()} == {"fresh"},
+            10,
+            "the expiry of the stale group",
+        )
         broker.close()
 
     async def second():
@@ -124,11 +136,17 @@ def test_an_offset_commit_v2_to_v4_retention_becomes_the_expire_timestamp(monkey
 
     monkeypatch.setattr(offset_manager, "_now_ms", lambda: 5_000)
     h = Harness()
-    req = {"group_id": "old-client", "generation_id_or_member_epoch": -1, "member_id": "", "retention_time_ms": 1000,
-           "topics": [{"name": "t", "partitions": [{"partition_index": 0, "committed_offset": 9,
-                                                    "committed_metadata": "m"}]}]}
+    req = {
+        "group_id": "old-client",
+        "generation_id_or_member_epoch": -1,
+        "member_id": "",
+        "retention_time_ms": 1000,
+        "topics": [
+            {"name": "t", "partitions": [{"partition_index": 0, "committed_offset": 9, "committed_metadata": "m"}]}
+        ],
+    }
     records, _ = h.shard.commit_offsets(req, lambda t, p: True)
-    (key, value), = records
+    ((key, value),) = records
     assert (value.offset, value.commit_timestamp, value.expire_timestamp) == (9, 5_000, 6_000)
     raw = encode_value(value)
     assert raw[:2] == b"\x00\x01" and decode_value(key, raw) == value  # written as v1, as Kafka does
@@ -148,10 +166,15 @@ def test_a_retention_near_long_max_keeps_the_offsets_and_still_encodes(monkeypat
 
     monkeypatch.setattr(offset_manager, "_now_ms", lambda: 5_000)
     h = Harness()
-    req = {"group_id": "g", "generation_id_or_member_epoch": -1, "member_id": "", "retention_time_ms": 2**63 - 1,
-           "topics": [{"name": "t", "partitions": [{"partition_index": 0, "committed_offset": 9}]}]}
+    req = {
+        "group_id": "g",
+        "generation_id_or_member_epoch": -1,
+        "member_id": "",
+        "retention_time_ms": 2**63 - 1,
+        "topics": [{"name": "t", "partitions": [{"partition_index": 0, "committed_offset": 9}]}],
+    }
     records, results = h.shard.commit_offsets(req, lambda t, p: True)
-    (key, value), = records
+    ((key, value),) = records
     assert results[("t", 0)] == 0 and value.expire_timestamp == 2**63 - 1
     assert decode_value(key, encode_value(value)) == value
     h.write(records)
@@ -161,6 +184,7 @@ def test_a_retention_near_long_max_keeps_the_offsets_and_still_encodes(monkeypat
 def _subscription(*topics: str) -> bytes:
     """ConsumerProtocolSubscription v0: version, topics, user data (null)."""
     import struct
+
     out = struct.pack(">hi", 0, len(topics))
     for t in topics:
         out += struct.pack(">h", len(t)) + t.encode()
@@ -176,10 +200,17 @@ def test_a_stable_groups_offsets_of_topics_nobody_subscribes_to_expire_from_thei
         h = Harness()
 
         def join(member_id="", protocols=(("range", _subscription("t")),)):
-            req = {"group_id": "g", "member_id": member_id, "session_timeout_ms": 10000, "rebalance_timeout_ms": 5000,
-                   "group_instance_id": None, "protocol_type": "consumer",
-                   "protocols": [{"name": n, "metadata": m} for n, m in protocols]}
+            req = {
+                "group_id": "g",
+                "member_id": member_id,
+                "session_timeout_ms": 10000,
+                "rebalance_timeout_ms": 5000,
+                "group_instance_id": None,
+                "protocol_type": "consumer",
+                "protocols": [{"name": n, "metadata": m} for n, m in protocols],
+            }
             return h.run(h.shard.join_group(req, 5, "client", "/127.0.0.1"))
+
         m = join()["member_id"]  # MEMBER_ID_REQUIRED
         f = join(m)
         h.timers.advance(0.2)
@@ -194,4 +225,5 @@ def test_a_stable_groups_offsets_of_topics_nobody_subscribes_to_expire_from_thei
         h.group.members[m].protocols = [("range", b"\x00")]
         assert h.shard.expire_offsets(committed_at + 10 * RETENTION) == []
         assert f.done()
+
     asyncio.run(main())

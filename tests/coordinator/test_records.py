@@ -1,20 +1,37 @@
 """__consumer_offsets record formats (byte-exact) and the group -> partition hash."""
+
 import struct
 
 import pytest
 
 from hpbroker.coordinator.consumer_protocol import decode_assignment, encode_assignment
 from hpbroker.coordinator.records import (
-    GroupMetadataKey, GroupMetadataValue, MemberMetadata, OffsetCommitKey, OffsetCommitValue,
-    RecordFormatError, decode_key, decode_value, encode_key, encode_value, java_string_hash, partition_for,
+    GroupMetadataKey,
+    GroupMetadataValue,
+    MemberMetadata,
+    OffsetCommitKey,
+    OffsetCommitValue,
+    RecordFormatError,
+    decode_key,
+    decode_value,
+    encode_key,
+    encode_value,
+    java_string_hash,
+    partition_for,
 )
 
 
-@pytest.mark.parametrize("s,h", [
-    ("", 0), ("a", 97), ("hello", 99162322), ("Hello World", -862545276),
-    ("polygenelubricants", -2**31),  # Java's famous Integer.MIN_VALUE hash
-    ("\U0001F600", 0xD83D * 31 + 0xDE00),  # UTF-16 code units, not code points
-])
+@pytest.mark.parametrize(
+    "s,h",
+    [
+        ("", 0),
+        ("a", 97),
+        ("hello", 99162322),
+        ("Hello World", -862545276),
+        ("polygenelubricants", -(2**31)),  # Java's famous Integer.MIN_VALUE hash
+        ("\U0001f600", 0xD83D * 31 + 0xDE00),  # UTF-16 code units, not code points
+    ],
+)
 def test_java_string_hash(s, h):
     assert java_string_hash(s) == h
 
@@ -45,10 +62,17 @@ def test_round_trips():
     assert decode_key(encode_key(k)) == k
     assert decode_value(k, encode_value(v)) == v
     gk = GroupMetadataKey("g")
-    gv = GroupMetadataValue("consumer", 5, "range", "m1", 99, [
-        MemberMetadata("m1", None, "c1", "/127.0.0.1", 30000, 10000, b"sub", b"asg"),
-        MemberMetadata("m2", "inst", "c2", "/10.0.0.1", 30000, 10000, b"", b""),
-    ])
+    gv = GroupMetadataValue(
+        "consumer",
+        5,
+        "range",
+        "m1",
+        99,
+        [
+            MemberMetadata("m1", None, "c1", "/127.0.0.1", 30000, 10000, b"sub", b"asg"),
+            MemberMetadata("m2", "inst", "c2", "/10.0.0.1", 30000, 10000, b"", b""),
+        ],
+    )
     assert decode_key(encode_key(gk)) == gk
     assert decode_value(gk, encode_value(gv)) == gv
 
@@ -58,10 +82,20 @@ def test_older_value_versions_decode():
     v1 = struct.pack(">hqh2sqq", 1, 5, 2, b"md", 77, 88)  # v1 carries expireTimestamp
     assert decode_value(k, v1) == OffsetCommitValue(5, -1, "md", 77, 88)
     gk = GroupMetadataKey("g")
-    v0 = (struct.pack(">h", 0) + struct.pack(">h8s", 8, b"consumer") + struct.pack(">i", 1)
-          + struct.pack(">h5s", 5, b"range") + struct.pack(">h2s", 2, b"m1") + struct.pack(">i", 1)
-          + struct.pack(">h2s", 2, b"m1") + struct.pack(">h2s", 2, b"c1") + struct.pack(">h2s", 2, b"/h")
-          + struct.pack(">i", 6000) + struct.pack(">i0s", 0, b"") + struct.pack(">i0s", 0, b""))
+    v0 = (
+        struct.pack(">h", 0)
+        + struct.pack(">h8s", 8, b"consumer")
+        + struct.pack(">i", 1)
+        + struct.pack(">h5s", 5, b"range")
+        + struct.pack(">h2s", 2, b"m1")
+        + struct.pack(">i", 1)
+        + struct.pack(">h2s", 2, b"m1")
+        + struct.pack(">h2s", 2, b"c1")
+        + struct.pack(">h2s", 2, b"/h")
+        + struct.pack(">i", 6000)
+        + struct.pack(">i0s", 0, b"")
+        + struct.pack(">i0s", 0, b"")
+    )
     got = decode_value(gk, v0)
     assert got.generation == 1 and got.members[0].rebalance_timeout == 6000
 

@@ -1,11 +1,16 @@
 """Replay: the records a shard wrote rebuild the same state in a fresh shard (start-up), and the
 runtime's log round trip (append, read back, replay) keeps committed offsets across a restart."""
+
 import asyncio
 
 from hpbroker.config import BrokerConfig
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.coordinator.records import (
-    GroupMetadataKey, GroupMetadataValue, MemberMetadata, OffsetCommitKey, OffsetCommitValue,
+    GroupMetadataKey,
+    GroupMetadataValue,
+    MemberMetadata,
+    OffsetCommitKey,
+    OffsetCommitValue,
 )
 from hpbroker.coordinator.shard import GroupCoordinatorShard
 from hpbroker.coordinator.state import GroupState
@@ -39,6 +44,7 @@ def test_records_rebuild_offsets_and_groups():
         g = s.groups["g"]
         assert g.state is GroupState.STABLE and g.generation_id == 1 and g.protocol_name == "range"
         assert g.members[m1].assignment == b"A" and g.leader_id == m1
+
     asyncio.run(main())
 
 
@@ -55,13 +61,18 @@ def test_tombstones_delete():
 def test_loaded_members_expire_if_they_never_come_back():
     t = FakeTimers()
     s = GroupCoordinatorShard(0, CONFIG, call_later=t.call_later)
-    s.replay(GroupMetadataKey("g"), GroupMetadataValue("consumer", 2, "range", "m1", -1, [
-        MemberMetadata("m1", None, "c", "/h", 5000, 2000, b"", b"A")]))
+    s.replay(
+        GroupMetadataKey("g"),
+        GroupMetadataValue(
+            "consumer", 2, "range", "m1", -1, [MemberMetadata("m1", None, "c", "/h", 5000, 2000, b"", b"A")]
+        ),
+    )
     assert s.groups["g"].state is GroupState.STABLE
 
     async def main():  # expiry moves to PreparingRebalance, then the join completes with nobody
         t.advance(2.5)
         t.advance(6)
+
     asyncio.run(main())
     assert s.groups["g"].state is GroupState.EMPTY and s.groups["g"].generation_id == 3
 
@@ -73,13 +84,28 @@ def test_coordinator_restart_replays_its_partitions(tmp_path):
         broker, gc = await started(cfg, [("t", 2)])
         assert broker.metadata.topics.get(GROUP_METADATA_TOPIC).configs == {"cleanup.policy": "compact"}
         shard = gc.shard_for("grp")
-        req = {"group_id": "grp", "generation_id_or_member_epoch": -1, "member_id": "",
-               "topics": [{"name": "t", "partitions": [{"partition_index": 1, "committed_offset": 11,
-                                                        "committed_metadata": "m"}]}]}
+        req = {
+            "group_id": "grp",
+            "generation_id_or_member_epoch": -1,
+            "member_id": "",
+            "topics": [
+                {"name": "t", "partitions": [{"partition_index": 1, "committed_offset": 11, "committed_metadata": "m"}]}
+            ],
+        }
         records, res = shard.commit_offsets(req, lambda t, p: True)
         gc.write(shard, records)
-        records, res = shard.commit_offsets({**req, "topics": [{"name": "t", "partitions": [
-            {"partition_index": 1, "committed_offset": 12, "committed_metadata": None}]}]}, lambda t, p: True)
+        records, res = shard.commit_offsets(
+            {
+                **req,
+                "topics": [
+                    {
+                        "name": "t",
+                        "partitions": [{"partition_index": 1, "committed_offset": 12, "committed_metadata": None}],
+                    }
+                ],
+            },
+            lambda t, p: True,
+        )
         gc.write(shard, records)
         broker.close()
 
@@ -96,8 +122,12 @@ def test_coordinator_restart_replays_its_partitions(tmp_path):
 
 def test_a_later_record_replaces_the_members():
     s = _fresh()
-    s.replay(GroupMetadataKey("g"), GroupMetadataValue("consumer", 1, "range", "m1", -1, [
-        MemberMetadata("m1", None, "c", "/h", 5000, 6000, b"", b"A")]))
+    s.replay(
+        GroupMetadataKey("g"),
+        GroupMetadataValue(
+            "consumer", 1, "range", "m1", -1, [MemberMetadata("m1", None, "c", "/h", 5000, 6000, b"", b"A")]
+        ),
+    )
     s.replay(GroupMetadataKey("g"), GroupMetadataValue("consumer", 2, None, None, -1, []))
     g = s.groups["g"]
     assert g.state is GroupState.EMPTY and g.members == {} and g.generation_id == 2
@@ -107,15 +137,32 @@ def test_committed_offsets_never_age_out_of_the_compacted_offsets_topic(tmp_path
     """__consumer_offsets is cleanup.policy=compact: retention.ms and retention.bytes do not
     delete its segments (Kafka deletes by time or size only with "delete" in the policy), so a
     group that committed once, long ago, still has its offset after a restart."""
-    cfg = BrokerConfig({"log.dirs": str(tmp_path), "offsets.topic.num.partitions": "1",
-                        "log.retention.ms": "1", "log.retention.bytes": "1", "log.segment.bytes": "200"})
+    cfg = BrokerConfig(
+        {
+            "log.dirs": str(tmp_path),
+            "offsets.topic.num.partitions": "1",
+            "log.retention.ms": "1",
+            "log.retention.bytes": "1",
+            "log.segment.bytes": "200",
+        }
+    )
 
     def commit(gc, group, offset):
         shard = gc.shard_for(group)
-        records, _ = shard.commit_offsets({"group_id": group, "generation_id_or_member_epoch": -1, "member_id": "",
-                                           "topics": [{"name": "t", "partitions": [
-                                               {"partition_index": 0, "committed_offset": offset,
-                                                "committed_metadata": ""}]}]}, lambda t, p: True)
+        records, _ = shard.commit_offsets(
+            {
+                "group_id": group,
+                "generation_id_or_member_epoch": -1,
+                "member_id": "",
+                "topics": [
+                    {
+                        "name": "t",
+                        "partitions": [{"partition_index": 0, "committed_offset": offset, "committed_metadata": ""}],
+                    }
+                ],
+            },
+            lambda t, p: True,
+        )
         gc.write(shard, records)
 
     async def first():
@@ -129,7 +176,7 @@ def test_committed_offsets_never_age_out_of_the_compacted_offsets_topic(tmp_path
             plain.append(build_batch([b"x" * 150]))
         assert len(offsets_log.segments) > 2 and len(plain.segments) == 3
         # a "delete" topic on the same broker ages out once its 1 ms retention has passed
-        wait_until(lambda: broker.run_maintenance() or len(plain.segments) == 1, 10, "retention of \"plain\"")
+        wait_until(lambda: broker.run_maintenance() or len(plain.segments) == 1, 10, 'retention of "plain"')
         assert offsets_log.log_start_offset == 0 and len(offsets_log.segments) > 2
         broker.close()
 

@@ -1,4 +1,5 @@
 """GroupCoordinatorShard: the classic protocol step by step, with a hand-driven clock."""
+
 import asyncio
 
 from hpbroker.coordinator.records import GroupMetadataKey, OffsetCommitKey
@@ -8,10 +9,14 @@ from hpbroker.protocol.errors import ErrorCode
 
 from .fakes import FakeTimers
 
-E, PR, CR, S, D = (GroupState.EMPTY, GroupState.PREPARING_REBALANCE, GroupState.COMPLETING_REBALANCE,
-                   GroupState.STABLE, GroupState.DEAD)
-CONFIG = CoordinatorConfig(initial_rebalance_delay_ms=100, min_session_timeout_ms=1000,
-                           max_session_timeout_ms=60000)
+E, PR, CR, S, D = (
+    GroupState.EMPTY,
+    GroupState.PREPARING_REBALANCE,
+    GroupState.COMPLETING_REBALANCE,
+    GroupState.STABLE,
+    GroupState.DEAD,
+)
+CONFIG = CoordinatorConfig(initial_rebalance_delay_ms=100, min_session_timeout_ms=1000, max_session_timeout_ms=60000)
 
 
 class Harness:
@@ -32,11 +37,26 @@ class Harness:
         self.write(records)
         return result
 
-    def join(self, group="g", member_id="", version=5, session=10000, rebalance=5000, protocols=None,
-             instance=None, ptype="consumer"):
-        req = {"group_id": group, "member_id": member_id, "session_timeout_ms": session,
-               "rebalance_timeout_ms": rebalance, "group_instance_id": instance, "protocol_type": ptype,
-               "protocols": [{"name": n, "metadata": b"m-" + n.encode()} for n in (protocols or ["range"])]}
+    def join(
+        self,
+        group="g",
+        member_id="",
+        version=5,
+        session=10000,
+        rebalance=5000,
+        protocols=None,
+        instance=None,
+        ptype="consumer",
+    ):
+        req = {
+            "group_id": group,
+            "member_id": member_id,
+            "session_timeout_ms": session,
+            "rebalance_timeout_ms": rebalance,
+            "group_instance_id": instance,
+            "protocol_type": ptype,
+            "protocols": [{"name": n, "metadata": b"m-" + n.encode()} for n in (protocols or ["range"])],
+        }
         return self.run(self.shard.join_group(req, version, "client", "/127.0.0.1"))
 
     def join_new(self, **kw):
@@ -46,21 +66,36 @@ class Harness:
         return self.join(member_id=first["member_id"], **kw)
 
     def sync(self, member_id, generation, assignments=(), group="g"):
-        req = {"group_id": group, "member_id": member_id, "generation_id": generation,
-               "assignments": [{"member_id": m, "assignment": a} for m, a in assignments]}
+        req = {
+            "group_id": group,
+            "member_id": member_id,
+            "generation_id": generation,
+            "assignments": [{"member_id": m, "assignment": a} for m, a in assignments],
+        }
         return self.run(self.shard.sync_group(req))
 
     def heartbeat(self, member_id, generation, group="g"):
-        return self.run(self.shard.heartbeat({"group_id": group, "member_id": member_id,
-                                              "generation_id": generation}))["error_code"]
+        return self.run(self.shard.heartbeat({"group_id": group, "member_id": member_id, "generation_id": generation}))[
+            "error_code"
+        ]
 
     def commit(self, group="g", generation=-1, member_id="", offsets=(("t", 0, 5),), metadata=""):
         topics = {}
         for t, p, o in offsets:
-            topics.setdefault(t, []).append({"partition_index": p, "committed_offset": o,
-                                             "committed_leader_epoch": 0, "committed_metadata": metadata})
-        req = {"group_id": group, "generation_id_or_member_epoch": generation, "member_id": member_id,
-               "topics": [{"name": t, "partitions": ps} for t, ps in topics.items()]}
+            topics.setdefault(t, []).append(
+                {
+                    "partition_index": p,
+                    "committed_offset": o,
+                    "committed_leader_epoch": 0,
+                    "committed_metadata": metadata,
+                }
+            )
+        req = {
+            "group_id": group,
+            "generation_id_or_member_epoch": generation,
+            "member_id": member_id,
+            "topics": [{"name": t, "partitions": ps} for t, ps in topics.items()],
+        }
         return self.run(self.shard.commit_offsets(req, lambda t, p: t == "t" and p < 4))
 
     @property
@@ -103,6 +138,7 @@ def test_join_sync_to_stable_with_one_persisted_record():
         assert [k for k, _ in h.log] == [GroupMetadataKey("g")]
         assert h.log[0][1].generation == 1 and len(h.log[0][1].members) == 2
         assert h.heartbeat(r1["member_id"], 1) == 0
+
     run(main())
 
 
@@ -116,6 +152,7 @@ def test_join_validation_errors():
         h.join_new(protocols=["range"])
         assert h.join(protocols=["roundrobin"], version=3)["error_code"] == ErrorCode.INCONSISTENT_GROUP_PROTOCOL
         assert h.join(ptype="connect", version=3)["error_code"] == ErrorCode.INCONSISTENT_GROUP_PROTOCOL
+
     run(main())
 
 
@@ -126,6 +163,7 @@ def test_v3_join_needs_no_member_id_round():
         assert isinstance(fut, asyncio.Future)
         h.timers.advance(0.2)
         assert fut.result()["error_code"] == 0 and fut.result()["member_id"]
+
     run(main())
 
 
@@ -137,6 +175,7 @@ def test_protocol_chosen_by_vote_among_common_ones():
         f3 = h.join_new(protocols=["range", "cooperative-sticky"])
         h.timers.advance(0.2)
         assert {f.result()["protocol_name"] for f in (f1, f2, f3)} == {"range"}
+
     run(main())
 
 
@@ -152,6 +191,7 @@ def test_heartbeat_errors():
         assert h.group.state is PR
         assert h.heartbeat(r1["member_id"], 1) == ErrorCode.REBALANCE_IN_PROGRESS
         assert h.sync(r1["member_id"], 1)["error_code"] == ErrorCode.REBALANCE_IN_PROGRESS
+
     run(main())
 
 
@@ -168,6 +208,7 @@ def test_rebalance_timeout_removes_members_that_do_not_rejoin():
         assert f1.done() and f1.result()["generation_id"] == 2
         assert list(h.group.members) == [r1["member_id"]]
         assert h.group.state is CR
+
     run(main())
 
 
@@ -185,6 +226,7 @@ def test_session_expiry_removes_a_silent_member_and_rebalances():
         assert h.heartbeat(r1["member_id"], 1) == ErrorCode.REBALANCE_IN_PROGRESS
         f = h.join(member_id=r1["member_id"])
         assert f.done() and f.result()["generation_id"] == 2
+
     run(main())
 
 
@@ -199,6 +241,7 @@ def test_parked_join_keeps_a_member_alive():
         sync = h.sync(fut.result()["member_id"], 1)
         h.timers.advance(3.0)
         assert fut.result()["member_id"] in h.group.members or sync.done()
+
     run(main())
 
 
@@ -218,6 +261,7 @@ def test_leave_triggers_rebalance_and_last_leave_empties():
         # the last member left: the rebalance completes at once with nobody -> Empty, persisted
         assert h.group.state is E and h.group.generation_id == 3
         assert h.log[-1][0] == GroupMetadataKey("g") and h.log[-1][1].members == []
+
     run(main())
 
 
@@ -232,6 +276,7 @@ def test_static_member_rejoin_fences_the_old_id():
         assert h.join(member_id=old, instance="i-1")["error_code"] == ErrorCode.FENCED_INSTANCE_ID
         h.timers.advance(10)
         assert f2.result()["error_code"] == 0
+
     run(main())
 
 
@@ -242,13 +287,17 @@ def test_commits_and_fetches():
         assert h.commit(generation=3, member_id="m") == {("t", 0): ErrorCode.ILLEGAL_GENERATION}
         # simple commit with no membership creates an Empty group
         assert h.commit(offsets=[("t", 0, 5), ("t", 9, 1), ("u", 0, 1)]) == {
-            ("t", 0): 0, ("t", 9): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ("u", 0): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION}
+            ("t", 0): 0,
+            ("t", 9): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            ("u", 0): ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+        }
         assert h.group.state is E
         assert h.commit(metadata="x" * 5000) == {("t", 0): ErrorCode.OFFSET_METADATA_TOO_LARGE}
         got = h.shard.fetch_offsets("g", [("t", [0, 1])])
         assert got[("t", 0)].offset == 5 and got[("t", 1)] is None
         assert set(h.shard.fetch_offsets("g", None)) == {("t", 0)}
         assert h.shard.fetch_offsets("nope", [("t", [0])]) == {("t", 0): None}
+
     run(main())
 
 
@@ -263,6 +312,7 @@ def test_commit_checks_membership_and_generation():
         assert h.commit(generation=2, member_id=m1) == {("t", 0): ErrorCode.ILLEGAL_GENERATION}
         assert h.commit(generation=1, member_id="x") == {("t", 0): ErrorCode.UNKNOWN_MEMBER_ID}
         assert h.commit() == {("t", 0): ErrorCode.UNKNOWN_MEMBER_ID}  # simple commit on a live group
+
     run(main())
 
 
@@ -277,10 +327,14 @@ def test_delete_group():
         records, err = h.shard.delete_group("simple")
         assert err == 0
         assert all(v is None for _, v in records)
-        assert {k for k, _ in records} == {OffsetCommitKey("simple", "t", 0), OffsetCommitKey("simple", "t", 1),
-                                           GroupMetadataKey("simple")}
+        assert {k for k, _ in records} == {
+            OffsetCommitKey("simple", "t", 0),
+            OffsetCommitKey("simple", "t", 1),
+            GroupMetadataKey("simple"),
+        }
         h.write(records)
         assert "simple" not in h.shard.groups and "simple" not in h.shard.offsets
+
     run(main())
 
 
@@ -308,4 +362,5 @@ def test_group_max_size_refuses_new_members_beyond_it():
         assert third["error_code"] == ErrorCode.GROUP_MAX_SIZE_REACHED and h.group.state is S
         assert len(h.group.members) == 2
         assert isinstance(h.join(member_id=m1), asyncio.Future)  # a member's rejoin is accepted
+
     asyncio.run(main())

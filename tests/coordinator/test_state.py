@@ -1,13 +1,23 @@
 """The group state machine is a table; these tests pin the table to Kafka's."""
+
 import pytest
 
 from hpbroker.coordinator.group import Group
 from hpbroker.coordinator.state import (
-    TRANSITIONS, VALID_PREVIOUS, GroupState, IllegalStateTransition, check_transition,
+    TRANSITIONS,
+    VALID_PREVIOUS,
+    GroupState,
+    IllegalStateTransition,
+    check_transition,
 )
 
-E, PR, CR, S, D = (GroupState.EMPTY, GroupState.PREPARING_REBALANCE, GroupState.COMPLETING_REBALANCE,
-                   GroupState.STABLE, GroupState.DEAD)
+E, PR, CR, S, D = (
+    GroupState.EMPTY,
+    GroupState.PREPARING_REBALANCE,
+    GroupState.COMPLETING_REBALANCE,
+    GroupState.STABLE,
+    GroupState.DEAD,
+)
 
 
 def test_valid_previous_states_are_kafkas():

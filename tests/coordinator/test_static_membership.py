@@ -2,6 +2,7 @@
 group.instance.id that comes back as a new instance takes over its old place without a
 rebalance; the old instance is fenced; static members that do not rejoin stay until their
 session expires; LeaveGroup names them by instance id; the group record keeps the instance ids."""
+
 import asyncio
 
 from hpbroker.coordinator.records import GroupMetadataKey
@@ -13,19 +14,29 @@ from .fakes import FakeTimers
 from .test_shard import CONFIG, Harness, run
 from .test_store_failures import FullDiskHarness
 
-E, PR, CR, S = (GroupState.EMPTY, GroupState.PREPARING_REBALANCE, GroupState.COMPLETING_REBALANCE,
-                GroupState.STABLE)
+E, PR, CR, S = (GroupState.EMPTY, GroupState.PREPARING_REBALANCE, GroupState.COMPLETING_REBALANCE, GroupState.STABLE)
 
 
 def _heartbeat(h, member_id, generation, instance):
-    return h.run(h.shard.heartbeat({"group_id": "g", "member_id": member_id, "generation_id": generation,
-                                    "group_instance_id": instance}))["error_code"]
+    return h.run(
+        h.shard.heartbeat(
+            {"group_id": "g", "member_id": member_id, "generation_id": generation, "group_instance_id": instance}
+        )
+    )["error_code"]
 
 
 def _sync(h, member_id, generation, instance, assignments=()):
-    return h.run(h.shard.sync_group({"group_id": "g", "member_id": member_id, "generation_id": generation,
-                                     "group_instance_id": instance,
-                                     "assignments": [{"member_id": m, "assignment": a} for m, a in assignments]}))
+    return h.run(
+        h.shard.sync_group(
+            {
+                "group_id": "g",
+                "member_id": member_id,
+                "generation_id": generation,
+                "group_instance_id": instance,
+                "assignments": [{"member_id": m, "assignment": a} for m, a in assignments],
+            }
+        )
+    )
 
 
 async def _two_static_members(h):
@@ -60,6 +71,7 @@ def test_a_restarted_static_member_gets_its_place_back_without_a_rebalance():
         assert stored == {new: ("i-1", b"A"), m2: ("i-2", b"B")}
         assert _sync(h, new, 1, "i-1")["assignment"] == b"A"
         assert _heartbeat(h, m2, 1, "i-2") == 0  # the other member sees no rebalance
+
     run(main())
 
 
@@ -72,13 +84,19 @@ def test_the_replaced_instance_is_fenced_everywhere():
         assert _sync(h, m1, 1, "i-1")["error_code"] == ErrorCode.FENCED_INSTANCE_ID
         assert h.join(member_id=m1, instance="i-1")["error_code"] == ErrorCode.FENCED_INSTANCE_ID
         assert h.commit(generation=1, member_id=m1, offsets=[("t", 0, 5)]) == {("t", 0): ErrorCode.UNKNOWN_MEMBER_ID}
-        req = {"group_id": "g", "generation_id_or_member_epoch": 1, "member_id": m1, "group_instance_id": "i-1",
-               "topics": [{"name": "t", "partitions": [{"partition_index": 0, "committed_offset": 5}]}]}
+        req = {
+            "group_id": "g",
+            "generation_id_or_member_epoch": 1,
+            "member_id": m1,
+            "group_instance_id": "i-1",
+            "topics": [{"name": "t", "partitions": [{"partition_index": 0, "committed_offset": 5}]}],
+        }
         assert h.run(h.shard.commit_offsets(req, lambda t, p: True)) == {("t", 0): ErrorCode.FENCED_INSTANCE_ID}
         assert h.run(h.shard.commit_offsets({**req, "member_id": new}, lambda t, p: True)) == {("t", 0): 0}
         # a static member naming an instance id the group does not know is unknown
         assert h.join(member_id=m2, instance="i-9")["error_code"] == ErrorCode.UNKNOWN_MEMBER_ID
         assert h.group.state is S and h.group.generation_id == 1
+
     run(main())
 
 
@@ -94,6 +112,7 @@ def test_a_parked_request_of_the_old_instance_is_answered_fenced():
         assert h.join(member_id=m2, instance="i-2").done()  # the other rejoins: the join completes
         assert r.result()["error_code"] == 0 and r.result()["generation_id"] == 2
         assert r.result()["leader"] == r.result()["member_id"]  # it kept the leadership
+
     run(main())
 
 
@@ -112,6 +131,7 @@ def test_a_changed_protocol_or_a_rebalance_in_progress_means_a_rebalance():
         r = h2.join(instance="i-1")  # CompletingRebalance: the leader may assign to the old id
         assert isinstance(r, asyncio.Future) and r.done() and r.result()["generation_id"] == 2
         assert h2.group.state is CR
+
     run(main())
 
 
@@ -125,6 +145,7 @@ def test_a_rejoin_that_cannot_be_stored_leaves_the_old_instance_in_place():
         assert list(h.group.members) == [m1, m2] and h.group.static_members["i-1"] == m1
         assert h.group.leader_id == m1 and h.group.state is S
         assert _heartbeat(h, m1, 1, "i-1") == 0
+
     run(main())
 
 
@@ -146,6 +167,7 @@ def test_static_members_that_do_not_rejoin_stay_until_their_session_expires():
         h.timers.advance(5.0)  # i-1's session expires: it is removed and the group rebalances
         assert m1 not in h.group.members and "i-1" not in h.group.static_members
         assert h.group.state is PR and set(h.group.members) == {m2, m3}
+
     run(main())
 
 
@@ -162,6 +184,7 @@ def test_a_join_nobody_came_back_to_waits_for_the_sessions():
         assert h.group.state is PR and h.group.generation_id == 1 and m1 in h.group.members
         h.timers.advance(5.0)  # i-1's session expires: the join completes with nobody -> Empty
         assert h.group.state is E and not h.group.members
+
     run(main())
 
 
@@ -175,6 +198,7 @@ def test_leave_group_names_static_members_by_instance_id():
         h.write(records)
         assert new not in h.group.members and "i-1" not in h.group.static_members
         assert h.group.state is PR  # the group rebalances without it
+
     run(main())
 
 
@@ -189,4 +213,5 @@ def test_the_group_record_keeps_the_instance_ids():
         group = loaded.groups["g"]
         assert group.static_members == {"i-1": new, "i-2": m2} and group.state is S
         assert group.is_static_member_fenced(m1, "i-1") and not group.is_static_member_fenced(new, "i-1")
+
     run(main())

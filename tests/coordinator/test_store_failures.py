@@ -2,6 +2,7 @@
 what it leaves behind. As Kafka: the leader's SyncGroup stores the assignment before anyone is
 answered, and a refused store answers every member NOT_COORDINATOR and rebalances the group; the
 metadata of a group that became Empty is only logged when it cannot be stored."""
+
 import asyncio
 
 from hpbroker.coordinator.records import GroupMetadataKey
@@ -53,6 +54,7 @@ def test_leader_sync_that_cannot_be_stored_answers_not_coordinator_and_rebalance
         assert parked.result()["assignment"] == b"B2"
         assert h.group.state is S
         assert [k for k, _ in h.log] == [GroupMetadataKey("g")] and h.log[0][1].generation == 2
+
     run(main())
 
 
@@ -72,6 +74,7 @@ def test_a_group_left_empty_on_a_full_disk_goes_on_in_memory():
         fut = h.join_new()  # the group is served as usual
         h.timers.advance(1)
         assert fut.result()["error_code"] == 0 and fut.result()["generation_id"] == 3
+
     run(main())
 
 
@@ -87,4 +90,5 @@ def test_delete_group_decides_nothing_before_its_tombstones_are_stored():
         except OSError:
             pass
         assert "g" in h.shard.groups and h.shard.fetch_offsets("g", [("t", [0])])  # still there
+
     run(main())

@@ -3,6 +3,7 @@ applying the topic's creation while the disk refuses its files): its coordinator
 without that shard, the shard's groups find no coordinator here (the handlers answer
 NOT_COORDINATOR, as Kafka does for an offline coordinator partition), and the shard is loaded,
 with what its log holds, on the first request after the log opens."""
+
 import asyncio
 import time
 

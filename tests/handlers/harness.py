@@ -3,6 +3,7 @@ through the one request path (hpbroker/request_path.py), as a connection does, w
 encode the request, ``serve`` it, await what the handler parks, encode the answer (file regions
 read back from the segment files) and decode it. Not a mock: the broker is ``LocalBroker``, the
 one the in-process server and every handler process run."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,14 +34,16 @@ class BrokerHarness:
         self._correlation_id = 0
 
     # requests ---------------------------------------------------------------------------------
-    def request(self, api_key: int, version: int, body: dict, *, client_id: str | None = "test",
-                peer: str = "127.0.0.1:50000") -> dict | None:
+    def request(
+        self, api_key: int, version: int, body: dict, *, client_id: str | None = "test", peer: str = "127.0.0.1:50000"
+    ) -> dict | None:
         """The decoded answer to one request (None when the protocol has none); raises
         ``request_path.Refused`` where the connection would be closed."""
         return self.loop.run_until_complete(self.arequest(api_key, version, body, client_id=client_id, peer=peer))
 
-    async def arequest(self, api_key: int, version: int, body: dict, *, client_id: str | None = "test",
-                       peer: str = "127.0.0.1:50000") -> dict | None:
+    async def arequest(
+        self, api_key: int, version: int, body: dict, *, client_id: str | None = "test", peer: str = "127.0.0.1:50000"
+    ) -> dict | None:
         self._correlation_id += 1
         frame = bytearray(protocol.encode_request(api_key, version, self._correlation_id, client_id, body)[4:])
         return await self.aserve(frame, peer)

@@ -1,6 +1,7 @@
 """Topic changes the disk refuses (ENOSPC on a partition's files or on the registry) leave no
 trace: nothing registered, no partition directory, the registry file as it was, and CreateTopics
 / CreatePartitions answer KAFKA_STORAGE_ERROR. Once the disk takes writes, the same change works."""
+
 import errno
 import os
 
@@ -23,8 +24,13 @@ def _enospc(*_a, **_k):
 
 
 def _create(broker, name, partitions=2):
-    request = {"topics": [{"name": name, "num_partitions": partitions, "replication_factor": 1,
-                           "assignments": [], "configs": []}], "timeout_ms": 1000, "validate_only": False}
+    request = {
+        "topics": [
+            {"name": name, "num_partitions": partitions, "replication_factor": 1, "assignments": [], "configs": []}
+        ],
+        "timeout_ms": 1000,
+        "validate_only": False,
+    }
     (res,) = broker.request(19, 4, request)["topics"]
     return res
 
@@ -43,6 +49,7 @@ def _refusing_second_partition(monkeypatch):
             os.makedirs(path, exist_ok=True)  # as a real failure halfway: the directory exists
             _enospc()
         return real(path, *a, **k)
+
     monkeypatch.setattr(manager, "PartitionLog", open_log)
 
 
@@ -68,8 +75,11 @@ def test_create_topic_refused_leaves_nothing(broker, tmp_path, monkeypatch, wher
 
 
 def test_create_partitions_refused_keeps_the_count(broker, tmp_path, monkeypatch):
-    request = {"topics": [{"name": "kept", "count": 3, "assignments": None}], "timeout_ms": 1000,
-               "validate_only": False}
+    request = {
+        "topics": [{"name": "kept", "count": 3, "assignments": None}],
+        "timeout_ms": 1000,
+        "validate_only": False,
+    }
     with monkeypatch.context() as m:
         _refusing_second_partition(m)
         (res,) = broker.request(37, 1, request)["results"]
@@ -85,8 +95,13 @@ def test_registry_changes_are_undone_when_the_file_cannot_be_written(tmp_path, m
     reg.set_broker_configs({"log.retention.ms": "5"})
     before = reg.to_bytes()
     monkeypatch.setattr(topics_module.os, "fsync", _enospc)
-    for change in (lambda: reg.create("b", 1), lambda: reg.delete("a"), lambda: reg.set_partitions("a", 4),
-                   lambda: reg.set_configs("a", {}), lambda: reg.set_broker_configs({})):
+    for change in (
+        lambda: reg.create("b", 1),
+        lambda: reg.delete("a"),
+        lambda: reg.set_partitions("a", 4),
+        lambda: reg.set_configs("a", {}),
+        lambda: reg.set_broker_configs({}),
+    ):
         with pytest.raises(OSError):
             change()
         assert reg.to_bytes() == before

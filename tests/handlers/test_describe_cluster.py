@@ -1,5 +1,6 @@
 """DescribeCluster v0-1 through the request path: brokers, controller, cluster id, operations,
 and the endpoint type a broker cannot describe."""
+
 from hpbroker.broker.interface import Node
 from hpbroker.protocol.errors import ErrorCode
 from tests.handlers.harness import BrokerHarness

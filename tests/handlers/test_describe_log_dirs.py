@@ -1,5 +1,6 @@
 """DescribeLogDirs v0-4 through the request path: sizes equal what the logs hold, the request's
 topics select partitions as Kafka's ReplicaManager does, several log dirs, a dir gone from disk."""
+
 import os
 import shutil
 
@@ -21,8 +22,14 @@ def broker(harness):
 
 
 def _produce(broker, topic, partition, n=3, value_size=500):
-    request = {"transactional_id": None, "acks": 1, "timeout_ms": 1000, "topic_data": [
-        {"name": topic, "partition_data": [{"index": partition, "records": build_batch([b"x" * value_size] * n)}]}]}
+    request = {
+        "transactional_id": None,
+        "acks": 1,
+        "timeout_ms": 1000,
+        "topic_data": [
+            {"name": topic, "partition_data": [{"index": partition, "records": build_batch([b"x" * value_size] * n)}]}
+        ],
+    }
     r = broker.request(0, 8, request)
     assert r["responses"][0]["partition_responses"][0]["error_code"] == 0
 
@@ -49,8 +56,7 @@ def test_every_partition_with_the_size_its_log_holds(broker, tmp_path):
     expected = {(t, p): broker.partition(t, p).log.size_bytes for t, p in (("a", 0), ("a", 1), ("b", 0))}
     assert _sizes(result) == expected
     assert expected[("a", 0)] > expected[("b", 0)] > 0 and expected[("a", 1)] == 0
-    assert all(p["offset_lag"] == 0 and p["is_future_key"] is False
-               for t in result["topics"] for p in t["partitions"])
+    assert all(p["offset_lag"] == 0 and p["is_future_key"] is False for t in result["topics"] for p in t["partitions"])
     assert 0 < result["usable_bytes"] <= result["total_bytes"]
 
 
@@ -58,12 +64,16 @@ def test_named_partitions_only_unknown_ones_left_out(broker):
     broker.create_topic("a", 3, {})
     broker.create_topic("b", 1, {})
     _produce(broker, "a", 2)
-    result = _describe(broker, [{"topic": "a", "partitions": [2, 7]}, {"topic": "nope", "partitions": [0]}])["results"][0]
+    result = _describe(broker, [{"topic": "a", "partitions": [2, 7]}, {"topic": "nope", "partitions": [0]}])["results"][
+        0
+    ]
     assert _sizes(result) == {("a", 2): broker.partition("a", 2).log.size_bytes}
     # as Kafka: a topic held in this dir is listed even when none of its partitions was asked for
     assert {t["name"]: len(t["partitions"]) for t in result["topics"]} == {"a": 1, "b": 0}
-    assert _describe(broker, [])["results"][0]["topics"] == [{"name": "a", "partitions": []},
-                                                             {"name": "b", "partitions": []}]
+    assert _describe(broker, [])["results"][0]["topics"] == [
+        {"name": "a", "partitions": []},
+        {"name": "b", "partitions": []},
+    ]
 
 
 def test_every_version(broker):
@@ -97,7 +107,8 @@ def test_several_log_dirs_each_partition_where_it_lives(tmp_path):
         assert sorted(seen) == [("a", p) for p in range(4)]
         assert len(set(seen.values())) == 2  # new partitions go to the least loaded dir
         assert {k: v for r in results for k, v in _sizes(r).items()} == {
-            ("a", p): b.partition("a", p).log.size_bytes for p in range(4)}
+            ("a", p): b.partition("a", p).log.size_bytes for p in range(4)
+        }
     finally:
         b.close()
 

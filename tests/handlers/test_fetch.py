@@ -1,5 +1,6 @@
 """Fetch through the request path on a LocalBroker: the errors Kafka answers per partition, the
 session refusal, and the long poll woken by an append or ended by max_wait_ms."""
+
 import asyncio
 import time
 
@@ -13,17 +14,45 @@ FETCH, PRODUCE = 1, 0
 
 
 def _fetch(partitions, version=11, max_wait_ms=0, min_bytes=1, session_epoch=-1, topic="t"):
-    return {"replica_id": -1, "max_wait_ms": max_wait_ms, "min_bytes": min_bytes, "max_bytes": 1 << 20,
-            "isolation_level": 0, "session_id": 0, "session_epoch": session_epoch, "rack_id": "",
-            "forgotten_topics_data": [],
-            "topics": [{"topic": topic, "partitions": [
-                {"partition": p, "current_leader_epoch": epoch, "fetch_offset": offset, "log_start_offset": -1,
-                 "partition_max_bytes": 1 << 20} for p, offset, epoch in partitions]}]}
+    return {
+        "replica_id": -1,
+        "max_wait_ms": max_wait_ms,
+        "min_bytes": min_bytes,
+        "max_bytes": 1 << 20,
+        "isolation_level": 0,
+        "session_id": 0,
+        "session_epoch": session_epoch,
+        "rack_id": "",
+        "forgotten_topics_data": [],
+        "topics": [
+            {
+                "topic": topic,
+                "partitions": [
+                    {
+                        "partition": p,
+                        "current_leader_epoch": epoch,
+                        "fetch_offset": offset,
+                        "log_start_offset": -1,
+                        "partition_max_bytes": 1 << 20,
+                    }
+                    for p, offset, epoch in partitions
+                ],
+            }
+        ],
+    }
 
 
 def _produce(harness, partition, values, topic="t"):
-    r = harness.request(PRODUCE, 8, {"transactional_id": None, "acks": 1, "timeout_ms": 1000, "topic_data": [
-        {"name": topic, "partition_data": [{"index": partition, "records": build_batch(values)}]}]})
+    r = harness.request(
+        PRODUCE,
+        8,
+        {
+            "transactional_id": None,
+            "acks": 1,
+            "timeout_ms": 1000,
+            "topic_data": [{"name": topic, "partition_data": [{"index": partition, "records": build_batch(values)}]}],
+        },
+    )
     assert r["responses"][0]["partition_responses"][0]["error_code"] == 0
 
 
@@ -40,8 +69,14 @@ def broker(harness):
 
 def test_every_partition_answers_with_its_own_error(broker):
     r = broker.request(FETCH, 11, _fetch([(0, 0, -1), (1, 0, -1), (7, 0, -1), (0, 5, -1), (0, 0, 1), (0, 0, 0)]))
-    assert _codes(r) == [(0, 0), (1, 0), (7, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
-                         (0, ErrorCode.OFFSET_OUT_OF_RANGE), (0, ErrorCode.UNKNOWN_LEADER_EPOCH), (0, 0)]
+    assert _codes(r) == [
+        (0, 0),
+        (1, 0),
+        (7, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
+        (0, ErrorCode.OFFSET_OUT_OF_RANGE),
+        (0, ErrorCode.UNKNOWN_LEADER_EPOCH),
+        (0, 0),
+    ]
     first = r["responses"][0]["partitions"][0]
     assert (first["high_watermark"], first["log_start_offset"], first["last_stable_offset"]) == (2, 0, 2)
     assert len(bytes(first["records"])) > 0
@@ -65,7 +100,8 @@ def test_an_incremental_fetch_names_a_session_we_never_granted(broker):
 def test_a_zstd_topic_is_refused_to_fetch_before_v10(harness):
     harness.create_topic("z", 1, {"compression.type": "zstd"})
     assert _codes(harness.request(FETCH, 9, _fetch([(0, 0, -1)], version=9, topic="z"))) == [
-        (0, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE)]
+        (0, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE)
+    ]
     assert _codes(harness.request(FETCH, 10, _fetch([(0, 0, -1)], version=10, topic="z"))) == [(0, 0)]
 
 
@@ -75,8 +111,16 @@ def test_a_long_poll_waits_for_an_append_and_a_quiet_one_for_max_wait(broker):
         purgatory = broker.broker.replica_manager.fetch_purgatory
         await wait_until_async(lambda: len(purgatory) == 1, 5, "the Fetch to park in the fetch purgatory")
         assert not waiting.done()
-        await broker.arequest(PRODUCE, 8, {"transactional_id": None, "acks": 1, "timeout_ms": 1000, "topic_data": [
-            {"name": "t", "partition_data": [{"index": 1, "records": build_batch([b"late"])}]}]})
+        await broker.arequest(
+            PRODUCE,
+            8,
+            {
+                "transactional_id": None,
+                "acks": 1,
+                "timeout_ms": 1000,
+                "topic_data": [{"name": "t", "partition_data": [{"index": 1, "records": build_batch([b"late"])}]}],
+            },
+        )
         answer = await asyncio.wait_for(waiting, 5)
         assert _codes(answer) == [(1, 0)] and len(bytes(answer["responses"][0]["partitions"][0]["records"])) > 0
         t0 = time.monotonic()

@@ -1,6 +1,7 @@
 """A long-poll Fetch must see an append that is handled after its read found nothing but before
 its coroutine first runs (same event-loop pass): the watch is registered when the Fetch is
 handled, not when the parked task starts."""
+
 import threading
 import time
 
@@ -13,18 +14,42 @@ PRODUCE, FETCH, CREATE_TOPICS = 0, 1, 19
 
 
 def _fetch_body(topic, offset, max_wait_ms):
-    return {"replica_id": -1, "max_wait_ms": max_wait_ms, "min_bytes": 1, "max_bytes": 1 << 20,
-            "isolation_level": 0, "session_id": 0, "session_epoch": -1,
-            "topics": [{"topic": topic, "partitions": [{"partition": 0, "current_leader_epoch": -1,
-                                                       "fetch_offset": offset, "log_start_offset": -1,
-                                                       "partition_max_bytes": 1 << 20}]}],
-            "forgotten_topics_data": [], "rack_id": ""}
+    return {
+        "replica_id": -1,
+        "max_wait_ms": max_wait_ms,
+        "min_bytes": 1,
+        "max_bytes": 1 << 20,
+        "isolation_level": 0,
+        "session_id": 0,
+        "session_epoch": -1,
+        "topics": [
+            {
+                "topic": topic,
+                "partitions": [
+                    {
+                        "partition": 0,
+                        "current_leader_epoch": -1,
+                        "fetch_offset": offset,
+                        "log_start_offset": -1,
+                        "partition_max_bytes": 1 << 20,
+                    }
+                ],
+            }
+        ],
+        "forgotten_topics_data": [],
+        "rack_id": "",
+    }
 
 
 def test_append_in_the_same_loop_pass_wakes_the_parked_fetch():
     with running_broker() as b, RawClient(b.bootstrap) as consumer, RawClient(b.bootstrap) as producer:
-        body = {"topics": [{"name": "race", "num_partitions": 1, "replication_factor": 1,
-                            "assignments": [], "configs": []}], "timeout_ms": 5000, "validate_only": False}
+        body = {
+            "topics": [
+                {"name": "race", "num_partitions": 1, "replication_factor": 1, "assignments": [], "configs": []}
+            ],
+            "timeout_ms": 5000,
+            "validate_only": False,
+        }
         assert consumer.request(CREATE_TOPICS, 4, body)["topics"][0]["error_code"] == 0
         loop = b.server.loop
         for attempt in range(3):

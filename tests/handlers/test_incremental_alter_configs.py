@@ -1,4 +1,5 @@
 """IncrementalAlterConfigs: each operation on topic and broker configs, and Kafka's errors."""
+
 import pytest
 
 from hpbroker.config import TOPIC_CONFIGS
@@ -16,10 +17,17 @@ def broker(harness):
 
 
 def _call(broker, *resources, validate_only=False):
-    request = {"validate_only": validate_only, "resources": [
-        {"resource_type": rtype, "resource_name": name,
-         "configs": [{"name": n, "config_operation": op, "value": v} for n, op, v in ops]}
-        for rtype, name, ops in resources]}
+    request = {
+        "validate_only": validate_only,
+        "resources": [
+            {
+                "resource_type": rtype,
+                "resource_name": name,
+                "configs": [{"name": n, "config_operation": op, "value": v} for n, op, v in ops],
+            }
+            for rtype, name, ops in resources
+        ],
+    }
     return [(r["error_code"], r["error_message"]) for r in broker.request(iac.API_KEY, 1, request)["responses"]]
 
 
@@ -56,13 +64,13 @@ def test_append_and_subtract_start_from_the_default_of_a_list(broker):
 def test_errors_change_nothing(broker):
     before = dict(_overrides(broker))
     cases = [
-        ([("retention.ms", APPEND, "5")], ErrorCode.INVALID_CONFIG),       # not a list
-        ([("retention.ms", SET, "soon")], ErrorCode.INVALID_CONFIG),       # bad value
+        ([("retention.ms", APPEND, "5")], ErrorCode.INVALID_CONFIG),  # not a list
+        ([("retention.ms", SET, "soon")], ErrorCode.INVALID_CONFIG),  # bad value
         ([("no.such.config", SET, "1")], ErrorCode.INVALID_CONFIG),
         ([("no.such.config", DELETE, None)], ErrorCode.INVALID_CONFIG),
         ([("no.such.config", APPEND, "x")], ErrorCode.INVALID_CONFIG),
-        ([("retention.ms", SET, None)], ErrorCode.INVALID_REQUEST),        # null value
-        ([("retention.ms", 7, "1")], ErrorCode.INVALID_REQUEST),           # unknown operation
+        ([("retention.ms", SET, None)], ErrorCode.INVALID_REQUEST),  # null value
+        ([("retention.ms", 7, "1")], ErrorCode.INVALID_REQUEST),  # unknown operation
         ([("retention.ms", SET, "1"), ("retention.ms", DELETE, None)], ErrorCode.INVALID_REQUEST),
         # all or nothing within a resource: the good SET does not land either
         ([("retention.bytes", SET, "1"), ("retention.ms", SET, "x")], ErrorCode.INVALID_CONFIG),
@@ -78,15 +86,21 @@ def test_errors_change_nothing(broker):
 
 def test_a_resource_named_twice_fails_both_times_and_others_go_through(broker):
     broker.create_topic("u", 1, {})
-    got = _call(broker, (TOPIC, "t", [("retention.ms", SET, "1")]), (TOPIC, "u", [("retention.ms", SET, "2")]),
-                (TOPIC, "t", [("retention.bytes", SET, "3")]))
+    got = _call(
+        broker,
+        (TOPIC, "t", [("retention.ms", SET, "1")]),
+        (TOPIC, "u", [("retention.ms", SET, "2")]),
+        (TOPIC, "t", [("retention.bytes", SET, "3")]),
+    )
     assert [c for c, _ in got] == [ErrorCode.INVALID_REQUEST, 0, ErrorCode.INVALID_REQUEST]
     assert _overrides(broker) == {"retention.ms": "1000"} and _overrides(broker, "u") == {"retention.ms": "2"}
 
 
 def test_validate_only_checks_and_changes_nothing(broker):
     assert _call(broker, (TOPIC, "t", [("retention.ms", SET, "5")]), validate_only=True) == [(0, None)]
-    assert _call(broker, (TOPIC, "t", [("retention.ms", SET, "x")]), validate_only=True)[0][0] == ErrorCode.INVALID_CONFIG
+    assert (
+        _call(broker, (TOPIC, "t", [("retention.ms", SET, "x")]), validate_only=True)[0][0] == ErrorCode.INVALID_CONFIG
+    )
     assert _overrides(broker) == {"retention.ms": "1000"}
 
 
@@ -102,17 +116,22 @@ def test_broker_dynamic_configs(broker):
     assert _call(broker, (BROKER, "0", [("log.retention.ms", DELETE, None)])) == [(0, None)]
     assert broker.config.dynamic == {}
     assert _call(broker, (BROKER, "0", [("broker.id", SET, "3")])) == [
-        (ErrorCode.INVALID_REQUEST, "Cannot update these configs dynamically: Set(broker.id)")]
+        (ErrorCode.INVALID_REQUEST, "Cannot update these configs dynamically: Set(broker.id)")
+    ]
     assert _call(broker, (BROKER, "7", [("log.retention.ms", SET, "1")])) == [
-        (ErrorCode.INVALID_REQUEST, "Unexpected broker id, expected 0, but received 7")]
-    assert _call(broker, (BROKER, "", [("sasl.kerberos.service.name", SET, "kafka")]))[0][0] == \
-        ErrorCode.INVALID_REQUEST  # per broker only
+        (ErrorCode.INVALID_REQUEST, "Unexpected broker id, expected 0, but received 7")
+    ]
+    assert (
+        _call(broker, (BROKER, "", [("sasl.kerberos.service.name", SET, "kafka")]))[0][0] == ErrorCode.INVALID_REQUEST
+    )  # per broker only
     assert broker.config.dynamic_default == {"log.cleanup.policy": "delete,compact"}
     assert broker.topics.broker_default_configs == {"log.cleanup.policy": "delete,compact"}
 
 
 def test_resource_names_kafka_refuses(broker):
     assert _call(broker, (TOPIC, "", [("retention.ms", SET, "5")])) == [
-        (ErrorCode.INVALID_REQUEST, "Default topic resources are not allowed.")]
+        (ErrorCode.INVALID_REQUEST, "Default topic resources are not allowed.")
+    ]
     assert _call(broker, (BROKER, "zero", [("log.retention.ms", SET, "5")])) == [
-        (ErrorCode.INVALID_REQUEST, "Node id must be an integer, but it is: zero")]
+        (ErrorCode.INVALID_REQUEST, "Node id must be an integer, but it is: zero")
+    ]

@@ -1,5 +1,6 @@
 """Produce, ListOffsets and DeleteRecords through the request path on a LocalBroker: the errors
 Kafka answers per partition, and acks=0's closed connection instead of an answer."""
+
 import pytest
 
 from hpbroker.protocol.errors import ErrorCode
@@ -11,17 +12,41 @@ LATEST, EARLIEST, MAX_TIMESTAMP = -1, -2, -3
 
 
 def _produce(harness, topic, partitions, acks=1, records=None):
-    body = {"transactional_id": None, "acks": acks, "timeout_ms": 1000, "topic_data": [
-        {"name": topic, "partition_data": [{"index": p, "records": records or build_batch([(None, b"v", (), 1000 + p)])}
-                                           for p in partitions]}]}
+    body = {
+        "transactional_id": None,
+        "acks": acks,
+        "timeout_ms": 1000,
+        "topic_data": [
+            {
+                "name": topic,
+                "partition_data": [
+                    {"index": p, "records": records or build_batch([(None, b"v", (), 1000 + p)])} for p in partitions
+                ],
+            }
+        ],
+    }
     r = harness.request(PRODUCE, 8, body)
     return None if r is None else [(p["index"], p["error_code"]) for p in r["responses"][0]["partition_responses"]]
 
 
 def _list(harness, topic, partitions, version=7):
-    r = harness.request(LIST_OFFSETS, version, {"replica_id": -1, "isolation_level": 0, "topics": [
-        {"name": topic, "partitions": [{"partition_index": p, "current_leader_epoch": epoch, "timestamp": ts}
-                                       for p, ts, epoch in partitions]}]})
+    r = harness.request(
+        LIST_OFFSETS,
+        version,
+        {
+            "replica_id": -1,
+            "isolation_level": 0,
+            "topics": [
+                {
+                    "name": topic,
+                    "partitions": [
+                        {"partition_index": p, "current_leader_epoch": epoch, "timestamp": ts}
+                        for p, ts, epoch in partitions
+                    ],
+                }
+            ],
+        },
+    )
     return [(p["error_code"], p["offset"], p["timestamp"]) for p in r["topics"][0]["partitions"]]
 
 
@@ -58,11 +83,18 @@ def test_list_offsets_by_spec_and_its_errors(broker):
     _produce(broker, "t", [0])
     _produce(broker, "t", [0])
     assert _list(broker, "t", [(0, EARLIEST, -1), (0, LATEST, -1), (0, 1000, -1), (0, 99999, -1)]) == [
-        (0, 0, -1), (0, 2, -1), (0, 0, 1000), (0, -1, -1)]
+        (0, 0, -1),
+        (0, 2, -1),
+        (0, 0, 1000),
+        (0, -1, -1),
+    ]
     assert _list(broker, "t", [(0, MAX_TIMESTAMP, -1)])[0][0] == 0
     assert _list(broker, "t", [(5, LATEST, -1), (0, -7, -1), (0, LATEST, 1), (1, LATEST, 0)]) == [
-        (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1), (ErrorCode.INVALID_REQUEST, -1, -1),
-        (ErrorCode.UNKNOWN_LEADER_EPOCH, -1, -1), (0, 0, -1)]
+        (ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1),
+        (ErrorCode.INVALID_REQUEST, -1, -1),
+        (ErrorCode.UNKNOWN_LEADER_EPOCH, -1, -1),
+        (0, 0, -1),
+    ]
     broker.partition("t", 1).leader_epoch = 2
     assert _list(broker, "t", [(1, LATEST, 1)])[0][0] == ErrorCode.FENCED_LEADER_EPOCH
 
@@ -72,8 +104,14 @@ def test_delete_records_moves_the_log_start_within_the_high_watermark(broker):
         _produce(broker, "t", [0])
 
     def delete(partition, offset, topic="t"):
-        r = broker.request(DELETE_RECORDS, 1, {"timeout_ms": 1000, "topics": [
-            {"name": topic, "partitions": [{"partition_index": partition, "offset": offset}]}]})
+        r = broker.request(
+            DELETE_RECORDS,
+            1,
+            {
+                "timeout_ms": 1000,
+                "topics": [{"name": topic, "partitions": [{"partition_index": partition, "offset": offset}]}],
+            },
+        )
         p = r["topics"][0]["partitions"][0]
         return p["error_code"], p["low_watermark"]
 

@@ -1,15 +1,16 @@
 """A write the file system refuses (here ENOSPC halfway through a batch) answers that partition
 KAFKA_STORAGE_ERROR and leaves the log and the producer's sequence state as they were: the retry
 of an idempotent batch once space is back is appended once, and answered as a duplicate after."""
+
 import errno
 import os
 
 import pytest
 
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.records import batch as rb
 from hpbroker.records.builder import build_batch
 from hpbroker.records.records import iter_batch_records
-from hpbroker.records import batch as rb
 from hpbroker.storage import segment
 
 
@@ -21,8 +22,12 @@ def broker(harness):
 
 def _produce(broker, partition, values, seq):
     batch = build_batch(values, producer_id=7, producer_epoch=0, base_sequence=seq)
-    request = {"transactional_id": None, "acks": -1, "timeout_ms": 1000,
-               "topic_data": [{"name": "t", "partition_data": [{"index": partition, "records": batch}]}]}
+    request = {
+        "transactional_id": None,
+        "acks": -1,
+        "timeout_ms": 1000,
+        "topic_data": [{"name": "t", "partition_data": [{"index": partition, "records": batch}]}],
+    }
     (p,) = broker.request(0, 8, request)["responses"][0]["partition_responses"]
     return p["error_code"], p["base_offset"], p["error_message"]
 
@@ -32,7 +37,7 @@ def _values(broker, partition):
     out, pos = [], 0
     while pos < len(raw):
         h = rb.read_header(raw[pos:])
-        out += [r.value for r in iter_batch_records(raw[pos:pos + h.size])]
+        out += [r.value for r in iter_batch_records(raw[pos : pos + h.size])]
         pos += h.size
     return out
 
@@ -46,7 +51,7 @@ def test_disk_full_midway_then_retry(broker, monkeypatch):
     def full_after_half(fd, data, offset):
         calls.append(len(data))
         if len(calls) == 1:
-            return real(fd, bytes(data[:len(data) // 2]), offset)  # a short write, then the disk is full
+            return real(fd, bytes(data[: len(data) // 2]), offset)  # a short write, then the disk is full
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     log = broker.partition("t", 0).log
@@ -70,12 +75,32 @@ def test_offset_commit_on_a_full_disk_answers_not_coordinator(broker, monkeypatc
     assert broker.run(broker.broker.group_coordinator.start())
 
     def commit(offset):
-        req = {"group_id": "g", "generation_id_or_member_epoch": -1, "member_id": "", "group_instance_id": None,
-               "retention_time_ms": -1, "topics": [{"name": "t", "partitions": [
-                   {"partition_index": 0, "committed_offset": offset, "committed_leader_epoch": -1,
-                    "committed_metadata": ""},
-                   {"partition_index": 9, "committed_offset": 1, "committed_leader_epoch": -1,
-                    "committed_metadata": ""}]}]}
+        req = {
+            "group_id": "g",
+            "generation_id_or_member_epoch": -1,
+            "member_id": "",
+            "group_instance_id": None,
+            "retention_time_ms": -1,
+            "topics": [
+                {
+                    "name": "t",
+                    "partitions": [
+                        {
+                            "partition_index": 0,
+                            "committed_offset": offset,
+                            "committed_leader_epoch": -1,
+                            "committed_metadata": "",
+                        },
+                        {
+                            "partition_index": 9,
+                            "committed_offset": 1,
+                            "committed_leader_epoch": -1,
+                            "committed_metadata": "",
+                        },
+                    ],
+                }
+            ],
+        }
         r = broker.request(8, 7, req)
         return [p["error_code"] for p in r["topics"][0]["partitions"]]
 

@@ -1,5 +1,6 @@
 """Produce reads the topic configs it checks batches against from a per-topic cache
 (metadata/topic_configs.py); every way a config can change must reach the next Produce."""
+
 import pytest
 
 from hpbroker.handlers import alter_configs, produce
@@ -16,15 +17,26 @@ def broker(harness):
 
 def _produce(broker, topic="t", value_size=2000, acks=1):
     batch = build_batch([b"x" * value_size])  # writable: the broker patches offsets in place
-    request = {"transactional_id": None, "acks": acks, "timeout_ms": 1000,
-               "topic_data": [{"name": topic, "partition_data": [{"index": 0, "records": batch}]}]}
+    request = {
+        "transactional_id": None,
+        "acks": acks,
+        "timeout_ms": 1000,
+        "topic_data": [{"name": topic, "partition_data": [{"index": 0, "records": batch}]}],
+    }
     return broker.request(produce.API_KEY, 8, request)["responses"][0]["partition_responses"][0]["error_code"]
 
 
 def _alter(broker, rtype, name, configs):
-    request = {"validate_only": False, "resources": [
-        {"resource_type": rtype, "resource_name": name,
-         "configs": [{"name": k, "value": v} for k, v in configs.items()]}]}
+    request = {
+        "validate_only": False,
+        "resources": [
+            {
+                "resource_type": rtype,
+                "resource_name": name,
+                "configs": [{"name": k, "value": v} for k, v in configs.items()],
+            }
+        ],
+    }
     response = broker.request(alter_configs.API_KEY, 1, request)
     assert response["responses"][0]["error_code"] == 0
 

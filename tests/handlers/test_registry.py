@@ -1,4 +1,5 @@
 """The API registry refuses a module whose declarations are missing or wrong, at import."""
+
 from types import ModuleType
 
 import pytest
@@ -9,8 +10,13 @@ from hpbroker.handlers import REGISTRY, RegistryError, build_registry
 
 def _module(name="hpbroker.handlers.example", **declared):
     m = ModuleType(name)
-    defaults = {"API_KEY": 19, "MIN_VERSION": 0, "MAX_VERSION": 4, "ROUTE": Route(CONTROLLER),
-                "handle": lambda ctx, request: {}}
+    defaults = {
+        "API_KEY": 19,
+        "MIN_VERSION": 0,
+        "MAX_VERSION": 4,
+        "ROUTE": Route(CONTROLLER),
+        "handle": lambda ctx, request: {},
+    }
     for k, v in {**defaults, **declared}.items():
         if v is not None:
             setattr(m, k, v)

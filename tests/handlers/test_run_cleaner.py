@@ -1,5 +1,6 @@
 """LogCleaner.run (the replica manager's cleaner): which compacted partition gets a pass, when none is looked at, and
 the pass built on the cleaner thread and installed at a later tick (dropped if the log changed)."""
+
 import os
 
 import pytest
@@ -84,7 +85,11 @@ def test_log_cleaner_enable_false(tmp_path):
     try:
         b.create_topic("c1", 1, {"cleanup.policy": "compact"})
         _fill(b, "c1", 3)
-        assert b.broker.replica_manager.cleaner.run(NOW) is None and b.broker.replica_manager.cleaner.wait(1) is None and b.broker.replica_manager.cleaner.run(NOW) is None
+        assert (
+            b.broker.replica_manager.cleaner.run(NOW) is None
+            and b.broker.replica_manager.cleaner.wait(1) is None
+            and b.broker.replica_manager.cleaner.run(NOW) is None
+        )
         assert b.partition("c1", 0).log.cleaner_offset == 0
     finally:
         b.close()

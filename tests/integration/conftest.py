@@ -4,6 +4,7 @@
 as a separate process, HPBROKER_TEST_MODE=multiproc to run it as a supervisor with 2 processor
 and 2 handler processes). Tests that restart or kill a broker start their own subprocess broker.
 """
+
 import itertools
 import uuid
 
@@ -57,8 +58,9 @@ def create_topic(bootstrap, name, partitions=1, config=None):
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    fs = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})],
-                             operation_timeout=10)
+    fs = admin.create_topics(
+        [NewTopic(name, num_partitions=partitions, replication_factor=1, config=config or {})], operation_timeout=10
+    )
     for f in fs.values():
         f.result(timeout=15)
     return name
@@ -70,8 +72,12 @@ def confluent_consume_all(bootstrap, topic, partitions, expected, timeout=20.0, 
 
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    conf = {"bootstrap.servers": bootstrap, "group.id": f"g-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False,
-            "auto.offset.reset": "earliest"}
+    conf = {
+        "bootstrap.servers": bootstrap,
+        "group.id": f"g-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+    }
     conf.update(extra or {})
     c = Consumer(conf)
     c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])

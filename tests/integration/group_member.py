@@ -4,6 +4,7 @@
 
 Prints ``ASSIGNED p,p,...`` (sorted partitions) whenever its assignment changes.
 """
+
 import sys
 
 from confluent_kafka import Consumer
@@ -11,9 +12,17 @@ from confluent_kafka import Consumer
 
 def main():
     bootstrap, topic, group, session_ms = sys.argv[1:5]
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "session.timeout.ms": int(session_ms),
-                  "heartbeat.interval.ms": 200, "max.poll.interval.ms": 10000, "enable.auto.commit": False,
-                  "auto.offset.reset": "earliest"})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "session.timeout.ms": int(session_ms),
+            "heartbeat.interval.ms": 200,
+            "max.poll.interval.ms": 10000,
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     c.subscribe([topic])
     last = None
     while True:

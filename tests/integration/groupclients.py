@@ -1,5 +1,6 @@
 """Helpers for the consumer group tests: a broker tuned for fast rebalances, producing a keyed
 set of records, and group consumers of the three client libraries."""
+
 from __future__ import annotations
 
 import asyncio
@@ -70,9 +71,15 @@ def close_all(consumers, timeout: float = 60.0) -> None:
 def confluent_consumer(bootstrap, group, **extra):
     from confluent_kafka import Consumer
 
-    conf = {"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-            "session.timeout.ms": SESSION_MS, "heartbeat.interval.ms": HEARTBEAT_MS,
-            "max.poll.interval.ms": MAX_POLL_MS, "enable.auto.commit": False}
+    conf = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": SESSION_MS,
+        "heartbeat.interval.ms": HEARTBEAT_MS,
+        "max.poll.interval.ms": MAX_POLL_MS,
+        "enable.auto.commit": False,
+    }
     conf.update(extra)
     return Consumer(conf)
 
@@ -117,9 +124,16 @@ class ThreadedMember:
 def kafka_python_consumer(bootstrap, group, **extra):
     from kafka import KafkaConsumer
 
-    conf = dict(bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
-                session_timeout_ms=SESSION_MS, heartbeat_interval_ms=HEARTBEAT_MS,
-                max_poll_interval_ms=MAX_POLL_MS, enable_auto_commit=False, request_timeout_ms=30000)
+    conf = dict(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        session_timeout_ms=SESSION_MS,
+        heartbeat_interval_ms=HEARTBEAT_MS,
+        max_poll_interval_ms=MAX_POLL_MS,
+        enable_auto_commit=False,
+        request_timeout_ms=30000,
+    )
     conf.update(extra)
     return KafkaConsumer(**conf)
 
@@ -128,9 +142,16 @@ def kafka_python_consumer(bootstrap, group, **extra):
 def aiokafka_consumer(bootstrap, group, **extra):
     from aiokafka import AIOKafkaConsumer
 
-    conf = dict(bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest",
-                session_timeout_ms=SESSION_MS, heartbeat_interval_ms=HEARTBEAT_MS,
-                max_poll_interval_ms=MAX_POLL_MS, rebalance_timeout_ms=MAX_POLL_MS, enable_auto_commit=False)
+    conf = dict(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        session_timeout_ms=SESSION_MS,
+        heartbeat_interval_ms=HEARTBEAT_MS,
+        max_poll_interval_ms=MAX_POLL_MS,
+        rebalance_timeout_ms=MAX_POLL_MS,
+        enable_auto_commit=False,
+    )
     conf.update(extra)
     return AIOKafkaConsumer(**conf)
 

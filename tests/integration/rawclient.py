@@ -1,5 +1,6 @@
 """A minimal blocking Kafka-protocol client for tests that need exact requests (idempotence
 sequences, hostile frames), built on hpbroker.protocol's encoders and decoders."""
+
 import socket
 
 from hpbroker import protocol
@@ -42,13 +43,17 @@ class RawClient:
             return self.sock.recv(1) == b""
         except ConnectionResetError:
             return True
-        except socket.timeout:
+        except TimeoutError:
             return False
 
 
 def produce_body(topic, partition, records, acks=-1):
-    return {"transactional_id": None, "acks": acks, "timeout_ms": 5000,
-            "topic_data": [{"name": topic, "partition_data": [{"index": partition, "records": records}]}]}
+    return {
+        "transactional_id": None,
+        "acks": acks,
+        "timeout_ms": 5000,
+        "topic_data": [{"name": topic, "partition_data": [{"index": partition, "records": records}]}],
+    }
 
 
 def produce_result(resp):

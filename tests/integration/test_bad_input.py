@@ -1,5 +1,6 @@
 """Hostile bytes: the offending connection is closed (or gets Kafka's error), everyone else is
 served, memory does not follow a claimed size, and corrupt batches never reach the log."""
+
 import socket
 import struct
 
@@ -48,8 +49,10 @@ def test_unsupported_api_versions_gets_v0_error_body(bootstrap):
         frame = c.recv_frame()
         cid, err, n = struct.unpack_from(">ihi", frame)
         assert (cid, err) == (7, 35) and n > 0
-        keys = {struct.unpack_from(">hhh", frame, 10 + 6 * i)[0]: struct.unpack_from(">hhh", frame, 10 + 6 * i)[1:]
-                for i in range(n)}
+        keys = {
+            struct.unpack_from(">hhh", frame, 10 + 6 * i)[0]: struct.unpack_from(">hhh", frame, 10 + 6 * i)[1:]
+            for i in range(n)
+        }
         assert keys[18] == (0, 4)
 
 
@@ -79,7 +82,7 @@ def test_compressed_batch_claiming_more_records_than_it_holds_is_refused(bootstr
 
     create_topic(bootstrap, topic_name)
     forged = build_batch([b"a", b"b"], compression=LZ4)
-    struct.pack_into(">i", forged, 23, 999_999)    # lastOffsetDelta
+    struct.pack_into(">i", forged, 23, 999_999)  # lastOffsetDelta
     struct.pack_into(">i", forged, 57, 1_000_000)  # recordsCount
     struct.pack_into(">I", forged, OFF_CRC, crc32c(memoryview(forged)[OFF_ATTRIBUTES:]))
     with RawClient(bootstrap) as c:
@@ -94,13 +97,46 @@ def _valid_frames():
     frames = []
     for key, version, body in [
         (18, 3, {"client_software_name": "fuzz", "client_software_version": "1"}),
-        (3, 8, {"topics": None, "allow_auto_topic_creation": False, "include_cluster_authorized_operations": False,
-                "include_topic_authorized_operations": False}),
+        (
+            3,
+            8,
+            {
+                "topics": None,
+                "allow_auto_topic_creation": False,
+                "include_cluster_authorized_operations": False,
+                "include_topic_authorized_operations": False,
+            },
+        ),
         (0, 8, produce_body("fuzz", 0, bytes(build_batch([b"a", b"b"])))),
-        (1, 11, {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 1, "max_bytes": 1000, "isolation_level": 0,
-                 "session_id": 0, "session_epoch": -1, "topics": [{"topic": "fuzz", "partitions": [
-                     {"partition": 0, "current_leader_epoch": -1, "fetch_offset": 0, "log_start_offset": -1,
-                      "partition_max_bytes": 1000}]}], "forgotten_topics_data": [], "rack_id": ""}),
+        (
+            1,
+            11,
+            {
+                "replica_id": -1,
+                "max_wait_ms": 0,
+                "min_bytes": 1,
+                "max_bytes": 1000,
+                "isolation_level": 0,
+                "session_id": 0,
+                "session_epoch": -1,
+                "topics": [
+                    {
+                        "topic": "fuzz",
+                        "partitions": [
+                            {
+                                "partition": 0,
+                                "current_leader_epoch": -1,
+                                "fetch_offset": 0,
+                                "log_start_offset": -1,
+                                "partition_max_bytes": 1000,
+                            }
+                        ],
+                    }
+                ],
+                "forgotten_topics_data": [],
+                "rack_id": "",
+            },
+        ),
     ]:
         frames.append(protocol.encode_request(key, version, 1, "fuzz", body))
     return frames
@@ -140,7 +176,7 @@ def test_random_and_mutated_frames_then_clients_still_work(bootstrap, frames):
         try:
             while s.recv(65536):
                 pass
-        except (socket.timeout, OSError):
+        except (TimeoutError, OSError):
             pass
 
 
@@ -188,8 +224,11 @@ def test_memory_follows_bytes_sent_not_sizes_claimed():
             # every connection accepted and its large frame begun: the broker has read from each
             # (what it leaves in the kernel waits for the rest of the frame, SO_RCVLOWAT)
             ports = {s.getsockname()[1] for s in socks}
-            wait_until(lambda: (u := _unread_by_broker(b.port, ports)) and len(u) == len(ports)
-                       and max(u) < 4 + 70_000, 15, "the broker to read from each of the 40 connections")
+            wait_until(
+                lambda: (u := _unread_by_broker(b.port, ports)) and len(u) == len(ports) and max(u) < 4 + 70_000,
+                15,
+                "the broker to read from each of the 40 connections",
+            )
             grown = proc.memory_info().vms - before
             assert grown < 400 * 1024 * 1024, f"broker grew by {grown} bytes"
             from confluent_kafka import Producer

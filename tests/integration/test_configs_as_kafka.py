@@ -6,6 +6,7 @@ resource ""), and Kafka's refusals of the rest.
 Neither client's high-level API names the broker resource "" (both want an integer id), so the
 cluster-wide defaults go through kafka-python's own request classes, sent to broker 0.
 """
+
 import time
 
 import pytest
@@ -29,6 +30,7 @@ def _kp_admin(bootstrap):
 
 def _kp_send(kp, request):
     """One request to broker 0 through kafka-python's connection manager and encoders."""
+
     async def send():
         return await kp._manager.send(request, node_id=0)
 
@@ -46,7 +48,8 @@ def _cluster_default(bootstrap, *ops, legacy=False):
             request = AlterConfigsRequest(resources=[(4, "", [(n, v) for n, _, v in ops])], validate_only=False)
         else:
             request = IncrementalAlterConfigsRequest(
-                resources=[(4, "", [(n, int(op.value), v) for n, op, v in ops])], validate_only=False)
+                resources=[(4, "", [(n, int(op.value), v) for n, op, v in ops])], validate_only=False
+            )
         return [(r.error_code, r.error_message) for r in _kp_send(kp, request).responses]
     finally:
         kp.close()
@@ -66,8 +69,9 @@ def _describe_cluster_default(bootstrap):
 
 def _incremental(bootstrap, rtype, name, *ops):
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    res = ConfigResource(rtype, name, incremental_configs=[
-        ConfigEntry(n, v, incremental_operation=op) for n, op, v in ops])
+    res = ConfigResource(
+        rtype, name, incremental_configs=[ConfigEntry(n, v, incremental_operation=op) for n, op, v in ops]
+    )
     return admin.incremental_alter_configs([res])[res].result(timeout=15)
 
 
@@ -101,18 +105,21 @@ def test_old_message_format_versions_are_taken(admin, bootstrap, topic_name):
     fs[topic_name].result(timeout=15)
     got = _describe(bootstrap, ConfigResource.Type.TOPIC, topic_name)["message.format.version"]
     assert (got.value, got.source) == ("0.10.0.1", TOPIC_CONFIG)
-    from kafka.admin import ConfigResource as KPResource, ConfigResourceType
+    from kafka.admin import ConfigResource as KPResource
+    from kafka.admin import ConfigResourceType
 
     kp = _kp_admin(bootstrap)
     try:
         for version in ("0.10.2-IV0", "2.8.1", "0.8.2.2", "3.0"):
-            result = kp.alter_configs([KPResource(ConfigResourceType.TOPIC, topic_name,
-                                                  configs={"message.format.version": version})])
+            result = kp.alter_configs(
+                [KPResource(ConfigResourceType.TOPIC, topic_name, configs={"message.format.version": version})]
+            )
             assert result == {"topic": {topic_name: "OK"}}, version
         described = kp.describe_configs([KPResource(ConfigResourceType.TOPIC, topic_name)])
         assert described["topic"][topic_name]["message.format.version"]["value"] == "3.0"
-        refused = kp.alter_configs([KPResource(ConfigResourceType.TOPIC, topic_name,
-                                               configs={"message.format.version": "0.10"})])
+        refused = kp.alter_configs(
+            [KPResource(ConfigResourceType.TOPIC, topic_name, configs={"message.format.version": "0.10"})]
+        )
         assert "InvalidConfigurationError" in refused["topic"][topic_name]
     finally:
         kp.close()
@@ -122,22 +129,29 @@ def test_topic_values_are_checked_as_kafka_checks_them(admin, bootstrap, topic_n
     """An empty cleanup.policy and any negative retention.bytes are Kafka values; a segment
     smaller than a record's overhead is not."""
     admin.create_topics([NewTopic(topic_name, 1, 1)])[topic_name].result(timeout=15)
-    _incremental(bootstrap, ConfigResource.Type.TOPIC, topic_name, ("cleanup.policy", SET, ""),
-                 ("retention.bytes", SET, "-2"))
+    _incremental(
+        bootstrap, ConfigResource.Type.TOPIC, topic_name, ("cleanup.policy", SET, ""), ("retention.bytes", SET, "-2")
+    )
     got = _describe(bootstrap, ConfigResource.Type.TOPIC, topic_name)
     assert (got["cleanup.policy"].value, got["retention.bytes"].value) == ("", "-2")
-    res = ConfigResource(ConfigResource.Type.TOPIC, topic_name, incremental_configs=[
-        ConfigEntry("segment.bytes", "13", incremental_operation=SET)])
+    res = ConfigResource(
+        ConfigResource.Type.TOPIC,
+        topic_name,
+        incremental_configs=[ConfigEntry("segment.bytes", "13", incremental_operation=SET)],
+    )
     code, message = _refusal(admin.incremental_alter_configs([res])[res])
-    assert code == "INVALID_CONFIG" and "Invalid value 13 for configuration segment.bytes: Value must be at least 14" \
-        in message
+    assert (
+        code == "INVALID_CONFIG"
+        and "Invalid value 13 for configuration segment.bytes: Value must be at least 14" in message
+    )
 
 
 def test_legacy_versions_in_the_properties_file():
     """log.message.format.version and inter.broker.protocol.version in their old forms start the
     broker and are reported as static configs; a new topic inherits the message format."""
-    with mode_broker(config={"log.message.format.version": "0.10.0.1",
-                             "inter.broker.protocol.version": "0.10.2.1"}) as b:
+    with mode_broker(
+        config={"log.message.format.version": "0.10.0.1", "inter.broker.protocol.version": "0.10.2.1"}
+    ) as b:
         broker = _describe(b.bootstrap, ConfigResource.Type.BROKER, "0")
         for name, value in (("log.message.format.version", "0.10.0.1"), ("inter.broker.protocol.version", "0.10.2.1")):
             assert (broker[name].value, broker[name].source, broker[name].is_read_only) == (value, STATIC, True)
@@ -180,7 +194,10 @@ def test_every_kind_of_dynamic_broker_config_is_taken_and_reported(admin, bootst
     for name, value in DYNAMIC.items():
         hidden = name.endswith("password") or name == "my.plugin.setting"
         assert (got[name].value, got[name].source, got[name].is_sensitive) == (
-            None if hidden else value, DYNAMIC_BROKER, hidden), name
+            None if hidden else value,
+            DYNAMIC_BROKER,
+            hidden,
+        ), name
     assert got["sasl.kerberos.service.name"].is_read_only is False
     assert got["broker.id"].is_read_only is True
     # legacy AlterConfigs replaces the whole set, as Kafka's does
@@ -195,45 +212,68 @@ def test_every_kind_of_dynamic_broker_config_is_taken_and_reported(admin, bootst
 def test_kafka_python_alters_what_describe_calls_dynamic(admin, bootstrap):
     """kafka-python's alter_configs first checks each name against DescribeConfigs' dynamic
     (not read-only) configs, then sends IncrementalAlterConfigs or AlterConfigs."""
-    from kafka.admin import ConfigResource as KPResource, ConfigResourceType
+    from kafka.admin import ConfigResource as KPResource
+    from kafka.admin import ConfigResourceType
 
     kp = _kp_admin(bootstrap)
     try:
-        for incremental, name, value in ((True, "sasl.kerberos.service.name", "kafka"),
-                                         (False, "log.cleaner.backoff.ms", "5000")):
-            result = kp.alter_configs([KPResource(ConfigResourceType.BROKER, "0", configs={name: value})],
-                                      incremental=incremental)
+        for incremental, name, value in (
+            (True, "sasl.kerberos.service.name", "kafka"),
+            (False, "log.cleaner.backoff.ms", "5000"),
+        ):
+            result = kp.alter_configs(
+                [KPResource(ConfigResourceType.BROKER, "0", configs={name: value})], incremental=incremental
+            )
             assert result == {"broker": {"0": "OK"}}
             described = kp.describe_configs([KPResource(ConfigResourceType.BROKER, "0", configs=[name])])
             assert described["broker"]["0"][name]["value"] == value
             assert described["broker"]["0"][name]["config_source"] == "DYNAMIC_BROKER_CONFIG"
-        refused = kp.alter_configs([KPResource(ConfigResourceType.BROKER, "0", configs={"log.dirs": "/x"})],
-                                   raise_on_unknown=False)
-        assert refused["broker"]["0"] == ("[Error 42] InvalidRequestError: Cannot update these configs "
-                                          "dynamically: Set(log.dirs)")
+        refused = kp.alter_configs(
+            [KPResource(ConfigResourceType.BROKER, "0", configs={"log.dirs": "/x"})], raise_on_unknown=False
+        )
+        assert refused["broker"]["0"] == (
+            "[Error 42] InvalidRequestError: Cannot update these configs dynamically: Set(log.dirs)"
+        )
     finally:
         kp.close()
 
 
-@pytest.mark.parametrize("configs, message", [
-    ({"broker.id": "1"}, "Cannot update these configs dynamically: Set(broker.id)"),
-    ({"num.partitions": "3", "log.retention.hours": "1"},
-     "Cannot update these configs dynamically: Set(log.retention.hours, num.partitions)"),
-    ({"log.message.format.version": "3.0"}, "Cannot update these configs dynamically: Set(log.message.format.version)"),
-    ({"ssl.keystore.location": "/ks.jks"}, "These security configs can be dynamically updated only per-listener "
-                                           "using the listener prefix: Set(ssl.keystore.location)"),
-    ({"num.io.threads": "none"}, "Invalid value none for configuration num.io.threads: Not a number of type INT"),
-    ({"background.threads": "100"}, "Dynamic thread count update validation failed for background.threads=100, "
-                                    "value should not be greater than double the current value 10"),
-])
+@pytest.mark.parametrize(
+    "configs, message",
+    [
+        ({"broker.id": "1"}, "Cannot update these configs dynamically: Set(broker.id)"),
+        (
+            {"num.partitions": "3", "log.retention.hours": "1"},
+            "Cannot update these configs dynamically: Set(log.retention.hours, num.partitions)",
+        ),
+        (
+            {"log.message.format.version": "3.0"},
+            "Cannot update these configs dynamically: Set(log.message.format.version)",
+        ),
+        (
+            {"ssl.keystore.location": "/ks.jks"},
+            "These security configs can be dynamically updated only per-listener "
+            "using the listener prefix: Set(ssl.keystore.location)",
+        ),
+        ({"num.io.threads": "none"}, "Invalid value none for configuration num.io.threads: Not a number of type INT"),
+        (
+            {"background.threads": "100"},
+            "Dynamic thread count update validation failed for background.threads=100, "
+            "value should not be greater than double the current value 10",
+        ),
+    ],
+)
 def test_what_kafka_refuses_to_change(admin, bootstrap, configs, message):
     """INVALID_REQUEST with Kafka's text, for AlterConfigs and IncrementalAlterConfigs alike;
     nothing changes."""
     legacy = ConfigResource(ConfigResource.Type.BROKER, "0", set_config=configs)
     code, text = _refusal(admin.alter_configs([legacy])[legacy])
     assert code == "INVALID_REQUEST" and message in text
-    incremental = ConfigResource(ConfigResource.Type.BROKER, "0", incremental_configs=[
-        ConfigEntry(n, v, incremental_operation=SET) for n, v in configs.items()])
+    incremental = ConfigResource(
+        ConfigResource.Type.BROKER,
+        "0",
+        incremental_configs=[ConfigEntry(n, v, incremental_operation=SET) for n, v in configs.items()],
+    )
     code, text = _refusal(admin.incremental_alter_configs([incremental])[incremental])
     assert code == "INVALID_REQUEST" and message in text
     got = _describe(bootstrap, ConfigResource.Type.BROKER, "0")
@@ -245,9 +285,12 @@ def test_cluster_wide_defaults(admin, bootstrap, topic_name):
     DYNAMIC_DEFAULT_BROKER_CONFIG, below this broker's own dynamic values, above its static ones;
     per-broker configs are refused there with Kafka's text."""
     assert _cluster_default(bootstrap, ("log.retention.ms", SET, "3600000"), ("log.cleaner.threads", SET, "2")) == [
-        (0, None)]
-    assert _describe_cluster_default(bootstrap) == {"log.retention.ms": ("3600000", DYNAMIC_DEFAULT),
-                                                    "log.cleaner.threads": ("2", DYNAMIC_DEFAULT)}
+        (0, None)
+    ]
+    assert _describe_cluster_default(bootstrap) == {
+        "log.retention.ms": ("3600000", DYNAMIC_DEFAULT),
+        "log.cleaner.threads": ("2", DYNAMIC_DEFAULT),
+    }
     admin.create_topics([NewTopic(topic_name, 1, 1)])[topic_name].result(timeout=15)
     got = _describe(bootstrap, ConfigResource.Type.TOPIC, topic_name)["retention.ms"]
     assert (got.value, got.source) == ("3600000", DYNAMIC_DEFAULT)
@@ -257,22 +300,33 @@ def test_cluster_wide_defaults(admin, bootstrap, topic_name):
     assert (broker["log.cleaner.threads"].value, broker["log.cleaner.threads"].source) == ("2", DYNAMIC_DEFAULT)
     got = _describe(bootstrap, ConfigResource.Type.TOPIC, topic_name)["retention.ms"]
     assert (got.value, got.source) == ("7200000", DYNAMIC_BROKER)
-    assert _cluster_default(bootstrap, ("sasl.kerberos.service.name", SET, "kafka")) == [(
-        42, "Cannot update these configs at default cluster level, broker id must be specified: "
-            "Set(sasl.kerberos.service.name)")]
+    assert _cluster_default(bootstrap, ("sasl.kerberos.service.name", SET, "kafka")) == [
+        (
+            42,
+            "Cannot update these configs at default cluster level, broker id must be specified: "
+            "Set(sasl.kerberos.service.name)",
+        )
+    ]
     assert _cluster_default(bootstrap, ("log.retention.ms", DELETE, None)) == [(0, None)]
     assert _describe_cluster_default(bootstrap) == {"log.cleaner.threads": ("2", DYNAMIC_DEFAULT)}
 
 
 def test_dynamic_configs_of_both_levels_survive_a_restart(tmp_path):
     with running_broker(subprocess=True, data_dir=str(tmp_path), args=mode_args()) as b:
-        _incremental(b.bootstrap, ConfigResource.Type.BROKER, "0", ("sasl.kerberos.service.name", SET, "kafka"),
-                     ("listener.name.plaintext.ssl.keystore.location", SET, "/ks.jks"))
+        _incremental(
+            b.bootstrap,
+            ConfigResource.Type.BROKER,
+            "0",
+            ("sasl.kerberos.service.name", SET, "kafka"),
+            ("listener.name.plaintext.ssl.keystore.location", SET, "/ks.jks"),
+        )
         assert _cluster_default(b.bootstrap, ("log.cleaner.threads", SET, "2")) == [(0, None)]
     with running_broker(subprocess=True, data_dir=str(tmp_path), args=mode_args()) as b:
         got = _describe(b.bootstrap, ConfigResource.Type.BROKER, "0")
         assert (got["sasl.kerberos.service.name"].value, got["sasl.kerberos.service.name"].source) == (
-            "kafka", DYNAMIC_BROKER)
+            "kafka",
+            DYNAMIC_BROKER,
+        )
         assert got["listener.name.plaintext.ssl.keystore.location"].source == DYNAMIC_BROKER
         assert (got["log.cleaner.threads"].value, got["log.cleaner.threads"].source) == ("2", DYNAMIC_DEFAULT)
         assert _describe_cluster_default(b.bootstrap) == {"log.cleaner.threads": ("2", DYNAMIC_DEFAULT)}
@@ -282,7 +336,8 @@ def test_timestamp_difference_limits_both_directions(admin, bootstrap, topic_nam
     """message.timestamp.difference.max.ms, deprecated but still applied by Kafka 3.x to the
     before/after limits left at their defaults: a record an hour old is refused."""
     admin.create_topics([NewTopic(topic_name, 1, 1, config={"message.timestamp.difference.max.ms": "60000"})])[
-        topic_name].result(timeout=15)
+        topic_name
+    ].result(timeout=15)
     p = Producer({"bootstrap.servers": bootstrap, "message.timeout.ms": 10000, "retries": 0})
     delivered = []
     now_ms = int(time.time() * 1000)
@@ -303,7 +358,8 @@ def test_a_cluster_wide_default_applies_to_every_partition(admin, bootstrap, top
     now_ms = int(time.time() * 1000)
     for partition in (0, 1):
         for ts in (now_ms - 3_600_000, now_ms):
-            p.produce(topic_name, b"v", partition=partition, timestamp=ts,
-                      on_delivery=lambda err, msg: delivered.append(err))
+            p.produce(
+                topic_name, b"v", partition=partition, timestamp=ts, on_delivery=lambda err, msg: delivered.append(err)
+            )
             p.flush(15)
     assert [e.name() if e else None for e in delivered] == ["INVALID_TIMESTAMP", None] * 2

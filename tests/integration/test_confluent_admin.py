@@ -1,4 +1,5 @@
 """confluent-kafka AdminClient against hpbroker: topics, configs, partitions, records."""
+
 import pytest
 from confluent_kafka import KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
@@ -18,8 +19,16 @@ def _err(future):
 
 
 def test_create_list_describe_delete(admin, topic_name):
-    fs = admin.create_topics([NewTopic(topic_name, num_partitions=3, replication_factor=1,
-                                       config={"retention.ms": "3600000", "cleanup.policy": "delete"})])
+    fs = admin.create_topics(
+        [
+            NewTopic(
+                topic_name,
+                num_partitions=3,
+                replication_factor=1,
+                config={"retention.ms": "3600000", "cleanup.policy": "delete"},
+            )
+        ]
+    )
     fs[topic_name].result(timeout=15)
     md = admin.list_topics(timeout=10)
     assert topic_name in md.topics and len(md.topics[topic_name].partitions) == 3
@@ -32,15 +41,23 @@ def test_create_list_describe_delete(admin, topic_name):
     assert configs["retention.ms"].source == 1  # DYNAMIC_TOPIC_CONFIG
     assert configs["segment.bytes"].value == "1073741824"
     assert configs["segment.bytes"].source == 5  # DEFAULT_CONFIG
-    for name in ("cleanup.policy", "retention.bytes", "message.timestamp.type", "max.message.bytes",
-                 "min.insync.replicas"):
+    for name in (
+        "cleanup.policy",
+        "retention.bytes",
+        "message.timestamp.type",
+        "max.message.bytes",
+        "min.insync.replicas",
+    ):
         assert name in configs
 
     # already exists, bad partitions, bad replication factor, bad config
     assert _err(admin.create_topics([NewTopic(topic_name, 1, 1)])[topic_name]).code() == 36
     assert _err(admin.create_topics([NewTopic(topic_name + "x", 0, 1)])[topic_name + "x"]).code() == 37
     assert _err(admin.create_topics([NewTopic(topic_name + "y", 1, 3)])[topic_name + "y"]).code() == 38
-    assert _err(admin.create_topics([NewTopic(topic_name + "z", 1, 1, config={"no.such": "1"})])[topic_name + "z"]).code() == 40
+    assert (
+        _err(admin.create_topics([NewTopic(topic_name + "z", 1, 1, config={"no.such": "1"})])[topic_name + "z"]).code()
+        == 40
+    )
 
     # validate_only creates nothing
     admin.create_topics([NewTopic(topic_name + "v", 2, 1)], validate_only=True)[topic_name + "v"].result(timeout=15)
@@ -127,8 +144,14 @@ def test_consumer_offsets_is_written_by_its_coordinators_only(admin, bootstrap, 
 def test_kafka_topic_configs_a_client_may_set(admin, topic_name):
     """Configs Kafka knows and tools set at creation (here as Kafka Connect and Streams do) are
     accepted and described with their types; tiered storage is refused as by a Kafka without it."""
-    configs = {"cleanup.policy": "compact", "min.compaction.lag.ms": "100", "delete.retention.ms": "500",
-               "min.cleanable.dirty.ratio": "0.1", "segment.jitter.ms": "5", "message.downconversion.enable": "false"}
+    configs = {
+        "cleanup.policy": "compact",
+        "min.compaction.lag.ms": "100",
+        "delete.retention.ms": "500",
+        "min.cleanable.dirty.ratio": "0.1",
+        "segment.jitter.ms": "5",
+        "message.downconversion.enable": "false",
+    }
     admin.create_topics([NewTopic(topic_name, 1, 1, config=configs)])[topic_name].result(timeout=15)
     got = admin.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, topic_name)])
     got = list(got.values())[0].result(timeout=15)

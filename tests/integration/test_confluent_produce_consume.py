@@ -1,4 +1,5 @@
 """confluent-kafka (librdkafka) producing to and consuming from hpbroker."""
+
 import time
 
 import pytest
@@ -26,8 +27,10 @@ def _produce(bootstrap, topic, messages, **conf):
 
 def test_idempotent_acks_all_keys_headers_ordering(bootstrap, topic_name):
     create_topic(bootstrap, topic_name, partitions=3)
-    msgs = [{"key": f"k{i % 5}".encode(), "value": f"v{i}".encode(), "headers": [("h", f"{i}".encode())]}
-            for i in range(300)]
+    msgs = [
+        {"key": f"k{i % 5}".encode(), "value": f"v{i}".encode(), "headers": [("h", f"{i}".encode())]}
+        for i in range(300)
+    ]
     delivered = _produce(bootstrap, topic_name, msgs, **{"enable.idempotence": True, "acks": "all"})
     # dense offsets from 0 in every partition, in produce order per key
     by_part = {}
@@ -58,8 +61,12 @@ def test_compression_codecs_round_trip(bootstrap, topic_name, codec):
 def test_large_empty_and_null_values(bootstrap, topic_name):
     create_topic(bootstrap, topic_name)
     big = bytes(range(256)) * (900 * 1024 // 256)
-    _produce(bootstrap, topic_name, [{"value": big}, {"value": b""}, {"key": b"k", "value": None}],
-             **{"message.max.bytes": 1000000})
+    _produce(
+        bootstrap,
+        topic_name,
+        [{"value": big}, {"value": b""}, {"key": b"k", "value": None}],
+        **{"message.max.bytes": 1000000},
+    )
     got = confluent_consume_all(bootstrap, topic_name, 1, 3)
     assert got[0].value() == big
     assert got[1].value() == b""
@@ -90,8 +97,9 @@ def test_consumer_long_poll_wakes_on_new_data(bootstrap, topic_name):
     from confluent_kafka import OFFSET_END
 
     create_topic(bootstrap, topic_name)
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "lp", "enable.auto.commit": False,
-                  "fetch.wait.max.ms": 30000})
+    c = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "lp", "enable.auto.commit": False, "fetch.wait.max.ms": 30000}
+    )
     c.assign([TopicPartition(topic_name, 0, OFFSET_END)])
     try:
         c.poll(1.0)  # let it reach the long-poll

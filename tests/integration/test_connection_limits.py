@@ -1,6 +1,7 @@
 """max.connections, max.connections.per.ip and max.connections.per.ip.overrides against a real
 broker in the topology under test. In the multi-process topology the kernel spreads the
 connections over the processors, and every limit must count them all."""
+
 import socket
 import time
 
@@ -77,8 +78,9 @@ def test_an_address_at_its_limit_gets_its_connection_closed():
 def test_overrides_name_their_own_limit():
     """max.connections.per.ip 0 refuses every address but those in the overrides, each with its
     own limit; a host name there is resolved at start-up."""
-    with mode_broker(config={"max.connections.per.ip": "0",
-                             "max.connections.per.ip.overrides": "localhost:3, 10.255.255.1:1"}) as b:
+    with mode_broker(
+        config={"max.connections.per.ip": "0", "max.connections.per.ip.overrides": "localhost:3, 10.255.255.1:1"}
+    ) as b:
         clients, served = _connect(b.bootstrap, 5)
         try:
             assert served == [True, True, True, False, False]
@@ -119,8 +121,15 @@ def test_a_real_client_refused_at_the_limit_connects_once_there_is_room(topic_na
         holders, served = _connect(b.bootstrap, 2)
         assert served == [True, True]
         delivered = []
-        p = Producer({"bootstrap.servers": b.bootstrap, "message.timeout.ms": 30000,
-                      "reconnect.backoff.ms": 50, "reconnect.backoff.max.ms": 200, "log_level": 0})
+        p = Producer(
+            {
+                "bootstrap.servers": b.bootstrap,
+                "message.timeout.ms": 30000,
+                "reconnect.backoff.ms": 50,
+                "reconnect.backoff.max.ms": 200,
+                "log_level": 0,
+            }
+        )
         try:
             p.produce(topic_name, b"v", on_delivery=lambda err, msg: delivered.append(err))
             p.poll(1.5)
@@ -133,11 +142,14 @@ def test_a_real_client_refused_at_the_limit_connects_once_there_is_room(topic_na
             p.flush(0)
 
 
-@pytest.mark.parametrize("config, message", [
-    ({"max.connections.per.ip": "0"}, "max.connections.per.ip can be set to zero only if"),
-    ({"max.connections.per.ip.overrides": "localhost"}, "each entry is host:count"),
-    ({"max.connections": "-1"}, "Invalid value -1 for configuration max.connections: Value must be at least 0"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"max.connections.per.ip": "0"}, "max.connections.per.ip can be set to zero only if"),
+        ({"max.connections.per.ip.overrides": "localhost"}, "each entry is host:count"),
+        ({"max.connections": "-1"}, "Invalid value -1 for configuration max.connections: Value must be at least 0"),
+    ],
+)
 def test_limits_kafka_refuses_stop_the_start(config, message):
     with pytest.raises(RuntimeError, match=message):
         with mode_broker(subprocess=True, config=config, startup_timeout=20):
@@ -155,8 +167,11 @@ def _alter_broker(bootstrap, *ops):
     port = int(bootstrap.rsplit(":", 1)[1])
     ours = _open_at_broker(port, (_ESTABLISHED,))
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    res = ConfigResource(ConfigResource.Type.BROKER, "0", incremental_configs=[
-        ConfigEntry(n, v, incremental_operation=op) for n, op, v in ops])
+    res = ConfigResource(
+        ConfigResource.Type.BROKER,
+        "0",
+        incremental_configs=[ConfigEntry(n, v, incremental_operation=op) for n, op, v in ops],
+    )
     try:
         return admin.incremental_alter_configs([res])[res].result(timeout=15)
     finally:

@@ -1,5 +1,6 @@
 """DescribeLogDirs from real tools: kafka-python's ``describe_log_dirs`` and ``hpbroker log-dirs
 describe`` (kafka-log-dirs --describe), in both broker modes; sizes follow what was produced."""
+
 import json
 import subprocess
 import sys
@@ -21,8 +22,9 @@ def _produce(bootstrap, topic, counts, size=1000):
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "hpbroker", "log-dirs", "describe", *args],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "hpbroker", "log-dirs", "describe", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def _sizes_from_kafka_python(bootstrap, topic):
@@ -67,8 +69,12 @@ def test_cli_table_json_and_errors(bootstrap, topic_name):
     parts = {p["partition"]: p for p in log_dir["partitions"]}
     assert set(parts) == {f"{topic_name}-0", f"{topic_name}-1"}  # only the topic asked for
     assert parts[f"{topic_name}-0"]["size"] == 0 and parts[f"{topic_name}-1"]["size"] > 10_000
-    assert parts[f"{topic_name}-1"] | {"size": 0} == {"partition": f"{topic_name}-1", "size": 0,
-                                                      "offsetLag": 0, "isFuture": False}
+    assert parts[f"{topic_name}-1"] | {"size": 0} == {
+        "partition": f"{topic_name}-1",
+        "size": 0,
+        "offsetLag": 0,
+        "isFuture": False,
+    }
 
     r = _cli("--bootstrap", bootstrap)
     assert r.returncode == 0, r.stderr

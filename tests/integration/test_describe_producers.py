@@ -1,6 +1,7 @@
 """DescribeProducers from kafka-python's ``describe_producers`` (KIP-664): the idempotent
 producer that wrote each partition, its last sequence and last timestamp, in both broker modes
 (partitions of one request spread over the handlers); an unknown partition's error."""
+
 import pytest
 from confluent_kafka import Producer
 
@@ -37,8 +38,16 @@ def test_describe_producers(bootstrap, topic_name):
 def test_unknown_partition(bootstrap, topic_name):
     create_topic(bootstrap, topic_name, partitions=1)
     with RawClient(bootstrap) as c:
-        r = c.request(61, 0, {"topics": [{"name": topic_name, "partition_indexes": [0, 5]},
-                                         {"name": topic_name + "-nope", "partition_indexes": [0]}]})
+        r = c.request(
+            61,
+            0,
+            {
+                "topics": [
+                    {"name": topic_name, "partition_indexes": [0, 5]},
+                    {"name": topic_name + "-nope", "partition_indexes": [0]},
+                ]
+            },
+        )
     (t, missing) = r["topics"]
     assert [(p["partition_index"], p["error_code"]) for p in t["partitions"]] == [(0, 0), (5, 3)]
     assert [(p["partition_index"], p["error_code"]) for p in missing["partitions"]] == [(0, 3)]

@@ -1,4 +1,5 @@
 """AlterConfigs on the broker resource: applied to open partitions and kept across restarts."""
+
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 

@@ -1,4 +1,5 @@
 """Fetch and topic-config rules at the protocol level (PROTOCOL.md section 5)."""
+
 import time
 
 import pytest
@@ -13,12 +14,32 @@ FETCH, PRODUCE = 1, 0
 
 
 def _fetch(c, topic, partitions, *, max_wait=0, min_bytes=1, max_bytes=10_000_000, version=11):
-    body = {"replica_id": -1, "max_wait_ms": max_wait, "min_bytes": min_bytes, "max_bytes": max_bytes,
-            "isolation_level": 0, "session_id": 0, "session_epoch": -1,
-            "topics": [{"topic": topic, "partitions": [
-                {"partition": p, "current_leader_epoch": -1, "fetch_offset": off, "log_start_offset": -1,
-                 "partition_max_bytes": pmax} for p, off, pmax in partitions]}],
-            "forgotten_topics_data": [], "rack_id": ""}
+    body = {
+        "replica_id": -1,
+        "max_wait_ms": max_wait,
+        "min_bytes": min_bytes,
+        "max_bytes": max_bytes,
+        "isolation_level": 0,
+        "session_id": 0,
+        "session_epoch": -1,
+        "topics": [
+            {
+                "topic": topic,
+                "partitions": [
+                    {
+                        "partition": p,
+                        "current_leader_epoch": -1,
+                        "fetch_offset": off,
+                        "log_start_offset": -1,
+                        "partition_max_bytes": pmax,
+                    }
+                    for p, off, pmax in partitions
+                ],
+            }
+        ],
+        "forgotten_topics_data": [],
+        "rack_id": "",
+    }
     r = c.request(FETCH, version, body)
     return {p["partition_index"]: p for p in r["responses"][0]["partitions"]}
 
@@ -64,11 +85,13 @@ def test_long_poll_waits_for_min_bytes_or_max_wait(bootstrap, topic_name):
 
 
 def test_topic_configs_take_effect(bootstrap, topic_name):
-    from confluent_kafka import Consumer, TopicPartition
-    from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME
+    from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME, Consumer, TopicPartition
 
-    create_topic(bootstrap, topic_name, config={"message.timestamp.type": "LogAppendTime",
-                                                "max.message.bytes": "2000", "min.insync.replicas": "2"})
+    create_topic(
+        bootstrap,
+        topic_name,
+        config={"message.timestamp.type": "LogAppendTime", "max.message.bytes": "2000", "min.insync.replicas": "2"},
+    )
     with RawClient(bootstrap) as c:
         big = build_batch([b"x" * 3000])
         assert produce_result(c.request(PRODUCE, 8, produce_body(topic_name, 0, bytes(big), acks=1)))[0] == 10
@@ -93,18 +116,29 @@ def test_fetch_records_leave_as_file_regions(bootstrap, topic_name, broker):
     """The Fetch handler answers with file regions (sent by os.sendfile), not record bytes."""
     if broker.server is None:
         pytest.skip("needs the in-process broker")
-    from hpbroker.handlers import fetch
     from hpbroker.broker.request import RequestContext
+    from hpbroker.handlers import fetch
     from hpbroker.protocol import ExternalBytes
 
     create_topic(bootstrap, topic_name)
     with RawClient(bootstrap) as c:
         _fill(c, topic_name, 0, 3, 100)
     ctx = RequestContext(broker.server.broker, 1, 11, 1, "t", "test")
-    req = {"max_wait_ms": 0, "min_bytes": 1, "max_bytes": 1 << 20, "isolation_level": 0, "session_epoch": -1,
-           "topics": [{"topic": topic_name, "partitions": [{"partition": 0, "fetch_offset": 0,
-                                                             "partition_max_bytes": 1 << 20,
-                                                             "current_leader_epoch": -1}]}]}
+    req = {
+        "max_wait_ms": 0,
+        "min_bytes": 1,
+        "max_bytes": 1 << 20,
+        "isolation_level": 0,
+        "session_epoch": -1,
+        "topics": [
+            {
+                "topic": topic_name,
+                "partitions": [
+                    {"partition": 0, "fetch_offset": 0, "partition_max_bytes": 1 << 20, "current_leader_epoch": -1}
+                ],
+            }
+        ],
+    }
     # the handler is called from the test thread only to inspect its answer's shape
     resp = fetch.handle(ctx, req)
     records = resp["responses"][0]["partitions"][0]["records"]
@@ -119,8 +153,9 @@ def test_compacted_topic_needs_a_key_on_every_record(bootstrap, topic_name):
 
     create_topic(bootstrap, topic_name, config={"cleanup.policy": "compact"})
     results = []
-    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 0, "compression.type": "lz4",
-                  "message.send.max.retries": 0})
+    p = Producer(
+        {"bootstrap.servers": bootstrap, "linger.ms": 0, "compression.type": "lz4", "message.send.max.retries": 0}
+    )
     p.produce(topic_name, key=b"k", value=b"keyed", partition=0, on_delivery=lambda e, m: results.append(e))
     p.flush(10)
     p.produce(topic_name, value=b"no key", partition=0, on_delivery=lambda e, m: results.append(e))

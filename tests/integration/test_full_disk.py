@@ -3,6 +3,7 @@ writers run under a lowered RLIMIT_FSIZE (a write past it fails with EFBIG, the 
 as ENOSPC; Python ignores SIGXFSZ), so Produce gets the retriable KAFKA_STORAGE_ERROR and the
 broker keeps serving reads; once the limit is raised again the producer's retries land, and
 every record is read back exactly once, in order. Both broker modes."""
+
 import resource
 import time
 
@@ -54,8 +55,9 @@ def _poll_values(consumer, n, timeout=60.0):
 def test_writes_refused_then_resumed():
     with mode_broker(subprocess=True) as b:
         topic = create_topic(b.bootstrap, "full-disk")  # its files exist before the limit
-        p = Producer({"bootstrap.servers": b.bootstrap, "enable.idempotence": True, "linger.ms": 2,
-                      "message.timeout.ms": 60000})
+        p = Producer(
+            {"bootstrap.servers": b.bootstrap, "enable.idempotence": True, "linger.ms": 2, "message.timeout.ms": 60000}
+        )
         for i in range(BEFORE):
             p.produce(topic, b"%06d" % i + b"x" * 1000, partition=0)
         assert p.flush(15) == 0
@@ -71,13 +73,18 @@ def test_writes_refused_then_resumed():
             resource.prlimit(pid, resource.RLIMIT_FSIZE, (limit, hard))
         errors, delivered = [], []
         for i in range(BEFORE, BEFORE + DURING):
-            p.produce(topic, b"%06d" % i + b"x" * 1000, partition=0,
-                      on_delivery=lambda err, m: (errors if err else delivered).append(err or m.offset()))
+            p.produce(
+                topic,
+                b"%06d" % i + b"x" * 1000,
+                partition=0,
+                on_delivery=lambda err, m: (errors if err else delivered).append(err or m.offset()),
+            )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not any("cannot append to" in line for line in b.extra["log"]):
             p.poll(0.2)
-        assert any("cannot append to" in line and "File too large" in line for line in b.extra["log"]), \
+        assert any("cannot append to" in line and "File too large" in line for line in b.extra["log"]), (
             f"the broker never refused a write: {len(delivered)} delivered, log tail {b.extra['log'][-5:]}"
+        )
         assert len(delivered) < DURING and not errors  # waiting, retrying: nothing failed yet
         assert len(_read_all(b.bootstrap, topic, BEFORE)) >= BEFORE  # reads go on meanwhile
 
@@ -122,8 +129,11 @@ def _coordinator_ready(bootstrap, group, timeout=20.0):
     from tests.integration.rawclient import RawClient
 
     with RawClient(bootstrap) as client:  # DescribeGroups
-        wait_until(lambda: client.request(15, 0, {"groups": [group]})["groups"][0]["error_code"] == 0, timeout,
-                   f"a coordinator to answer for group {group!r}")
+        wait_until(
+            lambda: client.request(15, 0, {"groups": [group]})["groups"][0]["error_code"] == 0,
+            timeout,
+            f"a coordinator to answer for group {group!r}",
+        )
 
 
 def _failures(broker):
@@ -158,15 +168,23 @@ def test_group_writes_refused_then_resumed():
             with pytest.raises(NotCoordinatorError):
                 admin.delete_group_offsets("fd-old", [KTopicPartition(topic, 0)])
 
-            sub = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "fd-new", "auto.offset.reset": "earliest",
-                            "session.timeout.ms": 10000})
+            sub = Consumer(
+                {
+                    "bootstrap.servers": b.bootstrap,
+                    "group.id": "fd-new",
+                    "auto.offset.reset": "earliest",
+                    "session.timeout.ms": 10000,
+                }
+            )
             sub.subscribe([topic])
             deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and not any("cannot store the assignment" in line
-                                                          for line in b.extra["log"]):
+            while time.monotonic() < deadline and not any(
+                "cannot store the assignment" in line for line in b.extra["log"]
+            ):
                 assert sub.poll(0.2) is None
-            assert any("cannot store the assignment of group 'fd-new'" in line for line in b.extra["log"]), \
-                "\n".join(b.extra["log"][-60:])  # the broker's own account, should this ever fail
+            assert any("cannot store the assignment of group 'fd-new'" in line for line in b.extra["log"]), "\n".join(
+                b.extra["log"][-60:]
+            )  # the broker's own account, should this ever fail
             assert sub.assignment() == []
 
             for pid in pids:
@@ -195,20 +213,26 @@ def test_topics_and_the_group_coordinator_not_created_on_a_full_disk():
         for pid in pids:
             resource.prlimit(pid, resource.RLIMIT_FSIZE, (4096, hard))  # no room for index files
 
-        fs = admin.create_topics([NewTopic("refused", num_partitions=2, replication_factor=1)],
-                                 operation_timeout=10)
+        fs = admin.create_topics([NewTopic("refused", num_partitions=2, replication_factor=1)], operation_timeout=10)
         with pytest.raises(Exception) as info:
             fs["refused"].result(timeout=15)
         assert info.value.args[0].code() == KafkaError.KAFKA_STORAGE_ERROR
         assert "refused" not in admin.list_topics(timeout=10).topics
 
         # auto-creation through Metadata, and the first group (its coordinator's topic)
-        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "fd-first", "auto.offset.reset": "earliest",
-                      "allow.auto.create.topics": True})
+        c = Consumer(
+            {
+                "bootstrap.servers": b.bootstrap,
+                "group.id": "fd-first",
+                "auto.offset.reset": "earliest",
+                "allow.auto.create.topics": True,
+            }
+        )
         c.subscribe(["auto-refused"])
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not any("cannot create __consumer_offsets" in line
-                                                      for line in b.extra["log"]):
+        while time.monotonic() < deadline and not any(
+            "cannot create __consumer_offsets" in line for line in b.extra["log"]
+        ):
             c.poll(0.2)
         assert any("cannot create __consumer_offsets" in line for line in b.extra["log"])
         topics = admin.list_topics(timeout=10).topics
@@ -246,13 +270,22 @@ def test_a_group_on_a_coordinator_partition_its_handler_cannot_open_yet():
         _produce_numbers(b.bootstrap, topic, 20)
         other = next(h for h in range(handlers) if h != CONTROLLER_HANDLER)
         pid = next(c.pid for c in psutil.Process(b.process.pid).children() if c.name() == f"hpb-h{other}")
-        group = next(g for g in (f"fd-late-{i}" for i in range(1000))
-                     if owner(GROUP_METADATA_TOPIC, partition_for(g, 50), handlers) == other)
+        group = next(
+            g
+            for g in (f"fd-late-{i}" for i in range(1000))
+            if owner(GROUP_METADATA_TOPIC, partition_for(g, 50), handlers) == other
+        )
         _, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
         resource.prlimit(pid, resource.RLIMIT_FSIZE, (1, hard))
 
-        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
-                      "session.timeout.ms": 10000})
+        c = Consumer(
+            {
+                "bootstrap.servers": b.bootstrap,
+                "group.id": group,
+                "auto.offset.reset": "earliest",
+                "session.timeout.ms": 10000,
+            }
+        )
         c.subscribe([topic])
         refused = f"handler {other} cannot open the partitions"
         deadline = time.monotonic() + 30

@@ -1,4 +1,5 @@
 """``hpbroker groups list`` and ``hpbroker groups describe`` against a live group."""
+
 import subprocess
 import sys
 import time
@@ -22,8 +23,9 @@ def gbroker():
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "hpbroker", "groups", *args], capture_output=True, text=True,
-                          timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "hpbroker", "groups", *args], capture_output=True, text=True, timeout=30
+    )
 
 
 def test_groups_list_and_describe(gbroker, topic_name):
@@ -44,8 +46,11 @@ def test_groups_list_and_describe(gbroker, topic_name):
         assert len(d.members) == 1 and d.members[0]["client_id"] == "cli-test-client"
         assert d.members[0]["assignment"] == [(topic_name, [0, 1, 2])]
         rows = {r.partition: (r.committed_offset, r.log_end_offset, r.lag, r.client_id) for r in d.partitions}
-        assert rows == {0: (4, 4, 0, "cli-test-client"), 1: (1, 4, 3, "cli-test-client"),
-                        2: (None, 4, None, "cli-test-client")}
+        assert rows == {
+            0: (4, 4, 0, "cli-test-client"),
+            1: (1, 4, 3, "cli-test-client"),
+            2: (None, 4, None, "cli-test-client"),
+        }
 
         out = _cli("list", "--bootstrap", gbroker.bootstrap)
         assert out.returncode == 0 and group in out.stdout.split()
@@ -80,21 +85,37 @@ def test_groups_delete_offsets(gbroker, topic_name):
         deadline = time.monotonic() + 20
         while len(c.assignment()) < 2 and time.monotonic() < deadline:
             c.poll(0.05)
-        c.commit(offsets=[TopicPartition(topic_name, 0, 3), TopicPartition(topic_name, 1, 3),
-                          TopicPartition(other, 0, 2), TopicPartition(other, 1, 2)], asynchronous=False)
-        out = _cli("delete-offsets", group, "--topic", topic_name + ":1", "--topic", other,
-                   "--bootstrap", gbroker.bootstrap)
+        c.commit(
+            offsets=[
+                TopicPartition(topic_name, 0, 3),
+                TopicPartition(topic_name, 1, 3),
+                TopicPartition(other, 0, 2),
+                TopicPartition(other, 1, 2),
+            ],
+            asynchronous=False,
+        )
+        out = _cli(
+            "delete-offsets", group, "--topic", topic_name + ":1", "--topic", other, "--bootstrap", gbroker.bootstrap
+        )
         assert out.returncode == 1, out.stderr
         rows = [ln.split(None, 2) for ln in out.stdout.splitlines()]
-        assert rows == [["TOPIC", "PARTITION", "STATUS"], [topic_name, "1", "Error: GROUP_SUBSCRIBED_TO_TOPIC"],
-                        [other, "0", "Successful"], [other, "1", "Successful"]]
+        assert rows == [
+            ["TOPIC", "PARTITION", "STATUS"],
+            [topic_name, "1", "Error: GROUP_SUBSCRIBED_TO_TOPIC"],
+            [other, "0", "Successful"],
+            [other, "1", "Successful"],
+        ]
     finally:
         c.close()
-    committed = {(r.topic, r.partition): r.committed_offset for r in describe_group(gbroker.bootstrap, group).partitions}
+    committed = {
+        (r.topic, r.partition): r.committed_offset for r in describe_group(gbroker.bootstrap, group).partitions
+    }
     assert committed == {(topic_name, 0): 3, (topic_name, 1): 3}
     out = _cli("delete-offsets", group, "--topic", topic_name + ":0", "--bootstrap", gbroker.bootstrap)
     assert out.returncode == 0, out.stderr
-    committed = {(r.topic, r.partition): r.committed_offset for r in describe_group(gbroker.bootstrap, group).partitions}
+    committed = {
+        (r.topic, r.partition): r.committed_offset for r in describe_group(gbroker.bootstrap, group).partitions
+    }
     assert committed == {(topic_name, 1): 3}
     out = _cli("delete-offsets", group + "-missing", "--topic", topic_name, "--bootstrap", gbroker.bootstrap)
     assert out.returncode == 1 and "GROUP_ID_NOT_FOUND" in out.stderr
@@ -132,13 +153,20 @@ def test_groups_list_with_states(gbroker, topic_name):
 
 # each command, what it prints once the group's partition is loaded, and the answer it gives up on
 LOADING_CALLS = {
-    "list": (lambda groups, boot: ("g-loading", "") in groups.list_groups(boot),  # committed, no member
-             "COORDINATOR_LOAD_IN_PROGRESS"),
-    "describe": (lambda groups, boot: [(r.partition, r.committed_offset)
-                                       for r in groups.describe_group(boot, "g-loading").partitions] == [(0, 3)],
-                 "NOT_COORDINATOR"),
-    "delete-offsets": (lambda groups, boot: groups.delete_offsets(boot, "g-loading", ["loading:0"])
-                       == [("loading", 0, 0)], "NOT_COORDINATOR"),
+    "list": (
+        lambda groups, boot: ("g-loading", "") in groups.list_groups(boot),  # committed, no member
+        "COORDINATOR_LOAD_IN_PROGRESS",
+    ),
+    "describe": (
+        lambda groups, boot: (
+            [(r.partition, r.committed_offset) for r in groups.describe_group(boot, "g-loading").partitions] == [(0, 3)]
+        ),
+        "NOT_COORDINATOR",
+    ),
+    "delete-offsets": (
+        lambda groups, boot: groups.delete_offsets(boot, "g-loading", ["loading:0"]) == [("loading", 0, 0)],
+        "NOT_COORDINATOR",
+    ),
 }
 
 
@@ -174,8 +202,9 @@ def test_groups_commands_wait_while_a_coordinator_partition_loads(monkeypatch, c
 
         def take():  # as if this broker had not opened the partition yet
             taken["log"] = broker.replica_manager.partitions.pop(key)
-            broker.group_coordinator = GroupCoordinator(broker.config, broker.metadata, broker.replica_manager,
-                                                        broker.controller)
+            broker.group_coordinator = GroupCoordinator(
+                broker.config, broker.metadata, broker.replica_manager, broker.controller
+            )
 
         on_loop(take)
         assert asyncio.run_coroutine_threadsafe(broker.group_coordinator.start(), b.server.loop).result(10)
@@ -185,7 +214,9 @@ def test_groups_commands_wait_while_a_coordinator_partition_loads(monkeypatch, c
             call(groups, b.bootstrap)
 
         monkeypatch.setattr(groups, "RETRY_FOR_S", 30.0)
-        timer = threading.Timer(0.5, on_loop, (lambda: broker.replica_manager.partitions.__setitem__(key, taken["log"]),))
+        timer = threading.Timer(
+            0.5, on_loop, (lambda: broker.replica_manager.partitions.__setitem__(key, taken["log"]),)
+        )
         timer.start()
         t0 = time.monotonic()
         try:

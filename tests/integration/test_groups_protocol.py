@@ -1,4 +1,5 @@
 """The group APIs byte-level, with exact requests: error codes as Kafka chooses them."""
+
 import pytest
 
 from hpbroker.coordinator.consumer_protocol import encode_assignment
@@ -28,19 +29,47 @@ def raw(gbroker):
 
 
 def _join(raw, group, member_id="", version=5, session=6000):
-    return raw.request(JOIN, version, {
-        "group_id": group, "session_timeout_ms": session, "rebalance_timeout_ms": 5000, "member_id": member_id,
-        "group_instance_id": None, "protocol_type": "consumer",
-        "protocols": [{"name": "range", "metadata": b"\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff"}]})
+    return raw.request(
+        JOIN,
+        version,
+        {
+            "group_id": group,
+            "session_timeout_ms": session,
+            "rebalance_timeout_ms": 5000,
+            "member_id": member_id,
+            "group_instance_id": None,
+            "protocol_type": "consumer",
+            "protocols": [{"name": "range", "metadata": b"\x00\x00\x00\x00\x00\x00\xff\xff\xff\xff"}],
+        },
+    )
 
 
 def _commit(raw, group, topic, offsets, generation=-1, member_id="", version=7, metadata=""):
-    return raw.request(COMMIT, version, {
-        "group_id": group, "generation_id_or_member_epoch": generation, "member_id": member_id,
-        "group_instance_id": None, "retention_time_ms": -1,
-        "topics": [{"name": topic, "partitions": [
-            {"partition_index": p, "committed_offset": o, "committed_leader_epoch": 0, "committed_metadata": metadata}
-            for p, o in offsets]}]})
+    return raw.request(
+        COMMIT,
+        version,
+        {
+            "group_id": group,
+            "generation_id_or_member_epoch": generation,
+            "member_id": member_id,
+            "group_instance_id": None,
+            "retention_time_ms": -1,
+            "topics": [
+                {
+                    "name": topic,
+                    "partitions": [
+                        {
+                            "partition_index": p,
+                            "committed_offset": o,
+                            "committed_leader_epoch": 0,
+                            "committed_metadata": metadata,
+                        }
+                        for p, o in offsets
+                    ],
+                }
+            ],
+        },
+    )
 
 
 def _fetch(raw, group, topics, version=5):
@@ -77,19 +106,37 @@ def test_join_errors_and_member_id_required(raw):
     r = _join(raw, g, member_id=r["member_id"])  # parks through the initial delay, then leads alone
     assert r["error_code"] == 0 and r["generation_id"] == 1 and r["leader"] == r["member_id"]
     m = r["member_id"]
-    assert raw.request(HEARTBEAT, 3, {"group_id": g, "generation_id": 1, "member_id": "x"})["error_code"] \
+    assert (
+        raw.request(HEARTBEAT, 3, {"group_id": g, "generation_id": 1, "member_id": "x"})["error_code"]
         == ErrorCode.UNKNOWN_MEMBER_ID
-    assert raw.request(HEARTBEAT, 3, {"group_id": g, "generation_id": 9, "member_id": m})["error_code"] \
+    )
+    assert (
+        raw.request(HEARTBEAT, 3, {"group_id": g, "generation_id": 9, "member_id": m})["error_code"]
         == ErrorCode.ILLEGAL_GENERATION
-    s = raw.request(SYNC, 3, {"group_id": g, "generation_id": 1, "member_id": m,
-                              "assignments": [{"member_id": m, "assignment": encode_assignment([("t", [0])])}]})
+    )
+    s = raw.request(
+        SYNC,
+        3,
+        {
+            "group_id": g,
+            "generation_id": 1,
+            "member_id": m,
+            "assignments": [{"member_id": m, "assignment": encode_assignment([("t", [0])])}],
+        },
+    )
     assert s["error_code"] == 0 and bytes(s["assignment"]) == encode_assignment([("t", [0])])
     assert raw.request(HEARTBEAT, 3, {"group_id": g, "generation_id": 1, "member_id": m})["error_code"] == 0
     d = raw.request(DESCRIBE, 4, {"groups": [g]})["groups"][0]
     assert d["group_state"] == "Stable" and d["protocol_data"] == "range" and d["members"][0]["member_id"] == m
     assert raw.request(DELETE, 1, {"groups_names": [g]})["results"][0]["error_code"] == ErrorCode.NON_EMPTY_GROUP
-    lv = raw.request(LEAVE, 3, {"group_id": g, "members": [{"member_id": m, "group_instance_id": None},
-                                                           {"member_id": "ghost", "group_instance_id": None}]})
+    lv = raw.request(
+        LEAVE,
+        3,
+        {
+            "group_id": g,
+            "members": [{"member_id": m, "group_instance_id": None}, {"member_id": "ghost", "group_instance_id": None}],
+        },
+    )
     assert lv["error_code"] == 0 and [x["error_code"] for x in lv["members"]] == [0, ErrorCode.UNKNOWN_MEMBER_ID]
     assert raw.request(DESCRIBE, 4, {"groups": [g]})["groups"][0]["group_state"] == "Empty"
     assert raw.request(LEAVE, 1, {"group_id": g, "member_id": m})["error_code"] == ErrorCode.UNKNOWN_MEMBER_ID
@@ -100,30 +147,44 @@ def test_simple_commit_fetch_list_delete(gbroker, raw, topic_name):
     g = group_id()
     fetched = _fetch(raw, g, [{"name": topic_name, "partition_indexes": [0, 1]}])
     assert fetched["error_code"] == 0
-    assert [(p["committed_offset"], p["committed_leader_epoch"], p["error_code"])
-            for p in fetched["topics"][0]["partitions"]] == [(-1, -1, 0), (-1, -1, 0)]
+    assert [
+        (p["committed_offset"], p["committed_leader_epoch"], p["error_code"])
+        for p in fetched["topics"][0]["partitions"]
+    ] == [(-1, -1, 0), (-1, -1, 0)]
     r = _commit(raw, g, topic_name, [(0, 5), (7, 1)])
     assert [p["error_code"] for p in r["topics"][0]["partitions"]] == [0, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]
     r = _commit(raw, g, topic_name, [(1, 3)], metadata="x" * 5000)
     assert r["topics"][0]["partitions"][0]["error_code"] == ErrorCode.OFFSET_METADATA_TOO_LARGE
+
     def member_commit(group):
         return _commit(raw, group, topic_name, [(0, 1)], generation=4, member_id="m", version=2)["topics"][0][
-            "partitions"][0]["error_code"]
+            "partitions"
+        ][0]["error_code"]
+
     assert member_commit(g) == ErrorCode.UNKNOWN_MEMBER_ID  # the group exists (Empty), "m" is no member
     assert member_commit(group_id()) == ErrorCode.ILLEGAL_GENERATION  # no group: a generation cannot match
     p = _fetch(raw, g, [{"name": topic_name, "partition_indexes": [0]}])["topics"][0]["partitions"][0]
     assert (p["committed_offset"], p["committed_leader_epoch"]) == (5, 0)
     everything = _fetch(raw, g, None)  # v2+: null topics = every committed partition
     assert [(t["name"], [x["partition_index"] for x in t["partitions"]]) for t in everything["topics"]] == [
-        (topic_name, [0])]
-    assert _fetch(raw, g, [{"name": topic_name, "partition_indexes": [0]}], version=1)["topics"][0][
-        "partitions"][0]["committed_offset"] == 5
+        (topic_name, [0])
+    ]
+    assert (
+        _fetch(raw, g, [{"name": topic_name, "partition_indexes": [0]}], version=1)["topics"][0]["partitions"][0][
+            "committed_offset"
+        ]
+        == 5
+    )
     listed = raw.request(LIST, 2, {})
     assert (g, "") in [(x["group_id"], x["protocol_type"]) for x in listed["groups"]]
     res = raw.request(DELETE, 1, {"groups_names": [g, "no-such-group"]})["results"]
     assert [x["error_code"] for x in res] == [0, ErrorCode.GROUP_ID_NOT_FOUND]
-    assert _fetch(raw, g, [{"name": topic_name, "partition_indexes": [0]}])["topics"][0]["partitions"][0][
-        "committed_offset"] == -1
+    assert (
+        _fetch(raw, g, [{"name": topic_name, "partition_indexes": [0]}])["topics"][0]["partitions"][0][
+            "committed_offset"
+        ]
+        == -1
+    )
     assert raw.request(DESCRIBE, 0, {"groups": [g]})["groups"][0]["group_state"] == "Dead"
 
 
@@ -145,11 +206,15 @@ def test_requests_naming_groups_of_several_coordinators(gbroker, raw, topic_name
     for version in (0, 4):
         described = raw.request(DESCRIBE, version, {"groups": asked, "include_authorized_operations": False})
         assert [(d["group_id"], d["error_code"], d["group_state"]) for d in described["groups"]] == [
-            (g, 0, "Dead" if g == unknown else "Empty") for g in asked]
+            (g, 0, "Dead" if g == unknown else "Empty") for g in asked
+        ]
     assert raw.request(DESCRIBE, 4, {"groups": []})["groups"] == []
     res = raw.request(DELETE, 1, {"groups_names": [groups[3], unknown, groups[0]]})["results"]
     assert [(r["group_id"], r["error_code"]) for r in res] == [
-        (groups[3], 0), (unknown, ErrorCode.GROUP_ID_NOT_FOUND), (groups[0], 0)]
+        (groups[3], 0),
+        (unknown, ErrorCode.GROUP_ID_NOT_FOUND),
+        (groups[0], 0),
+    ]
     listed = {x["group_id"] for x in raw.request(LIST, 2, {})["groups"]}
     assert groups[0] not in listed and groups[3] not in listed and {groups[1], groups[2]} <= listed
     for i in (1, 2):
@@ -213,10 +278,12 @@ def test_list_groups_by_state_and_type(gbroker, topic_name):
         assert listed({ConsumerGroupState.EMPTY}) == {g: ConsumerGroupState.EMPTY for g in empty}
         assert listed({ConsumerGroupState.EMPTY, ConsumerGroupState.STABLE}).keys() == set(empty + [live])
         with RawClient(gbroker.bootstrap) as raw:
+
             def ask(version, **filters):
                 r = raw.request(LIST, version, filters)
                 assert r["error_code"] == 0
                 return {g["group_id"]: g for g in r["groups"] if g["group_id"] in empty + [live]}
+
             assert set(ask(4, states_filter=["stable"])) == {live}  # names compare case-insensitively
             assert ask(4, states_filter=["NoSuchState"]) == {}
             got = ask(5, states_filter=[], types_filter=["classic"])

@@ -1,5 +1,6 @@
 """Membership changes: a member that leaves hands its partitions over at once; a member killed
 with SIGKILL is expired after its session timeout and its partitions move to the survivor."""
+
 import os
 import signal
 import subprocess
@@ -64,17 +65,22 @@ def test_killed_member_expires_after_session_timeout(gbroker, topic_name):
     create_topic(gbroker.bootstrap, topic_name, PARTITIONS)
     group = group_id()
     session_ms = 2000
-    proc = subprocess.Popen([sys.executable, os.path.join(HERE, "group_member.py"), gbroker.bootstrap, topic_name,
-                             group, str(session_ms)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "group_member.py"), gbroker.bootstrap, topic_name, group, str(session_ms)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     lines = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
     reader.start()
     survivor = None
     try:
         assert wait_until(lambda: "ASSIGNED 0,1,2,3\n" in lines, 20), lines
-        survivor = confluent_consumer(gbroker.bootstrap, group, **{"session.timeout.ms": session_ms,
-                                                                   "heartbeat.interval.ms": 200})
+        survivor = confluent_consumer(
+            gbroker.bootstrap, group, **{"session.timeout.ms": session_ms, "heartbeat.interval.ms": 200}
+        )
         survivor.subscribe([topic_name])
         assert _poll_until([survivor], lambda: len(_owned(survivor)) == 2, 20)
         assert wait_until(lambda: len(lines[-1].split()[-1].split(",")) == 2, 10), lines

@@ -1,5 +1,6 @@
 """Commit, restart the broker, resume: the group's next consumer gets exactly the records after
 the committed offsets -- no duplicates, no gaps -- with each client library."""
+
 import time
 
 import pytest
@@ -9,8 +10,14 @@ from tests.integration.conftest import mode_broker
 
 from .conftest import create_topic
 from .groupclients import (
-    GROUP_BROKER_CONFIG, aiokafka_consumer, confluent_consumer, group_id, kafka_python_consumer, produce,
-    run_async, wait_until,
+    GROUP_BROKER_CONFIG,
+    aiokafka_consumer,
+    confluent_consumer,
+    group_id,
+    kafka_python_consumer,
+    produce,
+    run_async,
+    wait_until,
 )
 
 pytestmark = pytest.mark.integration
@@ -58,10 +65,12 @@ def _kafka_python(bootstrap, topic, group, n, commit, timeout=30):
 
         def more():
             return [(r.partition, r.offset) for recs in c.poll(timeout_ms=100).values() for r in recs]
+
         _drain_extra(more, got)
         if commit is not None:
-            c.commit({TopicPartition(topic, p): OffsetAndMetadata(o, "", -1)
-                      for p, o in _positions(got[:commit]).items()})
+            c.commit(
+                {TopicPartition(topic, p): OffsetAndMetadata(o, "", -1) for p, o in _positions(got[:commit]).items()}
+            )
     finally:
         c.close()
     return got
@@ -150,9 +159,20 @@ def test_offsets_log_compacted_by_the_coordinator_survives_a_restart(tmp_path):
     partition = partition_for(group, int(GROUP_BROKER_CONFIG["offsets.topic.num.partitions"]))
 
     def earliest(raw):
-        r = raw.request(2, 5, {"replica_id": -1, "isolation_level": 0, "topics": [
-            {"name": "__consumer_offsets", "partitions": [
-                {"partition_index": partition, "current_leader_epoch": -1, "timestamp": -2}]}]})
+        r = raw.request(
+            2,
+            5,
+            {
+                "replica_id": -1,
+                "isolation_level": 0,
+                "topics": [
+                    {
+                        "name": "__consumer_offsets",
+                        "partitions": [{"partition_index": partition, "current_leader_epoch": -1, "timestamp": -2}],
+                    }
+                ],
+            },
+        )
         return r["topics"][0]["partitions"][0]["offset"]
 
     def consumer(bootstrap):

@@ -1,5 +1,6 @@
 """Two and three group members of each client library split a topic's partitions: no overlap,
 full coverage, every record delivered (librdkafka: range, roundrobin, cooperative-sticky)."""
+
 import asyncio
 import time
 
@@ -9,8 +10,17 @@ from tests.integration.conftest import mode_broker
 
 from .conftest import create_topic
 from .groupclients import (
-    GROUP_BROKER_CONFIG, ThreadedMember, aiokafka_consumer, close_all, confluent_consumer, group_id,
-    is_clean_split, kafka_python_consumer, produce, run_async, wait_until,
+    GROUP_BROKER_CONFIG,
+    ThreadedMember,
+    aiokafka_consumer,
+    close_all,
+    confluent_consumer,
+    group_id,
+    is_clean_split,
+    kafka_python_consumer,
+    produce,
+    run_async,
+    wait_until,
 )
 
 pytestmark = pytest.mark.integration
@@ -37,8 +47,10 @@ def loaded_topic(gbroker, topic_name):
 @pytest.mark.parametrize("assignor", ["range", "roundrobin", "cooperative-sticky"])
 def test_confluent_members_split_partitions(gbroker, loaded_topic, members, assignor):
     group = group_id()
-    consumers = [confluent_consumer(gbroker.bootstrap, group, **{"partition.assignment.strategy": assignor})
-                 for _ in range(members)]
+    consumers = [
+        confluent_consumer(gbroker.bootstrap, group, **{"partition.assignment.strategy": assignor})
+        for _ in range(members)
+    ]
     seen = set()
     try:
         for c in consumers:
@@ -63,12 +75,13 @@ def test_confluent_members_split_partitions(gbroker, loaded_topic, members, assi
 @pytest.mark.parametrize("members", [2, 3])
 def test_kafka_python_members_split_partitions(gbroker, loaded_topic, members):
     group = group_id()
-    ms = [ThreadedMember(lambda: kafka_python_consumer(gbroker.bootstrap, group), loaded_topic)
-          for _ in range(members)]
+    ms = [ThreadedMember(lambda: kafka_python_consumer(gbroker.bootstrap, group), loaded_topic) for _ in range(members)]
     try:
+
         def done():
             seen = {r for m in ms for r in list(m.records)}
             return is_clean_split([set(m.assignment) for m in ms], PARTITIONS) and len(seen) == TOTAL
+
         assert wait_until(done, 40), [m.assignment for m in ms]
     finally:
         for m in ms:

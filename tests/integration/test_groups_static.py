@@ -3,6 +3,7 @@ restarts (static members send no LeaveGroup) within its session gets its partiti
 the other members see no rebalance; a second live instance with the same id fences the first;
 a static member away past its session timeout is removed; admin tools remove static members by
 instance id (LeaveGroup v3); DescribeGroups names the instance ids."""
+
 import threading
 import time
 
@@ -12,7 +13,12 @@ from tests.integration.conftest import mode_broker
 
 from .conftest import create_topic
 from .groupclients import (
-    GROUP_BROKER_CONFIG, ThreadedMember, confluent_consumer, group_id, kafka_python_consumer, wait_until,
+    GROUP_BROKER_CONFIG,
+    ThreadedMember,
+    confluent_consumer,
+    group_id,
+    kafka_python_consumer,
+    wait_until,
 )
 
 pytestmark = pytest.mark.integration
@@ -52,6 +58,7 @@ class Observer:
     def _record(self, what):
         def callback(_consumer, partitions):
             self.events.append((what, sorted(p.partition for p in partitions)))
+
         return callback
 
     def owned(self):
@@ -129,6 +136,7 @@ def test_confluent_second_instance_with_the_same_id_fences_the_first(gbroker, to
             if msg is not None and msg.error():
                 errors.append(msg.error())
             return any(e.code() == KafkaError._FATAL and fenced_text in e.str() for e in errors)
+
         assert wait_until(fenced, 20, step=0), [e.str() for e in errors]
         assert len(_owned(second)) == PARTITIONS
     finally:
@@ -147,12 +155,14 @@ def test_kafka_python_second_instance_with_the_same_id_fences_the_first(gbroker,
     second = None
     try:
         first.subscribe([topic_name])
-        assert wait_until(lambda: first.poll(timeout_ms=100) is not None and len(first.assignment()) == PARTITIONS,
-                          30, step=0)
+        assert wait_until(
+            lambda: first.poll(timeout_ms=100) is not None and len(first.assignment()) == PARTITIONS, 30, step=0
+        )
         second = kafka_python_consumer(gbroker.bootstrap, group, group_instance_id="x")
         second.subscribe([topic_name])
-        assert wait_until(lambda: second.poll(timeout_ms=100) is not None and len(second.assignment()) == PARTITIONS,
-                          20, step=0)
+        assert wait_until(
+            lambda: second.poll(timeout_ms=100) is not None and len(second.assignment()) == PARTITIONS, 20, step=0
+        )
         with pytest.raises(FencedInstanceIdError):
             first.commit({TopicPartition(topic_name, 0): OffsetAndMetadata(0, "", -1)})
         second.commit({TopicPartition(topic_name, 0): OffsetAndMetadata(0, "", -1)})  # the live one commits
@@ -193,17 +203,21 @@ def test_admin_removes_a_static_member_by_instance_id(gbroker, topic_name):
     create_topic(gbroker.bootstrap, topic_name, PARTITIONS)
     group = group_id()
     observer = Observer(gbroker.bootstrap, group, topic_name, **{"group.instance.id": "observer"})
-    a = _static_confluent(gbroker.bootstrap, group, topic_name, "a",
-                          **{"session.timeout.ms": 60000, "max.poll.interval.ms": 60000})
+    a = _static_confluent(
+        gbroker.bootstrap, group, topic_name, "a", **{"session.timeout.ms": 60000, "max.poll.interval.ms": 60000}
+    )
     admin = KafkaAdminClient(bootstrap_servers=gbroker.bootstrap)
     try:
         assert _poll_until([a, observer.consumer], lambda: len(_owned(a)) == len(observer.owned()) == 2, 30)
         a.close()  # gone without a LeaveGroup; its session (60 s) would keep its partitions
-        result = admin.remove_group_members(group, [
-            MemberToRemove(group_instance_id="a"),  # as admin tools name a static member: no member id
-            MemberToRemove(member_id="a-stale-member-id", group_instance_id="observer"),
-            MemberToRemove(group_instance_id="nobody"),
-        ])
+        result = admin.remove_group_members(
+            group,
+            [
+                MemberToRemove(group_instance_id="a"),  # as admin tools name a static member: no member id
+                MemberToRemove(member_id="a-stale-member-id", group_instance_id="observer"),
+                MemberToRemove(group_instance_id="nobody"),
+            ],
+        )
         assert result == {"a": NoError, "a-stale-member-id": FencedInstanceIdError, "nobody": UnknownMemberIdError}
         started = time.monotonic()
         assert _poll_until([observer.consumer], lambda: observer.owned() == set(range(PARTITIONS)), 20)

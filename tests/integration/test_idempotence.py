@@ -1,4 +1,5 @@
 """Idempotent producers at the protocol level: duplicates, fencing, gaps, state after restart."""
+
 import pytest
 
 from hpbroker.records.builder import build_batch
@@ -12,8 +13,9 @@ PRODUCE, INIT_PRODUCER_ID = 0, 22
 
 
 def _batch(pid, epoch, seq, n=3):
-    return build_batch([f"r{seq + i}".encode() for i in range(n)], producer_id=pid, producer_epoch=epoch,
-                       base_sequence=seq)
+    return build_batch(
+        [f"r{seq + i}".encode() for i in range(n)], producer_id=pid, producer_epoch=epoch, base_sequence=seq
+    )
 
 
 def _init(client):
@@ -40,8 +42,20 @@ def test_duplicates_fencing_and_gaps(bootstrap, topic_name):
         assert send(_batch(pid, epoch, 6))[0] == 47  # INVALID_PRODUCER_EPOCH
         assert send(_batch(-1, -1, -1)) == (0, 9)  # a plain batch still goes in
         # the log holds exactly the three batches appended once each
-        r = c.request(2, 5, {"replica_id": -1, "isolation_level": 0, "topics": [
-            {"name": topic_name, "partitions": [{"partition_index": 0, "current_leader_epoch": -1, "timestamp": -1}]}]})
+        r = c.request(
+            2,
+            5,
+            {
+                "replica_id": -1,
+                "isolation_level": 0,
+                "topics": [
+                    {
+                        "name": topic_name,
+                        "partitions": [{"partition_index": 0, "current_leader_epoch": -1, "timestamp": -1}],
+                    }
+                ],
+            },
+        )
         assert r["topics"][0]["partitions"][0]["offset"] == 12
 
 
@@ -70,8 +84,20 @@ def test_acks_zero_gets_no_response_and_a_failure_closes_the_connection(bootstra
         frame = c.recv_frame()  # the next frame answers the Metadata request: acks=0 got none
         header, _ = protocol.decode_response_header(3, 1, frame, 0)
         assert header.correlation_id == cid
-        r = c.request(2, 5, {"replica_id": -1, "isolation_level": 0, "topics": [
-            {"name": topic_name, "partitions": [{"partition_index": 0, "current_leader_epoch": -1, "timestamp": -1}]}]})
+        r = c.request(
+            2,
+            5,
+            {
+                "replica_id": -1,
+                "isolation_level": 0,
+                "topics": [
+                    {
+                        "name": topic_name,
+                        "partitions": [{"partition_index": 0, "current_leader_epoch": -1, "timestamp": -1}],
+                    }
+                ],
+            },
+        )
         assert r["topics"][0]["partitions"][0]["offset"] == 1  # and the record was appended
     with RawClient(bootstrap) as c:
         # a failed acks=0 produce cannot be answered: Kafka closes the connection instead

@@ -1,6 +1,7 @@
 """connections.max.idle.ms: a connection with nothing in flight and no traffic for that long is
 closed, as Kafka's Selector expires idle connections; busy ones, and one whose long-poll Fetch is
 parked, stay; a real client reconnects and carries on. Both broker modes."""
+
 import time
 
 import psutil
@@ -25,8 +26,11 @@ def idle_broker():
 
 def _connections_to(port: int) -> set[int]:
     """Local ports of this process's established TCP connections to ``port``."""
-    return {c.laddr.port for c in psutil.Process().net_connections("tcp")
-            if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED}
+    return {
+        c.laddr.port
+        for c in psutil.Process().net_connections("tcp")
+        if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
+    }
 
 
 def _metadata(c):
@@ -52,12 +56,31 @@ def test_idle_connection_closed_busy_one_kept(idle_broker):
 def test_parked_fetch_is_not_idle(idle_broker):
     topic = create_topic(idle_broker.bootstrap, f"idle-fetch-{time.monotonic_ns()}")
     with RawClient(idle_broker.bootstrap, timeout=15) as c:
-        body = {"replica_id": -1, "max_wait_ms": 4000, "min_bytes": 1, "max_bytes": 1 << 20,
-                "isolation_level": 0, "session_id": 0, "session_epoch": -1,
-                "topics": [{"topic": topic, "partitions": [
-                    {"partition": 0, "current_leader_epoch": -1, "fetch_offset": 0, "log_start_offset": -1,
-                     "partition_max_bytes": 1 << 20}]}],
-                "forgotten_topics_data": [], "rack_id": ""}
+        body = {
+            "replica_id": -1,
+            "max_wait_ms": 4000,
+            "min_bytes": 1,
+            "max_bytes": 1 << 20,
+            "isolation_level": 0,
+            "session_id": 0,
+            "session_epoch": -1,
+            "topics": [
+                {
+                    "topic": topic,
+                    "partitions": [
+                        {
+                            "partition": 0,
+                            "current_leader_epoch": -1,
+                            "fetch_offset": 0,
+                            "log_start_offset": -1,
+                            "partition_max_bytes": 1 << 20,
+                        }
+                    ],
+                }
+            ],
+            "forgotten_topics_data": [],
+            "rack_id": "",
+        }
         start = time.monotonic()
         r = c.request(FETCH, 11, body)  # parked for longer than the idle limit: answered, not closed
         assert time.monotonic() - start >= 3.5
@@ -68,15 +91,23 @@ def test_parked_fetch_is_not_idle(idle_broker):
 def test_clients_reconnect_after_an_idle_close(idle_broker):
     topic = create_topic(idle_broker.bootstrap, f"idle-clients-{time.monotonic_ns()}")
     p = Producer({"bootstrap.servers": idle_broker.bootstrap, "linger.ms": 0})
-    c = Consumer({"bootstrap.servers": idle_broker.bootstrap, "group.id": f"g-{time.monotonic_ns()}",
-                  "enable.auto.commit": False})
+    c = Consumer(
+        {
+            "bootstrap.servers": idle_broker.bootstrap,
+            "group.id": f"g-{time.monotonic_ns()}",
+            "enable.auto.commit": False,
+        }
+    )
     try:
         p.produce(topic, b"before")
         assert p.flush(15) == 0
         ours = _connections_to(idle_broker.port)
         assert ours
-        wait_until(lambda: not _connections_to(idle_broker.port) & ours, IDLE_MS / 1000 + 10,
-                   "the broker to close the idle producer's connections")
+        wait_until(
+            lambda: not _connections_to(idle_broker.port) & ours,
+            IDLE_MS / 1000 + 10,
+            "the broker to close the idle producer's connections",
+        )
         p.produce(topic, b"after")
         assert p.flush(15) == 0
         c.assign([TopicPartition(topic, 0, 0)])

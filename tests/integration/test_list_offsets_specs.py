@@ -1,5 +1,6 @@
 """ListOffsets from confluent-kafka's AdminClient.list_offsets: latest, earliest, a timestamp, and
 max_timestamp (KIP-734, which librdkafka sends at any version the broker advertises)."""
+
 import pytest
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
@@ -37,7 +38,8 @@ def test_kafka_python_offset_specs_and_broker_version(bootstrap, topic_name):
     without a transactional id the answer is a new producer id, epoch 0, as Kafka gives."""
     from kafka import KafkaProducer
     from kafka import TopicPartition as KTopicPartition
-    from kafka.admin import KafkaAdminClient, OffsetSpec as KOffsetSpec
+    from kafka.admin import KafkaAdminClient
+    from kafka.admin import OffsetSpec as KOffsetSpec
     from kafka.protocol.producer import InitProducerIdRequest
 
     create_topic(bootstrap, topic_name)
@@ -56,13 +58,29 @@ def test_kafka_python_offset_specs_and_broker_version(bootstrap, topic_name):
         assert admin.list_partition_offsets({tp: KOffsetSpec.EARLIEST_LOCAL})[tp].offset == 0
         assert admin.list_partition_offsets({tp: KOffsetSpec.LATEST})[tp].offset == 3
 
-        first = admin._manager.run(admin._manager.send, InitProducerIdRequest(
-            transactional_id=None, transaction_timeout_ms=60000, producer_id=-1, producer_epoch=-1,
-            min_version=3, max_version=4))
+        first = admin._manager.run(
+            admin._manager.send,
+            InitProducerIdRequest(
+                transactional_id=None,
+                transaction_timeout_ms=60000,
+                producer_id=-1,
+                producer_epoch=-1,
+                min_version=3,
+                max_version=4,
+            ),
+        )
         assert first.error_code == 0 and first.producer_epoch == 0
-        bumped = admin._manager.run(admin._manager.send, InitProducerIdRequest(
-            transactional_id=None, transaction_timeout_ms=60000, producer_id=first.producer_id,
-            producer_epoch=first.producer_epoch, min_version=3, max_version=4))
+        bumped = admin._manager.run(
+            admin._manager.send,
+            InitProducerIdRequest(
+                transactional_id=None,
+                transaction_timeout_ms=60000,
+                producer_id=first.producer_id,
+                producer_epoch=first.producer_epoch,
+                min_version=3,
+                max_version=4,
+            ),
+        )
         assert bumped.error_code == 0 and bumped.producer_id != first.producer_id and bumped.producer_epoch == 0
     finally:
         admin.close()

@@ -2,6 +2,7 @@
 (offsets unchanged), tombstones go after delete.retention.ms, and a consumer reading while
 passes swap files (in the multi-process mode, from another process) sees only records that were
 produced, in offset order."""
+
 import threading
 import time
 
@@ -14,8 +15,12 @@ from tests.integration.conftest import create_topic, mode_broker
 pytestmark = pytest.mark.integration
 
 CLEANER = {"log.cleaner.backoff.ms": "100"}
-TOPIC_CONFIG = {"cleanup.policy": "compact", "segment.bytes": "2048", "min.cleanable.dirty.ratio": "0.01",
-                "delete.retention.ms": "0"}
+TOPIC_CONFIG = {
+    "cleanup.policy": "compact",
+    "segment.bytes": "2048",
+    "min.cleanable.dirty.ratio": "0.01",
+    "delete.retention.ms": "0",
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,15 +55,22 @@ def _read_all(bootstrap, topic, timeout=10.0):
 
 def _wait_read(bootstrap, topic, done, what, timeout=30.0):
     """``_read_all`` again and again until ``done(records)``: (records, end offset)."""
+
     def read():
         got, end = _read_all(bootstrap, topic)
         return (got, end) if done(got) else None
+
     return wait_until(read, timeout, what, interval=0.5)
 
 
 def _wait_compacted(bootstrap, topic, fewer_than, timeout=30.0):
-    return _wait_read(bootstrap, topic, lambda got: len(got) < fewer_than,
-                      f"compaction to leave fewer than {fewer_than} records in {topic}", timeout)
+    return _wait_read(
+        bootstrap,
+        topic,
+        lambda got: len(got) < fewer_than,
+        f"compaction to leave fewer than {fewer_than} records in {topic}",
+        timeout,
+    )
 
 
 def test_a_compacted_topic_keeps_the_latest_value_of_each_key(cbroker, topic_name):
@@ -77,10 +89,15 @@ def test_a_compacted_topic_keeps_the_latest_value_of_each_key(cbroker, topic_nam
     assert all(r in produced for r in got)
 
     # tombstones: k0 deleted; once rolled into a cleaned segment (delete.retention.ms 0) it goes
-    _produce(bootstrap, topic_name, [(b"k0", None)] + [(b"k%d" % (1 + i % 9), b"w%d" % i + b"." * 80)
-                                                        for i in range(120)])
-    got, end = _wait_read(bootstrap, topic_name, lambda got: all(k != b"k0" for _, k, _ in got),
-                          "the tombstone and k0's values to be gone")
+    _produce(
+        bootstrap, topic_name, [(b"k0", None)] + [(b"k%d" % (1 + i % 9), b"w%d" % i + b"." * 80) for i in range(120)]
+    )
+    got, end = _wait_read(
+        bootstrap,
+        topic_name,
+        lambda got: all(k != b"k0" for _, k, _ in got),
+        "the tombstone and k0's values to be gone",
+    )
     assert end == 521 and {k for _, k, _ in got} == {b"k%d" % i for i in range(1, 10)}
 
 
@@ -94,8 +111,14 @@ def test_a_consumer_reading_while_passes_swap_files(cbroker, topic_name):
     def consume():
         # re-reads from the beginning again and again while the producer and the cleaner work
         while not stop.is_set():
-            c = Consumer({"bootstrap.servers": bootstrap, "group.id": "swap-reader", "enable.auto.commit": False,
-                          "fetch.wait.max.ms": 50})
+            c = Consumer(
+                {
+                    "bootstrap.servers": bootstrap,
+                    "group.id": "swap-reader",
+                    "enable.auto.commit": False,
+                    "fetch.wait.max.ms": 50,
+                }
+            )
             try:
                 c.assign([TopicPartition(topic_name, 0, OFFSET_BEGINNING)])
                 last, t_end = -1, time.monotonic() + 1.5

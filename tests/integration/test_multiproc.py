@@ -3,6 +3,7 @@
 These tests always run ``--processors 2 --handlers 2`` (whatever HPBROKER_TEST_MODE says): they
 test the supervisor itself.
 """
+
 import glob
 import os
 import re
@@ -14,12 +15,11 @@ import psutil
 import pytest
 from confluent_kafka import Producer
 
+from hpbroker.protocol.errors import ErrorCode
 from hpbroker.records.builder import build_batch
 from hpbroker.server import scheduling
 from hpbroker.server.multiproc.topology import control_layout
-from hpbroker.testing import running_broker
-from hpbroker.protocol.errors import ErrorCode
-from hpbroker.testing import wait_until
+from hpbroker.testing import running_broker, wait_until
 from tests.integration.conftest import MULTIPROC_ARGS, confluent_consume_all, create_topic
 from tests.integration.groupclients import groups_on_every_handler
 from tests.integration.rawclient import RawClient
@@ -81,8 +81,15 @@ def test_sigterm_stops_every_child_and_unlinks_shared_memory(tmp_path):
 
 
 def _produce_while(bootstrap, topic, stop, acked, errors):
-    p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
-                  "linger.ms": 5, "message.timeout.ms": 60000})
+    p = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "message.timeout.ms": 60000,
+        }
+    )
     i = 0
 
     def done(err, msg):
@@ -151,8 +158,9 @@ def test_a_restarted_processor_drops_what_its_predecessor_counted(tmp_path):
     segment (server/connection_quotas.py); the connections of a processor killed with SIGKILL
     die with it, so its successor clears what its predecessor published before it accepts:
     left there, those counts would refuse connections from that address at the other processors."""
-    with running_broker(subprocess=True, data_dir=str(tmp_path), args=MULTIPROC_ARGS,
-                        config={"max.connections.per.ip": "2"}) as b:
+    with running_broker(
+        subprocess=True, data_dir=str(tmp_path), args=MULTIPROC_ARGS, config={"max.connections.per.ip": "2"}
+    ) as b:
         assert _wait_for(lambda: len(_children(b, "processor")) == 2)
         (control,) = [path for path in _shm() if path.endswith(f"-{b.process.pid}-control")]
         _, counts_at, size = control_layout(2, 2)
@@ -169,8 +177,9 @@ def test_a_restarted_processor_drops_what_its_predecessor_counted(tmp_path):
             victims = _children(b, "processor")
             for pid in victims.values():
                 os.kill(pid, signal.SIGKILL)
-            assert _wait_for(lambda: all(_children(b, "processor").get(i) not in (None, pid)
-                                         for i, pid in victims.items())), "not restarted"
+            assert _wait_for(
+                lambda: all(_children(b, "processor").get(i) not in (None, pid) for i, pid in victims.items())
+            ), "not restarted"
             assert published() == 0
             again = [RawClient(b.bootstrap, timeout=5) for _ in range(2)]
             held += again
@@ -181,10 +190,29 @@ def test_a_restarted_processor_drops_what_its_predecessor_counted(tmp_path):
 
 
 def _commit(raw, group, topic, offset):
-    r = raw.request(8, 7, {"group_id": group, "generation_id_or_member_epoch": -1, "member_id": "",
-                           "group_instance_id": None, "topics": [{"name": topic, "partitions": [
-                               {"partition_index": 0, "committed_offset": offset, "committed_leader_epoch": 0,
-                                "committed_metadata": ""}]}]})
+    r = raw.request(
+        8,
+        7,
+        {
+            "group_id": group,
+            "generation_id_or_member_epoch": -1,
+            "member_id": "",
+            "group_instance_id": None,
+            "topics": [
+                {
+                    "name": topic,
+                    "partitions": [
+                        {
+                            "partition_index": 0,
+                            "committed_offset": offset,
+                            "committed_leader_epoch": 0,
+                            "committed_metadata": "",
+                        }
+                    ],
+                }
+            ],
+        },
+    )
     return r["topics"][0]["partitions"][0]["error_code"]
 
 
@@ -231,8 +259,12 @@ def test_full_request_rings_pause_clients_and_lose_nothing(tmp_path, monkeypatch
             # many small requests in flight (not idempotent: no limit of 5 in flight)
             p = Producer({"bootstrap.servers": b.bootstrap, "acks": "1", "batch.size": 2048, "linger.ms": 0})
             for i in range(4000):
-                p.produce("bp", value=b"%d-%d-" % (k, i) + b"x" * 900, partition=i % 4,
-                          on_delivery=lambda err, msg: (errors if err else acked).append(err or msg.value()))
+                p.produce(
+                    "bp",
+                    value=b"%d-%d-" % (k, i) + b"x" * 900,
+                    partition=i % 4,
+                    on_delivery=lambda err, msg: (errors if err else acked).append(err or msg.value()),
+                )
                 if i % 500 == 0:
                     p.poll(0)
             assert p.flush(60) == 0
@@ -261,12 +293,23 @@ def test_large_produce_requests_are_received_into_ring_records_intact(tmp_path):
     with running_broker(subprocess=True, data_dir=str(tmp_path), args=MULTIPROC_ARGS) as b:
         create_topic(b.bootstrap, "big", partitions=4)
         acked, errors = [], []
-        p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all", "linger.ms": 20,
-                      "batch.size": 1_000_000, "compression.type": "none"})
+        p = Producer(
+            {
+                "bootstrap.servers": b.bootstrap,
+                "acks": "all",
+                "linger.ms": 20,
+                "batch.size": 1_000_000,
+                "compression.type": "none",
+            }
+        )
         for i in range(600):
             value = b"%d-" % i + os.urandom(16) * 2500  # 40 KB, incompressible enough
-            p.produce("big", value=value, partition=i % 4,
-                      on_delivery=lambda err, msg: (errors if err else acked).append(err or msg.value()))
+            p.produce(
+                "big",
+                value=value,
+                partition=i % 4,
+                on_delivery=lambda err, msg: (errors if err else acked).append(err or msg.value()),
+            )
             if i % 50 == 0:
                 p.poll(0)
         assert p.flush(60) == 0
@@ -359,8 +402,15 @@ def test_adaptive_scheduling_by_default_batch_under_a_bulk_load_only(tmp_path, m
         watcher = threading.Thread(target=watch)
         watcher.start()
         try:
-            p = Producer({"bootstrap.servers": b.bootstrap, "acks": "1", "linger.ms": 5, "batch.size": 1000000,
-                          "queue.buffering.max.kbytes": 1048576})
+            p = Producer(
+                {
+                    "bootstrap.servers": b.bootstrap,
+                    "acks": "1",
+                    "linger.ms": 5,
+                    "batch.size": 1000000,
+                    "queue.buffering.max.kbytes": 1048576,
+                }
+            )
             # 400 MB, hundreds of MB/s on any machine that runs this suite
             _bulk_while(p, "bulk", lambda i: i < 40000)
             assert p.flush(120) == 0
@@ -369,7 +419,6 @@ def test_adaptive_scheduling_by_default_batch_under_a_bulk_load_only(tmp_path, m
             watcher.join()
         assert os.SCHED_BATCH in seen, "no process went to batch under a bulk load"
         assert _wait_for(lambda: _policies(b) == [os.SCHED_OTHER] * 4, 10), "not back to normal when idle"
-
 
 
 @pytest.mark.timing  # wall-clock delays of the switch to batch, and MB/s
@@ -382,8 +431,15 @@ def test_adaptive_scheduling_sees_a_load_after_a_quiet_spell_within_one_busy_tic
     with running_broker(subprocess=True, data_dir=str(tmp_path), args=MULTIPROC_ARGS) as b:
         assert _wait_for(lambda: len(_children(b, "processor")) == 2 and len(_children(b, "handler")) == 2)
         create_topic(b.bootstrap, "burst", partitions=4)
-        p = Producer({"bootstrap.servers": b.bootstrap, "acks": "1", "linger.ms": 5, "batch.size": 1000000,
-                      "queue.buffering.max.kbytes": 1048576})
+        p = Producer(
+            {
+                "bootstrap.servers": b.bootstrap,
+                "acks": "1",
+                "linger.ms": 5,
+                "batch.size": 1000000,
+                "queue.buffering.max.kbytes": 1048576,
+            }
+        )
         for i in range(4):  # connected, metadata known: the burst below is Produce requests only
             p.produce("burst", value=b"warm", partition=i)
         assert p.flush(10) == 0
@@ -458,8 +514,13 @@ def test_one_handler_forwards_undecoded_and_a_broken_body_still_closes(tmp_path)
 
     with running_broker(subprocess=True, data_dir=str(tmp_path), args=["--processors", "1", "--handlers", "1"]) as b:
         with RawClient(b.bootstrap) as ok:
-            body = {"topics": [{"name": "one", "num_partitions": 2, "replication_factor": 1,
-                                "assignments": [], "configs": []}], "timeout_ms": 5000, "validate_only": False}
+            body = {
+                "topics": [
+                    {"name": "one", "num_partitions": 2, "replication_factor": 1, "assignments": [], "configs": []}
+                ],
+                "timeout_ms": 5000,
+                "validate_only": False,
+            }
             assert ok.request(19, 4, body)["topics"][0]["error_code"] == 0
             for api_key, version in ((0, 8), (11, 5), (8, 7)):  # Produce, JoinGroup, OffsetCommit
                 with RawClient(b.bootstrap) as bad:

@@ -1,5 +1,6 @@
 """OffsetDelete from a real client (kafka-python's delete_group_offsets): a live consumer group
 keeps the offsets of the topics it reads; once it has left, they go."""
+
 import time
 import uuid
 
@@ -35,20 +36,27 @@ def test_delete_group_offsets(bootstrap, topic_name):
     other = create_topic(bootstrap, topic_name + "-other", partitions=1)
     create_topic(bootstrap, topic_name, partitions=2)
     group = f"od-{uuid.uuid4().hex[:8]}"
-    member = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
-                       "session.timeout.ms": 6000})
+    member = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False, "session.timeout.ms": 6000}
+    )
     member.subscribe([topic_name])
     _wait_assigned(member)
-    member.commit(offsets=[TopicPartition(topic_name, 0, 5), TopicPartition(topic_name, 1, 6),
-                           TopicPartition(other, 0, 7)], asynchronous=False)
+    member.commit(
+        offsets=[TopicPartition(topic_name, 0, 5), TopicPartition(topic_name, 1, 6), TopicPartition(other, 0, 7)],
+        asynchronous=False,
+    )
 
     kp = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     try:
         # the group is live and subscribed to topic_name: only the other topic's offset goes
-        got = kp.delete_group_offsets(group, [KPPartition(topic_name, 0), KPPartition(other, 0),
-                                              KPPartition(topic_name + "-missing", 0)])
+        got = kp.delete_group_offsets(
+            group, [KPPartition(topic_name, 0), KPPartition(other, 0), KPPartition(topic_name + "-missing", 0)]
+        )
         assert {(tp.topic, tp.partition): err.errno for tp, err in got.items()} == {
-            (topic_name, 0): 86, (other, 0): 0, (topic_name + "-missing", 0): 3}
+            (topic_name, 0): 86,
+            (other, 0): 0,
+            (topic_name + "-missing", 0): 3,
+        }
         assert _committed(bootstrap, group, other, [0]) == {0: -1001}  # OFFSET_INVALID: none
         assert _committed(bootstrap, group, topic_name, [0, 1]) == {0: 5, 1: 6}
 

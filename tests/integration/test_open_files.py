@@ -4,6 +4,7 @@ A CreateTopics for more partitions than the open-file limit leaves room for is r
 INVALID_PARTITIONS (before, 2^31-1 partitions were created one by one until EMFILE, and the
 topic's Metadata then grew the broker until the OOM killer took it); a listening socket that
 cannot accept for lack of descriptors is paused for a second instead of spinning the loop."""
+
 from __future__ import annotations
 
 import socket
@@ -40,9 +41,23 @@ def test_partitions_beyond_the_open_file_limit_are_refused(tmp_path):
             err = _code(admin.create_topics([NewTopic(f"huge{n}", n, 1)])[f"huge{n}"])
             assert err.code() == 37 and "open-file limit" in err.str()  # INVALID_PARTITIONS
         with RawClient(b.bootstrap) as c:
-            r = c.request(19, 4, {"topics": [{"name": "huge-raw", "num_partitions": 2**31 - 1, "replication_factor": 1,
-                                              "assignments": [], "configs": []}], "timeout_ms": 5000,
-                                  "validate_only": False})
+            r = c.request(
+                19,
+                4,
+                {
+                    "topics": [
+                        {
+                            "name": "huge-raw",
+                            "num_partitions": 2**31 - 1,
+                            "replication_factor": 1,
+                            "assignments": [],
+                            "configs": [],
+                        }
+                    ],
+                    "timeout_ms": 5000,
+                    "validate_only": False,
+                },
+            )
             assert r["topics"][0]["error_code"] == 37
         admin.create_topics([NewTopic("fits", 20, 1)])["fits"].result(timeout=15)
         err = _code(admin.create_partitions([NewPartitions("fits", 5000)])["fits"])
@@ -65,8 +80,7 @@ def _exhaust_descriptors(b) -> list[socket.socket]:
     try:
         for _ in range(450):
             socks.append(socket.create_connection((host, int(port)), timeout=5))
-        wait_until(lambda: any("not accepting for" in l for l in b.extra["log"]), 10,
-                   "the broker to pause accepting")
+        wait_until(lambda: any("not accepting for" in l for l in b.extra["log"]), 10, "the broker to pause accepting")
     except BaseException:
         for s in socks:
             s.close()
@@ -103,12 +117,14 @@ def test_out_of_descriptors_pauses_accepting_and_serving_resumes(tmp_path):
 
 
 def test_start_up_raises_the_soft_open_file_limit_to_the_hard_one():
-    code = ("import resource; soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE); "
-            "resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard)); "
-            "from hpbroker.storage.fd_limits import raise_open_file_limit, partition_room; "
-            "new = raise_open_file_limit(); "
-            "print(new == min(hard, 1 << 20), resource.getrlimit(resource.RLIMIT_NOFILE)[0] == new, "
-            "partition_room() > 0)")
+    code = (
+        "import resource; soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE); "
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard)); "
+        "from hpbroker.storage.fd_limits import raise_open_file_limit, partition_room; "
+        "new = raise_open_file_limit(); "
+        "print(new == min(hard, 1 << 20), resource.getrlimit(resource.RLIMIT_NOFILE)[0] == new, "
+        "partition_room() > 0)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["True", "True", "True"], out.stderr
 
@@ -116,20 +132,41 @@ def test_start_up_raises_the_soft_open_file_limit_to_the_hard_one():
 def test_auto_creation_and_group_coordinator_without_room_create_nothing(tmp_path):
     with running_broker(subprocess=True, data_dir=str(tmp_path), open_files=260) as b:  # room for none
         with RawClient(b.bootstrap) as c:
-            r = c.request(3, 8, {"topics": [{"name": "auto"}], "allow_auto_topic_creation": True,
-                                 "include_cluster_authorized_operations": False,
-                                 "include_topic_authorized_operations": False})
+            r = c.request(
+                3,
+                8,
+                {
+                    "topics": [{"name": "auto"}],
+                    "allow_auto_topic_creation": True,
+                    "include_cluster_authorized_operations": False,
+                    "include_topic_authorized_operations": False,
+                },
+            )
             assert r["topics"][0]["error_code"] == 3  # UNKNOWN_TOPIC_OR_PARTITION, not created
-            r = c.request(3, 8, {"topics": None, "allow_auto_topic_creation": False,
-                                 "include_cluster_authorized_operations": False,
-                                 "include_topic_authorized_operations": False})
+            r = c.request(
+                3,
+                8,
+                {
+                    "topics": None,
+                    "allow_auto_topic_creation": False,
+                    "include_cluster_authorized_operations": False,
+                    "include_topic_authorized_operations": False,
+                },
+            )
             assert [t["name"] for t in r["topics"]] == []
             # nor is __consumer_offsets: no group coordinator until there is room
             r = c.request(10, 2, {"key": "g", "key_type": 0})
             assert r["error_code"] == 15  # COORDINATOR_NOT_AVAILABLE
             r = c.request(9, 5, {"group_id": "g", "topics": None})
             assert r["error_code"] in (15, 16)  # not available / not coordinator: clients retry
-            r = c.request(3, 8, {"topics": None, "allow_auto_topic_creation": False,
-                                 "include_cluster_authorized_operations": False,
-                                 "include_topic_authorized_operations": False})
+            r = c.request(
+                3,
+                8,
+                {
+                    "topics": None,
+                    "allow_auto_topic_creation": False,
+                    "include_cluster_authorized_operations": False,
+                    "include_topic_authorized_operations": False,
+                },
+            )
             assert [t["name"] for t in r["topics"]] == []

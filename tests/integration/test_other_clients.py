@@ -1,4 +1,5 @@
 """kafka-python, aiokafka and kcat against hpbroker, including batches librdkafka compressed."""
+
 import asyncio
 import shutil
 import subprocess
@@ -20,8 +21,9 @@ def test_kafka_python_default_producer_and_assign_consumer(bootstrap, topic_name
     metas = [f.get(timeout=15) for f in futures]
     p.close()
     assert all(m.offset >= 0 for m in metas)
-    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
-                      consumer_timeout_ms=5000)
+    c = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", consumer_timeout_ms=5000
+    )
     c.assign([TopicPartition(topic_name, 0), TopicPartition(topic_name, 1)])
     got = []
     for m in c:  # until all 50 are read; consumer_timeout_ms ends it if some never come
@@ -80,8 +82,9 @@ def test_librdkafka_compressed_read_by_python_clients(bootstrap, topic_name, cod
         p.produce(topic_name, value=v)
     assert p.flush(20) == 0
 
-    c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
-                      consumer_timeout_ms=5000)
+    c = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", consumer_timeout_ms=5000
+    )
     c.assign([TopicPartition(topic_name, 0)])
     got = []
     for m in c:  # until all are read; consumer_timeout_ms ends it if some never come
@@ -117,10 +120,15 @@ def test_kcat_list_produce_consume(bootstrap, topic_name):
     assert out.returncode == 0, out.stderr
     assert f'topic "{topic_name}"' in out.stdout
     lines = "\n".join(f"line-{i}" for i in range(20)) + "\n"
-    prod = subprocess.run(["kcat", "-b", bootstrap, "-P", "-t", topic_name], input=lines, capture_output=True,
-                          text=True, timeout=30)
+    prod = subprocess.run(
+        ["kcat", "-b", bootstrap, "-P", "-t", topic_name], input=lines, capture_output=True, text=True, timeout=30
+    )
     assert prod.returncode == 0, prod.stderr
-    cons = subprocess.run(["kcat", "-b", bootstrap, "-C", "-t", topic_name, "-o", "beginning", "-e"],
-                          capture_output=True, text=True, timeout=30)
+    cons = subprocess.run(
+        ["kcat", "-b", bootstrap, "-C", "-t", topic_name, "-o", "beginning", "-e"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert cons.returncode == 0, cons.stderr
     assert cons.stdout.split() == [f"line-{i}" for i in range(20)]

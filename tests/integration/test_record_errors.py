@@ -2,6 +2,7 @@
 of them in record_errors, so a producer fails exactly those with the record's error and the rest
 of the batch with its "part of a batch which had invalid records" error (librdkafka 1.9+'s
 _INVALID_DIFFERENT_RECORD, kafka-python's KafkaError), as against Kafka."""
+
 import time
 
 import pytest
@@ -14,7 +15,9 @@ pytestmark = pytest.mark.integration
 
 PRODUCE = 0
 INVALID_RECORD, INVALID_TIMESTAMP = 87, 32
-DIFFERENT_RECORD_MESSAGE = "Failed to append record because it was part of a batch which had one more more invalid records"
+DIFFERENT_RECORD_MESSAGE = (
+    "Failed to append record because it was part of a batch which had one more more invalid records"
+)
 
 
 def _confluent_one_batch(bootstrap, topic, messages, **conf):
@@ -45,8 +48,10 @@ def test_confluent_keyless_records_on_a_compacted_topic(bootstrap, topic_name, c
         else:
             assert err.code() == KafkaError._INVALID_DIFFERENT_RECORD, (i, err)
     # the keyed records go through on their own
-    assert _confluent_one_batch(bootstrap, topic_name, [m for i, m in enumerate(messages) if i not in keyless]) == \
-        [None] * 3
+    assert (
+        _confluent_one_batch(bootstrap, topic_name, [m for i, m in enumerate(messages) if i not in keyless])
+        == [None] * 3
+    )
 
 
 def test_confluent_one_keyless_record(bootstrap, topic_name):
@@ -55,26 +60,37 @@ def test_confluent_one_keyless_record(bootstrap, topic_name):
     from confluent_kafka import KafkaError
 
     create_topic(bootstrap, topic_name, config={"cleanup.policy": "compact"})
-    errors = _confluent_one_batch(bootstrap, topic_name, [{"key": b"a", "value": b"1"}, {"key": None, "value": b"2"},
-                                                          {"key": b"c", "value": b"3"}])
+    errors = _confluent_one_batch(
+        bootstrap,
+        topic_name,
+        [{"key": b"a", "value": b"1"}, {"key": None, "value": b"2"}, {"key": b"c", "value": b"3"}],
+    )
     assert [e.code() for e in errors] == [KafkaError.INVALID_RECORD] * 3
 
 
 def test_confluent_records_out_of_the_timestamp_bounds(bootstrap, topic_name):
     from confluent_kafka import KafkaError
 
-    create_topic(bootstrap, topic_name, config={"message.timestamp.after.max.ms": "3600000",
-                                                "message.timestamp.before.max.ms": "3600000"})
+    create_topic(
+        bootstrap,
+        topic_name,
+        config={"message.timestamp.after.max.ms": "3600000", "message.timestamp.before.max.ms": "3600000"},
+    )
     now = int(time.time() * 1000)
     stamps = [now, now + 86_400_000, now - 1000, now + 7_200_000]
     errors = _confluent_one_batch(bootstrap, topic_name, [{"value": b"v", "timestamp": ts} for ts in stamps])
     # several records named: each gets INVALID_RECORD (the partition's INVALID_TIMESTAMP cannot be
     # told apart per record; confluent-kafka's delivery report does not carry the record's message)
-    assert [e.code() for e in errors] == [KafkaError._INVALID_DIFFERENT_RECORD, KafkaError.INVALID_RECORD,
-                                          KafkaError._INVALID_DIFFERENT_RECORD, KafkaError.INVALID_RECORD]
+    assert [e.code() for e in errors] == [
+        KafkaError._INVALID_DIFFERENT_RECORD,
+        KafkaError.INVALID_RECORD,
+        KafkaError._INVALID_DIFFERENT_RECORD,
+        KafkaError.INVALID_RECORD,
+    ]
     # one record named: the partition's error for all (see test_confluent_one_keyless_record)
-    errors = _confluent_one_batch(bootstrap, topic_name, [{"value": b"v", "timestamp": ts}
-                                                          for ts in (now, now + 86_400_000)])
+    errors = _confluent_one_batch(
+        bootstrap, topic_name, [{"value": b"v", "timestamp": ts} for ts in (now, now + 86_400_000)]
+    )
     assert [e.code() for e in errors] == [KafkaError.INVALID_TIMESTAMP] * 2
 
 
@@ -84,12 +100,12 @@ def test_kafka_python_keyless_records_on_a_compacted_topic(bootstrap, topic_name
     from kafka import errors as Errors
 
     create_topic(bootstrap, topic_name, config={"cleanup.policy": "compact"})
-    p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=1000, enable_idempotence=idempotent,
-                      acks="all")
+    p = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=1000, enable_idempotence=idempotent, acks="all")
     try:
         keyless = {0, 2, 5}
-        futures = [p.send(topic_name, key=None if i in keyless else b"k%d" % i, value=b"v", partition=0)
-                   for i in range(6)]
+        futures = [
+            p.send(topic_name, key=None if i in keyless else b"k%d" % i, value=b"v", partition=0) for i in range(6)
+        ]
         p.flush(20)
         for i, f in enumerate(futures):
             exc = f.exception

@@ -1,4 +1,5 @@
 """Acknowledged records survive a broker restart: clean (SIGTERM) and unclean (SIGKILL)."""
+
 import os
 import signal
 
@@ -15,8 +16,11 @@ def _produce_acked(bootstrap, topic, n, prefix):
     p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 2})
     acked = []
     for i in range(n):
-        p.produce(topic, value=f"{prefix}{i}".encode(),
-                  on_delivery=lambda err, msg: acked.append(msg.value()) if err is None else None)
+        p.produce(
+            topic,
+            value=f"{prefix}{i}".encode(),
+            on_delivery=lambda err, msg: acked.append(msg.value()) if err is None else None,
+        )
     p.flush(30)
     return acked
 

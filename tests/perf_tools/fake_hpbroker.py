@@ -3,6 +3,7 @@ child on the given port and, once it accepts connections, prints hpbroker's read
 "listening on HOST:PORT" to stderr. This exercises compare.py's start-up path (command
 template, log-line readiness, CPU of a process tree, stopping a process group) exactly as
 it will run the real hpbroker."""
+
 import argparse
 import os
 import subprocess
@@ -18,8 +19,10 @@ parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--data-dir", required=True)
 args = parser.parse_args()
 url = f"tcp://{args.host}:{args.port}"
-child = subprocess.Popen([_brokers.tansu_binary(), "broker", "--listener-url", url,
-                          "--advertised-listener-url", url], stdout=subprocess.DEVNULL)
+child = subprocess.Popen(
+    [_brokers.tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+    stdout=subprocess.DEVNULL,
+)
 while not _brokers.port_open(args.host, args.port):
     if child.poll() is not None:
         sys.exit(f"tansu exited with {child.returncode}")

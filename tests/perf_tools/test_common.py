@@ -1,12 +1,12 @@
 """Unit tests of the perf tools' shared helpers (no broker needed)."""
+
 import os
 import subprocess
 import sys
 
-import pytest
-
 import _brokers
 import _common
+import pytest
 
 
 def test_percentiles_nearest_rank():
@@ -22,11 +22,14 @@ def test_client_config_pairs():
         _common.parse_client_config(["novalue"])
 
 
-@pytest.mark.parametrize("line, bootstrap", [
-    ("INFO hpbroker: listening on 127.0.0.1:9092", ("127.0.0.1", "9092")),
-    ("listening on tcp://localhost:19092 (advertised ...)", ("localhost", "19092")),
-    ("listening on [::1]:9093", ("[::1]", "9093")),
-])
+@pytest.mark.parametrize(
+    "line, bootstrap",
+    [
+        ("INFO hpbroker: listening on 127.0.0.1:9092", ("127.0.0.1", "9092")),
+        ("listening on tcp://localhost:19092 (advertised ...)", ("localhost", "19092")),
+        ("listening on [::1]:9093", ("[::1]", "9093")),
+    ],
+)
 def test_readiness_line(line, bootstrap):
     assert _brokers.LISTENING.search(line).groups() == bootstrap
 
@@ -35,11 +38,11 @@ def test_broker_that_exits_early_is_reported_with_its_log(tmp_path):
     import sys
 
     with pytest.raises(RuntimeError, match="(?s)exited with code 3.*boom"):
-        _brokers.start_hpbroker(f"{sys.executable} -c \"import sys; print('boom'); sys.exit(3)\"",
-                                timeout=10)
+        _brokers.start_hpbroker(f"{sys.executable} -c \"import sys; print('boom'); sys.exit(3)\"", timeout=10)
 
 
 # --- free page reporting (a VM's freed memory returned to its host) ------------------------
+
 
 def test_free_page_reporting_state(tmp_path):
     order = tmp_path / "page_reporting_order"
@@ -76,6 +79,7 @@ def test_paused_page_reporting_without_the_parameter(tmp_path):
 
 def test_page_reporting_options():
     import argparse
+
     parser = argparse.ArgumentParser()
     _common.add_page_reporting_args(parser)
     ns = parser.parse_args([])
@@ -150,8 +154,10 @@ def _measure(proc, mode, ms):
     return _common.cpu_seconds_between(before, _common.tree_cpu_sample(proc.pid)), own
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/task/%d/sched" % os.getpid()),
-                    reason="the kernel shows no per-thread run times (CONFIG_SCHED_DEBUG)")
+@pytest.mark.skipif(
+    not os.path.exists("/proc/self/task/%d/sched" % os.getpid()),
+    reason="the kernel shows no per-thread run times (CONFIG_SCHED_DEBUG)",
+)
 def test_cpu_between_two_samples_is_exact_not_clock_ticks():
     proc = _burner()
     try:
@@ -169,11 +175,15 @@ def test_cpu_between_two_samples_is_exact_not_clock_ticks():
 
 
 def test_cpu_between_falls_back_to_clock_ticks_when_a_thread_is_gone_or_unknown():
-    before = {1: {"ticks": 1.0, "children": 0.5, "threads": {1: 0.5, 2: 5.0}},
-              2: {"ticks": 2.0, "children": 0.0, "threads": None}}
-    after = {1: {"ticks": 1.2, "children": 0.6, "threads": {1: 0.6}},  # thread 2 exited: its 5 s are not lost as -5
-             2: {"ticks": 2.3, "children": 0.0, "threads": {7: 0.01}},  # nothing exact before: ticks
-             3: {"ticks": 0.01, "children": 0.0, "threads": {3: 0.004, 4: 0.002}}}  # new process: exact from zero
+    before = {
+        1: {"ticks": 1.0, "children": 0.5, "threads": {1: 0.5, 2: 5.0}},
+        2: {"ticks": 2.0, "children": 0.0, "threads": None},
+    }
+    after = {
+        1: {"ticks": 1.2, "children": 0.6, "threads": {1: 0.6}},  # thread 2 exited: its 5 s are not lost as -5
+        2: {"ticks": 2.3, "children": 0.0, "threads": {7: 0.01}},  # nothing exact before: ticks
+        3: {"ticks": 0.01, "children": 0.0, "threads": {3: 0.004, 4: 0.002}},
+    }  # new process: exact from zero
     assert _common.cpu_seconds_between(before, after) == pytest.approx(0.2 + 0.1 + 0.3 + 0.006)
     same = {1: {"ticks": 1.0, "children": 0.0, "threads": {1: 0.5}}}
     later = {1: {"ticks": 1.0, "children": 0.0, "threads": {1: 0.5034, 9: 0.001}}}  # a thread started in between

@@ -1,6 +1,7 @@
 """Smoke tests: every perf script runs briefly against a real broker (Tansu, the peer, or
 hpbroker) and writes a sensible JSON result. Sizes are tiny: these check the tools work, not
 how fast anything is."""
+
 import json
 import shutil
 import threading
@@ -29,19 +30,51 @@ def test_produce_then_consume(hpb, tmp_path):
     # three partitions and nothing of the third for as long as a consumer waits, right after an
     # idempotent lz4 produce -- a fault of the peer, not of the scripts under test
     produced = tmp_path / "produce.json"
-    run_script("produce_perf.py", "--bootstrap", hpb.bootstrap, "--topic", "smoke-pc",
-               "--records", "3000", "--record-size", "200", "--partitions", "3",
-               "--producers", "2", "--acks", "all", "--idempotence", "--compression", "lz4",
-               "--json-out", str(produced))
+    run_script(
+        "produce_perf.py",
+        "--bootstrap",
+        hpb.bootstrap,
+        "--topic",
+        "smoke-pc",
+        "--records",
+        "3000",
+        "--record-size",
+        "200",
+        "--partitions",
+        "3",
+        "--producers",
+        "2",
+        "--acks",
+        "all",
+        "--idempotence",
+        "--compression",
+        "lz4",
+        "--json-out",
+        str(produced),
+    )
     result = _load(produced)
     assert result["records"] == 3000 and result["errors"] == 0
     assert result["mb_per_s"] > 0 and result["latency_ms"]["p99"] is not None
     assert result["machine"]["nproc"] >= 1
 
     consumed = tmp_path / "consume.json"
-    run_script("consume_perf.py", "--bootstrap", hpb.bootstrap, "--topic", "smoke-pc",
-               "--consumers", "2", "--mode", "assign", "--records", "3000", "--idle-timeout", "5",
-               "--json-out", str(consumed))
+    run_script(
+        "consume_perf.py",
+        "--bootstrap",
+        hpb.bootstrap,
+        "--topic",
+        "smoke-pc",
+        "--consumers",
+        "2",
+        "--mode",
+        "assign",
+        "--records",
+        "3000",
+        "--idle-timeout",
+        "5",
+        "--json-out",
+        str(consumed),
+    )
     result = _load(consumed)
     assert result["records"] >= 3000 and result["bytes"] >= 3000 * 200
     assert 0 < result["records_per_s"] < 1e8
@@ -50,26 +83,67 @@ def test_produce_then_consume(hpb, tmp_path):
 
 def test_produce_to_another_broker(tansu, tmp_path):
     produced = tmp_path / "produce.json"
-    run_script("produce_perf.py", "--bootstrap", tansu.bootstrap, "--topic", "smoke-p",
-               "--records", "2000", "--record-size", "200", "--partitions", "2", "--acks", "all",
-               "--json-out", str(produced))
+    run_script(
+        "produce_perf.py",
+        "--bootstrap",
+        tansu.bootstrap,
+        "--topic",
+        "smoke-p",
+        "--records",
+        "2000",
+        "--record-size",
+        "200",
+        "--partitions",
+        "2",
+        "--acks",
+        "all",
+        "--json-out",
+        str(produced),
+    )
     result = _load(produced)
     assert result["records"] == 2000 and result["errors"] == 0 and result["mb_per_s"] > 0
 
 
 def test_e2e_latency(tansu, tmp_path):
     out = tmp_path / "e2e.json"
-    run_script("e2e_latency.py", "--bootstrap", tansu.bootstrap, "--rate", "400",
-               "--duration", "1", "--warmup", "0.2", "--acks", "all", "--json-out", str(out))
+    run_script(
+        "e2e_latency.py",
+        "--bootstrap",
+        tansu.bootstrap,
+        "--rate",
+        "400",
+        "--duration",
+        "1",
+        "--warmup",
+        "0.2",
+        "--acks",
+        "all",
+        "--json-out",
+        str(out),
+    )
     result = _load(out)
     assert result["lost"] == 0 and result["measured"] == 400
     assert 0 < result["latency_ms"]["p50"] <= result["latency_ms"]["p99.9"]
 
 
 def test_sweep_writes_table_and_plots(tansu, tmp_path):
-    run_script("sweep.py", "--bootstrap", tansu.bootstrap, "--batch-sizes", "16384,65536",
-               "--linger-ms", "0", "--compressions", "none", "--record-sizes", "500",
-               "--mb-per-run", "0.2", "--out", str(tmp_path))
+    run_script(
+        "sweep.py",
+        "--bootstrap",
+        tansu.bootstrap,
+        "--batch-sizes",
+        "16384,65536",
+        "--linger-ms",
+        "0",
+        "--compressions",
+        "none",
+        "--record-sizes",
+        "500",
+        "--mb-per-run",
+        "0.2",
+        "--out",
+        str(tmp_path),
+    )
     rows = _load(tmp_path / "results.json")["rows"]
     assert [r["batch_size"] for r in rows] == [16384, 65536]
     assert all(r["mb_per_s"] > 0 for r in rows)
@@ -79,8 +153,7 @@ def test_sweep_writes_table_and_plots(tansu, tmp_path):
 
 def test_floor(tmp_path):
     out = tmp_path / "floor.json"
-    run_script("floor.py", "--gb", "0.05", "--file-mb", "8", "--dir", str(tmp_path),
-               "--json-out", str(out))
+    run_script("floor.py", "--gb", "0.05", "--file-mb", "8", "--dir", str(tmp_path), "--json-out", str(out))
     result = _load(out)
     for side in ("in", "out"):
         assert result[side]["bytes"] >= 50_000_000
@@ -90,8 +163,19 @@ def test_floor(tmp_path):
 
 def test_floor_alternative_receive_loops(tmp_path):
     out = tmp_path / "floor.json"
-    r = run_script("floor.py", "--gb", "0.15", "--file-mb", "8", "--dir", str(tmp_path), "--splice", "--mmap",
-                   "--json-out", str(out))
+    r = run_script(
+        "floor.py",
+        "--gb",
+        "0.15",
+        "--file-mb",
+        "8",
+        "--dir",
+        str(tmp_path),
+        "--splice",
+        "--mmap",
+        "--json-out",
+        str(out),
+    )
     result = _load(out)
     for side in ("in_splice", "in_mmap"):  # 0.15 GB spans three 64 MiB windows of the mapped loop
         assert result[side]["bytes"] == 150_000_000 and result[side]["cpu_s_per_gb"] >= 0
@@ -101,16 +185,19 @@ def test_floor_alternative_receive_loops(tmp_path):
 
 def test_mmap_receive_loop_writes_exactly_what_arrives(tmp_path):
     import floor  # perf/ is on sys.path (conftest)
-    results = floor._run_pair(floor._receive_into_mapping, (str(tmp_path / "seg"),), floor._generate,
-                              (floor.MMAP_WINDOW + 12345,), 60)
+
+    results = floor._run_pair(
+        floor._receive_into_mapping, (str(tmp_path / "seg"),), floor._generate, (floor.MMAP_WINDOW + 12345,), 60
+    )
     assert results[0] == floor.MMAP_WINDOW + 12345
     assert (tmp_path / "seg").stat().st_size == floor.MMAP_WINDOW + 12345
 
 
 def test_cold_cache(tmp_path):
     out = tmp_path / "cold.json"
-    run_script("cold_cache.py", "--requests", "20", "--sizes", "0,65536", "--dir", str(tmp_path),
-               "--json-out", str(out))
+    run_script(
+        "cold_cache.py", "--requests", "20", "--sizes", "0,65536", "--dir", str(tmp_path), "--json-out", str(out)
+    )
     rows = _load(out)["rows"]
     assert [r["copy_bytes"] for r in rows] == [0, 65536] and all(r["us_per_request"] > 0 for r in rows)
     assert [p.name for p in tmp_path.iterdir()] == ["cold.json"]  # the broker's data is removed
@@ -126,8 +213,18 @@ def test_hop_cost(tmp_path):
 
 
 def test_mp_perf_splits_the_hop_by_role(tmp_path):
-    r = run_script("mp_perf.py", "--topologies", "0/0,1/1", "--connections", "1", "--messages", "50000",
-                   "--data-root", str(tmp_path), timeout=120)
+    r = run_script(
+        "mp_perf.py",
+        "--topologies",
+        "0/0,1/1",
+        "--connections",
+        "1",
+        "--messages",
+        "50000",
+        "--data-root",
+        str(tmp_path),
+        timeout=120,
+    )
     rows = [line for line in r.stdout.splitlines() if line.startswith("| in-process") or line.startswith("| 1/1")]
     assert len(rows) == 6, r.stdout  # the throughput table, the per-role table, the client threads
     roles = [[c.strip() for c in line.strip("|").split("|")] for line in rows[2:4]]
@@ -148,8 +245,13 @@ def test_client_threads_between_splits_the_caller_from_librdkafka():
     import _common
 
     before = {1: ("python", 1.0, 5), 2: ("rdk:broker0", 2.0, 10), 3: ("rdk:main", 0.5, 1), 4: ("other", 9.0, 0)}
-    after = {1: ("python", 3.0, 6), 2: ("rdk:broker0", 2.5, 30), 3: ("rdk:main", 0.75, 4), 4: ("other", 9.5, 0),
-             5: ("rdk:broker1", 0.25, 7)}  # a thread started in between counts from zero
+    after = {
+        1: ("python", 3.0, 6),
+        2: ("rdk:broker0", 2.5, 30),
+        3: ("rdk:main", 0.75, 4),
+        4: ("other", 9.5, 0),
+        5: ("rdk:broker1", 0.25, 7),
+    }  # a thread started in between counts from zero
     got = _common.client_threads_between(before, after, caller=1)
     assert got == {"app_cpu": 2.0, "librdkafka_cpu": 1.0, "librdkafka_broker_sleeps": 27}
     now = _common.own_threads_sample()
@@ -188,13 +290,33 @@ def test_compare_starts_both_brokers_and_stops_them(tmp_path):
         pytest.skip("no Tansu binary")
     fake = ROOT / "tests" / "perf_tools" / "fake_hpbroker.py"
     out = tmp_path / "compare.json"
-    run_script("compare.py", "--hpbroker-cmd", f"{{python}} {fake} --port {{port}} --data-dir {{data_dir}}",
-               "--rounds", "1", "--records-1k", "2000", "--records-100b", "5000",
-               "--e2e-rate", "500", "--e2e-duration", "0.5", "--floor-gb", "0.02",
-               "--json-out", str(out), timeout=90)
+    run_script(
+        "compare.py",
+        "--hpbroker-cmd",
+        f"{{python}} {fake} --port {{port}} --data-dir {{data_dir}}",
+        "--rounds",
+        "1",
+        "--records-1k",
+        "2000",
+        "--records-100b",
+        "5000",
+        "--e2e-rate",
+        "500",
+        "--e2e-duration",
+        "0.5",
+        "--floor-gb",
+        "0.02",
+        "--json-out",
+        str(out),
+        timeout=90,
+    )
     result = _load(out)
     assert [row["workload"].split(",")[0] for row in result["summary"]] == [
-        "produce 1 partition", "produce 6 partitions", "consume from the beginning", "e2e latency"]
+        "produce 1 partition",
+        "produce 6 partitions",
+        "consume from the beginning",
+        "e2e latency",
+    ]
     for row in result["summary"]:
         assert row["hpbroker"] and row["peer"] and row["ratio"]
     assert result["summary"][0]["hpbroker_cpu_s_per_gb"] is not None
@@ -208,21 +330,56 @@ def test_compare_starts_both_brokers_and_stops_them(tmp_path):
 
 
 def test_locust_produces_and_consumes(tansu, tmp_path):
-    run_script("-m", "locust", "-f", str(ROOT / "loadtest" / "locustfile.py"), "--headless",
-               "-u", "4", "-r", "4", "-t", "3s", "--host", tansu.bootstrap,
-               "--kafka-topic", "smoke-locust", "--csv", str(tmp_path / "run"), "--only-summary",
-               timeout=60)
+    run_script(
+        "-m",
+        "locust",
+        "-f",
+        str(ROOT / "loadtest" / "locustfile.py"),
+        "--headless",
+        "-u",
+        "4",
+        "-r",
+        "4",
+        "-t",
+        "3s",
+        "--host",
+        tansu.bootstrap,
+        "--kafka-topic",
+        "smoke-locust",
+        "--csv",
+        str(tmp_path / "run"),
+        "--only-summary",
+        timeout=60,
+    )
     stats = (tmp_path / "run_stats.csv").read_text().splitlines()
     counts = {line.split(",")[0]: int(line.split(",")[2]) for line in stats[1:]}
     assert counts.get("produce", 0) > 0 and counts.get("consume", 0) > 0, stats
 
 
 def test_mp_perf_runs_each_scheduling_policy_pinned(tmp_path):
-    r = run_script("mp_perf.py", "--topologies", "0/0", "--connections", "1", "--messages", "20000",
-                   "--scheduling", "batch,normal", "--pin-clients", "0", "--pin-broker", "0",
-                   "--data-root", str(tmp_path), timeout=120)
-    rows = [[c.strip() for c in line.strip("|").split("|")] for line in r.stdout.splitlines()
-            if line.startswith("| in-process")]
+    r = run_script(
+        "mp_perf.py",
+        "--topologies",
+        "0/0",
+        "--connections",
+        "1",
+        "--messages",
+        "20000",
+        "--scheduling",
+        "batch,normal",
+        "--pin-clients",
+        "0",
+        "--pin-broker",
+        "0",
+        "--data-root",
+        str(tmp_path),
+        timeout=120,
+    )
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in r.stdout.splitlines()
+        if line.startswith("| in-process")
+    ]
     assert [row[1] for row in rows[:2]] == ["batch", "normal"], r.stdout  # the variant column
     # the per-role table, then the client threads' table
     assert [row[0] for row in rows[2:]] == ["in-process (batch)", "in-process (normal)"] * 2, r.stdout
@@ -233,10 +390,25 @@ def test_mp_perf_runs_each_scheduling_policy_pinned(tmp_path):
 def test_mp_perf_produces_with_kcat(tmp_path):
     # one connection (kcat's own partitioner) and two (one partition each): the script checks
     # that every value was delivered and read back, and exits non-zero otherwise
-    r = run_script("mp_perf.py", "--producer", "kcat", "--topologies", "0/0", "--connections", "1,2",
-                   "--messages", "20000", "--data-root", str(tmp_path), timeout=120)
-    rows = [[c.strip() for c in line.strip("|").split("|")] for line in r.stdout.splitlines()
-            if line.startswith("| in-process")]
+    r = run_script(
+        "mp_perf.py",
+        "--producer",
+        "kcat",
+        "--topologies",
+        "0/0",
+        "--connections",
+        "1,2",
+        "--messages",
+        "20000",
+        "--data-root",
+        str(tmp_path),
+        timeout=120,
+    )
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in r.stdout.splitlines()
+        if line.startswith("| in-process")
+    ]
     assert [row[1] for row in rows[:2]] == ["1", "2"], r.stdout
     assert all(float(row[2]) > 0 and float(row[5]) > 0 for row in rows[:2])  # produce and consume MB/s
     assert all(float(row[9]) > 0 for row in rows[2:])  # kcat's CPU, counted as the client's
@@ -293,9 +465,10 @@ class _Message:
 def test_mp_perf_consumer_is_assigned_only_once_the_clock_runs(monkeypatch):
     # librdkafka fetches from assign(): assigned before the clock, a consumer read ahead while
     # the clients settled, off the clock and off the broker's CPU sample
+    import queue
+
     import confluent_kafka
     import mp_perf
-    import queue
 
     calls = []
     fake = _Recorder(calls, [_Message()] * 5)
@@ -307,17 +480,24 @@ def test_mp_perf_consumer_is_assigned_only_once_the_clock_runs(monkeypatch):
 
 @pytest.mark.parametrize("mode", ["assign", "group"])
 def test_consume_perf_worker_is_assigned_only_after_go(monkeypatch, mode):
-    import confluent_kafka
-    import consume_perf
     import multiprocessing
     import queue
+
+    import confluent_kafka
+    import consume_perf
 
     calls = []
     fake = _Recorder(calls, [_Message()] * 5)
     monkeypatch.setattr(confluent_kafka, "Consumer", fake)
     ready, results = queue.Queue(), queue.Queue()
-    args = {"bootstrap": "127.0.0.1:1", "topic": "t", "client_config": {}, "mode": mode, "quiet": True,
-            "idle_timeout": 0.1}
+    args = {
+        "bootstrap": "127.0.0.1:1",
+        "topic": "t",
+        "client_config": {},
+        "mode": mode,
+        "quiet": True,
+        "idle_timeout": 0.1,
+    }
     consume_perf._worker(0, args, [0], "g", 5, multiprocessing.Value("q", 0), ready, fake, results)
     assert calls == ["connect", "clock starts", "assign" if mode == "assign" else "subscribe"]
     assert results.get_nowait()["records"] == 5

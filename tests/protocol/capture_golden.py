@@ -11,6 +11,7 @@ tests/protocol/golden/<client>/<api>_request_v<N>_<n>.bin (Tansu's naming). Two 
 profiles: "classic" (the non-flexible ranges of PROTOCOL.md's Advertise column) and
 "flexible" (everything this codec supports), so both encodings are captured.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,13 @@ from collections import Counter
 from pathlib import Path
 
 from hpbroker.protocol import (
-    API_NAMES, SUPPORTED_VERSIONS, ProtocolError, api_versions_unsupported_response,
-    decode_request, decode_request_header, encode_response,
+    API_NAMES,
+    SUPPORTED_VERSIONS,
+    ProtocolError,
+    api_versions_unsupported_response,
+    decode_request,
+    decode_request_header,
+    encode_response,
 )
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -34,9 +40,26 @@ GROUP = "golden-group"
 MAX_PER_VERSION = 2
 _COUNTS: dict[str, Counter] = {}  # per client, across profiles: the file index <n>
 
-CLASSIC = {0: (3, 8), 1: (4, 11), 2: (1, 5), 3: (0, 8), 8: (2, 7), 9: (1, 5), 10: (0, 2),
-           11: (0, 5), 12: (0, 3), 13: (0, 3), 14: (0, 3), 15: (0, 4), 16: (0, 2), 18: (0, 4),
-           19: (0, 4), 20: (0, 3), 22: (0, 1), 32: (0, 3)}
+CLASSIC = {
+    0: (3, 8),
+    1: (4, 11),
+    2: (1, 5),
+    3: (0, 8),
+    8: (2, 7),
+    9: (1, 5),
+    10: (0, 2),
+    11: (0, 5),
+    12: (0, 3),
+    13: (0, 3),
+    14: (0, 3),
+    15: (0, 4),
+    16: (0, 2),
+    18: (0, 4),
+    19: (0, 4),
+    20: (0, 3),
+    22: (0, 1),
+    32: (0, 3),
+}
 FLEXIBLE = {k: v for k, v in SUPPORTED_VERSIONS.items() if k not in (17, 36)}
 FLEXIBLE[1] = (4, 12)  # Fetch 13 needs topic ids, which this stub does not hand out
 
@@ -129,15 +152,36 @@ class Recorder:
         return {"node_id": 1, "host": "127.0.0.1", "port": self.port, "rack": None}
 
     def _api_18(self, version, body):
-        return {"api_keys": [{"api_key": k, "min_version": lo, "max_version": hi}
-                             for k, (lo, hi) in sorted(self.advertised.items())]}
+        return {
+            "api_keys": [
+                {"api_key": k, "min_version": lo, "max_version": hi} for k, (lo, hi) in sorted(self.advertised.items())
+            ]
+        }
 
     def _api_3(self, version, body):
         names = [t["name"] for t in body["topics"] or []] or [TOPIC]
-        return {"brokers": [self._node()], "cluster_id": "golden-cluster", "controller_id": 1,
-                "topics": [{"error_code": 0, "name": n, "partitions": [
-                    {"partition_index": 0, "leader_id": 1, "leader_epoch": 0,
-                     "replica_nodes": [1], "isr_nodes": [1]}]} for n in names if n]}
+        return {
+            "brokers": [self._node()],
+            "cluster_id": "golden-cluster",
+            "controller_id": 1,
+            "topics": [
+                {
+                    "error_code": 0,
+                    "name": n,
+                    "partitions": [
+                        {
+                            "partition_index": 0,
+                            "leader_id": 1,
+                            "leader_epoch": 0,
+                            "replica_nodes": [1],
+                            "isr_nodes": [1],
+                        }
+                    ],
+                }
+                for n in names
+                if n
+            ],
+        }
 
     def _api_22(self, version, body):
         return {"producer_id": 4242, "producer_epoch": 0}
@@ -147,61 +191,121 @@ class Recorder:
         for t in body["topic_data"]:
             parts = []
             for p in t["partition_data"]:
-                parts.append({"index": p["index"], "base_offset": self.offset,
-                              "log_append_time_ms": -1, "log_start_offset": 0})
+                parts.append(
+                    {"index": p["index"], "base_offset": self.offset, "log_append_time_ms": -1, "log_start_offset": 0}
+                )
                 self.offset += 1
             responses.append({"name": t["name"], "partition_responses": parts})
         return {"responses": responses}
 
     def _api_10(self, version, body):
         node = self._node()
-        return {"node_id": 1, "host": node["host"], "port": node["port"], "coordinators": [
-            {"key": k, "node_id": 1, "host": node["host"], "port": node["port"]}
-            for k in body["coordinator_keys"]]}
+        return {
+            "node_id": 1,
+            "host": node["host"],
+            "port": node["port"],
+            "coordinators": [
+                {"key": k, "node_id": 1, "host": node["host"], "port": node["port"]} for k in body["coordinator_keys"]
+            ],
+        }
 
     def _api_11(self, version, body):
         member = body["member_id"] or f"{self.client}-member-1"
         proto = body["protocols"][0]
-        return {"generation_id": 1, "protocol_type": body["protocol_type"],
-                "protocol_name": proto["name"], "leader": member, "member_id": member,
-                "members": [{"member_id": member, "group_instance_id": body["group_instance_id"],
-                             "metadata": bytes(proto["metadata"])}]}
+        return {
+            "generation_id": 1,
+            "protocol_type": body["protocol_type"],
+            "protocol_name": proto["name"],
+            "leader": member,
+            "member_id": member,
+            "members": [
+                {
+                    "member_id": member,
+                    "group_instance_id": body["group_instance_id"],
+                    "metadata": bytes(proto["metadata"]),
+                }
+            ],
+        }
 
     def _api_14(self, version, body):
         mine = [a for a in body["assignments"] if a["member_id"] == body["member_id"]]
-        return {"protocol_type": body["protocol_type"], "protocol_name": body["protocol_name"],
-                "assignment": bytes(mine[0]["assignment"]) if mine else b""}
+        return {
+            "protocol_type": body["protocol_type"],
+            "protocol_name": body["protocol_name"],
+            "assignment": bytes(mine[0]["assignment"]) if mine else b"",
+        }
 
     def _api_9(self, version, body):
-        return {"topics": [{"name": t["name"], "partitions": [
-            {"partition_index": p, "committed_offset": -1, "committed_leader_epoch": -1,
-             "metadata": ""} for p in t["partition_indexes"]]} for t in body["topics"] or []]}
+        return {
+            "topics": [
+                {
+                    "name": t["name"],
+                    "partitions": [
+                        {"partition_index": p, "committed_offset": -1, "committed_leader_epoch": -1, "metadata": ""}
+                        for p in t["partition_indexes"]
+                    ],
+                }
+                for t in body["topics"] or []
+            ]
+        }
 
     def _api_2(self, version, body):
-        return {"topics": [{"name": t["name"], "partitions": [
-            {"partition_index": p["partition_index"], "timestamp": -1, "offset": 0,
-             "leader_epoch": 0} for p in t["partitions"]]} for t in body["topics"]]}
+        return {
+            "topics": [
+                {
+                    "name": t["name"],
+                    "partitions": [
+                        {"partition_index": p["partition_index"], "timestamp": -1, "offset": 0, "leader_epoch": 0}
+                        for p in t["partitions"]
+                    ],
+                }
+                for t in body["topics"]
+            ]
+        }
 
     def _api_1(self, version, body):
         time.sleep(0.05)  # an empty log: keep the consumer from spinning
-        return {"responses": [{"topic": t["topic"], "partitions": [
-            {"partition_index": p["partition"], "high_watermark": 0, "last_stable_offset": 0,
-             "log_start_offset": 0, "records": b""} for p in t["partitions"]]}
-            for t in body["topics"]]}
+        return {
+            "responses": [
+                {
+                    "topic": t["topic"],
+                    "partitions": [
+                        {
+                            "partition_index": p["partition"],
+                            "high_watermark": 0,
+                            "last_stable_offset": 0,
+                            "log_start_offset": 0,
+                            "records": b"",
+                        }
+                        for p in t["partitions"]
+                    ],
+                }
+                for t in body["topics"]
+            ]
+        }
 
     def _api_8(self, version, body):
-        return {"topics": [{"name": t["name"], "partitions": [
-            {"partition_index": p["partition_index"]} for p in t["partitions"]]}
-            for t in body["topics"]]}
+        return {
+            "topics": [
+                {"name": t["name"], "partitions": [{"partition_index": p["partition_index"]} for p in t["partitions"]]}
+                for t in body["topics"]
+            ]
+        }
 
     def _api_13(self, version, body):
-        return {"members": [{"member_id": m["member_id"],
-                             "group_instance_id": m["group_instance_id"]}
-                            for m in body["members"]]}
+        return {
+            "members": [
+                {"member_id": m["member_id"], "group_instance_id": m["group_instance_id"]} for m in body["members"]
+            ]
+        }
 
     def _api_19(self, version, body):
-        return {"topics": [{"name": t["name"], "num_partitions": max(t["num_partitions"], 1),
-                            "replication_factor": 1} for t in body["topics"]]}
+        return {
+            "topics": [
+                {"name": t["name"], "num_partitions": max(t["num_partitions"], 1), "replication_factor": 1}
+                for t in body["topics"]
+            ]
+        }
 
     def close(self):
         self.stopped = True
@@ -212,8 +316,7 @@ def run_confluent(bootstrap):
     from confluent_kafka import Consumer, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-                  "linger.ms": 5})
+    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5})
     for i in range(3):
         p.produce(TOPIC, key=b"k%d" % i, value=b"confluent value %d" % i)
     p.flush(10)
@@ -224,8 +327,14 @@ def run_confluent(bootstrap):
             f.result(timeout=5)
         except Exception as exc:  # the stub's answer is minimal; the request is what we want
             logging.info("create_topics: %s", exc)
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP,
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": GROUP,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     c.subscribe([TOPIC])
     deadline = time.time() + 6
     while time.time() < deadline:
@@ -242,8 +351,9 @@ def run_kafka_python(bootstrap):
         p.send(TOPIC, key=b"k%d" % i, value=b"kafka-python value %d" % i)
     p.flush(10)
     p.close(5)
-    c = KafkaConsumer(TOPIC, bootstrap_servers=bootstrap, group_id=GROUP,
-                      auto_offset_reset="earliest", enable_auto_commit=False)
+    c = KafkaConsumer(
+        TOPIC, bootstrap_servers=bootstrap, group_id=GROUP, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     deadline = time.time() + 6
     while time.time() < deadline:
         c.poll(200)
@@ -261,8 +371,9 @@ def run_aiokafka(bootstrap):
         for i in range(3):
             await p.send_and_wait(TOPIC, key=b"k%d" % i, value=b"aiokafka value %d" % i)
         await p.stop()
-        c = AIOKafkaConsumer(TOPIC, bootstrap_servers=bootstrap, group_id=GROUP,
-                             auto_offset_reset="earliest", enable_auto_commit=False)
+        c = AIOKafkaConsumer(
+            TOPIC, bootstrap_servers=bootstrap, group_id=GROUP, auto_offset_reset="earliest", enable_auto_commit=False
+        )
         await c.start()
         deadline = time.time() + 6
         while time.time() < deadline:
@@ -273,8 +384,7 @@ def run_aiokafka(bootstrap):
     asyncio.run(asyncio.wait_for(main(), 40))
 
 
-CLIENTS = {"confluent_kafka": run_confluent, "kafka_python": run_kafka_python,
-           "aiokafka": run_aiokafka}
+CLIENTS = {"confluent_kafka": run_confluent, "kafka_python": run_kafka_python, "aiokafka": run_aiokafka}
 
 
 def main():

@@ -6,14 +6,21 @@ when ``nulls`` is set. ``expected(...)`` is what a decoder must return for it: t
 defaults filled in for the fields the version lacks. ``reference_encode`` walks the schema for
 every value, the obvious way; the generated encoders must produce the same bytes.
 """
+
 from __future__ import annotations
 
 import struct
 
 from hpbroker.protocol.schema import FIXED_FORMATS, Field, Message
 
-_INT_RANGES = {"int8": 100, "int16": 30000, "uint16": 60000, "int32": 2_000_000_000,
-               "uint32": 4_000_000_000, "int64": 2**62}
+_INT_RANGES = {
+    "int8": 100,
+    "int16": 30000,
+    "uint16": 60000,
+    "int32": 2_000_000_000,
+    "uint32": 4_000_000_000,
+    "int64": 2**62,
+}
 
 
 def _scalar(ftype: str, seed: int):
@@ -68,6 +75,7 @@ def expected(fields, version: int, value: dict) -> dict:
 
 
 # ------------------------------------------------------------------ reference encoder
+
 
 def _uvarint(n: int) -> bytes:
     out = bytearray()

@@ -1,12 +1,17 @@
 """Request frames captured from confluent-kafka, kafka-python and aiokafka (capture_golden.py):
 each decodes, and re-encoding the decoded dict reproduces the captured bytes exactly."""
+
 import re
 from pathlib import Path
 
 import pytest
 
 from hpbroker.protocol import (
-    API_KEYS, decode_request, decode_request_header, encode_request, frame_size,
+    API_KEYS,
+    decode_request,
+    decode_request_header,
+    encode_request,
+    frame_size,
 )
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -18,8 +23,7 @@ _KEYS = {re.sub(r"(?<!^)([A-Z])", r"_\1", n).lower(): k for n, k in API_KEYS.ite
 def test_golden_frames_present():
     clients = {f.parent.name for f in FILES}
     assert {"confluent_kafka", "kafka_python", "aiokafka"} <= clients
-    flexible_apis = {f.name.split("_request")[0] for f in FILES
-                     if int(_NAME.match(f.name)["version"]) >= 9}
+    flexible_apis = {f.name.split("_request")[0] for f in FILES if int(_NAME.match(f.name)["version"]) >= 9}
     assert {"produce", "fetch", "metadata"} <= flexible_apis
 
 
@@ -32,8 +36,7 @@ def test_golden_request(path):
     assert header.api_key == _KEYS[m["api"]]
     assert header.api_version == int(m["version"])
     body = decode_request(header.api_key, header.api_version, frame, offset)
-    again = encode_request(header.api_key, header.api_version, header.correlation_id,
-                           header.client_id, body)
+    again = encode_request(header.api_key, header.api_version, header.correlation_id, header.client_id, body)
     assert again == frame
     if header.api_key == 0:  # Produce: records are views of the frame, not copies
         records = body["topic_data"][0]["partition_data"][0]["records"]

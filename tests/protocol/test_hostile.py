@@ -1,13 +1,22 @@
 """Random and mutated frames decode to a value or raise ProtocolError, nothing else."""
+
 import random
 import struct
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hpbroker.protocol import (
-    MESSAGES, SUPPORTED_VERSIONS, ProtocolError, decode_request, decode_request_header,
-    decode_response, encode_request, encode_response, frame_size,
+    MESSAGES,
+    SUPPORTED_VERSIONS,
+    ProtocolError,
+    decode_request,
+    decode_request_header,
+    decode_response,
+    encode_request,
+    encode_response,
+    frame_size,
 )
 
 from .samples import sample
@@ -54,8 +63,11 @@ def test_random_bodies_for_every_api(pair, body):
 
 
 @settings(max_examples=1000, deadline=None)
-@given(index=st.integers(0, len(FRAMES) - 1), seed=st.integers(0, 2**32),
-       kind=st.sampled_from(["flip", "truncate", "insert", "max", "splice"]))
+@given(
+    index=st.integers(0, len(FRAMES) - 1),
+    seed=st.integers(0, 2**32),
+    kind=st.sampled_from(["flip", "truncate", "insert", "max", "splice"]),
+)
 def test_mutated_frames(index, seed, kind):
     rng = random.Random(seed)
     frame = bytearray(FRAMES[index])
@@ -67,9 +79,9 @@ def test_mutated_frames(index, seed, kind):
     elif kind == "insert":
         frame[at:at] = bytes([rng.randrange(256)])
     elif kind == "max":
-        frame[at:at + 4] = b"\x7f\xff\xff\xff"  # huge length or count
+        frame[at : at + 4] = b"\x7f\xff\xff\xff"  # huge length or count
     else:
-        frame[at:at + 2] = b"\xff\xfe"           # negative length other than null
+        frame[at : at + 2] = b"\xff\xfe"  # negative length other than null
     _decode_frame(bytes(frame))
 
 
@@ -90,7 +102,7 @@ def test_unknown_api_and_version():
     with pytest.raises(ProtocolError):
         decode_request(99, 0, b"", 0)
     with pytest.raises(ProtocolError):
-        decode_request(0, 2, b"", 0)           # Produce v2 (magic 0/1) is not supported
+        decode_request(0, 2, b"", 0)  # Produce v2 (magic 0/1) is not supported
     header, offset = decode_request_header(b"\x00\x63\x00\x00\x00\x00\x00\x01\xff\xff", 0)
     assert header == (99, 0, 1, None) and offset == 10
 

@@ -1,9 +1,16 @@
 """Every request and response at every supported version: encode, decode, re-encode."""
+
 import pytest
 
 from hpbroker.protocol import (
-    MESSAGES, SUPPORTED_VERSIONS, decode_request, decode_request_header, decode_response,
-    decode_response_header, encode_request, encode_response,
+    MESSAGES,
+    SUPPORTED_VERSIONS,
+    decode_request,
+    decode_request_header,
+    decode_response,
+    decode_response_header,
+    encode_request,
+    encode_response,
 )
 from hpbroker.protocol.apis import response_header_version
 

@@ -3,6 +3,7 @@
 The JSON lives outside the repository (../shared/kafka-message-spec); without it the test is
 skipped, since the declarations themselves are committed data.
 """
+
 import json
 import re
 from pathlib import Path

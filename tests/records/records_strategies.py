@@ -1,4 +1,5 @@
 """Hypothesis strategies for RecordBatch v2 tests: valid batches of every shape, and damage."""
+
 from __future__ import annotations
 
 import struct
@@ -19,9 +20,7 @@ _record = st.tuples(_bytes_or_none, _bytes_or_none, _headers, st.integers(0, 10*
 @st.composite
 def batches(draw, codecs=CODECS) -> bytearray:
     """A valid batch: any codec, keys/values null or not, headers, idempotent or not."""
-    records = [
-        (k, v, h, 1_700_000_000_000 + dt) for k, v, h, dt in draw(st.lists(_record, min_size=1, max_size=8))
-    ]
+    records = [(k, v, h, 1_700_000_000_000 + dt) for k, v, h, dt in draw(st.lists(_record, min_size=1, max_size=8))]
     idempotent = draw(st.booleans())
     attributes = 0
     if idempotent and draw(st.booleans()):

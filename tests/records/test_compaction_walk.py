@@ -1,15 +1,15 @@
 """The log cleaner's record walks, in Cython and their pure twin: ``record_keys`` (the offset
 map) and ``retain_records`` (what a batch keeps), on real records and on any bytes."""
+
 from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hpbroker.records import _cbatch, _pybatch
+from hpbroker.records import _cbatch, _pybatch, batch
 from hpbroker.records.builder import build_batch, rebuild_batch
 from hpbroker.records.layout import GZIP, LZ4, RECORD_BATCH_OVERHEAD, SNAPPY, ZSTD
-from hpbroker.records import batch
 from hpbroker.records.records import encode_record, iter_batch_records
 
 TWINS = [_cbatch, _pybatch]
@@ -28,8 +28,13 @@ def test_record_keys_maps_each_key_to_its_last_offset(mod):
 
 @pytest.mark.parametrize("mod", TWINS)
 def test_retain_records_keeps_the_latest_of_each_key_verbatim(mod):
-    items = [(b"a", b"1", (), 1000), (b"b", b"2", (), 1005), (b"a", b"3", (), 1002), (None, b"4", (), 1009),
-             (b"c", None, (), 1001)]
+    items = [
+        (b"a", b"1", (), 1000),
+        (b"b", b"2", (), 1005),
+        (b"a", b"3", (), 1002),
+        (None, b"4", (), 1009),
+        (b"c", None, (), 1001),
+    ]
     b = build_batch(items)
     body = bytes(b[RECORD_BATCH_OVERHEAD:])
     records = [encode_record(i, ts - 1000, k, v, h) for i, (k, v, h, ts) in enumerate(items)]
@@ -53,8 +58,9 @@ def test_rebuilt_batch_is_valid_and_keeps_offsets(codec):
     latest = {}
     batch.record_keys(payload, 9, 0 if codec else RECORD_BATCH_OVERHEAD, 300, latest)
     assert latest == {b"k0": 306, b"k1": 307, b"k2": 308}
-    records, count, max_ts = batch.retain_records(payload, 9, 0 if codec else RECORD_BATCH_OVERHEAD, 300, 5000,
-                                                  latest, False)
+    records, count, max_ts = batch.retain_records(
+        payload, 9, 0 if codec else RECORD_BATCH_OVERHEAD, 300, 5000, latest, False
+    )
     new = rebuild_batch(h, records, count, max_ts)
     end, found = batch.scan(new, 0, -1, True)  # length, magic, CRC: as recovery checks it
     assert end == len(new) and len(found) == 1
@@ -72,14 +78,24 @@ def test_twins_agree_on_any_bytes(payload, count, pos, drop):
     got = [mod.record_keys(payload, count, pos, 10, m) for mod, m in zip(TWINS, maps)]
     assert got[0] == got[1] and maps[0] == maps[1]
     latest = {payload[:3]: 12}
-    assert (_cbatch.retain_records(payload, count, pos, 10, 0, latest, drop)
-            == _pybatch.retain_records(payload, count, pos, 10, 0, latest, drop))
+    assert _cbatch.retain_records(payload, count, pos, 10, 0, latest, drop) == _pybatch.retain_records(
+        payload, count, pos, 10, 0, latest, drop
+    )
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.one_of(st.none(), st.sampled_from([b"a", b"b", b""])),
-                          st.one_of(st.none(), st.binary(max_size=8)),
-                          st.integers(-5, 5)), min_size=1, max_size=15), st.booleans())
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.sampled_from([b"a", b"b", b""])),
+            st.one_of(st.none(), st.binary(max_size=8)),
+            st.integers(-5, 5),
+        ),
+        min_size=1,
+        max_size=15,
+    ),
+    st.booleans(),
+)
 def test_twins_agree_on_real_records(items, drop):
     body = b"".join(encode_record(i, ts, k, v, ()) for i, (k, v, ts) in enumerate(items))
     maps = [{}, {}]
@@ -88,8 +104,7 @@ def test_twins_agree_on_real_records(items, drop):
     assert maps[0] == maps[1]
     outs = [mod.retain_records(body, len(items), 0, 0, 100, maps[0], drop) for mod in TWINS]
     assert outs[0] == outs[1]
-    kept = [i for i, (k, v, _) in enumerate(items)
-            if k is not None and maps[0][k] == i and not (v is None and drop)]
+    kept = [i for i, (k, v, _) in enumerate(items) if k is not None and maps[0][k] == i and not (v is None and drop)]
     assert outs[0][1] == len(kept)
 
 
@@ -105,5 +120,6 @@ def test_recompress_batch_keeps_every_record_and_header_field(source, target):
     nh = batch.validate(new)  # a whole client batch still: count, CRC, codec
     assert nh.compression == target
     assert nh._replace(attributes=h.attributes, crc=0, batch_length=0) == h._replace(crc=0, batch_length=0)
-    assert [(r.offset, r.key, r.value, r.timestamp, r.headers) for r in iter_batch_records(new)] == \
-           [(r.offset, r.key, r.value, r.timestamp, r.headers) for r in iter_batch_records(b)]
+    assert [(r.offset, r.key, r.value, r.timestamp, r.headers) for r in iter_batch_records(new)] == [
+        (r.offset, r.key, r.value, r.timestamp, r.headers) for r in iter_batch_records(b)
+    ]

@@ -5,6 +5,7 @@ twin) build batches with every codec they support; the same records must come ou
 hpbroker.records. The other way round, kafka-python's and aiokafka's readers consume our
 builder's batches, plain, patched and rewritten to LogAppendTime.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -22,8 +23,11 @@ BUILDERS = {
     "aiokafka": ak.DefaultRecordBatchBuilder,
     "aiokafka-py": ak._DefaultRecordBatchBuilderPy,
 }
-READERS = {"kafka-python": kp.DefaultRecordBatch, "aiokafka": ak.DefaultRecordBatch,
-           "aiokafka-py": ak._DefaultRecordBatchPy}
+READERS = {
+    "kafka-python": kp.DefaultRecordBatch,
+    "aiokafka": ak.DefaultRecordBatch,
+    "aiokafka-py": ak._DefaultRecordBatchPy,
+}
 
 T0 = 1_700_000_000_000
 RECORDS = [
@@ -48,9 +52,7 @@ def _ours(buf):
 
 
 def _theirs(reader_cls, buf):
-    return [
-        (r.offset, r.timestamp, r.key, r.value, [(k, v) for k, v in r.headers]) for r in reader_cls(buf)
-    ]
+    return [(r.offset, r.timestamp, r.key, r.value, [(k, v) for k, v in r.headers]) for r in reader_cls(buf)]
 
 
 EXPECTED = [(i, T0 + i * 7, k, v, h) for i, (k, v, h) in enumerate(RECORDS)]

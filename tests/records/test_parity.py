@@ -3,6 +3,7 @@
 Both are imported directly (not through hpbroker._speedups), so this runs the same in the
 compiled and the HPBROKER_PURE=1 pass of the suite.
 """
+
 from __future__ import annotations
 
 import mmap
@@ -10,10 +11,10 @@ import mmap
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.records.records_strategies import batches, damaged
 
 from hpbroker.records import _cbatch, _pybatch
 from hpbroker.records.layout import CORRUPT_MESSAGE, INVALID_RECORD, InvalidRecordBatch
+from tests.records.records_strategies import batches, damaged
 
 IMPLS = (_cbatch, _pybatch)
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -71,8 +72,7 @@ def test_scan_of_a_log_agrees(good, bad, check_crc):
 
 
 @SETTINGS
-@given(batches() | damaged(), st.integers(-2**63, 2**63 - 1), st.integers(-2**31, 2**31 - 1),
-       st.integers(-2, 80))
+@given(batches() | damaged(), st.integers(-(2**63), 2**63 - 1), st.integers(-(2**31), 2**31 - 1), st.integers(-2, 80))
 def test_patch_agrees(buf, base_offset, epoch, pos):
     results = []
     for mod in IMPLS:
@@ -82,7 +82,7 @@ def test_patch_agrees(buf, base_offset, epoch, pos):
 
 
 @SETTINGS
-@given(batches() | damaged(), st.integers(-2**63, 2**63 - 1), st.integers(-2, 80))
+@given(batches() | damaged(), st.integers(-(2**63), 2**63 - 1), st.integers(-2, 80))
 def test_set_log_append_time_agrees(buf, timestamp, pos):
     results = []
     for mod in IMPLS:
@@ -105,6 +105,7 @@ def test_patched_batches_stay_valid(buf, base_offset, epoch, now):
 
 
 # ---- buffer kinds: the broker hands in bytes, bytearray, mmap and memoryview slices ----
+
 
 @pytest.mark.parametrize("mod", IMPLS, ids=["cython", "pure"])
 def test_buffer_kinds(mod, tmp_path):

@@ -1,5 +1,6 @@
 """The per-record rules of a client batch (Kafka's LogValidator.validateRecord): a refused batch
 names every invalid record, ascending, with Kafka's messages and error codes (KIP-467)."""
+
 from __future__ import annotations
 
 import struct
@@ -9,9 +10,18 @@ from crc32c import crc32c
 
 from hpbroker.records import batch
 from hpbroker.records.builder import build_batch
-from hpbroker.records.layout import (CORRUPT_MESSAGE, GZIP, INVALID_RECORD, LZ4, NO_COMPRESSION,
-                                     OFF_ATTRIBUTES, OFF_CRC, OFF_MAX_TIMESTAMP, RECORD_BATCH_OVERHEAD,
-                                     InvalidRecordBatch)
+from hpbroker.records.layout import (
+    CORRUPT_MESSAGE,
+    GZIP,
+    INVALID_RECORD,
+    LZ4,
+    NO_COMPRESSION,
+    OFF_ATTRIBUTES,
+    OFF_CRC,
+    OFF_MAX_TIMESTAMP,
+    RECORD_BATCH_OVERHEAD,
+    InvalidRecordBatch,
+)
 from hpbroker.records.record_checks import RecordErrors, check_records, encoded_size, fit
 
 INVALID_TIMESTAMP = 32
@@ -41,7 +51,8 @@ def test_every_keyless_record_is_named(codec):
     assert err.reason == (
         "One or more records have been rejected due to 4 record errors in total, and only showing the first "
         f"three errors at most: [RecordError(batchIndex=1, message='{KEY_MESSAGE}'), "
-        f"RecordError(batchIndex=4, message='{KEY_MESSAGE}'), RecordError(batchIndex=5, message='{KEY_MESSAGE}')]")
+        f"RecordError(batchIndex=4, message='{KEY_MESSAGE}'), RecordError(batchIndex=5, message='{KEY_MESSAGE}')]"
+    )
     _check(build_batch(items, compression=codec))  # a topic that is not compacted takes them
 
 
@@ -58,9 +69,11 @@ def test_every_record_out_of_time_is_named(codec):
     assert err.error_code == INVALID_TIMESTAMP
     assert err.reason == "One or more records have been rejected due to invalid timestamp"
     bounds = f"is out of range. The timestamp should be within [{NOW - 1000}, {NOW + 1000}]"
-    assert err.record_errors == [(1, f"Timestamp {NOW - 5000} of message with offset 1 " + bounds),
-                                 (3, f"Timestamp {NOW + 5000} of message with offset 3 " + bounds),
-                                 (5, f"Timestamp {NOW + 4000} of message with offset 5 " + bounds)]
+    assert err.record_errors == [
+        (1, f"Timestamp {NOW - 5000} of message with offset 1 " + bounds),
+        (3, f"Timestamp {NOW + 5000} of message with offset 3 " + bounds),
+        (5, f"Timestamp {NOW + 4000} of message with offset 5 " + bounds),
+    ]
     # one bound only: the other prints as Kafka's long arithmetic does (Long.MAX_VALUE wraps)
     err = _refused(buf, timestamp_after_ms=1000)
     assert [i for i, _ in err.record_errors] == [3, 5]
@@ -76,8 +89,11 @@ def test_a_record_failing_both_rules_is_named_for_its_key_and_the_batch_for_its_
     items = [(b"k", b"v", (), NOW), (None, b"v", (), NOW + 9000), (b"k", b"v", (), NOW + 9000), (None, b"v", (), NOW)]
     err = _refused(build_batch(items), keys_required=True, timestamp_after_ms=1000)
     assert err.error_code == INVALID_TIMESTAMP
-    assert [(i, m.split(" ")[0]) for i, m in err.record_errors] == [(1, "Compacted"), (2, "Timestamp"),
-                                                                    (3, "Compacted")]
+    assert [(i, m.split(" ")[0]) for i, m in err.record_errors] == [
+        (1, "Compacted"),
+        (2, "Timestamp"),
+        (3, "Compacted"),
+    ]
 
 
 def test_the_timestamp_walk_runs_only_when_the_header_shows_a_bound_crossed():

@@ -1,6 +1,7 @@
 """The per-record walks a refused batch is named by: ``keyless_records`` lists every record whose key
 is null (a compacted topic's rule), ``records_outside_time`` every record whose timestamp is out of
 bounds, in the Cython walk and its pure twin, for uncompressed batches and decompressed payloads."""
+
 from __future__ import annotations
 
 import pytest
@@ -59,9 +60,12 @@ def test_records_outside_time(mod):
     b = build_batch([(b"k", b"v", (), ts) for ts in stamps], base_timestamp=1000)
     assert mod.records_outside_time(b, 5, RECORD_BATCH_OVERHEAD, 1000, 500, 1500) == []
     assert mod.records_outside_time(b, 5, RECORD_BATCH_OVERHEAD, 1000, 995, 1005) == [
-        (1, 990, 1), (2, 1010, 2), (3, 1500, 3), (4, 500, 4)]
-    assert mod.records_outside_time(b, 5, RECORD_BATCH_OVERHEAD, 1000, LONG_MIN, 1000) == [
-        (2, 1010, 2), (3, 1500, 3)]
+        (1, 990, 1),
+        (2, 1010, 2),
+        (3, 1500, 3),
+        (4, 500, 4),
+    ]
+    assert mod.records_outside_time(b, 5, RECORD_BATCH_OVERHEAD, 1000, LONG_MIN, 1000) == [(2, 1010, 2), (3, 1500, 3)]
     # a record without a timestamp (-1) is never out of range
     none = build_batch([(b"k", b"v")] * 2, base_timestamp=-1)
     assert mod.records_outside_time(none, 2, RECORD_BATCH_OVERHEAD, -1, 0, 10) == []
@@ -73,16 +77,26 @@ def test_records_outside_time(mod):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.binary(max_size=300), st.integers(-2, 40), st.integers(0, 40),
-       st.integers(LONG_MIN, LONG_MAX), st.integers(LONG_MIN, LONG_MAX), st.integers(LONG_MIN, LONG_MAX))
+@given(
+    st.binary(max_size=300),
+    st.integers(-2, 40),
+    st.integers(0, 40),
+    st.integers(LONG_MIN, LONG_MAX),
+    st.integers(LONG_MIN, LONG_MAX),
+    st.integers(LONG_MIN, LONG_MAX),
+)
 def test_records_outside_time_twins_agree_on_any_bytes(payload, count, pos, base, low, high):
-    assert (_cbatch.records_outside_time(payload, count, pos, base, low, high)
-            == _pybatch.records_outside_time(payload, count, pos, base, low, high))
+    assert _cbatch.records_outside_time(payload, count, pos, base, low, high) == _pybatch.records_outside_time(
+        payload, count, pos, base, low, high
+    )
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.integers(-(1 << 40), 1 << 40), min_size=1, max_size=20), st.integers(-(1 << 40), 1 << 40),
-       st.integers(0, 1 << 40))
+@given(
+    st.lists(st.integers(-(1 << 40), 1 << 40), min_size=1, max_size=20),
+    st.integers(-(1 << 40), 1 << 40),
+    st.integers(0, 1 << 40),
+)
 def test_records_outside_time_twins_agree_on_real_records(deltas, low, width):
     body = b"".join(encode_record(i, d, b"k", b"v", ()) for i, d in enumerate(deltas))
     expected = [(i, 7 + d, i) for i, d in enumerate(deltas) if 7 + d != -1 and not low <= 7 + d <= low + width]

@@ -1,4 +1,5 @@
 """Iterating records of batches with every codec, and what hostile batches cannot do."""
+
 from __future__ import annotations
 
 import struct
@@ -8,13 +9,13 @@ import cramjam
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.records.records_strategies import CODECS, batches, damaged, fix_crc
 
 from hpbroker.records import batch
 from hpbroker.records.builder import build_batch
 from hpbroker.records.compression import CompressionError, compress, decompress
 from hpbroker.records.layout import CORRUPT_MESSAGE, InvalidRecordBatch
 from hpbroker.records.records import iter_batch_records, read_varint, write_varint
+from tests.records.records_strategies import CODECS, batches, damaged, fix_crc
 
 T0 = 1_700_000_000_000
 MiB = 1 << 20

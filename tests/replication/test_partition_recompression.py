@@ -1,6 +1,7 @@
 """Partition.append_from_client with a topic codec (compression.type): the stored batch has that
 codec and the same records; one that no longer fits max.message.bytes after recompression is
 refused as Kafka refuses it, and nothing is appended."""
+
 import os
 
 import pytest
@@ -24,15 +25,17 @@ def _stored(p):
 
 def test_a_batch_is_stored_with_the_topic_codec(tmp_path):
     p = _partition(tmp_path)
-    b = build_batch([b"v%d" % i * 50 for i in range(10)], compression=SNAPPY, producer_id=4, producer_epoch=0,
-                    base_sequence=0)
+    b = build_batch(
+        [b"v%d" % i * 50 for i in range(10)], compression=SNAPPY, producer_id=4, producer_epoch=0, base_sequence=0
+    )
     r = p.append_from_client(b, max_message_bytes=1 << 20, log_append_time=False, target_codec=GZIP)
     h, records = _stored(p)
     assert (r.base_offset, r.last_offset, h.compression, h.producer_id) == (0, 9, GZIP, 4)
     assert records == [(i, b"v%d" % i * 50) for i in range(10)]
     # the idempotent retry is still recognised (same sequence numbers)
-    again = build_batch([b"v%d" % i * 50 for i in range(10)], compression=SNAPPY, producer_id=4, producer_epoch=0,
-                        base_sequence=0)
+    again = build_batch(
+        [b"v%d" % i * 50 for i in range(10)], compression=SNAPPY, producer_id=4, producer_epoch=0, base_sequence=0
+    )
     assert p.append_from_client(again, max_message_bytes=1 << 20, log_append_time=False, target_codec=GZIP).duplicate
 
 
@@ -53,8 +56,9 @@ def test_the_topic_level_of_the_codec_is_used(tmp_path):
     for level in (1, 19):
         p = Partition("t", 0, PartitionLog(str(tmp_path / f"t-{level}")))
         data = [(b"%05d" % i + b" some text that repeats itself now and then " * 3) for i in range(400)]
-        p.append_from_client(build_batch(data), max_message_bytes=1 << 20, log_append_time=False,
-                             target_codec=ZSTD, target_level=level)
+        p.append_from_client(
+            build_batch(data), max_message_bytes=1 << 20, log_append_time=False, target_codec=ZSTD, target_level=level
+        )
         h, records = _stored(p)
         assert h.compression == ZSTD and [v for _, v in records] == data
         sizes[level] = h.size

@@ -1,6 +1,7 @@
 """Producer state snapshots: written at segment rolls and on close, loaded on start-up so only the
 batch headers after them are replayed; the state is the one a full replay gives, and a snapshot
 that no longer matches the log is not used."""
+
 import os
 
 import pytest
@@ -26,15 +27,19 @@ def _append(p, buf):
 
 
 def _state(p):
-    return {pid: (e.epoch, [(b.first_seq, b.last_seq, b.first_offset, b.last_offset) for b in e.batches])
-            for pid, e in p.producer_state.producers.items()}
+    return {
+        pid: (e.epoch, [(b.first_seq, b.last_seq, b.first_offset, b.last_offset) for b in e.batches])
+        for pid, e in p.producer_state.producers.items()
+    }
 
 
 def _full_replay(p):
     m = ProducerStateManager()
     m.rebuild(p.log.iter_batch_headers(p.log.log_start_offset))
-    return {pid: (e.epoch, [(b.first_seq, b.last_seq, b.first_offset, b.last_offset) for b in e.batches])
-            for pid, e in m.producers.items()}
+    return {
+        pid: (e.epoch, [(b.first_seq, b.last_seq, b.first_offset, b.last_offset) for b in e.batches])
+        for pid, e in m.producers.items()
+    }
 
 
 def _headers_replayed(monkeypatch):
@@ -45,6 +50,7 @@ def _headers_replayed(monkeypatch):
         for h in real(self, start_offset):
             seen.append(h.base_offset)
             yield h
+
     monkeypatch.setattr(PartitionLog, "iter_batch_headers", counting)
     return seen
 
@@ -121,7 +127,8 @@ def test_snapshot_bytes_round_trip():
     offset, back = ProducerStateManager.from_bytes(m.to_bytes(1001))
     assert offset == 1001
     assert {pid: (e.epoch, list(e.batches)) for pid, e in back.producers.items()} == {
-        pid: (e.epoch, list(e.batches)) for pid, e in m.producers.items()}
+        pid: (e.epoch, list(e.batches)) for pid, e in m.producers.items()
+    }
     assert len(back.producers[5].batches) == 5 and back.producers[5].batches.maxlen == 5
     for bad in (b"", b"[]", b'{"version": 2, "offset": 1, "producers": []}', b'{"version": 1}'):
         with pytest.raises(ValueError):
@@ -132,8 +139,12 @@ def test_last_timestamp_is_kept_and_older_snapshots_still_load(tmp_path):
     """DescribeProducers reports the largest timestamp of each producer's last batch: it survives
     a snapshot and a replay of headers, and a snapshot written before it was kept loads as -1."""
     p = _open(tmp_path / "t-0")
-    _append(p, build_batch([(None, b"a", (), 7000), (None, b"b", (), 9000)], producer_id=PID, producer_epoch=0,
-                           base_sequence=0))
+    _append(
+        p,
+        build_batch(
+            [(None, b"a", (), 7000), (None, b"b", (), 9000)], producer_id=PID, producer_epoch=0, base_sequence=0
+        ),
+    )
     _append(p, build_batch([(None, b"c", (), 8000)], producer_id=PID, producer_epoch=0, base_sequence=2))
     assert p.producer_state.producers[PID].last_timestamp == 8000  # the last batch's, not the largest ever
     at, loaded = ProducerStateManager.from_bytes(p.producer_state.to_bytes(3))

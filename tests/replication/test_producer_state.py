@@ -1,7 +1,7 @@
 import pytest
 
-from hpbroker.records.builder import build_batch
 from hpbroker.records.batch import read_header
+from hpbroker.records.builder import build_batch
 from hpbroker.replication.producer_state import (
     INT32_MAX,
     INVALID_PRODUCER_EPOCH,
@@ -45,9 +45,11 @@ def test_sequence_wraps_past_int32_max():
 
 
 def test_rebuild_from_headers():
-    batches = [build_batch([b"a", b"b"], base_offset=0, producer_id=9, producer_epoch=1, base_sequence=0),
-               build_batch([b"c"], base_offset=2, producer_id=9, producer_epoch=1, base_sequence=2),
-               build_batch([b"d"], base_offset=3)]
+    batches = [
+        build_batch([b"a", b"b"], base_offset=0, producer_id=9, producer_epoch=1, base_sequence=0),
+        build_batch([b"c"], base_offset=2, producer_id=9, producer_epoch=1, base_sequence=2),
+        build_batch([b"d"], base_offset=3),
+    ]
     psm = ProducerStateManager()
     psm.rebuild(read_header(b) for b in batches)
     assert psm.check(9, 1, 2, 2).first_offset == 2

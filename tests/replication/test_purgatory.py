@@ -1,5 +1,6 @@
 """Purgatory: watches are registered at once, notify wakes them, timeouts complete them with
 None and remove them (so an abandoned watch does not stay parked)."""
+
 import asyncio
 
 from hpbroker.replication.purgatory import Purgatory

@@ -1,4 +1,5 @@
 """The Acceptor's socket options on every accepted connection."""
+
 import asyncio
 import socket
 
@@ -18,7 +19,7 @@ def test_accepted_sockets_are_nonblocking_nodelay_keepalive():
     client = socket.create_connection(lsock.getsockname())
     try:
         loop.run_until_complete(wait_until_async(lambda: got, 5, "the accepted connection"))
-        (sock, peer), = got
+        ((sock, peer),) = got
         assert peer == "%s:%d" % client.getsockname()
         assert sock.getblocking() is False
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
@@ -29,4 +30,3 @@ def test_accepted_sockets_are_nonblocking_nodelay_keepalive():
         client.close()
         lsock.close()
         loop.close()
-

@@ -1,11 +1,12 @@
 """Connection: answers to pipelined requests leave in one send, and a large-frame buffer nobody
 references any more is reused for the next large frame (in-process broker, raw client)."""
+
 import threading
 import time
 
 from hpbroker import protocol
-from hpbroker.records.builder import build_batch
 from hpbroker.records.batch import read_header
+from hpbroker.records.builder import build_batch
 from hpbroker.records.records import iter_batch_records
 from hpbroker.testing import running_broker, wait_until
 from tests.integration.rawclient import RawClient, produce_body, produce_result
@@ -37,20 +38,40 @@ def _only_connection(server, timeout=5.0):
 
 def _spare_of(conn, timeout=2.0):
     # the answer leaves before the reading code looks at the buffer's references: wait for it
-    wait_until(lambda: conn._spare is not None, timeout, "the answered large frame's buffer kept for reuse",
-               interval=0.005)
+    wait_until(
+        lambda: conn._spare is not None, timeout, "the answered large frame's buffer kept for reuse", interval=0.005
+    )
     # an id, not the buffer: holding a reference here would itself stop the reuse
     return id(conn._spare)
 
 
 def _read_all(client, topic):
     """Every record value of partition 0 of ``topic``, by one Fetch from offset 0."""
-    fetch = {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 1, "max_bytes": 4 << 20,
-             "isolation_level": 0, "session_id": 0, "session_epoch": -1,
-             "topics": [{"topic": topic, "partitions": [{"partition": 0, "current_leader_epoch": -1,
-                                                        "fetch_offset": 0, "log_start_offset": -1,
-                                                        "partition_max_bytes": 4 << 20}]}],
-             "forgotten_topics_data": [], "rack_id": ""}
+    fetch = {
+        "replica_id": -1,
+        "max_wait_ms": 0,
+        "min_bytes": 1,
+        "max_bytes": 4 << 20,
+        "isolation_level": 0,
+        "session_id": 0,
+        "session_epoch": -1,
+        "topics": [
+            {
+                "topic": topic,
+                "partitions": [
+                    {
+                        "partition": 0,
+                        "current_leader_epoch": -1,
+                        "fetch_offset": 0,
+                        "log_start_offset": -1,
+                        "partition_max_bytes": 4 << 20,
+                    }
+                ],
+            }
+        ],
+        "forgotten_topics_data": [],
+        "rack_id": "",
+    }
     records = bytes(client.request(FETCH, 11, fetch)["responses"][0]["partitions"][0]["records"])
     got, pos = [], 0
     while pos < len(records):
@@ -60,9 +81,19 @@ def _read_all(client, topic):
 
 
 def _create_topic(client, name, configs=()):
-    body = {"topics": [{"name": name, "num_partitions": 1, "replication_factor": 1, "assignments": [],
-                        "configs": [{"name": k, "value": v} for k, v in configs]}],
-            "timeout_ms": 5000, "validate_only": False}
+    body = {
+        "topics": [
+            {
+                "name": name,
+                "num_partitions": 1,
+                "replication_factor": 1,
+                "assignments": [],
+                "configs": [{"name": k, "value": v} for k, v in configs],
+            }
+        ],
+        "timeout_ms": 5000,
+        "validate_only": False,
+    }
     resp = client.request(CREATE_TOPICS, 4, body)
     assert resp["topics"][0]["error_code"] == 0
 
@@ -74,9 +105,12 @@ def test_pipelined_answers_leave_in_one_send():
         counting = CountingSocket(conn.sock)
         conn.sock = counting
         burst = 40
-        frames = [protocol.encode_request(API_VERSIONS, 3, 100 + i, "t",
-                                          {"client_software_name": "t", "client_software_version": "1"})
-                  for i in range(burst)]
+        frames = [
+            protocol.encode_request(
+                API_VERSIONS, 3, 100 + i, "t", {"client_software_name": "t", "client_software_version": "1"}
+            )
+            for i in range(burst)
+        ]
         client.sock.sendall(b"".join(frames))
         for i in range(burst):
             frame = client.recv_frame()
@@ -150,7 +184,8 @@ def test_an_idle_producer_gives_back_its_grown_buffers():
         def trim_at(later):
             done, out = threading.Event(), []
             b.server.loop.call_soon_threadsafe(
-                lambda: (out.append(conn.trim(b.server.loop.time() + later)), done.set()))
+                lambda: (out.append(conn.trim(b.server.loop.time() + later)), done.set())
+            )
             assert done.wait(5)
             return out[0]
 

@@ -1,5 +1,6 @@
 """Connection counts and limits (server/connection_quotas.py): one process, and several
 processors over one shared table (two SharedCounts over one buffer stand for two processes)."""
+
 import logging
 
 import pytest
@@ -24,9 +25,15 @@ def test_an_ipv4_address_and_its_mapped_ipv6_form_are_one_address():
 def test_limits_from_the_properties():
     default = ConnectionLimits.from_config(BrokerConfig())
     assert (default.max_connections, default.per_ip, default.overrides) == (cq.UNLIMITED, cq.UNLIMITED, {})
-    limits = ConnectionLimits.from_config(BrokerConfig({
-        "max.connections": "100", "max.connections.per.ip": "0",
-        "max.connections.per.ip.overrides": "localhost:5,[::1]:7, 10.0.0.1:0"}))
+    limits = ConnectionLimits.from_config(
+        BrokerConfig(
+            {
+                "max.connections": "100",
+                "max.connections.per.ip": "0",
+                "max.connections.per.ip.overrides": "localhost:5,[::1]:7, 10.0.0.1:0",
+            }
+        )
+    )
     assert limits.max_connections == 100
     assert limits.limit_for(address_key("127.0.0.1")) == 5  # localhost, resolved at start-up
     assert limits.limit_for(address_key("::1")) == 7
@@ -34,13 +41,16 @@ def test_limits_from_the_properties():
     assert limits.limit_for(address_key("10.0.0.2")) == 0  # everyone else: max.connections.per.ip
 
 
-@pytest.mark.parametrize("static, message", [
-    ({"max.connections.per.ip": "0"}, "can be set to zero only if max.connections.per.ip.overrides"),
-    ({"max.connections.per.ip.overrides": "host-only"}, "each entry is host:count"),
-    ({"max.connections.per.ip.overrides": "a:1,b:-2"}, "each entry is host:count"),
-    ({"max.connections.per.ip.overrides": "no-such-host.invalid:1"}, "cannot resolve"),
-    ({"max.connections": "many"}, "Not a number of type INT"),
-])
+@pytest.mark.parametrize(
+    "static, message",
+    [
+        ({"max.connections.per.ip": "0"}, "can be set to zero only if max.connections.per.ip.overrides"),
+        ({"max.connections.per.ip.overrides": "host-only"}, "each entry is host:count"),
+        ({"max.connections.per.ip.overrides": "a:1,b:-2"}, "each entry is host:count"),
+        ({"max.connections.per.ip.overrides": "no-such-host.invalid:1"}, "cannot resolve"),
+        ({"max.connections": "many"}, "Not a number of type INT"),
+    ],
+)
 def test_what_kafka_refuses(static, message):
     with pytest.raises(ConfigError, match=message):
         ConnectionLimits.from_config(BrokerConfig(static))

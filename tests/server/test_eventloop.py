@@ -1,4 +1,5 @@
 """Picking the event loop: --event-loop / HPBROKER_EVENT_LOOP (server/eventloop.py)."""
+
 import asyncio
 import sys
 

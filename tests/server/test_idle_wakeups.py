@@ -3,6 +3,7 @@
 A wake-up costs a sleeping process ~100-200 µs of CPU on a VM; with the supervisor polling
 waitpid and every child ticking at 20 Hz, an idle 2/2 broker spent ~15 ms of CPU a second.
 """
+
 from __future__ import annotations
 
 import time
@@ -19,8 +20,12 @@ MEASURE_S = 3.0
 
 
 def test_idle_processes_wake_about_once_a_second(tmp_path):
-    with running_broker(subprocess=True, args=["--processors", "2", "--handlers", "2"],
-                        data_dir=str(tmp_path / "data"), startup_timeout=60) as b:
+    with running_broker(
+        subprocess=True,
+        args=["--processors", "2", "--handlers", "2"],
+        data_dir=str(tmp_path / "data"),
+        startup_timeout=60,
+    ) as b:
         time.sleep(SETTLE_S)  # letting time pass is the point: the ticks back off
         root = psutil.Process(b.process.pid)
         procs = [root] + root.children()
@@ -39,15 +44,25 @@ def test_a_parked_consumer_costs_a_few_wakeups_a_second(tmp_path):
     10 ms before, ~107 wake-ups a second."""
     from confluent_kafka import Consumer, TopicPartition
 
-    with running_broker(subprocess=True, args=["--processors", "1", "--handlers", "1"],
-                        data_dir=str(tmp_path / "data"), startup_timeout=60) as b:
+    with running_broker(
+        subprocess=True,
+        args=["--processors", "1", "--handlers", "1"],
+        data_dir=str(tmp_path / "data"),
+        startup_timeout=60,
+    ) as b:
         from confluent_kafka.admin import AdminClient, NewTopic
 
         admin = AdminClient({"bootstrap.servers": b.bootstrap})
         for f in admin.create_topics([NewTopic("idle", 1, 1)]).values():
             f.result(20)
-        consumer = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "idle-test",
-                             "fetch.wait.max.ms": 500, "enable.auto.commit": False})
+        consumer = Consumer(
+            {
+                "bootstrap.servers": b.bootstrap,
+                "group.id": "idle-test",
+                "fetch.wait.max.ms": 500,
+                "enable.auto.commit": False,
+            }
+        )
         try:
             consumer.assign([TopicPartition("idle", 0, 0)])
             deadline = time.monotonic() + SETTLE_S

@@ -1,6 +1,7 @@
 """The kernel scheduling policy of the broker's processes: --scheduling / HPBROKER_SCHEDULING
 (server/scheduling.py). Every process of a running broker is checked in
 tests/integration/test_multiproc.py."""
+
 import os
 
 import pytest
@@ -122,8 +123,9 @@ def test_adaptive_waits_for_a_useful_interval():
 
 def test_adaptive_stops_after_a_refused_switch():
     load = _Load()
-    a = scheduling.Adaptive(moved=lambda: load.bytes, clock=lambda: load.t,
-                            switch_to=lambda name: load.asked.append(name) or "normal")
+    a = scheduling.Adaptive(
+        moved=lambda: load.bytes, clock=lambda: load.t, switch_to=lambda name: load.asked.append(name) or "normal"
+    )
     load.run(0.05, 1e9)
     assert a.check() == "normal" and a.refused
     load.run(0.05, 1e9)
@@ -174,8 +176,9 @@ def test_adaptive_means_normal_for_the_in_process_mode():
 def test_apply_adaptive_starts_under_normal():
     def child():
         os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
-        return ",".join([scheduling.apply("adaptive"), scheduling.in_force(),
-                         str(os.sched_getscheduler(0) == os.SCHED_OTHER)])
+        return ",".join(
+            [scheduling.apply("adaptive"), scheduling.in_force(), str(os.sched_getscheduler(0) == os.SCHED_OTHER)]
+        )
 
     assert _in_child(child) == "normal,adaptive,True"
 

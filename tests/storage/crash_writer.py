@@ -3,14 +3,14 @@
 Usage: python crash_writer.py DIR SEED. Each batch's value bytes are derived from its base
 offset so the parent can check content after a SIGKILL.
 """
+
 import random
 import sys
 
-from hpbroker.storage import LogConfig, PartitionLog
 from hpbroker.records.builder import build_batch
+from hpbroker.storage import LogConfig, PartitionLog
 
-CONFIG = LogConfig(segment_bytes=64 * 1024, index_interval_bytes=512, segment_index_bytes=4096,
-                   retention_ms=-1)
+CONFIG = LogConfig(segment_bytes=64 * 1024, index_interval_bytes=512, segment_index_bytes=4096, retention_ms=-1)
 
 
 def batch_for(offset: int, n: int, size: int):

@@ -1,4 +1,5 @@
 """Test helpers for the storage layer: batches of a given shape, an unclean stop."""
+
 from __future__ import annotations
 
 from hpbroker.records.builder import build_batch

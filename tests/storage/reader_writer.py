@@ -3,6 +3,7 @@
 Usage: python reader_writer.py DIR SECONDS. After every append (bytes written and indexed)
 it prints ``<log_start_offset> <log_end_offset>``: the published bound.
 """
+
 import random
 import sys
 import time
@@ -10,8 +11,13 @@ import time
 from hpbroker.records.builder import build_batch
 from hpbroker.storage import LogConfig, PartitionLog
 
-CONFIG = LogConfig(segment_bytes=48 * 1024, index_interval_bytes=256, segment_index_bytes=4096,
-                   retention_ms=-1, retention_bytes=256 * 1024)
+CONFIG = LogConfig(
+    segment_bytes=48 * 1024,
+    index_interval_bytes=256,
+    segment_index_bytes=4096,
+    retention_ms=-1,
+    retention_bytes=256 * 1024,
+)
 
 
 def main():
@@ -23,8 +29,7 @@ def main():
     while time.monotonic() < deadline:
         off = log.log_end_offset
         n = rng.randint(1, 3)
-        log.append(build_batch([bytes([off % 251]) * rng.choice([5, 300, 5000])] * n,
-                               base_timestamp=1_000_000 + off))
+        log.append(build_batch([bytes([off % 251]) * rng.choice([5, 300, 5000])] * n, base_timestamp=1_000_000 + off))
         i += 1
         if i % 50 == 0:
             log.delete_old_segments(0)

@@ -1,5 +1,6 @@
 """The log cleaner on a PartitionLog: what a pass keeps, what it drops, and that files, offsets,
 indexes and the cleaner's checkpoint stay right across reopen and a crash at any step."""
+
 from __future__ import annotations
 
 import os
@@ -26,14 +27,18 @@ def _append(plog, items, ts=NOW - 1000, **kw):
 
 def _records(source, start=0):
     out = []
-    for region in source.read(start, 1 << 30, upper_bound=source.log_end_offset
-                              if isinstance(source, PartitionLog) else None).regions \
-            if isinstance(source, PartitionLog) else source:
+    for region in (
+        source.read(
+            start, 1 << 30, upper_bound=source.log_end_offset if isinstance(source, PartitionLog) else None
+        ).regions
+        if isinstance(source, PartitionLog)
+        else source
+    ):
         data = region.read()
         pos = 0
         while pos < len(data):
             h = batch.read_header(data, pos)
-            out += [(r.offset, r.key, r.value) for r in iter_batch_records(data[pos:pos + h.size])]
+            out += [(r.offset, r.key, r.value) for r in iter_batch_records(data[pos : pos + h.size])]
             pos += h.size
     return out
 
@@ -76,7 +81,9 @@ def test_a_pass_keeps_the_latest_value_of_each_key_and_every_offset(tmp_path):
     # the indexes were built for the new files: reads from any offset land on the right batch
     for off, k, v in after:
         assert _records(again, off)[0] == (off, k, v)
-    assert not os.path.exists(tmp_path / "p" / swap.WORK_DIR) and not os.path.exists(tmp_path / "p" / swap.COMMITTED_DIR)
+    assert not os.path.exists(tmp_path / "p" / swap.WORK_DIR) and not os.path.exists(
+        tmp_path / "p" / swap.COMMITTED_DIR
+    )
     again.close()
 
 
@@ -135,18 +142,25 @@ def test_min_compaction_lag_and_dirty_ratio(tmp_path):
     assert dirtiness(plog, NOW + 120_000) == 1.0
     assert clean_log(plog, NOW + 120_000) is not None
     # a little more dirt than clean bytes x ratio is needed for the next pass
-    plog.config = LogConfig(segment_bytes=600, cleanup_delete=False, cleanup_compact=True,
-                            min_cleanable_dirty_ratio=0.99)
+    plog.config = LogConfig(
+        segment_bytes=600, cleanup_delete=False, cleanup_compact=True, min_cleanable_dirty_ratio=0.99
+    )
     _fill(plog, rounds=1)
     assert dirtiness(plog, NOW) is None
-    plog.config = LogConfig(segment_bytes=600, cleanup_delete=False, cleanup_compact=True,
-                            min_cleanable_dirty_ratio=0.99, max_compaction_lag_ms=1)
+    plog.config = LogConfig(
+        segment_bytes=600,
+        cleanup_delete=False,
+        cleanup_compact=True,
+        min_cleanable_dirty_ratio=0.99,
+        max_compaction_lag_ms=1,
+    )
     assert dirtiness(plog, NOW) is not None  # past max.compaction.lag.ms: due anyway
 
 
 def _crash_after(monkeypatch, where):
     """Make the pass stop dead at ``where`` ("commit": before the swap is committed;
     "complete": after committing, before any file moved)."""
+
     class Stop(Exception):
         pass
 
@@ -154,9 +168,11 @@ def _crash_after(monkeypatch, where):
     if where == "commit":
         monkeypatch.setattr(swap, "commit", lambda *a: (_ for _ in ()).throw(Stop()))
     else:
+
         def commit_then_stop(*a):
             real_commit(*a)
             raise Stop()
+
         monkeypatch.setattr(swap, "commit", commit_then_stop)
     return Stop
 
@@ -179,8 +195,9 @@ def test_a_pass_cut_short_is_dropped_or_finished_on_open(tmp_path, monkeypatch, 
         assert got == before  # nothing committed: the old segments are the log
     else:
         assert {k: v for _, k, v in got} == {k: v for _, k, v in before} and len(got) < len(before)
-    assert sorted(os.listdir(tmp_path / "p")) == sorted(n for n in os.listdir(tmp_path / "p")
-                                                       if n not in (swap.WORK_DIR, swap.COMMITTED_DIR))
+    assert sorted(os.listdir(tmp_path / "p")) == sorted(
+        n for n in os.listdir(tmp_path / "p") if n not in (swap.WORK_DIR, swap.COMMITTED_DIR)
+    )
     assert again.log_end_offset == len(before)
     again.close()
 

@@ -1,4 +1,5 @@
 """Crash safety: SIGKILLed writers, torn and corrupted files, lost or damaged indexes."""
+
 from __future__ import annotations
 
 import os
@@ -41,8 +42,9 @@ def test_sigkill_while_appending_keeps_every_acknowledged_batch(tmp_path):
     acked: dict[int, tuple[int, int]] = {}
     env = dict(os.environ, PYTHONPATH=ROOT)
     for round_ in range(6):
-        child = subprocess.Popen([sys.executable, WRITER, directory, str(round_)], stdout=subprocess.PIPE,
-                                 env=env, text=True, bufsize=1)
+        child = subprocess.Popen(
+            [sys.executable, WRITER, directory, str(round_)], stdout=subprocess.PIPE, env=env, text=True, bufsize=1
+        )
         first = child.stdout.readline()
         assert first.startswith("open ")
         opened_at = int(first.split()[1])
@@ -176,7 +178,9 @@ def test_clean_marker_skips_scan_and_unclean_scans(tmp_path, monkeypatch):
     from hpbroker.storage import segment as segmod
 
     real = segmod.Segment.recover
-    monkeypatch.setattr(segmod.Segment, "recover", lambda self, check_crc=True: calls.append(1) or real(self, check_crc))
+    monkeypatch.setattr(
+        segmod.Segment, "recover", lambda self, check_crc=True: calls.append(1) or real(self, check_crc)
+    )
     plog = PartitionLog(directory, config)
     assert plog.was_clean and not calls
     assert not os.path.exists(os.path.join(directory, CLEAN_SHUTDOWN_FILE))

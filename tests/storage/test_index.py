@@ -1,4 +1,5 @@
 """Offset and time index: lookups (warm tail and cold head), truncation, trim and reopen."""
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ Without MADV_RANDOM on the writer's map, the first store into the sparse file ma
 ahead (allocate and zero) a large folio: 2048 resident pages (8 MiB) per new index file here,
 16 MiB per new segment, and ~1.4 ms of CPU per file. Residency is read with mincore(2).
 """
+
 from __future__ import annotations
 
 import ctypes

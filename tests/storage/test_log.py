@@ -1,4 +1,5 @@
 """PartitionLog unit tests: offsets, reads (KIP-74, bounds), rolls, retention, flush, checkpoints."""
+
 from __future__ import annotations
 
 import os
@@ -109,8 +110,9 @@ def test_roll_by_size_and_by_time(tmp_path):
 
 
 def test_sealed_segment_indexes_trimmed(tmp_path):
-    plog = PartitionLog(str(tmp_path / "t-0"), LogConfig(segment_bytes=2000, index_interval_bytes=100,
-                                                         segment_index_bytes=4096))
+    plog = PartitionLog(
+        str(tmp_path / "t-0"), LogConfig(segment_bytes=2000, index_interval_bytes=100, segment_index_bytes=4096)
+    )
     fill(plog, 20, size=150)
     sealed, active = plog.segments[0], plog.active
     assert os.path.getsize(sealed.index.path) == 8 * sealed.index.entries > 0
@@ -218,7 +220,10 @@ def test_flush_policy_and_checkpoint(tmp_path):
     plog.high_watermark = 4
     plog.close()
     assert read_checkpoint(os.path.join(d, "partition.checkpoint")) == {
-        "log_start_offset": 0, "recovery_point": 5, "high_watermark": 4}
+        "log_start_offset": 0,
+        "recovery_point": 5,
+        "high_watermark": 4,
+    }
     assert PartitionLog(d).high_watermark == 4
 
 
@@ -253,8 +258,9 @@ def test_offset_of_max_timestamp(tmp_path):
     for ts in (100, 900, 200, 500):
         plog.append(make_batch(2, 100, ts))
     # records of one batch: 0 -> 7000, 1 -> 9000, 2 -> 9000 (the first of the two is the answer)
-    plog.append(build_batch([(None, b"a", (), 7000), (None, b"b", (), 9000), (None, b"c", (), 9000)],
-                            compression=1))  # gzip: the records are found inside the payload
+    plog.append(
+        build_batch([(None, b"a", (), 7000), (None, b"b", (), 9000), (None, b"c", (), 9000)], compression=1)
+    )  # gzip: the records are found inside the payload
     plog.append(make_batch(2, 100, 800))
     assert len(plog.segments) > 2
     assert plog.offset_of_max_timestamp() == (9, 9000)
@@ -294,8 +300,9 @@ def test_iter_batch_headers(tmp_path):
 
 
 def test_config_from_topic_config():
-    c = LogConfig.from_topic_config({"segment.bytes": "1024", "retention.ms": -1, "flush.messages":
-                                     str((1 << 63) - 1), "unknown.thing": "x"})
+    c = LogConfig.from_topic_config(
+        {"segment.bytes": "1024", "retention.ms": -1, "flush.messages": str((1 << 63) - 1), "unknown.thing": "x"}
+    )
     assert c.segment_bytes == 1024 and c.retention_ms == -1 and c.flush_messages is None
     d = LogConfig.from_topic_config({"retention.bytes": 5}, defaults=c)
     assert d.segment_bytes == 1024 and d.retention_bytes == 5

@@ -1,4 +1,5 @@
 """PartitionLog against a simple in-memory model of a Kafka log (hypothesis stateful test)."""
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,13 @@ class LogMachine(RuleBasedStateMachine):
     def setup(self, segment_bytes, index_interval, index_bytes):
         self.root = tempfile.mkdtemp(prefix="hpb-model-")
         self.dir = os.path.join(self.root, "t-0")
-        self.config = LogConfig(segment_bytes=segment_bytes, index_interval_bytes=index_interval,
-                                segment_index_bytes=index_bytes, segment_ms=10_000, retention_ms=-1)
+        self.config = LogConfig(
+            segment_bytes=segment_bytes,
+            index_interval_bytes=index_interval,
+            segment_index_bytes=index_bytes,
+            segment_ms=10_000,
+            retention_ms=-1,
+        )
         self.log = PartitionLog(self.dir, self.config)
         self.reader = PartitionLogReader(self.dir, self.config)  # as another process would
         self.batches = []  # (base, last, max_ts, bytes) of every batch holding offsets >= lso
@@ -60,8 +66,13 @@ class LogMachine(RuleBasedStateMachine):
         return b"".join(out)
 
     # -- rules ----------------------------------------------------------------------------------
-    @rule(shapes=st.lists(st.tuples(st.integers(1, 5), st.integers(0, 700), st.integers(-50, 3000),
-                                     st.booleans()), min_size=1, max_size=8))
+    @rule(
+        shapes=st.lists(
+            st.tuples(st.integers(1, 5), st.integers(0, 700), st.integers(-50, 3000), st.booleans()),
+            min_size=1,
+            max_size=8,
+        )
+    )
     def append_some(self, shapes):
         for n, size, dts, append_time in shapes:
             self.append(n, size, dts, append_time)
@@ -108,13 +119,11 @@ class LogMachine(RuleBasedStateMachine):
         min_one = data.draw(st.booleans(), "min_one")
         if fetch < self.lso:
             try:
-                self.reader.read(fetch, max_bytes, upper_bound=ub, min_one_batch=min_one,
-                                 log_start_offset=self.lso)
+                self.reader.read(fetch, max_bytes, upper_bound=ub, min_one_batch=min_one, log_start_offset=self.lso)
             except OffsetOutOfRange:
                 return
             raise AssertionError("OffsetOutOfRange expected")
-        res = self.reader.read(fetch, max_bytes, upper_bound=ub, min_one_batch=min_one,
-                               log_start_offset=self.lso)
+        res = self.reader.read(fetch, max_bytes, upper_bound=ub, min_one_batch=min_one, log_start_offset=self.lso)
         assert res.read_bytes() == self.expected_read(fetch, max_bytes, ub, min_one)
 
     @rule(data=st.data())
@@ -224,7 +233,9 @@ class LogMachine(RuleBasedStateMachine):
 
 
 LogMachine.TestCase.settings = settings(
-    max_examples=int(environment.value("HPB_MODEL_EXAMPLES")), stateful_step_count=50,
-    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    max_examples=int(environment.value("HPB_MODEL_EXAMPLES")),
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestLogModel = LogMachine.TestCase

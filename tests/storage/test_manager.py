@@ -1,4 +1,5 @@
 """LogManager: finding, creating, deleting partition logs over several log dirs."""
+
 from __future__ import annotations
 
 import os

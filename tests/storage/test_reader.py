@@ -1,4 +1,5 @@
 """PartitionLogReader in another process than the writer: never a partial batch below the bound."""
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,9 @@ def check_batches(raw: bytes, fetch: int, bound: int) -> int:
 def test_reader_process_never_sees_partial_batch_below_bound(tmp_path):
     directory = str(tmp_path / "t-0")
     env = dict(os.environ, PYTHONPATH=ROOT)
-    child = subprocess.Popen([sys.executable, WRITER, directory, "3"], stdout=subprocess.PIPE, env=env,
-                             text=True, bufsize=1)
+    child = subprocess.Popen(
+        [sys.executable, WRITER, directory, "3"], stdout=subprocess.PIPE, env=env, text=True, bufsize=1
+    )
     rng = random.Random(3)
     reader = None
     reads = batches = out_of_range = 0

@@ -1,4 +1,5 @@
 """A reader over the writer's active (preallocated) index uses the index, not a walk from byte 0."""
+
 from hpbroker.records.builder import build_batch
 from hpbroker.storage import segment as segmod
 from hpbroker.storage.log import PartitionLog

@@ -5,6 +5,7 @@ segment alone whether the writer rolled to a segment it has not listed. It used 
 directory (listdir + parse) for every such read, i.e. every Fetch; it now trusts its listing
 while the directory's mtime is the one it listed (and older than LISTING_SETTLE_NS then).
 """
+
 from __future__ import annotations
 
 import time

@@ -1,6 +1,7 @@
 """A reader reset after the writer truncated must not trust what it learned before: a segment
 that had a successor (sealed, size cached) can be truncated into, appended to and sealed again at
 another size. Found by the stateful model test (test_log_model.py); this is its shortest case."""
+
 import os
 import shutil
 import tempfile
@@ -13,8 +14,9 @@ from .helpers import make_batch
 def test_sealed_size_is_forgotten_on_reset():
     root = tempfile.mkdtemp(prefix="hpb-reader-")
     directory = os.path.join(root, "t-0")
-    config = LogConfig(segment_bytes=400, index_interval_bytes=0, segment_index_bytes=24,
-                       segment_ms=10_000, retention_ms=-1)
+    config = LogConfig(
+        segment_bytes=400, index_interval_bytes=0, segment_index_bytes=24, segment_ms=10_000, retention_ms=-1
+    )
     log = PartitionLog(directory, config)
     reader = PartitionLogReader(directory, config)
     try:

@@ -1,5 +1,6 @@
 """hpbroker.testing.cluster: a ZooKeeper and N hpbroker processes set up for a cluster. The
 brokers do not form a cluster yet; these tests check what the harness itself does."""
+
 import os
 
 import pytest

@@ -1,4 +1,5 @@
 """hpbroker.testing: the context manager and the pytest plugin fixture users get."""
+
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient

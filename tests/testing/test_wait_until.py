@@ -1,5 +1,6 @@
 """wait_until / wait_until_async: a test waits for a condition with a deadline, and a failure
 says what it waited for (Kafka's TestUtils.waitUntilTrue)."""
+
 import asyncio
 import itertools
 import time
@@ -32,6 +33,7 @@ def test_async_polls_between_the_loop_s_other_tasks():
 
         async def check():
             return bool(done)
+
         assert await wait_until_async(check, 5, "a coroutine predicate") is True
         with pytest.raises(AssertionError, match="waiting for nothing"):
             await wait_until_async(lambda: False, 0.05, "nothing")

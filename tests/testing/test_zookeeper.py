@@ -1,4 +1,5 @@
 """hpbroker.testing.zookeeper and the ZooKeeper fixtures: a real ZooKeeper from the Debian jar."""
+
 import os
 
 import pytest

@@ -2,19 +2,32 @@
 
 F(name, type, versions, nullable=, tag=, tagged=, default=, fields=): see hpbroker/protocol/schema.py.
 """
-from hpbroker.protocol.schema import Field as F, Message
+
+from hpbroker.protocol.schema import Field as F
+from hpbroker.protocol.schema import Message
 
 API_KEY = 42
-NAME = 'DeleteGroups'
+NAME = "DeleteGroups"
 
-REQUEST = Message('DeleteGroupsRequest', api_key=42, valid='0-2', flexible='2+', fields=(
-    F('groups_names', '[]string', '0+'),
-))
+REQUEST = Message(
+    "DeleteGroupsRequest", api_key=42, valid="0-2", flexible="2+", fields=(F("groups_names", "[]string", "0+"),)
+)
 
-RESPONSE = Message('DeleteGroupsResponse', api_key=42, valid='0-2', flexible='2+', fields=(
-    F('throttle_time_ms', 'int32', '0+'),
-    F('results', '[]DeletableGroupResult', '0+', fields=(
-        F('group_id', 'string', '0+'),
-        F('error_code', 'int16', '0+'),
-    )),
-))
+RESPONSE = Message(
+    "DeleteGroupsResponse",
+    api_key=42,
+    valid="0-2",
+    flexible="2+",
+    fields=(
+        F("throttle_time_ms", "int32", "0+"),
+        F(
+            "results",
+            "[]DeletableGroupResult",
+            "0+",
+            fields=(
+                F("group_id", "string", "0+"),
+                F("error_code", "int16", "0+"),
+            ),
+        ),
+    ),
+)

@@ -45,6 +45,7 @@ past it, so a producer killed mid-write leaves no torn record. A restarted consu
 Who may touch: exactly one producer process and one consumer process per ring; within each,
 the event loop thread only.
 """
+
 from __future__ import annotations
 
 import struct
@@ -106,10 +107,10 @@ class Ring:
         if at < 0:
             return FULL
         mv = self._mv
-        mv[at:at + len(head)] = head
+        mv[at : at + len(head)] = head
         at += len(head)
         for v in views:
-            mv[at:at + v.nbytes] = v
+            mv[at : at + v.nbytes] = v
             at += v.nbytes
         return self._publish()
 
@@ -121,7 +122,7 @@ class Ring:
         if at < 0:
             return None
         self._reserved = True
-        return self._mv[at:at + length]
+        return self._mv[at : at + length]
 
     def publish(self) -> int:
         """Make the reserved record visible: WAKE (the consumer may be asleep) or PUSHED."""
@@ -200,7 +201,7 @@ class Ring:
             length = _U32.unpack_from(mv, HEADER)[0]
         self._next = head + ((4 + length + 7) & ~7)
         at = HEADER + pos + 4
-        return mv[at:at + length]
+        return mv[at : at + length]
 
     def release(self) -> bool:
         """Free the record returned by ``peek``; True if the producer waits for space."""

@@ -17,6 +17,7 @@ size prefix included, ready to be written to the socket:
     u64 connection id, u64 sequence, u16 status (FRAME, NONE = the protocol has no answer, as
     acks=0 Produce; CLOSE = close the connection), u16 reserved, u32 reserved
 """
+
 import struct
 
 REQUEST = struct.Struct("<QQHhhHiI")

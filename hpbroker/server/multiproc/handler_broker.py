@@ -15,6 +15,7 @@ deletes the logs of deleted topics, updates topic configs.
 
 Who may touch: the event loop of this handler process only.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -109,8 +110,9 @@ class HandlerBroker(LocalBroker):
         super().__init__(config, node, owns=owns, controller=handler == CONTROLLER_HANDLER)
 
     def _replica_manager(self, owns) -> PublishingReplicaManager:
-        return PublishingReplicaManager(self.config, self.log_dirs, self.metadata, owns,
-                                        handler=self.handler, table=self.table)
+        return PublishingReplicaManager(
+            self.config, self.log_dirs, self.metadata, owns, handler=self.handler, table=self.table
+        )
 
     def describe(self) -> str:
         return f"handler {self.handler}"

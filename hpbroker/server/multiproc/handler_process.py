@@ -26,6 +26,7 @@ without duplicates) and recovers its partitions from disk.
 
 Who may touch: everything here belongs to this process's event loop.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,15 +37,15 @@ import time
 from collections import deque
 
 from hpbroker import request_path
+from hpbroker.broker.routes import owned_request
 from hpbroker.request_path import Refused
-from hpbroker.storage.write_failures import warn_storage_failure
-from hpbroker.server.multiproc import envelope as env
 from hpbroker.server import scheduling
-from hpbroker.server.multiproc.wakeups import SafetyTick, WakeBatcher, tell_ready
+from hpbroker.server.multiproc import envelope as env
 from hpbroker.server.multiproc.handler_broker import HandlerBroker
 from hpbroker.server.multiproc.ring import FULL, WAKE
-from hpbroker.broker.routes import owned_request
 from hpbroker.server.multiproc.routing import CONTROLLER_HANDLER, owner, route_for
+from hpbroker.server.multiproc.wakeups import SafetyTick, WakeBatcher, tell_ready
+from hpbroker.storage.write_failures import warn_storage_failure
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,14 @@ class HandlerProcess:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         handlers = topo.handlers
-        self.broker = HandlerBroker(self.config, self.node, handler=h, table=topo.table(),
-                                  owns=lambda t, p: owner(t, p, handlers) == h,
-                                  read_registry=topo.read_registry)
+        self.broker = HandlerBroker(
+            self.config,
+            self.node,
+            handler=h,
+            table=topo.table(),
+            owns=lambda t, p: owner(t, p, handlers) == h,
+            read_registry=topo.read_registry,
+        )
         self._peers = [f"processor {p}" for p in range(topo.processors)]
         self.req_rings = [topo.request_ring(p, h) for p in range(topo.processors)]
         self.resp_rings = [topo.response_ring(p, h) for p in range(topo.processors)]
@@ -101,8 +107,9 @@ class HandlerProcess:
         loop.add_reader(self._efd, self._on_wake)
         self._timer.start(loop, self._tick)
         self._maintenance = loop.call_later(MAINTENANCE_S, self._run_maintenance)
-        log.info("handler %d ready (pid %d): %d partitions", h, os.getpid(),
-                 len(self.broker.replica_manager.partitions))
+        log.info(
+            "handler %d ready (pid %d): %d partitions", h, os.getpid(), len(self.broker.replica_manager.partitions)
+        )
         tell_ready(ready_fd)
         self._drain()
         try:
@@ -152,9 +159,15 @@ class HandlerProcess:
                 self.broker.sync_topics()  # opens what is missing: a retry picks up where it failed
             except OSError as exc:
                 self._sync_retry_at = now + SYNC_RETRY_S
-                warn_storage_failure(log, ("sync", self.index), "handler %d cannot open the partitions of "
-                                     "metadata generation %d: %s; retrying every %g s",
-                                     self.index, gen, exc, SYNC_RETRY_S)
+                warn_storage_failure(
+                    log,
+                    ("sync", self.index),
+                    "handler %d cannot open the partitions of metadata generation %d: %s; retrying every %g s",
+                    self.index,
+                    gen,
+                    exc,
+                    SYNC_RETRY_S,
+                )
                 return
         self._seen_generation = gen
         self.topo.set_handler_seen_generation(self.index, gen)
@@ -197,16 +210,22 @@ class HandlerProcess:
 
     def _handle_record(self, p: int, view: memoryview) -> None:
         conn_id, seq, kind, api_key, api_version, _, correlation_id, _ = env.REQUEST.unpack_from(view)
-        frame = view[env.REQUEST.size:]
+        frame = view[env.REQUEST.size :]
         if api_key != PRODUCE:
             frame = bytearray(frame)  # small; its handler may keep it after the slot is freed
         reply = (p, conn_id, seq)
         try:
-            ctx, answer = request_path.serve(self.broker, frame, self._peers[p], request_path.encode_frame,
-                                             self._owned if kind == env.OWNED else None)
+            ctx, answer = request_path.serve(
+                self.broker,
+                frame,
+                self._peers[p],
+                request_path.encode_frame,
+                self._owned if kind == env.OWNED else None,
+            )
         except Refused as refused:
-            log.warning("closing a request of api key %d v%d from processor %d: %s",
-                        api_key, api_version, p, refused.reason)
+            log.warning(
+                "closing a request of api key %d v%d from processor %d: %s", api_key, api_version, p, refused.reason
+            )
             return self._push(reply, env.CLOSE)
         if type(answer) is not bytes and answer is not None:  # parked: run it, answer when done
             task = self.loop.create_task(answer)
@@ -261,8 +280,9 @@ class HandlerProcess:
                 break
             await asyncio.sleep(0.001)
         else:
-            log.warning("metadata generation %d not applied by every handler within %.0fs",
-                        gen, METADATA_SYNC_TIMEOUT_S)
+            log.warning(
+                "metadata generation %d not applied by every handler within %.0fs", gen, METADATA_SYNC_TIMEOUT_S
+            )
         self._answer(reply, frame)
 
     # responses --------------------------------------------------------------------------------

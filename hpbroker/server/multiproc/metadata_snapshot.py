@@ -25,6 +25,7 @@ registry changes a few times an hour, not per request, so no fence is spent on i
 
 Who may touch: the controller handler writes; every processor and handler reads.
 """
+
 from __future__ import annotations
 
 import struct
@@ -62,7 +63,7 @@ class MetadataSnapshot:
         _U64.pack_into(self.buf, at, seq)
         fits = len(data) <= self.capacity
         if fits:
-            self.buf[at + _SLOT_HEAD.size:at + _SLOT_HEAD.size + len(data)] = data
+            self.buf[at + _SLOT_HEAD.size : at + _SLOT_HEAD.size + len(data)] = data
         _SLOT_HEAD.pack_into(self.buf, at, seq, len(data) if fits else OVERSIZE)
         _U64.pack_into(self.buf, at, seq + 1)  # even: stable
         _U64.pack_into(self.buf, 0, slot)
@@ -79,7 +80,7 @@ class MetadataSnapshot:
             if seq % 2 == 0:
                 if length == OVERSIZE:
                     return None
-                data = bytes(self.buf[at + _SLOT_HEAD.size:at + _SLOT_HEAD.size + min(length, self.capacity)])
+                data = bytes(self.buf[at + _SLOT_HEAD.size : at + _SLOT_HEAD.size + min(length, self.capacity)])
                 if _U64.unpack_from(self.buf, at)[0] == seq:
                     return data
             if attempt > 10:

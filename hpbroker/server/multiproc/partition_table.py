@@ -31,6 +31,7 @@ its recovered logs; until then readers find no row and answer a retriable error.
 
 Who may touch: handler ``h`` writes its rows; processors only read.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,8 +46,7 @@ def table_bytes(handlers: int, per_handler: int) -> int:
 
 
 def topic_id_words(topic_id: bytes) -> tuple[int, int]:
-    return (int.from_bytes(topic_id[:8], "little", signed=True),
-            int.from_bytes(topic_id[8:16], "little", signed=True))
+    return (int.from_bytes(topic_id[:8], "little", signed=True), int.from_bytes(topic_id[8:16], "little", signed=True))
 
 
 class PartitionTable:
@@ -58,13 +58,13 @@ class PartitionTable:
     # owner (handler) side ---------------------------------------------------------------------
     def clear(self, handler: int) -> None:
         lo = handler * self.per_handler
-        self.rows[lo:lo + self.per_handler, GEN] = 0
-        self.rows[lo:lo + self.per_handler, 1:] = 0
+        self.rows[lo : lo + self.per_handler, GEN] = 0
+        self.rows[lo : lo + self.per_handler, 1:] = 0
 
     def claim(self, handler: int, topic_id: bytes, partition: int) -> int | None:
         """A free row of ``handler`` for a partition it starts to own; None if all are taken."""
         lo = handler * self.per_handler
-        free = np.flatnonzero(self.rows[lo:lo + self.per_handler, GEN] == 0)
+        free = np.flatnonzero(self.rows[lo : lo + self.per_handler, GEN] == 0)
         if not len(free):
             return None
         row = lo + int(free[0])
@@ -73,8 +73,9 @@ class PartitionTable:
         r[TID_HI], r[TID_LO], r[PARTITION] = hi_w, lo_w, partition
         return row
 
-    def publish(self, row: int, log_start_offset: int, high_watermark: int, log_end_offset: int,
-                leader_epoch: int = 0) -> None:
+    def publish(
+        self, row: int, log_start_offset: int, high_watermark: int, log_end_offset: int, leader_epoch: int = 0
+    ) -> None:
         r = self.rows[row]
         r[LEADER_EPOCH] = leader_epoch
         r[LOG_START] = log_start_offset
@@ -100,9 +101,13 @@ class PartitionTable:
     def find(self, handler: int, topic_id: bytes, partition: int) -> int | None:
         lo = handler * self.per_handler
         hi_w, lo_w = topic_id_words(topic_id)
-        block = self.rows[lo:lo + self.per_handler]
-        hit = np.flatnonzero((block[:, TID_HI] == hi_w) & (block[:, TID_LO] == lo_w)
-                             & (block[:, PARTITION] == partition) & (block[:, GEN] != 0))
+        block = self.rows[lo : lo + self.per_handler]
+        hit = np.flatnonzero(
+            (block[:, TID_HI] == hi_w)
+            & (block[:, TID_LO] == lo_w)
+            & (block[:, PARTITION] == partition)
+            & (block[:, GEN] != 0)
+        )
         return lo + int(hit[0]) if len(hit) else None
 
     def matches(self, row: int, topic_id: bytes, partition: int) -> bool:

@@ -49,6 +49,7 @@ incarnation are dropped.
 
 Who may touch: everything here belongs to this process's event loop.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -72,8 +73,17 @@ from hpbroker.server.multiproc import produce_split
 from hpbroker.server.multiproc.processor_broker import ProcessorBroker
 from hpbroker.server.multiproc.ring import FULL, WAKE
 from hpbroker.server.multiproc.routing import (
-    CONTROLLER_HANDLER, PRODUCE, cut_by_owner, group_owner, join_every, join_group_answers, join_responses,
-    owner, produce_first_partition, route_for, split_groups,
+    CONTROLLER_HANDLER,
+    PRODUCE,
+    cut_by_owner,
+    group_owner,
+    join_every,
+    join_group_answers,
+    join_responses,
+    owner,
+    produce_first_partition,
+    route_for,
+    split_groups,
 )
 from hpbroker.server.multiproc.wakeups import SafetyTick, WakeBatcher, tell_ready
 
@@ -91,7 +101,7 @@ FETCH_POLL_MAX_S = 0.25  # ... so while Fetches stay parked it backs off to this
 
 @dataclass(slots=True)
 class Pending:
-    conn: "ProcessorConnection"
+    conn: ProcessorConnection
     seq: int
     api_key: int
     api_version: int
@@ -121,7 +131,7 @@ class ProcessorConnection(Connection):
         return self._big
 
     def _frame_ready(self, buf, begin, size) -> bool:
-        return self.server.route(self, memoryview(buf)[begin:begin + size])
+        return self.server.route(self, memoryview(buf)[begin : begin + size])
 
     def _dispatch(self, frame) -> None:
         # large frames (received into their own bytearray) arrive here
@@ -136,7 +146,7 @@ class ProcessorConnection(Connection):
         (another API, a prefix in doubt, bytes still on their way, a full ring) goes the
         ordinary way. The reservation never outlives this call: it holds the ring's tail."""
         server = self.server
-        with memoryview(buf) as mv, mv[begin:begin + have] as head:
+        with memoryview(buf) as mv, mv[begin : begin + have] as head:
             first = produce_first_partition(head)
         if first is None or not _PRODUCE_VERSIONS[0] <= first[0] <= _PRODUCE_VERSIONS[1]:
             return False
@@ -151,9 +161,9 @@ class ProcessorConnection(Connection):
         if slot is None:
             return False  # full: the ordinary path waits for room (reserve marked us waiting)
         try:
-            frame = slot[env.REQUEST.size:]
+            frame = slot[env.REQUEST.size :]
             with memoryview(buf) as mv:
-                frame[:have] = mv[begin:begin + have]
+                frame[:have] = mv[begin : begin + have]
             filled = have
             while filled < size:
                 n = self.sock.recv_into(frame[filled:])
@@ -169,7 +179,7 @@ class ProcessorConnection(Connection):
             # before we return) and let the ordinary path wait for the rest
             ring.abandon()
             server.slot_fallbacks += 1
-            self._hold_large_frame(size, frame[(self._frame_filled if self._frame is not None else 0):filled])
+            self._hold_large_frame(size, frame[(self._frame_filled if self._frame is not None else 0) : filled])
             return True
         except OSError as exc:
             ring.abandon()
@@ -275,10 +285,17 @@ class ProcessorServer:
         self._efd = topo.processor_efds[p]
         lsock = listening_socket(self.host, self.port, self.config, reuse_port=True)
         self._lsock = lsock
-        quotas = SharedCounts(ConnectionLimits.from_config(self.config), topo.connection_counts(), p,
-                              topo.processors, config=self.config, refresh=self.broker.refresh)
-        self._acceptor = Acceptor(loop, lsock, self._accept, send_buffer=self.config.get("socket.send.buffer.bytes"),
-                                  quotas=quotas)
+        quotas = SharedCounts(
+            ConnectionLimits.from_config(self.config),
+            topo.connection_counts(),
+            p,
+            topo.processors,
+            config=self.config,
+            refresh=self.broker.refresh,
+        )
+        self._acceptor = Acceptor(
+            loop, lsock, self._accept, send_buffer=self.config.get("socket.send.buffer.bytes"), quotas=quotas
+        )
         self._acceptor.start()
         loop.add_reader(self._efd, self._on_wake)
         self._next_trim = loop.time() + TRIM_EVERY_S
@@ -297,9 +314,15 @@ class ProcessorServer:
                 conn.close()
             await asyncio.sleep(0)
             self.broker.close()
-            log.info("processor %d stopped: %d ring-full pauses, %d large frames received into a ring "
-                     "record (%d given back), %d answers found by the safety drain", p,
-                     self.ring_full_pauses, self.slot_frames, self.slot_fallbacks, self.late_answers)
+            log.info(
+                "processor %d stopped: %d ring-full pauses, %d large frames received into a ring "
+                "record (%d given back), %d answers found by the safety drain",
+                p,
+                self.ring_full_pauses,
+                self.slot_frames,
+                self.slot_fallbacks,
+                self.late_answers,
+            )
 
     # connections ------------------------------------------------------------------------------
     def _accept(self, sock, peer) -> None:
@@ -363,8 +386,9 @@ class ProcessorServer:
                     else:
                         subs = split_groups(request, route.groups, lambda g: group_owner(g, n, handlers))
                         if len(subs) > 1:
-                            return self._forward_subs(conn, header, subs, env.WHOLE,
-                                                      list(request[route.groups.req_groups]))
+                            return self._forward_subs(
+                                conn, header, subs, env.WHOLE, list(request[route.groups.req_groups])
+                            )
                         target = next(iter(subs), CONTROLLER_HANDLER)
             else:
                 assert kind == CONTROLLER
@@ -381,8 +405,9 @@ class ProcessorServer:
             conn.close(f"request of {len(view)} bytes exceeds the ring record limit {ring.max_record}")
             return True
         seq = conn._next_seq
-        head = env.REQUEST.pack(conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, 0,
-                                header.correlation_id, 0)
+        head = env.REQUEST.pack(
+            conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, 0, header.correlation_id, 0
+        )
         res = ring.try_push(head, view)
         if res == FULL:
             self.stalled.add(conn)
@@ -397,9 +422,16 @@ class ProcessorServer:
         """One sub-request per handler (``subs``: handler -> decoded request, a GROUPS request's
         parts), all or nothing; ``join`` is kept to put the answers together."""
         api_key, version = header.api_key, header.api_version
-        return self._push_subs(conn, header, {
-            h: protocol.encode_request_parts(api_key, version, header.correlation_id, header.client_id, sub)
-            for h, sub in subs.items()}, flag, join)
+        return self._push_subs(
+            conn,
+            header,
+            {
+                h: protocol.encode_request_parts(api_key, version, header.correlation_id, header.client_id, sub)
+                for h, sub in subs.items()
+            },
+            flag,
+            join,
+        )
 
     def _push_subs(self, conn, header, subs: dict, flag: int, join) -> bool:
         """Each sub-request (handler -> chunks of a frame) into its handler's ring, all or
@@ -440,8 +472,9 @@ class ProcessorServer:
             self.ring_full_pauses += 1
             return False
         seq = conn._next_seq
-        head = env.REQUEST.pack(conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, 0,
-                                header.correlation_id, 0)
+        head = env.REQUEST.pack(
+            conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, 0, header.correlation_id, 0
+        )
         for h, ring in enumerate(self.req_rings):
             if ring.try_push(head, view) == WAKE:
                 self._wake(h)
@@ -457,7 +490,7 @@ class ProcessorServer:
         of it. False, with nothing pushed anywhere and the reservation still open, when the
         frame is in doubt or another owner's ring is full: all or nothing, as a split is."""
         self._housekeeping.work_arrived()  # a timer and a counter: nothing touches the reserved ring
-        frame = slot[env.REQUEST.size:]
+        frame = slot[env.REQUEST.size :]
         try:
             header, offset = protocol.decode_request_header(frame)
             cut = cut_by_owner(header, frame, offset, route_for(PRODUCE).split, self.topo.handlers)
@@ -495,9 +528,16 @@ class ProcessorServer:
         # the incarnation each handler had at the push: a restart noticed later (at a tick)
         # only fails the requests pushed to the incarnation before it
         incarnation = self.topo.handler_incarnation
-        self.pending[(conn.conn_id, seq)] = Pending(conn, seq, header.api_key, header.api_version,
-                                                    header.correlation_id, handlers, split_request,
-                                                    tuple(incarnation(h) for h in handlers))
+        self.pending[(conn.conn_id, seq)] = Pending(
+            conn,
+            seq,
+            header.api_key,
+            header.api_version,
+            header.correlation_id,
+            handlers,
+            split_request,
+            tuple(incarnation(h) for h in handlers),
+        )
 
     def _wake(self, h: int) -> None:
         self._wakes.wake(h)
@@ -520,7 +560,7 @@ class ProcessorServer:
                 elif (pend := self.pending.get((conn_id, seq))) is not None:
                     pend.conn.cork()
                     corked.append(pend.conn)
-                    self._deliver(pend, status, view[env.RESPONSE.size:])
+                    self._deliver(pend, status, view[env.RESPONSE.size :])
                 if ring.release():
                     self._wake(h)
         for conn in corked:
@@ -565,7 +605,7 @@ class ProcessorServer:
     def _answered_ask(self, seq: int, status: int, view) -> None:
         entry = self.asks.get(seq)
         if entry is not None and not entry[0].done():
-            entry[0].set_result((status, bytes(view[env.RESPONSE.size:])))
+            entry[0].set_result((status, bytes(view[env.RESPONSE.size :])))
 
     def _deliver(self, pend: Pending, status: int, payload: memoryview) -> None:
         conn = pend.conn
@@ -600,8 +640,9 @@ class ProcessorServer:
             joined = join_every(bodies)
         else:
             joined = join_responses(request, route.split, bodies)
-        conn._complete(pend.seq, protocol.encode_response_parts(pend.api_key, pend.api_version,
-                                                                pend.correlation_id, joined))
+        conn._complete(
+            pend.seq, protocol.encode_response_parts(pend.api_key, pend.api_version, pend.correlation_id, joined)
+        )
 
     # timers -----------------------------------------------------------------------------------
     def _tick(self) -> None:
@@ -638,8 +679,7 @@ class ProcessorServer:
                 pend.conn.close(f"handler {h} restarted while answering")
         for fut, incarnation in list(self.asks.values()):
             if h == CONTROLLER_HANDLER and incarnation != current and not fut.done():
-                fut.set_exception(ControllerError(ErrorCode.NOT_CONTROLLER,
-                                                  "the controller restarted while answering"))
+                fut.set_exception(ControllerError(ErrorCode.NOT_CONTROLLER, "the controller restarted while answering"))
 
     def _poll_fetches(self) -> None:
         """While Fetches are parked: tell the handlers (they wake us after appending) and poll

@@ -24,6 +24,7 @@ Fetch itself (their ROUTE), with the same handler modules the other topologies r
 
 Who may touch: the event loop of one processor process.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,6 +49,7 @@ class _ReadView:
     """``partition.log`` for the Fetch handler: reads bounded by the published offsets, and
     kept off segment files the owner is replacing (the table's rewrite counter, a seqlock:
     server/multiproc/partition_table.py)."""
+
     __slots__ = ("reader", "log_start_offset", "high_watermark", "log_end_offset", "rewrites")
 
     def __init__(self, reader, log_start_offset, high_watermark, log_end_offset, rewrites):
@@ -69,8 +71,13 @@ class _ReadView:
         if reader.rewrites_seen != seen:
             reader.reset()  # what it holds may be files the owner replaced
             reader.rewrites_seen = seen
-        result = reader.read(fetch_offset, max_bytes, upper_bound=bound, min_one_batch=min_one_batch,
-                             log_start_offset=self.log_start_offset)
+        result = reader.read(
+            fetch_offset,
+            max_bytes,
+            upper_bound=bound,
+            min_one_batch=min_one_batch,
+            log_start_offset=self.log_start_offset,
+        )
         if self.rewrites() != seen:
             return nothing  # files moved while it read: what it opened may not belong together
         return result
@@ -186,8 +193,9 @@ class ProcessorBroker:
         self._apply_broker_configs()
         self.replica_manager = ReaderReplicaManager(config, self.log_dirs, self.metadata, topology)
         self.controller = ForwardingController(ask_controller, self.refresh, node.node_id)
-        self.group_coordinator = GroupCoordinator(config, self.metadata, self.replica_manager, self.controller,
-                                                  owns=_owns_none)
+        self.group_coordinator = GroupCoordinator(
+            config, self.metadata, self.replica_manager, self.controller, owns=_owns_none
+        )
 
     def refresh(self) -> None:
         """Apply the registry the controller published, if it moved since."""

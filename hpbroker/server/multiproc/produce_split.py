@@ -28,6 +28,7 @@ Byte layouts (big-endian; Kafka's ProduceRequest/ProduceResponse.json, versions 
 
 A response frame as a handler writes it: size i32 | correlation_id i32 | body (header v0).
 """
+
 from __future__ import annotations
 
 import struct
@@ -49,12 +50,12 @@ class Layout(NamedTuple):
 class Order(NamedTuple):
     """What joining the answers needs: the request's topics and partition indexes, in order
     (no views of the frame, whose buffer is reused while the answers are awaited)."""
+
     topics: tuple  # ((name, (index, ...)), ...)
 
     def as_request(self) -> dict:
         """The same, as ``routing.partition_order`` gives it (for the generic join)."""
-        return {"topic_data": [{"name": n, "partition_data": [{"index": i} for i in ix]}
-                               for n, ix in self.topics]}
+        return {"topic_data": [{"name": n, "partition_data": [{"index": i} for i in ix]} for n, ix in self.topics]}
 
 
 def scan(frame, offset: int) -> Layout | None:
@@ -77,8 +78,8 @@ def scan(frame, offset: int) -> Layout | None:
             n = _I16.unpack_from(frame, pos)[0]
             if n < 0 or pos + 2 + n > end:
                 return None
-            name_field = frame[pos:pos + 2 + n]
-            name = str(frame[pos + 2:pos + 2 + n], "utf-8")
+            name_field = frame[pos : pos + 2 + n]
+            name = str(frame[pos + 2 : pos + 2 + n], "utf-8")
             pos += 2 + n
             parts = _I32.unpack_from(frame, pos)[0]
             pos += 4
@@ -89,7 +90,7 @@ def scan(frame, offset: int) -> Layout | None:
                 index, size = _I32x2.unpack_from(frame, pos)
                 if size < 0 or pos + 8 + size > end:
                     return None  # a null record set: the generic path answers it
-                entries.append((index, frame[pos:pos + 8 + size]))
+                entries.append((index, frame[pos : pos + 8 + size]))
                 pos += 8 + size
             topics.append((name, name_field, entries))
     except (struct.error, UnicodeDecodeError):
@@ -100,7 +101,7 @@ def scan(frame, offset: int) -> Layout | None:
 def owners(layout: Layout, handlers: int) -> list[int]:
     """Distinct owning handlers, in first-seen order (as ``routing.owners_of``)."""
     seen: dict[int, None] = {}
-    for name, name_field, entries in layout.topics:
+    for _name, name_field, entries in layout.topics:
         start = _topic_hash(name_field)
         for index, _ in entries:
             seen.setdefault((start + index) % handlers, None)
@@ -156,7 +157,7 @@ def _answers(frame, version: int, into: dict) -> int | None:
             n = _I16.unpack_from(frame, pos)[0]
             if n < 0:
                 return None
-            name = str(frame[pos + 2:pos + 2 + n], "utf-8")
+            name = str(frame[pos + 2 : pos + 2 + n], "utf-8")
             pos += 2 + n
             count = _I32.unpack_from(frame, pos)[0]
             pos += 4

@@ -2,6 +2,7 @@
 
 See hpbroker/server/multiproc/_pyring.py for the byte layout and the wake-up protocol.
 """
+
 from hpbroker._speedups import load
 
 _impl = load("hpbroker.server.multiproc._cring", "hpbroker.server.multiproc._pyring")

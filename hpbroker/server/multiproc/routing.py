@@ -39,6 +39,7 @@ on 2 handlers is split 2 + 2. (CRC-32 of "topic-partition" modulo a power of two
 linear, so "t-0".."t-3" can all land on one handler.) zlib.crc32 is the same in every process
 and across restarts; Python's ``hash`` of a str is salted per process and must not be used.
 """
+
 from __future__ import annotations
 
 import struct
@@ -142,6 +143,7 @@ def split_by_owner(request: dict, split: Split, handlers: int) -> dict[int, dict
 
 class Cut(NamedTuple):
     """A per-partition request cut by owning handler."""
+
     owners: list[int]  # distinct owning handlers, in first-seen order
     parts: dict[int, list] | None  # handler -> its sub-request as chunks of a frame; None: one owner
     order: object  # what joining the answers needs (produce_split.Order, or partition_order's)
@@ -168,8 +170,10 @@ def cut_by_owner(header, frame, offset: int, split: Split, handlers: int) -> Cut
     owners = owners_of(request, split, handlers)
     if len(owners) < 2:
         return Cut(owners, None, None)
-    parts = {h: protocol.encode_request_parts(api_key, version, header.correlation_id, header.client_id, sub)
-             for h, sub in split_by_owner(request, split, handlers).items()}
+    parts = {
+        h: protocol.encode_request_parts(api_key, version, header.correlation_id, header.client_id, sub)
+        for h, sub in split_by_owner(request, split, handlers).items()
+    }
     return Cut(owners, parts, partition_order(request, split))
 
 
@@ -178,10 +182,15 @@ def partition_order(request: dict, split: Split) -> dict:
     ``join_responses`` needs, without holding views of the frame (its buffer is reused, and
     grown, while the answers are awaited)."""
     key = split.req_index
-    return {split.req_topics: [
-        {split.req_name: t[split.req_name],
-         split.req_partitions: [p if key is None else {key: p[key]} for p in t[split.req_partitions]]}
-        for t in request[split.req_topics]]}
+    return {
+        split.req_topics: [
+            {
+                split.req_name: t[split.req_name],
+                split.req_partitions: [p if key is None else {key: p[key]} for p in t[split.req_partitions]],
+            }
+            for t in request[split.req_topics]
+        ]
+    }
 
 
 def owners_of(request: dict, split: Split, handlers: int) -> list[int]:
@@ -255,7 +264,7 @@ def produce_first_partition(head) -> tuple[int, str, int] | None:
         pos += 6
         if n < 0 or pos + n > len(head):
             return None
-        topic = str(head[pos:pos + n], "utf-8")
+        topic = str(head[pos : pos + n], "utf-8")
         pos += n
         if _I32.unpack_from(head, pos)[0] < 1:
             return None

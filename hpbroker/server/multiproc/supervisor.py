@@ -17,6 +17,7 @@ next start (their names carry its pid).
 
 Who may touch: the main thread of the main process; no event loop, no threads, so fork is safe.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -98,10 +99,18 @@ class Supervisor:
             if self._await_ready(ready):
                 ready = [self._start(PROCESSOR, p) for p in range(self.processors)]
                 if self._await_ready(ready):
-                    log.info("hpbroker listening on %s:%d (node %d, log.dirs %s, %d processors, %d handlers, "
-                             "%s loop, %s scheduling)", self.host, self.port, self.node.node_id,
-                             self.config.get("log.dirs"), self.processors, self.handlers, self.event_loop,
-                             scheduling.in_force())
+                    log.info(
+                        "hpbroker listening on %s:%d (node %d, log.dirs %s, %d processors, %d handlers, "
+                        "%s loop, %s scheduling)",
+                        self.host,
+                        self.port,
+                        self.node.node_id,
+                        self.config.get("log.dirs"),
+                        self.processors,
+                        self.handlers,
+                        self.event_loop,
+                        scheduling.in_force(),
+                    )
                     self._watch()
         finally:
             self._shutdown()
@@ -154,9 +163,11 @@ class Supervisor:
 
             if role == HANDLER:
                 from hpbroker.server.multiproc.handler_process import HandlerProcess
+
                 child = HandlerProcess(self.topo, index, self.config, self.node)
             else:
                 from hpbroker.server.multiproc.processor import ProcessorServer
+
                 child = ProcessorServer(self.topo, index, self.config, self.node, self.host, self.port)
             eventloop.run(child.run(ready_w), self.event_loop)
             code = 0
@@ -200,8 +211,11 @@ class Supervisor:
             if entry is None or self._stopping:
                 continue
             role, index, started = entry
-            how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
-                   else f"exit code {os.waitstatus_to_exitcode(status)}")
+            how = (
+                f"signal {os.WTERMSIG(status)}"
+                if os.WIFSIGNALED(status)
+                else f"exit code {os.waitstatus_to_exitcode(status)}"
+            )
             log.warning("%s %d (pid %d) died with %s; restarting it", role, index, pid, how)
             backoff = min(max(backoff * 2, 0.1), 5.0) if time.monotonic() - started < 2.0 else 0.0
             if backoff:

@@ -38,6 +38,7 @@ segments and eventfds; restarts are told apart by the incarnation words.
 
 Who may touch: see each region above; the supervisor creates and unlinks the segments.
 """
+
 from __future__ import annotations
 
 import glob
@@ -50,9 +51,9 @@ import numpy as np
 from hpbroker import environment
 from hpbroker.metadata.topics import TopicRegistry
 from hpbroker.server.connection_quotas import region_words
+from hpbroker.server.multiproc import wakeups
 from hpbroker.server.multiproc.metadata_snapshot import MetadataSnapshot, snapshot_bytes
 from hpbroker.server.multiproc.partition_table import PartitionTable, table_bytes
-from hpbroker.server.multiproc import wakeups
 from hpbroker.server.multiproc.ring import Ring, ring_bytes
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ PREFIX = "hpbroker-"
 # records up to 8 MiB: a produce request of several 1 MiB batches. Tests shrink the rings through
 # the environment (HPBROKER_REQUEST_RING_BYTES, a power of two) to exercise back-pressure.
 REQUEST_RING_BYTES = int(environment.value("HPBROKER_REQUEST_RING_BYTES"))
-RESPONSE_RING_BYTES = 1 << 20   # answers forwarded by handlers are small (Fetch never uses them)
+RESPONSE_RING_BYTES = 1 << 20  # answers forwarded by handlers are small (Fetch never uses them)
 SLOTS_PER_HANDLER = 4096
 # The smallest request ring the supervisor shrinks to when /dev/shm is short: records up to
 # 2 MiB, so librdkafka's largest Produce request (message.max.bytes 1,000,000) still fits.
@@ -96,9 +97,14 @@ def shm_free_bytes() -> int:
     return st.f_bavail * st.f_frsize
 
 
-def plan_request_ring_bytes(processors: int, handlers: int, free_bytes: int, *,
-                            wanted: int = REQUEST_RING_BYTES,
-                            response_ring_bytes: int = RESPONSE_RING_BYTES) -> int:
+def plan_request_ring_bytes(
+    processors: int,
+    handlers: int,
+    free_bytes: int,
+    *,
+    wanted: int = REQUEST_RING_BYTES,
+    response_ring_bytes: int = RESPONSE_RING_BYTES,
+) -> int:
     """The request ring capacity for this topology: ``wanted``, halved until every pair's two
     rings fit in SHM_SHARE of ``free_bytes``, never below MIN_REQUEST_RING_BYTES (then
     SharedMemoryTooSmall, with what to do about it)."""
@@ -113,7 +119,8 @@ def plan_request_ring_bytes(processors: int, handlers: int, free_bytes: int, *,
             f"{processors} processors x {handlers} handlers need at least {need / 2**20:.0f} MiB of "
             f"{SHM_DIR} for their rings (at most {SHM_SHARE:.0%} of the {free_bytes / 2**20:.0f} MiB "
             f"free is used): give {SHM_DIR} more room (docker run --shm-size), use fewer "
-            f"processes (--processors/--handlers), or run in-process (--handlers 0)")
+            f"processes (--processors/--handlers), or run in-process (--handlers 0)"
+        )
     return size
 
 
@@ -122,7 +129,7 @@ def remove_stale_segments() -> list[str]:
     removed = []
     for path in glob.glob(os.path.join(SHM_DIR, PREFIX + "*")):
         try:
-            pid = int(os.path.basename(path)[len(PREFIX):].split("-", 1)[0])
+            pid = int(os.path.basename(path)[len(PREFIX) :].split("-", 1)[0])
         except ValueError:
             continue
         try:
@@ -148,18 +155,31 @@ def control_layout(processors: int, handlers: int, slots_per_handler: int = SLOT
 
 
 class Topology:
-    def __init__(self, processors: int, handlers: int, *, request_ring_bytes: int | None = None,
-                 response_ring_bytes: int = RESPONSE_RING_BYTES, slots_per_handler: int = SLOTS_PER_HANDLER):
+    def __init__(
+        self,
+        processors: int,
+        handlers: int,
+        *,
+        request_ring_bytes: int | None = None,
+        response_ring_bytes: int = RESPONSE_RING_BYTES,
+        slots_per_handler: int = SLOTS_PER_HANDLER,
+    ):
         if processors < 1 or handlers < 1:
             raise ValueError("the multi-process topology needs at least one processor and one handler")
         if request_ring_bytes is None:  # as large as configured, as small as /dev/shm requires
             free = shm_free_bytes()
-            request_ring_bytes = plan_request_ring_bytes(processors, handlers, free,
-                                                         response_ring_bytes=response_ring_bytes)
+            request_ring_bytes = plan_request_ring_bytes(
+                processors, handlers, free, response_ring_bytes=response_ring_bytes
+            )
             if request_ring_bytes < REQUEST_RING_BYTES:
-                log.warning("%s has %d MiB free: request rings shrunk to %d MiB, so a request above "
-                            "%d MiB closes its connection in this topology", SHM_DIR, free >> 20,
-                            request_ring_bytes >> 20, request_ring_bytes >> 21)
+                log.warning(
+                    "%s has %d MiB free: request rings shrunk to %d MiB, so a request above "
+                    "%d MiB closes its connection in this topology",
+                    SHM_DIR,
+                    free >> 20,
+                    request_ring_bytes >> 20,
+                    request_ring_bytes >> 21,
+                )
         self.processors, self.handlers = processors, handlers
         self.request_ring_bytes, self.response_ring_bytes = request_ring_bytes, response_ring_bytes
         self.slots_per_handler = slots_per_handler
@@ -181,19 +201,19 @@ class Topology:
 
     # views (built in each child after the fork) -----------------------------------------------
     def table(self) -> PartitionTable:
-        return PartitionTable(memoryview(self.control_mm)[self._table_at:], self.handlers, self.slots_per_handler)
+        return PartitionTable(memoryview(self.control_mm)[self._table_at :], self.handlers, self.slots_per_handler)
 
     def connection_counts(self) -> memoryview:
         """Every processor's region of connection counts, as int64 words (SharedCounts)."""
-        return memoryview(self.control_mm)[self._counts_at:self._counts_at + self._counts_bytes].cast("q")
+        return memoryview(self.control_mm)[self._counts_at : self._counts_at + self._counts_bytes].cast("q")
 
     def request_ring(self, p: int, h: int) -> Ring:
         at = (p * self.handlers + h) * self._req_size
-        return Ring(memoryview(self.rings_mm)[at:at + self._req_size])
+        return Ring(memoryview(self.rings_mm)[at : at + self._req_size])
 
     def response_ring(self, p: int, h: int) -> Ring:
         at = self.processors * self.handlers * self._req_size + (p * self.handlers + h) * self._resp_size
-        return Ring(memoryview(self.rings_mm)[at:at + self._resp_size])
+        return Ring(memoryview(self.rings_mm)[at : at + self._resp_size])
 
     # control words ----------------------------------------------------------------------------
     @property
@@ -208,8 +228,11 @@ class Topology:
         """Controller: ``registry`` (a TopicRegistry) becomes the snapshot; call before bumping
         the generation."""
         if not self.metadata.publish(registry.to_bytes()):
-            log.warning("the topic registry is larger than the %d MiB metadata snapshot: processors "
-                        "read %s instead", METADATA_SNAPSHOT_BYTES >> 20, registry.path)
+            log.warning(
+                "the topic registry is larger than the %d MiB metadata snapshot: processors read %s instead",
+                METADATA_SNAPSHOT_BYTES >> 20,
+                registry.path,
+            )
 
     def read_registry(self, path):
         """The registry the controller last published (``path``: the file it keeps, read only

@@ -8,6 +8,7 @@
   work flows and backing off to a long period while idle, so an idle broker does not wake its
   processes a hundred times a second.
 """
+
 from __future__ import annotations
 
 import os
@@ -72,7 +73,6 @@ class WakeBatcher:
         efds = self.efds
         while self.pending:
             wake(efds[self.pending.pop()])
-
 
 
 class SafetyPeriod:

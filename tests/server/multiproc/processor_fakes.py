@@ -1,6 +1,7 @@
 """A ProcessorServer for unit tests: real routing and in-memory rings, no supervisor, no
 sockets of its own, wake-ups recorded instead of written to eventfds; and the client side of
 its tests: a connection over a socket pair, and large Produce frames."""
+
 import mmap
 import socket
 import time
@@ -34,6 +35,7 @@ class RecordedWakes:
 
 class RegistrationsOnly:
     """An event loop that only takes registrations: the test calls ``_on_readable`` itself."""
+
     def add_reader(self, fd, cb):
         pass
 
@@ -93,9 +95,17 @@ def partitions(topic, same_owner):
 def large_produce(parts, topic="orders", version=8, batch=BATCH):
     """A Produce of ``batch`` bytes per partition, larger than a connection's read buffer:
     (body, frame with its size prefix, as it goes on the wire)."""
-    body = {"acks": -1, "timeout_ms": 30000, "transactional_id": None, "topic_data": [
-        {"name": topic, "partition_data": [
-            {"index": i, "records": f"{topic}-{i}|".encode().ljust(batch, b".")} for i in parts]}]}
+    body = {
+        "acks": -1,
+        "timeout_ms": 30000,
+        "transactional_id": None,
+        "topic_data": [
+            {
+                "name": topic,
+                "partition_data": [{"index": i, "records": f"{topic}-{i}|".encode().ljust(batch, b".")} for i in parts],
+            }
+        ],
+    }
     frame = protocol.encode_request(0, version, 42, "client-a", body)
     assert len(frame) > LARGE_READ_BUFFER + 4
     return body, frame

@@ -1,5 +1,6 @@
 """The topic registry in shared memory: published by the controller, read by everyone else, never
 torn, and the file only when there is no snapshot or the registry does not fit."""
+
 import mmap
 import struct
 
@@ -49,7 +50,7 @@ def test_a_writer_killed_half_way_leaves_the_current_snapshot_readable():
     current = struct.unpack_from("<Q", snap.buf, 0)[0]
     other = _slot_at(snap, 1 - current)
     struct.pack_into("<QQ", snap.buf, other, 7, 3)  # odd sequence: a write that never finished
-    snap.buf[other + 16:other + 19] = b"bad"
+    snap.buf[other + 16 : other + 19] = b"bad"
     assert snap.read() == b"good"
     assert snap.publish(b"next") and snap.read() == b"next"  # the next controller writes over it
 
@@ -78,6 +79,7 @@ def test_a_copy_raced_by_a_rewrite_of_its_slot_is_retried(monkeypatch):
             snap.publish(b"second")
             snap.publish(b"third")  # back to the slot the reader is copying
         return out
+
     monkeypatch.setattr(ms, "bytes", racing_bytes, raising=False)
     assert snap.read() == b"third"
 
@@ -88,7 +90,8 @@ def test_registry_round_trips_through_bytes(tmp_path):
     reg.set_broker_configs({"log.retention.ms": "5"})
     copy = TopicRegistry.from_bytes(tmp_path / "elsewhere.json", reg.to_bytes())
     assert [(t.name, t.topic_id, t.num_partitions, t.configs) for t in copy] == [
-        ("orders", reg.get("orders").topic_id, 3, {"retention.ms": "1000"})]
+        ("orders", reg.get("orders").topic_id, 3, {"retention.ms": "1000"})
+    ]
     assert copy.broker_configs == {"log.retention.ms": "5"} and not (tmp_path / "elsewhere.json").exists()
     assert (tmp_path / "__topics.json").read_bytes() == reg.to_bytes()  # the file holds the same bytes
 

@@ -2,6 +2,7 @@
 travels as the Kafka request a client would send (ForwardingController), and the answer comes
 back on the response ring. Here the controller's side is a real LocalBroker serving the ring
 record through the one request path, as a handler process does."""
+
 import asyncio
 import mmap
 
@@ -31,7 +32,7 @@ class ControllerSide:
         ring = self.server.req_rings[CONTROLLER_HANDLER]
         while (view := ring.peek()) is not None:
             conn_id, seq, kind, api_key, version, _, _, _ = env.REQUEST.unpack_from(view)
-            frame = bytearray(view[env.REQUEST.size:])
+            frame = bytearray(view[env.REQUEST.size :])
             ring.release()
             self.seen.append((conn_id, api_key, version))
             ctx, body = request_path.serve(self.broker, frame, "processor 0", request_path.encode_frame)
@@ -54,6 +55,7 @@ def sides(tmp_path):
 
 def _asked(server, side, call):
     """Run ``call`` (a controller coroutine) while the controller side answers the ring."""
+
     async def main():
         server.loop = asyncio.get_running_loop()
         task = asyncio.ensure_future(call)
@@ -61,6 +63,7 @@ def _asked(server, side, call):
             await asyncio.sleep(0)
             await side.answer_all()
         return task.result()
+
     return asyncio.run(main())
 
 
@@ -85,8 +88,7 @@ def test_each_change_travels_as_a_kafka_request_and_is_made_by_the_controller(si
     assert "auto" not in broker.metadata.topics
     # every one as a request the controller's API modules serve, from the processor's own id
     assert [k for _, k, _ in side.seen] == [19, 37, 33, 33, 33, 22, 22, 20]
-    assert all(REGISTRY[k].MIN_VERSION <= v <= REGISTRY[k].MAX_VERSION
-               and v == VERSIONS[k] for _, k, v in side.seen)
+    assert all(REGISTRY[k].MIN_VERSION <= v <= REGISTRY[k].MAX_VERSION and v == VERSIONS[k] for _, k, v in side.seen)
     assert {c for c, _, _ in side.seen} == {server._asks_conn_id}
     assert len(refreshed) == 8 and not server.asks  # metadata re-read after each answer
 

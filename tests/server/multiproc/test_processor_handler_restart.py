@@ -1,6 +1,7 @@
 """A handler restart, as a processor notices it at its next tick: only the requests pushed to
 the previous incarnation are failed (their connections closed, the client retries); a request
 pushed to the new incarnation before that tick is its own and is not."""
+
 from hpbroker import protocol
 from hpbroker.server.multiproc.routing import owner
 from tests.server.multiproc.processor_fakes import HANDLERS, processor_server
@@ -21,8 +22,12 @@ class _Conn:
 def _produce_to(h):
     """A one-partition Produce of a partition handler ``h`` owns (the frame without its size)."""
     index = next(i for i in range(100) if owner("orders", i, HANDLERS) == h)
-    body = {"acks": 1, "timeout_ms": 1000, "transactional_id": None, "topic_data": [
-        {"name": "orders", "partition_data": [{"index": index, "records": b"r" * 100}]}]}
+    body = {
+        "acks": 1,
+        "timeout_ms": 1000,
+        "transactional_id": None,
+        "topic_data": [{"name": "orders", "partition_data": [{"index": index, "records": b"r" * 100}]}],
+    }
     return memoryview(bytearray(protocol.encode_request(0, 8, 1, "c", body)[4:]))
 
 

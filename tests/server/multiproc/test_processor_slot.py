@@ -1,16 +1,24 @@
 """A processor receiving a large Produce straight into a ring record: taken only when the rest
 of the frame is already in the kernel's receive buffer, never published in part, all or nothing
 when split, and the ordinary path (through the connection's large-frame buffer) otherwise."""
+
 import pytest
 
 from hpbroker import protocol
+from hpbroker.broker.routes import owned_request
 from hpbroker.server.multiproc import envelope as env
 from hpbroker.server.multiproc import processor, produce_split
-from hpbroker.broker.routes import owned_request
 from hpbroker.server.multiproc.routing import owner, route_for
-from tests.server.multiproc.processor_fakes import (BATCH, HANDLERS, connection, drain, fill, large_produce, partitions,
-                                         processor_server)
-
+from tests.server.multiproc.processor_fakes import (
+    BATCH,
+    HANDLERS,
+    connection,
+    drain,
+    fill,
+    large_produce,
+    partitions,
+    processor_server,
+)
 
 RING = 1 << 20
 
@@ -34,7 +42,7 @@ def test_a_large_produce_already_buffered_goes_straight_into_a_ring_record():
     assert conn._big is None and conn._frame is None  # the large-frame buffer was never used
     (record,) = drain(server.req_rings[0])
     assert _envelope(record) == (7, 0, env.WHOLE, 0, 8, 42)
-    assert record[env.REQUEST.size:] == frame[4:]
+    assert record[env.REQUEST.size :] == frame[4:]
     assert drain(server.req_rings[1]) == []
     assert conn._next_seq == 1 and list(server.pending) == [(7, 0)]
     assert server._wakes.woken == [0]
@@ -49,7 +57,7 @@ def test_a_split_large_produce_sends_each_owner_its_partitions_and_joins_the_ans
     conn._on_readable()
     assert server.slot_frames == 1 and conn._big is None
     (first,) = drain(server.req_rings[0])  # the whole frame, flagged OWNED
-    assert _envelope(first) == (7, 0, env.OWNED, 0, 8, 42) and first[env.REQUEST.size:] == frame[4:]
+    assert _envelope(first) == (7, 0, env.OWNED, 0, 8, 42) and first[env.REQUEST.size :] == frame[4:]
     (second,) = drain(server.req_rings[1])  # only handler 1's partitions, copied once
     assert _envelope(second) == (7, 0, env.OWNED, 0, 8, 42)
     assert BATCH < len(second) < BATCH + 200
@@ -57,22 +65,32 @@ def test_a_split_large_produce_sends_each_owner_its_partitions_and_joins_the_ans
     assert pend.handlers == (0, 1) and isinstance(pend.request, produce_split.Order)  # cut on bytes
     split = route_for(0).split
     for h, record in ((1, second), (0, first)):  # answers arrive in any order
-        payload = record[env.REQUEST.size:]
+        payload = record[env.REQUEST.size :]
         request = protocol.decode_request(0, 8, payload, protocol.decode_request_header(payload)[1])
         # what the handler acts on: its own partitions (handler_process restricts OWNED records)
         mine = owned_request(request, split, lambda t, p, h=h: owner(t, p, HANDLERS) == h)
-        assert [p["index"] for t in mine["topic_data"] for p in t["partition_data"]] == \
-            [p for p in partitions("orders", False) if owner("orders", p, HANDLERS) == h]
-        answer = {"responses": [{"name": t["name"], "partition_responses": [
-            {"index": p["index"], "error_code": 0, "base_offset": 1000 * h} for p in t["partition_data"]]}
-            for t in mine["topic_data"]]}
+        assert [p["index"] for t in mine["topic_data"] for p in t["partition_data"]] == [
+            p for p in partitions("orders", False) if owner("orders", p, HANDLERS) == h
+        ]
+        answer = {
+            "responses": [
+                {
+                    "name": t["name"],
+                    "partition_responses": [
+                        {"index": p["index"], "error_code": 0, "base_offset": 1000 * h} for p in t["partition_data"]
+                    ],
+                }
+                for t in mine["topic_data"]
+            ]
+        }
         server._deliver(pend, env.FRAME, memoryview(protocol.encode_response(0, 8, 42, answer)))
     assert not server.pending
     peer.settimeout(5)
     response = peer.recv(1 << 16)  # the joined answer, sent on the connection
     joined = protocol.decode_response(0, 8, response, protocol.decode_response_header(0, 8, response, 4)[1])
-    assert [(p["index"], p["base_offset"]) for t in joined["responses"] for p in t["partition_responses"]] == \
-        [(p["index"], 1000 * owner("orders", p["index"], HANDLERS)) for p in body["topic_data"][0]["partition_data"]]
+    assert [(p["index"], p["base_offset"]) for t in joined["responses"] for p in t["partition_responses"]] == [
+        (p["index"], 1000 * owner("orders", p["index"], HANDLERS)) for p in body["topic_data"][0]["partition_data"]
+    ]
 
 
 def test_a_split_frame_whose_other_owner_is_full_takes_the_ordinary_path_all_or_nothing():
@@ -106,7 +124,7 @@ def test_a_full_ring_falls_back_and_the_frame_waits_for_room():
     drain(ring)
     conn.retry()
     (record,) = drain(ring)
-    assert record[env.REQUEST.size:] == frame[4:] and _envelope(record)[:3] == (7, 0, env.WHOLE)
+    assert record[env.REQUEST.size :] == frame[4:] and _envelope(record)[:3] == (7, 0, env.WHOLE)
 
 
 def test_a_trickled_frame_is_received_into_the_large_frame_buffer_until_the_rest_is_there():
@@ -123,7 +141,7 @@ def test_a_trickled_frame_is_received_into_the_large_frame_buffer_until_the_rest
     conn._on_readable()  # now the rest is all there: received into the record
     assert server.slot_frames == 1 and conn._frame is None
     (record,) = drain(server.req_rings[0])
-    assert record[env.REQUEST.size:] == frame[4:]
+    assert record[env.REQUEST.size :] == frame[4:]
 
 
 @pytest.mark.parametrize("pending", [False, True], ids=["head-in-read-buffer", "head-in-frame-buffer"])
@@ -145,12 +163,12 @@ def test_a_short_read_inside_the_record_gives_the_bytes_back_and_publishes_nothi
     assert server.slot_fallbacks == 1 and server.slot_frames == 0
     assert server.req_rings[0].peek() is None and server.req_rings[0].can_push(10)  # abandoned
     assert conn._frame is conn._big and conn._frame_filled == cut - 4
-    assert bytes(conn._big[:cut - 4]) == frame[4:cut]
+    assert bytes(conn._big[: cut - 4]) == frame[4:cut]
     monkeypatch.undo()
     peer.sendall(frame[cut:])
     conn._on_readable()
     (record,) = drain(server.req_rings[0])
-    assert record[env.REQUEST.size:] == frame[4:] and server.slot_frames == 1
+    assert record[env.REQUEST.size :] == frame[4:] and server.slot_frames == 1
 
 
 def test_a_smaller_large_frame_that_waits_for_room_is_still_intact_on_retry():
@@ -176,7 +194,7 @@ def test_a_smaller_large_frame_that_waits_for_room_is_still_intact_on_retry():
     drain(ring)
     conn.retry()
     (record,) = drain(ring)
-    assert record[env.REQUEST.size:] == frame[4:]
+    assert record[env.REQUEST.size :] == frame[4:]
 
 
 @pytest.mark.parametrize("version", [3, 8])

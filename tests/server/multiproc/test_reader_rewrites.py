@@ -2,6 +2,7 @@
 counter (a seqlock) keeps it off files being moved and makes it drop what it holds after a move.
 Without that, a reader that re-lists the directory later keeps its old first segment and loses
 what the cleaner merged into it from the segments after it."""
+
 from __future__ import annotations
 
 import contextlib
@@ -25,7 +26,7 @@ def _keys_values(regions):
         data, pos = region.read(), 0
         while pos < len(data):
             h = batch.read_header(data, pos)
-            out += [(r.offset, r.key, r.value) for r in iter_batch_records(data[pos:pos + h.size])]
+            out += [(r.offset, r.key, r.value) for r in iter_batch_records(data[pos : pos + h.size])]
             pos += h.size
     return out
 

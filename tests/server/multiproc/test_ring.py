@@ -1,4 +1,5 @@
 """The shared-memory ring: behaviour of both implementations and byte-for-byte parity."""
+
 import mmap
 import os
 import random
@@ -68,8 +69,9 @@ def test_discard_all_drops_unread_records(impl):
 
 
 @pytest.mark.skipif(_cring is None, reason="compiled ring not built")
-@pytest.mark.parametrize("writer,reader", [(_cring, _pyring), (_pyring, _cring)],
-                         ids=["cython-writes", "python-writes"])
+@pytest.mark.parametrize(
+    "writer,reader", [(_cring, _pyring), (_pyring, _cring)], ids=["cython-writes", "python-writes"]
+)
 def test_parity_random_traffic_across_wraps(writer, reader):
     """Same bytes in the region whichever implementation writes; each reads the other's."""
     rnd = random.Random(5)
@@ -122,6 +124,7 @@ def test_can_push_matches_try_push(impl):
 
 
 # gather pushes ---------------------------------------------------------------------------------
+
 
 def _cuts(rnd, rec, n):
     """``rec`` as ``n`` memoryview slices (some empty), as a request's record fields would be."""
@@ -218,6 +221,7 @@ def test_push_parts_region_is_that_of_push_across_wraps(writer, reader):
 
 # reserved records -------------------------------------------------------------------------------
 
+
 @per_impl
 def test_reserved_record_is_visible_only_after_publish(impl):
     r = impl.Ring(_region(1024))
@@ -239,8 +243,12 @@ def test_reserved_record_is_visible_only_after_publish(impl):
 def test_an_open_reservation_refuses_everything_else(impl):
     r = impl.Ring(_region(1024))
     r.reserve(10)
-    for call in (lambda: r.reserve(10), lambda: r.try_push(b"x"), lambda: r.try_push_parts(b"h", [b"x"]),
-                 lambda: r.can_push(10)):
+    for call in (
+        lambda: r.reserve(10),
+        lambda: r.try_push(b"x"),
+        lambda: r.try_push_parts(b"h", [b"x"]),
+        lambda: r.can_push(10),
+    ):
         with pytest.raises(RuntimeError):
             call()
     r.abandon()
@@ -296,8 +304,9 @@ def test_reserve_wraps_like_push(impl):
 
 
 @pytest.mark.skipif(_cring is None, reason="compiled ring not built")
-@pytest.mark.parametrize("writer,reader", [(_cring, _pyring), (_pyring, _cring)],
-                         ids=["cython-writes", "python-writes"])
+@pytest.mark.parametrize(
+    "writer,reader", [(_cring, _pyring), (_pyring, _cring)], ids=["cython-writes", "python-writes"]
+)
 def test_reserve_parity_random_traffic(writer, reader):
     """Reservations published or abandoned, mixed with pushes, through wraps and full rings:
     the region is the same byte for byte whichever implementation writes."""

@@ -1,7 +1,8 @@
 """Routing table: ownership is stable, groups land where Kafka puts them, split answers join."""
-from hpbroker.handlers import REGISTRY
+
 from hpbroker.broker import routes
 from hpbroker.broker.routes import owned_request
+from hpbroker.handlers import REGISTRY
 from hpbroker.server.multiproc import routing
 
 
@@ -16,6 +17,7 @@ def test_owner_is_stable_and_spreads():
 
 def test_owner_known_values():
     import zlib
+
     assert routing.owner("orders", 3, 7) == (zlib.crc32(b"orders") + 3) % 7
 
 
@@ -49,26 +51,43 @@ def test_split_groups_and_join_their_answers_in_request_order():
 
     def answer(ids, tag):
         return {"throttle_time_ms": 0, "groups": [{"group_id": g, "tag": tag, "n": i} for i, g in enumerate(ids)]}
+
     parts = [answer(subs[2]["groups"], 2), answer(subs[0]["groups"], 0), answer(subs[1]["groups"], 1)]
     joined = routing.join_group_answers(request["groups"], split, parts)
     assert [(g["group_id"], g["tag"], g["n"]) for g in joined["groups"]] == [
-        ("a", 1, 0), ("b", 0, 0), ("c", 1, 1), ("a", 1, 2), ("d", 2, 0)]
+        ("a", 1, 0),
+        ("b", 0, 0),
+        ("c", 1, 1),
+        ("a", 1, 2),
+        ("d", 2, 0),
+    ]
     # DeleteGroups names its fields differently
     delete = routing.route_for(42).groups
     subs = routing.split_groups({"groups_names": ["x", "y"]}, delete, {"x": 0, "y": 1}.get)
-    joined = routing.join_group_answers(["x", "y"], delete, [
-        {"throttle_time_ms": 0, "results": [{"group_id": "y", "error_code": 69}]},
-        {"throttle_time_ms": 0, "results": [{"group_id": "x", "error_code": 0}]}])
+    joined = routing.join_group_answers(
+        ["x", "y"],
+        delete,
+        [
+            {"throttle_time_ms": 0, "results": [{"group_id": "y", "error_code": 69}]},
+            {"throttle_time_ms": 0, "results": [{"group_id": "x", "error_code": 0}]},
+        ],
+    )
     assert joined["results"] == [{"group_id": "x", "error_code": 0}, {"group_id": "y", "error_code": 69}]
 
 
 def test_join_every_concatenates_and_keeps_the_first_error():
-    joined = routing.join_every([
-        {"throttle_time_ms": 0, "error_code": 0, "groups": [{"group_id": "a"}]},
-        {"throttle_time_ms": 0, "error_code": 15, "groups": []},
-        {"throttle_time_ms": 0, "error_code": 0, "groups": [{"group_id": "b"}, {"group_id": "c"}]}])
-    assert joined == {"throttle_time_ms": 0, "error_code": 15,
-                      "groups": [{"group_id": "a"}, {"group_id": "b"}, {"group_id": "c"}]}
+    joined = routing.join_every(
+        [
+            {"throttle_time_ms": 0, "error_code": 0, "groups": [{"group_id": "a"}]},
+            {"throttle_time_ms": 0, "error_code": 15, "groups": []},
+            {"throttle_time_ms": 0, "error_code": 0, "groups": [{"group_id": "b"}, {"group_id": "c"}]},
+        ]
+    )
+    assert joined == {
+        "throttle_time_ms": 0,
+        "error_code": 15,
+        "groups": [{"group_id": "a"}, {"group_id": "b"}, {"group_id": "c"}],
+    }
     v0 = routing.join_every([{"error_code": 0, "groups": []}, {"error_code": 0, "groups": [{"group_id": "z"}]}])
     assert v0 == {"error_code": 0, "groups": [{"group_id": "z"}]}
 
@@ -94,9 +113,12 @@ def test_the_table_is_the_modules_declarations_with_no_default():
 
 
 def _produce(parts):
-    return {"acks": 1, "timeout_ms": 1000, "transactional_id": None,
-            "topic_data": [{"name": t, "partition_data": [{"index": i, "records": b""} for i in ps]}
-                           for t, ps in parts]}
+    return {
+        "acks": 1,
+        "timeout_ms": 1000,
+        "transactional_id": None,
+        "topic_data": [{"name": t, "partition_data": [{"index": i, "records": b""} for i in ps]} for t, ps in parts],
+    }
 
 
 def test_owned_request_and_join_keep_request_order():
@@ -108,10 +130,20 @@ def test_owned_request_and_join_keep_request_order():
     parts = []
     for h in owners:
         mine = owned_request(request, split, lambda t, p, h=h: routing.owner(t, p, handlers) == h)
-        parts.append({"throttle_time_ms": 0, "responses": [
-            {"name": t["name"], "partition_responses": [{"index": p["index"], "error_code": 0, "base_offset": h}
-                                                        for p in t["partition_data"]]}
-            for t in mine["topic_data"]]})
+        parts.append(
+            {
+                "throttle_time_ms": 0,
+                "responses": [
+                    {
+                        "name": t["name"],
+                        "partition_responses": [
+                            {"index": p["index"], "error_code": 0, "base_offset": h} for p in t["partition_data"]
+                        ],
+                    }
+                    for t in mine["topic_data"]
+                ],
+            }
+        )
     joined = routing.join_responses(request, split, parts)
     assert [t["name"] for t in joined["responses"]] == ["a", "b"]
     assert [p["index"] for p in joined["responses"][0]["partition_responses"]] == [0, 1, 2, 3]
@@ -132,15 +164,26 @@ def test_split_by_owner_is_owned_request_per_owner_and_shares_partitions():
             for p in t["partition_data"]:  # the request's own partition dicts, not copies
                 assert any(p is q for u in request["topic_data"] for q in u["partition_data"])
     order = routing.partition_order(request, split)
-    assert order == {"topic_data": [{"name": "a", "partition_data": [{"index": i} for i in (0, 1, 2, 3)]},
-                                    {"name": "b", "partition_data": [{"index": 5}, {"index": 4}]},
-                                    {"name": "c", "partition_data": []}]}
+    assert order == {
+        "topic_data": [
+            {"name": "a", "partition_data": [{"index": i} for i in (0, 1, 2, 3)]},
+            {"name": "b", "partition_data": [{"index": 5}, {"index": 4}]},
+            {"name": "c", "partition_data": []},
+        ]
+    }
 
 
 def _produce_frame(version, topics, client_id="c", transactional_id=None):
     from hpbroker import protocol
-    body = {"acks": -1, "timeout_ms": 1000, "transactional_id": transactional_id, "topic_data": [
-        {"name": t, "partition_data": [{"index": i, "records": b"r" * 10} for i in ps]} for t, ps in topics]}
+
+    body = {
+        "acks": -1,
+        "timeout_ms": 1000,
+        "transactional_id": transactional_id,
+        "topic_data": [
+            {"name": t, "partition_data": [{"index": i, "records": b"r" * 10} for i in ps]} for t, ps in topics
+        ],
+    }
     return protocol.encode_request(0, version, 5, client_id, body)[4:]
 
 
@@ -151,12 +194,13 @@ def test_produce_first_partition_reads_only_the_prefix():
         # the prefix ends with the first index: the bytes after it are not needed
         cut = frame.index("événements".encode()) + len("événements".encode()) + 8
         assert routing.produce_first_partition(frame[:cut]) == (version, "événements", 7)
-        assert routing.produce_first_partition(frame[:cut - 1]) is None
+        assert routing.produce_first_partition(frame[: cut - 1]) is None
     assert routing.produce_first_partition(_produce_frame(3, [("t", [0])], client_id=None)) == (3, "t", 0)
 
 
 def test_produce_first_partition_doubts_everything_else():
     from hpbroker import protocol
+
     assert routing.produce_first_partition(_produce_frame(9, [("t", [0])])) is None  # flexible
     assert routing.produce_first_partition(_produce_frame(8, [])) is None
     assert routing.produce_first_partition(_produce_frame(8, [("t", [])])) is None
@@ -181,12 +225,28 @@ def test_a_split_over_bare_partition_indexes():
         assert all(routing.owner(t["name"], p, 2) == h for t in sub["topics"] for p in t["partition_indexes"])
     order = routing.partition_order(request, split)
     assert order == request
-    parts = [{"throttle_time_ms": 0, "topics": [
-        {"name": t["name"], "partitions": [{"partition_index": p, "error_code": 0, "active_producers": [h]}
-                                           for p in t["partition_indexes"]]} for t in sub["topics"]]}
-        for h, sub in subs.items()]
+    parts = [
+        {
+            "throttle_time_ms": 0,
+            "topics": [
+                {
+                    "name": t["name"],
+                    "partitions": [
+                        {"partition_index": p, "error_code": 0, "active_producers": [h]} for p in t["partition_indexes"]
+                    ],
+                }
+                for t in sub["topics"]
+            ],
+        }
+        for h, sub in subs.items()
+    ]
     joined = routing.join_responses(order, split, parts)
     assert [(t["name"], [p["partition_index"] for p in t["partitions"]]) for t in joined["topics"]] == [
-        ("a", [3, 0, 1, 2]), ("b", [1])]
-    assert all(p["active_producers"] == [routing.owner(t["name"], p["partition_index"], 2)]
-               for t in joined["topics"] for p in t["partitions"])
+        ("a", [3, 0, 1, 2]),
+        ("b", [1]),
+    ]
+    assert all(
+        p["active_producers"] == [routing.owner(t["name"], p["partition_index"], 2)]
+        for t in joined["topics"]
+        for p in t["partitions"]
+    )

@@ -2,12 +2,20 @@
 one at once (wakeups.SafetyTick): in a processor at the first request, on either path a frame
 takes (``route``, or ``route_slot`` for a large Produce received into a ring record), and in a
 handler at the first wake-up. Adaptive scheduling then measures the new load from there."""
+
 from hpbroker import protocol
 from hpbroker.server import scheduling
 from hpbroker.server.multiproc import handler_process, processor
 from hpbroker.server.multiproc.handler_process import HandlerProcess
 from hpbroker.server.multiproc.wakeups import SafetyTick
-from tests.server.multiproc.processor_fakes import RegistrationsOnly, connection, drain, large_produce, partitions, processor_server
+from tests.server.multiproc.processor_fakes import (
+    RegistrationsOnly,
+    connection,
+    drain,
+    large_produce,
+    partitions,
+    processor_server,
+)
 
 
 class Handle:
@@ -20,6 +28,7 @@ class Handle:
 
 class Timers(RegistrationsOnly):
     """Records call_later instead of running anything."""
+
     def __init__(self):
         self.armed = []
 
@@ -69,8 +78,14 @@ def _quiet_processor():
 def test_a_processor_rearms_its_tick_at_the_first_request_after_a_quiet_spell():
     server = _quiet_processor()
     conn, peer = connection(server)
-    body = {"acks": -1, "timeout_ms": 30000, "transactional_id": None, "topic_data": [
-        {"name": "orders", "partition_data": [{"index": partitions("orders", True)[0], "records": b"r" * 100}]}]}
+    body = {
+        "acks": -1,
+        "timeout_ms": 30000,
+        "transactional_id": None,
+        "topic_data": [
+            {"name": "orders", "partition_data": [{"index": partitions("orders", True)[0], "records": b"r" * 100}]}
+        ],
+    }
     frame = protocol.encode_request(0, 8, 42, "client-a", body)  # small: ``route``
     peer.sendall(frame)
     conn._on_readable()
@@ -90,6 +105,7 @@ def test_a_processor_rearms_its_tick_for_a_large_produce_received_into_a_ring_re
 
 class QuietHandler:
     """What ``HandlerProcess._on_wake`` touches, and nothing else."""
+
     def __init__(self):
         self.loop = Timers()
         self._timer = SafetyTick(handler_process.SAFETY_DRAIN_S, handler_process.IDLE_DRAIN_S)

@@ -1,6 +1,7 @@
 """Ring sizes follow the free space of /dev/shm: full size when it fits, halved down to a floor
 that still holds librdkafka's largest Produce, and a clear refusal (not a SIGBUS later) below
 that."""
+
 import logging
 
 import pytest
@@ -9,7 +10,10 @@ from hpbroker.config import BrokerConfig
 from hpbroker.server.multiproc import supervisor as supervisor_module
 from hpbroker.server.multiproc import topology
 from hpbroker.server.multiproc.topology import (
-    MIN_REQUEST_RING_BYTES, RESPONSE_RING_BYTES, SharedMemoryTooSmall, plan_request_ring_bytes,
+    MIN_REQUEST_RING_BYTES,
+    RESPONSE_RING_BYTES,
+    SharedMemoryTooSmall,
+    plan_request_ring_bytes,
 )
 
 MiB = 1 << 20
