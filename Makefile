@@ -9,15 +9,21 @@ STAMP  := $(VENV)/.hpbroker-installed
 BUILD_INPUTS := pyproject.toml setup.py hpbroker/__init__.py $(shell find cython -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: install run test test-compiled test-pure test-multiproc bench docs clean
+.PHONY: lint install run test test-compiled test-pure test-multiproc bench docs clean
 
 install: $(STAMP)
 
 $(STAMP): $(BUILD_INPUTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,perf]'
+	$(PY) -m pip install -q -e '.[test,perf,lint]'
 	@touch $@
+
+# ruff (lint rules and formatter) and mypy, configured in pyproject.toml; .ci/run runs it first.
+lint: install
+	$(VENV)/bin/ruff check hpbroker tests perf loadtest tools setup.py
+	$(VENV)/bin/ruff format --check hpbroker tests perf loadtest tools setup.py
+	$(VENV)/bin/mypy
 
 run: install
 	$(VENV)/bin/hpbroker --host 127.0.0.1 --port 9092 --data-dir ./data
