@@ -31,6 +31,8 @@ refusing the batch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hpbroker.records import batch as rb
 from hpbroker.records.layout import CORRUPT_MESSAGE, INVALID_RECORD, BatchHeader, InvalidRecordBatch
 
@@ -118,13 +120,13 @@ def check_records(
     )
 
 
-def encoded_size(record_errors: list[tuple[int, str | None]]) -> int:
+def encoded_size(record_errors: Sequence[tuple[int, str | None]]) -> int:
     """Bytes the entries take in a non-flexible ProduceResponse: batch_index i32, then
     batch_index_error_message as an i16-length nullable string."""
     return sum(6 + (len(m.encode()) if m is not None else 0) for _, m in record_errors)
 
 
-def fit(record_errors: list[tuple[int, str]], budget: int) -> list[tuple[int, str | None]]:
+def fit(record_errors: list[tuple[int, str]], budget: int) -> Sequence[tuple[int, str | None]]:
     """``record_errors`` as a response can carry them in ``budget`` bytes: whole; else every
     index with a null message (clients then describe the record by the partition's
     error_message or error code); else none, and every record of the batch fails with the

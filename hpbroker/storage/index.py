@@ -29,6 +29,7 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +44,7 @@ class MmapIndex:
 
     DTYPE: np.dtype
     KEY: str  # the column searched by lookups
+    _arr: Any = None  # the entries: a record array over the mapped file (set by _map, None unmapped)
 
     def __init__(
         self, path: str, base_offset: int, max_index_size: int, *, writable: bool = True, preallocate: bool = False
@@ -53,8 +55,7 @@ class MmapIndex:
         self.entry_size = self.DTYPE.itemsize
         self.max_entries = max(1, max_index_size // self.entry_size)
         self._warm_entries = max(1, WARM_BYTES // self.entry_size)
-        self._mm = None
-        self._arr = None
+        self._mm: mmap.mmap | None = None
         self._capacity = 0  # entries the mapped file has room for (set by _map)
         #: False when the file had to be created: a missing index of a non-empty segment is rebuilt
         self.existed = os.path.exists(path)
@@ -67,10 +68,11 @@ class MmapIndex:
         # Lookups search contiguous in-memory copies of the columns (Redpanda's index_state
         # layout): numpy's searchsorted would copy a strided column of the mapped records on
         # every call. The mapped file is what persists; the columns are rebuilt from it on open.
-        self._cols = {name: np.zeros(64, dtype=self.DTYPE[name]) for name in self.DTYPE.names}
+        self._names: tuple[str, ...] = self.DTYPE.names or ()
+        self._cols = {name: np.zeros(64, dtype=self.DTYPE[name]) for name in self._names}
         self._key_types = {
             name: (int(np.iinfo(self.DTYPE[name]).min), int(np.iinfo(self.DTYPE[name]).max), self.DTYPE[name].type)
-            for name in self.DTYPE.names
+            for name in self._names
         }
         if writable:
             self._map(self.max_entries * self.entry_size if preallocate else length)
@@ -181,7 +183,7 @@ class MmapIndex:
         n = self.entries
         self._arr[n] = values
         cols = self._cols
-        if n >= len(cols[self.DTYPE.names[0]]):  # every column has the same length
+        if n >= len(cols[self._names[0]]):  # every column has the same length
             self._put_many(self._arr[n : n + 1], at=n)  # grows the columns
             return
         for col, v in zip(cols.values(), values):
