@@ -25,9 +25,9 @@ handler process for what processors forward to it (server/multiproc/handler_proc
 handler process receives a part of a split request flagged OWNED: ``restrict`` narrows the
 decoded request to its own partitions.
 
-Cost: this is the per-request path of every Produce and Fetch; it adds nothing to what the
-callers did before it existed (one header decode, one registry look-up, one body decode, one
-handler call, one encode), and ``serve`` is the only call it puts on their path.
+Cost: this is the per-request path of every Produce and Fetch; it does only what any caller
+must (one header decode, one registry look-up, one body decode, one handler call, one
+encode), and ``serve`` is the only call it puts on their path.
 """
 
 from __future__ import annotations

@@ -21,12 +21,11 @@ those can be sent again. When one is named, it gets the partition's error (librd
 record of the batch that error).
 
 Cost: the records are walked, in Cython, only when the batch already needs it. The key walk runs
-on every batch of a compacted topic (it did before record errors were listed, to find the
-first). The timestamp walk runs only when the batch header shows a timestamp out of bounds: its
-maxTimestamp above the upper bound, or its baseTimestamp (the first record's) below the lower
-one. The header carries no minimum, so a record older than the batch's first record is judged by
-the first record's timestamp. Python touches only the records found invalid, on the way to
-refusing the batch.
+on every batch of a compacted topic, whose records all need a key. The timestamp walk runs only
+when the batch header shows a timestamp out of bounds: its maxTimestamp above the upper bound,
+or its baseTimestamp (the first record's) below the lower one. The header carries no minimum,
+so a record older than the batch's first record is judged by the first record's timestamp.
+Python touches only the records found invalid, on the way to refusing the batch.
 """
 
 from __future__ import annotations

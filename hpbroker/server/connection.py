@@ -52,7 +52,7 @@ READ_BUFFER = 64 * 1024
 # A connection that sends a frame too large for READ_BUFFER gets this much once (a producer):
 # then a frame of up to ~256 KiB (librdkafka's Produce requests at common batch sizes) usually
 # arrives whole in one recv, often with the next one, instead of costing two wake-ups, two recvs
-# and two SO_RCVLOWAT changes each (tuning.md, "Per-request costs of a large Produce").
+# and two SO_RCVLOWAT changes each.
 # Connections that never send one (consumers, admin) keep 64 KiB.
 LARGE_READ_BUFFER = 256 * 1024
 # A large frame's buffer starts at this size and doubles as bytes arrive, so memory follows what

@@ -197,8 +197,8 @@ class CleanPass:
     _ran_since: float = 0.0
 
     def pause(self) -> None:
-        """Between batches: after YIELD_EVERY_S of work, hand the GIL to the owner's loop (a
-        sleep(0) per batch cost the pass 3x its CPU; tuning.md, "Log compaction")."""
+        """Between batches: after YIELD_EVERY_S of work, hand the GIL to the owner's loop (not
+        after every batch: a sleep(0) per batch would cost the pass several times its CPU)."""
         now = time.perf_counter()
         if now - self._ran_since >= YIELD_EVERY_S:
             time.sleep(0)

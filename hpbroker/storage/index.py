@@ -78,9 +78,9 @@ class MmapIndex:
             self._map(self.max_entries * self.entry_size if preallocate else length)
             # A file left untrimmed by an unclean stop is as long as its preallocation
             # (segment.index.bytes, 10 MiB by default): only its prefix of real entries is
-            # copied. Copying it whole faulted in every page of the zero tail and kept columns
-            # of ~1.3 million entries per index: a handler restarted after SIGKILL took ~20 MiB
-            # per partition, ~1 GiB for 50 partitions.
+            # copied. Copying it whole would fault in every page of the zero tail and keep
+            # columns of ~1.3 million entries per index: ~20 MiB per partition of a handler
+            # restarted after SIGKILL.
             self._put_many(self._arr[: self._valid_prefix(self.entries)].copy(), at=0)
         else:
             # Readers copy entries in with pread (``refresh``) instead of mapping: the writer
@@ -102,9 +102,8 @@ class MmapIndex:
         access = mmap.ACCESS_WRITE if self.writable else mmap.ACCESS_READ
         self._mm = mmap.mmap(self._fd, length, access=access)
         # Entries are appended a few bytes at a time into a mostly sparse file. Without this, the
-        # first store into a hole makes the kernel read ahead (and zero) a large folio: ~1.4 ms
-        # per new index file on ext4 here, two per new segment (tuning.md, "Index files"). With
-        # it a fault maps one page.
+        # first store into a hole makes the kernel read ahead (and zero) a large folio, for
+        # each of a new segment's two index files. With it a fault maps one page.
         self._mm.madvise(mmap.MADV_RANDOM)
         self._arr = np.frombuffer(self._mm, dtype=self.DTYPE)
 
@@ -178,8 +177,7 @@ class MmapIndex:
     def _put(self, values: tuple) -> None:
         """Append one entry to the file and the columns. Scalar stores: a batch of a Produce
         adds up to one entry to each index, and a one-row ``_put_many`` (slices and a structured
-        view per column) made an (offset, time) pair of appends cost 9.7 us against 4.0 us
-        (tuning.md, "Index entries on the Produce path")."""
+        view per column) would cost more than twice as much per entry."""
         n = self.entries
         self._arr[n] = values
         cols = self._cols
@@ -244,7 +242,7 @@ class OffsetIndex(MmapIndex):
         if not self.writable:
             # a reader may open the writer's preallocated active index, whose length counts the
             # zero tail too: trust only the valid prefix (``refresh`` extends it as the writer
-            # adds entries). Taking the zeros made every lookup walk the segment from byte 0.
+            # adds entries). Taking the zeros would make every lookup walk the segment from byte 0.
             self.entries = 0
             self.refresh(2**63 - 1)
 
@@ -328,8 +326,8 @@ class OffsetIndex(MmapIndex):
             if k == 0:
                 return
             if not self._first_is_new(raw, n, upper_bound):
-                # the usual answer at the tail: spares the vectorised check's ~20 µs of numpy
-                # calls on a chunk of the preallocated zero tail, once per Fetch
+                # the usual answer at the tail: spares the vectorised check's numpy calls on a
+                # chunk of the preallocated zero tail, once per Fetch
                 return
             chunk = np.frombuffer(raw, dtype=self.DTYPE, count=k)
             rel = chunk["relative_offset"].astype(np.int64)

@@ -146,8 +146,8 @@ class HandlerProcess:
         """Apply a new registry before serving anything else. If this handler cannot open the
         files of a partition it now owns (a full disk, no descriptors left), it keeps serving what
         is open and tries again every SYNC_RETRY_S, without acknowledging the generation
-        meanwhile: the failure used to escape ``_drain``, so every request ring stopped being
-        drained, for every partition of the handler (tests/integration/test_full_disk.py)."""
+        meanwhile: were the failure to escape ``_drain``, no request ring would be drained any
+        more, for any partition of the handler (tests/integration/test_full_disk.py)."""
         gen = self.topo.metadata_generation
         if gen == self._seen_generation:
             return

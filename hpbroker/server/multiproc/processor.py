@@ -36,7 +36,11 @@ served here.
   partitions gathered from the record (all or nothing, as below), then the record is published
   flagged OWNED with the whole frame: its handler acts only on its own partitions. Anything
   else (ring full, bytes still on their way, another API, any doubt) takes the ordinary path.
-  Why not more than that: tuning.md, "Large frames straight into a ring slot".
+  Why not from a frame's first bytes: its owners are known only once it is all in (a Produce
+  names each partition after the records of the one before); a record reserved across reads
+  holds its ring's tail, so a client trickling a large request would stall every other
+  connection of this processor routed to that handler; and reserving the size a frame
+  announces would let a size prefix followed by silence pin ring space.
 - A full ring pauses the connection (the frame stays unparsed in its buffer) until the handler
   frees space and writes our eventfd: back-pressure reaches the client through TCP.
 - Answers arrive on the response rings; ``_complete`` puts them in request order.
@@ -123,9 +127,9 @@ class ProcessorConnection(Connection):
 
     def _new_frame(self, size: int, have: int):
         # the frame is copied into a ring as soon as it is complete, so one buffer per
-        # connection is reused: a fresh buffer would zero-fill every large frame first (13% of
-        # a processor's busy time in the produce profile, tuning.md). It grows (doubling) as
-        # bytes arrive, so its size follows what peers sent, never a size they only claimed.
+        # connection is reused: a fresh buffer would zero-fill every large frame first. It
+        # grows (doubling) as bytes arrive, so its size follows what peers sent, never a size
+        # they only claimed.
         if self._big is None:
             self._big = super()._new_frame(size, have)
         return self._big
