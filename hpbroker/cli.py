@@ -34,17 +34,18 @@ import sys
 from hpbroker import __version__, environment
 from hpbroker.config import BrokerConfig, ConfigError, read_properties
 from hpbroker.server import eventloop, scheduling
-from hpbroker.server.broker import BrokerServer, parse_listener
+from hpbroker.server.broker import BrokerServer
 from hpbroker.server.connection_quotas import ConnectionLimits
+from hpbroker.server.listeners import replace_first_address
 
 
 def build_config(args: argparse.Namespace) -> BrokerConfig:
     props = read_properties(args.config) if args.config else {}
     if args.host is not None or args.port is not None:
-        host, port = parse_listener(props.get("listeners", "PLAINTEXT://127.0.0.1:9092"))
-        host = args.host if args.host is not None else host
-        port = args.port if args.port is not None else port
-        props["listeners"] = f"PLAINTEXT://{host}:{port}"
+        # the first listener's address; its name and the other listeners stay as configured
+        props["listeners"] = replace_first_address(
+            props.get("listeners", "PLAINTEXT://127.0.0.1:9092"), args.host, args.port
+        )
     if args.data_dir is not None:
         props["log.dirs"] = args.data_dir
     if args.processors is not None:

@@ -14,6 +14,30 @@ class CloseConnection(Exception):
     Produce, and to requests that cannot be answered at all)."""
 
 
+ANONYMOUS = "User:ANONYMOUS"
+
+
+@dataclass(slots=True, eq=False)
+class Session:
+    """Who is at the other end of a connection, as Kafka's RequestContext and Session carry it:
+    the principal (``User:alice``; ``User:ANONYMOUS`` on a PLAINTEXT listener), the client's
+    address, the listener the connection came in on and its security protocol. ``sasl`` is the
+    connection's SASL server (hpbroker/security/sasl_server.py) on a SASL listener, else None.
+
+    Who may touch: the event loop of the process holding the connection; a handler process gets
+    a copy of principal, host and listener with each forwarded request."""
+
+    principal: str = ANONYMOUS
+    client_host: str = ""
+    listener: str | None = None
+    security_protocol: str = "PLAINTEXT"
+    sasl: object = None
+
+
+#: the session of requests that carry none (unit tests, a processor's own requests)
+NO_SESSION = Session()
+
+
 @dataclass(slots=True)
 class RequestContext:
     broker: Broker
@@ -22,6 +46,7 @@ class RequestContext:
     correlation_id: int
     client_id: str | None
     peer: str
+    session: Session = NO_SESSION
 
     @property
     def client_host(self) -> str:

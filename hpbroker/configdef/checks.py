@@ -176,3 +176,12 @@ def _protocol_map_reason(value: str) -> str | None:
 
 
 protocol_map = Check("NAME:PROTOCOL,...", _protocol_map_reason)
+
+
+def _security_protocol_reason(value: str) -> str | None:
+    if str(value).strip().upper() not in SECURITY_PROTOCOLS:
+        return f"No enum constant org.apache.kafka.common.security.auth.SecurityProtocol.{value}"
+    return None
+
+
+security_protocol = Check(f"[{', '.join(SECURITY_PROTOCOLS)}]", _security_protocol_reason)

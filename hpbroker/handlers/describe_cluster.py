@@ -40,7 +40,8 @@ def handle(ctx: RequestContext, request: dict):
         )
         return answer
     answer["brokers"] = [
-        {"broker_id": n.node_id, "host": n.host, "port": n.port, "rack": None} for n in metadata.alive_brokers()
+        {"broker_id": n.node_id, "host": n.host, "port": n.port, "rack": None}
+        for n in metadata.alive_brokers(ctx.session.listener)
     ]
     answer["cluster_authorized_operations"] = authorized.operations(
         request.get("include_cluster_authorized_operations", False), authorized.CLUSTER

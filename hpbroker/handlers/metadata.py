@@ -58,7 +58,7 @@ def handle(ctx: RequestContext, request: dict):
     requested = request.get("topics")
     topic_ops = authorized.operations(request.get("include_topic_authorized_operations", False), authorized.TOPIC)
     if requested is None or (ctx.api_version == 0 and not requested):
-        return _answer(broker, request, [_topic_entry(metadata, t, topic_ops) for t in metadata.topics])
+        return _answer(ctx, request, [_topic_entry(metadata, t, topic_ops) for t in metadata.topics])
     allow_create = request.get("allow_auto_topic_creation", True) and broker.config.get("auto.create.topics.enable")
     topics = []
     to_create = []  # (position in the answer, name)
@@ -79,11 +79,12 @@ def handle(ctx: RequestContext, request: dict):
         else:
             topics.append(_error_entry(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
     if to_create:
-        return _create_then_answer(broker, request, topics, to_create)
-    return _answer(broker, request, topics)
+        return _create_then_answer(ctx, request, topics, to_create)
+    return _answer(ctx, request, topics)
 
 
-async def _create_then_answer(broker, request, topics, to_create):
+async def _create_then_answer(ctx, request, topics, to_create):
+    broker = ctx.broker
     partitions = broker.config.get("num.partitions")
     for at, name in to_create:
         try:
@@ -97,15 +98,18 @@ async def _create_then_answer(broker, request, topics, to_create):
                 else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
             )
         topics[at] = _error_entry(name, code)
-    return _answer(broker, request, topics)
+    return _answer(ctx, request, topics)
 
 
-def _answer(broker, request, topics):
+def _answer(ctx, request, topics):
+    broker = ctx.broker
     metadata = broker.metadata
+    listener = ctx.session.listener
     return {
         "throttle_time_ms": 0,
         "brokers": [
-            {"node_id": n.node_id, "host": n.host, "port": n.port, "rack": None} for n in metadata.alive_brokers()
+            {"node_id": n.node_id, "host": n.host, "port": n.port, "rack": None}
+            for n in metadata.alive_brokers(listener)
         ],
         "cluster_id": broker.cluster_id,
         "controller_id": metadata.controller_id,

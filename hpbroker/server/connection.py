@@ -41,6 +41,7 @@ import termios
 from collections import deque
 
 from hpbroker import request_path
+from hpbroker.broker.request import NO_SESSION, Session
 from hpbroker.protocol import ExternalBytes
 from hpbroker.request_path import Refused
 from hpbroker.server import scheduling
@@ -203,8 +204,9 @@ def readable_bytes(sock: socket.socket) -> int:
 
 
 class Connection:
-    def __init__(self, server, sock: socket.socket, peer: str):
+    def __init__(self, server, sock: socket.socket, peer: str, session: Session = NO_SESSION):
         self.server = server
+        self.session = session  # who is at the other end (principal, address, listener)
         self.broker = server.broker
         self.loop = server.loop
         self.sock = sock
@@ -484,7 +486,9 @@ class Connection:
         ``identified``: what ``request_path.identify`` said of it, if asked already."""
         seq = self._next_seq
         try:
-            ctx, answer = request_path.serve(self.broker, frame, self.peer, request_path.encode_parts, None, identified)
+            ctx, answer = request_path.serve(
+                self.broker, frame, self.peer, request_path.encode_parts, None, identified, self.session
+            )
         except Refused as refused:
             return self.refuse(refused)
         self._next_seq += 1

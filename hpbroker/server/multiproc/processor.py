@@ -68,6 +68,7 @@ from hpbroker.request_path import Refused
 from hpbroker.server import scheduling
 from hpbroker.server.connection import Acceptor, Connection, listening_socket, max_idle_s, readable_bytes
 from hpbroker.server.connection_quotas import ConnectionLimits, SharedCounts
+from hpbroker.server.listeners import new_session
 from hpbroker.server.multiproc import envelope as env
 from hpbroker.server.multiproc import produce_split
 from hpbroker.server.multiproc.processor_broker import ProcessorBroker
@@ -115,8 +116,8 @@ class Pending:
 
 
 class ProcessorConnection(Connection):
-    def __init__(self, server, sock, peer, conn_id):
-        super().__init__(server, sock, peer)
+    def __init__(self, server, sock, peer, conn_id, session):
+        super().__init__(server, sock, peer, session)
         self.conn_id = conn_id
         self._stalled = None  # a large frame waiting for ring space (a view of _big)
         self._big: bytearray | None = None
@@ -240,12 +241,14 @@ class ProcessorConnection(Connection):
 
 
 class ProcessorServer:
-    def __init__(self, topology, index: int, config, node, host: str, port: int):
+    def __init__(self, topology, index: int, config, node, listeners):
         self.topo = topology
         self.index = index
         self.config = config
         self.node = node
-        self.host, self.port = host, port
+        self.listeners = listeners  # bound: the ports the supervisor reserved
+        self._lsocks: dict = {}
+        self._acceptors: dict = {}
         self.max_request_bytes = config.get("socket.request.max.bytes")
         self.max_idle_s = max_idle_s(config)
         self.connections: dict[int, ProcessorConnection] = {}
@@ -283,8 +286,6 @@ class ProcessorServer:
                 topo.wake(topo.handler_efds[h])
         self._incarnations = [topo.handler_incarnation(h) for h in range(topo.handlers)]
         self._efd = topo.processor_efds[p]
-        lsock = listening_socket(self.host, self.port, self.config, reuse_port=True)
-        self._lsock = lsock
         quotas = SharedCounts(
             ConnectionLimits.from_config(self.config),
             topo.connection_counts(),
@@ -293,10 +294,16 @@ class ProcessorServer:
             config=self.config,
             refresh=self.broker.refresh,
         )
-        self._acceptor = Acceptor(
-            loop, lsock, self._accept, send_buffer=self.config.get("socket.send.buffer.bytes"), quotas=quotas
-        )
-        self._acceptor.start()
+        for lst in self.listeners.listeners:
+            self._lsocks[lst.name] = lsock = listening_socket(lst.host, lst.port, self.config, reuse_port=True)
+            self._acceptors[lst.name] = acceptor = Acceptor(
+                loop,
+                lsock,
+                lambda sock, peer, lst=lst: self._accept(sock, peer, lst),
+                send_buffer=self.config.get("socket.send.buffer.bytes"),
+                quotas=quotas,
+            )
+            acceptor.start()
         loop.add_reader(self._efd, self._on_wake)
         self._next_trim = loop.time() + TRIM_EVERY_S
         self._housekeeping.start(loop, self._tick)
@@ -307,8 +314,9 @@ class ProcessorServer:
             await self._stop.wait()
         finally:
             loop.remove_reader(self._efd)
-            self._acceptor.stop()
-            lsock.close()
+            for name, lsock in self._lsocks.items():
+                self._acceptors[name].stop()
+                lsock.close()
             self._housekeeping.stop()
             for conn in list(self.connections.values()):
                 conn.close()
@@ -325,15 +333,16 @@ class ProcessorServer:
             )
 
     # connections ------------------------------------------------------------------------------
-    def _accept(self, sock, peer) -> None:
+    def _accept(self, sock, peer, listener) -> None:
         self._next_conn_id += 1
-        conn = ProcessorConnection(self, sock, peer, self._next_conn_id)
+        conn = ProcessorConnection(self, sock, peer, self._next_conn_id, new_session(listener, peer))
         self.connections[conn.conn_id] = conn
         conn.start()
 
     def forget(self, conn: ProcessorConnection) -> None:
-        if self.connections.pop(conn.conn_id, None) is not None:
-            self._acceptor.connection_closed(conn.peer)
+        acceptor = self._acceptors.get(conn.session.listener)
+        if self.connections.pop(conn.conn_id, None) is not None and acceptor is not None:
+            acceptor.connection_closed(conn.peer)
         self.stalled.discard(conn)
 
     # requests ---------------------------------------------------------------------------------
