@@ -171,6 +171,15 @@ SERVER = (
         "A connection that sent nothing for this long is closed. -1: never.",
     ),
     broker(
+        "socket.connection.setup.timeout.ms",
+        TYPE_LONG,
+        "10000",
+        "How long a new connection may take to become ready: a client that has not finished its TLS handshake "
+        "(and its SASL authentication) by then is disconnected. Kafka's clients and brokers use it for their "
+        "own outgoing connections in the same sense.",
+        at_least(0),
+    ),
+    broker(
         "num.network.threads",
         TYPE_INT,
         None,

@@ -185,3 +185,16 @@ def _security_protocol_reason(value: str) -> str | None:
 
 
 security_protocol = Check(f"[{', '.join(SECURITY_PROTOCOLS)}]", _security_protocol_reason)
+
+
+def _mapping_rules_reason(value: str) -> str | None:
+    from hpbroker.security.principal_mapping import parse_rules
+
+    try:
+        parse_rules(value)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+principal_mapping_rules = Check("RULE:pattern/replacement/[L|U],...,DEFAULT", _mapping_rules_reason)

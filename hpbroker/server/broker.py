@@ -16,10 +16,11 @@ import socket
 from hpbroker.broker.interface import Node
 from hpbroker.broker.local import LocalBroker
 from hpbroker.config import BrokerConfig
-from hpbroker.server import listeners, scheduling
+from hpbroker.server import listener_security, listeners, scheduling
 from hpbroker.server.connection import Acceptor, Connection, listening_socket, max_idle_s
 from hpbroker.server.connection_quotas import ConnectionLimits, LocalCounts
-from hpbroker.server.listeners import ListenerConfig, log_listeners, new_session
+from hpbroker.server.listeners import ListenerConfig, log_listeners
+from hpbroker.server.tls_connection import TlsConnection
 from hpbroker.storage.fd_limits import raise_open_file_limit
 
 log = logging.getLogger("hpbroker")
@@ -57,12 +58,19 @@ def bind_listeners(config: BrokerConfig, reuse_port: bool = False) -> tuple[List
     return listener_config.bound({name: sock.getsockname()[1] for name, sock in socks.items()}), socks
 
 
+class TlsLocalConnection(TlsConnection, Connection):
+    """A connection on an SSL or SASL_SSL listener of the in-process server."""
+
+
 class BrokerServer:
     def __init__(self, config: BrokerConfig):
         self.config = config
         self.listeners: ListenerConfig = listeners.from_config(config)  # bound at start
         self.max_request_bytes = config.get("socket.request.max.bytes")
         self.max_idle_s = max_idle_s(config)
+        self.setup_timeout_s = config.get("socket.connection.setup.timeout.ms") / 1000.0
+        self.failed_authentications = 0
+        self.security: dict = {}  # listener name -> listener_security.ListenerSecurity
         self.broker: LocalBroker | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.connections: set[Connection] = set()
@@ -88,6 +96,13 @@ class BrokerServer:
         self.listeners, self._lsocks = bind_listeners(self.config)
         node = advertised_node(self.config, self.listeners)
         self.broker = LocalBroker(self.config, node)
+        try:
+            self.security = listener_security.build(self.config, self.listeners)
+        except BaseException:
+            self.broker.close()
+            for lsock in self._lsocks.values():
+                lsock.close()
+            raise
         quotas = LocalCounts(self._limits, self.config)
         for lst in self.listeners.listeners:
             acceptor = Acceptor(
@@ -128,7 +143,7 @@ class BrokerServer:
         self._schedule_maintenance()
 
     def _accept(self, sock, peer, listener) -> None:
-        conn = Connection(self, sock, peer, new_session(listener, peer))
+        conn = listener_security.accept(self, self.security[listener.name], sock, peer, Connection, TlsLocalConnection)
         self.connections.add(conn)
         conn.start()
 

@@ -65,10 +65,9 @@ from hpbroker.handlers import REGISTRY
 from hpbroker.protocol import ProtocolError
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.request_path import Refused
-from hpbroker.server import scheduling
+from hpbroker.server import listener_security, scheduling
 from hpbroker.server.connection import Acceptor, Connection, listening_socket, max_idle_s, readable_bytes
 from hpbroker.server.connection_quotas import ConnectionLimits, SharedCounts
-from hpbroker.server.listeners import new_session
 from hpbroker.server.multiproc import envelope as env
 from hpbroker.server.multiproc import produce_split
 from hpbroker.server.multiproc.processor_broker import ProcessorBroker
@@ -87,6 +86,7 @@ from hpbroker.server.multiproc.routing import (
     split_groups,
 )
 from hpbroker.server.multiproc.wakeups import SafetyTick, WakeBatcher, tell_ready
+from hpbroker.server.tls_connection import TlsConnection
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +132,15 @@ class ProcessorConnection(Connection):
         return self._big
 
     def _frame_ready(self, buf, begin, size) -> bool:
+        if self._gate is not None:  # before SASL authentication: nothing is routed
+            self._gated(buf[begin : begin + size])
+            return True
         return self.server.route(self, memoryview(buf)[begin : begin + size])
 
     def _dispatch(self, frame) -> None:
         # large frames (received into their own bytearray) arrive here
+        if self._gate is not None:
+            return self._gated(frame)
         if not self.server.route(self, memoryview(frame)):
             self._stalled = frame
             self._pause_reading()
@@ -146,6 +151,8 @@ class ProcessorConnection(Connection):
         published from there: one copy of its bytes fewer than through ``_big``. Anything else
         (another API, a prefix in doubt, bytes still on their way, a full ring) goes the
         ordinary way. The reservation never outlives this call: it holds the ring's tail."""
+        if self._gate is not None:
+            return False
         server = self.server
         with memoryview(buf) as mv, mv[begin : begin + have] as head:
             first = produce_first_partition(head)
@@ -220,7 +227,7 @@ class ProcessorConnection(Connection):
         return idle
 
     def dispatch_here(self, frame, identified=None) -> None:
-        Connection._dispatch(self, frame, identified)
+        Connection._serve(self, frame, identified)
 
     def _resume_reading(self) -> None:
         if self._stalled is None:  # nothing may overtake a stalled frame
@@ -240,6 +247,10 @@ class ProcessorConnection(Connection):
                 self._parse_frames()
 
 
+class TlsProcessorConnection(TlsConnection, ProcessorConnection):
+    """A processor's connection on an SSL or SASL_SSL listener: TLS ends here."""
+
+
 class ProcessorServer:
     def __init__(self, topology, index: int, config, node, listeners):
         self.topo = topology
@@ -247,6 +258,9 @@ class ProcessorServer:
         self.config = config
         self.node = node
         self.listeners = listeners  # bound: the ports the supervisor reserved
+        self.setup_timeout_s = config.get("socket.connection.setup.timeout.ms") / 1000.0
+        self.failed_authentications = 0
+        self.security: dict = {}  # listener name -> listener_security.ListenerSecurity, built in run()
         self._lsocks: dict = {}
         self._acceptors: dict = {}
         self.max_request_bytes = config.get("socket.request.max.bytes")
@@ -279,6 +293,7 @@ class ProcessorServer:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         self.broker = ProcessorBroker(self.config, self.node, topo, self.ask_controller)
+        self.security = listener_security.build(self.config, self.listeners)
         self.req_rings = [topo.request_ring(p, h) for h in range(topo.handlers)]
         self.resp_rings = [topo.response_ring(p, h) for h in range(topo.handlers)]
         for h, ring in enumerate(self.resp_rings):
@@ -335,7 +350,15 @@ class ProcessorServer:
     # connections ------------------------------------------------------------------------------
     def _accept(self, sock, peer, listener) -> None:
         self._next_conn_id += 1
-        conn = ProcessorConnection(self, sock, peer, self._next_conn_id, new_session(listener, peer))
+        conn = listener_security.accept(
+            self,
+            self.security[listener.name],
+            sock,
+            peer,
+            ProcessorConnection,
+            TlsProcessorConnection,
+            self._next_conn_id,
+        )
         self.connections[conn.conn_id] = conn
         conn.start()
 

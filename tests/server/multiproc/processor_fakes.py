@@ -50,7 +50,11 @@ class RegistrationsOnly:
 
 
 def processor_server(capacity: int) -> ProcessorServer:
-    config = {"socket.request.max.bytes": 100 << 20, "connections.max.idle.ms": 600_000}
+    config = {
+        "socket.request.max.bytes": 100 << 20,
+        "connections.max.idle.ms": 600_000,
+        "socket.connection.setup.timeout.ms": 10_000,
+    }
     server = ProcessorServer(FakeTopology(), 0, config, None, None)
     server.req_rings = [Ring(mmap.mmap(-1, ring_bytes(capacity))) for _ in range(HANDLERS)]
     server._wakes = RecordedWakes()
