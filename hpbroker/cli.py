@@ -3,7 +3,8 @@
 Tools, for any Kafka-protocol cluster: ``hpbroker groups list|describe|delete-offsets ...
 --bootstrap HOST:PORT`` (consumer groups; hpbroker/admin/groups.py), ``hpbroker topics
 list|describe|create|alter|delete ...`` (topics; hpbroker/admin/topics.py) and ``hpbroker
-log-dirs describe ...`` (partition sizes per log dir; hpbroker/admin/log_dirs.py).
+log-dirs describe ...`` (partition sizes per log dir; hpbroker/admin/log_dirs.py) and ``hpbroker users
+set|delete|list --data-dir D`` (SCRAM users; hpbroker/admin/users.py).
 
 Precedence: defaults < the properties file (Kafka names: listeners, log.dirs, num.partitions,
 ...) < flags. SIGTERM/SIGINT stop the broker cleanly (logs closed with the clean-shutdown
@@ -198,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         from hpbroker.admin.topics import main as topics_main
 
         return topics_main(topics_parser().parse_args(argv[1:]))
+    if argv and argv[0] == "users":
+        from hpbroker.admin.users import main as users_main
+        from hpbroker.admin.users import parser as users_parser
+
+        return users_main(users_parser().parse_args(argv[1:]))
     if argv and argv[0] == "log-dirs":
         from hpbroker.admin.log_dirs import main as log_dirs_main
 

@@ -161,8 +161,53 @@ BROKER_KAFKA: tuple[BrokerConfigDef, ...] = (
     ),
     # SASL (Kafka's SaslConfigs and BrokerSecurityConfigs) ---------------------------------------
     _sasl("sasl.mechanism.inter.broker.protocol", TYPE_STRING, "GSSAPI", "SASL mechanism between brokers."),
-    _sasl("sasl.jaas.config", TYPE_PASSWORD, None, "JAAS login context of the broker."),
-    _sasl("sasl.enabled.mechanisms", TYPE_LIST, "GSSAPI", "SASL mechanisms the broker offers."),
+    _sasl(
+        "sasl.jaas.config",
+        TYPE_PASSWORD,
+        None,
+        "JAAS login context of the broker. A broker takes it per mechanism and listener, as Kafka: "
+        "listener.name.<listener>.plain.sasl.jaas.config names PLAIN's users (PlainLoginModule required "
+        'user_alice="alice-secret";), listener.name.<listener>.scram-sha-256.sasl.jaas.config its own SCRAM '
+        "credentials (username, password) for connections to other brokers.",
+    ),
+    _applied(
+        "sasl.enabled.mechanisms",
+        TYPE_LIST,
+        "GSSAPI",
+        "SASL mechanisms a SASL listener offers: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (Kafka's default GSSAPI "
+        "is refused at start-up: set this on a SASL listener).",
+    ),
+    _kafka(
+        "sasl.server.max.receive.size",
+        TYPE_INT,
+        "524288",
+        "Largest frame a client may send before it is authenticated; a larger size prefix closes the "
+        "connection before anything is buffered.",
+        None,
+        READ_ONLY,
+        STATIC_ONLY,
+    ),
+    _kafka(
+        "connection.failed.authentication.delay.ms",
+        TYPE_INT,
+        "100",
+        "A refused SASL authentication is answered (and the connection closed) this long after the refusal, "
+        "to slow down password guessing.",
+        at_least(0),
+        READ_ONLY,
+        STATIC_ONLY,
+    ),
+    _kafka(
+        "connections.max.reauth.ms",
+        TYPE_LONG,
+        "0",
+        "KIP-368: a SASL session lasts this long (told to the client in SaslAuthenticate v1+); a connection "
+        "that has not re-authenticated by then may send only SASL requests, anything else closes it. 0: "
+        "sessions never expire.",
+        None,
+        READ_ONLY,
+        STATIC_ONLY,
+    ),
     _sasl("sasl.kerberos.service.name", TYPE_STRING, None, "Kerberos principal name of the broker."),
     _sasl("sasl.kerberos.kinit.cmd", TYPE_STRING, "/usr/bin/kinit", "Path of kinit."),
     _sasl(

@@ -97,7 +97,7 @@ class BrokerServer:
         node = advertised_node(self.config, self.listeners)
         self.broker = LocalBroker(self.config, node)
         try:
-            self.security = listener_security.build(self.config, self.listeners)
+            self.security = listener_security.build(self.config, self.listeners, self.broker.credentials)
         except BaseException:
             self.broker.close()
             for lsock in self._lsocks.values():

@@ -608,6 +608,10 @@ class Connection:
         self._close_when_sent = reason
         self._pause_reading()
 
+    def reauthentication_due(self) -> None:
+        """connections.max.reauth.ms passed: only the SASL requests may come now."""
+        self._gate = self.session.sasl
+
     def all_sent(self) -> None:
         if self._close_when_sent is not None and self._write_seq == self._next_seq and not self._out:
             reason, self._close_when_sent = self._close_when_sent, None
@@ -635,6 +639,8 @@ class Connection:
             return self.close("request header too short")
         (api_key,) = _API_KEY.unpack_from(frame, 0)
         if api_key not in _PRE_AUTH_APIS:
+            if gate.state == "EXPIRED":
+                return self.close(f"api key {api_key} after the SASL session expired (connections.max.reauth.ms)")
             return self.close(
                 f"api key {api_key} before SASL authentication (only ApiVersions and SASL may come first)"
             )

@@ -293,7 +293,7 @@ class ProcessorServer:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         self.broker = ProcessorBroker(self.config, self.node, topo, self.ask_controller)
-        self.security = listener_security.build(self.config, self.listeners)
+        self.security = listener_security.build(self.config, self.listeners, self.broker.credentials)
         self.req_rings = [topo.request_ring(p, h) for h in range(topo.handlers)]
         self.resp_rings = [topo.response_ring(p, h) for h in range(topo.handlers)]
         for h, ring in enumerate(self.resp_rings):
