@@ -4,7 +4,8 @@ Tools, for any Kafka-protocol cluster: ``hpbroker groups list|describe|delete-of
 --bootstrap HOST:PORT`` (consumer groups; hpbroker/admin/groups.py), ``hpbroker topics
 list|describe|create|alter|delete ...`` (topics; hpbroker/admin/topics.py) and ``hpbroker
 log-dirs describe ...`` (partition sizes per log dir; hpbroker/admin/log_dirs.py) and ``hpbroker users
-set|delete|list --data-dir D`` (SCRAM users; hpbroker/admin/users.py).
+set|delete|list --data-dir D`` (SCRAM users; hpbroker/admin/users.py), ``hpbroker acls
+add|list|remove --data-dir D`` (ACLs, as kafka-acls.sh; hpbroker/admin/acls.py).
 
 Precedence: defaults < the properties file (Kafka names: listeners, log.dirs, num.partitions,
 ...) < flags. SIGTERM/SIGINT stop the broker cleanly (logs closed with the clean-shutdown
@@ -199,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         from hpbroker.admin.topics import main as topics_main
 
         return topics_main(topics_parser().parse_args(argv[1:]))
+    if argv and argv[0] == "acls":
+        from hpbroker.admin.acls import main as acls_main
+        from hpbroker.admin.acls import parser as acls_parser
+
+        return acls_main(acls_parser().parse_args(argv[1:]))
     if argv and argv[0] == "users":
         from hpbroker.admin.users import main as users_main
         from hpbroker.admin.users import parser as users_parser

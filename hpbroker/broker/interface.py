@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from hpbroker.metadata.topics import TopicInfo
     from hpbroker.replication.partition import Partition
     from hpbroker.replication.purgatory import Purgatory
+    from hpbroker.security.authorizer import AclAuthorizer
     from hpbroker.security.credentials import CredentialStore
     from hpbroker.storage.log import ReadResult
 
@@ -152,3 +153,4 @@ class Broker(Protocol):
     controller: Controller
     group_coordinator: GroupCoordinator
     credentials: CredentialStore
+    authorizer: AclAuthorizer | None

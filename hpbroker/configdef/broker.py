@@ -226,6 +226,28 @@ SERVER = (
         checks.connection_overrides,
         CLUSTER_WIDE,
     ),
+    # authorization ----------------------------------------------------------------------------
+    broker(
+        "authorizer.class.name",
+        TYPE_STRING,
+        "",
+        "The ACL authorizer (docs/security.md): kafka.security.authorizer.AclAuthorizer (Kafka's other "
+        "authorizer names, kafka.security.auth.SimpleAclAuthorizer and "
+        "org.apache.kafka.metadata.authorizer.StandardAuthorizer, select the same one). Empty: no "
+        "authorization, and the ACL requests answer SECURITY_DISABLED.",
+    ),
+    broker(
+        "super.users",
+        TYPE_STRING,
+        None,
+        "Principals the authorizer allows everything, separated by semicolons (User:admin;User:broker).",
+    ),
+    broker(
+        "allow.everyone.if.no.acl.found",
+        TYPE_BOOLEAN,
+        "false",
+        "With an authorizer: whether a resource no ACL names is open to every principal (false: only to super users).",
+    ),
     # topics -----------------------------------------------------------------------------------
     broker(
         "num.partitions",

@@ -17,6 +17,7 @@ from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation, ResourceType
 
 API_KEY = 10
 MIN_VERSION, MAX_VERSION = 0, 2
@@ -46,6 +47,15 @@ def handle(ctx: RequestContext, request: dict):
             "throttle_time_ms": 0,
             "error_code": ErrorCode.INVALID_REQUEST,
             "error_message": "Unknown coordinator type in FindCoordinator request",
+            "node_id": -1,
+            "host": "",
+            "port": -1,
+        }
+    if not ctx.authorize(Operation.DESCRIBE, ResourceType.GROUP, request["key"]):
+        return {
+            "throttle_time_ms": 0,
+            "error_code": ErrorCode.GROUP_AUTHORIZATION_FAILED,
+            "error_message": None,
             "node_id": -1,
             "host": "",
             "port": -1,

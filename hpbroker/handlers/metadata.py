@@ -19,6 +19,7 @@ from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.metadata.topics import InvalidTopic, validate_topic_name
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import CLUSTER_NAME, Operation, ResourceType
 
 log = logging.getLogger(__name__)
 
@@ -56,24 +57,45 @@ def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     metadata = broker.metadata
     requested = request.get("topics")
-    topic_ops = authorized.operations(request.get("include_topic_authorized_operations", False), authorized.TOPIC)
+    asked_ops = request.get("include_topic_authorized_operations", False)
+    checked = broker.authorizer is not None
+
+    def ops(name):
+        if not asked_ops:
+            return authorized.NOT_REQUESTED
+        return ctx.authorized_operations(ResourceType.TOPIC, name, authorized.TOPIC)
+
     if requested is None or (ctx.api_version == 0 and not requested):
-        return _answer(ctx, request, [_topic_entry(metadata, t, topic_ops) for t in metadata.topics])
+        # every topic the principal may describe; the others are left out, as Kafka does
+        return _answer(
+            ctx,
+            request,
+            [
+                _topic_entry(metadata, t, ops(t.name))
+                for t in metadata.topics
+                if not checked or ctx.authorize(Operation.DESCRIBE, ResourceType.TOPIC, t.name)
+            ],
+        )
     allow_create = request.get("allow_auto_topic_creation", True) and broker.config.get("auto.create.topics.enable")
     topics = []
     to_create = []  # (position in the answer, name)
     for t in requested:
         name = t["name"]
+        if checked and not ctx.authorize(Operation.DESCRIBE, ResourceType.TOPIC, name or ""):
+            topics.append(_error_entry(name, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
+            continue
         info = metadata.topics.get(name)
         if info is not None:
-            topics.append(_topic_entry(metadata, info, topic_ops))
+            topics.append(_topic_entry(metadata, info, ops(name)))
             continue
         try:
             validate_topic_name(name or "")
         except InvalidTopic:
             topics.append(_error_entry(name, ErrorCode.INVALID_TOPIC_EXCEPTION))
             continue
-        if allow_create:
+        if allow_create and checked and not _may_create(ctx, name):
+            topics.append(_error_entry(name, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
+        elif allow_create:
             to_create.append((len(topics), name))
             topics.append(None)
         else:
@@ -115,6 +137,14 @@ def _answer(ctx, request, topics):
         "controller_id": metadata.controller_id,
         "topics": topics,
         "cluster_authorized_operations": authorized.operations(
-            request.get("include_cluster_authorized_operations", False), authorized.CLUSTER
+            request.get("include_cluster_authorized_operations", False),
+            ctx.authorized_operations(ResourceType.CLUSTER, CLUSTER_NAME, authorized.CLUSTER),
         ),
     }
+
+
+def _may_create(ctx, name: str) -> bool:
+    """Auto-creation, as Kafka: CREATE on the cluster or on the topic."""
+    return ctx.authorize(Operation.CREATE, ResourceType.CLUSTER, CLUSTER_NAME) or ctx.authorize(
+        Operation.CREATE, ResourceType.TOPIC, name
+    )

@@ -120,6 +120,7 @@ class ProcessorConnection(Connection):
         super().__init__(server, sock, peer, session)
         self.conn_id = conn_id
         self._stalled = None  # a large frame waiting for ring space (a view of _big)
+        self._session_bytes: tuple | None = None  # (principal, envelope session bytes)
         self._big: bytearray | None = None
 
     def _new_frame(self, size: int, have: int):
@@ -163,13 +164,16 @@ class ProcessorConnection(Connection):
         version, topic, index = first
         h = owner(topic, index, server.topo.handlers)
         ring = server.req_rings[h]
-        if env.REQUEST.size + size > ring.max_record:
+        session = server.session_of(self)
+        head_size = env.REQUEST.size + len(session)
+        if head_size + size > ring.max_record:
             return False  # the ordinary path closes the connection and says why
-        slot = ring.reserve(env.REQUEST.size + size)
+        slot = ring.reserve(head_size + size)
         if slot is None:
             return False  # full: the ordinary path waits for room (reserve marked us waiting)
         try:
-            frame = slot[env.REQUEST.size :]
+            slot[env.REQUEST.size : head_size] = session
+            frame = slot[head_size:]
             with memoryview(buf) as mv:
                 frame[:have] = mv[begin : begin + have]
             filled = have
@@ -199,7 +203,7 @@ class ProcessorConnection(Connection):
         self._frame = None
         self._set_rcvlowat(1)
         try:
-            published = server.route_slot(self, h, ring, slot, version)
+            published = server.route_slot(self, h, ring, slot, version, session)
         except BaseException:
             ring.abandon()  # route_slot raises only before it publishes
             raise
@@ -261,6 +265,7 @@ class ProcessorServer:
         self.setup_timeout_s = config.get("socket.connection.setup.timeout.ms") / 1000.0
         self.failed_authentications = 0
         self.security: dict = {}  # listener name -> listener_security.ListenerSecurity, built in run()
+        self.authorizing = False  # ACLs in force: forwarded requests carry their session
         self._lsocks: dict = {}
         self._acceptors: dict = {}
         self.max_request_bytes = config.get("socket.request.max.bytes")
@@ -294,6 +299,7 @@ class ProcessorServer:
             loop.add_signal_handler(sig, self._stop.set)
         self.broker = ProcessorBroker(self.config, self.node, topo, self.ask_controller)
         self.security = listener_security.build(self.config, self.listeners, self.broker.credentials)
+        self.authorizing = self.broker.authorizer is not None
         self.req_rings = [topo.request_ring(p, h) for h in range(topo.handlers)]
         self.resp_rings = [topo.response_ring(p, h) for h in range(topo.handlers)]
         for h, ring in enumerate(self.resp_rings):
@@ -433,14 +439,15 @@ class ProcessorServer:
     def _forward(self, conn, view, header, h: int) -> bool:
         """The whole frame into handler ``h``'s ring; False if the ring is full."""
         ring = self.req_rings[h]
-        if env.REQUEST.size + len(view) > ring.max_record:
+        session = self.session_of(conn)
+        if env.REQUEST.size + len(session) + len(view) > ring.max_record:
             conn.close(f"request of {len(view)} bytes exceeds the ring record limit {ring.max_record}")
             return True
         seq = conn._next_seq
         head = env.REQUEST.pack(
-            conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, 0, header.correlation_id, 0
+            conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, len(session), header.correlation_id, 0
         )
-        res = ring.try_push(head, view)
+        res = ring.try_push(head + session if session else head, view)
         if res == FULL:
             self.stalled.add(conn)
             self.ring_full_pauses += 1
@@ -472,9 +479,10 @@ class ProcessorServer:
         into a bytes object first. Parts of PARTITIONED requests go ``flag`` OWNED (the handler
         keeps to its own partitions even if sent more), group requests WHOLE."""
         api_key, version = header.api_key, header.api_version
+        session = self.session_of(conn)
         pushes = []
         for h, parts in subs.items():
-            length = env.REQUEST.size + sum(len(p) for p in parts)
+            length = env.REQUEST.size + len(session) + sum(len(p) for p in parts)
             ring = self.req_rings[h]
             if length > ring.max_record:
                 conn.close(f"request part of {length} bytes exceeds the ring record limit {ring.max_record}")
@@ -485,7 +493,8 @@ class ProcessorServer:
             self.ring_full_pauses += 1
             return False
         seq = conn._next_seq
-        head = env.REQUEST.pack(conn.conn_id, seq, flag, api_key, version, 0, header.correlation_id, 0)
+        head = env.REQUEST.pack(conn.conn_id, seq, flag, api_key, version, len(session), header.correlation_id, 0)
+        head += session
         for h, ring, parts, _ in pushes:
             # cannot be FULL: can_push saw the room, and only this process fills the ring
             if ring.try_push_parts(head, parts) == WAKE:
@@ -495,7 +504,8 @@ class ProcessorServer:
 
     def _forward_every(self, conn, view, header) -> bool:
         """The whole frame into every handler's ring (ListGroups), all or nothing."""
-        length = env.REQUEST.size + len(view)
+        session = self.session_of(conn)
+        length = env.REQUEST.size + len(session) + len(view)
         if length > self.req_rings[0].max_record:
             conn.close(f"request of {len(view)} bytes exceeds the ring record limit {self.req_rings[0].max_record}")
             return True
@@ -505,15 +515,16 @@ class ProcessorServer:
             return False
         seq = conn._next_seq
         head = env.REQUEST.pack(
-            conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, 0, header.correlation_id, 0
+            conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, len(session), header.correlation_id, 0
         )
+        head += session
         for h, ring in enumerate(self.req_rings):
             if ring.try_push(head, view) == WAKE:
                 self._wake(h)
         self._taken(conn, seq, header, tuple(range(len(self.req_rings))), None)
         return True
 
-    def route_slot(self, conn, h: int, ring, slot, version: int) -> bool:
+    def route_slot(self, conn, h: int, ring, slot, version: int, session: bytes = b"") -> bool:
         """A whole Produce in ``slot``, a record reserved in handler ``h``'s ring ``ring`` (room
         for the envelope head, then the frame); ``h`` owns its first partition. If ``h`` owns
         them all the record is published as it is. Otherwise each other owner first gets its
@@ -522,7 +533,7 @@ class ProcessorServer:
         of it. False, with nothing pushed anywhere and the reservation still open, when the
         frame is in doubt or another owner's ring is full: all or nothing, as a split is."""
         self._housekeeping.work_arrived()  # a timer and a counter: nothing touches the reserved ring
-        frame = slot[env.REQUEST.size :]
+        frame = slot[env.REQUEST.size + len(session) :]
         try:
             header, offset = protocol.decode_request_header(frame)
             cut = cut_by_owner(header, frame, offset, route_for(PRODUCE).split, self.topo.handlers)
@@ -537,23 +548,38 @@ class ProcessorServer:
             others = []
             for oh, parts in cut.parts.items():
                 if oh != h:  # h's part is the slot itself
-                    length = env.REQUEST.size + sum(len(p) for p in parts)
+                    length = env.REQUEST.size + len(session) + sum(len(p) for p in parts)
                     other = self.req_rings[oh]
                     if length > other.max_record or not other.can_push(length):
                         return False
                     others.append((oh, other, parts))
-            head = env.REQUEST.pack(conn.conn_id, seq, env.OWNED, PRODUCE, version, 0, header.correlation_id, 0)
+            head = env.REQUEST.pack(
+                conn.conn_id, seq, env.OWNED, PRODUCE, version, len(session), header.correlation_id, 0
+            )
+            head += session
             for oh, other, parts in others:
                 # cannot be FULL: can_push saw the room, and only this process fills the ring;
                 # pushed before ``h`` sees its record, so no handler reads the slot meanwhile
                 if other.try_push_parts(head, parts) == WAKE:
                     self._wake(oh)
-        env.REQUEST.pack_into(slot, 0, conn.conn_id, seq, kind, PRODUCE, version, 0, header.correlation_id, 0)
+        env.REQUEST.pack_into(
+            slot, 0, conn.conn_id, seq, kind, PRODUCE, version, len(session), header.correlation_id, 0
+        )
         if ring.publish() == WAKE:
             self._wake(h)
         self._taken(conn, seq, header, tuple(cut.owners), cut.order)
         self.slot_frames += 1
         return True
+
+    def session_of(self, conn) -> bytes:
+        """The bytes of ``conn``'s session a forwarded request carries (principal, address,
+        listener: what the handler's authorization checks need); none without an authorizer."""
+        if not self.authorizing:
+            return b""
+        cached = conn._session_bytes
+        if cached is None or cached[0] != conn.session.principal:
+            cached = conn._session_bytes = (conn.session.principal, env.session_bytes(conn.session))
+        return cached[1]
 
     def _taken(self, conn, seq, header, handlers, split_request) -> None:
         conn._next_seq += 1
