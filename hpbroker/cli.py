@@ -3,7 +3,9 @@
 Tools, for any Kafka-protocol cluster: ``hpbroker groups list|describe|delete-offsets ...
 --bootstrap HOST:PORT`` (consumer groups; hpbroker/admin/groups.py), ``hpbroker topics
 list|describe|create|alter|delete ...`` (topics; hpbroker/admin/topics.py) and ``hpbroker
-log-dirs describe ...`` (partition sizes per log dir; hpbroker/admin/log_dirs.py).
+log-dirs describe ...`` (partition sizes per log dir; hpbroker/admin/log_dirs.py) and ``hpbroker users
+set|delete|list --data-dir D`` (SCRAM users; hpbroker/admin/users.py), ``hpbroker acls
+add|list|remove --data-dir D`` (ACLs, as kafka-acls.sh; hpbroker/admin/acls.py).
 
 Precedence: defaults < the properties file (Kafka names: listeners, log.dirs, num.partitions,
 ...) < flags. SIGTERM/SIGINT stop the broker cleanly (logs closed with the clean-shutdown
@@ -34,17 +36,18 @@ import sys
 from hpbroker import __version__, environment
 from hpbroker.config import BrokerConfig, ConfigError, read_properties
 from hpbroker.server import eventloop, scheduling
-from hpbroker.server.broker import BrokerServer, parse_listener
+from hpbroker.server.broker import BrokerServer
 from hpbroker.server.connection_quotas import ConnectionLimits
+from hpbroker.server.listeners import replace_first_address
 
 
 def build_config(args: argparse.Namespace) -> BrokerConfig:
     props = read_properties(args.config) if args.config else {}
     if args.host is not None or args.port is not None:
-        host, port = parse_listener(props.get("listeners", "PLAINTEXT://127.0.0.1:9092"))
-        host = args.host if args.host is not None else host
-        port = args.port if args.port is not None else port
-        props["listeners"] = f"PLAINTEXT://{host}:{port}"
+        # the first listener's address; its name and the other listeners stay as configured
+        props["listeners"] = replace_first_address(
+            props.get("listeners", "PLAINTEXT://127.0.0.1:9092"), args.host, args.port
+        )
     if args.data_dir is not None:
         props["log.dirs"] = args.data_dir
     if args.processors is not None:
@@ -197,6 +200,16 @@ def main(argv: list[str] | None = None) -> int:
         from hpbroker.admin.topics import main as topics_main
 
         return topics_main(topics_parser().parse_args(argv[1:]))
+    if argv and argv[0] == "acls":
+        from hpbroker.admin.acls import main as acls_main
+        from hpbroker.admin.acls import parser as acls_parser
+
+        return acls_main(acls_parser().parse_args(argv[1:]))
+    if argv and argv[0] == "users":
+        from hpbroker.admin.users import main as users_main
+        from hpbroker.admin.users import parser as users_parser
+
+        return users_main(users_parser().parse_args(argv[1:]))
     if argv and argv[0] == "log-dirs":
         from hpbroker.admin.log_dirs import main as log_dirs_main
 

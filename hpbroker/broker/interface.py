@@ -37,14 +37,30 @@ if TYPE_CHECKING:
     from hpbroker.metadata.topics import TopicInfo
     from hpbroker.replication.partition import Partition
     from hpbroker.replication.purgatory import Purgatory
+    from hpbroker.security.authorizer import AclAuthorizer
+    from hpbroker.security.credentials import CredentialStore
     from hpbroker.storage.log import ReadResult
 
 
 @dataclass(frozen=True)
 class Node:
+    """A broker as clients reach it: ``host``/``port`` of its first advertised listener, and
+    ``endpoints``, (listener name, host, port) of each (empty: the one address serves all)."""
+
     node_id: int
     host: str
     port: int
+    endpoints: tuple[tuple[str, str, int], ...] = ()
+
+    def on(self, listener: str | None) -> Node | None:
+        """This broker as seen by a client of ``listener`` (Kafka's Broker.getNode): None when it
+        does not advertise that listener; ``listener`` None: as it is."""
+        if listener is None or not self.endpoints:
+            return self
+        for name, host, port in self.endpoints:
+            if name == listener:
+                return Node(self.node_id, host, port, self.endpoints)
+        return None
 
 
 class ControllerError(Exception):
@@ -136,3 +152,5 @@ class Broker(Protocol):
     replica_manager: ReplicaManager
     controller: Controller
     group_coordinator: GroupCoordinator
+    credentials: CredentialStore
+    authorizer: AclAuthorizer | None

@@ -25,6 +25,8 @@ from hpbroker.controller.local import LocalController, NotController
 from hpbroker.coordinator.coordinator import GroupCoordinator
 from hpbroker.metadata.topics import TopicRegistry
 from hpbroker.replication.replica_manager import LocalReplicaManager
+from hpbroker.security import authorizer
+from hpbroker.security.credentials import FileCredentialStore
 
 DEFAULT_CLUSTER_ID = "hpbroker-cluster"
 
@@ -45,6 +47,8 @@ class LocalBroker:
         self.log_dirs = [d for d in config.get("log.dirs").split(",") if d]
         for d in self.log_dirs:
             Path(d).mkdir(parents=True, exist_ok=True)
+        self.credentials = FileCredentialStore(self.log_dirs[0])
+        self.authorizer = authorizer.from_config(config, self.log_dirs[0])
         registry = TopicRegistry(Path(self.log_dirs[0]) / "__topics.json")
         config.follow(registry.broker_configs, registry.broker_default_configs)
         self.metadata = MetadataCache(node, registry)

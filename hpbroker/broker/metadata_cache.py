@@ -58,8 +58,11 @@ class MetadataCache:
         """The state of each partition of ``info``, by index."""
         return [self._led_here] * info.num_partitions
 
-    def alive_brokers(self) -> list[Node]:
-        return [self.node]
+    def alive_brokers(self, listener: str | None = None) -> list[Node]:
+        """The live brokers with their endpoint on ``listener`` (the one the asking client came
+        in on); a broker that does not advertise it is left out, as Kafka does."""
+        node = self.node.on(listener)
+        return [node] if node is not None else []
 
     @property
     def controller_id(self) -> int:

@@ -44,6 +44,8 @@ from hpbroker.handlers import (
     offset_delete,
     offset_fetch,
     produce,
+    sasl_authenticate,
+    sasl_handshake,
     sync_group,
 )
 from hpbroker.protocol import SUPPORTED_VERSIONS
@@ -79,6 +81,8 @@ _MODULES = (
     describe_acls,
     create_acls,
     delete_acls,
+    sasl_handshake,
+    sasl_authenticate,
 )
 
 

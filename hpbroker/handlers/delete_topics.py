@@ -9,6 +9,7 @@ from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation, ResourceType
 
 API_KEY = 20
 MIN_VERSION, MAX_VERSION = 0, 3
@@ -21,7 +22,9 @@ async def handle(ctx: RequestContext, request: dict):
     enabled = broker.config.get("delete.topic.enable")
     for name in request["topic_names"]:
         message = None
-        if not enabled:
+        if not ctx.authorize(Operation.DELETE, ResourceType.TOPIC, name):
+            code = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+        elif not enabled:
             code = ErrorCode.TOPIC_DELETION_DISABLED
         elif name not in broker.metadata.topics:
             code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION

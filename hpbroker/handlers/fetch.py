@@ -24,6 +24,7 @@ from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import FETCH, Route
 from hpbroker.protocol import ExternalBytes
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import CLUSTER_NAME, Operation, ResourceType
 from hpbroker.storage import OffsetOutOfRange
 
 API_KEY = 1
@@ -60,8 +61,9 @@ def _partition_answer(index, code, partition=None):
     }
 
 
-def _read_all(ctx, request, plan):
-    """One pass over the requested partitions. Returns (topics answer, bytes, had_error)."""
+def _read_all(ctx, request, plan, denied=frozenset()):
+    """One pass over the requested partitions. Returns (topics answer, bytes, had_error).
+    ``denied``: topics the principal may not read (TOPIC_AUTHORIZATION_FAILED)."""
     broker = ctx.broker
     rm = broker.replica_manager
     budget = request.get("max_bytes", 0x7FFFFFFF)
@@ -76,6 +78,10 @@ def _read_all(ctx, request, plan):
         zstd_refused = ctx.api_version < 10 and _stored_as_zstd(broker, topic)
         for fp in parts:
             index = fp["partition"]
+            if topic in denied:
+                answers.append(_partition_answer(index, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
+                had_error = True
+                continue
             partition = rm.readable(topic, index)
             if partition is None:
                 answers.append(_partition_answer(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
@@ -142,7 +148,16 @@ def handle(ctx: RequestContext, request: dict):
             "responses": [],
         }
     plan = [(t["topic"], t["partitions"]) for t in request["topics"]]
-    topics, total, had_error = _read_all(ctx, request, plan)
+    denied = frozenset()
+    if ctx.broker.authorizer is not None:
+        if request.get("replica_id", -1) >= 0:  # a follower: CLUSTER_ACTION, as Kafka
+            if not ctx.authorize(Operation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME):
+                denied = frozenset(topic for topic, _ in plan)
+        else:
+            denied = frozenset(
+                topic for topic, _ in plan if not ctx.authorize(Operation.READ, ResourceType.TOPIC, topic)
+            )
+    topics, total, had_error = _read_all(ctx, request, plan, denied)
     min_bytes = min(request.get("min_bytes", 1), request.get("max_bytes", 0x7FFFFFFF))
     max_wait = request.get("max_wait_ms", 0)
     if max_wait <= 0 or total >= min_bytes or had_error or not plan:

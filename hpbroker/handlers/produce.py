@@ -29,6 +29,7 @@ from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.records.record_checks import encoded_size, fit
 from hpbroker.replication.partition import AppendError
+from hpbroker.security.acl import Operation, ResourceType
 from hpbroker.storage.write_failures import warn_storage_failure
 
 API_KEY = 0
@@ -82,10 +83,15 @@ def handle(ctx: RequestContext, request: dict):
         if info is not None:
             settings = rm.produce_settings(info)  # cached per topic, not rebuilt per request
             min_isr = settings.min_insync_replicas
+        denied = not ctx.authorize(Operation.WRITE, ResourceType.TOPIC, name)
         for pd in topic_data["partition_data"]:
             index = pd["index"]
             if acks not in (0, 1, -1):
                 parts.append(_failed(index, ErrorCode.INVALID_REQUIRED_ACKS))
+                any_error = True
+                continue
+            if denied:
+                parts.append(_failed(index, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
                 any_error = True
                 continue
             partition = rm.partition(name, index) if info is not None else None

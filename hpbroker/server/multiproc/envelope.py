@@ -9,7 +9,9 @@ Request record (processor -> handler), 32 bytes, then the request frame without 
                         Produce/ListOffsets/DeleteRecords, holding only partitions this handler
                         owns (the handler still acts only on those it owns: a cheap guard of
                         the one-writer-per-partition rule)
-    i16 api key, i16 api version, u16 reserved, i32 correlation id, u32 reserved
+    i16 api key, i16 api version, u16 session length, i32 correlation id, u32 reserved
+    then ``session length`` bytes of the sender's session when the broker authorizes requests
+    (ACLs): "principal\nclient host\nlistener" in UTF-8 (0 bytes without an authorizer)
 
 Response record (handler -> processor), 24 bytes, then (status FRAME) the whole response frame,
 size prefix included, ready to be written to the socket:
@@ -20,8 +22,19 @@ size prefix included, ready to be written to the socket:
 
 import struct
 
+from hpbroker.broker.request import Session
+
 REQUEST = struct.Struct("<QQHhhHiI")
 RESPONSE = struct.Struct("<QQHHI")
 
 WHOLE, OWNED = 1, 2
 FRAME, NONE, CLOSE = 0, 1, 2
+
+
+def session_bytes(session: Session) -> bytes:
+    return f"{session.principal}\n{session.client_host}\n{session.listener or ''}".encode()
+
+
+def read_session(data: bytes) -> Session:
+    principal, host, listener = data.decode().split("\n")
+    return Session(principal=principal, client_host=host, listener=listener or None)

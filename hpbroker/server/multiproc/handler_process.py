@@ -37,6 +37,7 @@ import time
 from collections import deque
 
 from hpbroker import request_path
+from hpbroker.broker.request import INTERNAL_SESSION
 from hpbroker.broker.routes import owned_request
 from hpbroker.request_path import Refused
 from hpbroker.server import scheduling
@@ -66,6 +67,7 @@ class HandlerProcess:
         self.node = node
         self.is_controller = index == CONTROLLER_HANDLER
         self.handled = 0  # records taken from the request rings (the safety period watches it)
+        self._sessions: dict = {}  # envelope session bytes -> Session (a few per connection)
         self._timer = SafetyTick(SAFETY_DRAIN_S, IDLE_DRAIN_S)  # runs _tick from run()
 
     async def run(self, ready_fd: int | None = None) -> None:
@@ -209,8 +211,19 @@ class HandlerProcess:
         self._wakes.wake(p)
 
     def _handle_record(self, p: int, view: memoryview) -> None:
-        conn_id, seq, kind, api_key, api_version, _, correlation_id, _ = env.REQUEST.unpack_from(view)
-        frame = view[env.REQUEST.size :]
+        conn_id, seq, kind, api_key, api_version, session_length, correlation_id, _ = env.REQUEST.unpack_from(view)
+        if session_length:
+            end = env.REQUEST.size + session_length
+            key = bytes(view[env.REQUEST.size : end])
+            session = self._sessions.get(key)
+            if session is None:
+                if len(self._sessions) > 10_000:
+                    self._sessions.clear()
+                session = self._sessions[key] = env.read_session(key)
+            frame = view[end:]
+        else:  # no authorizer, or the processor's own request (ask_controller)
+            session = INTERNAL_SESSION
+            frame = view[env.REQUEST.size :]
         if api_key != PRODUCE:
             frame = bytearray(frame)  # small; its handler may keep it after the slot is freed
         reply = (p, conn_id, seq)
@@ -221,6 +234,8 @@ class HandlerProcess:
                 self._peers[p],
                 request_path.encode_frame,
                 self._owned if kind == env.OWNED else None,
+                None,
+                session,
             )
         except Refused as refused:
             log.warning(

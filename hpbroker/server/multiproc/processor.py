@@ -69,7 +69,7 @@ from hpbroker.handlers import REGISTRY
 from hpbroker.protocol import ProtocolError
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.request_path import Refused
-from hpbroker.server import scheduling
+from hpbroker.server import listener_security, scheduling
 from hpbroker.server.connection import Acceptor, Connection, listening_socket, max_idle_s, readable_bytes
 from hpbroker.server.connection_quotas import ConnectionLimits, SharedCounts
 from hpbroker.server.multiproc import envelope as env
@@ -90,6 +90,7 @@ from hpbroker.server.multiproc.routing import (
     split_groups,
 )
 from hpbroker.server.multiproc.wakeups import SafetyTick, WakeBatcher, tell_ready
+from hpbroker.server.tls_connection import TlsConnection
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +120,11 @@ class Pending:
 
 
 class ProcessorConnection(Connection):
-    def __init__(self, server, sock, peer, conn_id):
-        super().__init__(server, sock, peer)
+    def __init__(self, server, sock, peer, conn_id, session):
+        super().__init__(server, sock, peer, session)
         self.conn_id = conn_id
         self._stalled = None  # a large frame waiting for ring space (a view of _big)
+        self._session_bytes: tuple | None = None  # (principal, envelope session bytes)
         self._big: bytearray | None = None
 
     def _new_frame(self, size: int, have: int):
@@ -135,10 +137,15 @@ class ProcessorConnection(Connection):
         return self._big
 
     def _frame_ready(self, buf, begin, size) -> bool:
+        if self._gate is not None:  # before SASL authentication: nothing is routed
+            self._gated(buf[begin : begin + size])
+            return True
         return self.server.route(self, memoryview(buf)[begin : begin + size])
 
     def _dispatch(self, frame) -> None:
         # large frames (received into their own bytearray) arrive here
+        if self._gate is not None:
+            return self._gated(frame)
         if not self.server.route(self, memoryview(frame)):
             self._stalled = frame
             self._pause_reading()
@@ -149,6 +156,8 @@ class ProcessorConnection(Connection):
         published from there: one copy of its bytes fewer than through ``_big``. Anything else
         (another API, a prefix in doubt, bytes still on their way, a full ring) goes the
         ordinary way. The reservation never outlives this call: it holds the ring's tail."""
+        if self._gate is not None:
+            return False
         server = self.server
         with memoryview(buf) as mv, mv[begin : begin + have] as head:
             first = produce_first_partition(head)
@@ -159,13 +168,16 @@ class ProcessorConnection(Connection):
         version, topic, index = first
         h = owner(topic, index, server.topo.handlers)
         ring = server.req_rings[h]
-        if env.REQUEST.size + size > ring.max_record:
+        session = server.session_of(self)
+        head_size = env.REQUEST.size + len(session)
+        if head_size + size > ring.max_record:
             return False  # the ordinary path closes the connection and says why
-        slot = ring.reserve(env.REQUEST.size + size)
+        slot = ring.reserve(head_size + size)
         if slot is None:
             return False  # full: the ordinary path waits for room (reserve marked us waiting)
         try:
-            frame = slot[env.REQUEST.size :]
+            slot[env.REQUEST.size : head_size] = session
+            frame = slot[head_size:]
             with memoryview(buf) as mv:
                 frame[:have] = mv[begin : begin + have]
             filled = have
@@ -195,7 +207,7 @@ class ProcessorConnection(Connection):
         self._frame = None
         self._set_rcvlowat(1)
         try:
-            published = server.route_slot(self, h, ring, slot, version)
+            published = server.route_slot(self, h, ring, slot, version, session)
         except BaseException:
             ring.abandon()  # route_slot raises only before it publishes
             raise
@@ -223,7 +235,7 @@ class ProcessorConnection(Connection):
         return idle
 
     def dispatch_here(self, frame, identified=None) -> None:
-        Connection._dispatch(self, frame, identified)
+        Connection._serve(self, frame, identified)
 
     def _resume_reading(self) -> None:
         if self._stalled is None:  # nothing may overtake a stalled frame
@@ -243,13 +255,23 @@ class ProcessorConnection(Connection):
                 self._parse_frames()
 
 
+class TlsProcessorConnection(TlsConnection, ProcessorConnection):
+    """A processor's connection on an SSL or SASL_SSL listener: TLS ends here."""
+
+
 class ProcessorServer:
-    def __init__(self, topology, index: int, config, node, host: str, port: int):
+    def __init__(self, topology, index: int, config, node, listeners):
         self.topo = topology
         self.index = index
         self.config = config
         self.node = node
-        self.host, self.port = host, port
+        self.listeners = listeners  # bound: the ports the supervisor reserved
+        self.setup_timeout_s = config.get("socket.connection.setup.timeout.ms") / 1000.0
+        self.failed_authentications = 0
+        self.security: dict = {}  # listener name -> listener_security.ListenerSecurity, built in run()
+        self.authorizing = False  # ACLs in force: forwarded requests carry their session
+        self._lsocks: dict = {}
+        self._acceptors: dict = {}
         self.max_request_bytes = config.get("socket.request.max.bytes")
         self.max_idle_s = max_idle_s(config)
         self.connections: dict[int, ProcessorConnection] = {}
@@ -280,6 +302,8 @@ class ProcessorServer:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         self.broker = ProcessorBroker(self.config, self.node, topo, self.ask_controller)
+        self.security = listener_security.build(self.config, self.listeners, self.broker.credentials)
+        self.authorizing = self.broker.authorizer is not None
         self.req_rings = [topo.request_ring(p, h) for h in range(topo.handlers)]
         self.resp_rings = [topo.response_ring(p, h) for h in range(topo.handlers)]
         for h, ring in enumerate(self.resp_rings):
@@ -287,8 +311,6 @@ class ProcessorServer:
                 topo.wake(topo.handler_efds[h])
         self._incarnations = [topo.handler_incarnation(h) for h in range(topo.handlers)]
         self._efd = topo.processor_efds[p]
-        lsock = listening_socket(self.host, self.port, self.config, reuse_port=True)
-        self._lsock = lsock
         quotas = SharedCounts(
             ConnectionLimits.from_config(self.config),
             topo.connection_counts(),
@@ -297,10 +319,16 @@ class ProcessorServer:
             config=self.config,
             refresh=self.broker.refresh,
         )
-        self._acceptor = Acceptor(
-            loop, lsock, self._accept, send_buffer=self.config.get("socket.send.buffer.bytes"), quotas=quotas
-        )
-        self._acceptor.start()
+        for lst in self.listeners.listeners:
+            self._lsocks[lst.name] = lsock = listening_socket(lst.host, lst.port, self.config, reuse_port=True)
+            self._acceptors[lst.name] = acceptor = Acceptor(
+                loop,
+                lsock,
+                lambda sock, peer, lst=lst: self._accept(sock, peer, lst),
+                send_buffer=self.config.get("socket.send.buffer.bytes"),
+                quotas=quotas,
+            )
+            acceptor.start()
         loop.add_reader(self._efd, self._on_wake)
         self._next_trim = loop.time() + TRIM_EVERY_S
         self._housekeeping.start(loop, self._tick)
@@ -311,8 +339,9 @@ class ProcessorServer:
             await self._stop.wait()
         finally:
             loop.remove_reader(self._efd)
-            self._acceptor.stop()
-            lsock.close()
+            for name, lsock in self._lsocks.items():
+                self._acceptors[name].stop()
+                lsock.close()
             self._housekeeping.stop()
             for conn in list(self.connections.values()):
                 conn.close()
@@ -329,15 +358,24 @@ class ProcessorServer:
             )
 
     # connections ------------------------------------------------------------------------------
-    def _accept(self, sock, peer) -> None:
+    def _accept(self, sock, peer, listener) -> None:
         self._next_conn_id += 1
-        conn = ProcessorConnection(self, sock, peer, self._next_conn_id)
+        conn = listener_security.accept(
+            self,
+            self.security[listener.name],
+            sock,
+            peer,
+            ProcessorConnection,
+            TlsProcessorConnection,
+            self._next_conn_id,
+        )
         self.connections[conn.conn_id] = conn
         conn.start()
 
     def forget(self, conn: ProcessorConnection) -> None:
-        if self.connections.pop(conn.conn_id, None) is not None:
-            self._acceptor.connection_closed(conn.peer)
+        acceptor = self._acceptors.get(conn.session.listener)
+        if self.connections.pop(conn.conn_id, None) is not None and acceptor is not None:
+            acceptor.connection_closed(conn.peer)
         self.stalled.discard(conn)
 
     # requests ---------------------------------------------------------------------------------
@@ -405,14 +443,15 @@ class ProcessorServer:
     def _forward(self, conn, view, header, h: int) -> bool:
         """The whole frame into handler ``h``'s ring; False if the ring is full."""
         ring = self.req_rings[h]
-        if env.REQUEST.size + len(view) > ring.max_record:
+        session = self.session_of(conn)
+        if env.REQUEST.size + len(session) + len(view) > ring.max_record:
             conn.close(f"request of {len(view)} bytes exceeds the ring record limit {ring.max_record}")
             return True
         seq = conn._next_seq
         head = env.REQUEST.pack(
-            conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, 0, header.correlation_id, 0
+            conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, len(session), header.correlation_id, 0
         )
-        res = ring.try_push(head, view)
+        res = ring.try_push(head + session if session else head, view)
         if res == FULL:
             self.stalled.add(conn)
             self.ring_full_pauses += 1
@@ -444,9 +483,10 @@ class ProcessorServer:
         into a bytes object first. Parts of PARTITIONED requests go ``flag`` OWNED (the handler
         keeps to its own partitions even if sent more), group requests WHOLE."""
         api_key, version = header.api_key, header.api_version
+        session = self.session_of(conn)
         pushes = []
         for h, parts in subs.items():
-            length = env.REQUEST.size + sum(len(p) for p in parts)
+            length = env.REQUEST.size + len(session) + sum(len(p) for p in parts)
             ring = self.req_rings[h]
             if length > ring.max_record:
                 conn.close(f"request part of {length} bytes exceeds the ring record limit {ring.max_record}")
@@ -457,7 +497,8 @@ class ProcessorServer:
             self.ring_full_pauses += 1
             return False
         seq = conn._next_seq
-        head = env.REQUEST.pack(conn.conn_id, seq, flag, api_key, version, 0, header.correlation_id, 0)
+        head = env.REQUEST.pack(conn.conn_id, seq, flag, api_key, version, len(session), header.correlation_id, 0)
+        head += session
         for h, ring, parts, _ in pushes:
             # cannot be FULL: can_push saw the room, and only this process fills the ring
             if ring.try_push_parts(head, parts) == WAKE:
@@ -467,7 +508,8 @@ class ProcessorServer:
 
     def _forward_every(self, conn, view, header) -> bool:
         """The whole frame into every handler's ring (ListGroups), all or nothing."""
-        length = env.REQUEST.size + len(view)
+        session = self.session_of(conn)
+        length = env.REQUEST.size + len(session) + len(view)
         if length > self.req_rings[0].max_record:
             conn.close(f"request of {len(view)} bytes exceeds the ring record limit {self.req_rings[0].max_record}")
             return True
@@ -477,15 +519,16 @@ class ProcessorServer:
             return False
         seq = conn._next_seq
         head = env.REQUEST.pack(
-            conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, 0, header.correlation_id, 0
+            conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, len(session), header.correlation_id, 0
         )
+        head += session
         for h, ring in enumerate(self.req_rings):
             if ring.try_push(head, view) == WAKE:
                 self._wake(h)
         self._taken(conn, seq, header, tuple(range(len(self.req_rings))), None)
         return True
 
-    def route_slot(self, conn, h: int, ring, slot, version: int) -> bool:
+    def route_slot(self, conn, h: int, ring, slot, version: int, session: bytes = b"") -> bool:
         """A whole Produce in ``slot``, a record reserved in handler ``h``'s ring ``ring`` (room
         for the envelope head, then the frame); ``h`` owns its first partition. If ``h`` owns
         them all the record is published as it is. Otherwise each other owner first gets its
@@ -494,7 +537,7 @@ class ProcessorServer:
         of it. False, with nothing pushed anywhere and the reservation still open, when the
         frame is in doubt or another owner's ring is full: all or nothing, as a split is."""
         self._housekeeping.work_arrived()  # a timer and a counter: nothing touches the reserved ring
-        frame = slot[env.REQUEST.size :]
+        frame = slot[env.REQUEST.size + len(session) :]
         try:
             header, offset = protocol.decode_request_header(frame)
             cut = cut_by_owner(header, frame, offset, route_for(PRODUCE).split, self.topo.handlers)
@@ -509,23 +552,38 @@ class ProcessorServer:
             others = []
             for oh, parts in cut.parts.items():
                 if oh != h:  # h's part is the slot itself
-                    length = env.REQUEST.size + sum(len(p) for p in parts)
+                    length = env.REQUEST.size + len(session) + sum(len(p) for p in parts)
                     other = self.req_rings[oh]
                     if length > other.max_record or not other.can_push(length):
                         return False
                     others.append((oh, other, parts))
-            head = env.REQUEST.pack(conn.conn_id, seq, env.OWNED, PRODUCE, version, 0, header.correlation_id, 0)
+            head = env.REQUEST.pack(
+                conn.conn_id, seq, env.OWNED, PRODUCE, version, len(session), header.correlation_id, 0
+            )
+            head += session
             for oh, other, parts in others:
                 # cannot be FULL: can_push saw the room, and only this process fills the ring;
                 # pushed before ``h`` sees its record, so no handler reads the slot meanwhile
                 if other.try_push_parts(head, parts) == WAKE:
                     self._wake(oh)
-        env.REQUEST.pack_into(slot, 0, conn.conn_id, seq, kind, PRODUCE, version, 0, header.correlation_id, 0)
+        env.REQUEST.pack_into(
+            slot, 0, conn.conn_id, seq, kind, PRODUCE, version, len(session), header.correlation_id, 0
+        )
         if ring.publish() == WAKE:
             self._wake(h)
         self._taken(conn, seq, header, tuple(cut.owners), cut.order)
         self.slot_frames += 1
         return True
+
+    def session_of(self, conn) -> bytes:
+        """The bytes of ``conn``'s session a forwarded request carries (principal, address,
+        listener: what the handler's authorization checks need); none without an authorizer."""
+        if not self.authorizing:
+            return b""
+        cached = conn._session_bytes
+        if cached is None or cached[0] != conn.session.principal:
+            cached = conn._session_bytes = (conn.session.principal, env.session_bytes(conn.session))
+        return cached[1]
 
     def _taken(self, conn, seq, header, handlers, split_request) -> None:
         conn._next_seq += 1

@@ -35,6 +35,8 @@ from hpbroker.controller.forwarding import ForwardingController
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
 from hpbroker.metadata.topic_configs import TopicConfigCache
 from hpbroker.replication.purgatory import Purgatory
+from hpbroker.security import authorizer
+from hpbroker.security.credentials import FileCredentialStore
 from hpbroker.server.multiproc.routing import owner
 from hpbroker.storage import OffsetOutOfRange
 from hpbroker.storage.log import ReadResult
@@ -188,6 +190,8 @@ class ProcessorBroker:
         self.topo = topology
         self.log_dirs = [d for d in config.get("log.dirs").split(",") if d]
         self._registry_path = os.path.join(self.log_dirs[0], "__topics.json")
+        self.credentials = FileCredentialStore(self.log_dirs[0])
+        self.authorizer = authorizer.from_config(config, self.log_dirs[0])
         self._generation = topology.metadata_generation
         self.metadata = MetadataCache(node, topology.read_registry(self._registry_path))
         self._apply_broker_configs()
