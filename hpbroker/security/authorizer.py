@@ -31,6 +31,7 @@ Who may touch: the event loop of its process.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Protocol
 
 from hpbroker.broker.request import INTERNAL_PRINCIPAL
@@ -79,6 +80,9 @@ class AclStore(Protocol):
 
     def bindings(self) -> list[AclBinding]: ...
 
+    def reload(self) -> None:
+        """Look at the stored ACLs now, not at the next periodic check."""
+
     def replace(self, bindings: list[AclBinding]) -> None: ...
 
 
@@ -95,6 +99,9 @@ class FileAclStore:
     def generation(self) -> int:
         self.store.read()
         return self.store.generation
+
+    def reload(self) -> None:
+        self.store.reload()
 
     def bindings(self) -> list[AclBinding]:
         doc = self.store.read()
@@ -156,6 +163,9 @@ class AclAuthorizer:
         self._prefixed: dict[int, dict[str, list[AclBinding]]] = {}
         self._by_type: dict[int, list[AclBinding]] = {}
         self._decisions: dict[tuple, bool] = {}
+        #: called after this process changed the ACLs (the multi-process controller then tells
+        #: every other process, as it does after a registry change)
+        self.on_change: Callable[[], None] | None = None
 
     # the index ---------------------------------------------------------------------------------
     def _refresh(self) -> None:
@@ -272,6 +282,7 @@ class AclAuthorizer:
         current = self.store.bindings()
         merged = list(current) + [b for b in dict.fromkeys(new) if b not in set(current)]
         self.store.replace(merged)
+        self._changed()
 
     def delete(self, filters: list[AclFilter]) -> list[list[AclBinding]]:
         """The bindings each filter removed (a binding matched by several counts for the first)."""
@@ -287,4 +298,13 @@ class AclAuthorizer:
                 kept.append(b)
         if len(kept) != len(current):
             self.store.replace(kept)
+            self._changed()
         return removed
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+    def reload(self) -> None:
+        """Another process changed the ACLs: apply them before the next request."""
+        self.store.reload()

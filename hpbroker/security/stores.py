@@ -41,6 +41,11 @@ class JsonFileStore:
             self._reload()
         return self._doc
 
+    def reload(self) -> None:
+        """Look at the file now, whenever it was last looked at."""
+        self._next_check = time.monotonic() + CHECK_S
+        self._reload()
+
     def _reload(self) -> None:
         try:
             st = os.stat(self.path)

@@ -210,6 +210,8 @@ class ProcessorBroker:
         self.metadata.update(self.topo.read_registry(self._registry_path))
         self._apply_broker_configs()
         self.replica_manager.forget_gone()
+        if self.authorizer is not None:
+            self.authorizer.reload()  # the controller publishes ACL changes this way too
 
     def _apply_broker_configs(self) -> None:
         """Both dynamic layers as the controller published them (AlterConfigs on the broker or
