@@ -451,8 +451,95 @@ NETWORK = (
     ),
 )
 
-#: every metric the endpoint serves, in the order of its exposition
+_CG = ("consumergroup", "topic", "partition")
+_LOG = "kafka.log:type=Log,name={},topic=*,partition=*"
+SNAPSHOT = (
+    _m(
+        "kafka_consumergroup_current_offset",
+        GAUGE,
+        "A group's committed offset of a partition (kafka-exporter's name)",
+        _CG,
+        "",
+        ("snapshot", "current"),
+    ),
+    _m(
+        "kafka_consumergroup_lag",
+        GAUGE,
+        "A group's lag on a partition: the partition's high watermark minus the group's committed offset, computed by the group's coordinator (kafka-exporter's name)",
+        _CG,
+        "",
+        ("snapshot", "lag"),
+    ),
+    _m(
+        "kafka_consumergroup_lag_sum",
+        GAUGE,
+        "A group's lag summed over a topic's partitions (kafka-exporter's name)",
+        ("consumergroup", "topic"),
+        "",
+        ("snapshot", "lag_sum"),
+    ),
+    _m(
+        "kafka_consumergroup_members",
+        GAUGE,
+        "Members of a group (kafka-exporter's name)",
+        ("consumergroup",),
+        "",
+        ("snapshot", "members"),
+    ),
+    _m(
+        "kafka_log_log_size",
+        GAUGE,
+        "Bytes of a partition's log on disk",
+        ("topic", "partition"),
+        _LOG.format("Size"),
+        ("snapshot", "size"),
+    ),
+    _m(
+        "kafka_log_log_logstartoffset",
+        GAUGE,
+        "A partition's log start offset",
+        ("topic", "partition"),
+        _LOG.format("LogStartOffset"),
+        ("snapshot", "log_start"),
+    ),
+    _m(
+        "kafka_log_log_logendoffset",
+        GAUGE,
+        "A partition's log end offset",
+        ("topic", "partition"),
+        _LOG.format("LogEndOffset"),
+        ("snapshot", "log_end"),
+    ),
+    _m(
+        "kafka_log_log_numlogsegments",
+        GAUGE,
+        "Segments of a partition's log",
+        ("topic", "partition"),
+        _LOG.format("NumLogSegments"),
+        ("snapshot", "segments"),
+    ),
+    _m(
+        "hpbroker_log_dir_free_bytes",
+        GAUGE,
+        "Bytes free for the broker in a log dir's file system (hpbroker's: Kafka leaves it to the host's exporter)",
+        ("dir",),
+        "",
+        ("snapshot", "free"),
+    ),
+    _m(
+        "hpbroker_log_dir_total_bytes",
+        GAUGE,
+        "Size of a log dir's file system (hpbroker's)",
+        ("dir",),
+        "",
+        ("snapshot", "total"),
+    ),
+)
+
+#: every metric the endpoint serves from the regions, in the order of its exposition
 CATALOG: tuple[Metric, ...] = REQUESTS + TOPICS + BROKER + NETWORK
+#: ... and every metric it serves at all
+EVERY_METRIC: tuple[Metric, ...] = CATALOG + SNAPSHOT
 
 
 def by_name() -> dict[str, Metric]:

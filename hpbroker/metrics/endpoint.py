@@ -1,5 +1,5 @@
-"""Starting the endpoint of ``metrics.port``: the collector over the regions, the registry, the
-HTTP server, and the console's pages beside /metrics.
+"""Starting the endpoint of ``metrics.port``: the collector over the regions and the published
+rows, the registry, the HTTP server, and the console's pages beside /metrics.
 
 Who may touch: the caller that starts it stops it (``MetricsHTTPServer.stop``).
 """
@@ -8,21 +8,27 @@ from __future__ import annotations
 
 import logging
 
+from hpbroker.metrics import snapshot
 from hpbroker.metrics.collector import BrokerCollector
 from hpbroker.metrics.http import MetricsHTTPServer, registry_of
 
 log = logging.getLogger("hpbroker")
 
 
-def start_endpoint(config, host: str, port: int, regions, topics, extra=None, pages=None) -> MetricsHTTPServer:
-    """Serve /metrics on ``host:port`` from ``regions`` (buffers of the processes' regions, or a
-    callable returning them) for the topics ``topics()`` names. Raises OSError when the port
-    cannot be bound, as a listener's would."""
-    collector = BrokerCollector(
-        regions if callable(regions) else (lambda: regions),
-        topics=lambda: {t.name for t in topics()},
-        extra=extra,
-    )
+def start_endpoint(config, host: str, port: int, regions, topics, published, pages=None) -> MetricsHTTPServer:
+    """Serve /metrics on ``host:port`` from ``regions`` (buffers of the processes' statistics
+    regions) and ``published()`` (the rows the coordinators and partition owners published:
+    snapshot.py), for the topics ``topics()`` holds. Raises OSError when the port cannot be
+    bound, as a listener's would."""
+    log_dirs = [d for d in config.get("log.dirs").split(",") if d]
+
+    def names():
+        return {t.name for t in topics()}
+
+    def extra():
+        return snapshot.families(published(), log_dirs, names())
+
+    collector = BrokerCollector(lambda: regions, topics=names, extra=extra)
     server = MetricsHTTPServer(host, port, registry_of(collector), pages)
     server.start()
     log.info("metrics on http://%s:%d/metrics", host, server.port)

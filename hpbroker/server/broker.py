@@ -2,6 +2,8 @@
 
 This is the in-process mode of DESIGN.md section 2 (``--processors 1 --handlers 0``): it runs
 the same handler modules the multi-process topology runs, and is what the test fixture starts.
+With ``metrics.port`` set, a thread serves the metrics endpoint and the console
+(hpbroker/metrics/http.py) from this process's statistics region.
 
 Who may touch: everything here runs on one asyncio event loop; ``BrokerServer.stop`` may be
 called from another thread through ``request_stop``.
@@ -16,6 +18,9 @@ import socket
 from hpbroker.broker.interface import Node
 from hpbroker.broker.local import LocalBroker
 from hpbroker.config import BrokerConfig
+from hpbroker.metrics import gauges, snapshot
+from hpbroker.metrics.layout import Gauge
+from hpbroker.metrics.stats import ProcessStats
 from hpbroker.server import scheduling
 from hpbroker.server.connection import Acceptor, Connection, listening_socket, max_idle_s
 from hpbroker.server.connection_quotas import ConnectionLimits, LocalCounts
@@ -59,6 +64,10 @@ class BrokerServer:
         self._lsock: socket.socket | None = None
         self._stopped: asyncio.Event | None = None
         self._maintenance: asyncio.TimerHandle | None = None
+        self.stats = ProcessStats()
+        self.published = snapshot.Published()
+        self.metrics_server = None
+        self._idle = gauges.IdleClock()
 
     @property
     def bootstrap(self) -> str:
@@ -74,7 +83,7 @@ class BrokerServer:
         port = lsock.getsockname()[1]
         node = advertised_node(self.config, self.host, port)
         node_id = node.node_id
-        self.broker = LocalBroker(self.config, node)
+        self.broker = LocalBroker(self.config, node, stats=self.stats)
         self._acceptor = Acceptor(
             self.loop,
             lsock,
@@ -84,6 +93,18 @@ class BrokerServer:
         )
         self._acceptor.start()
         self._schedule_maintenance()
+        metrics_port = self.config.get("metrics.port")
+        if metrics_port:
+            from hpbroker.metrics.endpoint import start_endpoint
+
+            self.metrics_server = start_endpoint(
+                self.config,
+                self.host,
+                metrics_port,
+                [self.stats.words.obj],
+                lambda: self.broker.metadata.topics,
+                self.published.read,
+            )
         from hpbroker.server.eventloop import running_loop_name
 
         log.info(
@@ -104,6 +125,14 @@ class BrokerServer:
             self.broker.run_maintenance()
         except Exception:
             log.exception("log maintenance failed")
+        if self.metrics_server is not None:
+            try:
+                gauges.update_broker(self.broker, self.stats, controller=True)
+                gauges.update_idle(self.stats, self._idle, Gauge.NETWORK_IDLE_PPM, Gauge.HANDLER_IDLE_PPM)
+                rm = self.broker.replica_manager
+                self.published.publish(snapshot.build(self.broker, rm.high_watermark_of))
+            except Exception:
+                log.exception("metrics update failed")
         now = self.loop.time()
         for conn in list(self.connections):
             conn.trim(now)
@@ -112,11 +141,13 @@ class BrokerServer:
     def _accept(self, sock, peer) -> None:
         conn = Connection(self, sock, peer)
         self.connections.add(conn)
+        self.stats.connection_opened()
         conn.start()
 
     def forget(self, conn: Connection) -> None:
         if conn in self.connections:
             self.connections.discard(conn)
+            self.stats.connection_closed()
             self._acceptor.connection_closed(conn.peer)
 
     async def serve_until_stopped(self) -> None:
@@ -133,6 +164,9 @@ class BrokerServer:
             self._lsock = None
         if self._maintenance is not None:
             self._maintenance.cancel()
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
+            self.metrics_server = None
         for conn in list(self.connections):
             conn.close()
         await asyncio.sleep(0)

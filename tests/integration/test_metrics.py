@@ -2,16 +2,19 @@
 own parser, in the topology under test (one process, or 2 processors and 2 handlers adding up
 their regions)."""
 
+import os
+import signal
 import socket
 import urllib.request
 import uuid
 
+import psutil
 import pytest
 from confluent_kafka import Consumer, Producer
 from prometheus_client.parser import text_string_to_metric_families
 
-from hpbroker.testing import wait_until
-from tests.integration.conftest import create_topic, mode_broker
+from hpbroker.testing import running_broker, wait_until
+from tests.integration.conftest import MULTIPROC_ARGS, create_topic, mode_broker
 
 
 def free_port() -> int:
@@ -157,3 +160,96 @@ def test_no_endpoint_without_metrics_port():
         assert producer.flush(10) == 0
         with pytest.raises(OSError):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)
+
+
+def _children(broker):
+    return {psutil.Process(c.pid).name(): c.pid for c in psutil.Process(broker.process.pid).children()}
+
+
+def test_one_endpoint_adds_up_every_process_and_outlives_their_restarts():
+    """Multi-process topology: a metrics process serves what 2 processors and 2 handlers count;
+    a handler killed and restarted goes on counting where it stopped, and so does the endpoint."""
+    port = free_port()
+    with running_broker(subprocess=True, args=MULTIPROC_ARGS, config={"metrics.port": port}) as b:
+        wait_until(lambda: len(_children(b)) == 5, 15, "five children")
+        assert sorted(_children(b)) == ["hpb-h0", "hpb-h1", "hpb-m0", "hpb-p0", "hpb-p1"]
+        topic = create_topic(b.bootstrap, "restarts", partitions=4)  # partitions of both handlers
+
+        def produce(n):
+            producer = Producer({"bootstrap.servers": b.bootstrap, "enable.idempotence": True})
+            for i in range(n):
+                producer.produce(topic, value=b"r", partition=i % 4)
+            assert producer.flush(30) == 0
+
+        produce(100)
+        wait_until(
+            lambda: value(port, "kafka_server_brokertopicmetrics_messagesin_total", topic=topic) == 100, 15, "100 in"
+        )
+        old = _children(b)["hpb-h1"]
+        os.kill(old, signal.SIGKILL)
+        wait_until(lambda: _children(b).get("hpb-h1") not in (None, old), 30, "handler 1 restarted")
+        produce(100)
+        wait_until(
+            lambda: value(port, "kafka_server_brokertopicmetrics_messagesin_total", topic=topic) == 200, 30, "200 in"
+        )
+        os.kill(_children(b)["hpb-m0"], signal.SIGKILL)
+
+        def served_again():
+            try:
+                return value(port, "kafka_server_brokertopicmetrics_messagesin_total", topic=topic) == 200
+            except OSError:
+                return False
+
+        wait_until(served_again, 30, "the restarted metrics process serving the same counts")
+
+
+def test_consumer_lag_per_group_and_partition_as_the_coordinator_computes_it(metered):
+    port = metered.extra["metrics_port"]
+    topic = create_topic(metered.bootstrap, f"lagged-{uuid.uuid4().hex[:6]}", partitions=2)
+    group = f"lag-{uuid.uuid4().hex[:6]}"
+    producer = Producer({"bootstrap.servers": metered.bootstrap})
+
+    def produce(n):
+        for i in range(n):
+            producer.produce(topic, value=b"l", partition=i % 2)
+        assert producer.flush(15) == 0
+
+    produce(100)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": metered.bootstrap,
+            "group.id": group,
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    seen = 0
+
+    def consumed():
+        nonlocal seen
+        seen += sum(1 for m in consumer.consume(100, 0.5) if m.error() is None)
+        return seen >= 100
+
+    try:
+        wait_until(consumed, 30, "100 records consumed")
+        consumer.commit(asynchronous=False)
+        produce(30)  # 15 more on each partition, not consumed
+        for p in (0, 1):
+            wait_until(
+                lambda p=p: (
+                    value(port, "kafka_consumergroup_lag", consumergroup=group, topic=topic, partition=str(p)) == 15
+                ),
+                15,
+                f"a lag of 15 on partition {p}",
+            )
+        m = scrape(port)
+        labels = (("consumergroup", group), ("partition", "0"), ("topic", topic))
+        assert m[("kafka_consumergroup_current_offset", labels)] == 50
+        assert m[("kafka_consumergroup_lag_sum", (("consumergroup", group), ("topic", topic)))] == 30
+        assert m[("kafka_consumergroup_members", (("consumergroup", group),))] == 1
+        assert m[("kafka_log_log_logendoffset", (("partition", "1"), ("topic", topic)))] == 65
+        assert m[("kafka_log_log_size", (("partition", "1"), ("topic", topic)))] > 0
+        assert any(n == "hpbroker_log_dir_free_bytes" for n, _ in m)
+    finally:
+        consumer.close()

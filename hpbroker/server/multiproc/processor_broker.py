@@ -34,6 +34,7 @@ from hpbroker.broker.metadata_cache import MetadataCache
 from hpbroker.controller.forwarding import ForwardingController
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
 from hpbroker.metadata.topic_configs import TopicConfigCache
+from hpbroker.metrics.stats import ProcessStats
 from hpbroker.replication.purgatory import Purgatory
 from hpbroker.server.multiproc.routing import owner
 from hpbroker.storage import OffsetOutOfRange
@@ -181,8 +182,9 @@ class ReaderReplicaManager:
 
 
 class ProcessorBroker:
-    def __init__(self, config, node, topology, ask_controller, cluster_id: str = DEFAULT_CLUSTER_ID):
+    def __init__(self, config, node, topology, ask_controller, cluster_id: str = DEFAULT_CLUSTER_ID, stats=None):
         self.config = config
+        self.stats = stats if stats is not None else ProcessStats()
         self.node = node
         self.cluster_id = cluster_id
         self.topo = topology
