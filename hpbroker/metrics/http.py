@@ -31,7 +31,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
         url = urlsplit(self.path)
         try:
-            if url.path == "/metrics":
+            if url.path == "/metrics" and self.server.registry is not None:
                 encoder, content_type = choose_encoder(self.headers.get("Accept"))
                 status, body = 200, encoder(self.server.registry)
             elif self.server.pages is not None:
@@ -56,11 +56,13 @@ class MetricsHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, host: str, port: int, registry: CollectorRegistry, pages=None):
-        """``pages(path, query) -> (status, content type, body)`` answers every path but /metrics."""
+    def __init__(self, host: str, port: int, registry: CollectorRegistry | None, pages=None, on_stop=None):
+        """``pages(path, query) -> (status, content type, body)`` answers every path but /metrics
+        (every path without a ``registry``); ``on_stop()`` runs after the server stopped."""
         super().__init__((host, port), _Handler)
         self.registry = registry
         self.pages = pages
+        self.on_stop = on_stop
         self._thread: threading.Thread | None = None
 
     @property
@@ -76,6 +78,8 @@ class MetricsHTTPServer(ThreadingHTTPServer):
         self.server_close()
         if self._thread is not None:
             self._thread.join(5)
+        if self.on_stop is not None:
+            self.on_stop()
 
 
 def registry_of(collector) -> CollectorRegistry:

@@ -40,6 +40,11 @@ def parse_listener(value: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port)
 
 
+def local_address(host: str) -> str:
+    """Where a client on this machine reaches a socket bound to ``host``."""
+    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+
+
 def advertised_node(config: BrokerConfig, host: str, port: int) -> Node:
     """This node as clients should reach it (advertised.listeners, else the bound address)."""
     adv = config.raw("advertised.listeners")
@@ -104,6 +109,7 @@ class BrokerServer:
                 [self.stats.words.obj],
                 lambda: self.broker.metadata.topics,
                 self.published.read,
+                f"{local_address(self.host)}:{port}",
             )
         from hpbroker.server.eventloop import running_loop_name
 

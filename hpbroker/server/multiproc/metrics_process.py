@@ -23,6 +23,7 @@ import threading
 
 from hpbroker.metrics import snapshot
 from hpbroker.metrics.endpoint import start_endpoint
+from hpbroker.server.broker import local_address
 from hpbroker.server.multiproc.wakeups import tell_ready
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class MetricsProcess:
             self.topo.stats_regions(),
             self.topics,
             lambda: [rows for p in published for rows in p.read()],
+            f"{local_address(self.host)}:{self.port}",
         )
         tell_ready(ready_fd)
         try:
