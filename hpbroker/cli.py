@@ -196,6 +196,9 @@ def console_parser() -> argparse.ArgumentParser:
     p.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
     p.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080; 0 = any free port)")
     p.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
+    p.add_argument(
+        "--sample-seconds", type=float, default=5.0, help="how often the plots' throughput and lag are sampled"
+    )
     p.add_argument("--log-level", default=environment.value("HPBROKER_LOG_LEVEL"))
     return p
 
@@ -203,6 +206,7 @@ def console_parser() -> argparse.ArgumentParser:
 def console_main(args) -> int:
     from hpbroker.admin.client import ToolError, split_hostport
     from hpbroker.console.app import Console
+    from hpbroker.console.history import History
     from hpbroker.metrics.http import MetricsHTTPServer
 
     logging.basicConfig(
@@ -213,7 +217,7 @@ def console_main(args) -> int:
     except ToolError as exc:
         print(f"hpbroker console: {exc}", file=sys.stderr)
         return 2
-    console = Console(args.bootstrap)
+    console = Console(args.bootstrap, History(args.bootstrap, args.sample_seconds))
     try:
         server = MetricsHTTPServer(args.host, args.port, None, console.page, on_stop=console.close)
     except OSError as exc:

@@ -128,7 +128,7 @@ def plot(series: dict[str, list[tuple[float, float]]], unit: str, width: int = 7
         v = vmax * i / 4
         parts.append(f"<line x1='{left}' x2='{left + w}' y1='{y(v):.1f}' y2='{y(v):.1f}' stroke='#e3e6ea'/>")
         parts.append(f"<text x='{left - 6}' y='{y(v) + 4:.1f}' font-size='11' text-anchor='end'>{v:.4g}</text>")
-    for t, anchor in ((t0, "start"), (t1, "end")):
+    for t, anchor in ((t0, "start"), (t1, "end")) if t1 > t0 else ((t0, "start"),):
         parts.append(
             f"<text x='{x(t):.1f}' y='{height - 8}' font-size='11' text-anchor='{anchor}'>{esc(time.strftime('%H:%M:%S', time.gmtime(t)))}Z</text>"
         )
@@ -137,6 +137,8 @@ def plot(series: dict[str, list[tuple[float, float]]], unit: str, width: int = 7
         color = COLORS[i % len(COLORS)]
         coords = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in pts)
         parts.append(f"<polyline fill='none' stroke='{color}' stroke-width='2' points='{coords}'/>")
+        last_t, last_v = pts[-1]  # the latest sample stands out (and a lone one is seen at all)
+        parts.append(f"<circle cx='{x(last_t):.1f}' cy='{y(last_v):.1f}' r='3' fill='{color}'/>")
         ly = top + 14 * i + 10
         parts.append(f"<rect x='{left + w + 10}' y='{ly - 8}' width='10' height='10' fill='{color}'/>")
         label = name if len(name) <= 20 else name[:19] + "…"
