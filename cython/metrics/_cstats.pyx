@@ -26,7 +26,7 @@ from hpbroker.metrics.layout import (
 
 cdef enum:
     NT = 16
-    NS = 12
+    NS = 9
 
 cdef long long _times[NT]
 cdef long long _sizes[NS]

@@ -80,6 +80,22 @@ _SIZE_LE = [_le(b) for b in SIZE_BUCKETS] + ["+Inf"]
 _TOPIC_COLUMNS = len(TopicColumn)
 
 
+_REQUEST_LABELS: dict[tuple[int, bool], tuple[list[dict], dict] | None] = {}
+
+
+def _request_labels(api: int, times: bool):
+    """(the label dict of each bucket, the label dict of count and sum) of an API's histogram."""
+    key = (api, times)
+    if key not in _REQUEST_LABELS:
+        name = _API_NAMES.get(api)
+        _REQUEST_LABELS[key] = (
+            None
+            if name is None
+            else ([{"request": name, "le": b} for b in (_TIME_LE if times else _SIZE_LE)], {"request": name})
+        )
+    return _REQUEST_LABELS[key]
+
+
 class Totals:
     """Every region added up, read once per scrape."""
 
@@ -185,16 +201,25 @@ class BrokerCollector:
                         f.add_metric([name, str(version)], n)
             return f
         if kind == "request":
+            # every API's histogram at once (numpy), and samples built with label dicts made once
+            # per process: add_metric would rebuild them per bucket, per scrape
             f = HistogramMetricFamily(metric.name, metric.help, labels=metric.labels)
+            times = metric.unit == "ms"
+            le = _TIME_LE if times else _SIZE_LE
             at = request_histogram_at(source[1])
-            width = len(_TIME_LE) + 1 if metric.unit == "ms" else len(_SIZE_LE) + 1
-            for api in range(MAX_API):
-                name = _API_NAMES.get(api)
-                if name is None:
+            block = t.requests[:, at : at + len(le) + 1]
+            cumulative = np.cumsum(block[:, : len(le)], axis=1)
+            bucket, count, total = f.name + "_bucket", f.name + "_count", f.name + "_sum"
+            samples = f.samples
+            for api in np.flatnonzero(cumulative[:, -1]).tolist():
+                labels = _request_labels(api, times)
+                if labels is None:
                     continue
-                h = _histogram_family(metric, t.requests[api, at : at + width], [name])
-                if h is not None:
-                    f.add_metric([name], h[0], h[1])
+                row = cumulative[api].tolist()
+                samples.extend([Sample(bucket, lbl, v) for lbl, v in zip(labels[0], row)])
+                samples.append(Sample(count, labels[1], row[-1]))
+                s = int(block[api, len(le)])
+                samples.append(Sample(total, labels[1], s / 1000 if times else s))
             return f
         if kind == "histogram":
             f = HistogramMetricFamily(metric.name, metric.help, labels=metric.labels)

@@ -74,7 +74,7 @@ TIME_BUCKETS_US = (
     30_000_000,
 )
 #: upper bounds of the size histograms, bytes
-SIZE_BUCKETS = tuple(64 << (2 * i) for i in range(12))  # 64 B ... 256 MiB, powers of 4
+SIZE_BUCKETS = tuple(256 << (2 * i) for i in range(9))  # 256 B ... 16 MiB, powers of 4
 TIME_HIST_WORDS = len(TIME_BUCKETS_US) + 2  # buckets, +Inf, sum
 SIZE_HIST_WORDS = len(SIZE_BUCKETS) + 2
 
