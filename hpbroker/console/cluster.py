@@ -13,7 +13,8 @@ from hpbroker.admin import groups as admin_groups
 from hpbroker.admin import log_dirs as admin_log_dirs
 from hpbroker.admin import topics as admin_topics
 from hpbroker.admin.client import BrokerConnection, ToolError, brokers_of, error_text, metadata, split_hostport
-from hpbroker.records.layout import InvalidRecordBatch
+from hpbroker.records.batch import read_header
+from hpbroker.records.layout import RECORD_BATCH_OVERHEAD, InvalidRecordBatch
 from hpbroker.records.records import Record, iter_batch_records
 
 EARLIEST, LATEST = -2, -1
@@ -112,8 +113,8 @@ def group(bootstrap: str, group_id: str) -> admin_groups.GroupDescription:
     return admin_groups.describe_group(bootstrap, group_id)
 
 
-def committed(bootstrap: str, group_ids: list[str]) -> dict[str, dict[tuple[str, int], int]]:
-    """Each group's committed offsets (the history's lag samples)."""
+def lags(bootstrap: str, group_ids: list[str]) -> dict[str, dict[tuple[str, int], int]]:
+    """Each group's lag per partition (the history's samples)."""
     out = {}
     for g in group_ids:
         try:
@@ -173,21 +174,19 @@ def records(bootstrap: str, topic_name: str, partition: int, offset: int, limit:
     out: list[Record] = []
     pos = 0
     next_offset = offset
-    while pos + 61 <= len(data) and len(out) < limit:
-        size = int.from_bytes(data[pos + 8 : pos + 12], "big") + 12
-        if pos + size > len(data):
+    while pos + RECORD_BATCH_OVERHEAD <= len(data) and len(out) < limit:
+        h = read_header(data, pos)
+        if pos + h.size > len(data):
             break  # a partial batch at the end of the answer
-        attributes = int.from_bytes(data[pos + 21 : pos + 23], "big")
         try:
-            if not attributes & 0x20:  # control batches (transaction markers) hold no data
+            if not h.is_control:  # control batches (transaction markers) hold no data
                 for r in iter_batch_records(data, pos):
                     if r.offset >= offset and len(out) < limit:
                         out.append(r)
                         next_offset = r.offset + 1
         except InvalidRecordBatch as exc:
             raise ToolError(f"a batch of {topic_name}-{partition} does not decode: {exc}") from None
-        last = int.from_bytes(data[pos : pos + 8], "big") + int.from_bytes(data[pos + 23 : pos + 27], "big")
         if len(out) < limit:
-            next_offset = max(next_offset, last + 1)
-        pos += size
+            next_offset = max(next_offset, h.last_offset + 1)
+        pos += h.size
     return out, next_offset

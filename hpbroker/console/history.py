@@ -65,7 +65,7 @@ class History:
         for (t, _), end in ends.items():
             per_topic[t] = per_topic.get(t, 0) + end
         group_ids = [g for g, _ in cluster.groups(self.bootstrap)][:MAX_GROUPS]
-        lags = {g: sum(parts.values()) for g, parts in cluster.committed(self.bootstrap, group_ids).items()}
+        lags = {g: sum(parts.values()) for g, parts in cluster.lags(self.bootstrap, group_ids).items()}
         with self._lock:
             self._samples.append((time.time(), per_topic, lags))
 

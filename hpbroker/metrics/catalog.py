@@ -17,8 +17,9 @@ Differences, each deliberate:
 Where a value lives (``source``): in each process's region (layout.py): ``("request", h)``
 request histogram h, ``("requests",)`` the per-version request counts, ``("topic", column)``,
 ``("counter", i)``, ``("gauge", i)`` (``aggregate``: "sum" over the processes, "mean" over those
-of ``role``), ``("histogram", i)``, ``("listener", column)``; or in what the partition owners
-and coordinators publish (``("snapshot", key)``, snapshot.py), or on disk (``("disk", what)``).
+of ``role``), ``("histogram", i)``, ``("listener", column)``, ``("purgatory",)``; or in what
+the partition owners and coordinators publish, and the log dirs' space read at the scrape
+(``("snapshot", key)``, snapshot.py).
 
 To add a metric: a line here (and, for a value in the region, its index in layout.py); the
 process that knows the value counts or sets it (``broker.stats``); docs/operations.md lists it

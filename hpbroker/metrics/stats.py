@@ -20,6 +20,7 @@ import os
 
 from hpbroker._speedups import load
 from hpbroker.metrics.layout import (
+    GAUGES,
     GAUGES_AT,
     H_INDEX,
     H_LISTENERS,
@@ -90,7 +91,7 @@ class ProcessStats:
             if name is not None:
                 self._listeners[name] = row
                 w[listener_at(row) + LISTENER_COLUMNS_AT + ListenerColumn.CONNECTIONS] = 0  # ours are gone
-        for g in range(64):
+        for g in range(GAUGES):
             w[GAUGES_AT + g] = 0  # set again by this incarnation's first tick
         self._full_warned = False
 
