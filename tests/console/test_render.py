@@ -1,5 +1,7 @@
 """The console's HTML: every value escaped, record bytes shown safely whatever they hold."""
 
+import socket
+
 from hpbroker.console.render import SHOW_BYTES, esc, plot, show_bytes, table
 
 
@@ -21,3 +23,19 @@ def test_names_in_tables_and_plots_are_escaped():
     assert svg.startswith("<svg") and "&lt;topic&gt;" in svg and "<topic>" not in svg
     assert "polyline" in plot({"t": [(1.0, 0.0)]}, "x")  # one sample still drawn (a dot)
     assert "No samples yet" in plot({}, "x")
+
+
+def test_an_unreachable_cluster_is_a_page_saying_so():
+    from hpbroker.console.app import Console
+    from hpbroker.console.history import History
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there
+    console = Console(f"127.0.0.1:{port}", History(f"127.0.0.1:{port}", sample_s=3600))
+    try:
+        status, content_type, body = console.page("/topics", {})
+        assert status == 502 and content_type.startswith("text/html") and b"cannot connect" in body
+        assert console.page("/no/such/page", {})[0] == 404
+    finally:
+        console.close()
