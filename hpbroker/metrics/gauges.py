@@ -31,7 +31,9 @@ _STATE_GAUGES = {
 
 def update_broker(broker, stats, *, controller: bool) -> None:
     """Set the replica manager's, controller's and group coordinator's gauges of ``broker`` (a
-    LocalBroker); ``controller``: this process is the node's controller."""
+    LocalBroker); ``controller``: this process is where the node's controller runs. The
+    controller's gauges are set while the metadata cache names this node the cluster's
+    controller (a single node always is), and 0 otherwise, as Kafka reports them."""
     rm = broker.replica_manager
     md = broker.metadata
     node = broker.node.node_id
@@ -59,15 +61,15 @@ def update_broker(broker, stats, *, controller: bool) -> None:
     stats.set_gauge(Gauge.UNDER_MIN_ISR, under_min_isr)
     stats.set_gauge(Gauge.AT_MIN_ISR, at_min_isr)
     stats.set_gauge(Gauge.PURGATORY_FETCH, len(rm.fetch_purgatory))
-    if controller:
-        topics = list(md.topics)
-        offline = 0
-        for info in topics:
-            offline += sum(1 for s in md.partition_states(info) if s.leader < 0)
-        stats.set_gauge(Gauge.ACTIVE_CONTROLLER, 1)
-        stats.set_gauge(Gauge.GLOBAL_TOPICS, len(topics))
-        stats.set_gauge(Gauge.GLOBAL_PARTITIONS, sum(t.num_partitions for t in topics))
-        stats.set_gauge(Gauge.OFFLINE_PARTITIONS, offline)
+    active = controller and md.controller_id == node
+    topics = list(md.topics) if active else []
+    offline = 0
+    for info in topics:
+        offline += sum(1 for s in md.partition_states(info) if s.leader < 0)
+    stats.set_gauge(Gauge.ACTIVE_CONTROLLER, 1 if active else 0)
+    stats.set_gauge(Gauge.GLOBAL_TOPICS, len(topics))
+    stats.set_gauge(Gauge.GLOBAL_PARTITIONS, sum(t.num_partitions for t in topics))
+    stats.set_gauge(Gauge.OFFLINE_PARTITIONS, offline)
     groups = {g: 0 for g in _STATE_GAUGES.values()}
     total = offsets = 0
     for shard in list(broker.group_coordinator.shards.values()):
