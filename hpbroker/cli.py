@@ -3,9 +3,10 @@
 Tools, for any Kafka-protocol cluster: ``hpbroker groups list|describe|delete-offsets ...
 --bootstrap HOST:PORT`` (consumer groups; hpbroker/admin/groups.py), ``hpbroker topics
 list|describe|create|alter|delete ...`` (topics; hpbroker/admin/topics.py) and ``hpbroker
-log-dirs describe ...`` (partition sizes per log dir; hpbroker/admin/log_dirs.py) and ``hpbroker users
+log-dirs describe ...`` (partition sizes per log dir; hpbroker/admin/log_dirs.py), ``hpbroker users
 set|delete|list --data-dir D`` (SCRAM users; hpbroker/admin/users.py), ``hpbroker acls
-add|list|remove --data-dir D`` (ACLs, as kafka-acls.sh; hpbroker/admin/acls.py).
+add|list|remove --data-dir D`` (ACLs, as kafka-acls.sh; hpbroker/admin/acls.py) and ``hpbroker
+console --bootstrap HOST:PORT --port N`` (the web console of that cluster; hpbroker/console/).
 
 Precedence: defaults < the properties file (Kafka names: listeners, log.dirs, num.partitions,
 ...) < flags. SIGTERM/SIGINT stop the broker cleanly (logs closed with the clean-shutdown
@@ -32,6 +33,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 
 from hpbroker import __version__, environment
 from hpbroker.config import BrokerConfig, ConfigError, read_properties
@@ -190,8 +192,55 @@ def log_dirs_parser() -> argparse.ArgumentParser:
     return p
 
 
+def console_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hpbroker console", description="The web console for a Kafka-protocol cluster (read-only)."
+    )
+    p.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
+    p.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080; 0 = any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
+    p.add_argument(
+        "--sample-seconds", type=float, default=5.0, help="how often the plots' throughput and lag are sampled"
+    )
+    p.add_argument("--log-level", default=environment.value("HPBROKER_LOG_LEVEL"))
+    return p
+
+
+def console_main(args) -> int:
+    from hpbroker.admin.client import ToolError, split_hostport
+    from hpbroker.console.app import Console
+    from hpbroker.console.history import History
+    from hpbroker.metrics.http import MetricsHTTPServer
+
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        split_hostport(args.bootstrap)
+    except ToolError as exc:
+        print(f"hpbroker console: {exc}", file=sys.stderr)
+        return 2
+    console = Console(args.bootstrap, History(args.bootstrap, args.sample_seconds))
+    try:
+        server = MetricsHTTPServer(args.host, args.port, None, console.page, on_stop=console.close)
+    except OSError as exc:
+        print(f"hpbroker console: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    server.start()
+    logging.getLogger("hpbroker").info("console of %s on http://%s:%d/", args.bootstrap, args.host, server.port)
+    while not stop.wait(1.0):
+        pass
+    server.stop()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "console":
+        return console_main(console_parser().parse_args(argv[1:]))
     if argv and argv[0] == "groups":  # a tool, not the broker: the broker's flags stay as they were
         from hpbroker.admin.groups import main as groups_main
 

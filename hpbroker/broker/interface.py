@@ -15,6 +15,8 @@ the partitions it owns: server/multiproc/handler_broker.py) or a processor's vie
   code and message).
 - ``group_coordinator``: the consumer groups whose __consumer_offsets partitions this process
   holds (hpbroker/coordinator/coordinator.py).
+- ``stats`` (ProcessStats): what this process counts for the metrics endpoint (bytes and
+  records in and out per topic, and the rest hpbroker/metrics/catalog.py names).
 
 Each topology implements every part with real behaviour: a process that cannot do a thing itself
 either asks the process that can (a processor's controller forwards to handler 0) or answers as
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from hpbroker.coordinator.coordinator import GroupCoordinator
     from hpbroker.metadata.topic_configs import ProduceSettings
     from hpbroker.metadata.topics import TopicInfo
+    from hpbroker.metrics.stats import ProcessStats
     from hpbroker.replication.partition import Partition
     from hpbroker.replication.purgatory import Purgatory
     from hpbroker.security.authorizer import AclAuthorizer
@@ -154,3 +157,4 @@ class Broker(Protocol):
     group_coordinator: GroupCoordinator
     credentials: CredentialStore
     authorizer: AclAuthorizer | None
+    stats: ProcessStats

@@ -248,6 +248,15 @@ SERVER = (
         "false",
         "With an authorizer: whether a resource no ACL names is open to every principal (false: only to super users).",
     ),
+    broker(
+        "metrics.port",
+        TYPE_INT,
+        "0",
+        "HTTP port of the metrics endpoint (/metrics, Prometheus' text format with Kafka's metric names) "
+        "and the web console (/), on the host of the first listener; 0: neither is served. "
+        "docs/operations.md lists the metrics.",
+        at_least(0),
+    ),
     # topics -----------------------------------------------------------------------------------
     broker(
         "num.partitions",

@@ -130,11 +130,18 @@ async def _long_poll(ctx, request, plan, deadline, min_bytes, keys, woken):
         topics, total, had_error = _read_all(ctx, request, plan)
         remaining = deadline - time.monotonic()
         if total >= min_bytes or had_error or remaining <= 0:
-            return _response(topics)
+            return _response(ctx, topics)
         woken = purgatory.watch(keys, remaining)
 
 
-def _response(topics):
+def _response(ctx, topics):
+    """The answer, counted per partition (BytesOut, TotalFetchRequests, FailedFetchRequests)."""
+    fetched = ctx.broker.stats.fetched
+    for t in topics:
+        name = t["topic"]
+        for p in t["partitions"]:
+            records = p["records"]
+            fetched(name, records.size if type(records) is ExternalBytes else 0, p["error_code"] != 0)
     return {"throttle_time_ms": 0, "error_code": 0, "session_id": 0, "responses": topics}
 
 
@@ -161,7 +168,7 @@ def handle(ctx: RequestContext, request: dict):
     min_bytes = min(request.get("min_bytes", 1), request.get("max_bytes", 0x7FFFFFFF))
     max_wait = request.get("max_wait_ms", 0)
     if max_wait <= 0 or total >= min_bytes or had_error or not plan:
-        return _response(topics)
+        return _response(ctx, topics)
     # Watch now, not when the returned coroutine first runs: an append handled before that (in
     # this process, or seen in the partition table by a processor) must find the watcher.
     keys = [(topic, fp["partition"]) for topic, parts in plan for fp in parts]

@@ -76,6 +76,7 @@ def handle(ctx: RequestContext, request: dict):
     any_error = False
     allow_zstd = ctx.api_version >= 7
     budget = RECORD_ERRORS_BYTES
+    stats = broker.stats
     for topic_data in request["topic_data"]:
         name = topic_data["name"]
         info = topics.get(name)
@@ -142,6 +143,7 @@ def handle(ctx: RequestContext, request: dict):
                 continue
             if not r.duplicate:
                 rm.notify_append(name, index)
+                stats.produced(name, len(pd["records"]), r.last_offset - r.base_offset + 1)
             parts.append(
                 {
                     "index": index,
@@ -153,6 +155,10 @@ def handle(ctx: RequestContext, request: dict):
                     "error_message": None,
                 }
             )
+        for pd, part in zip(topic_data["partition_data"], parts):
+            if part["error_code"]:
+                records = pd["records"]
+                stats.produce_failed(name, len(records) if records is not None else 0)
         responses.append({"name": name, "partition_responses": parts})
     if acks == 0:
         if any_error:

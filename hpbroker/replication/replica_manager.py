@@ -73,6 +73,11 @@ class LocalReplicaManager:
     def notify_append(self, topic: str, index: int) -> None:
         self.fetch_purgatory.notify((topic, index))
 
+    def high_watermark_of(self, topic: str, index: int) -> int | None:
+        """The high watermark of a partition of this node (the coordinators' consumer lag)."""
+        p = self.partitions.get((topic, index))
+        return None if p is None else p.high_watermark
+
     # what the controller changes --------------------------------------------------------------
     def open_partitions(self, topic: TopicInfo, indexes) -> None:
         """Open (creating if new) the logs of ``topic``'s partitions ``indexes`` this process owns."""

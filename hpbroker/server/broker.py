@@ -16,6 +16,9 @@ import socket
 from hpbroker.broker.interface import Node
 from hpbroker.broker.local import LocalBroker
 from hpbroker.config import BrokerConfig
+from hpbroker.metrics import gauges, snapshot
+from hpbroker.metrics.layout import Gauge
+from hpbroker.metrics.stats import ProcessStats
 from hpbroker.server import listener_security, listeners, scheduling
 from hpbroker.server.connection import Acceptor, Connection, listening_socket, max_idle_s
 from hpbroker.server.connection_quotas import ConnectionLimits, LocalCounts
@@ -26,6 +29,11 @@ from hpbroker.storage.fd_limits import raise_open_file_limit
 log = logging.getLogger("hpbroker")
 
 MAINTENANCE_INTERVAL_S = 1.0
+
+
+def local_address(host: str) -> str:
+    """Where a client on this machine reaches a socket bound to ``host``."""
+    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
 
 
 def node_id_of(config: BrokerConfig) -> int:
@@ -78,6 +86,10 @@ class BrokerServer:
         self._acceptors: dict[str, Acceptor] = {}
         self._stopped: asyncio.Event | None = None
         self._maintenance: asyncio.TimerHandle | None = None
+        self.stats = ProcessStats()
+        self.published = snapshot.Published()
+        self.metrics_server = None
+        self._idle = gauges.IdleClock()
 
     @property
     def bootstrap(self) -> str:
@@ -95,7 +107,7 @@ class BrokerServer:
         self._limits = ConnectionLimits.from_config(self.config)  # a bad value fails the start
         self.listeners, self._lsocks = bind_listeners(self.config)
         node = advertised_node(self.config, self.listeners)
-        self.broker = LocalBroker(self.config, node)
+        self.broker = LocalBroker(self.config, node, stats=self.stats)
         try:
             self.security = listener_security.build(self.config, self.listeners, self.broker.credentials)
         except BaseException:
@@ -115,10 +127,23 @@ class BrokerServer:
             acceptor.start()
             self._acceptors[lst.name] = acceptor
         self._schedule_maintenance()
+        first = self.listeners.listeners[0]
+        metrics_port = self.config.get("metrics.port")
+        if metrics_port:
+            from hpbroker.metrics.endpoint import start_endpoint
+
+            self.metrics_server = start_endpoint(
+                self.config,
+                first.host,
+                metrics_port,
+                [self.stats.words.obj],
+                lambda: self.broker.metadata.topics,
+                self.published.read,
+                f"{local_address(first.host)}:{first.port}",
+            )
         from hpbroker.server.eventloop import running_loop_name
 
         log_listeners(self.listeners)
-        first = self.listeners.listeners[0]
         log.info(
             "hpbroker listening on %s:%d (node %d, log.dirs %s, %s loop, %s scheduling)",
             first.host,
@@ -137,6 +162,14 @@ class BrokerServer:
             self.broker.run_maintenance()
         except Exception:
             log.exception("log maintenance failed")
+        if self.metrics_server is not None:
+            try:
+                gauges.update_broker(self.broker, self.stats, controller=True)
+                gauges.update_idle(self.stats, self._idle, Gauge.NETWORK_IDLE_PPM, Gauge.HANDLER_IDLE_PPM)
+                rm = self.broker.replica_manager
+                self.published.publish(snapshot.build(self.broker, rm.high_watermark_of))
+            except Exception:
+                log.exception("metrics update failed")
         now = self.loop.time()
         for conn in list(self.connections):
             conn.trim(now)
@@ -145,11 +178,13 @@ class BrokerServer:
     def _accept(self, sock, peer, listener) -> None:
         conn = listener_security.accept(self, self.security[listener.name], sock, peer, Connection, TlsLocalConnection)
         self.connections.add(conn)
+        self.stats.connection_opened()
         conn.start()
 
     def forget(self, conn: Connection) -> None:
         if conn in self.connections:
             self.connections.discard(conn)
+            self.stats.connection_closed()
             acceptor = self._acceptors.get(conn.session.listener)
             if acceptor is not None:
                 acceptor.connection_closed(conn.peer)
@@ -168,6 +203,9 @@ class BrokerServer:
         self._lsocks = {}
         if self._maintenance is not None:
             self._maintenance.cancel()
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
+            self.metrics_server = None
         for conn in list(self.connections):
             conn.close()
         await asyncio.sleep(0)

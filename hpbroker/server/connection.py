@@ -21,6 +21,12 @@ responses wait in ``_done`` until every earlier one is out, because Kafka client
 responses to requests by order on a connection. Response chunks are ``bytes`` or file regions;
 bytes go out with ``sendmsg`` (gathering), regions with ``os.sendfile`` from the segment file.
 
+Request metrics (hpbroker/metrics): each request carries a tuple of its api key, version, size
+and monotonic times (received: the read that completed it; handler start; handler done; parked
+wait done) to its answer; when the answer has left (the out queue drained) the recorder adds
+them to the API's histograms, one call in C per request. A processor gives its forwarded
+requests the handler's answer time instead of the handler's times (the handler counts those).
+
 Back-pressure: with too many requests in flight or too many bytes queued, the connection stops
 reading until the backlog drains, so one client cannot make the broker buffer without bound.
 
@@ -40,6 +46,7 @@ import struct
 import sys
 import termios
 from collections import deque
+from time import monotonic_ns
 
 from hpbroker import request_path
 from hpbroker.broker.request import NO_SESSION, Session
@@ -230,7 +237,10 @@ class Connection:
         self._rcvlowat = 1
         self._next_seq = 0
         self._write_seq = 0
-        self._done: dict[int, list] = {}
+        self._done: dict[int, tuple] = {}  # seq -> (chunks, request metrics tuple or None)
+        self._sending: list[tuple] = []  # (metrics tuple, response bytes, released ns) not yet sent
+        self._rec = server.stats.recorder
+        self._read_ns = 0  # monotonic ns of the read that completed the frames being parsed
         self._tasks: set[asyncio.Task] = set()
         self._out: deque = deque()  # bytes-like chunks and [fd, position, remaining, keepalive] lists
         self._out_bytes = 0
@@ -281,6 +291,7 @@ class Connection:
             t.cancel()
         self._out.clear()
         self._done.clear()
+        self._sending.clear()
         try:
             self.sock.close()
         except OSError:
@@ -352,6 +363,7 @@ class Connection:
 
     def _on_readable(self) -> None:
         self._last_read = self._last_active = self.loop.time()
+        self._read_ns = monotonic_ns()
         try:
             if self._frame is not None:
                 if self._take_large_frame(self._frame_size, self._frame, 0, self._frame_filled):
@@ -518,6 +530,7 @@ class Connection:
 
     def _serve(self, frame: bytearray, identified=None) -> None:
         seq = self._next_seq
+        start = monotonic_ns()
         try:
             ctx, answer = request_path.serve(
                 self.broker, frame, self.peer, request_path.encode_parts, None, identified, self.session
@@ -525,12 +538,14 @@ class Connection:
         except Refused as refused:
             return self.refuse(refused)
         self._next_seq += 1
+        local = monotonic_ns()
         if type(answer) is list:  # answered at once, encoded
-            self._complete(seq, answer)
+            self._complete(seq, answer, (ctx.api_key, ctx.api_version, len(frame), self._read_ns, start, local, local))
         else:  # parked: a long-poll Fetch, a JoinGroup, a controller call
             task = self.loop.create_task(answer)
             self._tasks.add(task)
-            task.add_done_callback(lambda t, s=seq, c=ctx: self._finish_task(t, s, c))
+            timing = (ctx.api_key, ctx.api_version, len(frame), self._read_ns, start, local)
+            task.add_done_callback(lambda t, s=seq, c=ctx, m=timing: self._finish_task(t, s, c, m))
 
     def refuse(self, refused: Refused) -> None:
         """A request the request path refused: close, or send the answer it gave instead."""
@@ -538,30 +553,37 @@ class Connection:
             return self.close(refused.reason)
         seq = self._next_seq
         self._next_seq += 1
-        self._complete(seq, [refused.answer])
+        self._complete(seq, [refused.answer])  # not counted: no API served it
 
-    def _finish_task(self, task: asyncio.Task, seq: int, ctx) -> None:
+    def _finish_task(self, task: asyncio.Task, seq: int, ctx, timing: tuple) -> None:
         self._tasks.discard(task)
         if self.closed or task.cancelled():
             return
+        remote = monotonic_ns()
         try:
             parts = request_path.encode_parts(ctx, request_path.result_of(ctx, task))
         except Refused as refused:
             return self.close(refused.reason)
-        self._complete(seq, parts)
+        self._complete(seq, parts, timing + (remote,))
 
-    def _complete(self, seq: int, parts: list) -> None:
+    def _complete(self, seq: int, parts: list, metrics: tuple | None = None) -> None:
+        """The answer to request ``seq``; ``metrics``: its request metrics tuple (api key,
+        version, request bytes, received, handler start, handler done, parked wait done; start
+        -1 and the last the handler's answer time for a request another process handled)."""
         if self.closed:
             return
-        self._done[seq] = parts
+        self._done[seq] = (parts, metrics)
         if not self._corked:
             self._release()
 
     def _release(self) -> None:
         """Queue every answer whose turn has come, send, and read again if we had paused."""
         self._last_active = self.loop.time()
+        released = monotonic_ns()
         while self._write_seq in self._done:
-            for chunk in self._done.pop(self._write_seq):
+            parts, metrics = self._done.pop(self._write_seq)
+            before = self._out_bytes
+            for chunk in parts:
                 if isinstance(chunk, ExternalBytes):
                     for r in chunk.source:
                         self._out.append([r.fd, r.position, r.length, r])
@@ -569,6 +591,8 @@ class Connection:
                 else:
                     self._out.append(chunk)
                     self._out_bytes += len(chunk)
+            if metrics is not None:
+                self._sending.append((metrics, self._out_bytes - before, released))
             self._write_seq += 1
         self._flush()
         if not self.closed and not self._reading and not self._backlogged():
@@ -699,6 +723,13 @@ class Connection:
         elif not out and self._writing:
             self.loop.remove_writer(self.fd)
             self._writing = False
+        if not out and self._sending:
+            # everything queued has left: the answers' request metrics are complete
+            sent = monotonic_ns()
+            request = self._rec.request
+            for metrics, size, released in self._sending:
+                request(metrics, size, released, sent)
+            self._sending.clear()
         if not out and self._close_when_sent is not None:
             self.all_sent()
 

@@ -63,7 +63,7 @@ def test_sigterm_stops_every_child_and_unlinks_shared_memory(tmp_path):
     with running_broker(subprocess=True, data_dir=str(tmp_path), args=MULTIPROC_ARGS) as b:
         sup = b.process.pid
         mine = {p for p in _shm() - before if f"hpbroker-{sup}-" in p}
-        assert len(mine) == 3, mine  # control, rings, metadata: named after the supervisor
+        assert len(mine) == 5, mine  # control, rings, metadata, stats, snapshots: named after the supervisor
         assert _wait_for(lambda: len(_children(b, "processor")) == 2)
         kids = [c.pid for c in psutil.Process(sup).children()]
         assert len(kids) == 4

@@ -35,10 +35,15 @@ import os
 import signal
 import time
 from collections import deque
+from time import monotonic_ns
 
 from hpbroker import request_path
 from hpbroker.broker.request import INTERNAL_SESSION
 from hpbroker.broker.routes import owned_request
+from hpbroker.metrics import gauges, snapshot
+from hpbroker.metrics.layout import HANDLER as HANDLER_ROLE
+from hpbroker.metrics.layout import Gauge
+from hpbroker.metrics.stats import ProcessStats
 from hpbroker.request_path import Refused
 from hpbroker.server import scheduling
 from hpbroker.server.multiproc import envelope as env
@@ -77,6 +82,11 @@ class HandlerProcess:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         handlers = topo.handlers
+        self.stats = ProcessStats(topo.stats_region(HANDLER_ROLE, h), role=HANDLER_ROLE, index=h)
+        self._rec = self.stats.recorder
+        self._idle = gauges.IdleClock()
+        self._metrics_on = bool(self.config.get("metrics.port"))
+        self._published = snapshot.SharedPublished(topo.stats_snapshot(h))
         self.broker = HandlerBroker(
             self.config,
             self.node,
@@ -84,6 +94,7 @@ class HandlerProcess:
             table=topo.table(),
             owns=lambda t, p: owner(t, p, handlers) == h,
             read_registry=topo.read_registry,
+            stats=self.stats,
         )
         self._peers = [f"processor {p}" for p in range(topo.processors)]
         self.req_rings = [topo.request_ring(p, h) for p in range(topo.processors)]
@@ -142,6 +153,14 @@ class HandlerProcess:
             self.broker.run_maintenance()
         except Exception:
             log.exception("log maintenance failed")
+        if self._metrics_on:
+            try:
+                gauges.update_broker(self.broker, self.stats, controller=self.is_controller)
+                gauges.update_idle(self.stats, self._idle, Gauge.HANDLER_IDLE_PPM)
+                rm = self.broker.replica_manager
+                self._published.publish(snapshot.build(self.broker, rm.high_watermark_of))
+            except Exception:
+                log.exception("metrics update failed")
         self._maintenance = self.loop.call_later(MAINTENANCE_S, self._run_maintenance)
 
     def _sync_metadata(self) -> None:
@@ -211,7 +230,9 @@ class HandlerProcess:
         self._wakes.wake(p)
 
     def _handle_record(self, p: int, view: memoryview) -> None:
-        conn_id, seq, kind, api_key, api_version, session_length, correlation_id, _ = env.REQUEST.unpack_from(view)
+        conn_id, seq, kind, api_key, api_version, session_length, correlation_id, received = env.REQUEST.unpack_from(
+            view
+        )
         if session_length:
             end = env.REQUEST.size + session_length
             key = bytes(view[env.REQUEST.size : end])
@@ -227,6 +248,7 @@ class HandlerProcess:
         if api_key != PRODUCE:
             frame = bytearray(frame)  # small; its handler may keep it after the slot is freed
         reply = (p, conn_id, seq)
+        start = monotonic_ns()
         try:
             ctx, answer = request_path.serve(
                 self.broker,
@@ -242,13 +264,17 @@ class HandlerProcess:
                 "closing a request of api key %d v%d from processor %d: %s", api_key, api_version, p, refused.reason
             )
             return self._push(reply, env.CLOSE)
+        local = monotonic_ns()
         if type(answer) is not bytes and answer is not None:  # parked: run it, answer when done
             task = self.loop.create_task(answer)
             self._tasks.add(task)
-            task.add_done_callback(lambda t, r=reply, c=ctx: self._finish(t, r, c))
+            timing = (api_key, received, start, local)
+            task.add_done_callback(lambda t, r=reply, c=ctx, m=timing: self._finish(t, r, c, m))
             return
         if api_key not in (PRODUCE, LIST_OFFSETS):
             self.broker.replica_manager.publish_all()  # DeleteRecords, topic changes: log_start_offset may move
+        # request metrics of the handler's part: queue (since the processor received it), local
+        self._rec.handled(api_key, received, start, local, local)
         self._answer(reply, answer)
 
     def _owned(self, api_key: int, request: dict) -> dict:
@@ -257,10 +283,11 @@ class HandlerProcess:
         processor sends."""
         return owned_request(request, route_for(api_key).split, self.broker.replica_manager.owns)
 
-    def _finish(self, task: asyncio.Task, reply, ctx) -> None:
+    def _finish(self, task: asyncio.Task, reply, ctx, timing) -> None:
         self._tasks.discard(task)
         if task.cancelled():
             return
+        self._rec.handled(*timing, monotonic_ns())
         try:
             frame = request_path.encode_frame(ctx, request_path.result_of(ctx, task))
         except Refused:
@@ -303,7 +330,7 @@ class HandlerProcess:
     # responses --------------------------------------------------------------------------------
     def _push(self, reply, status: int, body: bytes = b"") -> None:
         p, conn_id, seq = reply
-        head = env.RESPONSE.pack(conn_id, seq, status, 0, 0)
+        head = env.RESPONSE.pack(conn_id, seq, status, 0, env.stamp(monotonic_ns()))
         if self.blocked[p]:
             self.blocked[p].append((head, body))
             return

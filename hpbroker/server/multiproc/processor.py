@@ -61,11 +61,16 @@ import logging
 import os
 import signal
 from dataclasses import dataclass, field
+from time import monotonic_ns
 
 from hpbroker import protocol, request_path
 from hpbroker.broker.interface import ControllerError
 from hpbroker.broker.routes import CONTROLLER, EVERY, FETCH, GROUP, GROUPS, PARTITIONED, PROCESSOR
 from hpbroker.handlers import REGISTRY
+from hpbroker.metrics import gauges
+from hpbroker.metrics.layout import PROCESSOR as PROCESSOR_ROLE
+from hpbroker.metrics.layout import Gauge
+from hpbroker.metrics.stats import ProcessStats
 from hpbroker.protocol import ProtocolError
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.request_path import Refused
@@ -102,6 +107,7 @@ IDLE_HOUSEKEEPING_S = 1.0
 TRIM_EVERY_S = 1.0  # how often idle connections are asked to give back grown buffers
 FETCH_POLL_S = 0.01  # backstop only: handlers wake processors with parked Fetches
 FETCH_POLL_MAX_S = 0.25  # ... so while Fetches stay parked it backs off to this
+GAUGES_EVERY_S = 1.0  # idle ratio and purgatory size (the metrics endpoint's gauges)
 
 
 @dataclass(slots=True)
@@ -116,6 +122,9 @@ class Pending:
     #                  another split request's topics and partitions (partition_order), or the
     #                  group ids it named
     incarnations: tuple = ()  # each handler's incarnation when the request was pushed to it
+    request_bytes: int = 0  # request metrics: its size, and when it was received (monotonic ns)
+    received_ns: int = 0
+    answered_ns: int = 0  # when the last handler to answer pushed its answer
     parts: list = field(default_factory=list)
 
 
@@ -126,6 +135,12 @@ class ProcessorConnection(Connection):
         self._stalled = None  # a large frame waiting for ring space (a view of _big)
         self._session_bytes: tuple | None = None  # (principal, envelope session bytes)
         self._big: bytearray | None = None
+        self.request_bytes = 0  # size of the frame being routed (request metrics)
+
+    @property
+    def stamp(self) -> int:
+        """When the frame being routed arrived, as request envelopes carry it."""
+        return env.stamp(self._read_ns)
 
     def _new_frame(self, size: int, have: int):
         # the frame is copied into a ring as soon as it is complete, so one buffer per
@@ -293,6 +308,8 @@ class ProcessorServer:
         self._next_ask = 0
         self._wakes: WakeBatcher | None = None  # handler eventfds, written once per pass
         self._housekeeping = SafetyTick(HOUSEKEEPING_S, IDLE_HOUSEKEEPING_S)  # runs _tick from run()
+        # what this processor counts: its region of the shared statistics once ``run`` starts
+        self.stats = ProcessStats(role=PROCESSOR_ROLE, index=index)
 
     async def run(self, ready_fd: int | None = None) -> None:
         topo, p = self.topo, self.index
@@ -301,7 +318,10 @@ class ProcessorServer:
         self._stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        self.broker = ProcessorBroker(self.config, self.node, topo, self.ask_controller)
+        self.stats = ProcessStats(topo.stats_region(PROCESSOR_ROLE, p), role=PROCESSOR_ROLE, index=p)
+        self._idle = gauges.IdleClock()
+        self._next_gauges = 0.0
+        self.broker = ProcessorBroker(self.config, self.node, topo, self.ask_controller, stats=self.stats)
         self.security = listener_security.build(self.config, self.listeners, self.broker.credentials)
         self.authorizing = self.broker.authorizer is not None
         self.req_rings = [topo.request_ring(p, h) for h in range(topo.handlers)]
@@ -370,18 +390,22 @@ class ProcessorServer:
             self._next_conn_id,
         )
         self.connections[conn.conn_id] = conn
+        self.stats.connection_opened()
         conn.start()
 
     def forget(self, conn: ProcessorConnection) -> None:
         acceptor = self._acceptors.get(conn.session.listener)
-        if self.connections.pop(conn.conn_id, None) is not None and acceptor is not None:
-            acceptor.connection_closed(conn.peer)
+        if self.connections.pop(conn.conn_id, None) is not None:
+            self.stats.connection_closed()
+            if acceptor is not None:
+                acceptor.connection_closed(conn.peer)
         self.stalled.discard(conn)
 
     # requests ---------------------------------------------------------------------------------
     def route(self, conn: ProcessorConnection, view: memoryview) -> bool:
         """Take one request frame; False if a ring is full (nothing was taken)."""
         self._housekeeping.work_arrived()
+        conn.request_bytes = len(view)
         try:
             identified = header, offset, module = request_path.identify(view)
         except Refused as refused:
@@ -449,7 +473,14 @@ class ProcessorServer:
             return True
         seq = conn._next_seq
         head = env.REQUEST.pack(
-            conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, len(session), header.correlation_id, 0
+            conn.conn_id,
+            seq,
+            env.WHOLE,
+            header.api_key,
+            header.api_version,
+            len(session),
+            header.correlation_id,
+            conn.stamp,
         )
         res = ring.try_push(head + session if session else head, view)
         if res == FULL:
@@ -497,7 +528,9 @@ class ProcessorServer:
             self.ring_full_pauses += 1
             return False
         seq = conn._next_seq
-        head = env.REQUEST.pack(conn.conn_id, seq, flag, api_key, version, len(session), header.correlation_id, 0)
+        head = env.REQUEST.pack(
+            conn.conn_id, seq, flag, api_key, version, len(session), header.correlation_id, conn.stamp
+        )
         head += session
         for h, ring, parts, _ in pushes:
             # cannot be FULL: can_push saw the room, and only this process fills the ring
@@ -519,7 +552,14 @@ class ProcessorServer:
             return False
         seq = conn._next_seq
         head = env.REQUEST.pack(
-            conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, len(session), header.correlation_id, 0
+            conn.conn_id,
+            seq,
+            env.WHOLE,
+            header.api_key,
+            header.api_version,
+            len(session),
+            header.correlation_id,
+            conn.stamp,
         )
         head += session
         for h, ring in enumerate(self.req_rings):
@@ -538,6 +578,7 @@ class ProcessorServer:
         frame is in doubt or another owner's ring is full: all or nothing, as a split is."""
         self._housekeeping.work_arrived()  # a timer and a counter: nothing touches the reserved ring
         frame = slot[env.REQUEST.size + len(session) :]
+        conn.request_bytes = len(frame)
         try:
             header, offset = protocol.decode_request_header(frame)
             cut = cut_by_owner(header, frame, offset, route_for(PRODUCE).split, self.topo.handlers)
@@ -558,7 +599,7 @@ class ProcessorServer:
                         return False
                     others.append((oh, other, parts))
             head = env.REQUEST.pack(
-                conn.conn_id, seq, env.OWNED, PRODUCE, version, len(session), header.correlation_id, 0
+                conn.conn_id, seq, env.OWNED, PRODUCE, version, len(session), header.correlation_id, conn.stamp
             )
             head += session
             for oh, other, parts in others:
@@ -567,7 +608,7 @@ class ProcessorServer:
                 if other.try_push_parts(head, parts) == WAKE:
                     self._wake(oh)
         env.REQUEST.pack_into(
-            slot, 0, conn.conn_id, seq, kind, PRODUCE, version, len(session), header.correlation_id, 0
+            slot, 0, conn.conn_id, seq, kind, PRODUCE, version, len(session), header.correlation_id, conn.stamp
         )
         if ring.publish() == WAKE:
             self._wake(h)
@@ -599,6 +640,8 @@ class ProcessorServer:
             handlers,
             split_request,
             tuple(incarnation(h) for h in handlers),
+            conn.request_bytes,
+            conn._read_ns,
         )
 
     def _wake(self, h: int) -> None:
@@ -613,15 +656,17 @@ class ProcessorServer:
 
     def _drain(self) -> None:
         corked = []  # connections answered in this pass: each sends once, at the end
+        now = monotonic_ns()
         for h, ring in enumerate(self.resp_rings):
             while (view := ring.peek()) is not None:
                 self.answered += 1
-                conn_id, seq, status, _, _ = env.RESPONSE.unpack_from(view)
+                conn_id, seq, status, _, answered = env.RESPONSE.unpack_from(view)
                 if conn_id == self._asks_conn_id:
                     self._answered_ask(seq, status, view)
                 elif (pend := self.pending.get((conn_id, seq))) is not None:
                     pend.conn.cork()
                     corked.append(pend.conn)
+                    pend.answered_ns = env.unstamp(answered, now)
                     self._deliver(pend, status, view[env.RESPONSE.size :])
                 if ring.release():
                     self._wake(h)
@@ -649,7 +694,8 @@ class ProcessorServer:
             await asyncio.sleep(ASK_RETRY_S)
         fut = self.loop.create_future()
         self.asks[seq] = (fut, self.topo.handler_incarnation(CONTROLLER_HANDLER))
-        head = env.REQUEST.pack(self._asks_conn_id, seq, env.WHOLE, api_key, api_version, 0, seq, 0)
+        stamp = env.stamp(monotonic_ns())
+        head = env.REQUEST.pack(self._asks_conn_id, seq, env.WHOLE, api_key, api_version, 0, seq, stamp)
         if ring.try_push_parts(head, parts) == WAKE:
             self._wake(CONTROLLER_HANDLER)
         self._housekeeping.work_arrived()
@@ -680,16 +726,18 @@ class ProcessorServer:
         del self.pending[(conn.conn_id, pend.seq)]
         if conn.closed:
             return
+        # request metrics: a handler counted its queue, local and remote time
+        m = (pend.api_key, pend.api_version, pend.request_bytes, pend.received_ns, -1, -1, pend.answered_ns)
         if len(pend.parts) == 1:
-            return conn._complete(pend.seq, [pend.parts[0]] if pend.parts[0] is not None else [])
+            return conn._complete(pend.seq, [pend.parts[0]] if pend.parts[0] is not None else [], m)
         frames = [f for f in pend.parts if f is not None]
         if not frames:
-            return conn._complete(pend.seq, [])
+            return conn._complete(pend.seq, [], m)
         request = pend.request
         if isinstance(request, produce_split.Order):
             joined = produce_split.join(request, pend.api_version, pend.correlation_id, frames)
             if joined is not None:
-                return conn._complete(pend.seq, joined)
+                return conn._complete(pend.seq, joined, m)
             request = request.as_request()  # not as expected: the codecs will say why
         bodies = []
         for f in frames:
@@ -703,7 +751,7 @@ class ProcessorServer:
         else:
             joined = join_responses(request, route.split, bodies)
         conn._complete(
-            pend.seq, protocol.encode_response_parts(pend.api_key, pend.api_version, pend.correlation_id, joined)
+            pend.seq, protocol.encode_response_parts(pend.api_key, pend.api_version, pend.correlation_id, joined), m
         )
 
     # timers -----------------------------------------------------------------------------------
@@ -722,6 +770,10 @@ class ProcessorServer:
         if self._fetch_poll is None and len(self.broker.replica_manager.fetch_purgatory):
             self._poll_fetches()
         now = self.loop.time()
+        if now >= self._next_gauges:
+            self._next_gauges = now + GAUGES_EVERY_S
+            gauges.update_idle(self.stats, self._idle, Gauge.NETWORK_IDLE_PPM)
+            self.stats.set_gauge(Gauge.PURGATORY_FETCH, len(self.broker.replica_manager.fetch_purgatory))
         if now >= self._next_trim:
             self._next_trim = now + TRIM_EVERY_S
             for conn in list(self.connections.values()):

@@ -34,6 +34,7 @@ from hpbroker.broker.metadata_cache import MetadataCache
 from hpbroker.controller.forwarding import ForwardingController
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
 from hpbroker.metadata.topic_configs import TopicConfigCache
+from hpbroker.metrics.stats import ProcessStats
 from hpbroker.replication.purgatory import Purgatory
 from hpbroker.security import authorizer
 from hpbroker.security.credentials import FileCredentialStore
@@ -183,8 +184,9 @@ class ReaderReplicaManager:
 
 
 class ProcessorBroker:
-    def __init__(self, config, node, topology, ask_controller, cluster_id: str = DEFAULT_CLUSTER_ID):
+    def __init__(self, config, node, topology, ask_controller, cluster_id: str = DEFAULT_CLUSTER_ID, stats=None):
         self.config = config
+        self.stats = stats if stats is not None else ProcessStats()
         self.node = node
         self.cluster_id = cluster_id
         self.topo = topology

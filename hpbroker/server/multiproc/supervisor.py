@@ -4,6 +4,9 @@ It creates the shared segments and eventfds (server/multiproc/topology.py), rese
 forks the handler processes (they recover their partitions from disk), then the processors (they
 bind the same ports with SO_REUSEPORT), and logs "listening on" once every child reported ready.
 
+With ``metrics.port`` set, a metrics process (server/multiproc/metrics_process.py) is forked
+last: it serves the endpoint from the statistics every child counts into.
+
 Then it only watches, asleep until a signal arrives (SIGCHLD, SIGTERM and SIGINT reach it
 through ``signal.set_wakeup_fd``; a one-second timeout is only a backstop): a child that dies
 for any reason (SIGKILL, a crash) is forked again (a handler then bumps its incarnation word so
@@ -35,7 +38,7 @@ from hpbroker.server.multiproc.topology import SharedMemoryTooSmall, Topology, r
 
 log = logging.getLogger("hpbroker")
 
-HANDLER, PROCESSOR = "handler", "processor"
+HANDLER, PROCESSOR, METRICS = "handler", "processor", "metrics"
 READY_TIMEOUT_S = 120.0
 PROCESSOR_GRACE_S = 10.0
 HANDLER_GRACE_S = 30.0
@@ -109,6 +112,8 @@ class Supervisor:
             ready = [self._start(HANDLER, h) for h in range(self.handlers)]
             if self._await_ready(ready):
                 ready = [self._start(PROCESSOR, p) for p in range(self.processors)]
+                if self.config.get("metrics.port"):
+                    ready.append(self._start(METRICS, 0))
                 if self._await_ready(ready):
                     log_listeners(self.listeners)
                     first = self.listeners.listeners[0]
@@ -179,6 +184,13 @@ class Supervisor:
             _name_process(f"hpb-{role[0]}{index}")
             from hpbroker.server import eventloop
 
+            if role == METRICS:
+                from hpbroker.server.multiproc.metrics_process import MetricsProcess
+
+                first = self.listeners.listeners[0]
+                MetricsProcess(self.topo, self.config, self.node, first.host, first.port).run(ready_w)
+                code = 0
+                return
             if role == HANDLER:
                 from hpbroker.server.multiproc.handler_process import HandlerProcess
 
@@ -270,6 +282,7 @@ class Supervisor:
 
     def _shutdown(self) -> None:
         self._stopping = True
+        self._stop_role(METRICS, PROCESSOR_GRACE_S)
         self._stop_role(PROCESSOR, PROCESSOR_GRACE_S)
         self._stop_role(HANDLER, HANDLER_GRACE_S)
         self.topo.unlink()
