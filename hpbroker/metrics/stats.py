@@ -138,7 +138,8 @@ class ProcessStats:
             rec.topic_add(slot, TopicColumn.BYTES_OUT, nbytes)
 
     # listeners (socket-server-metrics) ---------------------------------------------------------
-    def listener_row(self, listener: str = DEFAULT_LISTENER) -> int:
+    def listener_row(self, listener: str | None = DEFAULT_LISTENER) -> int:
+        listener = listener or DEFAULT_LISTENER
         row = self._listeners.get(listener)
         if row is not None:
             return row
@@ -151,24 +152,24 @@ class ProcessStats:
         self._listeners[listener] = row
         return row
 
-    def listener_add(self, column: int, n: int = 1, listener: str = DEFAULT_LISTENER) -> None:
+    def listener_add(self, column: int, n: int = 1, listener: str | None = DEFAULT_LISTENER) -> None:
         """``n`` more in ``column`` (ListenerColumn) of ``listener``'s row."""
         self.words[listener_at(self.listener_row(listener)) + LISTENER_COLUMNS_AT + column] += n
 
-    def connection_opened(self, listener: str = DEFAULT_LISTENER) -> None:
+    def connection_opened(self, listener: str | None = DEFAULT_LISTENER) -> None:
         at = listener_at(self.listener_row(listener)) + LISTENER_COLUMNS_AT
         self.words[at + ListenerColumn.CONNECTIONS] += 1
         self.words[at + ListenerColumn.CREATED] += 1
 
-    def connection_closed(self, listener: str = DEFAULT_LISTENER) -> None:
+    def connection_closed(self, listener: str | None = DEFAULT_LISTENER) -> None:
         at = listener_at(self.listener_row(listener)) + LISTENER_COLUMNS_AT
         self.words[at + ListenerColumn.CONNECTIONS] -= 1
         self.words[at + ListenerColumn.CLOSED] += 1
 
-    def authentication_failed(self, listener: str = DEFAULT_LISTENER) -> None:
+    def authentication_failed(self, listener: str | None = DEFAULT_LISTENER) -> None:
         self.listener_add(ListenerColumn.FAILED_AUTHENTICATION, 1, listener)
 
-    def authentication_succeeded(self, listener: str = DEFAULT_LISTENER) -> None:
+    def authentication_succeeded(self, listener: str | None = DEFAULT_LISTENER) -> None:
         self.listener_add(ListenerColumn.SUCCESSFUL_AUTHENTICATION, 1, listener)
 
     # counters, gauges, histograms (catalog.py names them) --------------------------------------

@@ -178,13 +178,13 @@ class BrokerServer:
     def _accept(self, sock, peer, listener) -> None:
         conn = listener_security.accept(self, self.security[listener.name], sock, peer, Connection, TlsLocalConnection)
         self.connections.add(conn)
-        self.stats.connection_opened()
+        self.stats.connection_opened(listener.name)
         conn.start()
 
     def forget(self, conn: Connection) -> None:
         if conn in self.connections:
             self.connections.discard(conn)
-            self.stats.connection_closed()
+            self.stats.connection_closed(conn.session.listener)
             acceptor = self._acceptors.get(conn.session.listener)
             if acceptor is not None:
                 acceptor.connection_closed(conn.peer)

@@ -280,6 +280,7 @@ class Connection:
             )
         if auth_failure:
             self.server.failed_authentications += 1
+            self.server.stats.authentication_failed(self.session.listener)
         if self._setup_deadline is not None:
             self._setup_deadline.cancel()
             self._setup_deadline = None
@@ -619,6 +620,7 @@ class Connection:
 
     def authenticated(self) -> None:
         """SASL authentication succeeded (``session.principal`` is set): requests flow."""
+        self.server.stats.authentication_succeeded(self.session.listener)
         self._gate = None
         self.max_request = self.server.max_request_bytes
         if self._setup_deadline is not None:
@@ -629,6 +631,7 @@ class Connection:
         """SASL authentication failed: read nothing more, close once the answer saying so has
         been sent."""
         self.server.failed_authentications += 1
+        self.server.stats.authentication_failed(self.session.listener)
         self._close_when_sent = reason
         self._pause_reading()
 

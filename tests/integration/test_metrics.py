@@ -253,3 +253,50 @@ def test_consumer_lag_per_group_and_partition_as_the_coordinator_computes_it(met
         assert any(n == "hpbroker_log_dir_free_bytes" for n, _ in m)
     finally:
         consumer.close()
+
+
+def _listener_total(m, name, listener):
+    """A socket-server metric of one listener, added up over the processes that report it."""
+    return sum(v for (n, labels), v in m.items() if n == name and ("listener", listener) in labels)
+
+
+def test_connections_and_authentications_are_counted_per_listener(tmp_path):
+    """A SASL listener beside the PLAINTEXT one: each connection counts under the listener it came
+    in on, a wrong password as a failed authentication of that listener, a good one as a
+    successful one (Kafka's socket-server-metrics, per listener)."""
+    from tests.integration.test_sasl import _raw_plain_login
+
+    port = free_port()
+    config = {
+        "metrics.port": port,
+        "listeners": "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
+        "sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": (
+            'org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="alice-secret";'
+        ),
+        "connection.failed.authentication.delay.ms": "0",
+    }
+    with mode_broker(config=config) as b:
+        host, sasl_port = b.listeners["SASL_PLAINTEXT"].rsplit(":", 1)
+        with socket.create_connection((host, int(sasl_port)), timeout=10) as bad:
+            assert _raw_plain_login(bad, "alice", "wrong")["error_code"] == 58  # SASL_AUTHENTICATION_FAILED
+        with socket.create_connection((host, int(sasl_port)), timeout=10) as good:
+            assert _raw_plain_login(good, "alice", "alice-secret")["error_code"] == 0
+
+            def counted():
+                m = scrape(port)
+                return (
+                    _listener_total(
+                        m, "kafka_server_socket_server_metrics_failed_authentication_total", "SASL_PLAINTEXT"
+                    )
+                    == 1
+                    and _listener_total(
+                        m, "kafka_server_socket_server_metrics_successful_authentication_total", "SASL_PLAINTEXT"
+                    )
+                    == 1
+                    and _listener_total(m, "kafka_server_socket_server_metrics_connection_count", "SASL_PLAINTEXT") == 1
+                )
+
+            wait_until(counted, 15, "the SASL listener's connection and its two authentications counted")
+        m = scrape(port)
+        assert _listener_total(m, "kafka_server_socket_server_metrics_failed_authentication_total", "PLAINTEXT") == 0

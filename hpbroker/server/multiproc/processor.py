@@ -390,13 +390,13 @@ class ProcessorServer:
             self._next_conn_id,
         )
         self.connections[conn.conn_id] = conn
-        self.stats.connection_opened()
+        self.stats.connection_opened(listener.name)
         conn.start()
 
     def forget(self, conn: ProcessorConnection) -> None:
         acceptor = self._acceptors.get(conn.session.listener)
         if self.connections.pop(conn.conn_id, None) is not None:
-            self.stats.connection_closed()
+            self.stats.connection_closed(conn.session.listener)
             if acceptor is not None:
                 acceptor.connection_closed(conn.peer)
         self.stalled.discard(conn)
