@@ -34,7 +34,7 @@ import sys
 from hpbroker import __version__, environment
 from hpbroker.config import BrokerConfig, ConfigError, read_properties
 from hpbroker.server import eventloop, scheduling
-from hpbroker.server.broker import BrokerServer, parse_listener
+from hpbroker.server.broker import BrokerServer, StartupRefused, parse_listener
 from hpbroker.server.connection_quotas import ConnectionLimits
 
 
@@ -105,9 +105,13 @@ def topology_of(config: BrokerConfig) -> tuple[int, int]:
     return max(processors, 1), handlers
 
 
-async def _run(config: BrokerConfig) -> None:
+async def _run(config: BrokerConfig) -> int:
     server = BrokerServer(config)
-    await server.start()
+    try:
+        await server.start()
+    except StartupRefused as exc:
+        logging.getLogger("hpbroker").error("cannot start: %s", exc)
+        return 1
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.request_stop)
@@ -115,6 +119,7 @@ async def _run(config: BrokerConfig) -> None:
         await server.serve_until_stopped()
     finally:
         await server.stop()
+    return 0
 
 
 def groups_parser() -> argparse.ArgumentParser:
@@ -232,8 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        eventloop.run(_run(config), event_loop)
-        return 0
+        return eventloop.run(_run(config), event_loop)
     from hpbroker.server.multiproc.supervisor import Supervisor
 
     return Supervisor(config, processors, handlers, event_loop=event_loop).run()

@@ -27,7 +27,7 @@ def handle(ctx: RequestContext, request: dict):
             partition = rm.partition(t["name"], index)
             ans = {"partition_index": index, "low_watermark": -1, "error_code": 0}
             if partition is None:
-                ans["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                ans["error_code"] = rm.not_led_error(t["name"], index)
             elif t["name"] in INTERNAL_TOPICS:
                 ans["error_code"] = ErrorCode.INVALID_TOPIC_EXCEPTION
             else:

@@ -40,7 +40,7 @@ def handle(ctx: RequestContext, request: dict):
         )
         return answer
     answer["brokers"] = [
-        {"broker_id": n.node_id, "host": n.host, "port": n.port, "rack": None} for n in metadata.alive_brokers()
+        {"broker_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack} for n in metadata.alive_brokers()
     ]
     answer["cluster_authorized_operations"] = authorized.operations(
         request.get("include_cluster_authorized_operations", False), authorized.CLUSTER

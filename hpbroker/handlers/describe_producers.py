@@ -11,7 +11,6 @@ handler answers for the partitions it owns and the processor joins the answers.
 
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PARTITIONED, Route, Split
-from hpbroker.protocol.errors import ErrorCode
 
 API_KEY = 61
 MIN_VERSION, MAX_VERSION = 0, 0
@@ -29,7 +28,7 @@ def handle(ctx: RequestContext, request: dict):
                 parts.append(
                     {
                         "partition_index": index,
-                        "error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                        "error_code": rm.not_led_error(t["name"], index),
                         "error_message": None,
                         "active_producers": [],
                     }

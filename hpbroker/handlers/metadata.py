@@ -7,7 +7,8 @@ and the topic answered LEADER_NOT_AVAILABLE on that first request, as Kafka does
 is being created; the client asks again and finds it. A topic the controller could not create
 (no room under the open-file limit, a disk that refuses it) is UNKNOWN_TOPIC_OR_PARTITION.
 Brokers, each partition's leader, leader epoch, replicas and ISR, and the controller come from
-the metadata cache (on a single node: this node, epoch 0). Authorized operations, when asked
+the metadata cache (on a single node: this node, epoch 0; in a cluster, what the controller
+sent: a partition whose leader is not a live broker is LEADER_NOT_AVAILABLE, leader -1). Authorized operations, when asked
 (v8+), are all of them (broker/authorized.py).
 """
 
@@ -27,7 +28,10 @@ MIN_VERSION, MAX_VERSION = 0, 8
 ROUTE = Route(PROCESSOR)
 
 
-def _topic_entry(metadata, info, operations=authorized.NOT_REQUESTED):
+def _topic_entry(metadata, info, operations=authorized.NOT_REQUESTED, alive=None):
+    """``alive``: the ids of the live brokers, in a cluster (a partition whose leader is not one
+    of them is LEADER_NOT_AVAILABLE with leader -1, as Kafka's MetadataCache answers); None on a
+    single node, which leads every partition."""
     return {
         "error_code": 0,
         "name": info.name,
@@ -35,9 +39,9 @@ def _topic_entry(metadata, info, operations=authorized.NOT_REQUESTED):
         "topic_authorized_operations": operations,
         "partitions": [
             {
-                "error_code": 0,
+                "error_code": 0 if alive is None or state.leader in alive else ErrorCode.LEADER_NOT_AVAILABLE,
                 "partition_index": i,
-                "leader_id": state.leader,
+                "leader_id": state.leader if alive is None or state.leader in alive else -1,
                 "leader_epoch": state.leader_epoch,
                 "replica_nodes": state.replicas,  # tuples: the encoder takes any sequence
                 "isr_nodes": state.isr,
@@ -46,6 +50,12 @@ def _topic_entry(metadata, info, operations=authorized.NOT_REQUESTED):
             for i, state in enumerate(metadata.partition_states(info))
         ],
     }
+
+
+def _alive(broker):
+    if not broker.config.get("zookeeper.connect"):
+        return None
+    return {n.node_id for n in broker.metadata.alive_brokers()}
 
 
 def _error_entry(name, code):
@@ -57,8 +67,9 @@ def handle(ctx: RequestContext, request: dict):
     metadata = broker.metadata
     requested = request.get("topics")
     topic_ops = authorized.operations(request.get("include_topic_authorized_operations", False), authorized.TOPIC)
+    alive = _alive(broker)
     if requested is None or (ctx.api_version == 0 and not requested):
-        return _answer(broker, request, [_topic_entry(metadata, t, topic_ops) for t in metadata.topics])
+        return _answer(broker, request, [_topic_entry(metadata, t, topic_ops, alive) for t in metadata.topics])
     allow_create = request.get("allow_auto_topic_creation", True) and broker.config.get("auto.create.topics.enable")
     topics = []
     to_create = []  # (position in the answer, name)
@@ -66,7 +77,7 @@ def handle(ctx: RequestContext, request: dict):
         name = t["name"]
         info = metadata.topics.get(name)
         if info is not None:
-            topics.append(_topic_entry(metadata, info, topic_ops))
+            topics.append(_topic_entry(metadata, info, topic_ops, alive))
             continue
         try:
             validate_topic_name(name or "")
@@ -87,7 +98,7 @@ async def _create_then_answer(broker, request, topics, to_create):
     partitions = broker.config.get("num.partitions")
     for at, name in to_create:
         try:
-            await broker.controller.create_topic(name, partitions, {})
+            await broker.controller.create_topic(name, partitions, {}, wait=False)
             code = ErrorCode.LEADER_NOT_AVAILABLE
         except ControllerError as exc:
             # created meanwhile (by another process's request): being created, as ours would be
@@ -105,7 +116,7 @@ def _answer(broker, request, topics):
     return {
         "throttle_time_ms": 0,
         "brokers": [
-            {"node_id": n.node_id, "host": n.host, "port": n.port, "rack": None} for n in metadata.alive_brokers()
+            {"node_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack} for n in metadata.alive_brokers()
         ],
         "cluster_id": broker.cluster_id,
         "controller_id": metadata.controller_id,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from typing import TYPE_CHECKING
 
 from hpbroker.broker.interface import Node
 from hpbroker.broker.local import LocalBroker
@@ -21,9 +22,14 @@ from hpbroker.server.connection import Acceptor, Connection, listening_socket, m
 from hpbroker.server.connection_quotas import ConnectionLimits, LocalCounts
 from hpbroker.storage.fd_limits import raise_open_file_limit
 
+if TYPE_CHECKING:
+    from hpbroker.broker.cluster import ClusterBroker
+    from hpbroker.cluster.member import ClusterMember
+
 log = logging.getLogger("hpbroker")
 
 MAINTENANCE_INTERVAL_S = 1.0
+FIRST_METADATA_WAIT_S = 30.0
 
 
 def parse_listener(value: str) -> tuple[str, int]:
@@ -44,7 +50,11 @@ def advertised_node(config: BrokerConfig, host: str, port: int) -> Node:
     node_id = config.get("node.id")
     if node_id < 0:  # unset, as Kafka's default -1
         node_id = config.get("broker.id")
-    return Node(node_id, adv_host, adv_port or port)
+    return Node(node_id, adv_host, adv_port or port, config.get("broker.rack"))
+
+
+class StartupRefused(Exception):
+    """The broker cannot start, for the reason given (a duplicate broker.id)."""
 
 
 class BrokerServer:
@@ -53,7 +63,8 @@ class BrokerServer:
         self.host, self.port = parse_listener(config.get("listeners"))
         self.max_request_bytes = config.get("socket.request.max.bytes")
         self.max_idle_s = max_idle_s(config)
-        self.broker: LocalBroker | None = None
+        self.broker: LocalBroker | ClusterBroker | None = None
+        self.member: ClusterMember | None = None  # in a cluster: the ZooKeeper session and registration
         self.loop: asyncio.AbstractEventLoop | None = None
         self.connections: set[Connection] = set()
         self._lsock: socket.socket | None = None
@@ -74,7 +85,10 @@ class BrokerServer:
         port = lsock.getsockname()[1]
         node = advertised_node(self.config, self.host, port)
         node_id = node.node_id
-        self.broker = LocalBroker(self.config, node)
+        if self.config.get("zookeeper.connect"):
+            await self._join_cluster(node)
+        else:
+            self.broker = LocalBroker(self.config, node)
         self._acceptor = Acceptor(
             self.loop,
             lsock,
@@ -83,6 +97,8 @@ class BrokerServer:
             quotas=LocalCounts(self._limits, self.config),
         )
         self._acceptor.start()
+        if self.member is not None:
+            await self._register(node)
         self._schedule_maintenance()
         from hpbroker.server.eventloop import running_loop_name
 
@@ -95,6 +111,38 @@ class BrokerServer:
             running_loop_name(),
             scheduling.in_force(),
         )
+
+    async def _join_cluster(self, node: Node) -> None:
+        """A broker of a cluster: connect to ZooKeeper (trying until it answers), then the broker
+        over what the controller will tell it."""
+        from hpbroker.broker.cluster import ClusterBroker
+        from hpbroker.cluster.member import ClusterMember
+
+        self.member = ClusterMember(self.config, node.node_id)
+        await self.member.connect()
+        self.broker = ClusterBroker(self.config, node, self.member)
+        await self.broker.start()
+
+    async def _register(self, node: Node) -> None:
+        """Register in ZooKeeper (now that the listener accepts the controller's requests) and
+        take part in the controller election. A broker.id another live broker holds stops here."""
+        from hpbroker.broker.cluster import registration
+        from hpbroker.cluster.zk_client import BrokerIdInUseError
+
+        try:
+            await self.member.register(registration(node))
+        except BrokerIdInUseError as exc:
+            await self.stop()
+            raise StartupRefused(f"{exc}: is another broker running with broker.id {node.node_id}?") from None
+        self.member.start_controller()
+        # ready once the controller has told this broker the cluster (its first UpdateMetadata):
+        # until then Metadata would list no broker at all
+        metadata = self.broker.metadata
+        if not await metadata.wait_for(lambda: node.node_id in metadata.topics.brokers, FIRST_METADATA_WAIT_S):
+            log.warning(
+                "no UpdateMetadata from a controller within %.0f s of registering: serving without it",
+                FIRST_METADATA_WAIT_S,
+            )
 
     def _schedule_maintenance(self) -> None:
         self._maintenance = self.loop.call_later(MAINTENANCE_INTERVAL_S, self._run_maintenance)
@@ -136,6 +184,8 @@ class BrokerServer:
         for conn in list(self.connections):
             conn.close()
         await asyncio.sleep(0)
+        if self.member is not None:
+            await self.member.close()
         if self.broker is not None:
             self.broker.close()
         log.info("hpbroker stopped cleanly")

@@ -13,13 +13,10 @@
 
 Each broker is a subprocess (``python -m hpbroker``, in-process topology unless ``args`` say
 otherwise) with a data directory and port of its own, kept across restarts, and the overrides
-``broker.id``, ``zookeeper.connect`` and ``zookeeper.session.timeout.ms``. The ZooKeeper is the
-caller's (a ``ZooKeeperServer``, e.g. the ``zookeeper_server`` fixture's) or the cluster's own;
-each cluster has a chroot of its own on it.
-
-What this does not do: make the brokers a cluster. Until brokers join through ZooKeeper, each
-one is a single-node broker that names ``zookeeper.connect`` among the properties it does not
-use; the harness starts, stops and signals them and reads ZooKeeper, and claims nothing more.
+``broker.id``, ``zookeeper.connect`` and ``zookeeper.session.timeout.ms``: the brokers register in
+ZooKeeper, elect a controller and form a cluster. The ZooKeeper is the caller's (a
+``ZooKeeperServer``, e.g. the ``zookeeper_server`` fixture's) or the cluster's own; each cluster
+has a chroot of its own on it.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from hpbroker.broker.metadata_cache import MetadataCache
 from hpbroker.controller.forwarding import ForwardingController
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
 from hpbroker.metadata.topic_configs import TopicConfigCache
+from hpbroker.protocol.errors import ErrorCode
 from hpbroker.replication.purgatory import Purgatory
 from hpbroker.server.multiproc.routing import owner
 from hpbroker.storage import OffsetOutOfRange
@@ -134,6 +135,9 @@ class ReaderReplicaManager:
             self._readers[key] = cached = (info.topic_id, reader)
         return ReaderPartition(topic, index, cached[1], lso, hw, leo, epoch, lambda: table.rewrites(row))
 
+    def not_led_error(self, topic: str, index: int) -> int:
+        return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+
     def topic_config(self, info):
         return self.topic_configs.effective(info)
 
@@ -196,6 +200,7 @@ class ProcessorBroker:
         self.group_coordinator = GroupCoordinator(
             config, self.metadata, self.replica_manager, self.controller, owns=_owns_none
         )
+        self.cluster = None  # the controller's requests go to handler 0 (their ROUTE)
 
     def refresh(self) -> None:
         """Apply the registry the controller published, if it moved since."""
