@@ -31,11 +31,13 @@ import asyncio
 import logging
 
 from hpbroker.cluster.async_zk import AsyncZk
+from hpbroker.cluster.broker_client import BrokerClient, BrokerUnavailable
 from hpbroker.cluster.producer_ids import ProducerIdManager
 from hpbroker.cluster.zk_client import BrokerIdInUseError, KafkaZkClient
 from hpbroker.cluster.zk_data import BrokerInfo
 from hpbroker.cluster.zk_session import SessionEvent, SessionState, ZkUnavailableError, on_loop
 from hpbroker.controller import events as ev
+from hpbroker.controller.channel import broker_address
 from hpbroker.controller.kafka_controller import KafkaController
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 CONNECT_RETRY_MAX_S = 10.0
 REGISTER_RETRY_S = 1.0
 REGISTER_GRACE_S = 2.0
+CONTROLLED_SHUTDOWN, CONTROLLED_SHUTDOWN_VERSION = 7, 3
 
 
 class ClusterMember:
@@ -146,6 +149,52 @@ class ClusterMember:
         log.info("broker %d registered again: broker epoch %d", self.broker_id, self.broker_epoch)
         if self.controller is not None:
             self.controller.put(ev.Reelect())
+
+    async def controlled_shutdown(self) -> bool:
+        """Ask the controller to move this broker's leaderships away before it stops (Kafka's
+        KafkaServer.controlledShutdown): up to ``controlled.shutdown.max.retries`` attempts,
+        ``controlled.shutdown.retry.backoff.ms`` apart, each sent to the controller ZooKeeper names
+        then. True once the controller answered that this broker leads nothing it could move."""
+        if self.zk is None or self.client is None or self.broker_epoch < 0:
+            return False
+        retries = int(self.config.get("controlled.shutdown.max.retries"))
+        backoff = int(self.config.get("controlled.shutdown.retry.backoff.ms")) / 1000
+        body = {"broker_id": self.broker_id, "broker_epoch": self.broker_epoch}
+        for attempt in range(1, retries + 1):
+            try:
+                controller_id = await self.zk(self.client.get_controller_id)
+                controller = None if controller_id is None else await self.zk(self.client.get_broker, controller_id)
+            except Exception as exc:  # ZooKeeper gone, a malformed znode: try again
+                log.warning("controlled shutdown: cannot find the controller: %s", exc)
+                controller = None
+            if controller is None:
+                log.info("controlled shutdown: no controller registered in ZooKeeper (attempt %d)", attempt)
+            else:
+                host, port = broker_address(controller)
+                client = BrokerClient(host, port, f"broker-{self.broker_id}-shutdown")
+                try:
+                    answer = await client.request(CONTROLLED_SHUTDOWN, CONTROLLED_SHUTDOWN_VERSION, body)
+                except BrokerUnavailable as exc:
+                    log.warning("controlled shutdown: controller %d unreachable: %s", controller.broker_id, exc)
+                    answer = None
+                finally:
+                    client.close()
+                if answer is not None:
+                    remaining = answer["remaining_partitions"]
+                    if answer["error_code"] == 0 and not remaining:
+                        log.info("controlled shutdown of broker %d succeeded", self.broker_id)
+                        return True
+                    log.info(
+                        "controlled shutdown: error %d, %d partitions still led here (attempt %d of %d)",
+                        answer["error_code"],
+                        len(remaining),
+                        attempt,
+                        retries,
+                    )
+            if attempt < retries:
+                await asyncio.sleep(backoff)
+        log.warning("controlled shutdown of broker %d failed after %d attempts: stopping anyway", self.broker_id, retries)
+        return False
 
     async def close(self) -> None:
         """Stop the controller and close the session: the registration (and /controller, if

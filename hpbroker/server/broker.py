@@ -175,6 +175,9 @@ class BrokerServer:
         self.loop.call_soon_threadsafe(self._stopped.set)
 
     async def stop(self) -> None:
+        if self.member is not None and self._lsock is not None and self.config.get("controlled.shutdown.enable"):
+            # still serving: the controller's requests that move the leaderships reach us
+            await self.member.controlled_shutdown()
         if self._lsock is not None:
             self._acceptor.stop()
             self._lsock.close()

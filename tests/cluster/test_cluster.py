@@ -173,7 +173,7 @@ def test_topic_changes_are_the_controllers_and_reach_every_broker(cluster):
             (f,) = one.describe_configs([ConfigResource(ResourceType.TOPIC, name)]).values()
             return f.result(15)["retention.ms"].value
 
-        wait_until(lambda r=retention: r() == "7200000", 15, f"broker {b.broker_id} to see the new retention")
+        wait_until(lambda r=retention: r() == "7200000", 30, f"broker {b.broker_id} to see the new retention")
 
     for f in admin.create_partitions([NewPartitions(name, 5)]).values():
         f.result(20)
@@ -182,9 +182,9 @@ def test_topic_changes_are_the_controllers_and_reach_every_broker(cluster):
     for f in admin.delete_topics([name]).values():
         f.result(20)
     for b in cluster.brokers.values():
-        wait_until(lambda b=b: leaders(b.bootstrap, name) is None, 15, f"broker {b.broker_id} to forget {name}")
+        wait_until(lambda b=b: leaders(b.bootstrap, name) is None, 30, f"broker {b.broker_id} to forget {name}")
     with cluster.zk_client() as zk:
-        wait_until(lambda: name not in zk.get_all_topics(), 15, "the topic's znodes to go")
+        wait_until(lambda: name not in zk.get_all_topics(), 30, "the topic's znodes to go")
         assert not zk.is_topic_marked_for_deletion(name)
         assert zk.get_entity_configs("topics", name) == {}
 
@@ -255,3 +255,71 @@ def test_the_coordinator_is_the_leader_of_the_groups_offsets_partition(cluster):
             assert got.offset == 7
         finally:
             c.close()
+
+
+def test_requests_of_an_old_controller_or_for_an_old_registration_are_refused(cluster):
+    with cluster.zk_client() as zk:
+        controller_epoch = zk.get_controller_epoch()[0]
+        epochs = {i: e for i, (_, e) in zk.get_all_brokers_and_epochs().items()}
+        controller = zk.get_controller_id()
+    name = new_name("fenced")
+    by_partition = _create(cluster, name, 1)
+    leader = by_partition[0]
+    b = cluster.brokers[leader]
+
+    def leader_and_isr(controller_epoch, broker_epoch, leader_epoch):
+        state = {
+            "partition_index": 0,
+            "controller_epoch": controller_epoch,
+            "leader": leader,
+            "leader_epoch": leader_epoch,
+            "isr": [leader],
+            "partition_epoch": 0,
+            "replicas": [leader],
+            "adding_replicas": [],
+            "removing_replicas": [],
+            "is_new": False,
+        }
+        body = {
+            "controller_id": controller,
+            "controller_epoch": controller_epoch,
+            "broker_epoch": broker_epoch,
+            "type": 0,
+            "topic_states": [{"topic_name": name, "topic_id": bytes(16), "partition_states": [state]}],
+            "live_leaders": [],
+        }
+        return request(b.bootstrap, 4, 5, body)
+
+    assert leader_and_isr(controller_epoch - 1, epochs[leader], 9)["error_code"] == ErrorCode.STALE_CONTROLLER_EPOCH
+    assert leader_and_isr(controller_epoch, epochs[leader] - 1, 9)["error_code"] == ErrorCode.STALE_BROKER_EPOCH
+    answer = leader_and_isr(controller_epoch, epochs[leader], 0)  # not newer than the leader epoch held
+    assert answer["error_code"] == 0
+    assert answer["topics"][0]["partition_errors"][0]["error_code"] == ErrorCode.STALE_CONTROLLER_EPOCH
+    stale_update = {
+        "controller_id": controller,
+        "controller_epoch": controller_epoch - 1,
+        "broker_epoch": epochs[leader],
+        "topic_states": [],
+        "live_brokers": [],
+    }
+    assert request(b.bootstrap, 6, 7, stale_update)["error_code"] == ErrorCode.STALE_CONTROLLER_EPOCH
+    stop = {
+        "controller_id": controller,
+        "controller_epoch": controller_epoch - 1,
+        "broker_epoch": epochs[leader],
+        "topic_states": [
+            {
+                "topic_name": name,
+                "partition_states": [{"partition_index": 0, "leader_epoch": -2, "delete_partition": True}],
+            }
+        ],
+    }
+    assert request(b.bootstrap, 5, 3, stop)["error_code"] == ErrorCode.STALE_CONTROLLER_EPOCH
+    assert sorted(n["node_id"] for n in metadata(b.bootstrap)["brokers"]) == [1, 2, 3]  # nothing was applied
+    assert produce(b.bootstrap, name, 0, [b"still-led"])[0] == 0
+
+    other = next(i for i in cluster.brokers if i != controller)
+    shutdown = {"broker_id": other, "broker_epoch": epochs[other]}
+    assert request(cluster.brokers[other].bootstrap, 7, 3, shutdown)["error_code"] == ErrorCode.NOT_CONTROLLER
+    stale = {"broker_id": other, "broker_epoch": epochs[other] - 1}
+    assert request(cluster.brokers[controller].bootstrap, 7, 3, stale)["error_code"] == ErrorCode.STALE_BROKER_EPOCH
