@@ -193,7 +193,9 @@ class ClusterMember:
                     )
             if attempt < retries:
                 await asyncio.sleep(backoff)
-        log.warning("controlled shutdown of broker %d failed after %d attempts: stopping anyway", self.broker_id, retries)
+        log.warning(
+            "controlled shutdown of broker %d failed after %d attempts: stopping anyway", self.broker_id, retries
+        )
         return False
 
     async def close(self) -> None:
