@@ -3,7 +3,8 @@
 Tools, for any Kafka-protocol cluster: ``hpbroker groups list|describe|delete-offsets ...
 --bootstrap HOST:PORT`` (consumer groups; hpbroker/admin/groups.py), ``hpbroker topics
 list|describe|create|alter|delete ...`` (topics; hpbroker/admin/topics.py) and ``hpbroker
-log-dirs describe ...`` (partition sizes per log dir; hpbroker/admin/log_dirs.py).
+log-dirs describe ...`` (partition sizes per log dir; hpbroker/admin/log_dirs.py). ``hpbroker cluster``
+starts a local cluster to try: ZooKeeper and three brokers (hpbroker/local_cluster.py).
 
 Precedence: defaults < the properties file (Kafka names: listeners, log.dirs, num.partitions,
 ...) < flags. SIGTERM/SIGINT stop the broker cleanly (logs closed with the clean-shutdown
@@ -202,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         from hpbroker.admin.topics import main as topics_main
 
         return topics_main(topics_parser().parse_args(argv[1:]))
+    if argv and argv[0] == "cluster":
+        from hpbroker import local_cluster
+
+        return local_cluster.main(local_cluster.parser().parse_args(argv[1:]))
     if argv and argv[0] == "log-dirs":
         from hpbroker.admin.log_dirs import main as log_dirs_main
 

@@ -68,6 +68,9 @@ class ClusterBroker:
             config, self.metadata, self.replica_manager, self.controller, owns=self._leads
         )
         self.cluster = self
+        #: the broker epoch the last UpdateMetadata applied was sent to: once it is this
+        #: registration's, the controller has told this broker the whole cluster
+        self.metadata_broker_epoch = -1
         self.config_sync = ConfigSync(member.zk, node.node_id, self.apply_topic_configs, self.apply_broker_configs)
 
     def _replica_manager(self, owns) -> ClusterReplicaManager:
@@ -90,6 +93,12 @@ class ClusterBroker:
     async def start(self) -> None:
         """Take this broker's dynamic configs and follow config changes (before registering)."""
         await self.config_sync.start()
+
+    @property
+    def has_cluster_metadata(self) -> bool:
+        """The controller has sent this registration the whole cluster (its first UpdateMetadata
+        to it: the live brokers and every partition with a leader)."""
+        return self.member.broker_epoch >= 0 and self.metadata_broker_epoch == self.member.broker_epoch
 
     def _leads(self, topic: str, index: int) -> bool:
         return self.replica_manager.partition(topic, index) is not None
@@ -185,6 +194,8 @@ class ClusterBroker:
                 PartitionState(s.leader, s.leader_epoch, s.replicas, s.isr, s.offline_replicas, s.zk_version),
             )
         registry.set_brokers(request.live_brokers, request.controller_id, request.controller_epoch)
+        registry.cluster_id = self.cluster_id
+        self.metadata_broker_epoch = request.broker_epoch
         for key in deleted:
             rm.fetch_purgatory.notify(key)  # parked Fetches of a deleted topic answer now
         self.metadata.changed()

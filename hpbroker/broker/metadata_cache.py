@@ -86,6 +86,8 @@ class ClusterMetadataCache(MetadataCache):
         super().__init__(node, topics)
         self.generation = 0
         self._waiters: list = []
+        #: called after every change (handler 0 of the multi-process topology publishes it)
+        self.listeners: list = []
 
     def partition_state(self, topic: str, index: int) -> PartitionState | None:
         info = self.topics.get(topic)
@@ -118,6 +120,8 @@ class ClusterMetadataCache(MetadataCache):
         for fut in waiters:
             if not fut.done():
                 fut.set_result(None)
+        for listener in self.listeners:
+            listener()
 
     async def wait_for(self, condition, timeout: float) -> bool:
         """Wait until ``condition()`` holds (checked now and after each change), at most

@@ -22,6 +22,9 @@ class RequestContext:
     correlation_id: int
     client_id: str | None
     peer: str
+    #: a request this broker made itself (a processor asking its controller to create a topic
+    #: for auto-creation or __consumer_offsets), not a client's
+    internal: bool = False
 
     @property
     def client_host(self) -> str:

@@ -105,7 +105,8 @@ async def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     counts = Counter(t["name"] for t in request["topics"])
     results = []
-    active = broker.controller.is_active
+    # a broker creates the topics it needs (auto-creation, __consumer_offsets) on any broker
+    active = broker.controller.is_active or ctx.internal
     wait = request.get("timeout_ms", 1) > 0
     for t in request["topics"]:
         name = t["name"]

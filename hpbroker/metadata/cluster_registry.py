@@ -13,7 +13,7 @@ ZkMetadataCache); this registry holds it in memory, in the shape every handler a
   updates it too, so that the moment between the two (Kafka sends LeaderAndIsr first) does not
   show a stale leader.
 - ``brokers``: the live brokers (id, advertised host and port, rack); ``controller_id`` and
-  ``controller_epoch`` of the last UpdateMetadata applied.
+  ``controller_epoch`` of the last UpdateMetadata applied; ``cluster_id``.
 - ``broker_configs`` / ``broker_default_configs``: the dynamic broker configs ZooKeeper holds at
   /config/brokers/<id> and /config/brokers/<default>.
 
@@ -53,6 +53,7 @@ class ClusterRegistry(TopicRegistry):
         self.brokers: dict[int, Node] = {}
         self.controller_id = -1
         self.controller_epoch = 0
+        self.cluster_id = ""
 
     def _save(self) -> None:
         """In memory only (ZooKeeper holds the truth)."""
@@ -130,6 +131,7 @@ class ClusterRegistry(TopicRegistry):
             "broker_default_configs": self.broker_default_configs,
             "controller_id": self.controller_id,
             "controller_epoch": self.controller_epoch,
+            "cluster_id": self.cluster_id,
             "brokers": [[n.node_id, n.host, n.port, n.rack] for n in self.brokers.values()],
             "topics": [
                 {
@@ -163,6 +165,7 @@ class ClusterRegistry(TopicRegistry):
         registry.broker_default_configs = dict(obj.get("broker_default_configs", {}))
         registry.controller_id = int(obj.get("controller_id", -1))
         registry.controller_epoch = int(obj.get("controller_epoch", 0))
+        registry.cluster_id = str(obj.get("cluster_id", ""))
         registry.brokers = {b[0]: Node(b[0], b[1], b[2], b[3]) for b in obj.get("brokers", [])}
         for t in obj.get("topics", []):
             info = TopicInfo(t["name"], bytes.fromhex(t["topic_id"]), int(t["num_partitions"]), dict(t["configs"]))

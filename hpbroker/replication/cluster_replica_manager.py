@@ -150,6 +150,7 @@ class ClusterReplicaManager(LocalReplicaManager):
                 st.partition_epoch,
                 st.controller_epoch,
             )
+            self.publish(st.topic, st.partition)
             errors[key] = ErrorCode.NONE
             (leaders if partition.is_leader else followers).append(partition)
             if was_leader or not partition.is_leader:
@@ -165,6 +166,74 @@ class ClusterReplicaManager(LocalReplicaManager):
             if self.on_leadership is not None:
                 self.on_leadership(leaders, followers)
         return ErrorCode.NONE, errors
+
+    def follow_registry(self, registry) -> None:
+        """A process that does not take the controller's requests itself (a handler other than
+        handler 0 in the multi-process topology) holds the partitions it owns as the registry
+        handler 0 published describes them: it opens those that name this broker among their
+        replicas, takes each newer leader epoch, and stops holding (files kept: StopReplica
+        deletes them) those the registry no longer gives this broker. OSError (a log that cannot be
+        opened) after the rest is applied: the caller tries again."""
+        self.controller_epoch = max(self.controller_epoch, registry.controller_epoch)
+        leaders: list[Partition] = []
+        followers: list[Partition] = []
+        for key in list(self.partitions):
+            state = registry.state(*key)
+            if state is None or self.broker_id not in state.replicas:
+                partition = self.partitions.pop(key)
+                partition.is_leader = False
+                self._forget_row(*key)
+                self.logs.close_log(*key)
+                self.fetch_purgatory.notify(key)
+                followers.append(partition)
+        failure: OSError | None = None
+        for topic, parts in registry.states.items():
+            info = registry.topics.get(topic)
+            if info is None:
+                continue
+            for index, state in parts.items():
+                if not self.owns(topic, index) or self.broker_id not in state.replicas:
+                    continue
+                key = (topic, index)
+                partition = self.partitions.get(key)
+                created = partition is None
+                if created:
+                    try:
+                        self.open_partitions(info, [index])
+                    except OSError as exc:
+                        failure = failure or exc
+                        continue
+                    partition = self.partitions[key]
+                if not created and state.leader_epoch <= partition.leader_epoch:
+                    continue
+                was_leader = partition.is_leader and not created
+                partition.topic_id = info.topic_id
+                partition.apply_leadership(
+                    self.broker_id,
+                    state.leader,
+                    state.leader_epoch,
+                    state.isr,
+                    state.replicas,
+                    state.zk_version,
+                    registry.controller_epoch,
+                )
+                self.publish(topic, index)
+                (leaders if partition.is_leader else followers).append(partition)
+                if was_leader or not partition.is_leader:
+                    self.fetch_purgatory.notify(key)
+            self.apply_topic_configs(info)
+        if (leaders or followers) and self.on_leadership is not None:
+            self.on_leadership(leaders, followers)
+        if failure is not None:
+            raise failure
+
+    def _forget_row(self, topic: str, index: int) -> None:
+        """A process that publishes its partitions (server/multiproc/handler_broker.py) frees the
+        partition's row here."""
+
+    def publish(self, topic: str, index: int) -> None:
+        """A process whose partitions other processes read (server/multiproc/handler_broker.py)
+        publishes the partition's offsets and leader epoch here."""
 
     def stop_replicas(
         self, controller_id: int, controller_epoch: int, states: Iterable[StopReplicaState]
@@ -183,6 +252,11 @@ class ClusterReplicaManager(LocalReplicaManager):
         for st in states:
             key = (st.topic, st.partition)
             if not self.owns(st.topic, st.partition):
+                # another process's: it stopped holding it when its topic left the metadata (which
+                # every process applied before the controller could send this); its files go here
+                errors[key] = ErrorCode.NONE
+                if st.delete and st.topic not in self.metadata.topics:
+                    self.logs.delete(st.topic, st.partition)
                 continue
             partition = self.partitions.get(key)
             if partition is not None and st.leader_epoch not in (EPOCH_DURING_DELETE, NO_EPOCH):

@@ -137,8 +137,8 @@ class BrokerServer:
         self.member.start_controller()
         # ready once the controller has told this broker the cluster (its first UpdateMetadata):
         # until then Metadata would list no broker at all
-        metadata = self.broker.metadata
-        if not await metadata.wait_for(lambda: node.node_id in metadata.topics.brokers, FIRST_METADATA_WAIT_S):
+        broker = self.broker
+        if not await broker.metadata.wait_for(lambda: broker.has_cluster_metadata, FIRST_METADATA_WAIT_S):
             log.warning(
                 "no UpdateMetadata from a controller within %.0f s of registering: serving without it",
                 FIRST_METADATA_WAIT_S,

@@ -72,15 +72,19 @@ def running_broker(
     args: list[str] | None = None,
     startup_timeout: float = 30.0,
     open_files: int | None = None,
+    log_file: str | None = None,
 ):
     """A broker for the duration of the ``with`` block; its data dir is removed afterwards unless
     ``data_dir`` was given (so a test can restart a broker on the same data). ``open_files``
-    (subprocess only) starts it under that RLIMIT_NOFILE, soft and hard."""
+    (subprocess only) starts it under that RLIMIT_NOFILE, soft and hard; ``log_file``
+    (subprocess only) gets a copy of its log."""
     own_dir = data_dir is None
     data_dir = data_dir or tempfile.mkdtemp(prefix="hpbroker-")
     try:
         if subprocess:
-            with _subprocess_broker(data_dir, host, port, config, args or [], startup_timeout, open_files) as b:
+            with _subprocess_broker(
+                data_dir, host, port, config, args or [], startup_timeout, open_files, log_file
+            ) as b:
                 yield b
         else:
             with _inprocess_broker(data_dir, host, port, config, startup_timeout) as b:
@@ -140,7 +144,7 @@ _LIMITED = (
 
 
 @contextmanager
-def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=None):
+def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=None, log_file=None):
     cmd = (
         [sys.executable, "-m", "hpbroker"] if open_files is None else [sys.executable, "-c", _LIMITED, str(open_files)]
     )
@@ -152,7 +156,6 @@ def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=N
         # in-process unless the test asks for the multi-process topology
         cmd += ["--processors", "1", "--handlers", "0"]
     cmd += args
-    log_path = os.path.join(data_dir, "broker.log") if os.path.isdir(data_dir) else None
     proc = _subprocess.Popen(
         cmd, stderr=_subprocess.PIPE, stdout=_subprocess.DEVNULL, text=True, start_new_session=True
     )
@@ -165,6 +168,9 @@ def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=N
             if not line:
                 break
             lines.append(line)
+            if log_file is not None:
+                with open(log_file, "a") as f:
+                    f.write(line)
             m = _LISTENING.search(line)
             if m:
                 bound = (m.group(1), int(m.group(2)))
@@ -172,18 +178,26 @@ def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=N
         if bound is None:
             raise RuntimeError("hpbroker did not start:\n" + "".join(lines))
         # keep draining stderr so the broker never blocks on a full pipe
-        drain = threading.Thread(target=_drain, args=(proc.stderr, lines, log_path), daemon=True)
+        drain = threading.Thread(target=_drain, args=(proc.stderr, lines, log_file), daemon=True)
         drain.start()
         yield RunningBroker(f"{bound[0]}:{bound[1]}", data_dir, bound[0], bound[1], process=proc, extra={"log": lines})
     finally:
         stop_process(proc, timeout)
 
 
-def _drain(stream, lines, log_path):
-    for line in stream:
-        lines.append(line)
-        if len(lines) > 10000:
-            del lines[:5000]
+def _drain(stream, lines, log_file):
+    out = open(log_file, "a") if log_file is not None else None
+    try:
+        for line in stream:
+            lines.append(line)
+            if out is not None:
+                out.write(line)
+                out.flush()
+            if len(lines) > 10000:
+                del lines[:5000]
+    finally:
+        if out is not None:
+            out.close()
 
 
 def stop_process(proc: _subprocess.Popen, timeout: float = 30.0) -> int | None:

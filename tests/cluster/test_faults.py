@@ -1,7 +1,7 @@
 """Bad input and faults around ZooKeeper, with real brokers and a real ZooKeeper: unreachable at
-start (a clear error naming zookeeper.connect, and the broker tries again until it joins), lost
-while running (the broker keeps serving, and registers again with a new broker epoch once a new
-session comes; the controller role comes back), a duplicate broker.id (the second broker refuses to
+start (a clear error naming zookeeper.connect, and the broker tries again until it joins), silent
+while running (the brokers keep serving), a broker's session lost (it registers again with a new
+broker epoch; a controller that lost its session resigns), a duplicate broker.id (the second broker refuses to
 start, saying why), and malformed znodes written by hand (logged, never a crash loop)."""
 
 import os
@@ -88,40 +88,64 @@ def test_a_duplicate_broker_id_refuses_to_start_saying_why(zookeeper_server, tmp
             assert zk.get_sorted_broker_list() == [1]
 
 
-def test_a_lost_session_keeps_the_broker_serving_and_it_registers_again(private_zookeeper):
+def test_a_silent_zookeeper_leaves_the_brokers_serving(private_zookeeper):
     zk_server = private_zookeeper
     with running_cluster(2, zookeeper=zk_server) as cluster:
+        name = new_name("silent")
+        admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+        for f in admin.create_topics([NewTopic(name, 2, 1)]).values():
+            f.result(20)
+        before = wait_for_leaders(cluster, name, 2)
+        zk_server.pause()
+        try:
+            paused_at = time.monotonic()
+            for p, leader in before.items():  # ZooKeeper silent: the leaders keep serving
+                assert produce(cluster.brokers[leader].bootstrap, name, p, [b"while-silent"])[0] == 0
+            # past the session timeout: the sessions expire, or survive if the brokers reconnect first
+            wait_until(lambda: time.monotonic() > paused_at + cluster.session_timeout_ms / 1000 + 1, 20, "the outage")
+            for p, leader in before.items():
+                assert produce(cluster.brokers[leader].bootstrap, name, p, [b"still"])[0] == 0
+        finally:
+            zk_server.resume()
+        with cluster.zk_client() as zk:
+            wait_until(lambda: zk.get_sorted_broker_list() == [1, 2], 45, "both brokers registered")
+            wait_until(lambda: zk.get_controller_id() in (1, 2), 30, "a controller")
+        assert wait_for_leaders(cluster, name, 2, timeout=30) == before
+
+
+def test_a_lost_session_makes_the_broker_register_again_and_the_controller_resign(zookeeper_server):
+    zookeeper_server.start()
+    with running_cluster(2, zookeeper=zookeeper_server) as cluster:
         name = new_name("lost")
         admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
         for f in admin.create_topics([NewTopic(name, 2, 1)]).values():
             f.result(20)
         before = wait_for_leaders(cluster, name, 2)
         with cluster.zk_client() as zk:
-            epochs = {i: e for i, (_, e) in zk.get_all_brokers_and_epochs().items()}
-        zk_server.pause()
-        try:
-            paused_at = time.monotonic()
-            for p, leader in before.items():  # ZooKeeper silent: the leaders keep serving
-                assert produce(cluster.brokers[leader].bootstrap, name, p, [b"while-lost"])[0] == 0
-            # outlast the session timeout: ZooKeeper expires the sessions once it runs again
-            wait_until(lambda: time.monotonic() > paused_at + cluster.session_timeout_ms / 1000 + 1, 20, "the outage")
-        finally:
-            zk_server.resume()
-        with cluster.zk_client() as zk:
+            old = zk.get_controller_id()
+            epoch = {i: e for i, (_, e) in zk.get_all_brokers_and_epochs().items()}[old]
+            zombie = cluster.brokers[old]
+            zombie.pause()  # silent past its session: ZooKeeper expires it, the other broker takes over
+            try:
+                new = wait_until(
+                    lambda: (c := zk.get_controller_id()) not in (None, old) and c, 30, "another controller"
+                )
+            finally:
+                zombie.resume()
             wait_until(
-                lambda: (
-                    {i: e for i, (_, e) in zk.get_all_brokers_and_epochs().items()}.keys() == {1, 2}
-                    and all(e > epochs[i] for i, (_, e) in zk.get_all_brokers_and_epochs().items())
-                ),
+                lambda: zk.get_all_brokers_and_epochs().get(old, (None, -1))[1] > epoch,
                 45,
-                "both brokers to register again with new broker epochs",
+                "the resumed broker to register again with a new broker epoch",
             )
-            wait_until(lambda: zk.get_controller_id() in (1, 2), 30, "a controller again")
-        for b in cluster.brokers.values():
-            assert any("ZooKeeper session expired" in line for line in b.log)
-        assert wait_for_leaders(cluster, name, 2) == before
+            assert zk.get_controller_id() == new  # the resumed one resigned, and did not come back
+        wait_until(lambda: any("ZooKeeper session expired" in line for line in zombie.log), 15, "the broker to say so")
+        assert wait_for_leaders(cluster, name, 2, timeout=30) == before
         for p, leader in before.items():
-            assert produce(cluster.brokers[leader].bootstrap, name, p, [b"after"])[0] == 0
+            wait_until(
+                lambda p=p, leader=leader: produce(cluster.brokers[leader].bootstrap, name, p, [b"after"])[0] == 0,
+                30,
+                "the partitions back",
+            )
 
 
 def test_malformed_znodes_are_logged_and_the_cluster_goes_on(zookeeper_server):

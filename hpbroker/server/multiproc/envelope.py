@@ -8,7 +8,8 @@ Request record (processor -> handler), 32 bytes, then the request frame without 
     u16 kind            WHOLE: act on the whole request; OWNED: one part of a split
                         Produce/ListOffsets/DeleteRecords, holding only partitions this handler
                         owns (the handler still acts only on those it owns: a cheap guard of
-                        the one-writer-per-partition rule)
+                        the one-writer-per-partition rule); ASK: a whole request the processor
+                        makes itself (its broker's ForwardingController), not a client's
     i16 api key, i16 api version, u16 reserved, i32 correlation id, u32 reserved
 
 Response record (handler -> processor), 24 bytes, then (status FRAME) the whole response frame,
@@ -23,5 +24,5 @@ import struct
 REQUEST = struct.Struct("<QQHhhHiI")
 RESPONSE = struct.Struct("<QQHHI")
 
-WHOLE, OWNED = 1, 2
+WHOLE, OWNED, ASK = 1, 2, 3
 FRAME, NONE, CLOSE = 0, 1, 2

@@ -273,8 +273,9 @@ class ProcessorServer:
         self.loop = loop = asyncio.get_running_loop()
         self._wakes = WakeBatcher(loop, self.topo.handler_efds)
         self._stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stop.set)
+        loop.add_signal_handler(signal.SIGINT, self._stop.set)
+        cluster = bool(self.config.get("zookeeper.connect"))
+        loop.add_signal_handler(signal.SIGTERM, topo.sigterm_handler(self._stop.set, cluster, f"processor {p}"))
         self.broker = ProcessorBroker(self.config, self.node, topo, self.ask_controller)
         self.req_rings = [topo.request_ring(p, h) for h in range(topo.handlers)]
         self.resp_rings = [topo.response_ring(p, h) for h in range(topo.handlers)]
@@ -587,7 +588,7 @@ class ProcessorServer:
             await asyncio.sleep(ASK_RETRY_S)
         fut = self.loop.create_future()
         self.asks[seq] = (fut, self.topo.handler_incarnation(CONTROLLER_HANDLER))
-        head = env.REQUEST.pack(self._asks_conn_id, seq, env.WHOLE, api_key, api_version, 0, seq, 0)
+        head = env.REQUEST.pack(self._asks_conn_id, seq, env.ASK, api_key, api_version, 0, seq, 0)
         if ring.try_push_parts(head, parts) == WAKE:
             self._wake(CONTROLLER_HANDLER)
         self._housekeeping.work_arrived()
