@@ -38,7 +38,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def cluster(zookeeper_server):
     zookeeper_server.start()
-    with running_cluster(3, zookeeper=zookeeper_server) as c:
+    racks = {1: {"broker.rack": "r1"}, 2: {"broker.rack": "r2"}, 3: {"broker.rack": "r1"}}
+    with running_cluster(3, zookeeper=zookeeper_server, broker_config=racks) as c:
         for b in c.brokers.values():
             wait_until(
                 lambda b=b: sorted(n["node_id"] for n in metadata(b.bootstrap)["brokers"]) == [1, 2, 3],
@@ -68,12 +69,15 @@ def test_every_broker_knows_the_cluster_and_its_controller(cluster):
         md = metadata(b.bootstrap)
         assert md["controller_id"] == controller and md["cluster_id"] == cluster_id
         assert {n["node_id"]: n["port"] for n in md["brokers"]} == {i: c.port for i, c in cluster.brokers.items()}
+        assert {n["node_id"]: n["rack"] for n in md["brokers"]} == {1: "r1", 2: "r2", 3: "r1"}
+        assert info.rack == ("r2" if broker_id == 2 else "r1")
         # a ZooKeeper-mode broker lists the inter-broker APIs too
         keys = {k["api_key"] for k in request(b.bootstrap, API_VERSIONS, 3, {})["api_keys"]}
         assert {4, 5, 6, 7} <= keys
     admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
     described = admin.describe_cluster().result(15)
     assert described.controller.id == controller and described.cluster_id == cluster_id
+    assert sorted((n.id, n.rack) for n in described.nodes) == [(1, "r1"), (2, "r2"), (3, "r1")]
 
 
 def test_a_topic_spreads_its_leaders_and_every_broker_agrees(cluster):
@@ -106,6 +110,20 @@ def test_clients_produce_and_consume_across_leaders(cluster):
     kp.flush(20)
     kp.close()
     expected = {f"c{i}" for i in range(60)} | {f"k{i}" for i in range(30)}
+
+    from kafka import KafkaConsumer
+    from kafka import TopicPartition as KafkaTopicPartition
+
+    kc = KafkaConsumer(bootstrap_servers=cluster.bootstrap, consumer_timeout_ms=15000)
+    kc.assign([KafkaTopicPartition(name, p) for p in range(6)])
+    kc.seek_to_beginning()
+    read = set()
+    for m in kc:
+        read.add(m.value.decode())
+        if len(read) == len(expected):
+            break
+    kc.close()
+    assert read == expected
     if shutil.which("kcat"):
         lines = "".join(f"kc{i}\n" for i in range(12))
         out = subprocess.run(

@@ -2,10 +2,13 @@
 1): a killed controller is replaced within the session timeout and a bit, its partitions are
 offline (LEADER_NOT_AVAILABLE, leader -1) until it returns, then led again in a new leader epoch
 with their records; a rolling restart (SIGTERM, controlled shutdown, start) under an idempotent
-producer's load loses no acknowledged record, and the producer sees no error it does not retry.
+producer's load loses no acknowledged record, and the producer sees no error it does not retry; a
+topic deleted while a broker is down is gone for clients at once and from that broker's disk when it
+returns.
 
 One cluster serves the module; the tests leave every broker running."""
 
+import os
 import threading
 import time
 
@@ -128,3 +131,31 @@ def test_a_rolling_restart_under_load_loses_no_acknowledged_record(cluster):
     got = [m.value().decode() for m in confluent_consume_all(cluster.bootstrap, name, 6, len(acked), timeout=60)]
     assert len(got) == len(set(got))  # idempotence: no duplicates
     assert set(acked) <= set(got)
+
+
+def test_a_topic_deleted_while_a_broker_is_down_is_deleted_there_when_it_returns(cluster):
+    name = new_name("deleted")
+    by_partition = _create(cluster, name, 6)
+    with cluster.zk_client() as zk:
+        controller = zk.get_controller_id()
+    down_id = next(i for i in cluster.brokers if i != controller)
+    down = cluster.brokers[down_id]
+    assert any(d.startswith(f"{name}-") for d in os.listdir(down.data_dir))
+    down.stop()
+    admin = AdminClient({"bootstrap.servers": cluster.bootstrap})
+    for f in admin.delete_topics([name]).values():
+        f.result(30)  # complete once the live brokers forgot it
+    with cluster.zk_client() as zk:
+        assert zk.is_topic_marked_for_deletion(name)  # waiting for the broker that is down
+        down.start()
+        wait_until(
+            lambda: name not in zk.get_all_topics() and not zk.is_topic_marked_for_deletion(name),
+            30,
+            "the deletion to complete",
+        )
+    wait_until(
+        lambda: not any(d.startswith(f"{name}-") for d in os.listdir(down.data_dir)),
+        15,
+        "the returning broker to delete its partitions",
+    )
+    assert sorted(p for p, leader in by_partition.items() if leader == down_id)  # it held some
