@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
+from hpbroker import environment
 from hpbroker.coordinator.records import partition_for
 from hpbroker.records.builder import build_batch
 from hpbroker.testing import wait_until
 from tests.integration.rawclient import RawClient
+
+#: the tests that run clusters of brokers run in the compiled pass of ``make test`` only: the
+#: control plane has no Cython module (nothing differs in the pure pass but the brokers' data
+#: path, which tests/integration covers in both), and a cluster costs seconds per test
+CLUSTER_OF_BROKERS = pytest.mark.skipif(
+    environment.flag("HPBROKER_PURE"), reason="clusters of brokers run in the compiled pass (tests/cluster/brokers.py)"
+)
 
 METADATA, PRODUCE, FETCH, LIST_OFFSETS, CREATE_TOPICS, DESCRIBE_CONFIGS = 3, 0, 1, 2, 19, 32
 FIND_COORDINATOR, INIT_PRODUCER_ID, API_VERSIONS = 10, 22, 18

@@ -19,6 +19,7 @@ from hpbroker.testing import wait_until
 from hpbroker.testing.cluster import running_cluster
 from tests.cluster.brokers import (
     API_VERSIONS,
+    CLUSTER_OF_BROKERS,
     INIT_PRODUCER_ID,
     create_topics,
     fetch_error,
@@ -32,7 +33,7 @@ from tests.cluster.brokers import (
     wait_for_leaders,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, CLUSTER_OF_BROKERS]
 
 
 @pytest.fixture(scope="module")

@@ -20,10 +20,10 @@ from hpbroker.cluster import zk_data as zd
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.testing import wait_until
 from hpbroker.testing.cluster import running_cluster
-from tests.cluster.brokers import metadata, new_name, partition_errors, wait_for_leaders
+from tests.cluster.brokers import CLUSTER_OF_BROKERS, metadata, new_name, partition_errors, wait_for_leaders
 from tests.integration.conftest import confluent_consume_all
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, CLUSTER_OF_BROKERS]
 
 
 @pytest.fixture(scope="module")

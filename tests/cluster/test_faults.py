@@ -18,10 +18,11 @@ from hpbroker.cluster import zk_data as zd
 from hpbroker.testing import wait_until
 from hpbroker.testing.cluster import running_cluster
 from hpbroker.testing.zookeeper import ZooKeeperServer, zookeeper_unavailable
-from tests.cluster.brokers import metadata, new_name, produce, wait_for_leaders
+from tests.cluster.brokers import CLUSTER_OF_BROKERS, metadata, new_name, produce, wait_for_leaders
 
 pytestmark = [
     pytest.mark.integration,
+    CLUSTER_OF_BROKERS,
     pytest.mark.skipif(bool(zookeeper_unavailable()), reason=f"no ZooKeeper: {zookeeper_unavailable()}"),
 ]
 

@@ -18,10 +18,10 @@ from hpbroker.protocol.errors import ErrorCode
 from hpbroker.server.multiproc.routing import owner
 from hpbroker.testing import wait_until
 from hpbroker.testing.cluster import running_cluster
-from tests.cluster.brokers import fetch_error, metadata, new_name, produce, wait_for_leaders
+from tests.cluster.brokers import CLUSTER_OF_BROKERS, fetch_error, metadata, new_name, produce, wait_for_leaders
 from tests.integration.conftest import confluent_consume_all
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, CLUSTER_OF_BROKERS]
 
 ARGS = ["--processors", "2", "--handlers", "2"]
 
