@@ -65,10 +65,13 @@ class ClusterMember:
         self._closing = False
         self._reregistering: asyncio.Task | None = None
 
-    async def connect(self) -> None:
+    async def connect(self, stopping: asyncio.Event | None = None) -> bool:
+        """Connect, trying again until ZooKeeper answers; False if ``stopping`` was set first."""
         loop = asyncio.get_running_loop()
         delay = 1.0
         while True:
+            if stopping is not None and stopping.is_set():
+                return False
             client = KafkaZkClient(
                 self.connect_string,
                 session_timeout_ms=self.session_timeout_ms,
@@ -85,7 +88,13 @@ class ClusterMember:
                     exc,
                     delay,
                 )
-                await asyncio.sleep(delay)
+                if stopping is None:
+                    await asyncio.sleep(delay)
+                else:
+                    try:
+                        await asyncio.wait_for(stopping.wait(), delay)
+                    except asyncio.TimeoutError:
+                        pass
                 delay = min(delay * 2, CONNECT_RETRY_MAX_S)
         self.client = client
         self.zk = AsyncZk(client)
@@ -94,6 +103,7 @@ class ClusterMember:
         self.controller = KafkaController(self.config, self.broker_id, self.zk)
         self.producer_ids = ProducerIdManager(self.broker_id, client)
         log.info("joined ZooKeeper at %s: cluster id %s", self.connect_string, self.cluster_id)
+        return True
 
     async def register(self, info: BrokerInfo) -> None:
         """Register this broker; BrokerIdInUseError if another live broker has its id. A

@@ -185,6 +185,9 @@ def test_topic_changes_are_the_controllers_and_reach_every_broker(cluster):
     res = ConfigResource(ResourceType.TOPIC, name, set_config={"retention.ms": "7200000"})
     for f in admin.alter_configs([res]).values():
         f.result(15)
+    with cluster.zk_client() as zk:  # where Kafka's AdminZkClient writes it, with a change notification
+        assert zk.get_entity_configs("topics", name) == {"retention.ms": "7200000"}
+        assert f"topics/{name}" in [entity for _, entity in zk.get_config_changes()]
     for b in cluster.brokers.values():
         one = AdminClient({"bootstrap.servers": b.bootstrap})
 

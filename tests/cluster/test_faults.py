@@ -6,6 +6,7 @@ start, saying why), and malformed znodes written by hand (logged, never a crash 
 
 import os
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -43,9 +44,10 @@ class _Lines:
         return next((line for line in self.lines if text in line), None)
 
 
-def _broker_process(data_dir, connect, broker_id=1, extra=()):
+def _broker_process(data_dir, connect, broker_id=1, extra=(), handlers=0):
     cmd = [sys.executable, "-m", "hpbroker", "--port", "0", "--data-dir", data_dir, "--processors", "1"]
-    cmd += ["--handlers", "0", "--override", f"broker.id={broker_id}", "--override", f"zookeeper.connect={connect}"]
+    cmd += ["--handlers", str(handlers), "--override", f"broker.id={broker_id}"]
+    cmd += ["--override", f"zookeeper.connect={connect}"]
     cmd += ["--override", "zookeeper.session.timeout.ms=4000", "--override", "zookeeper.connection.timeout.ms=1000"]
     cmd += list(extra)
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True)
@@ -58,10 +60,11 @@ def _stop(proc):
     stop_process(proc, 20)
 
 
-def test_an_unreachable_zookeeper_is_named_and_the_broker_joins_once_it_answers(tmp_path):
+@pytest.mark.parametrize("handlers", [0, 1], ids=["in-process", "multi-process"])
+def test_an_unreachable_zookeeper_is_named_and_the_broker_joins_once_it_answers(tmp_path, handlers):
     zk = ZooKeeperServer()  # its port is chosen, nothing listens there yet
     connect = f"{zk.connect}/late"
-    proc, out = _broker_process(str(tmp_path), connect)
+    proc, out = _broker_process(str(tmp_path), connect, handlers=handlers)
     try:
         line = wait_until(lambda: out.find("cannot reach ZooKeeper"), 30, "the broker to say ZooKeeper is unreachable")
         assert f"zookeeper.connect={connect}" in line and "trying again" in line
@@ -74,10 +77,24 @@ def test_an_unreachable_zookeeper_is_named_and_the_broker_joins_once_it_answers(
         zk.close()
 
 
-def test_a_duplicate_broker_id_refuses_to_start_saying_why(zookeeper_server, tmp_path):
+def test_a_broker_waiting_for_zookeeper_stops_on_sigterm(tmp_path):
+    zk = ZooKeeperServer()  # nothing listens there
+    proc, out = _broker_process(str(tmp_path), f"{zk.connect}/never", handlers=1)
+    try:
+        wait_until(lambda: out.find("cannot reach ZooKeeper"), 30, "the broker to say ZooKeeper is unreachable")
+        os.kill(proc.pid, signal.SIGTERM)  # the supervisor alone
+        assert proc.wait(15) == 0
+        assert out.find("hpbroker stopped cleanly")
+    finally:
+        _stop(proc)
+        zk.close()
+
+
+@pytest.mark.parametrize("handlers", [0, 1], ids=["in-process", "multi-process"])
+def test_a_duplicate_broker_id_refuses_to_start_saying_why(zookeeper_server, tmp_path, handlers):
     zookeeper_server.start()
     with running_cluster(1, zookeeper=zookeeper_server) as cluster:
-        proc, out = _broker_process(str(tmp_path), cluster.zookeeper_connect, broker_id=1)
+        proc, out = _broker_process(str(tmp_path), cluster.zookeeper_connect, broker_id=1, handlers=handlers)
         try:
             assert proc.wait(40) != 0
         finally:

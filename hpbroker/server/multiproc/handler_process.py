@@ -101,6 +101,9 @@ class HandlerProcess:
         loop.add_signal_handler(signal.SIGTERM, topo.sigterm_handler(self._stop.set, self.cluster, f"handler {h}"))
         handlers = topo.handlers
         self.broker = await self._make_broker(lambda t, p: owner(t, p, handlers) == h)
+        if self.broker is None:
+            log.info("handler %d stopped before ZooKeeper answered", h)
+            return
         self._peers = [f"processor {p}" for p in range(topo.processors)]
         self.req_rings = [topo.request_ring(p, h) for p in range(topo.processors)]
         self.resp_rings = [topo.response_ring(p, h) for p in range(topo.processors)]
@@ -164,8 +167,10 @@ class HandlerProcess:
             )
         from hpbroker.cluster.member import ClusterMember
 
-        self.member = ClusterMember(self.config, self.node.node_id)
-        await self.member.connect()  # tries until ZooKeeper answers; the supervisor waits
+        member = ClusterMember(self.config, self.node.node_id)
+        if not await member.connect(self._stop):  # tries until ZooKeeper answers; the supervisor waits
+            return None  # asked to stop meanwhile
+        self.member = member
         broker = cluster_handlers.ControllerHandlerBroker(
             self.config, self.node, self.member, handler=h, table=topo.table(), owns=owns
         )
