@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.hpbroker-installed
 BUILD_INPUTS := pyproject.toml setup.py hpbroker/__init__.py $(shell find cython -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: lint install run test test-compiled test-pure test-multiproc bench docs clean
+.PHONY: lint install run cluster test test-compiled test-pure test-multiproc bench docs clean
 
 install: $(STAMP)
 
@@ -27,6 +27,11 @@ lint: install
 
 run: install
 	$(VENV)/bin/hpbroker --host 127.0.0.1 --port 9092 --data-dir ./data
+
+# a local cluster to try: ZooKeeper (Debian's zookeeper package) on 2181 and brokers on 9092-9094,
+# kept in ./cluster-data; ^C stops it
+cluster: install
+	$(VENV)/bin/hpbroker cluster --data-dir ./cluster-data
 
 # The suite runs twice: with the compiled extensions (and a test asserting they are the ones
 # loaded), then with HPBROKER_PURE=1 selecting the pure-Python twins. A third pass runs the

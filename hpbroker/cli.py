@@ -7,6 +7,7 @@ log-dirs describe ...`` (partition sizes per log dir; hpbroker/admin/log_dirs.py
 set|delete|list --data-dir D`` (SCRAM users; hpbroker/admin/users.py), ``hpbroker acls
 add|list|remove --data-dir D`` (ACLs, as kafka-acls.sh; hpbroker/admin/acls.py) and ``hpbroker
 console --bootstrap HOST:PORT --port N`` (the web console of that cluster; hpbroker/console/).
+``hpbroker cluster`` starts a local cluster to try: ZooKeeper and three brokers (hpbroker/local_cluster.py).
 
 Precedence: defaults < the properties file (Kafka names: listeners, log.dirs, num.partitions,
 ...) < flags. SIGTERM/SIGINT stop the broker cleanly (logs closed with the clean-shutdown
@@ -38,7 +39,7 @@ import threading
 from hpbroker import __version__, environment
 from hpbroker.config import BrokerConfig, ConfigError, read_properties
 from hpbroker.server import eventloop, scheduling
-from hpbroker.server.broker import BrokerServer
+from hpbroker.server.broker import BrokerServer, StartupRefused
 from hpbroker.server.connection_quotas import ConnectionLimits
 from hpbroker.server.listeners import replace_first_address
 
@@ -110,9 +111,13 @@ def topology_of(config: BrokerConfig) -> tuple[int, int]:
     return max(processors, 1), handlers
 
 
-async def _run(config: BrokerConfig) -> None:
+async def _run(config: BrokerConfig) -> int:
     server = BrokerServer(config)
-    await server.start()
+    try:
+        await server.start()
+    except StartupRefused as exc:
+        logging.getLogger("hpbroker").error("cannot start: %s", exc)
+        return 1
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, server.request_stop)
@@ -120,6 +125,7 @@ async def _run(config: BrokerConfig) -> None:
         await server.serve_until_stopped()
     finally:
         await server.stop()
+    return 0
 
 
 def groups_parser() -> argparse.ArgumentParser:
@@ -259,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
         from hpbroker.admin.users import parser as users_parser
 
         return users_main(users_parser().parse_args(argv[1:]))
+    if argv and argv[0] == "cluster":
+        from hpbroker import local_cluster
+
+        return local_cluster.main(local_cluster.parser().parse_args(argv[1:]))
     if argv and argv[0] == "log-dirs":
         from hpbroker.admin.log_dirs import main as log_dirs_main
 
@@ -294,8 +304,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-        eventloop.run(_run(config), event_loop)
-        return 0
+        return eventloop.run(_run(config), event_loop)
     from hpbroker.server.multiproc.supervisor import Supervisor
 
     return Supervisor(config, processors, handlers, event_loop=event_loop).run()

@@ -99,13 +99,16 @@ def encode_frame(ctx: RequestContext, body) -> bytes | None:
         raise Refused("internal error") from None
 
 
-def serve(broker, frame, peer: str, encode=encode_parts, restrict=None, identified=None, session=NO_SESSION):
+def serve(
+    broker, frame, peer: str, encode=encode_parts, restrict=None, identified=None, session=NO_SESSION, internal=False
+):
     """Decode ``frame``, check its version, run its API module. Returns ``(ctx, answer)``:
     ``answer`` is ``encode(ctx, body)`` when the handler answered at once, else the awaitable it
     returned (``pending``). Raises ``Refused``. ``restrict(api_key, request) -> request`` (a
     handler process's OWNED parts) narrows the decoded request before the handler sees it;
     ``identified`` is what ``identify`` returned for this frame, if the caller asked already;
-    ``session`` says who sent it (principal, address, listener)."""
+    ``session`` says who sent it (principal, address, listener);
+    ``internal``: the broker's own request (RequestContext.internal)."""
     if identified is None:
         # ``identify``, inline: one call fewer on the path of every request
         try:
@@ -125,7 +128,7 @@ def serve(broker, frame, peer: str, encode=encode_parts, restrict=None, identifi
         raise Refused(f"api key {api_key} v{version} body does not decode: {exc}") from None
     if restrict is not None:
         request = restrict(api_key, request)
-    ctx = RequestContext(broker, api_key, version, header.correlation_id, header.client_id, peer, session)
+    ctx = RequestContext(broker, api_key, version, header.correlation_id, header.client_id, peer, session, internal)
     try:
         result = module.handle(ctx, request)
     except CloseConnection as exc:

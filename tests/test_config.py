@@ -344,7 +344,7 @@ def test_listeners_are_checked_as_kafka_checks_them():
 def test_unused_properties_are_named():
     c = BrokerConfig(
         {
-            "zookeeper.connect": "zk:2181",
+            "zookeeper.set.acl": "true",
             "log.retension.ms": "5",
             "log.retention.hours": "1",
             "compression.zstd.level": "3",
@@ -352,7 +352,7 @@ def test_unused_properties_are_named():
             "listener.name.x.ssl.protocol": "TLS",
         }
     )
-    assert c.unused_names() == ["log.retension.ms", "zookeeper.connect"]
+    assert c.unused_names() == ["log.retension.ms", "zookeeper.set.acl"]
 
 
 # Kafka 3.6's DynamicBrokerConfig.AllDynamicConfigs (with DynamicConfig.Broker's quotas), and the
@@ -407,7 +407,8 @@ def test_every_dynamic_broker_config_of_kafka_is_dynamic_here():
             True,
             r"^Cannot update these configs dynamically: Set\(log.dirs, num.partitions\)$",
         ),
-        ({"zookeeper.connect": "zk:2181"}, True, r"Set\(zookeeper.connect\)"),  # Kafka's, though not defined here
+        ({"zookeeper.connect": "zk:2181"}, True, r"Set\(zookeeper.connect\)"),
+        ({"zookeeper.set.acl": "true"}, True, r"Set\(zookeeper.set.acl\)"),  # Kafka's, though not defined here
         ({"log.message.format.version": "3.0"}, True, r"Set\(log.message.format.version\)"),
         ({"log.retention.hours": "5"}, True, r"Set\(log.retention.hours\)"),
         (

@@ -17,6 +17,8 @@ the partitions it owns: server/multiproc/handler_broker.py) or a processor's vie
   holds (hpbroker/coordinator/coordinator.py).
 - ``stats`` (ProcessStats): what this process counts for the metrics endpoint (bytes and
   records in and out per topic, and the rest hpbroker/metrics/catalog.py names).
+- ``cluster`` (ClusterRole): in a cluster, what the controller's requests act on (None on a
+  single node).
 
 Each topology implements every part with real behaviour: a process that cannot do a thing itself
 either asks the process that can (a processor's controller forwards to handler 0) or answers as
@@ -32,6 +34,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from hpbroker.broker.control_requests import (
+        LeaderAndIsrState,
+        StopReplicaState,
+        UpdateMetadataRequest,
+    )
     from hpbroker.broker.metadata_cache import MetadataCache
     from hpbroker.config import BrokerConfig
     from hpbroker.coordinator.coordinator import GroupCoordinator
@@ -54,6 +61,7 @@ class Node:
     host: str
     port: int
     endpoints: tuple[tuple[str, str, int], ...] = ()
+    rack: str | None = None  # broker.rack, shown in Metadata and DescribeCluster
 
     def on(self, listener: str | None) -> Node | None:
         """This broker as seen by a client of ``listener`` (Kafka's Broker.getNode): None when it
@@ -62,7 +70,7 @@ class Node:
             return self
         for name, host, port in self.endpoints:
             if name == listener:
-                return Node(self.node_id, host, port, self.endpoints)
+                return Node(self.node_id, host, port, self.endpoints, self.rack)
         return None
 
 
@@ -110,6 +118,12 @@ class ReplicaManager(Protocol):
     def readable(self, topic: str, index: int) -> ReadablePartition | None:
         """The partition if this process can serve reads of it (Fetch), else None."""
 
+    def not_led_error(self, topic: str, index: int) -> int:
+        """The error code a request on a partition that ``partition``/``readable`` gave no
+        partition for is answered: UNKNOWN_TOPIC_OR_PARTITION, or in a cluster, for a partition
+        another broker leads (or none), NOT_LEADER_OR_FOLLOWER (the client then refreshes its
+        metadata and follows the leader), as Kafka's ReplicaManager answers."""
+
     def topic_config(self, info: TopicInfo) -> Mapping[str, str]:
         """Every topic config of ``info`` in force (its overrides over the broker's defaults)."""
 
@@ -124,13 +138,35 @@ class ReplicaManager(Protocol):
 class Controller(Protocol):
     """Changes to the cluster's metadata. Each call completes when the change is in force on
     this node (every process of it that holds the topic has applied it); refusals raise
-    ``ControllerError``."""
+    ``ControllerError``.
 
-    async def create_topic(self, name: str, num_partitions: int, configs: dict[str, str]) -> None: ...
+    ``is_active``: whether this broker takes topic changes from clients (CreateTopics,
+    DeleteTopics, CreatePartitions). A single node always does; in a cluster only the broker
+    elected controller does, and the others answer NOT_CONTROLLER, as Kafka's brokers (the
+    clients then ask the controller that Metadata names). Topics this broker creates for itself
+    (auto-creation, __consumer_offsets) are created on any broker."""
+
+    is_active: bool
+
+    async def create_topic(
+        self,
+        name: str,
+        num_partitions: int,
+        configs: dict[str, str],
+        replication_factor: int = -1,
+        assignment: dict[int, list[int]] | None = None,
+        wait: bool = True,
+    ) -> None:
+        """``replication_factor`` -1: the broker's default (offsets.topic.replication.factor for
+        __consumer_offsets); ``assignment``: the replicas of each partition, instead of placing
+        them; ``wait`` False: return once the change is written, without waiting for it to be
+        in force (Metadata's auto-creation answers LEADER_NOT_AVAILABLE meanwhile)."""
 
     async def delete_topic(self, name: str) -> None: ...
 
-    async def add_partitions(self, name: str, count: int) -> None: ...
+    async def add_partitions(self, name: str, count: int, assignment: list[list[int]] | None = None) -> None:
+        """Grow the topic to ``count`` partitions; ``assignment``: the new partitions' replicas,
+        instead of placing them."""
 
     async def set_topic_configs(self, name: str, configs: dict[str, str]) -> None:
         """Replace the topic's config overrides with ``configs`` (already validated)."""
@@ -141,6 +177,39 @@ class Controller(Protocol):
 
     async def next_producer_id(self) -> int:
         """A producer id never handed out before by this cluster (epoch 0)."""
+
+
+@runtime_checkable
+class ClusterRole(Protocol):
+    """What the inter-broker API modules (LeaderAndIsr, UpdateMetadata, StopReplica,
+    ControlledShutdown) ask of a broker that is in a cluster (``Broker.cluster``; None on a
+    single node). Each call is refused whole with STALE_CONTROLLER_EPOCH when it comes from an
+    older controller than the last one heard, and with STALE_BROKER_EPOCH when it was meant for
+    an earlier registration of this broker (its ``broker_epoch``)."""
+
+    broker_epoch: int
+
+    async def leader_and_isr(
+        self,
+        controller_id: int,
+        controller_epoch: int,
+        broker_epoch: int,
+        states: list[LeaderAndIsrState],
+        topic_ids: dict[str, bytes],
+    ) -> tuple[int, dict[tuple[str, int], int]]:
+        """Become leader or follower of each partition: (error code, per-partition errors)."""
+
+    async def update_metadata(self, request: UpdateMetadataRequest) -> int:
+        """Take the controller's view of brokers and partitions into the metadata cache."""
+
+    async def stop_replica(
+        self, controller_id: int, controller_epoch: int, broker_epoch: int, states: list[StopReplicaState]
+    ) -> tuple[int, dict[tuple[str, int], int]]:
+        """Stop (and maybe delete) replicas: (error code, per-partition errors)."""
+
+    async def controlled_shutdown(self, broker_id: int, broker_epoch: int) -> tuple[int, list[tuple[str, int]]]:
+        """As the controller: move ``broker_id``'s leaderships away; (error code, the partitions
+        it still leads)."""
 
 
 @runtime_checkable
@@ -158,3 +227,4 @@ class Broker(Protocol):
     credentials: CredentialStore
     authorizer: AclAuthorizer | None
     stats: ProcessStats
+    cluster: ClusterRole | None

@@ -65,6 +65,7 @@ class LocalBroker:
         self.group_coordinator = GroupCoordinator(
             config, self.metadata, self.replica_manager, self.controller, owns=owns
         )
+        self.cluster = None  # a single node
 
     def _replica_manager(self, owns) -> LocalReplicaManager:
         return LocalReplicaManager(self.config, self.log_dirs, self.metadata, owns)

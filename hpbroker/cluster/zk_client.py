@@ -390,6 +390,21 @@ class KafkaZkClient(ZkSession):
         data, _ = self.get_data_and_stat(path)
         return zd.decode_entity_config(path, data)
 
+    def get_entities_configs(
+        self, entity_type: str, names: Iterable[str], on_malformed: Callable[[ZkDataError], None] = _report
+    ) -> dict[str, dict[str, str]]:
+        """The overrides of each entity ({} if none or malformed), requests pipelined."""
+        names = list(names)
+        paths = [zd.config_entity_path(entity_type, n) for n in names]
+        out: dict[str, dict[str, str]] = {}
+        for name, path, (data, _) in zip(names, paths, self._get_many(paths)):
+            try:
+                out[name] = zd.decode_entity_config(path, data)
+            except ZkDataError as exc:
+                on_malformed(exc)
+                out[name] = {}
+        return out
+
     def get_all_entities_with_config(self, entity_type: str) -> list[str]:
         return sorted(self.get_children(f"{zd.CONFIG_PATH}/{entity_type}"))
 

@@ -21,6 +21,7 @@ from hpbroker.configdef.types import (
     TYPE_BOOLEAN,
     TYPE_INT,
     TYPE_LONG,
+    TYPE_SHORT,
     TYPE_STRING,
     BrokerConfigDef,
     Check,
@@ -55,8 +56,9 @@ SERVER = (
         "broker.id",
         TYPE_INT,
         "0",
-        "This broker's id: the node id in Metadata and the name of its BROKER config resource. -1 (an "
-        "id generated through ZooKeeper) is refused: hpbroker generates none.",
+        "This broker's id: the node id in Metadata, the name of its BROKER config resource, and in a "
+        "cluster its registration in ZooKeeper (/brokers/ids/<id>). -1 (an id generated through "
+        "ZooKeeper) is refused: hpbroker generates none.",
         at_least(0),
     ),
     broker(
@@ -269,8 +271,9 @@ SERVER = (
         "default.replication.factor",
         TYPE_INT,
         "1",
-        "Replication factor of a topic created without one; a topic here has one replica, so a value "
-        "above 1 makes such creations fail with INVALID_REPLICATION_FACTOR, as Kafka with one broker.",
+        "Replication factor of a topic created without one. Partitions are not replicated yet: a factor "
+        "above 1 makes such creations fail with INVALID_REPLICATION_FACTOR (on a single node, as Kafka "
+        "with one broker; in a cluster, with a message saying so).",
     ),
     broker(
         "auto.create.topics.enable",
@@ -429,4 +432,65 @@ LOG = (
     topic_default("log.cleaner.max.compaction.lag.ms"),
 )
 
-BROKER_CORE: tuple[BrokerConfigDef, ...] = SERVER + LOG
+CLUSTER = (
+    broker(
+        "zookeeper.connect",
+        TYPE_STRING,
+        None,
+        "host:port[,host:port...][/chroot] of the ZooKeeper ensemble that holds the cluster (Kafka's layout; "
+        "the chroot is created if missing). Unset: a single node, no ZooKeeper.",
+    ),
+    broker(
+        "zookeeper.session.timeout.ms",
+        TYPE_INT,
+        "18000",
+        "The broker's ZooKeeper session timeout: a broker silent this long loses its registration, and "
+        "the controller moves or takes its leaderships. ZooKeeper clamps it to 2-20 of its ticks.",
+        at_least(1),
+    ),
+    broker(
+        "zookeeper.connection.timeout.ms",
+        TYPE_INT,
+        None,
+        "How long a connection to ZooKeeper, or one request, may take before the broker says so (at "
+        "start-up: and tries again). Unset: zookeeper.session.timeout.ms.",
+        at_least(1),
+    ),
+    broker(
+        "broker.rack",
+        TYPE_STRING,
+        None,
+        "This broker's rack: shown in Metadata and DescribeCluster; CreateTopics spreads a partition's "
+        "replicas over racks when every live broker has one.",
+    ),
+    broker(
+        "offsets.topic.replication.factor",
+        TYPE_SHORT,
+        "3",
+        "Replication factor of __consumer_offsets. Partitions are not replicated yet: capped at 1 when the "
+        "topic is created (the log says so).",
+        at_least(1),
+    ),
+    broker(
+        "controlled.shutdown.enable",
+        TYPE_BOOLEAN,
+        "true",
+        "In a cluster, SIGTERM first asks the controller to move this broker's leaderships to other "
+        "replicas (ControlledShutdown), then stops.",
+    ),
+    broker(
+        "controlled.shutdown.max.retries",
+        TYPE_INT,
+        "3",
+        "Attempts of a controlled shutdown (a controller that cannot be reached, or leaderships it could "
+        "not move yet) before the broker stops anyway.",
+    ),
+    broker(
+        "controlled.shutdown.retry.backoff.ms",
+        TYPE_LONG,
+        "5000",
+        "Wait between two attempts of a controlled shutdown.",
+    ),
+)
+
+BROKER_CORE: tuple[BrokerConfigDef, ...] = SERVER + LOG + CLUSTER

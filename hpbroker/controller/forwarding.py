@@ -4,7 +4,7 @@ Each change travels as the Kafka request a client would send for it, and the con
 through its own request path (Kafka forwards admin requests to its controller the same way,
 KIP-590, and creates auto-created topics with a CreateTopics request to it):
 
-    create_topic       CreateTopics v4      (replication factor 1: this node holds every replica)
+    create_topic       CreateTopics v4      (the factor and assignment asked, -1: the controller's default)
     delete_topic       DeleteTopics v3
     add_partitions     CreatePartitions v1
     set_topic_configs  AlterConfigs v1, a TOPIC resource (non-incremental: the overrides replaced)
@@ -39,6 +39,8 @@ def _raise_if_failed(result: dict) -> None:
 
 
 class ForwardingController:
+    is_active = True  # it asks the controller, which takes or refuses the change
+
     def __init__(self, channel, refresh, broker_id: int):
         self.channel = channel
         self.refresh = refresh
@@ -49,20 +51,30 @@ class ForwardingController:
         self.refresh()
         return answer
 
-    async def create_topic(self, name: str, num_partitions: int, configs: dict[str, str]) -> None:
+    async def create_topic(
+        self,
+        name: str,
+        num_partitions: int,
+        configs: dict[str, str],
+        replication_factor: int = -1,
+        assignment: dict[int, list[int]] | None = None,
+        wait: bool = True,
+    ) -> None:
         answer = await self._ask(
             CREATE_TOPICS,
             {
                 "topics": [
                     {
                         "name": name,
-                        "num_partitions": num_partitions,
-                        "replication_factor": 1,
-                        "assignments": [],
+                        "num_partitions": -1 if assignment else num_partitions,
+                        "replication_factor": -1 if assignment else replication_factor,
+                        "assignments": [
+                            {"partition_index": p, "broker_ids": ids} for p, ids in sorted((assignment or {}).items())
+                        ],
                         "configs": [{"name": k, "value": v} for k, v in configs.items()],
                     }
                 ],
-                "timeout_ms": TIMEOUT_MS,
+                "timeout_ms": TIMEOUT_MS if wait else 0,
                 "validate_only": False,
             },
         )
@@ -72,11 +84,17 @@ class ForwardingController:
         answer = await self._ask(DELETE_TOPICS, {"topic_names": [name], "timeout_ms": TIMEOUT_MS})
         _raise_if_failed(answer["responses"][0])
 
-    async def add_partitions(self, name: str, count: int) -> None:
+    async def add_partitions(self, name: str, count: int, assignment: list[list[int]] | None = None) -> None:
         answer = await self._ask(
             CREATE_PARTITIONS,
             {
-                "topics": [{"name": name, "count": count, "assignments": None}],
+                "topics": [
+                    {
+                        "name": name,
+                        "count": count,
+                        "assignments": None if assignment is None else [{"broker_ids": ids} for ids in assignment],
+                    }
+                ],
                 "timeout_ms": TIMEOUT_MS,
                 "validate_only": False,
             },

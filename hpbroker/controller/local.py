@@ -37,7 +37,19 @@ class LocalController:
         self.changed = False
         self._next_producer_id = int(time.time() * 1000) << 8  # unique across restarts of one node
 
-    async def create_topic(self, name: str, num_partitions: int, configs: dict[str, str]) -> None:
+    is_active = True  # a single node's controller takes every change
+
+    async def create_topic(
+        self,
+        name: str,
+        num_partitions: int,
+        configs: dict[str, str],
+        replication_factor: int = -1,
+        assignment: dict[int, list[int]] | None = None,
+        wait: bool = True,
+    ) -> None:
+        """This node holds every replica: the factor and assignment were checked by the caller
+        (CreateTopics refuses a factor above 1, an assignment naming another broker)."""
         registry = self.metadata.topics
         if name in registry:
             raise ControllerError(ErrorCode.TOPIC_ALREADY_EXISTS, f"Topic '{name}' already exists.")
@@ -64,7 +76,7 @@ class LocalController:
             if rm.owns(name, i):  # another process's partitions: it deletes them when it sees the registry
                 rm.remove_partition(name, i)
 
-    async def add_partitions(self, name: str, count: int) -> None:
+    async def add_partitions(self, name: str, count: int, assignment: list[list[int]] | None = None) -> None:
         registry = self.metadata.topics
         info = registry.get(name)
         if info is None:
@@ -119,19 +131,29 @@ class NotController:
     another broker; the group coordinator of such a process then waits for the controller to
     create __consumer_offsets (NOT_COORDINATOR meanwhile)."""
 
+    is_active = False
+
     def __init__(self, where: str):
         self.where = where
 
     def _refuse(self):
         return ControllerError(ErrorCode.NOT_CONTROLLER, f"{self.where} is not this node's controller")
 
-    async def create_topic(self, name: str, num_partitions: int, configs: dict[str, str]) -> None:
+    async def create_topic(
+        self,
+        name: str,
+        num_partitions: int,
+        configs: dict[str, str],
+        replication_factor: int = -1,
+        assignment: dict[int, list[int]] | None = None,
+        wait: bool = True,
+    ) -> None:
         raise self._refuse()
 
     async def delete_topic(self, name: str) -> None:
         raise self._refuse()
 
-    async def add_partitions(self, name: str, count: int) -> None:
+    async def add_partitions(self, name: str, count: int, assignment: list[list[int]] | None = None) -> None:
         raise self._refuse()
 
     async def set_topic_configs(self, name: str, configs: dict[str, str]) -> None:

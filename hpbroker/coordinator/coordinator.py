@@ -139,6 +139,30 @@ class GroupCoordinator:
             )
         return True
 
+    # -- leadership (a cluster) -----------------------------------------------------------------
+    def elected(self, indexes) -> None:
+        """This broker now leads these __consumer_offsets partitions: load their groups (Kafka's
+        onElection). Before the coordinator starts there is nothing to do: it loads what it leads
+        when it starts."""
+        if not self.started:
+            return
+        for p in indexes:
+            if p in self.shards:
+                continue
+            shard = self._load(p)
+            if shard is None:
+                self.unloaded.add(p)
+            else:
+                self.unloaded.discard(p)
+                self.shards[p] = shard
+
+    def resigned(self, indexes) -> None:
+        """This broker no longer leads these partitions: their groups are another broker's
+        (NOT_COORDINATOR here from now on; Kafka's onResignation)."""
+        for p in indexes:
+            self.shards.pop(p, None)
+            self.unloaded.discard(p)
+
     # -- placement --------------------------------------------------------------------------------
     def partition_for(self, group_id: str) -> int:
         return partition_for(group_id, self.num_partitions)

@@ -17,6 +17,7 @@ from hpbroker.broker.routes import Route
 from hpbroker.handlers import (
     alter_configs,
     api_versions,
+    controlled_shutdown,
     create_acls,
     create_partitions,
     create_topics,
@@ -36,6 +37,7 @@ from hpbroker.handlers import (
     incremental_alter_configs,
     init_producer_id,
     join_group,
+    leader_and_isr,
     leave_group,
     list_groups,
     list_offsets,
@@ -46,15 +48,21 @@ from hpbroker.handlers import (
     produce,
     sasl_authenticate,
     sasl_handshake,
+    stop_replica,
     sync_group,
+    update_metadata,
 )
 from hpbroker.protocol import SUPPORTED_VERSIONS
+
+#: the inter-broker APIs: what the controller sends brokers, and a stopping broker the controller
+_CLUSTER_MODULES = (leader_and_isr, stop_replica, update_metadata, controlled_shutdown)
 
 _MODULES = (
     produce,
     fetch,
     list_offsets,
     metadata,
+    *_CLUSTER_MODULES,
     api_versions,
     create_topics,
     delete_topics,
@@ -116,8 +124,11 @@ def build_registry(modules) -> dict[int, ModuleType]:
 
 
 REGISTRY = build_registry(_MODULES)
+CLUSTER_ONLY = frozenset(m.API_KEY for m in _CLUSTER_MODULES)
 
 
-def supported_versions() -> dict[int, tuple[int, int]]:
-    """api_key -> (min_version, max_version) advertised in ApiVersions."""
-    return {k: (m.MIN_VERSION, m.MAX_VERSION) for k, m in sorted(REGISTRY.items())}
+def supported_versions(cluster: bool = False) -> dict[int, tuple[int, int]]:
+    """api_key -> (min_version, max_version) advertised in ApiVersions. The inter-broker APIs
+    (``CLUSTER_ONLY``) only by a broker in a cluster: a ZooKeeper-mode Kafka
+    broker lists them to clients too, a single node has nobody to take them from."""
+    return {k: (m.MIN_VERSION, m.MAX_VERSION) for k, m in sorted(REGISTRY.items()) if cluster or k not in CLUSTER_ONLY}

@@ -16,10 +16,12 @@ ROUTE = Route(PROCESSOR)
 def handle(ctx: RequestContext, request: dict):
     from hpbroker.handlers import supported_versions
 
+    in_cluster = bool(ctx.broker.config.get("zookeeper.connect"))
     return {
         "error_code": 0,
         "api_keys": [
-            {"api_key": k, "min_version": lo, "max_version": hi} for k, (lo, hi) in supported_versions().items()
+            {"api_key": k, "min_version": lo, "max_version": hi}
+            for k, (lo, hi) in supported_versions(in_cluster).items()
         ],
         "throttle_time_ms": 0,
     }

@@ -21,14 +21,46 @@ MIN_VERSION, MAX_VERSION = 0, 1
 ROUTE = Route(CONTROLLER)
 
 
+def _assignment_problem(broker, assignments, added: int) -> str | None:
+    """Why the new partitions' replicas cannot be as asked, or None (AdminZkClient's
+    validateReplicaAssignment; on a single node, only this broker may hold them)."""
+    if len(assignments) != added:
+        return f"Increasing the number of partitions by {added} but {len(assignments)} assignments provided."
+    live = {n.node_id for n in broker.metadata.alive_brokers()}
+    for i, a in enumerate(assignments):
+        ids = a["broker_ids"]
+        if broker.cluster is None and ids != [broker.node.node_id]:
+            return "Invalid replica assignment."
+        if not ids:
+            return f"Cannot have replication factor of 0 for partition id {i}."
+        if len(ids) != len(set(ids)):
+            return (
+                f"Duplicate brokers not allowed in replica assignment: {', '.join(map(str, ids))} for partition id {i}."
+            )
+        if not set(ids) <= live:
+            return (
+                f"Some brokers specified for partition id {i} are not available. Specified brokers: "
+                f"{', '.join(map(str, ids))}, available brokers: {', '.join(map(str, sorted(live)))}."
+            )
+        if len(ids) != 1:
+            return (
+                f"Inconsistent replication factor between partitions, partition 0 has 1 while partitions [{i}] "
+                f"have replication factors [{len(ids)}], respectively."
+            )
+    return None
+
+
 async def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     results = []
+    active = broker.controller.is_active
     for t in request["topics"]:
         name, count = t["name"], t["count"]
         info = broker.metadata.topics.get(name)
         code, message = 0, None
-        if not ctx.authorize(Operation.ALTER, ResourceType.TOPIC, name):
+        if not active:
+            code, message = ErrorCode.NOT_CONTROLLER, "This is not the correct controller for this cluster."
+        elif not ctx.authorize(Operation.ALTER, ResourceType.TOPIC, name):
             code, message = ErrorCode.TOPIC_AUTHORIZATION_FAILED, "Authorization failed."
         elif info is None:
             code, message = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"The topic '{name}' does not exist."
@@ -48,13 +80,13 @@ async def handle(ctx: RequestContext, request: dict):
         elif count - info.num_partitions > (room := partition_room()):
             code, message = ErrorCode.INVALID_PARTITIONS, no_room_message(count - info.num_partitions, room)
         elif t.get("assignments") is not None and (
-            len(t["assignments"]) != count - info.num_partitions
-            or any(a["broker_ids"] != [broker.node.node_id] for a in t["assignments"])
+            problem := _assignment_problem(broker, t["assignments"], count - info.num_partitions)
         ):
-            code, message = ErrorCode.INVALID_REPLICA_ASSIGNMENT, "Invalid replica assignment."
+            code, message = ErrorCode.INVALID_REPLICA_ASSIGNMENT, problem
         elif not request.get("validate_only", False):
+            assignment = None if t.get("assignments") is None else [a["broker_ids"] for a in t["assignments"]]
             try:
-                await broker.controller.add_partitions(name, count)
+                await broker.controller.add_partitions(name, count, assignment)
             except ControllerError as exc:  # a full disk: the topic keeps its partition count
                 code, message = exc.code, exc.message
         results.append({"name": name, "error_code": code, "error_message": message})

@@ -3,8 +3,11 @@
 Errors as Kafka chooses them: an illegal name -> INVALID_TOPIC_EXCEPTION; existing topic ->
 TOPIC_ALREADY_EXISTS; partitions 0 or below -1, or more than the broker's open-file limit leaves
 room for (storage/fd_limits.py) -> INVALID_PARTITIONS; a replication factor above
-the number of brokers (1) -> INVALID_REPLICATION_FACTOR; assignments naming another broker ->
-INVALID_REPLICA_ASSIGNMENT; unknown config or bad value -> INVALID_CONFIG; the same topic twice in
+the number of live brokers -> INVALID_REPLICATION_FACTOR, as is any factor above 1 (partitions are
+not replicated yet: the message says so); on a single node, assignments naming another broker ->
+INVALID_REPLICA_ASSIGNMENT; in a cluster, a broker that is not the controller answers every topic
+NOT_CONTROLLER (clients ask the controller Metadata names), and the controller completes when
+every new partition has a leader (timeout_ms 0: once the topic is written); unknown config or bad value -> INVALID_CONFIG; the same topic twice in
 one request -> INVALID_REQUEST; a disk that refuses the topic's files or the registry ->
 KAFKA_STORAGE_ERROR, with nothing of the topic left behind. ``validate_only`` checks everything and creates nothing.
 num_partitions / replication_factor -1 (v4+) take the broker defaults.
@@ -32,7 +35,15 @@ class _Refused(Exception):
         self.code = code
 
 
+NOT_REPLICATED = (
+    "hpbroker does not replicate partitions yet: a replication factor of {rf} is refused "
+    "(create the topic with replication factor 1)"
+)
+
+
 def _check(broker, t):
+    """(name, partitions, replication factor, assignment or None, configs) of a topic to create;
+    _Refused with Kafka's code and text otherwise."""
     name = t["name"]
     try:
         validate_topic_name(name)
@@ -42,6 +53,7 @@ def _check(broker, t):
         raise _Refused(ErrorCode.TOPIC_ALREADY_EXISTS, f"Topic '{name}' already exists.")
     assignments = t.get("assignments") or []
     num_partitions, rf = t["num_partitions"], t["replication_factor"]
+    assignment = None
     if assignments:
         if num_partitions != -1 or rf != -1:
             raise _Refused(
@@ -50,12 +62,21 @@ def _check(broker, t):
         indexes = sorted(a["partition_index"] for a in assignments)
         if indexes != list(range(len(indexes))):
             raise _Refused(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "Partitions must be numbered from 0 without gaps.")
-        for a in assignments:
-            if a["broker_ids"] != [broker.node.node_id]:
+        assignment = {a["partition_index"]: list(a["broker_ids"]) for a in assignments}
+        for ids in assignment.values():
+            if broker.cluster is None and ids != [broker.node.node_id]:
+                raise _Refused(ErrorCode.INVALID_REPLICA_ASSIGNMENT, f"Unknown broker(s) in assignment {ids}")
+            if len(ids) != len(set(ids)):
                 raise _Refused(
-                    ErrorCode.INVALID_REPLICA_ASSIGNMENT, f"Unknown broker(s) in assignment {a['broker_ids']}"
+                    ErrorCode.INVALID_REPLICA_ASSIGNMENT, f"Duplicate replica assignment found: {assignment}"
                 )
-        num_partitions = len(assignments)
+        if len({len(ids) for ids in assignment.values()}) != 1:
+            raise _Refused(
+                ErrorCode.INVALID_REPLICA_ASSIGNMENT, "All partitions should have the same number of replicas"
+            )
+        num_partitions, rf = len(assignment), len(assignment[0])
+        if rf > 1:
+            raise _Refused(ErrorCode.INVALID_REPLICATION_FACTOR, NOT_REPLICATED.format(rf=rf))
     if num_partitions == -1:
         num_partitions = broker.config.get("num.partitions")
     if rf == -1:
@@ -67,15 +88,18 @@ def _check(broker, t):
         raise _Refused(ErrorCode.INVALID_PARTITIONS, no_room_message(num_partitions, room))
     if rf <= 0:
         raise _Refused(ErrorCode.INVALID_REPLICATION_FACTOR, "Replication factor must be larger than 0.")
-    if rf > 1:
+    live = len(broker.metadata.alive_brokers())
+    if assignment is None and rf > live:
         raise _Refused(
-            ErrorCode.INVALID_REPLICATION_FACTOR, f"Replication factor: {rf} larger than available brokers: 1."
+            ErrorCode.INVALID_REPLICATION_FACTOR, f"Replication factor: {rf} larger than available brokers: {live}."
         )
+    if rf > 1:
+        raise _Refused(ErrorCode.INVALID_REPLICATION_FACTOR, NOT_REPLICATED.format(rf=rf))
     try:
         configs = validate_topic_configs({c["name"]: c["value"] for c in t.get("configs") or []}, broker.config)
     except ConfigError as exc:
         raise _Refused(ErrorCode.INVALID_CONFIG, str(exc)) from None
-    return name, num_partitions, configs
+    return name, num_partitions, rf, assignment, configs
 
 
 async def handle(ctx: RequestContext, request: dict):
@@ -84,6 +108,9 @@ async def handle(ctx: RequestContext, request: dict):
     results = []
     # Kafka: CREATE on the cluster, else CREATE on each topic
     cluster_create = ctx.authorize(Operation.CREATE, ResourceType.CLUSTER, CLUSTER_NAME)
+    # a broker creates the topics it needs (auto-creation, __consumer_offsets) on any broker
+    active = broker.controller.is_active or ctx.internal
+    wait = request.get("timeout_ms", 1) > 0
     for t in request["topics"]:
         name = t["name"]
         res = {
@@ -94,6 +121,11 @@ async def handle(ctx: RequestContext, request: dict):
             "replication_factor": -1,
             "configs": None,
         }
+        if not active:
+            res["error_code"] = ErrorCode.NOT_CONTROLLER
+            res["error_message"] = "This is not the correct controller for this cluster."
+            results.append(res)
+            continue
         if counts[name] > 1:
             res["error_code"] = ErrorCode.INVALID_REQUEST
             res["error_message"] = f"Create topics request from client contains multiple entries for {name}"
@@ -105,18 +137,18 @@ async def handle(ctx: RequestContext, request: dict):
             results.append(res)
             continue
         try:
-            name, num_partitions, configs = _check(broker, t)
+            name, num_partitions, rf, assignment, configs = _check(broker, t)
         except _Refused as exc:
             res["error_code"], res["error_message"] = exc.code, str(exc)
             results.append(res)
             continue
         if not request.get("validate_only", False):
             try:
-                await broker.controller.create_topic(name, num_partitions, configs)
+                await broker.controller.create_topic(name, num_partitions, configs, rf, assignment, wait)
             except ControllerError as exc:  # a full disk: nothing of the topic is left behind
                 res["error_code"], res["error_message"] = exc.code, exc.message
                 results.append(res)
                 continue
-        res["num_partitions"], res["replication_factor"] = num_partitions, 1
+        res["num_partitions"], res["replication_factor"] = num_partitions, rf
         results.append(res)
     return {"throttle_time_ms": 0, "topics": results}

@@ -30,7 +30,7 @@ def handle(ctx: RequestContext, request: dict):
             if not ctx.authorize(Operation.DELETE, ResourceType.TOPIC, t["name"]):
                 ans["error_code"] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
             elif partition is None:
-                ans["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                ans["error_code"] = rm.not_led_error(t["name"], index)
             elif t["name"] in INTERNAL_TOPICS:
                 ans["error_code"] = ErrorCode.INVALID_TOPIC_EXCEPTION
             else:

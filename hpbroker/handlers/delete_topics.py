@@ -2,7 +2,8 @@
 ``delete.topic.enable=false`` -> TOPIC_DELETION_DISABLED; an internal topic -> INVALID_TOPIC_EXCEPTION
 (``__consumer_offsets`` holds every group's state and its coordinators keep it open; Kafka's own
 tools refuse it too). Parked fetches on the deleted partitions are woken and answer
-UNKNOWN_TOPIC_OR_PARTITION."""
+UNKNOWN_TOPIC_OR_PARTITION. In a cluster, a broker that is not the controller answers NOT_CONTROLLER;
+the controller answers once the topic is gone from its metadata (every live broker was told)."""
 
 from hpbroker.broker.interface import ControllerError
 from hpbroker.broker.request import RequestContext
@@ -20,9 +21,12 @@ async def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     results = []
     enabled = broker.config.get("delete.topic.enable")
+    active = broker.controller.is_active
     for name in request["topic_names"]:
         message = None
-        if not ctx.authorize(Operation.DELETE, ResourceType.TOPIC, name):
+        if not active:
+            code, message = ErrorCode.NOT_CONTROLLER, "This is not the correct controller for this cluster."
+        elif not ctx.authorize(Operation.DELETE, ResourceType.TOPIC, name):
             code = ErrorCode.TOPIC_AUTHORIZATION_FAILED
         elif not enabled:
             code = ErrorCode.TOPIC_DELETION_DISABLED

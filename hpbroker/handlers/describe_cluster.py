@@ -44,7 +44,7 @@ def handle(ctx: RequestContext, request: dict):
         )
         return answer
     answer["brokers"] = [
-        {"broker_id": n.node_id, "host": n.host, "port": n.port, "rack": None}
+        {"broker_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack}
         for n in metadata.alive_brokers(ctx.session.listener)
     ]
     answer["cluster_authorized_operations"] = authorized.operations(

@@ -41,7 +41,7 @@ def handle(ctx: RequestContext, request: dict):
                 parts.append(
                     {
                         "partition_index": index,
-                        "error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                        "error_code": rm.not_led_error(t["name"], index),
                         "error_message": None,
                         "active_producers": [],
                     }

@@ -84,7 +84,7 @@ def _read_all(ctx, request, plan, denied=frozenset()):
                 continue
             partition = rm.readable(topic, index)
             if partition is None:
-                answers.append(_partition_answer(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+                answers.append(_partition_answer(index, rm.not_led_error(topic, index)))
                 had_error = True
                 continue
             epoch = fp.get("current_leader_epoch", -1)

@@ -62,7 +62,7 @@ def handle(ctx: RequestContext, request: dict):
             if denied:
                 ans["error_code"] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
             elif partition is None:
-                ans["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                ans["error_code"] = rm.not_led_error(t["name"], index)
             else:
                 epoch = p.get("current_leader_epoch", -1)
                 if epoch >= 0 and epoch != partition.leader_epoch:

@@ -7,7 +7,8 @@ and the topic answered LEADER_NOT_AVAILABLE on that first request, as Kafka does
 is being created; the client asks again and finds it. A topic the controller could not create
 (no room under the open-file limit, a disk that refuses it) is UNKNOWN_TOPIC_OR_PARTITION.
 Brokers, each partition's leader, leader epoch, replicas and ISR, and the controller come from
-the metadata cache (on a single node: this node, epoch 0). Authorized operations, when asked
+the metadata cache (on a single node: this node, epoch 0; in a cluster, what the controller
+sent: a partition whose leader is not a live broker is LEADER_NOT_AVAILABLE, leader -1). Authorized operations, when asked
 (v8+), are all of them (broker/authorized.py).
 """
 
@@ -28,7 +29,10 @@ MIN_VERSION, MAX_VERSION = 0, 8
 ROUTE = Route(PROCESSOR)
 
 
-def _topic_entry(metadata, info, operations=authorized.NOT_REQUESTED):
+def _topic_entry(metadata, info, operations=authorized.NOT_REQUESTED, alive=None):
+    """``alive``: the ids of the live brokers, in a cluster (a partition whose leader is not one
+    of them is LEADER_NOT_AVAILABLE with leader -1, as Kafka's MetadataCache answers); None on a
+    single node, which leads every partition."""
     return {
         "error_code": 0,
         "name": info.name,
@@ -36,9 +40,9 @@ def _topic_entry(metadata, info, operations=authorized.NOT_REQUESTED):
         "topic_authorized_operations": operations,
         "partitions": [
             {
-                "error_code": 0,
+                "error_code": 0 if alive is None or state.leader in alive else ErrorCode.LEADER_NOT_AVAILABLE,
                 "partition_index": i,
-                "leader_id": state.leader,
+                "leader_id": state.leader if alive is None or state.leader in alive else -1,
                 "leader_epoch": state.leader_epoch,
                 "replica_nodes": state.replicas,  # tuples: the encoder takes any sequence
                 "isr_nodes": state.isr,
@@ -47,6 +51,12 @@ def _topic_entry(metadata, info, operations=authorized.NOT_REQUESTED):
             for i, state in enumerate(metadata.partition_states(info))
         ],
     }
+
+
+def _alive(broker):
+    if not broker.config.get("zookeeper.connect"):
+        return None
+    return {n.node_id for n in broker.metadata.alive_brokers()}
 
 
 def _error_entry(name, code):
@@ -59,6 +69,7 @@ def handle(ctx: RequestContext, request: dict):
     requested = request.get("topics")
     asked_ops = request.get("include_topic_authorized_operations", False)
     checked = broker.authorizer is not None
+    alive = _alive(broker)
 
     def ops(name):
         if not asked_ops:
@@ -71,7 +82,7 @@ def handle(ctx: RequestContext, request: dict):
             ctx,
             request,
             [
-                _topic_entry(metadata, t, ops(t.name))
+                _topic_entry(metadata, t, ops(t.name), alive)
                 for t in metadata.topics
                 if not checked or ctx.authorize(Operation.DESCRIBE, ResourceType.TOPIC, t.name)
             ],
@@ -86,7 +97,7 @@ def handle(ctx: RequestContext, request: dict):
             continue
         info = metadata.topics.get(name)
         if info is not None:
-            topics.append(_topic_entry(metadata, info, ops(name)))
+            topics.append(_topic_entry(metadata, info, ops(name), alive))
             continue
         try:
             validate_topic_name(name or "")
@@ -110,7 +121,7 @@ async def _create_then_answer(ctx, request, topics, to_create):
     partitions = broker.config.get("num.partitions")
     for at, name in to_create:
         try:
-            await broker.controller.create_topic(name, partitions, {})
+            await broker.controller.create_topic(name, partitions, {}, wait=False)
             code = ErrorCode.LEADER_NOT_AVAILABLE
         except ControllerError as exc:
             # created meanwhile (by another process's request): being created, as ours would be
@@ -130,7 +141,7 @@ def _answer(ctx, request, topics):
     return {
         "throttle_time_ms": 0,
         "brokers": [
-            {"node_id": n.node_id, "host": n.host, "port": n.port, "rack": None}
+            {"node_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack}
             for n in metadata.alive_brokers(listener)
         ],
         "cluster_id": broker.cluster_id,

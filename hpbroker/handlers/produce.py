@@ -97,7 +97,11 @@ def handle(ctx: RequestContext, request: dict):
                 continue
             partition = rm.partition(name, index) if info is not None else None
             if partition is None:
-                parts.append(_failed(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+                parts.append(
+                    _failed(
+                        index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION if info is None else rm.not_led_error(name, index)
+                    )
+                )
                 any_error = True
                 continue
             if name in INTERNAL_TOPICS:

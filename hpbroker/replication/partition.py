@@ -56,6 +56,17 @@ class Partition:
         self.index = index
         self.log = log
         self.leader_epoch = leader_epoch
+        # Leadership, as the controller's LeaderAndIsr last set it (a single node: leader of every
+        # partition, at epoch 0). ``partition_epoch`` is the zkVersion of the partition's state
+        # znode, the CAS token of an ISR change; ``controller_epoch`` that of the controller that
+        # decided this state.
+        self.is_leader = True
+        self.leader_id = -1
+        self.replicas: tuple[int, ...] = ()
+        self.isr: tuple[int, ...] = ()
+        self.partition_epoch = 0
+        self.controller_epoch = 0
+        self.topic_id: bytes | None = None
         self.producer_state = ProducerStateManager()
         snapshot = self.producer_state.load_snapshot(log.directory, log.log_end_offset)
         start = log.log_start_offset if snapshot is None else max(snapshot, log.log_start_offset)
@@ -63,6 +74,26 @@ class Partition:
         self._snapshot_segment = log.active.base_offset  # a roll past it writes a snapshot
         # single node: everything in the log is replicated to the whole ISR (this node)
         self.log.high_watermark = self.log.log_end_offset
+
+    def apply_leadership(
+        self,
+        local_broker_id: int,
+        leader: int,
+        leader_epoch: int,
+        isr,
+        replicas,
+        partition_epoch: int,
+        controller_epoch: int,
+    ) -> None:
+        """Take the state a LeaderAndIsr carried (its leader epoch is newer than ours: the caller
+        checked). A leader appends from now on in ``leader_epoch``; a follower takes no writes."""
+        self.leader_id = leader
+        self.is_leader = leader == local_broker_id
+        self.leader_epoch = leader_epoch
+        self.isr = tuple(isr)
+        self.replicas = tuple(replicas)
+        self.partition_epoch = partition_epoch
+        self.controller_epoch = controller_epoch
 
     def write_producer_snapshot(self) -> None:
         """The producer state as of the log end offset (at a roll, and when the broker closes)."""

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from hpbroker.broker.metadata_cache import MetadataCache
 from hpbroker.metadata.topic_configs import ProduceSettings, TopicConfigCache
 from hpbroker.metadata.topics import TopicInfo, TopicRegistry
+from hpbroker.protocol.errors import ErrorCode
 from hpbroker.replication.log_cleaner import LogCleaner
 from hpbroker.replication.partition import Partition
 from hpbroker.replication.purgatory import Purgatory
@@ -44,13 +45,17 @@ class LocalReplicaManager:
         self.owns = owns or _every_partition
         self.topic_configs = TopicConfigCache(config)
         self.logs = LogManager(log_dirs, self.topic_configs.defaults(), partition_filter=self.owns)
-        self.logs.load({t.name: self.topic_configs.log_config(t) for t in metadata.topics})
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.fetch_purgatory = Purgatory()
         self.cleaner = LogCleaner(config, self.logs, rewriting=self.rewriting)
+        self.open_registered(metadata)
+
+    def open_registered(self, metadata: MetadataCache) -> None:
+        """At start-up: open (and recover) the partitions of every registered topic, and delete
+        the logs of topics the registry no longer has (a delete that crashed half-way)."""
+        self.logs.load({t.name: self.topic_configs.log_config(t) for t in metadata.topics})
         for topic in metadata.topics:
             self.open_partitions(topic, range(topic.num_partitions))
-        # logs left behind by a delete that crashed half-way
         for (t, p), _ in list(self.logs.logs()):
             info = metadata.topics.get(t)
             if info is None or p >= info.num_partitions:
@@ -63,6 +68,9 @@ class LocalReplicaManager:
 
     def readable(self, topic: str, index: int) -> Partition | None:
         return self.partitions.get((topic, index))
+
+    def not_led_error(self, topic: str, index: int) -> int:
+        return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
 
     def topic_config(self, info: TopicInfo) -> Mapping[str, str]:
         return self.topic_configs.effective(info)

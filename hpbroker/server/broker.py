@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from typing import TYPE_CHECKING
 
 from hpbroker.broker.interface import Node
 from hpbroker.broker.local import LocalBroker
@@ -26,9 +27,14 @@ from hpbroker.server.listeners import ListenerConfig, log_listeners
 from hpbroker.server.tls_connection import TlsConnection
 from hpbroker.storage.fd_limits import raise_open_file_limit
 
+if TYPE_CHECKING:
+    from hpbroker.broker.cluster import ClusterBroker
+    from hpbroker.cluster.member import ClusterMember
+
 log = logging.getLogger("hpbroker")
 
 MAINTENANCE_INTERVAL_S = 1.0
+FIRST_METADATA_WAIT_S = 30.0
 
 
 def local_address(host: str) -> str:
@@ -48,7 +54,7 @@ def advertised_node(config: BrokerConfig, bound: ListenerConfig) -> Node:
     else each listener's bound address); its host and port are the first one's."""
     endpoints = bound.endpoints()
     _, host, port = endpoints[0]
-    return Node(node_id_of(config), host, port, endpoints)
+    return Node(node_id_of(config), host, port, endpoints, config.get("broker.rack"))
 
 
 def bind_listeners(config: BrokerConfig, reuse_port: bool = False) -> tuple[ListenerConfig, dict[str, socket.socket]]:
@@ -66,6 +72,10 @@ def bind_listeners(config: BrokerConfig, reuse_port: bool = False) -> tuple[List
     return listener_config.bound({name: sock.getsockname()[1] for name, sock in socks.items()}), socks
 
 
+class StartupRefused(Exception):
+    """The broker cannot start, for the reason given (a duplicate broker.id)."""
+
+
 class TlsLocalConnection(TlsConnection, Connection):
     """A connection on an SSL or SASL_SSL listener of the in-process server."""
 
@@ -79,7 +89,8 @@ class BrokerServer:
         self.setup_timeout_s = config.get("socket.connection.setup.timeout.ms") / 1000.0
         self.failed_authentications = 0
         self.security: dict = {}  # listener name -> listener_security.ListenerSecurity
-        self.broker: LocalBroker | None = None
+        self.broker: LocalBroker | ClusterBroker | None = None
+        self.member: ClusterMember | None = None  # in a cluster: the ZooKeeper session and registration
         self.loop: asyncio.AbstractEventLoop | None = None
         self.connections: set[Connection] = set()
         self._lsocks: dict[str, socket.socket] = {}
@@ -107,11 +118,17 @@ class BrokerServer:
         self._limits = ConnectionLimits.from_config(self.config)  # a bad value fails the start
         self.listeners, self._lsocks = bind_listeners(self.config)
         node = advertised_node(self.config, self.listeners)
-        self.broker = LocalBroker(self.config, node, stats=self.stats)
         try:
+            if self.config.get("zookeeper.connect"):
+                await self._join_cluster(node)
+            else:
+                self.broker = LocalBroker(self.config, node, stats=self.stats)
             self.security = listener_security.build(self.config, self.listeners, self.broker.credentials)
         except BaseException:
-            self.broker.close()
+            if self.broker is not None:
+                self.broker.close()
+            if self.member is not None:
+                await self.member.close()
             for lsock in self._lsocks.values():
                 lsock.close()
             raise
@@ -126,6 +143,8 @@ class BrokerServer:
             )
             acceptor.start()
             self._acceptors[lst.name] = acceptor
+        if self.member is not None:
+            await self._register(node)
         self._schedule_maintenance()
         first = self.listeners.listeners[0]
         metrics_port = self.config.get("metrics.port")
@@ -153,6 +172,38 @@ class BrokerServer:
             running_loop_name(),
             scheduling.in_force(),
         )
+
+    async def _join_cluster(self, node: Node) -> None:
+        """A broker of a cluster: connect to ZooKeeper (trying until it answers), then the broker
+        over what the controller will tell it."""
+        from hpbroker.broker.cluster import ClusterBroker
+        from hpbroker.cluster.member import ClusterMember
+
+        self.member = ClusterMember(self.config, node.node_id)
+        await self.member.connect()
+        self.broker = ClusterBroker(self.config, node, self.member, stats=self.stats)
+        await self.broker.start()
+
+    async def _register(self, node: Node) -> None:
+        """Register in ZooKeeper (now that the listener accepts the controller's requests) and
+        take part in the controller election. A broker.id another live broker holds stops here."""
+        from hpbroker.broker.cluster import registration
+        from hpbroker.cluster.zk_client import BrokerIdInUseError
+
+        try:
+            await self.member.register(registration(node, self.listeners.protocols()))
+        except BrokerIdInUseError as exc:
+            await self.stop()
+            raise StartupRefused(f"{exc}: is another broker running with broker.id {node.node_id}?") from None
+        self.member.start_controller()
+        # ready once the controller has told this broker the cluster (its first UpdateMetadata):
+        # until then Metadata would list no broker at all
+        broker = self.broker
+        if not await broker.metadata.wait_for(lambda: broker.has_cluster_metadata, FIRST_METADATA_WAIT_S):
+            log.warning(
+                "no UpdateMetadata from a controller within %.0f s of registering: serving without it",
+                FIRST_METADATA_WAIT_S,
+            )
 
     def _schedule_maintenance(self) -> None:
         self._maintenance = self.loop.call_later(MAINTENANCE_INTERVAL_S, self._run_maintenance)
@@ -197,6 +248,9 @@ class BrokerServer:
         self.loop.call_soon_threadsafe(self._stopped.set)
 
     async def stop(self) -> None:
+        if self.member is not None and self._lsocks and self.config.get("controlled.shutdown.enable"):
+            # still serving: the controller's requests that move the leaderships reach us
+            await self.member.controlled_shutdown()
         for name, lsock in self._lsocks.items():
             self._acceptors[name].stop()
             lsock.close()
@@ -209,6 +263,8 @@ class BrokerServer:
         for conn in list(self.connections):
             conn.close()
         await asyncio.sleep(0)
+        if self.member is not None:
+            await self.member.close()
         if self.broker is not None:
             self.broker.close()
         log.info("hpbroker stopped cleanly")

@@ -90,6 +90,11 @@ class ListenerConfig:
         advertised = tuple(a.bound(ports.get(a.name, a.port)) if a.port == 0 else a for a in self.advertised)
         return ListenerConfig(listeners, advertised, self.inter_broker_listener_name)
 
+    def protocols(self) -> dict[str, str]:
+        """Listener name -> security protocol, of every advertised listener (a broker's
+        registration in ZooKeeper carries it)."""
+        return {a.name: a.security_protocol for a in self.advertised}
+
     def endpoints(self) -> tuple[tuple[str, str, int], ...]:
         """(listener name, host, port) of every advertised listener, wildcard hosts resolved to
         this machine's name: what Metadata gives clients."""

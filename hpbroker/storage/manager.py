@@ -108,6 +108,14 @@ class LogManager:
         plog.delete()
         return True
 
+    def close_log(self, topic: str, partition: int) -> bool:
+        """Stop holding one partition (its files stay); True if it was open."""
+        plog = self._logs.pop((topic, partition), None)
+        if plog is None:
+            return False
+        plog.close()
+        return True
+
     def logs(self) -> Iterator[tuple[tuple[str, int], PartitionLog]]:
         return iter(list(self._logs.items()))
 

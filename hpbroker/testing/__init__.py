@@ -74,15 +74,19 @@ def running_broker(
     args: list[str] | None = None,
     startup_timeout: float = 30.0,
     open_files: int | None = None,
+    log_file: str | None = None,
 ):
     """A broker for the duration of the ``with`` block; its data dir is removed afterwards unless
     ``data_dir`` was given (so a test can restart a broker on the same data). ``open_files``
-    (subprocess only) starts it under that RLIMIT_NOFILE, soft and hard."""
+    (subprocess only) starts it under that RLIMIT_NOFILE, soft and hard; ``log_file``
+    (subprocess only) gets a copy of its log."""
     own_dir = data_dir is None
     data_dir = data_dir or tempfile.mkdtemp(prefix="hpbroker-")
     try:
         if subprocess:
-            with _subprocess_broker(data_dir, host, port, config, args or [], startup_timeout, open_files) as b:
+            with _subprocess_broker(
+                data_dir, host, port, config, args or [], startup_timeout, open_files, log_file
+            ) as b:
                 yield b
         else:
             with _inprocess_broker(data_dir, host, port, config, startup_timeout) as b:
@@ -152,7 +156,7 @@ _LIMITED = (
 
 
 @contextmanager
-def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=None):
+def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=None, log_file=None):
     cmd = (
         [sys.executable, "-m", "hpbroker"] if open_files is None else [sys.executable, "-c", _LIMITED, str(open_files)]
     )
@@ -164,7 +168,6 @@ def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=N
         # in-process unless the test asks for the multi-process topology
         cmd += ["--processors", "1", "--handlers", "0"]
     cmd += args
-    log_path = os.path.join(data_dir, "broker.log") if os.path.isdir(data_dir) else None
     proc = _subprocess.Popen(
         cmd, stderr=_subprocess.PIPE, stdout=_subprocess.DEVNULL, text=True, start_new_session=True
     )
@@ -181,6 +184,9 @@ def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=N
             listener = _LISTENER.search(line)  # one per listener, before "listening on"
             if listener is not None:
                 listeners[listener.group(1)] = listener.group(2)
+            if log_file is not None:
+                with open(log_file, "a") as f:
+                    f.write(line)
             m = _LISTENING.search(line)
             if m:
                 bound = (m.group(1), int(m.group(2)))
@@ -189,7 +195,7 @@ def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=N
             raise RuntimeError("hpbroker did not start:\n" + "".join(lines))
 
         # keep draining stderr so the broker never blocks on a full pipe
-        drain = threading.Thread(target=_drain, args=(proc.stderr, lines, log_path), daemon=True)
+        drain = threading.Thread(target=_drain, args=(proc.stderr, lines, log_file), daemon=True)
         drain.start()
         yield RunningBroker(
             f"{bound[0]}:{bound[1]}",
@@ -204,11 +210,19 @@ def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=N
         stop_process(proc, timeout)
 
 
-def _drain(stream, lines, log_path):
-    for line in stream:
-        lines.append(line)
-        if len(lines) > 10000:
-            del lines[:5000]
+def _drain(stream, lines, log_file):
+    out = open(log_file, "a") if log_file is not None else None
+    try:
+        for line in stream:
+            lines.append(line)
+            if out is not None:
+                out.write(line)
+                out.flush()
+            if len(lines) > 10000:
+                del lines[:5000]
+    finally:
+        if out is not None:
+            out.close()
 
 
 def stop_process(proc: _subprocess.Popen, timeout: float = 30.0) -> int | None:

@@ -13,13 +13,10 @@
 
 Each broker is a subprocess (``python -m hpbroker``, in-process topology unless ``args`` say
 otherwise) with a data directory and port of its own, kept across restarts, and the overrides
-``broker.id``, ``zookeeper.connect`` and ``zookeeper.session.timeout.ms``. The ZooKeeper is the
-caller's (a ``ZooKeeperServer``, e.g. the ``zookeeper_server`` fixture's) or the cluster's own;
-each cluster has a chroot of its own on it.
-
-What this does not do: make the brokers a cluster. Until brokers join through ZooKeeper, each
-one is a single-node broker that names ``zookeeper.connect`` among the properties it does not
-use; the harness starts, stops and signals them and reads ZooKeeper, and claims nothing more.
+``broker.id``, ``zookeeper.connect`` and ``zookeeper.session.timeout.ms``: the brokers register in
+ZooKeeper, elect a controller and form a cluster. The ZooKeeper is the caller's (a
+``ZooKeeperServer``, e.g. the ``zookeeper_server`` fixture's) or the cluster's own; each cluster
+has a chroot of its own on it.
 """
 
 from __future__ import annotations
@@ -42,15 +39,26 @@ TEST_SESSION_TIMEOUT_MS = 4000
 class ClusterBroker:
     """One broker of the cluster. Who may touch: the test's thread."""
 
-    def __init__(self, broker_id: int, data_dir: str, config: dict, args: list[str], startup_timeout: float):
+    def __init__(
+        self,
+        broker_id: int,
+        data_dir: str,
+        config: dict,
+        args: list[str],
+        startup_timeout: float,
+        port: int = 0,
+        log_file: str | None = None,
+    ):
         self.broker_id = broker_id
         self.data_dir = data_dir
         self.config = config
         self.args = args
         self.startup_timeout = startup_timeout
-        self.port = 0  # chosen at the first start, then kept
+        self.port = port  # 0: chosen at the first start, then kept
+        self.log_file = log_file
         self._running: RunningBroker | None = None
         self._stack: contextlib.ExitStack | None = None
+        self._last_log: list[str] = []
 
     @property
     def running(self) -> bool:
@@ -66,8 +74,8 @@ class ClusterBroker:
 
     @property
     def log(self) -> list[str]:
-        """The broker's stderr lines so far (its log)."""
-        return self._running.extra["log"] if self._running else []
+        """The broker's stderr lines so far (its log); once stopped, those of its last run."""
+        return self._running.extra["log"] if self._running else self._last_log
 
     def start(self) -> ClusterBroker:
         if self._running is not None:
@@ -81,6 +89,7 @@ class ClusterBroker:
                 config=self.config,
                 args=self.args,
                 startup_timeout=self.startup_timeout,
+                log_file=self.log_file,
             )
         )
         self._stack = stack
@@ -89,9 +98,11 @@ class ClusterBroker:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it does not exit in time (hpbroker.testing.stop_process)."""
-        stack, self._stack, self._running = self._stack, None, None
+        stack, self._stack, running, self._running = self._stack, None, self._running, None
         if stack is not None:
             stack.close()
+        if running is not None:
+            self._last_log = running.extra["log"]
 
     def kill(self) -> None:
         """SIGKILL: a crash; the data directory stays as the process left it."""
@@ -152,16 +163,22 @@ def running_cluster(
     session_timeout_ms: int = TEST_SESSION_TIMEOUT_MS,
     startup_timeout: float = 30.0,
     start: bool = True,
+    base_dir: str | None = None,
+    ports: list[int] | None = None,
+    chroot: str | None = None,
 ):
     """``brokers`` brokers with ids 1..N. ``config`` applies to all of them, ``broker_config[id]``
     to one; ``start=False`` leaves them for the test to start. Everything is stopped and the
-    data directories removed afterwards (the ZooKeeper too, if the cluster started its own)."""
-    base = tempfile.mkdtemp(prefix="hpbroker-cluster-")
+    data directories removed afterwards (the ZooKeeper too, if the cluster started its own).
+    ``base_dir``: the brokers' directories (broker-N, with broker-N.log beside), kept afterwards;
+    ``ports``: each broker's port; ``chroot``: the cluster's chroot (default: a new one)."""
+    base = base_dir or tempfile.mkdtemp(prefix="hpbroker-cluster-")
     with contextlib.ExitStack() as stack:
-        stack.callback(shutil.rmtree, base, ignore_errors=True)
+        if base_dir is None:
+            stack.callback(shutil.rmtree, base, ignore_errors=True)
         if zookeeper is None:
             zookeeper = stack.enter_context(ZooKeeperServer())
-        connect = f"{zookeeper.connect}/hpbroker-{uuid.uuid4().hex[:8]}"
+        connect = f"{zookeeper.connect}{chroot or '/hpbroker-' + uuid.uuid4().hex[:8]}"
         members: dict[int, ClusterBroker] = {}
         for broker_id in range(1, brokers + 1):
             props = {
@@ -172,8 +189,16 @@ def running_cluster(
             props.update(config or {})
             props.update((broker_config or {}).get(broker_id, {}))
             data_dir = os.path.join(base, f"broker-{broker_id}")
-            os.makedirs(data_dir)
-            members[broker_id] = ClusterBroker(broker_id, data_dir, props, list(args or []), startup_timeout)
+            os.makedirs(data_dir, exist_ok=base_dir is not None)
+            members[broker_id] = ClusterBroker(
+                broker_id,
+                data_dir,
+                props,
+                list(args or []),
+                startup_timeout,
+                port=ports[broker_id - 1] if ports else 0,
+                log_file=os.path.join(base, f"broker-{broker_id}.log") if base_dir is not None else None,
+            )
             stack.callback(members[broker_id].stop)
         if start:
             for b in members.values():

@@ -10,8 +10,8 @@
   (not created: KafkaZkClient creates its chroot, as Kafka does), so no test sees another's
   znodes.
 - ``private_zookeeper``: a ZooKeeper of the test's own, to restart, kill or pause.
-- ``hpbroker_cluster``: three hpbroker subprocesses (broker ids 1-3) set up for a cluster on
-  the shared ZooKeeper, a chroot of their own (hpbroker.testing.cluster says what they do today).
+- ``hpbroker_cluster``: a cluster of three hpbroker subprocesses (broker ids 1-3) on the shared
+  ZooKeeper, in a chroot of their own (hpbroker.testing.cluster), for one test.
 
 The ZooKeeper fixtures skip the test, saying why, where java or the Debian zookeeper jar is
 missing (``apt-get install zookeeper``).

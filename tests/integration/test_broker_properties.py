@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 def test_hours_reach_topics_and_unused_names_are_logged():
     with mode_broker(
-        subprocess=True, config={"log.retention.hours": "2", "log.roll.hours": "1", "zookeeper.connect": "zk:2181"}
+        subprocess=True, config={"log.retention.hours": "2", "log.roll.hours": "1", "zookeeper.set.acl": "true"}
     ) as b:
         topic = create_topic(b.bootstrap, "props")
         admin = AdminClient({"bootstrap.servers": b.bootstrap})
@@ -26,7 +26,7 @@ def test_hours_reach_topics_and_unused_names_are_logged():
         assert configs["retention.ms"].value == "7200000"
         assert configs["retention.ms"].source == ConfigSource.STATIC_BROKER_CONFIG.value
         assert configs["segment.ms"].value == "3600000"
-        assert any("properties not used by hpbroker (ignored): zookeeper.connect" in line for line in b.extra["log"])
+        assert any("properties not used by hpbroker (ignored): zookeeper.set.acl" in line for line in b.extra["log"])
 
 
 def test_a_bad_value_stops_the_start_and_names_the_property():

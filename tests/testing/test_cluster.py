@@ -1,5 +1,5 @@
-"""hpbroker.testing.cluster: a ZooKeeper and N hpbroker processes set up for a cluster. The
-brokers do not form a cluster yet; these tests check what the harness itself does."""
+"""hpbroker.testing.cluster: a ZooKeeper and N hpbroker processes that form a cluster; these tests
+check what the harness itself does (the cluster's behaviour: tests/cluster)."""
 
 import os
 
@@ -8,6 +8,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from hpbroker.cluster import zk_data as zd
+from hpbroker.testing import wait_until
 from hpbroker.testing.cluster import running_cluster
 from hpbroker.testing.zookeeper import zookeeper_unavailable
 
@@ -22,14 +23,14 @@ def test_brokers_start_with_their_ids_and_the_cluster_settings(hpbroker_cluster)
     cluster = hpbroker_cluster
     assert sorted(cluster.brokers) == [1, 2, 3]
     assert len({b.port for b in cluster.brokers.values()}) == 3
-    for broker_id, b in cluster.brokers.items():
-        assert b.running and _node_ids(b.bootstrap) == [broker_id]  # broker.id is its node id
-        assert b.config["zookeeper.connect"] == cluster.zookeeper_connect
-        # a single-node broker today: it says that it does not use zookeeper.connect
-        assert any("not used by hpbroker" in line and "zookeeper.connect" in line for line in b.log)
+    for b in cluster.brokers.values():
+        assert b.running and b.config["zookeeper.connect"] == cluster.zookeeper_connect
+        # every broker knows the three (broker.id is each one's node id)
+        wait_until(lambda b=b: _node_ids(b.bootstrap) == [1, 2, 3], 20, f"broker {b.broker_id} to list all three")
     assert cluster.zookeeper_connect.startswith(cluster.zookeeper.connect + "/hpbroker-")
-    with cluster.zk_client() as zk:  # the cluster's chroot, with Kafka's top-level paths
+    with cluster.zk_client() as zk:  # the cluster's chroot, with Kafka's top-level paths and registrations
         assert all(zk.path_exists(p) for p in zd.PERSISTENT_PATHS)
+        assert zk.get_sorted_broker_list() == [1, 2, 3]
 
 
 def test_a_killed_broker_starts_again_on_its_port_and_data(zookeeper_server):

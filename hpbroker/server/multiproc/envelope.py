@@ -8,7 +8,8 @@ Request record (processor -> handler), 32 bytes, then the request frame without 
     u16 kind            WHOLE: act on the whole request; OWNED: one part of a split
                         Produce/ListOffsets/DeleteRecords, holding only partitions this handler
                         owns (the handler still acts only on those it owns: a cheap guard of
-                        the one-writer-per-partition rule)
+                        the one-writer-per-partition rule); ASK: a whole request the processor
+                        makes itself (its broker's ForwardingController), not a client's
     i16 api key, i16 api version, u16 session length, i32 correlation id,
     u32 received        low 32 bits of the processor's monotonic clock in microseconds when the
                         request arrived (the handler's request queue time: CLOCK_MONOTONIC is one
@@ -32,7 +33,7 @@ from hpbroker.broker.request import Session
 REQUEST = struct.Struct("<QQHhhHiI")
 RESPONSE = struct.Struct("<QQHHI")
 
-WHOLE, OWNED = 1, 2
+WHOLE, OWNED, ASK = 1, 2, 3
 FRAME, NONE, CLOSE = 0, 1, 2
 
 

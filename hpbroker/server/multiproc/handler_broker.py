@@ -32,13 +32,13 @@ log = logging.getLogger(__name__)
 class PublishingReplicaManager(LocalReplicaManager):
     """A handler's replica manager: every partition it holds has a row in the partition table."""
 
-    def __init__(self, config, log_dirs, metadata, owns, *, handler: int, table):
+    def __init__(self, config, log_dirs, metadata, owns, *, handler: int, table, **kwargs):
         self.handler = handler
         self.table = table
         self.rows: dict[tuple[str, int], int] = {}
         self.appended = False  # since the handler process last told processors with parked Fetches
         table.clear(handler)  # rows of a previous incarnation describe logs not yet recovered
-        super().__init__(config, log_dirs, metadata, owns)
+        super().__init__(config, log_dirs, metadata, owns, **kwargs)
 
     def open_partitions(self, topic, indexes) -> None:
         super().open_partitions(topic, indexes)

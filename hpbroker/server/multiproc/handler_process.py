@@ -20,6 +20,15 @@ handler, and answers only when all of them have applied the new registry, so a c
 created a topic can produce to every partition at once. It also publishes once at start-up,
 before the processors start.
 
+In a cluster (``zookeeper.connect``), handler 0 is the broker's member of it instead
+(server/multiproc/cluster_handlers.py): before it says it is ready it connects to ZooKeeper
+(however long that takes: the supervisor waits); once the supervisor says the processors listen
+(the cluster phase word, topology.py) it registers, starts its controller, and when the
+controller has sent this registration the cluster it publishes the metadata and says it serves.
+It publishes again after every change the controller's requests or ZooKeeper bring, and answers
+the controller only once every handler applied it. Asked by the supervisor at SIGTERM, it makes
+the controlled shutdown while the processors still serve.
+
 Restart: a new incarnation discards what is left in its request rings (the processors close the
 connections that waited on the old one; clients reconnect and retry, idempotent producers
 without duplicates) and recovers its partitions from disk.
@@ -45,11 +54,18 @@ from hpbroker.metrics.layout import HANDLER as HANDLER_ROLE
 from hpbroker.metrics.layout import Gauge
 from hpbroker.metrics.stats import ProcessStats
 from hpbroker.request_path import Refused
-from hpbroker.server import scheduling
+from hpbroker.server import listeners, scheduling
 from hpbroker.server.multiproc import envelope as env
 from hpbroker.server.multiproc.handler_broker import HandlerBroker
 from hpbroker.server.multiproc.ring import FULL, WAKE
 from hpbroker.server.multiproc.routing import CONTROLLER_HANDLER, owner, route_for
+from hpbroker.server.multiproc.topology import (
+    CLUSTER_REFUSED,
+    CLUSTER_REGISTER,
+    CLUSTER_SERVING,
+    CLUSTER_SHUT_DOWN,
+    CLUSTER_SHUTDOWN,
+)
 from hpbroker.server.multiproc.wakeups import SafetyTick, WakeBatcher, tell_ready
 from hpbroker.storage.write_failures import warn_storage_failure
 
@@ -62,6 +78,8 @@ SYNC_RETRY_S = 1.0  # a registry whose partitions could not be opened is tried a
 IDLE_DRAIN_S = 1.0  # the safety drain's period once nothing flows (wakeups.SafetyTick)
 MAINTENANCE_S = 1.0
 METADATA_SYNC_TIMEOUT_S = 10.0
+PHASE_POLL_S = 0.05
+FIRST_METADATA_WAIT_S = 30.0
 
 
 class HandlerProcess:
@@ -71,6 +89,13 @@ class HandlerProcess:
         self.config = config
         self.node = node
         self.is_controller = index == CONTROLLER_HANDLER
+        #: in a cluster, handler 0 is the broker's member of it (server/multiproc/cluster_handlers.py)
+        self.cluster = bool(config.get("zookeeper.connect"))
+        self.member = None
+        self._may_publish = not self.cluster  # a cluster's metadata only once the controller sent it all
+        self._publish_scheduled = False
+        self._cluster_tasks: list[asyncio.Task] = []
+        self._shutting_down = False
         self.handled = 0  # records taken from the request rings (the safety period watches it)
         self._sessions: dict = {}  # envelope session bytes -> Session (a few per connection)
         self._timer = SafetyTick(SAFETY_DRAIN_S, IDLE_DRAIN_S)  # runs _tick from run()
@@ -79,23 +104,18 @@ class HandlerProcess:
         topo, h = self.topo, self.index
         self.loop = loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stop.set)
+        loop.add_signal_handler(signal.SIGINT, self._stop.set)
+        loop.add_signal_handler(signal.SIGTERM, topo.sigterm_handler(self._stop.set, self.cluster, f"handler {h}"))
         handlers = topo.handlers
         self.stats = ProcessStats(topo.stats_region(HANDLER_ROLE, h), role=HANDLER_ROLE, index=h)
         self._rec = self.stats.recorder
         self._idle = gauges.IdleClock()
         self._metrics_on = bool(self.config.get("metrics.port"))
         self._published = snapshot.SharedPublished(topo.stats_snapshot(h))
-        self.broker = HandlerBroker(
-            self.config,
-            self.node,
-            handler=h,
-            table=topo.table(),
-            owns=lambda t, p: owner(t, p, handlers) == h,
-            read_registry=topo.read_registry,
-            stats=self.stats,
-        )
+        self.broker = await self._make_broker(lambda t, p: owner(t, p, handlers) == h)
+        if self.broker is None:
+            log.info("handler %d stopped before ZooKeeper answered", h)
+            return
         self._peers = [f"processor {p}" for p in range(topo.processors)]
         self.req_rings = [topo.request_ring(p, h) for p in range(topo.processors)]
         self.resp_rings = [topo.response_ring(p, h) for p in range(topo.processors)]
@@ -108,7 +128,7 @@ class HandlerProcess:
         # only now: processors close the connections waiting on the previous incarnation when
         # they see this move, and whatever they send after that is answered
         topo.bump_handler_incarnation(h)
-        if self.is_controller:
+        if self.is_controller and not self.cluster:
             # the snapshot processors read (they start once every handler is ready); a restarted
             # controller publishes again, in case its predecessor died between file and snapshot
             topo.publish_registry(self.broker.metadata.topics)
@@ -124,6 +144,8 @@ class HandlerProcess:
             "handler %d ready (pid %d): %d partitions", h, os.getpid(), len(self.broker.replica_manager.partitions)
         )
         tell_ready(ready_fd)
+        if self.member is not None:
+            self._cluster_tasks.append(loop.create_task(self._join_cluster()))
         self._drain()
         try:
             await self._stop.wait()
@@ -131,18 +153,118 @@ class HandlerProcess:
             loop.remove_reader(self._efd)
             self._timer.stop()
             self._maintenance.cancel()
-            for t in list(self._tasks):
+            for t in list(self._tasks) + self._cluster_tasks:
                 t.cancel()
+            if self.member is not None:
+                await self.member.close()  # the registration goes at once
             self.broker.close()
             log.info("handler %d stopped cleanly", h)
+
+    async def _make_broker(self, owns):
+        topo, h = self.topo, self.index
+        if not self.cluster:
+            return HandlerBroker(
+                self.config,
+                self.node,
+                handler=h,
+                table=topo.table(),
+                owns=owns,
+                read_registry=topo.read_registry,
+                stats=self.stats,
+            )
+        from hpbroker.server.multiproc import cluster_handlers
+
+        if not self.is_controller:
+            return cluster_handlers.ShardHandlerBroker(
+                self.config,
+                self.node,
+                handler=h,
+                table=topo.table(),
+                owns=owns,
+                read_registry=lambda path: topo.read_registry(path, cluster=True),
+                stats=self.stats,
+            )
+        from hpbroker.cluster.member import ClusterMember
+
+        member = ClusterMember(self.config, self.node.node_id)
+        if not await member.connect(self._stop):  # tries until ZooKeeper answers; the supervisor waits
+            return None  # asked to stop meanwhile
+        self.member = member
+        broker = cluster_handlers.ControllerHandlerBroker(
+            self.config, self.node, self.member, handler=h, table=topo.table(), owns=owns, stats=self.stats
+        )
+        await broker.start()
+        broker.metadata.listeners.append(self._cluster_metadata_changed)
+        return broker
+
+    # the cluster (handler 0) --------------------------------------------------------------------
+    async def _join_cluster(self) -> None:
+        """Register once the processors listen (the supervisor says so), wait for the
+        controller to send this registration the cluster, publish it, and say so."""
+        from hpbroker.broker.cluster import registration
+        from hpbroker.cluster.zk_client import BrokerIdInUseError
+
+        topo = self.topo
+        while topo.cluster_phase < CLUSTER_REGISTER:
+            await asyncio.sleep(PHASE_POLL_S)
+        try:
+            await self.member.register(registration(self.node, listeners.from_config(self.config).protocols()))
+        except BrokerIdInUseError as exc:
+            log.error("cannot start: %s: is another broker running with broker.id %d?", exc, self.node.node_id)
+            topo.set_cluster_phase(CLUSTER_REFUSED)
+            self._stop.set()
+            return
+        self.member.start_controller()
+        broker = self.broker
+        if not await broker.metadata.wait_for(lambda: broker.has_cluster_metadata, FIRST_METADATA_WAIT_S):
+            log.warning("no UpdateMetadata from a controller within %.0f s of registering", FIRST_METADATA_WAIT_S)
+        self._may_publish = True
+        self._publish()
+        if topo.cluster_phase == CLUSTER_REGISTER:
+            topo.set_cluster_phase(CLUSTER_SERVING)
+
+    def _cluster_metadata_changed(self) -> None:
+        """Handler 0's metadata moved (a controller request, a config change): publish it soon
+        (requests wait for every handler to apply it before they are answered: _answer)."""
+        self.broker.controller.changed = True
+        if self._may_publish and not self._publish_scheduled:
+            self._publish_scheduled = True
+            self.loop.call_soon(self._publish)
+
+    def _publish(self) -> None:
+        self._publish_scheduled = False
+        topo = self.topo
+        topo.publish_registry(self.broker.metadata.topics)
+        gen = topo.bump_metadata_generation()
+        self._seen_generation = gen
+        topo.set_handler_seen_generation(self.index, gen)
+        for efd in topo.handler_efds:
+            topo.wake(efd)
+
+    def _check_cluster_phase(self) -> None:
+        """The supervisor asks for a controlled shutdown: move this broker's leaderships away
+        while the processors still serve, then say it is done."""
+        if self.member is None or self.topo.cluster_phase != CLUSTER_SHUTDOWN or self._shutting_down:
+            return
+        self._shutting_down = True
+
+        async def shut_down():
+            try:
+                await self.member.controlled_shutdown()
+            finally:
+                self.topo.set_cluster_phase(CLUSTER_SHUT_DOWN)
+
+        self._cluster_tasks.append(self.loop.create_task(shut_down()))
 
     # wake-ups ---------------------------------------------------------------------------------
     def _on_wake(self) -> None:
         self.topo.drain(self._efd)
+        self._check_cluster_phase()
         self._drain()
         self._timer.work_arrived()
 
     def _tick(self) -> None:
+        self._check_cluster_phase()
         self._drain()
         scheduling.tick()
         waiting = bool(self._tasks) or any(self.blocked)
@@ -258,6 +380,7 @@ class HandlerProcess:
                 self._owned if kind == env.OWNED else None,
                 None,
                 session,
+                internal=kind == env.ASK,
             )
         except Refused as refused:
             log.warning(
@@ -297,7 +420,7 @@ class HandlerProcess:
     def _answer(self, reply, frame: bytes | None) -> None:
         """Push an encoded answer (None: the protocol has none, as for acks=0 Produce); the
         controller first publishes a registry it changed."""
-        if self.is_controller and self.broker.controller.changed:
+        if self.is_controller and self.broker.controller.changed and self._may_publish:
             task = self.loop.create_task(self._answer_after_sync(reply, frame))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

@@ -316,8 +316,9 @@ class ProcessorServer:
         self.loop = loop = asyncio.get_running_loop()
         self._wakes = WakeBatcher(loop, self.topo.handler_efds)
         self._stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stop.set)
+        loop.add_signal_handler(signal.SIGINT, self._stop.set)
+        cluster = bool(self.config.get("zookeeper.connect"))
+        loop.add_signal_handler(signal.SIGTERM, topo.sigterm_handler(self._stop.set, cluster, f"processor {p}"))
         self.stats = ProcessStats(topo.stats_region(PROCESSOR_ROLE, p), role=PROCESSOR_ROLE, index=p)
         self._idle = gauges.IdleClock()
         self._next_gauges = 0.0
@@ -695,7 +696,7 @@ class ProcessorServer:
         fut = self.loop.create_future()
         self.asks[seq] = (fut, self.topo.handler_incarnation(CONTROLLER_HANDLER))
         stamp = env.stamp(monotonic_ns())
-        head = env.REQUEST.pack(self._asks_conn_id, seq, env.WHOLE, api_key, api_version, 0, seq, stamp)
+        head = env.REQUEST.pack(self._asks_conn_id, seq, env.ASK, api_key, api_version, 0, seq, stamp)
         if ring.try_push_parts(head, parts) == WAKE:
             self._wake(CONTROLLER_HANDLER)
         self._housekeeping.work_arrived()

@@ -6,12 +6,14 @@ Fetch itself (their ROUTE), with the same handler modules the other topologies r
 
 - ``metadata``: a MetadataCache over the topic registry the controller published, re-read from
   its snapshot in shared memory (server/multiproc/metadata_snapshot.py) whenever the metadata generation
-  there moved (``refresh``);
+  there moved (``refresh``); in a cluster, a ClusterMetadataCache over the ClusterRegistry handler 0
+  publishes (leaders, live brokers, controller, cluster id);
 - ``replica_manager`` (``ReaderReplicaManager``): it leads no partition for writing
   (``partition`` is None: the handlers own them), and reads every partition whose owner
   published it (``readable``): log_start_offset, high_watermark and log_end_offset from the
   owner's row of the partition table, and a PartitionLogReader over the segment files that
-  never reads at or above that high watermark. ``fetch_purgatory`` holds parked long-poll
+  never reads at or above that high watermark (in a cluster, only while the metadata says this
+  broker leads the partition: NOT_LEADER_OR_FOLLOWER otherwise). ``fetch_purgatory`` holds parked long-poll
   Fetches; ``poll_table`` wakes the keys whose row moved since the waiter last read it. It runs
   when a handler wakes this processor after an append (handlers do that only while the
   processor flags parked Fetches in the control block) and on a slow fallback timer;
@@ -30,11 +32,12 @@ from __future__ import annotations
 import os
 
 from hpbroker.broker.local import DEFAULT_CLUSTER_ID
-from hpbroker.broker.metadata_cache import MetadataCache
+from hpbroker.broker.metadata_cache import ClusterMetadataCache, MetadataCache
 from hpbroker.controller.forwarding import ForwardingController
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
 from hpbroker.metadata.topic_configs import TopicConfigCache
 from hpbroker.metrics.stats import ProcessStats
+from hpbroker.protocol.errors import ErrorCode
 from hpbroker.replication.purgatory import Purgatory
 from hpbroker.security import authorizer
 from hpbroker.security.credentials import FileCredentialStore
@@ -98,8 +101,11 @@ class ReaderPartition:
 class ReaderReplicaManager:
     """A processor's replica manager: the partitions the handlers publish, read-only."""
 
-    def __init__(self, config, log_dirs: list[str], metadata: MetadataCache, topology):
+    def __init__(self, config, log_dirs: list[str], metadata: MetadataCache, topology, broker_id: int | None = None):
         self.metadata = metadata
+        #: in a cluster, this broker's id: a partition is read only while the metadata says this
+        #: broker leads it (None: a single node leads every partition)
+        self.broker_id = broker_id
         self.log_dirs = log_dirs
         self.topo = topology
         self.table = topology.table()
@@ -117,6 +123,10 @@ class ReaderReplicaManager:
         info = self.metadata.topics.get(topic)
         if info is None or not 0 <= index < info.num_partitions:
             return None
+        if self.broker_id is not None:
+            state = self.metadata.partition_state(topic, index)
+            if state is None or state.leader != self.broker_id:
+                return None
         key = (topic, index)
         table = self.table
         row = self._rows.get(key)
@@ -136,6 +146,11 @@ class ReaderReplicaManager:
             reader.rewrites_seen = -1  # its first read re-lists (it may have listed mid-move)
             self._readers[key] = cached = (info.topic_id, reader)
         return ReaderPartition(topic, index, cached[1], lso, hw, leo, epoch, lambda: table.rewrites(row))
+
+    def not_led_error(self, topic: str, index: int) -> int:
+        if self.broker_id is not None and self.metadata.partition_state(topic, index) is not None:
+            return ErrorCode.NOT_LEADER_OR_FOLLOWER
+        return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
 
     def topic_config(self, info):
         return self.topic_configs.effective(info)
@@ -195,13 +210,21 @@ class ProcessorBroker:
         self.credentials = FileCredentialStore(self.log_dirs[0])
         self.authorizer = authorizer.from_config(config, self.log_dirs[0])
         self._generation = topology.metadata_generation
-        self.metadata = MetadataCache(node, topology.read_registry(self._registry_path))
+        #: in a cluster: the metadata handler 0 publishes (leaders, brokers, controller)
+        self.in_cluster = bool(config.get("zookeeper.connect"))
+        registry = topology.read_registry(self._registry_path, cluster=self.in_cluster)
+        self.metadata = ClusterMetadataCache(node, registry) if self.in_cluster else MetadataCache(node, registry)
+        if self.in_cluster:
+            self.cluster_id = registry.cluster_id
         self._apply_broker_configs()
-        self.replica_manager = ReaderReplicaManager(config, self.log_dirs, self.metadata, topology)
+        self.replica_manager = ReaderReplicaManager(
+            config, self.log_dirs, self.metadata, topology, node.node_id if self.in_cluster else None
+        )
         self.controller = ForwardingController(ask_controller, self.refresh, node.node_id)
         self.group_coordinator = GroupCoordinator(
             config, self.metadata, self.replica_manager, self.controller, owns=_owns_none
         )
+        self.cluster = None  # the controller's requests go to handler 0 (their ROUTE)
 
     def refresh(self) -> None:
         """Apply the registry the controller published, if it moved since."""
@@ -209,7 +232,10 @@ class ProcessorBroker:
         if gen == self._generation:
             return
         self._generation = gen
-        self.metadata.update(self.topo.read_registry(self._registry_path))
+        registry = self.topo.read_registry(self._registry_path, cluster=self.in_cluster)
+        self.metadata.update(registry)
+        if self.in_cluster:
+            self.cluster_id = registry.cluster_id
         self._apply_broker_configs()
         self.replica_manager.forget_gone()
         if self.authorizer is not None:

@@ -12,9 +12,15 @@ through ``signal.set_wakeup_fd``; a one-second timeout is only a backstop): a ch
 for any reason (SIGKILL, a crash) is forked again (a handler then bumps its incarnation word so
 processors know); a crash loop is slowed down, never given up.
 
-SIGTERM / SIGINT: processors stop first (no new requests), then handlers (logs closed cleanly
+In a cluster, handler 0 may take as long as ZooKeeper needs to answer before it is ready; once
+the processors listen the supervisor tells it to register, and logs "listening on" only when it
+serves (a duplicate broker.id: handler 0 refuses, and so does the broker, exit code 1).
+
+SIGTERM / SIGINT: in a cluster, first a controlled shutdown through handler 0 while everything
+still serves; then processors stop (no new requests), then handlers (logs closed cleanly
 with the clean-shutdown marker), anything still alive after the grace period is killed, and the
-shared-memory segments are unlinked. Children ask the kernel for SIGTERM if the supervisor dies
+shared-memory segments are unlinked. In a cluster the children leave a SIGTERM sent to the whole
+process group to the supervisor, which stops them in that order. Children ask the kernel for SIGTERM if the supervisor dies
 (PR_SET_PDEATHSIG), so a killed supervisor leaves no orphan; its segments are removed by the
 next start (their names carry its pid).
 
@@ -34,7 +40,16 @@ import time
 from hpbroker.server import listeners, scheduling
 from hpbroker.server.broker import advertised_node
 from hpbroker.server.listeners import log_listeners
-from hpbroker.server.multiproc.topology import SharedMemoryTooSmall, Topology, remove_stale_segments
+from hpbroker.server.multiproc.topology import (
+    CLUSTER_REFUSED,
+    CLUSTER_REGISTER,
+    CLUSTER_SERVING,
+    CLUSTER_SHUT_DOWN,
+    CLUSTER_SHUTDOWN,
+    SharedMemoryTooSmall,
+    Topology,
+    remove_stale_segments,
+)
 
 log = logging.getLogger("hpbroker")
 
@@ -42,7 +57,9 @@ HANDLER, PROCESSOR, METRICS = "handler", "processor", "metrics"
 READY_TIMEOUT_S = 120.0
 PROCESSOR_GRACE_S = 10.0
 HANDLER_GRACE_S = 30.0
-WATCH_BACKSTOP_S = 1.0  # the watch loop sleeps until a signal; this only bounds a missed one
+WATCH_BACKSTOP_S = 1.0
+PHASE_POLL_S = 0.05
+CONTROLLED_SHUTDOWN_ATTEMPT_S = 35.0  # one attempt: the controller's answer, within its request timeout  # the watch loop sleeps until a signal; this only bounds a missed one
 _PR_SET_PDEATHSIG = 1
 
 
@@ -73,6 +90,7 @@ class Supervisor:
         self._stopping = False
         self._pid = os.getpid()
         self._reserved: list[socket.socket] = []
+        self.cluster = bool(config.get("zookeeper.connect"))
 
     def run(self) -> int:
         for path in remove_stale_segments():
@@ -108,13 +126,15 @@ class Supervisor:
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(self._wake_w)
         signal.signal(signal.SIGCHLD, self._on_signal_wake)
+        code = 0
         try:
             ready = [self._start(HANDLER, h) for h in range(self.handlers)]
-            if self._await_ready(ready):
+            # in a cluster, handler 0 is ready once ZooKeeper answers: however long that takes
+            if self._await_ready(ready, None if self.cluster else READY_TIMEOUT_S):
                 ready = [self._start(PROCESSOR, p) for p in range(self.processors)]
                 if self.config.get("metrics.port"):
                     ready.append(self._start(METRICS, 0))
-                if self._await_ready(ready):
+                if self._await_ready(ready) and (not self.cluster or self._await_cluster()):
                     log_listeners(self.listeners)
                     first = self.listeners.listeners[0]
                     log.info(
@@ -130,9 +150,11 @@ class Supervisor:
                         scheduling.in_force(),
                     )
                     self._watch()
+                elif self.topo.cluster_phase == CLUSTER_REFUSED:
+                    code = 1
         finally:
             self._shutdown()
-        return 0
+        return code
 
     def _close_reserved(self) -> None:
         for sock in self._reserved:
@@ -207,14 +229,57 @@ class Supervisor:
             logging.shutdown()
             os._exit(code)
 
-    def _await_ready(self, fds: list[int]) -> bool:
-        deadline = time.monotonic() + READY_TIMEOUT_S
+    def _await_cluster(self) -> bool:
+        """In a cluster: the processors listen, so handler 0 may register; True once it says it
+        serves (the controller sent it the cluster), False if it refused to start (a duplicate
+        broker.id: it logged why) or a child died meanwhile."""
+        topo = self.topo
+        topo.set_cluster_phase(CLUSTER_REGISTER)
+        topo.wake(topo.handler_efds[0])
+        while not self._stopping:
+            phase = topo.cluster_phase
+            if phase == CLUSTER_SERVING:
+                return True
+            if phase == CLUSTER_REFUSED:
+                return False
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+            if pid:
+                role, index, _ = self.children.pop(pid, ("?", -1, 0.0))
+                log.error("%s %d exited while the broker joined the cluster", role, index)
+                return False
+            self._sleep_until_signal(PHASE_POLL_S)
+        return False
+
+    def _controlled_shutdown(self) -> None:
+        """In a cluster, before the processors stop: handler 0 asks the controller to move this
+        broker's leaderships away (the controller's requests still reach it), at most as long as
+        controlled.shutdown.* allow."""
+        topo = self.topo
+        if (
+            not self.cluster
+            or topo.cluster_phase != CLUSTER_SERVING
+            or not self.config.get("controlled.shutdown.enable")
+        ):
+            return
+        retries = int(self.config.get("controlled.shutdown.max.retries"))
+        backoff = int(self.config.get("controlled.shutdown.retry.backoff.ms")) / 1000
+        deadline = time.monotonic() + retries * (backoff + CONTROLLED_SHUTDOWN_ATTEMPT_S)
+        topo.set_cluster_phase(CLUSTER_SHUTDOWN)
+        topo.wake(topo.handler_efds[0])
+        handler0 = next((pid for pid, (r, i, _) in self.children.items() if r == HANDLER and i == 0), None)
+        while topo.cluster_phase != CLUSTER_SHUT_DOWN and time.monotonic() < deadline:
+            if handler0 is None or os.waitpid(handler0, os.WNOHANG)[0]:
+                return
+            time.sleep(PHASE_POLL_S)
+
+    def _await_ready(self, fds: list[int], timeout: float | None = READY_TIMEOUT_S) -> bool:
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
         waiting = set(fds)
         try:
             while waiting and not self._stopping:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    log.error("children did not start within %.0fs", READY_TIMEOUT_S)
+                    log.error("children did not start within %.0fs", timeout)
                     return False
                 readable, _, _ = select.select(list(waiting), [], [], min(left, 0.2))
                 for fd in readable:
@@ -282,6 +347,8 @@ class Supervisor:
 
     def _shutdown(self) -> None:
         self._stopping = True
+        self._controlled_shutdown()
+        self.topo.order_stop()
         self._stop_role(METRICS, PROCESSOR_GRACE_S)
         self._stop_role(PROCESSOR, PROCESSOR_GRACE_S)
         self._stop_role(HANDLER, HANDLER_GRACE_S)

@@ -8,6 +8,14 @@ see them and a leftover of a killed supervisor is recognised and removed at the 
                                rewriting ``__topics.json`` and publishing the ``metadata``
                                snapshot; every other process reloads the registry from the
                                snapshot when it sees it change
+    word 1                     in a cluster, the broker's phase (``CLUSTER_*`` below): the
+                               supervisor asks handler 0 to register once the processors listen,
+                               and to shut down in a controlled way before it stops them; handler 0
+                               says when it is serving, refused to start, or is done
+    word 2                     1 once the supervisor stops its children: in a cluster a child
+                               stops on SIGTERM only then (or when the supervisor is gone), so a
+                               SIGTERM to the whole process group leaves the supervisor to stop
+                               them in order, after the controlled shutdown
     word 8 + 8*h + 0           handler h incarnation (each new handler process bumps it after
                                discarding what its predecessor left in the request rings)
     word 8 + 8*h + 1           metadata generation handler h has applied (it writes it; the
@@ -57,6 +65,7 @@ import os
 import numpy as np
 
 from hpbroker import environment
+from hpbroker.metadata.cluster_registry import ClusterRegistry
 from hpbroker.metadata.topics import TopicRegistry
 from hpbroker.metrics.layout import HANDLER, REGION_BYTES
 from hpbroker.server.connection_quotas import region_words
@@ -90,6 +99,10 @@ WORDS_PER_CHILD = 8
 # as far as the rows reach): some 50,000 committed offsets and partitions. Past it the rows are
 # left out of the endpoint, with a warning.
 STATS_SNAPSHOT_BYTES = 4 << 20
+CLUSTER_PHASE_WORD = 1
+STOP_ORDERED_WORD = 2
+#: word 1's values: supervisor -> handler 0 (REGISTER, SHUTDOWN), handler 0 -> supervisor (the others)
+CLUSTER_STARTING, CLUSTER_REGISTER, CLUSTER_SERVING, CLUSTER_REFUSED, CLUSTER_SHUTDOWN, CLUSTER_SHUT_DOWN = range(6)
 
 
 def _create_segment(path: str, size: int) -> mmap.mmap:
@@ -266,11 +279,45 @@ class Topology:
                 registry.path,
             )
 
-    def read_registry(self, path):
+    def read_registry(self, path, cluster: bool = False):
         """The registry the controller last published (``path``: the file it keeps, read only
-        when there is no snapshot or it did not fit)."""
+        when there is no snapshot or it did not fit). In a cluster (``cluster``): a
+        ClusterRegistry, empty until handler 0 publishes the first one (there is no file)."""
         data = self.metadata.read()
+        if cluster:
+            return ClusterRegistry(path) if data is None else ClusterRegistry.from_bytes(path, data)
         return TopicRegistry(path) if data is None else TopicRegistry.from_bytes(path, data)
+
+    @property
+    def cluster_phase(self) -> int:
+        return int(self.control[CLUSTER_PHASE_WORD])
+
+    def set_cluster_phase(self, phase: int) -> None:
+        self.control[CLUSTER_PHASE_WORD] = phase
+
+    @property
+    def stop_ordered(self) -> bool:
+        return bool(self.control[STOP_ORDERED_WORD])
+
+    def order_stop(self) -> None:
+        """Supervisor: its children may act on SIGTERM from now on."""
+        self.control[STOP_ORDERED_WORD] = 1
+
+    def sigterm_handler(self, stop, cluster: bool, what: str):
+        """A child's SIGTERM handler: ``stop()``; in a cluster only once the supervisor ordered
+        the stop or is gone (a SIGTERM to the whole group reaches the children too, and the
+        controlled shutdown needs them serving until the supervisor says)."""
+        if not cluster:
+            return stop
+        supervisor = os.getppid()
+
+        def on_sigterm():
+            if self.stop_ordered or os.getppid() != supervisor:
+                stop()
+            else:
+                log.info("%s: SIGTERM left to the supervisor, which stops its children in order", what)
+
+        return on_sigterm
 
     def _handler_word(self, h: int, i: int) -> int:
         return CONTROL_WORDS_FIXED + WORDS_PER_CHILD * h + i

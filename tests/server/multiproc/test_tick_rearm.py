@@ -117,6 +117,9 @@ class QuietHandler:
     def drain(self, efd):
         pass
 
+    def _check_cluster_phase(self):
+        pass  # a single node: no cluster phase to look at
+
     def _drain(self):
         self.drained += 1
 

@@ -1,0 +1,138 @@
+"""The brokers of handler processes when the node is a broker of a cluster (``zookeeper.connect``).
+
+Handler 0 (``ControllerHandlerBroker``) is this broker's member of the cluster: it holds the
+ZooKeeper session (cluster/member.py: the registration, the controller it may become), and the
+controller's requests reach it (their ROUTE is CONTROLLER). It applies them to the partitions it
+owns and to the metadata, then publishes the metadata (a ClusterRegistry: topics, every
+partition's leader, leader epoch, replicas and ISR, the live brokers, the controller) in the
+shared snapshot; the other handlers and the processors follow that snapshot. Its process is the
+broker's life in the cluster: if it dies, the registration goes with its session (the cluster
+counts the broker dead) until the restarted handler 0 registers again; if the supervisor dies,
+handler 0 is told to stop (PR_SET_PDEATHSIG) and closes the session at once.
+
+Every other handler (``ShardHandlerBroker``) takes no controller request: in ``sync_topics`` it
+follows the published registry (ClusterReplicaManager.follow_registry): it holds the partitions it
+owns that name this broker among their replicas, in the leader epoch the registry gives, and
+stops holding those the registry no longer gives it (their files are deleted by handler 0 when
+the controller's StopReplica asks, once every handler let go of them).
+
+Who may touch: the event loop of the handler process.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from hpbroker.broker.cluster import ClusterBroker
+from hpbroker.broker.metadata_cache import ClusterMetadataCache
+from hpbroker.controller.local import NotController
+from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
+from hpbroker.metrics.stats import ProcessStats
+from hpbroker.replication.cluster_replica_manager import ClusterReplicaManager
+from hpbroker.replication.partition import Partition
+from hpbroker.security import authorizer
+from hpbroker.security.credentials import FileCredentialStore
+from hpbroker.server.multiproc.handler_broker import PublishingReplicaManager
+
+log = logging.getLogger(__name__)
+
+
+class PublishingClusterReplicaManager(PublishingReplicaManager, ClusterReplicaManager):
+    """A handler's partitions in a cluster: as the controller (or the registry) says, each with a
+    row of the shared partition table."""
+
+
+class ControllerHandlerBroker(ClusterBroker):
+    def __init__(self, config, node, member, *, handler: int, table, owns, stats=None):
+        self.handler = handler
+        self.table = table
+        super().__init__(config, node, member, owns=owns, stats=stats)
+        if self.authorizer is not None:
+            # an ACL change is published with the metadata: the other processes re-read the ACLs
+            # when the generation moves
+            self.authorizer.on_change = self.metadata.changed
+
+    def _replica_manager(self, owns) -> ClusterReplicaManager:
+        return PublishingClusterReplicaManager(
+            self.config,
+            self.log_dirs,
+            self.metadata,
+            owns,
+            handler=self.handler,
+            table=self.table,
+            broker_id=self.node.node_id,
+            on_leadership=self._on_leadership,
+        )
+
+    def describe(self) -> str:
+        return f"handler {self.handler}"
+
+
+class ShardHandlerBroker:
+    """A handler process other than handler 0, in a cluster (a ``Broker``)."""
+
+    def __init__(self, config, node, *, handler: int, table, owns, read_registry, stats=None):
+        self.config = config
+        self.node = node
+        self.handler = handler
+        self.stats = stats if stats is not None else ProcessStats()
+        self.log_dirs = [d for d in config.get("log.dirs").split(",") if d]
+        for d in self.log_dirs:
+            Path(d).mkdir(parents=True, exist_ok=True)
+        self.credentials = FileCredentialStore(self.log_dirs[0])
+        self.authorizer = authorizer.from_config(config, self.log_dirs[0])
+        self._read_registry = read_registry
+        self._path = Path(self.log_dirs[0]) / "__topics.json"
+        registry = read_registry(self._path)
+        self.cluster_id = registry.cluster_id
+        self.metadata = ClusterMetadataCache(node, registry)
+        config.follow(registry.broker_configs, registry.broker_default_configs)
+        self.replica_manager = PublishingClusterReplicaManager(
+            config,
+            self.log_dirs,
+            self.metadata,
+            owns,
+            handler=handler,
+            table=table,
+            broker_id=node.node_id,
+            on_leadership=self._on_leadership,
+        )
+        self.replica_manager.logs.flush_observer = self.stats.log_flushed
+        self.controller = NotController(self.describe())
+        self.group_coordinator = GroupCoordinator(
+            config, self.metadata, self.replica_manager, self.controller, owns=self._leads
+        )
+        self.cluster = None  # the controller's requests go to handler 0
+        self.replica_manager.follow_registry(registry)
+
+    def describe(self) -> str:
+        return f"handler {self.handler}"
+
+    def _leads(self, topic: str, index: int) -> bool:
+        return self.replica_manager.partition(topic, index) is not None
+
+    def _on_leadership(self, leaders: list[Partition], followers: list[Partition]) -> None:
+        elected = [p.index for p in leaders if p.topic == GROUP_METADATA_TOPIC]
+        resigned = [p.index for p in followers if p.topic == GROUP_METADATA_TOPIC]
+        if elected:
+            self.group_coordinator.elected(elected)
+        if resigned:
+            self.group_coordinator.resigned(resigned)
+
+    def sync_topics(self) -> None:
+        """Follow the registry handler 0 published."""
+        registry = self._read_registry(self._path)
+        self.cluster_id = registry.cluster_id
+        self.metadata.update(registry)
+        self.config.follow(registry.broker_configs, registry.broker_default_configs)
+        self.replica_manager.follow_registry(registry)
+        if self.authorizer is not None:
+            self.authorizer.reload()
+
+    def run_maintenance(self) -> None:
+        self.group_coordinator.run_maintenance()
+        self.replica_manager.run_maintenance()
+
+    def close(self) -> None:
+        self.replica_manager.close()
