@@ -17,7 +17,7 @@ MIN_VERSION, MAX_VERSION = 0, 0
 ROUTE = Route(CONTROLLER)
 
 
-def handle(ctx: RequestContext, request: dict):
+async def handle(ctx: RequestContext, request: dict):
     deletions, upsertions = request["deletions"], request["upsertions"]
     users = [d["name"] for d in deletions] + [u["name"] for u in upsertions]
     if not ctx.authorize(Operation.ALTER, ResourceType.CLUSTER, CLUSTER_NAME):
@@ -74,6 +74,7 @@ def handle(ctx: RequestContext, request: dict):
     removals = [k for k in removals if k[0] not in errors]
     if upserts or removals:
         store.alter(upserts, removals)
+        await ctx.broker.controller.security_changed()
     return _answer({u: errors.get(u, (0, None)) for u in users})
 
 

@@ -81,6 +81,9 @@ class AclStore(Protocol):
 
     def replace(self, bindings: list[AclBinding]) -> None: ...
 
+    def expire(self) -> None:
+        """Re-read at the next look (the controller published a change)."""
+
 
 class FileAclStore:
     """The bindings in ``<log dir>/__acls.json``, grouped by resource as Kafka's ZooKeeper nodes:
@@ -116,6 +119,9 @@ class FileAclStore:
                     )
             self._cache = (self.store.generation, out)
         return self._cache[1]
+
+    def expire(self) -> None:
+        self.store.expire()
 
     def replace(self, bindings: list[AclBinding]) -> None:
         resources: dict[str, list] = {}

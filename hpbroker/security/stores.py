@@ -63,6 +63,10 @@ class JsonFileStore:
         self._doc = doc
         self.generation += 1
 
+    def expire(self) -> None:
+        """Look at the file at the next ``read`` (the controller said it changed)."""
+        self._next_check = 0.0
+
     def write(self, doc: dict) -> None:
         tmp = self.path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:

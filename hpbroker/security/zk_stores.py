@@ -103,6 +103,9 @@ class ZkAclStore:
     def bindings(self) -> list[AclBinding]:
         return self._bindings
 
+    def expire(self) -> None:
+        pass  # the change notifications' watch re-reads
+
     def replace(self, bindings: list[AclBinding]) -> None:
         """Write the resources whose ACLs differ (a resource left with none is deleted), then a
         change notification for each, as Kafka's AclAuthorizer."""
@@ -151,6 +154,9 @@ class ZkCredentialStore:
 
     def __init__(self, zk):
         self.zk = zk
+
+    def expire(self) -> None:
+        pass  # read from ZooKeeper at each login
 
     def lookup(self, user: str, mechanism: str) -> ScramCredential | None:
         text = self.zk.get_entity_configs("users", user).get(mechanism)

@@ -124,3 +124,4 @@ class HandlerBroker(LocalBroker):
         self.metadata.update(new)
         self.config.follow(new.broker_configs, new.broker_default_configs)
         self.replica_manager.apply_metadata(old, new)
+        self.expire_security()  # the change may have been to ACLs or credentials
