@@ -66,7 +66,7 @@ class LocalBroker:
         """The controller published a change: re-read ACLs and credentials at their next use."""
         self.credentials.expire()
         if self.authorizer is not None:
-            self.authorizer.store.expire()
+            self.authorizer.expire()
 
     def _replica_manager(self, owns) -> LocalReplicaManager:
         return LocalReplicaManager(self.config, self.log_dirs, self.metadata, owns)

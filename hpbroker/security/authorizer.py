@@ -31,6 +31,7 @@ Who may touch: the event loop of its process.
 from __future__ import annotations
 
 import os
+from time import monotonic
 from typing import Protocol
 
 from hpbroker.broker.request import INTERNAL_PRINCIPAL
@@ -47,7 +48,7 @@ from hpbroker.security.acl import (
     Permission,
     ResourceType,
 )
-from hpbroker.security.stores import JsonFileStore
+from hpbroker.security.stores import CHECK_S, JsonFileStore
 
 ACLS_FILE = "__acls.json"
 #: Kafka's authorizers, any of which selects this one
@@ -162,6 +163,7 @@ class AclAuthorizer:
         self._prefixed: dict[int, dict[str, list[AclBinding]]] = {}
         self._by_type: dict[int, list[AclBinding]] = {}
         self._decisions: dict[tuple, bool] = {}
+        self._next_check = 0.0  # when to look at the store again (it re-reads at most every CHECK_S)
 
     # the index ---------------------------------------------------------------------------------
     def _refresh(self) -> None:
@@ -194,8 +196,16 @@ class AclAuthorizer:
         return out
 
     # decisions ---------------------------------------------------------------------------------
+    def expire(self) -> None:
+        """The controller published a change: look at the store at the next decision."""
+        self.store.expire()
+        self._next_check = 0.0
+
     def authorize(self, principal: str, host: str, operation: int, resource_type: int, name: str) -> bool:
-        self._refresh()
+        # the per-request path: one clock read, one dictionary look-up
+        if monotonic() >= self._next_check:
+            self._next_check = monotonic() + CHECK_S
+            self._refresh()
         key = (principal, host, operation, resource_type, name)
         decision = self._decisions.get(key)
         if decision is None:
@@ -278,6 +288,7 @@ class AclAuthorizer:
         current = self.store.bindings()
         merged = list(current) + [b for b in dict.fromkeys(new) if b not in set(current)]
         self.store.replace(merged)
+        self._next_check = 0.0
 
     def delete(self, filters: list[AclFilter]) -> list[list[AclBinding]]:
         """The bindings each filter removed (a binding matched by several counts for the first)."""
@@ -293,4 +304,5 @@ class AclAuthorizer:
                 kept.append(b)
         if len(kept) != len(current):
             self.store.replace(kept)
+            self._next_check = 0.0
         return removed

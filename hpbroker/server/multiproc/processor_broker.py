@@ -212,7 +212,7 @@ class ProcessorBroker:
         self.replica_manager.forget_gone()
         self.credentials.expire()  # the change may have been to ACLs or credentials
         if self.authorizer is not None:
-            self.authorizer.store.expire()
+            self.authorizer.expire()
 
     def _apply_broker_configs(self) -> None:
         """Both dynamic layers as the controller published them (AlterConfigs on the broker or
