@@ -16,6 +16,7 @@ from types import ModuleType
 from hpbroker.broker.routes import Route
 from hpbroker.handlers import (
     alter_configs,
+    alter_user_scram_credentials,
     api_versions,
     create_acls,
     create_partitions,
@@ -30,6 +31,7 @@ from hpbroker.handlers import (
     describe_groups,
     describe_log_dirs,
     describe_producers,
+    describe_user_scram_credentials,
     fetch,
     find_coordinator,
     heartbeat,
@@ -83,6 +85,8 @@ _MODULES = (
     delete_acls,
     sasl_handshake,
     sasl_authenticate,
+    describe_user_scram_credentials,
+    alter_user_scram_credentials,
 )
 
 

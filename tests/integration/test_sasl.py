@@ -322,3 +322,40 @@ def test_a_user_added_with_the_command_logs_in_at_once(sasl_broker, certs):
 
     conf = confluent_conf(sasl_broker, certs, "SASL_PLAINTEXT", "SCRAM-SHA-512", "carol", "carol-secret")
     assert AdminClient(conf).list_topics(timeout=10).brokers
+
+
+def test_scram_users_managed_with_the_admin_apis(sasl_broker, certs):
+    """AlterUserScramCredentials and DescribeUserScramCredentials through confluent-kafka's
+    AdminClient: the new user logs in, a deleted one no longer does."""
+    from confluent_kafka.admin import (
+        AdminClient,
+        ScramCredentialInfo,
+        ScramMechanism,
+        UserScramCredentialDeletion,
+        UserScramCredentialUpsertion,
+    )
+
+    admin = AdminClient(confluent_conf(sasl_broker, certs, "SASL_PLAINTEXT", "PLAIN", "admin", "admin-secret"))
+    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 8192)
+    for f in admin.alter_user_scram_credentials([UserScramCredentialUpsertion("dave", info, b"dave-secret")]).values():
+        f.result(15)
+    futures = admin.describe_user_scram_credentials(["dave"])
+    desc = next(iter(futures.values())).result(15) if isinstance(futures, dict) else futures.result(15)["dave"]
+    assert [(c.mechanism, c.iterations) for c in desc.scram_credential_infos] == [(ScramMechanism.SCRAM_SHA_256, 8192)]
+    dave = confluent_conf(sasl_broker, certs, "SASL_PLAINTEXT", "SCRAM-SHA-256", "dave", "dave-secret")
+    wait_until(lambda: _logs_in(dave), 10, "dave to log in")
+    for f in admin.alter_user_scram_credentials(
+        [UserScramCredentialDeletion("dave", ScramMechanism.SCRAM_SHA_256)]
+    ).values():
+        f.result(15)
+    wait_until(lambda: not _logs_in(dave), 10, "dave to be refused")
+
+
+def _logs_in(conf) -> bool:
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        return bool(AdminClient({**conf, "socket.timeout.ms": 3000}).list_topics(timeout=3).brokers)
+    except KafkaException:
+        return False
