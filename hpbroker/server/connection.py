@@ -729,14 +729,18 @@ class Connection:
             self.loop.remove_writer(self.fd)
             self._writing = False
         if not out and self._sending:
-            # everything queued has left: the answers' request metrics are complete
-            sent = monotonic_ns()
-            request = self._rec.request
-            for metrics, size, released in self._sending:
-                request(metrics, size, released, sent)
-            self._sending.clear()
+            self._answers_sent()
         if not out and self._close_when_sent is not None:
             self.all_sent()
+
+    def _answers_sent(self) -> None:
+        """Everything queued has left: the answers' request metrics are complete (every
+        ``_flush``, plain or TLS, calls this once its queue is empty)."""
+        sent = monotonic_ns()
+        request = self._rec.request
+        for metrics, size, released in self._sending:
+            request(metrics, size, released, sent)
+        self._sending.clear()
 
     def _on_writable(self) -> None:
         self._flush()

@@ -240,6 +240,8 @@ class TlsConnection:
             self.loop.remove_writer(self.fd)
             self._writing = False
         if not out and not waiting:
+            if self._sending:
+                self._answers_sent()
             self.all_sent()
 
     def _next_write(self, out):
