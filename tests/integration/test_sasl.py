@@ -5,6 +5,9 @@ requests before authentication, an oversized frame before authentication, a sess
 connections.max.reauth.ms."""
 
 import asyncio
+import hashlib
+import itertools
+import os
 import socket
 import struct
 import subprocess
@@ -359,3 +362,48 @@ def _logs_in(conf) -> bool:
         return bool(AdminClient({**conf, "socket.timeout.ms": 3000}).list_topics(timeout=3).brokers)
     except KafkaException:
         return False
+
+
+def _raw_caller(sock):
+    """call(api_key, version, body) -> the answer's body, over a plain socket."""
+    from hpbroker.protocol import decode_response, decode_response_header
+
+    cid = itertools.count(1)
+
+    def call(api_key, v, body):
+        sock.sendall(_frame(api_key, v, body, next(cid)))
+        (size,) = struct.unpack(">i", _recv(sock, 4))
+        frame = struct.pack(">i", size) + _recv(sock, size)
+        _, off = decode_response_header(api_key, v, frame, 4)
+        return decode_response(api_key, v, frame, off)
+
+    return call
+
+
+def test_a_changed_password_holds_for_the_next_login(sasl_broker):
+    """AlterUserScramCredentials answers once the change holds everywhere: a login right after
+    the answer, on whichever connection (and process) it lands, uses the new password. The
+    admin connection sends nothing but the changes (a client's own Metadata requests would
+    make the processor look again anyway)."""
+    from hpbroker.security.sasl_client import SaslCredentials, SaslFailed
+
+    def login(password) -> bool:
+        with socket.create_connection(_sasl_address(sasl_broker), timeout=10) as sock:
+            try:
+                SaslCredentials("SCRAM-SHA-256", "erin", password).authenticate(_raw_caller(sock))
+            except SaslFailed:
+                return False
+            return True
+
+    with socket.create_connection(_sasl_address(sasl_broker), timeout=10) as admin:
+        alter = _raw_caller(admin)
+        SaslCredentials("PLAIN", "admin", "admin-secret").authenticate(alter)
+        for i in range(12):
+            salt = os.urandom(16)
+            salted = hashlib.pbkdf2_hmac("sha256", f"erin-secret-{i}".encode(), salt, 4096)
+            upsert = {"name": "erin", "mechanism": 1, "iterations": 4096, "salt": salt, "salted_password": salted}
+            answer = alter(51, 0, {"deletions": [], "upsertions": [upsert]})  # AlterUserScramCredentials
+            assert [r["error_code"] for r in answer["results"]] == [0]
+            assert login(f"erin-secret-{i}"), f"the password set by change {i} refused right after the answer"
+            if i:
+                assert not login(f"erin-secret-{i - 1}")
