@@ -55,6 +55,8 @@ APIS = {
     42: "DeleteGroups",
     44: "IncrementalAlterConfigs",
     47: "OffsetDelete",
+    50: "DescribeUserScramCredentials",
+    51: "AlterUserScramCredentials",
     60: "DescribeCluster",
     61: "DescribeProducers",
 }

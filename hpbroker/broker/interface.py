@@ -178,6 +178,10 @@ class Controller(Protocol):
     async def next_producer_id(self) -> int:
         """A producer id never handed out before by this cluster (epoch 0)."""
 
+    async def security_changed(self) -> None:
+        """ACLs or SCRAM credentials were just written: every process of this node re-reads them
+        before the change is answered (as after a topic change)."""
+
 
 @runtime_checkable
 class ClusterRole(Protocol):

@@ -67,6 +67,12 @@ class LocalBroker:
         )
         self.cluster = None  # a single node
 
+    def expire_security(self) -> None:
+        """The controller published a change: re-read ACLs and credentials at their next use."""
+        self.credentials.expire()
+        if self.authorizer is not None:
+            self.authorizer.expire()
+
     def _replica_manager(self, owns) -> LocalReplicaManager:
         return LocalReplicaManager(self.config, self.log_dirs, self.metadata, owns)
 

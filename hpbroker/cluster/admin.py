@@ -199,5 +199,10 @@ class ZkAdmin:
         self.apply_broker_configs(own, default)
 
     # -- producer ids ------------------------------------------------------------------------------
+    async def security_changed(self) -> None:
+        # this broker's ACLs and credentials changed: its other processes re-read them when the
+        # metadata moves (a multi-process broker's handler 0 publishes on this)
+        self.metadata.changed()
+
     async def next_producer_id(self) -> int:
         return await self._zk(self.member.producer_ids.generate_producer_id)

@@ -160,7 +160,14 @@ BROKER_KAFKA: tuple[BrokerConfigDef, ...] = (
         "builder (User:<SASL name>, User:<mapped certificate DN>, User:ANONYMOUS).",
     ),
     # SASL (Kafka's SaslConfigs and BrokerSecurityConfigs) ---------------------------------------
-    _sasl("sasl.mechanism.inter.broker.protocol", TYPE_STRING, "GSSAPI", "SASL mechanism between brokers."),
+    _applied(
+        "sasl.mechanism.inter.broker.protocol",
+        TYPE_STRING,
+        "GSSAPI",
+        "SASL mechanism a broker logs in to other brokers with on a SASL inter-broker listener (PLAIN, "
+        "SCRAM-SHA-256, SCRAM-SHA-512), with the username and password of "
+        "listener.name.<listener>.<mechanism>.sasl.jaas.config.",
+    ),
     _sasl(
         "sasl.jaas.config",
         TYPE_PASSWORD,

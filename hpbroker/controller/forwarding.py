@@ -123,6 +123,9 @@ class ForwardingController:
         )
         _raise_if_failed(answer["responses"][0])
 
+    async def security_changed(self) -> None:
+        pass  # the ACL and credential requests go to the controller itself, never through here
+
     async def next_producer_id(self) -> int:
         answer = await self._ask(INIT_PRODUCER_ID, {"transactional_id": None, "transaction_timeout_ms": -1})
         _raise_if_failed(answer)

@@ -113,6 +113,9 @@ class LocalController:
         for info in registry:
             self.replica_manager.apply_topic_configs(info)
 
+    async def security_changed(self) -> None:
+        self.changed = True  # a handler process publishes, and waits for every handler, before answering
+
     async def next_producer_id(self) -> int:
         self._next_producer_id += 1
         return self._next_producer_id
@@ -161,6 +164,9 @@ class NotController:
 
     async def set_broker_configs(self, configs: dict[str, str], cluster_default: bool = False) -> None:
         raise self._refuse()
+
+    async def security_changed(self) -> None:
+        pass  # the ACL and credential requests go to the controller only
 
     async def next_producer_id(self) -> int:
         raise self._refuse()

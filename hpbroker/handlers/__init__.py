@@ -16,6 +16,7 @@ from types import ModuleType
 from hpbroker.broker.routes import Route
 from hpbroker.handlers import (
     alter_configs,
+    alter_user_scram_credentials,
     api_versions,
     controlled_shutdown,
     create_acls,
@@ -31,6 +32,7 @@ from hpbroker.handlers import (
     describe_groups,
     describe_log_dirs,
     describe_producers,
+    describe_user_scram_credentials,
     fetch,
     find_coordinator,
     heartbeat,
@@ -91,6 +93,8 @@ _MODULES = (
     delete_acls,
     sasl_handshake,
     sasl_authenticate,
+    describe_user_scram_credentials,
+    alter_user_scram_credentials,
 )
 
 

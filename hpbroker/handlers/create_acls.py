@@ -20,7 +20,7 @@ def _all(request, code, message):
     }
 
 
-def handle(ctx: RequestContext, request: dict):
+async def handle(ctx: RequestContext, request: dict):
     authorizer = ctx.broker.authorizer
     if authorizer is None:
         return _all(request, ErrorCode.SECURITY_DISABLED, "No Authorizer is configured.")
@@ -46,4 +46,5 @@ def handle(ctx: RequestContext, request: dict):
         results.append({"error_code": 0, "error_message": None})
     if valid:
         authorizer.create(valid)
+        await ctx.broker.controller.security_changed()
     return {"throttle_time_ms": 0, "results": results}

@@ -33,7 +33,7 @@ def _all(request, code, message):
     }
 
 
-def handle(ctx: RequestContext, request: dict):
+async def handle(ctx: RequestContext, request: dict):
     authorizer = ctx.broker.authorizer
     if authorizer is None:
         return _all(request, ErrorCode.SECURITY_DISABLED, "No Authorizer is configured.")
@@ -49,6 +49,8 @@ def handle(ctx: RequestContext, request: dict):
             continue
         filters.append((i, flt))
     removed = authorizer.delete([flt for _, flt in filters]) if filters else []
+    if any(removed):
+        await ctx.broker.controller.security_changed()
     by_index = {i: r for (i, _), r in zip(filters, removed)}
     results = []
     for i in range(len(request["filters"])):

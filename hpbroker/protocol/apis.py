@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 from hpbroker.protocol.messages import (
     alter_configs,
+    alter_user_scram_credentials,
     api_versions,
     controlled_shutdown,
     create_acls,
@@ -27,6 +28,7 @@ from hpbroker.protocol.messages import (
     describe_groups,
     describe_log_dirs,
     describe_producers,
+    describe_user_scram_credentials,
     fetch,
     find_coordinator,
     heartbeat,
@@ -89,6 +91,8 @@ _MODULES = (
     describe_acls,
     create_acls,
     delete_acls,
+    describe_user_scram_credentials,
+    alter_user_scram_credentials,
 )
 
 #: Kafka API name <-> api key, both ways: API_KEYS["Produce"] == 0, API_NAMES[0] == "Produce"
@@ -141,6 +145,8 @@ SUPPORTED_VERSIONS = MappingProxyType(
         42: (0, 2),  # DeleteGroups: 2 first flexible
         44: (0, 1),  # IncrementalAlterConfigs: 1 first flexible
         47: (0, 0),  # OffsetDelete: never flexible
+        50: (0, 0),  # DescribeUserScramCredentials: flexible from 0
+        51: (0, 0),  # AlterUserScramCredentials: flexible from 0
         60: (0, 1),  # DescribeCluster: flexible from 0
         61: (0, 0),  # DescribeProducers: flexible from 0
     }

@@ -23,7 +23,10 @@ costs a dictionary look-up per resource it names, whatever their number.
 
 The store (``AclStore``) holds the bindings: a JSON file under the log directory on a single node
 (security/stores.py), in Kafka's per-resource JSON. Every process reads it; only the controller
-writes it (CreateAcls, DeleteAcls). A change applies in every process within CHECK_S.
+writes it (CreateAcls, DeleteAcls), then publishes the change (``controller.security_changed``,
+as after a topic change): the answer leaves once every handler process has re-read the ACLs, and
+each processor re-reads them before its next request. A file changed otherwise (``hpbroker
+acls`` on the node) applies in every process within CHECK_S.
 
 Who may touch: the event loop of its process.
 """
@@ -31,7 +34,7 @@ Who may touch: the event loop of its process.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from time import monotonic
 from typing import Protocol
 
 from hpbroker.broker.request import INTERNAL_PRINCIPAL
@@ -48,7 +51,7 @@ from hpbroker.security.acl import (
     Permission,
     ResourceType,
 )
-from hpbroker.security.stores import JsonFileStore
+from hpbroker.security.stores import CHECK_S, JsonFileStore
 
 ACLS_FILE = "__acls.json"
 #: Kafka's authorizers, any of which selects this one
@@ -80,10 +83,10 @@ class AclStore(Protocol):
 
     def bindings(self) -> list[AclBinding]: ...
 
-    def reload(self) -> None:
-        """Look at the stored ACLs now, not at the next periodic check."""
-
     def replace(self, bindings: list[AclBinding]) -> None: ...
+
+    def expire(self) -> None:
+        """Re-read at the next look (the controller published a change)."""
 
 
 class FileAclStore:
@@ -99,9 +102,6 @@ class FileAclStore:
     def generation(self) -> int:
         self.store.read()
         return self.store.generation
-
-    def reload(self) -> None:
-        self.store.reload()
 
     def bindings(self) -> list[AclBinding]:
         doc = self.store.read()
@@ -123,6 +123,9 @@ class FileAclStore:
                     )
             self._cache = (self.store.generation, out)
         return self._cache[1]
+
+    def expire(self) -> None:
+        self.store.expire()
 
     def replace(self, bindings: list[AclBinding]) -> None:
         resources: dict[str, list] = {}
@@ -163,9 +166,7 @@ class AclAuthorizer:
         self._prefixed: dict[int, dict[str, list[AclBinding]]] = {}
         self._by_type: dict[int, list[AclBinding]] = {}
         self._decisions: dict[tuple, bool] = {}
-        #: called after this process changed the ACLs (the multi-process controller then tells
-        #: every other process, as it does after a registry change)
-        self.on_change: Callable[[], None] | None = None
+        self._next_check = 0.0  # when to look at the store again (it re-reads at most every CHECK_S)
 
     # the index ---------------------------------------------------------------------------------
     def _refresh(self) -> None:
@@ -198,8 +199,16 @@ class AclAuthorizer:
         return out
 
     # decisions ---------------------------------------------------------------------------------
+    def expire(self) -> None:
+        """The controller published a change: look at the store at the next decision."""
+        self.store.expire()
+        self._next_check = 0.0
+
     def authorize(self, principal: str, host: str, operation: int, resource_type: int, name: str) -> bool:
-        self._refresh()
+        # the per-request path: one clock read, one dictionary look-up
+        if monotonic() >= self._next_check:
+            self._next_check = monotonic() + CHECK_S
+            self._refresh()
         key = (principal, host, operation, resource_type, name)
         decision = self._decisions.get(key)
         if decision is None:
@@ -282,7 +291,7 @@ class AclAuthorizer:
         current = self.store.bindings()
         merged = list(current) + [b for b in dict.fromkeys(new) if b not in set(current)]
         self.store.replace(merged)
-        self._changed()
+        self._next_check = 0.0
 
     def delete(self, filters: list[AclFilter]) -> list[list[AclBinding]]:
         """The bindings each filter removed (a binding matched by several counts for the first)."""
@@ -298,13 +307,5 @@ class AclAuthorizer:
                 kept.append(b)
         if len(kept) != len(current):
             self.store.replace(kept)
-            self._changed()
+            self._next_check = 0.0
         return removed
-
-    def _changed(self) -> None:
-        if self.on_change is not None:
-            self.on_change()
-
-    def reload(self) -> None:
-        """Another process changed the ACLs: apply them before the next request."""
-        self.store.reload()

@@ -28,6 +28,9 @@ class CredentialStore(Protocol):
     def alter(self, upserts: dict, deletions: list) -> None:
         """``upserts``: (user, mechanism) -> ScramCredential; ``deletions``: (user, mechanism)."""
 
+    def expire(self) -> None:
+        """Re-read at the next look (the controller published a change)."""
+
 
 class FileCredentialStore:
     def __init__(self, log_dir: str):
@@ -47,6 +50,9 @@ class FileCredentialStore:
 
     def lookup(self, user: str, mechanism: str) -> ScramCredential | None:
         return self.users().get(user, {}).get(mechanism)
+
+    def expire(self) -> None:
+        self.store.expire()
 
     def alter(self, upserts: dict, deletions: list) -> None:
         self.store._reload()

@@ -188,7 +188,7 @@ class ScramClient:
         return f"n,,{self.first_bare}".encode()
 
     def final(self, server_first: bytes) -> bytes:
-        text = server_first.decode()
+        text = bytes(server_first).decode()
         attrs = _attributes(text)
         if not attrs.get("r", "").startswith(self.nonce):
             raise ScramError("server nonce does not extend ours")
@@ -204,7 +204,7 @@ class ScramClient:
         return f"{without_proof},p={_b64(proof)}".encode()
 
     def verify(self, server_final: bytes) -> None:
-        attrs = _attributes(server_final.decode())
+        attrs = _attributes(bytes(server_final).decode())
         if "e" in attrs:
             raise ScramError(f"server refused: {attrs['e']}")
         if _unb64(attrs.get("v", "")) != self.expected:

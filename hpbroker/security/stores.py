@@ -41,11 +41,6 @@ class JsonFileStore:
             self._reload()
         return self._doc
 
-    def reload(self) -> None:
-        """Look at the file now, whenever it was last looked at."""
-        self._next_check = time.monotonic() + CHECK_S
-        self._reload()
-
     def _reload(self) -> None:
         try:
             st = os.stat(self.path)
@@ -67,6 +62,10 @@ class JsonFileStore:
         self._identity = identity
         self._doc = doc
         self.generation += 1
+
+    def expire(self) -> None:
+        """Look at the file at the next ``read`` (the controller said it changed)."""
+        self._next_check = 0.0
 
     def write(self, doc: dict) -> None:
         tmp = self.path + ".tmp"

@@ -216,6 +216,8 @@ def readable_bytes(sock: socket.socket) -> int:
 
 
 class Connection:
+    _handshaking = False  # a TLS connection's handshake is under way (server/tls_connection.py)
+
     def __init__(self, server, sock: socket.socket, peer: str, session: Session = NO_SESSION):
         self.server = server
         self.session = session  # who is at the other end (principal, address, listener)
@@ -608,7 +610,7 @@ class Connection:
 
     def _setup_expired(self) -> None:
         self._setup_deadline = None
-        what = "TLS handshake" if getattr(self, "_handshaking", False) else "SASL authentication"
+        what = "TLS handshake" if self._handshaking else "SASL authentication"
         self.close(f"no {what} within {self.server.setup_timeout_s:g} s (socket.connection.setup.timeout.ms)")
 
     def transport_ready(self) -> None:
@@ -727,14 +729,18 @@ class Connection:
             self.loop.remove_writer(self.fd)
             self._writing = False
         if not out and self._sending:
-            # everything queued has left: the answers' request metrics are complete
-            sent = monotonic_ns()
-            request = self._rec.request
-            for metrics, size, released in self._sending:
-                request(metrics, size, released, sent)
-            self._sending.clear()
+            self._answers_sent()
         if not out and self._close_when_sent is not None:
             self.all_sent()
+
+    def _answers_sent(self) -> None:
+        """Everything queued has left: the answers' request metrics are complete (every
+        ``_flush``, plain or TLS, calls this once its queue is empty)."""
+        sent = monotonic_ns()
+        request = self._rec.request
+        for metrics, size, released in self._sending:
+            request(metrics, size, released, sent)
+        self._sending.clear()
 
     def _on_writable(self) -> None:
         self._flush()

@@ -1,28 +1,34 @@
 """TLS on a connection: the handshake, then the same framing and request path over decrypted
-bytes (server/connection.py), with the ssl module's non-blocking SSLSocket.
+bytes (server/connection.py), with the ssl module's SSLObject over memory BIOs.
 
 Theory of operation
 -------------------
 ``TlsConnection`` is a mixin placed before ``Connection`` (in-process) or
-``ProcessorConnection`` (a processor: TLS ends in the processors). The accepted socket is wrapped
-server-side without a handshake; ``start`` drives ``do_handshake`` from the event loop (readable
-or writable, as OpenSSL asks) until it completes, fails, or ``socket.connection.setup.timeout.ms``
-passes (a client that opens TLS and stalls). A failure (garbage instead of a ClientHello, an
-expired, untrusted or missing client certificate) is logged with the client's address and the
-reason, and closes only that connection. Once the handshake is done, the principal of a verified
-client certificate (``ssl.principal.mapping.rules``) becomes the session's, and reading starts.
+``ProcessorConnection`` (a processor: TLS ends in the processors). The socket stays a plain
+non-blocking socket; OpenSSL reads ciphertext from an incoming memory BIO and writes ciphertext
+to an outgoing one, and this class moves bytes between the BIOs and the socket. Why not an
+SSLSocket: OpenSSL's socket BIO reads each TLS record with two recv calls (its 5-byte header,
+then its body; Python cannot turn on read-ahead) and writes each 16 KiB record with its own
+send: for a 1 MB Produce that is 128 receive calls instead of a few, the largest part of TLS's
+cost here (measured: perf/security_perf.py, docs/performance.md).
 
-Reading: ``_recv_into`` decrypts as many TLS records as the kernel holds, up to the size asked
-(one SSL_read returns at most one 16 KiB record): a large Produce costs one wake-up per batch of
-records, not one per record. Decrypted bytes OpenSSL still holds are not seen by epoll, so a
-read that stops with some left (``pending``) schedules the next one itself.
+Handshake: ``start`` drives ``do_handshake`` from the event loop until it completes, fails, or
+``socket.connection.setup.timeout.ms`` passes (a client that opens TLS and stalls). A failure
+(garbage instead of a ClientHello, an expired, untrusted or missing client certificate) is
+logged with the client's address and the reason, and closes only that connection. Then the
+principal of a verified client certificate (``ssl.principal.mapping.rules``) becomes the
+session's, and reading starts.
+
+Reading: ``_recv_into`` decrypts into the connection's buffer, refilling the incoming BIO from
+the socket (up to RAW_READ bytes a call) whenever OpenSSL needs more. Bytes already in the BIOs
+are invisible to epoll: a read that stopped because the buffer was full schedules the next one
+itself.
 
 Writing: sendfile cannot encrypt. ``_flush`` gathers queued answer chunks into one write, and
 reads a Fetch answer's file region into a buffer of this connection (at most TLS_FILE_CHUNK at a
-time: record bytes pass through one Python object, once) and hands it to OpenSSL whole;
-SSL_write then encrypts and sends it record by record. A write the socket cannot take yet is
-retried with the same bytes when the socket is writable (OpenSSL requires it), so the buffer
-stays untouched until it has gone.
+time: record bytes pass through one Python object, once) and hands it to OpenSSL whole; the
+ciphertext it produces leaves in one send. No more plaintext is encrypted while ciphertext waits
+for the socket, so memory stays bounded by one chunk.
 
 Who may touch: the event loop thread of the process that accepted the socket.
 """
@@ -42,19 +48,24 @@ log = logging.getLogger("hpbroker.server.tls")
 
 TLS_FILE_CHUNK = 256 * 1024  # the most of a file region read into memory at once
 TLS_GATHER = 64 * 1024  # answer chunks joined into one write up to this size
+RAW_READ = 256 * 1024  # ciphertext taken from the socket per recv
 
 
 class TlsConnection:
-    """Mixin: ``class X(TlsConnection, Connection)``. The server gives ``tls`` (the listener's
-    ssl.SSLContext and its principal mapping rules) before ``start``."""
+    """Mixin: ``class X(TlsConnection, Connection)``; ``_init_tls`` before ``start``."""
 
     def _init_tls(self, context: ssl.SSLContext, rules) -> None:
-        self.sock = context.wrap_socket(self.sock, server_side=True, do_handshake_on_connect=False)
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._tls = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
         self._recv_into = self._tls_recv_into
         self._rules = rules
         self._handshaking = True
+        self._raw_in = bytearray(RAW_READ)
+        self._raw_view = memoryview(self._raw_in)
+        self._raw_out = None  # ciphertext the socket has not taken yet
         self._chunk: bytearray | None = None  # file region bytes on their way to OpenSSL
-        self._unsent = None  # (bytes handed to SSL_write, what to consume from _out when done)
+        self._more = False  # the last read filled its buffer: bytes may wait in the BIOs
 
     # handshake -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -65,70 +76,132 @@ class TlsConnection:
         if self.closed:
             return
         try:
-            self.sock.do_handshake()
-        except ssl.SSLWantReadError:
-            return self._wait_handshake(reading=True)
-        except ssl.SSLWantWriteError:
-            return self._wait_handshake(reading=False)
-        except (ssl.SSLError, ssl.CertificateError) as exc:
-            return self.close(f"TLS handshake failed: {failure_reason(exc)}", auth_failure=True)
+            self._send_raw()
+            if self._raw_out is None:
+                self._fill()
+        except WOULD_BLOCK:
+            pass
+        except EOFError:
+            return self.close("closed during the TLS handshake")
         except OSError as exc:
             return self.close(f"TLS handshake failed: {exc}")
-        self._handshaking = False
-        self._wait_handshake(reading=None)
         try:
-            principal = certificate_principal(self.sock.getpeercert(), self._rules)
+            self._tls.do_handshake()
+            done = True
+        except ssl.SSLWantReadError:
+            done = False
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            self._send_alert()
+            return self.close(f"TLS handshake failed: {failure_reason(exc)}", auth_failure=True)
+        try:
+            self._take_ciphertext()
+            self._send_raw()
+        except OSError as exc:
+            return self.close(f"TLS handshake failed: {exc}")
+        if not done:
+            return self._watch_handshake()
+        self._handshaking = False
+        self._watch_handshake(stop=True)
+        try:
+            principal = certificate_principal(self._tls.getpeercert(), self._rules)
         except NoMatchingRule as exc:
             return self.close(f"TLS client certificate refused: {exc}", auth_failure=True)
         if principal is not None:
             self.session.principal = principal
+        self._more = self._incoming.pending > 0  # the client may have sent its first request already
         self.transport_ready()
+        if self._raw_out is not None:
+            self._flush()
 
-    def _wait_handshake(self, reading: bool | None) -> None:
-        """Watch the socket for the handshake's next step (None: stop watching)."""
+    def _send_alert(self) -> None:
+        """Tell the client why (the alert OpenSSL wrote), as far as the socket takes it now."""
+        try:
+            self._take_ciphertext()
+            self._send_raw()
+        except OSError:
+            pass
+
+    def _watch_handshake(self, stop: bool = False) -> None:
         loop, fd = self.loop, self.fd
-        if self._reading and reading is not True:
+        want_write = not stop and self._raw_out is not None
+        want_read = not stop and not want_write
+        if self._reading and not want_read:
             loop.remove_reader(fd)
             self._reading = False
-        if self._writing and reading is not False:
+        if self._writing and not want_write:
             loop.remove_writer(fd)
             self._writing = False
-        if reading is True and not self._reading:
+        if want_read and not self._reading:
             loop.add_reader(fd, self._handshake)
             self._reading = True
-        elif reading is False and not self._writing:
+        if want_write and not self._writing:
             loop.add_writer(fd, self._handshake)
             self._writing = True
 
+    # moving ciphertext -------------------------------------------------------------------------
+    def _fill(self) -> int:
+        """Ciphertext from the socket into the incoming BIO; EOFError at the end of the stream,
+        BlockingIOError (a WOULD_BLOCK) when nothing has arrived."""
+        n = self.sock.recv_into(self._raw_view)
+        if n == 0:
+            raise EOFError
+        self._incoming.write(self._raw_view[:n])
+        return n
+
+    def _take_ciphertext(self) -> None:
+        if self._outgoing.pending:
+            data = self._outgoing.read()
+            self._raw_out = data if self._raw_out is None else bytes(self._raw_out) + data
+
+    def _send_raw(self) -> None:
+        """Send waiting ciphertext; what the socket does not take stays in ``_raw_out``."""
+        raw = self._raw_out
+        if raw is None:
+            return
+        try:
+            sent = self.sock.send(raw)
+        except WOULD_BLOCK:
+            return
+        self._raw_out = None if sent == len(raw) else memoryview(raw)[sent:]
+
     # reading ---------------------------------------------------------------------------------
     def _tls_recv_into(self, view) -> int:
-        """Decrypt into ``view`` what has arrived, up to its size: 0 at the end of the stream;
-        SSLWantReadError if nothing could be read."""
-        sock = self.sock
+        """Decrypt into ``view`` what has arrived, up to its size: 0 at the end of the stream; a
+        WOULD_BLOCK error when nothing could be read."""
+        tls = self._tls
         size = len(view)
-        n = sock.recv_into(view)
-        total = n
-        if n == 0:
-            return 0
+        total = 0
+        self._more = False
         while total < size:
             try:
-                n = sock.recv_into(view[total:])
-            except WOULD_BLOCK:
-                break
+                n = tls.read(size - total, view[total:])
+            except ssl.SSLWantReadError:
+                try:
+                    self._fill()
+                except EOFError:
+                    return total
+                except WOULD_BLOCK:
+                    if total:
+                        return total
+                    raise
+                continue
+            except ssl.SSLZeroReturnError:  # close_notify: the client ended the session
+                return total
             if n == 0:
-                break
+                return total
             total += n
+        self._more = True
         return total
 
     def _on_readable(self) -> None:
         super()._on_readable()
-        if not self.closed and self._reading and self.sock.pending():
-            self.loop.call_soon(self._on_readable)  # decrypted bytes epoll cannot see
+        if self._more and not self.closed and self._reading:
+            self.loop.call_soon(self._on_readable)  # bytes epoll cannot see
 
     def _resume_reading(self) -> None:
         was = self._reading
         super()._resume_reading()
-        if not was and self._reading and not self.closed and self.sock.pending():
+        if not was and self._reading and not self.closed and (self._more or self._tls.pending()):
             self.loop.call_soon(self._on_readable)
 
     def _set_rcvlowat(self, remaining: int) -> None:
@@ -139,41 +212,41 @@ class TlsConnection:
 
     def trim(self, now: float) -> bool:
         idle = super().trim(now)
-        if idle and self._unsent is None:
+        if idle:
             self._chunk = None
         return idle
 
     # writing ---------------------------------------------------------------------------------
     def _flush(self) -> None:
         out = self._out
-        sock = self.sock
         try:
-            while out or self._unsent is not None:
-                if self._unsent is None:
-                    self._unsent = self._next_write(out)
-                data, taken = self._unsent
-                sent = sock.send(data)
-                if sent < len(data):  # not expected without partial writes; keep the rest
-                    self._unsent = (memoryview(data)[sent:], taken)
-                    continue
-                self._unsent = None
+            while True:
+                self._send_raw()
+                if self._raw_out is not None or not out:
+                    break
+                data, taken = self._next_write(out)
+                self._tls.write(data)  # into the memory BIO: always whole
                 self._consume(out, taken)
-        except WOULD_BLOCK:
-            pass
+                self._take_ciphertext()
+        except ssl.SSLError as exc:
+            return self.close(f"TLS write failed: {exc}")
         except OSError as exc:
             return self.close(f"write failed: {exc}")
-        if (out or self._unsent is not None) and not self._writing:
+        waiting = self._raw_out is not None
+        if waiting and not self._writing:
             self.loop.add_writer(self.fd, self._on_writable)
             self._writing = True
-        elif not out and self._unsent is None and self._writing:
+        elif not waiting and self._writing:
             self.loop.remove_writer(self.fd)
             self._writing = False
-        if not out and self._unsent is None:
+        if not out and not waiting:
+            if self._sending:
+                self._answers_sent()
             self.all_sent()
 
     def _next_write(self, out):
-        """The bytes of the next SSL_write and what they take from ``_out``: a file region's next
-        chunk (read into this connection's buffer), or the answer chunks at the head joined."""
+        """The plaintext of the next SSL write and what it takes from ``_out``: a file region's
+        next chunk (read into this connection's buffer), or the answer chunks at the head joined."""
         head = out[0]
         if isinstance(head, list):  # [fd, position, remaining, keepalive]
             n = min(head[2], TLS_FILE_CHUNK)

@@ -59,6 +59,7 @@ def test_every_topology_implements_the_broker_interface(tmp_path, topo):
             "create_topic",
             "delete_topic",
             "next_producer_id",
+            "security_changed",
             "set_broker_configs",
             "set_topic_configs",
         ]

@@ -303,3 +303,26 @@ def test_confluent_producer_sees_topic_authorization_failed(acl_broker, world):
     p.produce(world["names"]["orders"], b"x", on_delivery=lambda err, msg: errors.append(err))
     p.flush(15)
     assert errors and errors[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+
+def test_an_acl_change_holds_for_the_next_request(acl_broker, world):
+    """CreateAcls and DeleteAcls answer once the change holds in every process: alice's very next
+    Produce (served by the partition's handler) and Metadata (served where her connection is)
+    see it, with no time to catch up. Both connections stay open and busy, so no process looks
+    at the ACLs for another reason."""
+    topic = world["names"]["open"]
+    acls = [
+        {"resource_type": 2, "resource_name": topic, "resource_pattern_type": 3, "principal": "User:alice", "host": "*", "operation": op, "permission_type": 3}
+        for op in (4, 8)  # WRITE, DESCRIBE; ALLOW on the LITERAL topic
+    ]  # fmt: skip
+    everything_of_alice = {"resource_type_filter": 2, "resource_name_filter": topic, "pattern_type_filter": 3, "principal_filter": "User:alice", "host_filter": None, "operation": 1, "permission_type": 1}  # fmt: skip
+    with Client(acl_broker, "admin") as admin, Client(acl_broker, "alice") as alice:
+        for i in range(8):
+            assert produce_code(alice, topic) == TOPIC_DENIED
+            assert metadata_topics(alice, [topic])[topic] == TOPIC_DENIED
+            answer = admin.request(30, 1, {"creations": acls})  # CreateAcls
+            assert [r["error_code"] for r in answer["results"]] == [NONE, NONE]
+            assert produce_code(alice, topic) == NONE, f"round {i}: the created ACL not applied to Produce"
+            assert metadata_topics(alice, [topic])[topic] == NONE, f"round {i}: ... nor to Metadata"
+            answer = admin.request(31, 1, {"filters": [everything_of_alice]})  # DeleteAcls
+            assert len(answer["filter_results"][0]["matching_acls"]) == 2

@@ -300,3 +300,57 @@ def test_connections_and_authentications_are_counted_per_listener(tmp_path):
             wait_until(counted, 15, "the SASL listener's connection and its two authentications counted")
         m = scrape(port)
         assert _listener_total(m, "kafka_server_socket_server_metrics_failed_authentication_total", "PLAINTEXT") == 0
+
+
+def test_tls_connections_and_their_requests_are_counted_per_listener(tmp_path):
+    """An SSL listener beside the PLAINTEXT one: a client's connections count under SSL, its
+    Produce requests in the request metrics once their encrypted answers have left, and a
+    handshake refused (garbage instead of a ClientHello) as a failed authentication of SSL."""
+    from tests.security.certs import make_certs, tls_broker_config
+
+    certs = make_certs(str(tmp_path / "certs"))
+    port = free_port()
+    config = tls_broker_config(certs, **{"metrics.port": port})
+    with mode_broker(config=config) as b:
+        ssl_conf = {"bootstrap.servers": b.listeners["SSL"], "security.protocol": "SSL", "ssl.ca.location": certs.ca}
+        topic = create_topic(b.bootstrap, f"tls-metered-{uuid.uuid4().hex[:6]}", partitions=1)
+        producer = Producer({**ssl_conf, "linger.ms": 0})
+        for i in range(20):
+            producer.produce(topic, value=b"v" * 100)
+            producer.flush(15)
+        assert producer.flush(15) == 0
+
+        def produce_requests(m):
+            return sum(
+                v
+                for (n, labels), v in m.items()
+                if n == "kafka_network_requestmetrics_requests_total" and ("request", "Produce") in labels
+            )
+
+        def counted():
+            m = scrape(port)
+            return (
+                produce_requests(m) >= 20
+                and m.get(("kafka_network_requestmetrics_totaltimems_count", (("request", "Produce"),))) is not None
+                and m[("kafka_network_requestmetrics_totaltimems_count", (("request", "Produce"),))] >= 20
+                and _listener_total(m, "kafka_server_socket_server_metrics_connection_count", "SSL") >= 1
+                and _listener_total(m, "kafka_server_socket_server_metrics_connection_creation_total", "SSL") >= 1
+            )
+
+        wait_until(counted, 15, "the SSL listener's connections and the Produce requests over TLS counted")
+        host, ssl_port = b.listeners["SSL"].rsplit(":", 1)
+        with socket.create_connection((host, int(ssl_port)), timeout=10) as garbage:
+            garbage.sendall(b"\x00\x00\x00\x10not a client hello")
+            wait_until(
+                lambda: (
+                    _listener_total(
+                        scrape(port), "kafka_server_socket_server_metrics_failed_authentication_total", "SSL"
+                    )
+                    == 1
+                ),
+                15,
+                "the refused handshake counted as a failed authentication of SSL",
+            )
+        m = scrape(port)
+        assert _listener_total(m, "kafka_server_socket_server_metrics_connection_creation_total", "PLAINTEXT") >= 1
+        assert _listener_total(m, "kafka_server_socket_server_metrics_failed_authentication_total", "PLAINTEXT") == 0

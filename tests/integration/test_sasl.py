@@ -5,6 +5,9 @@ requests before authentication, an oversized frame before authentication, a sess
 connections.max.reauth.ms."""
 
 import asyncio
+import hashlib
+import itertools
+import os
 import socket
 import struct
 import subprocess
@@ -322,3 +325,85 @@ def test_a_user_added_with_the_command_logs_in_at_once(sasl_broker, certs):
 
     conf = confluent_conf(sasl_broker, certs, "SASL_PLAINTEXT", "SCRAM-SHA-512", "carol", "carol-secret")
     assert AdminClient(conf).list_topics(timeout=10).brokers
+
+
+def test_scram_users_managed_with_the_admin_apis(sasl_broker, certs):
+    """AlterUserScramCredentials and DescribeUserScramCredentials through confluent-kafka's
+    AdminClient: the new user logs in, a deleted one no longer does."""
+    from confluent_kafka.admin import (
+        AdminClient,
+        ScramCredentialInfo,
+        ScramMechanism,
+        UserScramCredentialDeletion,
+        UserScramCredentialUpsertion,
+    )
+
+    admin = AdminClient(confluent_conf(sasl_broker, certs, "SASL_PLAINTEXT", "PLAIN", "admin", "admin-secret"))
+    info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 8192)
+    for f in admin.alter_user_scram_credentials([UserScramCredentialUpsertion("dave", info, b"dave-secret")]).values():
+        f.result(15)
+    futures = admin.describe_user_scram_credentials(["dave"])
+    desc = next(iter(futures.values())).result(15) if isinstance(futures, dict) else futures.result(15)["dave"]
+    assert [(c.mechanism, c.iterations) for c in desc.scram_credential_infos] == [(ScramMechanism.SCRAM_SHA_256, 8192)]
+    dave = confluent_conf(sasl_broker, certs, "SASL_PLAINTEXT", "SCRAM-SHA-256", "dave", "dave-secret")
+    wait_until(lambda: _logs_in(dave), 10, "dave to log in")
+    for f in admin.alter_user_scram_credentials(
+        [UserScramCredentialDeletion("dave", ScramMechanism.SCRAM_SHA_256)]
+    ).values():
+        f.result(15)
+    wait_until(lambda: not _logs_in(dave), 10, "dave to be refused")
+
+
+def _logs_in(conf) -> bool:
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        return bool(AdminClient({**conf, "socket.timeout.ms": 3000}).list_topics(timeout=3).brokers)
+    except KafkaException:
+        return False
+
+
+def _raw_caller(sock):
+    """call(api_key, version, body) -> the answer's body, over a plain socket."""
+    from hpbroker.protocol import decode_response, decode_response_header
+
+    cid = itertools.count(1)
+
+    def call(api_key, v, body):
+        sock.sendall(_frame(api_key, v, body, next(cid)))
+        (size,) = struct.unpack(">i", _recv(sock, 4))
+        frame = struct.pack(">i", size) + _recv(sock, size)
+        _, off = decode_response_header(api_key, v, frame, 4)
+        return decode_response(api_key, v, frame, off)
+
+    return call
+
+
+def test_a_changed_password_holds_for_the_next_login(sasl_broker):
+    """AlterUserScramCredentials answers once the change holds everywhere: a login right after
+    the answer, on whichever connection (and process) it lands, uses the new password. The
+    admin connection sends nothing but the changes (a client's own Metadata requests would
+    make the processor look again anyway)."""
+    from hpbroker.security.sasl_client import SaslCredentials, SaslFailed
+
+    def login(password) -> bool:
+        with socket.create_connection(_sasl_address(sasl_broker), timeout=10) as sock:
+            try:
+                SaslCredentials("SCRAM-SHA-256", "erin", password).authenticate(_raw_caller(sock))
+            except SaslFailed:
+                return False
+            return True
+
+    with socket.create_connection(_sasl_address(sasl_broker), timeout=10) as admin:
+        alter = _raw_caller(admin)
+        SaslCredentials("PLAIN", "admin", "admin-secret").authenticate(alter)
+        for i in range(12):
+            salt = os.urandom(16)
+            salted = hashlib.pbkdf2_hmac("sha256", f"erin-secret-{i}".encode(), salt, 4096)
+            upsert = {"name": "erin", "mechanism": 1, "iterations": 4096, "salt": salt, "salted_password": salted}
+            answer = alter(51, 0, {"deletions": [], "upsertions": [upsert]})  # AlterUserScramCredentials
+            assert [r["error_code"] for r in answer["results"]] == [0]
+            assert login(f"erin-secret-{i}"), f"the password set by change {i} refused right after the answer"
+            if i:
+                assert not login(f"erin-secret-{i - 1}")

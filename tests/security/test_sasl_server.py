@@ -89,3 +89,37 @@ def test_scram_unknown_user_looks_like_a_wrong_password():
     assert first.startswith(b"r=")
     with pytest.raises(ScramError):
         srv.evaluate(client.final(first))
+
+
+def test_the_client_side_logs_in_against_the_server_side():
+    from hpbroker.config import BrokerConfig
+    from hpbroker.security.sasl_client import SaslCredentials, SaslFailed, inter_broker
+    from hpbroker.server.listeners import from_config
+
+    cred = make_credential("SCRAM-SHA-512", "pw")
+    srv = server(mechanisms=("SCRAM-SHA-512",), users={("broker", "SCRAM-SHA-512"): cred})
+
+    def call(api_key, version, body):
+        return (
+            srv.handshake(version, body["mechanism"])
+            if api_key == 17
+            else srv.authenticate(version, body["auth_bytes"])
+        )
+
+    SaslCredentials("SCRAM-SHA-512", "broker", "pw").authenticate(call)
+    assert srv.session.principal == "User:broker"
+    with pytest.raises(SaslFailed):
+        SaslCredentials("SCRAM-SHA-512", "broker", "wrong").authenticate(call)
+    config = BrokerConfig(
+        {
+            "listeners": "INTERNAL://:9093",
+            "listener.security.protocol.map": "INTERNAL:SASL_PLAINTEXT",
+            "inter.broker.listener.name": "INTERNAL",
+            "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+            "listener.name.internal.scram-sha-512.sasl.jaas.config": (
+                'org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="pw";'
+            ),
+        }
+    )
+    creds = inter_broker(config, from_config(config).inter_broker)
+    assert creds == SaslCredentials("SCRAM-SHA-512", "broker", "pw")

@@ -48,10 +48,6 @@ class ControllerHandlerBroker(ClusterBroker):
         self.handler = handler
         self.table = table
         super().__init__(config, node, member, owns=owns, stats=stats)
-        if self.authorizer is not None:
-            # an ACL change is published with the metadata: the other processes re-read the ACLs
-            # when the generation moves
-            self.authorizer.on_change = self.metadata.changed
 
     def _replica_manager(self, owns) -> ClusterReplicaManager:
         return PublishingClusterReplicaManager(
@@ -127,8 +123,13 @@ class ShardHandlerBroker:
         self.metadata.update(registry)
         self.config.follow(registry.broker_configs, registry.broker_default_configs)
         self.replica_manager.follow_registry(registry)
+        self.expire_security()  # the change may have been to ACLs or credentials
+
+    def expire_security(self) -> None:
+        """Handler 0 published a change: re-read ACLs and credentials at their next use."""
+        self.credentials.expire()
         if self.authorizer is not None:
-            self.authorizer.reload()
+            self.authorizer.expire()
 
     def run_maintenance(self) -> None:
         self.group_coordinator.run_maintenance()

@@ -119,13 +119,6 @@ class HandlerBroker(LocalBroker):
         # the controller's published registry (Topology.read_registry); the file without one
         self._read_registry = read_registry or TopicRegistry
         super().__init__(config, node, owns=owns, controller=handler == CONTROLLER_HANDLER, stats=stats)
-        if self.authorizer is not None and handler == CONTROLLER_HANDLER:
-            # an ACL change is published like a registry change: the answer to CreateAcls or
-            # DeleteAcls waits until every process applies it (sync_topics, ProcessorBroker.refresh)
-            self.authorizer.on_change = self._acls_changed
-
-    def _acls_changed(self) -> None:
-        self.controller.changed = True
 
     def _replica_manager(self, owns) -> PublishingReplicaManager:
         return PublishingReplicaManager(
@@ -142,5 +135,4 @@ class HandlerBroker(LocalBroker):
         self.metadata.update(new)
         self.config.follow(new.broker_configs, new.broker_default_configs)
         self.replica_manager.apply_metadata(old, new)
-        if self.authorizer is not None:
-            self.authorizer.reload()
+        self.expire_security()  # the change may have been to ACLs or credentials

@@ -238,8 +238,9 @@ class ProcessorBroker:
             self.cluster_id = registry.cluster_id
         self._apply_broker_configs()
         self.replica_manager.forget_gone()
+        self.credentials.expire()  # the change may have been to ACLs or credentials
         if self.authorizer is not None:
-            self.authorizer.reload()  # the controller publishes ACL changes this way too
+            self.authorizer.expire()
 
     def _apply_broker_configs(self) -> None:
         """Both dynamic layers as the controller published them (AlterConfigs on the broker or

@@ -1,0 +1,185 @@
+"""ACLs and SCRAM credentials in ZooKeeper, in Kafka's layout, for a cluster (the same
+interfaces as the single node's files: authorizer.AclStore, credentials.CredentialStore).
+
+    /kafka-acl/<ResourceType>/<name>                        LITERAL ACLs of one resource
+    /kafka-acl-extended/prefixed/<ResourceType>/<name>      PREFIXED ACLs of one resource
+        {"version":1,"acls":[{"principal":"User:alice","permissionType":"Allow","operation":"Read","host":"*"}]}
+    /kafka-acl-changes/acl_changes_<seq>                    "Topic:LITERAL:orders" (a literal resource changed)
+    /kafka-acl-extended-changes/acl_changes_<seq>           {"version":1,"resourceType":"Topic","name":"pay-",
+                                                             "patternType":"PREFIXED"}
+    /config/users/<user>                                    {"version":1,"config":{"SCRAM-SHA-256":"salt=...,..."}}
+    /config/changes/config_change_<seq>                     {"version":2,"entity_path":"users/<user>"}
+
+Every broker reads all ACLs at start and watches both change paths: a notification makes it
+re-read the ACLs (``generation`` moves, the authorizer drops its cached decisions), so a change
+applies on every broker within ZooKeeper's notification time. Credentials are read from
+ZooKeeper when a client logs in.
+
+Who may touch: the event loop of its process; kazoo's thread runs the watches, which only swap
+in a new list and bump the generation.
+"""
+
+from __future__ import annotations
+
+import json
+
+from kazoo.exceptions import NodeExistsError, NoNodeError
+
+from hpbroker.security.acl import AclBinding, PatternType, Permission, ResourceType
+from hpbroker.security.authorizer import _OPERATION_NAMES, _OPERATIONS_BY_NAME, _TYPE_NAMES, _TYPES_BY_NAME
+from hpbroker.security.scram import MECHANISMS, ScramCredential
+
+ACL_PATH = "/kafka-acl"
+EXTENDED_ACL_PATH = "/kafka-acl-extended/prefixed"
+ACL_CHANGES_PATH = "/kafka-acl-changes"
+EXTENDED_ACL_CHANGES_PATH = "/kafka-acl-extended-changes"
+ACL_CHANGE_PREFIX = "acl_changes_"
+
+
+def resource_path(resource_type: int, pattern_type: int, name: str) -> str:
+    base = ACL_PATH if pattern_type == PatternType.LITERAL else EXTENDED_ACL_PATH
+    return f"{base}/{_TYPE_NAMES[ResourceType(resource_type)]}/{name}"
+
+
+def encode_acls(bindings: list[AclBinding]) -> bytes:
+    return json.dumps(
+        {
+            "version": 1,
+            "acls": [
+                {
+                    "principal": b.principal,
+                    "permissionType": Permission(b.permission).name.capitalize(),
+                    "operation": _OPERATION_NAMES[b.operation],
+                    "host": b.host,
+                }
+                for b in bindings
+            ],
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def decode_acls(resource_type: int, pattern_type: int, name: str, data: bytes) -> list[AclBinding]:
+    doc = json.loads(data)
+    return [
+        AclBinding(
+            resource_type,
+            name,
+            pattern_type,
+            a["principal"],
+            a["host"],
+            _OPERATIONS_BY_NAME[a["operation"]],
+            Permission[a["permissionType"].upper()],
+        )
+        for a in doc.get("acls", [])
+    ]
+
+
+class ZkAclStore:
+    def __init__(self, zk):
+        self.zk = zk  # a started cluster.zk_client.KafkaZkClient
+        for path in (ACL_PATH, EXTENDED_ACL_PATH, ACL_CHANGES_PATH, EXTENDED_ACL_CHANGES_PATH):
+            zk.make_sure_persistent_path_exists(path)
+        self.generation = 0
+        self._bindings: list[AclBinding] = []
+        self._reload()
+        zk.watch_children(ACL_CHANGES_PATH, lambda children: self._reload())
+        zk.watch_children(EXTENDED_ACL_CHANGES_PATH, lambda children: self._reload())
+
+    def _reload(self) -> None:
+        out = []
+        for base, pattern in ((ACL_PATH, PatternType.LITERAL), (EXTENDED_ACL_PATH, PatternType.PREFIXED)):
+            for type_name in self.zk.get_children(base):
+                rtype = _TYPES_BY_NAME.get(type_name)
+                if rtype is None:
+                    continue
+                for name in self.zk.get_children(f"{base}/{type_name}"):
+                    data, _ = self.zk.get_data_and_stat(f"{base}/{type_name}/{name}")
+                    if data:
+                        out += decode_acls(rtype, pattern, name, data)
+        self._bindings = out
+        self.generation += 1
+
+    def bindings(self) -> list[AclBinding]:
+        return self._bindings
+
+    def expire(self) -> None:
+        pass  # the change notifications' watch re-reads
+
+    def replace(self, bindings: list[AclBinding]) -> None:
+        """Write the resources whose ACLs differ (a resource left with none is deleted), then a
+        change notification for each, as Kafka's AclAuthorizer."""
+
+        def group(items):
+            out: dict[tuple, list] = {}
+            for b in items:
+                out.setdefault((b.resource_type, b.pattern_type, b.name), []).append(b)
+            return out
+
+        old, new = group(self._bindings), group(bindings)
+        for key in set(old) | set(new):
+            if old.get(key) == new.get(key):
+                continue
+            path = resource_path(*key)
+            if key in new:
+                data = encode_acls(new[key])
+                try:
+                    self.zk.kazoo.set(path, data)
+                except NoNodeError:
+                    try:
+                        self.zk.create_recursive(path, data)
+                    except NodeExistsError:
+                        self.zk.kazoo.set(path, data)
+            else:
+                self.zk.delete_path(path)
+            rtype, pattern, name = key
+            if pattern == PatternType.LITERAL:
+                note, base = f"{_TYPE_NAMES[ResourceType(rtype)]}:LITERAL:{name}".encode(), ACL_CHANGES_PATH
+            else:
+                note = json.dumps(
+                    {
+                        "version": 1,
+                        "resourceType": _TYPE_NAMES[ResourceType(rtype)],
+                        "name": name,
+                        "patternType": "PREFIXED",
+                    }
+                ).encode()
+                base = EXTENDED_ACL_CHANGES_PATH
+            self.zk.create_sequential_persistent_path(f"{base}/{ACL_CHANGE_PREFIX}", note)
+        self._reload()
+
+
+class ZkCredentialStore:
+    """SCRAM credentials in /config/users/<user>, beside the user's other configs (quotas)."""
+
+    def __init__(self, zk):
+        self.zk = zk
+
+    def expire(self) -> None:
+        pass  # read from ZooKeeper at each login
+
+    def lookup(self, user: str, mechanism: str) -> ScramCredential | None:
+        text = self.zk.get_entity_configs("users", user).get(mechanism)
+        return ScramCredential.decode(text) if text else None
+
+    def users(self) -> dict[str, dict[str, ScramCredential]]:
+        out = {}
+        for user in self.zk.get_all_entities_with_config("users"):
+            configs = self.zk.get_entity_configs("users", user)
+            mechs = {m: ScramCredential.decode(v) for m, v in configs.items() if m in MECHANISMS}
+            if mechs:
+                out[user] = mechs
+        return out
+
+    def alter(self, upserts: dict, deletions: list) -> None:
+        users = {u for u, _ in upserts} | {u for u, _ in deletions}
+        for user in sorted(users):
+            configs = dict(self.zk.get_entity_configs("users", user))
+            for u, mechanism in deletions:
+                if u == user:
+                    configs.pop(mechanism, None)
+            for (u, mechanism), credential in upserts.items():
+                if u == user:
+                    configs[mechanism] = credential.encode()
+            self.zk.set_or_create_entity_configs("users", user, configs)
+            self.zk.create_config_change_notification(f"users/{user}")
