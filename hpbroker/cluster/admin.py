@@ -99,14 +99,16 @@ class ZkAdmin:
         if name != GROUP_METADATA_TOPIC:
             return int(self.config.get("default.replication.factor"))
         rf = int(self.config.get("offsets.topic.replication.factor"))
-        if rf > 1:
+        live = len(self._live())
+        if rf > live:
             log.info(
-                "creating %s with replication factor 1, not offsets.topic.replication.factor=%d: "
-                "partitions are not replicated yet",
+                "creating %s with replication factor %d, not offsets.topic.replication.factor=%d: %d brokers are alive",
                 GROUP_METADATA_TOPIC,
+                max(live, 1),
                 rf,
+                live,
             )
-        return 1
+        return max(min(rf, live), 1)
 
     async def create_topic(
         self,
@@ -123,11 +125,6 @@ class ZkAdmin:
                 assignment = assign_replicas_to_brokers(self._live(), num_partitions, rf)
             except PlacementError as exc:
                 raise ControllerError(exc.code, exc.message) from None
-        if any(len(replicas) > 1 for replicas in assignment.values()):
-            raise ControllerError(
-                ErrorCode.INVALID_REPLICATION_FACTOR,
-                "hpbroker does not replicate partitions yet: a replication factor above 1 is refused",
-            )
         client = self.member.client
         if await self._zk(client.path_exists, f"/brokers/topics/{name}"):
             raise ControllerError(ErrorCode.TOPIC_ALREADY_EXISTS, f"Topic '{name}' already exists.")
