@@ -3,8 +3,11 @@
 Tools, for any Kafka-protocol cluster: ``hpbroker groups list|describe|delete-offsets ...
 --bootstrap HOST:PORT`` (consumer groups; hpbroker/admin/groups.py), ``hpbroker topics
 list|describe|create|alter|delete ...`` (topics; hpbroker/admin/topics.py) and ``hpbroker
-log-dirs describe ...`` (partition sizes per log dir; hpbroker/admin/log_dirs.py). ``hpbroker cluster``
-starts a local cluster to try: ZooKeeper and three brokers (hpbroker/local_cluster.py).
+log-dirs describe ...`` (partition sizes per log dir; hpbroker/admin/log_dirs.py), ``hpbroker users
+set|delete|list --data-dir D`` (SCRAM users; hpbroker/admin/users.py), ``hpbroker acls
+add|list|remove --data-dir D`` (ACLs, as kafka-acls.sh; hpbroker/admin/acls.py) and ``hpbroker
+console --bootstrap HOST:PORT --port N`` (the web console of that cluster; hpbroker/console/).
+``hpbroker cluster`` starts a local cluster to try: ZooKeeper and three brokers (hpbroker/local_cluster.py).
 
 Precedence: defaults < the properties file (Kafka names: listeners, log.dirs, num.partitions,
 ...) < flags. SIGTERM/SIGINT stop the broker cleanly (logs closed with the clean-shutdown
@@ -31,21 +34,23 @@ import logging
 import os
 import signal
 import sys
+import threading
 
 from hpbroker import __version__, environment
 from hpbroker.config import BrokerConfig, ConfigError, read_properties
 from hpbroker.server import eventloop, scheduling
-from hpbroker.server.broker import BrokerServer, StartupRefused, parse_listener
+from hpbroker.server.broker import BrokerServer, StartupRefused
 from hpbroker.server.connection_quotas import ConnectionLimits
+from hpbroker.server.listeners import replace_first_address
 
 
 def build_config(args: argparse.Namespace) -> BrokerConfig:
     props = read_properties(args.config) if args.config else {}
     if args.host is not None or args.port is not None:
-        host, port = parse_listener(props.get("listeners", "PLAINTEXT://127.0.0.1:9092"))
-        host = args.host if args.host is not None else host
-        port = args.port if args.port is not None else port
-        props["listeners"] = f"PLAINTEXT://{host}:{port}"
+        # the first listener's address; its name and the other listeners stay as configured
+        props["listeners"] = replace_first_address(
+            props.get("listeners", "PLAINTEXT://127.0.0.1:9092"), args.host, args.port
+        )
     if args.data_dir is not None:
         props["log.dirs"] = args.data_dir
     if args.processors is not None:
@@ -193,8 +198,55 @@ def log_dirs_parser() -> argparse.ArgumentParser:
     return p
 
 
+def console_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hpbroker console", description="The web console for a Kafka-protocol cluster (read-only)."
+    )
+    p.add_argument("--bootstrap", required=True, metavar="HOST:PORT")
+    p.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080; 0 = any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
+    p.add_argument(
+        "--sample-seconds", type=float, default=5.0, help="how often the plots' throughput and lag are sampled"
+    )
+    p.add_argument("--log-level", default=environment.value("HPBROKER_LOG_LEVEL"))
+    return p
+
+
+def console_main(args) -> int:
+    from hpbroker.admin.client import ToolError, split_hostport
+    from hpbroker.console.app import Console
+    from hpbroker.console.history import History
+    from hpbroker.metrics.http import MetricsHTTPServer
+
+    logging.basicConfig(
+        level=args.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        split_hostport(args.bootstrap)
+    except ToolError as exc:
+        print(f"hpbroker console: {exc}", file=sys.stderr)
+        return 2
+    console = Console(args.bootstrap, History(args.bootstrap, args.sample_seconds))
+    try:
+        server = MetricsHTTPServer(args.host, args.port, None, console.page, on_stop=console.close)
+    except OSError as exc:
+        print(f"hpbroker console: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    server.start()
+    logging.getLogger("hpbroker").info("console of %s on http://%s:%d/", args.bootstrap, args.host, server.port)
+    while not stop.wait(1.0):
+        pass
+    server.stop()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "console":
+        return console_main(console_parser().parse_args(argv[1:]))
     if argv and argv[0] == "groups":  # a tool, not the broker: the broker's flags stay as they were
         from hpbroker.admin.groups import main as groups_main
 
@@ -203,6 +255,16 @@ def main(argv: list[str] | None = None) -> int:
         from hpbroker.admin.topics import main as topics_main
 
         return topics_main(topics_parser().parse_args(argv[1:]))
+    if argv and argv[0] == "acls":
+        from hpbroker.admin.acls import main as acls_main
+        from hpbroker.admin.acls import parser as acls_parser
+
+        return acls_main(acls_parser().parse_args(argv[1:]))
+    if argv and argv[0] == "users":
+        from hpbroker.admin.users import main as users_main
+        from hpbroker.admin.users import parser as users_parser
+
+        return users_main(users_parser().parse_args(argv[1:]))
     if argv and argv[0] == "cluster":
         from hpbroker import local_cluster
 

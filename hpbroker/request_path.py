@@ -25,9 +25,9 @@ handler process for what processors forward to it (server/multiproc/handler_proc
 handler process receives a part of a split request flagged OWNED: ``restrict`` narrows the
 decoded request to its own partitions.
 
-Cost: this is the per-request path of every Produce and Fetch; it adds nothing to what the
-callers did before it existed (one header decode, one registry look-up, one body decode, one
-handler call, one encode), and ``serve`` is the only call it puts on their path.
+Cost: this is the per-request path of every Produce and Fetch; it does only what any caller
+must (one header decode, one registry look-up, one body decode, one handler call, one
+encode), and ``serve`` is the only call it puts on their path.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ import inspect
 import logging
 
 from hpbroker import protocol
-from hpbroker.broker.request import CloseConnection, RequestContext
+from hpbroker.broker.request import NO_SESSION, CloseConnection, RequestContext
 from hpbroker.handlers import REGISTRY, supported_versions
 from hpbroker.protocol import ProtocolError
 
@@ -99,12 +99,15 @@ def encode_frame(ctx: RequestContext, body) -> bytes | None:
         raise Refused("internal error") from None
 
 
-def serve(broker, frame, peer: str, encode=encode_parts, restrict=None, identified=None, internal: bool = False):
+def serve(
+    broker, frame, peer: str, encode=encode_parts, restrict=None, identified=None, session=NO_SESSION, internal=False
+):
     """Decode ``frame``, check its version, run its API module. Returns ``(ctx, answer)``:
     ``answer`` is ``encode(ctx, body)`` when the handler answered at once, else the awaitable it
     returned (``pending``). Raises ``Refused``. ``restrict(api_key, request) -> request`` (a
     handler process's OWNED parts) narrows the decoded request before the handler sees it;
     ``identified`` is what ``identify`` returned for this frame, if the caller asked already;
+    ``session`` says who sent it (principal, address, listener);
     ``internal``: the broker's own request (RequestContext.internal)."""
     if identified is None:
         # ``identify``, inline: one call fewer on the path of every request
@@ -125,7 +128,7 @@ def serve(broker, frame, peer: str, encode=encode_parts, restrict=None, identifi
         raise Refused(f"api key {api_key} v{version} body does not decode: {exc}") from None
     if restrict is not None:
         request = restrict(api_key, request)
-    ctx = RequestContext(broker, api_key, version, header.correlation_id, header.client_id, peer, internal)
+    ctx = RequestContext(broker, api_key, version, header.correlation_id, header.client_id, peer, session, internal)
     try:
         result = module.handle(ctx, request)
     except CloseConnection as exc:

@@ -159,7 +159,8 @@ class Progress:
 
 
 def machine() -> dict[str, object]:
-    """Which machine a figure came from: tuning.md quotes this with every number."""
+    """Which machine a figure came from: recorded with every result, as the docs name the machine
+    of every figure they quote."""
     model = platform.processor() or "unknown"
     try:
         with open("/proc/cpuinfo") as f:
@@ -183,11 +184,10 @@ def machine() -> dict[str, object]:
 #
 # A virtual machine with a virtio-balloon device that has free page reporting hands pages the
 # guest frees back to its host; the next write into such a page faults it in from the host
-# again. On this project's VM that costs ~2 CPU-s per GB (touching 20 GiB of fresh memory: 46 s
-# of system time; the same 20 GiB again with reporting off: 8.7 s), charged to whichever process
-# first writes the page: a broker appending to its page cache, the floor's loop, a client. A
-# broker's CPU per GB then depends on how much memory was freed (topics deleted, files closed)
-# and reported since, not on the broker (tuning.md, "Freed memory goes back to the host").
+# again. That costs about 2 CPU-s per GB, charged to whichever process first writes the page: a
+# broker appending to its page cache, the floor's loop, a client. A broker's CPU per GB then
+# depends on how much memory was freed (topics deleted, files closed) and reported since, not on
+# the broker (docs/performance.md, "How the figures are taken").
 #
 # The kernel reports free blocks of at least 2^page_reporting_order pages; an order above the
 # buddy allocator's largest (MAX_PAGE_ORDER, 10 on x86-64) means no block qualifies, i.e. off.
@@ -313,7 +313,7 @@ def page_reporting_for(ns, say=None):
         (say or _stderr)(
             "note: this machine returns freed memory to its host (free page reporting); new page-cache "
             "pages may cost ~2 CPU-s/GB more than they would otherwise. --pause-page-reporting (root) "
-            'takes that out of the figures (tuning.md, "Freed memory goes back to the host")'
+            'takes that out of the figures (docs/performance.md, "How the figures are taken")'
         )
     return contextlib.nullcontext()
 
@@ -414,7 +414,7 @@ def tree_cpu_sample(pid: int) -> dict:
     Per process: the kernel's clock-tick totals (user + system, and what it collected from reaped
     children; psutil, /proc/<pid>/stat), and each thread's exact run time where the kernel shows
     it. Clock ticks are 10 ms per process: over a 0.2 GB run of a five-process broker that is
-    +-0.05-0.25 CPU-s/GB, more than the differences being measured (tuning.md). Also each
+    +-0.05-0.25 CPU-s/GB, more than the differences being measured. Also each
     process's name and voluntary context switches (how often it went to sleep waiting for work,
     i.e. was woken), for figures per role (mp_perf.py)."""
     import psutil

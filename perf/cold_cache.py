@@ -10,7 +10,7 @@ evicted caches. This script times that Python alone -- ``produce.handle`` and th
 encode for a small one-partition Produce on an in-process ``LocalBroker`` (data under
 --dir) -- with and without a copy of N bytes (memcpy of a bytearray) right before each
 request, so the difference is the cost of coming back to the interpreter after moving N bytes.
-Figures in ../tuning.md ("Where the time goes").
+Figures in ../docs/performance.md ("What limits them").
 """
 
 from __future__ import annotations

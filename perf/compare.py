@@ -4,19 +4,18 @@
     python perf/compare.py --peer-bootstrap 127.0.0.1:9092 --peer-pid 1234   # a running Kafka
     python perf/compare.py --hpbroker-bootstrap 127.0.0.1:9093 --hpbroker-pid 5678
 
-Theory of operation: this machine is shared and noisy, so figures are only comparable when
-taken in one run, interleaved: for every round and every workload each broker takes its turn,
+Theory of operation: on a shared, noisy machine figures are only comparable when taken in one
+run, interleaved: for every round and every workload each broker takes its turn,
 and the order of the brokers flips every round so a drift (page cache, a neighbour's load)
 hits both alike. Each workload is the same code as the stand-alone script (produce_perf,
-consume_perf, e2e_latency) with fixed parameters from issue 7's targets. A broker's cost is the
-CPU time of its process tree (each thread's exact run time where the kernel shows it, else
-clock ticks: _common.tree_cpu_sample) sampled just before and after each workload, divided by
-the gigabytes the workload moved. The cost floor
-(perf/floor.py) is measured at the start of every round, so each CPU-per-GB figure is divided by
-a yardstick taken minutes, not a whole run, before it: this machine's page-cache costs drift by
-several times within one run (tuning.md, "Cost floor"), and a floor measured once at the start
-made the ratios of later rounds meaningless (0.54x in one run, the floor having come out at
-1.2 CPU-s/GB). "x floor" is the median of the per-round ratios. On a VM whose freed memory goes
+consume_perf, e2e_latency) with fixed parameters from the targets of docs/performance.md. A
+broker's cost is the CPU time of its process tree (each thread's exact run time where the kernel
+shows it, else clock ticks: _common.tree_cpu_sample) sampled just before and after each
+workload, divided by the gigabytes the workload moved. The cost floor (perf/floor.py) is
+measured at the start of every round, so each CPU-per-GB figure is divided by a yardstick taken
+minutes, not a whole run, before it: on a shared VM page-cache costs can drift by several times
+within one run, and a floor measured once at the start would make the ratios of later rounds
+meaningless. "x floor" is the median of the per-round ratios. On a VM whose freed memory goes
 back to its host (free page reporting), new page-cache pages cost a fault-in from the host
 whoever writes them; ``--pause-page-reporting`` takes that out for the run (_common.py).
 Medians over the rounds are reported; every single figure is in the JSON.
@@ -42,8 +41,9 @@ HP, PEER = "hpbroker", "peer"
 
 
 def workloads(ns) -> list[dict]:
-    """Issue 7's targets. ``metric`` is the figure compared; ``higher`` says which way is good;
-    ``target`` is the ratio hpbroker/peer to reach (for latency, an absolute bound in ms)."""
+    """The workloads of docs/performance.md, "The targets". ``metric`` is the figure compared;
+    ``higher`` says which way is good; ``target`` is the ratio hpbroker/peer to reach (for
+    latency, an absolute bound in ms)."""
     batching = ["--batch-size", str(ns.batch_size), "--linger-ms", f"{ns.linger_ms:g}"]
     return [
         {
@@ -172,7 +172,7 @@ def start_brokers(ns) -> dict:
 
 
 def _delete_round_topics(brokers: dict, topics: dict, progress) -> None:
-    """Delete what a round produced. On some machines (this project's VM among them) writing
+    """Delete what a round produced. On some machines (balloon-backed VMs among them) writing
     new page-cache pages gets several times dearer once ~1 GB has been written since files were
     last deleted; deleting each round's data keeps every round in the same state."""
     from confluent_kafka.admin import AdminClient
@@ -281,8 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--records-100b", type=int, default=500_000, help="records of the 100 B produce")
     parser.add_argument("--producers", type=int, default=1, help="producer processes of the 1 KB produce")
     # One Python producer process makes ~1 M records/s of 100 B whatever the broker: with one,
-    # the records/s comparison measured the client (both brokers tied at its limit in every
-    # run, tuning.md). Two load the broker, whose cost per record then decides.
+    # the records/s comparison measures the client (both brokers tie at its limit;
+    # docs/performance.md, "What limits them"). Two load the broker, whose cost per record then
+    # decides.
     parser.add_argument(
         "--producers-100b",
         type=int,
@@ -291,7 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # librdkafka's own defaults (batch.size 1000000, linger.ms 5): what an unmodified
     # confluent-kafka producer sends. produce_perf's stand-alone default (128 KiB) is a tuning
-    # choice; tuning.md has figures at both.
+    # choice; tuning.md, "batch.size and linger.ms", has figures at both.
     parser.add_argument(
         "--batch-size",
         type=int,

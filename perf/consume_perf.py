@@ -38,8 +38,8 @@ def consumer_config(args: dict, group: str) -> dict:
         "session.timeout.ms": 10_000,
         # A broker that serves faster than this Python loop empties librdkafka's queue fills
         # it (queued.max.messages.kbytes, 64 MB), and librdkafka then stops fetching for
-        # fetch.queue.backoff.ms, 1 s by default: a 200 MB run measured 0.6 s or 1.7 s by
-        # chance (tuning.md, "Consume runs that waited a second"). 10 ms resumes fetching as
+        # fetch.queue.backoff.ms, 1 s by default, so a run's time would depend on whether it
+        # hit that wait (tuning.md, "Consumers"). 10 ms resumes fetching as
         # soon as the loop has made room, for any broker; -X overrides it.
         "fetch.queue.backoff.ms": 10,
     }

@@ -79,7 +79,7 @@ def _receive_and_append(path: str, ports, results) -> None:
 def _splice_and_append(path: str, ports, results) -> None:
     """The 'in' loop with splice(2) instead of recv + write: socket -> pipe -> file, no copy
     through user space. Measured (``--splice``) to see whether a broker could receive records
-    into the page cache without the recv copy; on loopback it was not cheaper (tuning.md)."""
+    into the page cache without the recv copy."""
     server, port = _listen()
     ports.put(port)
     conn, _ = server.accept()
@@ -112,8 +112,8 @@ def _receive_into_mapping(path: str, ports, results) -> None:
     ``MMAP_WINDOW`` at a time and ``recv_into`` writes into the mapping, so the kernel's one copy
     lands in the page cache and no write(2) copies it again. Measured (``--mmap``) to see
     whether a broker could receive records into its segment with one copy instead of two: each
-    new page is then faulted in and allocated by the filesystem on its first write, which on
-    this machine cost more than the copy it saves (tuning.md, "Cost floor")."""
+    new page is then faulted in and allocated by the filesystem on its first write, which may
+    cost more than the copy it saves."""
     server, port = _listen()
     ports.put(port)
     conn, _ = server.accept()

@@ -14,7 +14,7 @@ waking the other process, and cutting a Produce into sub-requests and joining th
   per-owner sub-requests and encode them, then decode the two partial answers, join and encode
   the response; what it does for anything produce_split declines). Warm caches: a lower bound.
 
-Figures in ../tuning.md ("Multi-process topology").
+Figures in ../docs/performance.md ("What limits them").
 """
 
 from __future__ import annotations

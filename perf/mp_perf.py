@@ -13,7 +13,7 @@ per-request benchmark: many small Produce requests, where the broker, not the cl
 bottleneck. Broker CPU is user+system time of the supervisor
 and all its children (psutil), measured over each phase; "broker cores" is that CPU time over
 the phase's wall time (how many cores the broker kept busy). Output: one Markdown table row per
-run, ready for tuning.md: the median of ``--repeat`` rounds (each round runs every cell once).
+run, ready for the docs: the median of ``--repeat`` rounds (each round runs every cell once).
 A second table splits the produce phase by role (the children name themselves ``hpb-p<i>`` and
 ``hpb-h<i>``): each role's CPU-s/GB and how often its processes were woken (voluntary context
 switches per GB), each topology's produce throughput against in-process mode with the same

@@ -7,7 +7,7 @@ Appends ``--batches`` idempotent batches (5 records of 100 B each: a producer wi
 and a light load writes batches this small) through ``Partition.append_from_client``, writes
 the producer snapshot as a clean close does, then times opening the partition (log and
 producer state) with that snapshot and with it deleted. Files go to a temporary directory
-under --dir and are removed. Figures in ../tuning.md ("Storage engine").
+under --dir and are removed. Figures in ../docs/performance.md ("Building blocks").
 """
 
 from __future__ import annotations

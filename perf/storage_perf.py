@@ -2,8 +2,8 @@
 
     python perf/storage_perf.py [--dir /tmp] [--gib 1]
 
-Writes to a temporary directory under --dir and removes it. Figures go to ../tuning.md under
-"## Storage engine". The page cache is warm for every figure (appends land in it; recovery
+Writes to a temporary directory under --dir and removes it. Figures go to ../docs/performance.md
+under "Building blocks". The page cache is warm for every figure (appends land in it; recovery
 reads what was just written), which is the case a process restart sees.
 """
 

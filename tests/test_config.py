@@ -308,11 +308,11 @@ def test_other_synonyms():
 
 
 def test_node_id_unset_is_minus_one():
-    from hpbroker.server.broker import advertised_node
+    from hpbroker.server.broker import node_id_of
 
-    assert advertised_node(BrokerConfig({"broker.id": "3"}), "h", 1).node_id == 3
-    assert advertised_node(BrokerConfig({"broker.id": "3", "node.id": "-1"}), "h", 1).node_id == 3
-    assert advertised_node(BrokerConfig({"broker.id": "3", "node.id": "4"}), "h", 1).node_id == 4
+    assert node_id_of(BrokerConfig({"broker.id": "3"})) == 3
+    assert node_id_of(BrokerConfig({"broker.id": "3", "node.id": "-1"})) == 3
+    assert node_id_of(BrokerConfig({"broker.id": "3", "node.id": "4"})) == 4
     with pytest.raises(ConfigError):
         BrokerConfig({"node.id": "-2"})
 

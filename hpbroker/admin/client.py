@@ -28,6 +28,7 @@ CAPS = {
     "CreatePartitions": 1,
     "DescribeConfigs": 3,
     "AlterConfigs": 1,
+    "Fetch": 12,  # names topics (v13+ names topic ids)
 }
 
 

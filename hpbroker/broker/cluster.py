@@ -37,30 +37,45 @@ from hpbroker.controller import events as ev
 from hpbroker.controller.kafka_controller import BrokerNotAvailable, StaleBrokerEpoch
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
 from hpbroker.metadata.cluster_registry import LEADER_DURING_DELETE, NO_TOPIC_ID, ClusterRegistry
+from hpbroker.metrics.stats import ProcessStats
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.replication.cluster_replica_manager import ClusterReplicaManager
 from hpbroker.replication.partition import Partition
+from hpbroker.security import authorizer
+from hpbroker.security.credentials import FileCredentialStore
 
 log = logging.getLogger(__name__)
 
 
-def registration(node: Node, jmx_port: int = -1) -> BrokerInfo:
-    """What this broker writes at /brokers/ids/<id>: its advertised endpoint and rack."""
-    return BrokerInfo(node.node_id, (EndPoint("PLAINTEXT", node.host, node.port, "PLAINTEXT"),), node.rack, jmx_port)
+def registration(node: Node, protocols: dict[str, str] | None = None, jmx_port: int = -1) -> BrokerInfo:
+    """What this broker writes at /brokers/ids/<id>: an endpoint per advertised listener, with its
+    security protocol (``protocols``: listener name -> protocol), and its rack."""
+    protocols = protocols or {}
+    endpoints = node.endpoints or (("PLAINTEXT", node.host, node.port),)
+    return BrokerInfo(
+        node.node_id,
+        tuple(EndPoint(name, host, port, protocols.get(name, name)) for name, host, port in endpoints),
+        node.rack,
+        jmx_port,
+    )
 
 
 class ClusterBroker:
-    def __init__(self, config: BrokerConfig, node: Node, member, *, owns=None):
+    def __init__(self, config: BrokerConfig, node: Node, member, *, owns=None, stats: ProcessStats | None = None):
         self.config = config
+        self.stats = stats if stats is not None else ProcessStats()
         self.node = node
         self.member = member  # cluster/member.py ClusterMember, connected
         self.cluster_id = member.cluster_id
         self.log_dirs = [d for d in config.get("log.dirs").split(",") if d]
         for d in self.log_dirs:
             Path(d).mkdir(parents=True, exist_ok=True)
+        self.credentials = FileCredentialStore(self.log_dirs[0])
+        self.authorizer = authorizer.from_config(config, self.log_dirs[0])
         self.registry = ClusterRegistry()
         self.metadata = ClusterMetadataCache(node, self.registry)
         self.replica_manager = self._replica_manager(owns)
+        self.replica_manager.logs.flush_observer = self.stats.log_flushed
         self.controller = ZkAdmin(
             config, node.node_id, member, self.metadata, self.apply_topic_configs, self.apply_broker_configs
         )

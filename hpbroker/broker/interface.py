@@ -15,6 +15,8 @@ the partitions it owns: server/multiproc/handler_broker.py) or a processor's vie
   code and message).
 - ``group_coordinator``: the consumer groups whose __consumer_offsets partitions this process
   holds (hpbroker/coordinator/coordinator.py).
+- ``stats`` (ProcessStats): what this process counts for the metrics endpoint (bytes and
+  records in and out per topic, and the rest hpbroker/metrics/catalog.py names).
 - ``cluster`` (ClusterRole): in a cluster, what the controller's requests act on (None on a
   single node).
 
@@ -42,17 +44,34 @@ if TYPE_CHECKING:
     from hpbroker.coordinator.coordinator import GroupCoordinator
     from hpbroker.metadata.topic_configs import ProduceSettings
     from hpbroker.metadata.topics import TopicInfo
+    from hpbroker.metrics.stats import ProcessStats
     from hpbroker.replication.partition import Partition
     from hpbroker.replication.purgatory import Purgatory
+    from hpbroker.security.authorizer import AclAuthorizer
+    from hpbroker.security.credentials import CredentialStore
     from hpbroker.storage.log import ReadResult
 
 
 @dataclass(frozen=True)
 class Node:
+    """A broker as clients reach it: ``host``/``port`` of its first advertised listener, and
+    ``endpoints``, (listener name, host, port) of each (empty: the one address serves all)."""
+
     node_id: int
     host: str
     port: int
+    endpoints: tuple[tuple[str, str, int], ...] = ()
     rack: str | None = None  # broker.rack, shown in Metadata and DescribeCluster
+
+    def on(self, listener: str | None) -> Node | None:
+        """This broker as seen by a client of ``listener`` (Kafka's Broker.getNode): None when it
+        does not advertise that listener; ``listener`` None: as it is."""
+        if listener is None or not self.endpoints:
+            return self
+        for name, host, port in self.endpoints:
+            if name == listener:
+                return Node(self.node_id, host, port, self.endpoints, self.rack)
+        return None
 
 
 class ControllerError(Exception):
@@ -218,4 +237,7 @@ class Broker(Protocol):
     replica_manager: ReplicaManager
     controller: Controller
     group_coordinator: GroupCoordinator
+    credentials: CredentialStore
+    authorizer: AclAuthorizer | None
+    stats: ProcessStats
     cluster: ClusterRole | None

@@ -24,7 +24,10 @@ from hpbroker.config import BrokerConfig
 from hpbroker.controller.local import LocalController, NotController
 from hpbroker.coordinator.coordinator import GroupCoordinator
 from hpbroker.metadata.topics import TopicRegistry
+from hpbroker.metrics.stats import ProcessStats
 from hpbroker.replication.replica_manager import LocalReplicaManager
+from hpbroker.security import authorizer
+from hpbroker.security.credentials import FileCredentialStore
 
 DEFAULT_CLUSTER_ID = "hpbroker-cluster"
 
@@ -38,17 +41,22 @@ class LocalBroker:
         *,
         owns=None,
         controller: bool = True,
+        stats: ProcessStats | None = None,
     ):
         self.config = config
+        self.stats = stats if stats is not None else ProcessStats()
         self.node = node
         self.cluster_id = cluster_id
         self.log_dirs = [d for d in config.get("log.dirs").split(",") if d]
         for d in self.log_dirs:
             Path(d).mkdir(parents=True, exist_ok=True)
+        self.credentials = FileCredentialStore(self.log_dirs[0])
+        self.authorizer = authorizer.from_config(config, self.log_dirs[0])
         registry = TopicRegistry(Path(self.log_dirs[0]) / "__topics.json")
         config.follow(registry.broker_configs, registry.broker_default_configs)
         self.metadata = MetadataCache(node, registry)
         self.replica_manager = self._replica_manager(owns)
+        self.replica_manager.logs.flush_observer = self.stats.log_flushed
         self.controller = (
             LocalController(config, self.metadata, self.replica_manager)
             if controller

@@ -61,8 +61,11 @@ class MetadataCache:
         """The state of each partition of ``info``, by index."""
         return [self._led_here] * info.num_partitions
 
-    def alive_brokers(self) -> list[Node]:
-        return [self.node]
+    def alive_brokers(self, listener: str | None = None) -> list[Node]:
+        """The live brokers with their endpoint on ``listener`` (the one the asking client came
+        in on); a broker that does not advertise it is left out, as Kafka does."""
+        node = self.node.on(listener)
+        return [node] if node is not None else []
 
     @property
     def controller_id(self) -> int:
@@ -99,8 +102,11 @@ class ClusterMetadataCache(MetadataCache):
         parts = self.topics.states.get(info.name, {})
         return [parts.get(i, _NO_LEADER) for i in range(info.num_partitions)]
 
-    def alive_brokers(self) -> list[Node]:
-        return [self.topics.brokers[i] for i in sorted(self.topics.brokers)]
+    def alive_brokers(self, listener: str | None = None) -> list[Node]:
+        """The live brokers with their endpoint on ``listener``; one that does not advertise it
+        is left out, as Kafka does."""
+        brokers = (self.topics.brokers[i].on(listener) for i in sorted(self.topics.brokers))
+        return [n for n in brokers if n is not None]
 
     def alive_broker(self, broker_id: int) -> Node | None:
         return self.topics.brokers.get(broker_id)

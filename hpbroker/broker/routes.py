@@ -7,14 +7,15 @@ built, hpbroker/handlers/__init__.py). The kinds:
 
 - ``PROCESSOR``: the processor serves it from what every process knows (its metadata cache,
   the segment files); what it cannot do itself, it asks of the controller through its broker
-  interface (ApiVersions, Metadata, FindCoordinator, DescribeCluster, DescribeLogDirs, ACLs).
+  interface (ApiVersions, Metadata, FindCoordinator, DescribeCluster, DescribeLogDirs, the SASL
+  requests, which change the connection's state).
 - ``FETCH``: the processor serves it from the segment files, below the high watermarks the
   owners publish; a long poll parks in the processor.
 - ``PARTITIONED``: split by owning handler. Each owner gets a sub-request holding only its
   topics and partitions, and the partial answers are joined in request order (``split``
   names the fields that hold the topics and partitions).
 - ``CONTROLLER``: forwarded whole to the controller (handler 0): topic registry changes,
-  configs, producer ids.
+  configs, producer ids, ACLs.
 - ``GROUP``: forwarded whole to the handler coordinating the group named by ``group_field``
   (the owner of the group's __consumer_offsets partition).
 - ``GROUPS``: a request naming several groups, split by coordinating handler (``groups``

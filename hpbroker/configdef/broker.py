@@ -72,9 +72,11 @@ SERVER = (
         "listeners",
         TYPE_STRING,
         "PLAINTEXT://127.0.0.1:9092",
-        "Where the broker listens: the host and port of the first listener (NAME://host:port; an empty "
-        "host is every address). hpbroker serves PLAINTEXT only. A dynamic value is checked, stored and "
-        "reported, and the broker keeps listening where it started.",
+        "Where the broker listens: NAME://host:port,... (an empty host is every interface, port 0 any free "
+        "port). Each listener speaks the security protocol listener.security.protocol.map gives its name "
+        "(PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL) and takes its own settings under "
+        "listener.name.<name>.<property>. A dynamic value is checked, stored and reported, and the broker "
+        "keeps listening where it started.",
         checks.listeners,
         PER_BROKER,
         STATIC_ONLY,
@@ -83,9 +85,10 @@ SERVER = (
         "advertised.listeners",
         TYPE_STRING,
         None,
-        "The address Metadata gives clients (the first listener's), when it is not the bound one; "
-        "unset: the host and port of listeners (the machine's host name for 0.0.0.0). A dynamic value is "
-        "stored and reported, not applied.",
+        "The address Metadata gives clients for each listener (NAME://host:port, names a subset of "
+        "listeners'): a client is answered with the endpoints of the listener it connected to. Unset: each "
+        "listener's own host and bound port (the machine's host name for an empty or wildcard host). A "
+        "dynamic value is stored and reported, not applied.",
         checks.listeners,
         PER_BROKER,
         STATIC_ONLY,
@@ -94,11 +97,27 @@ SERVER = (
         "listener.security.protocol.map",
         TYPE_STRING,
         "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
-        "Listener name -> security protocol. Only checked (every listener needs an entry, as in Kafka): "
-        "hpbroker speaks PLAINTEXT on every listener.",
+        "Listener name -> security protocol (every listener needs an entry, as in Kafka). A dynamic value is "
+        "checked, stored and reported, not applied.",
         checks.protocol_map,
         PER_BROKER,
-        NO_EFFECT,
+        STATIC_ONLY,
+    ),
+    broker(
+        "inter.broker.listener.name",
+        TYPE_STRING,
+        None,
+        "The listener brokers use among themselves (replica fetches, controller requests); one of "
+        "advertised.listeners. Unset: the listener named after security.inter.broker.protocol. Only one of "
+        "the two may be set.",
+    ),
+    broker(
+        "security.inter.broker.protocol",
+        TYPE_STRING,
+        "PLAINTEXT",
+        "The security protocol between brokers when inter.broker.listener.name is not set: the listener of "
+        "that name is used.",
+        checks.security_protocol,
     ),
     broker(
         "log.dirs",
@@ -154,6 +173,15 @@ SERVER = (
         "A connection that sent nothing for this long is closed. -1: never.",
     ),
     broker(
+        "socket.connection.setup.timeout.ms",
+        TYPE_LONG,
+        "10000",
+        "How long a new connection may take to become ready: a client that has not finished its TLS handshake "
+        "(and its SASL authentication) by then is disconnected. Kafka's clients and brokers use it for their "
+        "own outgoing connections in the same sense.",
+        at_least(0),
+    ),
+    broker(
         "num.network.threads",
         TYPE_INT,
         None,
@@ -199,6 +227,37 @@ SERVER = (
         "it resolves to, resolved when the limits are built).",
         checks.connection_overrides,
         CLUSTER_WIDE,
+    ),
+    # authorization ----------------------------------------------------------------------------
+    broker(
+        "authorizer.class.name",
+        TYPE_STRING,
+        "",
+        "The ACL authorizer (docs/security.md): kafka.security.authorizer.AclAuthorizer (Kafka's other "
+        "authorizer names, kafka.security.auth.SimpleAclAuthorizer and "
+        "org.apache.kafka.metadata.authorizer.StandardAuthorizer, select the same one). Empty: no "
+        "authorization, and the ACL requests answer SECURITY_DISABLED.",
+    ),
+    broker(
+        "super.users",
+        TYPE_STRING,
+        None,
+        "Principals the authorizer allows everything, separated by semicolons (User:admin;User:broker).",
+    ),
+    broker(
+        "allow.everyone.if.no.acl.found",
+        TYPE_BOOLEAN,
+        "false",
+        "With an authorizer: whether a resource no ACL names is open to every principal (false: only to super users).",
+    ),
+    broker(
+        "metrics.port",
+        TYPE_INT,
+        "0",
+        "HTTP port of the metrics endpoint (/metrics, Prometheus' text format with Kafka's metric names) "
+        "and the web console (/), on the host of the first listener; 0: neither is served. "
+        "docs/operations.md lists the metrics.",
+        at_least(0),
     ),
     # topics -----------------------------------------------------------------------------------
     broker(

@@ -13,12 +13,15 @@ in Kafka.
 
 from __future__ import annotations
 
+from hpbroker.configdef import checks
 from hpbroker.configdef.types import (
     CLUSTER_WIDE,
     MAX_INT,
     MAX_LONG,
     NO_EFFECT,
     PER_BROKER,
+    READ_ONLY,
+    STATIC_ONLY,
     TYPE_BOOLEAN,
     TYPE_CLASS,
     TYPE_DOUBLE,
@@ -33,18 +36,24 @@ from hpbroker.configdef.types import (
     one_of,
 )
 
-_NO_TLS = " No effect: hpbroker serves PLAINTEXT listeners only."
-_NO_SASL = " No effect: hpbroker has no SASL authentication."
+_NO_TLS = " No effect: hpbroker's TLS is OpenSSL's, through Python's ssl module."
+_NO_SASL = " No effect: hpbroker offers PLAIN and SCRAM, not Kerberos or OAuth."
+_LISTENER = " May be set per listener (listener.name.<listener>.<property>); read at start-up."
 
 
-def _kafka(name, config_type, default, doc, check=None, mode=PER_BROKER) -> BrokerConfigDef:
+def _kafka(name, config_type, default, doc, check=None, mode=PER_BROKER, effect=NO_EFFECT) -> BrokerConfigDef:
     return BrokerConfigDef(
-        name=name, config_type=config_type, default=default, doc=doc, check=check, effect=NO_EFFECT, mode=mode
+        name=name, config_type=config_type, default=default, doc=doc, check=check, effect=effect, mode=mode
     )
 
 
 def _tls(name, config_type, default, what, check=None) -> BrokerConfigDef:
     return _kafka(name, config_type, default, what + _NO_TLS, check)
+
+
+def _applied(name, config_type, default, what, check=None) -> BrokerConfigDef:
+    """A TLS or SASL property hpbroker acts on, per listener, from the properties file."""
+    return _kafka(name, config_type, default, what + _LISTENER, check, effect=STATIC_ONLY)
 
 
 def _sasl(name, config_type, default, what, check=None) -> BrokerConfigDef:
@@ -72,47 +81,133 @@ CLUSTER_LEVEL_LISTENER_CONFIGS = frozenset({"max.connections", "max.connection.c
 
 BROKER_KAFKA: tuple[BrokerConfigDef, ...] = (
     # TLS (Kafka's SslConfigs and BrokerSecurityConfigs) -----------------------------------------
-    _tls("ssl.protocol", TYPE_STRING, "TLSv1.3", "TLS protocol of the SSL context."),
+    _tls("ssl.protocol", TYPE_STRING, "TLSv1.3", "TLS protocol of the SSL context (ssl.enabled.protocols decides)."),
     _tls("ssl.provider", TYPE_STRING, None, "Security provider of the SSL context."),
-    _tls("ssl.cipher.suites", TYPE_LIST, "", "Cipher suites allowed (empty: the JVM's)."),
-    _tls("ssl.enabled.protocols", TYPE_LIST, "TLSv1.2,TLSv1.3", "TLS protocols a connection may use."),
-    _tls("ssl.keystore.type", TYPE_STRING, "JKS", "Format of the key store."),
-    _tls("ssl.keystore.location", TYPE_STRING, None, "Path of the key store."),
-    _tls("ssl.keystore.password", TYPE_PASSWORD, None, "Password of the key store."),
-    _tls("ssl.key.password", TYPE_PASSWORD, None, "Password of the private key."),
-    _tls("ssl.keystore.key", TYPE_PASSWORD, None, "Private key in PEM."),
-    _tls("ssl.keystore.certificate.chain", TYPE_PASSWORD, None, "Certificate chain in PEM."),
-    _tls("ssl.truststore.type", TYPE_STRING, "JKS", "Format of the trust store."),
-    _tls("ssl.truststore.location", TYPE_STRING, None, "Path of the trust store."),
-    _tls("ssl.truststore.password", TYPE_PASSWORD, None, "Password of the trust store."),
-    _tls("ssl.truststore.certificates", TYPE_PASSWORD, None, "Trusted certificates in PEM."),
+    _applied(
+        "ssl.cipher.suites",
+        TYPE_LIST,
+        "",
+        "Cipher suites allowed, by Kafka's (IANA) names (TLS 1.2 suites are translated to OpenSSL's); empty: "
+        "OpenSSL's defaults. A list without a TLS 1.3 suite keeps connections to TLS 1.2.",
+    ),
+    _applied(
+        "ssl.enabled.protocols",
+        TYPE_LIST,
+        "TLSv1.2,TLSv1.3",
+        "TLS protocols a connection may use (the lowest and highest named bound the handshake).",
+    ),
+    _applied(
+        "ssl.keystore.type",
+        TYPE_STRING,
+        "JKS",
+        "Format of the key store: hpbroker reads PEM (set PEM; JKS and PKCS12 are refused at start-up).",
+    ),
+    _applied(
+        "ssl.keystore.location",
+        TYPE_STRING,
+        None,
+        "PEM file holding the broker's private key and certificate chain (a TLS listener needs it, or "
+        "ssl.keystore.key and ssl.keystore.certificate.chain).",
+    ),
+    _tls("ssl.keystore.password", TYPE_PASSWORD, None, "Password of the key store (PEM files have none)."),
+    _applied("ssl.key.password", TYPE_PASSWORD, None, "Password of an encrypted private key."),
+    _applied("ssl.keystore.key", TYPE_PASSWORD, None, "The private key in PEM, inline."),
+    _applied("ssl.keystore.certificate.chain", TYPE_PASSWORD, None, "The certificate chain in PEM, inline."),
+    _applied("ssl.truststore.type", TYPE_STRING, "JKS", "Format of the trust store: hpbroker reads PEM."),
+    _applied(
+        "ssl.truststore.location",
+        TYPE_STRING,
+        None,
+        "PEM file of the certificates that client certificates must chain to (ssl.client.auth).",
+    ),
+    _tls("ssl.truststore.password", TYPE_PASSWORD, None, "Password of the trust store (PEM files have none)."),
+    _applied("ssl.truststore.certificates", TYPE_PASSWORD, None, "Trusted certificates in PEM, inline."),
     _tls("ssl.keymanager.algorithm", TYPE_STRING, "SunX509", "Key manager factory algorithm."),
     _tls("ssl.trustmanager.algorithm", TYPE_STRING, "PKIX", "Trust manager factory algorithm."),
-    _tls(
+    _applied(
         "ssl.endpoint.identification.algorithm",
         TYPE_STRING,
         "https",
-        "How a peer's host name is checked against its certificate.",
+        "https: the broker's own TLS connections (to other brokers) check the server's host name against its "
+        "certificate; empty: they do not. Clients check the broker's themselves.",
     ),
     _tls("ssl.secure.random.implementation", TYPE_STRING, None, "SecureRandom implementation for TLS."),
-    _tls(
+    _applied(
         "ssl.client.auth",
         TYPE_STRING,
         "none",
-        "Whether clients must present a certificate.",
+        "Whether clients must present a certificate: required, requested (verified if given) or none. On a "
+        "SASL_SSL listener only the listener-prefixed value counts, as in Kafka.",
         one_of("required", "requested", "none"),
     ),
+    _kafka(
+        "ssl.principal.mapping.rules",
+        TYPE_STRING,
+        "DEFAULT",
+        "How a client certificate's distinguished name (RFC 2253) becomes the principal's name: "
+        "RULE:pattern/replacement/[L|U],... then DEFAULT (the whole DN), first match wins; a DN no rule "
+        "matches is refused. May be set per listener (listener.name.<listener>.<property>).",
+        checks.principal_mapping_rules,
+        READ_ONLY,
+        STATIC_ONLY,
+    ),
     _tls("ssl.engine.factory.class", TYPE_CLASS, None, "Class that builds SSL engines."),
-    _tls(
+    _kafka(
         "principal.builder.class",
         TYPE_CLASS,
         "org.apache.kafka.common.security.authenticator.DefaultKafkaPrincipalBuilder",
-        "Class that builds a connection's principal (for ACLs).",
+        "Class that builds a connection's principal. No effect: hpbroker builds principals as Kafka's default "
+        "builder (User:<SASL name>, User:<mapped certificate DN>, User:ANONYMOUS).",
     ),
     # SASL (Kafka's SaslConfigs and BrokerSecurityConfigs) ---------------------------------------
     _sasl("sasl.mechanism.inter.broker.protocol", TYPE_STRING, "GSSAPI", "SASL mechanism between brokers."),
-    _sasl("sasl.jaas.config", TYPE_PASSWORD, None, "JAAS login context of the broker."),
-    _sasl("sasl.enabled.mechanisms", TYPE_LIST, "GSSAPI", "SASL mechanisms the broker offers."),
+    _sasl(
+        "sasl.jaas.config",
+        TYPE_PASSWORD,
+        None,
+        "JAAS login context of the broker. A broker takes it per mechanism and listener, as Kafka: "
+        "listener.name.<listener>.plain.sasl.jaas.config names PLAIN's users (PlainLoginModule required "
+        'user_alice="alice-secret";), listener.name.<listener>.scram-sha-256.sasl.jaas.config its own SCRAM '
+        "credentials (username, password) for connections to other brokers.",
+    ),
+    _applied(
+        "sasl.enabled.mechanisms",
+        TYPE_LIST,
+        "GSSAPI",
+        "SASL mechanisms a SASL listener offers: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (Kafka's default GSSAPI "
+        "is refused at start-up: set this on a SASL listener).",
+    ),
+    _kafka(
+        "sasl.server.max.receive.size",
+        TYPE_INT,
+        "524288",
+        "Largest frame a client may send before it is authenticated; a larger size prefix closes the "
+        "connection before anything is buffered.",
+        None,
+        READ_ONLY,
+        STATIC_ONLY,
+    ),
+    _kafka(
+        "connection.failed.authentication.delay.ms",
+        TYPE_INT,
+        "100",
+        "A refused SASL authentication is answered (and the connection closed) this long after the refusal, "
+        "to slow down password guessing.",
+        at_least(0),
+        READ_ONLY,
+        STATIC_ONLY,
+    ),
+    _kafka(
+        "connections.max.reauth.ms",
+        TYPE_LONG,
+        "0",
+        "KIP-368: a SASL session lasts this long (told to the client in SaslAuthenticate v1+); a connection "
+        "that has not re-authenticated by then may send only SASL requests, anything else closes it. 0: "
+        "sessions never expire.",
+        None,
+        READ_ONLY,
+        STATIC_ONLY,
+    ),
     _sasl("sasl.kerberos.service.name", TYPE_STRING, None, "Kerberos principal name of the broker."),
     _sasl("sasl.kerberos.kinit.cmd", TYPE_STRING, "/usr/bin/kinit", "Path of kinit."),
     _sasl(

@@ -176,3 +176,25 @@ def _protocol_map_reason(value: str) -> str | None:
 
 
 protocol_map = Check("NAME:PROTOCOL,...", _protocol_map_reason)
+
+
+def _security_protocol_reason(value: str) -> str | None:
+    if str(value).strip().upper() not in SECURITY_PROTOCOLS:
+        return f"No enum constant org.apache.kafka.common.security.auth.SecurityProtocol.{value}"
+    return None
+
+
+security_protocol = Check(f"[{', '.join(SECURITY_PROTOCOLS)}]", _security_protocol_reason)
+
+
+def _mapping_rules_reason(value: str) -> str | None:
+    from hpbroker.security.principal_mapping import parse_rules
+
+    try:
+        parse_rules(value)
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+principal_mapping_rules = Check("RULE:pattern/replacement/[L|U],...,DEFAULT", _mapping_rules_reason)

@@ -47,6 +47,8 @@ from hpbroker.handlers import (
     offset_fetch,
     offset_for_leader_epoch,
     produce,
+    sasl_authenticate,
+    sasl_handshake,
     stop_replica,
     sync_group,
     update_metadata,
@@ -89,6 +91,8 @@ _MODULES = (
     describe_acls,
     create_acls,
     delete_acls,
+    sasl_handshake,
+    sasl_authenticate,
 )
 
 

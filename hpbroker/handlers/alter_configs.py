@@ -9,6 +9,7 @@ INVALID_REQUEST with Kafka's text; unknown topic -> UNKNOWN_TOPIC_OR_PARTITION; 
 config or bad value -> INVALID_CONFIG. ``validate_only`` changes nothing.
 """
 
+from hpbroker.broker import authorized
 from hpbroker.broker.interface import ControllerError
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
@@ -19,6 +20,7 @@ from hpbroker.config import (
     validate_topic_configs,
 )
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation
 
 API_KEY = 33
 MIN_VERSION, MAX_VERSION = 0, 1
@@ -65,6 +67,17 @@ async def handle(ctx: RequestContext, request: dict):
         rtype, rname = r["resource_type"], r["resource_name"]
         configs = {c["name"]: c["value"] for c in r["configs"]}
         code, message = 0, None
+        denied = authorized.config_denied(ctx, rtype, rname, Operation.ALTER_CONFIGS)
+        if denied:
+            out.append(
+                {
+                    "error_code": denied,
+                    "error_message": "Authorization failed.",
+                    "resource_type": rtype,
+                    "resource_name": rname,
+                }
+            )
+            continue
         try:
             if named[(rtype, rname)] > 1:
                 raise InvalidRequest("Each resource must appear at most once.")

@@ -13,6 +13,7 @@ from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation, ResourceType
 from hpbroker.storage.fd_limits import no_room_message, partition_room
 
 API_KEY = 37
@@ -59,6 +60,8 @@ async def handle(ctx: RequestContext, request: dict):
         code, message = 0, None
         if not active:
             code, message = ErrorCode.NOT_CONTROLLER, "This is not the correct controller for this cluster."
+        elif not ctx.authorize(Operation.ALTER, ResourceType.TOPIC, name):
+            code, message = ErrorCode.TOPIC_AUTHORIZATION_FAILED, "Authorization failed."
         elif info is None:
             code, message = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"The topic '{name}' does not exist."
         elif name == GROUP_METADATA_TOPIC:

@@ -20,6 +20,7 @@ from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import ConfigError, validate_topic_configs
 from hpbroker.metadata.topics import InvalidTopic, validate_topic_name
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import CLUSTER_NAME, Operation, ResourceType
 from hpbroker.storage.fd_limits import no_room_message, partition_room
 
 API_KEY = 19
@@ -94,6 +95,8 @@ async def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     counts = Counter(t["name"] for t in request["topics"])
     results = []
+    # Kafka: CREATE on the cluster, else CREATE on each topic
+    cluster_create = ctx.authorize(Operation.CREATE, ResourceType.CLUSTER, CLUSTER_NAME)
     # a broker creates the topics it needs (auto-creation, __consumer_offsets) on any broker
     active = broker.controller.is_active or ctx.internal
     wait = request.get("timeout_ms", 1) > 0
@@ -115,6 +118,11 @@ async def handle(ctx: RequestContext, request: dict):
         if counts[name] > 1:
             res["error_code"] = ErrorCode.INVALID_REQUEST
             res["error_message"] = f"Create topics request from client contains multiple entries for {name}"
+            results.append(res)
+            continue
+        if not cluster_create and not ctx.authorize(Operation.CREATE, ResourceType.TOPIC, name):
+            res["error_code"] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+            res["error_message"] = "Authorization failed."
             results.append(res)
             continue
         try:

@@ -14,6 +14,7 @@ from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUPS, GroupSplit, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation, ResourceType
 from hpbroker.storage.write_failures import warn_storage_failure
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,9 @@ def handle(ctx: RequestContext, request: dict):
     coordinator = ctx.broker.group_coordinator
     results = []
     for group_id in request["groups_names"]:
+        if not ctx.authorize(Operation.DELETE, ResourceType.GROUP, group_id):
+            results.append({"group_id": group_id, "error_code": ErrorCode.GROUP_AUTHORIZATION_FAILED})
+            continue
         shard = coordinator.shard_for(group_id)
         if shard is None:
             results.append({"group_id": group_id, "error_code": ErrorCode.NOT_COORDINATOR})

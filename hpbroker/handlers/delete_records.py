@@ -11,6 +11,7 @@ from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation, ResourceType
 
 API_KEY = 21
 MIN_VERSION, MAX_VERSION = 0, 1
@@ -26,7 +27,9 @@ def handle(ctx: RequestContext, request: dict):
             index, offset = p["partition_index"], p["offset"]
             partition = rm.partition(t["name"], index)
             ans = {"partition_index": index, "low_watermark": -1, "error_code": 0}
-            if partition is None:
+            if not ctx.authorize(Operation.DELETE, ResourceType.TOPIC, t["name"]):
+                ans["error_code"] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+            elif partition is None:
                 ans["error_code"] = rm.not_led_error(t["name"], index)
             elif t["name"] in INTERNAL_TOPICS:
                 ans["error_code"] = ErrorCode.INVALID_TOPIC_EXCEPTION

@@ -10,6 +10,7 @@ from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation, ResourceType
 
 API_KEY = 20
 MIN_VERSION, MAX_VERSION = 0, 3
@@ -25,6 +26,8 @@ async def handle(ctx: RequestContext, request: dict):
         message = None
         if not active:
             code, message = ErrorCode.NOT_CONTROLLER, "This is not the correct controller for this cluster."
+        elif not ctx.authorize(Operation.DELETE, ResourceType.TOPIC, name):
+            code = ErrorCode.TOPIC_AUTHORIZATION_FAILED
         elif not enabled:
             code = ErrorCode.TOPIC_DELETION_DISABLED
         elif name not in broker.metadata.topics:

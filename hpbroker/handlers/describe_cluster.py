@@ -10,6 +10,7 @@ from hpbroker.broker import authorized
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import CLUSTER_NAME, Operation, ResourceType
 
 API_KEY = 60
 MIN_VERSION, MAX_VERSION = 0, 1
@@ -31,6 +32,9 @@ def handle(ctx: RequestContext, request: dict):
         "brokers": [],
         "cluster_authorized_operations": authorized.NOT_REQUESTED,
     }
+    if not ctx.authorize(Operation.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME):
+        answer.update(error_code=ErrorCode.CLUSTER_AUTHORIZATION_FAILED, error_message="Cluster authorization failed.")
+        return answer
     if endpoint_type != BROKERS:
         answer.update(
             error_code=ErrorCode.UNSUPPORTED_ENDPOINT_TYPE,
@@ -40,9 +44,11 @@ def handle(ctx: RequestContext, request: dict):
         )
         return answer
     answer["brokers"] = [
-        {"broker_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack} for n in metadata.alive_brokers()
+        {"broker_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack}
+        for n in metadata.alive_brokers(ctx.session.listener)
     ]
     answer["cluster_authorized_operations"] = authorized.operations(
-        request.get("include_cluster_authorized_operations", False), authorized.CLUSTER
+        request.get("include_cluster_authorized_operations", False),
+        ctx.authorized_operations(ResourceType.CLUSTER, CLUSTER_NAME, authorized.CLUSTER),
     )
     return answer

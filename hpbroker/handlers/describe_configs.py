@@ -11,6 +11,7 @@ A missing topic -> UNKNOWN_TOPIC_OR_PARTITION; another broker id -> INVALID_REQU
 resource types -> INVALID_REQUEST.
 """
 
+from hpbroker.broker import authorized
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import (
@@ -23,6 +24,7 @@ from hpbroker.config import (
 )
 from hpbroker.configdef.dynamic import definition
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation
 
 API_KEY = 32
 MIN_VERSION, MAX_VERSION = 0, 3
@@ -110,7 +112,11 @@ def handle(ctx: RequestContext, request: dict):
         rtype, rname = r["resource_type"], r["resource_name"]
         keys = set(r["configuration_keys"]) if r.get("configuration_keys") else None
         res = {"error_code": 0, "error_message": None, "resource_type": rtype, "resource_name": rname, "configs": []}
-        if rtype == RESOURCE_TOPIC:
+        denied = authorized.config_denied(ctx, rtype, rname, Operation.DESCRIBE_CONFIGS)
+        if denied:
+            res["error_code"] = denied
+            res["error_message"] = "Authorization failed."
+        elif rtype == RESOURCE_TOPIC:
             info = broker.metadata.topics.get(rname)
             if info is None:
                 res["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION

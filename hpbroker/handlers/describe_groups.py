@@ -11,6 +11,7 @@ from hpbroker.broker.routes import GROUPS, GroupSplit, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.coordinator.state import GroupState
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation, ResourceType
 
 API_KEY = 15
 MIN_VERSION, MAX_VERSION = 0, 4
@@ -59,5 +60,24 @@ def _describe(ctx, group_id, operations=authorized.NOT_REQUESTED):
 
 @starts_coordinator
 def handle(ctx: RequestContext, request: dict):
-    ops = authorized.operations(request.get("include_authorized_operations", False), authorized.GROUP)
-    return {"throttle_time_ms": 0, "groups": [_describe(ctx, g, ops) for g in request["groups"]]}
+    asked = request.get("include_authorized_operations", False)
+    groups = []
+    for g in request["groups"]:
+        if not ctx.authorize(Operation.DESCRIBE, ResourceType.GROUP, g):
+            groups.append(_denied(g))
+            continue
+        ops = authorized.operations(asked, ctx.authorized_operations(ResourceType.GROUP, g, authorized.GROUP))
+        groups.append(_describe(ctx, g, ops))
+    return {"throttle_time_ms": 0, "groups": groups}
+
+
+def _denied(group_id):
+    return {
+        "error_code": ErrorCode.GROUP_AUTHORIZATION_FAILED,
+        "group_id": group_id,
+        "group_state": "",
+        "protocol_type": "",
+        "protocol_data": "",
+        "members": [],
+        "authorized_operations": authorized.NOT_REQUESTED,
+    }

@@ -25,6 +25,7 @@ import os
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import CLUSTER_NAME, Operation, ResourceType
 from hpbroker.storage.segment import LOG_SUFFIX
 
 API_KEY = 35
@@ -37,6 +38,8 @@ _INT64_MAX = (1 << 63) - 1
 
 def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
+    if not ctx.authorize(Operation.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED, "results": []}
     topics = broker.metadata.topics
     wanted = _wanted(request.get("topics"), topics)
     results = []

@@ -11,6 +11,8 @@ handler answers for the partitions it owns and the processor joins the answers.
 
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PARTITIONED, Route, Split
+from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation, ResourceType
 
 API_KEY = 61
 MIN_VERSION, MAX_VERSION = 0, 0
@@ -22,8 +24,19 @@ def handle(ctx: RequestContext, request: dict):
     topics = []
     for t in request["topics"]:
         parts = []
+        denied = not ctx.authorize(Operation.READ, ResourceType.TOPIC, t["name"])
         for index in t["partition_indexes"]:
             partition = rm.partition(t["name"], index)
+            if denied:
+                parts.append(
+                    {
+                        "partition_index": index,
+                        "error_code": ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+                        "error_message": None,
+                        "active_producers": [],
+                    }
+                )
+                continue
             if partition is None:
                 parts.append(
                     {

@@ -29,6 +29,7 @@ from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import FETCH, Route
 from hpbroker.protocol import ExternalBytes
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import CLUSTER_NAME, Operation, ResourceType
 from hpbroker.storage import OffsetOutOfRange
 
 API_KEY = 1
@@ -65,9 +66,10 @@ def _partition_answer(index, code, partition=None):
     }
 
 
-def _read_all(ctx, request, plan, first: bool = True):
+def _read_all(ctx, request, plan, denied=frozenset(), first: bool = True):
     """One pass over the requested partitions. Returns (topics answer, bytes, had_error).
-    ``first``: the first pass of this request (a follower's fetch offsets are recorded then)."""
+    ``denied``: topics the principal may not read (TOPIC_AUTHORIZATION_FAILED); ``first``: the
+    first pass of this request (a follower's fetch offsets are recorded then)."""
     broker = ctx.broker
     rm = broker.replica_manager
     budget = request.get("max_bytes", 0x7FFFFFFF)
@@ -83,6 +85,10 @@ def _read_all(ctx, request, plan, first: bool = True):
         zstd_refused = ctx.api_version < 10 and _stored_as_zstd(broker, topic)
         for fp in parts:
             index = fp["partition"]
+            if topic in denied:
+                answers.append(_partition_answer(index, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
+                had_error = True
+                continue
             partition = rm.readable(topic, index) if replica_id < 0 else rm.replica_partition(topic, index)
             if partition is None:
                 answers.append(_partition_answer(index, rm.not_led_error(topic, index)))
@@ -137,11 +143,18 @@ async def _long_poll(ctx, request, plan, deadline, min_bytes, keys, woken):
         topics, total, had_error = _read_all(ctx, request, plan, first=False)
         remaining = deadline - time.monotonic()
         if total >= min_bytes or had_error or remaining <= 0:
-            return _response(topics)
+            return _response(ctx, topics)
         woken = purgatory.watch(keys, remaining)
 
 
-def _response(topics):
+def _response(ctx, topics):
+    """The answer, counted per partition (BytesOut, TotalFetchRequests, FailedFetchRequests)."""
+    fetched = ctx.broker.stats.fetched
+    for t in topics:
+        name = t["topic"]
+        for p in t["partitions"]:
+            records = p["records"]
+            fetched(name, records.size if type(records) is ExternalBytes else 0, p["error_code"] != 0)
     return {"throttle_time_ms": 0, "error_code": 0, "session_id": 0, "responses": topics}
 
 
@@ -155,11 +168,20 @@ def handle(ctx: RequestContext, request: dict):
             "responses": [],
         }
     plan = [(t["topic"], t["partitions"]) for t in request["topics"]]
-    topics, total, had_error = _read_all(ctx, request, plan)
+    denied = frozenset()
+    if ctx.broker.authorizer is not None:
+        if request.get("replica_id", -1) >= 0:  # a follower: CLUSTER_ACTION, as Kafka
+            if not ctx.authorize(Operation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME):
+                denied = frozenset(topic for topic, _ in plan)
+        else:
+            denied = frozenset(
+                topic for topic, _ in plan if not ctx.authorize(Operation.READ, ResourceType.TOPIC, topic)
+            )
+    topics, total, had_error = _read_all(ctx, request, plan, denied)
     min_bytes = min(request.get("min_bytes", 1), request.get("max_bytes", 0x7FFFFFFF))
     max_wait = request.get("max_wait_ms", 0)
     if max_wait <= 0 or total >= min_bytes or had_error or not plan:
-        return _response(topics)
+        return _response(ctx, topics)
     # Watch now, not when the returned coroutine first runs: an append handled before that (in
     # this process, or seen in the partition table by a processor) must find the watcher.
     keys = [(topic, fp["partition"]) for topic, parts in plan for fp in parts]

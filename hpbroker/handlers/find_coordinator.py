@@ -17,6 +17,7 @@ from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation, ResourceType
 
 API_KEY = 10
 MIN_VERSION, MAX_VERSION = 0, 2
@@ -50,12 +51,21 @@ def handle(ctx: RequestContext, request: dict):
             "host": "",
             "port": -1,
         }
+    if not ctx.authorize(Operation.DESCRIBE, ResourceType.GROUP, request["key"]):
+        return {
+            "throttle_time_ms": 0,
+            "error_code": ErrorCode.GROUP_AUTHORIZATION_FAILED,
+            "error_message": None,
+            "node_id": -1,
+            "host": "",
+            "port": -1,
+        }
     if ctx.broker.group_coordinator.started:
-        return _coordinator_of(ctx.broker, request["key"])
-    return _start_then_answer(ctx.broker, request["key"])
+        return _coordinator_of(ctx.broker, request["key"], ctx.session.listener)
+    return _start_then_answer(ctx.broker, request["key"], ctx.session.listener)
 
 
-async def _start_then_answer(broker, group_id):
+async def _start_then_answer(broker, group_id, listener):
     if not await broker.group_coordinator.start():
         return {
             "throttle_time_ms": 0,
@@ -66,13 +76,13 @@ async def _start_then_answer(broker, group_id):
             "host": "",
             "port": -1,
         }
-    return _coordinator_of(broker, group_id)
+    return _coordinator_of(broker, group_id, listener)
 
 
-def _coordinator_of(broker, group_id):
+def _coordinator_of(broker, group_id, listener):
     metadata = broker.metadata
     state = metadata.partition_state(GROUP_METADATA_TOPIC, broker.group_coordinator.partition_for(group_id or ""))
-    node = next((n for n in metadata.alive_brokers() if state is not None and n.node_id == state.leader), None)
+    node = next((n for n in metadata.alive_brokers(listener) if state is not None and n.node_id == state.leader), None)
     if node is None:  # its partition has no live leader
         return {
             "throttle_time_ms": 0,

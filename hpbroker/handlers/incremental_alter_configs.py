@@ -25,6 +25,7 @@ checks everything and changes nothing.
 
 from __future__ import annotations
 
+from hpbroker.broker import authorized
 from hpbroker.broker.interface import ControllerError
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
@@ -39,6 +40,7 @@ from hpbroker.config import (
 )
 from hpbroker.handlers.alter_configs import InvalidRequest, per_broker_resource
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation
 
 API_KEY = 44
 MIN_VERSION, MAX_VERSION = 0, 1
@@ -124,6 +126,17 @@ async def handle(ctx: RequestContext, request: dict):
     out = []
     for r in resources:
         rtype, rname = r["resource_type"], r["resource_name"]
+        denied = authorized.config_denied(ctx, rtype, rname, Operation.ALTER_CONFIGS)
+        if denied:
+            out.append(
+                {
+                    "error_code": denied,
+                    "error_message": "Authorization failed.",
+                    "resource_type": rtype,
+                    "resource_name": rname,
+                }
+            )
+            continue
         try:
             if named[(rtype, rname)] > 1:
                 raise InvalidRequest(f"Duplicate resource {rname!r} of type {rtype}")

@@ -15,6 +15,7 @@ from hpbroker.broker.interface import ControllerError
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import CLUSTER_NAME, Operation, ResourceType
 
 API_KEY = 22
 MIN_VERSION, MAX_VERSION = 0, 4
@@ -22,8 +23,23 @@ ROUTE = Route(CONTROLLER)
 
 
 async def handle(ctx: RequestContext, request: dict):
-    if request.get("transactional_id") is not None:
-        return {"throttle_time_ms": 0, "error_code": ErrorCode.INVALID_REQUEST, "producer_id": -1, "producer_epoch": -1}
+    transactional_id = request.get("transactional_id")
+    if transactional_id is not None:
+        if not ctx.authorize(Operation.WRITE, ResourceType.TRANSACTIONAL_ID, transactional_id):
+            code = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+        else:
+            code = ErrorCode.INVALID_REQUEST
+        return {"throttle_time_ms": 0, "error_code": code, "producer_id": -1, "producer_epoch": -1}
+    # KIP-679: an idempotent producer needs IDEMPOTENT_WRITE on the cluster or WRITE on some topic
+    if not ctx.authorize(Operation.IDEMPOTENT_WRITE, ResourceType.CLUSTER, CLUSTER_NAME) and not ctx.authorize_any(
+        Operation.WRITE, ResourceType.TOPIC
+    ):
+        return {
+            "throttle_time_ms": 0,
+            "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED,
+            "producer_id": -1,
+            "producer_epoch": -1,
+        }
     try:
         producer_id = await ctx.broker.controller.next_producer_id()
     except ControllerError as exc:

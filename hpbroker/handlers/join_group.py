@@ -9,6 +9,7 @@ from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUP, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation, ResourceType
 
 API_KEY = 11
 MIN_VERSION, MAX_VERSION = 0, 5
@@ -18,6 +19,16 @@ ROUTE = Route(GROUP, group_field="group_id")
 @starts_coordinator
 def handle(ctx: RequestContext, request: dict):
     coordinator = ctx.broker.group_coordinator
+    if not ctx.authorize(Operation.READ, ResourceType.GROUP, request["group_id"]):
+        return {
+            "throttle_time_ms": 0,
+            "error_code": ErrorCode.GROUP_AUTHORIZATION_FAILED,
+            "generation_id": -1,
+            "protocol_name": "",
+            "leader": "",
+            "member_id": request["member_id"],
+            "members": [],
+        }
     shard = coordinator.shard_for(request["group_id"])
     if shard is None:
         return {

@@ -8,6 +8,7 @@ from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUP, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation, ResourceType
 
 API_KEY = 13
 MIN_VERSION, MAX_VERSION = 0, 3
@@ -21,6 +22,8 @@ def handle(ctx: RequestContext, request: dict):
         leaving = [(m["member_id"], m.get("group_instance_id")) for m in request["members"]]
     else:
         leaving = [(request["member_id"], None)]
+    if not ctx.authorize(Operation.READ, ResourceType.GROUP, group_id):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.GROUP_AUTHORIZATION_FAILED, "members": []}
     shard = ctx.broker.group_coordinator.shard_for(group_id)
     if shard is None:
         return {"throttle_time_ms": 0, "error_code": ErrorCode.NOT_COORDINATOR, "members": []}

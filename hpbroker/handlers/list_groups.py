@@ -16,6 +16,7 @@ from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import EVERY, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import CLUSTER_NAME, Operation, ResourceType
 
 API_KEY = 16
 MIN_VERSION, MAX_VERSION = 0, 5
@@ -27,6 +28,8 @@ GROUP_TYPE = "classic"
 @starts_coordinator
 def handle(ctx: RequestContext, request: dict):
     coordinator = ctx.broker.group_coordinator
+    # Kafka: DESCRIBE on the cluster lists every group, else the groups the principal may describe
+    everything = ctx.authorize(Operation.DESCRIBE, ResourceType.CLUSTER, CLUSTER_NAME)
     if not coordinator.started:  # no __consumer_offsets yet, so no group either
         return {"throttle_time_ms": 0, "error_code": 0, "groups": []}
     error = 0 if coordinator.load_opened() else int(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS)
@@ -43,6 +46,10 @@ def handle(ctx: RequestContext, request: dict):
         }
         for shard in coordinator.shards.values()
         for g in shard.list_groups()
-        if not states or g.state.value.lower() in states
+        if (not states or g.state.value.lower() in states) and (everything or _may_describe(ctx, g.group_id))
     ]
     return {"throttle_time_ms": 0, "error_code": error, "groups": groups}
+
+
+def _may_describe(ctx, group_id: str) -> bool:
+    return ctx.authorize(Operation.DESCRIBE, ResourceType.GROUP, group_id)

@@ -14,6 +14,7 @@ above the high watermark are not given out (offset and timestamp -1), as Kafka f
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation, ResourceType
 
 API_KEY = 2
 MIN_VERSION, MAX_VERSION = 1, 8
@@ -46,9 +47,10 @@ def handle(ctx: RequestContext, request: dict):
     topics = []
     for t in request["topics"]:
         parts = []
+        denied = not ctx.authorize(Operation.DESCRIBE, ResourceType.TOPIC, t["name"])
         for p in t["partitions"]:
             index = p["partition_index"]
-            partition = rm.partition(t["name"], index)
+            partition = None if denied else rm.partition(t["name"], index)
             ans = {
                 "partition_index": index,
                 "error_code": 0,
@@ -57,7 +59,9 @@ def handle(ctx: RequestContext, request: dict):
                 "offset": -1,
                 "leader_epoch": -1,
             }
-            if partition is None:
+            if denied:
+                ans["error_code"] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+            elif partition is None:
                 ans["error_code"] = rm.not_led_error(t["name"], index)
             else:
                 epoch = p.get("current_leader_epoch", -1)

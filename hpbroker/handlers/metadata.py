@@ -20,6 +20,7 @@ from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PROCESSOR, Route
 from hpbroker.metadata.topics import InvalidTopic, validate_topic_name
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import CLUSTER_NAME, Operation, ResourceType
 
 log = logging.getLogger(__name__)
 
@@ -66,35 +67,57 @@ def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     metadata = broker.metadata
     requested = request.get("topics")
-    topic_ops = authorized.operations(request.get("include_topic_authorized_operations", False), authorized.TOPIC)
+    asked_ops = request.get("include_topic_authorized_operations", False)
+    checked = broker.authorizer is not None
     alive = _alive(broker)
+
+    def ops(name):
+        if not asked_ops:
+            return authorized.NOT_REQUESTED
+        return ctx.authorized_operations(ResourceType.TOPIC, name, authorized.TOPIC)
+
     if requested is None or (ctx.api_version == 0 and not requested):
-        return _answer(broker, request, [_topic_entry(metadata, t, topic_ops, alive) for t in metadata.topics])
+        # every topic the principal may describe; the others are left out, as Kafka does
+        return _answer(
+            ctx,
+            request,
+            [
+                _topic_entry(metadata, t, ops(t.name), alive)
+                for t in metadata.topics
+                if not checked or ctx.authorize(Operation.DESCRIBE, ResourceType.TOPIC, t.name)
+            ],
+        )
     allow_create = request.get("allow_auto_topic_creation", True) and broker.config.get("auto.create.topics.enable")
     topics = []
     to_create = []  # (position in the answer, name)
     for t in requested:
         name = t["name"]
+        if checked and not ctx.authorize(Operation.DESCRIBE, ResourceType.TOPIC, name or ""):
+            topics.append(_error_entry(name, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
+            continue
         info = metadata.topics.get(name)
         if info is not None:
-            topics.append(_topic_entry(metadata, info, topic_ops, alive))
+            topics.append(_topic_entry(metadata, info, ops(name), alive))
             continue
         try:
             validate_topic_name(name or "")
         except InvalidTopic:
             topics.append(_error_entry(name, ErrorCode.INVALID_TOPIC_EXCEPTION))
             continue
-        if allow_create:
+        if allow_create and checked and not _may_create(ctx, name):
+            topics.append(_error_entry(name, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
+        elif allow_create:
             to_create.append((len(topics), name))
             topics.append(None)
         else:
             topics.append(_error_entry(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
     if to_create:
-        return _create_then_answer(broker, request, topics, to_create)
-    return _answer(broker, request, topics)
+        return _create_then_answer(ctx, request, topics, to_create)
+    return _answer(ctx, request, topics)
 
 
-async def _create_then_answer(broker, request, topics, to_create):
+async def _create_then_answer(ctx, request, topics, to_create):
+    broker = ctx.broker
     partitions = broker.config.get("num.partitions")
     for at, name in to_create:
         try:
@@ -108,20 +131,31 @@ async def _create_then_answer(broker, request, topics, to_create):
                 else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
             )
         topics[at] = _error_entry(name, code)
-    return _answer(broker, request, topics)
+    return _answer(ctx, request, topics)
 
 
-def _answer(broker, request, topics):
+def _answer(ctx, request, topics):
+    broker = ctx.broker
     metadata = broker.metadata
+    listener = ctx.session.listener
     return {
         "throttle_time_ms": 0,
         "brokers": [
-            {"node_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack} for n in metadata.alive_brokers()
+            {"node_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack}
+            for n in metadata.alive_brokers(listener)
         ],
         "cluster_id": broker.cluster_id,
         "controller_id": metadata.controller_id,
         "topics": topics,
         "cluster_authorized_operations": authorized.operations(
-            request.get("include_cluster_authorized_operations", False), authorized.CLUSTER
+            request.get("include_cluster_authorized_operations", False),
+            ctx.authorized_operations(ResourceType.CLUSTER, CLUSTER_NAME, authorized.CLUSTER),
         ),
     }
+
+
+def _may_create(ctx, name: str) -> bool:
+    """Auto-creation, as Kafka: CREATE on the cluster or on the topic."""
+    return ctx.authorize(Operation.CREATE, ResourceType.CLUSTER, CLUSTER_NAME) or ctx.authorize(
+        Operation.CREATE, ResourceType.TOPIC, name
+    )

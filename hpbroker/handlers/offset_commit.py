@@ -18,6 +18,7 @@ from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUP, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation, ResourceType
 from hpbroker.storage.write_failures import warn_storage_failure
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,42 @@ ROUTE = Route(GROUP, group_field="group_id")
 def handle(ctx: RequestContext, request: dict):
     coordinator = ctx.broker.group_coordinator
     shard = coordinator.shard_for(request["group_id"])
+    denied_topics = {
+        t["name"] for t in request["topics"] if not ctx.authorize(Operation.READ, ResourceType.TOPIC, t["name"])
+    }
+    if not ctx.authorize(Operation.READ, ResourceType.GROUP, request["group_id"]):
+        results = {
+            (t["name"], p["partition_index"]): ErrorCode.GROUP_AUTHORIZATION_FAILED
+            for t in request["topics"]
+            for p in t["partitions"]
+        }
+    elif denied_topics:
+        # Kafka answers the topics it may not read and commits the others
+        allowed = dict(request)
+        allowed["topics"] = [t for t in request["topics"] if t["name"] not in denied_topics]
+        results = _commit(ctx, coordinator, shard, allowed)
+        for t in request["topics"]:
+            if t["name"] in denied_topics:
+                for p in t["partitions"]:
+                    results[(t["name"], p["partition_index"])] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+    else:
+        results = _commit(ctx, coordinator, shard, request)
+    return {
+        "throttle_time_ms": 0,
+        "topics": [
+            {
+                "name": t["name"],
+                "partitions": [
+                    {"partition_index": p["partition_index"], "error_code": results[(t["name"], p["partition_index"])]}
+                    for p in t["partitions"]
+                ],
+            }
+            for t in request["topics"]
+        ],
+    }
+
+
+def _commit(ctx, coordinator, shard, request):
     if shard is None:
         results = {
             (t["name"], p["partition_index"]): ErrorCode.NOT_COORDINATOR
@@ -51,19 +88,7 @@ def handle(ctx: RequestContext, request: dict):
                 exc,
             )
             results = {k: ErrorCode.NOT_COORDINATOR if code == 0 else code for k, code in results.items()}
-    return {
-        "throttle_time_ms": 0,
-        "topics": [
-            {
-                "name": t["name"],
-                "partitions": [
-                    {"partition_index": p["partition_index"], "error_code": results[(t["name"], p["partition_index"])]}
-                    for p in t["partitions"]
-                ],
-            }
-            for t in request["topics"]
-        ],
-    }
+    return results
 
 
 def _partition_exists(topics, topic: str, partition: int) -> bool:

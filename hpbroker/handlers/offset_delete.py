@@ -17,6 +17,7 @@ from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import GROUP, Route
 from hpbroker.coordinator.coordinator import starts_coordinator
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import Operation, ResourceType
 from hpbroker.storage.write_failures import warn_storage_failure
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,13 @@ def handle(ctx: RequestContext, request: dict):
     asked = [(t["name"], p["partition_index"]) for t in request["topics"] for p in t["partitions"]]
     errors = {}
     known = []
+    if not ctx.authorize(Operation.DELETE, ResourceType.GROUP, request["group_id"]):
+        return _group_error(ErrorCode.GROUP_AUTHORIZATION_FAILED)
     for topic, partition in asked:
         info = topics.get(topic)
-        if info is None or not 0 <= partition < info.num_partitions:
+        if not ctx.authorize(Operation.READ, ResourceType.TOPIC, topic):
+            errors[(topic, partition)] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+        elif info is None or not 0 <= partition < info.num_partitions:
             errors[(topic, partition)] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         else:
             known.append((topic, partition))

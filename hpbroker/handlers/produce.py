@@ -35,6 +35,7 @@ from hpbroker.metadata.topics import INTERNAL_TOPICS
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.records.record_checks import encoded_size, fit
 from hpbroker.replication.partition import AppendError
+from hpbroker.security.acl import Operation, ResourceType
 from hpbroker.storage.write_failures import warn_storage_failure
 
 API_KEY = 0
@@ -82,6 +83,7 @@ def handle(ctx: RequestContext, request: dict):
     allow_zstd = ctx.api_version >= 7
     budget = RECORD_ERRORS_BYTES
     waiting: list[_Waiting] = []
+    stats = broker.stats
     for topic_data in request["topic_data"]:
         name = topic_data["name"]
         info = topics.get(name)
@@ -89,10 +91,15 @@ def handle(ctx: RequestContext, request: dict):
         if info is not None:
             settings = rm.produce_settings(info)  # cached per topic, not rebuilt per request
             min_isr = settings.min_insync_replicas
+        denied = not ctx.authorize(Operation.WRITE, ResourceType.TOPIC, name)
         for pd in topic_data["partition_data"]:
             index = pd["index"]
             if acks not in (0, 1, -1):
                 parts.append(_failed(index, ErrorCode.INVALID_REQUIRED_ACKS))
+                any_error = True
+                continue
+            if denied:
+                parts.append(_failed(index, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
                 any_error = True
                 continue
             partition = rm.partition(name, index) if info is not None else None
@@ -147,6 +154,7 @@ def handle(ctx: RequestContext, request: dict):
                 continue
             if not r.duplicate:
                 rm.notify_append(name, index)
+                stats.produced(name, len(pd["records"]), r.last_offset - r.base_offset + 1)
             answer = {
                 "index": index,
                 "error_code": 0,
@@ -159,6 +167,10 @@ def handle(ctx: RequestContext, request: dict):
             parts.append(answer)
             if acks == -1 and partition.replicated:
                 waiting.append(_Waiting(partition, partition.leader_epoch, r.last_offset + 1, min_isr, answer))
+        for pd, part in zip(topic_data["partition_data"], parts):
+            if part["error_code"]:
+                records = pd["records"]
+                stats.produce_failed(name, len(records) if records is not None else 0)
         responses.append({"name": name, "partition_responses": parts})
     if acks == 0:
         if any_error:

@@ -21,12 +21,18 @@ ROUTE = Route(CONTROLLER)
 PLAINTEXT = 0  # SecurityProtocol id
 
 
+def _listeners(endpoints: list[dict]) -> tuple[tuple[str, str, int], ...]:
+    """(listener name, host, port) of each endpoint: Metadata answers a client with the broker's
+    endpoint on the listener it came in on (versions before 3 name none: PLAINTEXT)."""
+    return tuple((e.get("listener") or "PLAINTEXT", e["host"], e["port"]) for e in endpoints)
+
+
 def _node(b: dict) -> Node:
     endpoints = b.get("endpoints")
     if not endpoints:
-        return Node(b["id"], b.get("v0_host") or "", b.get("v0_port", -1), b.get("rack"))
+        return Node(b["id"], b.get("v0_host") or "", b.get("v0_port", -1), rack=b.get("rack"))
     e = next((e for e in endpoints if e.get("security_protocol") == PLAINTEXT), endpoints[0])
-    return Node(b["id"], e["host"], e["port"], b.get("rack"))
+    return Node(b["id"], e["host"], e["port"], _listeners(endpoints), b.get("rack"))
 
 
 def parse(request: dict) -> UpdateMetadataRequest:

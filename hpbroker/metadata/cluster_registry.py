@@ -12,7 +12,7 @@ ZkMetadataCache); this registry holds it in memory, in the shape every handler a
   replicas, zk_version), as UpdateMetadata sent it; a LeaderAndIsr of a newer leader epoch
   updates it too, so that the moment between the two (Kafka sends LeaderAndIsr first) does not
   show a stale leader.
-- ``brokers``: the live brokers (id, advertised host and port, rack); ``controller_id`` and
+- ``brokers``: the live brokers (id, advertised host and port, rack, endpoint per listener); ``controller_id`` and
   ``controller_epoch`` of the last UpdateMetadata applied; ``cluster_id``.
 - ``broker_configs`` / ``broker_default_configs``: the dynamic broker configs ZooKeeper holds at
   /config/brokers/<id> and /config/brokers/<default>.
@@ -132,7 +132,9 @@ class ClusterRegistry(TopicRegistry):
             "controller_id": self.controller_id,
             "controller_epoch": self.controller_epoch,
             "cluster_id": self.cluster_id,
-            "brokers": [[n.node_id, n.host, n.port, n.rack] for n in self.brokers.values()],
+            "brokers": [
+                [n.node_id, n.host, n.port, n.rack, [list(e) for e in n.endpoints]] for n in self.brokers.values()
+            ],
             "topics": [
                 {
                     "name": t.name,
@@ -166,7 +168,9 @@ class ClusterRegistry(TopicRegistry):
         registry.controller_id = int(obj.get("controller_id", -1))
         registry.controller_epoch = int(obj.get("controller_epoch", 0))
         registry.cluster_id = str(obj.get("cluster_id", ""))
-        registry.brokers = {b[0]: Node(b[0], b[1], b[2], b[3]) for b in obj.get("brokers", [])}
+        registry.brokers = {
+            b[0]: Node(b[0], b[1], b[2], tuple(tuple(e) for e in b[4]), b[3]) for b in obj.get("brokers", [])
+        }
         for t in obj.get("topics", []):
             info = TopicInfo(t["name"], bytes.fromhex(t["topic_id"]), int(t["num_partitions"]), dict(t["configs"]))
             registry.topics[info.name] = info

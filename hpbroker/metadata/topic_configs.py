@@ -1,8 +1,8 @@
 """The topic configs in force: each topic's overrides over the broker's defaults, and what is
 derived from them (the storage settings of its logs, the checks a Produce makes).
 
-Building a topic's effective configs merges every topic config with the broker's defaults
-(~10 us); Produce needs them for every topic of every request, so ``TopicConfigCache`` keeps
+Building a topic's effective configs merges every topic config with the broker's defaults;
+Produce needs them for every topic of every request, so ``TopicConfigCache`` keeps
 them per topic until the topic's overrides or the broker's dynamic configs change.
 
 Who may touch: the event loop of the process that holds the cache.

@@ -18,6 +18,7 @@ here reads a socket: the server hands in bytes and sends what it gets back.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import NamedTuple
 
 from hpbroker.protocol import codegen
@@ -100,7 +101,7 @@ def _message(api_key: int, api_version: int, which: int):
 
 
 #: (api_key << 16 | api_version) << 1 | which -> generated decoder, filled on first use
-_DECODERS: dict[int, object] = {}
+_DECODERS: dict[int, Callable] = {}
 
 
 def _decoder(api_key, api_version, which):

@@ -119,7 +119,7 @@ def _records_fill(buf, pos: int, end: int, count: int, offset_deltas: bool = Fal
 def keyless_records(buf, count: int, pos: int = 0) -> list | None:
     """Indexes, ascending, of the ``count`` records at ``pos`` whose key is null (keyLength -1):
     [] when every record has a key, None if the records do not parse (``_record_fields``)."""
-    out = []
+    out: list[int] = []
     if count <= 0:
         return out
     with memoryview(buf) as m:
@@ -141,7 +141,7 @@ def records_outside_time(buf, count: int, pos: int, base_timestamp: int, low: in
     (baseTimestamp + timestampDelta, wrapping as a Java long) lies outside [low, high], ascending;
     a record without a timestamp (-1) is never outside. [] when all are within, None if the
     records do not parse (``_record_fields``)."""
-    out = []
+    out: list[tuple[int, int, int]] = []
     if count <= 0:
         return out
     with memoryview(buf) as m:
@@ -274,6 +274,7 @@ def validate(buf, pos: int = 0, end: int = -1) -> BatchHeader:
     h, err = _frame(buf, pos, end, True)
     if err is not None:
         raise err
+    assert h is not None  # _frame gives a header or an error
     if pos + h.batch_length + LOG_OVERHEAD != end:
         raise InvalidRecordBatch(INVALID_RECORD, "exactly one record batch per partition is allowed")
     codec = h.attributes & CODEC_MASK
@@ -345,6 +346,7 @@ def scan(buf, pos: int = 0, end: int = -1, check_crc: bool = True):
         h, err = _frame(buf, pos, end, check_crc)
         if err is not None:
             break
+        assert h is not None  # _frame gives a header or an error
         size = h.batch_length + LOG_OVERHEAD
         out.append((pos, h.base_offset, h.base_offset + h.last_offset_delta, h.max_timestamp, size))
         pos += size

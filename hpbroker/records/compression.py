@@ -26,6 +26,7 @@ from __future__ import annotations
 import struct
 import threading
 import zlib
+from typing import Any
 
 import cramjam
 import numpy
@@ -116,7 +117,7 @@ SCRATCH_KEEP = 64 << 20
 
 
 class _Scratch(threading.local):
-    buf = None
+    buf: Any = None  # a numpy uint8 array the codecs decompress into, reused per thread
 
 
 _scratch = _Scratch()

@@ -21,15 +21,16 @@ those can be sent again. When one is named, it gets the partition's error (librd
 record of the batch that error).
 
 Cost: the records are walked, in Cython, only when the batch already needs it. The key walk runs
-on every batch of a compacted topic (it did before record errors were listed, to find the
-first). The timestamp walk runs only when the batch header shows a timestamp out of bounds: its
-maxTimestamp above the upper bound, or its baseTimestamp (the first record's) below the lower
-one. The header carries no minimum, so a record older than the batch's first record is judged by
-the first record's timestamp. Python touches only the records found invalid, on the way to
-refusing the batch.
+on every batch of a compacted topic, whose records all need a key. The timestamp walk runs only
+when the batch header shows a timestamp out of bounds: its maxTimestamp above the upper bound,
+or its baseTimestamp (the first record's) below the lower one. The header carries no minimum,
+so a record older than the batch's first record is judged by the first record's timestamp.
+Python touches only the records found invalid, on the way to refusing the batch.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from hpbroker.records import batch as rb
 from hpbroker.records.layout import CORRUPT_MESSAGE, INVALID_RECORD, BatchHeader, InvalidRecordBatch
@@ -118,13 +119,13 @@ def check_records(
     )
 
 
-def encoded_size(record_errors: list[tuple[int, str | None]]) -> int:
+def encoded_size(record_errors: Sequence[tuple[int, str | None]]) -> int:
     """Bytes the entries take in a non-flexible ProduceResponse: batch_index i32, then
     batch_index_error_message as an i16-length nullable string."""
     return sum(6 + (len(m.encode()) if m is not None else 0) for _, m in record_errors)
 
 
-def fit(record_errors: list[tuple[int, str]], budget: int) -> list[tuple[int, str | None]]:
+def fit(record_errors: list[tuple[int, str]], budget: int) -> Sequence[tuple[int, str | None]]:
     """``record_errors`` as a response can carry them in ``budget`` bytes: whole; else every
     index with a null message (clients then describe the record by the partition's
     error_message or error code); else none, and every record of the batch fails with the

@@ -100,6 +100,11 @@ class LocalReplicaManager:
     def record_follower_fetch(self, partition: Partition, replica_id: int, fetch_offset: int, log_start: int) -> None:
         """A follower fetched ``partition`` from ``fetch_offset``: nothing to track on a single node."""
 
+    def high_watermark_of(self, topic: str, index: int) -> int | None:
+        """The high watermark of a partition of this node (the coordinators' consumer lag)."""
+        p = self.partitions.get((topic, index))
+        return None if p is None else p.high_watermark
+
     # what the controller changes --------------------------------------------------------------
     def open_partitions(self, topic: TopicInfo, indexes) -> None:
         """Open (creating if new) the logs of ``topic``'s partitions ``indexes`` this process owns."""

@@ -17,9 +17,14 @@ from typing import TYPE_CHECKING
 from hpbroker.broker.interface import Node
 from hpbroker.broker.local import LocalBroker
 from hpbroker.config import BrokerConfig
-from hpbroker.server import scheduling
+from hpbroker.metrics import gauges, snapshot
+from hpbroker.metrics.layout import Gauge
+from hpbroker.metrics.stats import ProcessStats
+from hpbroker.server import listener_security, listeners, scheduling
 from hpbroker.server.connection import Acceptor, Connection, listening_socket, max_idle_s
 from hpbroker.server.connection_quotas import ConnectionLimits, LocalCounts
+from hpbroker.server.listeners import ListenerConfig, log_listeners
+from hpbroker.server.tls_connection import TlsConnection
 from hpbroker.storage.fd_limits import raise_open_file_limit
 
 if TYPE_CHECKING:
@@ -32,81 +37,137 @@ MAINTENANCE_INTERVAL_S = 1.0
 FIRST_METADATA_WAIT_S = 30.0
 
 
-def parse_listener(value: str) -> tuple[str, int]:
-    """'PLAINTEXT://host:port' (first of a comma list) -> (host, port)."""
-    first = value.split(",")[0].strip()
-    if "://" in first:
-        first = first.split("://", 1)[1]
-    host, _, port = first.rpartition(":")
-    return host or "0.0.0.0", int(port)
+def local_address(host: str) -> str:
+    """Where a client on this machine reaches a socket bound to ``host``."""
+    return {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
 
 
-def advertised_node(config: BrokerConfig, host: str, port: int) -> Node:
-    """This node as clients should reach it (advertised.listeners, else the bound address)."""
-    adv = config.raw("advertised.listeners")
-    adv_host, adv_port = parse_listener(adv) if adv else (host, port)
-    if adv_host in ("0.0.0.0", "::", ""):
-        adv_host = socket.gethostname()
+def node_id_of(config: BrokerConfig) -> int:
     node_id = config.get("node.id")
     if node_id < 0:  # unset, as Kafka's default -1
         node_id = config.get("broker.id")
-    return Node(node_id, adv_host, adv_port or port, config.get("broker.rack"))
+    return node_id
+
+
+def advertised_node(config: BrokerConfig, bound: ListenerConfig) -> Node:
+    """This node as clients reach it: an endpoint per advertised listener (advertised.listeners,
+    else each listener's bound address); its host and port are the first one's."""
+    endpoints = bound.endpoints()
+    _, host, port = endpoints[0]
+    return Node(node_id_of(config), host, port, endpoints, config.get("broker.rack"))
+
+
+def bind_listeners(config: BrokerConfig, reuse_port: bool = False) -> tuple[ListenerConfig, dict[str, socket.socket]]:
+    """A listening socket per listener (closed again if one cannot be bound), and the listener
+    configuration with the ports they were bound to."""
+    listener_config = listeners.from_config(config)
+    socks: dict[str, socket.socket] = {}
+    try:
+        for lst in listener_config.listeners:
+            socks[lst.name] = listening_socket(lst.host, lst.port, config, reuse_port=reuse_port)
+    except BaseException:
+        for sock in socks.values():
+            sock.close()
+        raise
+    return listener_config.bound({name: sock.getsockname()[1] for name, sock in socks.items()}), socks
 
 
 class StartupRefused(Exception):
     """The broker cannot start, for the reason given (a duplicate broker.id)."""
 
 
+class TlsLocalConnection(TlsConnection, Connection):
+    """A connection on an SSL or SASL_SSL listener of the in-process server."""
+
+
 class BrokerServer:
     def __init__(self, config: BrokerConfig):
         self.config = config
-        self.host, self.port = parse_listener(config.get("listeners"))
+        self.listeners: ListenerConfig = listeners.from_config(config)  # bound at start
         self.max_request_bytes = config.get("socket.request.max.bytes")
         self.max_idle_s = max_idle_s(config)
+        self.setup_timeout_s = config.get("socket.connection.setup.timeout.ms") / 1000.0
+        self.failed_authentications = 0
+        self.security: dict = {}  # listener name -> listener_security.ListenerSecurity
         self.broker: LocalBroker | ClusterBroker | None = None
         self.member: ClusterMember | None = None  # in a cluster: the ZooKeeper session and registration
         self.loop: asyncio.AbstractEventLoop | None = None
         self.connections: set[Connection] = set()
-        self._lsock: socket.socket | None = None
+        self._lsocks: dict[str, socket.socket] = {}
+        self._acceptors: dict[str, Acceptor] = {}
         self._stopped: asyncio.Event | None = None
         self._maintenance: asyncio.TimerHandle | None = None
+        self.stats = ProcessStats()
+        self.published = snapshot.Published()
+        self.metrics_server = None
+        self._idle = gauges.IdleClock()
 
     @property
     def bootstrap(self) -> str:
         return f"{self.broker.node.host}:{self.broker.node.port}"
+
+    def address(self, listener: str) -> tuple[str, int]:
+        """(host, port) a client of ``listener`` connects to (its advertised endpoint)."""
+        node = self.broker.node.on(listener)
+        return node.host, node.port
 
     async def start(self) -> None:
         self.loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
         raise_open_file_limit()  # as the command line does: also when embedded (tests, tools)
         self._limits = ConnectionLimits.from_config(self.config)  # a bad value fails the start
-        lsock = listening_socket(self.host, self.port, self.config)
-        self._lsock = lsock
-        port = lsock.getsockname()[1]
-        node = advertised_node(self.config, self.host, port)
-        node_id = node.node_id
-        if self.config.get("zookeeper.connect"):
-            await self._join_cluster(node)
-        else:
-            self.broker = LocalBroker(self.config, node)
-        self._acceptor = Acceptor(
-            self.loop,
-            lsock,
-            self._accept,
-            send_buffer=self.config.get("socket.send.buffer.bytes"),
-            quotas=LocalCounts(self._limits, self.config),
-        )
-        self._acceptor.start()
+        self.listeners, self._lsocks = bind_listeners(self.config)
+        node = advertised_node(self.config, self.listeners)
+        try:
+            if self.config.get("zookeeper.connect"):
+                await self._join_cluster(node)
+            else:
+                self.broker = LocalBroker(self.config, node, stats=self.stats)
+            self.security = listener_security.build(self.config, self.listeners, self.broker.credentials)
+        except BaseException:
+            if self.broker is not None:
+                self.broker.close()
+            if self.member is not None:
+                await self.member.close()
+            for lsock in self._lsocks.values():
+                lsock.close()
+            raise
+        quotas = LocalCounts(self._limits, self.config)
+        for lst in self.listeners.listeners:
+            acceptor = Acceptor(
+                self.loop,
+                self._lsocks[lst.name],
+                lambda sock, peer, lst=lst: self._accept(sock, peer, lst),
+                send_buffer=self.config.get("socket.send.buffer.bytes"),
+                quotas=quotas,
+            )
+            acceptor.start()
+            self._acceptors[lst.name] = acceptor
         if self.member is not None:
             await self._register(node)
         self._schedule_maintenance()
+        first = self.listeners.listeners[0]
+        metrics_port = self.config.get("metrics.port")
+        if metrics_port:
+            from hpbroker.metrics.endpoint import start_endpoint
+
+            self.metrics_server = start_endpoint(
+                self.config,
+                first.host,
+                metrics_port,
+                [self.stats.words.obj],
+                lambda: self.broker.metadata.topics,
+                self.published.read,
+                f"{local_address(first.host)}:{first.port}",
+            )
         from hpbroker.server.eventloop import running_loop_name
 
+        log_listeners(self.listeners)
         log.info(
             "hpbroker listening on %s:%d (node %d, log.dirs %s, %s loop, %s scheduling)",
-            self.host,
-            port,
-            node_id,
+            first.host,
+            first.port,
+            node.node_id,
             self.config.get("log.dirs"),
             running_loop_name(),
             scheduling.in_force(),
@@ -120,7 +181,7 @@ class BrokerServer:
 
         self.member = ClusterMember(self.config, node.node_id)
         await self.member.connect()
-        self.broker = ClusterBroker(self.config, node, self.member)
+        self.broker = ClusterBroker(self.config, node, self.member, stats=self.stats)
         await self.broker.start()
 
     async def _register(self, node: Node) -> None:
@@ -130,7 +191,7 @@ class BrokerServer:
         from hpbroker.cluster.zk_client import BrokerIdInUseError
 
         try:
-            await self.member.register(registration(node))
+            await self.member.register(registration(node, self.listeners.protocols()))
         except BrokerIdInUseError as exc:
             await self.stop()
             raise StartupRefused(f"{exc}: is another broker running with broker.id {node.node_id}?") from None
@@ -152,20 +213,32 @@ class BrokerServer:
             self.broker.run_maintenance()
         except Exception:
             log.exception("log maintenance failed")
+        if self.metrics_server is not None:
+            try:
+                gauges.update_broker(self.broker, self.stats, controller=True)
+                gauges.update_idle(self.stats, self._idle, Gauge.NETWORK_IDLE_PPM, Gauge.HANDLER_IDLE_PPM)
+                rm = self.broker.replica_manager
+                self.published.publish(snapshot.build(self.broker, rm.high_watermark_of))
+            except Exception:
+                log.exception("metrics update failed")
         now = self.loop.time()
         for conn in list(self.connections):
             conn.trim(now)
         self._schedule_maintenance()
 
-    def _accept(self, sock, peer) -> None:
-        conn = Connection(self, sock, peer)
+    def _accept(self, sock, peer, listener) -> None:
+        conn = listener_security.accept(self, self.security[listener.name], sock, peer, Connection, TlsLocalConnection)
         self.connections.add(conn)
+        self.stats.connection_opened(listener.name)
         conn.start()
 
     def forget(self, conn: Connection) -> None:
         if conn in self.connections:
             self.connections.discard(conn)
-            self._acceptor.connection_closed(conn.peer)
+            self.stats.connection_closed(conn.session.listener)
+            acceptor = self._acceptors.get(conn.session.listener)
+            if acceptor is not None:
+                acceptor.connection_closed(conn.peer)
 
     async def serve_until_stopped(self) -> None:
         await self._stopped.wait()
@@ -175,15 +248,18 @@ class BrokerServer:
         self.loop.call_soon_threadsafe(self._stopped.set)
 
     async def stop(self) -> None:
-        if self.member is not None and self._lsock is not None and self.config.get("controlled.shutdown.enable"):
+        if self.member is not None and self._lsocks and self.config.get("controlled.shutdown.enable"):
             # still serving: the controller's requests that move the leaderships reach us
             await self.member.controlled_shutdown()
-        if self._lsock is not None:
-            self._acceptor.stop()
-            self._lsock.close()
-            self._lsock = None
+        for name, lsock in self._lsocks.items():
+            self._acceptors[name].stop()
+            lsock.close()
+        self._lsocks = {}
         if self._maintenance is not None:
             self._maintenance.cancel()
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
+            self.metrics_server = None
         for conn in list(self.connections):
             conn.close()
         await asyncio.sleep(0)

@@ -21,6 +21,12 @@ responses wait in ``_done`` until every earlier one is out, because Kafka client
 responses to requests by order on a connection. Response chunks are ``bytes`` or file regions;
 bytes go out with ``sendmsg`` (gathering), regions with ``os.sendfile`` from the segment file.
 
+Request metrics (hpbroker/metrics): each request carries a tuple of its api key, version, size
+and monotonic times (received: the read that completed it; handler start; handler done; parked
+wait done) to its answer; when the answer has left (the out queue drained) the recorder adds
+them to the API's histograms, one call in C per request. A processor gives its forwarded
+requests the handler's answer time instead of the handler's times (the handler counts those).
+
 Back-pressure: with too many requests in flight or too many bytes queued, the connection stops
 reading until the backlog drains, so one client cannot make the broker buffer without bound.
 
@@ -35,12 +41,15 @@ import fcntl
 import logging
 import os
 import socket
+import ssl
 import struct
 import sys
 import termios
 from collections import deque
+from time import monotonic_ns
 
 from hpbroker import request_path
+from hpbroker.broker.request import NO_SESSION, Session
 from hpbroker.protocol import ExternalBytes
 from hpbroker.request_path import Refused
 from hpbroker.server import scheduling
@@ -52,7 +61,7 @@ READ_BUFFER = 64 * 1024
 # A connection that sends a frame too large for READ_BUFFER gets this much once (a producer):
 # then a frame of up to ~256 KiB (librdkafka's Produce requests at common batch sizes) usually
 # arrives whole in one recv, often with the next one, instead of costing two wake-ups, two recvs
-# and two SO_RCVLOWAT changes each (tuning.md, "Per-request costs of a large Produce").
+# and two SO_RCVLOWAT changes each.
 # Connections that never send one (consumers, admin) keep 64 KiB.
 LARGE_READ_BUFFER = 256 * 1024
 # A large frame's buffer starts at this size and doubles as bytes arrive, so memory follows what
@@ -70,6 +79,10 @@ IDLE_TRIM_S = 10.0
 MAX_IN_FLIGHT = 128
 MAX_QUEUED_BYTES = 32 * 1024 * 1024
 _SIZE = struct.Struct(">i")
+_API_KEY = struct.Struct(">h")
+_PRE_AUTH_APIS = frozenset({17, 18, 36})  # SaslHandshake, ApiVersions, SaslAuthenticate
+#: a non-blocking read or write that cannot go on now (over TLS: the record is not complete yet)
+WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 _INT = struct.Struct("=i")
 # sys.getrefcount of a large-frame buffer held only by the reading code: the local name in
 # _on_readable and getrefcount's own argument.
@@ -203,12 +216,14 @@ def readable_bytes(sock: socket.socket) -> int:
 
 
 class Connection:
-    def __init__(self, server, sock: socket.socket, peer: str):
+    def __init__(self, server, sock: socket.socket, peer: str, session: Session = NO_SESSION):
         self.server = server
+        self.session = session  # who is at the other end (principal, address, listener)
         self.broker = server.broker
         self.loop = server.loop
         self.sock = sock
         self.fd = sock.fileno()
+        self._recv_into = sock.recv_into  # a TLS connection decrypts here instead
         self.peer = peer
         self.max_request = server.max_request_bytes
         self._buf = bytearray(READ_BUFFER)
@@ -222,7 +237,10 @@ class Connection:
         self._rcvlowat = 1
         self._next_seq = 0
         self._write_seq = 0
-        self._done: dict[int, list] = {}
+        self._done: dict[int, tuple] = {}  # seq -> (chunks, request metrics tuple or None)
+        self._sending: list[tuple] = []  # (metrics tuple, response bytes, released ns) not yet sent
+        self._rec = server.stats.recorder
+        self._read_ns = 0  # monotonic ns of the read that completed the frames being parsed
         self._tasks: set[asyncio.Task] = set()
         self._out: deque = deque()  # bytes-like chunks and [fd, position, remaining, keepalive] lists
         self._out_bytes = 0
@@ -233,17 +251,39 @@ class Connection:
         self._last_read = self.loop.time()
         self._last_active = self._last_read  # last read or answer sent: idle expiry counts from it
         self.closed = False
+        # Before SASL authentication: the session's SASL server, which lets only ApiVersions and
+        # the SASL requests through (``_gated``); None once authenticated, or on a listener
+        # without SASL. Frames are then limited to sasl.server.max.receive.size.
+        self._gate = session.sasl if session.sasl is not None and not session.sasl.complete else None
+        if self._gate is not None:
+            self.max_request = min(self.max_request, self._gate.max_receive_size)
+        self._setup_deadline: asyncio.TimerHandle | None = None
+        self._close_when_sent: str | None = None  # close, saying this, once every answer has gone
 
     # lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
+        if self._gate is not None:
+            self.start_setup_deadline()
         self._resume_reading()
 
-    def close(self, reason: str | None = None) -> None:
+    def close(self, reason: str | None = None, auth_failure: bool = False) -> None:
         if self.closed:
             return
         self.closed = True
         if reason:
-            log.warning("closing connection from %s: %s", self.peer, reason)
+            log.warning(
+                "closing connection from %s (listener %s, %s): %s",
+                self.peer,
+                self.session.listener,
+                self.session.principal,
+                reason,
+            )
+        if auth_failure:
+            self.server.failed_authentications += 1
+            self.server.stats.authentication_failed(self.session.listener)
+        if self._setup_deadline is not None:
+            self._setup_deadline.cancel()
+            self._setup_deadline = None
         self._pause_reading()
         if self._writing:
             self.loop.remove_writer(self.fd)
@@ -252,6 +292,7 @@ class Connection:
             t.cancel()
         self._out.clear()
         self._done.clear()
+        self._sending.clear()
         try:
             self.sock.close()
         except OSError:
@@ -323,6 +364,7 @@ class Connection:
 
     def _on_readable(self) -> None:
         self._last_read = self._last_active = self.loop.time()
+        self._read_ns = monotonic_ns()
         try:
             if self._frame is not None:
                 if self._take_large_frame(self._frame_size, self._frame, 0, self._frame_filled):
@@ -332,7 +374,7 @@ class Connection:
                     # grow with what actually arrived, never to the claimed size up front
                     frame.extend(bytes(min(size, 2 * len(frame)) - len(frame)))
                 with memoryview(frame) as mv:
-                    n = self.sock.recv_into(mv[self._frame_filled : size])
+                    n = self._recv_into(mv[self._frame_filled : size])
                 if n == 0:
                     return self.close()
                 self._frame_filled += n
@@ -362,10 +404,10 @@ class Connection:
                 self._buf[:tail] = self._buf[self._start : self._end]
                 self._start, self._end = 0, tail
             if self._large_next and self._start == self._end:
-                n = self.sock.recv_into(self._view[self._end : self._end + LARGE_FRAME_HEAD_READ])
+                n = self._recv_into(self._view[self._end : self._end + LARGE_FRAME_HEAD_READ])
             else:
-                n = self.sock.recv_into(self._view[self._end :])
-        except (BlockingIOError, InterruptedError):
+                n = self._recv_into(self._view[self._end :])
+        except WOULD_BLOCK:
             return
         except OSError as exc:
             return self.close(f"read failed: {exc}")
@@ -482,18 +524,29 @@ class Connection:
     def _dispatch(self, frame: bytearray, identified=None) -> None:
         """Serve one request through the request path (hpbroker/request_path.py);
         ``identified``: what ``request_path.identify`` said of it, if asked already."""
+        if self._gate is not None:
+            self._gated(frame)
+            return
+        self._serve(frame, identified)
+
+    def _serve(self, frame: bytearray, identified=None) -> None:
         seq = self._next_seq
+        start = monotonic_ns()
         try:
-            ctx, answer = request_path.serve(self.broker, frame, self.peer, request_path.encode_parts, None, identified)
+            ctx, answer = request_path.serve(
+                self.broker, frame, self.peer, request_path.encode_parts, None, identified, self.session
+            )
         except Refused as refused:
             return self.refuse(refused)
         self._next_seq += 1
+        local = monotonic_ns()
         if type(answer) is list:  # answered at once, encoded
-            self._complete(seq, answer)
+            self._complete(seq, answer, (ctx.api_key, ctx.api_version, len(frame), self._read_ns, start, local, local))
         else:  # parked: a long-poll Fetch, a JoinGroup, a controller call
             task = self.loop.create_task(answer)
             self._tasks.add(task)
-            task.add_done_callback(lambda t, s=seq, c=ctx: self._finish_task(t, s, c))
+            timing = (ctx.api_key, ctx.api_version, len(frame), self._read_ns, start, local)
+            task.add_done_callback(lambda t, s=seq, c=ctx, m=timing: self._finish_task(t, s, c, m))
 
     def refuse(self, refused: Refused) -> None:
         """A request the request path refused: close, or send the answer it gave instead."""
@@ -501,30 +554,37 @@ class Connection:
             return self.close(refused.reason)
         seq = self._next_seq
         self._next_seq += 1
-        self._complete(seq, [refused.answer])
+        self._complete(seq, [refused.answer])  # not counted: no API served it
 
-    def _finish_task(self, task: asyncio.Task, seq: int, ctx) -> None:
+    def _finish_task(self, task: asyncio.Task, seq: int, ctx, timing: tuple) -> None:
         self._tasks.discard(task)
         if self.closed or task.cancelled():
             return
+        remote = monotonic_ns()
         try:
             parts = request_path.encode_parts(ctx, request_path.result_of(ctx, task))
         except Refused as refused:
             return self.close(refused.reason)
-        self._complete(seq, parts)
+        self._complete(seq, parts, timing + (remote,))
 
-    def _complete(self, seq: int, parts: list) -> None:
+    def _complete(self, seq: int, parts: list, metrics: tuple | None = None) -> None:
+        """The answer to request ``seq``; ``metrics``: its request metrics tuple (api key,
+        version, request bytes, received, handler start, handler done, parked wait done; start
+        -1 and the last the handler's answer time for a request another process handled)."""
         if self.closed:
             return
-        self._done[seq] = parts
+        self._done[seq] = (parts, metrics)
         if not self._corked:
             self._release()
 
     def _release(self) -> None:
         """Queue every answer whose turn has come, send, and read again if we had paused."""
         self._last_active = self.loop.time()
+        released = monotonic_ns()
         while self._write_seq in self._done:
-            for chunk in self._done.pop(self._write_seq):
+            parts, metrics = self._done.pop(self._write_seq)
+            before = self._out_bytes
+            for chunk in parts:
                 if isinstance(chunk, ExternalBytes):
                     for r in chunk.source:
                         self._out.append([r.fd, r.position, r.length, r])
@@ -532,12 +592,86 @@ class Connection:
                 else:
                     self._out.append(chunk)
                     self._out_bytes += len(chunk)
+            if metrics is not None:
+                self._sending.append((metrics, self._out_bytes - before, released))
             self._write_seq += 1
         self._flush()
         if not self.closed and not self._reading and not self._backlogged():
             self._resume_reading()
             if self._end - self._start >= 4:
                 self._parse_frames()
+
+    # connection set-up: TLS handshake, SASL authentication -----------------------------------
+    def start_setup_deadline(self) -> None:
+        """A TLS or SASL connection must be ready within socket.connection.setup.timeout.ms."""
+        self._setup_deadline = self.loop.call_later(self.server.setup_timeout_s, self._setup_expired)
+
+    def _setup_expired(self) -> None:
+        self._setup_deadline = None
+        what = "TLS handshake" if getattr(self, "_handshaking", False) else "SASL authentication"
+        self.close(f"no {what} within {self.server.setup_timeout_s:g} s (socket.connection.setup.timeout.ms)")
+
+    def transport_ready(self) -> None:
+        """The TLS handshake is done: authentication (if the listener has SASL) and requests follow."""
+        if self._gate is None and self._setup_deadline is not None:
+            self._setup_deadline.cancel()
+            self._setup_deadline = None
+        self._resume_reading()
+
+    def authenticated(self) -> None:
+        """SASL authentication succeeded (``session.principal`` is set): requests flow."""
+        self.server.stats.authentication_succeeded(self.session.listener)
+        self._gate = None
+        self.max_request = self.server.max_request_bytes
+        if self._setup_deadline is not None:
+            self._setup_deadline.cancel()
+            self._setup_deadline = None
+
+    def authentication_failed(self, reason: str) -> None:
+        """SASL authentication failed: read nothing more, close once the answer saying so has
+        been sent."""
+        self.server.failed_authentications += 1
+        self.server.stats.authentication_failed(self.session.listener)
+        self._close_when_sent = reason
+        self._pause_reading()
+
+    def reauthentication_due(self) -> None:
+        """connections.max.reauth.ms passed: only the SASL requests may come now."""
+        self._gate = self.session.sasl
+
+    def all_sent(self) -> None:
+        if self._close_when_sent is not None and self._write_seq == self._next_seq and not self._out:
+            reason, self._close_when_sent = self._close_when_sent, None
+            self.close(reason)
+
+    def _gated(self, frame) -> None:
+        """A request before SASL authentication: ApiVersions and the SASL requests are served
+        (here, whatever their route), a SASL token after a SaslHandshake v0 goes to the SASL
+        server, anything else closes the connection, as Kafka's SaslServerAuthenticator does."""
+        gate = self._gate
+        if self._close_when_sent is not None:
+            return
+        if gate.raw_tokens:
+            try:
+                token = gate.evaluate(bytes(frame))
+            except Exception as exc:  # sasl_server.AuthenticationFailed, a broken token
+                return self.close(f"SASL authentication failed: {exc}", auth_failure=True)
+            seq = self._next_seq
+            self._next_seq += 1
+            self._complete(seq, [_SIZE.pack(len(token)), token])
+            if gate.complete:
+                self.authenticated()
+            return
+        if len(frame) < 4:
+            return self.close("request header too short")
+        (api_key,) = _API_KEY.unpack_from(frame, 0)
+        if api_key not in _PRE_AUTH_APIS:
+            if gate.state == "EXPIRED":
+                return self.close(f"api key {api_key} after the SASL session expired (connections.max.reauth.ms)")
+            return self.close(
+                f"api key {api_key} before SASL authentication (only ApiVersions and SASL may come first)"
+            )
+        self._serve(frame if type(frame) is bytearray else bytearray(frame))
 
     # writing ---------------------------------------------------------------------------------
     def _flush(self) -> None:
@@ -592,6 +726,15 @@ class Connection:
         elif not out and self._writing:
             self.loop.remove_writer(self.fd)
             self._writing = False
+        if not out and self._sending:
+            # everything queued has left: the answers' request metrics are complete
+            sent = monotonic_ns()
+            request = self._rec.request
+            for metrics, size, released in self._sending:
+                request(metrics, size, released, sent)
+            self._sending.clear()
+        if not out and self._close_when_sent is not None:
+            self.all_sent()
 
     def _on_writable(self) -> None:
         self._flush()

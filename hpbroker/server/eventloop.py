@@ -1,7 +1,7 @@
 """Which event loop runs the broker: the standard asyncio loop (default) or uvloop.
 
     hpbroker --event-loop uvloop ...          # or HPBROKER_EVENT_LOOP=uvloop
-    pip install uvloop                        # not a dependency: see tuning.md, "### Event loop"
+    pip install uvloop                        # not a dependency: see tuning.md, "Event loop"
 
 The choice applies to every process of the topology (the supervisor hands it to each child it
 forks) and to the in-process mode. The connection code needs only ``add_reader`` /

@@ -8,19 +8,17 @@ under SCHED_BATCH it never does (sched(7): the kernel treats it as CPU-bound and
 in wake-up decisions): it runs at once on an idle core, and otherwise when the running task's
 time slice ends. Nothing else changes: same priority (nice), same share of the CPU.
 
-What batch gives (tuning.md, "Wake-up preemption: SCHED_BATCH"): on a host whose cores the
-clients share, every wake-up that preempts a client thread costs both sides a context switch
-and the cache they had; a woken broker that waits for the slice instead finds more work per
-wake-up (several frames, several answers). With confluent-kafka producers on the same two
-cores the multi-process broker's CPU per GB in fell 20-33%. What it costs: whenever every core
-is busy, a request waits up to one time slice; beside compare.py's Tansu peer, produce-to-
-consume p99 at 2,000 records/s was 7.6-8.3 ms in three rounds of five (2.0-4.9 ms normal).
+What batch gives (tuning.md, "Scheduling"): on a host whose cores the clients share, every
+wake-up that preempts a client thread costs both sides a context switch and the cache they
+had; a woken broker that waits for the slice instead finds more work per wake-up (several
+frames, several answers), so the multi-process broker spends less CPU per GB in. What it
+costs: whenever every core is busy, a request waits up to one time slice, which shows in the
+end-to-end p99 of a light load.
 
 adaptive (the default) keeps both: each processor and handler runs under batch while it moves
 bytes in bulk (BULK_BYTES_S) and under normal otherwise, so a bulk load gets batch's CPU and a
-light one normal's latency (p99 3.3-4.1 ms in the same comparison, CPU per GB in 21-29% below
-normal in mp_perf's 2 GB runs). The in-process mode stays under normal: its one process,
-behind the producer's threads under batch, produced 4-7% less. A process's tick backs off to
+light one normal's latency. The in-process mode stays under normal: its one process, behind
+the producer's threads under batch, produces less. A process's tick backs off to
 a second while it is idle; the first request of a new load brings it back to the busy period
 and starts the measurement there (``restart_window``), so a bulk load that follows a quiet
 spell runs under batch from its first 50 ms on, not from a tick up to a second away.
@@ -44,9 +42,8 @@ ENV = "HPBROKER_SCHEDULING"
 # adaptive: each process looks, at its periodic tick, at how many bytes it moved since the last
 # look (``io_bytes``: received from sockets, appended, sent with sendfile); at or above
 # BULK_BYTES_S it runs under batch, at or below LIGHT_BYTES_S under normal, in between it keeps
-# what it has. Bytes, not CPU: a light acks=all load of 2,000 records/s (~2 MB/s) keeps a
-# processor 8-20% busy, as busy as one under batch at 680 MB/s (tuning.md), but moves a hundred
-# times fewer bytes.
+# what it has. Bytes, not CPU: a light acks=all load of small records can keep a processor as
+# busy as a bulk load keeps one under batch, with a hundredth of the bytes.
 BULK_BYTES_S = 64e6
 LIGHT_BYTES_S = 16e6
 MIN_CHECK_S = 0.04  # a shorter interval says too little about the load
@@ -85,7 +82,7 @@ _adaptive: Adaptive | None = None  # this process's, made at its first tick
 
 def for_topology(name: str, handlers: int) -> str:
     """The policy a broker of ``handlers`` handler processes runs: adaptive means normal for the
-    in-process mode (``handlers`` 0), whose one process produced 4-7% less under batch."""
+    in-process mode (``handlers`` 0), whose one process produces less under batch (tuning.md)."""
     return "normal" if name == "adaptive" and handlers == 0 else name
 
 

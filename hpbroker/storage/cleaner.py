@@ -60,7 +60,8 @@ from hpbroker.records.builder import rebuild_batch
 from hpbroker.records.compression import decompressed_view
 from hpbroker.records.layout import RECORD_BATCH_OVERHEAD
 from hpbroker.storage import swap
-from hpbroker.storage.segment import Segment
+from hpbroker.storage.config import LogConfig
+from hpbroker.storage.segment import FileHandle, Segment
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ class _SegmentView:
     open by the reference, whatever retention does meanwhile) and the bytes that were there."""
 
     base_offset: int
-    handle: object  # storage.segment.FileHandle
+    handle: FileHandle
     size: int
     largest_timestamp: int
     index_bytes: int
@@ -182,7 +183,7 @@ class CleanPass:
     holds the segments the pass read."""
 
     directory: str
-    config: object  # LogConfig
+    config: LogConfig
     now: int
     mapped: list  # [_SegmentView] of the dirty segments whose keys are mapped
     groups: list  # [[_SegmentView]]: the segments rewritten, each group into one new segment
@@ -196,8 +197,8 @@ class CleanPass:
     _ran_since: float = 0.0
 
     def pause(self) -> None:
-        """Between batches: after YIELD_EVERY_S of work, hand the GIL to the owner's loop (a
-        sleep(0) per batch cost the pass 3x its CPU; tuning.md, "Log compaction")."""
+        """Between batches: after YIELD_EVERY_S of work, hand the GIL to the owner's loop (not
+        after every batch: a sleep(0) per batch would cost the pass several times its CPU)."""
         now = time.perf_counter()
         if now - self._ran_since >= YIELD_EVERY_S:
             time.sleep(0)
@@ -213,7 +214,8 @@ def plan(plog, now: int) -> CleanPass | None:
     dirty = [s for s in segments if s.base_offset >= first_dirty]
     if not dirty:  # the log start moved into the last cleanable segment: nothing to map
         return None
-    mapped, budget = [], PASS_DIRTY_BYTES
+    mapped: list[Segment] = []
+    budget = PASS_DIRTY_BYTES
     for seg in dirty:
         if mapped and seg.size > budget:
             break
@@ -271,7 +273,8 @@ def _last_batch_of_producers(p: CleanPass) -> dict[int, int]:
 def _groups(segments: list, cfg) -> list[list]:
     """Consecutive segments merged while the originals fit one segment (Kafka's
     groupSegmentsBySize): bytes, index entries and relative offsets."""
-    groups, cur = [], []
+    groups: list[list] = []
+    cur: list = []
     size = index = times = 0
     for seg in segments:
         s, i, t = seg.size, seg.index_bytes, seg.time_index_bytes
@@ -400,6 +403,7 @@ def install(plog, p: CleanPass, around_swap=contextlib.nullcontext) -> CleanResu
     plog.cleaner_offset = p.end_offset
     plog.save_checkpoint()
     r = p.result
+    assert r is not None  # build filled it
     log.info(
         "cleaned %s: offsets [%d, %d), %d -> %d bytes, %d records and %d batches dropped",
         p.directory,

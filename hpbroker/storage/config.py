@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -64,7 +65,7 @@ class LogConfig:
         of 2^62 or more map to None here.
         """
         base = defaults or cls()
-        changes = {}
+        changes: dict[str, Any] = {}
         policy = props.get("cleanup.policy")
         if policy is not None:
             parts = [p.strip() for p in str(policy).split(",")]
@@ -74,7 +75,7 @@ class LogConfig:
             field = cls.TOPIC_CONFIG_NAMES.get(name)
             if field is None or value is None:
                 continue
-            v = int(value)
+            v = int(str(value))
             if field in ("flush_messages", "flush_ms") and v >= 1 << 62:
                 changes[field] = None
             else:

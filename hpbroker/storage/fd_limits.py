@@ -24,7 +24,7 @@ import os
 try:
     import resource
 except ImportError:  # not POSIX
-    resource = None
+    resource = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 

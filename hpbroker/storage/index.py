@@ -29,6 +29,7 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +44,7 @@ class MmapIndex:
 
     DTYPE: np.dtype
     KEY: str  # the column searched by lookups
+    _arr: Any = None  # the entries: a record array over the mapped file (set by _map, None unmapped)
 
     def __init__(
         self, path: str, base_offset: int, max_index_size: int, *, writable: bool = True, preallocate: bool = False
@@ -53,8 +55,7 @@ class MmapIndex:
         self.entry_size = self.DTYPE.itemsize
         self.max_entries = max(1, max_index_size // self.entry_size)
         self._warm_entries = max(1, WARM_BYTES // self.entry_size)
-        self._mm = None
-        self._arr = None
+        self._mm: mmap.mmap | None = None
         self._capacity = 0  # entries the mapped file has room for (set by _map)
         #: False when the file had to be created: a missing index of a non-empty segment is rebuilt
         self.existed = os.path.exists(path)
@@ -67,18 +68,19 @@ class MmapIndex:
         # Lookups search contiguous in-memory copies of the columns (Redpanda's index_state
         # layout): numpy's searchsorted would copy a strided column of the mapped records on
         # every call. The mapped file is what persists; the columns are rebuilt from it on open.
-        self._cols = {name: np.zeros(64, dtype=self.DTYPE[name]) for name in self.DTYPE.names}
+        self._names: tuple[str, ...] = self.DTYPE.names or ()
+        self._cols = {name: np.zeros(64, dtype=self.DTYPE[name]) for name in self._names}
         self._key_types = {
             name: (int(np.iinfo(self.DTYPE[name]).min), int(np.iinfo(self.DTYPE[name]).max), self.DTYPE[name].type)
-            for name in self.DTYPE.names
+            for name in self._names
         }
         if writable:
             self._map(self.max_entries * self.entry_size if preallocate else length)
             # A file left untrimmed by an unclean stop is as long as its preallocation
             # (segment.index.bytes, 10 MiB by default): only its prefix of real entries is
-            # copied. Copying it whole faulted in every page of the zero tail and kept columns
-            # of ~1.3 million entries per index: a handler restarted after SIGKILL took ~20 MiB
-            # per partition, ~1 GiB for 50 partitions.
+            # copied. Copying it whole would fault in every page of the zero tail and keep
+            # columns of ~1.3 million entries per index: ~20 MiB per partition of a handler
+            # restarted after SIGKILL.
             self._put_many(self._arr[: self._valid_prefix(self.entries)].copy(), at=0)
         else:
             # Readers copy entries in with pread (``refresh``) instead of mapping: the writer
@@ -100,9 +102,8 @@ class MmapIndex:
         access = mmap.ACCESS_WRITE if self.writable else mmap.ACCESS_READ
         self._mm = mmap.mmap(self._fd, length, access=access)
         # Entries are appended a few bytes at a time into a mostly sparse file. Without this, the
-        # first store into a hole makes the kernel read ahead (and zero) a large folio: ~1.4 ms
-        # per new index file on ext4 here, two per new segment (tuning.md, "Index files"). With
-        # it a fault maps one page.
+        # first store into a hole makes the kernel read ahead (and zero) a large folio, for
+        # each of a new segment's two index files. With it a fault maps one page.
         self._mm.madvise(mmap.MADV_RANDOM)
         self._arr = np.frombuffer(self._mm, dtype=self.DTYPE)
 
@@ -176,12 +177,11 @@ class MmapIndex:
     def _put(self, values: tuple) -> None:
         """Append one entry to the file and the columns. Scalar stores: a batch of a Produce
         adds up to one entry to each index, and a one-row ``_put_many`` (slices and a structured
-        view per column) made an (offset, time) pair of appends cost 9.7 us against 4.0 us
-        (tuning.md, "Index entries on the Produce path")."""
+        view per column) would cost more than twice as much per entry."""
         n = self.entries
         self._arr[n] = values
         cols = self._cols
-        if n >= len(cols[self.DTYPE.names[0]]):  # every column has the same length
+        if n >= len(cols[self._names[0]]):  # every column has the same length
             self._put_many(self._arr[n : n + 1], at=n)  # grows the columns
             return
         for col, v in zip(cols.values(), values):
@@ -242,7 +242,7 @@ class OffsetIndex(MmapIndex):
         if not self.writable:
             # a reader may open the writer's preallocated active index, whose length counts the
             # zero tail too: trust only the valid prefix (``refresh`` extends it as the writer
-            # adds entries). Taking the zeros made every lookup walk the segment from byte 0.
+            # adds entries). Taking the zeros would make every lookup walk the segment from byte 0.
             self.entries = 0
             self.refresh(2**63 - 1)
 
@@ -326,8 +326,8 @@ class OffsetIndex(MmapIndex):
             if k == 0:
                 return
             if not self._first_is_new(raw, n, upper_bound):
-                # the usual answer at the tail: spares the vectorised check's ~20 µs of numpy
-                # calls on a chunk of the preallocated zero tail, once per Fetch
+                # the usual answer at the tail: spares the vectorised check's numpy calls on a
+                # chunk of the preallocated zero tail, once per Fetch
                 return
             chunk = np.frombuffer(raw, dtype=self.DTYPE, count=k)
             rel = chunk["relative_offset"].astype(np.int64)

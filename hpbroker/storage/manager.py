@@ -39,6 +39,7 @@ class LogManager:
         #: optional (topic, partition) -> bool: which existing partitions ``load`` opens
         self.partition_filter = partition_filter
         self._logs: dict[tuple[str, int], PartitionLog] = {}
+        self._flush_observer = None
         for d in self.log_dirs:
             os.makedirs(d, exist_ok=True)
 
@@ -55,8 +56,21 @@ class LogManager:
                 if self.partition_filter is not None and not self.partition_filter(*tp):
                     continue
                 self._logs[tp] = PartitionLog(path, configs.get(tp[0], self.default_config), tp)
+                self._logs[tp].flush_observer = self._flush_observer
                 n += 1
         return n
+
+    @property
+    def flush_observer(self):
+        """``observer(microseconds)`` after each flush that fsynced something (every log of this
+        manager, those opened later too): the metrics' log flush time."""
+        return self._flush_observer
+
+    @flush_observer.setter
+    def flush_observer(self, observer) -> None:
+        self._flush_observer = observer
+        for plog in self._logs.values():
+            plog.flush_observer = observer
 
     def get(self, topic: str, partition: int) -> PartitionLog | None:
         return self._logs.get((topic, partition))
@@ -71,6 +85,7 @@ class LogManager:
             existing = [os.path.join(d, name) for d in self.log_dirs if os.path.isdir(os.path.join(d, name))]
             path = existing[0] if existing else os.path.join(self._least_loaded_dir(), name)
             plog = self._logs[tp] = PartitionLog(path, config or self.default_config, tp)
+            plog.flush_observer = self._flush_observer
         return plog
 
     def _least_loaded_dir(self) -> str:

@@ -141,6 +141,7 @@ def _load_trusted(seg: Segment, next_base: int | None, last: bool) -> bool:
             return False
     else:
         # a sealed segment: its last time entry holds its largest timestamp (segment.seal)
+        assert next_base is not None  # a sealed segment has a successor
         seg.next_offset = next_base
         last_t = seg.time_index.last_entry()
         if last_t is not None:

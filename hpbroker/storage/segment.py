@@ -360,7 +360,7 @@ class Segment:
         """Drop this segment's hold on its files; the fd closes with the last FileRegion."""
         self.index.close()
         self.time_index.close()
-        self.handle = None
+        self.handle = None  # type: ignore[assignment]  # closed: nothing reads it any more
 
     def delete(self) -> None:
         self.index.delete()
@@ -369,7 +369,7 @@ class Segment:
             os.unlink(self.log_path)
         except FileNotFoundError:
             pass
-        self.handle = None
+        self.handle = None  # type: ignore[assignment]  # closed: nothing reads it any more
 
     def __repr__(self) -> str:
         return f"Segment(base_offset={self.base_offset}, size={self.size}, next_offset={self.next_offset})"

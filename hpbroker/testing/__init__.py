@@ -48,6 +48,8 @@ class RunningBroker:
     _server: object = None
     _thread: threading.Thread | None = None
     extra: dict = field(default_factory=dict)
+    #: listener name -> "host:port" a client of that listener connects to (its advertised endpoint)
+    listeners: dict[str, str] = field(default_factory=dict)
 
     @property
     def server(self):
@@ -127,14 +129,24 @@ def _inprocess_broker(data_dir, host, port, config, timeout):
     if failure:
         raise failure[0]
     node = server.broker.node
+    listeners = {name: f"{h}:{p}" for name, h, p in node.endpoints}
     try:
-        yield RunningBroker(f"{node.host}:{node.port}", data_dir, node.host, node.port, _server=server, _thread=thread)
+        yield RunningBroker(
+            f"{node.host}:{node.port}",
+            data_dir,
+            node.host,
+            node.port,
+            _server=server,
+            _thread=thread,
+            listeners=listeners,
+        )
     finally:
         server.request_stop()
         thread.join(timeout)
 
 
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
+_LISTENER = re.compile(r"listener (\S+) \(\S+\) on \S*:\d+, advertised as (\S+:\d+)")
 
 
 _LIMITED = (
@@ -162,12 +174,16 @@ def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=N
     lines: list[str] = []
     deadline = time.monotonic() + timeout
     bound = None
+    listeners: dict[str, str] = {}
     try:
         while time.monotonic() < deadline:
             line = proc.stderr.readline()
             if not line:
                 break
             lines.append(line)
+            listener = _LISTENER.search(line)  # one per listener, before "listening on"
+            if listener is not None:
+                listeners[listener.group(1)] = listener.group(2)
             if log_file is not None:
                 with open(log_file, "a") as f:
                     f.write(line)
@@ -177,10 +193,19 @@ def _subprocess_broker(data_dir, host, port, config, args, timeout, open_files=N
                 break
         if bound is None:
             raise RuntimeError("hpbroker did not start:\n" + "".join(lines))
+
         # keep draining stderr so the broker never blocks on a full pipe
         drain = threading.Thread(target=_drain, args=(proc.stderr, lines, log_file), daemon=True)
         drain.start()
-        yield RunningBroker(f"{bound[0]}:{bound[1]}", data_dir, bound[0], bound[1], process=proc, extra={"log": lines})
+        yield RunningBroker(
+            f"{bound[0]}:{bound[1]}",
+            data_dir,
+            bound[0],
+            bound[1],
+            process=proc,
+            extra={"log": lines},
+            listeners=listeners,
+        )
     finally:
         stop_process(proc, timeout)
 

@@ -1,6 +1,6 @@
-"""Microbenchmark of the index entries a Produce adds (run by `make bench`; figures in
-tuning.md): one offset index and one time index entry, as a batch past index.interval.bytes
-adds them, into preallocated mapped files (tmpfs when there is one)."""
+"""Microbenchmark of the index entries a Produce adds (run by `make bench`): one offset index
+and one time index entry, as a batch past index.interval.bytes adds them, into preallocated
+mapped files (tmpfs when there is one)."""
 
 from __future__ import annotations
 

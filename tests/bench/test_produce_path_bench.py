@@ -1,5 +1,5 @@
 """Microbenchmark of the handler side of a small Produce (run by `make bench`; figures in
-tuning.md): the one request path (hpbroker/request_path.py: decode, version check,
+docs/performance.md): the one request path (hpbroker/request_path.py: decode, version check,
 ``produce.handle`` -- validate, append, index, answer per batch -- and encode) of one request of
 6 partitions x 10 records of 100 B, on an in-process LocalBroker. With batches this small the
 Python per batch and per request is what a request costs; the 100 B workload of compare.py

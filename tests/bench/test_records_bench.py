@@ -1,4 +1,4 @@
-"""Microbenchmarks of the record-batch layer (run by `make bench`; figures in tuning.md).
+"""Microbenchmarks of the record-batch layer (run by `make bench`; figures in docs/performance.md).
 
 validate + patch is what every Produce pays per batch, so it is measured on a 1 MiB batch
 (CRC-bound: the target is >= 2 GB/s) for the Cython module and its pure twin, plus a small

@@ -56,8 +56,8 @@ def is_clean_split(assignments: list[set[int]], partitions: int) -> bool:
 def close_all(consumers, timeout: float = 60.0) -> None:
     """Close confluent consumers of one group together: every member leaves at once (closed one
     by one, each leave makes the remaining members rebalance in turn), and a close that does not
-    return fails the test with the members named instead of hanging the suite (seen once, in a
-    full pure-Python run: the broker idle, the client inside close for over ten minutes)."""
+    return fails the test with the members named instead of hanging the suite (a client can
+    stay inside close for many minutes while the broker sits idle)."""
     threads = [threading.Thread(target=c.close, daemon=True) for c in consumers]
     for t in threads:
         t.start()

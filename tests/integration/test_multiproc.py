@@ -63,7 +63,7 @@ def test_sigterm_stops_every_child_and_unlinks_shared_memory(tmp_path):
     with running_broker(subprocess=True, data_dir=str(tmp_path), args=MULTIPROC_ARGS) as b:
         sup = b.process.pid
         mine = {p for p in _shm() - before if f"hpbroker-{sup}-" in p}
-        assert len(mine) == 3, mine  # control, rings, metadata: named after the supervisor
+        assert len(mine) == 5, mine  # control, rings, metadata, stats, snapshots: named after the supervisor
         assert _wait_for(lambda: len(_children(b, "processor")) == 2)
         kids = [c.pid for c in psutil.Process(sup).children()]
         assert len(kids) == 4
@@ -137,7 +137,7 @@ def test_sigkilled_child_is_restarted_and_no_acknowledged_record_is_lost(tmp_pat
 
 def test_handler_restarted_after_sigkill_does_not_load_preallocated_index_tails(tmp_path):
     """SIGKILL leaves every active segment's indexes at their preallocated 10 MiB; the restarted
-    handler used to copy them whole (~20 MiB resident per partition, ~800 MiB for 40)."""
+    handler must not copy them whole (~20 MiB resident per partition, ~800 MiB for 40)."""
     with running_broker(subprocess=True, data_dir=str(tmp_path), args=["--processors", "1", "--handlers", "1"]) as b:
         create_topic(b.bootstrap, "wide", partitions=40)
         p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 5})

@@ -1,9 +1,10 @@
 """Open files: partitions need descriptors, and a broker out of them keeps serving.
 
 A CreateTopics for more partitions than the open-file limit leaves room for is refused with
-INVALID_PARTITIONS (before, 2^31-1 partitions were created one by one until EMFILE, and the
-topic's Metadata then grew the broker until the OOM killer took it); a listening socket that
-cannot accept for lack of descriptors is paused for a second instead of spinning the loop."""
+INVALID_PARTITIONS (otherwise 2^31-1 partitions would be created one by one until EMFILE, and
+the topic's Metadata would then grow the broker until the OOM killer took it); a listening
+socket that cannot accept for lack of descriptors is paused for a second instead of spinning
+the loop."""
 
 from __future__ import annotations
 

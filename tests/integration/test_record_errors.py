@@ -55,8 +55,10 @@ def test_confluent_keyless_records_on_a_compacted_topic(bootstrap, topic_name, c
 
 
 def test_confluent_one_keyless_record(bootstrap, topic_name):
-    """One record named: librdkafka (2.16) fails every record of the batch with the partition's
-    error, as it does against Kafka for the same response."""
+    """One record named: the keyless record fails with INVALID_RECORD. What librdkafka (2.16)
+    reports for the others of its batch is its own choice (against Kafka too, for the same
+    response it fails them all with the partition's error); and on a loaded machine it may have
+    sent a keyed record in a batch of its own, which then succeeds."""
     from confluent_kafka import KafkaError
 
     create_topic(bootstrap, topic_name, config={"cleanup.policy": "compact"})
@@ -65,7 +67,9 @@ def test_confluent_one_keyless_record(bootstrap, topic_name):
         topic_name,
         [{"key": b"a", "value": b"1"}, {"key": None, "value": b"2"}, {"key": b"c", "value": b"3"}],
     )
-    assert [e.code() for e in errors] == [KafkaError.INVALID_RECORD] * 3
+    assert errors[1] is not None and errors[1].code() == KafkaError.INVALID_RECORD
+    for err in (errors[0], errors[2]):
+        assert err is None or err.code() in (KafkaError.INVALID_RECORD, KafkaError._INVALID_DIFFERENT_RECORD)
 
 
 def test_confluent_records_out_of_the_timestamp_bounds(bootstrap, topic_name):

@@ -4,8 +4,8 @@ record batches. Kafka answers such requests with error codes; so must the broker
 handler raising (which closes the connection as an internal error), answers in request order,
 and serving real clients afterwards. Seeded: a failure names the seed to replay.
 
-(An earlier run of this kind found CreateTopics of 2^31-1 partitions growing the broker until
-the OOM killer took it; see storage/fd_limits.py.)"""
+(CreateTopics of 2^31-1 partitions, for one, must be refused, not grow the broker until the OOM
+killer takes it; see storage/fd_limits.py.)"""
 
 from __future__ import annotations
 
@@ -121,8 +121,8 @@ def test_hostile_values_get_answers_not_internal_errors(tmp_path, seed):
 
 def test_hostile_values_from_concurrent_connections(tmp_path):
     """The same from four connections at once (seeded per connection): what one connection's
-    request does to a topic or group meets another's in flight. A longer run of this kind found
-    OffsetCommit's retention overflow (coordinator/shard.py)."""
+    request does to a topic or group meets another's in flight (OffsetCommit's retention
+    overflow, coordinator/shard.py, is the kind of fault this catches)."""
     with mode_broker(subprocess=True, data_dir=str(tmp_path)) as b:
         create_topic(b.bootstrap, "fz", partitions=3)
         apis, sent, errors = _apis(b.bootstrap), [], []

@@ -12,7 +12,7 @@ def _registry():
     r.ensure_topic("t", TID, {"retention.ms": "5"})
     r.put_state("t", 0, PartitionState(1, 3, (1,), (1,), (), 2))
     r.put_state("t", 2, PartitionState(2, 0, (2,), (2,)))
-    r.set_brokers([Node(1, "h1", 9092, "r1"), Node(2, "h2", 9093)], 1, 7)
+    r.set_brokers([Node(1, "h1", 9092, (("PLAINTEXT", "h1", 9092),), "r1"), Node(2, "h2", 9093)], 1, 7)
     return r
 
 

@@ -1,6 +1,6 @@
 """A compressed batch's recordsCount is checked against its payload, as for uncompressed ones.
 
-Before, a batch whose recordsCount and lastOffsetDelta agreed was appended whatever its
+Unchecked, a batch whose recordsCount and lastOffsetDelta agree would be appended whatever its
 compressed payload held, so a producer could move the log end offset by up to 2^31 with a few
 bytes. ``validate_compressed_records`` decompresses (bounded) and counts the records.
 """

@@ -104,6 +104,7 @@ def test_pipelined_answers_leave_in_one_send():
         conn = _only_connection(b.server)
         counting = CountingSocket(conn.sock)
         conn.sock = counting
+        conn._recv_into = counting.recv_into
         burst = 40
         frames = [
             protocol.encode_request(
@@ -222,6 +223,7 @@ def test_after_a_large_frame_the_next_head_is_read_small():
         conn = _only_connection(b.server)
         rec = RecordingSocket(conn.sock)
         conn.sock = rec
+        conn._recv_into = rec.recv_into
         values = [[bytes([k]) * 1000 for _ in range(300)] for k in range(1, 4)]  # ~300 KB frames
         assert produce_result(client.request(PRODUCE, 8, produce_body("heads", 0, build_batch(values[0])))) == (0, 0)
         assert conn._large_next
@@ -250,6 +252,7 @@ def test_a_fetch_answer_header_waits_for_its_records():
         conn = _only_connection(b.server)
         counting = CountingSocket(conn.sock)
         conn.sock = counting
+        conn._recv_into = counting.recv_into
         assert _read_all(client, "more") == values  # header by sendmsg, records by sendfile
         assert counting.flags == [socket.MSG_MORE]
         client.request(API_VERSIONS, 3, {"client_software_name": "t", "client_software_version": "1"})

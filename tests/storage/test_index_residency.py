@@ -1,9 +1,9 @@
 """An index file is preallocated to segment.index.bytes but holds a few entries: appending the
 first ones must not pull megabytes of it into the page cache.
 
-Without MADV_RANDOM on the writer's map, the first store into the sparse file made ext4 read
-ahead (allocate and zero) a large folio: 2048 resident pages (8 MiB) per new index file here,
-16 MiB per new segment, and ~1.4 ms of CPU per file. Residency is read with mincore(2).
+Without MADV_RANDOM on the writer's map, the first store into the sparse file makes ext4 read
+ahead (allocate and zero) a large folio: up to 8 MiB resident per new index file, 16 MiB per
+new segment. Residency is read with mincore(2).
 """
 
 from __future__ import annotations

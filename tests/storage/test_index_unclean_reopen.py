@@ -1,6 +1,6 @@
 """An index left untrimmed by an unclean stop is as long as its preallocation: reopening it
-copies only the entries written, never the zero tail (which cost a restarted handler ~20 MiB
-per partition: every page of the tail faulted in, columns of ~1.3 million entries kept)."""
+copies only the entries written, never the zero tail (which would cost a restarted handler
+~20 MiB per partition: every page of the tail faulted in, columns of ~1.3 million entries)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """A reader re-lists the partition directory only when it may have changed.
 
 A consumer at the tail makes every read end at the bound, where the reader cannot tell from the
-segment alone whether the writer rolled to a segment it has not listed. It used to re-list the
-directory (listdir + parse) for every such read, i.e. every Fetch; it now trusts its listing
-while the directory's mtime is the one it listed (and older than LISTING_SETTLE_NS then).
+segment alone whether the writer rolled to a segment it has not listed. Rather than re-list the
+directory (listdir + parse) for every such read, i.e. every Fetch, it trusts its listing while
+the directory's mtime is the one it listed (and older than LISTING_SETTLE_NS then).
 """
 
 from __future__ import annotations

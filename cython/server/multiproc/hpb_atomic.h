@@ -1,4 +1,4 @@
-/* Atomic loads and stores of the ring counters (cython/server/_cring.pyx).
+/* Atomic loads and stores of the ring counters (cython/server/multiproc/_cring.pyx).
  *
  * The rings live in shared memory between processes, so the C11 memory model is what orders
  * a producer's record bytes before its tail store, and a consumer's reads before its head

@@ -26,7 +26,7 @@ past ``tail`` are never read: the next record is claimed over them). While a res
 the ring refuses every other push, ``can_push`` and a second ``reserve`` (RuntimeError): a
 second record would be claimed at the same position. A reservation must be published or
 abandoned before the event loop runs anything else, since it holds this ring's tail for every
-connection of the process (tuning.md, "Large frames straight into a ring slot").
+connection of the process (server/multiproc/processor.py says which frames take this path).
 
 Publication: the producer writes the record, then stores ``tail``; the consumer reads ``tail``,
 then the record, and stores ``head`` when it no longer needs the bytes. Wake-ups: after storing

@@ -28,8 +28,11 @@ from hpbroker.broker.cluster import ClusterBroker
 from hpbroker.broker.metadata_cache import ClusterMetadataCache
 from hpbroker.controller.local import NotController
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
+from hpbroker.metrics.stats import ProcessStats
 from hpbroker.replication.cluster_replica_manager import ClusterReplicaManager
 from hpbroker.replication.partition import Partition
+from hpbroker.security import authorizer
+from hpbroker.security.credentials import FileCredentialStore
 from hpbroker.server.multiproc.handler_broker import PublishingReplicaManager
 
 log = logging.getLogger(__name__)
@@ -41,10 +44,14 @@ class PublishingClusterReplicaManager(PublishingReplicaManager, ClusterReplicaMa
 
 
 class ControllerHandlerBroker(ClusterBroker):
-    def __init__(self, config, node, member, *, handler: int, table, owns):
+    def __init__(self, config, node, member, *, handler: int, table, owns, stats=None):
         self.handler = handler
         self.table = table
-        super().__init__(config, node, member, owns=owns)
+        super().__init__(config, node, member, owns=owns, stats=stats)
+        if self.authorizer is not None:
+            # an ACL change is published with the metadata: the other processes re-read the ACLs
+            # when the generation moves
+            self.authorizer.on_change = self.metadata.changed
 
     def _replica_manager(self, owns) -> ClusterReplicaManager:
         return PublishingClusterReplicaManager(
@@ -65,13 +72,16 @@ class ControllerHandlerBroker(ClusterBroker):
 class ShardHandlerBroker:
     """A handler process other than handler 0, in a cluster (a ``Broker``)."""
 
-    def __init__(self, config, node, *, handler: int, table, owns, read_registry):
+    def __init__(self, config, node, *, handler: int, table, owns, read_registry, stats=None):
         self.config = config
         self.node = node
         self.handler = handler
+        self.stats = stats if stats is not None else ProcessStats()
         self.log_dirs = [d for d in config.get("log.dirs").split(",") if d]
         for d in self.log_dirs:
             Path(d).mkdir(parents=True, exist_ok=True)
+        self.credentials = FileCredentialStore(self.log_dirs[0])
+        self.authorizer = authorizer.from_config(config, self.log_dirs[0])
         self._read_registry = read_registry
         self._path = Path(self.log_dirs[0]) / "__topics.json"
         registry = read_registry(self._path)
@@ -88,6 +98,7 @@ class ShardHandlerBroker:
             broker_id=node.node_id,
             on_leadership=self._on_leadership,
         )
+        self.replica_manager.logs.flush_observer = self.stats.log_flushed
         self.controller = NotController(self.describe())
         self.group_coordinator = GroupCoordinator(
             config, self.metadata, self.replica_manager, self.controller, owns=self._leads
@@ -116,6 +127,8 @@ class ShardHandlerBroker:
         self.metadata.update(registry)
         self.config.follow(registry.broker_configs, registry.broker_default_configs)
         self.replica_manager.follow_registry(registry)
+        if self.authorizer is not None:
+            self.authorizer.reload()
 
     def run_maintenance(self) -> None:
         self.group_coordinator.run_maintenance()

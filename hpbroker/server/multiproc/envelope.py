@@ -10,19 +10,50 @@ Request record (processor -> handler), 32 bytes, then the request frame without 
                         owns (the handler still acts only on those it owns: a cheap guard of
                         the one-writer-per-partition rule); ASK: a whole request the processor
                         makes itself (its broker's ForwardingController), not a client's
-    i16 api key, i16 api version, u16 reserved, i32 correlation id, u32 reserved
+    i16 api key, i16 api version, u16 session length, i32 correlation id,
+    u32 received        low 32 bits of the processor's monotonic clock in microseconds when the
+                        request arrived (the handler's request queue time: CLOCK_MONOTONIC is one
+                        clock for every process of the machine)
+    then ``session length`` bytes of the sender's session when the broker authorizes requests
+    (ACLs): "principal\nclient host\nlistener" in UTF-8 (0 bytes without an authorizer)
 
 Response record (handler -> processor), 24 bytes, then (status FRAME) the whole response frame,
 size prefix included, ready to be written to the socket:
 
     u64 connection id, u64 sequence, u16 status (FRAME, NONE = the protocol has no answer, as
-    acks=0 Produce; CLOSE = close the connection), u16 reserved, u32 reserved
+    acks=0 Produce; CLOSE = close the connection), u16 reserved,
+    u32 answered        low 32 bits of the handler's monotonic clock in microseconds when it
+                        pushed the answer (the processor's response queue time)
 """
 
 import struct
+
+from hpbroker.broker.request import Session
 
 REQUEST = struct.Struct("<QQHhhHiI")
 RESPONSE = struct.Struct("<QQHHI")
 
 WHOLE, OWNED, ASK = 1, 2, 3
 FRAME, NONE, CLOSE = 0, 1, 2
+
+
+def session_bytes(session: Session) -> bytes:
+    return f"{session.principal}\n{session.client_host}\n{session.listener or ''}".encode()
+
+
+def read_session(data: bytes) -> Session:
+    principal, host, listener = data.decode().split("\n")
+    return Session(principal=principal, client_host=host, listener=listener or None)
+
+
+U32 = 0xFFFFFFFF
+
+
+def stamp(ns: int) -> int:
+    """A monotonic time in ns as the envelopes carry it (microseconds, low 32 bits)."""
+    return (ns // 1000) & U32
+
+
+def unstamp(stamp_us: int, now_ns: int) -> int:
+    """The monotonic ns of a stamp taken less than 71 minutes before ``now_ns``."""
+    return now_ns - (((now_ns // 1000) - stamp_us) & U32) * 1000

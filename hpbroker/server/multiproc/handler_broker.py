@@ -24,7 +24,7 @@ import logging
 from hpbroker.broker.local import LocalBroker
 from hpbroker.metadata.topics import TopicRegistry
 from hpbroker.replication.replica_manager import LocalReplicaManager
-from hpbroker.server.multiproc.routing import CONTROLLER_HANDLER
+from hpbroker.server.multiproc.routing import CONTROLLER_HANDLER, owner
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,17 @@ class PublishingReplicaManager(LocalReplicaManager):
         if row is not None:
             self.table.free(row)
 
+    def high_watermark_of(self, topic: str, index: int) -> int | None:
+        """Of a partition of this handler, or of another handler's as it published it."""
+        p = self.partitions.get((topic, index))
+        if p is not None:
+            return p.high_watermark
+        info = self.metadata.topic(topic)
+        if info is None:
+            return None
+        row = self.table.find(owner(topic, index, self.table.handlers), info.topic_id, index)
+        return None if row is None else self.table.read(row)[2]
+
     def notify_append(self, topic: str, index: int) -> None:
         self.publish(topic, index)
         self.appended = True
@@ -102,12 +113,19 @@ class PublishingReplicaManager(LocalReplicaManager):
 class HandlerBroker(LocalBroker):
     replica_manager: PublishingReplicaManager
 
-    def __init__(self, config, node, *, handler: int, table, owns, read_registry=None):
+    def __init__(self, config, node, *, handler: int, table, owns, read_registry=None, stats=None):
         self.handler = handler
         self.table = table
         # the controller's published registry (Topology.read_registry); the file without one
         self._read_registry = read_registry or TopicRegistry
-        super().__init__(config, node, owns=owns, controller=handler == CONTROLLER_HANDLER)
+        super().__init__(config, node, owns=owns, controller=handler == CONTROLLER_HANDLER, stats=stats)
+        if self.authorizer is not None and handler == CONTROLLER_HANDLER:
+            # an ACL change is published like a registry change: the answer to CreateAcls or
+            # DeleteAcls waits until every process applies it (sync_topics, ProcessorBroker.refresh)
+            self.authorizer.on_change = self._acls_changed
+
+    def _acls_changed(self) -> None:
+        self.controller.changed = True
 
     def _replica_manager(self, owns) -> PublishingReplicaManager:
         return PublishingReplicaManager(
@@ -124,3 +142,5 @@ class HandlerBroker(LocalBroker):
         self.metadata.update(new)
         self.config.follow(new.broker_configs, new.broker_default_configs)
         self.replica_manager.apply_metadata(old, new)
+        if self.authorizer is not None:
+            self.authorizer.reload()

@@ -44,11 +44,17 @@ import os
 import signal
 import time
 from collections import deque
+from time import monotonic_ns
 
 from hpbroker import request_path
+from hpbroker.broker.request import INTERNAL_SESSION
 from hpbroker.broker.routes import owned_request
+from hpbroker.metrics import gauges, snapshot
+from hpbroker.metrics.layout import HANDLER as HANDLER_ROLE
+from hpbroker.metrics.layout import Gauge
+from hpbroker.metrics.stats import ProcessStats
 from hpbroker.request_path import Refused
-from hpbroker.server import scheduling
+from hpbroker.server import listeners, scheduling
 from hpbroker.server.multiproc import envelope as env
 from hpbroker.server.multiproc.handler_broker import HandlerBroker
 from hpbroker.server.multiproc.ring import FULL, WAKE
@@ -91,6 +97,7 @@ class HandlerProcess:
         self._cluster_tasks: list[asyncio.Task] = []
         self._shutting_down = False
         self.handled = 0  # records taken from the request rings (the safety period watches it)
+        self._sessions: dict = {}  # envelope session bytes -> Session (a few per connection)
         self._timer = SafetyTick(SAFETY_DRAIN_S, IDLE_DRAIN_S)  # runs _tick from run()
 
     async def run(self, ready_fd: int | None = None) -> None:
@@ -100,6 +107,11 @@ class HandlerProcess:
         loop.add_signal_handler(signal.SIGINT, self._stop.set)
         loop.add_signal_handler(signal.SIGTERM, topo.sigterm_handler(self._stop.set, self.cluster, f"handler {h}"))
         handlers = topo.handlers
+        self.stats = ProcessStats(topo.stats_region(HANDLER_ROLE, h), role=HANDLER_ROLE, index=h)
+        self._rec = self.stats.recorder
+        self._idle = gauges.IdleClock()
+        self._metrics_on = bool(self.config.get("metrics.port"))
+        self._published = snapshot.SharedPublished(topo.stats_snapshot(h))
         self.broker = await self._make_broker(lambda t, p: owner(t, p, handlers) == h)
         if self.broker is None:
             log.info("handler %d stopped before ZooKeeper answered", h)
@@ -152,7 +164,13 @@ class HandlerProcess:
         topo, h = self.topo, self.index
         if not self.cluster:
             return HandlerBroker(
-                self.config, self.node, handler=h, table=topo.table(), owns=owns, read_registry=topo.read_registry
+                self.config,
+                self.node,
+                handler=h,
+                table=topo.table(),
+                owns=owns,
+                read_registry=topo.read_registry,
+                stats=self.stats,
             )
         from hpbroker.server.multiproc import cluster_handlers
 
@@ -164,6 +182,7 @@ class HandlerProcess:
                 table=topo.table(),
                 owns=owns,
                 read_registry=lambda path: topo.read_registry(path, cluster=True),
+                stats=self.stats,
             )
         from hpbroker.cluster.member import ClusterMember
 
@@ -172,7 +191,7 @@ class HandlerProcess:
             return None  # asked to stop meanwhile
         self.member = member
         broker = cluster_handlers.ControllerHandlerBroker(
-            self.config, self.node, self.member, handler=h, table=topo.table(), owns=owns
+            self.config, self.node, self.member, handler=h, table=topo.table(), owns=owns, stats=self.stats
         )
         await broker.start()
         broker.metadata.listeners.append(self._cluster_metadata_changed)
@@ -189,7 +208,7 @@ class HandlerProcess:
         while topo.cluster_phase < CLUSTER_REGISTER:
             await asyncio.sleep(PHASE_POLL_S)
         try:
-            await self.member.register(registration(self.node))
+            await self.member.register(registration(self.node, listeners.from_config(self.config).protocols()))
         except BrokerIdInUseError as exc:
             log.error("cannot start: %s: is another broker running with broker.id %d?", exc, self.node.node_id)
             topo.set_cluster_phase(CLUSTER_REFUSED)
@@ -256,14 +275,22 @@ class HandlerProcess:
             self.broker.run_maintenance()
         except Exception:
             log.exception("log maintenance failed")
+        if self._metrics_on:
+            try:
+                gauges.update_broker(self.broker, self.stats, controller=self.is_controller)
+                gauges.update_idle(self.stats, self._idle, Gauge.HANDLER_IDLE_PPM)
+                rm = self.broker.replica_manager
+                self._published.publish(snapshot.build(self.broker, rm.high_watermark_of))
+            except Exception:
+                log.exception("metrics update failed")
         self._maintenance = self.loop.call_later(MAINTENANCE_S, self._run_maintenance)
 
     def _sync_metadata(self) -> None:
         """Apply a new registry before serving anything else. If this handler cannot open the
         files of a partition it now owns (a full disk, no descriptors left), it keeps serving what
         is open and tries again every SYNC_RETRY_S, without acknowledging the generation
-        meanwhile: the failure used to escape ``_drain``, so every request ring stopped being
-        drained, for every partition of the handler (tests/integration/test_full_disk.py)."""
+        meanwhile: were the failure to escape ``_drain``, no request ring would be drained any
+        more, for any partition of the handler (tests/integration/test_full_disk.py)."""
         gen = self.topo.metadata_generation
         if gen == self._seen_generation:
             return
@@ -325,11 +352,25 @@ class HandlerProcess:
         self._wakes.wake(p)
 
     def _handle_record(self, p: int, view: memoryview) -> None:
-        conn_id, seq, kind, api_key, api_version, _, correlation_id, _ = env.REQUEST.unpack_from(view)
-        frame = view[env.REQUEST.size :]
+        conn_id, seq, kind, api_key, api_version, session_length, correlation_id, received = env.REQUEST.unpack_from(
+            view
+        )
+        if session_length:
+            end = env.REQUEST.size + session_length
+            key = bytes(view[env.REQUEST.size : end])
+            session = self._sessions.get(key)
+            if session is None:
+                if len(self._sessions) > 10_000:
+                    self._sessions.clear()
+                session = self._sessions[key] = env.read_session(key)
+            frame = view[end:]
+        else:  # no authorizer, or the processor's own request (ask_controller)
+            session = INTERNAL_SESSION
+            frame = view[env.REQUEST.size :]
         if api_key != PRODUCE:
             frame = bytearray(frame)  # small; its handler may keep it after the slot is freed
         reply = (p, conn_id, seq)
+        start = monotonic_ns()
         try:
             ctx, answer = request_path.serve(
                 self.broker,
@@ -337,6 +378,8 @@ class HandlerProcess:
                 self._peers[p],
                 request_path.encode_frame,
                 self._owned if kind == env.OWNED else None,
+                None,
+                session,
                 internal=kind == env.ASK,
             )
         except Refused as refused:
@@ -344,13 +387,17 @@ class HandlerProcess:
                 "closing a request of api key %d v%d from processor %d: %s", api_key, api_version, p, refused.reason
             )
             return self._push(reply, env.CLOSE)
+        local = monotonic_ns()
         if type(answer) is not bytes and answer is not None:  # parked: run it, answer when done
             task = self.loop.create_task(answer)
             self._tasks.add(task)
-            task.add_done_callback(lambda t, r=reply, c=ctx: self._finish(t, r, c))
+            timing = (api_key, received, start, local)
+            task.add_done_callback(lambda t, r=reply, c=ctx, m=timing: self._finish(t, r, c, m))
             return
         if api_key not in (PRODUCE, LIST_OFFSETS):
             self.broker.replica_manager.publish_all()  # DeleteRecords, topic changes: log_start_offset may move
+        # request metrics of the handler's part: queue (since the processor received it), local
+        self._rec.handled(api_key, received, start, local, local)
         self._answer(reply, answer)
 
     def _owned(self, api_key: int, request: dict) -> dict:
@@ -359,10 +406,11 @@ class HandlerProcess:
         processor sends."""
         return owned_request(request, route_for(api_key).split, self.broker.replica_manager.owns)
 
-    def _finish(self, task: asyncio.Task, reply, ctx) -> None:
+    def _finish(self, task: asyncio.Task, reply, ctx, timing) -> None:
         self._tasks.discard(task)
         if task.cancelled():
             return
+        self._rec.handled(*timing, monotonic_ns())
         try:
             frame = request_path.encode_frame(ctx, request_path.result_of(ctx, task))
         except Refused:
@@ -405,7 +453,7 @@ class HandlerProcess:
     # responses --------------------------------------------------------------------------------
     def _push(self, reply, status: int, body: bytes = b"") -> None:
         p, conn_id, seq = reply
-        head = env.RESPONSE.pack(conn_id, seq, status, 0, 0)
+        head = env.RESPONSE.pack(conn_id, seq, status, 0, env.stamp(monotonic_ns()))
         if self.blocked[p]:
             self.blocked[p].append((head, body))
             return

@@ -36,7 +36,11 @@ served here.
   partitions gathered from the record (all or nothing, as below), then the record is published
   flagged OWNED with the whole frame: its handler acts only on its own partitions. Anything
   else (ring full, bytes still on their way, another API, any doubt) takes the ordinary path.
-  Why not more than that: tuning.md, "Large frames straight into a ring slot".
+  Why not from a frame's first bytes: its owners are known only once it is all in (a Produce
+  names each partition after the records of the one before); a record reserved across reads
+  holds its ring's tail, so a client trickling a large request would stall every other
+  connection of this processor routed to that handler; and reserving the size a frame
+  announces would let a size prefix followed by silence pin ring space.
 - A full ring pauses the connection (the frame stays unparsed in its buffer) until the handler
   frees space and writes our eventfd: back-pressure reaches the client through TCP.
 - Answers arrive on the response rings; ``_complete`` puts them in request order.
@@ -57,15 +61,20 @@ import logging
 import os
 import signal
 from dataclasses import dataclass, field
+from time import monotonic_ns
 
 from hpbroker import protocol, request_path
 from hpbroker.broker.interface import ControllerError
 from hpbroker.broker.routes import CONTROLLER, EVERY, FETCH, GROUP, GROUPS, PARTITIONED, PROCESSOR
 from hpbroker.handlers import REGISTRY
+from hpbroker.metrics import gauges
+from hpbroker.metrics.layout import PROCESSOR as PROCESSOR_ROLE
+from hpbroker.metrics.layout import Gauge
+from hpbroker.metrics.stats import ProcessStats
 from hpbroker.protocol import ProtocolError
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.request_path import Refused
-from hpbroker.server import scheduling
+from hpbroker.server import listener_security, scheduling
 from hpbroker.server.connection import Acceptor, Connection, listening_socket, max_idle_s, readable_bytes
 from hpbroker.server.connection_quotas import ConnectionLimits, SharedCounts
 from hpbroker.server.multiproc import envelope as env
@@ -86,6 +95,7 @@ from hpbroker.server.multiproc.routing import (
     split_groups,
 )
 from hpbroker.server.multiproc.wakeups import SafetyTick, WakeBatcher, tell_ready
+from hpbroker.server.tls_connection import TlsConnection
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +107,7 @@ IDLE_HOUSEKEEPING_S = 1.0
 TRIM_EVERY_S = 1.0  # how often idle connections are asked to give back grown buffers
 FETCH_POLL_S = 0.01  # backstop only: handlers wake processors with parked Fetches
 FETCH_POLL_MAX_S = 0.25  # ... so while Fetches stay parked it backs off to this
+GAUGES_EVERY_S = 1.0  # idle ratio and purgatory size (the metrics endpoint's gauges)
 
 
 @dataclass(slots=True)
@@ -111,30 +122,45 @@ class Pending:
     #                  another split request's topics and partitions (partition_order), or the
     #                  group ids it named
     incarnations: tuple = ()  # each handler's incarnation when the request was pushed to it
+    request_bytes: int = 0  # request metrics: its size, and when it was received (monotonic ns)
+    received_ns: int = 0
+    answered_ns: int = 0  # when the last handler to answer pushed its answer
     parts: list = field(default_factory=list)
 
 
 class ProcessorConnection(Connection):
-    def __init__(self, server, sock, peer, conn_id):
-        super().__init__(server, sock, peer)
+    def __init__(self, server, sock, peer, conn_id, session):
+        super().__init__(server, sock, peer, session)
         self.conn_id = conn_id
         self._stalled = None  # a large frame waiting for ring space (a view of _big)
+        self._session_bytes: tuple | None = None  # (principal, envelope session bytes)
         self._big: bytearray | None = None
+        self.request_bytes = 0  # size of the frame being routed (request metrics)
+
+    @property
+    def stamp(self) -> int:
+        """When the frame being routed arrived, as request envelopes carry it."""
+        return env.stamp(self._read_ns)
 
     def _new_frame(self, size: int, have: int):
         # the frame is copied into a ring as soon as it is complete, so one buffer per
-        # connection is reused: a fresh buffer would zero-fill every large frame first (13% of
-        # a processor's busy time in the produce profile, tuning.md). It grows (doubling) as
-        # bytes arrive, so its size follows what peers sent, never a size they only claimed.
+        # connection is reused: a fresh buffer would zero-fill every large frame first. It
+        # grows (doubling) as bytes arrive, so its size follows what peers sent, never a size
+        # they only claimed.
         if self._big is None:
             self._big = super()._new_frame(size, have)
         return self._big
 
     def _frame_ready(self, buf, begin, size) -> bool:
+        if self._gate is not None:  # before SASL authentication: nothing is routed
+            self._gated(buf[begin : begin + size])
+            return True
         return self.server.route(self, memoryview(buf)[begin : begin + size])
 
     def _dispatch(self, frame) -> None:
         # large frames (received into their own bytearray) arrive here
+        if self._gate is not None:
+            return self._gated(frame)
         if not self.server.route(self, memoryview(frame)):
             self._stalled = frame
             self._pause_reading()
@@ -145,6 +171,8 @@ class ProcessorConnection(Connection):
         published from there: one copy of its bytes fewer than through ``_big``. Anything else
         (another API, a prefix in doubt, bytes still on their way, a full ring) goes the
         ordinary way. The reservation never outlives this call: it holds the ring's tail."""
+        if self._gate is not None:
+            return False
         server = self.server
         with memoryview(buf) as mv, mv[begin : begin + have] as head:
             first = produce_first_partition(head)
@@ -155,13 +183,16 @@ class ProcessorConnection(Connection):
         version, topic, index = first
         h = owner(topic, index, server.topo.handlers)
         ring = server.req_rings[h]
-        if env.REQUEST.size + size > ring.max_record:
+        session = server.session_of(self)
+        head_size = env.REQUEST.size + len(session)
+        if head_size + size > ring.max_record:
             return False  # the ordinary path closes the connection and says why
-        slot = ring.reserve(env.REQUEST.size + size)
+        slot = ring.reserve(head_size + size)
         if slot is None:
             return False  # full: the ordinary path waits for room (reserve marked us waiting)
         try:
-            frame = slot[env.REQUEST.size :]
+            slot[env.REQUEST.size : head_size] = session
+            frame = slot[head_size:]
             with memoryview(buf) as mv:
                 frame[:have] = mv[begin : begin + have]
             filled = have
@@ -191,7 +222,7 @@ class ProcessorConnection(Connection):
         self._frame = None
         self._set_rcvlowat(1)
         try:
-            published = server.route_slot(self, h, ring, slot, version)
+            published = server.route_slot(self, h, ring, slot, version, session)
         except BaseException:
             ring.abandon()  # route_slot raises only before it publishes
             raise
@@ -219,7 +250,7 @@ class ProcessorConnection(Connection):
         return idle
 
     def dispatch_here(self, frame, identified=None) -> None:
-        Connection._dispatch(self, frame, identified)
+        Connection._serve(self, frame, identified)
 
     def _resume_reading(self) -> None:
         if self._stalled is None:  # nothing may overtake a stalled frame
@@ -239,13 +270,23 @@ class ProcessorConnection(Connection):
                 self._parse_frames()
 
 
+class TlsProcessorConnection(TlsConnection, ProcessorConnection):
+    """A processor's connection on an SSL or SASL_SSL listener: TLS ends here."""
+
+
 class ProcessorServer:
-    def __init__(self, topology, index: int, config, node, host: str, port: int):
+    def __init__(self, topology, index: int, config, node, listeners):
         self.topo = topology
         self.index = index
         self.config = config
         self.node = node
-        self.host, self.port = host, port
+        self.listeners = listeners  # bound: the ports the supervisor reserved
+        self.setup_timeout_s = config.get("socket.connection.setup.timeout.ms") / 1000.0
+        self.failed_authentications = 0
+        self.security: dict = {}  # listener name -> listener_security.ListenerSecurity, built in run()
+        self.authorizing = False  # ACLs in force: forwarded requests carry their session
+        self._lsocks: dict = {}
+        self._acceptors: dict = {}
         self.max_request_bytes = config.get("socket.request.max.bytes")
         self.max_idle_s = max_idle_s(config)
         self.connections: dict[int, ProcessorConnection] = {}
@@ -267,6 +308,8 @@ class ProcessorServer:
         self._next_ask = 0
         self._wakes: WakeBatcher | None = None  # handler eventfds, written once per pass
         self._housekeeping = SafetyTick(HOUSEKEEPING_S, IDLE_HOUSEKEEPING_S)  # runs _tick from run()
+        # what this processor counts: its region of the shared statistics once ``run`` starts
+        self.stats = ProcessStats(role=PROCESSOR_ROLE, index=index)
 
     async def run(self, ready_fd: int | None = None) -> None:
         topo, p = self.topo, self.index
@@ -276,7 +319,12 @@ class ProcessorServer:
         loop.add_signal_handler(signal.SIGINT, self._stop.set)
         cluster = bool(self.config.get("zookeeper.connect"))
         loop.add_signal_handler(signal.SIGTERM, topo.sigterm_handler(self._stop.set, cluster, f"processor {p}"))
-        self.broker = ProcessorBroker(self.config, self.node, topo, self.ask_controller)
+        self.stats = ProcessStats(topo.stats_region(PROCESSOR_ROLE, p), role=PROCESSOR_ROLE, index=p)
+        self._idle = gauges.IdleClock()
+        self._next_gauges = 0.0
+        self.broker = ProcessorBroker(self.config, self.node, topo, self.ask_controller, stats=self.stats)
+        self.security = listener_security.build(self.config, self.listeners, self.broker.credentials)
+        self.authorizing = self.broker.authorizer is not None
         self.req_rings = [topo.request_ring(p, h) for h in range(topo.handlers)]
         self.resp_rings = [topo.response_ring(p, h) for h in range(topo.handlers)]
         for h, ring in enumerate(self.resp_rings):
@@ -284,8 +332,6 @@ class ProcessorServer:
                 topo.wake(topo.handler_efds[h])
         self._incarnations = [topo.handler_incarnation(h) for h in range(topo.handlers)]
         self._efd = topo.processor_efds[p]
-        lsock = listening_socket(self.host, self.port, self.config, reuse_port=True)
-        self._lsock = lsock
         quotas = SharedCounts(
             ConnectionLimits.from_config(self.config),
             topo.connection_counts(),
@@ -294,10 +340,16 @@ class ProcessorServer:
             config=self.config,
             refresh=self.broker.refresh,
         )
-        self._acceptor = Acceptor(
-            loop, lsock, self._accept, send_buffer=self.config.get("socket.send.buffer.bytes"), quotas=quotas
-        )
-        self._acceptor.start()
+        for lst in self.listeners.listeners:
+            self._lsocks[lst.name] = lsock = listening_socket(lst.host, lst.port, self.config, reuse_port=True)
+            self._acceptors[lst.name] = acceptor = Acceptor(
+                loop,
+                lsock,
+                lambda sock, peer, lst=lst: self._accept(sock, peer, lst),
+                send_buffer=self.config.get("socket.send.buffer.bytes"),
+                quotas=quotas,
+            )
+            acceptor.start()
         loop.add_reader(self._efd, self._on_wake)
         self._next_trim = loop.time() + TRIM_EVERY_S
         self._housekeeping.start(loop, self._tick)
@@ -308,8 +360,9 @@ class ProcessorServer:
             await self._stop.wait()
         finally:
             loop.remove_reader(self._efd)
-            self._acceptor.stop()
-            lsock.close()
+            for name, lsock in self._lsocks.items():
+                self._acceptors[name].stop()
+                lsock.close()
             self._housekeeping.stop()
             for conn in list(self.connections.values()):
                 conn.close()
@@ -326,21 +379,34 @@ class ProcessorServer:
             )
 
     # connections ------------------------------------------------------------------------------
-    def _accept(self, sock, peer) -> None:
+    def _accept(self, sock, peer, listener) -> None:
         self._next_conn_id += 1
-        conn = ProcessorConnection(self, sock, peer, self._next_conn_id)
+        conn = listener_security.accept(
+            self,
+            self.security[listener.name],
+            sock,
+            peer,
+            ProcessorConnection,
+            TlsProcessorConnection,
+            self._next_conn_id,
+        )
         self.connections[conn.conn_id] = conn
+        self.stats.connection_opened(listener.name)
         conn.start()
 
     def forget(self, conn: ProcessorConnection) -> None:
+        acceptor = self._acceptors.get(conn.session.listener)
         if self.connections.pop(conn.conn_id, None) is not None:
-            self._acceptor.connection_closed(conn.peer)
+            self.stats.connection_closed(conn.session.listener)
+            if acceptor is not None:
+                acceptor.connection_closed(conn.peer)
         self.stalled.discard(conn)
 
     # requests ---------------------------------------------------------------------------------
     def route(self, conn: ProcessorConnection, view: memoryview) -> bool:
         """Take one request frame; False if a ring is full (nothing was taken)."""
         self._housekeeping.work_arrived()
+        conn.request_bytes = len(view)
         try:
             identified = header, offset, module = request_path.identify(view)
         except Refused as refused:
@@ -402,14 +468,22 @@ class ProcessorServer:
     def _forward(self, conn, view, header, h: int) -> bool:
         """The whole frame into handler ``h``'s ring; False if the ring is full."""
         ring = self.req_rings[h]
-        if env.REQUEST.size + len(view) > ring.max_record:
+        session = self.session_of(conn)
+        if env.REQUEST.size + len(session) + len(view) > ring.max_record:
             conn.close(f"request of {len(view)} bytes exceeds the ring record limit {ring.max_record}")
             return True
         seq = conn._next_seq
         head = env.REQUEST.pack(
-            conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, 0, header.correlation_id, 0
+            conn.conn_id,
+            seq,
+            env.WHOLE,
+            header.api_key,
+            header.api_version,
+            len(session),
+            header.correlation_id,
+            conn.stamp,
         )
-        res = ring.try_push(head, view)
+        res = ring.try_push(head + session if session else head, view)
         if res == FULL:
             self.stalled.add(conn)
             self.ring_full_pauses += 1
@@ -441,9 +515,10 @@ class ProcessorServer:
         into a bytes object first. Parts of PARTITIONED requests go ``flag`` OWNED (the handler
         keeps to its own partitions even if sent more), group requests WHOLE."""
         api_key, version = header.api_key, header.api_version
+        session = self.session_of(conn)
         pushes = []
         for h, parts in subs.items():
-            length = env.REQUEST.size + sum(len(p) for p in parts)
+            length = env.REQUEST.size + len(session) + sum(len(p) for p in parts)
             ring = self.req_rings[h]
             if length > ring.max_record:
                 conn.close(f"request part of {length} bytes exceeds the ring record limit {ring.max_record}")
@@ -454,7 +529,10 @@ class ProcessorServer:
             self.ring_full_pauses += 1
             return False
         seq = conn._next_seq
-        head = env.REQUEST.pack(conn.conn_id, seq, flag, api_key, version, 0, header.correlation_id, 0)
+        head = env.REQUEST.pack(
+            conn.conn_id, seq, flag, api_key, version, len(session), header.correlation_id, conn.stamp
+        )
+        head += session
         for h, ring, parts, _ in pushes:
             # cannot be FULL: can_push saw the room, and only this process fills the ring
             if ring.try_push_parts(head, parts) == WAKE:
@@ -464,7 +542,8 @@ class ProcessorServer:
 
     def _forward_every(self, conn, view, header) -> bool:
         """The whole frame into every handler's ring (ListGroups), all or nothing."""
-        length = env.REQUEST.size + len(view)
+        session = self.session_of(conn)
+        length = env.REQUEST.size + len(session) + len(view)
         if length > self.req_rings[0].max_record:
             conn.close(f"request of {len(view)} bytes exceeds the ring record limit {self.req_rings[0].max_record}")
             return True
@@ -474,15 +553,23 @@ class ProcessorServer:
             return False
         seq = conn._next_seq
         head = env.REQUEST.pack(
-            conn.conn_id, seq, env.WHOLE, header.api_key, header.api_version, 0, header.correlation_id, 0
+            conn.conn_id,
+            seq,
+            env.WHOLE,
+            header.api_key,
+            header.api_version,
+            len(session),
+            header.correlation_id,
+            conn.stamp,
         )
+        head += session
         for h, ring in enumerate(self.req_rings):
             if ring.try_push(head, view) == WAKE:
                 self._wake(h)
         self._taken(conn, seq, header, tuple(range(len(self.req_rings))), None)
         return True
 
-    def route_slot(self, conn, h: int, ring, slot, version: int) -> bool:
+    def route_slot(self, conn, h: int, ring, slot, version: int, session: bytes = b"") -> bool:
         """A whole Produce in ``slot``, a record reserved in handler ``h``'s ring ``ring`` (room
         for the envelope head, then the frame); ``h`` owns its first partition. If ``h`` owns
         them all the record is published as it is. Otherwise each other owner first gets its
@@ -491,7 +578,8 @@ class ProcessorServer:
         of it. False, with nothing pushed anywhere and the reservation still open, when the
         frame is in doubt or another owner's ring is full: all or nothing, as a split is."""
         self._housekeeping.work_arrived()  # a timer and a counter: nothing touches the reserved ring
-        frame = slot[env.REQUEST.size :]
+        frame = slot[env.REQUEST.size + len(session) :]
+        conn.request_bytes = len(frame)
         try:
             header, offset = protocol.decode_request_header(frame)
             cut = cut_by_owner(header, frame, offset, route_for(PRODUCE).split, self.topo.handlers)
@@ -506,23 +594,38 @@ class ProcessorServer:
             others = []
             for oh, parts in cut.parts.items():
                 if oh != h:  # h's part is the slot itself
-                    length = env.REQUEST.size + sum(len(p) for p in parts)
+                    length = env.REQUEST.size + len(session) + sum(len(p) for p in parts)
                     other = self.req_rings[oh]
                     if length > other.max_record or not other.can_push(length):
                         return False
                     others.append((oh, other, parts))
-            head = env.REQUEST.pack(conn.conn_id, seq, env.OWNED, PRODUCE, version, 0, header.correlation_id, 0)
+            head = env.REQUEST.pack(
+                conn.conn_id, seq, env.OWNED, PRODUCE, version, len(session), header.correlation_id, conn.stamp
+            )
+            head += session
             for oh, other, parts in others:
                 # cannot be FULL: can_push saw the room, and only this process fills the ring;
                 # pushed before ``h`` sees its record, so no handler reads the slot meanwhile
                 if other.try_push_parts(head, parts) == WAKE:
                     self._wake(oh)
-        env.REQUEST.pack_into(slot, 0, conn.conn_id, seq, kind, PRODUCE, version, 0, header.correlation_id, 0)
+        env.REQUEST.pack_into(
+            slot, 0, conn.conn_id, seq, kind, PRODUCE, version, len(session), header.correlation_id, conn.stamp
+        )
         if ring.publish() == WAKE:
             self._wake(h)
         self._taken(conn, seq, header, tuple(cut.owners), cut.order)
         self.slot_frames += 1
         return True
+
+    def session_of(self, conn) -> bytes:
+        """The bytes of ``conn``'s session a forwarded request carries (principal, address,
+        listener: what the handler's authorization checks need); none without an authorizer."""
+        if not self.authorizing:
+            return b""
+        cached = conn._session_bytes
+        if cached is None or cached[0] != conn.session.principal:
+            cached = conn._session_bytes = (conn.session.principal, env.session_bytes(conn.session))
+        return cached[1]
 
     def _taken(self, conn, seq, header, handlers, split_request) -> None:
         conn._next_seq += 1
@@ -538,6 +641,8 @@ class ProcessorServer:
             handlers,
             split_request,
             tuple(incarnation(h) for h in handlers),
+            conn.request_bytes,
+            conn._read_ns,
         )
 
     def _wake(self, h: int) -> None:
@@ -552,15 +657,17 @@ class ProcessorServer:
 
     def _drain(self) -> None:
         corked = []  # connections answered in this pass: each sends once, at the end
+        now = monotonic_ns()
         for h, ring in enumerate(self.resp_rings):
             while (view := ring.peek()) is not None:
                 self.answered += 1
-                conn_id, seq, status, _, _ = env.RESPONSE.unpack_from(view)
+                conn_id, seq, status, _, answered = env.RESPONSE.unpack_from(view)
                 if conn_id == self._asks_conn_id:
                     self._answered_ask(seq, status, view)
                 elif (pend := self.pending.get((conn_id, seq))) is not None:
                     pend.conn.cork()
                     corked.append(pend.conn)
+                    pend.answered_ns = env.unstamp(answered, now)
                     self._deliver(pend, status, view[env.RESPONSE.size :])
                 if ring.release():
                     self._wake(h)
@@ -588,7 +695,8 @@ class ProcessorServer:
             await asyncio.sleep(ASK_RETRY_S)
         fut = self.loop.create_future()
         self.asks[seq] = (fut, self.topo.handler_incarnation(CONTROLLER_HANDLER))
-        head = env.REQUEST.pack(self._asks_conn_id, seq, env.ASK, api_key, api_version, 0, seq, 0)
+        stamp = env.stamp(monotonic_ns())
+        head = env.REQUEST.pack(self._asks_conn_id, seq, env.ASK, api_key, api_version, 0, seq, stamp)
         if ring.try_push_parts(head, parts) == WAKE:
             self._wake(CONTROLLER_HANDLER)
         self._housekeeping.work_arrived()
@@ -619,16 +727,18 @@ class ProcessorServer:
         del self.pending[(conn.conn_id, pend.seq)]
         if conn.closed:
             return
+        # request metrics: a handler counted its queue, local and remote time
+        m = (pend.api_key, pend.api_version, pend.request_bytes, pend.received_ns, -1, -1, pend.answered_ns)
         if len(pend.parts) == 1:
-            return conn._complete(pend.seq, [pend.parts[0]] if pend.parts[0] is not None else [])
+            return conn._complete(pend.seq, [pend.parts[0]] if pend.parts[0] is not None else [], m)
         frames = [f for f in pend.parts if f is not None]
         if not frames:
-            return conn._complete(pend.seq, [])
+            return conn._complete(pend.seq, [], m)
         request = pend.request
         if isinstance(request, produce_split.Order):
             joined = produce_split.join(request, pend.api_version, pend.correlation_id, frames)
             if joined is not None:
-                return conn._complete(pend.seq, joined)
+                return conn._complete(pend.seq, joined, m)
             request = request.as_request()  # not as expected: the codecs will say why
         bodies = []
         for f in frames:
@@ -642,7 +752,7 @@ class ProcessorServer:
         else:
             joined = join_responses(request, route.split, bodies)
         conn._complete(
-            pend.seq, protocol.encode_response_parts(pend.api_key, pend.api_version, pend.correlation_id, joined)
+            pend.seq, protocol.encode_response_parts(pend.api_key, pend.api_version, pend.correlation_id, joined), m
         )
 
     # timers -----------------------------------------------------------------------------------
@@ -661,6 +771,10 @@ class ProcessorServer:
         if self._fetch_poll is None and len(self.broker.replica_manager.fetch_purgatory):
             self._poll_fetches()
         now = self.loop.time()
+        if now >= self._next_gauges:
+            self._next_gauges = now + GAUGES_EVERY_S
+            gauges.update_idle(self.stats, self._idle, Gauge.NETWORK_IDLE_PPM)
+            self.stats.set_gauge(Gauge.PURGATORY_FETCH, len(self.broker.replica_manager.fetch_purgatory))
         if now >= self._next_trim:
             self._next_trim = now + TRIM_EVERY_S
             for conn in list(self.connections.values()):

@@ -36,8 +36,11 @@ from hpbroker.broker.metadata_cache import ClusterMetadataCache, MetadataCache
 from hpbroker.controller.forwarding import ForwardingController
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, GroupCoordinator
 from hpbroker.metadata.topic_configs import TopicConfigCache
+from hpbroker.metrics.stats import ProcessStats
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.replication.purgatory import Purgatory
+from hpbroker.security import authorizer
+from hpbroker.security.credentials import FileCredentialStore
 from hpbroker.server.multiproc.routing import owner
 from hpbroker.storage import OffsetOutOfRange
 from hpbroker.storage.log import ReadResult
@@ -207,13 +210,16 @@ class ReaderReplicaManager:
 
 
 class ProcessorBroker:
-    def __init__(self, config, node, topology, ask_controller, cluster_id: str = DEFAULT_CLUSTER_ID):
+    def __init__(self, config, node, topology, ask_controller, cluster_id: str = DEFAULT_CLUSTER_ID, stats=None):
         self.config = config
+        self.stats = stats if stats is not None else ProcessStats()
         self.node = node
         self.cluster_id = cluster_id
         self.topo = topology
         self.log_dirs = [d for d in config.get("log.dirs").split(",") if d]
         self._registry_path = os.path.join(self.log_dirs[0], "__topics.json")
+        self.credentials = FileCredentialStore(self.log_dirs[0])
+        self.authorizer = authorizer.from_config(config, self.log_dirs[0])
         self._generation = topology.metadata_generation
         #: in a cluster: the metadata handler 0 publishes (leaders, brokers, controller)
         self.in_cluster = bool(config.get("zookeeper.connect"))
@@ -243,6 +249,8 @@ class ProcessorBroker:
             self.cluster_id = registry.cluster_id
         self._apply_broker_configs()
         self.replica_manager.forget_gone()
+        if self.authorizer is not None:
+            self.authorizer.reload()  # the controller publishes ACL changes this way too
 
     def _apply_broker_configs(self) -> None:
         """Both dynamic layers as the controller published them (AlterConfigs on the broker or

@@ -1,8 +1,11 @@
 """The supervisor: the main process of the multi-process topology (DESIGN.md section 2).
 
-It creates the shared segments and eventfds (server/multiproc/topology.py), reserves the port,
+It creates the shared segments and eventfds (server/multiproc/topology.py), reserves each listener's port,
 forks the handler processes (they recover their partitions from disk), then the processors (they
-bind the same port with SO_REUSEPORT), and logs "listening on" once every child reported ready.
+bind the same ports with SO_REUSEPORT), and logs "listening on" once every child reported ready.
+
+With ``metrics.port`` set, a metrics process (server/multiproc/metrics_process.py) is forked
+last: it serves the endpoint from the statistics every child counts into.
 
 Then it only watches, asleep until a signal arrives (SIGCHLD, SIGTERM and SIGINT reach it
 through ``signal.set_wakeup_fd``; a one-second timeout is only a backstop): a child that dies
@@ -34,8 +37,9 @@ import signal
 import socket
 import time
 
-from hpbroker.server import scheduling
-from hpbroker.server.broker import advertised_node, parse_listener
+from hpbroker.server import listeners, scheduling
+from hpbroker.server.broker import advertised_node
+from hpbroker.server.listeners import log_listeners
 from hpbroker.server.multiproc.topology import (
     CLUSTER_REFUSED,
     CLUSTER_REGISTER,
@@ -49,7 +53,7 @@ from hpbroker.server.multiproc.topology import (
 
 log = logging.getLogger("hpbroker")
 
-HANDLER, PROCESSOR = "handler", "processor"
+HANDLER, PROCESSOR, METRICS = "handler", "processor", "metrics"
 READY_TIMEOUT_S = 120.0
 PROCESSOR_GRACE_S = 10.0
 HANDLER_GRACE_S = 30.0
@@ -85,25 +89,35 @@ class Supervisor:
         self.children: dict[int, tuple[str, int, float]] = {}
         self._stopping = False
         self._pid = os.getpid()
+        self._reserved: list[socket.socket] = []
         self.cluster = bool(config.get("zookeeper.connect"))
 
     def run(self) -> int:
         for path in remove_stale_segments():
             log.warning("removed shared memory left by a killed broker: %s", path)
-        host, port = parse_listener(self.config.get("listeners"))
-        # reserve the port (and learn it when 0 was asked): bound, never listening, so the
-        # kernel hands connections only to the processors' listening sockets
-        self._reserve = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-        self._reserve.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._reserve.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        self._reserve.bind((host, port))
-        self.host, self.port = host, self._reserve.getsockname()[1]
-        self.node = advertised_node(self.config, host, self.port)
+        # reserve each listener's port (and learn it when 0 was asked): bound, never listening,
+        # so the kernel hands connections only to the processors' listening sockets
+        configured = listeners.from_config(self.config)
+        self._reserved = []
+        ports = {}
+        try:
+            for lst in configured.listeners:
+                sock = socket.socket(socket.AF_INET6 if ":" in lst.host else socket.AF_INET, socket.SOCK_STREAM)
+                self._reserved.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                sock.bind((lst.host, lst.port))
+                ports[lst.name] = sock.getsockname()[1]
+        except BaseException:
+            self._close_reserved()
+            raise
+        self.listeners = configured.bound(ports)
+        self.node = advertised_node(self.config, self.listeners)
         try:
             self.topo = Topology(self.processors, self.handlers)
         except SharedMemoryTooSmall as exc:
             log.error("cannot start: %s", exc)
-            self._reserve.close()
+            self._close_reserved()
             return 2
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
@@ -118,12 +132,16 @@ class Supervisor:
             # in a cluster, handler 0 is ready once ZooKeeper answers: however long that takes
             if self._await_ready(ready, None if self.cluster else READY_TIMEOUT_S):
                 ready = [self._start(PROCESSOR, p) for p in range(self.processors)]
+                if self.config.get("metrics.port"):
+                    ready.append(self._start(METRICS, 0))
                 if self._await_ready(ready) and (not self.cluster or self._await_cluster()):
+                    log_listeners(self.listeners)
+                    first = self.listeners.listeners[0]
                     log.info(
                         "hpbroker listening on %s:%d (node %d, log.dirs %s, %d processors, %d handlers, "
                         "%s loop, %s scheduling)",
-                        self.host,
-                        self.port,
+                        first.host,
+                        first.port,
                         self.node.node_id,
                         self.config.get("log.dirs"),
                         self.processors,
@@ -137,6 +155,11 @@ class Supervisor:
         finally:
             self._shutdown()
         return code
+
+    def _close_reserved(self) -> None:
+        for sock in self._reserved:
+            sock.close()
+        self._reserved = []
 
     def _on_signal(self, signum, frame) -> None:
         self._stopping = True
@@ -179,10 +202,17 @@ class Supervisor:
             _die_with_parent()
             if os.getppid() != self._pid:
                 os._exit(1)
-            self._reserve.close()
+            self._close_reserved()
             _name_process(f"hpb-{role[0]}{index}")
             from hpbroker.server import eventloop
 
+            if role == METRICS:
+                from hpbroker.server.multiproc.metrics_process import MetricsProcess
+
+                first = self.listeners.listeners[0]
+                MetricsProcess(self.topo, self.config, self.node, first.host, first.port).run(ready_w)
+                code = 0
+                return
             if role == HANDLER:
                 from hpbroker.server.multiproc.handler_process import HandlerProcess
 
@@ -190,7 +220,7 @@ class Supervisor:
             else:
                 from hpbroker.server.multiproc.processor import ProcessorServer
 
-                child = ProcessorServer(self.topo, index, self.config, self.node, self.host, self.port)
+                child = ProcessorServer(self.topo, index, self.config, self.node, self.listeners)
             eventloop.run(child.run(ready_w), self.event_loop)
             code = 0
         except BaseException:
@@ -319,8 +349,9 @@ class Supervisor:
         self._stopping = True
         self._controlled_shutdown()
         self.topo.order_stop()
+        self._stop_role(METRICS, PROCESSOR_GRACE_S)
         self._stop_role(PROCESSOR, PROCESSOR_GRACE_S)
         self._stop_role(HANDLER, HANDLER_GRACE_S)
         self.topo.unlink()
-        self._reserve.close()
+        self._close_reserved()
         log.info("hpbroker stopped cleanly")

@@ -31,6 +31,14 @@ see them and a leftover of a killed supervisor is recognised and removed at the 
 in server/multiproc/metadata_snapshot.py); processors answer Metadata and FindCoordinator from it and
 the other handlers apply it, whenever the metadata generation moves
 
+``stats``: H + P statistics regions (hpbroker/metrics/layout.py), handler h's at h, processor
+p's at H + p: what each process counts, read by the metrics process; a restarted child takes its
+predecessor's region over
+
+``snapshots``: H two-slot publications (metadata_snapshot.py's layout) of what each handler's
+coordinators and partitions publish for the metrics endpoint (consumer lag, log sizes:
+hpbroker/metrics/snapshot.py), JSON, rewritten every second while the endpoint is on
+
 ``rings``: 2 * P * H rings (server/multiproc/_pyring.py layout), request rings first:
     request ring (p, h) = index p*H + h        producer: processor p, consumer: handler h
     response ring (p, h) = P*H + p*H + h       producer: handler h, consumer: processor p
@@ -59,6 +67,7 @@ import numpy as np
 from hpbroker import environment
 from hpbroker.metadata.cluster_registry import ClusterRegistry
 from hpbroker.metadata.topics import TopicRegistry
+from hpbroker.metrics.layout import HANDLER, REGION_BYTES
 from hpbroker.server.connection_quotas import region_words
 from hpbroker.server.multiproc import wakeups
 from hpbroker.server.multiproc.metadata_snapshot import MetadataSnapshot, snapshot_bytes
@@ -86,6 +95,10 @@ CONTROL_WORDS_FIXED = 8
 # registry reaches. A registry larger than this is read from __topics.json instead.
 METADATA_SNAPSHOT_BYTES = int(environment.value("HPBROKER_METADATA_SNAPSHOT_BYTES"))
 WORDS_PER_CHILD = 8
+# Room for one handler's published lag and log rows (two are kept; tmpfs pages are allocated only
+# as far as the rows reach): some 50,000 committed offsets and partitions. Past it the rows are
+# left out of the endpoint, with a warning.
+STATS_SNAPSHOT_BYTES = 4 << 20
 CLUSTER_PHASE_WORD = 1
 STOP_ORDERED_WORD = 2
 #: word 1's values: supervisor -> handler 0 (REGISTER, SHUTDOWN), handler 0 -> supervisor (the others)
@@ -197,7 +210,7 @@ class Topology:
         self.request_ring_bytes, self.response_ring_bytes = request_ring_bytes, response_ring_bytes
         self.slots_per_handler = slots_per_handler
         base = os.path.join(SHM_DIR, f"{PREFIX}{os.getpid()}-")
-        self.paths = [base + "control", base + "rings", base + "metadata"]
+        self.paths = [base + "control", base + "rings", base + "metadata", base + "stats", base + "snapshots"]
         self._control_words = CONTROL_WORDS_FIXED + WORDS_PER_CHILD * (handlers + processors)
         self._table_at, self._counts_at, size = control_layout(processors, handlers, slots_per_handler)
         self._counts_bytes = size - self._counts_at
@@ -211,6 +224,8 @@ class Topology:
         self.control = np.ndarray((self._control_words,), dtype="<i8", buffer=self.control_mm)
         self.metadata_mm = _create_segment(self.paths[2], snapshot_bytes(METADATA_SNAPSHOT_BYTES))
         self.metadata = MetadataSnapshot(memoryview(self.metadata_mm), METADATA_SNAPSHOT_BYTES)
+        self.stats_mm = _create_segment(self.paths[3], (handlers + processors) * REGION_BYTES)
+        self.snapshots_mm = _create_segment(self.paths[4], handlers * snapshot_bytes(STATS_SNAPSHOT_BYTES))
 
     # views (built in each child after the fork) -----------------------------------------------
     def table(self) -> PartitionTable:
@@ -219,6 +234,23 @@ class Topology:
     def connection_counts(self) -> memoryview:
         """Every processor's region of connection counts, as int64 words (SharedCounts)."""
         return memoryview(self.control_mm)[self._counts_at : self._counts_at + self._counts_bytes].cast("q")
+
+    def stats_region(self, role: int, index: int) -> memoryview:
+        """The statistics region of handler ``index`` (role HANDLER) or processor ``index``."""
+        at = (index if role == HANDLER else self.handlers + index) * REGION_BYTES
+        return memoryview(self.stats_mm)[at : at + REGION_BYTES]
+
+    def stats_snapshot(self, h: int) -> MetadataSnapshot:
+        """Handler ``h``'s publication of consumer lag and log sizes (hpbroker/metrics/snapshot.py)."""
+        size = snapshot_bytes(STATS_SNAPSHOT_BYTES)
+        return MetadataSnapshot(memoryview(self.snapshots_mm)[h * size : (h + 1) * size], STATS_SNAPSHOT_BYTES)
+
+    def stats_regions(self) -> list[memoryview]:
+        """Every process's statistics region (the metrics process reads them)."""
+        return [
+            memoryview(self.stats_mm)[i * REGION_BYTES : (i + 1) * REGION_BYTES]
+            for i in range(self.handlers + self.processors)
+        ]
 
     def request_ring(self, p: int, h: int) -> Ring:
         at = (p * self.handlers + h) * self._req_size

@@ -46,8 +46,8 @@ def tell_ready(ready_fd: int | None) -> None:
 
 class WakeBatcher:
     """Wake peer processes once per event-loop pass, not once per record: an eventfd write that
-    wakes a sleeping process costs several microseconds (the top cost in a profile before
-    batching). ``wake(i)`` schedules a flush at the end of this pass; ``add(i)`` only records,
+    wakes a sleeping process costs several microseconds, for a burst of records as for one.
+    ``wake(i)`` schedules a flush at the end of this pass; ``add(i)`` only records,
     for callers that flush themselves.
 
     Who may touch: the event loop of the process that owns it.
@@ -78,10 +78,10 @@ class WakeBatcher:
 class SafetyPeriod:
     """The period of a child's safety tick (the drain that catches an answer or request whose
     wake-up never came, and the checks that ride on it): ``busy_s`` while work flows or waits,
-    doubling up to ``idle_s`` after each tick that found the process idle. A wake-up costs a
-    sleeping process ~100-200 µs of CPU on a VM, so an idle 2/2 broker ticking at 20 Hz in
-    every child spent ~15 ms of CPU a second on nothing (tuning.md, "Idle wake-ups"); the
-    wake-up protocol itself never depends on the tick.
+    doubling up to ``idle_s`` after each tick that found the process idle. Every wake-up costs
+    a sleeping process a context switch and cold caches, so a fixed 20 Hz tick in every child
+    would keep an idle broker spending CPU on nothing; the wake-up protocol itself never
+    depends on the tick.
 
     ``next(activity, waiting)``: ``activity`` is a counter the owner bumps per request or
     answer it handled; ``waiting`` is true while something is in flight (then a lost wake-up

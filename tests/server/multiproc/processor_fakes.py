@@ -7,6 +7,7 @@ import socket
 import time
 
 from hpbroker import protocol
+from hpbroker.broker.request import NO_SESSION
 from hpbroker.server.connection import LARGE_READ_BUFFER
 from hpbroker.server.multiproc.processor import ProcessorConnection, ProcessorServer
 from hpbroker.server.multiproc.ring import Ring, ring_bytes
@@ -49,8 +50,12 @@ class RegistrationsOnly:
 
 
 def processor_server(capacity: int) -> ProcessorServer:
-    config = {"socket.request.max.bytes": 100 << 20, "connections.max.idle.ms": 600_000}
-    server = ProcessorServer(FakeTopology(), 0, config, None, "127.0.0.1", 0)
+    config = {
+        "socket.request.max.bytes": 100 << 20,
+        "connections.max.idle.ms": 600_000,
+        "socket.connection.setup.timeout.ms": 10_000,
+    }
+    server = ProcessorServer(FakeTopology(), 0, config, None, None)
     server.req_rings = [Ring(mmap.mmap(-1, ring_bytes(capacity))) for _ in range(HANDLERS)]
     server._wakes = RecordedWakes()
     server._incarnations = [0] * HANDLERS
@@ -81,7 +86,7 @@ def connection(server):
     ours, theirs = socket.socketpair()
     theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)  # a whole frame waits in it
     ours.setblocking(False)
-    conn = ProcessorConnection(server, ours, "test", 7)
+    conn = ProcessorConnection(server, ours, "test", 7, NO_SESSION)
     conn.start()
     return conn, theirs
 

@@ -9,6 +9,7 @@ from tests.server.multiproc.processor_fakes import HANDLERS, processor_server
 
 class _Conn:
     closed = False
+    stamp = request_bytes = _read_ns = 0  # request metrics: when and how large (unused here)
 
     def __init__(self, conn_id):
         self.conn_id = conn_id

@@ -14,12 +14,13 @@ BATCH = 1000  # bytes of records per partition (the processor never looks inside
 class _Conn:
     conn_id = 7
     closed = False
+    stamp = request_bytes = _read_ns = 0  # request metrics: when and how large (unused here)
 
     def __init__(self):
         self._next_seq = 0
         self.completed = []
 
-    def _complete(self, seq, parts):
+    def _complete(self, seq, parts, metrics=None):
         self.completed.append((seq, b"".join(bytes(p) for p in parts)))
 
     def close(self, reason=None):
