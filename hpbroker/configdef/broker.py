@@ -471,6 +471,14 @@ CLUSTER = (
         at_least(1),
     ),
     broker(
+        "offsets.commit.timeout.ms",
+        TYPE_INT,
+        "5000",
+        "How long an OffsetCommit waits for the ISR of its __consumer_offsets partition to have the offsets "
+        "(as an acks=all Produce) before it is answered COORDINATOR_NOT_AVAILABLE.",
+        at_least(1),
+    ),
+    broker(
         "replica.lag.time.max.ms",
         TYPE_LONG,
         "30000",

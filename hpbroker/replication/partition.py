@@ -267,6 +267,18 @@ class Partition:
         self.log.truncate_fully_and_start_at(offset)
         self._rebuild_producer_state()
 
+    def append_records_as_leader(self, batch) -> None:
+        """Append a batch this broker built (the group coordinator's records) in the leader
+        epoch; the HW follows as for a client's batch."""
+        log = self.log
+        if log.leader_epoch_cache.latest_epoch < self.leader_epoch:
+            log.leader_epoch_cache.assign(self.leader_epoch, log.log_end_offset)
+        log.append(batch, leader_epoch=self.leader_epoch)
+        if self.replicated:
+            self.maybe_increment_high_watermark()
+        else:
+            log.high_watermark_to_log_end()
+
     def write_producer_snapshot(self) -> None:
         """The producer state as of the log end offset (at a roll, and when the broker closes)."""
         if self.producer_state.producers:

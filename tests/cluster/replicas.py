@@ -88,6 +88,23 @@ class Load:
         finally:
             c.close()
 
+    @staticmethod
+    def read_all(bootstrap: str, topic: str, partitions: int, timeout: float = 30) -> list[tuple[int, int, str]]:
+        """(partition, offset, value) of every record up to each partition's high watermark."""
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{topic}", "enable.auto.commit": False})
+        try:
+            ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions)}
+            c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+            out: list[tuple[int, int, str]] = []
+            deadline = time.monotonic() + timeout
+            while sum(1 for _ in out) < sum(ends.values()) and time.monotonic() < deadline:
+                m = c.poll(0.2)
+                if m is not None and not m.error():
+                    out.append((m.partition(), m.offset(), m.value().decode()))
+            return out
+        finally:
+            c.close()
+
     def wait_acked(self, more: int, timeout: float = 60) -> None:
         count = len(self.acked)
         wait_until(lambda: len(self.acked) >= count + more, timeout, f"{more} more acknowledgements")
@@ -154,9 +171,14 @@ def batches(data_dir: str, topic: str, partition: int) -> list[tuple[int, int, i
     return out
 
 
-def epoch_cache(data_dir: str, topic: str, partition: int) -> str:
+def epoch_cache(data_dir: str, topic: str, partition: int, log_end_offset: int | None = None) -> list[tuple[int, int]]:
+    """The replica's leader-epoch-checkpoint entries; with ``log_end_offset``, only those of
+    epochs that wrote a batch (a leader records its epoch at its log end when elected, KAFKA-7415;
+    its followers learn the epoch from its first batch)."""
     with open(os.path.join(data_dir, f"{topic}-{partition}", FILE_NAME)) as f:
-        return f.read()
+        lines = f.read().split("\n")
+    entries = [tuple(map(int, line.split())) for line in lines[2 : 2 + int(lines[1])]]
+    return [e for e in entries if log_end_offset is None or e[1] < log_end_offset]
 
 
 def assert_converged(cluster, topic: str, partitions: int, timeout: float = 60) -> None:
@@ -168,7 +190,8 @@ def assert_converged(cluster, topic: str, partitions: int, timeout: float = 60) 
 
         def same(part=part):
             logs = [batches(cluster.brokers[i].data_dir, topic, part) for i in ids]
-            caches = [epoch_cache(cluster.brokers[i].data_dir, topic, part) for i in ids]
+            end = logs[0][-1][1] + 1 if logs[0] else 0
+            caches = [epoch_cache(cluster.brokers[i].data_dir, topic, part, end) for i in ids]
             return all(x == logs[0] for x in logs) and all(c == caches[0] for c in caches)
 
         wait_until(same, timeout, f"the replicas of {topic}-{part} to converge")

@@ -8,13 +8,22 @@ One cluster serves the module (replica.lag.time.max.ms 3 s); tests that stop bro
 again before they end."""
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.records.builder import build_batch
 from hpbroker.testing import wait_until
 from hpbroker.testing.cluster import running_cluster
-from tests.cluster.brokers import CLUSTER_OF_BROKERS, metadata, new_name, wait_for_leaders
+from tests.cluster.brokers import (
+    CLUSTER_OF_BROKERS,
+    PRODUCE,
+    find_coordinator,
+    metadata,
+    new_name,
+    request,
+    wait_for_leaders,
+)
 from tests.cluster.replicas import Load, assert_converged, partition_state, wait_for_isr
 
 pytestmark = [pytest.mark.integration, CLUSTER_OF_BROKERS]
@@ -67,6 +76,22 @@ def _produce_one(bootstrap, topic, value, timeout_ms=3000):
     p.produce(topic, value=value, partition=0, on_delivery=lambda err, msg: result.append(err))
     p.flush(timeout_ms / 1000 + 10)
     return 0 if result[0] is None else result[0].code()
+
+
+def produce_acks_all(bootstrap, topic, partition, values, timeout_ms):
+    """The error code of one acks=all Produce sent to this broker alone."""
+    body = {
+        "transactional_id": None,
+        "acks": -1,
+        "timeout_ms": timeout_ms,
+        "topic_data": [
+            {
+                "name": topic,
+                "partition_data": [{"index": partition, "records": build_batch([(None, v) for v in values])}],
+            }
+        ],
+    }
+    return request(bootstrap, PRODUCE, 8, body)["responses"][0]["partition_responses"][0]["error_code"]
 
 
 def test_followers_copy_the_leader_and_acks_all_waits_for_them(cluster):
@@ -161,3 +186,56 @@ def test_replication_matrix(cluster, failure_mode, broker_type):
         _ensure_running(cluster)
     load.check()
     assert_converged(cluster, name, 3)
+
+
+def test_a_paused_leader_cut_off_from_zookeeper_acknowledges_nothing_and_rejoins_as_follower(cluster):
+    name = new_name("zombie")
+    leaders = _create(cluster, name, partitions=1, min_isr=2)
+    old = cluster.brokers[leaders[0]]
+    assert _produce_one(old.bootstrap, name, b"before") == 0
+    epoch = partition_state(cluster, name, 0).leader_epoch
+    old.pause()  # past its session: the controller elects another leader from the ISR
+    try:
+        wait_until(
+            lambda: partition_state(cluster, name, 0).leader not in (old.broker_id, -1),
+            cluster.session_timeout_ms / 1000 + 15,
+            "a new leader",
+        )
+    finally:
+        old.resume()
+    # the old leader still believes it leads; its followers are gone and its ISR change cannot be
+    # written (the state znode moved on), so an acks=all write to it is never acknowledged
+    code = produce_acks_all(old.bootstrap, name, 0, [b"to the zombie"], timeout_ms=2000)
+    assert code in (ErrorCode.REQUEST_TIMED_OUT, ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.NOT_ENOUGH_REPLICAS)
+    assert partition_state(cluster, name, 0).leader_epoch > epoch
+    # it registers again, becomes a follower, truncates what it alone had, and rejoins
+    assert_converged(cluster, name, 1)
+    values = [v for _, _, v in Load.read_all(cluster.bootstrap, name, 1)]
+    assert "to the zombie" not in values and "before" in values
+
+
+def test_committed_offsets_survive_the_loss_of_their_coordinator(cluster):
+    name = new_name("offsets")
+    _create(cluster, name, partitions=1)
+    group = new_name("group")
+    c = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        c.commit(offsets=[TopicPartition(name, 0, 42)], asynchronous=False)
+    finally:
+        c.close()
+    coordinator = find_coordinator(cluster.brokers[1].bootstrap, group)["node_id"]
+    cluster.brokers[coordinator].kill()
+    try:
+
+        def committed():
+            reader = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": group})
+            try:
+                return reader.committed([TopicPartition(name, 0)], timeout=5)[0].offset
+            except KafkaException:
+                return None
+            finally:
+                reader.close()
+
+        assert wait_until(committed, 40, "the new coordinator to answer") == 42
+    finally:
+        _ensure_running(cluster)
