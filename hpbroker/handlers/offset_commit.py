@@ -65,7 +65,11 @@ async def _after_replication(replicated, request, results):
     (GroupMetadataManager.storeOffsets)."""
     code = await replicated
     if code != ErrorCode.NONE:
-        mapped = ErrorCode.NOT_COORDINATOR if code == ErrorCode.NOT_LEADER_OR_FOLLOWER else ErrorCode.COORDINATOR_NOT_AVAILABLE
+        mapped = (
+            ErrorCode.NOT_COORDINATOR
+            if code == ErrorCode.NOT_LEADER_OR_FOLLOWER
+            else ErrorCode.COORDINATOR_NOT_AVAILABLE
+        )
         results = {k: mapped if c == ErrorCode.NONE else c for k, c in results.items()}
     return _response(request, results)
 

@@ -7,6 +7,9 @@ ZooKeeper, acks=all waits for the ISR, leaders fail over without losing an ackno
 One cluster serves the module (replica.lag.time.max.ms 3 s); tests that stop brokers start them
 again before they end."""
 
+import subprocess
+import sys
+
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -143,12 +146,33 @@ def test_with_two_brokers_down_acks_all_waits_for_a_second_replica(cluster):
         wait_for_isr(cluster, name, 0, {leaders[0]}, timeout=20)
         leader = cluster.brokers[leaders[0]].bootstrap
         assert _produce_one(leader, name, b"alone") == ErrorCode.NOT_ENOUGH_REPLICAS
+
+        # where users look: hpbroker topics describe shows the ISR and the offline replicas
+        def offline_shown():
+            out = _describe(leader, name)
+            return out if "Offline:" in out else None
+
+        described = wait_until(offline_shown, 20, "offline replicas shown")
+        row = described.splitlines()[1]
+        assert f"Leader: {leaders[0]}" in row and f"Isr: {leaders[0]}" in row
+        assert sorted(map(int, row.split("Offline: ")[1].split()[0].split(","))) == sorted(others)
         cluster.brokers[others[0]].start()
         wait_for_isr(cluster, name, 0, {leaders[0], others[0]}, timeout=30)
         assert _produce_one(leader, name, b"two again") == 0
     finally:
         _ensure_running(cluster)
     assert_converged(cluster, name, 1)
+
+
+def _describe(bootstrap, name):
+    out = subprocess.run(
+        [sys.executable, "-m", "hpbroker", "topics", "describe", name, "--bootstrap", bootstrap],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
 
 
 def _target(cluster, name, broker_type):
