@@ -163,7 +163,9 @@ def topics_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="topics_command", required=True)
     lp = sub.add_parser("list", help="every topic's name")
     lp.add_argument("--exclude-internal", action="store_true", help="leave out __consumer_offsets")
-    dp = sub.add_parser("describe", help="partitions, leaders, replicas, ISR and the topic's own configs")
+    dp = sub.add_parser(
+        "describe", help="partitions, leaders, replicas, ISR, offline replicas and the topic's own configs"
+    )
     dp.add_argument("topics", nargs="*", metavar="TOPIC", help="default: every topic")
     cp = sub.add_parser("create", help="a new topic (CreateTopics at the controller)")
     cp.add_argument("topic")

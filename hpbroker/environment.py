@@ -67,6 +67,13 @@ VARIABLES: dict[str, EnvironmentVariable] = {
             "processors, 2 handlers); `make test`'s third pass sets it.",
         ),
         EnvironmentVariable(
+            "HPBROKER_TEST_REPLICA_FETCH_GATE",
+            "",
+            "Tests: a directory; while it exists a follower sends a Fetch only when `<dir>/allow` holds a number "
+            "above the fetches it sent, and writes what it applied to `<dir>/applied` "
+            "(hpbroker/replication/fetcher.py).",
+        ),
+        EnvironmentVariable(
             "HPBROKER_ZOOKEEPER_JAR",
             "/usr/share/java/zookeeper.jar",
             "Tests: the ZooKeeper server jar the test fixtures run (Debian's `zookeeper` package installs it there).",

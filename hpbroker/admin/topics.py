@@ -2,7 +2,7 @@
 as Kafka's kafka-topics.sh (and, for topic configs, kafka-configs.sh) manage them.
 
 list      Metadata for every topic; names, sorted (``--exclude-internal`` drops __consumer_offsets)
-describe  Metadata (partitions, leader, replicas, ISR) + DescribeConfigs (the topic's own configs,
+describe  Metadata (partitions, leader, replicas, ISR, offline replicas) + DescribeConfigs (the topic's own configs,
           not the defaults it inherits)
 create    CreateTopics at the controller (Metadata's controller_id)
 alter     CreatePartitions at the controller (``--partitions``), and/or
@@ -45,6 +45,7 @@ class PartitionInfo:
     leader: int
     replicas: list[int]
     isr: list[int]
+    offline: list[int] = field(default_factory=list)  # replicas on brokers that are down
 
 
 @dataclass
@@ -114,7 +115,13 @@ def describe_topics(bootstrap: str, names: list[str] | None = None) -> list[Topi
             d = TopicDescription(t["name"], topic_id.hex() if known else "")
             for p in sorted(t["partitions"], key=lambda p: p["partition_index"]):
                 d.partitions.append(
-                    PartitionInfo(p["partition_index"], p["leader_id"], list(p["replica_nodes"]), list(p["isr_nodes"]))
+                    PartitionInfo(
+                        p["partition_index"],
+                        p["leader_id"],
+                        list(p["replica_nodes"]),
+                        list(p["isr_nodes"]),
+                        list(p.get("offline_replicas") or []),
+                    )
                 )
             d.configs = _topic_configs(boot, t["name"])
             out.append(d)
@@ -236,10 +243,11 @@ def format_descriptions(ds: list[TopicDescription]) -> str:
             [
                 f"Topic: {d.name}",
                 f"Partition: {p.partition}",
-                f"Leader: {p.leader}",
+                f"Leader: {p.leader if p.leader >= 0 else 'none'}",
                 f"Replicas: {','.join(map(str, p.replicas))}",
                 f"Isr: {','.join(map(str, p.isr))}",
             ]
+            + ([f"Offline: {','.join(map(str, p.offline))}"] if p.offline else [])
             for p in d.partitions
         ]
         blocks.append(head + ("\n" + text_table(rows) if rows else ""))

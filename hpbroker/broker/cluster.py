@@ -31,7 +31,7 @@ from hpbroker.broker.interface import Node
 from hpbroker.broker.metadata_cache import ClusterMetadataCache, PartitionState
 from hpbroker.cluster.admin import ZkAdmin
 from hpbroker.cluster.config_sync import ConfigSync
-from hpbroker.cluster.zk_data import BrokerInfo, EndPoint
+from hpbroker.cluster.zk_data import BrokerInfo, EndPoint, LeaderAndIsr, TopicPartition
 from hpbroker.config import BrokerConfig
 from hpbroker.controller import events as ev
 from hpbroker.controller.kafka_controller import BrokerNotAvailable, StaleBrokerEpoch
@@ -89,7 +89,7 @@ class ClusterBroker:
         self.config_sync = ConfigSync(member.zk, node.node_id, self.apply_topic_configs, self.apply_broker_configs)
 
     def _replica_manager(self, owns) -> ClusterReplicaManager:
-        return ClusterReplicaManager(
+        rm = ClusterReplicaManager(
             self.config,
             self.log_dirs,
             self.metadata,
@@ -97,6 +97,30 @@ class ClusterBroker:
             broker_id=self.node.node_id,
             on_leadership=self._on_leadership,
         )
+        rm.isr_writer = self._write_isr
+        rm.isr_notifier = self._notify_isr_changes
+        return rm
+
+    async def _write_isr(self, partition: Partition, isr: tuple[int, ...]) -> int | None:
+        """The leader's ISR change in ZooKeeper: a conditional write at the partition epoch it
+        holds (Kafka's Partition.updateIsr through zkClient.conditionalUpdatePath). The new
+        partition epoch, or None if the state znode moved on."""
+        zk = self.member.zk
+        if zk is None:
+            return None
+        new = LeaderAndIsr(self.node.node_id, partition.leader_epoch, isr, partition.partition_epoch)
+        ok, version = await zk(
+            zk.client.update_leader_and_isr_as_leader,
+            TopicPartition(partition.topic, partition.index),
+            new,
+            partition.controller_epoch,
+        )
+        return version if ok else None
+
+    async def _notify_isr_changes(self, partitions: list[tuple[str, int]]) -> None:
+        zk = self.member.zk
+        if zk is not None:
+            await zk(zk.client.propagate_isr_changes, [TopicPartition(t, i) for t, i in partitions])
 
     def describe(self) -> str:
         return f"broker {self.node.node_id}"

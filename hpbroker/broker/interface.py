@@ -110,6 +110,8 @@ class ReplicaManager(Protocol):
     """The partitions this process holds. Who may touch: the event loop of its process."""
 
     fetch_purgatory: Purgatory
+    #: acks=all Produces waiting for a partition's high watermark, keyed by (topic, partition)
+    produce_purgatory: Purgatory
 
     def partition(self, topic: str, index: int) -> Partition | None:
         """The partition if this process leads it and writes it (Produce, ListOffsets,
@@ -132,6 +134,17 @@ class ReplicaManager(Protocol):
 
     def notify_append(self, topic: str, index: int) -> None:
         """Records were appended to ``topic``-``index``: wake whoever waits for them."""
+
+    def notify_high_watermark(self, topic: str, index: int) -> None:
+        """The high watermark (or the leadership) of ``topic``-``index`` moved: wake parked
+        acks=all Produces and Fetches."""
+
+    def replica_partition(self, topic: str, index: int) -> ReadablePartition | None:
+        """The partition if a follower may fetch it here (this process leads it), else None."""
+
+    def record_follower_fetch(self, partition, replica_id: int, fetch_offset: int, log_start: int) -> None:
+        """Follower ``replica_id`` fetched ``partition`` from ``fetch_offset`` (its log end
+        offset): the leader's view of it, the HW and the ISR follow."""
 
 
 @runtime_checkable

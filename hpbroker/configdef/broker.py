@@ -271,9 +271,8 @@ SERVER = (
         "default.replication.factor",
         TYPE_INT,
         "1",
-        "Replication factor of a topic created without one. Partitions are not replicated yet: a factor "
-        "above 1 makes such creations fail with INVALID_REPLICATION_FACTOR (on a single node, as Kafka "
-        "with one broker; in a cluster, with a message saying so).",
+        "Replication factor of a topic created without one. Above the number of live brokers such "
+        "creations fail with INVALID_REPLICATION_FACTOR (on a single node: any factor above 1).",
     ),
     broker(
         "auto.create.topics.enable",
@@ -467,9 +466,61 @@ CLUSTER = (
         "offsets.topic.replication.factor",
         TYPE_SHORT,
         "3",
-        "Replication factor of __consumer_offsets. Partitions are not replicated yet: capped at 1 when the "
-        "topic is created (the log says so).",
+        "Replication factor of __consumer_offsets, capped by the live brokers when the topic is created "
+        "(as Kafka does; the log says so).",
         at_least(1),
+    ),
+    broker(
+        "offsets.commit.timeout.ms",
+        TYPE_INT,
+        "5000",
+        "How long an OffsetCommit waits for the ISR of its __consumer_offsets partition to have the offsets "
+        "(as an acks=all Produce) before it is answered COORDINATOR_NOT_AVAILABLE.",
+        at_least(1),
+    ),
+    broker(
+        "replica.lag.time.max.ms",
+        TYPE_LONG,
+        "30000",
+        "A follower that has not caught up with the leader's log end within this time leaves the ISR "
+        "(the leader writes the smaller ISR to ZooKeeper first); it rejoins once it reaches the high "
+        "watermark and the start of the current leader epoch.",
+        at_least(1),
+    ),
+    broker(
+        "replica.fetch.wait.max.ms",
+        TYPE_INT,
+        "500",
+        "How long a follower's Fetch waits at the leader for new records (below replica.lag.time.max.ms).",
+        at_least(0),
+    ),
+    broker("replica.fetch.min.bytes", TYPE_INT, "1", "Bytes a follower's Fetch waits for at the leader.", at_least(1)),
+    broker(
+        "replica.fetch.max.bytes",
+        TYPE_INT,
+        "1048576",
+        "Bytes a follower asks per partition in one Fetch (the first batch comes whole if larger).",
+        at_least(0),
+    ),
+    broker(
+        "replica.fetch.response.max.bytes",
+        TYPE_INT,
+        "10485760",
+        "Bytes a follower asks in one Fetch from one leader, all partitions together.",
+        at_least(0),
+    ),
+    broker(
+        "replica.fetch.backoff.ms",
+        TYPE_INT,
+        "1000",
+        "Pause of a follower's fetching of a partition after an error, or after its leader could not be reached.",
+        at_least(0),
+    ),
+    broker(
+        "replica.socket.timeout.ms",
+        TYPE_INT,
+        "30000",
+        "How long a follower waits for the leader's answer to a Fetch before it reconnects.",
     ),
     broker(
         "controlled.shutdown.enable",

@@ -250,7 +250,7 @@ BROKER_KAFKA: tuple[BrokerConfigDef, ...] = (
         "num.replica.fetchers",
         TYPE_INT,
         "1",
-        "Fetcher threads per source broker. No effect: a partition here has one replica.",
+        "Fetcher threads per source broker. No effect: a follower here fetches from each leader over one connection.",
         None,
         CLUSTER_WIDE,
     ),
@@ -346,8 +346,8 @@ BROKER_KAFKA: tuple[BrokerConfigDef, ...] = (
         "leader.replication.throttled.rate",
         TYPE_LONG,
         str(MAX_LONG),
-        "Replication throttle of leaders (set by kafka-reassign-partitions --throttle). No effect: there "
-        "is no replication.",
+        "Replication throttle of leaders (set by kafka-reassign-partitions --throttle). No effect: "
+        "replication here is not throttled.",
         at_least(0),
         CLUSTER_WIDE,
     ),
@@ -355,7 +355,7 @@ BROKER_KAFKA: tuple[BrokerConfigDef, ...] = (
         "follower.replication.throttled.rate",
         TYPE_LONG,
         str(MAX_LONG),
-        "Replication throttle of followers. No effect: there is no replication.",
+        "Replication throttle of followers. No effect: replication here is not throttled.",
         at_least(0),
         CLUSTER_WIDE,
     ),

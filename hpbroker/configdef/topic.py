@@ -191,9 +191,10 @@ TOPIC_CONFIGS: dict[str, TopicConfigDef] = {
             TYPE_INT,
             "1",
             "min.insync.replicas",
-            "An acks=all Produce is refused (NOT_ENOUGH_REPLICAS) while fewer replicas than this are in sync. "
-            "A partition here has one replica, so any value above 1 refuses every acks=all Produce, as a "
-            "Kafka topic with replication factor 1 would.",
+            "The fewest in-sync replicas (ISR, the leader included) an acks=all Produce needs: with fewer, it is "
+            "refused before the append (NOT_ENOUGH_REPLICAS); if the ISR shrank below it while the Produce "
+            "waited for the high watermark, it is answered NOT_ENOUGH_REPLICAS_AFTER_APPEND (the records are in "
+            "the log). acks=1 and acks=0 ignore it.",
             at_least(1),
         ),
         _topic(
@@ -234,9 +235,9 @@ TOPIC_CONFIGS: dict[str, TopicConfigDef] = {
             TYPE_BOOLEAN,
             "false",
             "unclean.leader.election.enable",
-            "No effect: a partition here has one replica, so there is no leader to elect.",
+            "When no replica of the ISR is alive, the controller may elect a live replica that is not in it: "
+            "the partition comes back sooner, and the records acknowledged past that replica's log end are lost.",
             None,
-            NO_EFFECT,
         ),
         # the log cleaner of compacted topics (storage/cleaner.py) ----------------------------------------
         _topic(

@@ -215,9 +215,25 @@ class GroupCoordinator:
     def _append(self, partition, records) -> None:
         """``records`` [(key, value)] as one batch at the end of ``partition``, published."""
         batch = build_batch([(encode_key(k), encode_value(v)) for k, v in records])
-        partition.log.append(batch, leader_epoch=partition.leader_epoch)
-        partition.log.high_watermark = partition.log.log_end_offset  # single node: ISR is us
+        partition.append_records_as_leader(batch)
         self.replica_manager.notify_append(GROUP_METADATA_TOPIC, partition.index)
+
+    def replication_of(self, shard: GroupCoordinatorShard):
+        """An awaitable of the error code of the shard's last write once its partition's ISR has
+        it (Kafka's offset commits are appended with acks=all), or None when it needs no wait:
+        NONE, or REQUEST_TIMED_OUT after offsets.commit.timeout.ms, NOT_ENOUGH_REPLICAS_AFTER_APPEND
+        when the ISR fell below min.insync.replicas, NOT_LEADER_OR_FOLLOWER when the leadership
+        moved."""
+        partition = self.replica_manager.partition(GROUP_METADATA_TOPIC, shard.partition_index)
+        if partition is None or not partition.replicated or partition.high_watermark >= partition.log_end_offset:
+            return None
+        return _await_high_watermark(
+            self.replica_manager,
+            partition,
+            partition.leader_epoch,
+            partition.log_end_offset,
+            self.broker_config.get("offsets.commit.timeout.ms") / 1000.0,
+        )
 
     def run_maintenance(self) -> None:
         """Expire offsets and compact, on the broker's maintenance tick."""
@@ -329,6 +345,20 @@ def iter_log_records(plog):
         if last is None:
             break
         offset = last + 1
+
+
+async def _await_high_watermark(rm, partition, leader_epoch: int, required: int, timeout_s: float) -> int:
+    key = (partition.topic, partition.index)
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        if not partition.is_leader or partition.leader_epoch != leader_epoch:
+            return ErrorCode.NOT_LEADER_OR_FOLLOWER
+        if partition.high_watermark >= required:
+            return ErrorCode.NONE
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            return ErrorCode.REQUEST_TIMED_OUT
+        await rm.produce_purgatory.watch([key], remaining)
 
 
 async def _await_parked(fut: asyncio.Future) -> dict:

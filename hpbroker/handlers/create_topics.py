@@ -3,8 +3,7 @@
 Errors as Kafka chooses them: an illegal name -> INVALID_TOPIC_EXCEPTION; existing topic ->
 TOPIC_ALREADY_EXISTS; partitions 0 or below -1, or more than the broker's open-file limit leaves
 room for (storage/fd_limits.py) -> INVALID_PARTITIONS; a replication factor above
-the number of live brokers -> INVALID_REPLICATION_FACTOR, as is any factor above 1 (partitions are
-not replicated yet: the message says so); on a single node, assignments naming another broker ->
+the number of live brokers -> INVALID_REPLICATION_FACTOR; on a single node, assignments naming another broker ->
 INVALID_REPLICA_ASSIGNMENT; in a cluster, a broker that is not the controller answers every topic
 NOT_CONTROLLER (clients ask the controller Metadata names), and the controller completes when
 every new partition has a leader (timeout_ms 0: once the topic is written); unknown config or bad value -> INVALID_CONFIG; the same topic twice in
@@ -33,12 +32,6 @@ class _Refused(Exception):
     def __init__(self, code, message):
         super().__init__(message)
         self.code = code
-
-
-NOT_REPLICATED = (
-    "hpbroker does not replicate partitions yet: a replication factor of {rf} is refused "
-    "(create the topic with replication factor 1)"
-)
 
 
 def _check(broker, t):
@@ -75,8 +68,6 @@ def _check(broker, t):
                 ErrorCode.INVALID_REPLICA_ASSIGNMENT, "All partitions should have the same number of replicas"
             )
         num_partitions, rf = len(assignment), len(assignment[0])
-        if rf > 1:
-            raise _Refused(ErrorCode.INVALID_REPLICATION_FACTOR, NOT_REPLICATED.format(rf=rf))
     if num_partitions == -1:
         num_partitions = broker.config.get("num.partitions")
     if rf == -1:
@@ -93,8 +84,6 @@ def _check(broker, t):
         raise _Refused(
             ErrorCode.INVALID_REPLICATION_FACTOR, f"Replication factor: {rf} larger than available brokers: {live}."
         )
-    if rf > 1:
-        raise _Refused(ErrorCode.INVALID_REPLICATION_FACTOR, NOT_REPLICATED.format(rf=rf))
     try:
         configs = validate_topic_configs({c["name"]: c["value"] for c in t.get("configs") or []}, broker.config)
     except ConfigError as exc:

@@ -11,6 +11,11 @@ Rules (Kafka's ReplicaManager.fetchMessages / readFromLog, PROTOCOL.md section 5
 - Answer at once if max_wait_ms <= 0, if min_bytes are available or on any error; otherwise park
   the request in the fetch purgatory until an append to one of its partitions or max_wait_ms.
 - Sessions (KIP-227): we always answer session_id 0 (sessionless), which every client accepts.
+- A follower's Fetch (``replica_id`` >= 0, a broker of the cluster) is served by the partition's
+  leader only, reads up to the log end offset instead of the HW, and its ``fetch_offset`` is that
+  follower's log end offset: recorded before the read (``record_follower_fetch``, which may move
+  the HW), so the answer carries the HW it allowed. Its bytes leave through the same sendfile
+  path as a consumer's.
 
 The records of each partition are an ``ExternalBytes`` holding file regions: the protocol encoder
 writes their length, the connection sends them from the segment files with os.sendfile.
@@ -61,13 +66,15 @@ def _partition_answer(index, code, partition=None):
     }
 
 
-def _read_all(ctx, request, plan, denied=frozenset()):
+def _read_all(ctx, request, plan, denied=frozenset(), first: bool = True):
     """One pass over the requested partitions. Returns (topics answer, bytes, had_error).
-    ``denied``: topics the principal may not read (TOPIC_AUTHORIZATION_FAILED)."""
+    ``denied``: topics the principal may not read (TOPIC_AUTHORIZATION_FAILED); ``first``: the
+    first pass of this request (a follower's fetch offsets are recorded then)."""
     broker = ctx.broker
     rm = broker.replica_manager
     budget = request.get("max_bytes", 0x7FFFFFFF)
     read_committed = request.get("isolation_level", 0) == READ_COMMITTED
+    replica_id = request.get("replica_id", -1)
     total = 0
     had_error = False
     out = []
@@ -82,7 +89,7 @@ def _read_all(ctx, request, plan, denied=frozenset()):
                 answers.append(_partition_answer(index, ErrorCode.TOPIC_AUTHORIZATION_FAILED))
                 had_error = True
                 continue
-            partition = rm.readable(topic, index)
+            partition = rm.readable(topic, index) if replica_id < 0 else rm.replica_partition(topic, index)
             if partition is None:
                 answers.append(_partition_answer(index, rm.not_led_error(topic, index)))
                 had_error = True
@@ -99,13 +106,19 @@ def _read_all(ctx, request, plan, denied=frozenset()):
                 answers.append(_partition_answer(index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, partition))
                 had_error = True
                 continue
+            if replica_id >= 0:
+                if first:
+                    rm.record_follower_fetch(partition, replica_id, fp["fetch_offset"], fp.get("log_start_offset", -1))
+                upper_bound = partition.log_end_offset
+            else:
+                upper_bound = partition.high_watermark
             ans = _partition_answer(index, 0, partition)
             if read_committed:
                 ans["aborted_transactions"] = []
             limit = min(fp["partition_max_bytes"], max(budget - total, 0))
             try:
                 result = partition.log.read(
-                    fp["fetch_offset"], limit, upper_bound=partition.high_watermark, min_one_batch=(total == 0)
+                    fp["fetch_offset"], limit, upper_bound=upper_bound, min_one_batch=(total == 0)
                 )
             except OffsetOutOfRange:
                 ans["error_code"] = ErrorCode.OFFSET_OUT_OF_RANGE
@@ -127,7 +140,7 @@ async def _long_poll(ctx, request, plan, deadline, min_bytes, keys, woken):
     purgatory = ctx.broker.replica_manager.fetch_purgatory
     while True:
         await woken  # a key: one of our partitions moved; None: the deadline passed
-        topics, total, had_error = _read_all(ctx, request, plan)
+        topics, total, had_error = _read_all(ctx, request, plan, first=False)
         remaining = deadline - time.monotonic()
         if total >= min_bytes or had_error or remaining <= 0:
             return _response(ctx, topics)

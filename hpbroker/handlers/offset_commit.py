@@ -9,7 +9,9 @@ leaves offsets.retention.minutes in charge (coordinator/shard.py).
 If ``__consumer_offsets`` cannot be written (a full disk), the offsets that would have been
 stored answer NOT_COORDINATOR, as Kafka maps a storage error of an offset commit: the client finds
 its coordinator again and retries; nothing changed in memory (the coordinator replays only what
-it appended).
+it appended). A replicated __consumer_offsets partition answers once its ISR has the offsets (Kafka
+appends them with acks=all): COORDINATOR_NOT_AVAILABLE after offsets.commit.timeout.ms,
+NOT_COORDINATOR if the leadership moved meanwhile.
 """
 
 import logging
@@ -52,6 +54,27 @@ def handle(ctx: RequestContext, request: dict):
                     results[(t["name"], p["partition_index"])] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
     else:
         results = _commit(ctx, coordinator, shard, request)
+    replicated = coordinator.replication_of(shard) if shard is not None else None
+    if replicated is not None:
+        return _after_replication(replicated, request, results)
+    return _response(request, results)
+
+
+async def _after_replication(replicated, request, results):
+    """Answer once the ISR has the offsets; a failure is Kafka's mapping of the append's error
+    (GroupMetadataManager.storeOffsets)."""
+    code = await replicated
+    if code != ErrorCode.NONE:
+        mapped = (
+            ErrorCode.NOT_COORDINATOR
+            if code == ErrorCode.NOT_LEADER_OR_FOLLOWER
+            else ErrorCode.COORDINATOR_NOT_AVAILABLE
+        )
+        results = {k: mapped if c == ErrorCode.NONE else c for k, c in results.items()}
+    return _response(request, results)
+
+
+def _response(request, results):
     return {
         "throttle_time_ms": 0,
         "topics": [

@@ -6,8 +6,13 @@ compacted topic, timestamp bounds: a refused batch names every invalid record in
 records/record_checks.py --, idempotence), which answers a duplicate of one of the producer's last
 five batches with its original offsets. The record errors of one response share
 RECORD_ERRORS_BYTES; past that they are cut down (``record_checks.fit``).
-acks must be 0, 1 or -1 (INVALID_REQUIRED_ACKS). acks=-1 needs min.insync.replicas <= the ISR
-size (the metadata cache's; 1 on a single node), else NOT_ENOUGH_REPLICAS. Internal topics (``__consumer_offsets``) are
+acks must be 0, 1 or -1 (INVALID_REQUIRED_ACKS). acks=-1 (Kafka's Partition.appendRecordsToLeader
+and DelayedProduce) needs min.insync.replicas <= the leader's ISR before the append, else
+NOT_ENOUGH_REPLICAS and nothing is written; after the append a replicated partition's answer
+waits in the produce purgatory until the high watermark passes the batch, then is NONE, or
+NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below min.insync.replicas meanwhile (the
+records are in the log), REQUEST_TIMED_OUT at ``timeout_ms``, NOT_LEADER_OR_FOLLOWER if the
+leadership moved. acks=1 answers after the leader's append. Internal topics (``__consumer_offsets``) are
 written by their coordinators only: a client's batch gets INVALID_TOPIC_EXCEPTION (Kafka's "Cannot
 append to internal topic"), since a forged record there would become a group's state on the next
 load. acks=0 gets no response at all; if any
@@ -22,6 +27,7 @@ would stop the broker.
 """
 
 import logging
+import time
 
 from hpbroker.broker.request import CloseConnection, RequestContext
 from hpbroker.broker.routes import PARTITIONED, Route, Split
@@ -76,6 +82,7 @@ def handle(ctx: RequestContext, request: dict):
     any_error = False
     allow_zstd = ctx.api_version >= 7
     budget = RECORD_ERRORS_BYTES
+    waiting: list[_Waiting] = []
     stats = broker.stats
     for topic_data in request["topic_data"]:
         name = topic_data["name"]
@@ -110,7 +117,7 @@ def handle(ctx: RequestContext, request: dict):
                 )
                 any_error = True
                 continue
-            if acks == -1 and min_isr > 1 and min_isr > (isr := len(broker.metadata.partition_state(name, index).isr)):
+            if acks == -1 and min_isr > 1 and min_isr > (isr := len(partition.isr) or 1):
                 parts.append(
                     _failed(
                         index, ErrorCode.NOT_ENOUGH_REPLICAS, f"ISR size {isr} is below min.insync.replicas {min_isr}"
@@ -148,17 +155,18 @@ def handle(ctx: RequestContext, request: dict):
             if not r.duplicate:
                 rm.notify_append(name, index)
                 stats.produced(name, len(pd["records"]), r.last_offset - r.base_offset + 1)
-            parts.append(
-                {
-                    "index": index,
-                    "error_code": 0,
-                    "base_offset": r.base_offset,
-                    "log_append_time_ms": r.log_append_time,
-                    "log_start_offset": r.log_start_offset,
-                    "record_errors": [],
-                    "error_message": None,
-                }
-            )
+            answer = {
+                "index": index,
+                "error_code": 0,
+                "base_offset": r.base_offset,
+                "log_append_time_ms": r.log_append_time,
+                "log_start_offset": r.log_start_offset,
+                "record_errors": [],
+                "error_message": None,
+            }
+            parts.append(answer)
+            if acks == -1 and partition.replicated:
+                waiting.append(_Waiting(partition, partition.leader_epoch, r.last_offset + 1, min_isr, answer))
         for pd, part in zip(topic_data["partition_data"], parts):
             if part["error_code"]:
                 records = pd["records"]
@@ -168,4 +176,60 @@ def handle(ctx: RequestContext, request: dict):
         if any_error:
             raise CloseConnection("acks=0 produce failed")
         return None
-    return {"responses": responses, "throttle_time_ms": 0}
+    response = {"responses": responses, "throttle_time_ms": 0}
+    waiting = [w for w in waiting if not w.settled(rm)]
+    if not waiting:
+        return response
+    # watch before returning: a follower's fetch handled before the task first runs must find it
+    timeout_s = max(request["timeout_ms"], 0) / 1000.0
+    keys = [(w.partition.topic, w.partition.index) for w in waiting]
+    woken = rm.produce_purgatory.watch(keys, timeout_s)
+    return _await_replication(rm, response, waiting, woken, time.monotonic() + timeout_s)
+
+
+class _Waiting:
+    """One partition's answer of an acks=all Produce, waiting for the HW to pass its batch."""
+
+    __slots__ = ("partition", "leader_epoch", "required_offset", "min_isr", "answer")
+
+    def __init__(self, partition, leader_epoch, required_offset, min_isr, answer):
+        self.partition = partition
+        self.leader_epoch = leader_epoch
+        self.required_offset = required_offset
+        self.min_isr = min_isr
+        self.answer = answer
+
+    def settled(self, rm) -> bool:
+        """True once the answer is final (set here); False while it still waits."""
+        p = self.partition
+        if not p.is_leader or p.leader_epoch != self.leader_epoch or rm.partition(p.topic, p.index) is not p:
+            self._fail(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+            return True
+        if p.high_watermark < self.required_offset:
+            return False
+        if len(p.isr) < self.min_isr:
+            self._fail(
+                ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+                f"ISR size {len(p.isr)} fell below min.insync.replicas {self.min_isr} after the append",
+            )
+        return True
+
+    def _fail(self, code: int, message: str | None = None) -> None:
+        self.answer["error_code"] = code
+        self.answer["error_message"] = message
+        self.answer["base_offset"] = -1
+        self.answer["log_append_time_ms"] = -1
+
+
+async def _await_replication(rm, response, waiting, woken, deadline):
+    while True:
+        await woken  # a key: a partition's HW or leadership moved; None: the timeout passed
+        waiting = [w for w in waiting if not w.settled(rm)]
+        remaining = deadline - time.monotonic()
+        if not waiting:
+            return response
+        if remaining <= 0:
+            for w in waiting:
+                w._fail(ErrorCode.REQUEST_TIMED_OUT)
+            return response
+        woken = rm.produce_purgatory.watch([(w.partition.topic, w.partition.index) for w in waiting], remaining)

@@ -21,23 +21,39 @@ ReplicaManager.becomeLeaderOrFollower and stopReplicas) instead of with the topi
 Nothing is opened at start-up: the controller's first LeaderAndIsr names every replica this
 broker holds, and only those are opened (logs of other topics stay on disk untouched).
 
+Replication (Kafka's ReplicaManager and Partition, CLUSTER.md sections 3 and 5): a partition made
+follower is handed to the replica fetchers (fetcher.py), in the truncating state, at every new
+leader epoch; one made leader leaves them and wakes its parked Produces (which then answer
+NOT_LEADER_OR_FOLLOWER if it became follower). As leader, each follower's Fetch moves its LEO
+(``record_follower_fetch``), which may move the HW and wake the purgatories, and may let the
+follower rejoin the ISR; ``maybe_shrink_isr`` (every maintenance tick) drops the followers that
+lagged more than ``replica.lag.time.max.ms``. An ISR change is written to ZooKeeper first, as a
+conditional write on the state znode's version (``isr_writer``); only once it succeeded does the
+partition take the new ISR (a leader cut off from ZooKeeper never acknowledges on an ISR the
+controller does not know), and the change is announced to the controller
+(``isr_notifier``, /isr_change_notification), which sends UpdateMetadata.
+
 Who may touch: the event loop of the process that owns these partitions.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from hpbroker.broker.control_requests import LeaderAndIsrState, StopReplicaState
 from hpbroker.protocol.errors import ErrorCode
-from hpbroker.replication.partition import Partition
+from hpbroker.replication.fetcher import ReplicaFetcherManager
+from hpbroker.replication.partition import Partition, now_ms
 from hpbroker.replication.replica_manager import LocalReplicaManager
 
 log = logging.getLogger(__name__)
 
 #: StopReplica's leader epoch of a topic being deleted, and of a request without one
 EPOCH_DURING_DELETE, NO_EPOCH = -2, -1
+#: ISR changes within this time go to the controller in one notification
+ISR_NOTIFY_DELAY_S = 0.2
 
 
 class ClusterReplicaManager(LocalReplicaManager):
@@ -47,7 +63,18 @@ class ClusterReplicaManager(LocalReplicaManager):
         self.controller_epoch = 0
         #: (partitions that became leader, partitions that became follower), after each LeaderAndIsr
         self.on_leadership: Callable[[list[Partition], list[Partition]], None] | None = on_leadership
+        #: writes a partition's new ISR to ZooKeeper, conditional on its partition epoch; the new
+        #: partition epoch, or None if the write lost (None: this process changes no ISR)
+        self.isr_writer: Callable[[Partition, tuple[int, ...]], Awaitable[int | None]] | None = None
+        #: tells the controller which partitions' ISR changed
+        self.isr_notifier: Callable[[list[tuple[str, int]]], Awaitable[None]] | None = None
+        self._isr_changed: set[tuple[str, int]] = set()
+        self._isr_notify_task: asyncio.Task | None = None
+        self._isr_tasks: set[asyncio.Task] = set()
         super().__init__(config, log_dirs, metadata, owns)
+        self.fetchers = ReplicaFetcherManager(
+            config, broker_id, metadata, after_follower_change=lambda p: self.publish(p.topic, p.index)
+        )
 
     def open_registered(self, metadata) -> None:
         """Nothing at start-up: LeaderAndIsr names the partitions to open."""
@@ -150,11 +177,12 @@ class ClusterReplicaManager(LocalReplicaManager):
                 st.partition_epoch,
                 st.controller_epoch,
             )
+            self._took_leadership(partition)
             self.publish(st.topic, st.partition)
             errors[key] = ErrorCode.NONE
             (leaders if partition.is_leader else followers).append(partition)
             if was_leader or not partition.is_leader:
-                self.fetch_purgatory.notify(key)  # parked Fetches answer again (not the leader, or a new epoch)
+                self.notify_high_watermark(*key)  # parked requests answer again (not the leader, or a new epoch)
         if leaders or followers:
             log.info(
                 "LeaderAndIsr from controller %d (epoch %d): leader of %d, follower of %d partitions",
@@ -182,6 +210,8 @@ class ClusterReplicaManager(LocalReplicaManager):
             if state is None or self.broker_id not in state.replicas:
                 partition = self.partitions.pop(key)
                 partition.is_leader = False
+                self.fetchers.remove(key)
+                self.produce_purgatory.notify(key)
                 self._forget_row(*key)
                 self.logs.close_log(*key)
                 self.fetch_purgatory.notify(key)
@@ -217,10 +247,11 @@ class ClusterReplicaManager(LocalReplicaManager):
                     state.zk_version,
                     registry.controller_epoch,
                 )
+                self._took_leadership(partition)
                 self.publish(topic, index)
                 (leaders if partition.is_leader else followers).append(partition)
                 if was_leader or not partition.is_leader:
-                    self.fetch_purgatory.notify(key)
+                    self.notify_high_watermark(*key)
             self.apply_topic_configs(info)
         if (leaders or followers) and self.on_leadership is not None:
             self.on_leadership(leaders, followers)
@@ -264,11 +295,13 @@ class ClusterReplicaManager(LocalReplicaManager):
                     errors[key] = ErrorCode.FENCED_LEADER_EPOCH
                     continue
             errors[key] = ErrorCode.NONE
+            self.fetchers.remove(key)
             if st.delete:
                 try:
                     if partition is not None:
                         stopped.append(partition)
                         partition.is_leader = False
+                        self.produce_purgatory.notify(key)
                     self.remove_partition(st.topic, st.partition)
                     self.forget_topic(st.topic)
                 except OSError as exc:
@@ -279,3 +312,94 @@ class ClusterReplicaManager(LocalReplicaManager):
         if stopped and self.on_leadership is not None:
             self.on_leadership([], stopped)
         return ErrorCode.NONE, errors
+
+    # -- replication ----------------------------------------------------------------------------
+    def _took_leadership(self, partition: Partition) -> None:
+        """After a partition took a LeaderAndIsr state: fetch it from its leader, or stop."""
+        key = (partition.topic, partition.index)
+        if partition.is_leader:
+            self.fetchers.remove(key)
+        else:
+            self.fetchers.add(partition)
+
+    def record_follower_fetch(self, partition: Partition, replica_id: int, fetch_offset: int, log_start: int) -> None:
+        if partition.update_follower_fetch(replica_id, fetch_offset, log_start, now_ms()):
+            self.notify_high_watermark(partition.topic, partition.index)
+        if replica_id not in partition.isr and partition.follower_in_sync(replica_id):
+            self._change_isr(partition, partition.isr + (replica_id,), "caught up")
+
+    def maybe_shrink_isr(self) -> None:
+        """Drop the followers that lagged more than replica.lag.time.max.ms from the ISRs of the
+        partitions this broker leads (Kafka checks every half of it; the maintenance tick here)."""
+        if self.isr_writer is None:
+            return
+        lag = self.config.get("replica.lag.time.max.ms")
+        now = now_ms()
+        for p in self.partitions.values():
+            if p.is_leader and p.followers and not p.isr_change_in_flight:
+                out = p.out_of_sync_replicas(now, lag)
+                if out:
+                    self._change_isr(p, tuple(r for r in p.isr if r not in out), f"{out} not caught up within {lag} ms")
+
+    def _change_isr(self, partition: Partition, new_isr: tuple[int, ...], why: str) -> None:
+        if partition.isr_change_in_flight or self.isr_writer is None:
+            return
+        partition.isr_change_in_flight = True
+        task = asyncio.get_running_loop().create_task(self._write_isr(partition, new_isr, why))
+        self._isr_tasks.add(task)
+        task.add_done_callback(self._isr_tasks.discard)
+
+    async def _write_isr(self, p: Partition, new_isr: tuple[int, ...], why: str) -> None:
+        epoch = p.leader_epoch
+        assert self.isr_writer is not None
+        try:
+            version = await self.isr_writer(p, new_isr)
+        except Exception as exc:
+            log.warning("cannot write the ISR %s of %s-%d to ZooKeeper: %r", list(new_isr), p.topic, p.index, exc)
+            version = None
+        finally:
+            p.isr_change_in_flight = False
+        if not p.is_leader or p.leader_epoch != epoch or self.partitions.get((p.topic, p.index)) is not p:
+            return
+        if version is None:
+            # Kafka's "cached zkVersion not equal to that in zookeeper": the controller changed the
+            # state; its LeaderAndIsr follows. Until then the ISR in memory stays as it was.
+            log.info("ISR of %s-%d not changed to %s: the state in ZooKeeper moved on", p.topic, p.index, list(new_isr))
+            return
+        log.info(
+            "ISR of %s-%d: %s -> %s (%s), partition epoch %d",
+            p.topic,
+            p.index,
+            list(p.isr),
+            list(new_isr),
+            why,
+            version,
+        )
+        p.isr = new_isr
+        p.partition_epoch = version
+        if p.maybe_increment_high_watermark():
+            self.publish(p.topic, p.index)
+        self.notify_high_watermark(p.topic, p.index)  # acks=all waiters see the new ISR size
+        self._isr_changed.add((p.topic, p.index))
+        if self._isr_notify_task is None or self._isr_notify_task.done():
+            self._isr_notify_task = asyncio.get_running_loop().create_task(self._notify_isr_changes())
+
+    async def _notify_isr_changes(self) -> None:
+        """Announce the ISR changes of the last moments in one notification (Kafka batches them)."""
+        await asyncio.sleep(ISR_NOTIFY_DELAY_S)
+        changed, self._isr_changed = sorted(self._isr_changed), set()
+        if changed and self.isr_notifier is not None:
+            try:
+                await self.isr_notifier(changed)
+            except Exception as exc:
+                log.warning("cannot announce the ISR changes of %d partitions: %r", len(changed), exc)
+
+    def run_maintenance(self) -> None:
+        super().run_maintenance()
+        self.maybe_shrink_isr()
+
+    def close(self) -> None:
+        self.fetchers.close()
+        for t in self._isr_tasks:
+            t.cancel()
+        super().close()

@@ -1,8 +1,22 @@
-"""A partition this node leads: its log, leader epoch, high watermark and producer state.
+"""A partition this broker holds: its log, leader epoch, ISR, high watermark and producer state.
 
-Single node: the ISR is this node alone, so the high watermark follows the log end offset right
-after every append and acks=all is satisfied by the local write. Replication (DESIGN.md section 5)
-will move the high watermark to the minimum log end offset of the ISR instead.
+Theory of operation (Kafka's Partition, DESIGN.md section 5). As the leader it appends client
+batches in its leader epoch and tracks each follower (``FollowerState``) from the Fetch requests
+the follower sends: their ``fetch_offset`` is the follower's log end offset (LEO), and the time of
+the last fetch that reached the leader's LEO is when it was last caught up. The high watermark
+(HW) is the minimum LEO of the leader and the followers in the ISR; it never moves back. A
+follower is out of sync when it is behind the LEO and has not been caught up within
+``replica.lag.time.max.ms``; it may rejoin once its LEO reaches both the HW and the start offset
+of the current leader epoch. The ISR itself changes only through ``isr`` after the replica
+manager's conditional write to ZooKeeper succeeded.
+
+As a follower it takes the leader's batches as they are (``append_as_follower``: CRC and offsets
+checked, nothing re-validated), keeps its leader epoch cache and producer state from their
+headers, takes min(leader HW, own LEO) as its HW and follows the leader's log start offset. A
+truncation (``truncate_to``) rebuilds the producer state from the log.
+
+A partition with one replica (a single node, or replication factor 1) has the HW follow the LEO
+after every append.
 
 Append path for client batches (Kafka's UnifiedLog.appendAsLeader + LogValidator), per batch:
 size limit, CRC/format (Cython), the per-record rules (keys on a compacted topic, timestamp
@@ -42,6 +56,24 @@ class AppendError(Exception):
 
 
 @dataclass(slots=True)
+class FollowerState:
+    """What the leader knows of one follower (Kafka's Replica): its LEO from its last fetch (-1:
+    none since this broker became leader), when it was last caught up, and the leader's LEO and
+    the time at its previous fetch (KAFKA-1546: a follower that reached the LEO as it was at its
+    previous fetch was caught up then)."""
+
+    log_end_offset: int = -1
+    last_caught_up_time_ms: int = 0
+    last_fetch_leader_log_end_offset: int = 0
+    last_fetch_time_ms: int = 0
+    log_start_offset: int = -1
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(slots=True)
 class AppendResult:
     base_offset: int
     last_offset: int
@@ -67,13 +99,26 @@ class Partition:
         self.partition_epoch = 0
         self.controller_epoch = 0
         self.topic_id: bytes | None = None
+        #: the leader's view of each other replica (empty on a follower)
+        self.followers: dict[int, FollowerState] = {}
+        #: the LEO when this broker became leader: a follower rejoins the ISR only past it
+        self.leader_epoch_start_offset = -1
+        #: an ISR change of this partition is being written to ZooKeeper
+        self.isr_change_in_flight = False
+        self.producer_state = ProducerStateManager()
+        self._rebuild_producer_state()
+        # a partition is replicated once LeaderAndIsr names more than one replica; until then
+        # (a single node) everything in the log is replicated to the whole ISR, this broker
+        self.replicated = False
+        self.log.high_watermark = self.log.log_end_offset
+
+    def _rebuild_producer_state(self) -> None:
+        log = self.log
         self.producer_state = ProducerStateManager()
         snapshot = self.producer_state.load_snapshot(log.directory, log.log_end_offset)
         start = log.log_start_offset if snapshot is None else max(snapshot, log.log_start_offset)
-        self.producer_state.replay(log.iter_batch_headers(start))
+        self.producer_state.replay(h for h in log.iter_batch_headers(start) if h.base_offset >= start)
         self._snapshot_segment = log.active.base_offset  # a roll past it writes a snapshot
-        # single node: everything in the log is replicated to the whole ISR (this node)
-        self.log.high_watermark = self.log.log_end_offset
 
     def apply_leadership(
         self,
@@ -86,14 +131,153 @@ class Partition:
         controller_epoch: int,
     ) -> None:
         """Take the state a LeaderAndIsr carried (its leader epoch is newer than ours: the caller
-        checked). A leader appends from now on in ``leader_epoch``; a follower takes no writes."""
+        checked). A leader appends from now on in ``leader_epoch``, which starts at its LEO
+        (written to the epoch cache at once, KAFKA-7415); the ISR members count as caught up now.
+        A follower takes no client writes."""
+        replicas = tuple(replicas)
         self.leader_id = leader
         self.is_leader = leader == local_broker_id
         self.leader_epoch = leader_epoch
         self.isr = tuple(isr)
-        self.replicas = tuple(replicas)
+        self.replicas = replicas
         self.partition_epoch = partition_epoch
         self.controller_epoch = controller_epoch
+        self.replicated = len(replicas) > 1 or self.isr not in ((), (local_broker_id,))
+        self.isr_change_in_flight = False
+        if self.is_leader:
+            leo = self.log.log_end_offset
+            self.log.leader_epoch_cache.assign(leader_epoch, leo)
+            self.leader_epoch_start_offset = leo
+            now = now_ms()
+            self.followers = {
+                r: FollowerState(last_caught_up_time_ms=now if r in self.isr else 0, last_fetch_time_ms=now)
+                for r in replicas
+                if r != local_broker_id
+            }
+            self.maybe_increment_high_watermark()
+        else:
+            self.followers = {}
+            self.leader_epoch_start_offset = -1
+
+    # -- the leader's view of its followers ---------------------------------------------------------
+    def update_follower_fetch(self, replica_id: int, fetch_offset: int, log_start_offset: int, now: int) -> bool:
+        """A follower fetched from ``fetch_offset`` (its LEO). True if the HW moved. A broker that
+        is not a replica of this partition is ignored (False)."""
+        st = self.followers.get(replica_id)
+        if st is None:
+            return False
+        leo = self.log.log_end_offset
+        if fetch_offset >= leo:
+            st.last_caught_up_time_ms = max(st.last_caught_up_time_ms, now)
+        elif fetch_offset >= st.last_fetch_leader_log_end_offset:
+            st.last_caught_up_time_ms = max(st.last_caught_up_time_ms, st.last_fetch_time_ms)
+        st.log_end_offset = fetch_offset
+        st.log_start_offset = log_start_offset
+        st.last_fetch_leader_log_end_offset = leo
+        st.last_fetch_time_ms = now
+        return self.maybe_increment_high_watermark()
+
+    def maybe_increment_high_watermark(self) -> bool:
+        """Move the HW up to the minimum LEO of the leader and the ISR's followers (never down).
+        True if it moved."""
+        log = self.log
+        new = log.log_end_offset
+        followers = self.followers
+        for r in self.isr:
+            st = followers.get(r)
+            if st is not None and st.log_end_offset < new:
+                new = st.log_end_offset
+        if new > log.high_watermark:
+            log.high_watermark = new
+            return True
+        return False
+
+    def follower_in_sync(self, replica_id: int) -> bool:
+        """May this follower (re)join the ISR: its LEO reached the HW and the current leader
+        epoch's start offset (Kafka's isFollowerInSync)."""
+        st = self.followers.get(replica_id)
+        return (
+            st is not None
+            and st.log_end_offset >= self.log.high_watermark
+            and st.log_end_offset >= self.leader_epoch_start_offset
+        )
+
+    def out_of_sync_replicas(self, now: int, max_lag_ms: int) -> list[int]:
+        """The ISR's followers behind the LEO and not caught up within ``max_lag_ms``."""
+        leo = self.log.log_end_offset
+        out = []
+        for r in self.isr:
+            st = self.followers.get(r)
+            if st is not None and st.log_end_offset != leo and now - st.last_caught_up_time_ms > max_lag_ms:
+                out.append(r)
+        return out
+
+    # -- the follower's side ----------------------------------------------------------------------
+    def append_as_follower(self, records) -> int:
+        """Append the batches a fetch from the leader returned, as they are (CRC and offsets are
+        checked: storage's append_batches); the epoch cache and the producer state follow their
+        headers. Returns the number of bytes appended."""
+        mv = memoryview(records)
+        n = len(mv)
+        if n == 0:
+            return 0
+        log = self.log
+        appended = log.append_batches(mv)
+        cache = log.leader_epoch_cache
+        pos = 0
+        for _ in appended:  # one header read per batch
+            h = rb.read_header(mv, pos)
+            pos += h.batch_length + rb.LOG_OVERHEAD
+            if h.partition_leader_epoch > cache.latest_epoch:
+                cache.assign(h.partition_leader_epoch, h.base_offset)
+            if h.producer_id >= 0 and not h.is_control:
+                self.producer_state.update(
+                    h.producer_id,
+                    h.producer_epoch,
+                    h.base_sequence,
+                    h.last_sequence,
+                    h.base_offset,
+                    h.last_offset,
+                    h.max_timestamp if h.log_append_time else -1,
+                    h.max_timestamp,
+                )
+        if log.active.base_offset != self._snapshot_segment:
+            self._snapshot_segment = log.active.base_offset
+            self.write_producer_snapshot()
+        return n
+
+    def follow_leader_offsets(self, leader_high_watermark: int, leader_log_start_offset: int) -> None:
+        """After a fetch: the HW is min(leader's HW, own LEO); the log start follows the leader's
+        (up to the HW)."""
+        log = self.log
+        log.high_watermark = min(leader_high_watermark, log.log_end_offset)
+        start = min(leader_log_start_offset, log.high_watermark)
+        if start > log.log_start_offset:
+            log.advance_log_start_offset(start)
+
+    def truncate_to(self, offset: int) -> None:
+        """Cut the log (and its epoch cache) at ``offset``; the producer state is rebuilt."""
+        if offset >= self.log.log_end_offset:
+            return
+        self.log.truncate_to(offset)
+        self._rebuild_producer_state()
+
+    def truncate_fully_and_start_at(self, offset: int) -> None:
+        """The leader's log starts past this one's end: start over, empty, at ``offset``."""
+        self.log.truncate_fully_and_start_at(offset)
+        self._rebuild_producer_state()
+
+    def append_records_as_leader(self, batch) -> None:
+        """Append a batch this broker built (the group coordinator's records) in the leader
+        epoch; the HW follows as for a client's batch."""
+        log = self.log
+        if log.leader_epoch_cache.latest_epoch < self.leader_epoch:
+            log.leader_epoch_cache.assign(self.leader_epoch, log.log_end_offset)
+        log.append(batch, leader_epoch=self.leader_epoch)
+        if self.replicated:
+            self.maybe_increment_high_watermark()
+        else:
+            log.high_watermark_to_log_end()
 
     def write_producer_snapshot(self) -> None:
         """The producer state as of the log end offset (at a roll, and when the broker closes)."""
@@ -189,7 +373,10 @@ class Partition:
                 raise AppendError(exc.error_code, str(exc)) from None
             if dup is not None:
                 return AppendResult(dup.first_offset, dup.last_offset, dup.timestamp, self.log.log_start_offset, True)
-        info = self.log.append(
+        log = self.log
+        if log.leader_epoch_cache.latest_epoch < self.leader_epoch:
+            log.leader_epoch_cache.assign(self.leader_epoch, log.log_end_offset)
+        info = log.append(
             buf, leader_epoch=self.leader_epoch, log_append_time=now if log_append_time else None, header=h
         )
         append_time = now if log_append_time else -1
@@ -207,5 +394,8 @@ class Partition:
         if info.segment_base_offset != self._snapshot_segment:
             self._snapshot_segment = info.segment_base_offset
             self.write_producer_snapshot()
-        self.log.high_watermark_to_log_end()
-        return AppendResult(info.base_offset, info.last_offset, append_time, self.log.log_start_offset)
+        if self.replicated:
+            self.maybe_increment_high_watermark()
+        else:
+            log.high_watermark_to_log_end()
+        return AppendResult(info.base_offset, info.last_offset, append_time, log.log_start_offset)

@@ -4,8 +4,9 @@ Kafka's ReplicaManager (with its LogManager): it opens the partitions of the top
 metadata names (only those ``owns(topic, partition)`` allows: in the multi-process topology a
 handler process holds the partitions that hash to it, in the in-process one every partition),
 gives handlers the ``Partition`` objects they append to and read from, keeps the topic configs
-in force on each log, wakes parked Fetches after appends (the fetch purgatory), and runs the
-logs' maintenance: retention, roll, flush, and the log cleaner's scheduling.
+in force on each log, wakes parked Fetches after appends (the fetch purgatory) and parked
+acks=all Produces and Fetches when a high watermark moves (``notify_high_watermark``), and runs
+the logs' maintenance: retention, roll, flush, and the log cleaner's scheduling.
 
 The controller changes what it holds through ``open_or_undo`` (a new topic or more
 partitions), ``remove_partition`` (a deleted topic) and ``apply_topic_configs``; a process
@@ -47,6 +48,8 @@ class LocalReplicaManager:
         self.logs = LogManager(log_dirs, self.topic_configs.defaults(), partition_filter=self.owns)
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.fetch_purgatory = Purgatory()
+        #: acks=all Produces waiting for the high watermark, keyed by (topic, partition)
+        self.produce_purgatory = Purgatory()
         self.cleaner = LogCleaner(config, self.logs, rewriting=self.rewriting)
         self.open_registered(metadata)
 
@@ -80,6 +83,22 @@ class LocalReplicaManager:
 
     def notify_append(self, topic: str, index: int) -> None:
         self.fetch_purgatory.notify((topic, index))
+
+    def notify_high_watermark(self, topic: str, index: int) -> None:
+        """The partition's HW moved (or its leadership changed): parked acks=all Produces and
+        consumer Fetches look again."""
+        key = (topic, index)
+        self.produce_purgatory.notify(key)
+        self.fetch_purgatory.notify(key)
+
+    def replica_partition(self, topic: str, index: int) -> Partition | None:
+        """The partition a follower may fetch from here (Fetch with a replica id): one this
+        broker leads."""
+        p = self.partitions.get((topic, index))
+        return p if p is not None and p.is_leader else None
+
+    def record_follower_fetch(self, partition: Partition, replica_id: int, fetch_offset: int, log_start: int) -> None:
+        """A follower fetched ``partition`` from ``fetch_offset``: nothing to track on a single node."""
 
     def high_watermark_of(self, topic: str, index: int) -> int | None:
         """The high watermark of a partition of this node (the coordinators' consumer lag)."""

@@ -21,7 +21,9 @@ Multi-process contract (DESIGN.md section 2):
   bound below the truncation offset.
 
 Checkpoint ``partition.checkpoint`` (checkpoint.py) holds log_start_offset, recovery_point and
-high_watermark; it is written on flush, close, log start offset moves and truncation.
+high_watermark; it is written on flush, close, log start offset moves and truncation. The leader
+epoch cache (``leader-epoch-checkpoint``, leader_epoch.py) follows the log: cut with it on
+truncation and recovery, moved with its start; rebuilt from the batch headers when missing.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from hpbroker.records.layout import BatchHeader, InvalidRecordBatch
 from hpbroker.storage.checkpoint import read_checkpoint, write_checkpoint
 from hpbroker.storage.config import LogConfig
 from hpbroker.storage.errors import OffsetOutOfRange
+from hpbroker.storage.leader_epoch import LeaderEpochFileCache
 from hpbroker.storage.read import ReadResult, read_segments
 from hpbroker.storage.recovery import consume_clean_marker, load_segments, open_sealed, write_clean_marker
 from hpbroker.storage.segment import Segment
@@ -94,6 +97,18 @@ class PartitionLog:
         self._unflushed_messages = 0
         self._last_flush_ms = now_ms()
         self._closed = False
+        self.leader_epoch_cache = self._load_leader_epoch_cache()
+
+    def _load_leader_epoch_cache(self) -> LeaderEpochFileCache:
+        cache = LeaderEpochFileCache.load(self.directory)
+        if cache is None:
+            cache = LeaderEpochFileCache(self.directory)
+            for h in self.iter_batch_headers(self._log_start_offset):
+                if h.partition_leader_epoch > cache.latest_epoch:
+                    cache.assign(h.partition_leader_epoch, max(h.base_offset, self._log_start_offset))
+        cache.truncate_from_end(self._log_end_offset)  # recovery may have cut the tail
+        cache.truncate_from_start(self._log_start_offset)
+        return cache
 
     @classmethod
     def open(cls, directory: str, config: LogConfig | None = None, topic_partition=None) -> PartitionLog:
@@ -355,6 +370,7 @@ class PartitionLog:
         self._recovery_point = min(self._recovery_point, self._log_end_offset)
         self._high_watermark = min(self._high_watermark, self._log_end_offset)
         self._write_checkpoint()
+        self.leader_epoch_cache.truncate_from_end(self._log_end_offset)
 
     def truncate_fully_and_start_at(self, offset: int) -> None:
         for seg in self._segments:
@@ -364,6 +380,7 @@ class PartitionLog:
         self._log_start_offset = self._log_end_offset = self._recovery_point = offset
         self._high_watermark = offset
         self._write_checkpoint()
+        self.leader_epoch_cache.clear()
 
     def advance_log_start_offset(self, offset: int) -> bool:
         """DeleteRecords: raise log_start_offset (never past log_end_offset), delete the segments
@@ -381,6 +398,7 @@ class PartitionLog:
     def _after_start_moved(self) -> None:
         self._high_watermark = max(self._high_watermark, self._log_start_offset)
         self._recovery_point = max(self._recovery_point, self._log_start_offset)
+        self.leader_epoch_cache.truncate_from_start(self._log_start_offset)
 
     def _delete_segments_below_start(self) -> int:
         n = 0

@@ -185,6 +185,9 @@ def running_cluster(
                 "broker.id": broker_id,
                 "zookeeper.connect": connect,
                 "zookeeper.session.timeout.ms": session_timeout_ms,
+                # the last broker of a stopping cluster cannot move its replicated leaderships:
+                # its controlled shutdown gives up after three short attempts, not 3 x 5 s
+                "controlled.shutdown.retry.backoff.ms": 300,
             }
             props.update(config or {})
             props.update((broker_config or {}).get(broker_id, {}))

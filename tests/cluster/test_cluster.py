@@ -212,12 +212,15 @@ def test_topic_changes_are_the_controllers_and_reach_every_broker(cluster):
         assert zk.get_entity_configs("topics", name) == {}
 
 
-def test_replication_factors_above_one_are_refused_saying_why(cluster):
+def test_replication_factors_up_to_the_live_brokers_are_accepted(cluster):
     with cluster.zk_client() as zk:
         controller = cluster.brokers[zk.get_controller_id()]
-    two = create_topics(controller.bootstrap, new_name("rf2"), 3, rf=2)
-    assert two["error_code"] == ErrorCode.INVALID_REPLICATION_FACTOR
-    assert "does not replicate partitions yet" in two["error_message"]
+    name = new_name("rf2")
+    two = create_topics(controller.bootstrap, name, 3, rf=2)
+    assert two["error_code"] == ErrorCode.NONE
+    with cluster.zk_client() as zk:
+        assignment, _ = zk.get_topic_assignment(name)
+    assert all(len(set(a.replicas)) == 2 for a in assignment.partitions.values())
     four = create_topics(controller.bootstrap, new_name("rf4"), 3, rf=4)
     assert four["error_code"] == ErrorCode.INVALID_REPLICATION_FACTOR
     assert four["error_message"] == "Replication factor: 4 larger than available brokers: 3."
@@ -228,7 +231,7 @@ def test_replication_factors_above_one_are_refused_saying_why(cluster):
         rf=-1,
         assignments=[{"partition_index": 0, "broker_ids": [1, 2]}],
     )
-    assert assigned["error_code"] == ErrorCode.INVALID_REPLICATION_FACTOR
+    assert assigned["error_code"] == ErrorCode.NONE
 
 
 def test_an_assignment_places_partitions_where_asked(cluster):

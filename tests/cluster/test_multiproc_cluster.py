@@ -11,14 +11,22 @@ import signal
 import time
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.server.multiproc.routing import owner
 from hpbroker.testing import wait_until
 from hpbroker.testing.cluster import running_cluster
-from tests.cluster.brokers import CLUSTER_OF_BROKERS, fetch_error, metadata, new_name, produce, wait_for_leaders
+from tests.cluster.brokers import (
+    CLUSTER_OF_BROKERS,
+    create_topics,
+    fetch_error,
+    metadata,
+    new_name,
+    produce,
+    wait_for_leaders,
+)
 from tests.integration.conftest import confluent_consume_all
 
 pytestmark = [pytest.mark.integration, CLUSTER_OF_BROKERS]
@@ -136,3 +144,24 @@ def test_sigterm_is_a_controlled_shutdown_through_handler_0(cluster):
     assert any("controlled shutdown of broker 2 succeeded" in line for line in target.log), "".join(target.log[-30:])
     target.start()
     wait_until(lambda: 2 in _epochs(cluster), 30, "broker 2 to register again")
+
+
+def test_replication_factors_above_one_are_refused_and_offsets_have_one_replica(cluster):
+    with cluster.zk_client() as zk:
+        controller = cluster.brokers[zk.get_controller_id()]
+    refused = create_topics(controller.bootstrap, new_name("rf3"), 1, rf=3)
+    assert refused["error_code"] == ErrorCode.INVALID_REPLICATION_FACTOR
+    assert "multi-process topology does not replicate" in refused["error_message"]
+    # consumer groups work: __consumer_offsets is created with one replica per partition
+    name = new_name("groups")
+    _create(cluster, name, 1)
+    group = new_name("g")
+    c = Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        c.commit(offsets=[TopicPartition(name, 0, 7)], asynchronous=False)
+        assert c.committed([TopicPartition(name, 0)], timeout=10)[0].offset == 7
+    finally:
+        c.close()
+    with cluster.zk_client() as zk:
+        assignment, _ = zk.get_topic_assignment("__consumer_offsets")
+    assert {len(a.replicas) for a in assignment.partitions.values()} == {1}

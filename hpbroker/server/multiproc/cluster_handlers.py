@@ -48,6 +48,8 @@ class ControllerHandlerBroker(ClusterBroker):
         self.handler = handler
         self.table = table
         super().__init__(config, node, member, owns=owns, stats=stats)
+        # replica fetchers and ISR writes run in the in-process topology only, so far
+        self.controller.max_replication_factor = 1
 
     def _replica_manager(self, owns) -> ClusterReplicaManager:
         return PublishingClusterReplicaManager(

@@ -111,6 +111,7 @@ class ReaderReplicaManager:
         self.table = topology.table()
         self.topic_configs = TopicConfigCache(config)
         self.fetch_purgatory = Purgatory()
+        self.produce_purgatory = Purgatory()  # never used: Produce runs in the handlers
         self._rows: dict[tuple[str, int], int] = {}
         self._readers: dict[tuple[str, int], tuple[bytes, PartitionLogReader]] = {}
         self._seen_gen: dict[tuple[str, int], int] = {}
@@ -160,6 +161,16 @@ class ReaderReplicaManager:
 
     def notify_append(self, topic: str, index: int) -> None:
         self.fetch_purgatory.notify((topic, index))
+
+    def notify_high_watermark(self, topic: str, index: int) -> None:
+        self.fetch_purgatory.notify((topic, index))
+
+    def replica_partition(self, topic: str, index: int) -> None:
+        """None: a follower's Fetch goes to the handler that owns the partition."""
+        return None
+
+    def record_follower_fetch(self, partition, replica_id: int, fetch_offset: int, log_start: int) -> None:
+        """Never called: ``replica_partition`` gives no partition here."""
 
     def _directory(self, topic: str, index: int) -> str | None:
         name = f"{topic}-{index}"
