@@ -76,8 +76,10 @@ def test_isr_shrinks_and_expands_and_under_replicated_partitions(cluster):
             "the ISR shrink counted",
         )
         wait_until(
-            lambda: _value(cluster, leader, "kafka_server_replicamanager_underreplicatedpartitions") >= 1
-            and _value(cluster, leader, "kafka_server_replicamanager_underminisrpartitioncount") >= 1,
+            lambda: (
+                _value(cluster, leader, "kafka_server_replicamanager_underreplicatedpartitions") >= 1
+                and _value(cluster, leader, "kafka_server_replicamanager_underminisrpartitioncount") >= 1
+            ),
             10,
             "the leader's gauges to show the partition under-replicated and under its min.insync.replicas",
         )
