@@ -43,6 +43,7 @@ from hpbroker.storage.leader_epoch import LeaderEpochFileCache
 from hpbroker.storage.read import ReadResult, read_segments
 from hpbroker.storage.recovery import consume_clean_marker, load_segments, open_sealed, write_clean_marker
 from hpbroker.storage.segment import Segment
+from hpbroker.storage.txn_index import AbortedTxn, collect_aborted
 
 CHECKPOINT_FILE = "partition.checkpoint"
 # Kafka rolls before a relative offset would overflow the 4-byte index field
@@ -305,6 +306,15 @@ class PartitionLog:
 
     def read_bytes(self, fetch_offset: int, max_bytes: int, **kw) -> bytes:
         return self.read(fetch_offset, max_bytes, **kw).read_bytes()
+
+    def aborted_transactions(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
+        """The aborted transactions overlapping [fetch_offset, upper_bound) (txn_index.py)."""
+        return collect_aborted(self._segments, self._bases, fetch_offset, upper_bound)
+
+    def append_aborted_txn(self, txn: AbortedTxn) -> None:
+        """Index an aborted transaction whose ABORT marker was just appended (it is in the
+        active segment)."""
+        self.active.txn_index.append(txn)
 
     def iter_batch_headers(self, start_offset: int = 0):
         """Every batch header from the one holding ``start_offset`` (61 bytes read per batch)."""

@@ -90,12 +90,29 @@ class _ReadView:
 
 
 class ReaderPartition:
-    __slots__ = ("topic", "index", "leader_epoch", "log_start_offset", "high_watermark", "log_end_offset", "log")
+    __slots__ = (
+        "topic",
+        "index",
+        "leader_epoch",
+        "log_start_offset",
+        "high_watermark",
+        "log_end_offset",
+        "last_stable_offset",
+        "log",
+        "_reader",
+    )
 
-    def __init__(self, topic, index, reader, lso, hw, leo, epoch, rewrites):
+    def __init__(self, topic, index, reader, lso, hw, leo, epoch, rewrites, last_stable):
         self.topic, self.index, self.leader_epoch = topic, index, epoch
         self.log_start_offset, self.high_watermark, self.log_end_offset = lso, hw, leo
+        self.last_stable_offset = last_stable
         self.log = _ReadView(reader, lso, hw, leo, rewrites)
+        self._reader = reader
+
+    def aborted_transactions(self, fetch_offset: int, upper_bound: int):
+        """From the owner's .txnindex files (each entry is written before its marker's offset
+        is published)."""
+        return self._reader.aborted_transactions(fetch_offset, min(upper_bound, self.high_watermark))
 
 
 class ReaderReplicaManager:
@@ -146,7 +163,9 @@ class ReaderReplicaManager:
             reader = PartitionLogReader(path, self.topic_configs.log_config(info))
             reader.rewrites_seen = -1  # its first read re-lists (it may have listed mid-move)
             self._readers[key] = cached = (info.topic_id, reader)
-        return ReaderPartition(topic, index, cached[1], lso, hw, leo, epoch, lambda: table.rewrites(row))
+        return ReaderPartition(
+            topic, index, cached[1], lso, hw, leo, epoch, lambda: table.rewrites(row), table.last_stable_offset(row)
+        )
 
     def not_led_error(self, topic: str, index: int) -> int:
         if self.broker_id is not None and self.metadata.partition_state(topic, index) is not None:
