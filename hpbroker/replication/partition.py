@@ -290,7 +290,20 @@ class Partition:
         log = self.log
         if log.leader_epoch_cache.latest_epoch < self.leader_epoch:
             log.leader_epoch_cache.assign(self.leader_epoch, log.log_end_offset)
-        log.append(batch, leader_epoch=self.leader_epoch)
+        info = log.append(batch, leader_epoch=self.leader_epoch)
+        h = rb.read_header(batch)
+        if h.producer_id >= 0:  # a transaction's offsets (TxnOffsetCommit): its producer's state
+            self.producer_state.update(
+                h.producer_id,
+                h.producer_epoch,
+                h.base_sequence,
+                h.last_sequence,
+                info.base_offset,
+                info.last_offset,
+                -1,
+                info.max_timestamp,
+                h.is_transactional,
+            )
         if self.replicated:
             self.maybe_increment_high_watermark()
         else:

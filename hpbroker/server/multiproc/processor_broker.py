@@ -45,6 +45,7 @@ from hpbroker.server.multiproc.routing import owner
 from hpbroker.storage import OffsetOutOfRange
 from hpbroker.storage.log import ReadResult
 from hpbroker.storage.reader import PartitionLogReader
+from hpbroker.transaction.coordinator import TransactionCoordinator
 
 
 def _owns_none(topic: str, partition: int) -> bool:
@@ -253,6 +254,10 @@ class ProcessorBroker:
         self.controller = ForwardingController(ask_controller, self.refresh, node.node_id)
         self.group_coordinator = GroupCoordinator(
             config, self.metadata, self.replica_manager, self.controller, owns=_owns_none
+        )
+        #: owns no __transaction_state partition: starting it (FindCoordinator) creates the topic
+        self.txn_coordinator = TransactionCoordinator(
+            config, self.metadata, self.replica_manager, self.controller, None, owns=_owns_none
         )
         self.cluster = None  # the controller's requests go to handler 0 (their ROUTE)
 

@@ -1,0 +1,186 @@
+"""Transactions with real clients: confluent-kafka's and kafka-python's transactional producers
+commit and abort, read_committed consumers see only committed records (read_uncommitted ones see
+everything), a zombie with an old epoch is fenced, a producer that dies mid-transaction has its
+transaction aborted at its timeout, and offsets sent in a transaction are visible at commit."""
+
+import uuid
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from hpbroker.testing import wait_until
+from tests.integration.conftest import create_topic, mode_broker
+
+pytestmark = pytest.mark.integration
+
+CONFIG = {
+    "transaction.state.log.num.partitions": "3",
+    "offsets.topic.num.partitions": "3",
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms": "200",
+    "group.initial.rebalance.delay.ms": "0",
+}
+
+
+@pytest.fixture(scope="module")
+def tbroker():
+    with mode_broker(config=CONFIG) as b:
+        yield b
+
+
+def _producer(bootstrap, txn_id, **extra):
+    conf = {"bootstrap.servers": bootstrap, "transactional.id": txn_id, "linger.ms": 5}
+    conf.update(extra)
+    p = Producer(conf)
+    p.init_transactions(30)
+    return p
+
+
+def _read(bootstrap, topic, partitions, isolation, until_offsets, timeout=30.0):
+    """Values read from the start of every partition until each reaches ``until_offsets``."""
+    c = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "r-" + uuid.uuid4().hex[:8],
+            "enable.auto.commit": False,
+            "isolation.level": isolation,
+            "enable.partition.eof": True,
+        }
+    )
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    out = []
+    done = set()
+
+    def step():
+        m = c.poll(0.2)
+        if m is not None:
+            if m.error() is not None:
+                if m.error().code() == KafkaError._PARTITION_EOF and m.offset() >= until_offsets[m.partition()]:
+                    done.add(m.partition())
+            else:
+                out.append(m.value())
+        return len(done) == partitions
+
+    try:
+        wait_until(step, timeout, f"reading {topic} at {isolation}", interval=0)
+    finally:
+        c.close()
+    return out
+
+
+def _end_offsets(bootstrap, topic, partitions):
+    c = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": "w-" + uuid.uuid4().hex[:8], "isolation.level": "read_uncommitted"}
+    )
+    try:
+        return [c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions)]
+    finally:
+        c.close()
+
+
+def test_commit_and_abort_seen_by_read_committed_and_read_uncommitted(tbroker, topic_name):
+    bootstrap = tbroker.bootstrap
+    create_topic(bootstrap, topic_name, partitions=2)
+    p = _producer(bootstrap, "tx-" + topic_name)
+    p.begin_transaction()
+    for i in range(10):
+        p.produce(topic_name, f"c1-{i}".encode(), partition=i % 2)
+    p.commit_transaction(30)
+    p.begin_transaction()
+    for i in range(10):
+        p.produce(topic_name, f"a-{i}".encode(), partition=i % 2)
+    p.flush(10)  # sent before the abort (librdkafka drops what is still queued)
+    p.abort_transaction(30)
+    p.begin_transaction()
+    for i in range(6):
+        p.produce(topic_name, f"c2-{i}".encode(), partition=i % 2)
+    p.commit_transaction(30)
+    # 13 records and 3 markers in each partition (the last marker may still be on its way)
+    ends = wait_until(lambda: (e := _end_offsets(bootstrap, topic_name, 2)) == [16, 16] and e, 10, "markers")
+    committed = _read(bootstrap, topic_name, 2, "read_committed", ends)
+    assert sorted(committed) == sorted([f"c1-{i}".encode() for i in range(10)] + [f"c2-{i}".encode() for i in range(6)])
+    everything = _read(bootstrap, topic_name, 2, "read_uncommitted", ends)
+    assert len(everything) == 26
+
+
+def test_an_open_transaction_holds_read_committed_consumers(tbroker, topic_name):
+    bootstrap = tbroker.bootstrap
+    create_topic(bootstrap, topic_name)
+    plain = Producer({"bootstrap.servers": bootstrap})
+    plain.produce(topic_name, b"before")
+    plain.flush(10)
+    p = _producer(bootstrap, "tx-" + topic_name)
+    p.begin_transaction()
+    p.produce(topic_name, b"inside")
+    p.flush(10)
+    plain.produce(topic_name, b"after")
+    plain.flush(10)
+    # the LSO holds at the open transaction: "after" is not visible yet
+    assert _read(bootstrap, topic_name, 1, "read_committed", [1]) == [b"before"]
+    p.commit_transaction(30)
+    ends = wait_until(lambda: (e := _end_offsets(bootstrap, topic_name, 1)) == [4] and e, 10, "the marker")
+    assert _read(bootstrap, topic_name, 1, "read_committed", ends) == [b"before", b"inside", b"after"]
+
+
+def test_a_zombie_is_fenced_by_a_new_producer_with_the_same_id(tbroker, topic_name):
+    bootstrap = tbroker.bootstrap
+    create_topic(bootstrap, topic_name)
+    txn_id = "tx-" + topic_name
+    zombie = _producer(bootstrap, txn_id)
+    zombie.begin_transaction()
+    zombie.produce(topic_name, b"zombie")
+    zombie.flush(10)
+    fresh = _producer(bootstrap, txn_id)  # aborts the zombie's transaction, bumps the epoch
+    fresh.begin_transaction()
+    fresh.produce(topic_name, b"fresh")
+    fresh.commit_transaction(30)
+    with pytest.raises(KafkaException) as info:
+        zombie.commit_transaction(30)
+    assert info.value.args[0].fatal() or info.value.args[0].code() in (
+        KafkaError._FENCED,
+        KafkaError.PRODUCER_FENCED,
+        KafkaError.INVALID_PRODUCER_EPOCH,
+    )
+    # zombie, its abort marker, fresh, its commit marker
+    ends = wait_until(lambda: (e := _end_offsets(bootstrap, topic_name, 1)) == [4] and e, 10, "the markers")
+    assert _read(bootstrap, topic_name, 1, "read_committed", ends) == [b"fresh"]
+
+
+def test_an_abandoned_transaction_is_aborted_at_its_timeout(tbroker, topic_name):
+    bootstrap = tbroker.bootstrap
+    create_topic(bootstrap, topic_name)
+    p = _producer(bootstrap, "tx-" + topic_name, **{"transaction.timeout.ms": 2000})
+    p.begin_transaction()
+    p.produce(topic_name, b"lost")
+    p.flush(10)
+    del p  # never committed: the coordinator aborts it once it is 2 s old
+    plain = Producer({"bootstrap.servers": bootstrap})
+    plain.produce(topic_name, b"later")
+    plain.flush(10)
+
+    wait_until(lambda: _end_offsets(bootstrap, topic_name, 1)[0] == 3, 20, "the abort marker")
+    assert _read(bootstrap, topic_name, 1, "read_committed", [3]) == [b"later"]
+
+
+def test_offsets_sent_in_a_transaction_are_committed_with_it(tbroker, topic_name):
+    bootstrap = tbroker.bootstrap
+    create_topic(bootstrap, topic_name)
+    group = "g-" + topic_name
+    p = _producer(bootstrap, "tx-" + topic_name)
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        metadata = c.consumer_group_metadata()
+        p.begin_transaction()
+        p.produce(topic_name, b"x")
+        p.flush(10)
+        p.send_offsets_to_transaction([TopicPartition(topic_name, 0, 5)], metadata, 30)
+        p.abort_transaction(30)
+        assert c.committed([TopicPartition(topic_name, 0)], timeout=10)[0].offset < 0
+        p.begin_transaction()
+        p.produce(topic_name, b"y")
+        p.send_offsets_to_transaction([TopicPartition(topic_name, 0, 7)], metadata, 30)
+        p.commit_transaction(30)
+        wait_until(
+            lambda: c.committed([TopicPartition(topic_name, 0)], timeout=10)[0].offset == 7, 10, "committed offset 7"
+        )
+    finally:
+        c.close()
