@@ -121,6 +121,7 @@ class Partition:
         # (a single node) everything in the log is replicated to the whole ISR, this broker
         self.replicated = False
         self.log.high_watermark = self.log.log_end_offset
+        self.log.stable_bound = lambda: self.last_stable_offset
 
     def _rebuild_producer_state(self) -> None:
         log = self.log

@@ -184,3 +184,154 @@ def test_offsets_sent_in_a_transaction_are_committed_with_it(tbroker, topic_name
         )
     finally:
         c.close()
+
+
+def test_kafka_python_transactional_producer(tbroker, topic_name):
+    from kafka import KafkaConsumer, KafkaProducer
+
+    bootstrap = tbroker.bootstrap
+    create_topic(bootstrap, topic_name)
+    p = KafkaProducer(bootstrap_servers=bootstrap, transactional_id="kp-" + topic_name)
+    try:
+        p.init_transactions()
+        p.begin_transaction()
+        p.send(topic_name, b"kp-aborted")
+        p.flush()
+        p.abort_transaction()
+        p.begin_transaction()
+        p.send(topic_name, b"kp-committed")
+        p.commit_transaction()
+    finally:
+        p.close()
+    wait_until(lambda: _end_offsets(bootstrap, topic_name, 1) == [4], 10, "the markers")
+    c = KafkaConsumer(
+        topic_name,
+        bootstrap_servers=bootstrap,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+    )
+    try:
+        assert [m.value for m in c] == [b"kp-committed"]
+    finally:
+        c.close()
+
+
+def test_aiokafka_transactional_producer(tbroker, topic_name):
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    bootstrap = tbroker.bootstrap
+    create_topic(bootstrap, topic_name)
+
+    async def run():
+        p = AIOKafkaProducer(bootstrap_servers=bootstrap, transactional_id="ak-" + topic_name)
+        await p.start()
+        try:
+            async with p.transaction():
+                await p.send_and_wait(topic_name, b"ak-committed")
+            with pytest.raises(RuntimeError):
+                async with p.transaction():
+                    await p.send_and_wait(topic_name, b"ak-aborted")
+                    raise RuntimeError("abort it")
+        finally:
+            await p.stop()
+        c = AIOKafkaConsumer(
+            topic_name, bootstrap_servers=bootstrap, isolation_level="read_committed", auto_offset_reset="earliest"
+        )
+        await c.start()
+        try:
+            got = []
+            deadline = asyncio.get_running_loop().time() + 20
+            while asyncio.get_running_loop().time() < deadline:
+                batch = await c.getmany(timeout_ms=200)
+                got += [m.value for msgs in batch.values() for m in msgs]
+                if await c.position(next(iter(c.assignment()))) >= 4:
+                    break
+            return got
+        finally:
+            await c.stop()
+
+    assert asyncio.run(run()) == [b"ak-committed"]
+
+
+def test_consume_transform_produce_exactly_once_through_sigkills(tbroker, topic_name):
+    """The loop is killed with SIGKILL three times mid-stream and restarted; a read_committed
+    consumer of the output finds every input record's output once, in order per partition."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    bootstrap = tbroker.bootstrap
+    source, sink = topic_name + "-in", topic_name + "-out"
+    create_topic(bootstrap, source, partitions=2)
+    create_topic(bootstrap, sink, partitions=2)
+    n = 400
+    plain = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    for i in range(n):
+        plain.produce(source, f"p{i % 2}-{i}".encode(), partition=i % 2)
+    assert plain.flush(15) == 0
+    loop = [
+        sys.executable,
+        os.path.join(os.path.dirname(__file__), "txn_loop.py"),
+        bootstrap,
+        source,
+        sink,
+        "g-" + topic_name,
+        "loop-" + topic_name,
+    ]
+    written = 0
+    for kill in range(4):
+        proc = subprocess.Popen(loop, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            if kill < 3:  # kill it once the output moved on (committed or not)
+                target = written + 40
+                written = wait_until(
+                    lambda t=target: (w := sum(_end_offsets(bootstrap, sink, 2))) >= t and w, 60, "output"
+                )
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(10)
+            else:
+                expected = {p: [f"p{p}-{i}-out".encode() for i in range(p, n, 2)] for p in range(2)}
+
+                def complete():
+                    ends = _end_offsets(bootstrap, sink, 2)
+                    got = _read(bootstrap, sink, 2, "read_committed", ends)
+                    return len(got) >= n and got
+
+                wait_until(complete, 90, "every output record")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    ends = _end_offsets(bootstrap, sink, 2)
+    per_partition = {}
+    for p in range(2):
+        c = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": "check-" + uuid.uuid4().hex[:6],
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+            }
+        )
+        c.assign([TopicPartition(sink, p, OFFSET_BEGINNING)])
+        values = []
+
+        def step(c=c, values=values, p=p):
+            m = c.poll(0.2)
+            if m is None:
+                return False
+            if m.error() is not None:
+                return m.error().code() == KafkaError._PARTITION_EOF and m.offset() >= ends[p]
+            values.append(m.value())
+            return False
+
+        try:
+            wait_until(step, 30, f"output partition {p}", interval=0)
+        finally:
+            c.close()
+        per_partition[p] = values
+    assert per_partition == expected

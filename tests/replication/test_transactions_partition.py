@@ -189,3 +189,35 @@ def test_clients_may_not_send_markers(tmp_path):
     else:
         raise AssertionError("accepted")
     assert ABORT == 0
+
+
+def _keyed_txn(seq, key, value, pid=P1, epoch=0):
+    return build_batch(
+        [(key, value)], producer_id=pid, producer_epoch=epoch, base_sequence=seq, attributes=TRANSACTIONAL_MASK
+    )
+
+
+def test_the_cleaner_drops_aborted_records_and_stops_at_the_lso(tmp_path):
+    from hpbroker.records.records import iter_batch_records
+    from hpbroker.storage.cleaner import clean_log
+
+    cfg = LogConfig(segment_bytes=200, cleanup_delete=False, cleanup_compact=True)
+    p = Partition("t", 0, PartitionLog(str(tmp_path / "t-0"), cfg))
+    _append(p, build_batch([(b"k", b"committed")]))  # 0
+    _append(p, _keyed_txn(0, b"k", b"aborted"))  # 1
+    p.append_marker(P1, 0, False, 0)  # 2
+    _append(p, _keyed_txn(1, b"j", b"open", pid=P2))  # 3: P2's transaction stays open
+    for i in range(6):
+        _append(p, build_batch([(b"z%d" % i, b"x")]))
+    assert len(p.log.segments) > 3
+    clean_log(p.log, 2**62)
+    values = {}
+    for h in p.log.iter_batch_headers(0):
+        if h.is_control:
+            continue
+        for r in iter_batch_records(p.log.read_bytes(h.base_offset, 1 << 20), 0):
+            values.setdefault(r.key, []).append((r.offset, r.value))
+    assert values[b"k"] == [(0, b"committed")]  # the aborted value neither kept nor superseding
+    assert values[b"j"] == [(3, b"open")]
+    assert p.last_stable_offset == 3
+    assert p.log.cleaner_offset <= 3
