@@ -121,7 +121,7 @@ class Partition:
         # (a single node) everything in the log is replicated to the whole ISR, this broker
         self.replicated = False
         self.log.high_watermark = self.log.log_end_offset
-        self.log.stable_bound = lambda: self.last_stable_offset
+        self.log.stable_bound = self.first_unstable_offset
 
     def _rebuild_producer_state(self) -> None:
         log = self.log
@@ -361,21 +361,27 @@ class Partition:
             log.high_watermark_to_log_end()
         return info.base_offset
 
+    def first_unstable_offset(self) -> int | None:
+        """The first offset of an open transaction, or of a completed one whose marker is not
+        below the HW yet; None when there is none."""
+        first = self.producer_state.first_unstable_offset()
+        pending = self.unreplicated_txns
+        if pending:
+            hw = self.log.high_watermark
+            pending[:] = [t for t in pending if t.last_offset >= hw]
+            for t in pending:
+                if first is None or t.first_offset < first:
+                    first = t.first_offset
+        return first
+
     @property
     def last_stable_offset(self) -> int:
         """min(first unstable offset, HW), never below the log start offset."""
         log = self.log
-        hw = log.high_watermark
-        lso = hw
-        first = self.producer_state.first_unstable_offset()
+        lso = log.high_watermark
+        first = self.first_unstable_offset()
         if first is not None and first < lso:
             lso = first
-        pending = self.unreplicated_txns
-        if pending:
-            pending[:] = [t for t in pending if t.last_offset >= hw]
-            for t in pending:
-                if t.first_offset < lso:
-                    lso = t.first_offset
         return max(lso, log.log_start_offset)
 
     def aborted_transactions(self, fetch_offset: int, upper_bound: int):

@@ -24,10 +24,11 @@ owner's cleaner thread, while appends go on (``clean_log`` runs all three in a r
   last batch of its producer id in the log (it then stays whole, so an idempotent producer's
   sequence survives a restart without a snapshot, as Kafka keeps it). Offsets never change:
   a consumer reading across a gap gets the next batch that is there.
-- Transactions (Kafka's rules): the cleanable end never passes the partition's last stable
-  offset (``PartitionLog.stable_bound``, set by its Partition), so no open transaction is
-  cleaned; the records of aborted transactions (the .txnindex entries, looked up per batch
-  header) are neither mapped nor kept; markers are kept whole.
+- Transactions (Kafka's rules): the cleanable end never passes the first offset of a
+  transaction not complete and replicated yet (``PartitionLog.stable_bound``, set by its
+  Partition), so no open transaction is cleaned; the records of aborted transactions (the
+  .txnindex entries, looked up per batch header) are neither mapped nor kept; markers are
+  kept whole.
 - Threads: ``plan`` captures each segment it will read as a ``_SegmentView`` (an open
   descriptor, the size then): ``build`` reads only through those, so retention unlinking a
   segment meanwhile changes nothing for it, and bytes appended after the plan are never read.
@@ -98,7 +99,7 @@ def cleanable_range(plog, now: int) -> tuple[int, int, list[Segment]]:
                 segments = segments[:i]
                 break
     stable = plog.stable_bound() if plog.stable_bound is not None else None
-    if stable is not None:  # no segment holding an offset at or past the last stable offset
+    if stable is not None:  # no segment holding an offset at or past an unfinished transaction
         while segments and all_segments[len(segments)].base_offset > stable:
             segments.pop()
     end = all_segments[len(segments)].base_offset

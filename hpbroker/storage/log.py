@@ -100,9 +100,9 @@ class PartitionLog:
         self._last_flush_ms = now_ms()
         self._closed = False
         self.leader_epoch_cache = self._load_leader_epoch_cache()
-        #: () -> the last stable offset, set by the partition holding this log: the log cleaner
-        #: cleans nothing at or past it (an open transaction); None: the high watermark's rule
-        self.stable_bound: Callable[[], int] | None = None
+        #: () -> the first offset of a transaction not complete yet (None: none), set by the
+        #: partition holding this log: the log cleaner cleans nothing at or past it
+        self.stable_bound: Callable[[], int | None] | None = None
 
     def _load_leader_epoch_cache(self) -> LeaderEpochFileCache:
         cache = LeaderEpochFileCache.load(self.directory)

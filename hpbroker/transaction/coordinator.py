@@ -124,13 +124,17 @@ class TransactionCoordinator:
             info = self.metadata.topics.get(TRANSACTION_STATE_TOPIC)
             if info is None:
                 return False
+        if not info.num_partitions:  # a cluster's metadata names it before its partitions
+            return False
         self.num_partitions = info.num_partitions
         self.elected(p for p in range(info.num_partitions) if self.owns(TRANSACTION_STATE_TOPIC, p))
         return True
 
     # -- leadership ---------------------------------------------------------------------------
     def elected(self, indexes) -> None:
-        """This process now leads these partitions: load their ids, finish their Prepare states."""
+        """This process now leads these partitions: load their ids, finish their Prepare states.
+        Before the coordinator started there is nothing to do: the maintenance tick starts it
+        once __transaction_state exists (``run_maintenance``), loading what it leads then."""
         if not self.started:
             return
         for p in indexes:
@@ -400,7 +404,14 @@ class TransactionCoordinator:
     # -- maintenance --------------------------------------------------------------------------------
     def run_maintenance(self) -> None:
         """Abort timed-out transactions and expire idle ids, each at its own interval."""
-        if not self.started or not self.ids:
+        if not self.started:
+            # after a restart: load the partitions of an existing __transaction_state at once,
+            # so transactions left in a Prepare state or timing out are finished without waiting
+            # for a transactional producer to ask
+            if self.metadata.topics.get(TRANSACTION_STATE_TOPIC) is not None:
+                self._spawn(self.start())
+            return
+        if not self.ids:
             return
         now = time.monotonic()
         if now >= self._next_abort_check:

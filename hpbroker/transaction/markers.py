@@ -2,7 +2,8 @@
 (Kafka's TransactionMarkerChannelManager), and the leader's side (``apply_marker``, which the
 WriteTxnMarkers API module calls too).
 
-A partition this process leads gets its marker at once (``apply_marker``). Any other goes in a
+A partition this process leads gets its marker at once (``apply_marker``), answered once its ISR
+has it. Any other goes in a
 WriteTxnMarkers request to its leader: a broker of the cluster, or, in the multi-process
 topology, this node itself, whose processors hand the request to the handler that owns the
 partition. Requests to one broker are sent one at a time over one connection (``BrokerClient``);
@@ -21,7 +22,7 @@ import asyncio
 import logging
 
 from hpbroker.cluster.broker_client import BrokerClient, BrokerUnavailable
-from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
+from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, _await_high_watermark
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.replication.partition import AppendError
 
@@ -32,24 +33,38 @@ REQUEST_TIMEOUT_S = 10.0
 
 
 def apply_marker(broker, producer_id: int, producer_epoch: int, commit: bool, coordinator_epoch: int, topic, index):
-    """Append one marker to a partition this process leads; the error code."""
+    """Append one marker to a partition this process leads: (error code, awaitable of the
+    error code once the partition's ISR has the marker, or None when there is nothing to wait
+    for). Markers are appended as with acks=all (Kafka's): a marker lost with its leader
+    would leave the transaction open on that partition."""
     rm = broker.replica_manager
     partition = rm.partition(topic, index)
     if partition is None:
-        return rm.not_led_error(topic, index)
+        return rm.not_led_error(topic, index), None
     if not partition.is_leader:
-        return ErrorCode.NOT_LEADER_OR_FOLLOWER
+        return ErrorCode.NOT_LEADER_OR_FOLLOWER, None
     try:
-        partition.append_marker(producer_id, producer_epoch, commit, coordinator_epoch)
+        offset = partition.append_marker(producer_id, producer_epoch, commit, coordinator_epoch)
     except AppendError as exc:
-        return exc.error_code
+        return exc.error_code, None
     except OSError as exc:
         log.warning("cannot write a transaction marker to %s-%d: %s", topic, index, exc)
-        return ErrorCode.KAFKA_STORAGE_ERROR
+        return ErrorCode.KAFKA_STORAGE_ERROR, None
     if topic == GROUP_METADATA_TOPIC:
         broker.group_coordinator.complete_txn(index, producer_id, commit)
     rm.notify_append(topic, index)
-    return ErrorCode.NONE
+    if not partition.replicated or partition.high_watermark > offset:
+        return ErrorCode.NONE, None
+    return ErrorCode.NONE, _await_high_watermark(rm, partition, partition.leader_epoch, offset + 1, REQUEST_TIMEOUT_S)
+
+
+async def settle(codes: dict, waiting: dict) -> dict:
+    """``codes`` with each awaited replication's outcome in place of NONE."""
+    if waiting:
+        keys = list(waiting)
+        for key, code in zip(keys, await asyncio.gather(*(waiting[k] for k in keys))):
+            codes[key] = code
+    return codes
 
 
 class MarkerChannel:
@@ -66,6 +81,7 @@ class MarkerChannel:
         metadata = broker.metadata
         rm = broker.replica_manager
         errors: dict[tuple[str, int], int] = {}
+        waiting: dict[tuple[str, int], object] = {}
         remote: dict[int, list[tuple[str, int]]] = {}
         for topic, index in partitions:
             info = metadata.topics.get(topic)
@@ -74,9 +90,10 @@ class MarkerChannel:
                 continue
             partition = rm.partition(topic, index)
             if partition is not None and partition.is_leader:
-                errors[(topic, index)] = apply_marker(
-                    broker, producer_id, producer_epoch, commit, coordinator_epoch, topic, index
-                )
+                code, wait = apply_marker(broker, producer_id, producer_epoch, commit, coordinator_epoch, topic, index)
+                errors[(topic, index)] = code
+                if wait is not None:
+                    waiting[(topic, index)] = wait
                 continue
             state = metadata.partition_state(topic, index)
             if state is None or state.leader < 0:
@@ -92,7 +109,7 @@ class MarkerChannel:
             )
             for answer in answers:
                 errors.update(answer)
-        return errors
+        return await settle(errors, waiting)
 
     def _node(self, broker_id: int):
         if broker_id == self.broker.node.node_id:
