@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.hpbroker-installed
 BUILD_INPUTS := pyproject.toml setup.py hpbroker/__init__.py $(shell find cython -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
-.PHONY: lint install run cluster test test-compiled test-pure test-multiproc bench docs clean
+.PHONY: lint install run cluster test test-compiled test-pure test-multiproc test-cluster bench docs clean
 
 install: $(STAMP)
 
@@ -33,21 +33,28 @@ run: install
 cluster: install
 	$(VENV)/bin/hpbroker cluster --data-dir ./cluster-data
 
-# The suite runs twice: with the compiled extensions (and a test asserting they are the ones
-# loaded), then with HPBROKER_PURE=1 selecting the pure-Python twins. A third pass runs the
-# integration tests (real clients) against the multi-process topology (2 processors, 2 handlers).
-# Tests marked `timing` (wall-clock delays, CPU seconds, wake-ups: figures a busy machine skews)
-# run apart, in test-timing, on a machine left to them.
-test: test-compiled test-pure test-multiproc
+# The suite runs in four passes at once (most of a test's time is spent waiting on clients,
+# brokers and ZooKeeper, not on the CPU): with the compiled extensions (and a test asserting they
+# are the ones loaded); with HPBROKER_PURE=1 selecting the pure-Python twins; the integration
+# tests (real clients) against the multi-process topology (2 processors, 2 handlers); and the
+# cluster tests (ZooKeeper and several brokers: compiled only, the control plane has no twin).
+# Each pass's output is printed when it ends. Tests marked `timing` (wall-clock delays, CPU
+# seconds, wake-ups: figures a busy machine skews) run apart, in test-timing, on a machine left
+# to them.
+test: install
+	$(MAKE) --no-print-directory -j4 --output-sync=target test-compiled test-pure test-multiproc test-cluster
 
 test-compiled: install
-	$(PYTEST) -q --benchmark-skip -m "not timing" tests
+	$(PYTEST) -q --benchmark-skip -m "not timing" --ignore=tests/cluster tests
 
 test-pure: install
-	HPBROKER_PURE=1 $(PYTEST) -q --benchmark-skip -m "not timing" tests
+	HPBROKER_PURE=1 $(PYTEST) -q --benchmark-skip -m "not timing" --ignore=tests/cluster tests
 
 test-multiproc: install
 	HPBROKER_TEST_MODE=multiproc $(PYTEST) -q -m "not timing" tests/integration
+
+test-cluster: install
+	$(PYTEST) -q -m "not timing" tests/cluster
 
 .PHONY: test-timing
 test-timing: install

@@ -101,6 +101,7 @@ class ClusterBroker:
             owns,
             broker_id=self.node.node_id,
             on_leadership=self._on_leadership,
+            stats=self.stats,
         )
         rm.isr_writer = self._write_isr
         rm.isr_notifier = self._notify_isr_changes

@@ -49,9 +49,10 @@ CONTROLLED_SHUTDOWN, CONTROLLED_SHUTDOWN_VERSION = 7, 3
 
 
 class ClusterMember:
-    def __init__(self, config, broker_id: int):
+    def __init__(self, config, broker_id: int, stats=None):
         self.config = config
         self.broker_id = broker_id
+        self.stats = stats  # metrics/stats.py ProcessStats: the controller's elections count there
         self.connect_string: str = config.get("zookeeper.connect")
         self.session_timeout_ms: int = config.get("zookeeper.session.timeout.ms")
         self.connection_timeout_ms: int = config.get("zookeeper.connection.timeout.ms") or self.session_timeout_ms
@@ -100,7 +101,7 @@ class ClusterMember:
         self.zk = AsyncZk(client)
         self.cluster_id = await self.zk(client.create_or_get_cluster_id)
         client.add_session_listener(on_loop(loop, self._on_session_event))
-        self.controller = KafkaController(self.config, self.broker_id, self.zk)
+        self.controller = KafkaController(self.config, self.broker_id, self.zk, self.stats)
         self.producer_ids = ProducerIdManager(self.broker_id, client)
         log.info("joined ZooKeeper at %s: cluster id %s", self.connect_string, self.cluster_id)
         return True

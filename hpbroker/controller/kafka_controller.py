@@ -74,9 +74,10 @@ def _malformed(exc: ZkDataError) -> None:
 
 
 class KafkaController:
-    def __init__(self, config, broker_id: int, zk):
+    def __init__(self, config, broker_id: int, zk, stats=None):
         self.config = config
         self.broker_id = broker_id
+        self.stats = stats  # ProcessStats or None
         self.zk = zk  # an AsyncZk (cluster/async_zk.py)
         self.ctx = ControllerContext()
         self.active_controller_id = -1
@@ -285,7 +286,7 @@ class KafkaController:
         self.channel = ControllerChannelManager(self.broker_id)
         self.batch = RequestBatch(self.broker_id, ctx, self.channel)
         self.batch.on_stop_replica_deleted = self._stop_replica_answered
-        self.psm = PartitionStateMachine(self.broker_id, ctx, self.zk, self.batch, self._unclean_allowed)
+        self.psm = PartitionStateMachine(self.broker_id, ctx, self.zk, self.batch, self._unclean_allowed, self.stats)
         self.rsm = ReplicaStateMachine(self.broker_id, ctx, self.zk, self.batch)
         self.deletion = TopicDeletionManager(
             ctx, self.zk, self.batch, self.psm, self.rsm, bool(self.config.get("delete.topic.enable"))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 from collections.abc import Iterable
 
 from hpbroker.cluster.zk_data import LeaderAndIsr, LeaderIsrAndControllerEpoch, TopicPartition, ZkDataError
@@ -29,6 +30,7 @@ from hpbroker.controller import election
 from hpbroker.controller.context import ControllerContext
 from hpbroker.controller.request_batch import RequestBatch
 from hpbroker.controller.states import PARTITION_VALID_PREVIOUS, PartitionState, valid_partition_change
+from hpbroker.metrics.layout import Counter, Histogram
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,12 @@ class StateChangeFailed(Exception):
 
 
 class PartitionStateMachine:
-    def __init__(self, controller_id: int, ctx: ControllerContext, zk, batch: RequestBatch, unclean_allowed):
+    def __init__(
+        self, controller_id: int, ctx: ControllerContext, zk, batch: RequestBatch, unclean_allowed, stats=None
+    ):
         self.controller_id = controller_id
+        #: ProcessStats: each election's time (LeaderElectionRateAndTimeMs) and unclean leaders
+        self.stats = stats
         self.ctx = ctx
         self.zk = zk  # an AsyncZk (cluster/async_zk.py)
         self.batch = batch
@@ -162,14 +168,24 @@ class PartitionStateMachine:
     ) -> dict[TopicPartition, LeaderAndIsr | Exception]:
         finished: dict[TopicPartition, LeaderAndIsr | Exception] = {}
         remaining = partitions
+        started = time.monotonic()
         while remaining:
             done, remaining = await self._elect_once(remaining, strategy)
+            # one log line per kind of failure (a broker's 1,000 partitions are one line, not 1,000)
+            failures: dict[str, tuple[Exception, list[str]]] = {}
             for tp, r in done.items():
                 if isinstance(r, Exception):
-                    log.warning("no leader elected for %s-%d (%s): %s", tp.topic, tp.partition, strategy.value, r)
+                    failures.setdefault(type(r).__name__, (r, []))[1].append(f"{tp.topic}-{tp.partition}")
+            for first, names in failures.values():
+                shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+                log.warning(
+                    "no leader elected for %d partitions (%s): %s; e.g. %s", len(names), strategy.value, shown, first
+                )
             finished.update(done)
             if remaining:
                 log.info("electing leaders again (%s) for %d partitions", strategy.value, len(remaining))
+        if self.stats is not None:
+            self.stats.observe_ms(Histogram.LEADER_ELECTION, (time.monotonic() - started) * 1000)
         return finished
 
     async def _elect_once(
@@ -199,12 +215,17 @@ class PartitionStateMachine:
         results = await self._run_election(valid, strategy)
         elected = {}
         recipients = {}
+        live = ctx.live_broker_ids
+        old_isr = {tp: lai.isr for tp, lai in valid}
+        unclean_possible = self.stats is not None and strategy is Strategy.OFFLINE
         for r in results:
             if r.leader_and_isr is None:
                 failed[r.tp] = StateChangeFailed(f"no replica of {r.tp.topic}-{r.tp.partition} may lead")
             else:
                 elected[r.tp] = r.leader_and_isr
                 recipients[r.tp] = r.live_replicas
+                if unclean_possible and not any(b in live for b in old_isr[r.tp]):
+                    self.stats.count(Counter.UNCLEAN_LEADER_ELECTIONS)  # a leader from outside the ISR
         if not elected:
             return failed, []
         outcome = await self.zk(self.zk.client.update_leader_and_isr, elected, ctx.epoch, ctx.epoch_zk_version)

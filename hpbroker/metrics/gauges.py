@@ -61,6 +61,7 @@ def update_broker(broker, stats, *, controller: bool) -> None:
     stats.set_gauge(Gauge.UNDER_MIN_ISR, under_min_isr)
     stats.set_gauge(Gauge.AT_MIN_ISR, at_min_isr)
     stats.set_gauge(Gauge.PURGATORY_FETCH, len(rm.fetch_purgatory))
+    stats.set_gauge(Gauge.PURGATORY_PRODUCE, len(rm.produce_purgatory))
     active = controller and md.controller_id == node
     topics = list(md.topics) if active else []
     offline = 0

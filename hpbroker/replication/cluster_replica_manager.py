@@ -43,6 +43,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 
 from hpbroker.broker.control_requests import LeaderAndIsrState, StopReplicaState
+from hpbroker.metrics.layout import Counter
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.replication.fetcher import ReplicaFetcherManager
 from hpbroker.replication.partition import Partition, now_ms
@@ -57,8 +58,10 @@ ISR_NOTIFY_DELAY_S = 0.2
 
 
 class ClusterReplicaManager(LocalReplicaManager):
-    def __init__(self, config, log_dirs, metadata, owns=None, *, broker_id: int, on_leadership=None):
+    def __init__(self, config, log_dirs, metadata, owns=None, *, broker_id: int, on_leadership=None, stats=None):
         self.broker_id = broker_id
+        #: ProcessStats: ISR shrinks and expands of the partitions this process leads
+        self.stats = stats
         #: the newest controller epoch seen in a controller request (Kafka's ReplicaManager.controllerEpoch)
         self.controller_epoch = 0
         #: (partitions that became leader, partitions that became follower), after each LeaderAndIsr
@@ -375,6 +378,8 @@ class ClusterReplicaManager(LocalReplicaManager):
             why,
             version,
         )
+        if self.stats is not None:
+            self.stats.count(Counter.ISR_SHRINKS if len(new_isr) < len(p.isr) else Counter.ISR_EXPANDS)
         p.isr = new_isr
         p.partition_epoch = version
         if p.maybe_increment_high_watermark():

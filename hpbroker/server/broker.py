@@ -179,7 +179,7 @@ class BrokerServer:
         from hpbroker.broker.cluster import ClusterBroker
         from hpbroker.cluster.member import ClusterMember
 
-        self.member = ClusterMember(self.config, node.node_id)
+        self.member = ClusterMember(self.config, node.node_id, self.stats)
         await self.member.connect()
         self.broker = ClusterBroker(self.config, node, self.member, stats=self.stats)
         await self.broker.start()

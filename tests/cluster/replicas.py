@@ -88,23 +88,6 @@ class Load:
         finally:
             c.close()
 
-    @staticmethod
-    def read_all(bootstrap: str, topic: str, partitions: int, timeout: float = 30) -> list[tuple[int, int, str]]:
-        """(partition, offset, value) of every record up to each partition's high watermark."""
-        c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{topic}", "enable.auto.commit": False})
-        try:
-            ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in range(partitions)}
-            c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
-            out: list[tuple[int, int, str]] = []
-            deadline = time.monotonic() + timeout
-            while sum(1 for _ in out) < sum(ends.values()) and time.monotonic() < deadline:
-                m = c.poll(0.2)
-                if m is not None and not m.error():
-                    out.append((m.partition(), m.offset(), m.value().decode()))
-            return out
-        finally:
-            c.close()
-
     def wait_acked(self, more: int, timeout: float = 60) -> None:
         count = len(self.acked)
         wait_until(lambda: len(self.acked) >= count + more, timeout, f"{more} more acknowledgements")

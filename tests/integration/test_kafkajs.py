@@ -2,6 +2,7 @@
 The package is installed from tests/js/package-lock.json (``npm ci``) on first use; without node
 and npm the test is skipped, saying why."""
 
+import fcntl
 import json
 import os
 import shutil
@@ -24,8 +25,17 @@ JS = os.path.join(os.path.dirname(os.path.dirname(__file__)), "js")
 def kafkajs():
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node and npm are needed for the KafkaJS tests")
-    if not os.path.isdir(os.path.join(JS, "node_modules", "kafkajs")):
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=JS, check=True, timeout=300, capture_output=True)
+    # make test's passes run at once: one installs while the others wait on the lock, and an
+    # install counts only once its marker is written (a half-done one is redone)
+    marker = os.path.join(JS, "node_modules", ".hpbroker-installed")
+    with open(os.path.join(JS, ".install.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(marker):
+            subprocess.run(
+                ["npm", "ci", "--no-audit", "--no-fund"], cwd=JS, check=True, timeout=300, capture_output=True
+            )
+            with open(marker, "w"):
+                pass
     return os.path.join(JS, "roundtrip.js")
 
 

@@ -63,6 +63,7 @@ class ControllerHandlerBroker(ClusterBroker):
             table=self.table,
             broker_id=self.node.node_id,
             on_leadership=self._on_leadership,
+            stats=self.stats,
         )
 
     def describe(self) -> str:
@@ -97,6 +98,7 @@ class ShardHandlerBroker:
             table=table,
             broker_id=node.node_id,
             on_leadership=self._on_leadership,
+            stats=self.stats,
         )
         self.replica_manager.logs.flush_observer = self.stats.log_flushed
         self.controller = NotController(self.describe())

@@ -186,7 +186,7 @@ class HandlerProcess:
             )
         from hpbroker.cluster.member import ClusterMember
 
-        member = ClusterMember(self.config, self.node.node_id)
+        member = ClusterMember(self.config, self.node.node_id, self.stats)
         if not await member.connect(self._stop):  # tries until ZooKeeper answers; the supervisor waits
             return None  # asked to stop meanwhile
         self.member = member
