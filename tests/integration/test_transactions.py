@@ -102,6 +102,19 @@ def test_commit_and_abort_seen_by_read_committed_and_read_uncommitted(tbroker, t
     assert len(everything) == 26
 
 
+def _open_transaction_starts(bootstrap, topic):
+    """DescribeProducers (kafka-python): the start offset of each producer's open transaction."""
+    from kafka import KafkaAdminClient
+    from kafka import TopicPartition as KTopicPartition
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    try:
+        got = admin.describe_producers([KTopicPartition(topic, 0)])
+    finally:
+        admin.close()
+    return [p.current_transaction_start_offset for s in got.values() for p in s.active_producers]
+
+
 def test_an_open_transaction_holds_read_committed_consumers(tbroker, topic_name):
     bootstrap = tbroker.bootstrap
     create_topic(bootstrap, topic_name)
@@ -116,6 +129,7 @@ def test_an_open_transaction_holds_read_committed_consumers(tbroker, topic_name)
     plain.flush(10)
     # the LSO holds at the open transaction: "after" is not visible yet
     assert _read(bootstrap, topic_name, 1, "read_committed", [1]) == [b"before"]
+    assert _open_transaction_starts(bootstrap, topic_name) == [1]
     p.commit_transaction(30)
     ends = wait_until(lambda: (e := _end_offsets(bootstrap, topic_name, 1)) == [4] and e, 10, "the marker")
     assert _read(bootstrap, topic_name, 1, "read_committed", ends) == [b"before", b"inside", b"after"]
