@@ -124,12 +124,40 @@ class Partition:
         self.log.stable_bound = self.first_unstable_offset
 
     def _rebuild_producer_state(self) -> None:
+        """Producer state from the newest snapshot plus the batch headers after it. A marker
+        among them is read (one record per transaction): an ABORT whose .txnindex entry is
+        missing (a crash between the marker's append and its entry) gets its entry again."""
         log = self.log
         self.producer_state = ProducerStateManager()
         self.unreplicated_txns = []
         snapshot = self.producer_state.load_snapshot(log.directory, log.log_end_offset)
         start = log.log_start_offset if snapshot is None else max(snapshot, log.log_start_offset)
-        self.producer_state.replay(h for h in log.iter_batch_headers(start) if h.base_offset >= start)
+        indexed = None
+        for h in log.iter_batch_headers(start):
+            if h.base_offset < start:
+                continue
+            if not h.is_control or h.producer_id < 0:
+                self.producer_state.replay((h,))
+                continue
+            marker, coordinator_epoch = control_type(
+                log.read_bytes(h.base_offset, h.size, upper_bound=h.last_offset + 1)
+            )
+            done = self.producer_state.complete_txn(
+                h.producer_id, h.producer_epoch, h.base_offset, marker == COMMIT, coordinator_epoch, h.max_timestamp
+            )
+            if done is not None and done.is_aborted:
+                if indexed is None:
+                    indexed = {t.last_offset for t in log.aborted_transactions(start, log.log_end_offset)}
+                if done.last_offset not in indexed:
+                    log.append_aborted_txn(
+                        AbortedTxn(
+                            done.producer_id,
+                            done.first_offset,
+                            done.last_offset,
+                            self._first_unstable(done.last_offset),
+                        ),
+                        h.base_offset,
+                    )
         self._snapshot_segment = log.active.base_offset  # a roll past it writes a snapshot
 
     def apply_leadership(

@@ -315,10 +315,11 @@ class PartitionLog:
         """The aborted transactions overlapping [fetch_offset, upper_bound) (txn_index.py)."""
         return collect_aborted(self._segments, self._bases, fetch_offset, upper_bound)
 
-    def append_aborted_txn(self, txn: AbortedTxn) -> None:
+    def append_aborted_txn(self, txn: AbortedTxn, marker_offset: int | None = None) -> None:
         """Index an aborted transaction whose ABORT marker was just appended (it is in the
-        active segment)."""
-        self.active.txn_index.append(txn)
+        active segment), or, with ``marker_offset``, one found again in the segment holding it."""
+        seg = self.active if marker_offset is None else self._segments[self._segment_index(marker_offset)]
+        seg.txn_index.append(txn)
 
     def iter_batch_headers(self, start_offset: int = 0):
         """Every batch header from the one holding ``start_offset`` (61 bytes read per batch)."""

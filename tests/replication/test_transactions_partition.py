@@ -221,3 +221,19 @@ def test_the_cleaner_drops_aborted_records_and_stops_at_the_lso(tmp_path):
     assert values[b"j"] == [(3, b"open")]
     assert p.last_stable_offset == 3
     assert p.log.cleaner_offset <= 3
+
+
+def test_an_index_entry_lost_in_a_crash_is_written_again_at_start(tmp_path):
+    path = tmp_path / "t-0"
+    p = _open(path)
+    _append(p, _txn(0, P1))  # 0-1
+    p.append_marker(P1, 0, False, 0)  # 2
+    p.log.close()
+    for name in os.listdir(path):  # the crash: no snapshot yet, the entry not written
+        if name.endswith((".snapshot", ".txnindex")):
+            os.unlink(path / name)
+    p = _open(path)
+    assert p.aborted_transactions(0, 3) == [AbortedTxn(P1, 0, 2, 3)]
+    p.log.close()
+    p = _open(path)  # found in the index this time: not written twice
+    assert p.aborted_transactions(0, 3) == [AbortedTxn(P1, 0, 2, 3)]
