@@ -46,6 +46,8 @@ from hpbroker.replication.cluster_replica_manager import ClusterReplicaManager
 from hpbroker.replication.partition import Partition
 from hpbroker.security import authorizer
 from hpbroker.security.zk_stores import ZkAclStore, ZkCredentialStore
+from hpbroker.transaction.coordinator import TRANSACTION_STATE_TOPIC, TransactionCoordinator
+from hpbroker.transaction.markers import MarkerChannel
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,9 @@ class ClusterBroker:
         self.controller.before_security_published = self.copy_security
         self.group_coordinator = GroupCoordinator(
             config, self.metadata, self.replica_manager, self.controller, owns=self._leads
+        )
+        self.txn_coordinator = TransactionCoordinator(
+            config, self.metadata, self.replica_manager, self.controller, MarkerChannel(self), owns=self._leads
         )
         self.cluster = self
         #: the broker epoch the last UpdateMetadata applied was sent to: once it is this
@@ -303,11 +308,20 @@ class ClusterBroker:
             coordinator.elected(elected)
         if resigned:
             coordinator.resigned(resigned)
+        txn_elected = [p.index for p in leaders if p.topic == TRANSACTION_STATE_TOPIC]
+        txn_resigned = [p.index for p in followers if p.topic == TRANSACTION_STATE_TOPIC]
+        if txn_elected:
+            self.txn_coordinator.elected(txn_elected)
+        if txn_resigned:
+            self.txn_coordinator.resigned(txn_resigned)
 
     # -- upkeep ---------------------------------------------------------------------------------
     def run_maintenance(self) -> None:
         self.group_coordinator.run_maintenance()
+        self.txn_coordinator.run_maintenance()
         self.replica_manager.run_maintenance()
 
     def close(self) -> None:
+        self.txn_coordinator.close()
+        self.txn_coordinator.markers.close()
         self.replica_manager.close()

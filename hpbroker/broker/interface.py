@@ -15,6 +15,8 @@ the partitions it owns: server/multiproc/handler_broker.py) or a processor's vie
   code and message).
 - ``group_coordinator``: the consumer groups whose __consumer_offsets partitions this process
   holds (hpbroker/coordinator/coordinator.py).
+- ``txn_coordinator``: the transactional ids whose __transaction_state partitions this process
+  leads (hpbroker/transaction/coordinator.py; handler 0 in the multi-process topology).
 - ``stats`` (ProcessStats): what this process counts for the metrics endpoint (bytes and
   records in and out per topic, and the rest hpbroker/metrics/catalog.py names).
 - ``cluster`` (ClusterRole): in a cluster, what the controller's requests act on (None on a
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
     from hpbroker.security.authorizer import AclAuthorizer
     from hpbroker.security.credentials import CredentialStore
     from hpbroker.storage.log import ReadResult
+    from hpbroker.transaction.coordinator import TransactionCoordinator
 
 
 @dataclass(frozen=True)
@@ -241,6 +244,7 @@ class Broker(Protocol):
     replica_manager: ReplicaManager
     controller: Controller
     group_coordinator: GroupCoordinator
+    txn_coordinator: TransactionCoordinator
     credentials: CredentialStore
     authorizer: AclAuthorizer | None
     stats: ProcessStats

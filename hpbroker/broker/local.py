@@ -4,8 +4,9 @@ It puts the parts together over the node's log directories: the topic registry t
 (``<first log dir>/__topics.json``) behind a ``MetadataCache``; a ``LocalReplicaManager`` for
 the partitions this process owns (``owns``: every one in the in-process server, those that hash
 to it in a handler process); the controller, this process's own (``LocalController``) or, in a
-process that is not the controller, ``NotController``; and the group coordinator of the
-__consumer_offsets partitions it owns.
+process that is not the controller, ``NotController``; the group coordinator of the
+__consumer_offsets partitions it owns and the transaction coordinator of the
+__transaction_state partitions it owns.
 
 The in-process server (hpbroker/server/broker.py) runs one; each handler process of the
 multi-process topology runs a subclass that publishes its partitions to the processors
@@ -28,6 +29,8 @@ from hpbroker.metrics.stats import ProcessStats
 from hpbroker.replication.replica_manager import LocalReplicaManager
 from hpbroker.security import authorizer
 from hpbroker.security.credentials import FileCredentialStore
+from hpbroker.transaction.coordinator import TransactionCoordinator
+from hpbroker.transaction.markers import MarkerChannel
 
 DEFAULT_CLUSTER_ID = "hpbroker-cluster"
 
@@ -65,6 +68,9 @@ class LocalBroker:
         self.group_coordinator = GroupCoordinator(
             config, self.metadata, self.replica_manager, self.controller, owns=owns
         )
+        self.txn_coordinator = TransactionCoordinator(
+            config, self.metadata, self.replica_manager, self.controller, MarkerChannel(self), owns=owns
+        )
         self.cluster = None  # a single node
 
     def expire_security(self) -> None:
@@ -84,7 +90,10 @@ class LocalBroker:
         """The maintenance tick: offsets expiry and compaction, then the logs' retention, rolls,
         flushes and the log cleaner."""
         self.group_coordinator.run_maintenance()
+        self.txn_coordinator.run_maintenance()
         self.replica_manager.run_maintenance()
 
     def close(self) -> None:
+        self.txn_coordinator.close()
+        self.txn_coordinator.markers.close()
         self.replica_manager.close()

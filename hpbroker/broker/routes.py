@@ -28,7 +28,7 @@ consulted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 PROCESSOR, FETCH, PARTITIONED, CONTROLLER = "processor", "fetch", "partitioned", "controller"
 GROUP, GROUPS, EVERY = "group", "groups", "every"
@@ -39,7 +39,10 @@ KINDS = (PROCESSOR, FETCH, PARTITIONED, CONTROLLER, GROUP, GROUPS, EVERY)
 class Split:
     """Field names of a per-partition request and its response (snake_case, as decoded).
     ``req_index`` None: the request lists partitions as bare indexes (an int32 array, as
-    DescribeProducers' partition_indexes), not as structs holding one."""
+    DescribeProducers' partition_indexes), not as structs holding one. ``outer``: the topics
+    sit in each element of this list (in the request and the response alike), told apart by
+    ``outer_key`` (WriteTxnMarkers: a list of markers, each with its producer id and topics);
+    each element is cut as a request of its own."""
 
     req_topics: str
     req_name: str
@@ -48,6 +51,13 @@ class Split:
     resp_topics: str
     resp_name: str
     resp_partitions: str
+    outer: str | None = None
+    outer_key: str | None = None
+
+    @property
+    def inner(self) -> Split:
+        """The split of one element of ``outer``."""
+        return replace(self, outer=None, outer_key=None)
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,12 @@ class Route:
 def owned_request(request: dict, split: Split, is_mine) -> dict:
     """``request`` restricted to the partitions ``is_mine(topic, index)`` (topics with none
     left are dropped); the handler code then runs unchanged on it."""
+    if split.outer is not None:
+        inner = split.inner
+        units = (owned_request(u, inner, is_mine) for u in request[split.outer])
+        out = dict(request)
+        out[split.outer] = [u for u in units if u[inner.req_topics]]
+        return out
     topics = []
     key = split.req_index
     for t in request[split.req_topics]:

@@ -43,6 +43,7 @@ from hpbroker.cluster.zk_data import TOPIC_CONFIG_TYPE, ReplicaAssignment, ZkDat
 from hpbroker.cluster.zk_session import ZkUnavailableError
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.transaction.coordinator import TRANSACTION_STATE_TOPIC
 
 log = logging.getLogger(__name__)
 
@@ -102,17 +103,22 @@ class ZkAdmin:
     def _replication_factor(self, name: str, asked: int) -> int:
         if asked != -1:
             return asked
-        if name != GROUP_METADATA_TOPIC:
+        internal = {
+            GROUP_METADATA_TOPIC: "offsets.topic.replication.factor",
+            TRANSACTION_STATE_TOPIC: "transaction.state.log.replication.factor",
+        }
+        if name not in internal:
             return int(self.config.get("default.replication.factor"))
-        rf = int(self.config.get("offsets.topic.replication.factor"))
+        rf = int(self.config.get(internal[name]))
         live = len(self._live())
         if self.max_replication_factor is not None:
             live = min(live, self.max_replication_factor)
         if rf > live:
             log.info(
-                "creating %s with replication factor %d, not offsets.topic.replication.factor=%d: %d brokers are alive",
-                GROUP_METADATA_TOPIC,
+                "creating %s with replication factor %d, not %s=%d: %d brokers are alive",
+                name,
                 max(live, 1),
+                internal[name],
                 rf,
                 live,
             )

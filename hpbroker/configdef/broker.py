@@ -334,9 +334,69 @@ SERVER = (
         "transactional.id.expiration.ms",
         TYPE_INT,
         "604800000",
-        "No effect: transactions are refused here.",
+        "A transactional id whose last transaction ended this long ago (no new one since) is deleted "
+        "from __transaction_state; its next InitProducerId starts afresh with a new producer id.",
+        at_least(1),
+    ),
+    broker(
+        "transaction.max.timeout.ms",
+        TYPE_INT,
+        "900000",
+        "The longest transaction.timeout.ms a producer may ask for; InitProducerId with a longer one is "
+        "refused (INVALID_TRANSACTION_TIMEOUT).",
+        at_least(1),
+    ),
+    broker(
+        "transaction.state.log.num.partitions",
+        TYPE_INT,
+        "50",
+        "Partitions of __transaction_state, made when the first transactional producer needs it.",
+        at_least(1),
+    ),
+    broker(
+        "transaction.state.log.replication.factor",
+        TYPE_SHORT,
+        "3",
+        "Replication factor of __transaction_state, capped by the live brokers when the topic is created "
+        "(as Kafka does; the log says so).",
+        at_least(1),
+    ),
+    broker(
+        "transaction.state.log.min.isr",
+        TYPE_INT,
+        "2",
+        "min.insync.replicas of __transaction_state.",
+        at_least(1),
+    ),
+    broker(
+        "transaction.state.log.segment.bytes",
+        TYPE_INT,
+        "104857600",
+        "segment.bytes of __transaction_state.",
+        at_least(1),
+    ),
+    broker(
+        "transaction.state.log.load.buffer.size",
+        TYPE_INT,
+        "5242880",
+        "No effect: __transaction_state is replayed batch by batch.",
         at_least(1),
         effect=NO_EFFECT,
+    ),
+    broker(
+        "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+        TYPE_INT,
+        "10000",
+        "How often the transaction coordinator looks for transactions open longer than their "
+        "transaction.timeout.ms and aborts them (the producer's epoch is bumped: it is fenced).",
+        at_least(1),
+    ),
+    broker(
+        "transaction.remove.expired.transaction.cleanup.interval.ms",
+        TYPE_INT,
+        "3600000",
+        "How often transactional ids idle past transactional.id.expiration.ms are deleted.",
+        at_least(1),
     ),
 )
 

@@ -338,7 +338,8 @@ BROKER_KAFKA: tuple[BrokerConfigDef, ...] = (
         "transaction.partition.verification.enable",
         TYPE_BOOLEAN,
         "true",
-        "No effect: transactions are refused here.",
+        "No effect: partition leaders do not ask the transaction coordinator to verify a transactional "
+        "batch before appending it (KIP-890).",
         None,
         CLUSTER_WIDE,
     ),

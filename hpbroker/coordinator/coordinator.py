@@ -46,7 +46,8 @@ from hpbroker.coordinator.records import (
 from hpbroker.coordinator.shard import CoordinatorConfig, GroupCoordinatorShard
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.records.batch import read_header
-from hpbroker.records.builder import build_batch
+from hpbroker.records.builder import COMMIT, build_batch, control_type
+from hpbroker.records.layout import TRANSACTIONAL_MASK
 from hpbroker.records.records import iter_batch_records
 from hpbroker.storage.write_failures import warn_storage_failure
 
@@ -202,6 +203,34 @@ class GroupCoordinator:
         for k, v in records:
             shard.replay(k, v)
 
+    # -- offsets in a transaction (TxnOffsetCommit) ----------------------------------------------
+    def write_txn(self, shard: GroupCoordinatorShard, records, producer_id: int, producer_epoch: int) -> None:
+        """Append a transaction's offsets as a transactional batch of its producer; they are
+        held aside (``pending_txn``) until the transaction's marker reaches this partition."""
+        if not records:
+            return
+        partition = self.replica_manager.partition(GROUP_METADATA_TOPIC, shard.partition_index)
+        batch = build_batch(
+            [(encode_key(k), encode_value(v)) for k, v in records],
+            producer_id=producer_id,
+            producer_epoch=producer_epoch,
+            attributes=TRANSACTIONAL_MASK,
+        )
+        partition.append_records_as_leader(batch)
+        self.replica_manager.notify_append(GROUP_METADATA_TOPIC, partition.index)
+        shard.pending_txn.setdefault(producer_id, []).extend(records)
+
+    def complete_txn(self, partition_index: int, producer_id: int, commit: bool) -> None:
+        """A marker of ``producer_id`` was written to this __consumer_offsets partition: its
+        offsets become the committed ones (COMMIT) or are dropped (ABORT)."""
+        shard = self.shards.get(partition_index)
+        if shard is None:
+            return
+        records = shard.pending_txn.pop(producer_id, [])
+        if commit:
+            for k, v in records:
+                shard.replay(k, v)
+
     def complete(self, shard: GroupCoordinatorShard, records, result):
         """Append an operation's records (then replay them), and answer now or, for a parked
         JoinGroup/SyncGroup (a future), when it ends. What JoinGroup/SyncGroup leave here is at
@@ -278,7 +307,7 @@ class GroupCoordinator:
         log is never without a complete copy. Cost: the live records, once per at least as many
         superseded ones."""
         partition = self.replica_manager.partition(GROUP_METADATA_TOPIC, shard.partition_index)
-        if partition is None:
+        if partition is None or shard.pending_txn:  # open transactions' offsets live in the log
             return False
         plog = partition.log
         written = plog.log_end_offset - plog.log_start_offset
@@ -308,12 +337,21 @@ class GroupCoordinator:
         shard = GroupCoordinatorShard(index, self.config)
         shard._write = lambda records, s=shard: self.write(s, records)
         n = 0
-        for key_bytes, value_bytes in iter_log_records(partition.log):
+        for key_bytes, value_bytes, pid in iter_log_entries(partition.log):
+            if key_bytes is None:  # a marker: the producer's offsets count from now, or never
+                records = shard.pending_txn.pop(pid, [])
+                if value_bytes == COMMIT:
+                    for key, value in records:
+                        shard.replay(key, value)
+                continue
             try:
                 key = decode_key(key_bytes)
                 value = decode_value(key, value_bytes)
             except RecordFormatError as exc:
                 log.warning("%s-%d: skipping a record: %s", GROUP_METADATA_TOPIC, index, exc)
+                continue
+            if pid >= 0:
+                shard.pending_txn.setdefault(pid, []).append((key, value))
                 continue
             shard.replay(key, value)
             n += 1
@@ -324,6 +362,15 @@ class GroupCoordinator:
 
 def iter_log_records(plog):
     """(key, value) of every data record in a partition log, oldest first."""
+    for key, value, _pid in iter_log_entries(plog):
+        if key is not None:
+            yield key, value
+
+
+def iter_log_entries(plog):
+    """Every record of a partition log, oldest first, as (key, value, producer id): data
+    records with a key (producer id -1 unless the batch is transactional), and each transaction
+    marker as (None, type, producer id) with type COMMIT or ABORT (records/builder.py)."""
     offset = plog.log_start_offset
     end = plog.log_end_offset
     while offset < end:
@@ -336,10 +383,14 @@ def iter_log_records(plog):
             h = read_header(buf, pos)
             if pos + h.size > len(buf):
                 break
-            if not h.is_control:
+            if h.is_control:
+                if h.last_offset >= offset:
+                    yield None, control_type(buf, pos)[0], h.producer_id
+            else:
+                pid = h.producer_id if h.is_transactional else -1
                 for r in iter_batch_records(buf, pos):
                     if r.offset >= offset and r.key is not None:
-                        yield r.key, r.value
+                        yield r.key, r.value, pid
             last = h.last_offset
             pos += h.size
         if last is None:

@@ -68,7 +68,9 @@ class OffsetMetadataManager:
         ]
 
     # -- OffsetCommit / OffsetFetch ----------------------------------------------------------------
-    def commit_offsets(self, request: dict, partition_exists) -> tuple[list, dict]:
+    def commit_offsets(self, request: dict, partition_exists, txn: bool = False) -> tuple[list, dict]:
+        """``txn``: a TxnOffsetCommit, whose member and generation are checked only when it
+        names them (v3+; older ones commit for the group as a whole, as Kafka's)."""
         group_id = request["group_id"]
         generation = request.get("generation_id_or_member_epoch", -1)
         member_id = request.get("member_id") or ""
@@ -77,13 +79,16 @@ class OffsetMetadataManager:
         def all_partitions(code):
             return {(t["name"], p["partition_index"]): code for t in topics for p in t["partitions"]}
 
-        error = (
-            ErrorCode.INVALID_GROUP_ID
-            if not group_id
-            else self.group_manager.validate_offset_commit(
-                group_id, member_id, generation, request.get("group_instance_id")
+        if txn and generation < 0 and not member_id:
+            error = ErrorCode.INVALID_GROUP_ID if not group_id else 0
+        else:
+            error = (
+                ErrorCode.INVALID_GROUP_ID
+                if not group_id
+                else self.group_manager.validate_offset_commit(
+                    group_id, member_id, generation, request.get("group_instance_id")
+                )
             )
-        )
         if error:
             return [], all_partitions(error)
         self.group_manager.get_or_create(group_id)

@@ -56,6 +56,9 @@ class GroupCoordinatorShard:
             call_later=call_later or (lambda delay, cb: asyncio.get_running_loop().call_later(delay, cb)),
         )
         self.offset_manager = OffsetMetadataManager(config, self.group_manager)
+        #: producer id -> the offsets its open transaction committed (TxnOffsetCommit), replayed
+        #: when its COMMIT marker reaches this partition, dropped at ABORT
+        self.pending_txn: dict[int, list] = {}
 
     @property
     def config(self) -> CoordinatorConfig:
@@ -112,8 +115,8 @@ class GroupCoordinatorShard:
         return self.group_manager.list_groups()
 
     # -- offsets (offset_manager.py) -------------------------------------------------------------
-    def commit_offsets(self, request: dict, partition_exists) -> tuple[list, dict]:
-        return self.offset_manager.commit_offsets(request, partition_exists)
+    def commit_offsets(self, request: dict, partition_exists, txn: bool = False) -> tuple[list, dict]:
+        return self.offset_manager.commit_offsets(request, partition_exists, txn)
 
     def fetch_offsets(self, group_id: str, topics) -> dict[tuple[str, int], OffsetCommitValue | None]:
         return self.offset_manager.fetch_offsets(group_id, topics)

@@ -15,6 +15,8 @@ from types import ModuleType
 
 from hpbroker.broker.routes import Route
 from hpbroker.handlers import (
+    add_offsets_to_txn,
+    add_partitions_to_txn,
     alter_configs,
     alter_user_scram_credentials,
     api_versions,
@@ -32,7 +34,9 @@ from hpbroker.handlers import (
     describe_groups,
     describe_log_dirs,
     describe_producers,
+    describe_transactions,
     describe_user_scram_credentials,
+    end_txn,
     fetch,
     find_coordinator,
     heartbeat,
@@ -43,6 +47,7 @@ from hpbroker.handlers import (
     leave_group,
     list_groups,
     list_offsets,
+    list_transactions,
     metadata,
     offset_commit,
     offset_delete,
@@ -53,7 +58,9 @@ from hpbroker.handlers import (
     sasl_handshake,
     stop_replica,
     sync_group,
+    txn_offset_commit,
     update_metadata,
+    write_txn_markers,
 )
 from hpbroker.protocol import SUPPORTED_VERSIONS
 
@@ -87,9 +94,16 @@ _MODULES = (
     delete_groups,
     offset_delete,
     offset_for_leader_epoch,
+    add_partitions_to_txn,
+    add_offsets_to_txn,
+    end_txn,
+    write_txn_markers,
+    txn_offset_commit,
     describe_cluster,
     describe_log_dirs,
     describe_producers,
+    describe_transactions,
+    list_transactions,
     describe_acls,
     create_acls,
     delete_acls,

@@ -1,11 +1,11 @@
-"""DescribeProducers (key 61), version 0: the idempotent producers each partition remembers
+"""DescribeProducers (key 61), version 0: the producers each partition remembers
 (``kafka-transactions describe-producers``, AdminClient ``describeProducers``, KIP-664).
 
 Per partition, as Kafka's ReplicaManager.activeProducerState: an unknown topic or partition is
 UNKNOWN_TOPIC_OR_PARTITION; otherwise every producer id in the partition's producer state (the
 ones whose sequence numbers it checks), by producer id: its epoch, the last sequence it
-appended, the largest timestamp of its last batch; coordinator epoch and the start offset of
-an open transaction are -1, since there are no transactions. In the multi-process mode each
+appended, the largest timestamp of its last batch, the coordinator epoch of its last marker and
+the first offset of its open transaction (-1: none). In the multi-process mode each
 handler answers for the partitions it owns and the processor joins the answers.
 """
 
@@ -59,8 +59,8 @@ def handle(ctx: RequestContext, request: dict):
                             "producer_epoch": e.epoch,
                             "last_sequence": e.last_seq,
                             "last_timestamp": e.last_timestamp,
-                            "coordinator_epoch": -1,
-                            "current_txn_start_offset": -1,
+                            "coordinator_epoch": e.coordinator_epoch,
+                            "current_txn_start_offset": e.current_txn_first_offset,
                         }
                         for _, e in sorted(producers.items())
                     ],

@@ -5,7 +5,9 @@ Rules (Kafka's ReplicaManager.fetchMessages / readFromLog, PROTOCOL.md section 5
   also capped by its ``partition_max_bytes``. The first batch of the first non-empty partition is
   returned whole even if it exceeds both limits (KIP-74), so a consumer can always progress.
 - Only bytes below the high watermark (read_uncommitted) or last stable offset (read_committed;
-  equal without transactions) are visible.
+  equal without open transactions) are visible. A read_committed answer names the aborted
+  transactions overlapping the fetched range (producer id, first offset: the segments'
+  .txnindex, storage/txn_index.py); the consumer drops their records up to the ABORT marker.
 - Every requested partition appears in the answer (kafka-python drops a full fetch response
   whose partition set differs from its request), with empty records if there is nothing.
 - Answer at once if max_wait_ms <= 0, if min_bytes are available or on any error; otherwise park
@@ -52,7 +54,7 @@ def _stored_as_zstd(broker, topic: str) -> bool:
 
 def _partition_answer(index, code, partition=None):
     hw = partition.high_watermark if partition is not None else -1
-    lso = hw
+    lso = partition.last_stable_offset if partition is not None else -1
     lso_start = partition.log_start_offset if partition is not None else -1
     return {
         "partition_index": index,
@@ -113,8 +115,8 @@ def _read_all(ctx, request, plan, denied=frozenset(), first: bool = True):
             else:
                 upper_bound = partition.high_watermark
             ans = _partition_answer(index, 0, partition)
-            if read_committed:
-                ans["aborted_transactions"] = []
+            if read_committed and replica_id < 0:
+                upper_bound = ans["last_stable_offset"]
             limit = min(fp["partition_max_bytes"], max(budget - total, 0))
             try:
                 result = partition.log.read(
@@ -128,6 +130,13 @@ def _read_all(ctx, request, plan, denied=frozenset(), first: bool = True):
             if result.size:
                 ans["records"] = file_records(result.regions, result.size)
                 total += result.size
+                if read_committed and replica_id < 0:
+                    ans["aborted_transactions"] = [
+                        {"producer_id": t.producer_id, "first_offset": t.first_offset}
+                        for t in partition.aborted_transactions(fp["fetch_offset"], upper_bound)
+                    ]
+            elif read_committed:
+                ans["aborted_transactions"] = []
             answers.append(ans)
         out.append({"topic": topic, "partitions": answers})
     return out, total, had_error

@@ -5,7 +5,11 @@ appended by ``Partition.append_from_client`` (size, CRC, format, the per-record 
 compacted topic, timestamp bounds: a refused batch names every invalid record in record_errors,
 records/record_checks.py --, idempotence), which answers a duplicate of one of the producer's last
 five batches with its original offsets. The record errors of one response share
-RECORD_ERRORS_BYTES; past that they are cut down (``record_checks.fit``).
+RECORD_ERRORS_BYTES; past that they are cut down (``record_checks.fit``). A transactional
+producer's request (``transactional_id`` set) needs WRITE on that TRANSACTIONAL_ID, else every
+partition is answered TRANSACTIONAL_ID_AUTHORIZATION_FAILED; its transactional batches open its
+transaction on each partition (replication/partition.py), a plain batch of a producer inside a
+transaction is INVALID_TXN_STATE.
 acks must be 0, 1 or -1 (INVALID_REQUIRED_ACKS). acks=-1 (Kafka's Partition.appendRecordsToLeader
 and DelayedProduce) needs min.insync.replicas <= the leader's ISR before the append, else
 NOT_ENOUGH_REPLICAS and nothing is written; after the append a replicated partition's answer
@@ -84,6 +88,9 @@ def handle(ctx: RequestContext, request: dict):
     budget = RECORD_ERRORS_BYTES
     waiting: list[_Waiting] = []
     stats = broker.stats
+    # a transactional producer's Produce needs WRITE on its transactional id too (Kafka's)
+    txn_id = request.get("transactional_id")
+    txn_denied = txn_id is not None and not ctx.authorize(Operation.WRITE, ResourceType.TRANSACTIONAL_ID, txn_id)
     for topic_data in request["topic_data"]:
         name = topic_data["name"]
         info = topics.get(name)
@@ -93,6 +100,10 @@ def handle(ctx: RequestContext, request: dict):
             min_isr = settings.min_insync_replicas
         denied = not ctx.authorize(Operation.WRITE, ResourceType.TOPIC, name)
         for pd in topic_data["partition_data"]:
+            if txn_denied:
+                parts.append(_failed(pd["index"], ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED))
+                any_error = True
+                continue
             index = pd["index"]
             if acks not in (0, 1, -1):
                 parts.append(_failed(index, ErrorCode.INVALID_REQUIRED_ACKS))

@@ -11,6 +11,8 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from hpbroker.protocol.messages import (
+    add_offsets_to_txn,
+    add_partitions_to_txn,
     alter_configs,
     alter_user_scram_credentials,
     api_versions,
@@ -28,7 +30,9 @@ from hpbroker.protocol.messages import (
     describe_groups,
     describe_log_dirs,
     describe_producers,
+    describe_transactions,
     describe_user_scram_credentials,
+    end_txn,
     fetch,
     find_coordinator,
     heartbeat,
@@ -39,6 +43,7 @@ from hpbroker.protocol.messages import (
     leave_group,
     list_groups,
     list_offsets,
+    list_transactions,
     metadata,
     offset_commit,
     offset_delete,
@@ -49,7 +54,9 @@ from hpbroker.protocol.messages import (
     sasl_handshake,
     stop_replica,
     sync_group,
+    txn_offset_commit,
     update_metadata,
+    write_txn_markers,
 )
 from hpbroker.protocol.schema import Message
 
@@ -78,6 +85,11 @@ _MODULES = (
     delete_records,
     init_producer_id,
     offset_for_leader_epoch,
+    add_partitions_to_txn,
+    add_offsets_to_txn,
+    end_txn,
+    write_txn_markers,
+    txn_offset_commit,
     describe_configs,
     alter_configs,
     describe_log_dirs,
@@ -88,6 +100,8 @@ _MODULES = (
     offset_delete,
     describe_cluster,
     describe_producers,
+    describe_transactions,
+    list_transactions,
     describe_acls,
     create_acls,
     delete_acls,
@@ -134,6 +148,11 @@ SUPPORTED_VERSIONS = MappingProxyType(
         21: (0, 2),  # DeleteRecords: 2 first flexible
         22: (0, 4),  # InitProducerId: 2 first flexible, 3 producer id and epoch (KIP-360)
         23: (0, 4),  # OffsetForLeaderEpoch: 4 first flexible
+        24: (0, 3),  # AddPartitionsToTxn: 3 first flexible (4+: the broker-to-broker batch form)
+        25: (0, 3),  # AddOffsetsToTxn: 3 first flexible
+        26: (0, 3),  # EndTxn: 3 first flexible
+        27: (0, 1),  # WriteTxnMarkers: 1 first flexible
+        28: (0, 3),  # TxnOffsetCommit: 3 first flexible
         29: (0, 3),  # DescribeAcls: 2 first flexible
         30: (0, 3),  # CreateAcls: 2 first flexible
         31: (0, 3),  # DeleteAcls: 2 first flexible
@@ -149,6 +168,8 @@ SUPPORTED_VERSIONS = MappingProxyType(
         51: (0, 0),  # AlterUserScramCredentials: flexible from 0
         60: (0, 1),  # DescribeCluster: flexible from 0
         61: (0, 0),  # DescribeProducers: flexible from 0
+        65: (0, 0),  # DescribeTransactions: flexible from 0 (KIP-664)
+        66: (0, 1),  # ListTransactions: flexible from 0, 1 duration filter
     }
 )
 

@@ -127,13 +127,23 @@ def build_control_batch(
     )
 
 
-def read_control_record(key: bytes, value: bytes | None) -> tuple[int, int]:
+def read_control_record(key: bytes | None, value: bytes | None) -> tuple[int, int]:
     """(type, coordinator_epoch) of a control record's key and value."""
     if key is None or len(key) < 4:
         raise ValueError("control record key shorter than 4 bytes")
     _version, marker = _CONTROL_KEY.unpack_from(key)
     epoch = _CONTROL_VALUE.unpack_from(value)[1] if value is not None and len(value) >= 6 else -1
     return marker, epoch
+
+
+def control_type(buf, pos: int = 0) -> tuple[int, int]:
+    """(type, coordinator_epoch) of the control batch at ``pos`` in ``buf``: its one record is
+    read (once per transaction marker); (-1, -1) when it holds none."""
+    from hpbroker.records.records import iter_batch_records
+
+    for record in iter_batch_records(buf, pos):
+        return read_control_record(record.key, record.value)
+    return -1, -1
 
 
 def rebuild_batch(

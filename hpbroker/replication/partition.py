@@ -18,6 +18,13 @@ truncation (``truncate_to``) rebuilds the producer state from the log.
 A partition with one replica (a single node, or replication factor 1) has the HW follow the LEO
 after every append.
 
+Transactions (Kafka's KIP-98 partition side). A transactional batch opens its producer's
+transaction (producer_state.py); the coordinator's COMMIT or ABORT marker, a control batch the
+leader appends (``append_marker``) and followers copy like any batch, closes it; an aborted one
+is written to the active segment's ``.txnindex`` (storage/txn_index.py). The last stable offset
+(LSO) is the smallest first offset of a transaction still open, or of one completed whose marker
+is not below the HW yet, bounded by the HW: read_committed consumers read below it only.
+
 Append path for client batches (Kafka's UnifiedLog.appendAsLeader + LogValidator), per batch:
 size limit, CRC/format (Cython), the per-record rules (keys on a compacted topic, timestamp
 bounds; record_checks.py), idempotence, then the log assigns offsets in place. Record bytes are
@@ -34,10 +41,11 @@ import time
 from dataclasses import dataclass
 
 from hpbroker.records import batch as rb
-from hpbroker.records.builder import recompress_batch
+from hpbroker.records.builder import COMMIT, build_control_batch, control_type, recompress_batch
 from hpbroker.records.compression import CompressionError
 from hpbroker.records.record_checks import RecordErrors, check_records
-from hpbroker.replication.producer_state import ProducerStateError, ProducerStateManager
+from hpbroker.replication.producer_state import CompletedTxn, ProducerStateError, ProducerStateManager
+from hpbroker.storage.txn_index import AbortedTxn
 
 NONE = 0
 CORRUPT_MESSAGE = 2
@@ -106,18 +114,50 @@ class Partition:
         #: an ISR change of this partition is being written to ZooKeeper
         self.isr_change_in_flight = False
         self.producer_state = ProducerStateManager()
+        #: transactions completed whose marker is not below the HW yet (they hold the LSO)
+        self.unreplicated_txns: list[CompletedTxn] = []
         self._rebuild_producer_state()
         # a partition is replicated once LeaderAndIsr names more than one replica; until then
         # (a single node) everything in the log is replicated to the whole ISR, this broker
         self.replicated = False
         self.log.high_watermark = self.log.log_end_offset
+        self.log.stable_bound = self.first_unstable_offset
 
     def _rebuild_producer_state(self) -> None:
+        """Producer state from the newest snapshot plus the batch headers after it. A marker
+        among them is read (one record per transaction): an ABORT whose .txnindex entry is
+        missing (a crash between the marker's append and its entry) gets its entry again."""
         log = self.log
         self.producer_state = ProducerStateManager()
+        self.unreplicated_txns = []
         snapshot = self.producer_state.load_snapshot(log.directory, log.log_end_offset)
         start = log.log_start_offset if snapshot is None else max(snapshot, log.log_start_offset)
-        self.producer_state.replay(h for h in log.iter_batch_headers(start) if h.base_offset >= start)
+        indexed = None
+        for h in log.iter_batch_headers(start):
+            if h.base_offset < start:
+                continue
+            if not h.is_control or h.producer_id < 0:
+                self.producer_state.replay((h,))
+                continue
+            marker, coordinator_epoch = control_type(
+                log.read_bytes(h.base_offset, h.size, upper_bound=h.last_offset + 1)
+            )
+            done = self.producer_state.complete_txn(
+                h.producer_id, h.producer_epoch, h.base_offset, marker == COMMIT, coordinator_epoch, h.max_timestamp
+            )
+            if done is not None and done.is_aborted:
+                if indexed is None:
+                    indexed = {t.last_offset for t in log.aborted_transactions(start, log.log_end_offset)}
+                if done.last_offset not in indexed:
+                    log.append_aborted_txn(
+                        AbortedTxn(
+                            done.producer_id,
+                            done.first_offset,
+                            done.last_offset,
+                            self._first_unstable(done.last_offset),
+                        ),
+                        h.base_offset,
+                    )
         self._snapshot_segment = log.active.base_offset  # a roll past it writes a snapshot
 
     def apply_leadership(
@@ -230,7 +270,12 @@ class Partition:
             pos += h.batch_length + rb.LOG_OVERHEAD
             if h.partition_leader_epoch > cache.latest_epoch:
                 cache.assign(h.partition_leader_epoch, h.base_offset)
-            if h.producer_id >= 0 and not h.is_control:
+            if h.producer_id < 0:
+                continue
+            if h.is_control:
+                marker, coordinator_epoch = control_type(mv, pos - h.size)
+                self._complete_txn(h, marker == COMMIT, coordinator_epoch)
+            else:
                 self.producer_state.update(
                     h.producer_id,
                     h.producer_epoch,
@@ -240,6 +285,7 @@ class Partition:
                     h.last_offset,
                     h.max_timestamp if h.log_append_time else -1,
                     h.max_timestamp,
+                    h.is_transactional,
                 )
         if log.active.base_offset != self._snapshot_segment:
             self._snapshot_segment = log.active.base_offset
@@ -273,11 +319,101 @@ class Partition:
         log = self.log
         if log.leader_epoch_cache.latest_epoch < self.leader_epoch:
             log.leader_epoch_cache.assign(self.leader_epoch, log.log_end_offset)
-        log.append(batch, leader_epoch=self.leader_epoch)
+        info = log.append(batch, leader_epoch=self.leader_epoch)
+        h = rb.read_header(batch)
+        if h.producer_id >= 0:  # a transaction's offsets (TxnOffsetCommit): its producer's state
+            self.producer_state.update(
+                h.producer_id,
+                h.producer_epoch,
+                h.base_sequence,
+                h.last_sequence,
+                info.base_offset,
+                info.last_offset,
+                -1,
+                info.max_timestamp,
+                h.is_transactional,
+            )
         if self.replicated:
             self.maybe_increment_high_watermark()
         else:
             log.high_watermark_to_log_end()
+
+    # -- transactions -----------------------------------------------------------------------------
+    def _complete_txn(self, h, is_commit: bool, coordinator_epoch: int) -> None:
+        """The marker ``h`` is in the log: close its producer's transaction, index it if aborted."""
+        done = self.producer_state.complete_txn(
+            h.producer_id, h.producer_epoch, h.base_offset, is_commit, coordinator_epoch, h.max_timestamp
+        )
+        if done is None:
+            return
+        if done.is_aborted:
+            self.log.append_aborted_txn(
+                AbortedTxn(
+                    done.producer_id, done.first_offset, done.last_offset, self._first_unstable(done.last_offset)
+                )
+            )
+        if done.last_offset >= self.log.high_watermark:
+            self.unreplicated_txns.append(done)
+
+    def _first_unstable(self, marker_offset: int) -> int:
+        """The first unstable offset right after the marker at ``marker_offset`` (Kafka's
+        lastStableOffset of an AbortedTxn)."""
+        first = self.producer_state.first_unstable_offset()
+        return marker_offset + 1 if first is None else min(first, marker_offset + 1)
+
+    def append_marker(self, producer_id: int, producer_epoch: int, is_commit: bool, coordinator_epoch: int) -> int:
+        """The transaction coordinator's COMMIT or ABORT marker for ``producer_id``, appended
+        as the leader in its leader epoch; the marker's offset. Raises AppendError with
+        INVALID_PRODUCER_EPOCH or TRANSACTION_COORDINATOR_FENCED for a stale one."""
+        try:
+            self.producer_state.check_marker(producer_id, producer_epoch, coordinator_epoch)
+        except ProducerStateError as exc:
+            raise AppendError(exc.error_code, str(exc)) from None
+        buf = build_control_batch(
+            COMMIT if is_commit else 0,
+            producer_id=producer_id,
+            producer_epoch=producer_epoch,
+            coordinator_epoch=coordinator_epoch,
+        )
+        log = self.log
+        if log.leader_epoch_cache.latest_epoch < self.leader_epoch:
+            log.leader_epoch_cache.assign(self.leader_epoch, log.log_end_offset)
+        info = log.append(buf, leader_epoch=self.leader_epoch)
+        self._complete_txn(rb.read_header(buf), is_commit, coordinator_epoch)
+        if info.segment_base_offset != self._snapshot_segment:
+            self._snapshot_segment = info.segment_base_offset
+            self.write_producer_snapshot()
+        if self.replicated:
+            self.maybe_increment_high_watermark()
+        else:
+            log.high_watermark_to_log_end()
+        return info.base_offset
+
+    def first_unstable_offset(self) -> int | None:
+        """The first offset of an open transaction, or of a completed one whose marker is not
+        below the HW yet; None when there is none."""
+        first = self.producer_state.first_unstable_offset()
+        pending = self.unreplicated_txns
+        if pending:
+            hw = self.log.high_watermark
+            pending[:] = [t for t in pending if t.last_offset >= hw]
+            for t in pending:
+                if first is None or t.first_offset < first:
+                    first = t.first_offset
+        return first
+
+    @property
+    def last_stable_offset(self) -> int:
+        """min(first unstable offset, HW), never below the log start offset."""
+        log = self.log
+        lso = log.high_watermark
+        first = self.first_unstable_offset()
+        if first is not None and first < lso:
+            lso = first
+        return max(lso, log.log_start_offset)
+
+    def aborted_transactions(self, fetch_offset: int, upper_bound: int):
+        return self.log.aborted_transactions(fetch_offset, upper_bound)
 
     def write_producer_snapshot(self) -> None:
         """The producer state as of the log end offset (at a roll, and when the broker closes)."""
@@ -366,9 +502,14 @@ class Partition:
                 )
             h = rb.read_header(buf)
         idempotent = h.producer_id >= 0
+        transactional = h.is_transactional
+        if transactional and not idempotent:
+            raise AppendError(INVALID_RECORD, "a transactional batch without a producer id")
         if idempotent:
             try:
-                dup = self.producer_state.check(h.producer_id, h.producer_epoch, h.base_sequence, h.last_sequence)
+                dup = self.producer_state.check(
+                    h.producer_id, h.producer_epoch, h.base_sequence, h.last_sequence, transactional
+                )
             except ProducerStateError as exc:
                 raise AppendError(exc.error_code, str(exc)) from None
             if dup is not None:
@@ -390,6 +531,7 @@ class Partition:
                 info.last_offset,
                 append_time,
                 info.max_timestamp,
+                transactional,
             )
         if info.segment_base_offset != self._snapshot_segment:
             self._snapshot_segment = info.segment_base_offset

@@ -24,6 +24,11 @@ owner's cleaner thread, while appends go on (``clean_log`` runs all three in a r
   last batch of its producer id in the log (it then stays whole, so an idempotent producer's
   sequence survives a restart without a snapshot, as Kafka keeps it). Offsets never change:
   a consumer reading across a gap gets the next batch that is there.
+- Transactions (Kafka's rules): the cleanable end never passes the first offset of a
+  transaction not complete and replicated yet (``PartitionLog.stable_bound``, set by its
+  Partition), so no open transaction is cleaned; the records of aborted transactions (the
+  .txnindex entries, looked up per batch header) are neither mapped nor kept; markers are
+  kept whole.
 - Threads: ``plan`` captures each segment it will read as a ``_SegmentView`` (an open
   descriptor, the size then): ``build`` reads only through those, so retention unlinking a
   segment meanwhile changes nothing for it, and bytes appended after the plan are never read.
@@ -93,6 +98,10 @@ def cleanable_range(plog, now: int) -> tuple[int, int, list[Segment]]:
             if now - seg.largest_timestamp() < lag:
                 segments = segments[:i]
                 break
+    stable = plog.stable_bound() if plog.stable_bound is not None else None
+    if stable is not None:  # no segment holding an offset at or past an unfinished transaction
+        while segments and all_segments[len(segments)].base_offset > stable:
+            segments.pop()
     end = all_segments[len(segments)].base_offset
     first_dirty = min(max(plog.cleaner_offset, plog.log_start_offset), end)
     return first_dirty, end, segments
@@ -191,6 +200,8 @@ class CleanPass:
     first_is_log_start: bool  # the first group starts the log (kept even if left empty)
     producers_from: list  # [_SegmentView] of the whole log, for the last batch of each producer
     segments: list  # the Segment objects replaced, to check at install time
+    #: producer id -> [(first offset, marker offset)] of its aborted transactions
+    aborted: dict | None = None
     cancelled: bool = False
     result: CleanResult | None = None
     new_bases: list | None = None
@@ -225,6 +236,9 @@ def plan(plog, now: int) -> CleanPass | None:
     end_offset = all_segments[all_segments.index(mapped[-1]) + 1].base_offset
     to_clean = [s for s in segments if s.base_offset < end_offset]
     views = {id(s): _SegmentView.of(s) for s in all_segments}
+    aborted: dict[int, list] = {}
+    for t in plog.aborted_transactions(to_clean[0].base_offset, end_offset):
+        aborted.setdefault(t.producer_id, []).append((t.first_offset, t.last_offset))
     return CleanPass(
         plog.directory,
         cfg,
@@ -235,7 +249,15 @@ def plan(plog, now: int) -> CleanPass | None:
         to_clean[0] is all_segments[0],
         [views[id(s)] for s in all_segments],
         to_clean,
+        aborted,
     )
+
+
+def _in_aborted_txn(p: CleanPass, h) -> bool:
+    """Is this batch's data part of an aborted transaction (per batch header)?"""
+    if not p.aborted or not h.is_transactional:
+        return False
+    return any(first <= h.base_offset <= last for first, last in p.aborted.get(h.producer_id, ()))
 
 
 def _map_keys(p: CleanPass, latest: dict) -> None:
@@ -247,7 +269,7 @@ def _map_keys(p: CleanPass, latest: dict) -> None:
                 if p.cancelled:
                     raise _Cancelled()
                 p.pause()
-                if h.is_control:
+                if h.is_control or _in_aborted_txn(p, h):
                     continue
                 buf, at = _records(mv, pos, h)
                 with buf:
@@ -335,6 +357,10 @@ def build(p: CleanPass) -> CleanPass:
                             result.records_before += h.records_count
                             if h.is_control:
                                 _keep_whole(out, mv, pos, h)
+                                continue
+                            if _in_aborted_txn(p, h):
+                                result.records_dropped += h.records_count
+                                result.batches_dropped += 1
                                 continue
                             buf, at = _records(mv, pos, h)
                             with buf:

@@ -32,6 +32,7 @@ import bisect
 import os
 import shutil
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 from hpbroker.records import batch
@@ -43,6 +44,7 @@ from hpbroker.storage.leader_epoch import LeaderEpochFileCache
 from hpbroker.storage.read import ReadResult, read_segments
 from hpbroker.storage.recovery import consume_clean_marker, load_segments, open_sealed, write_clean_marker
 from hpbroker.storage.segment import Segment
+from hpbroker.storage.txn_index import AbortedTxn, collect_aborted
 
 CHECKPOINT_FILE = "partition.checkpoint"
 # Kafka rolls before a relative offset would overflow the 4-byte index field
@@ -98,6 +100,9 @@ class PartitionLog:
         self._last_flush_ms = now_ms()
         self._closed = False
         self.leader_epoch_cache = self._load_leader_epoch_cache()
+        #: () -> the first offset of a transaction not complete yet (None: none), set by the
+        #: partition holding this log: the log cleaner cleans nothing at or past it
+        self.stable_bound: Callable[[], int | None] | None = None
 
     def _load_leader_epoch_cache(self) -> LeaderEpochFileCache:
         cache = LeaderEpochFileCache.load(self.directory)
@@ -305,6 +310,16 @@ class PartitionLog:
 
     def read_bytes(self, fetch_offset: int, max_bytes: int, **kw) -> bytes:
         return self.read(fetch_offset, max_bytes, **kw).read_bytes()
+
+    def aborted_transactions(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
+        """The aborted transactions overlapping [fetch_offset, upper_bound) (txn_index.py)."""
+        return collect_aborted(self._segments, self._bases, fetch_offset, upper_bound)
+
+    def append_aborted_txn(self, txn: AbortedTxn, marker_offset: int | None = None) -> None:
+        """Index an aborted transaction whose ABORT marker was just appended (it is in the
+        active segment), or, with ``marker_offset``, one found again in the segment holding it."""
+        seg = self.active if marker_offset is None else self._segments[self._segment_index(marker_offset)]
+        seg.txn_index.append(txn)
 
     def iter_batch_headers(self, start_offset: int = 0):
         """Every batch header from the one holding ``start_offset`` (61 bytes read per batch)."""

@@ -26,6 +26,7 @@ from hpbroker.storage.errors import OffsetOutOfRange
 from hpbroker.storage.read import ReadResult, read_segments
 from hpbroker.storage.recovery import list_segment_offsets
 from hpbroker.storage.segment import Segment
+from hpbroker.storage.txn_index import AbortedTxn, collect_aborted
 
 #: How long before a listing a directory change must be for the listing to be trusted. A file
 #: created after the listing must get a different mtime than the one listed: mtimes come from
@@ -147,6 +148,17 @@ class PartitionLogReader:
 
     def read_bytes(self, fetch_offset: int, max_bytes: int, **kw) -> bytes:
         return self.read(fetch_offset, max_bytes, **kw).read_bytes()
+
+    def aborted_transactions(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
+        """The aborted transactions overlapping [fetch_offset, upper_bound) (txn_index.py),
+        from the ``.txnindex`` files as they are now: an entry is written before the marker's
+        offset is published, so every marker below the bound has its entry. A segment rolled
+        since the last listing may hold one: the listing is renewed unless it is current."""
+        if fetch_offset >= upper_bound:
+            return []
+        if not self._listing_current():
+            self.refresh()
+        return collect_aborted(self._ordered, self._bases, fetch_offset, upper_bound)
 
     def reset(self) -> None:
         """Forget every cached segment and index entry (after the writer truncated)."""

@@ -25,6 +25,7 @@ from hpbroker.storage import swap
 from hpbroker.storage.checkpoint import fsync_dir
 from hpbroker.storage.config import LogConfig
 from hpbroker.storage.segment import INDEX_SUFFIX, LOG_SUFFIX, TIMEINDEX_SUFFIX, Segment
+from hpbroker.storage.txn_index import TXNINDEX_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def remove_strays(directory: str, bases: list[int]) -> None:
     keep = {f"{b:020d}" for b in bases}
     for name in os.listdir(directory):
         stem, ext = os.path.splitext(name)
-        if ext == ".tmp" or (ext in (INDEX_SUFFIX, TIMEINDEX_SUFFIX) and stem not in keep):
+        if ext == ".tmp" or (ext in (INDEX_SUFFIX, TIMEINDEX_SUFFIX, TXNINDEX_SUFFIX) and stem not in keep):
             try:
                 os.unlink(os.path.join(directory, name))
             except FileNotFoundError:

@@ -1,4 +1,4 @@
-"""One log segment: ``<base offset>.log`` plus its offset and time indexes.
+"""One log segment: ``<base offset>.log`` plus its offset, time and aborted transactions indexes.
 
 The .log holds RecordBatch v2 batches exactly as served to consumers (byte layout in
 hpbroker/records/layout.py), appended with ``os.pwrite`` at the tracked end position so a failed
@@ -26,6 +26,7 @@ from hpbroker.records.layout import RECORD_BATCH_OVERHEAD, BatchHeader, InvalidR
 from hpbroker.storage.config import LogConfig
 from hpbroker.storage.index import OffsetIndex
 from hpbroker.storage.timeindex import TimeIndex
+from hpbroker.storage.txn_index import TXNINDEX_SUFFIX, TransactionIndex
 
 LOG_SUFFIX, INDEX_SUFFIX, TIMEINDEX_SUFFIX = ".log", ".index", ".timeindex"
 
@@ -121,6 +122,7 @@ class Segment:
             writable=writable,
             preallocate=active and writable,
         )
+        self.txn_index = TransactionIndex(stem + TXNINDEX_SUFFIX, writable=writable)
         # writer state, set by load_tail / rebuild / append
         self.next_offset = base_offset
         self.max_timestamp = -1
@@ -335,6 +337,7 @@ class Segment:
         # entries name batch base offsets: cut at the first removed batch, not at ``offset``
         self.index.truncate_to(h.base_offset)
         self.time_index.truncate_to(h.base_offset)
+        self.txn_index.truncate_to(h.base_offset)
         os.ftruncate(self.handle.fd, pos)
         self.size = pos
         self.load_tail()
@@ -355,6 +358,7 @@ class Segment:
         os.fsync(self.handle.fd)
         self.index.flush()
         self.time_index.flush()
+        self.txn_index.flush()
 
     def close(self) -> None:
         """Drop this segment's hold on its files; the fd closes with the last FileRegion."""
@@ -365,6 +369,7 @@ class Segment:
     def delete(self) -> None:
         self.index.delete()
         self.time_index.delete()
+        self.txn_index.delete()
         try:
             os.unlink(self.log_path)
         except FileNotFoundError:

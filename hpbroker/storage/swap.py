@@ -29,6 +29,7 @@ import shutil
 
 from hpbroker.storage.checkpoint import fsync_dir
 from hpbroker.storage.segment import INDEX_SUFFIX, LOG_SUFFIX, TIMEINDEX_SUFFIX, segment_name
+from hpbroker.storage.txn_index import ENTRY, TXNINDEX_SUFFIX, VERSION, read_entries
 
 WORK_DIR = "cleaning"
 COMMITTED_DIR = "cleaned"
@@ -80,11 +81,12 @@ def complete(directory: str) -> list[int]:
         return []
     if replaced:
         keep = set(new)
+        _merge_txn_indexes(directory, replaced, new)
         for base in replaced:
             if base in keep:
                 continue
             stem = os.path.join(directory, segment_name(base))
-            for suffix in (INDEX_SUFFIX, TIMEINDEX_SUFFIX, LOG_SUFFIX):
+            for suffix in (INDEX_SUFFIX, TIMEINDEX_SUFFIX, TXNINDEX_SUFFIX, LOG_SUFFIX):
                 try:
                     os.unlink(stem + suffix)
                 except FileNotFoundError:
@@ -106,3 +108,29 @@ def recover(directory: str) -> None:
     """On open, before listing segments: drop an uncommitted pass, finish a committed one."""
     shutil.rmtree(os.path.join(directory, WORK_DIR), ignore_errors=True)
     complete(directory)
+
+
+def _merge_txn_indexes(directory: str, replaced: list[int], new: list[int]) -> None:
+    """The aborted transactions of each replaced segment that no new one takes the name of go
+    to the new segment that now holds its offsets (the cleaner keeps every marker), so a
+    read_committed Fetch still names them. Idempotent: entries are merged as a set."""
+    new_sorted = sorted(new)
+    if not new_sorted:
+        return
+    gathered: dict[int, set] = {}
+    for base in replaced:
+        if base in new_sorted:
+            continue
+        owner = max((b for b in new_sorted if b <= base), default=new_sorted[0])
+        entries = read_entries(os.path.join(directory, segment_name(base) + TXNINDEX_SUFFIX))
+        if entries:
+            gathered.setdefault(owner, set()).update(entries)
+    for owner, extra in gathered.items():
+        path = os.path.join(directory, segment_name(owner) + TXNINDEX_SUFFIX)
+        merged = sorted(extra.union(read_entries(path)), key=lambda e: e.last_offset)
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as f:
+            f.write(b"".join(ENTRY.pack(VERSION, *e) for e in merged))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)

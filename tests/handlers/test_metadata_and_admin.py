@@ -144,12 +144,14 @@ def test_delete_topics_and_create_partitions_errors(harness):
     assert "a" not in harness.topics and harness.partition("a", 0) is None
 
 
-def test_producer_ids_are_new_each_time_and_transactions_refused(harness):
+def test_producer_ids_are_new_each_time_and_a_transactional_id_keeps_its_own(harness):
     first = harness.request(INIT_PRODUCER_ID, 1, {"transactional_id": None, "transaction_timeout_ms": -1})
     second = harness.request(INIT_PRODUCER_ID, 1, {"transactional_id": None, "transaction_timeout_ms": -1})
     assert first["error_code"] == second["error_code"] == 0 and second["producer_id"] > first["producer_id"]
     txn = harness.request(INIT_PRODUCER_ID, 1, {"transactional_id": "tx", "transaction_timeout_ms": 1000})
-    assert txn["error_code"] == ErrorCode.INVALID_REQUEST
+    again = harness.request(INIT_PRODUCER_ID, 1, {"transactional_id": "tx", "transaction_timeout_ms": 1000})
+    assert txn["error_code"] == again["error_code"] == 0
+    assert (again["producer_id"], again["producer_epoch"]) == (txn["producer_id"], txn["producer_epoch"] + 1)
 
 
 def test_a_broker_that_is_not_the_controller_refuses_changes(tmp_path):

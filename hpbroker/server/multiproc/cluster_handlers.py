@@ -39,6 +39,8 @@ from hpbroker.security import authorizer
 from hpbroker.security.authorizer import FileAclStore
 from hpbroker.security.credentials import FileCredentialStore
 from hpbroker.server.multiproc.handler_broker import PublishingReplicaManager
+from hpbroker.transaction.coordinator import TransactionCoordinator
+from hpbroker.transaction.markers import MarkerChannel
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +125,10 @@ class ShardHandlerBroker:
         self.controller = NotController(self.describe())
         self.group_coordinator = GroupCoordinator(
             config, self.metadata, self.replica_manager, self.controller, owns=self._leads
+        )
+        # __transaction_state is handler 0's (routing.owner): this one coordinates no transaction
+        self.txn_coordinator = TransactionCoordinator(
+            config, self.metadata, self.replica_manager, self.controller, MarkerChannel(self), owns=self._leads
         )
         self.cluster = None  # the controller's requests go to handler 0
         self.replica_manager.follow_registry(registry)

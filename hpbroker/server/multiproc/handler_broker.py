@@ -64,7 +64,9 @@ class PublishingReplicaManager(LocalReplicaManager):
         row = self.rows.get((topic, index))
         p = self.partitions.get((topic, index))
         if row is not None and p is not None:
-            self.table.publish(row, p.log_start_offset, p.high_watermark, p.log_end_offset, p.leader_epoch)
+            self.table.publish(
+                row, p.log_start_offset, p.high_watermark, p.log_end_offset, p.leader_epoch, p.last_stable_offset
+            )
 
     def publish_all(self) -> None:
         for topic, index in list(self.rows):

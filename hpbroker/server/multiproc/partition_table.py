@@ -15,13 +15,16 @@ Byte layout: ``slots`` rows of sixteen little-endian int64 (128 bytes, two cache
                                log cleaner's swap): odd while files move. Readers open no file
                                while it is odd, drop every segment they hold when it moved, and
                                discard a read during which it moved (a seqlock).
-    9-15    (unused, zero)
+    9       last_stable_offset read_committed consumers are served below it (<= high_watermark)
+    10-15   (unused, zero)
 
 Handler ``h`` owns rows ``[h * per_handler, (h + 1) * per_handler)`` and is their only writer,
-so no row has two writers. Publish order: log_start_offset, log_end_offset, high_watermark, then
-generation, each an aligned 8-byte store (single-copy atomic on x86-64 and aarch64). A reader
-that sees a high watermark therefore sees data that was written before it (the handler appends
-to the segment file before publishing; the page cache is coherent between processes).
+so no row has two writers. Publish order: log_start_offset, log_end_offset, high_watermark,
+last_stable_offset, then generation, each an aligned 8-byte store (single-copy atomic on x86-64
+and aarch64). A reader that sees a high watermark therefore sees data that was written before
+it (the handler appends to the segment file before publishing; the page cache is coherent
+between processes). The columns are read one by one: a last stable offset above the high
+watermark read with it is bounded by that high watermark.
 
 Readers (processors) find a partition's row by scanning its owner's rows for the key once and
 caching the row number; every read re-checks the key, so a row freed and reused is noticed.
@@ -38,7 +41,7 @@ import numpy as np
 
 COLUMNS = 16
 ROW_BYTES = COLUMNS * 8
-GEN, TID_HI, TID_LO, PARTITION, LEADER_EPOCH, LOG_START, HW, LEO, REWRITES = range(9)
+GEN, TID_HI, TID_LO, PARTITION, LEADER_EPOCH, LOG_START, HW, LEO, REWRITES, LAST_STABLE = range(10)
 
 
 def table_bytes(handlers: int, per_handler: int) -> int:
@@ -74,13 +77,20 @@ class PartitionTable:
         return row
 
     def publish(
-        self, row: int, log_start_offset: int, high_watermark: int, log_end_offset: int, leader_epoch: int = 0
+        self,
+        row: int,
+        log_start_offset: int,
+        high_watermark: int,
+        log_end_offset: int,
+        leader_epoch: int = 0,
+        last_stable_offset: int | None = None,
     ) -> None:
         r = self.rows[row]
         r[LEADER_EPOCH] = leader_epoch
         r[LOG_START] = log_start_offset
         r[LEO] = log_end_offset
         r[HW] = high_watermark
+        r[LAST_STABLE] = high_watermark if last_stable_offset is None else last_stable_offset
         r[GEN] += 1
 
     def begin_rewrite(self, row: int) -> None:
@@ -119,6 +129,9 @@ class PartitionTable:
         """(generation, log_start_offset, high_watermark, log_end_offset, leader_epoch)."""
         gen, _, _, _, epoch, lso, hw, leo = self.rows[row, :REWRITES].tolist()
         return gen, lso, hw, leo, epoch
+
+    def last_stable_offset(self, row: int) -> int:
+        return int(self.rows[row, LAST_STABLE])
 
     def rewrites(self, row: int) -> int:
         return int(self.rows[row, REWRITES])

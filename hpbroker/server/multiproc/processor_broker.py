@@ -45,6 +45,7 @@ from hpbroker.server.multiproc.routing import owner
 from hpbroker.storage import OffsetOutOfRange
 from hpbroker.storage.log import ReadResult
 from hpbroker.storage.reader import PartitionLogReader
+from hpbroker.transaction.coordinator import TransactionCoordinator
 
 
 def _owns_none(topic: str, partition: int) -> bool:
@@ -90,12 +91,29 @@ class _ReadView:
 
 
 class ReaderPartition:
-    __slots__ = ("topic", "index", "leader_epoch", "log_start_offset", "high_watermark", "log_end_offset", "log")
+    __slots__ = (
+        "topic",
+        "index",
+        "leader_epoch",
+        "log_start_offset",
+        "high_watermark",
+        "log_end_offset",
+        "last_stable_offset",
+        "log",
+        "_reader",
+    )
 
-    def __init__(self, topic, index, reader, lso, hw, leo, epoch, rewrites):
+    def __init__(self, topic, index, reader, lso, hw, leo, epoch, rewrites, last_stable):
         self.topic, self.index, self.leader_epoch = topic, index, epoch
         self.log_start_offset, self.high_watermark, self.log_end_offset = lso, hw, leo
+        self.last_stable_offset = last_stable
         self.log = _ReadView(reader, lso, hw, leo, rewrites)
+        self._reader = reader
+
+    def aborted_transactions(self, fetch_offset: int, upper_bound: int):
+        """From the owner's .txnindex files (each entry is written before its marker's offset
+        is published)."""
+        return self._reader.aborted_transactions(fetch_offset, min(upper_bound, self.high_watermark))
 
 
 class ReaderReplicaManager:
@@ -146,7 +164,9 @@ class ReaderReplicaManager:
             reader = PartitionLogReader(path, self.topic_configs.log_config(info))
             reader.rewrites_seen = -1  # its first read re-lists (it may have listed mid-move)
             self._readers[key] = cached = (info.topic_id, reader)
-        return ReaderPartition(topic, index, cached[1], lso, hw, leo, epoch, lambda: table.rewrites(row))
+        return ReaderPartition(
+            topic, index, cached[1], lso, hw, leo, epoch, lambda: table.rewrites(row), table.last_stable_offset(row)
+        )
 
     def not_led_error(self, topic: str, index: int) -> int:
         if self.broker_id is not None and self.metadata.partition_state(topic, index) is not None:
@@ -234,6 +254,10 @@ class ProcessorBroker:
         self.controller = ForwardingController(ask_controller, self.refresh, node.node_id)
         self.group_coordinator = GroupCoordinator(
             config, self.metadata, self.replica_manager, self.controller, owns=_owns_none
+        )
+        #: owns no __transaction_state partition: starting it (FindCoordinator) creates the topic
+        self.txn_coordinator = TransactionCoordinator(
+            config, self.metadata, self.replica_manager, self.controller, None, owns=_owns_none
         )
         self.cluster = None  # the controller's requests go to handler 0 (their ROUTE)
 

@@ -52,6 +52,7 @@ from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.coordinator.records import partition_for
 from hpbroker.handlers import REGISTRY
 from hpbroker.server.multiproc import produce_split
+from hpbroker.transaction.coordinator import TRANSACTION_STATE_TOPIC
 
 CONTROLLER_HANDLER = 0
 PRODUCE = 0
@@ -68,7 +69,11 @@ def route_for(api_key: int) -> Route:
 def owner(topic: str, partition: int, handlers: int) -> int:
     """The handler that owns (and is the only writer of) ``topic``-``partition``. The
     ``__consumer_offsets`` partitions are spread like any topic's, and with each one the
-    coordinator shard of the groups that hash to it."""
+    coordinator shard of the groups that hash to it. Every ``__transaction_state`` partition
+    is handler 0's: the transaction coordinator is one per node there, next to the controller
+    that hands out producer ids (a few requests per transaction, against a Produce per batch)."""
+    if topic == TRANSACTION_STATE_TOPIC:
+        return CONTROLLER_HANDLER
     return (zlib.crc32(topic.encode()) + partition) % handlers
 
 
@@ -123,6 +128,12 @@ def split_by_owner(request: dict, split: Split, handlers: int) -> dict[int, dict
     ``owners_of``), each holding that handler's topics and partitions in request order (topics
     with none are left out); the other fields are shared. Partition dicts are the request's
     own: their ``records`` stay views of the frame, nothing is copied."""
+    if split.outer is not None:
+        units_of: dict[int, list] = {}
+        for u in request[split.outer]:
+            for h, sub in split_by_owner(u, split.inner, handlers).items():
+                units_of.setdefault(h, []).append(sub)
+        return {h: {**request, split.outer: units} for h, units in units_of.items()}
     topics_of: dict[int, list] = {}
     key = split.req_index
     for t in request[split.req_topics]:
@@ -181,6 +192,9 @@ def partition_order(request: dict, split: Split) -> dict:
     """The topic names and partition indexes of ``request``, in order, and nothing else: what
     ``join_responses`` needs, without holding views of the frame (its buffer is reused, and
     grown, while the answers are awaited)."""
+    if split.outer is not None:
+        inner, outer_key = split.inner, split.outer_key
+        return {split.outer: [{outer_key: u[outer_key], **partition_order(u, inner)} for u in request[split.outer]]}
     key = split.req_index
     return {
         split.req_topics: [
@@ -196,6 +210,10 @@ def partition_order(request: dict, split: Split) -> dict:
 def owners_of(request: dict, split: Split, handlers: int) -> list[int]:
     """Distinct owning handlers of a per-partition request, in first-seen order."""
     seen: dict[int, None] = {}
+    if split.outer is not None:
+        for u in request[split.outer]:
+            seen.update(dict.fromkeys(owners_of(u, split.inner, handlers)))
+        return list(seen)
     key = split.req_index
     for t in request[split.req_topics]:
         name = t[split.req_name]
@@ -207,6 +225,17 @@ def owners_of(request: dict, split: Split, handlers: int) -> list[int]:
 def join_responses(request: dict, split: Split, parts: list[dict]) -> dict:
     """One response from the partial answers of several handlers, topics and partitions in the
     order of the request (clients match answers by name and index, some also by position)."""
+    if split.outer is not None:
+        inner, outer, outer_key = split.inner, split.outer, split.outer_key
+        bodies = [b for b in parts if b is not None]
+        units = []
+        for u in request[outer]:
+            mine = [a for b in bodies for a in b[outer] if a[outer_key] == u[outer_key]]
+            joined = join_responses(u, inner, mine)
+            units.append({outer_key: u[outer_key], inner.resp_topics: joined[inner.resp_topics]})
+        out = dict(bodies[0]) if bodies else {}
+        out[outer] = units
+        return out
     answers: dict[tuple[str, int], dict] = {}
     base = None
     for body in parts:
