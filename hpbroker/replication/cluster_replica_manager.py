@@ -76,7 +76,11 @@ class ClusterReplicaManager(LocalReplicaManager):
         self._isr_tasks: set[asyncio.Task] = set()
         super().__init__(config, log_dirs, metadata, owns)
         self.fetchers = ReplicaFetcherManager(
-            config, broker_id, metadata, after_follower_change=lambda p: self.publish(p.topic, p.index)
+            config,
+            broker_id,
+            metadata,
+            before_truncate=lambda p, offset: self.before_truncate(p.topic, p.index),
+            after_follower_change=lambda p: self.after_follower_change(p.topic, p.index),
         )
 
     def open_registered(self, metadata) -> None:
@@ -268,6 +272,13 @@ class ClusterReplicaManager(LocalReplicaManager):
     def publish(self, topic: str, index: int) -> None:
         """A process whose partitions other processes read (server/multiproc/handler_broker.py)
         publishes the partition's offsets and leader epoch here."""
+
+    def before_truncate(self, topic: str, index: int) -> None:
+        """A follower's log is about to be truncated (its segment files may go)."""
+
+    def after_follower_change(self, topic: str, index: int) -> None:
+        """A follower's log took fetched batches, or was truncated."""
+        self.publish(topic, index)
 
     def stop_replicas(
         self, controller_id: int, controller_epoch: int, states: Iterable[StopReplicaState]

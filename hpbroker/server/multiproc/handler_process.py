@@ -95,6 +95,7 @@ class HandlerProcess:
         self._may_publish = not self.cluster  # a cluster's metadata only once the controller sent it all
         self._publish_scheduled = False
         self._cluster_tasks: list[asyncio.Task] = []
+        self._cluster_closers: list = []  # handler 0's ISR channel server
         self._shutting_down = False
         self.handled = 0  # records taken from the request rings (the safety period watches it)
         self._sessions: dict = {}  # envelope session bytes -> Session (a few per connection)
@@ -155,6 +156,8 @@ class HandlerProcess:
             self._maintenance.cancel()
             for t in list(self._tasks) + self._cluster_tasks:
                 t.cancel()
+            for close in self._cluster_closers:
+                close()
             if self.member is not None:
                 await self.member.close()  # the registration goes at once
             self.broker.close()
@@ -182,6 +185,7 @@ class HandlerProcess:
                 table=topo.table(),
                 owns=owns,
                 read_registry=lambda path: topo.read_registry(path, cluster=True),
+                isr_channel=topo.isr_channel(h) if topo.isr_channels else None,
                 stats=self.stats,
             )
         from hpbroker.cluster.member import ClusterMember
@@ -195,6 +199,8 @@ class HandlerProcess:
         )
         await broker.start()
         broker.metadata.listeners.append(self._cluster_metadata_changed)
+        if topo.isr_channels:
+            self._cluster_closers.append(broker.serve_isr_channels(topo.isr_channel(0)).close)
         return broker
 
     # the cluster (handler 0) --------------------------------------------------------------------
@@ -453,6 +459,10 @@ class HandlerProcess:
     # responses --------------------------------------------------------------------------------
     def _push(self, reply, status: int, body: bytes = b"") -> None:
         p, conn_id, seq = reply
+        if env.RESPONSE.size + len(body) > self.resp_rings[p].max_record:
+            # a follower's Fetch whose first batch alone exceeds the cap (routing.cut_replica_fetch)
+            log.error("an answer of %d bytes exceeds the response ring's record limit: closing", len(body))
+            status, body = env.CLOSE, b""
         head = env.RESPONSE.pack(conn_id, seq, status, 0, env.stamp(monotonic_ns()))
         if self.blocked[p]:
             self.blocked[p].append((head, body))
