@@ -66,9 +66,6 @@ class ZkAdmin:
         self.apply_topic_configs = apply_topic_configs
         self.apply_broker_configs = apply_broker_configs
         self.changed = False  # nothing to publish: every process follows the metadata cache
-        #: the largest replication factor this broker creates topics with (None: the live
-        #: brokers'); 1 in the multi-process topology, whose handlers do not replicate yet
-        self.max_replication_factor: int | None = None
 
     @property
     def is_active(self) -> bool:
@@ -103,8 +100,6 @@ class ZkAdmin:
             return int(self.config.get("default.replication.factor"))
         rf = int(self.config.get("offsets.topic.replication.factor"))
         live = len(self._live())
-        if self.max_replication_factor is not None:
-            live = min(live, self.max_replication_factor)
         if rf > live:
             log.info(
                 "creating %s with replication factor %d, not offsets.topic.replication.factor=%d: %d brokers are alive",
@@ -130,13 +125,6 @@ class ZkAdmin:
                 assignment = assign_replicas_to_brokers(self._live(), num_partitions, rf)
             except PlacementError as exc:
                 raise ControllerError(exc.code, exc.message) from None
-        limit = self.max_replication_factor
-        if limit is not None and any(len(replicas) > limit for replicas in assignment.values()):
-            raise ControllerError(
-                ErrorCode.INVALID_REPLICATION_FACTOR,
-                f"a broker of the multi-process topology does not replicate partitions yet: a replication factor "
-                f"above {limit} is refused (run the cluster's brokers with --handlers 0)",
-            )
         client = self.member.client
         if await self._zk(client.path_exists, f"/brokers/topics/{name}"):
             raise ControllerError(ErrorCode.TOPIC_ALREADY_EXISTS, f"Topic '{name}' already exists.")
