@@ -2,7 +2,8 @@
 key scenarios of test_replication.py: each handler fetches the partitions it owns from their
 leaders and, as leader, serves its followers' Fetch requests (routed to it by the processor),
 moves the high watermark the processors serve consumers up to, and changes the ISR through
-ZooKeeper: handler 0 itself, handler 1 through handler 0 (server/multiproc/isr_channel.py)."""
+ZooKeeper: handler 0 itself, handler 1 through handler 0 (server/multiproc/isr_channel.py); a
+killed leader's partitions fail over without losing an acknowledged record."""
 
 import pytest
 
@@ -10,9 +11,9 @@ from hpbroker.protocol.errors import ErrorCode
 from hpbroker.server.multiproc.routing import owner
 from hpbroker.testing import wait_until
 from hpbroker.testing.cluster import running_cluster
-from tests.cluster.brokers import CLUSTER_OF_BROKERS, metadata, new_name
+from tests.cluster.brokers import CLUSTER_OF_BROKERS, metadata, new_name, wait_for_leaders
 from tests.cluster.replicas import Load, assert_converged, partition_state, wait_for_isr
-from tests.cluster.test_replication import _create, _produce_one
+from tests.cluster.test_replication import _create, _ensure_running, _produce_one
 
 pytestmark = [pytest.mark.integration, CLUSTER_OF_BROKERS]
 
@@ -67,3 +68,23 @@ def test_a_paused_follower_leaves_the_isr_and_rejoins(cluster, handler):
     wait_for_isr(cluster, name, 0, {1, 2, 3}, timeout=30)
     assert _produce_one(leader, name, b"all three again") == 0
     assert_converged(cluster, name, 1)
+
+
+def test_a_killed_leader_fails_over_and_rejoins_as_follower(cluster):
+    """Kafka's replication matrix, hard bounce of a leader: every acknowledged value is read once,
+    in send order, and the replicas converge (the bounced broker truncates and follows)."""
+    name = new_name("hard-bounce")
+    _create(cluster, name)
+    try:
+        with Load(cluster.bootstrap, name, 3) as load:
+            load.wait_acked(100)
+            target = cluster.brokers[partition_state(cluster, name, 0).leader]
+            target.kill()
+            load.wait_acked(100)  # the others carry on
+            target.start()
+            wait_for_leaders(cluster, name, 3, timeout=30)
+            load.wait_acked(50)
+    finally:
+        _ensure_running(cluster)
+    load.check()
+    assert_converged(cluster, name, 3)
