@@ -74,6 +74,8 @@ class ClusterReplicaManager(LocalReplicaManager):
         self._isr_changed: set[tuple[str, int]] = set()
         self._isr_notify_task: asyncio.Task | None = None
         self._isr_tasks: set[asyncio.Task] = set()
+        #: False once the broker is shutting down: no partition is fetched any more
+        self.following = True
         super().__init__(config, log_dirs, metadata, owns)
         self.fetchers = ReplicaFetcherManager(
             config,
@@ -331,10 +333,19 @@ class ClusterReplicaManager(LocalReplicaManager):
     def _took_leadership(self, partition: Partition) -> None:
         """After a partition took a LeaderAndIsr state: fetch it from its leader, or stop."""
         key = (partition.topic, partition.index)
-        if partition.is_leader:
+        if partition.is_leader or not self.following:
             self.fetchers.remove(key)
         else:
             self.fetchers.add(partition)
+
+    def stop_following(self) -> None:
+        """The broker makes its controlled shutdown: fetch nothing more. Kafka's controller sends
+        the followers of such a broker StopReplica (without delete) and leaves them out of the
+        ISR; a process that follows the registry instead of taking that request (a handler
+        other than handler 0) stops here, else a new leader epoch would start its fetchers
+        again and the leaders would take it back into their ISR just before it stops."""
+        self.following = False
+        self.fetchers.close()
 
     def record_follower_fetch(self, partition: Partition, replica_id: int, fetch_offset: int, log_start: int) -> None:
         if partition.update_follower_fetch(replica_id, fetch_offset, log_start, now_ms()):

@@ -248,9 +248,19 @@ class HandlerProcess:
             topo.wake(efd)
 
     def _check_cluster_phase(self) -> None:
-        """The supervisor asks for a controlled shutdown: move this broker's leaderships away
-        while the processors still serve, then say it is done."""
-        if self.member is None or self.topo.cluster_phase != CLUSTER_SHUTDOWN or self._shutting_down:
+        """The supervisor asks for a controlled shutdown: handler 0 moves this broker's
+        leaderships away while the processors still serve, then says it is done; every other
+        handler stops fetching as a follower (handler 0's followers stop at the controller's
+        StopReplica)."""
+        if not self.cluster or self._shutting_down:
+            return
+        if not self.is_controller:
+            # another handler: its followers stop fetching (stop_following), from the request on
+            if self.topo.cluster_phase in (CLUSTER_SHUTDOWN, CLUSTER_SHUT_DOWN):
+                self._shutting_down = True
+                self.broker.replica_manager.stop_following()
+            return
+        if self.member is None or self.topo.cluster_phase != CLUSTER_SHUTDOWN:
             return
         self._shutting_down = True
 
