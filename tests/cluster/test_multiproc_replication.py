@@ -11,14 +11,15 @@ from hpbroker.protocol.errors import ErrorCode
 from hpbroker.server.multiproc.routing import owner
 from hpbroker.testing import wait_until
 from hpbroker.testing.cluster import running_cluster
-from tests.cluster.brokers import CLUSTER_OF_BROKERS, metadata, new_name, wait_for_leaders
+from tests.cluster.brokers import CLUSTER_OF_BROKERS, metadata, new_name, request, wait_for_leaders
 from tests.cluster.replicas import Load, assert_converged, partition_state, wait_for_isr
-from tests.cluster.test_replication import _create, _ensure_running, _produce_one
+from tests.cluster.test_replication import _create, _ensure_running, _produce_one, produce_acks_all
 
 pytestmark = [pytest.mark.integration, CLUSTER_OF_BROKERS]
 
 ARGS = ["--processors", "1", "--handlers", "2"]
 LAG_MS = 3000
+FETCH = 1
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +89,46 @@ def test_a_killed_leader_fails_over_and_rejoins_as_follower(cluster):
         _ensure_running(cluster)
     load.check()
     assert_converged(cluster, name, 3)
+
+
+@pytest.mark.parametrize("handler", [0, 1])
+def test_an_acknowledged_record_is_readable_from_the_processor_at_once(cluster, handler):
+    """acks=all answers once the followers' fetches moved the HW: the owner publishes that HW in
+    the partition table at once, so the processor serves the record to a consumer right away
+    (not at the next publication of every row, a second later)."""
+    name = _name_owned_by(handler, "hw")
+    leaders = _create(cluster, name, partitions=1, min_isr=3)
+    leader = cluster.brokers[leaders[0]].bootstrap
+    for i in range(3):
+        assert produce_acks_all(leader, name, 0, [b"v%d" % i], timeout_ms=5000) == 0
+        answer = request(leader, FETCH, 11, _fetch_body(name, i))["responses"][0]["partitions"][0]
+        assert answer["error_code"] == 0 and answer["high_watermark"] == i + 1
+        assert len(answer["records"]) > 0
+
+
+def _fetch_body(topic, offset):
+    return {
+        "replica_id": -1,
+        "max_wait_ms": 0,
+        "min_bytes": 1,
+        "max_bytes": 1 << 20,
+        "isolation_level": 0,
+        "session_id": 0,
+        "session_epoch": -1,
+        "topics": [
+            {
+                "topic": topic,
+                "partitions": [
+                    {
+                        "partition": 0,
+                        "current_leader_epoch": -1,
+                        "fetch_offset": offset,
+                        "log_start_offset": -1,
+                        "partition_max_bytes": 1 << 20,
+                    }
+                ],
+            }
+        ],
+        "forgotten_topics_data": [],
+        "rack_id": "",
+    }
