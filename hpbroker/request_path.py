@@ -38,11 +38,12 @@ import logging
 from hpbroker import protocol
 from hpbroker.broker.request import NO_SESSION, CloseConnection, RequestContext
 from hpbroker.handlers import REGISTRY, supported_versions
-from hpbroker.protocol import ProtocolError
+from hpbroker.protocol import ExternalBytes, ProtocolError
 
 log = logging.getLogger(__name__)
 
 API_VERSIONS = 18
+FETCH = 1
 
 
 class Refused(Exception):
@@ -87,12 +88,22 @@ def encode_parts(ctx: RequestContext, body) -> list:
         raise Refused("internal error") from None
 
 
+def _in_memory(part) -> bytes:
+    if isinstance(part, ExternalBytes):
+        return b"".join(region.read() for region in part.source)
+    return part
+
+
 def encode_frame(ctx: RequestContext, body) -> bytes | None:
     """The response as one frame, size prefix included (a ring record); None when the protocol
-    has no response."""
+    has no response. Records left in segment files (a follower's Fetch served by a handler
+    process) are read into it: a ring record holds its bytes."""
     if body is None:
         return None
     try:
+        if ctx.api_key == FETCH:
+            parts = protocol.encode_response_parts(ctx.api_key, ctx.api_version, ctx.correlation_id, body)
+            return b"".join(_in_memory(p) for p in parts)
         return protocol.encode_response(ctx.api_key, ctx.api_version, ctx.correlation_id, body)
     except Exception:
         log.exception("cannot encode response to api key %d v%d", ctx.api_key, ctx.api_version)

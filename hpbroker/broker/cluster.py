@@ -225,6 +225,14 @@ class ClusterBroker:
             return ErrorCode.STALE_CONTROLLER_EPOCH, {}
         await self._ensure_topics({s.topic for s in states}, topic_ids)
         error, errors = rm.become_leader_or_follower(controller_id, controller_epoch, states, topic_ids)
+        if error == ErrorCode.NONE:
+            for s in states:
+                key = (s.topic, s.partition)
+                if key not in errors:
+                    # another handler's partition (multi-process topology): it takes this state
+                    # from the registry published before the controller is answered
+                    ok = self.node.node_id in s.replicas
+                    errors[key] = ErrorCode.NONE if ok else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         for s in states:
             if errors.get((s.topic, s.partition)) == ErrorCode.NONE:
                 self.registry.offer_state(

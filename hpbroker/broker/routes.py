@@ -10,7 +10,9 @@ built, hpbroker/handlers/__init__.py). The kinds:
   interface (ApiVersions, Metadata, FindCoordinator, DescribeCluster, DescribeLogDirs, the SASL
   requests, which change the connection's state).
 - ``FETCH``: the processor serves it from the segment files, below the high watermarks the
-  owners publish; a long poll parks in the processor.
+  owners publish; a long poll parks in the processor. A follower's Fetch (a replica id), which
+  moves the leader's state, goes to the owning handlers instead, cut by owner as a PARTITIONED
+  request is (``split``).
 - ``PARTITIONED``: split by owning handler. Each owner gets a sub-request holding only its
   topics and partitions, and the partial answers are joined in request order (``split``
   names the fields that hold the topics and partitions).
@@ -78,8 +80,10 @@ class Route:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"unknown route kind {self.kind!r}")
-        if (self.kind == PARTITIONED) != (self.split is not None):
-            raise ValueError("a PARTITIONED route, and only one, names its split fields")
+        if (self.kind == PARTITIONED and self.split is None) or (
+            self.split is not None and self.kind not in (PARTITIONED, FETCH)
+        ):
+            raise ValueError("a PARTITIONED route names its split fields, and only it and FETCH may")
         if (self.kind == GROUP) != (self.group_field is not None):
             raise ValueError("a GROUP route, and only one, names its group id field")
         if (self.kind == GROUPS) != (self.groups is not None):

@@ -70,9 +70,6 @@ class ZkAdmin:
         #: called before a change of ACLs or credentials is published (the broker's copy for
         #: its other processes)
         self.before_security_published: Callable[[], None] = lambda: None
-        #: the largest replication factor this broker creates topics with (None: the live
-        #: brokers'); 1 in the multi-process topology, whose handlers do not replicate yet
-        self.max_replication_factor: int | None = None
 
     @property
     def is_active(self) -> bool:
@@ -111,8 +108,6 @@ class ZkAdmin:
             return int(self.config.get("default.replication.factor"))
         rf = int(self.config.get(internal[name]))
         live = len(self._live())
-        if self.max_replication_factor is not None:
-            live = min(live, self.max_replication_factor)
         if rf > live:
             log.info(
                 "creating %s with replication factor %d, not %s=%d: %d brokers are alive",
@@ -139,13 +134,6 @@ class ZkAdmin:
                 assignment = assign_replicas_to_brokers(self._live(), num_partitions, rf)
             except PlacementError as exc:
                 raise ControllerError(exc.code, exc.message) from None
-        limit = self.max_replication_factor
-        if limit is not None and any(len(replicas) > limit for replicas in assignment.values()):
-            raise ControllerError(
-                ErrorCode.INVALID_REPLICATION_FACTOR,
-                f"a broker of the multi-process topology does not replicate partitions yet: a replication factor "
-                f"above {limit} is refused (run the cluster's brokers with --handlers 0)",
-            )
         client = self.member.client
         if await self._zk(client.path_exists, f"/brokers/topics/{name}"):
             raise ControllerError(ErrorCode.TOPIC_ALREADY_EXISTS, f"Topic '{name}' already exists.")

@@ -9,7 +9,10 @@ NOT_CONTROLLER (clients ask the controller Metadata names), and the controller c
 every new partition has a leader (timeout_ms 0: once the topic is written); unknown config or bad value -> INVALID_CONFIG; the same topic twice in
 one request -> INVALID_REQUEST; a disk that refuses the topic's files or the registry ->
 KAFKA_STORAGE_ERROR, with nothing of the topic left behind. ``validate_only`` checks everything and creates nothing.
-num_partitions / replication_factor -1 (v4+) take the broker defaults.
+num_partitions / replication_factor -1 (v4+) take the broker defaults; the broker's own request
+for ``__consumer_offsets`` (a processor's, ``ctx.internal``) leaves a factor of -1 to the
+controller, which takes offsets.topic.replication.factor capped by the live brokers, as for the
+coordinator of the in-process topology.
 """
 
 from collections import Counter
@@ -18,6 +21,7 @@ from hpbroker.broker.interface import ControllerError
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
 from hpbroker.config import ConfigError, validate_topic_configs
+from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC
 from hpbroker.metadata.topics import InvalidTopic, validate_topic_name
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.security.acl import CLUSTER_NAME, Operation, ResourceType
@@ -34,7 +38,7 @@ class _Refused(Exception):
         self.code = code
 
 
-def _check(broker, t):
+def _check(broker, t, internal: bool = False):
     """(name, partitions, replication factor, assignment or None, configs) of a topic to create;
     _Refused with Kafka's code and text otherwise."""
     name = t["name"]
@@ -70,14 +74,15 @@ def _check(broker, t):
         num_partitions, rf = len(assignment), len(assignment[0])
     if num_partitions == -1:
         num_partitions = broker.config.get("num.partitions")
-    if rf == -1:
+    offsets_default = internal and rf == -1 and name == GROUP_METADATA_TOPIC  # the controller decides it
+    if rf == -1 and not offsets_default:
         rf = broker.config.get("default.replication.factor")
     if num_partitions <= 0:
         raise _Refused(ErrorCode.INVALID_PARTITIONS, "Number of partitions must be larger than 0.")
     room = partition_room()
     if num_partitions > room:
         raise _Refused(ErrorCode.INVALID_PARTITIONS, no_room_message(num_partitions, room))
-    if rf <= 0:
+    if rf <= 0 and not offsets_default:
         raise _Refused(ErrorCode.INVALID_REPLICATION_FACTOR, "Replication factor must be larger than 0.")
     live = len(broker.metadata.alive_brokers())
     if assignment is None and rf > live:
@@ -126,7 +131,7 @@ async def handle(ctx: RequestContext, request: dict):
             results.append(res)
             continue
         try:
-            name, num_partitions, rf, assignment, configs = _check(broker, t)
+            name, num_partitions, rf, assignment, configs = _check(broker, t, ctx.internal)
         except _Refused as exc:
             res["error_code"], res["error_message"] = exc.code, str(exc)
             results.append(res)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 
 from hpbroker.broker.request import RequestContext
-from hpbroker.broker.routes import FETCH, Route
+from hpbroker.broker.routes import FETCH, Route, Split
 from hpbroker.protocol import ExternalBytes
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.security.acl import CLUSTER_NAME, Operation, ResourceType
@@ -36,7 +36,8 @@ from hpbroker.storage import OffsetOutOfRange
 
 API_KEY = 1
 MIN_VERSION, MAX_VERSION = 4, 11
-ROUTE = Route(FETCH)
+# a follower's Fetch is cut by owning handler in the multi-process topology (routes.py)
+ROUTE = Route(FETCH, Split("topics", "topic", "partitions", "partition", "responses", "topic", "partitions"))
 
 READ_COMMITTED = 1
 

@@ -74,9 +74,15 @@ class ClusterReplicaManager(LocalReplicaManager):
         self._isr_changed: set[tuple[str, int]] = set()
         self._isr_notify_task: asyncio.Task | None = None
         self._isr_tasks: set[asyncio.Task] = set()
+        #: False once the broker is shutting down: no partition is fetched any more
+        self.following = True
         super().__init__(config, log_dirs, metadata, owns)
         self.fetchers = ReplicaFetcherManager(
-            config, broker_id, metadata, after_follower_change=lambda p: self.publish(p.topic, p.index)
+            config,
+            broker_id,
+            metadata,
+            before_truncate=lambda p, offset: self.before_truncate(p.topic, p.index),
+            after_follower_change=lambda p: self.after_follower_change(p.topic, p.index),
         )
 
     def open_registered(self, metadata) -> None:
@@ -269,6 +275,13 @@ class ClusterReplicaManager(LocalReplicaManager):
         """A process whose partitions other processes read (server/multiproc/handler_broker.py)
         publishes the partition's offsets and leader epoch here."""
 
+    def before_truncate(self, topic: str, index: int) -> None:
+        """A follower's log is about to be truncated (its segment files may go)."""
+
+    def after_follower_change(self, topic: str, index: int) -> None:
+        """A follower's log took fetched batches, or was truncated."""
+        self.publish(topic, index)
+
     def stop_replicas(
         self, controller_id: int, controller_epoch: int, states: Iterable[StopReplicaState]
     ) -> tuple[int, dict[tuple[str, int], int]]:
@@ -320,10 +333,19 @@ class ClusterReplicaManager(LocalReplicaManager):
     def _took_leadership(self, partition: Partition) -> None:
         """After a partition took a LeaderAndIsr state: fetch it from its leader, or stop."""
         key = (partition.topic, partition.index)
-        if partition.is_leader:
+        if partition.is_leader or not self.following:
             self.fetchers.remove(key)
         else:
             self.fetchers.add(partition)
+
+    def stop_following(self) -> None:
+        """The broker makes its controlled shutdown: fetch nothing more. Kafka's controller sends
+        the followers of such a broker StopReplica (without delete) and leaves them out of the
+        ISR; a process that follows the registry instead of taking that request (a handler
+        other than handler 0) stops here, else a new leader epoch would start its fetchers
+        again and the leaders would take it back into their ISR just before it stops."""
+        self.following = False
+        self.fetchers.close()
 
     def record_follower_fetch(self, partition: Partition, replica_id: int, fetch_offset: int, log_start: int) -> None:
         if partition.update_follower_fetch(replica_id, fetch_offset, log_start, now_ms()):

@@ -318,6 +318,7 @@ class ReplicaFetcher:
                             p.log_end_offset,
                             leader_start,
                         )
+                        m.before_truncate(p, leader_start)
                         p.truncate_fully_and_start_at(leader_start)
                         m.after_follower_change(p)
                     else:

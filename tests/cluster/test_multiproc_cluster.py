@@ -20,7 +20,6 @@ from hpbroker.testing import wait_until
 from hpbroker.testing.cluster import running_cluster
 from tests.cluster.brokers import (
     CLUSTER_OF_BROKERS,
-    create_topics,
     fetch_error,
     metadata,
     new_name,
@@ -146,13 +145,8 @@ def test_sigterm_is_a_controlled_shutdown_through_handler_0(cluster):
     wait_until(lambda: 2 in _epochs(cluster), 30, "broker 2 to register again")
 
 
-def test_replication_factors_above_one_are_refused_and_offsets_have_one_replica(cluster):
-    with cluster.zk_client() as zk:
-        controller = cluster.brokers[zk.get_controller_id()]
-    refused = create_topics(controller.bootstrap, new_name("rf3"), 1, rf=3)
-    assert refused["error_code"] == ErrorCode.INVALID_REPLICATION_FACTOR
-    assert "multi-process topology does not replicate" in refused["error_message"]
-    # consumer groups work: __consumer_offsets is created with one replica per partition
+def test_consumer_offsets_is_replicated(cluster):
+    # consumer groups work on __consumer_offsets replicated as offsets.topic.replication.factor says
     name = new_name("groups")
     _create(cluster, name, 1)
     group = new_name("g")
@@ -164,4 +158,5 @@ def test_replication_factors_above_one_are_refused_and_offsets_have_one_replica(
         c.close()
     with cluster.zk_client() as zk:
         assignment, _ = zk.get_topic_assignment("__consumer_offsets")
-    assert {len(a.replicas) for a in assignment.partitions.values()} == {1}
+    # three replicas, or fewer if a broker was down when the first group request created it
+    assert min(len(a.replicas) for a in assignment.partitions.values()) > 1

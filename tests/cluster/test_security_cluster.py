@@ -155,20 +155,19 @@ def _on_every_broker(cluster, condition, what: str) -> float:
 
 
 def test_replication_over_a_sasl_ssl_inter_broker_listener(cluster, certs):
-    """Replication factor 3 with acks=all: the followers fetch over SASL_SSL as User:broker and
-    join the ISR; what was acknowledged is consumed."""
-    if cluster.topology == "multi-process":
-        pytest.skip("the multi-process topology does not replicate yet")
+    """A replica on every broker with acks=all: the followers fetch over SASL_SSL as User:broker
+    and join the ISR; what was acknowledged is consumed."""
     topic = new_name("secrepl")
+    rf = len(cluster.brokers)
     admin = _admin(cluster, certs)
-    for f in admin.create_topics([NewTopic(topic, 2, 3, config={"min.insync.replicas": "3"})]).values():
+    for f in admin.create_topics([NewTopic(topic, 2, rf, config={"min.insync.replicas": str(rf)})]).values():
         f.result(30)
 
     def full_isr():
         t = admin.list_topics(topic, timeout=5).topics[topic]
-        return len(t.partitions) == 2 and all(len(p.isrs) == 3 and p.leader > 0 for p in t.partitions.values())
+        return len(t.partitions) == 2 and all(len(p.isrs) == rf and p.leader > 0 for p in t.partitions.values())
 
-    wait_until(full_isr, 30, "every partition's ISR to hold the three brokers")
+    wait_until(full_isr, 30, "every partition's ISR to hold every broker")
     conf = _client_conf(cluster, certs)
     producer = Producer({**conf, "acks": "all", "enable.idempotence": True})
     values = [f"v{i}".encode() for i in range(200)]

@@ -20,6 +20,14 @@ owns that name this broker among their replicas, in the leader epoch the registr
 stops holding those the registry no longer gives it (their files are deleted by handler 0 when
 the controller's StopReplica asks, once every handler let go of them).
 
+Replication: each handler replicates the partitions it owns, as the in-process broker does all
+of them. As follower it runs its own replica fetchers (one per leader broker, for its partitions
+only); as leader it serves the followers' Fetch requests (the processors route a Fetch with a
+replica id to the owning handlers), tracks their log end offsets, moves the high watermark
+(published in the partition table, up to which processors serve consumers) and decides ISR
+changes. Handler 0 writes its ISR changes to ZooKeeper itself; every other handler asks handler 0
+to write them (``IsrClient``, server/multiproc/isr_channel.py), ZooKeeper first, memory after.
+
 Who may touch: the event loop of the handler process.
 """
 
@@ -39,6 +47,7 @@ from hpbroker.security import authorizer
 from hpbroker.security.authorizer import FileAclStore
 from hpbroker.security.credentials import FileCredentialStore
 from hpbroker.server.multiproc.handler_broker import PublishingReplicaManager
+from hpbroker.server.multiproc.isr_channel import IsrClient, IsrServer
 from hpbroker.transaction.coordinator import TransactionCoordinator
 from hpbroker.transaction.markers import MarkerChannel
 
@@ -47,7 +56,20 @@ log = logging.getLogger(__name__)
 
 class PublishingClusterReplicaManager(PublishingReplicaManager, ClusterReplicaManager):
     """A handler's partitions in a cluster: as the controller (or the registry) says, each with a
-    row of the shared partition table."""
+    row of the shared partition table. A follower's truncation is bracketed by the row's rewrite
+    counter, as the cleaner's file moves are: a processor holding its segment files (it read them
+    while this broker led the partition) drops them before it serves the partition again."""
+
+    def before_truncate(self, topic: str, index: int) -> None:
+        row = self.rows.get((topic, index))
+        if row is not None and not self.table.rewrites(row) % 2:
+            self.table.begin_rewrite(row)
+
+    def after_follower_change(self, topic: str, index: int) -> None:
+        row = self.rows.get((topic, index))
+        if row is not None and self.table.rewrites(row) % 2:
+            self.table.end_rewrite(row)
+        self.publish(topic, index)
 
 
 class ControllerHandlerBroker(ClusterBroker):
@@ -57,11 +79,9 @@ class ControllerHandlerBroker(ClusterBroker):
         self._copies: tuple[FileCredentialStore, FileAclStore] | None = None
         super().__init__(config, node, member, owns=owns, stats=stats)
         self.copy_security()  # before the processors serve a login
-        # replica fetchers and ISR writes run in the in-process topology only, so far
-        self.controller.max_replication_factor = 1
 
     def _replica_manager(self, owns) -> ClusterReplicaManager:
-        return PublishingClusterReplicaManager(
+        rm = PublishingClusterReplicaManager(
             self.config,
             self.log_dirs,
             self.metadata,
@@ -72,6 +92,13 @@ class ControllerHandlerBroker(ClusterBroker):
             on_leadership=self._on_leadership,
             stats=self.stats,
         )
+        rm.isr_writer = self._write_isr
+        rm.isr_notifier = self._notify_isr_changes
+        return rm
+
+    def serve_isr_channels(self, socks) -> IsrServer:
+        """Write the ISR changes the other handlers ask for (server/multiproc/isr_channel.py)."""
+        return IsrServer(socks, self._write_isr, self._notify_isr_changes)
 
     def describe(self) -> str:
         return f"handler {self.handler}"
@@ -94,7 +121,7 @@ class ControllerHandlerBroker(ClusterBroker):
 class ShardHandlerBroker:
     """A handler process other than handler 0, in a cluster (a ``Broker``)."""
 
-    def __init__(self, config, node, *, handler: int, table, owns, read_registry, stats=None):
+    def __init__(self, config, node, *, handler: int, table, owns, read_registry, isr_channel=None, stats=None):
         self.config = config
         self.node = node
         self.handler = handler
@@ -122,6 +149,11 @@ class ShardHandlerBroker:
             stats=self.stats,
         )
         self.replica_manager.logs.flush_observer = self.stats.log_flushed
+        #: ISR changes go to ZooKeeper through handler 0 (None: this handler changes no ISR)
+        self.isr_client = IsrClient(isr_channel, node.node_id) if isr_channel is not None else None
+        if self.isr_client is not None:
+            self.replica_manager.isr_writer = self.isr_client.write_isr
+            self.replica_manager.isr_notifier = self.isr_client.notify
         self.controller = NotController(self.describe())
         self.group_coordinator = GroupCoordinator(
             config, self.metadata, self.replica_manager, self.controller, owns=self._leads
@@ -167,4 +199,6 @@ class ShardHandlerBroker:
         self.replica_manager.run_maintenance()
 
     def close(self) -> None:
+        if self.isr_client is not None:
+            self.isr_client.close()
         self.replica_manager.close()

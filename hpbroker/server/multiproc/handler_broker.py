@@ -93,6 +93,13 @@ class PublishingReplicaManager(LocalReplicaManager):
         self.appended = True
         super().notify_append(topic, index)
 
+    def notify_high_watermark(self, topic: str, index: int) -> None:
+        """In a cluster the HW moves when a follower's Fetch or an ISR change lets it: processors
+        serve consumers up to the row's HW, and their parked Fetches are woken."""
+        self.publish(topic, index)
+        self.appended = True
+        super().notify_high_watermark(topic, index)
+
     def run_maintenance(self) -> None:
         super().run_maintenance()
         self.publish_all()  # retention moves log_start_offset

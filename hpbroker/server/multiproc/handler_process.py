@@ -95,6 +95,7 @@ class HandlerProcess:
         self._may_publish = not self.cluster  # a cluster's metadata only once the controller sent it all
         self._publish_scheduled = False
         self._cluster_tasks: list[asyncio.Task] = []
+        self._cluster_closers: list = []  # handler 0's ISR channel server
         self._shutting_down = False
         self.handled = 0  # records taken from the request rings (the safety period watches it)
         self._sessions: dict = {}  # envelope session bytes -> Session (a few per connection)
@@ -155,6 +156,8 @@ class HandlerProcess:
             self._maintenance.cancel()
             for t in list(self._tasks) + self._cluster_tasks:
                 t.cancel()
+            for close in self._cluster_closers:
+                close()
             if self.member is not None:
                 await self.member.close()  # the registration goes at once
             self.broker.close()
@@ -182,6 +185,7 @@ class HandlerProcess:
                 table=topo.table(),
                 owns=owns,
                 read_registry=lambda path: topo.read_registry(path, cluster=True),
+                isr_channel=topo.isr_channel(h) if topo.isr_channels else None,
                 stats=self.stats,
             )
         from hpbroker.cluster.member import ClusterMember
@@ -195,6 +199,8 @@ class HandlerProcess:
         )
         await broker.start()
         broker.metadata.listeners.append(self._cluster_metadata_changed)
+        if topo.isr_channels:
+            self._cluster_closers.append(broker.serve_isr_channels(topo.isr_channel(0)).close)
         return broker
 
     # the cluster (handler 0) --------------------------------------------------------------------
@@ -242,9 +248,19 @@ class HandlerProcess:
             topo.wake(efd)
 
     def _check_cluster_phase(self) -> None:
-        """The supervisor asks for a controlled shutdown: move this broker's leaderships away
-        while the processors still serve, then say it is done."""
-        if self.member is None or self.topo.cluster_phase != CLUSTER_SHUTDOWN or self._shutting_down:
+        """The supervisor asks for a controlled shutdown: handler 0 moves this broker's
+        leaderships away while the processors still serve, then says it is done; every other
+        handler stops fetching as a follower (handler 0's followers stop at the controller's
+        StopReplica)."""
+        if not self.cluster or self._shutting_down:
+            return
+        if not self.is_controller:
+            # another handler: its followers stop fetching (stop_following), from the request on
+            if self.topo.cluster_phase in (CLUSTER_SHUTDOWN, CLUSTER_SHUT_DOWN):
+                self._shutting_down = True
+                self.broker.replica_manager.stop_following()
+            return
+        if self.member is None or self.topo.cluster_phase != CLUSTER_SHUTDOWN:
             return
         self._shutting_down = True
 

@@ -84,13 +84,17 @@ from hpbroker.server.multiproc.ring import FULL, WAKE
 from hpbroker.server.multiproc.routing import (
     CONTROLLER_HANDLER,
     PRODUCE,
+    REPLICA_FETCH_HEADROOM,
+    REPLICA_FETCH_MAX_BYTES,
     cut_by_owner,
+    cut_replica_fetch,
     group_owner,
     join_every,
     join_group_answers,
     join_responses,
     owner,
     produce_first_partition,
+    replica_id,
     route_for,
     split_groups,
 )
@@ -418,6 +422,8 @@ class ProcessorServer:
         route = module.ROUTE
         kind = route.kind
         try:
+            if kind == FETCH and replica_id(view, offset) >= 0:
+                return self._route_replica_fetch(conn, view, header, offset, route.split)
             if kind in (PROCESSOR, FETCH):
                 self.broker.refresh()
                 frame = bytearray(view)  # small requests: decoded here, may be parked (Fetch)
@@ -466,6 +472,13 @@ class ProcessorServer:
             conn.close(f"api key {api_key} v{version} body does not decode: {exc}")
             return True
         return self._forward(conn, view, header, target)
+
+    def _route_replica_fetch(self, conn, view, header, offset: int, split) -> bool:
+        """A follower's Fetch: to the handlers owning its partitions (``cut_replica_fetch``)."""
+        limit = self.resp_rings[0].max_record
+        cap = max(min(limit, REPLICA_FETCH_MAX_BYTES) - REPLICA_FETCH_HEADROOM, limit // 2)
+        subs, order = cut_replica_fetch(header, view, offset, split, self.topo.handlers, cap)
+        return self._forward_subs(conn, header, subs, env.OWNED, order)
 
     def _forward(self, conn, view, header, h: int) -> bool:
         """The whole frame into handler ``h``'s ring; False if the ring is full."""

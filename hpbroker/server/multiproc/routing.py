@@ -7,7 +7,15 @@ cut requests by owner and join the owners' answers.
   may do (creating an auto-created topic, or __consumer_offsets on the first FindCoordinator)
   that view asks of the controller through the ring (server/multiproc/processor_broker.py).
 - ``FETCH``: the processor serves it from the segment files (PartitionLogReader + sendfile),
-  below the high watermarks published in the partition table.
+  below the high watermarks published in the partition table. A follower's Fetch (replica id
+  >= 0) goes to the handlers owning its partitions instead, cut by owner as a PARTITIONED
+  request (``cut_replica_fetch``): the owner tracks the follower's log end offset, moves the
+  HW and wakes acks=all Produces. Its answer, records included, comes back through a response
+  ring, so max_bytes and partition_max_bytes are capped to fit one ring record; a first batch
+  larger than that cap (KIP-74 returns it whole) cannot be replicated from this topology.
+  Brokers with the same handler count own a partition in the same handler, so a follower
+  handler's Fetch reaches exactly one leader handler; otherwise each part long-polls on its own
+  and the answer waits for the last (at most replica.fetch.wait.max.ms).
 - ``PARTITIONED``: split by owning handler, in one place (``cut_by_owner``). Each handler gets
   a sub-request holding only the topics and partitions it owns: a Produce is cut on its bytes
   (produce_split.py), anything else decoded and cut as dicts (``split_by_owner``) then
@@ -56,6 +64,10 @@ from hpbroker.transaction.coordinator import TRANSACTION_STATE_TOPIC
 
 CONTROLLER_HANDLER = 0
 PRODUCE = 0
+# A follower's Fetch is answered through a response ring: at most this much, less the headroom
+# for the response's headers and per-partition fields (topology.CLUSTER_RESPONSE_RING_BYTES)
+REPLICA_FETCH_MAX_BYTES = 2 << 20
+REPLICA_FETCH_HEADROOM = 64 << 10
 
 #: api key -> where it runs, from each API module's declaration
 ROUTES: dict[int, Route] = {key: module.ROUTE for key, module in REGISTRY.items()}
@@ -150,6 +162,29 @@ def split_by_owner(request: dict, split: Split, handlers: int) -> dict[int, dict
         out[h] = dict(request)
         out[h][split.req_topics] = topics
     return out
+
+
+def replica_id(frame, offset: int) -> int:
+    """The replica id of a Fetch (v4-v11: the first field of the body at ``offset``), read
+    without decoding it; -1 (a consumer's: the ordinary path decodes it and says what is wrong)
+    if it is not there."""
+    try:
+        return _I32.unpack_from(frame, offset)[0]
+    except struct.error:
+        return -1
+
+
+def cut_replica_fetch(header, frame, offset: int, split: Split, handlers: int, cap: int) -> tuple[dict, dict]:
+    """A follower's Fetch cut by owning handler: ({handler: sub-request}, what joining needs).
+    max_bytes and every partition_max_bytes are capped at ``cap`` (one response ring record).
+    Raises ProtocolError if the body does not decode."""
+    request = protocol.decode_request(header.api_key, header.api_version, frame, offset)
+    request["max_bytes"] = min(request.get("max_bytes", cap), cap)
+    for t in request[split.req_topics]:
+        for p in t[split.req_partitions]:
+            p["partition_max_bytes"] = min(p["partition_max_bytes"], cap)
+    subs = split_by_owner(request, split, handlers) or {CONTROLLER_HANDLER: request}  # none: any answers
+    return subs, partition_order(request, split)
 
 
 class Cut(NamedTuple):

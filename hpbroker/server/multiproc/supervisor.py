@@ -43,9 +43,11 @@ from hpbroker.server.listeners import log_listeners
 from hpbroker.server.multiproc.topology import (
     CLUSTER_REFUSED,
     CLUSTER_REGISTER,
+    CLUSTER_RESPONSE_RING_BYTES,
     CLUSTER_SERVING,
     CLUSTER_SHUT_DOWN,
     CLUSTER_SHUTDOWN,
+    RESPONSE_RING_BYTES,
     SharedMemoryTooSmall,
     Topology,
     remove_stale_segments,
@@ -114,7 +116,12 @@ class Supervisor:
         self.listeners = configured.bound(ports)
         self.node = advertised_node(self.config, self.listeners)
         try:
-            self.topo = Topology(self.processors, self.handlers)
+            self.topo = Topology(
+                self.processors,
+                self.handlers,
+                response_ring_bytes=CLUSTER_RESPONSE_RING_BYTES if self.cluster else RESPONSE_RING_BYTES,
+                cluster=self.cluster,
+            )
         except SharedMemoryTooSmall as exc:
             log.error("cannot start: %s", exc)
             self._close_reserved()

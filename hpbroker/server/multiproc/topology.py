@@ -48,6 +48,10 @@ Wake-ups: one eventfd per handler ("a request ring has records") and one per pro
 response ring has records, or a request ring has space again"), created here and inherited by
 the children through fork. An eventfd is a counter: many writers, one reader, no data.
 
+ISR channels: in a cluster, one SOCK_SEQPACKET socket pair per handler h > 0, through which it
+asks handler 0 (the broker's ZooKeeper session) to write the ISR changes of the partitions it
+leads (server/multiproc/isr_channel.py); created here, inherited like the eventfds.
+
 Crash story: everything here is volatile and rebuilt at start-up; what must survive is in the
 logs. The supervisor keeps every mapping and descriptor, so a restarted child inherits the same
 segments and eventfds; restarts are told apart by the incarnation words.
@@ -69,7 +73,7 @@ from hpbroker.metadata.cluster_registry import ClusterRegistry
 from hpbroker.metadata.topics import TopicRegistry
 from hpbroker.metrics.layout import HANDLER, REGION_BYTES
 from hpbroker.server.connection_quotas import region_words
-from hpbroker.server.multiproc import wakeups
+from hpbroker.server.multiproc import isr_channel, wakeups
 from hpbroker.server.multiproc.metadata_snapshot import MetadataSnapshot, snapshot_bytes
 from hpbroker.server.multiproc.partition_table import PartitionTable, table_bytes
 from hpbroker.server.multiproc.ring import Ring, ring_bytes
@@ -81,7 +85,11 @@ PREFIX = "hpbroker-"
 # records up to 8 MiB: a produce request of several 1 MiB batches. Tests shrink the rings through
 # the environment (HPBROKER_REQUEST_RING_BYTES, a power of two) to exercise back-pressure.
 REQUEST_RING_BYTES = int(environment.value("HPBROKER_REQUEST_RING_BYTES"))
-RESPONSE_RING_BYTES = 1 << 20  # answers forwarded by handlers are small (Fetch never uses them)
+RESPONSE_RING_BYTES = 1 << 20  # answers forwarded by handlers are small (a consumer's Fetch never uses them)
+# In a cluster a follower's Fetch is answered by the leading handler through its response ring:
+# room for a record of 2 MiB (max_record is half the ring), above the default message.max.bytes,
+# so the first batch KIP-74 sends whole fits (REPLICA_FETCH_MAX_BYTES, processor.py)
+CLUSTER_RESPONSE_RING_BYTES = 4 << 20
 SLOTS_PER_HANDLER = 4096
 # The smallest request ring the supervisor shrinks to when /dev/shm is short: records up to
 # 2 MiB, so librdkafka's largest Produce request (message.max.bytes 1,000,000) still fits.
@@ -189,6 +197,7 @@ class Topology:
         request_ring_bytes: int | None = None,
         response_ring_bytes: int = RESPONSE_RING_BYTES,
         slots_per_handler: int = SLOTS_PER_HANDLER,
+        cluster: bool = False,
     ):
         if processors < 1 or handlers < 1:
             raise ValueError("the multi-process topology needs at least one processor and one handler")
@@ -221,11 +230,18 @@ class Topology:
         self.rings_mm = _create_segment(self.paths[1], n * (self._req_size + self._resp_size))
         self.handler_efds = [os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC) for _ in range(handlers)]
         self.processor_efds = [os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC) for _ in range(processors)]
+        self.isr_channels = [isr_channel.channel_pair() for _ in range(handlers - 1)] if cluster else []
         self.control = np.ndarray((self._control_words,), dtype="<i8", buffer=self.control_mm)
         self.metadata_mm = _create_segment(self.paths[2], snapshot_bytes(METADATA_SNAPSHOT_BYTES))
         self.metadata = MetadataSnapshot(memoryview(self.metadata_mm), METADATA_SNAPSHOT_BYTES)
         self.stats_mm = _create_segment(self.paths[3], (handlers + processors) * REGION_BYTES)
         self.snapshots_mm = _create_segment(self.paths[4], handlers * snapshot_bytes(STATS_SNAPSHOT_BYTES))
+
+    def isr_channel(self, h: int):
+        """Handler h's end of its ISR channel (h > 0), or handler 0's ends of all (h == 0)."""
+        if h == 0:
+            return [pair[0] for pair in self.isr_channels]
+        return self.isr_channels[h - 1][1]
 
     # views (built in each child after the fork) -----------------------------------------------
     def table(self) -> PartitionTable:

@@ -250,3 +250,82 @@ def test_a_split_over_bare_partition_indexes():
         for t in joined["topics"]
         for p in t["partitions"]
     )
+
+
+def _fetch(replica_id, parts, max_bytes=50 << 20, partition_max_bytes=10 << 20):
+    return {
+        "replica_id": replica_id,
+        "max_wait_ms": 500,
+        "min_bytes": 1,
+        "max_bytes": max_bytes,
+        "isolation_level": 0,
+        "session_id": 0,
+        "session_epoch": -1,
+        "topics": [
+            {
+                "topic": t,
+                "partitions": [
+                    {
+                        "partition": i,
+                        "current_leader_epoch": 0,
+                        "fetch_offset": 0,
+                        "log_start_offset": 0,
+                        "partition_max_bytes": partition_max_bytes,
+                    }
+                    for i in ps
+                ],
+            }
+            for t, ps in parts
+        ],
+        "forgotten_topics_data": [],
+        "rack_id": "",
+    }
+
+
+def _frame(api_key, version, body):
+    from hpbroker import protocol
+
+    frame = protocol.encode_request(api_key, version, 7, "replica-fetcher-2", body)[4:]
+    header, offset = protocol.decode_request_header(frame)
+    return header, frame, offset
+
+
+def test_a_follower_fetch_is_cut_by_owner_and_capped_to_a_ring_record():
+    split = routing.route_for(1).split
+    header, frame, offset = _frame(1, 11, _fetch(2, [("a", [0, 1, 2, 3]), ("b", [0, 1])]))
+    assert routing.replica_id(frame, offset) == 2
+    subs, order = routing.cut_replica_fetch(header, frame, offset, split, 2, 1 << 20)
+    owners = {
+        (t["topic"], p["partition"]): h for h, sub in subs.items() for t in sub["topics"] for p in t["partitions"]
+    }
+    assert owners == {(t, i): routing.owner(t, i, 2) for t, ps in [("a", [0, 1, 2, 3]), ("b", [0, 1])] for i in ps}
+    for sub in subs.values():
+        assert sub["max_bytes"] == 1 << 20 and sub["replica_id"] == 2
+        assert {p["partition_max_bytes"] for t in sub["topics"] for p in t["partitions"]} == {1 << 20}
+    # the answers are joined in request order
+    parts = [
+        {
+            "throttle_time_ms": 0,
+            "error_code": 0,
+            "session_id": 0,
+            "responses": [
+                {"topic": t["topic"], "partitions": [{"partition_index": p["partition"]} for p in t["partitions"]]}
+                for t in sub["topics"]
+            ],
+        }
+        for sub in subs.values()
+    ]
+    joined = routing.join_responses(order, split, parts)
+    assert [(t["topic"], [p["partition_index"] for p in t["partitions"]]) for t in joined["responses"]] == [
+        ("a", [0, 1, 2, 3]),
+        ("b", [0, 1]),
+    ]
+
+
+def test_a_consumer_fetch_has_no_replica_id_and_an_empty_follower_fetch_goes_to_handler_0():
+    header, frame, offset = _frame(1, 11, _fetch(-1, [("a", [0])]))
+    assert routing.replica_id(frame, offset) == -1
+    assert routing.replica_id(frame[: offset + 2], offset) == -1  # cut short: the ordinary path says why
+    header, frame, offset = _frame(1, 11, _fetch(3, []))
+    subs, _ = routing.cut_replica_fetch(header, frame, offset, routing.route_for(1).split, 2, 1 << 20)
+    assert list(subs) == [routing.CONTROLLER_HANDLER]
