@@ -13,7 +13,11 @@ every measurement, in this order:
   four workloads alternate, their order flipped every round, figures are medians of the rounds.
   CPU-s per GB of each broker's process tree (perf/_common.py), split into the leader's and the
   followers' (one partition: one leader, two followers).
-- latency: perf/e2e_latency.py at --rate records/s of 1 KB, acks=all, factor 3: p50/p99.
+- latency: perf/e2e_latency.py at --rate records/s of 1 KB, acks=all, factor 3 and (the same-run
+  baseline) factor 1, alternating: p50/p99 medians of --latency-rounds.
+- Every throughput and latency run also records how long each broker's event loop was runnable
+  but waiting for a CPU (``run_queue_wait``): on a shared machine, the part of a replication
+  round trip that is queueing for a core rather than the brokers' work.
 - catch-up: a follower of a factor-3 partition stopped (SIGTERM), --catchup-gb produced at acks=1
   to the two others, the follower started under a light produce load (--light-rate records/s);
   the time from its start until ZooKeeper shows it in the ISR again.
@@ -221,29 +225,50 @@ def delete(bootstrap: str, name: str) -> None:
 # --- latency -------------------------------------------------------------------------------
 
 
-def latency(cluster, zk, rate: float, duration: float, say) -> dict:
-    name = _common.unique_topic("repl-e2e")
-    create(cluster.bootstrap, name, 1, 3, min_isr=2)
-    wait_isr(zk, name, 1, set(cluster.brokers), 60)
-    args = {
-        "bootstrap": cluster.bootstrap,
-        "topic": name,
-        "partitions": 1,
-        "rate": rate,
-        "duration": duration,
-        "warmup": 1,
-        "record_size": RECORD,
-        "acks": "all",
-        "linger_ms": 0,
-        "idle_timeout": 10,
-        "client_config": {},
-        "quiet": True,
+def latency(cluster, zk, rate: float, duration: float, rounds: int, say) -> dict:
+    """e2e latency at factor 3 (acks=all, min.insync.replicas 2) and, the same-run baseline, at
+    factor 1, alternating; with how long each broker's event loop waited for a CPU meanwhile."""
+    runs: dict[str, list[dict]] = {"rf1": [], "rf3": []}
+    for r in range(rounds):
+        for factor in (3, 1) if r % 2 == 0 else (1, 3):
+            name = _common.unique_topic(f"repl-e2e-rf{factor}")
+            create(cluster.bootstrap, name, 1, factor, min_isr=2 if factor == 3 else 1)
+            wait_isr(zk, name, 1, set(cluster.brokers) if factor == 3 else {states(zk, name, 1)[0].leader}, 60)
+            pids = {i: b.pid for i, b in cluster.brokers.items()}
+            waited = {i: run_queue_wait(pid) for i, pid in pids.items()}
+            t0 = time.monotonic()
+            args = {
+                "bootstrap": cluster.bootstrap,
+                "topic": name,
+                "partitions": 1,
+                "rate": rate,
+                "duration": duration,
+                "warmup": 1,
+                "record_size": RECORD,
+                "acks": "all",
+                "linger_ms": 0,
+                "idle_timeout": 10,
+                "client_config": {},
+                "quiet": True,
+            }
+            e = e2e_latency.run(args)
+            elapsed = time.monotonic() - t0
+            out = {
+                "rate": e["achieved_rate"],
+                "lost": e["lost"],
+                "errors": e["errors"],
+                "latency_ms": e["latency_ms"],
+                "run_queue_wait_per_s": {
+                    str(i): round((run_queue_wait(pid) - waited[i]) / elapsed, 3) for i, pid in pids.items()
+                },
+            }
+            say(f"  e2e factor {factor}: {out}")
+            runs[f"rf{factor}"].append(out)
+            delete(cluster.bootstrap, name)
+    medians = {
+        k: {p: statistics.median(x["latency_ms"][p] for x in v) for p in ("p50", "p99")} for k, v in runs.items()
     }
-    r = e2e_latency.run(args)
-    out = {"rate": r["achieved_rate"], "lost": r["lost"], "errors": r["errors"], "latency_ms": r["latency_ms"]}
-    say(f"  e2e: {out}")
-    delete(cluster.bootstrap, name)
-    return out
+    return {"runs": runs, "medians": medians}
 
 
 # --- follower catch-up ---------------------------------------------------------------------
@@ -406,6 +431,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=2, help="throughput rounds (medians)")
     p.add_argument("--rate", type=float, default=2000, help="e2e records/s")
     p.add_argument("--duration", type=float, default=10, help="e2e measured seconds")
+    p.add_argument("--latency-rounds", type=int, default=2, help="e2e rounds per factor (medians)")
     p.add_argument("--catchup-gb", type=float, default=1.0)
     p.add_argument("--light-rate", type=float, default=200, help="records/s while the follower catches up")
     p.add_argument("--failover-partitions", type=int, default=30)
@@ -441,7 +467,7 @@ def main() -> int:
         if "throughput" in only:
             out["throughput"] = throughput(cluster, zk, ns.records, ns.rounds, say)
         if "latency" in only:
-            out["latency"] = latency(cluster, zk, ns.rate, ns.duration, say)
+            out["latency"] = latency(cluster, zk, ns.rate, ns.duration, ns.latency_rounds, say)
         if "catchup" in only:
             out["catch_up"] = catch_up(cluster, zk, ns.catchup_gb, ns.light_rate, say)
         if "failover" in only:
@@ -467,8 +493,11 @@ def main() -> int:
             )
         print(f"factor 3 / factor 1: acks=1 {r['acks1_rf3_over_rf1']:.2f}x, acks=all {r['acksall_rf3_over_rf1']:.2f}x")
     if "latency" in out:
-        lat = out["latency"]["latency_ms"]
-        print(f"e2e at {out['latency']['rate']:.0f}/s, acks=all, factor 3: p50 {lat['p50']} ms, p99 {lat['p99']} ms")
+        m = out["latency"]["medians"]
+        print(
+            f"e2e at {ns.rate:.0f} records/s, acks=all: factor 3 p50 {m['rf3']['p50']} ms, p99 {m['rf3']['p99']} ms; "
+            f"factor 1 p50 {m['rf1']['p50']} ms, p99 {m['rf1']['p99']} ms"
+        )
     if "catch_up" in out:
         c = out["catch_up"]
         print(
