@@ -18,11 +18,13 @@ from hpbroker.testing import wait_until
 
 class Load:
     """An idempotent acks=all producer sending unique values round-robin over the partitions, and
-    a consumer reading along. ``acked``: (partition, offset, value) per acknowledgement;
-    ``failed``: (value, error) of definite failures; ``consumed``: (partition, offset, value)."""
+    a consumer reading along from ``start_offset`` of every partition (records before it are not
+    the load's). ``acked``: (partition, offset, value) per acknowledgement; ``failed``: (value,
+    error) of definite failures; ``consumed``: (partition, offset, value)."""
 
-    def __init__(self, bootstrap: str, topic: str, partitions: int, rate_per_s: float = 400):
+    def __init__(self, bootstrap: str, topic: str, partitions: int, rate_per_s: float = 400, start_offset: int = 0):
         self.bootstrap, self.topic, self.partitions = bootstrap, topic, partitions
+        self.start_offset = start_offset
         self.acked: list[tuple[int, int, str]] = []
         self.failed: list[tuple[str, object]] = []
         self.sent: dict[int, list[str]] = {p: [] for p in range(partitions)}
@@ -79,7 +81,7 @@ class Load:
                 "topic.metadata.refresh.interval.ms": 1000,
             }
         )
-        c.assign([TopicPartition(self.topic, p, 0) for p in range(self.partitions)])
+        c.assign([TopicPartition(self.topic, p, self.start_offset) for p in range(self.partitions)])
         try:
             while not self._stop_consumer.is_set():
                 m = c.poll(0.2)
