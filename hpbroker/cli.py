@@ -4,8 +4,8 @@ Tools, for any Kafka-protocol cluster: ``hpbroker groups list|describe|delete-of
 --bootstrap HOST:PORT`` (consumer groups; hpbroker/admin/groups.py), ``hpbroker topics
 list|describe|create|alter|delete ...`` (topics; hpbroker/admin/topics.py) and ``hpbroker
 log-dirs describe ...`` (partition sizes per log dir; hpbroker/admin/log_dirs.py), ``hpbroker users
-set|delete|list --data-dir D`` (SCRAM users; hpbroker/admin/users.py), ``hpbroker acls
-add|list|remove --data-dir D`` (ACLs, as kafka-acls.sh; hpbroker/admin/acls.py) and ``hpbroker
+set|delete|list --data-dir D|--zookeeper Z`` (SCRAM users; hpbroker/admin/users.py), ``hpbroker acls
+add|list|remove --data-dir D|--zookeeper Z`` (ACLs, as kafka-acls.sh; hpbroker/admin/acls.py) and ``hpbroker
 console --bootstrap HOST:PORT --port N`` (the web console of that cluster; hpbroker/console/).
 ``hpbroker cluster`` starts a local cluster to try: ZooKeeper and three brokers (hpbroker/local_cluster.py).
 

@@ -1,13 +1,15 @@
-"""``hpbroker acls add|list|remove``: ACLs of a single node, as ``kafka-acls.sh`` manages them
-(its ``--authorizer-properties`` form, which writes the authorizer's store directly): the ACL file
-under the broker's log directory (``--data-dir``); a running broker applies a change within a
-second.
+"""``hpbroker acls add|list|remove``: ACLs as ``kafka-acls.sh`` manages them (its
+``--authorizer-properties`` form, which writes the authorizer's store directly): a single node's
+ACL file under its log directory (``--data-dir``), or a cluster's ZooKeeper (``--zookeeper
+HOST:PORT[/chroot]``, /kafka-acl and a change notification, as Kafka); a running broker applies a
+change within a second.
 
     hpbroker acls add --allow-principal User:alice --operation Read --operation Write --topic orders --data-dir ./data
     hpbroker acls add --allow-principal User:alice --consumer --topic orders --group app --data-dir ./data
     hpbroker acls add --allow-principal User:bob --operation All --topic pay- --resource-pattern-type prefixed ...
     hpbroker acls list [--topic orders] [--principal User:alice] --data-dir ./data
     hpbroker acls remove --allow-principal User:alice --operation Read --topic orders --data-dir ./data
+    hpbroker acls add --allow-principal User:broker --operation ClusterAction --cluster --zookeeper zk1:2181/kafka
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import argparse
 import os
 import sys
 
+from hpbroker.admin import zk_target
+from hpbroker.cluster.zk_session import ZkUnavailableError
 from hpbroker.security.acl import (
     CLUSTER_NAME,
     AclBinding,
@@ -27,6 +31,7 @@ from hpbroker.security.acl import (
     ResourceType,
 )
 from hpbroker.security.authorizer import AclAuthorizer, FileAclStore
+from hpbroker.security.zk_stores import ZkAclStore
 
 _OPS = {op.name.replace("_", "").lower(): op for op in Operation if op not in (Operation.UNKNOWN, Operation.ANY)}
 
@@ -50,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "--resource-pattern-type", default=None, choices=["literal", "prefixed", "any", "match"], type=str.lower
         )
-        sp.add_argument("--data-dir", required=True, help="the broker's log directory (the first of log.dirs)")
+        zk_target.add_arguments(sp)
         if name == "list":
             sp.add_argument("--principal", default=None)
             continue
@@ -102,12 +107,22 @@ def _show(bindings) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.zookeeper:
+        try:
+            with zk_target.zookeeper(args.zookeeper) as zk:
+                return _run(args, AclAuthorizer(ZkAclStore(zk)))
+        except ZkUnavailableError as exc:
+            print(f"hpbroker acls: cannot reach ZooKeeper at {args.zookeeper}: {exc}", file=sys.stderr)
+            return 1
     if args.acls_command == "add":
         os.makedirs(args.data_dir, exist_ok=True)
     if not os.path.isdir(args.data_dir):
         print(f"hpbroker acls: {args.data_dir} is not a directory", file=sys.stderr)
         return 2
-    authorizer = AclAuthorizer(FileAclStore(args.data_dir))
+    return _run(args, AclAuthorizer(FileAclStore(args.data_dir)))
+
+
+def _run(args: argparse.Namespace, authorizer: AclAuthorizer) -> int:
     if args.acls_command == "list":
         resources = _resources(args)
         pattern = {"prefixed": PatternType.PREFIXED, "literal": PatternType.LITERAL, "match": PatternType.MATCH}.get(

@@ -1,11 +1,13 @@
-"""``hpbroker users``: SCRAM users of a single node, as ``kafka-configs.sh --entity-type users``
-with ``--add-config 'SCRAM-SHA-256=[password=...]'`` manages them in ZooKeeper: written to the
-credential file under the log directory (``--data-dir``, the broker's log.dirs; a running broker
-picks a change up within a second). Passwords are never stored, only salted credentials.
+"""``hpbroker users``: SCRAM users, as ``kafka-configs.sh --entity-type users`` with
+``--add-config 'SCRAM-SHA-256=[password=...]'`` manages them: a single node's in the credential
+file under its log directory (``--data-dir``, the broker's log.dirs), a cluster's in ZooKeeper
+(``--zookeeper``, /config/users/<user> and a change notification, as Kafka); a running broker
+picks a change up within a second. Passwords are never stored, only salted credentials.
 
     hpbroker users set alice --password alice-secret [--mechanism SCRAM-SHA-512] [--iterations 8192] --data-dir ./data
     hpbroker users delete alice [--mechanism SCRAM-SHA-256] --data-dir ./data
     hpbroker users list --data-dir ./data
+    hpbroker users set broker --password broker-secret --zookeeper zk1:2181/kafka
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ import argparse
 import os
 import sys
 
+from hpbroker.admin import zk_target
+from hpbroker.cluster.zk_session import ZkUnavailableError
 from hpbroker.security.credentials import FileCredentialStore
 from hpbroker.security.scram import MAX_ITERATIONS, MECHANISMS, MIN_ITERATIONS, make_credential
+from hpbroker.security.zk_stores import ZkCredentialStore
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,17 +38,27 @@ def parser() -> argparse.ArgumentParser:
     dp.add_argument("--mechanism", action="append", choices=sorted(MECHANISMS), help="default: every one")
     lp = sub.add_parser("list", help="every user and its mechanisms (no secrets)")
     for x in (sp, dp, lp):
-        x.add_argument("--data-dir", required=True, help="the broker's log directory (the first of log.dirs)")
+        zk_target.add_arguments(x)
     return p
 
 
 def main(args: argparse.Namespace) -> int:
+    if args.zookeeper:
+        try:
+            with zk_target.zookeeper(args.zookeeper) as zk:
+                return _run(args, ZkCredentialStore(zk))
+        except ZkUnavailableError as exc:
+            print(f"hpbroker users: cannot reach ZooKeeper at {args.zookeeper}: {exc}", file=sys.stderr)
+            return 1
     if args.users_command == "set":
         os.makedirs(args.data_dir, exist_ok=True)  # before the broker's first start, as kafka-configs before Kafka's
     if not os.path.isdir(args.data_dir):
         print(f"hpbroker users: {args.data_dir} is not a directory", file=sys.stderr)
         return 2
-    store = FileCredentialStore(args.data_dir)
+    return _run(args, FileCredentialStore(args.data_dir))
+
+
+def _run(args: argparse.Namespace, store) -> int:
     if args.users_command == "set":
         if not MIN_ITERATIONS <= args.iterations <= MAX_ITERATIONS:
             print(f"hpbroker users: iterations must be {MIN_ITERATIONS} to {MAX_ITERATIONS}", file=sys.stderr)

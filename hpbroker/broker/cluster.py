@@ -8,6 +8,8 @@ Its parts, over the same log directories:
   overrides and dynamic broker configs read from ZooKeeper (cluster/config_sync.py);
 - ``replica_manager``: a ClusterReplicaManager: the partitions LeaderAndIsr names, led or
   followed; requests on others are NOT_LEADER_OR_FOLLOWER;
+- ``credentials``, ``authorizer``: SCRAM credentials and ACLs in ZooKeeper, followed through
+  their change notifications (security/zk_stores.py);
 - ``controller``: ZkAdmin (cluster/admin.py): changes written to ZooKeeper, the elected
   controller (controller/kafka_controller.py) carries them out;
 - ``group_coordinator``: the groups of the __consumer_offsets partitions this broker leads,
@@ -23,6 +25,7 @@ Who may touch: the event loop of the process that owns these partitions.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -42,7 +45,7 @@ from hpbroker.protocol.errors import ErrorCode
 from hpbroker.replication.cluster_replica_manager import ClusterReplicaManager
 from hpbroker.replication.partition import Partition
 from hpbroker.security import authorizer
-from hpbroker.security.credentials import FileCredentialStore
+from hpbroker.security.zk_stores import ZkAclStore, ZkCredentialStore
 from hpbroker.transaction.coordinator import TRANSACTION_STATE_TOPIC, TransactionCoordinator
 from hpbroker.transaction.markers import MarkerChannel
 
@@ -72,8 +75,7 @@ class ClusterBroker:
         self.log_dirs = [d for d in config.get("log.dirs").split(",") if d]
         for d in self.log_dirs:
             Path(d).mkdir(parents=True, exist_ok=True)
-        self.credentials = FileCredentialStore(self.log_dirs[0])
-        self.authorizer = authorizer.from_config(config, self.log_dirs[0])
+        self.credentials, self.authorizer = self._security_stores()
         self.registry = ClusterRegistry()
         self.metadata = ClusterMetadataCache(node, self.registry)
         self.replica_manager = self._replica_manager(owns)
@@ -81,6 +83,7 @@ class ClusterBroker:
         self.controller = ZkAdmin(
             config, node.node_id, member, self.metadata, self.apply_topic_configs, self.apply_broker_configs
         )
+        self.controller.before_security_published = self.copy_security
         self.group_coordinator = GroupCoordinator(
             config, self.metadata, self.replica_manager, self.controller, owns=self._leads
         )
@@ -92,6 +95,32 @@ class ClusterBroker:
         #: registration's, the controller has told this broker the whole cluster
         self.metadata_broker_epoch = -1
         self.config_sync = ConfigSync(member.zk, node.node_id, self.apply_topic_configs, self.apply_broker_configs)
+
+    # -- ACLs and SCRAM credentials in ZooKeeper ---------------------------------------------------
+    def _security_stores(self):
+        """The cluster's SCRAM credentials and ACLs, from ZooKeeper (security/zk_stores.py): a
+        change any broker (or ``hpbroker acls|users --zookeeper``) writes reaches this one through
+        the change notifications it watches, on kazoo's thread, and ``_security_moved`` applies
+        it on the loop."""
+        loop = asyncio.get_running_loop()
+        zk = self.member.client
+
+        def moved() -> None:
+            loop.call_soon_threadsafe(self._security_moved)
+
+        credentials = ZkCredentialStore(zk, moved)
+        acls = authorizer.from_config(self.config, self.log_dirs[0], lambda: ZkAclStore(zk, moved))
+        return credentials, acls
+
+    def _security_moved(self) -> None:
+        if self.authorizer is not None:
+            self.authorizer.expire()
+        self.copy_security()
+        self.metadata.changed()  # a multi-process broker's handler 0 publishes on this
+
+    def copy_security(self) -> None:
+        """Where this broker's other processes read ACLs and credentials from: nothing to copy
+        in the in-process topology (multiproc/cluster_handlers.py copies them)."""
 
     def _replica_manager(self, owns) -> ClusterReplicaManager:
         rm = ClusterReplicaManager(

@@ -67,6 +67,9 @@ class ZkAdmin:
         self.apply_topic_configs = apply_topic_configs
         self.apply_broker_configs = apply_broker_configs
         self.changed = False  # nothing to publish: every process follows the metadata cache
+        #: called before a change of ACLs or credentials is published (the broker's copy for
+        #: its other processes)
+        self.before_security_published: Callable[[], None] = lambda: None
         #: the largest replication factor this broker creates topics with (None: the live
         #: brokers'); 1 in the multi-process topology, whose handlers do not replicate yet
         self.max_replication_factor: int | None = None
@@ -215,8 +218,10 @@ class ZkAdmin:
 
     # -- producer ids ------------------------------------------------------------------------------
     async def security_changed(self) -> None:
-        # this broker's ACLs and credentials changed: its other processes re-read them when the
-        # metadata moves (a multi-process broker's handler 0 publishes on this)
+        # this broker wrote ACLs or credentials to ZooKeeper (the other brokers follow the change
+        # notifications): its other processes re-read them when the metadata moves (a
+        # multi-process broker's handler 0 copies them for them, then publishes on this)
+        self.before_security_published()
         self.metadata.changed()
 
     async def next_producer_id(self) -> int:

@@ -31,7 +31,7 @@ import asyncio
 import logging
 
 from hpbroker.cluster.async_zk import AsyncZk
-from hpbroker.cluster.broker_client import BrokerClient, BrokerUnavailable
+from hpbroker.cluster.broker_client import BrokerUnavailable, InterBrokerSecurity
 from hpbroker.cluster.producer_ids import ProducerIdManager
 from hpbroker.cluster.zk_client import BrokerIdInUseError, KafkaZkClient
 from hpbroker.cluster.zk_data import BrokerInfo
@@ -53,6 +53,8 @@ class ClusterMember:
         self.config = config
         self.broker_id = broker_id
         self.stats = stats  # metrics/stats.py ProcessStats: the controller's elections count there
+        #: how this broker reaches the others (controller requests, ControlledShutdown)
+        self.inter_broker = InterBrokerSecurity.from_config(config)
         self.connect_string: str = config.get("zookeeper.connect")
         self.session_timeout_ms: int = config.get("zookeeper.session.timeout.ms")
         self.connection_timeout_ms: int = config.get("zookeeper.connection.timeout.ms") or self.session_timeout_ms
@@ -101,7 +103,7 @@ class ClusterMember:
         self.zk = AsyncZk(client)
         self.cluster_id = await self.zk(client.create_or_get_cluster_id)
         client.add_session_listener(on_loop(loop, self._on_session_event))
-        self.controller = KafkaController(self.config, self.broker_id, self.zk, self.stats)
+        self.controller = KafkaController(self.config, self.broker_id, self.zk, self.inter_broker, self.stats)
         self.producer_ids = ProducerIdManager(self.broker_id, client)
         log.info("joined ZooKeeper at %s: cluster id %s", self.connect_string, self.cluster_id)
         return True
@@ -181,8 +183,8 @@ class ClusterMember:
             if controller is None:
                 log.info("controlled shutdown: no controller registered in ZooKeeper (attempt %d)", attempt)
             else:
-                host, port = broker_address(controller)
-                client = BrokerClient(host, port, f"broker-{self.broker_id}-shutdown")
+                host, port = broker_address(controller, self.inter_broker)
+                client = self.inter_broker.client(host, port, f"broker-{self.broker_id}-shutdown")
                 try:
                     answer = await client.request(CONTROLLED_SHUTDOWN, CONTROLLED_SHUTDOWN_VERSION, body)
                 except BrokerUnavailable as exc:

@@ -19,7 +19,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from hpbroker.cluster.broker_client import BrokerClient, BrokerUnavailable
+from hpbroker.cluster.broker_client import PLAINTEXT_ONLY, BrokerUnavailable, InterBrokerSecurity
 from hpbroker.cluster.zk_data import BrokerInfo
 
 log = logging.getLogger(__name__)
@@ -30,17 +30,28 @@ REQUEST_TIMEOUT_S = 30.0  # Kafka's controller.socket.timeout.ms
 API_NAMES = {4: "LeaderAndIsr", 5: "StopReplica", 6: "UpdateMetadata"}
 
 
-def broker_address(info: BrokerInfo) -> tuple[str, int]:
-    """Where a broker takes requests from other brokers: its first PLAINTEXT endpoint (or first)."""
-    endpoint = info.plaintext_endpoint or info.endpoints[0]
-    return endpoint.host or "localhost", endpoint.port
+def broker_address(info: BrokerInfo, security: InterBrokerSecurity = PLAINTEXT_ONLY) -> tuple[str, int]:
+    """Where a broker takes requests from other brokers: its endpoint of the inter-broker
+    listener. One that registered none (it was configured otherwise) is reached at its first
+    endpoint, and logged: the connection fails or is refused, and says why."""
+    address = security.address(info.endpoints)
+    if address is None:
+        endpoint = info.endpoints[0]
+        log.error(
+            "broker %d registered no endpoint for the inter-broker listener %s (it has %s)",
+            info.broker_id,
+            security.listener_name,
+            ",".join(e.listener_name for e in info.endpoints),
+        )
+        address = endpoint.host or "localhost", endpoint.port
+    return address
 
 
 class _BrokerSender:
-    def __init__(self, controller_id: int, info: BrokerInfo):
-        host, port = broker_address(info)
+    def __init__(self, controller_id: int, info: BrokerInfo, security: InterBrokerSecurity):
+        host, port = broker_address(info, security)
         self.broker_id = info.broker_id
-        self.client = BrokerClient(host, port, f"controller-{controller_id}", REQUEST_TIMEOUT_S)
+        self.client = security.client(host, port, f"controller-{controller_id}", REQUEST_TIMEOUT_S)
         self.queue: asyncio.Queue = asyncio.Queue()
         self.task = asyncio.get_running_loop().create_task(self._run(), name=f"controller-to-{info.broker_id}")
 
@@ -71,13 +82,14 @@ class _BrokerSender:
 
 
 class ControllerChannelManager:
-    def __init__(self, controller_id: int):
+    def __init__(self, controller_id: int, security: InterBrokerSecurity = PLAINTEXT_ONLY):
         self.controller_id = controller_id
+        self.security = security
         self._senders: dict[int, _BrokerSender] = {}
 
     def add_broker(self, info: BrokerInfo) -> None:
         if info.broker_id not in self._senders:
-            self._senders[info.broker_id] = _BrokerSender(self.controller_id, info)
+            self._senders[info.broker_id] = _BrokerSender(self.controller_id, info, self.security)
 
     def remove_broker(self, broker_id: int) -> None:
         sender = self._senders.pop(broker_id, None)

@@ -45,6 +45,7 @@ import logging
 import uuid
 
 from hpbroker.cluster import zk_data as zd
+from hpbroker.cluster.broker_client import InterBrokerSecurity
 from hpbroker.cluster.zk_data import TopicPartition, ZkDataError
 from hpbroker.cluster.zk_session import ControllerMovedError, ZkUnavailableError
 from hpbroker.controller import events as ev
@@ -74,9 +75,11 @@ def _malformed(exc: ZkDataError) -> None:
 
 
 class KafkaController:
-    def __init__(self, config, broker_id: int, zk, stats=None):
+    def __init__(self, config, broker_id: int, zk, security: InterBrokerSecurity | None = None, stats=None):
         self.config = config
         self.broker_id = broker_id
+        #: how the channel reaches the brokers (their inter-broker listener)
+        self.security = security or InterBrokerSecurity.from_config(config)
         self.stats = stats  # ProcessStats or None
         self.zk = zk  # an AsyncZk (cluster/async_zk.py)
         self.ctx = ControllerContext()
@@ -283,7 +286,7 @@ class KafkaController:
     # -- failover ------------------------------------------------------------------------------
     async def _on_controller_failover(self) -> None:
         ctx = self.ctx
-        self.channel = ControllerChannelManager(self.broker_id)
+        self.channel = ControllerChannelManager(self.broker_id, self.security)
         self.batch = RequestBatch(self.broker_id, ctx, self.channel)
         self.batch.on_stop_replica_deleted = self._stop_replica_answered
         self.psm = PartitionStateMachine(self.broker_id, ctx, self.zk, self.batch, self._unclean_allowed, self.stats)

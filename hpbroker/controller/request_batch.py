@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from hpbroker.cluster.zk_data import SECURITY_PROTOCOLS, LeaderIsrAndControllerEpoch, ReplicaAssignment, TopicPartition
-from hpbroker.controller.channel import ControllerChannelManager
+from hpbroker.controller.channel import ControllerChannelManager, broker_address
 from hpbroker.controller.context import ControllerContext
 
 log = logging.getLogger(__name__)
@@ -151,8 +151,8 @@ class RequestBatch:
             for leader in sorted(leaders):
                 info = ctx.live_brokers.get(leader)
                 if info is not None:
-                    endpoint = info.plaintext_endpoint or info.endpoints[0]
-                    live_leaders.append({"broker_id": leader, "host_name": endpoint.host or "", "port": endpoint.port})
+                    host, port = broker_address(info, self.channel.security)
+                    live_leaders.append({"broker_id": leader, "host_name": host, "port": port})
             leading = sum(1 for s in states.values() if s["leader"] == broker_id)
             log.info(
                 "sending LeaderAndIsr to broker %d: leader of %d, follower of %d partitions",

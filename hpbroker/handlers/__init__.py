@@ -152,3 +152,6 @@ def supported_versions(cluster: bool = False) -> dict[int, tuple[int, int]]:
     (``CLUSTER_ONLY``) only by a broker in a cluster: a ZooKeeper-mode Kafka
     broker lists them to clients too, a single node has nobody to take them from."""
     return {k: (m.MIN_VERSION, m.MAX_VERSION) for k, m in sorted(REGISTRY.items()) if cluster or k not in CLUSTER_ONLY}
+
+
+api_versions.advertise(supported_versions(cluster=False), supported_versions(cluster=True))

@@ -13,15 +13,19 @@ MIN_VERSION, MAX_VERSION = 0, 4
 ROUTE = Route(PROCESSOR)
 
 
-def handle(ctx: RequestContext, request: dict):
-    from hpbroker.handlers import supported_versions
+#: the answer's API list on a single node and in a cluster, set once by the registry
+#: (hpbroker/handlers/__init__.py: ``advertise``), which imports every API module, this one too
+_API_KEYS: dict[bool, list[dict]] = {False: [], True: []}
 
+
+def advertise(single_node: dict[int, tuple[int, int]], cluster: dict[int, tuple[int, int]]) -> None:
+    """The versions to list (api_key -> (min, max)) without and with ``zookeeper.connect``."""
+    for in_cluster, versions in ((False, single_node), (True, cluster)):
+        _API_KEYS[in_cluster] = [
+            {"api_key": k, "min_version": lo, "max_version": hi} for k, (lo, hi) in versions.items()
+        ]
+
+
+def handle(ctx: RequestContext, request: dict):
     in_cluster = bool(ctx.broker.config.get("zookeeper.connect"))
-    return {
-        "error_code": 0,
-        "api_keys": [
-            {"api_key": k, "min_version": lo, "max_version": hi}
-            for k, (lo, hi) in supported_versions(in_cluster).items()
-        ],
-        "throttle_time_ms": 0,
-    }
+    return {"error_code": 0, "api_keys": _API_KEYS[in_cluster], "throttle_time_ms": 0}

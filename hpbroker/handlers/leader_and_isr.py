@@ -7,12 +7,15 @@ it does not know). A request of an older controller epoch is STALE_CONTROLLER_EP
 for an earlier registration of this broker (an older broker epoch) STALE_BROKER_EPOCH; per
 partition, a leader epoch not newer than the one held is STALE_CONTROLLER_EPOCH, a replica list
 without this broker UNKNOWN_TOPIC_OR_PARTITION, a log that cannot be opened KAFKA_STORAGE_ERROR.
+The sender needs CLUSTER_ACTION on the cluster (CLUSTER_AUTHORIZATION_FAILED), as in Kafka.
 Versions 0-1 list partitions ungrouped; 2+ by topic (5+ with topic ids, and answers by topic id).
 """
 
 from hpbroker.broker.control_requests import LeaderAndIsrState
 from hpbroker.broker.request import CloseConnection, RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
+from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import CLUSTER_NAME, Operation, ResourceType
 
 API_KEY = 4
 MIN_VERSION, MAX_VERSION = 0, 5
@@ -48,6 +51,10 @@ async def _answer(ctx: RequestContext, request: dict) -> dict:
     error, errors = await ctx.broker.cluster.leader_and_isr(
         request["controller_id"], request["controller_epoch"], request.get("broker_epoch", -1), states, topic_ids
     )
+    return _format(ctx, error, errors, topic_ids)
+
+
+def _format(ctx: RequestContext, error: int, errors: dict, topic_ids: dict) -> dict:
     if ctx.api_version < 5:
         return {
             "error_code": error,
@@ -69,4 +76,8 @@ async def _answer(ctx: RequestContext, request: dict) -> dict:
 def handle(ctx: RequestContext, request: dict):
     if ctx.broker.cluster is None:
         raise CloseConnection("LeaderAndIsr is for a broker in a cluster")
+    if not ctx.authorize(Operation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME):
+        states, topic_ids = _states(request)
+        code = ErrorCode.CLUSTER_AUTHORIZATION_FAILED
+        return _format(ctx, code, {(s.topic, s.partition): code for s in states}, topic_ids)
     return _answer(ctx, request)

@@ -7,12 +7,14 @@ answers (NOT_LEADER_OR_FOLLOWER elsewhere, UNKNOWN_TOPIC_OR_PARTITION for an unk
 ``current_leader_epoch`` older than the leader's is FENCED_LEADER_EPOCH, a newer one
 UNKNOWN_LEADER_EPOCH; the answer is the largest epoch at or below ``leader_epoch`` in the leader
 epoch cache and the offset where it ends: the start of the next epoch, or the log end offset for
-the latest (KIP-279); -1/-1 when the cache has no such epoch.
+the latest (KIP-279); -1/-1 when the cache has no such epoch. A follower (``replica_id`` >= 0)
+needs CLUSTER_ACTION on the cluster, a consumer DESCRIBE on the topic, as in Kafka.
 """
 
 from hpbroker.broker.request import RequestContext
 from hpbroker.broker.routes import PARTITIONED, Route, Split
 from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import CLUSTER_NAME, Operation, ResourceType
 from hpbroker.storage.leader_epoch import UNDEFINED_EPOCH, UNDEFINED_OFFSET
 
 API_KEY = 23
@@ -28,10 +30,21 @@ def handle(ctx: RequestContext, request: dict):
     broker = ctx.broker
     rm = broker.replica_manager
     topics = broker.metadata.topics
+    follower = request.get("replica_id", -1) >= 0
+    cluster_denied = follower and not ctx.authorize(Operation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME)
     out = []
     for t in request["topics"]:
         name = t["topic"]
         answers = []
+        if cluster_denied:
+            denied = ErrorCode.CLUSTER_AUTHORIZATION_FAILED
+        elif not follower and not ctx.authorize(Operation.DESCRIBE, ResourceType.TOPIC, name):
+            denied = ErrorCode.TOPIC_AUTHORIZATION_FAILED
+        else:
+            denied = ErrorCode.NONE
+        if denied:
+            out.append({"topic": name, "partitions": [_answer(pr["partition"], denied) for pr in t["partitions"]]})
+            continue
         for pr in t["partitions"]:
             index = pr["partition"]
             partition = rm.partition(name, index) if name in topics else None

@@ -6,12 +6,15 @@ Only a broker in a cluster takes it. A request of an older controller epoch is
 STALE_CONTROLLER_EPOCH, of an older broker epoch STALE_BROKER_EPOCH; per partition, a leader
 epoch not newer than the one held is FENCED_LEADER_EPOCH (-2, a topic being deleted, and -1, none
 given, always apply). Versions 0-2 carry one delete flag for the whole request (0 ungrouped, 1-2
-by topic); 3 a flag and a leader epoch per partition.
+by topic); 3 a flag and a leader epoch per partition. The sender needs CLUSTER_ACTION on the
+cluster (CLUSTER_AUTHORIZATION_FAILED), as in Kafka.
 """
 
 from hpbroker.broker.control_requests import StopReplicaState
 from hpbroker.broker.request import CloseConnection, RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
+from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import CLUSTER_NAME, Operation, ResourceType
 
 API_KEY = 5
 MIN_VERSION, MAX_VERSION = 0, 3
@@ -40,6 +43,10 @@ async def _answer(ctx: RequestContext, request: dict) -> dict:
     error, errors = await ctx.broker.cluster.stop_replica(
         request["controller_id"], request["controller_epoch"], request.get("broker_epoch", -1), _states(request)
     )
+    return _format(error, errors)
+
+
+def _format(error: int, errors: dict) -> dict:
     return {
         "error_code": error,
         "partition_errors": [
@@ -51,4 +58,7 @@ async def _answer(ctx: RequestContext, request: dict) -> dict:
 def handle(ctx: RequestContext, request: dict):
     if ctx.broker.cluster is None:
         raise CloseConnection("StopReplica is for a broker in a cluster")
+    if not ctx.authorize(Operation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME):
+        code = ErrorCode.CLUSTER_AUTHORIZATION_FAILED
+        return _format(code, {(s.topic, s.partition): code for s in _states(request)})
     return _answer(ctx, request)

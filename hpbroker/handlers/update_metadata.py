@@ -6,13 +6,16 @@ Only a broker in a cluster takes it. A request of an older controller epoch is
 STALE_CONTROLLER_EPOCH, of an older broker epoch STALE_BROKER_EPOCH. A partition with leader -2
 is being deleted: the cache forgets it (and its topic with its last partition). Versions 0-4
 list partitions ungrouped, 5+ by topic (7+ with topic ids); version 0 gives each broker one
-host and port, 1+ its endpoints (3+ named by listener) and 2+ its rack.
+host and port, 1+ its endpoints (3+ named by listener) and 2+ its rack. The sender needs
+CLUSTER_ACTION on the cluster (CLUSTER_AUTHORIZATION_FAILED), as in Kafka.
 """
 
 from hpbroker.broker.control_requests import UpdateMetadataRequest, UpdateMetadataState
 from hpbroker.broker.interface import Node
 from hpbroker.broker.request import CloseConnection, RequestContext
 from hpbroker.broker.routes import CONTROLLER, Route
+from hpbroker.protocol.errors import ErrorCode
+from hpbroker.security.acl import CLUSTER_NAME, Operation, ResourceType
 
 API_KEY = 6
 MIN_VERSION, MAX_VERSION = 0, 7
@@ -73,4 +76,6 @@ async def _answer(ctx: RequestContext, request: dict) -> dict:
 def handle(ctx: RequestContext, request: dict):
     if ctx.broker.cluster is None:
         raise CloseConnection("UpdateMetadata is for a broker in a cluster")
+    if not ctx.authorize(Operation.CLUSTER_ACTION, ResourceType.CLUSTER, CLUSTER_NAME):
+        return {"error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED}
     return _answer(ctx, request)

@@ -12,6 +12,9 @@ threads do. A fetcher's task loops:
    batches are appended as they came (``Partition.append_as_follower``), the high watermark and
    log start offset follow the leader's.
 
+A fetcher connects to the leader's endpoint of the inter-broker listener, with its TLS and SASL
+login (cluster/broker_client.py).
+
 Errors per partition: OFFSET_OUT_OF_RANGE truncates again (or starts over at the leader's log
 start when the follower fell below it); FENCED_LEADER_EPOCH waits for the controller's next
 LeaderAndIsr; NOT_LEADER_OR_FOLLOWER, UNKNOWN_LEADER_EPOCH and the like back off
@@ -38,7 +41,7 @@ import os
 from dataclasses import dataclass
 
 from hpbroker import environment
-from hpbroker.cluster.broker_client import BrokerClient, BrokerUnavailable
+from hpbroker.cluster.broker_client import BrokerClient, BrokerUnavailable, InterBrokerSecurity
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.storage.leader_epoch import UNDEFINED_EPOCH, UNDEFINED_OFFSET
 
@@ -132,11 +135,20 @@ class ReplicaFetcher:
         node = self.manager.metadata.alive_broker(self.leader_id)
         if node is None:
             return None
-        if self.client is None or (self.client.host, self.client.port) != (node.host, node.port):
+        security = self.manager.security
+        address = security.address(node.endpoints) if node.endpoints else (node.host, node.port)
+        if address is None:
+            log.error(
+                "replica fetcher: broker %d advertises no endpoint for the inter-broker listener %s",
+                self.leader_id,
+                security.listener_name,
+            )
+            return None
+        if self.client is None or (self.client.host, self.client.port) != address:
             if self.client is not None:
                 self.client.close()
-            self.client = BrokerClient(
-                node.host, node.port, f"replica-fetcher-{self.manager.broker_id}", self.manager.request_timeout_s
+            self.client = security.client(
+                *address, f"replica-fetcher-{self.manager.broker_id}", self.manager.request_timeout_s
             )
         return self.client
 
@@ -324,6 +336,8 @@ class ReplicaFetcherManager:
     def __init__(self, config, broker_id: int, metadata, *, before_truncate=None, after_follower_change=None):
         self.broker_id = broker_id
         self.metadata = metadata
+        #: the leaders' inter-broker listener: its endpoint, TLS and SASL login
+        self.security = InterBrokerSecurity.from_config(config)
         self.fetch_wait_max_ms = config.get("replica.fetch.wait.max.ms")
         self.fetch_min_bytes = config.get("replica.fetch.min.bytes")
         self.fetch_max_bytes = config.get("replica.fetch.max.bytes")

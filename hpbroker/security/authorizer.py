@@ -21,7 +21,9 @@ Cost: the ACLs are indexed by (type, literal name) and (type, prefix); a decisio
 (principal, host, operation, type, name) until the ACLs change, so a request with ACLs in force
 costs a dictionary look-up per resource it names, whatever their number.
 
-The store (``AclStore``) holds the bindings: a JSON file under the log directory on a single node
+The store (``AclStore``) holds the bindings: in a cluster ZooKeeper's /kafka-acl nodes
+(security/zk_stores.py; a multi-process broker's handler 0 holds them and copies them into the
+file below for its other processes), on a single node a JSON file under the log directory
 (security/stores.py), in Kafka's per-resource JSON. Every process reads it; only the controller
 writes it (CreateAcls, DeleteAcls), then publishes the change (``controller.security_changed``,
 as after a topic change): the answer leaves once every handler process has re-read the ACLs, and
@@ -34,6 +36,7 @@ Who may touch: the event loop of its process.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from time import monotonic
 from typing import Protocol
 
@@ -142,8 +145,9 @@ class FileAclStore:
         self.store.write({"version": 1, "resources": resources})
 
 
-def from_config(config, log_dir: str) -> AclAuthorizer | None:
-    """The authorizer ``authorizer.class.name`` asks for, None when it is empty."""
+def from_config(config, log_dir: str, store: Callable[[], AclStore] | None = None) -> AclAuthorizer | None:
+    """The authorizer ``authorizer.class.name`` asks for, None when it is empty; its ACLs in
+    ``store()`` (a cluster's ZooKeeper, security/zk_stores.py), else the file under ``log_dir``."""
     name = (config.get("authorizer.class.name") or "").strip()
     if not name:
         return None
@@ -153,7 +157,8 @@ def from_config(config, log_dir: str) -> AclAuthorizer | None:
             "(kafka.security.authorizer.AclAuthorizer)"
         )
     supers = {s.strip() for s in (config.get("super.users") or "").split(";") if s.strip()}
-    return AclAuthorizer(FileAclStore(log_dir), supers, bool(config.get("allow.everyone.if.no.acl.found")))
+    acls = store() if store is not None else FileAclStore(log_dir)
+    return AclAuthorizer(acls, supers, bool(config.get("allow.everyone.if.no.acl.found")))
 
 
 class AclAuthorizer:

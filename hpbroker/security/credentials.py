@@ -6,7 +6,9 @@ single node it is a JSON file under the log directory (security/stores.py):
 
     {"version": 1, "users": {"alice": {"SCRAM-SHA-256": "salt=...,stored_key=...,server_key=...,iterations=4096"}}}
 
-the same per-user document Kafka keeps in ZooKeeper at /config/users/<user> (its "config").
+the same per-user document Kafka keeps in ZooKeeper at /config/users/<user> (its "config"). A
+broker of a cluster keeps them in ZooKeeper (security/zk_stores.py); the processes of a
+multi-process one read the copy handler 0 writes to this file.
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ class FileCredentialStore:
 
     def expire(self) -> None:
         self.store.expire()
+
+    def replace(self, users: dict[str, dict[str, ScramCredential]]) -> None:
+        """Write exactly these users' credentials (a cluster broker's copy of ZooKeeper's for its
+        other processes)."""
+        doc = {"version": 1, "users": {u: {m: c.encode() for m, c in mechs.items()} for u, mechs in users.items()}}
+        if doc != self.store.read():
+            self.store.write(doc)
 
     def alter(self, upserts: dict, deletions: list) -> None:
         self.store._reload()

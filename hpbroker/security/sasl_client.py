@@ -1,7 +1,8 @@
 """The client side of SASL, for hpbroker's own connections (a broker to other brokers on the
 inter-broker listener, the tools): PLAIN and SCRAM over SaslHandshake v1 and SaslAuthenticate.
-Sans-io: ``authenticate(call)`` drives the exchange through ``call(api_key, version, body) ->
-response body``, whatever carries the requests.
+Sans-io: ``exchange()`` yields the requests and takes the answers; ``authenticate(call)`` (or
+``authenticate_async``) drives it through ``call(api_key, version, body) -> response body``,
+whatever carries the requests.
 
 ``inter_broker(config, listener)`` reads what a broker authenticates with to its peers, as
 Kafka: ``sasl.mechanism.inter.broker.protocol`` and the ``username`` / ``password`` of
@@ -30,24 +31,45 @@ class SaslCredentials:
     username: str
     password: str
 
-    def authenticate(self, call) -> None:
-        """Log in over ``call``; raises SaslFailed with the broker's reason."""
-        answer = call(SASL_HANDSHAKE, 1, {"mechanism": self.mechanism})
+    def exchange(self):
+        """The SASL exchange as a generator: it yields each request, ``(api_key, version, body)``,
+        and is sent its answer; raises SaslFailed with the broker's reason."""
+        answer = yield (SASL_HANDSHAKE, 1, {"mechanism": self.mechanism})
         if answer["error_code"]:
             raise SaslFailed(f"SaslHandshake refused ({answer['error_code']}): broker offers {answer['mechanisms']}")
 
-        def step(token: bytes) -> bytes:
-            answer = call(SASL_AUTHENTICATE, 1, {"auth_bytes": token})
+        def step(token: bytes):
+            answer = yield (SASL_AUTHENTICATE, 1, {"auth_bytes": token})
             if answer["error_code"]:
                 raise SaslFailed(answer.get("error_message") or f"SaslAuthenticate error {answer['error_code']}")
             return answer["auth_bytes"]
 
         if self.mechanism == "PLAIN":
-            step(f"\0{self.username}\0{self.password}".encode())
+            yield from step(f"\0{self.username}\0{self.password}".encode())
             return
         client = ScramClient(self.mechanism, self.username, self.password)
-        server_first = step(client.first())
-        client.verify(step(client.final(server_first)))
+        server_first = yield from step(client.first())
+        client.verify((yield from step(client.final(server_first))))
+
+    def authenticate(self, call) -> None:
+        """Log in over ``call(api_key, version, body) -> answer``; raises SaslFailed."""
+        steps = self.exchange()
+        try:
+            request = next(steps)
+            while True:
+                request = steps.send(call(*request))
+        except StopIteration:
+            pass
+
+    async def authenticate_async(self, call) -> None:
+        """``authenticate`` over an ``async`` call (the broker's own connections)."""
+        steps = self.exchange()
+        try:
+            request = next(steps)
+            while True:
+                request = steps.send(await call(*request))
+        except StopIteration:
+            pass
 
 
 def inter_broker(config, listener) -> SaslCredentials | None:

@@ -10,21 +10,29 @@ interfaces as the single node's files: authorizer.AclStore, credentials.Credenti
     /config/users/<user>                                    {"version":1,"config":{"SCRAM-SHA-256":"salt=...,..."}}
     /config/changes/config_change_<seq>                     {"version":2,"entity_path":"users/<user>"}
 
-Every broker reads all ACLs at start and watches both change paths: a notification makes it
-re-read the ACLs (``generation`` moves, the authorizer drops its cached decisions), so a change
-applies on every broker within ZooKeeper's notification time. Credentials are read from
-ZooKeeper when a client logs in.
+Every broker reads all ACLs and all credentials at start and watches the change paths (both ACL
+ones, /config/changes for ``users/<user>``): a notification makes it re-read what changed
+(``generation`` moves, the authorizer drops its cached decisions) and calls ``on_change``, so a
+change applies on every broker within ZooKeeper's notification time, and a login or a decision
+never waits for ZooKeeper. A change made here (``replace``, ``alter``) is written to ZooKeeper
+before it returns (Kafka's AclAuthorizer and AdminZkClient write synchronously too); both are
+the controller APIs' (CreateAcls, DeleteAcls, AlterUserScramCredentials) and the tools'.
 
 Who may touch: the event loop of its process; kazoo's thread runs the watches, which only swap
-in a new list and bump the generation.
+in new contents (under a lock) and bump the generation; ``on_change`` is called on either thread
+(a broker hops to its loop).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
+from collections.abc import Callable
 
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
+from hpbroker.cluster import zk_data as zd
 from hpbroker.security.acl import AclBinding, PatternType, Permission, ResourceType
 from hpbroker.security.authorizer import _OPERATION_NAMES, _OPERATIONS_BY_NAME, _TYPE_NAMES, _TYPES_BY_NAME
 from hpbroker.security.scram import MECHANISMS, ScramCredential
@@ -34,6 +42,9 @@ EXTENDED_ACL_PATH = "/kafka-acl-extended/prefixed"
 ACL_CHANGES_PATH = "/kafka-acl-changes"
 EXTENDED_ACL_CHANGES_PATH = "/kafka-acl-extended-changes"
 ACL_CHANGE_PREFIX = "acl_changes_"
+USERS = "users"
+
+log = logging.getLogger(__name__)
 
 
 def resource_path(resource_type: int, pattern_type: int, name: str) -> str:
@@ -76,29 +87,41 @@ def decode_acls(resource_type: int, pattern_type: int, name: str, data: bytes) -
 
 
 class ZkAclStore:
-    def __init__(self, zk):
+    def __init__(self, zk, on_change: Callable[[], None] | None = None):
         self.zk = zk  # a started cluster.zk_client.KafkaZkClient
+        self.on_change = on_change
         for path in (ACL_PATH, EXTENDED_ACL_PATH, ACL_CHANGES_PATH, EXTENDED_ACL_CHANGES_PATH):
             zk.make_sure_persistent_path_exists(path)
         self.generation = 0
+        self._lock = threading.Lock()
         self._bindings: list[AclBinding] = []
         self._reload()
-        zk.watch_children(ACL_CHANGES_PATH, lambda children: self._reload())
-        zk.watch_children(EXTENDED_ACL_CHANGES_PATH, lambda children: self._reload())
+        zk.watch_children(ACL_CHANGES_PATH, lambda children: self._changed())
+        zk.watch_children(EXTENDED_ACL_CHANGES_PATH, lambda children: self._changed())
+
+    def _changed(self) -> None:
+        self._reload()
+        if self.on_change is not None:
+            self.on_change()
 
     def _reload(self) -> None:
-        out = []
-        for base, pattern in ((ACL_PATH, PatternType.LITERAL), (EXTENDED_ACL_PATH, PatternType.PREFIXED)):
-            for type_name in self.zk.get_children(base):
-                rtype = _TYPES_BY_NAME.get(type_name)
-                if rtype is None:
-                    continue
-                for name in self.zk.get_children(f"{base}/{type_name}"):
-                    data, _ = self.zk.get_data_and_stat(f"{base}/{type_name}/{name}")
-                    if data:
-                        out += decode_acls(rtype, pattern, name, data)
-        self._bindings = out
-        self.generation += 1
+        with self._lock:
+            out = []
+            for base, pattern in ((ACL_PATH, PatternType.LITERAL), (EXTENDED_ACL_PATH, PatternType.PREFIXED)):
+                for type_name in self.zk.get_children(base):
+                    rtype = _TYPES_BY_NAME.get(type_name)
+                    if rtype is None:
+                        continue
+                    for name in self.zk.get_children(f"{base}/{type_name}"):
+                        data, _ = self.zk.get_data_and_stat(f"{base}/{type_name}/{name}")
+                        if data:
+                            try:
+                                out += decode_acls(rtype, pattern, name, data)
+                            except (ValueError, KeyError) as exc:
+                                log.error("malformed ACLs at %s/%s/%s (ignored): %r", base, type_name, name, exc)
+            if out != self._bindings:
+                self._bindings = out
+                self.generation += 1
 
     def bindings(self) -> list[AclBinding]:
         return self._bindings
@@ -109,6 +132,7 @@ class ZkAclStore:
     def replace(self, bindings: list[AclBinding]) -> None:
         """Write the resources whose ACLs differ (a resource left with none is deleted), then a
         change notification for each, as Kafka's AclAuthorizer."""
+        self._reload()  # what another broker changed meanwhile is kept
 
         def group(items):
             out: dict[tuple, list] = {}
@@ -150,36 +174,67 @@ class ZkAclStore:
 
 
 class ZkCredentialStore:
-    """SCRAM credentials in /config/users/<user>, beside the user's other configs (quotas)."""
+    """SCRAM credentials in /config/users/<user>, beside the user's other configs (quotas), held
+    in memory and re-read per user on its change notification."""
 
-    def __init__(self, zk):
+    def __init__(self, zk, on_change: Callable[[], None] | None = None):
         self.zk = zk
+        self.on_change = on_change
+        self._lock = threading.Lock()
+        self._users: dict[str, dict[str, ScramCredential]] = {}
+        self._last: str | None = None  # the newest change notification handled
+        changes = zk.get_config_changes(None, _ignore)
+        self._last = changes[-1][0] if changes else None
+        self._read(zk.get_all_entities_with_config(USERS))
+        zk.watch_children(zd.CONFIG_CHANGES_PATH, lambda children: self._changed())
+
+    def _read(self, users) -> None:
+        """Read these users' credentials again (under the lock)."""
+        with self._lock:
+            found = dict(self._users)
+            for user, configs in self.zk.get_entities_configs(USERS, sorted(users), _ignore).items():
+                mechs = {m: ScramCredential.decode(v) for m, v in configs.items() if m in MECHANISMS}
+                if mechs:
+                    found[user] = mechs
+                else:
+                    found.pop(user, None)
+            self._users = found
+
+    def _changed(self) -> None:
+        with self._lock:
+            changes = self.zk.get_config_changes(self._last, _ignore)
+            if not changes:
+                return
+            self._last = changes[-1][0]
+        users = {entity.partition("/")[2] for _, entity in changes if entity.partition("/")[0] == USERS}
+        if users:
+            self._read(users)
+            if self.on_change is not None:
+                self.on_change()
 
     def expire(self) -> None:
-        pass  # read from ZooKeeper at each login
+        pass  # the change notifications' watch re-reads
 
     def lookup(self, user: str, mechanism: str) -> ScramCredential | None:
-        text = self.zk.get_entity_configs("users", user).get(mechanism)
-        return ScramCredential.decode(text) if text else None
+        return self._users.get(user, {}).get(mechanism)
 
     def users(self) -> dict[str, dict[str, ScramCredential]]:
-        out = {}
-        for user in self.zk.get_all_entities_with_config("users"):
-            configs = self.zk.get_entity_configs("users", user)
-            mechs = {m: ScramCredential.decode(v) for m, v in configs.items() if m in MECHANISMS}
-            if mechs:
-                out[user] = mechs
-        return out
+        return self._users
 
     def alter(self, upserts: dict, deletions: list) -> None:
         users = {u for u, _ in upserts} | {u for u, _ in deletions}
         for user in sorted(users):
-            configs = dict(self.zk.get_entity_configs("users", user))
+            configs = dict(self.zk.get_entity_configs(USERS, user))
             for u, mechanism in deletions:
                 if u == user:
                     configs.pop(mechanism, None)
             for (u, mechanism), credential in upserts.items():
                 if u == user:
                     configs[mechanism] = credential.encode()
-            self.zk.set_or_create_entity_configs("users", user, configs)
-            self.zk.create_config_change_notification(f"users/{user}")
+            self.zk.set_or_create_entity_configs(USERS, user, configs)
+            self.zk.create_config_change_notification(f"{USERS}/{user}")
+        self._read(users)
+
+
+def _ignore(exc) -> None:
+    log.error("malformed znode %s (ignored)", exc)

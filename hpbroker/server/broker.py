@@ -151,14 +151,15 @@ class BrokerServer:
         if metrics_port:
             from hpbroker.metrics.endpoint import start_endpoint
 
+            console = self.listeners.console_listener()
             self.metrics_server = start_endpoint(
                 self.config,
-                first.host,
+                console.host,
                 metrics_port,
                 [self.stats.words.obj],
                 lambda: self.broker.metadata.topics,
                 self.published.read,
-                f"{local_address(first.host)}:{first.port}",
+                f"{local_address(console.host)}:{console.port}",
             )
         from hpbroker.server.eventloop import running_loop_name
 

@@ -90,6 +90,19 @@ class ListenerConfig:
         advertised = tuple(a.bound(ports.get(a.name, a.port)) if a.port == 0 else a for a in self.advertised)
         return ListenerConfig(listeners, advertised, self.inter_broker_listener_name)
 
+    def console_listener(self) -> Listener:
+        """Where the metrics endpoint listens and its web console's own Kafka client connects:
+        the first PLAINTEXT listener (that client has no credentials), else the first listener,
+        with a warning that the console's pages will not reach the broker."""
+        plain = next((lst for lst in self.listeners if lst.security_protocol == PLAINTEXT), None)
+        if plain is None:
+            log.warning(
+                "the web console needs a PLAINTEXT listener to ask the broker; its pages will say the "
+                "broker cannot be reached (/metrics is not affected)"
+            )
+            return self.listeners[0]
+        return plain
+
     def protocols(self) -> dict[str, str]:
         """Listener name -> security protocol, of every advertised listener (a broker's
         registration in ZooKeeper carries it)."""

@@ -5,6 +5,7 @@
     with running_cluster(3) as cluster:
         cluster.zookeeper_connect          # "127.0.0.1:PORT/hpbroker-<hex>": the cluster's chroot
         cluster.bootstrap                  # "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3"
+        cluster.bootstrap_of("SASL_SSL")   # the same, on another listener (``config`` names them)
         cluster.brokers[1].kill()          # SIGKILL; .start() brings it back on its port and data
         cluster.brokers[2].stop()          # SIGTERM
         cluster.brokers[3].pause()         # SIGSTOP; .resume() is SIGCONT
@@ -14,7 +15,9 @@
 Each broker is a subprocess (``python -m hpbroker``, in-process topology unless ``args`` say
 otherwise) with a data directory and port of its own, kept across restarts, and the overrides
 ``broker.id``, ``zookeeper.connect`` and ``zookeeper.session.timeout.ms``: the brokers register in
-ZooKeeper, elect a controller and form a cluster. The ZooKeeper is the caller's (a
+ZooKeeper, elect a controller and form a cluster. ``config`` may give them other listeners
+(``listeners``, TLS and SASL settings, an inter-broker listener), all on port 0: ``bootstrap`` is
+the first listener's, kept across restarts; the others are chosen anew at each start. The ZooKeeper is the caller's (a
 ``ZooKeeperServer``, e.g. the ``zookeeper_server`` fixture's) or the cluster's own; each cluster
 has a chroot of its own on it.
 """
@@ -67,6 +70,12 @@ class ClusterBroker:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    def listener(self, name: str) -> str:
+        """ "host:port" a client of listener ``name`` connects to (its advertised endpoint)."""
+        if self._running is None:
+            raise RuntimeError(f"broker {self.broker_id} is not running")
+        return self._running.listeners[name]
 
     @property
     def pid(self) -> int | None:
@@ -142,6 +151,10 @@ class RunningCluster:
     @property
     def bootstrap(self) -> str:
         return ",".join(b.bootstrap for b in self.brokers.values() if b.running)
+
+    def bootstrap_of(self, listener: str) -> str:
+        """The running brokers' endpoints of one listener (a secured cluster's clients use it)."""
+        return ",".join(b.listener(listener) for b in self.brokers.values() if b.running)
 
     def zk_client(self):
         """A started KafkaZkClient on the cluster's chroot (close it, or use it in ``with``)."""

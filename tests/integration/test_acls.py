@@ -127,6 +127,11 @@ def list_offsets_code(c, topic):
     return c.request(2, 5, body)["topics"][0]["partitions"][0]["error_code"]
 
 
+def offset_for_leader_epoch_code(c, topic, replica_id=-1):
+    body = {"replica_id": replica_id, "topics": [{"topic": topic, "partitions": [{"partition": 0, "leader_epoch": 0}]}]}
+    return c.request(23, 3, body)["topics"][0]["partitions"][0]["error_code"]
+
+
 def metadata_topics(c, topics=None):
     body = {
         "topics": None if topics is None else [{"name": t} for t in topics],
@@ -209,6 +214,9 @@ def test_the_acl_matrix(acl_broker, world):
             ("fetch super user", lambda: fetch_code(admin, n["open"]), NONE),
             ("list offsets alice (read implies describe)", lambda: list_offsets_code(alice, n["orders"]), NONE),
             ("list offsets bob", lambda: list_offsets_code(bob, n["orders"]), TOPIC_DENIED),
+            ("offset for leader epoch alice (describe)", lambda: offset_for_leader_epoch_code(alice, n["orders"]), NONE),
+            ("offset for leader epoch bob", lambda: offset_for_leader_epoch_code(bob, n["orders"]), TOPIC_DENIED),
+            ("offset for leader epoch alice as a follower", lambda: offset_for_leader_epoch_code(alice, n["orders"], 1), CLUSTER_DENIED),
             ("metadata alice named, no acl", lambda: metadata_topics(alice, [n["open"]])[n["open"]], TOPIC_DENIED),
             ("metadata alice named literal", lambda: metadata_topics(alice, [n["orders"]])[n["orders"]], NONE),
             ("describe configs alice literal (read does not imply it)", lambda: describe_configs_code(alice, 2, n["orders"]), TOPIC_DENIED),

@@ -5,6 +5,7 @@ their regions)."""
 import os
 import signal
 import socket
+import urllib.error
 import urllib.request
 import uuid
 
@@ -354,3 +355,26 @@ def test_tls_connections_and_their_requests_are_counted_per_listener(tmp_path):
         m = scrape(port)
         assert _listener_total(m, "kafka_server_socket_server_metrics_connection_creation_total", "PLAINTEXT") >= 1
         assert _listener_total(m, "kafka_server_socket_server_metrics_failed_authentication_total", "PLAINTEXT") == 0
+
+
+def test_the_console_reaches_the_broker_on_a_plaintext_listener_listed_after_an_ssl_one(tmp_path):
+    """The console's own client has no credentials: it asks the broker on the first PLAINTEXT
+    listener, not on the first listener (502, "cannot be reached", before)."""
+    from tests.security.certs import make_certs, tls_broker_config
+
+    certs = make_certs(str(tmp_path / "certs"))
+    port = free_port()
+    config = tls_broker_config(
+        certs, **{"metrics.port": port, "listeners": "SSL://127.0.0.1:0,PLAINTEXT://127.0.0.1:0"}
+    )
+    with mode_broker(config=config) as b:
+        create_topic(b.listeners["PLAINTEXT"], "seen-by-the-console", partitions=1)
+
+        def page():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as resp:
+                    return resp.status, resp.read().decode()
+            except urllib.error.HTTPError as exc:
+                return exc.code, ""
+
+        wait_until(lambda: page()[0] == 200 and "seen-by-the-console" in page()[1], 30, "the console's topic list")

@@ -10,6 +10,10 @@ broker's life in the cluster: if it dies, the registration goes with its session
 counts the broker dead) until the restarted handler 0 registers again; if the supervisor dies,
 handler 0 is told to stop (PR_SET_PDEATHSIG) and closes the session at once.
 
+Handler 0 follows the cluster's ACLs and SCRAM credentials in ZooKeeper (security/zk_stores.py)
+and copies them into the files under the log directory that the other handlers and the processors
+read (``copy_security``), before it publishes a change to them.
+
 Every other handler (``ShardHandlerBroker``) takes no controller request: in ``sync_topics`` it
 follows the published registry (ClusterReplicaManager.follow_registry): it holds the partitions it
 owns that name this broker among their replicas, in the leader epoch the registry gives, and
@@ -32,6 +36,7 @@ from hpbroker.metrics.stats import ProcessStats
 from hpbroker.replication.cluster_replica_manager import ClusterReplicaManager
 from hpbroker.replication.partition import Partition
 from hpbroker.security import authorizer
+from hpbroker.security.authorizer import FileAclStore
 from hpbroker.security.credentials import FileCredentialStore
 from hpbroker.server.multiproc.handler_broker import PublishingReplicaManager
 from hpbroker.transaction.coordinator import TransactionCoordinator
@@ -49,7 +54,9 @@ class ControllerHandlerBroker(ClusterBroker):
     def __init__(self, config, node, member, *, handler: int, table, owns, stats=None):
         self.handler = handler
         self.table = table
+        self._copies: tuple[FileCredentialStore, FileAclStore] | None = None
         super().__init__(config, node, member, owns=owns, stats=stats)
+        self.copy_security()  # before the processors serve a login
         # replica fetchers and ISR writes run in the in-process topology only, so far
         self.controller.max_replication_factor = 1
 
@@ -68,6 +75,20 @@ class ControllerHandlerBroker(ClusterBroker):
 
     def describe(self) -> str:
         return f"handler {self.handler}"
+
+    def copy_security(self) -> None:
+        """Copy the ACLs and credentials this handler follows in ZooKeeper into the files under
+        the log directory that the other handlers and the processors read (security/stores.py),
+        before a change is published to them."""
+        log_dir = self.log_dirs[0]
+        if self._copies is None:
+            self._copies = (FileCredentialStore(log_dir), FileAclStore(log_dir))
+        credentials, acls = self._copies
+        credentials.replace(self.credentials.users())
+        if self.authorizer is not None:
+            bindings = self.authorizer.store.bindings()
+            if set(bindings) != set(acls.bindings()):
+                acls.replace(bindings)
 
 
 class ShardHandlerBroker:

@@ -21,7 +21,9 @@ Response record (handler -> processor), 24 bytes, then (status FRAME) the whole 
 size prefix included, ready to be written to the socket:
 
     u64 connection id, u64 sequence, u16 status (FRAME, NONE = the protocol has no answer, as
-    acks=0 Produce; CLOSE = close the connection), u16 reserved,
+    acks=0 Produce; CLOSE = close the connection; FRAGMENT = the next piece of a frame larger than
+    a ring record, whose last piece comes as FRAME: the pieces of one answer follow each other in
+    the ring), u16 reserved,
     u32 answered        low 32 bits of the handler's monotonic clock in microseconds when it
                         pushed the answer (the processor's response queue time)
 """
@@ -34,7 +36,7 @@ REQUEST = struct.Struct("<QQHhhHiI")
 RESPONSE = struct.Struct("<QQHHI")
 
 WHOLE, OWNED, ASK = 1, 2, 3
-FRAME, NONE, CLOSE = 0, 1, 2
+FRAME, NONE, CLOSE, FRAGMENT = 0, 1, 2, 3
 
 
 def session_bytes(session: Session) -> bytes:

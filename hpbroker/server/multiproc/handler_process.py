@@ -453,7 +453,17 @@ class HandlerProcess:
     # responses --------------------------------------------------------------------------------
     def _push(self, reply, status: int, body: bytes = b"") -> None:
         p, conn_id, seq = reply
-        head = env.RESPONSE.pack(conn_id, seq, status, 0, env.stamp(monotonic_ns()))
+        room = self.resp_rings[p].max_record - env.RESPONSE.size
+        if len(body) > room:
+            # larger than a ring record: in pieces, one after the other (the processor joins them)
+            stamp = env.stamp(monotonic_ns())
+            view = memoryview(body)
+            for at in range(0, len(body) - room, room):
+                self._push_record(p, env.RESPONSE.pack(conn_id, seq, env.FRAGMENT, 0, stamp), view[at : at + room])
+            body = view[(len(body) - 1) // room * room :]
+        self._push_record(p, env.RESPONSE.pack(conn_id, seq, status, 0, env.stamp(monotonic_ns())), body)
+
+    def _push_record(self, p: int, head: bytes, body) -> None:
         if self.blocked[p]:
             self.blocked[p].append((head, body))
             return

@@ -291,6 +291,8 @@ class ProcessorServer:
         self.max_idle_s = max_idle_s(config)
         self.connections: dict[int, ProcessorConnection] = {}
         self.pending: dict[tuple[int, int], Pending] = {}
+        #: pieces of answers larger than a ring record, by (handler, connection id, sequence)
+        self._fragments: dict[tuple[int, int, int], list[bytes]] = {}
         self.stalled: set[ProcessorConnection] = set()
         self.ring_full_pauses = 0  # reported at shutdown: how often back-pressure paused a client
         self.late_answers = 0  # reported at shutdown: answers only the safety drain found
@@ -662,6 +664,12 @@ class ProcessorServer:
             while (view := ring.peek()) is not None:
                 self.answered += 1
                 conn_id, seq, status, _, answered = env.RESPONSE.unpack_from(view)
+                if status == env.FRAGMENT or self._fragments:
+                    view = self._join_fragments(h, conn_id, seq, status, view)
+                    if view is None:  # a piece: the rest follows in this ring
+                        if ring.release():
+                            self._wake(h)
+                        continue
                 if conn_id == self._asks_conn_id:
                     self._answered_ask(seq, status, view)
                 elif (pend := self.pending.get((conn_id, seq))) is not None:
@@ -677,6 +685,19 @@ class ProcessorServer:
             stalled, self.stalled = self.stalled, set()
             for conn in stalled:
                 conn.retry()
+
+    def _join_fragments(self, h: int, conn_id: int, seq: int, status: int, view):
+        """Keep a FRAGMENT (None), or give the whole record once its last piece came: the
+        pieces' payloads joined behind the last piece's header."""
+        key = (h, conn_id, seq)
+        if status == env.FRAGMENT:
+            self._fragments.setdefault(key, []).append(bytes(view[env.RESPONSE.size :]))
+            return None
+        pieces = self._fragments.pop(key, None)
+        if pieces is None:
+            return view
+        pieces.append(bytes(view[env.RESPONSE.size :]))
+        return memoryview(bytes(view[: env.RESPONSE.size]) + b"".join(pieces))
 
     async def ask_controller(self, api_key: int, api_version: int, body: dict) -> dict:
         """This processor's own request to the controller (handler 0), its answer awaited: how its
@@ -767,6 +788,8 @@ class ProcessorServer:
             inc = self.topo.handler_incarnation(h)
             if inc != self._incarnations[h]:
                 self._incarnations[h] = inc
+                for key in [k for k in self._fragments if k[0] == h]:
+                    del self._fragments[key]  # the pieces of an answer its predecessor never finished
                 self._handler_restarted(h)
         if self._fetch_poll is None and len(self.broker.replica_manager.fetch_purgatory):
             self._poll_fetches()

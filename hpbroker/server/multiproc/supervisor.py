@@ -209,8 +209,8 @@ class Supervisor:
             if role == METRICS:
                 from hpbroker.server.multiproc.metrics_process import MetricsProcess
 
-                first = self.listeners.listeners[0]
-                MetricsProcess(self.topo, self.config, self.node, first.host, first.port).run(ready_w)
+                console = self.listeners.console_listener()
+                MetricsProcess(self.topo, self.config, self.node, console.host, console.port).run(ready_w)
                 code = 0
                 return
             if role == HANDLER:
