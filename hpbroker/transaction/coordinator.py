@@ -61,7 +61,7 @@ E, ON, PC, PA, CC, CA, D = (
 )
 MAX_EPOCH = 32766  # Kafka's Short.MaxValue - 1: past it the producer gets a new id
 MARKER_RETRY_S = 0.1
-WRITE_TIMEOUT_S = 5.0  # a __transaction_state write waits this long for its ISR
+WRITE_TIMEOUT_S = 30.0  # a __transaction_state write waits this long for its ISR (Kafka: request.timeout.ms)
 
 
 def now_ms() -> int:

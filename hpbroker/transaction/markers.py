@@ -6,7 +6,8 @@ A partition this process leads gets its marker at once (``apply_marker``), answe
 has it. Any other goes in a
 WriteTxnMarkers request to its leader: a broker of the cluster, or, in the multi-process
 topology, this node itself, whose processors hand the request to the handler that owns the
-partition. Requests to one broker are sent one at a time over one connection (``BrokerClient``);
+partition; always on the inter-broker listener, with its TLS and SASL login. Requests to one
+broker are sent one at a time over one connection (``BrokerClient``);
 an unreachable leader answers its partitions COORDINATOR_NOT_AVAILABLE here and the coordinator
 retries them.
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from hpbroker.cluster.broker_client import BrokerClient, BrokerUnavailable
+from hpbroker.cluster.broker_client import BrokerClient, BrokerUnavailable, InterBrokerSecurity
 from hpbroker.coordinator.coordinator import GROUP_METADATA_TOPIC, _await_high_watermark
 from hpbroker.protocol.errors import ErrorCode
 from hpbroker.replication.partition import AppendError
@@ -72,6 +73,14 @@ class MarkerChannel:
         self.broker = broker
         self._clients: dict[int, BrokerClient] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._security: InterBrokerSecurity | None = None
+
+    def _inter_broker(self) -> InterBrokerSecurity:
+        """The inter-broker listener and its TLS and SASL login, as replica fetchers use them
+        (read at the first marker sent to another broker or process)."""
+        if self._security is None:
+            self._security = InterBrokerSecurity.from_config(self.broker.config)
+        return self._security
 
     async def write(
         self, producer_id: int, producer_epoch: int, commit: bool, coordinator_epoch: int, partitions
@@ -119,14 +128,18 @@ class MarkerChannel:
 
     async def _send(self, broker_id, producer_id, producer_epoch, commit, coordinator_epoch, tps):
         node = self._node(broker_id)
-        if node is None:
+        security = self._inter_broker()
+        address = None
+        if node is not None:
+            address = security.address(node.endpoints) if node.endpoints else (node.host, node.port)
+        if address is None:
             return {tp: ErrorCode.COORDINATOR_NOT_AVAILABLE for tp in tps}
         client = self._clients.get(broker_id)
-        if client is None or (client.host, client.port) != (node.host, node.port):
+        if client is None or (client.host, client.port) != address:
             if client is not None:
                 client.close()
-            client = self._clients[broker_id] = BrokerClient(
-                node.host, node.port, f"txn-markers-{self.broker.node.node_id}", REQUEST_TIMEOUT_S
+            client = self._clients[broker_id] = security.client(
+                *address, f"txn-markers-{self.broker.node.node_id}", REQUEST_TIMEOUT_S
             )
         by_topic: dict[str, list[int]] = {}
         for topic, index in tps:

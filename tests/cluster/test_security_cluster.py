@@ -83,6 +83,7 @@ def cluster(request, zookeeper_server, certs):
         "authorizer.class.name": "kafka.security.authorizer.AclAuthorizer",
         "super.users": "User:broker;User:admin",
         "offsets.topic.num.partitions": 3,
+        "transaction.state.log.num.partitions": 3,
     }
     with running_cluster(brokers, zookeeper=zookeeper_server, config=config, args=args, start=False) as c:
         # the brokers' own user first, in ZooKeeper, as kafka-configs.sh --zookeeper before Kafka starts
@@ -186,6 +187,41 @@ def test_replication_over_a_sasl_ssl_inter_broker_listener(cluster, certs):
     consumer.close()
     assert sorted(got) == sorted(values)
     assert full_isr()
+
+
+def test_transaction_markers_over_a_sasl_ssl_inter_broker_listener(cluster, certs):
+    """A transaction over partitions led by every broker (and, in the multi-process topology,
+    owned by every handler): its coordinator has the markers written by WriteTxnMarkers over
+    SASL_SSL as User:broker; a read_committed consumer sees the committed records only."""
+    topic = new_name("sectxn")
+    admin = _admin(cluster, certs)
+    for f in admin.create_topics([NewTopic(topic, 4, 1)]).values():
+        f.result(30)
+    conf = _client_conf(cluster, certs)
+    producer = Producer({**conf, "transactional.id": new_name("tx"), "linger.ms": 5})
+    producer.init_transactions(60)
+    producer.begin_transaction()
+    for i in range(8):
+        producer.produce(topic, b"aborted", partition=i % 4)
+    assert producer.flush(30) == 0
+    producer.abort_transaction(60)
+    producer.begin_transaction()
+    values = [f"c{i}".encode() for i in range(8)]
+    for i, v in enumerate(values):
+        producer.produce(topic, v, partition=i % 4)
+    producer.commit_transaction(60)
+    consumer = Consumer(
+        {**conf, "group.id": new_name("g"), "auto.offset.reset": "earliest", "isolation.level": "read_committed"}
+    )
+    consumer.subscribe([topic])
+    got = []
+    deadline = time.monotonic() + 30
+    while len(got) < len(values) and time.monotonic() < deadline:
+        m = consumer.poll(0.5)
+        if m is not None and not m.error():
+            got.append(m.value())
+    consumer.close()
+    assert sorted(got) == sorted(values)
 
 
 def test_a_scram_user_added_through_one_broker_logs_in_on_every_broker(cluster, certs):

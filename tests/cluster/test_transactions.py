@@ -132,7 +132,7 @@ def test_the_new_coordinator_finishes_a_prepared_commit(cluster):
     assert p.flush(20) == 0
     cluster.brokers[leader].pause()  # the markers cannot reach the data's leader
     try:
-        p.commit_transaction(60)  # answered once PrepareCommit is in __transaction_state's ISR
+        p.commit_transaction(120)  # answered once PrepareCommit is in __transaction_state's ISR
         cluster.brokers[coordinator].kill()
     finally:
         cluster.brokers[leader].resume()
