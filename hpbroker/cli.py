@@ -282,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = build_config(args)
         ConnectionLimits.from_config(config)  # what Kafka refuses at start-up, before any fork
+        if config.get("zookeeper.connect"):
+            from hpbroker.cluster.broker_client import InterBrokerSecurity
+
+            InterBrokerSecurity.from_config(config)  # the brokers' own TLS and SASL login, as Kafka checks them
     except (ConfigError, OSError) as exc:
         print(f"hpbroker: {exc}", file=sys.stderr)
         return 2

@@ -2,10 +2,12 @@
 as Kafka requests over TCP (Kafka's ControllerChannelManager and RequestSendThread).
 
 Each broker has a queue and a sender task: it sends the queue's requests one at a time, in order,
-and hands each answer to the request's callback. A request that cannot be sent or is not answered
-in time is sent again on a new connection after a short backoff, until it is answered or the
-broker is removed (its registration went, or it came back with a new broker epoch and gets a new
-queue): a broker applies the controller's requests in the order they were decided.
+and hands each answer to the request's callback. A request that cannot be sent, is not answered
+in time or whose connection is refused its login is sent again on a new connection after a
+backoff (0.1 s doubling up to 1 s; each reason logged once, not at every attempt), until it is
+answered or the broker is removed (its registration went, or it came back with a new broker
+epoch and gets a new queue): a broker applies the controller's requests in the order they were
+decided.
 
 Callbacks run on the event loop; the controller's turn them into events (a StopReplica answer
 completes a topic deletion).
@@ -24,7 +26,8 @@ from hpbroker.cluster.zk_data import BrokerInfo
 
 log = logging.getLogger(__name__)
 
-RETRY_BACKOFF_S = 0.1
+RETRY_BACKOFF_S = 0.1  # doubling up to RETRY_BACKOFF_MAX_S (Kafka's reconnect.backoff.max.ms)
+RETRY_BACKOFF_MAX_S = 1.0
 REQUEST_TIMEOUT_S = 30.0  # Kafka's controller.socket.timeout.ms
 
 API_NAMES = {4: "LeaderAndIsr", 5: "StopReplica", 6: "UpdateMetadata"}
@@ -58,18 +61,23 @@ class _BrokerSender:
     async def _run(self) -> None:
         while True:
             api_key, version, body, callback = await self.queue.get()
+            backoff, last = RETRY_BACKOFF_S, ""
             while True:
                 try:
                     answer = await self.client.request(api_key, version, body)
                     break
                 except BrokerUnavailable as exc:
-                    log.warning(
+                    reason = str(exc)
+                    log.log(
+                        logging.WARNING if reason != last else logging.DEBUG,
                         "controller cannot send %s to broker %d (%s); retrying",
                         API_NAMES.get(api_key, api_key),
                         self.broker_id,
-                        exc,
+                        reason,
                     )
-                    await asyncio.sleep(RETRY_BACKOFF_S)
+                    last = reason
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, RETRY_BACKOFF_MAX_S)
             if callback is not None:
                 try:
                     callback(answer)

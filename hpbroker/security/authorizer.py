@@ -86,7 +86,9 @@ class AclStore(Protocol):
 
     def bindings(self) -> list[AclBinding]: ...
 
-    def replace(self, bindings: list[AclBinding]) -> None: ...
+    def update(self, added: list[AclBinding], removed: list[AclBinding]) -> None:
+        """Add and remove bindings, applied to what the store holds when it writes (a change
+        made meanwhile by another writer stays)."""
 
     def expire(self) -> None:
         """Re-read at the next look (the controller published a change)."""
@@ -130,7 +132,16 @@ class FileAclStore:
     def expire(self) -> None:
         self.store.expire()
 
+    def update(self, added: list[AclBinding], removed: list[AclBinding]) -> None:
+        self.store.expire()
+        current = self.bindings()
+        gone = set(removed)
+        have = set(current)
+        self.replace([b for b in current if b not in gone] + [b for b in added if b not in have])
+
     def replace(self, bindings: list[AclBinding]) -> None:
+        """Write exactly these bindings (a cluster broker's copy of ZooKeeper's for its other
+        processes)."""
         resources: dict[str, list] = {}
         for b in bindings:
             key = f"{_TYPE_NAMES[ResourceType(b.resource_type)]}:{PatternType(b.pattern_type).name}:{b.name}"
@@ -293,9 +304,8 @@ class AclAuthorizer:
         return list(everything) if flt is None else [b for b in everything if flt.matches(b)]
 
     def create(self, new: list[AclBinding]) -> None:
-        current = self.store.bindings()
-        merged = list(current) + [b for b in dict.fromkeys(new) if b not in set(current)]
-        self.store.replace(merged)
+        current = set(self.store.bindings())
+        self.store.update([b for b in dict.fromkeys(new) if b not in current], [])
         self._next_check = 0.0
 
     def delete(self, filters: list[AclFilter]) -> list[list[AclBinding]]:
@@ -311,6 +321,6 @@ class AclAuthorizer:
             else:
                 kept.append(b)
         if len(kept) != len(current):
-            self.store.replace(kept)
+            self.store.update([], [b for group in removed for b in group])
             self._next_check = 0.0
         return removed

@@ -14,7 +14,7 @@ Every broker reads all ACLs and all credentials at start and watches the change 
 ones, /config/changes for ``users/<user>``): a notification makes it re-read what changed
 (``generation`` moves, the authorizer drops its cached decisions) and calls ``on_change``, so a
 change applies on every broker within ZooKeeper's notification time, and a login or a decision
-never waits for ZooKeeper. A change made here (``replace``, ``alter``) is written to ZooKeeper
+never waits for ZooKeeper. A change made here (``update``, ``alter``) is written to ZooKeeper
 before it returns (Kafka's AclAuthorizer and AdminZkClient write synchronously too); both are
 the controller APIs' (CreateAcls, DeleteAcls, AlterUserScramCredentials) and the tools'.
 
@@ -30,7 +30,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from kazoo.exceptions import NodeExistsError, NoNodeError
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from hpbroker.cluster import zk_data as zd
 from hpbroker.security.acl import AclBinding, PatternType, Permission, ResourceType
@@ -129,33 +129,17 @@ class ZkAclStore:
     def expire(self) -> None:
         pass  # the change notifications' watch re-reads
 
-    def replace(self, bindings: list[AclBinding]) -> None:
-        """Write the resources whose ACLs differ (a resource left with none is deleted), then a
-        change notification for each, as Kafka's AclAuthorizer."""
-        self._reload()  # what another broker changed meanwhile is kept
-
-        def group(items):
-            out: dict[tuple, list] = {}
-            for b in items:
-                out.setdefault((b.resource_type, b.pattern_type, b.name), []).append(b)
-            return out
-
-        old, new = group(self._bindings), group(bindings)
-        for key in set(old) | set(new):
-            if old.get(key) == new.get(key):
-                continue
-            path = resource_path(*key)
-            if key in new:
-                data = encode_acls(new[key])
-                try:
-                    self.zk.kazoo.set(path, data)
-                except NoNodeError:
-                    try:
-                        self.zk.create_recursive(path, data)
-                    except NodeExistsError:
-                        self.zk.kazoo.set(path, data)
-            else:
-                self.zk.delete_path(path)
+    def update(self, added: list[AclBinding], removed: list[AclBinding]) -> None:
+        """Apply the bindings added and removed to each resource they name, on what its znode
+        holds, with a conditional write tried again when another broker wrote it meanwhile (so
+        concurrent changes through two brokers both stand); a resource left with no ACLs is
+        deleted. Then a change notification per resource, as Kafka's AclAuthorizer."""
+        changes: dict[tuple, tuple[set, set]] = {}
+        for bindings, i in ((added, 0), (removed, 1)):
+            for x in bindings:
+                changes.setdefault((x.resource_type, x.pattern_type, x.name), (set(), set()))[i].add(x)
+        for key, (plus, minus) in changes.items():
+            self._update_resource(key, plus, minus)
             rtype, pattern, name = key
             if pattern == PatternType.LITERAL:
                 note, base = f"{_TYPE_NAMES[ResourceType(rtype)]}:LITERAL:{name}".encode(), ACL_CHANGES_PATH
@@ -171,6 +155,33 @@ class ZkAclStore:
                 base = EXTENDED_ACL_CHANGES_PATH
             self.zk.create_sequential_persistent_path(f"{base}/{ACL_CHANGE_PREFIX}", note)
         self._reload()
+
+    def _update_resource(self, key: tuple, added: set, removed: set) -> None:
+        path = resource_path(*key)
+        while True:
+            data, version = self.zk.get_data_and_version(path)
+            current = decode_acls(*key, data) if data else []
+            acls = [b for b in current if b not in removed] + sorted(
+                (b for b in added if b not in current), key=lambda b: (b.principal, b.host, b.operation, b.permission)
+            )
+            if version < 0:  # no znode
+                if not acls:
+                    return
+                try:
+                    self.zk.create_recursive(path, encode_acls(acls))
+                    return
+                except NodeExistsError:
+                    continue  # created meanwhile: apply the difference to it
+            if not acls:
+                try:
+                    self.zk.kazoo.delete(path, version=version)
+                    return
+                except NoNodeError:
+                    return
+                except BadVersionError:
+                    continue
+            if self.zk.conditional_update_path(path, encode_acls(acls), version)[0]:
+                return
 
 
 class ZkCredentialStore:

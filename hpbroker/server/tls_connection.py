@@ -58,6 +58,8 @@ class TlsConnection:
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
         self._tls = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
+        # one call per TLS record: the C method itself, not SSLObject.read's Python frame around it
+        self._tls_read = getattr(self._tls, "_sslobj", self._tls).read
         self._recv_into = self._tls_recv_into
         self._rules = rules
         self._handshaking = True
@@ -168,13 +170,13 @@ class TlsConnection:
     def _tls_recv_into(self, view) -> int:
         """Decrypt into ``view`` what has arrived, up to its size: 0 at the end of the stream; a
         WOULD_BLOCK error when nothing could be read."""
-        tls = self._tls
+        read = self._tls_read
         size = len(view)
         total = 0
         self._more = False
         while total < size:
             try:
-                n = tls.read(size - total, view[total:])
+                n = read(size - total, view[total:] if total else view)
             except ssl.SSLWantReadError:
                 try:
                     self._fill()

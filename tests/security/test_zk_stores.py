@@ -55,6 +55,33 @@ def test_acls_in_kafkas_layout_apply_on_every_broker(zookeeper_connect):
         two.close()
 
 
+def test_changes_through_two_brokers_both_stand(zookeeper_connect):
+    """A broker that has not seen another's change yet (its notifications held back here) adds
+    to the same resource: both ACLs stand, as each write applies only its own difference."""
+    one, two = _client(zookeeper_connect), _client(zookeeper_connect)
+    try:
+        first = AclAuthorizer(ZkAclStore(one))
+        late_store = ZkAclStore(two)
+        late_store._changed = lambda: None  # its watch no longer re-reads: its view stays stale
+        late = AclAuthorizer(late_store)
+        x = AclBinding(
+            ResourceType.TOPIC, "t", PatternType.LITERAL, "User:alice", "*", Operation.READ, Permission.ALLOW
+        )
+        y = AclBinding(ResourceType.TOPIC, "t", PatternType.LITERAL, "User:bob", "*", Operation.WRITE, Permission.ALLOW)
+        first.create([x])
+        late.create([y])
+        data, _ = one.get_data_and_stat("/kafka-acl/Topic/t")
+        assert {a["principal"] for a in json.loads(data)["acls"]} == {"User:alice", "User:bob"}
+        late.delete(
+            [AclFilter(ResourceType.TOPIC, "t", PatternType.LITERAL, "User:bob", None, Operation.ANY, Permission.ANY)]
+        )
+        data, _ = one.get_data_and_stat("/kafka-acl/Topic/t")
+        assert [a["principal"] for a in json.loads(data)["acls"]] == ["User:alice"]
+    finally:
+        one.close()
+        two.close()
+
+
 def test_scram_credentials_in_config_users(zookeeper_connect):
     zk = _client(zookeeper_connect)
     try:
