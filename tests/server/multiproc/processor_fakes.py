@@ -9,7 +9,8 @@ import time
 from hpbroker import protocol
 from hpbroker.broker.request import NO_SESSION
 from hpbroker.server.connection import LARGE_READ_BUFFER
-from hpbroker.server.multiproc.processor import ProcessorConnection, ProcessorServer
+from hpbroker.server.multiproc.processor import ProcessorServer
+from hpbroker.server.multiproc.processor_connection import ProcessorConnection
 from hpbroker.server.multiproc.ring import Ring, ring_bytes
 from hpbroker.server.multiproc.routing import owner
 

@@ -7,7 +7,7 @@ import pytest
 from hpbroker import protocol
 from hpbroker.broker.routes import owned_request
 from hpbroker.server.multiproc import envelope as env
-from hpbroker.server.multiproc import processor, produce_split
+from hpbroker.server.multiproc import processor_connection, produce_split
 from hpbroker.server.multiproc.routing import owner, route_for
 from tests.server.multiproc.processor_fakes import (
     BATCH,
@@ -158,7 +158,7 @@ def test_a_short_read_inside_the_record_gives_the_bytes_back_and_publishes_nothi
         peer.sendall(frame[100_000:cut])
     else:
         peer.sendall(frame[:cut])
-    monkeypatch.setattr(processor, "readable_bytes", lambda sock: 1 << 30)  # FIONREAD "lies"
+    monkeypatch.setattr(processor_connection, "readable_bytes", lambda sock: 1 << 30)  # FIONREAD "lies"
     conn._on_readable()
     assert server.slot_fallbacks == 1 and server.slot_frames == 0
     assert server.req_rings[0].peek() is None and server.req_rings[0].can_push(10)  # abandoned
@@ -206,7 +206,7 @@ def test_a_peer_that_closes_mid_frame_is_closed_and_nothing_is_published(version
     peer.sendall(frame[:-10])
     peer.close()  # FIN: the frame never completes
     if fionread_lies:
-        monkeypatch.setattr(processor, "readable_bytes", lambda sock: 1 << 30)
+        monkeypatch.setattr(processor_connection, "readable_bytes", lambda sock: 1 << 30)
     for _ in range(3):
         if not conn.closed:
             conn._on_readable()
