@@ -143,7 +143,8 @@ def test_hpbroker_console_serves_any_cluster_with_plots_of_throughput_and_lag(br
     from selenium.webdriver.common.by import By
 
     b, _, topic, group = cluster_with_traffic
-    port = free_port()
+    # port 0: the kernel picks it and the log line names it (a port picked beforehand may be
+    # taken by another test meanwhile)
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -153,7 +154,7 @@ def test_hpbroker_console_serves_any_cluster_with_plots_of_throughput_and_lag(br
             "--bootstrap",
             b.bootstrap,
             "--port",
-            str(port),
+            "0",
             "--sample-seconds",
             "0.5",
         ],
@@ -164,6 +165,7 @@ def test_hpbroker_console_serves_any_cluster_with_plots_of_throughput_and_lag(br
     try:
         line = proc.stderr.readline()
         assert "console of" in line, line
+        port = int(line.rstrip().rstrip("/").rsplit(":", 1)[1])
         visit(browser, f"http://127.0.0.1:{port}/", tmp_path / "console-first.png")  # starts the sampler
         producer = Producer({"bootstrap.servers": b.bootstrap})
 
